@@ -1,0 +1,121 @@
+import { readFileSync } from 'node:fs';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type RawServerDefault,
+} from 'fastify';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { DestinationStream, Logger } from 'pino';
+import { Type } from 'typebox';
+import type { Config } from './config/index.js';
+import { cors } from './http/cors.js';
+import { apiDocs } from './http/docs.js';
+import { installErrorHandling } from './http/error-handler.js';
+import { health } from './http/health.js';
+import { jsonOnly } from './http/json-body.js';
+import { accessLog, createLogger } from './http/logger.js';
+import { trackRouteMethods } from './http/method-not-allowed.js';
+import { REQUEST_ID_HEADER, requestIdFor } from './http/request-id.js';
+import { securityHeaders } from './http/security-headers.js';
+import { assertStrictSchema, validatorCompiler } from './http/validation.js';
+import { apiVersioning, rewriteApiVersion } from './http/versioning.js';
+import { apiIndex } from './http/api-index.js';
+
+/** The Fastify instance Bulwark builds, typed for TypeBox route schemas. */
+export type BulwarkApp = FastifyInstance<
+  RawServerDefault,
+  IncomingMessage,
+  ServerResponse,
+  FastifyBaseLogger,
+  TypeBoxTypeProvider
+>;
+
+export interface BuildAppOptions {
+  /** A ready logger, or a stream for the default JSON logger (tests capture logs this way). */
+  logger?: Logger | DestinationStream;
+  /** Clock for time-dependent policies (API sunset); tests move it. */
+  now?: () => number;
+}
+
+const packageVersion = (
+  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  }
+).version;
+
+// Routes that declare no query parameters accept none: unknown parameters are rejected, not ignored.
+const NO_QUERY = Type.Object({}, { additionalProperties: false });
+
+function isLogger(value: unknown): value is Logger {
+  return (
+    typeof value === 'object' && value !== null && typeof (value as Logger).child === 'function'
+  );
+}
+
+/**
+ * Builds the Bulwark service from a validated config: the secure HTTP pipeline and every
+ * capability, in the order of SPEC.md's "Shape of the code". Never listens; see server.ts.
+ */
+export async function buildApp(config: Config, options: BuildAppOptions = {}): Promise<BulwarkApp> {
+  const logger = isLogger(options.logger)
+    ? options.logger
+    : createLogger(config.log, options.logger);
+
+  // Typed as Fastify's logger so the instance keeps Fastify's default logger type.
+  const loggerInstance: FastifyBaseLogger = logger;
+  const app = Fastify({
+    loggerInstance,
+    // One access line per request comes from accessLog instead of Fastify's two.
+    logController: new LogController({
+      disableRequestLogging: true,
+      requestIdLogLabel: 'requestId',
+    }),
+    genReqId: requestIdFor,
+    bodyLimit: config.http.bodyLimitBytes,
+    trustProxy: config.server.trustProxy.length > 0 ? [...config.server.trustProxy] : false,
+    requestTimeout: config.server.requestTimeoutMs,
+    keepAliveTimeout: config.server.keepAliveTimeoutMs,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    rewriteUrl: (req) => rewriteApiVersion(req),
+    routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 200 },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.setValidatorCompiler(validatorCompiler);
+  const routeMethods = trackRouteMethods(app);
+  app.addHook('onRoute', (route) => {
+    if (route.url.startsWith('/docs')) return; // swagger-ui's static asset routes
+    route.schema ??= {};
+    route.schema.querystring ??= NO_QUERY;
+    const where = `${String(route.method)} ${route.url}`;
+    assertStrictSchema(route.schema.body, `${where} body`);
+    assertStrictSchema(route.schema.querystring, `${where} querystring`);
+    assertStrictSchema(route.schema.params, `${where} params`);
+    assertStrictSchema(route.schema.headers, `${where} headers`, true);
+  });
+
+  // The pipeline, in order: request id -> security headers -> CORS -> version routing -> ...
+  app.addHook('onRequest', (request, reply, done) => {
+    reply.header(REQUEST_ID_HEADER, request.id);
+    done();
+  });
+  await app.register(securityHeaders);
+  await app.register(cors, { config: config.cors });
+  await app.register(apiVersioning, {
+    config: config.api,
+    ...(options.now ? { now: options.now } : {}),
+  });
+  jsonOnly(app, config.http.maxJsonDepth);
+  installErrorHandling(app, routeMethods);
+  await app.register(accessLog);
+
+  await app.register(apiDocs, { version: packageVersion, serveUi: config.docs.enabled });
+  await app.register(health);
+  await app.register(apiIndex, { prefix: '/api/v1', version: 1, config: config.api });
+
+  return app;
+}

@@ -1,0 +1,66 @@
+import { ConfigError } from '../errors.js';
+import { CliUsageError, type Command } from './args.js';
+import { serve } from './commands/serve.js';
+
+const commands: Record<string, Command> = Object.assign(
+  Object.create(null) as Record<string, Command>,
+  {
+    serve,
+  },
+);
+
+function help(): string {
+  const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(18)}${c.summary}`);
+  return [
+    'Usage: bulwark [command] [options]',
+    '',
+    'Commands:',
+    ...lines,
+    '',
+    'Options:',
+    '  --config FILE     JSON config file (environment variables override it)',
+    '  -h, --help        show help (bulwark <command> --help for a command)',
+    '  -v, --version     print the version',
+    '',
+    'With no command, bulwark serves. Settings: docs/config.md',
+  ].join('\n');
+}
+
+/** Runs the CLI with `argv` (without node and script) and returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const [first, ...rest] = argv;
+  if (first === '-h' || first === '--help' || first === 'help') {
+    process.stdout.write(`${help()}\n`);
+    return 0;
+  }
+  if (first === '-v' || first === '--version') {
+    const { version } = await import('../version.js');
+    process.stdout.write(`${version}\n`);
+    return 0;
+  }
+  const name = first === undefined || first.startsWith('-') ? 'serve' : first;
+  const args = name === first ? rest : argv;
+  const command = commands[name];
+  if (!command) {
+    process.stderr.write(`bulwark: unknown command "${name}"\n\n${help()}\n`);
+    return 2;
+  }
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(`${command.usage}\n`);
+    return 0;
+  }
+  try {
+    return await command.run(args);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      // Operators need the setting and the fix, not a stack trace.
+      process.stderr.write(`bulwark: ${error.message}\n`);
+      return 78; // EX_CONFIG
+    }
+    if (error instanceof CliUsageError) {
+      process.stderr.write(`bulwark ${name}: ${error.message}\n\n${command.usage}\n`);
+      return 2;
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,241 @@
+import { readFileSync } from 'node:fs';
+import { Ajv, type ErrorObject } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import { ConfigError } from '../errors.js';
+import { ConfigSchema, type Config, type ConfigInput } from './schema.js';
+import { checkConfigRules } from './rules.js';
+import { describeExpected, settings, type SchemaNode, type Setting } from './settings.js';
+
+// ajv-formats is CommonJS with a default export; under NodeNext it arrives as the module object.
+const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
+
+const ajv = new Ajv({ allErrors: true, useDefaults: true, coerceTypes: false, strict: false });
+addFormats(ajv);
+const validate = ajv.compile<Config>(ConfigSchema);
+
+/** Settings whose values are never echoed in an error message. */
+const SECRET_PATH = /key|secret|password|token|url/i;
+
+export interface LoadConfigOptions {
+  /** Environment to read; defaults to process.env. */
+  env?: Record<string, string | undefined>;
+  /** Path of a JSON config file (the CLI's --config). */
+  file?: string;
+  /** Programmatic settings, applied last. */
+  overrides?: ConfigInput;
+}
+
+type Json = Record<string, unknown>;
+
+function isPlainObject(value: unknown): value is Json {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function setPath(target: Json, path: string[], value: unknown): void {
+  let node = target;
+  for (const key of path.slice(0, -1)) {
+    const next = node[key];
+    if (!isPlainObject(next)) node[key] = Object.create(null) as Json;
+    node = node[key] as Json;
+  }
+  node[path[path.length - 1]!] = value;
+}
+
+function deepMerge(target: Json, source: Json): Json {
+  for (const [key, value] of Object.entries(source)) {
+    // Config files are operator input, but a poisoned key must still never reach a prototype.
+    if (key === '__proto__' || key === 'constructor' || key === 'prototype') continue;
+    const current = target[key];
+    if (isPlainObject(value) && isPlainObject(current)) deepMerge(current, value);
+    else target[key] = isPlainObject(value) ? deepMerge(Object.create(null) as Json, value) : value;
+  }
+  return target;
+}
+
+/** Converts an environment string to the type its setting wants; leaves it alone if it cannot. */
+function fromEnv(raw: string, schema: SchemaNode): { value: unknown } | { problem: string } {
+  const text = raw.trim();
+  switch (schema.type) {
+    case 'integer':
+    case 'number':
+      return /^-?\d+(\.\d+)?$/.test(text) ? { value: Number(text) } : { value: text };
+    case 'boolean':
+      if (/^(true|1|yes|on)$/i.test(text)) return { value: true };
+      if (/^(false|0|no|off)$/i.test(text)) return { value: false };
+      return { value: text };
+    case 'array':
+      return {
+        value:
+          text === ''
+            ? []
+            : text
+                .split(',')
+                .map((part) => part.trim())
+                .filter(Boolean),
+      };
+    case 'object':
+      try {
+        return { value: JSON.parse(text) as unknown };
+      } catch {
+        return { problem: 'is not valid JSON' };
+      }
+    default:
+      return { value: raw };
+  }
+}
+
+function closestSetting(name: string): string | undefined {
+  const distance = (a: string, b: string): number => {
+    const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+    for (let i = 1; i <= a.length; i++) {
+      let prev = row[0]!;
+      row[0] = i;
+      for (let j = 1; j <= b.length; j++) {
+        const tmp = row[j]!;
+        row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+        prev = tmp;
+      }
+    }
+    return row[b.length]!;
+  };
+  let best: { name: string; d: number } | undefined;
+  for (const s of settings) {
+    const d = distance(name, s.envName);
+    if (!best || d < best.d) best = { name: s.envName, d };
+  }
+  return best && best.d <= 4 ? best.name : undefined;
+}
+
+/** Variables under the BULWARK_ prefix that are not settings but are read elsewhere. */
+const OTHER_BULWARK_VARS = new Set<string>(['BULWARK_MASTER_KEY']);
+
+function readEnv(
+  env: Record<string, string | undefined>,
+  raw: Json,
+  sources: Map<string, string>,
+  problems: string[],
+): void {
+  const known = new Set<string>(OTHER_BULWARK_VARS);
+  for (const setting of settings) {
+    known.add(setting.envName);
+    const name = [setting.envName, ...setting.aliases].find(
+      (n) => env[n] !== undefined && env[n] !== '',
+    );
+    if (name === undefined) continue;
+    const parsed = fromEnv(env[name]!, setting.schema);
+    if ('problem' in parsed) {
+      problems.push(
+        `${name} (${setting.path}) ${parsed.problem}. Fix: set it to ${describeExpected(setting.schema)}.`,
+      );
+      continue;
+    }
+    setPath(raw, setting.path.split('.'), parsed.value);
+    sources.set(setting.path, name);
+  }
+  // A typo in a security setting must not be silently ignored.
+  for (const name of Object.keys(env)) {
+    if (!name.startsWith('BULWARK_') || known.has(name)) continue;
+    const guess = closestSetting(name);
+    problems.push(
+      `${name} is not a Bulwark setting. Fix: ${guess ? `did you mean ${guess}? ` : ''}see docs/config.md for the list, or unset it.`,
+    );
+  }
+}
+
+function readFile(file: string, raw: Json, sources: Map<string, string>, problems: string[]): void {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
+    problems.push(
+      `--config ${file} cannot be read (${code}). Fix: pass the path of a readable JSON file.`,
+    );
+    return;
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    problems.push(`--config ${file} is not valid JSON. Fix: check the file with a JSON linter.`);
+    return;
+  }
+  if (!isPlainObject(parsed)) {
+    problems.push(`--config ${file} must hold a JSON object. Fix: wrap the settings in { }.`);
+    return;
+  }
+  deepMerge(raw, parsed);
+  for (const setting of settings) {
+    let node: unknown = parsed;
+    for (const key of setting.path.split('.')) node = isPlainObject(node) ? node[key] : undefined;
+    if (node !== undefined) sources.set(setting.path, `${file}: ${setting.path}`);
+  }
+}
+
+function settingFor(pointer: string): Setting | undefined {
+  const dotted = pointer.split('/').filter(Boolean).join('.');
+  return settings.find((s) => dotted === s.path || dotted.startsWith(`${s.path}.`));
+}
+
+function valueAt(root: unknown, pointer: string): unknown {
+  let node = root;
+  for (const key of pointer.split('/').filter(Boolean)) {
+    node = isPlainObject(node) ? node[key] : Array.isArray(node) ? node[Number(key)] : undefined;
+  }
+  return node;
+}
+
+function describeAjvError(error: ErrorObject, raw: Json, sources: Map<string, string>): string {
+  if (error.keyword === 'additionalProperties') {
+    const extra = (error.params as { additionalProperty: string }).additionalProperty;
+    const where = [...error.instancePath.split('/').filter(Boolean), extra].join('.');
+    return `unknown setting "${where}". Fix: remove it or check its spelling against docs/config.md.`;
+  }
+  const setting = settingFor(error.instancePath);
+  const path = error.instancePath.split('/').filter(Boolean).join('.') || '(root)';
+  const source = setting ? (sources.get(setting.path) ?? setting.path) : path;
+  const label = source === path ? path : `${source} (${path})`;
+  const value = valueAt(raw, error.instancePath);
+  const shown = SECRET_PATH.test(path) ? '<redacted>' : JSON.stringify(value);
+  const expected = setting ? describeExpected(setting.schema) : 'a valid value';
+  return `${label} ${error.message ?? 'is invalid'}, got ${shown}. Fix: set it to ${expected}.`;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}
+
+/**
+ * Builds the configuration from defaults, an optional JSON file, the environment and programmatic
+ * overrides (in that order of precedence, last wins), validates it once and freezes it.
+ * @throws ConfigError naming every bad setting, its problem and the fix.
+ */
+export function loadConfig(options: LoadConfigOptions = {}): Config {
+  const raw = Object.create(null) as Json;
+  const sources = new Map<string, string>();
+  const problems: string[] = [];
+  if (options.file !== undefined) readFile(options.file, raw, sources, problems);
+  readEnv(options.env ?? process.env, raw, sources, problems);
+  if (options.overrides) deepMerge(raw, JSON.parse(JSON.stringify(options.overrides)) as Json);
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  // Plain objects from here on, so that the frozen config behaves like ordinary JSON.
+  const candidate = JSON.parse(JSON.stringify(raw)) as Json;
+  if (!validate(candidate)) {
+    throw new ConfigError(
+      (validate.errors ?? []).map((e) => describeAjvError(e, candidate, sources)),
+    );
+  }
+  const ruleProblems = checkConfigRules(candidate, (path) => sources.get(path) ?? path);
+  if (ruleProblems.length > 0) throw new ConfigError(ruleProblems);
+  return deepFreeze(candidate);
+}
+
+/** Validates programmatic settings on top of the defaults, ignoring the environment. */
+export function createConfig(input: ConfigInput = {}): Config {
+  return loadConfig({ env: {}, overrides: input });
+}

@@ -1,0 +1,78 @@
+import { isIP } from 'node:net';
+import { SUPPORTED_API_VERSIONS } from './api-versions.js';
+import type { Config } from './schema.js';
+
+/** True for an IPv4/IPv6 address or a CIDR block of one. */
+export function isAddressOrCidr(value: string): boolean {
+  const [address, bits, ...rest] = value.split('/');
+  if (rest.length > 0 || address === undefined) return false;
+  const family = isIP(address);
+  if (family === 0) return false;
+  if (bits === undefined) return true;
+  if (!/^\d{1,3}$/.test(bits)) return false;
+  return Number(bits) <= (family === 4 ? 32 : 128);
+}
+
+/** True when `value` is exactly a serialised origin: scheme://host[:port], nothing more. */
+export function isExactOrigin(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'https:' || url.protocol === 'http:') && url.origin === value;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Rules that span settings or need more than JSON Schema can say. Each problem names the setting
+ * (through `label`, which resolves to the environment variable or file that set it) and the fix.
+ */
+export function checkConfigRules(config: Config, label: (path: string) => string): string[] {
+  const problems: string[] = [];
+
+  for (const origin of config.cors.origins) {
+    if (origin === '*') continue;
+    if (!isExactOrigin(origin)) {
+      problems.push(
+        `${label('cors.origins')} has ${JSON.stringify(origin)}, which is not an exact origin. Fix: use scheme://host[:port] with no path, e.g. https://app.example.com.`,
+      );
+    }
+  }
+  if (config.cors.origins.includes('*')) {
+    if (config.cors.credentials) {
+      problems.push(
+        `${label('cors.origins')} allows any origin ("*") while ${label('cors.credentials')} is true, which would let every web site act with your users' credentials. Fix: list the exact origins instead of "*".`,
+      );
+    }
+    if (config.cors.origins.length > 1) {
+      problems.push(
+        `${label('cors.origins')} mixes "*" with exact origins. Fix: use either "*" alone or a list of origins.`,
+      );
+    }
+  }
+
+  for (const entry of config.server.trustProxy) {
+    if (!isAddressOrCidr(entry)) {
+      problems.push(
+        `${label('server.trustProxy')} has ${JSON.stringify(entry)}, which is not an IP address or CIDR. Fix: list proxy addresses such as 10.0.0.5 or 10.0.0.0/8.`,
+      );
+    }
+  }
+
+  for (const [version, entry] of Object.entries(config.api.deprecations)) {
+    if (!SUPPORTED_API_VERSIONS.includes(Number(version))) {
+      problems.push(
+        `${label('api.deprecations')} names version ${version}, which this build does not serve. Fix: use one of ${SUPPORTED_API_VERSIONS.join(', ')}.`,
+      );
+    }
+    if (
+      entry.sunsetAt !== undefined &&
+      Date.parse(entry.sunsetAt) < Date.parse(entry.deprecatedAt)
+    ) {
+      problems.push(
+        `${label('api.deprecations')} version ${version} has sunsetAt before deprecatedAt. Fix: a version must be deprecated before it is retired.`,
+      );
+    }
+  }
+  return problems;
+}

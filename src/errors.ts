@@ -1,0 +1,95 @@
+/**
+ * The error catalog: every failure a client can see has one stable string code, one HTTP status
+ * and one title here. Handlers throw `AppError`s; the error handler (src/http/error-handler.ts)
+ * is the only place that turns them into RFC 9457 problem documents.
+ *
+ * Codes are part of the public contract: never rename one, add a new one instead.
+ * docs/errors.md documents every code and a test keeps the two in step.
+ * @see https://www.rfc-editor.org/rfc/rfc9457
+ */
+export const errorCatalog = {
+  bad_request: { status: 400, title: 'Bad request' },
+  validation_failed: { status: 400, title: 'Validation failed' },
+  invalid_json: { status: 400, title: 'Invalid JSON' },
+  json_too_deep: { status: 400, title: 'JSON nested too deeply' },
+  forbidden_json_key: { status: 400, title: 'Forbidden JSON key' },
+  unsupported_api_version: { status: 400, title: 'Unsupported API version' },
+  not_found: { status: 404, title: 'Not found' },
+  method_not_allowed: { status: 405, title: 'Method not allowed' },
+  api_version_sunset: { status: 410, title: 'API version retired' },
+  payload_too_large: { status: 413, title: 'Payload too large' },
+  unsupported_media_type: { status: 415, title: 'Unsupported media type' },
+  internal_error: { status: 500, title: 'Internal server error' },
+  service_unavailable: { status: 503, title: 'Service unavailable' },
+} as const satisfies Record<string, { status: number; title: string }>;
+
+export type ErrorCode = keyof typeof errorCatalog;
+
+/** One field-level problem, as listed in a problem document's `errors` array. */
+export interface FieldError {
+  /** JSON Pointer into the request part, prefixed with the part: `/body/email`. */
+  path: string;
+  message: string;
+}
+
+export interface AppErrorOptions {
+  /** Extra field-level details, rendered as the problem's `errors` member. */
+  errors?: FieldError[];
+  /** Response headers the failure needs (`Allow`, `Retry-After`, `WWW-Authenticate` ...). */
+  headers?: Record<string, string>;
+  /** The underlying error, kept for logs; never shown to a client. */
+  cause?: unknown;
+}
+
+/**
+ * A failure with a catalogued code. `detail` is written for the client and must never contain
+ * a secret, a stack, SQL or a third-party library's message.
+ */
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly title: string;
+  readonly detail: string;
+  readonly errors: FieldError[] | undefined;
+  readonly headers: Record<string, string> | undefined;
+
+  constructor(code: ErrorCode, detail?: string, options: AppErrorOptions = {}) {
+    const entry = errorCatalog[code];
+    super(
+      detail ?? entry.title,
+      options.cause === undefined ? undefined : { cause: options.cause },
+    );
+    this.name = 'AppError';
+    this.code = code;
+    this.status = entry.status;
+    this.title = entry.title;
+    this.detail = detail ?? entry.title;
+    this.errors = options.errors;
+    this.headers = options.headers;
+  }
+}
+
+/** True for an `AppError`, also across module copies (duck-typed on the catalog). */
+export function isAppError(value: unknown): value is AppError {
+  return (
+    value instanceof AppError ||
+    (value instanceof Error &&
+      typeof (value as Partial<AppError>).code === 'string' &&
+      Object.hasOwn(errorCatalog, (value as AppError).code) &&
+      (value as Partial<AppError>).name === 'AppError')
+  );
+}
+
+/**
+ * A configuration problem found at start-up. It carries one line per bad setting; the CLI prints
+ * them and exits non-zero, without a stack trace.
+ */
+export class ConfigError extends Error {
+  readonly problems: string[];
+
+  constructor(problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}

@@ -1,0 +1,43 @@
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import type { Config } from '../config/index.js';
+
+const IndexBody = Type.Object(
+  {
+    version: Type.String(),
+    status: Type.Union([Type.Literal('stable'), Type.Literal('deprecated')]),
+    deprecatedAt: Type.Union([Type.String(), Type.Null()]),
+    sunsetAt: Type.Union([Type.String(), Type.Null()]),
+    links: Type.Object(
+      { openapi: Type.String(), docs: Type.String() },
+      { additionalProperties: false },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+/** GET /api/vN: what this version is and whether it is deprecated; a cheap probe for clients. */
+export function apiIndex(
+  app: FastifyInstance,
+  opts: { version: number; config: Config['api'] },
+): void {
+  const deprecation = opts.config.deprecations[String(opts.version)];
+  const body = {
+    version: `v${opts.version}`,
+    status: deprecation ? ('deprecated' as const) : ('stable' as const),
+    deprecatedAt: deprecation?.deprecatedAt ?? null,
+    sunsetAt: deprecation?.sunsetAt ?? null,
+    links: { openapi: '/openapi.json', docs: '/docs' },
+  };
+  app.get(
+    '/',
+    {
+      schema: {
+        tags: ['meta'],
+        summary: 'Describe this API version.',
+        response: { 200: IndexBody },
+      },
+    },
+    () => body,
+  );
+}

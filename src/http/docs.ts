@@ -1,0 +1,43 @@
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import { DOCS_CONTENT_SECURITY_POLICY } from './security-headers.js';
+
+/**
+ * OpenAPI 3.1 generated from the route schemas, and (when `serveUi`) the interactive reference at
+ * /docs, served from the npm-installed swagger-ui assets so it works with no internet.
+ * Must be registered before the routes it documents.
+ */
+export const apiDocs = fp(
+  async function apiDocs(
+    app: FastifyInstance,
+    opts: { version: string; serveUi: boolean },
+  ): Promise<void> {
+    await app.register(fastifySwagger, {
+      openapi: {
+        openapi: '3.1.0',
+        info: {
+          title: 'Bulwark API',
+          version: opts.version,
+          description:
+            'Identity and user service. Errors are RFC 9457 application/problem+json documents with a stable `code`.',
+        },
+        components: {
+          securitySchemes: {
+            bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+          },
+        },
+      },
+    });
+    if (!opts.serveUi) return;
+
+    app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
+    await app.register(fastifySwaggerUi, {
+      routePrefix: '/docs',
+      staticCSP: DOCS_CONTENT_SECURITY_POLICY,
+      uiConfig: { deepLinking: false, validatorUrl: null },
+    });
+  },
+  { name: 'bulwark-docs' },
+);

@@ -1,0 +1,112 @@
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import { Type } from 'typebox';
+
+/** A readiness check: resolves when the dependency works, throws (or rejects) when it does not. */
+export type ReadinessCheck = () => Promise<void> | void;
+
+/** Per-dependency checks behind /health/ready, registered by the capabilities that own them. */
+export class Readiness {
+  private readonly checks = new Map<string, ReadinessCheck>();
+  private draining = false;
+
+  constructor(private readonly timeoutMs = 2_000) {}
+
+  /** Registers the check of one dependency (`database`, `redis` ...). */
+  register(name: string, check: ReadinessCheck): void {
+    this.checks.set(name, check);
+  }
+
+  /** Marks the instance as shutting down: load balancers should stop sending traffic. */
+  drain(): void {
+    this.draining = true;
+  }
+
+  async run(): Promise<{
+    ready: boolean;
+    checks: Record<string, { status: 'ok' | 'fail'; durationMs: number }>;
+  }> {
+    const results: Record<string, { status: 'ok' | 'fail'; durationMs: number }> = {};
+    await Promise.all(
+      [...this.checks].map(async ([name, check]) => {
+        const started = performance.now();
+        let timer: NodeJS.Timeout | undefined;
+        try {
+          await Promise.race([
+            Promise.resolve().then(check),
+            new Promise((_, reject) => {
+              timer = setTimeout(() => reject(new Error('timeout')), this.timeoutMs);
+            }),
+          ]);
+          results[name] = { status: 'ok', durationMs: Math.round(performance.now() - started) };
+        } catch {
+          results[name] = { status: 'fail', durationMs: Math.round(performance.now() - started) };
+        } finally {
+          clearTimeout(timer);
+        }
+      }),
+    );
+    const ready = !this.draining && Object.values(results).every((r) => r.status === 'ok');
+    return { ready, checks: results };
+  }
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Readiness checks of this instance; capabilities add theirs with `readiness.register`. */
+    readiness: Readiness;
+  }
+}
+
+const Check = Type.Object(
+  {
+    status: Type.Union([Type.Literal('ok'), Type.Literal('fail')]),
+    durationMs: Type.Integer(),
+  },
+  { additionalProperties: false },
+);
+
+const ReadyBody = Type.Object(
+  {
+    status: Type.Union([Type.Literal('ok'), Type.Literal('unavailable')]),
+    checks: Type.Record(Type.String(), Check),
+  },
+  { additionalProperties: false },
+);
+
+/** GET /health/live (the process answers) and GET /health/ready (its dependencies work). */
+export const health = fp(
+  function health(app: FastifyInstance): void {
+    app.decorate('readiness', new Readiness());
+
+    app.get(
+      '/health/live',
+      {
+        schema: {
+          tags: ['health'],
+          summary: 'Liveness: the process is up and its event loop answers.',
+          response: {
+            200: Type.Object({ status: Type.Literal('ok') }, { additionalProperties: false }),
+          },
+        },
+      },
+      () => ({ status: 'ok' as const }),
+    );
+
+    app.get(
+      '/health/ready',
+      {
+        schema: {
+          tags: ['health'],
+          summary: 'Readiness: every dependency answers; 503 otherwise, or while shutting down.',
+          response: { 200: ReadyBody, 503: ReadyBody },
+        },
+      },
+      async (_request, reply) => {
+        const { ready, checks } = await app.readiness.run();
+        return reply.code(ready ? 200 : 503).send({ status: ready ? 'ok' : 'unavailable', checks });
+      },
+    );
+  },
+  { name: 'bulwark-health' },
+);

@@ -1,0 +1,99 @@
+import type { FastifyInstance } from 'fastify';
+import sjson from 'secure-json-parse';
+import { AppError } from '../errors.js';
+
+/**
+ * Rejects bodies nested deeper than `maxDepth`. Iterative on purpose: a recursive walk is itself
+ * the stack overflow a hostile `[[[[...` body is trying to cause.
+ */
+export function assertJsonDepth(value: unknown, maxDepth: number): void {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop()!;
+    if (typeof node !== 'object' || node === null) continue;
+    if (depth > maxDepth) {
+      throw new AppError('json_too_deep', `JSON bodies may nest at most ${maxDepth} levels.`);
+    }
+    for (const child of Array.isArray(node) ? node : Object.values(node)) {
+      if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
+    }
+  }
+}
+
+/** Cheap pre-scan so that a deeply nested body never reaches the parser. */
+function nestingExceeds(text: string, maxDepth: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > maxDepth) return true;
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return false;
+}
+
+const JSON_MEDIA_TYPE = /^application\/json\s*(;\s*charset\s*=\s*"?utf-8"?\s*)?$/i;
+
+/**
+ * Makes JSON the only body the API parses. Every other media type (XML, forms, multipart, text)
+ * is refused with 415 before anything reads it, so no XML parser can ever be reached.
+ * `__proto__` and `constructor.prototype` keys are refused, not stripped: a client sending them
+ * is attacking, and silently "fixing" the body would hide that.
+ */
+export function jsonOnly(app: FastifyInstance, maxDepth: number): void {
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const contentType = request.headers['content-type'] ?? '';
+    if (!JSON_MEDIA_TYPE.test(contentType)) {
+      done(
+        new AppError('unsupported_media_type', 'Send JSON as application/json in UTF-8.'),
+        undefined,
+      );
+      return;
+    }
+    const text = body as string;
+    if (text.trim() === '') {
+      done(
+        new AppError('invalid_json', 'The request body is empty; send a JSON document.'),
+        undefined,
+      );
+      return;
+    }
+    if (nestingExceeds(text, maxDepth)) {
+      done(
+        new AppError('json_too_deep', `JSON bodies may nest at most ${maxDepth} levels.`),
+        undefined,
+      );
+      return;
+    }
+    let parsed: unknown;
+    try {
+      parsed = sjson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' });
+    } catch (error) {
+      const forbidden = error instanceof SyntaxError && /prototype/i.test(error.message);
+      done(
+        forbidden
+          ? new AppError(
+              'forbidden_json_key',
+              'JSON keys "__proto__" and "constructor.prototype" are not accepted.',
+            )
+          : new AppError('invalid_json', 'The request body is not valid JSON.'),
+        undefined,
+      );
+      return;
+    }
+    try {
+      assertJsonDepth(parsed, maxDepth);
+    } catch (error) {
+      done(error as Error, undefined);
+      return;
+    }
+    done(null, parsed);
+  });
+}

@@ -1,0 +1,23 @@
+/** Bulwark as a library: build the service, or use its parts as Fastify plugins. */
+export { buildApp, type BuildAppOptions, type BulwarkApp } from './app.js';
+export { startServer, runServer, type StartOptions, type RunningServer } from './server.js';
+export {
+  loadConfig,
+  createConfig,
+  ConfigSchema,
+  type Config,
+  type ConfigInput,
+} from './config/index.js';
+export {
+  AppError,
+  ConfigError,
+  errorCatalog,
+  isAppError,
+  type ErrorCode,
+  type FieldError,
+} from './errors.js';
+export { problemFor, problemType, sendProblem, type Problem } from './http/error-handler.js';
+export { assertStrictSchema } from './http/validation.js';
+export { API_SECURITY_HEADERS } from './http/security-headers.js';
+export { redactSecrets } from './http/logger.js';
+export type { ReadinessCheck } from './http/health.js';
