@@ -1,11 +1,39 @@
 import { defineConfig } from 'vitest/config';
 
+// With DATABASE_URL set, every test that touches the database runs a second time on PostgreSQL.
+// Tests of the pure HTTP pipeline, config, crypto and docs do not depend on the dialect.
+const DIALECT_FREE = ['test/http/**', 'test/config/**', 'test/crypto/**', 'test/docs/**', 'test/cli/**'];
+const postgresUrl = process.env.DATABASE_URL;
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    environment: 'node',
+    reporters: ['default', './test/helpers/summary-reporter.ts'],
     testTimeout: 20_000,
     hookTimeout: 30_000,
-    reporters: ['default'],
+    projects: [
+      {
+        test: {
+          name: 'sqlite',
+          include: ['test/**/*.test.ts'],
+          env: { DATABASE_URL: '' },
+          testTimeout: 20_000,
+          hookTimeout: 30_000,
+        },
+      },
+      ...(postgresUrl
+        ? [
+            {
+              test: {
+                name: 'postgres',
+                include: ['test/**/*.test.ts'],
+                exclude: DIALECT_FREE,
+                env: { DATABASE_URL: postgresUrl },
+                testTimeout: 20_000,
+                hookTimeout: 30_000,
+              },
+            },
+          ]
+        : []),
+    ],
   },
 });

@@ -12,13 +12,14 @@ import { Type } from 'typebox';
 import type { Config } from './config/index.js';
 import { cors } from './http/cors.js';
 import { apiDocs } from './http/docs.js';
-import { installErrorHandling } from './http/error-handler.js';
+import { installErrorHandling, sendProblem } from './http/error-handler.js';
+import { AppError } from './errors.js';
 import { health } from './http/health.js';
 import { jsonOnly } from './http/json-body.js';
 import { accessLog, createLogger } from './http/logger.js';
 import { trackRouteMethods } from './http/method-not-allowed.js';
 import { REQUEST_ID_HEADER, requestIdFor } from './http/request-id.js';
-import { securityHeaders } from './http/security-headers.js';
+import { API_SECURITY_HEADERS, securityHeaders } from './http/security-headers.js';
 import { assertStrictSchema, validatorCompiler } from './http/validation.js';
 import { apiVersioning, rewriteApiVersion } from './http/versioning.js';
 import { apiIndex } from './http/api-index.js';
@@ -82,6 +83,11 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     rewriteUrl: (req) => rewriteApiVersion(req),
+    // Malformed URLs fail before any hook runs: answer them in the same problem shape anyway.
+    frameworkErrors: (error, request, reply) => {
+      reply.headers(API_SECURITY_HEADERS).header(REQUEST_ID_HEADER, request.id);
+      void sendProblem(reply, request, new AppError('bad_request', 'The request URL is malformed.', { cause: error }));
+    },
     routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 200 },
   }).withTypeProvider<TypeBoxTypeProvider>();
 

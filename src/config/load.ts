@@ -201,6 +201,26 @@ function describeAjvError(error: ErrorObject, raw: Json, sources: Map<string, st
   return `${label} ${error.message ?? 'is invalid'}, got ${shown}. Fix: set it to ${expected}.`;
 }
 
+/** One error per bad value: a failed union reports every branch, the operator needs one line. */
+function summarise(errors: ErrorObject[]): ErrorObject[] {
+  const byPath = new Map<string, ErrorObject>();
+  for (const error of errors) {
+    const key =
+      error.keyword === 'additionalProperties'
+        ? `${error.instancePath}#${JSON.stringify(error.params)}`
+        : error.instancePath;
+    const seen = byPath.get(key);
+    if (!seen) byPath.set(key, error);
+    else if (error.keyword === 'anyOf')
+      byPath.set(key, { ...error, message: 'is not one of the allowed values' });
+  }
+  return [...byPath.values()].map((e) =>
+    e.keyword === 'anyOf' || e.keyword === 'const'
+      ? { ...e, message: 'is not one of the allowed values' }
+      : e,
+  );
+}
+
 function deepFreeze<T>(value: T): T {
   if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
     Object.freeze(value);
@@ -227,7 +247,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   const candidate = JSON.parse(JSON.stringify(raw)) as Json;
   if (!validate(candidate)) {
     throw new ConfigError(
-      (validate.errors ?? []).map((e) => describeAjvError(e, candidate, sources)),
+      summarise(validate.errors ?? []).map((e) => describeAjvError(e, candidate, sources)),
     );
   }
   const ruleProblems = checkConfigRules(candidate, (path) => sources.get(path) ?? path);

@@ -1,0 +1,82 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { BIN, runNode, Spawned } from '../helpers/process.js';
+
+// These tests run the built CLI (npm test builds first).
+const spawned: Spawned[] = [];
+afterEach(() => {
+  for (const s of spawned.splice(0)) s.kill();
+});
+
+describe('bulwark CLI', () => {
+  it('prints help and exits 0', async () => {
+    const res = await runNode([BIN, '--help']);
+    expect(res.code).toBe(0);
+    expect(res.stdout).toMatch(/Usage: bulwark \[command\]/);
+    expect(res.stdout).toContain('serve');
+  });
+
+  it('prints the version', async () => {
+    const res = await runNode([BIN, '--version']);
+    expect(res.code).toBe(0);
+    expect(res.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+  });
+
+  it('refuses an unknown command with exit code 2', async () => {
+    const res = await runNode([BIN, 'frobnicate']);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toContain('unknown command "frobnicate"');
+  });
+
+  it('refuses an unknown option with the usage and exit code 2', async () => {
+    const res = await runNode([BIN, 'serve', '--bogus']);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toContain('Usage: bulwark serve');
+  });
+
+  it('stops on bad config with the setting, the problem and the fix, and no stack trace', async () => {
+    const res = await runNode([BIN, 'serve'], { env: { PORT: 'http', BULWARK_CORS_ORIGINS: '*', BULWARK_CORS_CREDENTIALS: 'true' } });
+    expect(res.code).toBe(78);
+    expect(res.stderr).toContain('PORT (server.port) must be integer');
+    expect(res.stderr).toContain('Fix:');
+    expect(res.stderr).not.toMatch(/\n\s+at /);
+    expect(res.stdout).toBe('');
+  });
+
+  it('refuses a config file that does not exist', async () => {
+    const res = await runNode([BIN, '--config', '/nonexistent.json']);
+    expect(res.code).toBe(78);
+    expect(res.stderr).toContain('--config /nonexistent.json cannot be read');
+  });
+});
+
+describe('bulwark serve', () => {
+  it('serves, then shuts down gracefully on SIGTERM: in-flight requests finish, exit 0', async () => {
+    const server = new Spawned(['test/fixtures/slow-server.mjs'], { SLOW_MS: '800' });
+    spawned.push(server);
+    const [, url] = await server.waitFor(/LISTENING (\S+)/);
+    expect((await fetch(`${url}/health/live`)).status).toBe(200);
+
+    const inFlight = fetch(`${url}/slow`);
+    await new Promise((r) => setTimeout(r, 150));
+    server.child.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 100));
+
+    // New connections are refused while the old request finishes.
+    await expect(fetch(`${url}/health/live`, { headers: { connection: 'close' } })).rejects.toThrow();
+    const res = await inFlight;
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ finished: true });
+    expect(await server.exited).toEqual({ code: 0, signal: null });
+    expect(server.stdout).toContain('shutdown complete');
+  });
+
+  it('runs on embedded defaults with `bulwark` alone', async () => {
+    const server = new Spawned([BIN], { PORT: '0', BULWARK_LOG_LEVEL: 'info' });
+    spawned.push(server);
+    const [, url] = await server.waitFor(/"url":"(http:[^"]+)"/);
+    const res = await fetch(`${url}/health/ready`);
+    expect(res.status).toBe(200);
+    server.child.kill('SIGINT');
+    expect((await server.exited).code).toBe(0);
+  });
+});

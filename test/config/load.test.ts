@@ -1,0 +1,194 @@
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { createConfig, loadConfig } from '../../src/config/index.js';
+import { ConfigError } from '../../src/errors.js';
+
+function problemsOf(fn: () => unknown): string[] {
+  try {
+    fn();
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as ConfigError).problems;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+function tempFile(content: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'bulwark-config-'));
+  const file = join(dir, 'config.json');
+  writeFileSync(file, content);
+  return file;
+}
+
+describe('config defaults', () => {
+  it('are secure and complete with no input', () => {
+    const config = loadConfig({ env: {} });
+    expect(config.env).toBe('development');
+    expect(config.server).toMatchObject({ host: '127.0.0.1', port: 3000, trustProxy: [] });
+    expect(config.http.bodyLimitBytes).toBe(102_400);
+    expect(config.cors).toEqual({ origins: [], credentials: false, maxAgeSeconds: 600 });
+    expect(config.api.deprecations).toEqual({});
+  });
+
+  it('is frozen all the way down', () => {
+    const config = loadConfig({ env: {} });
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.cors.origins)).toBe(true);
+    expect(() => {
+      (config.server as { port: number }).port = 1;
+    }).toThrow(TypeError);
+  });
+});
+
+describe('config from the environment', () => {
+  it('reads BULWARK_* and the conventional variables with types', () => {
+    const config = loadConfig({
+      env: {
+        NODE_ENV: 'production',
+        PORT: '8080',
+        HOST: '0.0.0.0',
+        BULWARK_CORS_ORIGINS: 'https://a.example, https://b.example',
+        BULWARK_CORS_CREDENTIALS: 'true',
+        BULWARK_HTTP_BODY_LIMIT_BYTES: '4096',
+        BULWARK_SERVER_TRUST_PROXY: '10.0.0.0/8,::1',
+        BULWARK_API_DEPRECATIONS: '{"1":{"deprecatedAt":"2026-01-01T00:00:00Z"}}',
+        BULWARK_DOCS_ENABLED: 'false',
+        UNRELATED: 'ignored',
+      },
+    });
+    expect(config.env).toBe('production');
+    expect(config.server.port).toBe(8080);
+    expect(config.server.host).toBe('0.0.0.0');
+    expect(config.cors.origins).toEqual(['https://a.example', 'https://b.example']);
+    expect(config.cors.credentials).toBe(true);
+    expect(config.http.bodyLimitBytes).toBe(4096);
+    expect(config.server.trustProxy).toEqual(['10.0.0.0/8', '::1']);
+    expect(config.api.deprecations['1']?.deprecatedAt).toBe('2026-01-01T00:00:00Z');
+    expect(config.docs.enabled).toBe(false);
+  });
+
+  it('prefers BULWARK_SERVER_PORT over PORT', () => {
+    expect(loadConfig({ env: { PORT: '1', BULWARK_SERVER_PORT: '2' } }).server.port).toBe(2);
+  });
+
+  it('lets the environment override the file', () => {
+    const file = tempFile(JSON.stringify({ server: { port: 4000, host: '0.0.0.0' } }));
+    const config = loadConfig({ env: { PORT: '5000' }, file });
+    expect(config.server.port).toBe(5000);
+    expect(config.server.host).toBe('0.0.0.0');
+  });
+});
+
+describe('invalid config', () => {
+  it('names the variable, the problem, the bad value and the fix', () => {
+    const [problem] = problemsOf(() => loadConfig({ env: { PORT: 'eighty' } }));
+    expect(problem).toContain('PORT (server.port)');
+    expect(problem).toContain('must be integer');
+    expect(problem).toContain('"eighty"');
+    expect(problem).toContain('Fix: set it to an integer from 0 to 65535');
+  });
+
+  it('reports every bad setting at once', () => {
+    const problems = problemsOf(() =>
+      loadConfig({
+        env: { PORT: '70000', BULWARK_LOG_LEVEL: 'loud', BULWARK_DOCS_ENABLED: 'maybe' },
+      }),
+    );
+    expect(problems).toHaveLength(3);
+    expect(problems.join('\n')).toMatch(/BULWARK_LOG_LEVEL .*one of "fatal"/);
+    expect(problems.join('\n')).toMatch(/BULWARK_DOCS_ENABLED .*true or false/);
+  });
+
+  it('refuses an unknown BULWARK_ variable and suggests the right one', () => {
+    const [problem] = problemsOf(() =>
+      loadConfig({ env: { BULWARK_CORS_ORIGIN: 'https://a.example' } }),
+    );
+    expect(problem).toContain('BULWARK_CORS_ORIGIN is not a Bulwark setting');
+    expect(problem).toContain('did you mean BULWARK_CORS_ORIGINS');
+  });
+
+  it('refuses malformed JSON in an object setting', () => {
+    const [problem] = problemsOf(() => loadConfig({ env: { BULWARK_API_DEPRECATIONS: '{nope' } }));
+    expect(problem).toMatch(/BULWARK_API_DEPRECATIONS .*not valid JSON/);
+  });
+
+  it('refuses wildcard CORS with credentials', () => {
+    const [problem] = problemsOf(() =>
+      createConfig({ cors: { origins: ['*'], credentials: true } }),
+    );
+    expect(problem).toMatch(/cors.origins .*"\*".*cors.credentials/);
+  });
+
+  it.each([
+    'https://a.example/',
+    'https://a.example/path',
+    'a.example',
+    'ftp://a.example',
+    'https://*.example',
+  ])('refuses the non-origin %s in the CORS list', (origin) => {
+    const [problem] = problemsOf(() => createConfig({ cors: { origins: [origin] } }));
+    expect(problem).toContain('not an exact origin');
+  });
+
+  it.each(['10.0.0.0/33', 'proxy.local', '1.2.3', '::1/129'])(
+    'refuses the trusted proxy %s',
+    (entry) => {
+      const [problem] = problemsOf(() => createConfig({ server: { trustProxy: [entry] } }));
+      expect(problem).toContain('not an IP address or CIDR');
+    },
+  );
+
+  it('refuses a sunset before the deprecation and an unknown version', () => {
+    const problems = problemsOf(() =>
+      createConfig({
+        api: {
+          deprecations: {
+            '1': { deprecatedAt: '2027-01-01T00:00:00Z', sunsetAt: '2026-01-01T00:00:00Z' },
+            '5': { deprecatedAt: '2027-01-01T00:00:00Z' },
+          },
+        },
+      }),
+    );
+    expect(problems.join('\n')).toMatch(/sunsetAt before deprecatedAt/);
+    expect(problems.join('\n')).toMatch(/version 5, which this build does not serve/);
+  });
+
+  it('refuses unknown keys in a config file', () => {
+    const file = tempFile(JSON.stringify({ server: { prot: 1 } }));
+    const [problem] = problemsOf(() => loadConfig({ env: {}, file }));
+    expect(problem).toContain('unknown setting "server.prot"');
+  });
+
+  it('names the file and key for a bad file value', () => {
+    const file = tempFile(JSON.stringify({ http: { bodyLimitBytes: 10 } }));
+    const [problem] = problemsOf(() => loadConfig({ env: {}, file }));
+    expect(problem).toContain(`${file}: http.bodyLimitBytes`);
+    expect(problem).toContain('must be >= 1024');
+  });
+
+  it('refuses a missing, unreadable or non-JSON file', () => {
+    expect(problemsOf(() => loadConfig({ env: {}, file: '/nonexistent/bulwark.json' }))[0]).toMatch(
+      /cannot be read \(ENOENT\)/,
+    );
+    expect(problemsOf(() => loadConfig({ env: {}, file: tempFile('{') }))[0]).toMatch(
+      /not valid JSON/,
+    );
+    expect(problemsOf(() => loadConfig({ env: {}, file: tempFile('[1]') }))[0]).toMatch(
+      /must hold a JSON object/,
+    );
+    if (process.getuid?.() !== 0) {
+      const locked = tempFile('{}');
+      chmodSync(locked, 0o000);
+      expect(problemsOf(() => loadConfig({ env: {}, file: locked }))[0]).toMatch(/EACCES/);
+    }
+  });
+
+  it('ignores prototype-poisoning keys in a config file', () => {
+    const file = tempFile('{"__proto__": {"polluted": true}, "server": {"port": 1234}}');
+    const config = loadConfig({ env: {}, file });
+    expect(config.server.port).toBe(1234);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+});

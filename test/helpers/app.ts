@@ -1,0 +1,89 @@
+import { Writable } from 'node:stream';
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import { buildApp, type BuildAppOptions, type BulwarkApp } from '../../src/app.js';
+import { createConfig, type ConfigInput } from '../../src/config/index.js';
+
+/** Collects JSON log lines written by the app. */
+export class LogCapture extends Writable {
+  readonly lines: Record<string, unknown>[] = [];
+  readonly raw: string[] = [];
+
+  override _write(chunk: Buffer, _encoding: string, callback: () => void): void {
+    for (const line of chunk.toString('utf8').split('\n')) {
+      if (line.trim() === '') continue;
+      this.raw.push(line);
+      this.lines.push(JSON.parse(line) as Record<string, unknown>);
+    }
+    callback();
+  }
+}
+
+/**
+ * Routes a library user might add, used to drive the pipeline: a strict JSON body, a query
+ * string, and handlers that fail in the ways real code fails.
+ */
+export function exampleRoutes(app: FastifyInstance): void {
+  app.post(
+    '/api/v1/examples',
+    {
+      schema: {
+        body: Type.Object(
+          {
+            name: Type.String({ minLength: 1, maxLength: 20 }),
+            count: Type.Optional(Type.Integer({ minimum: 0, maximum: 10 })),
+            tags: Type.Optional(Type.Array(Type.String({ maxLength: 10 }), { maxItems: 5 })),
+            nested: Type.Optional(
+              Type.Object(
+                { note: Type.String({ maxLength: 50 }) },
+                { additionalProperties: false },
+              ),
+            ),
+          },
+          { additionalProperties: false },
+        ),
+      },
+    },
+    (request, reply) => reply.code(201).send({ received: request.body }),
+  );
+  app.get(
+    '/api/v1/examples',
+    {
+      schema: {
+        querystring: Type.Object(
+          { limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })) },
+          { additionalProperties: false },
+        ),
+      },
+    },
+    (request) => ({ query: request.query }),
+  );
+  app.get('/api/v1/examples/crash', () => {
+    // What a careless handler leaks when it fails: SQL, a path, a secret.
+    throw new Error(
+      'SQLITE_ERROR: near "DROP": syntax error in SELECT * FROM users WHERE password_hash = \'$argon2id$secret\' at /work/main/src/db/users.ts:42',
+    );
+  });
+  app.get('/api/v1/examples/slow', async () => {
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    return { done: true };
+  });
+}
+
+export interface TestApp {
+  app: BulwarkApp;
+  logs: LogCapture;
+}
+
+/** Builds the app with test settings and the example routes, ready for inject(). */
+export async function buildTestApp(
+  input: ConfigInput = {},
+  options: BuildAppOptions = {},
+): Promise<TestApp> {
+  const logs = new LogCapture();
+  const config = createConfig({ env: 'test', log: { level: 'debug' }, ...input });
+  const app = await buildApp(config, { logger: logs, ...options });
+  await app.register(async (child) => exampleRoutes(child));
+  await app.ready();
+  return { app, logs };
+}

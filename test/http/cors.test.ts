@@ -1,0 +1,113 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildTestApp, type TestApp } from '../helpers/app.js';
+
+const APP_ORIGIN = 'https://app.example.com';
+
+describe('CORS with an allow-list', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await buildTestApp({
+      cors: { origins: [APP_ORIGIN, 'http://localhost:5173'], credentials: true },
+    });
+  });
+  afterAll(async () => {
+    await t.app.close();
+  });
+
+  it('allows a listed origin, with credentials', async () => {
+    const res = await t.app.inject({
+      method: 'GET',
+      url: '/api/v1',
+      headers: { origin: APP_ORIGIN },
+    });
+    expect(res.headers['access-control-allow-origin']).toBe(APP_ORIGIN);
+    expect(res.headers['access-control-allow-credentials']).toBe('true');
+    expect(String(res.headers.vary)).toMatch(/Origin/i);
+    expect(String(res.headers['access-control-expose-headers'])).toContain('x-request-id');
+  });
+
+  it.each([
+    ['an unlisted origin', 'https://evil.example'],
+    ['a look-alike suffix', 'https://app.example.com.evil.example'],
+    ['a look-alike prefix', 'https://evilapp.example.com'],
+    ['another scheme', 'http://app.example.com'],
+    ['the null origin', 'null'],
+  ])('gives %s no CORS grant', async (_label, origin) => {
+    const res = await t.app.inject({ method: 'GET', url: '/api/v1', headers: { origin } });
+    expect(res.headers['access-control-allow-origin']).toBeUndefined();
+    expect(res.headers['access-control-allow-credentials']).toBeUndefined();
+  });
+
+  it('answers a preflight from a listed origin', async () => {
+    const res = await t.app.inject({
+      method: 'OPTIONS',
+      url: '/api/v1/examples',
+      headers: {
+        origin: APP_ORIGIN,
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'content-type, authorization',
+      },
+    });
+    expect(res.statusCode).toBe(204);
+    expect(res.headers['access-control-allow-origin']).toBe(APP_ORIGIN);
+    expect(String(res.headers['access-control-allow-methods'])).toContain('POST');
+    expect(String(res.headers['access-control-allow-headers'])).toContain('authorization');
+    expect(res.headers['access-control-max-age']).toBe('600');
+  });
+
+  it('gives a preflight from an unlisted origin no grant', async () => {
+    const res = await t.app.inject({
+      method: 'OPTIONS',
+      url: '/api/v1/examples',
+      headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' },
+    });
+    expect(res.headers['access-control-allow-origin']).toBeUndefined();
+    expect(res.headers['access-control-allow-methods']).toBeUndefined();
+  });
+});
+
+describe('CORS defaults', () => {
+  it('grants no origin at all', async () => {
+    const t = await buildTestApp();
+    try {
+      const res = await t.app.inject({
+        method: 'GET',
+        url: '/api/v1',
+        headers: { origin: APP_ORIGIN },
+      });
+      expect(res.headers['access-control-allow-origin']).toBeUndefined();
+    } finally {
+      await t.app.close();
+    }
+  });
+
+  it('sends * without credentials when configured for any origin', async () => {
+    const t = await buildTestApp({ cors: { origins: ['*'] } });
+    try {
+      const res = await t.app.inject({
+        method: 'GET',
+        url: '/api/v1',
+        headers: { origin: 'https://any.example' },
+      });
+      expect(res.headers['access-control-allow-origin']).toBe('*');
+      expect(res.headers['access-control-allow-credentials']).toBeUndefined();
+    } finally {
+      await t.app.close();
+    }
+  });
+
+  it('listed origins without credentials get no credentials header', async () => {
+    const t = await buildTestApp({ cors: { origins: [APP_ORIGIN] } });
+    try {
+      const res = await t.app.inject({
+        method: 'GET',
+        url: '/api/v1',
+        headers: { origin: APP_ORIGIN },
+      });
+      expect(res.headers['access-control-allow-origin']).toBe(APP_ORIGIN);
+      expect(res.headers['access-control-allow-credentials']).toBeUndefined();
+    } finally {
+      await t.app.close();
+    }
+  });
+});

@@ -1,0 +1,172 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildTestApp, type TestApp } from '../helpers/app.js';
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await buildTestApp();
+});
+afterAll(async () => {
+  await t.app.close();
+});
+
+const post = (payload: string, contentType = 'application/json') =>
+  t.app.inject({
+    method: 'POST',
+    url: '/api/v1/examples',
+    headers: { 'content-type': contentType },
+    payload,
+  });
+
+describe('input rules', () => {
+  it('accepts a valid JSON body', async () => {
+    const res = await post(JSON.stringify({ name: 'ok', count: 2, tags: ['a'] }));
+    expect(res.statusCode).toBe(201);
+    expect(res.json()).toEqual({ received: { name: 'ok', count: 2, tags: ['a'] } });
+  });
+
+  it('accepts application/json with a utf-8 charset', async () => {
+    const res = await post(JSON.stringify({ name: 'ok' }), 'application/json; charset=utf-8');
+    expect(res.statusCode).toBe(201);
+  });
+
+  it.each([
+    [
+      'application/xml',
+      '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><x>&e;</x>',
+    ],
+    ['text/xml', '<x/>'],
+    ['application/x-www-form-urlencoded', 'name=ok'],
+    [
+      'multipart/form-data; boundary=x',
+      '--x\r\nContent-Disposition: form-data; name="name"\r\n\r\nok\r\n--x--',
+    ],
+    ['text/plain', '{"name":"ok"}'],
+    ['application/json; charset=latin1', '{"name":"ok"}'],
+  ])('refuses %s with 415 unsupported_media_type', async (type, body) => {
+    const res = await post(body, type);
+    expect(res.statusCode).toBe(415);
+    expect(res.json().code).toBe('unsupported_media_type');
+  });
+
+  it('refuses a body with no content type', async () => {
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/examples',
+      payload: '{"name":"ok"}',
+    });
+    expect(res.statusCode).toBe(415);
+    expect(res.json().code).toBe('unsupported_media_type');
+  });
+
+  it('refuses a body over the limit with 413 payload_too_large', async () => {
+    const res = await post(JSON.stringify({ name: 'x'.repeat(110 * 1024) }));
+    expect(res.statusCode).toBe(413);
+    expect(res.json().code).toBe('payload_too_large');
+  });
+
+  it('honours a configured body limit', async () => {
+    const small = await buildTestApp({ http: { bodyLimitBytes: 2048 } });
+    try {
+      const res = await small.app.inject({
+        method: 'POST',
+        url: '/api/v1/examples',
+        headers: { 'content-type': 'application/json' },
+        payload: JSON.stringify({ name: 'x'.repeat(3000) }),
+      });
+      expect(res.statusCode).toBe(413);
+    } finally {
+      await small.app.close();
+    }
+  });
+
+  it.each([
+    ['__proto__ at the top', '{"name":"ok","__proto__":{"isAdmin":true}}'],
+    ['__proto__ nested', '{"name":"ok","nested":{"__proto__":{"x":1}}}'],
+    ['constructor.prototype', '{"name":"ok","constructor":{"prototype":{"isAdmin":true}}}'],
+  ])('refuses %s with 400 forbidden_json_key', async (_label, body) => {
+    const res = await post(body);
+    expect(res.statusCode).toBe(400);
+    expect(res.json().code).toBe('forbidden_json_key');
+    expect(({} as Record<string, unknown>).isAdmin).toBeUndefined();
+  });
+
+  it('refuses deeply nested JSON quickly, without crashing', async () => {
+    const depth = 50_000; // ~100 KB, just under the body limit
+    const started = performance.now();
+    const res = await post('['.repeat(depth) + ']'.repeat(depth));
+    expect(res.statusCode).toBe(400);
+    expect(res.json().code).toBe('json_too_deep');
+    expect(performance.now() - started).toBeLessThan(2_000);
+    // The process still answers.
+    expect((await t.app.inject({ method: 'GET', url: '/health/live' })).statusCode).toBe(200);
+  });
+
+  it('does not count brackets inside strings as nesting', async () => {
+    const res = await post(JSON.stringify({ name: '[[[[[[[[[[' }));
+    expect(res.statusCode).toBe(201);
+  });
+
+  it('refuses nesting one level past the configured depth', async () => {
+    const shallow = await buildTestApp({ http: { maxJsonDepth: 2 } });
+    try {
+      const res = await shallow.app.inject({
+        method: 'POST',
+        url: '/api/v1/examples',
+        headers: { 'content-type': 'application/json' },
+        payload: JSON.stringify({ name: 'ok', nested: { note: 'x' }, tags: [] }),
+      });
+      expect(res.statusCode).toBe(201);
+      const deeper = await shallow.app.inject({
+        method: 'POST',
+        url: '/api/v1/examples',
+        headers: { 'content-type': 'application/json' },
+        payload: '{"name":"ok","nested":{"note":[[1]]}}',
+      });
+      expect(deeper.statusCode).toBe(400);
+      expect(deeper.json().code).toBe('json_too_deep');
+    } finally {
+      await shallow.app.close();
+    }
+  });
+
+  it('refuses unknown body fields instead of dropping them (no mass assignment)', async () => {
+    const res = await post(JSON.stringify({ name: 'ok', role: 'admin' }));
+    expect(res.statusCode).toBe(400);
+    expect(res.json().errors).toEqual([{ path: '/body/role', message: 'is not allowed' }]);
+  });
+
+  it('does not coerce body types', async () => {
+    const res = await post(JSON.stringify({ name: 'ok', count: '3' }));
+    expect(res.statusCode).toBe(400);
+    expect(res.json().errors[0].path).toBe('/body/count');
+  });
+
+  it('enforces string and array bounds', async () => {
+    const res = await post(
+      JSON.stringify({ name: 'x'.repeat(21), tags: ['a', 'b', 'c', 'd', 'e', 'f'] }),
+    );
+    expect(res.statusCode).toBe(400);
+    const paths = (res.json().errors as { path: string }[]).map((e) => e.path);
+    expect(paths).toEqual(expect.arrayContaining(['/body/name', '/body/tags']));
+  });
+
+  it('coerces and validates declared query parameters', async () => {
+    const ok = await t.app.inject({ method: 'GET', url: '/api/v1/examples?limit=5' });
+    expect(ok.json()).toEqual({ query: { limit: 5 } });
+    const bad = await t.app.inject({ method: 'GET', url: '/api/v1/examples?limit=500' });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().errors[0].path).toBe('/querystring/limit');
+  });
+
+  it('refuses unknown query parameters', async () => {
+    const res = await t.app.inject({ method: 'GET', url: '/api/v1/examples?limit=5&debug=1' });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().errors).toEqual([{ path: '/querystring/debug', message: 'is not allowed' }]);
+  });
+
+  it('refuses query parameters on a route that declares none', async () => {
+    const res = await t.app.inject({ method: 'GET', url: '/health/live?verbose=true' });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().code).toBe('validation_failed');
+  });
+});

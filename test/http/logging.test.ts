@@ -1,0 +1,80 @@
+import { describe, expect, it } from 'vitest';
+import { redactSecrets } from '../../src/http/logger.js';
+import { buildTestApp } from '../helpers/app.js';
+
+describe('logging', () => {
+  it('writes one access line per request with method, route, status, duration and request id', async () => {
+    const t = await buildTestApp({ log: { level: 'info' } });
+    try {
+      const res = await t.app.inject({
+        method: 'GET',
+        url: '/api/v1/examples?limit=3',
+        headers: { authorization: 'Bearer secret-token-value', cookie: 'sid=secret-cookie' },
+      });
+      const lines = t.logs.lines.filter((l) => l.requestId === res.headers['x-request-id']);
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatchObject({
+        level: 'info',
+        msg: 'request completed',
+        method: 'GET',
+        route: '/api/v1/examples',
+        status: 200,
+      });
+      expect(typeof lines[0]!.durationMs).toBe('number');
+      expect(t.logs.raw.join('\n')).not.toMatch(/secret-token-value|secret-cookie|limit=3/);
+    } finally {
+      await t.app.close();
+    }
+  });
+
+  it('redacts secrets wherever they appear in a logged object', async () => {
+    const t = await buildTestApp();
+    try {
+      t.app.log.info(
+        {
+          headers: { authorization: 'Bearer abc.def.ghi', cookie: 'a=b', 'set-cookie': ['s=1'] },
+          body: {
+            user: { email: 'a@b.c', password: 'hunter2hunter2' },
+            list: [{ refreshToken: 'rt-1' }],
+          },
+          deep: { a: { b: { c: { clientSecret: 'cs-1', apiKey: 'k-1' } } } },
+        },
+        'something happened',
+      );
+      const raw = t.logs.raw.join('\n');
+      for (const secret of ['abc.def.ghi', 'a=b', 's=1', 'hunter2hunter2', 'rt-1', 'cs-1', 'k-1']) {
+        expect(raw).not.toContain(secret);
+      }
+      expect(raw).toContain('a@b.c');
+      expect(raw).toContain('[redacted]');
+    } finally {
+      await t.app.close();
+    }
+  });
+
+  it('redacts secrets carried by logged errors', async () => {
+    const t = await buildTestApp();
+    try {
+      const error = Object.assign(new Error('boom'), {
+        config: { password: 'p4ssw0rd-in-error' },
+        token: 'tok-in-error',
+      });
+      t.app.log.error({ err: error }, 'failed');
+      const raw = t.logs.raw.join('\n');
+      expect(raw).toContain('boom');
+      expect(raw).not.toMatch(/p4ssw0rd-in-error|tok-in-error/);
+    } finally {
+      await t.app.close();
+    }
+  });
+
+  it('survives cyclic and very deep objects', () => {
+    const cyclic: Record<string, unknown> = { name: 'loop' };
+    cyclic.self = cyclic;
+    let deep: Record<string, unknown> = { password: 'bottom' };
+    for (let i = 0; i < 50; i++) deep = { next: deep };
+    const out = JSON.stringify(redactSecrets({ cyclic, deep }));
+    expect(out).toContain('[circular]');
+    expect(out).not.toContain('bottom');
+  });
+});
