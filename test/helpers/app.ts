@@ -83,7 +83,10 @@ export async function buildTestApp(
   const logs = new LogCapture();
   const config = createConfig({ env: 'test', log: { level: 'debug' }, ...input });
   const app = await buildApp(config, { logger: logs, ...options });
-  await app.register(async (child) => exampleRoutes(child));
+  await app.register((child, _opts, done) => {
+    exampleRoutes(child);
+    done();
+  });
   await app.ready();
   return { app, logs };
 }
