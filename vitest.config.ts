@@ -2,7 +2,13 @@ import { defineConfig } from 'vitest/config';
 
 // With DATABASE_URL set, every test that touches the database runs a second time on PostgreSQL.
 // Tests of the pure HTTP pipeline, config, crypto and docs do not depend on the dialect.
-const DIALECT_FREE = ['test/http/**', 'test/config/**', 'test/crypto/**', 'test/docs/**', 'test/cli/**'];
+const DIALECT_FREE = [
+  'test/http/**',
+  'test/config/**',
+  'test/crypto/**',
+  'test/docs/**',
+  'test/cli/**',
+];
 const postgresUrl = process.env.DATABASE_URL;
 
 export default defineConfig({

@@ -29,4 +29,6 @@ if (problems.length > 0) {
   console.error(`lockfile check failed:\n  ${problems.join('\n  ')}`);
   process.exit(1);
 }
-console.log(`lockfile check: ${count} packages pinned by sha512, install scripts only for: ${[...approved].join(', ') || 'none'}`);
+console.log(
+  `lockfile check: ${count} packages pinned by sha512, install scripts only for: ${[...approved].join(', ') || 'none'}`,
+);

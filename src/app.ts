@@ -86,7 +86,11 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
     // Malformed URLs fail before any hook runs: answer them in the same problem shape anyway.
     frameworkErrors: (error, request, reply) => {
       reply.headers(API_SECURITY_HEADERS).header(REQUEST_ID_HEADER, request.id);
-      void sendProblem(reply, request, new AppError('bad_request', 'The request URL is malformed.', { cause: error }));
+      void sendProblem(
+        reply,
+        request,
+        new AppError('bad_request', 'The request URL is malformed.', { cause: error }),
+      );
     },
     routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 200 },
   }).withTypeProvider<TypeBoxTypeProvider>();

@@ -34,7 +34,9 @@ describe('bulwark CLI', () => {
   });
 
   it('stops on bad config with the setting, the problem and the fix, and no stack trace', async () => {
-    const res = await runNode([BIN, 'serve'], { env: { PORT: 'http', BULWARK_CORS_ORIGINS: '*', BULWARK_CORS_CREDENTIALS: 'true' } });
+    const res = await runNode([BIN, 'serve'], {
+      env: { PORT: 'http', BULWARK_CORS_ORIGINS: '*', BULWARK_CORS_CREDENTIALS: 'true' },
+    });
     expect(res.code).toBe(78);
     expect(res.stderr).toContain('PORT (server.port) must be integer');
     expect(res.stderr).toContain('Fix:');
@@ -62,7 +64,9 @@ describe('bulwark serve', () => {
     await new Promise((r) => setTimeout(r, 100));
 
     // New connections are refused while the old request finishes.
-    await expect(fetch(`${url}/health/live`, { headers: { connection: 'close' } })).rejects.toThrow();
+    await expect(
+      fetch(`${url}/health/live`, { headers: { connection: 'close' } }),
+    ).rejects.toThrow();
     const res = await inFlight;
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ finished: true });

@@ -47,10 +47,15 @@ export class Spawned {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
   constructor(args: string[], env: Record<string, string | undefined> = {}) {
-    this.child = spawn(process.execPath, args, { cwd: ROOT, env: { PATH: process.env.PATH, ...env } });
+    this.child = spawn(process.execPath, args, {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH, ...env },
+    });
     this.child.stdout!.on('data', (d: Buffer) => (this.stdout += d.toString()));
     this.child.stderr!.on('data', (d: Buffer) => (this.stderr += d.toString()));
-    this.exited = new Promise((resolve) => this.child.on('exit', (code, signal) => resolve({ code, signal })));
+    this.exited = new Promise((resolve) =>
+      this.child.on('exit', (code, signal) => resolve({ code, signal })),
+    );
   }
 
   /** Resolves with the first match of `pattern` in stdout, or rejects after `timeoutMs`. */
@@ -59,8 +64,10 @@ export class Spawned {
     for (;;) {
       const match = this.stdout.match(pattern);
       if (match) return match;
-      if (this.child.exitCode !== null) throw new Error(`exited early:\n${this.stdout}\n${this.stderr}`);
-      if (Date.now() > deadline) throw new Error(`no ${String(pattern)} in time:\n${this.stdout}\n${this.stderr}`);
+      if (this.child.exitCode !== null)
+        throw new Error(`exited early:\n${this.stdout}\n${this.stderr}`);
+      if (Date.now() > deadline)
+        throw new Error(`no ${String(pattern)} in time:\n${this.stdout}\n${this.stderr}`);
       await new Promise((r) => setTimeout(r, 25));
     }
   }

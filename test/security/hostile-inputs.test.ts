@@ -10,7 +10,15 @@ afterAll(async () => {
 });
 
 // What must never reach a client: stacks, file paths, library or engine messages.
-const LEAKS = [/\bat \S+ \(/, /node_modules/, /\/work\//, /SyntaxError|TypeError|RangeError/, /FST_ERR/, /ajv/i, /SQLITE|postgres/i];
+const LEAKS = [
+  /\bat \S+ \(/,
+  /node_modules/,
+  /\/work\//,
+  /SyntaxError|TypeError|RangeError/,
+  /FST_ERR/,
+  /ajv/i,
+  /SQLITE|postgres/i,
+];
 
 function expectNoLeak(body: string): void {
   for (const pattern of LEAKS) expect(body, String(pattern)).not.toMatch(pattern);
@@ -30,26 +38,32 @@ const hostileBodies: [string, string][] = [
   ['trailing garbage', '{"name":"x"} {"name":"y"}'],
   ['a BOM', '\ufeff{"name":"x"}'],
   ['deeply nested objects', '{"a":'.repeat(5000) + '1' + '}'.repeat(5000)],
-  ['a wide object', JSON.stringify(Object.fromEntries(Array.from({ length: 5000 }, (_, i) => [`k${i}`, i])))],
+  [
+    'a wide object',
+    JSON.stringify(Object.fromEntries(Array.from({ length: 5000 }, (_, i) => [`k${i}`, i]))),
+  ],
   ['invalid UTF-8 escapes', '{"name":"\\x41"}'],
   ['a script tag', JSON.stringify({ name: '<script>alert(1)</script>' })],
 ];
 
 describe('hostile bodies', () => {
-  it.each(hostileBodies)('handles %s with a clean 4xx or success, never a 5xx', async (_label, payload) => {
-    const res = await t.app.inject({
-      method: 'POST',
-      url: '/api/v1/examples',
-      headers: { 'content-type': 'application/json' },
-      payload,
-    });
-    expect(res.statusCode, res.body).toBeLessThan(500);
-    expectNoLeak(res.body);
-    if (res.statusCode >= 400) {
-      expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
-      expect(res.json().code).toEqual(expect.any(String));
-    }
-  });
+  it.each(hostileBodies)(
+    'handles %s with a clean 4xx or success, never a 5xx',
+    async (_label, payload) => {
+      const res = await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/examples',
+        headers: { 'content-type': 'application/json' },
+        payload,
+      });
+      expect(res.statusCode, res.body).toBeLessThan(500);
+      expectNoLeak(res.body);
+      if (res.statusCode >= 400) {
+        expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+        expect(res.json().code).toEqual(expect.any(String));
+      }
+    },
+  );
 
   it('reflects no markup back as HTML', async () => {
     const res = await t.app.inject({
@@ -87,7 +101,11 @@ describe('hostile URLs and headers', () => {
     const res = await t.app.inject({
       method: 'GET',
       url: '/health/live',
-      headers: { 'x-forwarded-for': '1.2.3.4', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'evil.example' },
+      headers: {
+        'x-forwarded-for': '1.2.3.4',
+        'x-forwarded-proto': 'https',
+        'x-forwarded-host': 'evil.example',
+      },
     });
     expect(res.statusCode).toBe(200);
     expect(res.headers['strict-transport-security']).toBeUndefined();

@@ -7,8 +7,16 @@ import { LogCapture } from '../helpers/app.js';
 
 describe('strict schema guard', () => {
   it.each([
-    ['an open object', Type.Object({ a: Type.String({ maxLength: 5 }) }), /additionalProperties: false/],
-    ['an unbounded string', Type.Object({ a: Type.String() }, { additionalProperties: false }), /\/a: string schemas must set maxLength/],
+    [
+      'an open object',
+      Type.Object({ a: Type.String({ maxLength: 5 }) }),
+      /additionalProperties: false/,
+    ],
+    [
+      'an unbounded string',
+      Type.Object({ a: Type.String() }, { additionalProperties: false }),
+      /\/a: string schemas must set maxLength/,
+    ],
     [
       'an unbounded array',
       Type.Object({ a: Type.Array(Type.Integer()) }, { additionalProperties: false }),
@@ -16,7 +24,10 @@ describe('strict schema guard', () => {
     ],
     [
       'an unbounded string inside a union',
-      Type.Object({ a: Type.Union([Type.Integer(), Type.String()]) }, { additionalProperties: false }),
+      Type.Object(
+        { a: Type.Union([Type.Integer(), Type.String()]) },
+        { additionalProperties: false },
+      ),
       /maxLength/,
     ],
     [
@@ -49,7 +60,11 @@ describe('strict schema guard', () => {
     const app = await buildApp(createConfig({ env: 'test' }), { logger: new LogCapture() });
     try {
       expect(() =>
-        app.post('/api/v1/loose', { schema: { body: Type.Object({ anything: Type.String() }) } }, () => ({})),
+        app.post(
+          '/api/v1/loose',
+          { schema: { body: Type.Object({ anything: Type.String() }) } },
+          () => ({}),
+        ),
       ).toThrow(/POST \/api\/v1\/loose body/);
     } finally {
       await app.close().catch(() => undefined);
