@@ -1,0 +1,19 @@
+export {
+  createDatabase,
+  type CreateDatabaseOptions,
+  type Db,
+  type DialectName,
+} from './database.js';
+export { migrateToLatest, type MigrateOptions } from './migrate.js';
+export { migrationsFor } from './migrations/index.js';
+export { isUniqueViolation } from './unique-violation.js';
+export {
+  MAX_USERS_PAGE,
+  UsersRepository,
+  type ListUsersOptions,
+  type UserCursor,
+} from './users-repository.js';
+export { SessionsRepository } from './sessions-repository.js';
+export { RefreshTokensRepository } from './refresh-tokens-repository.js';
+export { SigningKeysRepository } from './signing-keys-repository.js';
+export type * from './types.js';

@@ -1,0 +1,13 @@
+import type { Migration } from 'kysely';
+import type { DialectName } from '../database.js';
+import { identityMigration } from './0001-identity.js';
+
+/**
+ * Every migration, by name, built for one dialect. A static map rather than a folder scan, so
+ * it works unchanged from dist/ and in a bundle. Names sort in the order they apply: NNNN-name.
+ */
+export function migrationsFor(dialect: DialectName): Record<string, Migration> {
+  return {
+    '0001-identity': identityMigration(dialect),
+  };
+}

@@ -1,0 +1,73 @@
+import type { Insertable, Kysely } from 'kysely';
+import type { Database, SessionRow, SessionsTable } from './types.js';
+
+/** Reads and writes the `sessions` table. A session is never deleted, only ended. */
+export class SessionsRepository {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async create(row: Insertable<SessionsTable>): Promise<SessionRow> {
+    return this.db.insertInto('sessions').values(row).returningAll().executeTakeFirstOrThrow();
+  }
+
+  async findById(id: string): Promise<SessionRow | undefined> {
+    return this.db.selectFrom('sessions').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  /** The user's sessions that are neither ended nor past their absolute expiry, newest first. */
+  async listActive(userId: string, now: number): Promise<SessionRow[]> {
+    return this.db
+      .selectFrom('sessions')
+      .selectAll()
+      .where('user_id', '=', userId)
+      .where('ended_at', 'is', null)
+      .where('expires_at', '>', now)
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
+      .execute();
+  }
+
+  /** Records activity on a live session. False if it does not exist or has ended. */
+  async touch(id: string, now: number): Promise<boolean> {
+    const result = await this.db
+      .updateTable('sessions')
+      .set({ last_used_at: now })
+      .where('id', '=', id)
+      .where('ended_at', 'is', null)
+      .executeTakeFirst();
+    return result.numUpdatedRows > 0n;
+  }
+
+  /**
+   * Ends one session. True only for the call that ended it: the first end reason and time stay,
+   * so a later logout cannot overwrite, say, `refresh_reuse` in the record.
+   */
+  async end(id: string, reason: string, now: number): Promise<boolean> {
+    const result = await this.db
+      .updateTable('sessions')
+      .set({ ended_at: now, end_reason: reason })
+      .where('id', '=', id)
+      .where('ended_at', 'is', null)
+      .executeTakeFirst();
+    return result.numUpdatedRows > 0n;
+  }
+
+  /**
+   * Ends every session of a user that is still open, except `exceptSessionId` (the caller's own,
+   * on password change). Returns the ids it ended, so their access tokens can be revoked too.
+   */
+  async endAllForUser(
+    userId: string,
+    reason: string,
+    now: number,
+    exceptSessionId?: string,
+  ): Promise<string[]> {
+    let query = this.db
+      .updateTable('sessions')
+      .set({ ended_at: now, end_reason: reason })
+      .where('user_id', '=', userId)
+      .where('ended_at', 'is', null);
+    if (exceptSessionId !== undefined) query = query.where('id', '!=', exceptSessionId);
+    const rows = await query.returning('id').execute();
+    return rows.map((row) => row.id);
+  }
+}

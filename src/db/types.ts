@@ -1,0 +1,90 @@
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+
+/*
+ * Table types shared by both dialects. Portable on purpose:
+ * - times are integer milliseconds since the epoch (bigint in PostgreSQL, parsed back to number);
+ * - flags are integers 0/1 (SQLite has no boolean);
+ * - ids are random UUIDs as text, never sequential.
+ * Columns ending in `_enc` hold an encrypted envelope (src/crypto/field-cipher.ts), never plaintext.
+ */
+
+/** Epoch milliseconds. */
+export type Millis = number;
+/** 0 or 1. */
+export type Flag = 0 | 1;
+
+export interface UsersTable {
+  id: string;
+  /** Normalised: trimmed, NFC, lower-case. Unique. */
+  email: string;
+  name: string;
+  /** PHC string ($argon2id$... or a legacy $2b$ bcrypt hash); null for accounts without a password. */
+  password_hash: string | null;
+  role: string;
+  /** Encrypted phone number, AAD-bound to users/phone/<id>. */
+  phone_enc: string | null;
+  email_verified: Flag;
+  mfa_enabled: Flag;
+  disabled: Flag;
+  created_at: Millis;
+  updated_at: Millis;
+}
+
+export interface SessionsTable {
+  id: string;
+  user_id: string;
+  created_at: Millis;
+  last_used_at: Millis;
+  /** Absolute end of the session: no refresh after this, whatever the activity. */
+  expires_at: Millis;
+  ended_at: Millis | null;
+  /** logout | logout_all | password_changed | user_deleted | user_disabled | refresh_reuse | revoked | expired */
+  end_reason: string | null;
+  ip: string | null;
+  user_agent: string | null;
+}
+
+export interface RefreshTokensTable {
+  id: string;
+  session_id: string;
+  /** SHA-256 of the token, hex. The token itself is never stored. */
+  token_hash: string;
+  created_at: Millis;
+  /** Idle expiry: the token is refused after this even if the session lives on. */
+  expires_at: Millis;
+  /** Set when the token is exchanged; a second exchange is a reuse. */
+  used_at: Millis | null;
+  replaced_by: string | null;
+}
+
+export interface SigningKeysTable {
+  /** The JWK `kid`. */
+  id: string;
+  alg: string;
+  /** Public JWK as JSON text. */
+  public_jwk: string;
+  /** Private JWK (JSON), encrypted: AAD-bound to signing_keys/private_key/<id>. */
+  private_key_enc: string;
+  created_at: Millis;
+  /** When it stopped signing (a newer key took over); null while current. */
+  retired_at: Millis | null;
+  /** After this it no longer verifies and leaves the JWKS. */
+  expires_at: Millis | null;
+}
+
+export interface Database {
+  users: UsersTable;
+  sessions: SessionsTable;
+  refresh_tokens: RefreshTokensTable;
+  signing_keys: SigningKeysTable;
+}
+
+export type UserRow = Selectable<UsersTable>;
+export type NewUserRow = Insertable<UsersTable>;
+export type UserUpdate = Updateable<UsersTable>;
+export type SessionRow = Selectable<SessionsTable>;
+export type RefreshTokenRow = Selectable<RefreshTokensTable>;
+export type SigningKeyRow = Selectable<SigningKeysTable>;
+
+// Re-exported so repositories need not import kysely's helpers separately.
+export type { ColumnType, Generated };

@@ -1,0 +1,101 @@
+import type { Kysely } from 'kysely';
+import type { Database, NewUserRow, UserRow, UserUpdate } from './types.js';
+
+/** Position of the last row of a page; the next page starts strictly after it. */
+export interface UserCursor {
+  createdAt: number;
+  id: string;
+}
+
+export interface ListUsersOptions {
+  /** Page size, 1 to {@link MAX_USERS_PAGE}. */
+  limit: number;
+  after?: UserCursor | undefined;
+  role?: string | undefined;
+  /** Exact match on the normalised (trimmed, NFC, lower-case) email. */
+  email?: string | undefined;
+}
+
+/** Largest page `list` returns: a caller bug must not turn into a full-table read. */
+export const MAX_USERS_PAGE = 1_000;
+
+/** Reads and writes the `users` table. Rows go in and out as stored; services map them. */
+export class UsersRepository {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  /** Inserts a user; a taken email rejects with a unique violation (see isUniqueViolation). */
+  async insert(row: NewUserRow): Promise<UserRow> {
+    return this.db.insertInto('users').values(row).returningAll().executeTakeFirstOrThrow();
+  }
+
+  async findById(id: string): Promise<UserRow | undefined> {
+    return this.db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  /** Looks up by the normalised email; callers normalise first. */
+  async findByEmail(email: string): Promise<UserRow | undefined> {
+    return this.db.selectFrom('users').selectAll().where('email', '=', email).executeTakeFirst();
+  }
+
+  /**
+   * Applies `patch` (undefined fields are left alone) and returns the updated row, or undefined
+   * when no such user exists. `updated_at` is the caller's to set, like every other time.
+   */
+  async update(id: string, patch: UserUpdate): Promise<UserRow | undefined> {
+    if (Object.values(patch).every((value) => value === undefined)) return this.findById(id);
+    return this.db
+      .updateTable('users')
+      .set(patch)
+      .where('id', '=', id)
+      .returningAll()
+      .executeTakeFirst();
+  }
+
+  /** Deletes the user, and by cascade their sessions and refresh tokens. True if it existed. */
+  async delete(id: string): Promise<boolean> {
+    const result = await this.db.deleteFrom('users').where('id', '=', id).executeTakeFirst();
+    return result.numDeletedRows > 0n;
+  }
+
+  /**
+   * One page of users in creation order (created_at, then id to break ties). Keyset pagination:
+   * stable while rows are added, and as fast on the last page as on the first.
+   */
+  async list(options: ListUsersOptions): Promise<UserRow[]> {
+    const { limit, after, role, email } = options;
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_USERS_PAGE) {
+      throw new RangeError(`limit must be an integer from 1 to ${MAX_USERS_PAGE}`);
+    }
+    let query = this.db.selectFrom('users').selectAll();
+    if (role !== undefined) query = query.where('role', '=', role);
+    if (email !== undefined) query = query.where('email', '=', email);
+    if (after !== undefined) {
+      query = query.where((eb) =>
+        eb(eb.refTuple('created_at', 'id'), '>', eb.tuple(after.createdAt, after.id)),
+      );
+    }
+    return query.orderBy('created_at', 'asc').orderBy('id', 'asc').limit(limit).execute();
+  }
+
+  /** How many users hold `role`; guards such as "never demote the last admin" use it. */
+  async countByRole(role: string): Promise<number> {
+    const row = await this.db
+      .selectFrom('users')
+      .select((eb) => eb.fn.countAll().as('count'))
+      .where('role', '=', role)
+      .executeTakeFirstOrThrow();
+    return Number(row.count);
+  }
+
+  /** How many enabled users hold one of `roles` ("never disable the last admin"). */
+  async countActiveInRoles(roles: readonly string[]): Promise<number> {
+    if (roles.length === 0) return 0;
+    const row = await this.db
+      .selectFrom('users')
+      .select((eb) => eb.fn.countAll().as('count'))
+      .where('role', 'in', roles)
+      .where('disabled', '=', 0)
+      .executeTakeFirstOrThrow();
+    return Number(row.count);
+  }
+}

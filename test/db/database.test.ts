@@ -1,0 +1,150 @@
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sql, type RawBuilder } from 'kysely';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDatabase, migrateToLatest, UsersRepository } from '../../src/db/index.js';
+import { createTestDb, dialectUnderTest, type TestDb } from '../helpers/db.js';
+import { userRow } from './rows.js';
+
+describe('createDatabase', () => {
+  let t: TestDb;
+  beforeAll(async () => {
+    t = await createTestDb();
+  });
+  afterAll(async () => {
+    await t?.cleanup();
+  });
+
+  it(`opens the dialect under test (${dialectUnderTest}) and answers ping`, async () => {
+    expect(t.db.dialect).toBe(dialectUnderTest);
+    await expect(t.db.ping()).resolves.toBeUndefined();
+  });
+
+  it('can be closed twice', async () => {
+    const other = await createDatabase({ url: t.url, sqlitePath: ':memory:' });
+    await other.ping();
+    await other.close();
+    await expect(other.close()).resolves.toBeUndefined();
+  });
+
+  it('rejects an unsupported URL scheme without echoing the URL', async () => {
+    const attempt = createDatabase({
+      url: 'mysql://root:hunter2@127.0.0.1/app',
+      sqlitePath: ':memory:',
+    });
+    await expect(attempt).rejects.toThrow(/Unsupported database URL scheme "mysql:"/);
+    await expect(attempt).rejects.not.toThrow(/hunter2/);
+    await expect(createDatabase({ url: 'not a url', sqlitePath: ':memory:' })).rejects.toThrow(
+      /Unsupported database URL scheme/,
+    );
+  });
+
+  it('fails, not hangs, when the PostgreSQL server is unreachable', async () => {
+    const db = await createDatabase({
+      url: 'postgres://postgres@127.0.0.1:1/test',
+      sqlitePath: ':memory:',
+    });
+    try {
+      await expect(db.ping()).rejects.toThrow();
+    } finally {
+      await db.close();
+    }
+  });
+});
+
+describe('SQLite', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'bulwark-sqlite-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('is chosen when the URL is empty', async () => {
+    const db = await createDatabase({ url: '', sqlitePath: ':memory:' });
+    expect(db.dialect).toBe('sqlite');
+    await db.close();
+  });
+
+  it('creates a missing parent directory owner-only and the file owner-read/write', async () => {
+    const path = join(dir, 'nested', 'deeper', 'bulwark.sqlite');
+    const db = await createDatabase({ sqlitePath: path });
+    try {
+      await db.ping();
+      expect((await stat(join(dir, 'nested'))).mode & 0o777).toBe(0o700);
+      expect((await stat(join(dir, 'nested', 'deeper'))).mode & 0o777).toBe(0o700);
+      expect((await stat(path)).mode & 0o777).toBe(0o600);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('sets WAL, foreign keys, busy timeout and NORMAL sync', async () => {
+    const db = await createDatabase({ sqlitePath: join(dir, 'pragmas.sqlite') });
+    try {
+      const pragma = async (query: RawBuilder<Record<string, unknown>>) =>
+        Object.values((await query.execute(db.kysely)).rows[0] ?? {})[0];
+      expect(await pragma(sql`pragma journal_mode`)).toBe('wal');
+      expect(await pragma(sql`pragma foreign_keys`)).toBe(1);
+      expect(await pragma(sql`pragma busy_timeout`)).toBe(5000);
+      expect(await pragma(sql`pragma synchronous`)).toBe(1); // NORMAL
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('works in memory', async () => {
+    const db = await createDatabase({ sqlitePath: ':memory:' });
+    try {
+      await migrateToLatest(db);
+      const users = new UsersRepository(db.kysely);
+      const row = userRow();
+      await users.insert(row);
+      expect(await users.findById(row.id)).toEqual(row);
+    } finally {
+      await db.close();
+    }
+  });
+});
+
+describe.runIf(dialectUnderTest === 'postgres')('PostgreSQL', () => {
+  let t: TestDb;
+  beforeAll(async () => {
+    t = await createTestDb();
+  });
+  afterAll(async () => {
+    await t?.cleanup();
+  });
+
+  it('parses bigint as a JS number for this pool only', async () => {
+    const { rows } = await sql<{
+      n: unknown;
+    }>`select ${Number.MAX_SAFE_INTEGER}::bigint as n`.execute(t.db.kysely);
+    expect(rows[0]?.n).toBe(Number.MAX_SAFE_INTEGER);
+    // pg's process-wide parser is untouched: other pg users still get strings.
+    const globalParser = pg.types.getTypeParser(20, 'text') as (value: string) => unknown;
+    expect(globalParser('5')).toBe('5');
+  });
+
+  it('uses the schema from the URL search_path', async () => {
+    const { rows } = await sql<{ schema: string }>`select current_schema() as schema`.execute(
+      t.db.kysely,
+    );
+    expect(t.url).toContain(encodeURIComponent(`search_path=${rows[0]?.schema ?? '?'}`));
+    expect(rows[0]?.schema).toMatch(/^bw_[0-9a-f]{16}$/);
+  });
+
+  it('caps statements and idle transactions server-side', async () => {
+    const statement = await sql<{
+      statement_timeout: string;
+    }>`show statement_timeout`.execute(t.db.kysely);
+    expect(statement.rows[0]?.statement_timeout).toBe('15s');
+    const idle = await sql<{
+      idle_in_transaction_session_timeout: string;
+    }>`show idle_in_transaction_session_timeout`.execute(t.db.kysely);
+    expect(idle.rows[0]?.idle_in_transaction_session_timeout).toBe('30s');
+  });
+});
