@@ -23,6 +23,18 @@ import { API_SECURITY_HEADERS, securityHeaders } from './http/security-headers.j
 import { assertStrictSchema, validatorCompiler } from './http/validation.js';
 import { apiVersioning, rewriteApiVersion } from './http/versioning.js';
 import { apiIndex } from './http/api-index.js';
+import { authentication } from './access/authenticate.js';
+import { authRoutes } from './auth/routes.js';
+import { jwksRoute } from './auth/jwks-route.js';
+import { createServices, type Services } from './services.js';
+import { usersRoutes } from './users/routes.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The shared services (database, keys, tokens, users); for library users and tests. */
+    services: Services;
+  }
+}
 
 /** The Fastify instance Bulwark builds, typed for TypeBox route schemas. */
 export type BulwarkApp = FastifyInstance<
@@ -126,6 +138,24 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
   await app.register(apiDocs, { version: packageVersion, serveUi: config.docs.enabled });
   await app.register(health);
   await app.register(apiIndex, { prefix: '/api/v1', version: 1, config: config.api });
+
+  const services = await createServices(config, {
+    logger,
+    ...(options.now ? { now: options.now } : {}),
+  });
+  app.decorate('services', services);
+  app.addHook('onClose', () => services.close());
+  app.readiness.register('database', () => services.db.ping());
+
+  await app.register(authentication, {
+    tokens: services.accessTokens,
+    sessions: services.sessionState,
+    permissions: services.permissions,
+    events: services.events,
+  });
+  await app.register(jwksRoute, { keys: services.signingKeys });
+  await app.register(authRoutes, { prefix: '/api/v1/auth', auth: services.auth });
+  await app.register(usersRoutes, { prefix: '/api/v1/users', users: services.users });
 
   return app;
 }

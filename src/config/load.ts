@@ -107,7 +107,7 @@ function closestSetting(name: string): string | undefined {
 }
 
 /** Variables under the BULWARK_ prefix that are not settings but are read elsewhere. */
-const OTHER_BULWARK_VARS = new Set<string>(['BULWARK_MASTER_KEY']);
+const OTHER_BULWARK_VARS = new Set<string>([]);
 
 function readEnv(
   env: Record<string, string | undefined>,

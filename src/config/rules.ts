@@ -78,5 +78,25 @@ export function checkConfigRules(config: Config, label: (path: string) => string
       );
     }
   }
+  if (!Object.hasOwn(config.access.roles, config.access.defaultRole)) {
+    problems.push(
+      `${label('access.defaultRole')} is "${config.access.defaultRole}", which access.roles does not define. Fix: add it to access.roles or pick one of ${Object.keys(config.access.roles).join(', ')}.`,
+    );
+  }
+  if (config.tokens.refreshAbsoluteTtlSeconds < config.tokens.refreshIdleTtlSeconds) {
+    problems.push(
+      `${label('tokens.refreshAbsoluteTtlSeconds')} is shorter than ${label('tokens.refreshIdleTtlSeconds')}. Fix: the absolute session lifetime must be at least the idle lifetime.`,
+    );
+  }
+  if (config.database.url !== undefined && !/^postgres(ql)?:\/\//.test(config.database.url)) {
+    problems.push(
+      `${label('database.url')} is not a PostgreSQL URL. Fix: use postgres://user:password@host:5432/db, or unset it for the embedded SQLite.`,
+    );
+  }
+  if (config.keys.masterKey !== undefined && config.keys.masterKeyFile !== undefined) {
+    problems.push(
+      `${label('keys.masterKey')} and ${label('keys.masterKeyFile')} are both set. Fix: configure the master key one way only.`,
+    );
+  }
   return problems;
 }

@@ -1,3 +1,6 @@
+import { existsSync, mkdtempSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BIN, runNode, Spawned } from '../helpers/process.js';
 
@@ -53,7 +56,12 @@ describe('bulwark CLI', () => {
 
 describe('bulwark serve', () => {
   it('serves, then shuts down gracefully on SIGTERM: in-flight requests finish, exit 0', async () => {
-    const server = new Spawned(['test/fixtures/slow-server.mjs'], { SLOW_MS: '800' });
+    const dir = mkdtempSync(join(tmpdir(), 'bulwark-cli-'));
+    const server = new Spawned(['test/fixtures/slow-server.mjs'], {
+      SLOW_MS: '800',
+      BULWARK_DATABASE_SQLITE_PATH: join(dir, 'bulwark.db'),
+      BULWARK_KEYS_DEV_KEY_FILE: join(dir, 'master-key.json'),
+    });
     spawned.push(server);
     const [, url] = await server.waitFor(/LISTENING (\S+)/);
     expect((await fetch(`${url}/health/live`)).status).toBe(200);
@@ -75,11 +83,17 @@ describe('bulwark serve', () => {
   });
 
   it('runs on embedded defaults with `bulwark` alone', async () => {
-    const server = new Spawned([BIN], { PORT: '0', BULWARK_LOG_LEVEL: 'info' });
+    // In an empty directory, as on a fresh clone: SQLite file and development key are created there.
+    const dir = mkdtempSync(join(tmpdir(), 'bulwark-cli-'));
+    const server = new Spawned([BIN], { PORT: '0', BULWARK_LOG_LEVEL: 'info' }, dir);
     spawned.push(server);
     const [, url] = await server.waitFor(/"url":"(http:[^"]+)"/);
     const res = await fetch(`${url}/health/ready`);
     expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ checks: { database: { status: 'ok' } } });
+    expect(server.stdout).toContain('DEVELOPMENT master key');
+    expect(existsSync(join(dir, 'data', 'bulwark.db'))).toBe(true);
+    expect(statSync(join(dir, 'data', 'master-key.json')).mode & 0o777).toBe(0o600);
     server.child.kill('SIGINT');
     expect((await server.exited).code).toBe(0);
   });

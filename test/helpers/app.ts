@@ -1,8 +1,10 @@
+import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { buildApp, type BuildAppOptions, type BulwarkApp } from '../../src/app.js';
-import { createConfig, type ConfigInput } from '../../src/config/index.js';
+import { createConfig, type Config, type ConfigInput } from '../../src/config/index.js';
+import { createTestDb, type TestDb } from './db.js';
 
 /** Collects JSON log lines written by the app. */
 export class LogCapture extends Writable {
@@ -73,6 +75,31 @@ export function exampleRoutes(app: FastifyInstance): void {
 export interface TestApp {
   app: BulwarkApp;
   logs: LogCapture;
+  /** The test's own database (a PostgreSQL schema or a temporary SQLite file). */
+  testDb: TestDb;
+  config: Config;
+}
+
+/** A fresh random master key, so tests never write a development key file. */
+export const TEST_MASTER_KEY = randomBytes(32).toString('base64');
+
+/**
+ * Settings for tests: their own database, a random master key, and cheap argon2 parameters
+ * (the OWASP defaults are exercised by the crypto tests and the benchmarks).
+ */
+export function testConfigInput(testDb: TestDb, input: ConfigInput = {}): ConfigInput {
+  return {
+    env: 'test',
+    log: { level: 'debug' },
+    ...input,
+    database: {
+      sqlitePath: testDb.sqlitePath,
+      ...(testDb.url === undefined ? {} : { url: testDb.url }),
+      ...input.database,
+    },
+    keys: { masterKey: TEST_MASTER_KEY, ...input.keys },
+    passwords: { argon2MemoryKiB: 1024, argon2Iterations: 1, ...input.passwords },
+  };
 }
 
 /** Builds the app with test settings and the example routes, ready for inject(). */
@@ -81,12 +108,20 @@ export async function buildTestApp(
   options: BuildAppOptions = {},
 ): Promise<TestApp> {
   const logs = new LogCapture();
-  const config = createConfig({ env: 'test', log: { level: 'debug' }, ...input });
-  const app = await buildApp(config, { logger: logs, ...options });
+  const testDb = await createTestDb();
+  const config = createConfig(testConfigInput(testDb, input));
+  let app: BulwarkApp;
+  try {
+    app = await buildApp(config, { logger: logs, ...options });
+  } catch (error) {
+    await testDb.cleanup();
+    throw error;
+  }
+  app.addHook('onClose', () => testDb.cleanup());
   await app.register((child, _opts, done) => {
     exampleRoutes(child);
     done();
   });
   await app.ready();
-  return { app, logs };
+  return { app, logs, testDb, config };
 }

@@ -14,11 +14,16 @@ export interface Finished {
 /** Runs a node script to completion (bounded by `timeoutMs`) and collects its output. */
 export function runNode(
   args: string[],
-  options: { env?: Record<string, string | undefined>; input?: string; timeoutMs?: number } = {},
+  options: {
+    env?: Record<string, string | undefined>;
+    input?: string;
+    timeoutMs?: number;
+    cwd?: string;
+  } = {},
 ): Promise<Finished> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, {
-      cwd: ROOT,
+      cwd: options.cwd ?? ROOT,
       env: { PATH: process.env.PATH, ...options.env },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
@@ -46,9 +51,9 @@ export class Spawned {
   stderr = '';
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
-  constructor(args: string[], env: Record<string, string | undefined> = {}) {
+  constructor(args: string[], env: Record<string, string | undefined> = {}, cwd = ROOT) {
     this.child = spawn(process.execPath, args, {
-      cwd: ROOT,
+      cwd,
       env: { PATH: process.env.PATH, ...env },
     });
     this.child.stdout!.on('data', (d: Buffer) => (this.stdout += d.toString()));

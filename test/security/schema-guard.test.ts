@@ -3,7 +3,8 @@ import { Type } from 'typebox';
 import { buildApp } from '../../src/app.js';
 import { createConfig } from '../../src/config/index.js';
 import { assertStrictSchema } from '../../src/http/validation.js';
-import { LogCapture } from '../helpers/app.js';
+import { LogCapture, testConfigInput } from '../helpers/app.js';
+import { createTestDb } from '../helpers/db.js';
 
 describe('strict schema guard', () => {
   it.each([
@@ -57,7 +58,9 @@ describe('strict schema guard', () => {
   });
 
   it('stops a library user from registering a route with a loose body schema', async () => {
-    const app = await buildApp(createConfig({ env: 'test' }), { logger: new LogCapture() });
+    const testDb = await createTestDb();
+    const app = await buildApp(createConfig(testConfigInput(testDb)), { logger: new LogCapture() });
+    app.addHook('onClose', () => testDb.cleanup());
     try {
       expect(() =>
         app.post(

@@ -1,0 +1,231 @@
+import type { AuthContext } from '../access/authenticate.js';
+import type { PasswordHasher } from '../crypto/index.js';
+import type { SessionRow, UserRow, UsersRepository } from '../db/index.js';
+import { AppError } from '../errors.js';
+import type { EventContext, SecurityEvents } from '../security-events.js';
+import type { AccessTokens } from '../tokens/access-token.js';
+import type { RefreshTokens } from '../tokens/refresh-tokens.js';
+import type { Sessions } from '../tokens/sessions.js';
+import type { User } from '../users/schema.js';
+import type { UsersService } from '../users/users-service.js';
+
+export interface AuthServiceDeps {
+  users: UsersService;
+  repo: UsersRepository;
+  hasher: PasswordHasher;
+  sessions: Sessions;
+  accessTokens: AccessTokens;
+  refreshTokens: RefreshTokens;
+  events: SecurityEvents;
+  defaultRole: string;
+  now?: () => number;
+}
+
+export interface TokenPair {
+  accessToken: string;
+  tokenType: 'Bearer';
+  expiresIn: number;
+  refreshToken: string;
+}
+
+function invalidCredentials(): AppError {
+  // One answer for "no such email" and "wrong password": nothing to enumerate accounts with.
+  return new AppError('invalid_credentials', 'The email or password is incorrect.');
+}
+
+/**
+ * Registration, login, refresh, logout and password change. Logins never reveal whether an email
+ * exists: an unknown email still pays for one password verification, so status, body and timing
+ * match a wrong password.
+ */
+export class AuthService {
+  private readonly now: () => number;
+
+  constructor(private readonly deps: AuthServiceDeps) {
+    this.now = deps.now ?? Date.now;
+  }
+
+  async register(
+    input: { email: string; password: string; name: string },
+    context: EventContext,
+  ): Promise<User> {
+    const row = await this.deps.users.create({ ...input, role: this.deps.defaultRole }, context);
+    return this.deps.users.view(row);
+  }
+
+  async login(
+    input: { email: string; password: string },
+    context: EventContext,
+  ): Promise<TokenPair & { user: User }> {
+    const email = input.email.trim().normalize('NFC').toLowerCase();
+    const row = await this.deps.repo.findByEmail(email);
+    if (!row?.password_hash) {
+      await this.deps.hasher.verifyDummy(input.password);
+      this.loginFailed(context, row?.id ?? null, row ? 'no_password' : 'unknown_email');
+      throw invalidCredentials();
+    }
+    const { ok, needsRehash } = await this.deps.hasher.verify(row.password_hash, input.password);
+    if (!ok) {
+      this.loginFailed(context, row.id, 'wrong_password');
+      throw invalidCredentials();
+    }
+    if (row.disabled === 1) {
+      this.loginFailed(context, row.id, 'disabled');
+      throw new AppError(
+        'account_disabled',
+        'This account has been disabled. Contact an administrator.',
+      );
+    }
+    if (needsRehash) await this.upgradeHash(row, input.password);
+
+    const session = await this.deps.sessions.start(row.id, context);
+    const pair = await this.pair(row, session);
+    this.deps.events.emit({
+      ...context,
+      type: 'login.succeeded',
+      outcome: 'success',
+      actorId: row.id,
+      target: { type: 'session', id: session.id },
+    });
+    return { ...pair, user: this.deps.users.view(row) };
+  }
+
+  async refresh(refreshToken: string, context: EventContext): Promise<TokenPair> {
+    const { token, session } = await this.deps.refreshTokens.rotate(refreshToken, context);
+    const user = await this.deps.repo.findById(session.user_id);
+    if (!user || user.disabled === 1) {
+      await this.deps.sessions.end(
+        { id: session.id, userId: session.user_id },
+        'user_disabled',
+        context,
+      );
+      throw new AppError(
+        'invalid_refresh_token',
+        'The refresh token is invalid, expired or already used.',
+      );
+    }
+    return {
+      accessToken: await this.deps.accessTokens.issue({
+        userId: user.id,
+        sessionId: session.id,
+        role: user.role,
+      }),
+      tokenType: 'Bearer',
+      expiresIn: this.deps.accessTokens.ttlSeconds,
+      refreshToken: token,
+    };
+  }
+
+  async logout(auth: AuthContext, context: EventContext): Promise<void> {
+    await this.deps.sessions.end({ id: auth.sessionId, userId: auth.userId }, 'logout', {
+      ...context,
+      actorId: auth.userId,
+    });
+  }
+
+  async logoutAll(auth: AuthContext, context: EventContext): Promise<void> {
+    await this.deps.sessions.endAll(auth.userId, 'logout_all', {
+      ...context,
+      actorId: auth.userId,
+    });
+  }
+
+  async listSessions(auth: AuthContext): Promise<SessionRow[]> {
+    return this.deps.sessions.listActive(auth.userId);
+  }
+
+  /** Ends one of the caller's own sessions; anyone else's is 404. */
+  async endSession(auth: AuthContext, sessionId: string, context: EventContext): Promise<void> {
+    const session = await this.deps.sessions.find(sessionId);
+    if (!session || session.user_id !== auth.userId || session.ended_at !== null) {
+      if (session && session.user_id !== auth.userId) {
+        this.deps.events.emit({
+          ...context,
+          type: 'access.denied',
+          outcome: 'denied',
+          actorId: auth.userId,
+          target: { type: 'session', id: sessionId },
+          details: { status: 404, reason: 'not_owner' },
+        });
+      }
+      throw new AppError('not_found', 'No session with this id.');
+    }
+    await this.deps.sessions.end({ id: sessionId, userId: auth.userId }, 'revoked', {
+      ...context,
+      actorId: auth.userId,
+    });
+  }
+
+  /** Changes the caller's password after checking the current one; every other session ends. */
+  async changePassword(
+    auth: AuthContext,
+    input: { currentPassword: string; newPassword: string },
+    context: EventContext,
+  ): Promise<void> {
+    const row = await this.deps.repo.findById(auth.userId);
+    if (!row) throw new AppError('not_found', 'No user with this id.');
+    const current = row.password_hash
+      ? await this.deps.hasher.verify(row.password_hash, input.currentPassword)
+      : { ok: false };
+    if (!current.ok) {
+      this.deps.events.emit({
+        ...context,
+        type: 'password.changed',
+        outcome: 'failure',
+        actorId: auth.userId,
+        target: { type: 'user', id: auth.userId },
+        details: { reason: 'wrong_current_password' },
+      });
+      throw new AppError('invalid_credentials', 'The current password is incorrect.');
+    }
+    this.deps.users.assertStrongPassword(
+      input.newPassword,
+      [row.email, row.name],
+      '/body/newPassword',
+    );
+    await this.deps.repo.update(row.id, {
+      password_hash: await this.deps.hasher.hash(input.newPassword),
+      updated_at: this.now(),
+    });
+    const actor = { ...context, actorId: auth.userId };
+    this.deps.events.emit({
+      ...actor,
+      type: 'password.changed',
+      outcome: 'success',
+      target: { type: 'user', id: row.id },
+    });
+    await this.deps.sessions.endAll(row.id, 'password_changed', actor, auth.sessionId);
+  }
+
+  private async pair(user: UserRow, session: SessionRow): Promise<TokenPair> {
+    return {
+      accessToken: await this.deps.accessTokens.issue({
+        userId: user.id,
+        sessionId: session.id,
+        role: user.role,
+      }),
+      tokenType: 'Bearer',
+      expiresIn: this.deps.accessTokens.ttlSeconds,
+      refreshToken: await this.deps.refreshTokens.issue(session),
+    };
+  }
+
+  /** Rehashes with the current argon2id parameters (and upgrades bcrypt); a failure never fails the login. */
+  private async upgradeHash(row: UserRow, password: string): Promise<void> {
+    try {
+      await this.deps.repo.update(row.id, { password_hash: await this.deps.hasher.hash(password) });
+    } catch {
+      // The next login tries again.
+    }
+  }
+
+  private loginFailed(context: EventContext, userId: string | null, reason: string): void {
+    this.deps.events.emit({
+      ...context,
+      type: 'login.failed',
+      outcome: 'failure',
+      target: userId ? { type: 'user', id: userId } : null,
+      details: { reason },
+    });
+  }
+}

@@ -1,0 +1,62 @@
+import { Type } from 'typebox';
+import { Email, Name, Password, UserSchema } from '../users/schema.js';
+
+export const RegisterBody = Type.Object(
+  { email: Email, password: Password, name: Name },
+  { additionalProperties: false },
+);
+
+export const LoginBody = Type.Object(
+  { email: Email, password: Password },
+  { additionalProperties: false },
+);
+
+export const RefreshBody = Type.Object(
+  { refreshToken: Type.String({ minLength: 1, maxLength: 512 }) },
+  { additionalProperties: false },
+);
+
+export const ChangePasswordBody = Type.Object(
+  { currentPassword: Password, newPassword: Password },
+  { additionalProperties: false },
+);
+
+export const SessionIdParams = Type.Object(
+  { id: Type.String({ format: 'uuid' }) },
+  { additionalProperties: false },
+);
+
+const pairProperties = {
+  accessToken: Type.String(),
+  tokenType: Type.Literal('Bearer'),
+  expiresIn: Type.Integer({ description: 'Seconds until the access token expires.' }),
+  refreshToken: Type.String(),
+};
+
+export const TokenPairSchema = Type.Object(pairProperties, { additionalProperties: false });
+
+export const LoginResponse = Type.Object(
+  { ...pairProperties, user: UserSchema },
+  { additionalProperties: false },
+);
+
+export const RegisterResponse = Type.Object({ user: UserSchema }, { additionalProperties: false });
+
+export const SessionList = Type.Object(
+  {
+    items: Type.Array(
+      Type.Object(
+        {
+          id: Type.String(),
+          createdAt: Type.String({ format: 'date-time' }),
+          lastUsedAt: Type.String({ format: 'date-time' }),
+          ip: Type.Union([Type.String(), Type.Null()]),
+          userAgent: Type.Union([Type.String(), Type.Null()]),
+          current: Type.Boolean(),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);

@@ -1,0 +1,177 @@
+import { availableParallelism } from 'node:os';
+import type { Logger } from 'pino';
+import { Permissions } from './access/permissions.js';
+import { AuthService } from './auth/auth-service.js';
+import type { Config } from './config/index.js';
+import { FieldCipher, Keyring, PasswordHasher } from './crypto/index.js';
+import {
+  createDatabase,
+  migrateToLatest,
+  RefreshTokensRepository,
+  SessionsRepository,
+  SigningKeysRepository,
+  UsersRepository,
+  type Db,
+} from './db/index.js';
+import { ConfigError } from './errors.js';
+import { SecurityEvents } from './security-events.js';
+import { AccessTokens } from './tokens/access-token.js';
+import { RefreshTokens } from './tokens/refresh-tokens.js';
+import { SessionState } from './tokens/session-state.js';
+import { Sessions } from './tokens/sessions.js';
+import { SigningKeyStore } from './tokens/signing-keys.js';
+import { UsersService } from './users/users-service.js';
+
+/** Everything the capabilities share, built once per process from the config. */
+export interface Services {
+  config: Config;
+  db: Db;
+  keyring: Keyring;
+  events: SecurityEvents;
+  hasher: PasswordHasher;
+  permissions: Permissions;
+  users: UsersService;
+  usersRepo: UsersRepository;
+  signingKeys: SigningKeyStore;
+  accessTokens: AccessTokens;
+  sessionState: SessionState;
+  sessions: Sessions;
+  refreshTokens: RefreshTokens;
+  auth: AuthService;
+  close(): Promise<void>;
+}
+
+export interface ServicesOptions {
+  logger: Logger;
+  now?: () => number;
+}
+
+/**
+ * The master keyring: from keys.masterKey, from keys.masterKeyFile, or (outside production only)
+ * a development key file generated on first start with a loud warning.
+ */
+export function loadKeyring(config: Config, logger: Pick<Logger, 'warn'>): Keyring {
+  try {
+    if (config.keys.masterKey !== undefined) return Keyring.fromEnvValue(config.keys.masterKey);
+    if (config.keys.masterKeyFile !== undefined) return Keyring.fromFile(config.keys.masterKeyFile);
+  } catch (error) {
+    // The keyring's messages never contain key material.
+    throw new ConfigError([
+      `${config.keys.masterKey !== undefined ? 'BULWARK_MASTER_KEY (keys.masterKey)' : 'keys.masterKeyFile'}: ${(error as Error).message}`,
+    ]);
+  }
+  if (config.env === 'production') {
+    throw new ConfigError([
+      'BULWARK_MASTER_KEY (keys.masterKey) is not set, and production never uses a generated development key. Fix: set it to 32 random bytes in base64 (openssl rand -base64 32), or set keys.masterKeyFile.',
+    ]);
+  }
+  const { keyring, created } = Keyring.loadOrCreateDevFile(config.keys.devKeyFile);
+  logger.warn(
+    { file: config.keys.devKeyFile, created },
+    'using a DEVELOPMENT master key file: anyone who can read it can decrypt the data. Set BULWARK_MASTER_KEY in production.',
+  );
+  return keyring;
+}
+
+/** Opens the database (migrating it if configured) and wires every service. */
+export async function createServices(config: Config, options: ServicesOptions): Promise<Services> {
+  const { logger } = options;
+  const now = options.now ?? Date.now;
+  const keyring = loadKeyring(config, logger);
+  const db = await createDatabase({
+    sqlitePath: config.database.sqlitePath,
+    ...(config.database.url === undefined ? {} : { url: config.database.url }),
+    onBackgroundError: (error) => logger.error({ err: error }, 'database connection error'),
+  });
+  try {
+    if (config.database.migrateOnStart) {
+      const { applied } = await migrateToLatest(db);
+      if (applied.length > 0) logger.info({ applied }, 'database migrated');
+    }
+    const events = new SecurityEvents(logger, now);
+    const hasher = new PasswordHasher({
+      memoryKiB: config.passwords.argon2MemoryKiB,
+      iterations: config.passwords.argon2Iterations,
+      parallelism: config.passwords.argon2Parallelism,
+      maxConcurrent: config.passwords.maxConcurrentHashes || availableParallelism(),
+    });
+    const permissions = new Permissions(config.access.roles);
+    const usersRepo = new UsersRepository(db.kysely);
+    const t = config.tokens;
+    const signingKeys = new SigningKeyStore(
+      new SigningKeysRepository(db.kysely),
+      new FieldCipher(keyring, 'signing-key-wrap'),
+      {
+        algorithm: t.algorithm,
+        // A retired key verifies every token it signed until they have all expired.
+        retiredKeyLifetimeMs: (t.accessTokenTtlSeconds + t.clockToleranceSeconds) * 1000,
+        now,
+      },
+    );
+    await signingKeys.init();
+    const accessTokens = new AccessTokens(signingKeys, {
+      issuer: t.issuer,
+      audience: t.audience,
+      ttlSeconds: t.accessTokenTtlSeconds,
+      clockToleranceSeconds: t.clockToleranceSeconds,
+      now,
+    });
+    const sessionsRepo = new SessionsRepository(db.kysely);
+    const sessionState = new SessionState(sessionsRepo, { now });
+    const sessions = new Sessions(sessionsRepo, sessionState, events, {
+      absoluteTtlMs: t.refreshAbsoluteTtlSeconds * 1000,
+      now,
+    });
+    const refreshTokens = new RefreshTokens(
+      new RefreshTokensRepository(db.kysely),
+      sessions,
+      events,
+      {
+        idleTtlMs: t.refreshIdleTtlSeconds * 1000,
+        reuseGraceMs: t.refreshReuseGraceSeconds * 1000,
+        now,
+      },
+    );
+    const users = new UsersService({
+      repo: usersRepo,
+      hasher,
+      cipher: new FieldCipher(keyring, 'field-encryption'),
+      sessions,
+      permissions,
+      events,
+      passwords: config.passwords,
+      now,
+    });
+    const auth = new AuthService({
+      users,
+      repo: usersRepo,
+      hasher,
+      sessions,
+      accessTokens,
+      refreshTokens,
+      events,
+      defaultRole: config.access.defaultRole,
+      now,
+    });
+    return {
+      config,
+      db,
+      keyring,
+      events,
+      hasher,
+      permissions,
+      users,
+      usersRepo,
+      signingKeys,
+      accessTokens,
+      sessionState,
+      sessions,
+      refreshTokens,
+      auth,
+      close: () => db.close(),
+    };
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
+}

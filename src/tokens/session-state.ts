@@ -1,0 +1,59 @@
+import type { SessionsRepository } from '../db/index.js';
+import { BoundedCache } from './bounded-cache.js';
+
+interface Entry {
+  active: boolean;
+  /** For active entries: when to ask the database again. */
+  recheckAt: number;
+}
+
+export interface SessionStateOptions {
+  /** Sessions remembered per instance. */
+  capacity?: number;
+  /** How long "active" is trusted before the database is asked again. */
+  activeTtlMs?: number;
+  now?: () => number;
+}
+
+/**
+ * Whether a session is still active, answered from memory on the hot path so verifying an access
+ * token costs no database query. Ending a session through Sessions updates this cache at once,
+ * so its access tokens stop working immediately on this instance; the database is the authority
+ * on a miss. "Active" answers are re-checked after `activeTtlMs` to bound staleness when another
+ * process ends a session (the cross-instance push comes with the shared store).
+ */
+export class SessionState {
+  private readonly cache: BoundedCache<string, Entry>;
+  private readonly now: () => number;
+  private readonly activeTtlMs: number;
+
+  constructor(
+    private readonly repo: SessionsRepository,
+    options: SessionStateOptions = {},
+  ) {
+    this.cache = new BoundedCache(options.capacity ?? 50_000);
+    this.now = options.now ?? Date.now;
+    this.activeTtlMs = options.activeTtlMs ?? 30_000;
+  }
+
+  async isActive(sessionId: string): Promise<boolean> {
+    const now = this.now();
+    const cached = this.cache.get(sessionId);
+    if (cached && (!cached.active || cached.recheckAt > now)) return cached.active;
+    const row = await this.repo.findById(sessionId);
+    const active = row !== undefined && row.ended_at === null && row.expires_at > now;
+    this.cache.set(sessionId, { active, recheckAt: now + this.activeTtlMs });
+    return active;
+  }
+
+  /** Records that sessions ended; their tokens are refused from now on. */
+  markEnded(sessionIds: readonly string[]): void {
+    for (const id of sessionIds)
+      this.cache.set(id, { active: false, recheckAt: Number.POSITIVE_INFINITY });
+  }
+
+  /** Records a session that just started, sparing the first request a database read. */
+  markActive(sessionId: string): void {
+    this.cache.set(sessionId, { active: true, recheckAt: this.now() + this.activeTtlMs });
+  }
+}

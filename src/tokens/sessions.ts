@@ -1,0 +1,106 @@
+import { randomUUID } from 'node:crypto';
+import type { SessionRow, SessionsRepository } from '../db/index.js';
+import type { EventContext, SecurityEvents } from '../security-events.js';
+import type { SessionState } from './session-state.js';
+
+/** Why a session ended; stored and sent with the session.ended event. */
+export type SessionEndReason =
+  | 'logout'
+  | 'logout_all'
+  | 'revoked'
+  | 'password_changed'
+  | 'user_deleted'
+  | 'user_disabled'
+  | 'refresh_reuse';
+
+export interface SessionsOptions {
+  absoluteTtlMs: number;
+  now?: () => number;
+}
+
+/**
+ * Sessions: one per login, the unit that refresh tokens belong to and that access tokens name in
+ * `sid`. Ending one here ends it everywhere this instance checks (SessionState) at once.
+ */
+export class Sessions {
+  private readonly now: () => number;
+
+  constructor(
+    private readonly repo: SessionsRepository,
+    private readonly state: SessionState,
+    private readonly events: SecurityEvents,
+    private readonly options: SessionsOptions,
+  ) {
+    this.now = options.now ?? Date.now;
+  }
+
+  async start(userId: string, context: EventContext): Promise<SessionRow> {
+    const now = this.now();
+    const session = await this.repo.create({
+      id: randomUUID(),
+      user_id: userId,
+      created_at: now,
+      last_used_at: now,
+      expires_at: now + this.options.absoluteTtlMs,
+      ended_at: null,
+      end_reason: null,
+      ip: context.ip?.slice(0, 64) ?? null,
+      user_agent: context.userAgent?.slice(0, 512) ?? null,
+    });
+    this.state.markActive(session.id);
+    return session;
+  }
+
+  find(sessionId: string): Promise<SessionRow | undefined> {
+    return this.repo.findById(sessionId);
+  }
+
+  listActive(userId: string): Promise<SessionRow[]> {
+    return this.repo.listActive(userId, this.now());
+  }
+
+  async touch(sessionId: string): Promise<void> {
+    await this.repo.touch(sessionId, this.now());
+  }
+
+  /** Ends one session; false when it had already ended. */
+  async end(
+    session: { id: string; userId: string },
+    reason: SessionEndReason,
+    context: EventContext & { actorId?: string | null },
+  ): Promise<boolean> {
+    const ended = await this.repo.end(session.id, reason, this.now());
+    this.state.markEnded([session.id]);
+    if (ended) {
+      this.events.emit({
+        ...context,
+        type: 'session.ended',
+        outcome: 'success',
+        target: { type: 'session', id: session.id },
+        details: { reason, userId: session.userId },
+      });
+    }
+    return ended;
+  }
+
+  /** Ends every session of a user except `exceptSessionId`; returns the ids it ended. */
+  async endAll(
+    userId: string,
+    reason: SessionEndReason,
+    context: EventContext & { actorId?: string | null },
+    exceptSessionId?: string,
+  ): Promise<string[]> {
+    const ended = await this.repo.endAllForUser(userId, reason, this.now(), exceptSessionId);
+    this.state.markEnded(ended);
+    if (ended.length > 0) {
+      this.events.emit({
+        ...context,
+        type: 'session.ended',
+        outcome: 'success',
+        target: { type: 'user', id: userId },
+        details: { reason, sessions: ended.length },
+      });
+    }
+    return ended;
+  }
+}

@@ -1,0 +1,161 @@
+import { randomUUID } from 'node:crypto';
+import { exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
+import type { FieldCipher } from '../crypto/index.js';
+import type { SigningKeyRow, SigningKeysRepository } from '../db/index.js';
+
+export type SigningAlgorithm = 'EdDSA' | 'ES256';
+
+export interface SigningKey {
+  kid: string;
+  alg: SigningAlgorithm;
+  key: CryptoKey;
+}
+
+export interface SigningKeyStoreOptions {
+  algorithm: SigningAlgorithm;
+  /** How long a retired key keeps verifying: at least the access-token lifetime plus skew. */
+  retiredKeyLifetimeMs: number;
+  /** Minimum gap between two reloads triggered by an unknown `kid` (a forged kid must not hammer the DB). */
+  reloadIntervalMs?: number;
+  now?: () => number;
+}
+
+interface VerificationKey {
+  alg: SigningAlgorithm;
+  key: CryptoKey;
+  publicJwk: JWK;
+  expiresAt: number | null;
+}
+
+function aad(kid: string) {
+  return { table: 'signing_keys', column: 'private_key', rowId: kid };
+}
+
+/**
+ * The service's JWT signing keys. Created on first start; private halves are stored encrypted
+ * (AES-256-GCM under a key derived from the master key), public halves published as a JWKS.
+ * Rotation adds a new current key and keeps the previous one verifying until every token it
+ * signed has expired, so rotating causes no downtime.
+ * @see https://www.rfc-editor.org/rfc/rfc7517
+ */
+export class SigningKeyStore {
+  private current: SigningKey | undefined;
+  private verification = new Map<string, VerificationKey>();
+  private lastReload = 0;
+  private reloading: Promise<void> | undefined;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly repo: SigningKeysRepository,
+    private readonly cipher: FieldCipher,
+    private readonly options: SigningKeyStoreOptions,
+  ) {
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Loads the keys, creating the first one when the database has none. */
+  async init(): Promise<void> {
+    await this.reload();
+    if (!this.current) {
+      await this.create();
+      await this.reload();
+    }
+  }
+
+  /** The key new tokens are signed with. */
+  signingKey(): SigningKey {
+    if (!this.current) throw new Error('signing keys are not loaded: call init() first');
+    return this.current;
+  }
+
+  /**
+   * The public key for `kid`, or undefined. An unknown kid triggers at most one reload per
+   * interval, so keys rotated by another instance are picked up without a restart.
+   */
+  async verificationKey(
+    kid: string,
+  ): Promise<{ alg: SigningAlgorithm; key: CryptoKey } | undefined> {
+    const found = this.usable(kid);
+    if (found) return found;
+    if (this.now() - this.lastReload < (this.options.reloadIntervalMs ?? 10_000)) return undefined;
+    this.reloading ??= this.reload().finally(() => (this.reloading = undefined));
+    await this.reloading;
+    return this.usable(kid);
+  }
+
+  private usable(kid: string): VerificationKey | undefined {
+    const entry = this.verification.get(kid);
+    if (!entry) return undefined;
+    if (entry.expiresAt !== null && entry.expiresAt <= this.now()) return undefined;
+    return entry;
+  }
+
+  /** The JSON Web Key Set: current and still-valid previous public keys. */
+  jwks(): { keys: JWK[] } {
+    const keys: JWK[] = [];
+    for (const [kid, entry] of this.verification) {
+      if (entry.expiresAt !== null && entry.expiresAt <= this.now()) continue;
+      keys.push({ ...entry.publicJwk, kid, alg: entry.alg, use: 'sig' });
+    }
+    return { keys };
+  }
+
+  /** Makes a new current key; the previous one keeps verifying for `retiredKeyLifetimeMs`. */
+  async rotate(): Promise<{ kid: string; retired: string | undefined }> {
+    const previous = await this.repo.current();
+    const created = await this.create();
+    if (previous) {
+      const now = this.now();
+      await this.repo.retire(previous.id, now, now + this.options.retiredKeyLifetimeMs);
+    }
+    await this.reload();
+    return { kid: created, retired: previous?.id };
+  }
+
+  /** Re-reads the keys from the database (e.g. after another instance rotated them). */
+  async reload(): Promise<void> {
+    this.lastReload = this.now();
+    const rows = await this.repo.listVerifiable(this.now());
+    const verification = new Map<string, VerificationKey>();
+    for (const row of rows) {
+      const alg = row.alg as SigningAlgorithm;
+      const publicJwk = JSON.parse(row.public_jwk) as JWK;
+      verification.set(row.id, {
+        alg,
+        key: (await importJWK(publicJwk, alg)) as CryptoKey,
+        publicJwk,
+        expiresAt: row.expires_at,
+      });
+    }
+    const currentRow = await this.repo.current();
+    this.verification = verification;
+    this.current = currentRow ? await this.loadPrivate(currentRow) : undefined;
+  }
+
+  private async loadPrivate(row: SigningKeyRow): Promise<SigningKey> {
+    const jwk = JSON.parse(this.cipher.decrypt(row.private_key_enc, aad(row.id))) as JWK;
+    const alg = row.alg as SigningAlgorithm;
+    return { kid: row.id, alg, key: (await importJWK(jwk, alg)) as CryptoKey };
+  }
+
+  private async create(): Promise<string> {
+    const alg = this.options.algorithm;
+    const { publicKey, privateKey } = await generateKeyPair(alg, {
+      extractable: true,
+      ...(alg === 'EdDSA' ? { crv: 'Ed25519' } : {}),
+    });
+    const kid = randomUUID();
+    const publicJwk = await exportJWK(publicKey);
+    const privateJwk = await exportJWK(privateKey);
+    await this.repo.insert({
+      id: kid,
+      alg,
+      public_jwk: JSON.stringify(publicJwk),
+      private_key_enc: this.cipher.encrypt(JSON.stringify(privateJwk), aad(kid)),
+      created_at: this.now(),
+      retired_at: null,
+      expires_at: null,
+    });
+    return kid;
+  }
+}

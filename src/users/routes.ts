@@ -1,0 +1,152 @@
+import type { FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { eventContext, requireAuth } from '../access/authenticate.js';
+import {
+  CreateUserBody,
+  ListUsersQuery,
+  UpdateSelfBody,
+  UpdateUserBody,
+  UserIdParams,
+  UserList,
+  UserSchema,
+} from './schema.js';
+import type { UsersService } from './users-service.js';
+
+const security = [{ bearer: [] }];
+
+/** /api/v1/users: the caller's own account, and the administrative functions. */
+export function usersRoutes(base: FastifyInstance, opts: { users: UsersService }): void {
+  const app = base.withTypeProvider<TypeBoxTypeProvider>();
+  const { users } = opts;
+  const authenticated = { preHandler: [app.authenticate] };
+
+  app.get(
+    '/me',
+    {
+      ...authenticated,
+      schema: { tags: ['users'], summary: 'The caller.', security, response: { 200: UserSchema } },
+    },
+    async (request) => {
+      const auth = requireAuth(request);
+      return users.view(await users.visible(auth, auth.userId, eventContext(request)));
+    },
+  );
+
+  app.patch(
+    '/me',
+    {
+      ...authenticated,
+      schema: {
+        tags: ['users'],
+        summary: 'Edit the caller: name and phone only.',
+        security,
+        body: UpdateSelfBody,
+        response: { 200: UserSchema },
+      },
+    },
+    async (request) => {
+      const auth = requireAuth(request);
+      return users.view(await users.update(auth, auth.userId, request.body, eventContext(request)));
+    },
+  );
+
+  app.get(
+    '/',
+    {
+      preHandler: [app.authenticate, app.authorize('users:read')],
+      schema: {
+        tags: ['users'],
+        summary: 'List users (users:read), newest last, with cursor pagination.',
+        security,
+        querystring: ListUsersQuery,
+        response: { 200: UserList },
+      },
+    },
+    async (request) => {
+      const page = await users.list(request.query);
+      return { items: page.items.map((row) => users.view(row)), nextCursor: page.nextCursor };
+    },
+  );
+
+  app.post(
+    '/',
+    {
+      preHandler: [app.authenticate, app.authorize('users:write')],
+      schema: {
+        tags: ['users'],
+        summary: 'Create a user with a role (users:write).',
+        security,
+        body: CreateUserBody,
+        response: { 201: UserSchema },
+      },
+    },
+    async (request, reply) => {
+      const auth = requireAuth(request);
+      const row = await users.create(request.body, {
+        ...eventContext(request),
+        actorId: auth.userId,
+      });
+      return reply.code(201).send(users.view(row));
+    },
+  );
+
+  app.get(
+    '/:id',
+    {
+      ...authenticated,
+      schema: {
+        tags: ['users'],
+        summary: 'A user: yourself, or anyone with users:read (404 otherwise).',
+        security,
+        params: UserIdParams,
+        response: { 200: UserSchema },
+      },
+    },
+    async (request) =>
+      users.view(
+        await users.visible(requireAuth(request), request.params.id, eventContext(request)),
+      ),
+  );
+
+  app.patch(
+    '/:id',
+    {
+      ...authenticated,
+      schema: {
+        tags: ['users'],
+        summary: 'Edit a user: yourself (name, phone) or with users:write (also role, disabled).',
+        security,
+        params: UserIdParams,
+        body: UpdateUserBody,
+        response: { 200: UserSchema },
+      },
+    },
+    async (request) =>
+      users.view(
+        await users.update(
+          requireAuth(request),
+          request.params.id,
+          request.body,
+          eventContext(request),
+        ),
+      ),
+  );
+
+  app.delete(
+    '/:id',
+    {
+      ...authenticated,
+      schema: {
+        tags: ['users'],
+        summary: 'Delete a user: yourself, or with users:write. Its sessions end.',
+        security,
+        params: UserIdParams,
+        response: { 204: { type: 'null' } },
+      },
+    },
+    async (request, reply) => {
+      await users.delete(requireAuth(request), request.params.id, eventContext(request));
+      return reply.code(204).send(null);
+    },
+  );
+}

@@ -1,0 +1,340 @@
+import { randomUUID } from 'node:crypto';
+import type { AuthContext } from '../access/authenticate.js';
+import type { Permissions } from '../access/permissions.js';
+import type { Config } from '../config/index.js';
+import { checkPassword, type FieldCipher, type PasswordHasher } from '../crypto/index.js';
+import {
+  isUniqueViolation,
+  type UserRow,
+  type UsersRepository,
+  type UserUpdate,
+} from '../db/index.js';
+import { AppError } from '../errors.js';
+import type { EventContext, SecurityEvents } from '../security-events.js';
+import type { Sessions } from '../tokens/sessions.js';
+import { normalizeEmail, normalizeName, normalizePhone } from './normalize.js';
+import type { UpdateUser, User } from './schema.js';
+
+/** The permission that makes someone an administrator; at least one active holder must remain. */
+const ADMIN_PERMISSION = 'users:write';
+
+export interface UsersServiceDeps {
+  repo: UsersRepository;
+  hasher: PasswordHasher;
+  cipher: FieldCipher;
+  sessions: Sessions;
+  permissions: Permissions;
+  events: SecurityEvents;
+  passwords: Config['passwords'];
+  now?: () => number;
+}
+
+export interface NewUser {
+  email: string;
+  password: string;
+  name: string;
+  role: string;
+}
+
+function phoneContext(id: string) {
+  return { table: 'users', column: 'phone', rowId: id };
+}
+
+/** Encodes the keyset position of a user for `nextCursor`. Opaque to clients. */
+function encodeCursor(row: UserRow): string {
+  return Buffer.from(JSON.stringify([row.created_at, row.id])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): { createdAt: number; id: string } {
+  try {
+    const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
+    if (
+      Array.isArray(value) &&
+      Number.isSafeInteger(value[0]) &&
+      typeof value[1] === 'string' &&
+      value[1].length <= 64
+    ) {
+      return { createdAt: value[0] as number, id: value[1] };
+    }
+  } catch {
+    // fall through
+  }
+  throw new AppError('validation_failed', 'The request does not match the expected schema.', {
+    errors: [{ path: '/querystring/cursor', message: 'is not a cursor this server issued' }],
+  });
+}
+
+/**
+ * Users: creation with the password policy, reads and edits with object-level access control,
+ * and the administrative functions. "Not yours and not allowed to see it" is 404, never 403, so
+ * ids of other users cannot be probed.
+ */
+export class UsersService {
+  private readonly now: () => number;
+
+  constructor(private readonly deps: UsersServiceDeps) {
+    this.now = deps.now ?? Date.now;
+  }
+
+  /** The public view of a stored user; decrypts the phone number. */
+  view(row: UserRow): User {
+    return {
+      id: row.id,
+      email: row.email,
+      name: row.name,
+      role: row.role,
+      phone:
+        row.phone_enc === null
+          ? null
+          : this.deps.cipher.decrypt(row.phone_enc, phoneContext(row.id)),
+      emailVerified: row.email_verified === 1,
+      mfaEnabled: row.mfa_enabled === 1,
+      createdAt: new Date(row.created_at).toISOString(),
+      updatedAt: new Date(row.updated_at).toISOString(),
+    };
+  }
+
+  /**
+   * Applies the password policy (NIST SP 800-63B) with the user's own email and name as
+   * penalised inputs.
+   * @throws AppError weak_password
+   */
+  assertStrongPassword(password: string, userInputs: string[], path = '/body/password'): void {
+    const result = checkPassword(password, {
+      minLength: this.deps.passwords.minLength,
+      maxLength: this.deps.passwords.maxLength,
+      userInputs,
+    });
+    if (!result.ok) {
+      throw new AppError('weak_password', 'Choose a longer or less guessable password.', {
+        errors: result.reasons.map((message) => ({ path, message })),
+      });
+    }
+  }
+
+  async create(
+    input: NewUser,
+    context: EventContext & { actorId?: string | null },
+  ): Promise<UserRow> {
+    const email = normalizeEmail(input.email);
+    const name = normalizeName(input.name);
+    if (!this.deps.permissions.isRole(input.role)) {
+      throw new AppError('validation_failed', 'The request does not match the expected schema.', {
+        errors: [
+          {
+            path: '/body/role',
+            message: `must be one of ${this.deps.permissions.roles().join(', ')}`,
+          },
+        ],
+      });
+    }
+    this.assertStrongPassword(input.password, [email, name]);
+    const now = this.now();
+    let row: UserRow;
+    try {
+      row = await this.deps.repo.insert({
+        id: randomUUID(),
+        email,
+        name,
+        password_hash: await this.deps.hasher.hash(input.password),
+        role: input.role,
+        phone_enc: null,
+        email_verified: 0,
+        mfa_enabled: 0,
+        disabled: 0,
+        created_at: now,
+        updated_at: now,
+      });
+    } catch (error) {
+      if (isUniqueViolation(error))
+        throw new AppError('email_taken', 'An account with this email already exists.');
+      throw error;
+    }
+    this.deps.events.emit({
+      ...context,
+      type: 'user.created',
+      outcome: 'success',
+      target: { type: 'user', id: row.id },
+      details: { role: row.role, selfRegistered: !context.actorId },
+    });
+    return row;
+  }
+
+  /**
+   * The user `id` as `auth` may see it: itself always, anyone with users:read.
+   * @throws AppError not_found otherwise, and for unknown ids alike
+   */
+  async visible(auth: AuthContext, id: string, context: EventContext): Promise<UserRow> {
+    const isSelf = auth.userId === id;
+    if (!isSelf && !auth.permissions.has('users:read')) {
+      this.deps.events.emit({
+        ...context,
+        type: 'access.denied',
+        outcome: 'denied',
+        actorId: auth.userId,
+        target: { type: 'user', id },
+        details: { status: 404, reason: 'not_owner' },
+      });
+      throw new AppError('not_found', 'No user with this id.');
+    }
+    const row = await this.deps.repo.findById(id);
+    if (!row) throw new AppError('not_found', 'No user with this id.');
+    return row;
+  }
+
+  async list(query: { limit?: number; cursor?: string; role?: string; email?: string }): Promise<{
+    items: UserRow[];
+    nextCursor: string | null;
+  }> {
+    const limit = query.limit ?? 20;
+    const rows = await this.deps.repo.list({
+      limit: limit + 1,
+      after: query.cursor === undefined ? undefined : decodeCursor(query.cursor),
+      role: query.role,
+      email:
+        query.email === undefined ? undefined : query.email.trim().normalize('NFC').toLowerCase(),
+    });
+    const items = rows.slice(0, limit);
+    return {
+      items,
+      nextCursor: rows.length > limit ? encodeCursor(items[items.length - 1]!) : null,
+    };
+  }
+
+  /**
+   * Edits a user. Name and phone: the user itself or users:write. Role and disabled: users:write
+   * only (403 for anyone else, even on themselves).
+   */
+  async update(
+    auth: AuthContext,
+    id: string,
+    patch: UpdateUser,
+    context: EventContext,
+  ): Promise<UserRow> {
+    const target = await this.visible(auth, id, context);
+    const isSelf = auth.userId === id;
+    const canWrite = auth.permissions.has('users:write');
+    const privileged = patch.role !== undefined || patch.disabled !== undefined;
+    if ((privileged && !canWrite) || (!isSelf && !canWrite)) {
+      this.deps.events.emit({
+        ...context,
+        type: 'access.denied',
+        outcome: 'denied',
+        actorId: auth.userId,
+        target: { type: 'user', id },
+        details: { status: 403, fields: Object.keys(patch) },
+      });
+      throw new AppError(
+        'forbidden',
+        privileged
+          ? 'Only administrators may change role or disabled.'
+          : 'This needs the users:write permission.',
+      );
+    }
+
+    const changes: UserUpdate = {};
+    if (patch.name !== undefined) changes.name = normalizeName(patch.name);
+    if (patch.phone !== undefined) {
+      changes.phone_enc =
+        patch.phone === null
+          ? null
+          : this.deps.cipher.encrypt(normalizePhone(patch.phone), phoneContext(id));
+    }
+    if (patch.role !== undefined && patch.role !== target.role) {
+      if (!this.deps.permissions.isRole(patch.role)) {
+        throw new AppError('validation_failed', 'The request does not match the expected schema.', {
+          errors: [
+            {
+              path: '/body/role',
+              message: `must be one of ${this.deps.permissions.roles().join(', ')}`,
+            },
+          ],
+        });
+      }
+      if (!this.deps.permissions.of(patch.role).has(ADMIN_PERMISSION))
+        await this.assertNotLastAdmin(target);
+      changes.role = patch.role;
+    }
+    if (patch.disabled !== undefined && (patch.disabled ? 1 : 0) !== target.disabled) {
+      if (patch.disabled) await this.assertNotLastAdmin(target);
+      changes.disabled = patch.disabled ? 1 : 0;
+    }
+    if (Object.keys(changes).length === 0) return target;
+    changes.updated_at = this.now();
+    const updated = await this.deps.repo.update(id, changes);
+    if (!updated) throw new AppError('not_found', 'No user with this id.');
+
+    const actor = { ...context, actorId: auth.userId };
+    const fields = Object.keys(patch).filter((f) => f !== 'role' && f !== 'disabled');
+    if (fields.length > 0) {
+      this.deps.events.emit({
+        ...actor,
+        type: 'user.updated',
+        outcome: 'success',
+        target: { type: 'user', id },
+        details: { fields },
+      });
+    }
+    if (changes.role !== undefined) {
+      this.deps.events.emit({
+        ...actor,
+        type: 'user.role_changed',
+        outcome: 'success',
+        target: { type: 'user', id },
+        details: { from: target.role, to: changes.role },
+      });
+      // Tokens carry the role: end the sessions so no token keeps the old one.
+      await this.deps.sessions.endAll(id, 'revoked', actor);
+    }
+    if (changes.disabled !== undefined) {
+      this.deps.events.emit({
+        ...actor,
+        type: 'user.disabled',
+        outcome: 'success',
+        target: { type: 'user', id },
+        details: { disabled: changes.disabled === 1 },
+      });
+      if (changes.disabled === 1) await this.deps.sessions.endAll(id, 'user_disabled', actor);
+    }
+    return updated;
+  }
+
+  /** Deletes a user (itself or with users:write) and ends all its sessions. */
+  async delete(auth: AuthContext, id: string, context: EventContext): Promise<void> {
+    const target = await this.visible(auth, id, context);
+    if (auth.userId !== id && !auth.permissions.has('users:write')) {
+      this.deps.events.emit({
+        ...context,
+        type: 'access.denied',
+        outcome: 'denied',
+        actorId: auth.userId,
+        target: { type: 'user', id },
+        details: { status: 403 },
+      });
+      throw new AppError('forbidden', 'This needs the users:write permission.');
+    }
+    await this.assertNotLastAdmin(target);
+    const actor = { ...context, actorId: auth.userId };
+    await this.deps.sessions.endAll(id, 'user_deleted', actor);
+    await this.deps.repo.delete(id);
+    this.deps.events.emit({
+      ...actor,
+      type: 'user.deleted',
+      outcome: 'success',
+      target: { type: 'user', id },
+    });
+  }
+
+  private async assertNotLastAdmin(target: UserRow): Promise<void> {
+    if (target.disabled === 1 || !this.deps.permissions.of(target.role).has(ADMIN_PERMISSION))
+      return;
+    const roles = this.deps.permissions.rolesWith(ADMIN_PERMISSION);
+    const remaining = await this.deps.repo.countActiveInRoles(roles);
+    if (remaining <= 1) {
+      throw new AppError(
+        'last_admin',
+        'This would leave no active administrator. Promote another user first.',
+      );
+    }
+  }
+}

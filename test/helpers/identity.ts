@@ -1,0 +1,81 @@
+import { randomUUID } from 'node:crypto';
+import type { BulwarkApp } from '../../src/app.js';
+
+/** A password that passes the policy. */
+export const STRONG_PASSWORD = 'correct horse battery staple 42';
+
+export interface LoggedIn {
+  id: string;
+  email: string;
+  password: string;
+  accessToken: string;
+  refreshToken: string;
+  sessionId: string;
+}
+
+export function bearer(token: string): { authorization: string } {
+  return { authorization: `Bearer ${token}` };
+}
+
+/** A unique email per call, so tests never collide. */
+export function uniqueEmail(prefix = 'user'): string {
+  return `${prefix}-${randomUUID().slice(0, 8)}@example.com`;
+}
+
+/** Decodes a JWT payload without verifying it (for assertions only). */
+export function jwtPayload(token: string): Record<string, unknown> {
+  return JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8')) as Record<
+    string,
+    unknown
+  >;
+}
+
+export async function login(
+  app: BulwarkApp,
+  email: string,
+  password = STRONG_PASSWORD,
+): Promise<LoggedIn> {
+  const res = await app.inject({
+    method: 'POST',
+    url: '/api/v1/auth/login',
+    payload: { email, password },
+  });
+  if (res.statusCode !== 200) throw new Error(`login failed: ${res.statusCode} ${res.body}`);
+  const body = res.json<{ accessToken: string; refreshToken: string; user: { id: string } }>();
+  return {
+    id: body.user.id,
+    email,
+    password,
+    accessToken: body.accessToken,
+    refreshToken: body.refreshToken,
+    sessionId: jwtPayload(body.accessToken).sid as string,
+  };
+}
+
+/** Registers a user through the API (role: the default) and logs it in. */
+export async function registerAndLogin(
+  app: BulwarkApp,
+  options: { email?: string; name?: string; password?: string } = {},
+): Promise<LoggedIn> {
+  const email = options.email ?? uniqueEmail();
+  const password = options.password ?? STRONG_PASSWORD;
+  const res = await app.inject({
+    method: 'POST',
+    url: '/api/v1/auth/register',
+    payload: { email, password, name: options.name ?? 'Test User' },
+  });
+  if (res.statusCode !== 201) throw new Error(`register failed: ${res.statusCode} ${res.body}`);
+  return login(app, email, password);
+}
+
+/** Creates a user with any role directly through the service (as `bulwark user create` does) and logs it in. */
+export async function createUserAndLogin(
+  app: BulwarkApp,
+  role: string,
+  options: { email?: string; password?: string } = {},
+): Promise<LoggedIn> {
+  const email = options.email ?? uniqueEmail(role);
+  const password = options.password ?? STRONG_PASSWORD;
+  await app.services.users.create({ email, password, name: `Test ${role}`, role }, {});
+  return login(app, email, password);
+}
