@@ -118,6 +118,7 @@ function readEnv(
   const known = new Set<string>(OTHER_BULWARK_VARS);
   for (const setting of settings) {
     known.add(setting.envName);
+    for (const alias of setting.aliases) known.add(alias);
     const name = [setting.envName, ...setting.aliases].find(
       (n) => env[n] !== undefined && env[n] !== '',
     );

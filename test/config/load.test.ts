@@ -69,6 +69,22 @@ describe('config from the environment', () => {
     expect(config.docs.enabled).toBe(false);
   });
 
+  it('accepts the conventional aliases, BULWARK_MASTER_KEY included', () => {
+    const config = loadConfig({
+      env: { BULWARK_MASTER_KEY: 'a2V5', DATABASE_URL: 'postgres://db.example/app' },
+    });
+    expect(config.keys.masterKey).toBe('a2V5');
+    expect(config.database.url).toBe('postgres://db.example/app');
+  });
+
+  it('never echoes a secret or URL value in an error', () => {
+    const problems = problemsOf(() =>
+      loadConfig({ env: { DATABASE_URL: 'mysql://root:hunter2@db/app' } }),
+    );
+    expect(problems.join('\n')).toContain('DATABASE_URL');
+    expect(problems.join('\n')).not.toContain('hunter2');
+  });
+
   it('prefers BULWARK_SERVER_PORT over PORT', () => {
     expect(loadConfig({ env: { PORT: '1', BULWARK_SERVER_PORT: '2' } }).server.port).toBe(2);
   });
