@@ -22,6 +22,9 @@ import { Sessions } from './tokens/sessions.js';
 import { SigningKeyStore } from './tokens/signing-keys.js';
 import { UsersService } from './users/users-service.js';
 
+/** How often each instance re-reads the signing keys (picks up rotations done elsewhere). */
+const KEY_REFRESH_INTERVAL_MS = 60_000;
+
 /** Everything the capabilities share, built once per process from the config. */
 export interface Services {
   config: Config;
@@ -103,8 +106,12 @@ export async function createServices(config: Config, options: ServicesOptions): 
       new FieldCipher(keyring, 'signing-key-wrap'),
       {
         algorithm: t.algorithm,
-        // A retired key verifies every token it signed until they have all expired.
-        retiredKeyLifetimeMs: (t.accessTokenTtlSeconds + t.clockToleranceSeconds) * 1000,
+        // A retired key verifies every token it signed until they have all expired. Other
+        // instances may go on signing with it until their next refresh, hence the extra interval.
+        retiredKeyLifetimeMs:
+          (t.accessTokenTtlSeconds + t.clockToleranceSeconds) * 1000 + KEY_REFRESH_INTERVAL_MS,
+        refreshIntervalMs: KEY_REFRESH_INTERVAL_MS,
+        onRefreshError: (error) => logger.error({ err: error }, 'reloading signing keys failed'),
         now,
       },
     );

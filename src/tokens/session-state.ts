@@ -5,6 +5,11 @@ interface Entry {
   active: boolean;
   /** For active entries: when to ask the database again. */
   recheckAt: number;
+  /**
+   * The session's absolute expiry. Checked on every hit: a cached "active" must not outlive the
+   * session by up to `activeTtlMs`.
+   */
+  expiresAt: number;
 }
 
 export interface SessionStateOptions {
@@ -39,21 +44,37 @@ export class SessionState {
   async isActive(sessionId: string): Promise<boolean> {
     const now = this.now();
     const cached = this.cache.get(sessionId);
+    if (cached && cached.active && cached.expiresAt <= now) {
+      this.markEnded([sessionId]);
+      return false;
+    }
     if (cached && (!cached.active || cached.recheckAt > now)) return cached.active;
     const row = await this.repo.findById(sessionId);
     const active = row !== undefined && row.ended_at === null && row.expires_at > now;
-    this.cache.set(sessionId, { active, recheckAt: now + this.activeTtlMs });
+    this.cache.set(sessionId, {
+      active,
+      recheckAt: now + this.activeTtlMs,
+      expiresAt: row?.expires_at ?? Number.NEGATIVE_INFINITY,
+    });
     return active;
   }
 
   /** Records that sessions ended; their tokens are refused from now on. */
   markEnded(sessionIds: readonly string[]): void {
     for (const id of sessionIds)
-      this.cache.set(id, { active: false, recheckAt: Number.POSITIVE_INFINITY });
+      this.cache.set(id, {
+        active: false,
+        recheckAt: Number.POSITIVE_INFINITY,
+        expiresAt: Number.NEGATIVE_INFINITY,
+      });
   }
 
   /** Records a session that just started, sparing the first request a database read. */
-  markActive(sessionId: string): void {
-    this.cache.set(sessionId, { active: true, recheckAt: this.now() + this.activeTtlMs });
+  markActive(sessionId: string, expiresAt = Number.POSITIVE_INFINITY): void {
+    this.cache.set(sessionId, {
+      active: true,
+      recheckAt: this.now() + this.activeTtlMs,
+      expiresAt,
+    });
   }
 }

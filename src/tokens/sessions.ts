@@ -47,7 +47,7 @@ export class Sessions {
       ip: context.ip?.slice(0, 64) ?? null,
       user_agent: context.userAgent?.slice(0, 512) ?? null,
     });
-    this.state.markActive(session.id);
+    this.state.markActive(session.id, session.expires_at);
     return session;
   }
 

@@ -17,6 +17,13 @@ export interface SigningKeyStoreOptions {
   retiredKeyLifetimeMs: number;
   /** Minimum gap between two reloads triggered by an unknown `kid` (a forged kid must not hammer the DB). */
   reloadIntervalMs?: number;
+  /**
+   * Keys are re-read in the background this often, so a rotation done by another instance or by
+   * `bulwark keys rotate` is picked up for signing without a restart.
+   */
+  refreshIntervalMs?: number;
+  /** Told about a failed background refresh (the old keys stay in use). */
+  onRefreshError?: (error: unknown) => void;
   now?: () => number;
 }
 
@@ -65,7 +72,17 @@ export class SigningKeyStore {
   /** The key new tokens are signed with. */
   signingKey(): SigningKey {
     if (!this.current) throw new Error('signing keys are not loaded: call init() first');
+    this.refreshIfStale();
     return this.current;
+  }
+
+  /** Starts a background reload when the keys are older than refreshIntervalMs; never blocks. */
+  private refreshIfStale(): void {
+    if (this.reloading || this.now() - this.lastReload < (this.options.refreshIntervalMs ?? 60_000))
+      return;
+    this.reloading = this.reload()
+      .catch((error: unknown) => this.options.onRefreshError?.(error))
+      .finally(() => (this.reloading = undefined));
   }
 
   /**

@@ -1,0 +1,278 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { SessionsRepository } from '../../src/db/index.js';
+import type { RecordedSecurityEvent } from '../../src/security-events.js';
+import { buildTestApp, type TestApp } from '../helpers/app.js';
+import {
+  bearer,
+  createUserAndLogin,
+  login,
+  registerAndLogin,
+  type LoggedIn,
+} from '../helpers/identity.js';
+
+/*
+ * An access token dies with its session, at once: every way a session ends is followed by a
+ * request with the still-unexpired token. The clock stands still for the whole file, so no token
+ * here can stop working by expiring; only revocation can explain a 401.
+ */
+
+const ACTIVE_RECHECK_MS = 30_000; // SessionState's default activeTtlMs
+
+let clock = Date.now();
+let t: TestApp;
+const events: RecordedSecurityEvent[] = [];
+
+beforeAll(async () => {
+  t = await buildTestApp({}, { now: () => clock });
+  t.app.services.events.addSink({ record: (event) => void events.push(event) });
+});
+afterAll(async () => {
+  await t.app.close();
+});
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+async function status(token: string, url = '/api/v1/users/me'): Promise<number> {
+  const res = await t.app.inject({ method: 'GET', url, headers: bearer(token) });
+  return res.statusCode;
+}
+
+async function expectWorks(...users: LoggedIn[]): Promise<void> {
+  for (const user of users) expect(await status(user.accessToken), user.sessionId).toBe(200);
+}
+
+/** The token is refused as invalid_token because its session ended (not for any other reason). */
+async function expectRevoked(...users: LoggedIn[]): Promise<void> {
+  for (const user of users) {
+    events.length = 0;
+    const res = await t.app.inject({
+      method: 'GET',
+      url: '/api/v1/users/me',
+      headers: bearer(user.accessToken),
+    });
+    expect(res.statusCode, user.sessionId).toBe(401);
+    expect(res.json()).toMatchObject({ code: 'invalid_token' });
+    expect(res.headers['www-authenticate']).toContain('error="invalid_token"');
+    const reasons = events.filter((e) => e.type === 'token.invalid').map((e) => e.details?.reason);
+    expect(reasons).toEqual(['session ended']);
+  }
+}
+
+async function refreshStatus(user: LoggedIn): Promise<number> {
+  const res = await t.app.inject({
+    method: 'POST',
+    url: '/api/v1/auth/refresh',
+    payload: { refreshToken: user.refreshToken },
+  });
+  return res.statusCode;
+}
+
+function endedEvents(): RecordedSecurityEvent[] {
+  return events.filter((e) => e.type === 'session.ended');
+}
+
+describe('revocation takes effect at once', () => {
+  it('logout ends this session and only this one', async () => {
+    const first = await registerAndLogin(t.app);
+    const second = await login(t.app, first.email);
+    await expectWorks(first, second);
+
+    events.length = 0;
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/logout',
+      headers: bearer(first.accessToken),
+    });
+    expect(res.statusCode).toBe(204);
+    expect(endedEvents()).toEqual([
+      expect.objectContaining({
+        target: { type: 'session', id: first.sessionId },
+        details: expect.objectContaining({ reason: 'logout' }) as unknown,
+      }),
+    ]);
+
+    await expectRevoked(first);
+    expect(await refreshStatus(first)).toBe(401);
+    await expectWorks(second);
+    // A second logout with the dead token is itself refused.
+    const again = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/logout',
+      headers: bearer(first.accessToken),
+    });
+    expect(again.statusCode).toBe(401);
+  });
+
+  it('logout-all ends every session of the user', async () => {
+    const first = await registerAndLogin(t.app);
+    const second = await login(t.app, first.email);
+    const third = await login(t.app, first.email);
+    const bystander = await registerAndLogin(t.app);
+    await expectWorks(first, second, third, bystander);
+
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/logout-all',
+      headers: bearer(second.accessToken),
+    });
+    expect(res.statusCode).toBe(204);
+
+    await expectRevoked(first, second, third);
+    for (const user of [first, second, third]) expect(await refreshStatus(user)).toBe(401);
+    await expectWorks(bystander);
+  });
+
+  it('ending one session from the session list revokes its token', async () => {
+    const first = await registerAndLogin(t.app);
+    const second = await login(t.app, first.email);
+    const res = await t.app.inject({
+      method: 'DELETE',
+      url: `/api/v1/auth/sessions/${second.sessionId}`,
+      headers: bearer(first.accessToken),
+    });
+    expect(res.statusCode).toBe(204);
+    await expectRevoked(second);
+    await expectWorks(first);
+  });
+
+  it("a password change ends the other sessions and keeps the caller's", async () => {
+    const caller = await registerAndLogin(t.app);
+    const other = await login(t.app, caller.email);
+    const another = await login(t.app, caller.email);
+    await expectWorks(caller, other, another);
+
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/password',
+      headers: bearer(caller.accessToken),
+      payload: {
+        currentPassword: caller.password,
+        newPassword: 'a completely different passphrase 77',
+      },
+    });
+    expect(res.statusCode, res.body).toBe(204);
+
+    await expectRevoked(other, another);
+    expect(await refreshStatus(other)).toBe(401);
+    await expectWorks(caller);
+    expect(await refreshStatus(caller)).toBe(200);
+  });
+
+  it('deleting your own account ends all its sessions', async () => {
+    const user = await registerAndLogin(t.app);
+    const other = await login(t.app, user.email);
+    const res = await t.app.inject({
+      method: 'DELETE',
+      url: `/api/v1/users/${user.id}`,
+      headers: bearer(user.accessToken),
+    });
+    expect(res.statusCode, res.body).toBe(204);
+    await expectRevoked(user, other);
+    expect(await refreshStatus(other)).toBe(401);
+  });
+
+  it('an admin disabling a user ends all its sessions', async () => {
+    const admin = await createUserAndLogin(t.app, 'admin');
+    const user = await registerAndLogin(t.app);
+    const other = await login(t.app, user.email);
+    await expectWorks(user, other);
+
+    const res = await t.app.inject({
+      method: 'PATCH',
+      url: `/api/v1/users/${user.id}`,
+      headers: bearer(admin.accessToken),
+      payload: { disabled: true },
+    });
+    expect(res.statusCode, res.body).toBe(200);
+
+    await expectRevoked(user, other);
+    expect(await refreshStatus(other)).toBe(401);
+    await expectWorks(admin);
+    const relogin = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/login',
+      payload: { email: user.email, password: user.password },
+    });
+    expect(relogin.statusCode).not.toBe(200);
+  });
+
+  it('demoting an admin ends its sessions, so no token keeps the old role', async () => {
+    const actor = await createUserAndLogin(t.app, 'admin');
+    const demoted = await createUserAndLogin(t.app, 'admin');
+    expect(await status(demoted.accessToken, '/api/v1/users')).toBe(200);
+
+    const res = await t.app.inject({
+      method: 'PATCH',
+      url: `/api/v1/users/${demoted.id}`,
+      headers: bearer(actor.accessToken),
+      payload: { role: 'user' },
+    });
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.json()).toMatchObject({ role: 'user' });
+
+    await expectRevoked(demoted);
+    events.length = 0;
+    expect(await status(demoted.accessToken, '/api/v1/users')).toBe(401);
+    // Logging in again yields a token with the new role, and the admin route is closed to it.
+    const again = await login(t.app, demoted.email);
+    expect(await status(again.accessToken, '/api/v1/users')).toBe(403);
+    await expectWorks(actor, again);
+  });
+
+  it('promoting a user also ends its sessions (the token role would be stale)', async () => {
+    const actor = await createUserAndLogin(t.app, 'admin');
+    const user = await registerAndLogin(t.app);
+    const res = await t.app.inject({
+      method: 'PATCH',
+      url: `/api/v1/users/${user.id}`,
+      headers: bearer(actor.accessToken),
+      payload: { role: 'admin' },
+    });
+    expect(res.statusCode, res.body).toBe(200);
+    await expectRevoked(user);
+  });
+});
+
+describe('the hot path', () => {
+  it('verifies a token with no database query, and re-checks the session after activeTtlMs', async () => {
+    const user = await registerAndLogin(t.app);
+    await expectWorks(user);
+
+    const findById = vi.spyOn(SessionsRepository.prototype, 'findById');
+    const executor = t.app.services.db.kysely.getExecutor();
+    const executeQuery = vi.spyOn(executor, 'executeQuery');
+    const sql = (): string[] => executeQuery.mock.calls.map(([query]) => query.sql);
+
+    for (let i = 0; i < 20; i += 1) await expectWorks(user);
+    expect(findById).not.toHaveBeenCalled();
+    // The route itself reads the user; nothing reads sessions or keys to verify the token.
+    expect(sql().length).toBeGreaterThan(0);
+    expect(sql().filter((text) => /sessions|signing_keys/.test(text))).toEqual([]);
+
+    // Control: once the cached "active" is older than activeTtlMs the database is asked again,
+    // exactly once, which also shows the spy sees the calls it must not see above.
+    const start = clock;
+    try {
+      clock += ACTIVE_RECHECK_MS + 1;
+      await expectWorks(user);
+      await expectWorks(user);
+      expect(findById).toHaveBeenCalledTimes(1);
+      expect(findById).toHaveBeenCalledWith(user.sessionId);
+    } finally {
+      clock = start;
+    }
+  });
+
+  it('remembers a revoked session without asking the database', async () => {
+    const user = await registerAndLogin(t.app);
+    await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/logout',
+      headers: bearer(user.accessToken),
+    });
+    const findById = vi.spyOn(SessionsRepository.prototype, 'findById');
+    for (let i = 0; i < 20; i += 1) expect(await status(user.accessToken)).toBe(401);
+    expect(findById).not.toHaveBeenCalled();
+  });
+});

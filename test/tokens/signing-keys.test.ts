@@ -1,0 +1,405 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import {
+  createLocalJWKSet,
+  decodeProtectedHeader,
+  importJWK,
+  jwtVerify,
+  SignJWT,
+  type JWK,
+  type JSONWebKeySet,
+} from 'jose';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { buildApp, type BulwarkApp } from '../../src/app.js';
+import { createConfig, type ConfigInput } from '../../src/config/index.js';
+import { FieldCipher } from '../../src/crypto/index.js';
+import { SigningKeysRepository, type SigningKeyRow } from '../../src/db/index.js';
+import type { RecordedSecurityEvent } from '../../src/security-events.js';
+import type { SigningKey } from '../../src/tokens/signing-keys.js';
+import {
+  buildTestApp,
+  LogCapture,
+  TEST_MASTER_KEY,
+  testConfigInput,
+  type TestApp,
+} from '../helpers/app.js';
+import { bearer, jwtPayload, registerAndLogin, type LoggedIn } from '../helpers/identity.js';
+
+/*
+ * The signing-key lifecycle: created once and stored wrapped, published without private parts,
+ * rotated without downtime, retired on schedule, shared by every instance on one database.
+ * The tests run in order on one app whose clock they move.
+ */
+
+const TTL = 900;
+const TOLERANCE = 5;
+const REFRESH_INTERVAL_MS = 60_000; // services.ts KEY_REFRESH_INTERVAL_MS
+const RETIRED_LIFETIME_MS = (TTL + TOLERANCE) * 1000 + REFRESH_INTERVAL_MS;
+const RELOAD_INTERVAL_MS = 10_000; // SigningKeyStore's default reloadIntervalMs
+const TOKENS: ConfigInput = {
+  tokens: { accessTokenTtlSeconds: TTL, clockToleranceSeconds: TOLERANCE },
+};
+
+let clock = Date.now();
+let t: TestApp;
+let alice: LoggedIn;
+const events: RecordedSecurityEvent[] = [];
+
+beforeAll(async () => {
+  t = await buildTestApp(TOKENS, { now: () => clock });
+  t.app.services.events.addSink({ record: (event) => void events.push(event) });
+  alice = await registerAndLogin(t.app);
+});
+afterAll(async () => {
+  await t.app.close();
+});
+beforeEach(() => {
+  events.length = 0;
+});
+
+async function keyRows(): Promise<SigningKeyRow[]> {
+  return t.testDb.db.kysely.selectFrom('signing_keys').selectAll().orderBy('created_at').execute();
+}
+
+async function fetchJwks(app: BulwarkApp = t.app): Promise<{ raw: string; jwks: JSONWebKeySet }> {
+  const res = await app.inject({ method: 'GET', url: '/.well-known/jwks.json' });
+  expect(res.statusCode).toBe(200);
+  return { raw: res.body, jwks: res.json<JSONWebKeySet>() };
+}
+
+async function kids(app: BulwarkApp = t.app): Promise<string[]> {
+  return (await fetchJwks(app)).jwks.keys.map((k) => k.kid!).sort();
+}
+
+function kidOf(token: string): string {
+  return decodeProtectedHeader(token).kid!;
+}
+
+async function loginFresh(app: BulwarkApp, user: LoggedIn): Promise<string> {
+  const res = await app.inject({
+    method: 'POST',
+    url: '/api/v1/auth/login',
+    payload: { email: user.email, password: user.password },
+  });
+  expect(res.statusCode, res.body).toBe(200);
+  return res.json<{ accessToken: string }>().accessToken;
+}
+
+async function meStatus(token: string, app: BulwarkApp = t.app): Promise<number> {
+  return (await app.inject({ method: 'GET', url: '/api/v1/users/me', headers: bearer(token) }))
+    .statusCode;
+}
+
+/** A token with fresh, valid claims signed by `signing` (which may be a retired key). */
+async function signWith(signing: SigningKey, user: LoggedIn, sid = user.sessionId) {
+  const iat = Math.floor(clock / 1000);
+  return new SignJWT({ sid, role: 'user' })
+    .setProtectedHeader({ alg: signing.alg, kid: signing.kid, typ: 'at+jwt' })
+    .setIssuer(t.config.tokens.issuer)
+    .setAudience(t.config.tokens.audience)
+    .setSubject(user.id)
+    .setJti(randomUUID())
+    .setIssuedAt(iat)
+    .setExpirationTime(iat + TTL)
+    .sign(signing.key);
+}
+
+function invalidReasons(): unknown[] {
+  return events.filter((e) => e.type === 'token.invalid').map((e) => e.details?.reason);
+}
+
+/** Builds another instance on the test's database (as a second process would). */
+async function secondInstance(input: ConfigInput = TOKENS): Promise<BulwarkApp> {
+  return buildApp(createConfig(testConfigInput(t.testDb, input)), {
+    logger: new LogCapture(),
+    now: () => clock,
+  });
+}
+
+describe('the first key', () => {
+  it('is created on first start, once', async () => {
+    const rows = await keyRows();
+    expect(rows).toHaveLength(1);
+    const [row] = rows;
+    expect(row).toMatchObject({
+      id: t.app.services.signingKeys.signingKey().kid,
+      alg: 'EdDSA',
+      retired_at: null,
+      expires_at: null,
+    });
+    expect(kidOf(alice.accessToken)).toBe(row!.id);
+  });
+
+  it('is published in the JWKS with its public members only', async () => {
+    const { raw, jwks } = await fetchJwks();
+    expect(raw).not.toMatch(/"d"\s*:/);
+    expect(raw).not.toMatch(/"(p|q|dp|dq|qi|k|oth)"\s*:/);
+    const [row] = await keyRows();
+    const publicJwk = JSON.parse(row!.public_jwk) as JWK;
+    expect(jwks.keys).toEqual([
+      { kty: 'OKP', crv: 'Ed25519', x: publicJwk.x, kid: row!.id, alg: 'EdDSA', use: 'sig' },
+    ]);
+    expect(publicJwk).not.toHaveProperty('d');
+  });
+
+  it('verifies issued tokens for anyone holding only the published JWKS', async () => {
+    const { jwks } = await fetchJwks();
+    const { payload, protectedHeader } = await jwtVerify(
+      alice.accessToken,
+      createLocalJWKSet(jwks),
+      {
+        issuer: t.config.tokens.issuer,
+        audience: t.config.tokens.audience,
+        typ: 'at+jwt',
+        algorithms: ['EdDSA'],
+        currentDate: new Date(clock),
+      },
+    );
+    expect(protectedHeader).toMatchObject({ alg: 'EdDSA', typ: 'at+jwt' });
+    expect(payload.sub).toBe(alice.id);
+  });
+
+  it('stores the private key only wrapped under the master key', async () => {
+    const [row] = await keyRows();
+    const envelope = row!.private_key_enc;
+    expect(envelope.startsWith('bwf1.')).toBe(true);
+
+    // Unwrap it the way the store does, to learn the secret `d` the column must not reveal.
+    const cipher = new FieldCipher(t.app.services.keyring, 'signing-key-wrap');
+    const location = { table: 'signing_keys', column: 'private_key', rowId: row!.id };
+    const privateJwk = JSON.parse(cipher.decrypt(envelope, location)) as JWK;
+    expect(typeof privateJwk.d).toBe('string');
+    const d = privateJwk.d!;
+    const dBytes = Buffer.from(d, 'base64url');
+    for (const form of [d, dBytes.toString('base64'), dBytes.toString('hex'), '"d"', 'OKP']) {
+      expect(envelope).not.toContain(form);
+    }
+    expect(row!.public_jwk).not.toContain(d);
+
+    // It is the private half of the published key: what it signs, the JWKS verifies.
+    const privateKey = await importJWK(privateJwk, 'EdDSA');
+    const token = await new SignJWT({ probe: true })
+      .setProtectedHeader({ alg: 'EdDSA', kid: row!.id })
+      .sign(privateKey);
+    await expect(
+      jwtVerify(token, createLocalJWKSet((await fetchJwks()).jwks)),
+    ).resolves.toBeTruthy();
+
+    // The envelope is bound to its row: copied onto another key id it does not decrypt.
+    expect(() => cipher.decrypt(envelope, { ...location, rowId: randomUUID() })).toThrow();
+    // ...and to its purpose: the field-encryption key cannot open it.
+    expect(() =>
+      new FieldCipher(t.app.services.keyring, 'field-encryption').decrypt(envelope, location),
+    ).toThrow();
+  });
+});
+
+describe('rotation', () => {
+  let oldKey: SigningKey;
+  let oldToken: string;
+  let newKid: string;
+  let rotatedAt: number;
+
+  it('publishes the new key next to the old one', async () => {
+    oldKey = t.app.services.signingKeys.signingKey();
+    oldToken = alice.accessToken;
+    rotatedAt = clock;
+    const { kid, retired } = await t.app.services.signingKeys.rotate();
+    newKid = kid;
+    expect(retired).toBe(oldKey.kid);
+    expect(newKid).not.toBe(oldKey.kid);
+    expect(await kids()).toEqual([oldKey.kid, newKid].sort());
+
+    const rows = await keyRows();
+    expect(rows.find((r) => r.id === oldKey.kid)).toMatchObject({
+      retired_at: rotatedAt,
+      expires_at: rotatedAt + RETIRED_LIFETIME_MS,
+    });
+    expect(rows.find((r) => r.id === newKid)).toMatchObject({ retired_at: null, expires_at: null });
+  });
+
+  it('keeps tokens signed before the rotation working', async () => {
+    expect(kidOf(oldToken)).toBe(oldKey.kid);
+    expect(await meStatus(oldToken)).toBe(200);
+  });
+
+  it('signs new tokens with the new key', async () => {
+    const token = await loginFresh(t.app, alice);
+    expect(kidOf(token)).toBe(newKid);
+    expect(decodeProtectedHeader(token).alg).toBe('EdDSA');
+    expect(await meStatus(token)).toBe(200);
+  });
+
+  it('drops the old key once every token it signed has expired', async () => {
+    // One moment before the old key expires it still verifies a token it signed.
+    clock = rotatedAt + RETIRED_LIFETIME_MS - 1_000;
+    expect(await meStatus(await signWith(oldKey, alice))).toBe(200);
+
+    clock = rotatedAt + RETIRED_LIFETIME_MS + 1;
+    expect(await kids()).toEqual([newKid]);
+    events.length = 0;
+    expect(await meStatus(oldToken)).toBe(401);
+    // A token with fresh claims shows it is the key that is refused, not just the old exp.
+    expect(await meStatus(await signWith(oldKey, alice))).toBe(401);
+    expect(invalidReasons()).toEqual(['unknown kid', 'unknown kid']);
+
+    const current = await loginFresh(t.app, alice);
+    expect(kidOf(current)).toBe(newKid);
+    expect(await meStatus(current)).toBe(200);
+  });
+
+  it('reloads for an unknown kid at most once per interval, so forged kids cannot hammer the database', async () => {
+    const listVerifiable = vi.spyOn(SigningKeysRepository.prototype, 'listVerifiable');
+    try {
+      const forged = { ...t.app.services.signingKeys.signingKey(), kid: randomUUID() };
+      clock += RELOAD_INTERVAL_MS;
+      const tokens = await Promise.all(
+        Array.from({ length: 20 }, () => signWith({ ...forged, kid: randomUUID() }, alice)),
+      );
+      const statuses = await Promise.all(tokens.map((token) => meStatus(token)));
+      expect(statuses.every((s) => s === 401)).toBe(true);
+      expect(listVerifiable).toHaveBeenCalledTimes(1);
+      for (const token of tokens.slice(0, 5)) expect(await meStatus(token)).toBe(401);
+      expect(listVerifiable).toHaveBeenCalledTimes(1);
+    } finally {
+      listVerifiable.mockRestore();
+    }
+  });
+});
+
+describe('several instances on one database', () => {
+  let other: BulwarkApp;
+
+  beforeAll(async () => {
+    other = await secondInstance();
+  });
+  afterAll(async () => {
+    await other.close();
+  });
+
+  it('share the existing key instead of creating their own', async () => {
+    expect((await keyRows()).filter((r) => r.retired_at === null)).toHaveLength(1);
+    expect(await kids(other)).toEqual(await kids(t.app));
+    expect(other.services.signingKeys.signingKey().kid).toBe(
+      t.app.services.signingKeys.signingKey().kid,
+    );
+  });
+
+  it("verify each other's tokens", async () => {
+    const fromFirst = await loginFresh(t.app, alice);
+    expect(await meStatus(fromFirst, other)).toBe(200);
+    const fromSecond = await loginFresh(other, alice);
+    expect(await meStatus(fromSecond, t.app)).toBe(200);
+  });
+
+  it('pick up a rotation done by another instance through the unknown-kid reload', async () => {
+    const previous = t.app.services.signingKeys.signingKey();
+    const before = other.services.signingKeys.signingKey().kid;
+    expect(before).toBe(previous.kid);
+    const { kid } = await t.app.services.signingKeys.rotate();
+    const token = await loginFresh(t.app, alice);
+    expect(kidOf(token)).toBe(kid);
+
+    // The second instance has not seen the new key yet; the first request naming it reloads.
+    clock += RELOAD_INTERVAL_MS;
+    expect(await kids(other)).not.toContain(kid);
+    expect(await meStatus(token, other)).toBe(200);
+    expect(await kids(other)).toEqual([before, kid].sort());
+    // ...and from then on it signs with the new key too, and still verifies the previous one.
+    const fromSecond = await loginFresh(other, alice);
+    expect(kidOf(fromSecond)).toBe(kid);
+    expect(await meStatus(await signWith(previous, alice), other)).toBe(200);
+  });
+
+  it('switch to a key rotated elsewhere (e.g. by `bulwark keys rotate`) within the refresh interval, unprompted', async () => {
+    const { kid } = await t.app.services.signingKeys.rotate();
+    // No request names the new kid: only the periodic refresh can bring it to the other instance.
+    expect(other.services.signingKeys.signingKey().kid).not.toBe(kid);
+    clock += REFRESH_INTERVAL_MS;
+    other.services.signingKeys.signingKey(); // stale: starts a background reload
+    await vi.waitFor(() => expect(other.services.signingKeys.signingKey().kid).toBe(kid));
+    expect(kidOf(await loginFresh(other, alice))).toBe(kid);
+    expect(await kids(other)).toContain(kid);
+  });
+});
+
+describe('ES256', () => {
+  let es: TestApp;
+  beforeAll(async () => {
+    es = await buildTestApp({ tokens: { algorithm: 'ES256' } });
+  });
+  afterAll(async () => {
+    await es.app.close();
+  });
+
+  it('issues ES256 tokens that verify, and publishes a P-256 key', async () => {
+    const user = await registerAndLogin(es.app);
+    const header = decodeProtectedHeader(user.accessToken);
+    expect(header).toMatchObject({ alg: 'ES256', typ: 'at+jwt' });
+    expect(
+      (
+        await es.app.inject({
+          method: 'GET',
+          url: '/api/v1/users/me',
+          headers: bearer(user.accessToken),
+        })
+      ).statusCode,
+    ).toBe(200);
+
+    const { raw, jwks } = await fetchJwks(es.app);
+    expect(raw).not.toMatch(/"d"\s*:/);
+    expect(jwks.keys).toEqual([
+      {
+        kty: 'EC',
+        crv: 'P-256',
+        x: expect.any(String) as unknown,
+        y: expect.any(String) as unknown,
+        kid: header.kid,
+        alg: 'ES256',
+        use: 'sig',
+      },
+    ]);
+    const { payload } = await jwtVerify(user.accessToken, createLocalJWKSet(jwks), {
+      algorithms: ['ES256'],
+      issuer: es.config.tokens.issuer,
+      audience: es.config.tokens.audience,
+    });
+    expect(payload.sub).toBe(user.id);
+    expect(jwtPayload(user.accessToken).sid).toBe(user.sessionId);
+  });
+});
+
+describe('a wrong master key', () => {
+  it('cannot load the stored key: start-up fails, without key material in the error', async () => {
+    const wrongKey = randomBytes(32).toString('base64');
+    const rowsBefore = await keyRows();
+    const logs = new LogCapture();
+    let failure: unknown;
+    try {
+      const app = await buildApp(
+        createConfig(testConfigInput(t.testDb, { ...TOKENS, keys: { masterKey: wrongKey } })),
+        { logger: logs, now: () => clock },
+      );
+      await app.close();
+    } catch (error) {
+      failure = error;
+    }
+    expect(failure).toBeInstanceOf(Error);
+
+    // Everything an operator (or a log shipper) could see of the error.
+    const chain: string[] = [];
+    for (let e: unknown = failure; e instanceof Error; e = e.cause) {
+      chain.push(e.message, e.stack ?? '', JSON.stringify(e));
+    }
+    const seen = [...chain, ...logs.raw].join('\n');
+    const secrets = [wrongKey, TEST_MASTER_KEY].flatMap((key) => {
+      const bytes = Buffer.from(key, 'base64');
+      return [key, bytes.toString('hex'), bytes.toString('base64url')];
+    });
+    for (const row of rowsBefore) secrets.push(...row.private_key_enc.split('.').slice(2));
+    for (const secret of secrets) expect(seen).not.toContain(secret);
+
+    // Nothing was written: no replacement key was generated behind the operator's back.
+    expect(await keyRows()).toEqual(rowsBefore);
+    expect(await meStatus(await loginFresh(t.app, alice))).toBe(200);
+  });
+});
