@@ -24,8 +24,11 @@ export function normalizeEmail(value: string, path = '/body/email'): string {
 
 /** Trimmed, NFC, inner whitespace collapsed; refuses control characters and empty names. */
 export function normalizeName(value: string, path = '/body/name'): string {
-  const name = value.normalize('NFC').trim().replace(/\s+/g, ' ');
-  if (CONTROL.test(name)) throw invalid(path, 'must not contain control characters');
+  const nfc = value.normalize('NFC');
+  // Checked before trimming and collapsing: `\s` covers tab, newline and U+FEFF, so a later check
+  // would never see them and "Eve\nAdmin" would be silently rewritten instead of refused.
+  if (CONTROL.test(nfc)) throw invalid(path, 'must not contain control characters');
+  const name = nfc.trim().replace(/\s+/g, ' ');
   if (name.length === 0) throw invalid(path, 'must not be empty');
   return name;
 }
