@@ -1,0 +1,319 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildTestApp, type TestApp } from '../helpers/app.js';
+import { STRONG_PASSWORD, uniqueEmail } from '../helpers/identity.js';
+import { captureEvents, expectProblem, fieldErrors, postLogin, register } from './support.js';
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await buildTestApp();
+});
+afterAll(async () => {
+  await t.app.close();
+});
+
+const USER_KEYS = [
+  'createdAt',
+  'email',
+  'emailVerified',
+  'id',
+  'mfaEnabled',
+  'name',
+  'phone',
+  'role',
+  'updatedAt',
+];
+
+/** Anything that looks like a stored secret or a column that must stay internal. */
+const LEAK = /hash|secret|password|argon2|\$2[aby]\$|_enc|disabled|phone_enc/i;
+
+describe('POST /api/v1/auth/register', () => {
+  it('creates a user and answers 201 with the public User shape only', async () => {
+    const email = uniqueEmail('reg');
+    const res = await register(t.app, { email, password: STRONG_PASSWORD, name: 'Ada Lovelace' });
+    expect(res.statusCode, res.body).toBe(201);
+    expect(res.headers['content-type']).toMatch(/^application\/json/);
+    expect(res.headers['cache-control']).toBe('no-store');
+    const body = res.json<{ user: Record<string, unknown> }>();
+    expect(Object.keys(body)).toEqual(['user']);
+    expect(Object.keys(body.user).sort()).toEqual(USER_KEYS);
+    expect(body.user).toMatchObject({
+      email,
+      name: 'Ada Lovelace',
+      role: 'user',
+      phone: null,
+      emailVerified: false,
+      mfaEnabled: false,
+    });
+    expect(body.user.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[47][0-9a-f]{3}-[89ab][0-9a-f]{3}-/);
+    expect(new Date(body.user.createdAt as string).toISOString()).toBe(body.user.createdAt);
+    // The raw text too: no hash, secret or internal column under any name.
+    expect(res.body).not.toMatch(LEAK);
+    expect(res.body).not.toContain(STRONG_PASSWORD);
+  });
+
+  it('stores an argon2id hash, never the password itself', async () => {
+    const email = uniqueEmail('stored');
+    const res = await register(t.app, { email, password: STRONG_PASSWORD, name: 'Stored User' });
+    expect(res.statusCode).toBe(201);
+    const row = await t.app.services.usersRepo.findByEmail(email);
+    expect(row?.password_hash).toMatch(/^\$argon2id\$v=19\$/);
+    expect(JSON.stringify(row)).not.toContain(STRONG_PASSWORD);
+  });
+
+  it('gives ids that are random, not sequential', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const res = await register(t.app, {
+        email: uniqueEmail('seq'),
+        password: STRONG_PASSWORD,
+        name: 'Seq User',
+      });
+      ids.push(res.json<{ user: { id: string } }>().user.id);
+    }
+    expect(new Set(ids).size).toBe(3);
+    for (const id of ids) expect(id).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('normalises the email: trimmed, Unicode NFC, lower-case', async () => {
+    const tag = randomUUID().slice(0, 8);
+    // "JOSÉ" spelled with a combining acute accent (NFD), padded and in mixed case.
+    const res = await register(t.app, {
+      email: `  JOSE\u0301-${tag}@Example.COM \t`,
+      password: STRONG_PASSWORD,
+      name: '  José   Núñez  ',
+    });
+    expect(res.statusCode, res.body).toBe(201);
+    const user = res.json<{ user: { email: string; name: string } }>().user;
+    expect(user.email).toBe(`jos\u00e9-${tag}@example.com`);
+    expect(user.email).toBe(user.email.normalize('NFC'));
+    expect(user.name).toBe('José Núñez');
+    // Login finds the account however the address is spelled.
+    const login = await postLogin(t.app, `JOSE\u0301-${tag}@EXAMPLE.com`);
+    expect(login.statusCode, login.body).toBe(200);
+  });
+
+  it('emits user.created as a self-registration', async () => {
+    const events = captureEvents(t.app);
+    const res = await register(t.app, {
+      email: uniqueEmail('evt'),
+      password: STRONG_PASSWORD,
+      name: 'Event User',
+    });
+    const id = res.json<{ user: { id: string } }>().user.id;
+    const created = events.find((e) => e.type === 'user.created' && e.target?.id === id);
+    expect(created).toMatchObject({
+      outcome: 'success',
+      details: { role: 'user', selfRegistered: true },
+    });
+    expect(JSON.stringify(events)).not.toContain(STRONG_PASSWORD);
+  });
+
+  describe('email_taken', () => {
+    it('answers 409 for an email already registered', async () => {
+      const email = uniqueEmail('dup');
+      expect(
+        (await register(t.app, { email, password: STRONG_PASSWORD, name: 'One' })).statusCode,
+      ).toBe(201);
+      const res = await register(t.app, { email, password: STRONG_PASSWORD, name: 'Two' });
+      const body = expectProblem(res, 409, 'email_taken');
+      expect(res.body).not.toMatch(/unique|constraint|sqlite|duplicate key/i);
+      expect(body.errors).toBeUndefined();
+    });
+
+    it('answers 409 for the same address in another case or with padding', async () => {
+      const email = uniqueEmail('case');
+      expect(
+        (await register(t.app, { email, password: STRONG_PASSWORD, name: 'One' })).statusCode,
+      ).toBe(201);
+      for (const variant of [email.toUpperCase(), `  ${email}  `]) {
+        expectProblem(
+          await register(t.app, { email: variant, password: STRONG_PASSWORD, name: 'Two' }),
+          409,
+          'email_taken',
+        );
+      }
+    });
+  });
+
+  describe('weak_password', () => {
+    async function expectWeak(password: string, email: string, name: string): Promise<string[]> {
+      const res = await register(t.app, { email, password, name });
+      const body = expectProblem(res, 400, 'weak_password');
+      const errors = fieldErrors(body);
+      expect(errors.length).toBeGreaterThan(0);
+      for (const error of errors) {
+        expect(error.path).toBe('/body/password');
+        // Readable: an English fragment, not a code or a library dump.
+        expect(error.message).toMatch(/^[a-z]/i);
+        expect(error.message).not.toMatch(/[{}[\]<>]|undefined|null|zxcvbn/);
+        expect(error.message.length).toBeLessThan(200);
+      }
+      // Nothing was created.
+      expect(await t.app.services.usersRepo.findByEmail(email)).toBeUndefined();
+      // The refused password is never echoed back.
+      expect(res.body).not.toContain(password);
+      return errors.map((e) => e.message);
+    }
+
+    it('refuses a short password', async () => {
+      const messages = await expectWeak('Xy7#kq', uniqueEmail('short'), 'Short Pw');
+      expect(messages).toContain('must be at least 12 characters');
+    });
+
+    it('refuses a common password', async () => {
+      const messages = await expectWeak('password1234', uniqueEmail('common'), 'Common Pw');
+      expect(messages.some((m) => m.startsWith('is too easy to guess'))).toBe(true);
+    });
+
+    it('refuses a password containing the email', async () => {
+      const tag = randomUUID().slice(0, 8);
+      const email = `quintessa${tag}@example.com`;
+      const messages = await expectWeak(`quintessa${tag} rides again 91`, email, 'Some Body');
+      expect(messages).toContain('contains your email address or name');
+    });
+
+    it('refuses a password containing the name', async () => {
+      const messages = await expectWeak(
+        'Bartholomew Quince rocks 77',
+        uniqueEmail('name'),
+        'Bartholomew Quince',
+      );
+      expect(messages).toContain('contains your email address or name');
+    });
+  });
+
+  describe('validation_failed', () => {
+    it('rejects unknown fields: role: "admin" cannot create an admin (mass assignment)', async () => {
+      const email = uniqueEmail('mass');
+      const res = await register(t.app, {
+        email,
+        password: STRONG_PASSWORD,
+        name: 'Mallory',
+        role: 'admin',
+      });
+      const body = expectProblem(res, 400, 'validation_failed');
+      expect(fieldErrors(body)).toContainEqual({ path: '/body/role', message: 'is not allowed' });
+      // Refused, not stripped: no account exists, admin or otherwise.
+      expect(await t.app.services.usersRepo.findByEmail(email)).toBeUndefined();
+    });
+
+    it('rejects other privileged fields the same way', async () => {
+      for (const extra of [
+        { disabled: false },
+        { emailVerified: true },
+        { mfaEnabled: true },
+        { password_hash: '$argon2id$v=19$m=1024,t=1,p=1$abc$def' },
+        { id: randomUUID() },
+      ]) {
+        const email = uniqueEmail('extra');
+        const res = await register(t.app, {
+          email,
+          password: STRONG_PASSWORD,
+          name: 'Mallory',
+          ...extra,
+        });
+        const body = expectProblem(res, 400, 'validation_failed');
+        expect(fieldErrors(body)).toContainEqual({
+          path: `/body/${Object.keys(extra)[0]!}`,
+          message: 'is not allowed',
+        });
+        expect(await t.app.services.usersRepo.findByEmail(email)).toBeUndefined();
+      }
+    });
+
+    it('gives a self-registered user the default role', async () => {
+      const email = uniqueEmail('role');
+      await register(t.app, { email, password: STRONG_PASSWORD, name: 'Plain' });
+      const row = await t.app.services.usersRepo.findByEmail(email);
+      expect(row?.role).toBe('user');
+    });
+
+    it('names every missing field', async () => {
+      const res = await register(t.app, { email: uniqueEmail('missing') });
+      const body = expectProblem(res, 400, 'validation_failed');
+      expect(fieldErrors(body)).toEqual(
+        expect.arrayContaining([
+          { path: '/body/password', message: 'is required' },
+          { path: '/body/name', message: 'is required' },
+        ]),
+      );
+      expectProblem(await register(t.app, {}), 400, 'validation_failed');
+    });
+
+    it('rejects values of the wrong type', async () => {
+      const res = await register(t.app, {
+        email: ['a@example.com'],
+        password: STRONG_PASSWORD,
+        name: 42,
+      });
+      const body = expectProblem(res, 400, 'validation_failed');
+      const paths = fieldErrors(body).map((e) => e.path);
+      expect(paths).toEqual(expect.arrayContaining(['/body/email', '/body/name']));
+    });
+
+    it.each([
+      'not-an-email',
+      'two@@example.com',
+      'spaces in@example.com',
+      'no-domain@',
+      '@example.com',
+      'user@localhost',
+      `bell\u0007@example.com`,
+      `rtl\u202e@example.com`,
+    ])('rejects the bad email %j', async (email) => {
+      const res = await register(t.app, { email, password: STRONG_PASSWORD, name: 'Bad Email' });
+      const body = expectProblem(res, 400, 'validation_failed');
+      expect(fieldErrors(body)).toEqual([
+        { path: '/body/email', message: 'must be a valid email address' },
+      ]);
+    });
+
+    it('rejects an over-long email', async () => {
+      const res = await register(t.app, {
+        email: `${'a'.repeat(250)}@example.com`,
+        password: STRONG_PASSWORD,
+        name: 'Long',
+      });
+      expectProblem(res, 400, 'validation_failed');
+    });
+
+    it.each([
+      ['NUL', 'Evil\u0000Name'],
+      ['escape', 'Evil\u001b[31mName'],
+      ['bidi override', 'Evil\u202eemaN'],
+      ['zero-width space', 'Evil\u200bName'],
+      ['DEL', 'Evil\u007fName'],
+    ])('rejects a name with a control character (%s)', async (_label, name) => {
+      const email = uniqueEmail('ctrl');
+      const res = await register(t.app, { email, password: STRONG_PASSWORD, name });
+      const body = expectProblem(res, 400, 'validation_failed');
+      expect(fieldErrors(body)).toEqual([
+        { path: '/body/name', message: 'must not contain control characters' },
+      ]);
+      expect(await t.app.services.usersRepo.findByEmail(email)).toBeUndefined();
+    });
+
+    it('rejects an empty or blank name and an over-long one', async () => {
+      for (const name of ['', '   ', 'x'.repeat(101)]) {
+        const res = await register(t.app, {
+          email: uniqueEmail('blank'),
+          password: STRONG_PASSWORD,
+          name,
+        });
+        const body = expectProblem(res, 400, 'validation_failed');
+        expect(fieldErrors(body)[0]?.path).toBe('/body/name');
+      }
+    });
+
+    it('refuses a body that is not JSON with 415', async () => {
+      const res = await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/register',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        payload: `email=${encodeURIComponent(uniqueEmail('form'))}&password=x&name=y`,
+      });
+      expectProblem(res, 415, 'unsupported_media_type');
+    });
+  });
+});
