@@ -1,13 +1,14 @@
 import { defineConfig } from 'vitest/config';
 
 // With DATABASE_URL set, every test that touches the database runs a second time on PostgreSQL.
-// Tests of the pure HTTP pipeline, config, crypto and docs do not depend on the dialect.
+// Tests of the pure HTTP pipeline, config, crypto, docs and the CLI's own plumbing do not depend
+// on the dialect; the CLI's database commands (test/cli/commands.test.ts) do.
 const DIALECT_FREE = [
   'test/http/**',
   'test/config/**',
   'test/crypto/**',
   'test/docs/**',
-  'test/cli/**',
+  'test/cli/cli.test.ts',
 ];
 const postgresUrl = process.env.DATABASE_URL;
 

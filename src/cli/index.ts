@@ -1,16 +1,24 @@
 import { ConfigError } from '../errors.js';
-import { CliUsageError, type Command } from './args.js';
+import { CliError, CliUsageError, type Command } from './args.js';
+import { keys } from './commands/keys.js';
+import { migrate } from './commands/migrate.js';
 import { serve } from './commands/serve.js';
+import { user } from './commands/user.js';
 
 const commands: Record<string, Command> = Object.assign(
   Object.create(null) as Record<string, Command>,
   {
     serve,
+    migrate,
+    keys,
+    user,
   },
 );
 
 function help(): string {
-  const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(18)}${c.summary}`);
+  const lines = Object.entries(commands).map(
+    ([name, c]) => `  ${(c.synopsis ?? name).padEnd(18)}${c.summary}`,
+  );
   return [
     'Usage: bulwark [command] [options]',
     '',
@@ -56,6 +64,10 @@ export async function main(argv: string[]): Promise<number> {
       // Operators need the setting and the fix, not a stack trace.
       process.stderr.write(`bulwark: ${error.message}\n`);
       return 78; // EX_CONFIG
+    }
+    if (error instanceof CliError) {
+      process.stderr.write(`bulwark ${name}: ${error.message}\n`);
+      return error.exitCode;
     }
     if (error instanceof CliUsageError) {
       process.stderr.write(`bulwark ${name}: ${error.message}\n\n${command.usage}\n`);

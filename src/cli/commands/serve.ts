@@ -1,5 +1,4 @@
 import { loadConfig } from '../../config/index.js';
-import { runServer } from '../../server.js';
 import { parseCommandArgs, type Command } from '../args.js';
 
 export const serve: Command = {
@@ -13,6 +12,8 @@ export const serve: Command = {
   async run(args) {
     const { values } = parseCommandArgs(args, { config: { type: 'string' } });
     const config = loadConfig({ ...(values.config === undefined ? {} : { file: values.config }) });
+    // Loaded on demand, so the CLI's other commands and --help start without the HTTP stack.
+    const { runServer } = await import('../../server.js');
     await runServer(config);
     return -1; // keep running; the process exits from the signal handler
   },

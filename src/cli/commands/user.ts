@@ -1,0 +1,119 @@
+import { isAppError, type AppError, type FieldError } from '../../errors.js';
+import { CliError, CliUsageError, parseCommandArgs, type Command } from '../args.js';
+import { loadCliContext, withServices } from '../context.js';
+import { promptNewPassword, readPasswordLine } from '../read-password.js';
+
+const USAGE = [
+  'Usage: bulwark user create --email EMAIL [--name NAME] [--role ROLE] [--password-stdin]',
+  '                           [--config FILE]',
+  '',
+  'Creates a user, typically the first administrator (--role admin), with the same password',
+  "policy and normalisation as registration. Prints the new user's id, email and role.",
+  '',
+  'The password is asked twice on the terminal (not echoed), or with --password-stdin read from',
+  'the first line of standard input. It is never taken from the command line: arguments are',
+  'visible to every local user in `ps` and stay in shell history.',
+  '',
+  'Options:',
+  '  --email EMAIL      sign-in email (required)',
+  '  --name NAME        display name (default: the part of the email before the @)',
+  '  --role ROLE        a role of access.roles (default: access.defaultRole)',
+  '  --password-stdin   read the password from standard input instead of the terminal',
+  '  --config FILE      JSON config file (environment variables override it)',
+  '',
+  'Example:',
+  '  printf %s "$ADMIN_PASSWORD" | bulwark user create --email admin@example.com --role admin --password-stdin',
+].join('\n');
+
+/** True for `--password` and `--password=...`, the flag this command refuses on purpose. */
+function isPasswordFlag(arg: string): boolean {
+  return arg === '--password' || arg.startsWith('--password=');
+}
+
+const FIELD_OPTION: Record<string, string> = Object.assign(Object.create(null) as object, {
+  '/body/email': '--email',
+  '/body/name': '--name',
+  '/body/role': '--role',
+});
+
+/** The service's refusal as one line for the operator. */
+function describeRefusal(error: AppError, role: string): string {
+  const errors: FieldError[] = error.errors ?? [];
+  switch (error.code) {
+    case 'weak_password':
+      return `weak password: ${errors.map((e) => e.message).join('; ') || error.detail}`;
+    case 'email_taken':
+      return 'a user with this email already exists';
+    case 'validation_failed':
+      return (
+        errors
+          .map((e) =>
+            e.path === '/body/role'
+              ? `unknown role ${JSON.stringify(role)}: ${e.message}`
+              : `invalid ${FIELD_OPTION[e.path] ?? e.path}: ${e.message}`,
+          )
+          .join('; ') || error.detail
+      );
+    default:
+      return error.detail;
+  }
+}
+
+export const user: Command = {
+  synopsis: 'user create',
+  summary: 'create a user (the first admin: --role admin); password from the TTY or stdin',
+  usage: USAGE,
+  async run(args) {
+    // Checked before parsing so the refusal explains itself instead of "unknown option".
+    if (args.some(isPasswordFlag)) {
+      throw new CliUsageError(
+        '--password is not accepted: a password in the arguments is visible to every local user in `ps` and is kept in shell history. Pipe it in with --password-stdin, or leave both out to be asked on the terminal.',
+      );
+    }
+    const { values, positionals } = parseCommandArgs(args, {
+      config: { type: 'string' },
+      email: { type: 'string' },
+      name: { type: 'string' },
+      role: { type: 'string' },
+      'password-stdin': { type: 'boolean' },
+    });
+    const [sub, ...extra] = positionals;
+    if (sub !== 'create') {
+      throw new CliUsageError(
+        sub === undefined ? 'missing subcommand: create' : 'unknown subcommand (expected: create)',
+      );
+    }
+    // Not echoed: a stray argument here is often a password typed after its flag.
+    if (extra.length > 0) throw new CliUsageError('user create takes no positional arguments');
+    const email = values.email;
+    if (email === undefined) throw new CliUsageError('--email is required');
+    const fromStdin = values['password-stdin'] === true;
+    if (!fromStdin && !process.stdin.isTTY) {
+      throw new CliUsageError(
+        'standard input is not a terminal, so the password cannot be asked for: pipe it in and add --password-stdin',
+      );
+    }
+
+    const context = loadCliContext(values.config);
+    const role = values.role ?? context.config.access.defaultRole;
+    const name = values.name ?? email.trim().split('@')[0] ?? '';
+    const created = await withServices(context, async (services) => {
+      const password = fromStdin ? await readPasswordLine() : await promptNewPassword();
+      try {
+        return services.users.view(
+          await services.users.create(
+            { email, name, role, password },
+            // No request behind it: the user agent marks the CLI as the origin in the audit trail.
+            { actorId: null, userAgent: 'bulwark-cli' },
+          ),
+        );
+      } catch (error) {
+        if (isAppError(error))
+          throw new CliError(describeRefusal(error, role), 1, { cause: error });
+        throw error;
+      }
+    });
+    process.stdout.write(`id: ${created.id}\nemail: ${created.email}\nrole: ${created.role}\n`);
+    return 0;
+  },
+};

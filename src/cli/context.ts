@@ -1,0 +1,167 @@
+import { pino, type Logger } from 'pino';
+import { loadConfig, type Config } from '../config/index.js';
+import { DecryptionError } from '../crypto/field-cipher.js';
+import { createDatabase, type Db } from '../db/index.js';
+import { ConfigError, isAppError } from '../errors.js';
+import { createLogger } from '../http/logger.js';
+import type { Services } from '../services.js';
+import { CliError, CliUsageError } from './args.js';
+
+/** What every one-shot command starts from: the validated config and a quiet logger. */
+export interface CliContext {
+  config: Config;
+  /** JSON lines on stderr at level warn: stdout carries only the command's own output. */
+  logger: Logger;
+}
+
+/**
+ * Loads the config (environment, plus the `--config` file when given) and a logger on stderr.
+ * @throws ConfigError for a bad setting; the CLI prints it and exits 78
+ */
+export function loadCliContext(configFile: string | undefined): CliContext {
+  const config = loadConfig(configFile === undefined ? {} : { file: configFile });
+  // Synchronous writes: a one-shot command exits right after its last line, and an async
+  // destination could lose a warning written just before.
+  const logger = createLogger(
+    { ...config.log, level: 'warn' },
+    pino.destination({ dest: 2, sync: true }),
+  );
+  return { config, logger };
+}
+
+/**
+ * Opens the database alone (no keyring, no services), runs `fn`, and always closes it. For
+ * commands that must work before the service can start, such as `migrate`.
+ */
+export async function withDatabase<T>(context: CliContext, fn: (db: Db) => Promise<T>): Promise<T> {
+  const { config, logger } = context;
+  let db: Db;
+  try {
+    db = await createDatabase({
+      sqlitePath: config.database.sqlitePath,
+      ...(config.database.url === undefined ? {} : { url: config.database.url }),
+      onBackgroundError: (error) => logger.warn({ err: error }, 'database connection error'),
+    });
+  } catch (error) {
+    throw toCliError(error, config);
+  }
+  try {
+    return await fn(db);
+  } catch (error) {
+    throw toCliError(error, config);
+  } finally {
+    await closeQuietly(db.close(), logger);
+  }
+}
+
+/**
+ * Builds the services exactly as `serve` does (same keyring, same migrate-on-start rule), runs
+ * `fn`, and always closes them. Failures become one-line CliErrors.
+ */
+export async function withServices<T>(
+  context: CliContext,
+  fn: (services: Services) => Promise<T>,
+): Promise<T> {
+  const { config, logger } = context;
+  let services: Services;
+  try {
+    // Loaded on demand: `migrate` and `--help` need none of the services' dependencies.
+    const { createServices } = await import('../services.js');
+    services = await createServices(config, { logger });
+  } catch (error) {
+    throw toCliError(error, config);
+  }
+  try {
+    return await fn(services);
+  } catch (error) {
+    throw toCliError(error, config);
+  } finally {
+    await closeQuietly(services.close(), logger);
+  }
+}
+
+async function closeQuietly(closing: Promise<void>, logger: Logger): Promise<void> {
+  try {
+    await closing;
+  } catch (error) {
+    // The command's outcome is already decided; a failed close must not replace it.
+    logger.warn({ err: error }, 'closing the database failed');
+  }
+}
+
+/** Errors the CLI already knows how to print pass through; anything else is described. */
+function toCliError(error: unknown, config: Config): Error {
+  if (error instanceof CliError || error instanceof CliUsageError || error instanceof ConfigError) {
+    return error;
+  }
+  if (isAppError(error)) return new CliError(error.detail, 1, { cause: error });
+  return new CliError(describeFailure(error, config), 1, { cause: error });
+}
+
+/** Node's network error codes that mean the database server could not be reached. */
+const UNREACHABLE = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+]);
+
+function codeOf(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** The error's own message, first line only; an AggregateError (IPv4 + IPv6) has none of its own. */
+function messageOf(error: unknown): string {
+  if (error instanceof AggregateError && error.message === '') {
+    const inner = [...new Set(error.errors.map(messageOf))].filter(Boolean);
+    if (inner.length > 0) return inner.join('; ');
+  }
+  const text = error instanceof Error ? error.message : String(error);
+  const line = text.split('\n')[0]?.trim();
+  return line || codeOf(error) || 'unknown error';
+}
+
+/**
+ * One line an operator can act on. Never includes the database URL (it usually carries a
+ * password) nor key material: driver messages name hosts and tables, never credentials.
+ */
+export function describeFailure(error: unknown, config: Config): string {
+  if (error instanceof DecryptionError) {
+    const source =
+      config.keys.masterKey !== undefined
+        ? 'BULWARK_MASTER_KEY (keys.masterKey)'
+        : config.keys.masterKeyFile !== undefined
+          ? `keys.masterKeyFile ${config.keys.masterKeyFile}`
+          : `the development key file ${config.keys.devKeyFile}`;
+    return (
+      `cannot decrypt the signing keys stored in the database with the master key from ${source}: ` +
+      `${error.reason.replaceAll('_', ' ')}. Fix: use the master key this database was set up with.`
+    );
+  }
+  const postgres = config.database.url !== undefined;
+  const where = postgres
+    ? 'the PostgreSQL database (DATABASE_URL)'
+    : `the SQLite database ${config.database.sqlitePath}`;
+  const message = messageOf(error);
+  const code = codeOf(error);
+  if (postgres && code === 'ERR_INVALID_URL') {
+    // Node's message would be "Invalid URL" alone; its `input` is the URL, password and all.
+    return 'DATABASE_URL (database.url) is not a valid URL. Fix: check the port, and %-encode special characters in the user name and password.';
+  }
+  // SQLSTATE 42P01 undefined_table; SQLite says "no such table".
+  if (code === '42P01' || /no such table/i.test(message)) {
+    return `${where} has no Bulwark tables, or older ones (${message}). Fix: run \`bulwark migrate\`.`;
+  }
+  // SQLSTATE classes 08 (connection), 28 (authorization), 3D000 (no such database).
+  const refused =
+    (code !== undefined && (UNREACHABLE.has(code) || /^(08|28)/.test(code) || code === '3D000')) ||
+    /timeout exceeded when trying to connect|connection terminated|support SSL/i.test(message);
+  if (refused) return `cannot connect to ${where}: ${message}`;
+  if (code?.startsWith('SQLITE_') || code === 'EACCES' || code === 'EISDIR' || code === 'ENOENT')
+    return `${where}: ${message}`;
+  return message;
+}

@@ -1,0 +1,374 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { buildApp, type BulwarkApp } from '../../src/app.js';
+import { createConfig } from '../../src/config/index.js';
+import { migrateToLatest } from '../../src/db/index.js';
+import { LogCapture, TEST_MASTER_KEY, testConfigInput } from '../helpers/app.js';
+import { createTestDb, type TestDb } from '../helpers/db.js';
+import { BIN, runNode, type Finished } from '../helpers/process.js';
+
+// These tests run the built CLI (npm test builds first) against a database of their own: a
+// temporary SQLite file, or a fresh PostgreSQL schema when DATABASE_URL is set.
+
+const PASSWORD = 'a long passphrase of yours';
+const NO_STACK = /\n\s+at /;
+// Each test starts one to three node processes; generous bounds keep a loaded CI machine green.
+const SLOW = 60_000;
+
+let testDb: TestDb;
+let dir: string;
+let app: BulwarkApp | undefined;
+
+beforeEach(async () => {
+  testDb = await createTestDb();
+  dir = await mkdtemp(join(tmpdir(), 'bulwark-cli-commands-'));
+});
+
+afterEach(async () => {
+  await app?.close();
+  app = undefined;
+  await testDb.cleanup();
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** The child's environment: this test's database and master key, cheap argon2 parameters. */
+function cliEnv(extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    BULWARK_DATABASE_SQLITE_PATH: testDb.sqlitePath,
+    ...(testDb.url === undefined ? {} : { DATABASE_URL: testDb.url }),
+    // BULWARK_KEYS_MASTER_KEY is the canonical name of keys.masterKey.
+    BULWARK_KEYS_MASTER_KEY: TEST_MASTER_KEY,
+    BULWARK_PASSWORDS_ARGON2_MEMORY_KI_B: '1024',
+    BULWARK_PASSWORDS_ARGON2_ITERATIONS: '1',
+    ...extra,
+  };
+}
+
+function bulwark(
+  args: string[],
+  options: { input?: string; env?: Record<string, string> } = {},
+): Promise<Finished> {
+  return runNode([BIN, ...args], {
+    env: cliEnv(options.env),
+    cwd: dir,
+    timeoutMs: 30_000,
+    ...(options.input === undefined ? {} : { input: options.input }),
+  });
+}
+
+/** The service, in-process, on the database and master key the CLI just used. */
+async function service(): Promise<BulwarkApp> {
+  app = await buildApp(createConfig(testConfigInput(testDb)), { logger: new LogCapture() });
+  return app;
+}
+
+async function login(email: string, password: string) {
+  const res = await (
+    await service()
+  ).inject({
+    method: 'POST',
+    url: '/api/v1/auth/login',
+    payload: { email, password },
+  });
+  return { status: res.statusCode, body: res.json<{ accessToken: string }>() };
+}
+
+function fields(stdout: string): Record<string, string> {
+  return Object.fromEntries(
+    stdout
+      .trim()
+      .split('\n')
+      .map((line) => {
+        const colon = line.indexOf(': ');
+        return [line.slice(0, colon), line.slice(colon + 2)];
+      }),
+  );
+}
+
+/** Users in this test's database (migrated first: a refused command may have left it empty). */
+async function userCount(): Promise<number> {
+  await migrateToLatest(testDb.db);
+  const rows = await testDb.db.kysely.selectFrom('users').select('id').execute();
+  return rows.length;
+}
+
+describe('bulwark migrate', { timeout: SLOW }, () => {
+  it('applies the migrations, then reports the database up to date', async () => {
+    const first = await bulwark(['migrate']);
+    expect(first.code).toBe(0);
+    expect(first.stdout).toMatch(/^applied 0001-identity\n$/);
+    expect(first.stderr).toBe('');
+    // The tables exist in this test's own database (schema, on PostgreSQL).
+    expect(await testDb.db.kysely.selectFrom('users').select('id').execute()).toEqual([]);
+
+    const second = await bulwark(['migrate']);
+    expect(second.code).toBe(0);
+    expect(second.stdout).toBe('database is up to date\n');
+    expect(second.stderr).toBe('');
+  });
+
+  it('fails in one line, without the URL or a stack, when PostgreSQL is unreachable', async () => {
+    const res = await bulwark(['migrate'], {
+      env: { DATABASE_URL: 'postgres://bulwark:pw-s3cret-9f2@127.0.0.1:1/bulwark' },
+    });
+    expect(res.code).toBe(1);
+    expect(res.stdout).toBe('');
+    expect(res.stderr).toBe(
+      'bulwark migrate: cannot connect to the PostgreSQL database (DATABASE_URL): connect ECONNREFUSED 127.0.0.1:1\n',
+    );
+    expect(res.stderr).not.toContain('pw-s3cret-9f2');
+  });
+
+  it('refuses arguments it does not know', async () => {
+    const res = await bulwark(['migrate', 'now']);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toContain('Usage: bulwark migrate');
+  });
+
+  it('is what the other commands point to when start-up migration is off', async () => {
+    const res = await bulwark(['keys', 'rotate'], {
+      env: { BULWARK_DATABASE_MIGRATE_ON_START: 'false' },
+    });
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(
+      /^bulwark keys: .* has no Bulwark tables.*Fix: run `bulwark migrate`/,
+    );
+    expect(res.stderr).not.toMatch(NO_STACK);
+  });
+});
+
+describe('bulwark user create', { timeout: SLOW }, () => {
+  it('creates a user from --password-stdin, who can then log in', async () => {
+    const res = await bulwark(
+      ['user', 'create', '--email', ' Admin@Example.COM ', '--role', 'admin', '--password-stdin'],
+      { input: `${PASSWORD}\n` },
+    );
+    expect(res.stderr).toBe('');
+    expect(res.code).toBe(0);
+    const created = fields(res.stdout);
+    expect(Object.keys(created)).toEqual(['id', 'email', 'role']);
+    expect(created).toMatchObject({ email: 'admin@example.com', role: 'admin' });
+    expect(res.stdout).not.toContain(PASSWORD);
+
+    // The trailing newline is not part of the password.
+    const { status, body } = await login('admin@example.com', PASSWORD);
+    expect(status).toBe(200);
+    const me = await app!.inject({
+      method: 'GET',
+      url: '/api/v1/users/me',
+      headers: { authorization: `Bearer ${body.accessToken}` },
+    });
+    expect(me.statusCode).toBe(200);
+    // The name defaults to the local part of the email.
+    expect(me.json()).toMatchObject({ id: created.id, role: 'admin', name: 'Admin' });
+  });
+
+  it('reads only the first line of standard input and drops a CRLF ending', async () => {
+    const res = await bulwark(
+      ['user', 'create', '--email', 'ops@example.com', '--name', 'Ops Team', '--password-stdin'],
+      { input: `${PASSWORD}\r\nsecond line ignored\n` },
+    );
+    expect(res.code).toBe(0);
+    // access.defaultRole when --role is absent.
+    expect(fields(res.stdout)).toMatchObject({ email: 'ops@example.com', role: 'user' });
+    expect((await login('ops@example.com', PASSWORD)).status).toBe(200);
+    expect((await login('ops@example.com', `${PASSWORD}\r`)).status).toBe(401);
+  });
+
+  it('takes the default role from the --config file', async () => {
+    const file = join(dir, 'bulwark.json');
+    await writeFile(file, JSON.stringify({ access: { defaultRole: 'admin' } }));
+    const res = await bulwark(
+      ['user', 'create', '--config', file, '--email', 'root@example.com', '--password-stdin'],
+      { input: PASSWORD },
+    );
+    expect(res.code).toBe(0);
+    expect(fields(res.stdout).role).toBe('admin');
+  });
+
+  it('refuses a second user with the same email, whatever its case', async () => {
+    const args = ['user', 'create', '--email', 'dup@example.com', '--password-stdin'];
+    expect((await bulwark(args, { input: PASSWORD })).code).toBe(0);
+    const res = await bulwark(
+      ['user', 'create', '--email', 'DUP@example.com', '--password-stdin'],
+      { input: PASSWORD },
+    );
+    expect(res.code).toBe(1);
+    expect(res.stdout).toBe('');
+    expect(res.stderr).toBe('bulwark user: a user with this email already exists\n');
+    expect(await userCount()).toBe(1);
+  });
+
+  it('refuses a weak password with the policy reasons', async () => {
+    const short = await bulwark(
+      ['user', 'create', '--email', 'weak@example.com', '--password-stdin'],
+      { input: 'short\n' },
+    );
+    expect(short.code).toBe(1);
+    expect(short.stderr).toBe('bulwark user: weak password: must be at least 12 characters\n');
+
+    const guessable = await bulwark(
+      ['user', 'create', '--email', 'weak@example.com', '--password-stdin'],
+      { input: 'weak@example.com\n' },
+    );
+    expect(guessable.code).toBe(1);
+    expect(guessable.stderr).toMatch(/^bulwark user: weak password: .*email address or name/);
+    expect(guessable.stderr).not.toMatch(NO_STACK);
+    expect(await userCount()).toBe(0);
+  });
+
+  it('refuses an unknown role and names the valid ones', async () => {
+    const res = await bulwark(
+      ['user', 'create', '--email', 'r@example.com', '--role', 'superuser', '--password-stdin'],
+      { input: PASSWORD },
+    );
+    expect(res.code).toBe(1);
+    expect(res.stderr).toBe('bulwark user: unknown role "superuser": must be one of admin, user\n');
+    expect(await userCount()).toBe(0);
+  });
+
+  it('refuses an invalid email', async () => {
+    const res = await bulwark(['user', 'create', '--email', 'not-an-email', '--password-stdin'], {
+      input: PASSWORD,
+    });
+    expect(res.code).toBe(1);
+    expect(res.stderr).toBe('bulwark user: invalid --email: must be a valid email address\n');
+  });
+
+  it.each([[['--password', 'hunter2-Xq9-visible']], [['--password=hunter2-Xq9-visible']]])(
+    'refuses a password in the arguments (%j) without echoing it',
+    async (flag) => {
+      const res = await bulwark(['user', 'create', '--email', 'p@example.com', ...flag]);
+      expect(res.code).toBe(2);
+      expect(res.stderr).toContain('--password is not accepted');
+      expect(res.stderr).toContain('`ps`');
+      expect(res.stderr).toContain('shell history');
+      expect(res.stderr).toContain('--password-stdin');
+      expect(res.stdout + res.stderr).not.toContain('hunter2-Xq9-visible');
+      expect(await userCount()).toBe(0);
+    },
+  );
+
+  it('does not echo a stray argument, which may be a password', async () => {
+    const res = await bulwark(
+      ['user', 'create', '--email', 'p@example.com', '--password-stdin', 'hunter2-Xq9-visible'],
+      { input: PASSWORD },
+    );
+    expect(res.code).toBe(2);
+    expect(res.stdout + res.stderr).not.toContain('hunter2-Xq9-visible');
+  });
+
+  it('asks for --password-stdin when standard input is not a terminal', async () => {
+    const res = await bulwark(['user', 'create', '--email', 'tty@example.com'], {
+      input: `${PASSWORD}\n`,
+    });
+    expect(res.code).toBe(2);
+    expect(res.stderr).toMatch(/^bulwark user: standard input is not a terminal.*--password-stdin/);
+    expect(res.stderr).toContain('Usage: bulwark user create');
+    expect(await userCount()).toBe(0);
+  });
+
+  it('refuses empty standard input', async () => {
+    const res = await bulwark(['user', 'create', '--email', 'e@example.com', '--password-stdin'], {
+      input: '',
+    });
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(/^bulwark user: standard input is empty/);
+  });
+
+  it.each([
+    [['user', 'create', '--password-stdin'], '--email is required'],
+    [['user'], 'missing subcommand: create'],
+    [['user', 'delete', '--email', 'x@example.com'], 'unknown subcommand'],
+    [['user', 'create', '--email', 'x@example.com', '--admin'], "Unknown option '--admin'"],
+  ])('refuses %j with the usage and exit code 2', async (args, message) => {
+    const res = await bulwark(args, { input: PASSWORD });
+    expect(res.code).toBe(2);
+    expect(res.stderr).toContain(message);
+    expect(res.stderr).toContain('Usage: bulwark user create');
+  });
+});
+
+describe('bulwark keys rotate', { timeout: SLOW }, () => {
+  it('prints the new and the retired kid, and the JWKS serves both', async () => {
+    const res = await bulwark(['keys', 'rotate']);
+    expect(res.stderr).toBe('');
+    expect(res.code).toBe(0);
+    const lines = res.stdout.split('\n');
+    expect(lines).toHaveLength(3); // two lines and the final newline: nothing else
+    const { 'new kid': kid, 'retired kid': retired } = fields(res.stdout);
+    expect(kid).toMatch(/^[0-9a-f-]{36}$/);
+    expect(retired).toMatch(/^[0-9a-f-]{36}$/);
+    expect(kid).not.toBe(retired);
+
+    const server = await service();
+    const jwks = await server.inject({ method: 'GET', url: '/.well-known/jwks.json' });
+    const kids = jwks.json<{ keys: { kid: string }[] }>().keys.map((k) => k.kid);
+    expect(kids.sort()).toEqual([kid, retired].sort());
+    // New tokens are signed with the new key.
+    expect(server.services.signingKeys.signingKey().kid).toBe(kid);
+
+    const again = await bulwark(['keys', 'rotate']);
+    expect(fields(again.stdout)['retired kid']).toBe(kid);
+  });
+
+  it('fails with a clear message and no key bytes under another master key', async () => {
+    expect((await bulwark(['keys', 'rotate'])).code).toBe(0);
+    const before = await testDb.db.kysely.selectFrom('signing_keys').selectAll().execute();
+
+    const otherKey = randomBytes(32).toString('base64');
+    const res = await bulwark(['keys', 'rotate'], { env: { BULWARK_KEYS_MASTER_KEY: otherKey } });
+    expect(res.code).toBe(1);
+    expect(res.stdout).toBe('');
+    expect(res.stderr).toMatch(
+      /^bulwark keys: cannot decrypt the signing keys stored in the database with the master key from .*: authentication failed\. Fix: use the master key this database was set up with\.\n$/,
+    );
+    for (const secret of [otherKey, TEST_MASTER_KEY, ...before.map((k) => k.private_key_enc)])
+      expect(res.stderr).not.toContain(secret);
+    expect(res.stderr).not.toMatch(/"d"|BEGIN|PRIVATE/);
+
+    // Nothing was rotated.
+    const after = await testDb.db.kysely.selectFrom('signing_keys').selectAll().execute();
+    expect(after).toEqual(before);
+  });
+
+  it('refuses a master key that is not 32 bytes as a config error', async () => {
+    const res = await bulwark(['keys', 'rotate'], {
+      env: { BULWARK_KEYS_MASTER_KEY: randomBytes(16).toString('base64') },
+    });
+    expect(res.code).toBe(78);
+    expect(res.stderr).toContain('must decode to exactly 32 bytes');
+  });
+
+  it('refuses a missing or unknown subcommand', async () => {
+    for (const args of [['keys'], ['keys', 'list']]) {
+      const res = await bulwark(args);
+      expect(res.code).toBe(2);
+      expect(res.stderr).toContain('Usage: bulwark keys rotate');
+    }
+  });
+});
+
+describe('help', { timeout: SLOW }, () => {
+  it.each([
+    [['migrate', '--help'], 'Usage: bulwark migrate'],
+    [['keys', 'rotate', '--help'], 'Usage: bulwark keys rotate'],
+    [['user', 'create', '--help'], 'Usage: bulwark user create'],
+    [['user', 'create', '-h'], 'Usage: bulwark user create'],
+  ])('%j prints the usage and exits 0', async (args, usage) => {
+    const res = await bulwark(args);
+    expect(res.code).toBe(0);
+    expect(res.stdout.startsWith(usage)).toBe(true);
+    expect(res.stderr).toBe('');
+  });
+
+  it('lists the commands in the main help', async () => {
+    const res = await bulwark(['--help']);
+    expect(res.code).toBe(0);
+    for (const command of ['serve', 'migrate', 'keys rotate', 'user create'])
+      expect(res.stdout).toMatch(new RegExp(`^  ${command} `, 'm'));
+  });
+});
