@@ -60,7 +60,8 @@ await Promise.all(Array.from({ length: connections }, worker));
 const elapsedMs = performance.now() - started;
 agent.destroy();
 latencies.sort((a, b) => a - b);
-const pct = (p) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? 0;
+const pct = (p) =>
+  latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? 0;
 process.stdout.write(
   JSON.stringify({
     requests: latencies.length,

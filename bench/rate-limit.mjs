@@ -62,7 +62,14 @@ async function setUp(name, input) {
 }
 
 async function load(variant, ms) {
-  const args = [generator, variant.target, variant.accessToken, String(connections), String(ms), '1000000'];
+  const args = [
+    generator,
+    variant.target,
+    variant.accessToken,
+    String(connections),
+    String(ms),
+    '1000000',
+  ];
   const { stdout } = await run(process.execPath, args, { timeout: ms + 30_000 });
   const result = JSON.parse(stdout);
   if (result.errors > 0 || Object.keys(result.statuses).some((s) => s !== '200')) {
