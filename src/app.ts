@@ -156,18 +156,10 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
 
   app.readiness.register('database', () => services.db.ping());
   if (services.store.kind === 'redis') {
+    // failOpen: an outage degrades this instance (limits per instance) but it keeps serving, so
+    // it stays in the load balancer; failClosed: it is not ready.
     const store = services.store;
-    app.readiness.register('redis', async () => {
-      // failOpen: an outage degrades this instance (limits per instance) but it keeps serving,
-      // so it stays in the load balancer; failClosed: it is not ready.
-      try {
-        await store.ping();
-      } catch (error) {
-        if (store.health() === 'degraded') return 'degraded';
-        throw error;
-      }
-      return undefined;
-    });
+    app.readiness.register('redis', () => store.readiness());
   }
 
   await app.register(authentication, {

@@ -7,7 +7,7 @@ import { Type } from 'typebox';
  * or resolves `'degraded'` when it fails but the instance still serves correctly enough to stay
  * in the load balancer (Redis down with redis.onOutage=failOpen).
  */
-export type ReadinessCheck = () => Promise<void | 'degraded' | undefined> | void | 'degraded';
+export type ReadinessCheck = () => Promise<void | 'ok' | 'degraded'> | void | 'ok' | 'degraded';
 
 type CheckStatus = 'ok' | 'degraded' | 'fail';
 

@@ -45,6 +45,10 @@ export class MemoryStore implements SharedStore {
     return Promise.resolve();
   }
 
+  readiness(): Promise<'ok'> {
+    return Promise.resolve('ok');
+  }
+
   close(): Promise<void> {
     this.handlers.clear();
     return Promise.resolve();

@@ -145,6 +145,18 @@ export class RedisStore implements SharedStore {
     await this.client.ping();
   }
 
+  async readiness(): Promise<'ok' | 'degraded'> {
+    try {
+      await this.ping();
+      return 'ok';
+    } catch (error) {
+      // Decided by the policy, not by the connection status, which lags behind a dead peer.
+      this.connectionLost(error as Error);
+      if (this.options.onOutage === 'failOpen') return 'degraded';
+      throw error;
+    }
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     const quit = async (redis: Redis): Promise<void> => {

@@ -37,5 +37,10 @@ export interface SharedStore {
   health(): StoreHealth;
   /** Round-trips to the store; rejects when it does not answer. */
   ping(): Promise<void>;
+  /**
+   * For /health/ready: 'ok', or 'degraded' when the store does not answer but a fallback serves
+   * (failOpen); rejects when it does not answer and the config says to fail closed.
+   */
+  readiness(): Promise<'ok' | 'degraded'>;
   close(): Promise<void>;
 }

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
 import { countKeys, freePort, OwnRedis, redisUrl, uniquePrefix } from '../helpers/redis.js';
 
@@ -85,6 +85,27 @@ describe.skipIf(!hasRedisServer && !redisUrl)('Redis outage and recovery', () =>
       payload: { email: 'nobody@example.com', password: 'wrong password 1234' },
     });
     expect(login.statusCode).toBe(401);
+
+    // An instance started while Redis is down starts anyway, degraded, instead of crashing.
+    const late = await buildTestApp({
+      redis: { keyPrefix: prefix, url: redis.url, connectTimeoutMs: 500, onOutage: 'failOpen' },
+    });
+    try {
+      expect((await get(late, '192.0.2.8')).statusCode).toBe(200);
+      // Polled: on a loaded machine one readiness run can exceed its 2 s check timeout.
+      await vi.waitFor(
+        async () => {
+          const lateReady = await ready(late);
+          expect(lateReady, JSON.stringify(lateReady)).toMatchObject({
+            code: 200,
+            body: { status: 'degraded' },
+          });
+        },
+        { timeout: 10_000, interval: 200 },
+      );
+    } finally {
+      await late.app.close();
+    }
 
     // failClosed: limited routes answer 503 with Retry-After; probes still answer.
     const refused = await get(closed, '192.0.2.2');
