@@ -25,6 +25,7 @@ import { apiVersioning, rewriteApiVersion } from './http/versioning.js';
 import { apiIndex } from './http/api-index.js';
 import { authentication } from './access/authenticate.js';
 import { authRoutes } from './auth/routes.js';
+import { rateLimiting } from './rate-limit/index.js';
 import { jwksRoute } from './auth/jwks-route.js';
 import { createServices, type Services } from './services.js';
 import { usersRoutes } from './users/routes.js';
@@ -131,6 +132,20 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
     config: config.api,
     ...(options.now ? { now: options.now } : {}),
   });
+  // Services come before the body step so the rate limiter (step 5) can sit right here.
+  const services = await createServices(config, {
+    logger,
+    ...(options.now ? { now: options.now } : {}),
+  });
+  app.decorate('services', services);
+  app.addHook('onClose', () => services.close());
+  if (services.rateLimits) {
+    await app.register(rateLimiting, {
+      limits: services.rateLimits,
+      tokens: services.accessTokens,
+      events: services.events,
+    });
+  }
   jsonOnly(app, config.http.maxJsonDepth);
   installErrorHandling(app, routeMethods);
   await app.register(accessLog);
@@ -139,13 +154,13 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
   await app.register(health);
   await app.register(apiIndex, { prefix: '/api/v1', version: 1, config: config.api });
 
-  const services = await createServices(config, {
-    logger,
-    ...(options.now ? { now: options.now } : {}),
-  });
-  app.decorate('services', services);
-  app.addHook('onClose', () => services.close());
   app.readiness.register('database', () => services.db.ping());
+  if (services.store.kind === 'redis') {
+    // failOpen: an outage degrades this instance (limits per instance) but it keeps serving, so
+    // it stays in the load balancer; failClosed: it is not ready.
+    const store = services.store;
+    app.readiness.register('redis', () => store.readiness());
+  }
 
   await app.register(authentication, {
     tokens: services.accessTokens,

@@ -21,3 +21,19 @@ export { assertStrictSchema } from './http/validation.js';
 export { API_SECURITY_HEADERS } from './http/security-headers.js';
 export { redactSecrets } from './http/logger.js';
 export type { ReadinessCheck } from './http/health.js';
+export {
+  rateLimiting,
+  rateLimitHeaders,
+  clientKey,
+  RateLimits,
+  type RateLimitingOptions,
+  type RateLimitPolicyName,
+} from './rate-limit/index.js';
+export {
+  createSharedStore,
+  MemoryStore,
+  RedisStore,
+  type CounterSpec,
+  type SharedStore,
+  type StoreHealth,
+} from './store/index.js';

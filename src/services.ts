@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
 import { Permissions } from './access/permissions.js';
 import { AuthService } from './auth/auth-service.js';
+import { LoginThrottle, NO_LOGIN_THROTTLE } from './auth/login-throttle.js';
 import type { Config } from './config/index.js';
 import { FieldCipher, Keyring, PasswordHasher } from './crypto/index.js';
 import {
@@ -14,9 +15,12 @@ import {
   type Db,
 } from './db/index.js';
 import { ConfigError } from './errors.js';
+import { RateLimits } from './rate-limit/index.js';
 import { SecurityEvents } from './security-events.js';
+import { createSharedStore, type SharedStore } from './store/index.js';
 import { AccessTokens } from './tokens/access-token.js';
 import { RefreshTokens } from './tokens/refresh-tokens.js';
+import { RevocationBus } from './tokens/revocation-bus.js';
 import { SessionState } from './tokens/session-state.js';
 import { Sessions } from './tokens/sessions.js';
 import { SigningKeyStore } from './tokens/signing-keys.js';
@@ -30,6 +34,10 @@ export interface Services {
   config: Config;
   db: Db;
   keyring: Keyring;
+  /** Rate-limit counters and revocation messages shared by instances (memory or Redis). */
+  store: SharedStore;
+  /** The per-route policies; null when rateLimit.enabled is false. */
+  rateLimits: RateLimits | null;
   events: SecurityEvents;
   hasher: PasswordHasher;
   permissions: Permissions;
@@ -86,7 +94,9 @@ export async function createServices(config: Config, options: ServicesOptions): 
     ...(config.database.url === undefined ? {} : { url: config.database.url }),
     onBackgroundError: (error) => logger.error({ err: error }, 'database connection error'),
   });
+  let store: SharedStore | undefined;
   try {
+    store = await createSharedStore(config, logger);
     if (config.database.migrateOnStart) {
       const { applied } = await migrateToLatest(db);
       if (applied.length > 0) logger.info({ applied }, 'database migrated');
@@ -127,6 +137,7 @@ export async function createServices(config: Config, options: ServicesOptions): 
     const sessionState = new SessionState(sessionsRepo, { now });
     const sessions = new Sessions(sessionsRepo, sessionState, events, {
       absoluteTtlMs: t.refreshAbsoluteTtlSeconds * 1000,
+      revocations: new RevocationBus(store, sessionState, logger),
       now,
     });
     const refreshTokens = new RefreshTokens(
@@ -149,6 +160,12 @@ export async function createServices(config: Config, options: ServicesOptions): 
       passwords: config.passwords,
       now,
     });
+    const limited = config.rateLimit.enabled;
+    if (!limited) {
+      logger.warn(
+        'rateLimit.enabled is false: no rate limits and NO brute-force protection of logins. Raise the limits instead of turning them off.',
+      );
+    }
     const auth = new AuthService({
       users,
       repo: usersRepo,
@@ -157,6 +174,9 @@ export async function createServices(config: Config, options: ServicesOptions): 
       accessTokens,
       refreshTokens,
       events,
+      throttle: limited
+        ? new LoginThrottle(store, config.rateLimit.login, events)
+        : NO_LOGIN_THROTTLE,
       defaultRole: config.access.defaultRole,
       now,
     });
@@ -164,6 +184,8 @@ export async function createServices(config: Config, options: ServicesOptions): 
       config,
       db,
       keyring,
+      store,
+      rateLimits: limited ? new RateLimits(store, config.rateLimit) : null,
       events,
       hasher,
       permissions,
@@ -175,9 +197,13 @@ export async function createServices(config: Config, options: ServicesOptions): 
       sessions,
       refreshTokens,
       auth,
-      close: () => db.close(),
+      close: async () => {
+        await store?.close();
+        await db.close();
+      },
     };
   } catch (error) {
+    await store?.close();
     await db.close();
     throw error;
   }

@@ -3,6 +3,7 @@ import fp from 'fastify-plugin';
 import { AppError } from '../errors.js';
 import type { EventContext, SecurityEvents } from '../security-events.js';
 import { invalidToken, type AccessTokens } from '../tokens/access-token.js';
+import { verifiedBearer } from './bearer.js';
 import type { SessionState } from '../tokens/session-state.js';
 import type { Permissions } from './permissions.js';
 
@@ -34,8 +35,6 @@ export interface AuthenticateOptions {
   permissions: Permissions;
   events: SecurityEvents;
 }
-
-const BEARER = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/;
 
 /** The request facts that go into security events. */
 export function eventContext(request: FastifyRequest): EventContext {
@@ -74,10 +73,8 @@ export const authentication = fp(
             },
           );
         }
-        const match = BEARER.exec(header);
         try {
-          if (!match) throw invalidToken('not a bearer token');
-          const claims = await opts.tokens.verify(match[1]!);
+          const claims = await verifiedBearer(request, opts.tokens);
           if (!(await opts.sessions.isActive(claims.sid))) throw invalidToken('session ended');
           request.auth = {
             userId: claims.sub,

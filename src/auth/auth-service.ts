@@ -8,6 +8,7 @@ import type { RefreshTokens } from '../tokens/refresh-tokens.js';
 import type { Sessions } from '../tokens/sessions.js';
 import type { User } from '../users/schema.js';
 import type { UsersService } from '../users/users-service.js';
+import type { LoginThrottle } from './login-throttle.js';
 
 export interface AuthServiceDeps {
   users: UsersService;
@@ -17,6 +18,8 @@ export interface AuthServiceDeps {
   accessTokens: AccessTokens;
   refreshTokens: RefreshTokens;
   events: SecurityEvents;
+  /** Brute-force throttling; counted before the password is checked. */
+  throttle: Pick<LoginThrottle, 'begin'>;
   defaultRole: string;
   now?: () => number;
 }
@@ -58,6 +61,7 @@ export class AuthService {
     context: EventContext,
   ): Promise<TokenPair & { user: User }> {
     const email = input.email.trim().normalize('NFC').toLowerCase();
+    const attempt = await this.deps.throttle.begin(email, context);
     const row = await this.deps.repo.findByEmail(email);
     if (!row?.password_hash) {
       await this.deps.hasher.verifyDummy(input.password);
@@ -76,6 +80,7 @@ export class AuthService {
         'This account has been disabled. Contact an administrator.',
       );
     }
+    await attempt.succeeded();
     if (needsRehash) await this.upgradeHash(row, input.password);
 
     const session = await this.deps.sessions.start(row.id, context);

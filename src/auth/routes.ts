@@ -25,6 +25,7 @@ export function authRoutes(base: FastifyInstance, opts: { auth: AuthService }): 
   app.post(
     '/register',
     {
+      config: { rateLimit: 'auth' },
       schema: {
         tags: ['auth'],
         summary: 'Create an account.',
@@ -39,6 +40,7 @@ export function authRoutes(base: FastifyInstance, opts: { auth: AuthService }): 
   app.post(
     '/login',
     {
+      config: { rateLimit: 'auth' },
       schema: {
         tags: ['auth'],
         summary: 'Exchange email and password for an access token and a refresh token.',
@@ -52,6 +54,7 @@ export function authRoutes(base: FastifyInstance, opts: { auth: AuthService }): 
   app.post(
     '/refresh',
     {
+      config: { rateLimit: 'auth' },
       schema: {
         tags: ['auth'],
         summary: 'Rotate a refresh token: a new pair; reusing an old token ends the session.',
@@ -144,6 +147,7 @@ export function authRoutes(base: FastifyInstance, opts: { auth: AuthService }): 
   app.post(
     '/password',
     {
+      config: { rateLimit: 'auth' },
       preHandler: [app.authenticate],
       schema: {
         tags: ['auth'],

@@ -93,6 +93,11 @@ export function checkConfigRules(config: Config, label: (path: string) => string
       `${label('database.url')} is not a PostgreSQL URL. Fix: use postgres://user:password@host:5432/db, or unset it for the embedded SQLite.`,
     );
   }
+  if (config.redis.url !== undefined && !/^rediss?:\/\//.test(config.redis.url)) {
+    problems.push(
+      `${label('redis.url')} is not a Redis URL. Fix: use redis://host:6379 (or rediss:// for TLS), or unset it for the in-process store.`,
+    );
+  }
   if (config.keys.masterKey !== undefined && config.keys.masterKeyFile !== undefined) {
     problems.push(
       `${label('keys.masterKey')} and ${label('keys.masterKeyFile')} are both set. Fix: configure the master key one way only.`,

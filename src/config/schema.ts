@@ -299,6 +299,148 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    redis: Type.Object(
+      {
+        url: Type.Optional(
+          Type.String({
+            minLength: 1,
+            maxLength: 2048,
+            description:
+              'Redis URL (redis:// or rediss://) for state shared by instances: rate-limit counters and session revocation. Unset: per-process memory.',
+          }),
+        ),
+        keyPrefix: Type.String({
+          default: 'bulwark:',
+          minLength: 1,
+          maxLength: 64,
+          pattern: '^[A-Za-z0-9:_.-]+$',
+          description:
+            'Prefix of every Redis key and channel, so several deployments can share one Redis.',
+        }),
+        onOutage: Type.Union([Type.Literal('failOpen'), Type.Literal('failClosed')], {
+          default: 'failOpen',
+          description:
+            'While Redis is unreachable: failOpen keeps serving with per-instance memory limits (readiness says degraded); failClosed answers 503 on rate-limited routes.',
+        }),
+        commandTimeoutMs: Type.Integer({
+          default: 500,
+          minimum: 50,
+          maximum: 10_000,
+          description: 'A Redis command slower than this counts as an outage for that request.',
+        }),
+        connectTimeoutMs: Type.Integer({
+          default: 2_000,
+          minimum: 100,
+          maximum: 60_000,
+          description: 'Timeout of one connection attempt; reconnection never stops.',
+        }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    rateLimit: Type.Object(
+      {
+        enabled: Type.Boolean({
+          default: true,
+          description:
+            'Rate limits and login throttling. Turning them off logs a warning at start; raise the limits instead.',
+        }),
+        memoryMaxKeys: Type.Integer({
+          default: 100_000,
+          minimum: 100,
+          maximum: 10_000_000,
+          description:
+            'Counters kept per policy by the memory store (and the Redis fallback); the oldest are dropped first.',
+        }),
+        general: Type.Object(
+          {
+            points: Type.Integer({
+              default: 300,
+              minimum: 1,
+              maximum: 1_000_000,
+              description:
+                'Requests a client (IP, or user when authenticated) may make per window on every route.',
+            }),
+            durationSeconds: Type.Integer({
+              default: 60,
+              minimum: 1,
+              maximum: 86_400,
+              description: 'Window of the general limit.',
+            }),
+          },
+          { additionalProperties: false, default: {} },
+        ),
+        auth: Type.Object(
+          {
+            points: Type.Integer({
+              default: 20,
+              minimum: 1,
+              maximum: 1_000_000,
+              description:
+                'Requests a client may make per window to register, login, refresh and password (on top of the general limit).',
+            }),
+            durationSeconds: Type.Integer({
+              default: 60,
+              minimum: 1,
+              maximum: 86_400,
+              description: 'Window of the auth limit.',
+            }),
+          },
+          { additionalProperties: false, default: {} },
+        ),
+        login: Type.Object(
+          {
+            accountClientFailures: Type.Integer({
+              default: 5,
+              minimum: 1,
+              maximum: 100_000,
+              description:
+                'Failed logins for one account from one client before that pair gets 429 for the rest of the window.',
+            }),
+            accountClientWindowSeconds: Type.Integer({
+              default: 900,
+              minimum: 1,
+              maximum: 86_400,
+              description: 'Window of the account+client failure count (15 minutes).',
+            }),
+            clientFailures: Type.Integer({
+              default: 50,
+              minimum: 1,
+              maximum: 1_000_000,
+              description:
+                'Failed logins from one client across all accounts per window (credential stuffing).',
+            }),
+            clientWindowSeconds: Type.Integer({
+              default: 3_600,
+              minimum: 1,
+              maximum: 86_400,
+              description: 'Window of the per-client failure count (1 hour).',
+            }),
+            accountFreeFailures: Type.Integer({
+              default: 20,
+              minimum: 1,
+              maximum: 1_000_000,
+              description:
+                'Failed logins for one account from all clients per window before attempts are spaced by growing delays.',
+            }),
+            accountWindowSeconds: Type.Integer({
+              default: 3_600,
+              minimum: 1,
+              maximum: 86_400,
+              description: 'Window of the per-account failure count (1 hour).',
+            }),
+            accountMaxDelaySeconds: Type.Integer({
+              default: 30,
+              minimum: 1,
+              maximum: 3_600,
+              description:
+                'Longest delay between attempts on an account under distributed attack (delays double from 1 s up to this).',
+            }),
+          },
+          { additionalProperties: false, default: {} },
+        ),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     docs: Type.Object(
       {
         enabled: Type.Boolean({

@@ -2,8 +2,14 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { Type } from 'typebox';
 
-/** A readiness check: resolves when the dependency works, throws (or rejects) when it does not. */
-export type ReadinessCheck = () => Promise<void> | void;
+/**
+ * A readiness check: resolves when the dependency works, throws (or rejects) when it does not,
+ * or resolves `'degraded'` when it fails but the instance still serves correctly enough to stay
+ * in the load balancer (Redis down with redis.onOutage=failOpen).
+ */
+export type ReadinessCheck = () => Promise<void | 'ok' | 'degraded'> | void | 'ok' | 'degraded';
+
+type CheckStatus = 'ok' | 'degraded' | 'fail';
 
 /** Per-dependency checks behind /health/ready, registered by the capabilities that own them. */
 export class Readiness {
@@ -24,21 +30,25 @@ export class Readiness {
 
   async run(): Promise<{
     ready: boolean;
-    checks: Record<string, { status: 'ok' | 'fail'; durationMs: number }>;
+    degraded: boolean;
+    checks: Record<string, { status: CheckStatus; durationMs: number }>;
   }> {
-    const results: Record<string, { status: 'ok' | 'fail'; durationMs: number }> = {};
+    const results: Record<string, { status: CheckStatus; durationMs: number }> = {};
     await Promise.all(
       [...this.checks].map(async ([name, check]) => {
         const started = performance.now();
         let timer: NodeJS.Timeout | undefined;
         try {
-          await Promise.race([
+          const outcome = await Promise.race([
             Promise.resolve().then(check),
-            new Promise((_, reject) => {
+            new Promise<never>((_, reject) => {
               timer = setTimeout(() => reject(new Error('timeout')), this.timeoutMs);
             }),
           ]);
-          results[name] = { status: 'ok', durationMs: Math.round(performance.now() - started) };
+          results[name] = {
+            status: outcome === 'degraded' ? 'degraded' : 'ok',
+            durationMs: Math.round(performance.now() - started),
+          };
         } catch {
           results[name] = { status: 'fail', durationMs: Math.round(performance.now() - started) };
         } finally {
@@ -46,8 +56,9 @@ export class Readiness {
         }
       }),
     );
-    const ready = !this.draining && Object.values(results).every((r) => r.status === 'ok');
-    return { ready, checks: results };
+    const ready = !this.draining && Object.values(results).every((r) => r.status !== 'fail');
+    const degraded = Object.values(results).some((r) => r.status === 'degraded');
+    return { ready, degraded, checks: results };
   }
 }
 
@@ -60,7 +71,7 @@ declare module 'fastify' {
 
 const Check = Type.Object(
   {
-    status: Type.Union([Type.Literal('ok'), Type.Literal('fail')]),
+    status: Type.Union([Type.Literal('ok'), Type.Literal('degraded'), Type.Literal('fail')]),
     durationMs: Type.Integer(),
   },
   { additionalProperties: false },
@@ -68,7 +79,7 @@ const Check = Type.Object(
 
 const ReadyBody = Type.Object(
   {
-    status: Type.Union([Type.Literal('ok'), Type.Literal('unavailable')]),
+    status: Type.Union([Type.Literal('ok'), Type.Literal('degraded'), Type.Literal('unavailable')]),
     checks: Type.Record(Type.String(), Check),
   },
   { additionalProperties: false },
@@ -82,6 +93,8 @@ export const health = fp(
     app.get(
       '/health/live',
       {
+        // Probes come often and from few addresses (the load balancer): never rate-limited.
+        config: { rateLimit: false },
         schema: {
           tags: ['health'],
           summary: 'Liveness: the process is up and its event loop answers.',
@@ -96,6 +109,7 @@ export const health = fp(
     app.get(
       '/health/ready',
       {
+        config: { rateLimit: false },
         schema: {
           tags: ['health'],
           summary: 'Readiness: every dependency answers; 503 otherwise, or while shutting down.',
@@ -103,8 +117,9 @@ export const health = fp(
         },
       },
       async (_request, reply) => {
-        const { ready, checks } = await app.readiness.run();
-        return reply.code(ready ? 200 : 503).send({ status: ready ? 'ok' : 'unavailable', checks });
+        const { ready, degraded, checks } = await app.readiness.run();
+        const status = !ready ? 'unavailable' : degraded ? 'degraded' : 'ok';
+        return reply.code(ready ? 200 : 503).send({ status, checks });
       },
     );
   },

@@ -25,7 +25,7 @@ export interface SessionStateOptions {
  * token costs no database query. Ending a session through Sessions updates this cache at once,
  * so its access tokens stop working immediately on this instance; the database is the authority
  * on a miss. "Active" answers are re-checked after `activeTtlMs` to bound staleness when another
- * process ends a session (the cross-instance push comes with the shared store).
+ * process ends a session and its announcement (RevocationBus) was lost.
  */
 export class SessionState {
   private readonly cache: BoundedCache<string, Entry>;
@@ -67,6 +67,14 @@ export class SessionState {
         recheckAt: Number.POSITIVE_INFINITY,
         expiresAt: Number.NEGATIVE_INFINITY,
       });
+  }
+
+  /**
+   * Forgets every cached answer, so the next check of each session asks the database. Used after
+   * the shared store reconnects: revocations published meanwhile may have been missed.
+   */
+  forgetActive(): void {
+    this.cache.clear();
   }
 
   /** Records a session that just started, sparing the first request a database read. */

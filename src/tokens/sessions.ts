@@ -15,12 +15,15 @@ export type SessionEndReason =
 
 export interface SessionsOptions {
   absoluteTtlMs: number;
+  /** Announces ended sessions to the other instances (RevocationBus). */
+  revocations?: { publish(sessionIds: readonly string[]): void };
   now?: () => number;
 }
 
 /**
  * Sessions: one per login, the unit that refresh tokens belong to and that access tokens name in
- * `sid`. Ending one here ends it everywhere this instance checks (SessionState) at once.
+ * `sid`. Ending one here ends it on this instance at once (SessionState) and on the others as
+ * soon as the announcement arrives (RevocationBus).
  */
 export class Sessions {
   private readonly now: () => number;
@@ -71,6 +74,7 @@ export class Sessions {
   ): Promise<boolean> {
     const ended = await this.repo.end(session.id, reason, this.now());
     this.state.markEnded([session.id]);
+    this.options.revocations?.publish([session.id]);
     if (ended) {
       this.events.emit({
         ...context,
@@ -92,6 +96,7 @@ export class Sessions {
   ): Promise<string[]> {
     const ended = await this.repo.endAllForUser(userId, reason, this.now(), exceptSessionId);
     this.state.markEnded(ended);
+    if (ended.length > 0) this.options.revocations?.publish(ended);
     if (ended.length > 0) {
       this.events.emit({
         ...context,

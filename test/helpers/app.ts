@@ -84,14 +84,30 @@ export interface TestApp {
 export const TEST_MASTER_KEY = randomBytes(32).toString('base64');
 
 /**
- * Settings for tests: their own database, a random master key, and cheap argon2 parameters
- * (the OWASP defaults are exercised by the crypto tests and the benchmarks).
+ * Limits high enough that suites calling login many times from 127.0.0.1 never meet them; the
+ * rate-limit tests pass their own. Limiting stays on, so every suite runs through it.
+ */
+export const GENEROUS_LIMITS = {
+  general: { points: 1_000_000 },
+  auth: { points: 1_000_000 },
+  login: { accountClientFailures: 10_000, clientFailures: 100_000, accountFreeFailures: 10_000 },
+} as const;
+
+/**
+ * Settings for tests: their own database, a random master key, cheap argon2 parameters (the
+ * OWASP defaults are exercised by the crypto tests and the benchmarks) and generous limits.
  */
 export function testConfigInput(testDb: TestDb, input: ConfigInput = {}): ConfigInput {
   return {
     env: 'test',
     log: { level: 'debug' },
     ...input,
+    rateLimit: {
+      ...input.rateLimit,
+      general: { ...GENEROUS_LIMITS.general, ...input.rateLimit?.general },
+      auth: { ...GENEROUS_LIMITS.auth, ...input.rateLimit?.auth },
+      login: { ...GENEROUS_LIMITS.login, ...input.rateLimit?.login },
+    },
     database: {
       sqlitePath: testDb.sqlitePath,
       ...(testDb.url === undefined ? {} : { url: testDb.url }),

@@ -1,0 +1,138 @@
+import { createHash } from 'node:crypto';
+import { RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import type { Config } from '../config/index.js';
+import { AppError } from '../errors.js';
+import { clientKey, storeUnavailable } from '../rate-limit/index.js';
+import type { EventContext, SecurityEvents } from '../security-events.js';
+import type { SharedStore } from '../store/index.js';
+
+/** Which of the three brute-force limits stopped a login. */
+export type ThrottleScope = 'account_client' | 'client' | 'account';
+
+/** One login attempt that passed the throttle; report its outcome exactly once. */
+export interface LoginAttempt {
+  succeeded(): Promise<void>;
+}
+
+/**
+ * Brute-force throttling of logins, in the shared store so it holds across instances
+ * (docs/security.md "Rate limits and brute force" states the policy and its trade-offs):
+ *
+ * 1. account + client: `accountClientFailures` failures per window, then 429 until it ends;
+ * 2. client across accounts (credential stuffing): `clientFailures` per window;
+ * 3. account across clients (distributed guessing): after `accountFreeFailures`, attempts are
+ *    spaced by a delay that doubles from 1 s up to `accountMaxDelaySeconds` — slowing an attack
+ *    without ever locking the owner out for longer than that.
+ *
+ * Every attempt is counted *before* the password is checked, by an atomic increment, so a burst
+ * of parallel guesses cannot slip more than the limit through; a successful login gives its
+ * points back and clears its account+client count. Unknown emails are throttled exactly like
+ * known ones, so the throttle reveals nothing about which accounts exist.
+ */
+export class LoginThrottle {
+  private readonly accountClient: RateLimiterAbstract;
+  private readonly client: RateLimiterAbstract;
+  private readonly account: RateLimiterAbstract;
+  private readonly accountGate: RateLimiterAbstract;
+
+  constructor(
+    store: SharedStore,
+    private readonly config: Config['rateLimit']['login'],
+    private readonly events: SecurityEvents,
+  ) {
+    this.accountClient = store.counter({
+      name: 'login-account-client',
+      points: config.accountClientFailures,
+      durationSeconds: config.accountClientWindowSeconds,
+    });
+    this.client = store.counter({
+      name: 'login-client',
+      points: config.clientFailures,
+      durationSeconds: config.clientWindowSeconds,
+    });
+    this.account = store.counter({
+      name: 'login-account',
+      points: config.accountFreeFailures,
+      durationSeconds: config.accountWindowSeconds,
+    });
+    // One attempt per delay period; each key's lifetime is the delay chosen when it was created.
+    this.accountGate = store.counter({
+      name: 'login-account-gate',
+      points: 1,
+      durationSeconds: config.accountMaxDelaySeconds,
+    });
+  }
+
+  /**
+   * Counts an attempt for `email` from the request's client; throws 429 rate_limited (or 503
+   * when the store failed closed) when a limit is reached. Call before checking the password.
+   */
+  async begin(email: string, context: EventContext): Promise<LoginAttempt> {
+    // Emails are personal data: the store only ever sees a hash of them.
+    const account = createHash('sha256').update(email).digest('base64url').slice(0, 32);
+    const client = clientKey(context.ip);
+    const pair = `${account}|${client}`;
+
+    await this.count(this.accountClient, pair, 'account_client', context);
+    await this.count(this.client, client, 'client', context);
+    const failures = await this.consumedAfter(this.account, account);
+    if (failures > this.config.accountFreeFailures) {
+      const over = failures - this.config.accountFreeFailures;
+      const delay = Math.min(2 ** Math.min(over - 1, 30), this.config.accountMaxDelaySeconds);
+      await this.count(this.accountGate, account, 'account', context, delay);
+    }
+
+    let reported = false;
+    return {
+      succeeded: async () => {
+        if (reported) return;
+        reported = true;
+        // Best effort: a store failure here must not turn a good login into an error.
+        await Promise.allSettled([
+          this.accountClient.delete(pair),
+          this.client.reward(client, 1),
+          this.account.reward(account, 1),
+        ]);
+      },
+    };
+  }
+
+  private async count(
+    counter: RateLimiterAbstract,
+    key: string,
+    scope: ThrottleScope,
+    context: EventContext,
+    customDuration?: number,
+  ): Promise<void> {
+    try {
+      await counter.consume(key, 1, customDuration === undefined ? {} : { customDuration });
+    } catch (error) {
+      if (!(error instanceof RateLimiterRes)) throw storeUnavailable(error);
+      const retryAfter = Math.max(Math.ceil(error.msBeforeNext / 1000), 1);
+      this.events.emit({
+        ...context,
+        type: 'login.throttled',
+        outcome: 'denied',
+        details: { scope, retryAfterSeconds: retryAfter },
+      });
+      throw new AppError('rate_limited', `Too many failed logins. Retry in ${retryAfter} s.`, {
+        headers: { 'retry-after': String(retryAfter) },
+      });
+    }
+  }
+
+  /** Counts one attempt on `counter` and returns the attempts in its window, over limit or not. */
+  private async consumedAfter(counter: RateLimiterAbstract, key: string): Promise<number> {
+    try {
+      return (await counter.consume(key)).consumedPoints;
+    } catch (error) {
+      if (error instanceof RateLimiterRes) return error.consumedPoints;
+      throw storeUnavailable(error);
+    }
+  }
+}
+
+/** The throttle when rate limiting is turned off: counts nothing. */
+export const NO_LOGIN_THROTTLE: Pick<LoginThrottle, 'begin'> = {
+  begin: () => Promise.resolve({ succeeded: () => Promise.resolve() }),
+};

@@ -1,0 +1,71 @@
+import { RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import type { Config } from '../config/index.js';
+import { AppError } from '../errors.js';
+import type { SharedStore } from '../store/index.js';
+import { policySpecs, type RateLimitPolicyName } from './policies.js';
+
+/** The state of one counter after a request was counted. */
+export interface RateLimitState {
+  policy: RateLimitPolicyName;
+  limit: number;
+  remaining: number;
+  /** Seconds until the window resets (rounded up). */
+  resetSeconds: number;
+}
+
+/** A request over its limit. */
+export class RateLimitExceeded extends Error {
+  constructor(readonly state: RateLimitState) {
+    super(`rate limit ${state.policy} exceeded`);
+    this.name = 'RateLimitExceeded';
+  }
+}
+
+/** Seconds a client waits when the store failed closed: short, so recovery is noticed soon. */
+export const STORE_DOWN_RETRY_SECONDS = 5;
+
+/**
+ * The per-route policies, counted in the shared store. Throws RateLimitExceeded over the limit
+ * and AppError service_unavailable when the store failed and redis.onOutage is failClosed.
+ */
+export class RateLimits {
+  private readonly counters: Record<RateLimitPolicyName, RateLimiterAbstract>;
+  private readonly specs: ReturnType<typeof policySpecs>;
+
+  constructor(store: SharedStore, config: Config['rateLimit']) {
+    this.specs = policySpecs(config);
+    this.counters = {
+      general: store.counter({ name: 'general', ...this.specs.general }),
+      auth: store.counter({ name: 'auth', ...this.specs.auth }),
+    };
+  }
+
+  /** Counts one request of `key` against `policy`. */
+  async consume(policy: RateLimitPolicyName, key: string): Promise<RateLimitState> {
+    const limit = this.specs[policy].points;
+    try {
+      return state(policy, limit, await this.counters[policy].consume(key));
+    } catch (error) {
+      if (error instanceof RateLimiterRes) throw new RateLimitExceeded(state(policy, limit, error));
+      throw storeUnavailable(error);
+    }
+  }
+}
+
+function state(policy: RateLimitPolicyName, limit: number, res: RateLimiterRes): RateLimitState {
+  return {
+    policy,
+    limit,
+    remaining: Math.max(res.remainingPoints, 0),
+    resetSeconds: Math.max(Math.ceil(res.msBeforeNext / 1000), 0),
+  };
+}
+
+/** The answer when the shared store failed and the config says to fail closed. */
+export function storeUnavailable(cause: unknown): AppError {
+  return new AppError(
+    'service_unavailable',
+    'Rate limiting is temporarily unavailable, so this route is refused. Try again shortly.',
+    { cause, headers: { 'retry-after': String(STORE_DOWN_RETRY_SECONDS) } },
+  );
+}

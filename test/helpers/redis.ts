@@ -1,0 +1,122 @@
+import { randomBytes } from 'node:crypto';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { Redis } from 'ioredis';
+
+/*
+ * Tests that need Redis read REDIS_URL. Unset: they skip (SKIP_REASON says why). Set but
+ * unreachable: requireRedis() rejects and the test FAILS, so a broken Redis cannot pass as green.
+ */
+
+/** The Redis under test, or undefined when REDIS_URL is unset. */
+export const redisUrl: string | undefined = process.env.REDIS_URL || undefined;
+
+export const REDIS_SKIP_REASON = 'REDIS_URL is unset: Redis tests skipped (CI sets it)';
+
+/** A key prefix no other test uses. */
+export function uniquePrefix(): string {
+  return `bwtest:${randomBytes(6).toString('hex')}:`;
+}
+
+/** Pings REDIS_URL; rejects with a clear message when it is set but unreachable. */
+export async function requireRedis(url = redisUrl): Promise<string> {
+  if (!url) throw new Error(REDIS_SKIP_REASON);
+  const client = new Redis(url, {
+    lazyConnect: true,
+    connectTimeout: 3_000,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    await client.ping();
+  } catch (error) {
+    throw new Error(`REDIS_URL is set but Redis is unreachable; unset it to skip Redis tests`, {
+      cause: error,
+    });
+  } finally {
+    client.disconnect();
+  }
+  return url;
+}
+
+/** Deletes every key under `prefix` (test cleanup). */
+export async function deletePrefix(url: string, prefix: string): Promise<void> {
+  const client = new Redis(url, { maxRetriesPerRequest: 0 });
+  client.on('error', () => undefined);
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+      cursor = next;
+      if (keys.length > 0) await client.del(...keys);
+    } while (cursor !== '0');
+  } finally {
+    client.disconnect();
+  }
+}
+
+/** Counts keys under `prefix`. */
+export async function countKeys(url: string, prefix: string): Promise<number> {
+  const client = new Redis(url, { maxRetriesPerRequest: 0 });
+  client.on('error', () => undefined);
+  try {
+    return (await client.keys(`${prefix}*`)).length;
+  } finally {
+    client.disconnect();
+  }
+}
+
+/** A free loopback TCP port. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === 'object' && address
+          ? resolve(address.port)
+          : reject(new Error('no port')),
+      );
+    });
+  });
+}
+
+/** A throwaway redis-server of the test's own on a loopback port; stop() kills it. */
+export class OwnRedis {
+  private child: ChildProcess | undefined;
+
+  constructor(readonly port: number) {}
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  async start(): Promise<void> {
+    this.child = spawn(
+      'redis-server',
+      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      { stdio: 'ignore' },
+    );
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      try {
+        await requireRedis(this.url);
+        return;
+      } catch (error) {
+        if (Date.now() > deadline) throw error;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+  }
+}

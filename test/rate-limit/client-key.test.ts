@@ -1,0 +1,30 @@
+import { describe, expect, it } from 'vitest';
+import { clientKey } from '../../src/rate-limit/index.js';
+
+describe('clientKey', () => {
+  it('keys IPv4 clients by address', () => {
+    expect(clientKey('192.0.2.7')).toBe('ip:192.0.2.7');
+    expect(clientKey('192.0.2.8')).not.toBe(clientKey('192.0.2.7'));
+  });
+
+  it('treats IPv4-mapped IPv6 as the IPv4 address', () => {
+    expect(clientKey('::ffff:192.0.2.7')).toBe('ip:192.0.2.7');
+  });
+
+  it('groups IPv6 clients by /64, whatever the notation', () => {
+    const key = clientKey('2001:db8:1:2::1');
+    expect(key).toBe('ip6:2001:0db8:0001:0002::/64');
+    expect(clientKey('2001:db8:1:2:ffff:ffff:ffff:ffff')).toBe(key);
+    expect(clientKey('2001:0DB8:0001:0002:0:0:0:abcd')).toBe(key);
+    expect(clientKey('fe80::1%eth0')).toBe('ip6:fe80:0000:0000:0000::/64');
+    expect(clientKey('2001:db8:1:3::1')).not.toBe(key);
+    expect(clientKey('::1')).toBe('ip6:0000:0000:0000:0000::/64');
+    expect(clientKey('64:ff9b::192.0.2.1')).toBe('ip6:0064:ff9b:0000:0000::/64');
+  });
+
+  it('puts anything unreadable in one bucket', () => {
+    expect(clientKey(undefined)).toBe('ip:unknown');
+    expect(clientKey('')).toBe('ip:unknown');
+    expect(clientKey('not-an-ip')).toBe('ip:unknown');
+  });
+});

@@ -1,0 +1,175 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildTestApp, type TestApp } from '../helpers/app.js';
+import { bearer, registerAndLogin, uniqueEmail } from '../helpers/identity.js';
+
+const securityEvents = (t: TestApp, type: string): Record<string, unknown>[] =>
+  t.logs.lines
+    .map((l) => l.securityEvent as Record<string, unknown> | undefined)
+    .filter((e): e is Record<string, unknown> => e?.type === type);
+
+describe('rate limits (memory store)', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await buildTestApp({
+      rateLimit: { general: { points: 5, durationSeconds: 60 }, auth: { points: 3 } },
+      server: { trustProxy: ['10.0.0.1'] },
+    });
+  });
+  afterAll(() => t.app.close());
+
+  const get = (remoteAddress: string, headers: Record<string, string> = {}) =>
+    t.app.inject({ method: 'GET', url: '/api/v1/examples', remoteAddress, headers });
+
+  it('sends RateLimit-* headers and answers 429 rate_limited with Retry-After past the limit', async () => {
+    for (let i = 1; i <= 5; i++) {
+      const res = await get('192.0.2.1');
+      expect(res.statusCode).toBe(200);
+      expect(res.headers['ratelimit-limit']).toBe('5');
+      expect(res.headers['ratelimit-remaining']).toBe(String(5 - i));
+      expect(Number(res.headers['ratelimit-reset'])).toBeGreaterThan(0);
+      expect(Number(res.headers['ratelimit-reset'])).toBeLessThanOrEqual(60);
+    }
+    const res = await get('192.0.2.1');
+    expect(res.statusCode).toBe(429);
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(res.json()).toMatchObject({ code: 'rate_limited', status: 429 });
+    expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
+    expect(res.headers['ratelimit-remaining']).toBe('0');
+    const event = securityEvents(t, 'rate_limit.exceeded').at(-1);
+    expect(event).toMatchObject({ outcome: 'denied', ip: '192.0.2.1' });
+    expect(event?.details).toMatchObject({ policy: 'general', scope: 'client' });
+  });
+
+  it('counts other clients separately, IPv6 by /64', async () => {
+    expect((await get('192.0.2.2')).statusCode).toBe(200);
+    for (let i = 0; i < 5; i++) expect((await get(`2001:db8:5:6::${i + 1}`)).statusCode).toBe(200);
+    // Another address of the same /64 shares the budget; another /64 does not.
+    expect((await get('2001:db8:5:6:ffff::9')).statusCode).toBe(429);
+    expect((await get('2001:db8:5:7::1')).statusCode).toBe(200);
+  });
+
+  it('ignores X-Forwarded-For from an untrusted peer', async () => {
+    for (let i = 0; i < 5; i++) {
+      const res = await get('192.0.2.3', { 'x-forwarded-for': `198.51.100.${i}` });
+      expect(res.statusCode).toBe(200);
+    }
+    expect((await get('192.0.2.3', { 'x-forwarded-for': '198.51.100.99' })).statusCode).toBe(429);
+  });
+
+  it('behind a trusted proxy, keys by the right-most untrusted X-Forwarded-For address', async () => {
+    // The client may prepend anything; only the address the proxy appended counts.
+    for (let i = 0; i < 5; i++) {
+      const res = await get('10.0.0.1', { 'x-forwarded-for': `203.0.113.${i}, 198.51.100.7` });
+      expect(res.statusCode).toBe(200);
+    }
+    expect((await get('10.0.0.1', { 'x-forwarded-for': '198.51.100.7' })).statusCode).toBe(429);
+    expect((await get('10.0.0.1', { 'x-forwarded-for': '198.51.100.8' })).statusCode).toBe(200);
+  });
+
+  it('applies the strict auth policy on top of the general one', async () => {
+    const login = () =>
+      t.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/login',
+        remoteAddress: '192.0.2.4',
+        payload: { email: uniqueEmail(), password: 'wrong password 123' },
+      });
+    for (let i = 1; i <= 3; i++) {
+      const res = await login();
+      expect(res.statusCode).toBe(401);
+      expect(res.headers['ratelimit-limit']).toBe('3');
+    }
+    const res = await login();
+    expect(res.statusCode).toBe(429);
+    expect(securityEvents(t, 'rate_limit.exceeded').at(-1)?.details).toMatchObject({
+      policy: 'auth',
+      route: '/api/v1/auth/login',
+    });
+  });
+
+  it('never limits health probes', async () => {
+    for (let i = 0; i < 8; i++) {
+      const res = await t.app.inject({
+        method: 'GET',
+        url: '/health/live',
+        remoteAddress: '192.0.2.5',
+      });
+      expect(res.statusCode).toBe(200);
+      expect(res.headers['ratelimit-limit']).toBeUndefined();
+    }
+  });
+
+  it('limits unknown paths too (scanners)', async () => {
+    for (let i = 0; i < 5; i++) {
+      const res = await t.app.inject({
+        method: 'GET',
+        url: `/nope/${i}`,
+        remoteAddress: '192.0.2.6',
+      });
+      expect(res.statusCode).toBe(404);
+    }
+    const res = await t.app.inject({ method: 'GET', url: '/nope', remoteAddress: '192.0.2.6' });
+    expect(res.statusCode).toBe(429);
+  });
+});
+
+describe('per-user limits', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await buildTestApp({ rateLimit: { general: { points: 6, durationSeconds: 60 } } });
+  });
+  afterAll(() => t.app.close());
+
+  it('keys authenticated requests by user, whatever the address', async () => {
+    // register + login spend 2 of the 6 points of 127.0.0.1.
+    const user = await registerAndLogin(t.app);
+    const me = (remoteAddress: string, headers = bearer(user.accessToken)) =>
+      t.app.inject({ method: 'GET', url: '/api/v1/users/me', remoteAddress, headers });
+    for (let i = 0; i < 6; i++) {
+      const res = await me(`192.0.2.${10 + i}`);
+      expect(res.statusCode).toBe(200);
+      expect(res.headers['ratelimit-remaining']).toBe(String(5 - i));
+    }
+    const res = await me('192.0.2.99');
+    expect(res.statusCode).toBe(429);
+    expect(securityEvents(t, 'rate_limit.exceeded').at(-1)).toMatchObject({
+      actorId: user.id,
+      details: { scope: 'user' },
+    });
+    // The client address still has budget of its own, so anonymous requests from it pass.
+    expect(
+      (await t.app.inject({ method: 'GET', url: '/api/v1/examples', remoteAddress: '192.0.2.99' }))
+        .statusCode,
+    ).toBe(200);
+  });
+
+  it('counts a forged token against the client address, and authenticate still refuses it', async () => {
+    const forged = 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.';
+    const res = await t.app.inject({
+      method: 'GET',
+      url: '/api/v1/users/me',
+      remoteAddress: '192.0.2.50',
+      headers: bearer(forged),
+    });
+    expect(res.statusCode).toBe(401);
+    expect(res.headers['ratelimit-remaining']).toBe('5');
+  });
+});
+
+describe('rateLimit.enabled=false', () => {
+  it('turns limits off with a warning at start', async () => {
+    const t = await buildTestApp({
+      rateLimit: { enabled: false, general: { points: 1 } },
+    });
+    try {
+      for (let i = 0; i < 3; i++) {
+        const res = await t.app.inject({ method: 'GET', url: '/api/v1/examples' });
+        expect(res.statusCode).toBe(200);
+        expect(res.headers['ratelimit-limit']).toBeUndefined();
+      }
+      expect(t.logs.raw.some((l) => l.includes('rateLimit.enabled is false'))).toBe(true);
+    } finally {
+      await t.app.close();
+    }
+  });
+});

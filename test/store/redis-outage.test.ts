@@ -1,0 +1,134 @@
+import { execFileSync } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { buildTestApp, type TestApp } from '../helpers/app.js';
+import { countKeys, freePort, OwnRedis, redisUrl, uniquePrefix } from '../helpers/redis.js';
+
+const hasRedisServer = (() => {
+  try {
+    execFileSync('redis-server', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+// With REDIS_URL set (CI) a missing redis-server binary fails the run instead of skipping it.
+describe.skipIf(!hasRedisServer && !redisUrl)('Redis outage and recovery', () => {
+  let redis: OwnRedis;
+  let open: TestApp;
+  let closed: TestApp;
+  const prefix = uniquePrefix();
+
+  beforeAll(async () => {
+    redis = new OwnRedis(await freePort());
+    await redis.start();
+    const common = { keyPrefix: prefix, url: redis.url, commandTimeoutMs: 300 };
+    open = await buildTestApp({
+      redis: { ...common, onOutage: 'failOpen' },
+      rateLimit: { general: { points: 3, durationSeconds: 60 } },
+    });
+    closed = await buildTestApp({
+      redis: { ...common, onOutage: 'failClosed' },
+      rateLimit: { general: { points: 3, durationSeconds: 60 } },
+    });
+  });
+  afterAll(async () => {
+    await open?.app.close();
+    await closed?.app.close();
+    await redis?.stop();
+  });
+
+  const get = (t: TestApp, remoteAddress: string) =>
+    t.app.inject({ method: 'GET', url: '/api/v1/examples', remoteAddress });
+  const ready = async (t: TestApp) => {
+    const res = await t.app.inject({ method: 'GET', url: '/health/ready' });
+    return {
+      code: res.statusCode,
+      body: res.json<{ status: string; checks: Record<string, { status: string }> }>(),
+    };
+  };
+  const waitForRedis = async (t: TestApp) => {
+    const deadline = Date.now() + 15_000;
+    while ((await ready(t)).body.checks.redis?.status !== 'ok') {
+      if (Date.now() > deadline) throw new Error('the app did not reconnect to Redis');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+
+  it('counts in Redis while it is up', async () => {
+    const codes = [];
+    for (let i = 0; i < 4; i++) codes.push((await get(open, '192.0.2.1')).statusCode);
+    expect(codes).toEqual([200, 200, 200, 429]);
+    expect(await countKeys(redis.url, prefix)).toBeGreaterThan(0);
+    expect(await ready(open)).toMatchObject({ code: 200, body: { status: 'ok' } });
+  });
+
+  it('keeps serving when Redis dies: failOpen limits per instance, failClosed refuses', async () => {
+    await redis.stop();
+
+    // failOpen: per-instance memory limits take over (a fresh count), and nothing crashes.
+    const codes = [];
+    for (let i = 0; i < 4; i++) codes.push((await get(open, '192.0.2.1')).statusCode);
+    expect(codes).toEqual([200, 200, 200, 429]);
+    expect(await ready(open)).toMatchObject({
+      code: 200,
+      body: { status: 'degraded', checks: { redis: { status: 'degraded' } } },
+    });
+    expect(
+      open.logs.raw.some((l) => l.includes('redis is unreachable') && l.includes('PER INSTANCE')),
+    ).toBe(true);
+    // Logins keep their brute-force throttle on the fallback too.
+    const login = await open.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/login',
+      remoteAddress: '192.0.2.9',
+      payload: { email: 'nobody@example.com', password: 'wrong password 1234' },
+    });
+    expect(login.statusCode).toBe(401);
+
+    // An instance started while Redis is down starts anyway, degraded, instead of crashing.
+    const late = await buildTestApp({
+      redis: { keyPrefix: prefix, url: redis.url, connectTimeoutMs: 500, onOutage: 'failOpen' },
+    });
+    try {
+      expect((await get(late, '192.0.2.8')).statusCode).toBe(200);
+      // Polled: on a loaded machine one readiness run can exceed its 2 s check timeout.
+      await vi.waitFor(
+        async () => {
+          const lateReady = await ready(late);
+          expect(lateReady, JSON.stringify(lateReady)).toMatchObject({
+            code: 200,
+            body: { status: 'degraded' },
+          });
+        },
+        { timeout: 10_000, interval: 200 },
+      );
+    } finally {
+      await late.app.close();
+    }
+
+    // failClosed: limited routes answer 503 with Retry-After; probes still answer.
+    const refused = await get(closed, '192.0.2.2');
+    expect(refused.statusCode).toBe(503);
+    expect(refused.json()).toMatchObject({ code: 'service_unavailable' });
+    expect(refused.headers['retry-after']).toBe('5');
+    expect(JSON.stringify(refused.json())).not.toMatch(/redis|ECONNREFUSED|stream/i);
+    expect((await closed.app.inject({ method: 'GET', url: '/health/live' })).statusCode).toBe(200);
+    expect(await ready(closed)).toMatchObject({
+      code: 503,
+      body: { checks: { redis: { status: 'fail' } } },
+    });
+  });
+
+  it('uses Redis again when it comes back, without a restart', async () => {
+    await redis.start(); // an empty Redis on the same port
+    await waitForRedis(open);
+    await waitForRedis(closed);
+    expect(await countKeys(redis.url, prefix)).toBe(0);
+    expect((await get(open, '192.0.2.3')).statusCode).toBe(200);
+    expect((await get(closed, '192.0.2.3')).statusCode).toBe(200);
+    expect(await countKeys(redis.url, prefix)).toBeGreaterThan(0);
+    expect(await ready(open)).toMatchObject({ code: 200, body: { status: 'ok' } });
+    expect(open.logs.raw.some((l) => l.includes('redis is reachable again'))).toBe(true);
+  });
+});
