@@ -4,7 +4,11 @@ import { Permissions } from './access/permissions.js';
 import { AuthService } from './auth/auth-service.js';
 import type { Config } from './config/index.js';
 import { FieldCipher, Keyring, PasswordHasher } from './crypto/index.js';
+import { AuditLog } from './audit/audit-log.js';
+import { AuditSink } from './audit/audit-sink.js';
+import { WebhookSink } from './audit/webhook-sink.js';
 import {
+  AuditEventsRepository,
   createDatabase,
   migrateToLatest,
   RefreshTokensRepository,
@@ -14,6 +18,8 @@ import {
   type Db,
 } from './db/index.js';
 import { ConfigError } from './errors.js';
+import { Metrics } from './metrics/metrics.js';
+import { MetricsSink } from './metrics/metrics-sink.js';
 import { SecurityEvents } from './security-events.js';
 import { AccessTokens } from './tokens/access-token.js';
 import { RefreshTokens } from './tokens/refresh-tokens.js';
@@ -28,6 +34,12 @@ export interface Services {
   db: Db;
   keyring: Keyring;
   events: SecurityEvents;
+  metrics: Metrics;
+  auditLog: AuditLog;
+  /** Writes events to the audit table in the background; `flush()` waits for the backlog. */
+  auditSink: AuditSink;
+  /** Present when audit.webhook.url is configured. */
+  webhook: WebhookSink | undefined;
   hasher: PasswordHasher;
   permissions: Permissions;
   users: UsersService;
@@ -44,6 +56,8 @@ export interface Services {
 export interface ServicesOptions {
   logger: Logger;
   now?: () => number;
+  /** The app's metrics, when it already made them (its HTTP hooks start before the services). */
+  metrics?: Metrics;
 }
 
 /**
@@ -89,11 +103,24 @@ export async function createServices(config: Config, options: ServicesOptions): 
       if (applied.length > 0) logger.info({ applied }, 'database migrated');
     }
     const events = new SecurityEvents(logger, now);
+    const metrics = options.metrics ?? new Metrics();
+    events.addSink(new MetricsSink(metrics));
+    const auditLog = new AuditLog(new AuditEventsRepository(db.kysely, db.dialect));
+    const auditSink = new AuditSink(auditLog, {
+      queueSize: config.audit.queueSize,
+      logger,
+      metrics,
+    });
+    events.addSink(auditSink);
+    const webhook = createWebhook(config, logger, metrics);
+    if (webhook) events.addSink(webhook);
     const hasher = new PasswordHasher({
       memoryKiB: config.passwords.argon2MemoryKiB,
       iterations: config.passwords.argon2Iterations,
       parallelism: config.passwords.argon2Parallelism,
       maxConcurrent: config.passwords.maxConcurrentHashes || availableParallelism(),
+      onMeasure: (operation, seconds) =>
+        metrics.passwordHashDuration.observe({ operation }, seconds),
     });
     const permissions = new Permissions(config.access.roles);
     const usersRepo = new UsersRepository(db.kysely);
@@ -106,6 +133,7 @@ export async function createServices(config: Config, options: ServicesOptions): 
         // A retired key verifies every token it signed until they have all expired.
         retiredKeyLifetimeMs: (t.accessTokenTtlSeconds + t.clockToleranceSeconds) * 1000,
         now,
+        events,
       },
     );
     await signingKeys.init();
@@ -158,6 +186,10 @@ export async function createServices(config: Config, options: ServicesOptions): 
       db,
       keyring,
       events,
+      metrics,
+      auditLog,
+      auditSink,
+      webhook,
       hasher,
       permissions,
       users,
@@ -168,10 +200,33 @@ export async function createServices(config: Config, options: ServicesOptions): 
       sessions,
       refreshTokens,
       auth,
-      close: () => db.close(),
+      async close() {
+        // Events still queued are written before the database closes; webhooks are abandoned
+        // rather than holding shutdown through their retries (they are in the log and the table).
+        await webhook?.close();
+        await auditSink.flush();
+        await db.close();
+      },
     };
   } catch (error) {
     await db.close();
     throw error;
   }
+}
+
+function createWebhook(config: Config, logger: Logger, metrics: Metrics): WebhookSink | undefined {
+  const w = config.audit.webhook;
+  // The config rules refuse a url without a secret; the check here keeps the types honest.
+  if (w.url === undefined || w.secret === undefined) return undefined;
+  return new WebhookSink({
+    url: w.url,
+    secret: w.secret,
+    events: w.events,
+    queueSize: w.queueSize,
+    maxAttempts: w.maxAttempts,
+    initialBackoffMs: w.initialBackoffMs,
+    timeoutMs: w.timeoutMs,
+    logger,
+    metrics,
+  });
 }
