@@ -1,7 +1,10 @@
 import { Type, type Static } from 'typebox';
-import { SECURITY_EVENT_TYPES } from '../security-events.js';
+import { SECURITY_EVENT_TYPES, type SecurityEventType } from '../security-events.js';
 
-const EventType = Type.Union(SECURITY_EVENT_TYPES.map((type) => Type.Literal(type)));
+// Unsafe gives the schema the catalog's union type, which TypeBox cannot infer from a mapped array.
+const EventType = Type.Unsafe<SecurityEventType>(
+  Type.Union(SECURITY_EVENT_TYPES.map((type) => Type.Literal(type))),
+);
 const Outcome = Type.Union([
   Type.Literal('success'),
   Type.Literal('failure'),

@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox';
-import { SECURITY_EVENT_TYPES } from '../security-events.js';
+import { SECURITY_EVENT_TYPES, type SecurityEventType } from '../security-events.js';
 
 /*
  * The one configuration schema. Every setting has a default (secure unless its name says
@@ -10,7 +10,11 @@ import { SECURITY_EVENT_TYPES } from '../security-events.js';
 
 const Origin = Type.String({ minLength: 1, maxLength: 2048 });
 
-const SecurityEventTypeSchema = Type.Union(SECURITY_EVENT_TYPES.map((type) => Type.Literal(type)));
+// Built from the catalog; Unsafe gives it the catalog's union type, which TypeBox cannot infer
+// from a mapped (non-tuple) array of literals.
+const SecurityEventTypeSchema = Type.Unsafe<SecurityEventType>(
+  Type.Union(SECURITY_EVENT_TYPES.map((type) => Type.Literal(type))),
+);
 
 const VersionDeprecation = Type.Object(
   {
