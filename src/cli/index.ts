@@ -1,11 +1,13 @@
 import { ConfigError } from '../errors.js';
 import { CliUsageError, type Command } from './args.js';
+import { auditLog } from './commands/audit-log.js';
 import { serve } from './commands/serve.js';
 
 const commands: Record<string, Command> = Object.assign(
   Object.create(null) as Record<string, Command>,
   {
     serve,
+    'audit-log': auditLog,
   },
 );
 
