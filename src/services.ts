@@ -17,6 +17,7 @@ import {
   UsersRepository,
   type Db,
 } from './db/index.js';
+import { unsafeOverrides } from './config/unsafe-overrides.js';
 import { ConfigError } from './errors.js';
 import { Metrics } from './metrics/metrics.js';
 import { MetricsSink } from './metrics/metrics-sink.js';
@@ -114,6 +115,10 @@ export async function createServices(config: Config, options: ServicesOptions): 
     events.addSink(auditSink);
     const webhook = createWebhook(config, logger, metrics);
     if (webhook) events.addSink(webhook);
+    // Recorded at every start, so the audit log shows when the posture was weakened.
+    for (const override of unsafeOverrides(config)) {
+      events.emit({ type: 'config.unsafe_override', outcome: 'success', details: { ...override } });
+    }
     const hasher = new PasswordHasher({
       memoryKiB: config.passwords.argon2MemoryKiB,
       iterations: config.passwords.argon2Iterations,

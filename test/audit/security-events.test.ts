@@ -266,7 +266,7 @@ describe('security events in the audit table, driven through the HTTP API', () =
     expect(JSON.parse(rotated[0]!.details)).toEqual({ algorithm: 'EdDSA', retired: before });
   });
 
-  it('records the events other capabilities emit (throttling, rate limits, unsafe overrides)', async () => {
+  it('records the events other capabilities emit (throttling, rate limits)', async () => {
     const requestId = randomUUID();
     const context = { ip: '198.51.100.7', userAgent: AGENT, requestId };
     const events = t.app.services.events;
@@ -282,17 +282,36 @@ describe('security events in the audit table, driven through the HTTP API', () =
       outcome: 'denied',
       details: { policy: 'auth' },
     });
-    events.emit({
-      type: 'config.unsafe_override',
-      outcome: 'success',
-      details: { setting: 'cors.origins' },
-    });
     const mine = await eventsOf(requestId);
     expect(mine.map((e) => [e.type, e.outcome, e.ip])).toEqual([
       ['login.throttled', 'denied', '198.51.100.7'],
       ['rate_limit.exceeded', 'denied', '198.51.100.7'],
     ]);
-    expect((await stored()).some((e) => e.type === 'config.unsafe_override')).toBe(true);
+  });
+
+  it('config.unsafe_override at start for each weakened default', async () => {
+    const weak = await buildTestApp({
+      cors: { origins: ['*'] },
+      metrics: { port: 0 },
+    });
+    try {
+      await weak.app.services.auditSink.flush();
+      const rows = await weak.app.services.auditLog.list({
+        limit: 100,
+        type: 'config.unsafe_override',
+      });
+      expect(
+        rows.map((r) => (JSON.parse(r.details) as { setting: string }).setting).sort(),
+      ).toEqual(['cors.origins', 'metrics.port']);
+      // Copied here so the catalog check below sees the type in this app's table too.
+      t.app.services.events.emit({
+        type: 'config.unsafe_override',
+        outcome: 'success',
+        details: { setting: 'cors.origins', reason: 'test' },
+      });
+    } finally {
+      await weak.app.close();
+    }
   });
 
   it('has stored every type of the catalog, and the chain verifies', async () => {
