@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createConfig } from '../../src/config/index.js';
+import { createConfig, loadConfig } from '../../src/config/index.js';
 import { startServer, type RunningServer } from '../../src/server.js';
 import { buildTestApp, testConfigInput, type TestApp } from '../helpers/app.js';
 import { createTestDb, type TestDb } from '../helpers/db.js';
@@ -190,5 +190,32 @@ describe('metrics config', () => {
     expect(() =>
       createConfig({ audit: { webhook: { url: 'ftp://x.example.com', secret: TOKEN } } }),
     ).toThrow(/http\(s\)/);
+  });
+
+  it('reads the audit and metrics settings from the environment, redacting secrets in errors', () => {
+    const config = loadConfig({
+      env: {
+        BULWARK_AUDIT_WEBHOOK_URL: 'https://siem.example.com/in',
+        BULWARK_AUDIT_WEBHOOK_SECRET: TOKEN,
+        BULWARK_AUDIT_WEBHOOK_EVENTS: 'refresh.reused,user.deleted',
+        BULWARK_METRICS_TOKEN: TOKEN,
+        BULWARK_METRICS_PORT: '9464',
+        BULWARK_AUDIT_RETENTION_DAYS: '90',
+      },
+    });
+    expect(config.audit.webhook.events).toEqual(['refresh.reused', 'user.deleted']);
+    expect(config.metrics).toMatchObject({ token: TOKEN, port: 9464, host: '127.0.0.1' });
+    expect(config.audit.retentionDays).toBe(90);
+
+    const bad = (): unknown =>
+      loadConfig({
+        env: {
+          BULWARK_AUDIT_WEBHOOK_EVENTS: 'user.hacked',
+          BULWARK_METRICS_TOKEN: 'too-short-secret',
+        },
+      });
+    expect(bad).toThrow(/BULWARK_AUDIT_WEBHOOK_EVENTS/);
+    expect(bad).toThrow(/BULWARK_METRICS_TOKEN/);
+    expect(bad).not.toThrow(/too-short-secret/);
   });
 });
