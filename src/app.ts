@@ -29,6 +29,10 @@ import { rateLimiting } from './rate-limit/index.js';
 import { jwksRoute } from './auth/jwks-route.js';
 import { createServices, type Services } from './services.js';
 import { usersRoutes } from './users/routes.js';
+import { auditRoutes } from './audit/routes.js';
+import { httpMetrics } from './metrics/http-metrics.js';
+import { Metrics } from './metrics/metrics.js';
+import { metricsRoute } from './metrics/metrics-route.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -126,6 +130,10 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
     reply.header(REQUEST_ID_HEADER, request.id);
     done();
   });
+  // First after the request id, so durations cover the whole pipeline.
+  const metrics = new Metrics();
+  metrics.collectDefaults();
+  await app.register(httpMetrics, { metrics });
   await app.register(securityHeaders);
   await app.register(cors, { config: config.cors });
   await app.register(apiVersioning, {
@@ -135,6 +143,7 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
   // Services come before the body step so the rate limiter (step 5) can sit right here.
   const services = await createServices(config, {
     logger,
+    metrics,
     ...(options.now ? { now: options.now } : {}),
   });
   app.decorate('services', services);
@@ -171,6 +180,16 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
   await app.register(jwksRoute, { keys: services.signingKeys });
   await app.register(authRoutes, { prefix: '/api/v1/auth', auth: services.auth });
   await app.register(usersRoutes, { prefix: '/api/v1/users', users: services.users });
+  await app.register(auditRoutes, { prefix: '/api/v1/admin', log: services.auditLog });
+  // Never open by default: without a token the route does not exist (a separate port is
+  // started by server.ts when metrics.port is set).
+  if (config.metrics.token !== undefined) {
+    await app.register(metricsRoute, {
+      metrics,
+      token: config.metrics.token,
+      events: services.events,
+    });
+  }
 
   return app;
 }

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { buildApp, type BuildAppOptions, type BulwarkApp } from './app.js';
 import type { Config } from './config/index.js';
+import { MetricsServer } from './metrics/metrics-server.js';
 
 export interface StartOptions extends BuildAppOptions {
   /** Extra plugins (a team's own routes) registered after Bulwark's. */
@@ -11,6 +12,8 @@ export interface RunningServer {
   app: BulwarkApp;
   /** Base URL the server listens on, e.g. http://127.0.0.1:3000 */
   url: string;
+  /** URL of the separate metrics listener, when metrics.port is set. */
+  metricsUrl: string | undefined;
   /** Stops accepting connections, lets in-flight requests finish, then closes the app. */
   close(): Promise<void>;
 }
@@ -22,12 +25,32 @@ export async function startServer(
 ): Promise<RunningServer> {
   const app = await buildApp(config, options);
   for (const plugin of options.plugins ?? []) await app.register(plugin);
-  const url = await app.listen({ host: config.server.host, port: config.server.port });
+  let metricsServer: MetricsServer | undefined;
+  let metricsUrl: string | undefined;
+  try {
+    if (config.metrics.port !== undefined) {
+      metricsServer = new MetricsServer(app.services.metrics, config.metrics.token);
+      metricsUrl = await metricsServer.listen(config.metrics.host, config.metrics.port);
+    }
+  } catch (error) {
+    await app.close();
+    throw error;
+  }
+  let url: string;
+  try {
+    url = await app.listen({ host: config.server.host, port: config.server.port });
+  } catch (error) {
+    await metricsServer?.close();
+    await app.close();
+    throw error;
+  }
   return {
     app,
     url,
+    metricsUrl,
     close: async () => {
       app.readiness.drain();
+      await metricsServer?.close();
       await app.close();
     },
   };
@@ -74,6 +97,9 @@ export async function runServer(
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
-  log.info({ url: server.url, env: config.env }, 'bulwark listening');
+  log.info(
+    { url: server.url, metricsUrl: server.metricsUrl, env: config.env },
+    'bulwark listening',
+  );
   return server;
 }

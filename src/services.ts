@@ -5,7 +5,11 @@ import { AuthService } from './auth/auth-service.js';
 import { LoginThrottle, NO_LOGIN_THROTTLE } from './auth/login-throttle.js';
 import type { Config } from './config/index.js';
 import { FieldCipher, Keyring, PasswordHasher } from './crypto/index.js';
+import { AuditLog } from './audit/audit-log.js';
+import { AuditSink } from './audit/audit-sink.js';
+import { WebhookSink } from './audit/webhook-sink.js';
 import {
+  AuditEventsRepository,
   createDatabase,
   migrateToLatest,
   RefreshTokensRepository,
@@ -14,7 +18,10 @@ import {
   UsersRepository,
   type Db,
 } from './db/index.js';
+import { unsafeOverrides } from './config/unsafe-overrides.js';
 import { ConfigError } from './errors.js';
+import { Metrics } from './metrics/metrics.js';
+import { MetricsSink } from './metrics/metrics-sink.js';
 import { RateLimits } from './rate-limit/index.js';
 import { SecurityEvents } from './security-events.js';
 import { createSharedStore, type SharedStore } from './store/index.js';
@@ -39,6 +46,12 @@ export interface Services {
   /** The per-route policies; null when rateLimit.enabled is false. */
   rateLimits: RateLimits | null;
   events: SecurityEvents;
+  metrics: Metrics;
+  auditLog: AuditLog;
+  /** Writes events to the audit table in the background; `flush()` waits for the backlog. */
+  auditSink: AuditSink;
+  /** Present when audit.webhook.url is configured. */
+  webhook: WebhookSink | undefined;
   hasher: PasswordHasher;
   permissions: Permissions;
   users: UsersService;
@@ -55,6 +68,8 @@ export interface Services {
 export interface ServicesOptions {
   logger: Logger;
   now?: () => number;
+  /** The app's metrics, when it already made them (its HTTP hooks start before the services). */
+  metrics?: Metrics;
 }
 
 /**
@@ -102,11 +117,28 @@ export async function createServices(config: Config, options: ServicesOptions): 
       if (applied.length > 0) logger.info({ applied }, 'database migrated');
     }
     const events = new SecurityEvents(logger, now);
+    const metrics = options.metrics ?? new Metrics();
+    events.addSink(new MetricsSink(metrics));
+    const auditLog = new AuditLog(new AuditEventsRepository(db.kysely, db.dialect));
+    const auditSink = new AuditSink(auditLog, {
+      queueSize: config.audit.queueSize,
+      logger,
+      metrics,
+    });
+    events.addSink(auditSink);
+    const webhook = createWebhook(config, logger, metrics);
+    if (webhook) events.addSink(webhook);
+    // Recorded at every start, so the audit log shows when the posture was weakened.
+    for (const override of unsafeOverrides(config)) {
+      events.emit({ type: 'config.unsafe_override', outcome: 'success', details: { ...override } });
+    }
     const hasher = new PasswordHasher({
       memoryKiB: config.passwords.argon2MemoryKiB,
       iterations: config.passwords.argon2Iterations,
       parallelism: config.passwords.argon2Parallelism,
       maxConcurrent: config.passwords.maxConcurrentHashes || availableParallelism(),
+      onMeasure: (operation, seconds) =>
+        metrics.passwordHashDuration.observe({ operation }, seconds),
     });
     const permissions = new Permissions(config.access.roles);
     const usersRepo = new UsersRepository(db.kysely);
@@ -123,6 +155,7 @@ export async function createServices(config: Config, options: ServicesOptions): 
         refreshIntervalMs: KEY_REFRESH_INTERVAL_MS,
         onRefreshError: (error) => logger.error({ err: error }, 'reloading signing keys failed'),
         now,
+        events,
       },
     );
     await signingKeys.init();
@@ -187,6 +220,10 @@ export async function createServices(config: Config, options: ServicesOptions): 
       store,
       rateLimits: limited ? new RateLimits(store, config.rateLimit) : null,
       events,
+      metrics,
+      auditLog,
+      auditSink,
+      webhook,
       hasher,
       permissions,
       users,
@@ -197,7 +234,11 @@ export async function createServices(config: Config, options: ServicesOptions): 
       sessions,
       refreshTokens,
       auth,
-      close: async () => {
+      async close() {
+        // Events still queued are written before the database closes; webhooks are abandoned
+        // rather than holding shutdown through their retries (they are in the log and the table).
+        await webhook?.close();
+        await auditSink.flush();
         await store?.close();
         await db.close();
       },
@@ -207,4 +248,21 @@ export async function createServices(config: Config, options: ServicesOptions): 
     await db.close();
     throw error;
   }
+}
+
+function createWebhook(config: Config, logger: Logger, metrics: Metrics): WebhookSink | undefined {
+  const w = config.audit.webhook;
+  // The config rules refuse a url without a secret; the check here keeps the types honest.
+  if (w.url === undefined || w.secret === undefined) return undefined;
+  return new WebhookSink({
+    url: w.url,
+    secret: w.secret,
+    events: w.events,
+    queueSize: w.queueSize,
+    maxAttempts: w.maxAttempts,
+    initialBackoffMs: w.initialBackoffMs,
+    timeoutMs: w.timeoutMs,
+    logger,
+    metrics,
+  });
 }

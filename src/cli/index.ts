@@ -2,6 +2,7 @@ import { ConfigError } from '../errors.js';
 import { CliError, CliUsageError, type Command } from './args.js';
 import { keys } from './commands/keys.js';
 import { migrate } from './commands/migrate.js';
+import { auditLog } from './commands/audit-log.js';
 import { serve } from './commands/serve.js';
 import { user } from './commands/user.js';
 
@@ -12,6 +13,7 @@ const commands: Record<string, Command> = Object.assign(
     migrate,
     keys,
     user,
+    'audit-log': auditLog,
   },
 );
 

@@ -103,5 +103,47 @@ export function checkConfigRules(config: Config, label: (path: string) => string
       `${label('keys.masterKey')} and ${label('keys.masterKeyFile')} are both set. Fix: configure the master key one way only.`,
     );
   }
+  const webhook = config.audit.webhook;
+  if (webhook.url !== undefined) {
+    let protocol = '';
+    try {
+      protocol = new URL(webhook.url).protocol;
+    } catch {
+      // reported below
+    }
+    if (protocol !== 'https:' && protocol !== 'http:') {
+      problems.push(
+        `${label('audit.webhook.url')} is not an http(s) URL. Fix: use https://host/path.`,
+      );
+    } else if (protocol === 'http:' && config.env === 'production') {
+      problems.push(
+        `${label('audit.webhook.url')} uses plain http in production, which exposes security events in transit. Fix: use https://.`,
+      );
+    }
+    if (webhook.secret === undefined) {
+      problems.push(
+        `${label('audit.webhook.url')} is set without ${label('audit.webhook.secret')}, so receivers could not tell real events from forged ones. Fix: set a random secret of at least 32 characters (openssl rand -hex 32).`,
+      );
+    }
+  }
+  const metricsHost = config.metrics.host;
+  if (
+    config.metrics.port !== undefined &&
+    config.metrics.token === undefined &&
+    !['127.0.0.1', '::1', 'localhost'].includes(metricsHost)
+  ) {
+    problems.push(
+      `${label('metrics.host')} is "${metricsHost}", which is not loopback, and ${label('metrics.token')} is unset, so anyone who can reach it could read the metrics. Fix: set metrics.token, or keep metrics.host on 127.0.0.1.`,
+    );
+  }
+  if (
+    config.metrics.port !== undefined &&
+    config.metrics.port !== 0 &&
+    config.metrics.port === config.server.port
+  ) {
+    problems.push(
+      `${label('metrics.port')} equals ${label('server.port')}. Fix: pick another port for metrics, or unset metrics.port and use metrics.token on the main port.`,
+    );
+  }
   return problems;
 }

@@ -68,7 +68,9 @@ function collect(node: SchemaNode, prefix: string[], out: Setting[]): void {
 /** Every leaf setting of the configuration schema, in schema order. */
 export const settings: readonly Setting[] = (() => {
   const out: Setting[] = [];
-  collect(ConfigSchema, [], out);
+  // Widened: TypeBox's Unsafe nodes (typed unions) share no declared member with SchemaNode,
+  // though at runtime they are plain JSON-schema objects like every other node.
+  collect(ConfigSchema as SchemaNode, [], out);
   return Object.freeze(out);
 })();
 

@@ -38,6 +38,8 @@ export interface PasswordHasherOptions {
   parallelism: number;
   /** Hashes and verifications that may run at once; the rest queue. Default: CPU count. */
   maxConcurrent?: number;
+  /** Receives the compute time of each hash or verification (not the queueing), for metrics. */
+  onMeasure?: (operation: 'hash' | 'verify', seconds: number) => void;
 }
 
 /** Outcome of a verification. `needsRehash` is only ever true when `ok` is. */
@@ -121,6 +123,7 @@ export class PasswordHasher {
   readonly #iterations: number;
   readonly #parallelism: number;
   readonly #semaphore: Semaphore;
+  readonly #onMeasure: PasswordHasherOptions['onMeasure'];
   #dummyHash: Promise<string> | undefined;
 
   constructor(opts: PasswordHasherOptions) {
@@ -134,6 +137,19 @@ export class PasswordHasher {
     this.#iterations = opts.iterations;
     this.#parallelism = opts.parallelism;
     this.#semaphore = new Semaphore(maxConcurrent);
+    this.#onMeasure = opts.onMeasure;
+  }
+
+  /** Runs `work` under the concurrency bound and reports its duration, queueing excluded. */
+  #timed<T>(operation: 'hash' | 'verify', work: () => Promise<T>): Promise<T> {
+    return this.#semaphore.run(async () => {
+      const start = process.hrtime.bigint();
+      try {
+        return await work();
+      } finally {
+        this.#onMeasure?.(operation, Number(process.hrtime.bigint() - start) / 1e9);
+      }
+    });
   }
 
   /**
@@ -143,7 +159,7 @@ export class PasswordHasher {
   async hash(password: string): Promise<string> {
     const normalized = normalizePassword(password);
     if (normalized === undefined) throw new RangeError('Password is too long');
-    return this.#semaphore.run(() =>
+    return this.#timed('hash', () =>
       argon2Hash(normalized, {
         algorithm: ARGON2ID,
         memoryCost: this.#memoryKiB,
@@ -165,7 +181,7 @@ export class PasswordHasher {
     if (parsed === undefined) return fail;
     try {
       if (parsed.kind === 'bcrypt') {
-        const ok = await this.#semaphore.run(async () => {
+        const ok = await this.#timed('verify', async () => {
           if (await bcryptVerify(normalized, stored)) return true;
           // Legacy systems hashed what the user typed, without NFKC. Trying the raw form too
           // keeps those users able to log in; the argon2id rehash then stores the normal form.
@@ -174,7 +190,7 @@ export class PasswordHasher {
         // bcrypt is always upgraded: it truncates at 72 bytes and is not memory-hard.
         return { ok, needsRehash: ok };
       }
-      const ok = await this.#semaphore.run(() => argon2Verify(stored, normalized));
+      const ok = await this.#timed('verify', () => argon2Verify(stored, normalized));
       return { ok, needsRehash: ok && this.#isOutdated(parsed) };
     } catch {
       // The native verifier rejects what the pattern let through (a salt under 8 bytes, say).

@@ -17,3 +17,8 @@ export { SessionsRepository } from './sessions-repository.js';
 export { RefreshTokensRepository } from './refresh-tokens-repository.js';
 export { SigningKeysRepository } from './signing-keys-repository.js';
 export type * from './types.js';
+export {
+  AuditEventsRepository,
+  MAX_AUDIT_PAGE,
+  type AuditEventFilter,
+} from './audit-events-repository.js';

@@ -72,11 +72,53 @@ export interface SigningKeysTable {
   expires_at: Millis | null;
 }
 
+/** One security event, a link of the hash chain (src/audit/audit-chain.ts). Append-only. */
+export interface AuditEventsTable {
+  /** Position in the chain: 1, 2, 3 … with no gaps (a gap is a deleted row). */
+  seq: number;
+  /** Random public id of the event. */
+  id: string;
+  time: Millis;
+  type: string;
+  /** success | failure | denied */
+  outcome: string;
+  actor_id: string | null;
+  target_type: string | null;
+  target_id: string | null;
+  ip: string | null;
+  user_agent: string | null;
+  request_id: string | null;
+  /** Non-secret facts as canonical JSON (sorted keys). */
+  details: string;
+  /** `hash` of the previous link (of the checkpoint after pruning; zeros for the first row). */
+  prev_hash: string;
+  /** SHA-256, hex, of the canonical row and `prev_hash`. */
+  hash: string;
+}
+
+/** The newest link of the chain: one row, id 'main'. */
+export interface AuditChainHeadTable {
+  id: string;
+  seq: number;
+  hash: string;
+}
+
+/** The last link of a pruned prefix of the chain; verification starts after the newest one. */
+export interface AuditCheckpointsTable {
+  seq: number;
+  hash: string;
+  pruned_at: Millis;
+  rows_pruned: number;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
   refresh_tokens: RefreshTokensTable;
   signing_keys: SigningKeysTable;
+  audit_events: AuditEventsTable;
+  audit_chain_head: AuditChainHeadTable;
+  audit_checkpoints: AuditCheckpointsTable;
 }
 
 export type UserRow = Selectable<UsersTable>;
@@ -85,6 +127,8 @@ export type UserUpdate = Updateable<UsersTable>;
 export type SessionRow = Selectable<SessionsTable>;
 export type RefreshTokenRow = Selectable<RefreshTokensTable>;
 export type SigningKeyRow = Selectable<SigningKeysTable>;
+export type AuditEventRow = Selectable<AuditEventsTable>;
+export type AuditCheckpointRow = Selectable<AuditCheckpointsTable>;
 
 // Re-exported so repositories need not import kysely's helpers separately.
 export type { ColumnType, Generated };

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
 import type { FieldCipher } from '../crypto/index.js';
 import type { SigningKeyRow, SigningKeysRepository } from '../db/index.js';
+import type { EventContext, SecurityEvents } from '../security-events.js';
 
 export type SigningAlgorithm = 'EdDSA' | 'ES256';
 
@@ -25,6 +26,8 @@ export interface SigningKeyStoreOptions {
   /** Told about a failed background refresh (the old keys stay in use). */
   onRefreshError?: (error: unknown) => void;
   now?: () => number;
+  /** Where `keys.rotated` goes; every rotation path (CLI, admin code) passes through `rotate`. */
+  events?: SecurityEvents;
 }
 
 interface VerificationKey {
@@ -117,8 +120,13 @@ export class SigningKeyStore {
     return { keys };
   }
 
-  /** Makes a new current key; the previous one keeps verifying for `retiredKeyLifetimeMs`. */
-  async rotate(): Promise<{ kid: string; retired: string | undefined }> {
+  /**
+   * Makes a new current key; the previous one keeps verifying for `retiredKeyLifetimeMs`.
+   * `context` names who rotated (an admin's request, or nothing for the CLI) in the event.
+   */
+  async rotate(
+    context: EventContext & { actorId?: string | null } = {},
+  ): Promise<{ kid: string; retired: string | undefined }> {
     const previous = await this.repo.current();
     const created = await this.create();
     if (previous) {
@@ -126,6 +134,14 @@ export class SigningKeyStore {
       await this.repo.retire(previous.id, now, now + this.options.retiredKeyLifetimeMs);
     }
     await this.reload();
+    // Key ids are public (they are in every token header and the JWKS); the keys never leave.
+    this.options.events?.emit({
+      ...context,
+      type: 'keys.rotated',
+      outcome: 'success',
+      target: { type: 'signing_key', id: created },
+      details: { algorithm: this.options.algorithm, retired: previous?.id ?? null },
+    });
     return { kid: created, retired: previous?.id };
   }
 

@@ -6,6 +6,8 @@ import { createTestDb, dialectUnderTest, type TestDb } from '../helpers/db.js';
 import { userRow } from './rows.js';
 
 const TABLES = ['refresh_tokens', 'sessions', 'signing_keys', 'users'];
+// Every migration Bulwark ships, in the order they apply.
+const ALL_MIGRATIONS = Object.keys(migrationsFor('sqlite')).sort();
 
 const opened: TestDb[] = [];
 const extra: Db[] = [];
@@ -49,7 +51,7 @@ async function indexes(db: Db): Promise<Map<string, string>> {
 describe('migrateToLatest', () => {
   it('creates the identity tables and is idempotent', async () => {
     const { db } = await fresh();
-    await expect(migrateToLatest(db)).resolves.toEqual({ applied: ['0001-identity'] });
+    await expect(migrateToLatest(db)).resolves.toEqual({ applied: ALL_MIGRATIONS });
     expect(await tableNames(db)).toEqual(expect.arrayContaining(TABLES));
     await expect(migrateToLatest(db)).resolves.toEqual({ applied: [] });
     await expect(migrateToLatest(db)).resolves.toEqual({ applied: [] });
@@ -131,7 +133,7 @@ describe('migrateToLatest', () => {
     const names = await tableNames(db);
     expect(names).not.toContain('half_done');
     expect(names).not.toContain('users');
-    await expect(migrateToLatest(db)).resolves.toEqual({ applied: ['0001-identity'] });
+    await expect(migrateToLatest(db)).resolves.toEqual({ applied: ALL_MIGRATIONS });
   });
 
   it('keeps the error as cause', async () => {
@@ -162,7 +164,7 @@ describe('migrateToLatest', () => {
       migrateToLatest(t.db),
       migrateToLatest(second),
     ]);
-    expect(results.flatMap((r) => r.applied)).toEqual(['0001-identity']);
+    expect(results.flatMap((r) => r.applied)).toEqual(ALL_MIGRATIONS);
     expect(await tableNames(t.db)).toEqual(expect.arrayContaining(TABLES));
   });
 
@@ -171,8 +173,8 @@ describe('migrateToLatest', () => {
     async () => {
       const a = await fresh();
       const b = await fresh();
-      await expect(migrateToLatest(a.db)).resolves.toEqual({ applied: ['0001-identity'] });
-      await expect(migrateToLatest(b.db)).resolves.toEqual({ applied: ['0001-identity'] });
+      await expect(migrateToLatest(a.db)).resolves.toEqual({ applied: ALL_MIGRATIONS });
+      await expect(migrateToLatest(b.db)).resolves.toEqual({ applied: ALL_MIGRATIONS });
       expect(await tableNames(b.db)).toEqual(expect.arrayContaining(TABLES));
     },
   );

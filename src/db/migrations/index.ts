@@ -1,6 +1,7 @@
 import type { Migration } from 'kysely';
 import type { DialectName } from '../database.js';
 import { identityMigration } from './0001-identity.js';
+import { auditEventsMigration } from './0002-audit-events.js';
 
 /**
  * Every migration, by name, built for one dialect. A static map rather than a folder scan, so
@@ -9,5 +10,6 @@ import { identityMigration } from './0001-identity.js';
 export function migrationsFor(dialect: DialectName): Record<string, Migration> {
   return {
     '0001-identity': identityMigration(dialect),
+    '0002-audit-events': auditEventsMigration(dialect),
   };
 }

@@ -1,0 +1,94 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyInstance } from 'fastify';
+import type { AuditEventRow } from '../db/index.js';
+import { AppError } from '../errors.js';
+import type { AuditLog } from './audit-log.js';
+import { AuditEventList, ListAuditEventsQuery, type AuditEventView } from './schema.js';
+
+const security = [{ bearer: [] }];
+
+/** The public shape of a stored event. */
+export function auditEventView(row: AuditEventRow): AuditEventView {
+  return {
+    id: row.id,
+    seq: row.seq,
+    time: new Date(row.time).toISOString(),
+    type: row.type,
+    outcome: row.outcome,
+    actorId: row.actor_id,
+    target:
+      row.target_type !== null && row.target_id !== null
+        ? { type: row.target_type, id: row.target_id }
+        : null,
+    ip: row.ip,
+    userAgent: row.user_agent,
+    requestId: row.request_id,
+    details: JSON.parse(row.details) as AuditEventView['details'],
+    hash: row.hash,
+  };
+}
+
+function invalidQuery(path: string, message: string): AppError {
+  return new AppError('validation_failed', 'The request does not match the expected schema.', {
+    errors: [{ path: `/querystring/${path}`, message }],
+  });
+}
+
+/** The cursor is the seq of the last item served, opaque to clients. */
+function decodeCursor(cursor: string): number {
+  const text = Buffer.from(cursor, 'base64url').toString('utf8');
+  const seq = /^[1-9][0-9]{0,15}$/.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(seq))
+    throw invalidQuery('cursor', 'is not a cursor this server issued');
+  return seq;
+}
+
+function encodeCursor(seq: number): string {
+  return Buffer.from(String(seq)).toString('base64url');
+}
+
+/** /api/v1/admin/audit-events: the audit log for holders of audit:read, newest first. */
+export function auditRoutes(base: FastifyInstance, opts: { log: AuditLog }): void {
+  const app = base.withTypeProvider<TypeBoxTypeProvider>();
+
+  app.get(
+    '/audit-events',
+    {
+      preHandler: [app.authenticate, app.authorize('audit:read')],
+      schema: {
+        tags: ['admin'],
+        summary: 'Security events (audit:read), newest first, with cursor pagination.',
+        security,
+        querystring: ListAuditEventsQuery,
+        response: { 200: AuditEventList },
+      },
+    },
+    async (request, reply) => {
+      const q = request.query;
+      const since = q.since === undefined ? undefined : Date.parse(q.since);
+      const until = q.until === undefined ? undefined : Date.parse(q.until);
+      if (since !== undefined && until !== undefined && since >= until) {
+        throw invalidQuery('until', 'must be after since');
+      }
+      const limit = q.limit ?? 50;
+      const rows = await opts.log.list({
+        type: q.type,
+        userId: q.userId,
+        outcome: q.outcome,
+        since,
+        until,
+        beforeSeq: q.cursor === undefined ? undefined : decodeCursor(q.cursor),
+        // One extra row tells whether another page exists without a count query.
+        limit: limit + 1,
+      });
+      const page = rows.slice(0, limit);
+      const last = page.at(-1);
+      // Audit data names users, addresses and agents: never cached by a browser or proxy.
+      void reply.header('cache-control', 'no-store');
+      return {
+        items: page.map(auditEventView),
+        nextCursor: rows.length > limit && last ? encodeCursor(last.seq) : null,
+      };
+    },
+  );
+}

@@ -1,0 +1,66 @@
+import pino from 'pino';
+import { describe, expect, it } from 'vitest';
+import type { AuditLog } from '../../src/audit/audit-log.js';
+import { AuditSink } from '../../src/audit/audit-sink.js';
+import { Metrics } from '../../src/metrics/metrics.js';
+import type { RecordedSecurityEvent } from '../../src/security-events.js';
+
+function event(n: number): RecordedSecurityEvent {
+  return { type: 'login.failed', outcome: 'failure', time: n, requestId: `r-${n}` };
+}
+
+function setup(append: (events: readonly RecordedSecurityEvent[]) => Promise<void>) {
+  const lines: Record<string, unknown>[] = [];
+  const logger = pino(
+    { level: 'error' },
+    { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) },
+  );
+  const metrics = new Metrics();
+  const log = { append } as unknown as AuditLog;
+  return {
+    sink: new AuditSink(log, { queueSize: 2, batchSize: 10, logger, metrics }),
+    lines,
+    metrics,
+  };
+}
+
+describe('AuditSink', () => {
+  it('returns at once: recording never waits for the database', () => {
+    const { sink } = setup(() => new Promise<void>(() => undefined)); // a write that never ends
+    const started = Date.now();
+    for (let i = 0; i < 2; i++) sink.record(event(i));
+    expect(Date.now() - started).toBeLessThan(50);
+  });
+
+  it('bounds its queue: drops the oldest, logs each dropped event loudly and counts it', async () => {
+    const written: number[] = [];
+    const { sink, lines, metrics } = setup((events) => {
+      written.push(...events.map((e) => e.time));
+      return Promise.resolve();
+    });
+    for (let i = 1; i <= 5; i++) sink.record(event(i));
+    await sink.flush();
+    expect(written).toEqual([4, 5]);
+    expect((await metrics.auditDropped.get()).values[0]!.value).toBe(3);
+    const dropped = lines.filter((l) => String(l.msg).startsWith('AUDIT EVENT DROPPED'));
+    expect(dropped.map((l) => (l.securityEvent as { time: number }).time)).toEqual([1, 2, 3]);
+  });
+
+  it('logs and counts every event of a failed batch, then carries on', async () => {
+    let calls = 0;
+    const { sink, lines, metrics } = setup(() => {
+      calls += 1;
+      return calls === 1
+        ? Promise.reject(new Error('SQLITE_ERROR: no such table'))
+        : Promise.resolve();
+    });
+    sink.record(event(1));
+    sink.record(event(2));
+    await sink.flush();
+    sink.record(event(3));
+    await sink.flush();
+    expect(calls).toBe(2);
+    expect((await metrics.auditWriteFailures.get()).values[0]!.value).toBe(2);
+    expect(lines.filter((l) => String(l.msg).startsWith('AUDIT WRITE FAILED'))).toHaveLength(2);
+  });
+});

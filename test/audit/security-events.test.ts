@@ -1,0 +1,368 @@
+import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AuditEventRow } from '../../src/db/index.js';
+import { SECURITY_EVENT_TYPES } from '../../src/security-events.js';
+import { buildTestApp, type TestApp } from '../helpers/app.js';
+import {
+  bearer,
+  createUserAndLogin,
+  registerAndLogin,
+  STRONG_PASSWORD,
+  uniqueEmail,
+  type LoggedIn,
+} from '../helpers/identity.js';
+
+// The clock the app sees; moved forward to step out of the refresh-token reuse grace window.
+let offsetMs = 0;
+const now = (): number => Date.now() + offsetMs;
+const AGENT = 'audit-test-agent/1.0';
+const PHONE = '+44 20 7946 0958';
+
+let t: TestApp;
+let admin: LoggedIn;
+
+beforeAll(async () => {
+  t = await buildTestApp({}, { now });
+  admin = await createUserAndLogin(t.app, 'admin');
+});
+afterAll(async () => {
+  await t?.app.close();
+});
+
+/** Every stored event, oldest first, once the background writer has caught up. */
+async function stored(): Promise<AuditEventRow[]> {
+  await t.app.services.auditSink.flush();
+  return (await t.app.services.auditLog.list({ limit: 1_000 })).reverse();
+}
+
+/** The stored events of one request (by its X-Request-Id). */
+async function eventsOf(requestId: unknown): Promise<AuditEventRow[]> {
+  expect(typeof requestId).toBe('string');
+  return (await stored()).filter((e) => e.request_id === requestId);
+}
+
+async function call(
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
+  url: string,
+  options: { token?: string; payload?: object } = {},
+) {
+  const res = await t.app.inject({
+    method,
+    url,
+    headers: {
+      'user-agent': AGENT,
+      ...(options.token === undefined ? {} : bearer(options.token)),
+    },
+    ...(options.payload === undefined ? {} : { payload: options.payload }),
+  });
+  return { res, events: await eventsOf(res.headers['x-request-id']) };
+}
+
+function expectContext(event: AuditEventRow | undefined): void {
+  expect(event).toBeDefined();
+  expect(event!.ip).toBe('127.0.0.1');
+  expect(event!.user_agent).toBe(AGENT);
+  expect(event!.time).toBeGreaterThan(Date.now() - 120_000);
+  expect(event!.hash).toMatch(/^[0-9a-f]{64}$/);
+}
+
+describe('security events in the audit table, driven through the HTTP API', () => {
+  it('user.created on registration, then login.succeeded and login.failed', async () => {
+    const email = uniqueEmail('events');
+    const reg = await call('POST', '/api/v1/auth/register', {
+      payload: { email, password: STRONG_PASSWORD, name: 'Events' },
+    });
+    expect(reg.res.statusCode).toBe(201);
+    const userId = reg.res.json<{ user: { id: string } }>().user.id;
+    const [created] = reg.events;
+    expectContext(created);
+    expect(created).toMatchObject({
+      type: 'user.created',
+      outcome: 'success',
+      actor_id: null,
+      target_type: 'user',
+      target_id: userId,
+    });
+    expect(JSON.parse(created!.details)).toEqual({ role: 'user', selfRegistered: true });
+
+    const ok = await call('POST', '/api/v1/auth/login', {
+      payload: { email, password: STRONG_PASSWORD },
+    });
+    expect(ok.res.statusCode).toBe(200);
+    expect(ok.events).toHaveLength(1);
+    expectContext(ok.events[0]);
+    expect(ok.events[0]).toMatchObject({
+      type: 'login.succeeded',
+      outcome: 'success',
+      actor_id: userId,
+      target_type: 'session',
+    });
+
+    const bad = await call('POST', '/api/v1/auth/login', {
+      payload: { email, password: 'not the password at all' },
+    });
+    expect(bad.res.statusCode).toBe(401);
+    expect(bad.events).toHaveLength(1);
+    expectContext(bad.events[0]);
+    expect(bad.events[0]).toMatchObject({
+      type: 'login.failed',
+      outcome: 'failure',
+      target_type: 'user',
+      target_id: userId,
+    });
+    expect(JSON.parse(bad.events[0]!.details)).toHaveProperty('reason');
+  });
+
+  it('refresh.reused (and the session ending) when a rotated refresh token comes back', async () => {
+    const user = await registerAndLogin(t.app);
+    const first = await call('POST', '/api/v1/auth/refresh', {
+      payload: { refreshToken: user.refreshToken },
+    });
+    expect(first.res.statusCode).toBe(200);
+    offsetMs += 60_000; // past the reuse grace window
+    const reuse = await call('POST', '/api/v1/auth/refresh', {
+      payload: { refreshToken: user.refreshToken },
+    });
+    expect(reuse.res.statusCode).toBe(401);
+    const types = reuse.events.map((e) => e.type);
+    expect(types).toEqual(['refresh.reused', 'session.ended']);
+    expectContext(reuse.events[0]);
+    expect(reuse.events[0]).toMatchObject({
+      outcome: 'denied',
+      target_type: 'session',
+      target_id: user.sessionId,
+    });
+    expect(JSON.parse(reuse.events[0]!.details)).toEqual({ userId: user.id });
+    expect(JSON.parse(reuse.events[1]!.details)).toMatchObject({ reason: 'refresh_reuse' });
+  });
+
+  it('session.ended on logout', async () => {
+    const user = await registerAndLogin(t.app);
+    const out = await call('POST', '/api/v1/auth/logout', { token: user.accessToken });
+    expect(out.res.statusCode).toBe(204);
+    expect(out.events).toHaveLength(1);
+    expectContext(out.events[0]);
+    expect(out.events[0]).toMatchObject({
+      type: 'session.ended',
+      outcome: 'success',
+      target_type: 'session',
+      target_id: user.sessionId,
+    });
+    expect(JSON.parse(out.events[0]!.details)).toEqual({ reason: 'logout', userId: user.id });
+  });
+
+  it('password.changed, with no password in the record', async () => {
+    const user = await registerAndLogin(t.app);
+    const newPassword = 'an entirely new passphrase 77';
+    const res = await call('POST', '/api/v1/auth/password', {
+      token: user.accessToken,
+      payload: { currentPassword: STRONG_PASSWORD, newPassword },
+    });
+    expect(res.res.statusCode).toBe(204);
+    const changed = res.events.find((e) => e.type === 'password.changed');
+    expectContext(changed);
+    expect(changed).toMatchObject({ outcome: 'success', actor_id: user.id, target_id: user.id });
+    expect(JSON.stringify(res.events)).not.toContain(newPassword);
+    expect(JSON.stringify(res.events)).not.toContain(STRONG_PASSWORD);
+  });
+
+  it('user.updated on PATCH /users/me names the changed fields, never their values', async () => {
+    const user = await registerAndLogin(t.app);
+    const res = await call('PATCH', '/api/v1/users/me', {
+      token: user.accessToken,
+      payload: { name: 'Renamed', phone: PHONE },
+    });
+    expect(res.res.statusCode).toBe(200);
+    expect(res.events).toHaveLength(1);
+    expectContext(res.events[0]);
+    expect(res.events[0]).toMatchObject({
+      type: 'user.updated',
+      actor_id: user.id,
+      target_type: 'user',
+      target_id: user.id,
+    });
+    expect(JSON.parse(res.events[0]!.details)).toEqual({ fields: ['name', 'phone'] });
+    expect(JSON.stringify(res.events)).not.toContain(PHONE);
+    expect(JSON.stringify(res.events)).not.toContain('Renamed');
+  });
+
+  it('user.role_changed, user.disabled and user.deleted by an admin', async () => {
+    const user = await registerAndLogin(t.app);
+    const role = await call('PATCH', `/api/v1/users/${user.id}`, {
+      token: admin.accessToken,
+      payload: { role: 'admin' },
+    });
+    expect(role.res.statusCode).toBe(200);
+    const changed = role.events.find((e) => e.type === 'user.role_changed');
+    expectContext(changed);
+    expect(changed).toMatchObject({ actor_id: admin.id, target_id: user.id, outcome: 'success' });
+    expect(JSON.parse(changed!.details)).toEqual({ from: 'user', to: 'admin' });
+
+    const disable = await call('PATCH', `/api/v1/users/${user.id}`, {
+      token: admin.accessToken,
+      payload: { disabled: true },
+    });
+    expect(disable.res.statusCode).toBe(200);
+    const disabled = disable.events.find((e) => e.type === 'user.disabled');
+    expectContext(disabled);
+    expect(disabled).toMatchObject({ actor_id: admin.id, target_id: user.id });
+    expect(JSON.parse(disabled!.details)).toEqual({ disabled: true });
+
+    const del = await call('DELETE', `/api/v1/users/${user.id}`, { token: admin.accessToken });
+    expect(del.res.statusCode).toBe(204);
+    const deleted = del.events.find((e) => e.type === 'user.deleted');
+    expectContext(deleted);
+    expect(deleted).toMatchObject({ actor_id: admin.id, target_type: 'user', target_id: user.id });
+  });
+
+  it('access.denied for a BOLA attempt (404) and a BFLA attempt (403)', async () => {
+    const mallory = await registerAndLogin(t.app);
+    const victim = await registerAndLogin(t.app);
+    const bola = await call('GET', `/api/v1/users/${victim.id}`, { token: mallory.accessToken });
+    expect(bola.res.statusCode).toBe(404);
+    expect(bola.events).toHaveLength(1);
+    expectContext(bola.events[0]);
+    expect(bola.events[0]).toMatchObject({
+      type: 'access.denied',
+      outcome: 'denied',
+      actor_id: mallory.id,
+      target_id: victim.id,
+    });
+    expect(JSON.parse(bola.events[0]!.details)).toMatchObject({ status: 404 });
+
+    const bfla = await call('GET', '/api/v1/admin/audit-events', { token: mallory.accessToken });
+    expect(bfla.res.statusCode).toBe(403);
+    expect(bfla.events).toHaveLength(1);
+    expectContext(bfla.events[0]);
+    expect(bfla.events[0]).toMatchObject({ type: 'access.denied', actor_id: mallory.id });
+    expect(JSON.parse(bfla.events[0]!.details)).toMatchObject({
+      status: 403,
+      permission: 'audit:read',
+    });
+  });
+
+  it('token.invalid for a forged bearer token, without the token in the record', async () => {
+    const forged = `eyJhbGciOiJub25lIn0.eyJzdWIiOiJhZG1pbiJ9.${randomUUID()}`;
+    const res = await call('GET', '/api/v1/users/me', { token: forged });
+    expect(res.res.statusCode).toBe(401);
+    expect(res.events).toHaveLength(1);
+    expectContext(res.events[0]);
+    expect(res.events[0]).toMatchObject({ type: 'token.invalid', outcome: 'denied' });
+    expect(JSON.stringify(res.events)).not.toContain(forged);
+  });
+
+  it('keys.rotated when the signing key is rotated', async () => {
+    const before = t.app.services.signingKeys.signingKey().kid;
+    const { kid } = await t.app.services.signingKeys.rotate({ actorId: admin.id });
+    const rotated = (await stored()).filter((e) => e.type === 'keys.rotated');
+    expect(rotated).toHaveLength(1);
+    expect(rotated[0]).toMatchObject({
+      outcome: 'success',
+      actor_id: admin.id,
+      target_type: 'signing_key',
+      target_id: kid,
+    });
+    expect(JSON.parse(rotated[0]!.details)).toEqual({ algorithm: 'EdDSA', retired: before });
+  });
+
+  it('records the events other capabilities emit (throttling, rate limits)', async () => {
+    const requestId = randomUUID();
+    const context = { ip: '198.51.100.7', userAgent: AGENT, requestId };
+    const events = t.app.services.events;
+    events.emit({
+      ...context,
+      type: 'login.throttled',
+      outcome: 'denied',
+      details: { retryAfterSeconds: 30 },
+    });
+    events.emit({
+      ...context,
+      type: 'rate_limit.exceeded',
+      outcome: 'denied',
+      details: { policy: 'auth' },
+    });
+    const mine = await eventsOf(requestId);
+    expect(mine.map((e) => [e.type, e.outcome, e.ip])).toEqual([
+      ['login.throttled', 'denied', '198.51.100.7'],
+      ['rate_limit.exceeded', 'denied', '198.51.100.7'],
+    ]);
+  });
+
+  it('config.unsafe_override at start for each weakened default', async () => {
+    const weak = await buildTestApp({
+      cors: { origins: ['*'] },
+      metrics: { port: 0 },
+    });
+    try {
+      await weak.app.services.auditSink.flush();
+      const rows = await weak.app.services.auditLog.list({
+        limit: 100,
+        type: 'config.unsafe_override',
+      });
+      expect(
+        rows.map((r) => (JSON.parse(r.details) as { setting: string }).setting).sort(),
+      ).toEqual(['cors.origins', 'metrics.port']);
+      // Copied here so the catalog check below sees the type in this app's table too.
+      t.app.services.events.emit({
+        type: 'config.unsafe_override',
+        outcome: 'success',
+        details: { setting: 'cors.origins', reason: 'test' },
+      });
+    } finally {
+      await weak.app.close();
+    }
+  });
+
+  it('has stored every type of the catalog, and the chain verifies', async () => {
+    const types = new Set((await stored()).map((e) => e.type));
+    expect([...SECURITY_EVENT_TYPES].filter((type) => !types.has(type))).toEqual([]);
+    await expect(t.app.services.auditLog.verify()).resolves.toMatchObject({ ok: true });
+  });
+
+  it('never stores a password, token or secret', async () => {
+    const all = JSON.stringify(await stored());
+    expect(all).not.toContain(STRONG_PASSWORD);
+    expect(all).not.toContain(admin.accessToken);
+    expect(all).not.toContain(admin.refreshToken);
+    expect(all).not.toMatch(/\$argon2/);
+  });
+});
+
+describe('an audit store failure', () => {
+  it('never fails the request: the event goes to the log loudly and is counted', async () => {
+    const local = await buildTestApp();
+    try {
+      const user = await registerAndLogin(local.app);
+      await local.app.services.auditSink.flush();
+      await sql`drop table audit_events`.execute(local.app.services.db.kysely);
+
+      const res = await local.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/login',
+        payload: { email: user.email, password: STRONG_PASSWORD },
+      });
+      expect(res.statusCode).toBe(200);
+      await local.app.services.auditSink.flush();
+
+      const failed = local.logs.lines.filter((l) => String(l.msg).startsWith('AUDIT WRITE FAILED'));
+      expect(failed.length).toBeGreaterThanOrEqual(1);
+      expect(failed[0]).toMatchObject({
+        level: 'error',
+        securityEvent: { type: 'login.succeeded', requestId: res.headers['x-request-id'] },
+      });
+      const metric = await local.app.services.metrics.auditWriteFailures.get();
+      expect(metric.values[0]!.value).toBeGreaterThanOrEqual(1);
+
+      // And the service keeps answering.
+      const me = await local.app.inject({
+        method: 'GET',
+        url: '/api/v1/users/me',
+        headers: bearer(res.json<{ accessToken: string }>().accessToken),
+      });
+      expect(me.statusCode).toBe(200);
+    } finally {
+      await local.app.close();
+    }
+  });
+});

@@ -1,0 +1,224 @@
+import { createHmac } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import pino from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  SIGNATURE_HEADER,
+  WebhookSink,
+  type WebhookSinkOptions,
+} from '../../src/audit/webhook-sink.js';
+import { Metrics } from '../../src/metrics/metrics.js';
+import type { RecordedSecurityEvent } from '../../src/security-events.js';
+import { buildTestApp } from '../helpers/app.js';
+import { registerAndLogin } from '../helpers/identity.js';
+
+const SECRET = 'webhook-test-secret-0123456789abcdef';
+
+interface Received {
+  headers: IncomingMessage['headers'];
+  body: string;
+}
+
+/** A real HTTP receiver on loopback that answers with the statuses it is told, in order. */
+class Receiver {
+  readonly received: Received[] = [];
+  private readonly server: Server;
+  url = '';
+
+  constructor(private readonly statuses: number[] = []) {
+    this.server = createServer((request, response) => {
+      let body = '';
+      request.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
+      request.on('end', () => {
+        this.received.push({ headers: request.headers, body });
+        response.writeHead(this.statuses.shift() ?? 204).end();
+      });
+    });
+  }
+
+  async start(): Promise<this> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/hook`;
+    return this;
+  }
+
+  stop(): Promise<void> {
+    this.server.closeAllConnections();
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+const receivers: Receiver[] = [];
+const sinks: WebhookSink[] = [];
+afterEach(async () => {
+  for (const s of sinks.splice(0)) await s.close();
+  for (const r of receivers.splice(0)) await r.stop();
+});
+
+async function receiver(statuses: number[] = []): Promise<Receiver> {
+  const r = await new Receiver(statuses).start();
+  receivers.push(r);
+  return r;
+}
+
+function sink(options: Partial<WebhookSinkOptions> & { url: string }) {
+  const metrics = new Metrics();
+  const lines: Record<string, unknown>[] = [];
+  const logger = pino(
+    { level: 'warn' },
+    { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) },
+  );
+  const s = new WebhookSink({
+    secret: SECRET,
+    events: ['refresh.reused', 'login.throttled'],
+    queueSize: 10,
+    maxAttempts: 3,
+    initialBackoffMs: 20,
+    timeoutMs: 2_000,
+    logger,
+    metrics,
+    ...options,
+  });
+  sinks.push(s);
+  return { sink: s, metrics, lines };
+}
+
+function event(
+  type: RecordedSecurityEvent['type'] = 'refresh.reused',
+  n = 0,
+): RecordedSecurityEvent {
+  return {
+    type,
+    outcome: 'denied',
+    time: 1_700_000_000_000 + n,
+    ip: '203.0.113.1',
+    target: { type: 'session', id: `s-${n}` },
+  };
+}
+
+async function counter(metrics: Metrics, name: 'webhookDeliveries' | 'webhookDropped') {
+  const { values } = await metrics[name].get();
+  return Object.fromEntries(values.map((v) => [String(v.labels.result ?? 'all'), v.value]));
+}
+
+describe('WebhookSink', () => {
+  it('delivers chosen event types with a verifiable HMAC-SHA256 signature', async () => {
+    const r = await receiver();
+    const { sink: s, metrics } = sink({ url: r.url });
+    s.record(event('refresh.reused', 1));
+    s.record(event('login.failed', 2)); // not a chosen type
+    s.record(event('login.throttled', 3));
+    await s.idle();
+
+    expect(r.received).toHaveLength(2);
+    const [first] = r.received;
+    expect(first!.headers['content-type']).toBe('application/json');
+    const body = JSON.parse(first!.body) as { event: RecordedSecurityEvent };
+    expect(body.event).toMatchObject({ type: 'refresh.reused', target: { id: 's-1' } });
+    const signature = String(first!.headers[SIGNATURE_HEADER]);
+    const match = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(signature);
+    expect(match).not.toBeNull();
+    const expected = createHmac('sha256', SECRET)
+      .update(`${match![1]}.${first!.body}`)
+      .digest('hex');
+    expect(match![2]).toBe(expected);
+    expect(Math.abs(Number(match![1]) - Date.now() / 1000)).toBeLessThan(60);
+    expect(first!.body).not.toContain(SECRET);
+    expect(await counter(metrics, 'webhookDeliveries')).toEqual({ delivered: 2 });
+  });
+
+  it('retries after 500s with backoff, then delivers', async () => {
+    const r = await receiver([500, 503]);
+    const { sink: s, metrics } = sink({ url: r.url, initialBackoffMs: 50 });
+    const started = Date.now();
+    s.record(event());
+    await s.idle();
+    expect(r.received).toHaveLength(3);
+    // 50 ms, then 100 ms between attempts.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(140);
+    expect(new Set(r.received.map((x) => x.body)).size).toBe(1);
+    expect(await counter(metrics, 'webhookDeliveries')).toEqual({ delivered: 1 });
+  });
+
+  it('gives up after maxAttempts without harm, and goes on with the next event', async () => {
+    const r = await receiver([500, 500, 500]);
+    const { sink: s, metrics, lines } = sink({ url: r.url, maxAttempts: 3 });
+    s.record(event('refresh.reused', 1));
+    s.record(event('refresh.reused', 2));
+    await s.idle();
+    expect(r.received).toHaveLength(4);
+    expect(await counter(metrics, 'webhookDeliveries')).toEqual({ failed: 1, delivered: 1 });
+    expect(lines.some((l) => String(l.msg).includes('giving up'))).toBe(true);
+  });
+
+  it('does not retry a 4xx refusal', async () => {
+    const r = await receiver([400]);
+    const { sink: s, metrics } = sink({ url: r.url });
+    s.record(event());
+    await s.idle();
+    expect(r.received).toHaveLength(1);
+    expect(await counter(metrics, 'webhookDeliveries')).toEqual({ rejected: 1 });
+  });
+
+  it('survives an unreachable endpoint, without logging the URL', async () => {
+    const r = await receiver();
+    const url = r.url.replace('/hook', '/x?key=url-secret');
+    await r.stop();
+    receivers.splice(0);
+    const { sink: s, metrics, lines } = sink({ url, maxAttempts: 2 });
+    s.record(event());
+    await s.idle();
+    expect(await counter(metrics, 'webhookDeliveries')).toEqual({ failed: 1 });
+    expect(JSON.stringify(lines)).not.toContain('url-secret');
+  });
+
+  it('bounds its queue: drops the oldest events when full, and counts them', async () => {
+    const r = await receiver(Array(100).fill(500) as number[]);
+    const { sink: s, metrics } = sink({
+      url: r.url,
+      queueSize: 2,
+      maxAttempts: 2,
+      initialBackoffMs: 30,
+    });
+    // Recorded in one tick: all six meet a queue of two, so the four oldest are dropped.
+    for (let i = 0; i < 6; i++) s.record(event('refresh.reused', i));
+    expect(await counter(metrics, 'webhookDropped')).toEqual({ all: 4 });
+    await s.idle();
+    const delivered = r.received.map(
+      (x) => (JSON.parse(x.body) as { event: RecordedSecurityEvent }).event.target?.id,
+    );
+    expect([...new Set(delivered)]).toEqual(['s-4', 's-5']);
+  });
+
+  it('never blocks or fails requests while the endpoint is failing', async () => {
+    const r = await receiver(Array(100).fill(500) as number[]);
+    const t = await buildTestApp({
+      audit: {
+        webhook: {
+          url: r.url,
+          secret: SECRET,
+          events: ['login.succeeded'],
+          maxAttempts: 5,
+          initialBackoffMs: 10_000,
+        },
+      },
+    });
+    try {
+      const started = Date.now();
+      await registerAndLogin(t.app);
+      const me = await registerAndLogin(t.app);
+      expect(me.accessToken).toBeTruthy();
+      // Two logins answered while the first delivery sits in a 10 s backoff.
+      expect(Date.now() - started).toBeLessThan(8_000);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(r.received.length).toBeGreaterThanOrEqual(1);
+      expect(JSON.parse(r.received[0]!.body)).toMatchObject({ event: { type: 'login.succeeded' } });
+    } finally {
+      // Closing abandons the pending retries rather than waiting for them.
+      const closing = Date.now();
+      await t.app.close();
+      expect(Date.now() - closing).toBeLessThan(5_000);
+    }
+  });
+});

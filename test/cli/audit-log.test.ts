@@ -1,0 +1,144 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { AuditLog } from '../../src/audit/audit-log.js';
+import {
+  AuditEventsRepository,
+  createDatabase,
+  migrateToLatest,
+  type Db,
+} from '../../src/db/index.js';
+import type { RecordedSecurityEvent } from '../../src/security-events.js';
+import { BIN, runNode } from '../helpers/process.js';
+
+// Runs the built CLI (npm test builds first) against a SQLite file prepared here.
+const DAY = 86_400_000;
+const opened: Db[] = [];
+afterEach(async () => {
+  for (const db of opened.splice(0)) await db.close();
+});
+
+async function prepared(times: number[]): Promise<{ path: string; db: Db; log: AuditLog }> {
+  const path = join(mkdtempSync(join(tmpdir(), 'bulwark-audit-cli-')), 'bulwark.db');
+  const db = await createDatabase({ sqlitePath: path });
+  opened.push(db);
+  await migrateToLatest(db);
+  const log = new AuditLog(new AuditEventsRepository(db.kysely, db.dialect));
+  const events: RecordedSecurityEvent[] = times.map((time, i) => ({
+    type: 'login.failed',
+    outcome: 'failure',
+    time,
+    details: { i },
+  }));
+  await log.append(events);
+  return { path, db, log };
+}
+
+function cli(path: string, ...args: string[]) {
+  return runNode([BIN, 'audit-log', ...args], {
+    env: { BULWARK_DATABASE_SQLITE_PATH: path },
+    timeoutMs: 30_000,
+  });
+}
+
+describe('bulwark audit-log', () => {
+  it('verify: exit 0 on an intact chain', async () => {
+    const { path } = await prepared([1, 2, 3].map((n) => Date.now() - n));
+    const res = await cli(path, 'verify');
+    expect(res.stderr).toBe('');
+    expect(res.code).toBe(0);
+    expect(res.stdout).toContain('audit chain OK: 3 events verified (seq 1..3)');
+  });
+
+  it('verify: exit 1 naming the first broken link after a row is edited, or deleted', async () => {
+    const { path, db } = await prepared([1, 2, 3, 4].map((n) => Date.now() - n));
+    await db.kysely
+      .updateTable('audit_events')
+      .set({ ip: '10.9.9.9' })
+      .where('seq', '=', 2)
+      .execute();
+    const edited = await cli(path, 'verify');
+    expect(edited.code).toBe(1);
+    expect(edited.stderr).toMatch(
+      /audit chain BROKEN at seq 2 \(event [0-9a-f-]{36}\): hash_mismatch/,
+    );
+
+    const json = await cli(path, 'verify', '--json');
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      ok: false,
+      checked: 1,
+      brokenAt: { seq: 2, reason: 'hash_mismatch' },
+    });
+
+    const other = await prepared([1, 2, 3].map((n) => Date.now() - n));
+    await other.db.kysely.deleteFrom('audit_events').where('seq', '=', 2).execute();
+    const deleted = await cli(other.path, 'verify');
+    expect(deleted.code).toBe(1);
+    expect(deleted.stderr).toContain('BROKEN at seq 2: missing_rows');
+  });
+
+  it('prune: deletes old events behind a checkpoint; verify still passes', async () => {
+    const now = Date.now();
+    const { path } = await prepared([now - 90 * DAY, now - 60 * DAY, now - DAY, now]);
+    const res = await cli(path, 'prune', '--older-than-days', '30');
+    expect(res.stderr).toBe('');
+    expect(res.code).toBe(0);
+    expect(res.stdout).toMatch(
+      /pruned 2 audit events older than .*; the chain now starts after seq 2/,
+    );
+    const verify = await cli(path, 'verify');
+    expect(verify.code).toBe(0);
+    expect(verify.stdout).toContain('2 events verified (seq 3..4)');
+  });
+
+  it('prune: refuses a broken chain, deleting nothing', async () => {
+    const now = Date.now();
+    const { path, db } = await prepared([now - 90 * DAY, now - 60 * DAY]);
+    await db.kysely
+      .updateTable('audit_events')
+      .set({ type: 'login.succeeded' })
+      .where('seq', '=', 1)
+      .execute();
+    const res = await cli(path, 'prune', '--older-than-days', '30');
+    expect(res.code).toBe(1);
+    expect(res.stderr).toContain('nothing pruned');
+    const rows = await db.kysely.selectFrom('audit_events').select('seq').execute();
+    expect(rows).toHaveLength(2);
+  });
+
+  it('keeps the chain valid when two processes append at once (SQLite, BEGIN IMMEDIATE)', async () => {
+    const { path } = await prepared([]);
+    const env = { AUDIT_DB: path, AUDIT_EVENTS: '25' };
+    const runs = await Promise.all([
+      runNode(['test/fixtures/append-audit.mjs'], { env, timeoutMs: 60_000 }),
+      runNode(['test/fixtures/append-audit.mjs'], { env, timeoutMs: 60_000 }),
+    ]);
+    for (const run of runs) {
+      expect(run.stderr).toBe('');
+      expect(run.stdout).toContain('APPENDED 25');
+    }
+    const verify = await cli(path, 'verify');
+    expect(verify.stdout).toContain('audit chain OK: 50 events verified (seq 1..50)');
+  });
+
+  it('refuses a missing or unknown action and bad options with exit 2', async () => {
+    const { path } = await prepared([]);
+    for (const args of [
+      [],
+      ['rewrite'],
+      ['prune', '--older-than-days', 'x'],
+      ['verify', 'extra'],
+    ]) {
+      const res = await cli(path, ...args);
+      expect(res.code, args.join(' ')).toBe(2);
+      expect(res.stderr).toContain('Usage: bulwark audit-log');
+    }
+  });
+
+  it('is listed in the help', async () => {
+    const res = await runNode([BIN, '--help']);
+    expect(res.stdout).toContain('audit-log');
+  });
+});
