@@ -139,23 +139,4 @@ describe('checkPassword', () => {
       'must not contain control characters',
     ]);
   });
-
-  it('stays fast for a 128-character password', () => {
-    const passwords = [
-      'Yq#8zLm!kP2$'.repeat(11).slice(0, 128),
-      '4@!1|0$3'.repeat(16),
-      '12'.repeat(64),
-      `${STRONG} and the tall ${STRONG} again and more`.slice(0, 128),
-    ];
-    checkPassword(passwords[0]!, OPTS); // Loads the dictionaries.
-    for (const password of passwords) {
-      const runs = [0, 1, 2].map(() => {
-        const start = performance.now();
-        checkPassword(password, OPTS);
-        return performance.now() - start;
-      });
-      // Measured 5-45 ms on a 2-core VM; the bound is loose so a busy CI runner does not flake.
-      expect(Math.min(...runs)).toBeLessThan(150);
-    }
-  });
 });
