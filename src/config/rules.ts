@@ -60,6 +60,10 @@ export function checkConfigRules(config: Config, label: (path: string) => string
       problems.push(
         `${label('server.trustProxy')} has ${JSON.stringify(entry)}, which is not an IP address or CIDR. Fix: list proxy addresses such as 10.0.0.5 or 10.0.0.0/8.`,
       );
+    } else if (/\/0+$/.test(entry)) {
+      problems.push(
+        `${label('server.trustProxy')} has ${JSON.stringify(entry)}, which trusts every address: any client could then forge X-Forwarded-For and pick its own address. Fix: list only your proxies' addresses or subnets.`,
+      );
     }
   }
 

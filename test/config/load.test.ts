@@ -156,6 +156,11 @@ describe('invalid config', () => {
     },
   );
 
+  it.each(['0.0.0.0/0', '::/0'])('refuses trusting every address as a proxy (%s)', (entry) => {
+    const [problem] = problemsOf(() => createConfig({ server: { trustProxy: [entry] } }));
+    expect(problem).toContain('trusts every address');
+  });
+
   it('refuses a sunset before the deprecation and an unknown version', () => {
     const problems = problemsOf(() =>
       createConfig({
