@@ -59,6 +59,13 @@ const selfId = (c: Cell): string => (c.self ?? c.victim).id;
 const selfSession = (c: Cell): string => (c.self ?? c.victim).sessionId;
 
 const MATRIX: Row[] = [
+  // /api/v1/admin
+  {
+    method: 'GET',
+    path: '/api/v1/admin/audit-events',
+    url: () => '/api/v1/admin/audit-events',
+    expect: { ...DENIED, user: 403, admin: 200 },
+  },
   // /api/v1/users
   {
     method: 'GET',
