@@ -1,0 +1,78 @@
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+/*
+ * Imports run one way: cli → app → capabilities → tokens / access / http → crypto / db / store →
+ * config / errors. A module may import its own unit and anything below it, never above.
+ */
+const LEVEL: Record<string, number> = {
+  cli: 6,
+  'app.ts': 5,
+  'server.ts': 5,
+  'services.ts': 5,
+  'index.ts': 5,
+  auth: 4,
+  users: 4,
+  audit: 4,
+  'rate-limit': 4,
+  metrics: 4,
+  oidc: 4,
+  tokens: 3,
+  access: 3,
+  http: 3,
+  crypto: 2,
+  db: 2,
+  store: 2,
+  config: 1,
+  'errors.ts': 1,
+  'security-events.ts': 1,
+  'version.ts': 1,
+};
+
+const SRC = fileURLToPath(new URL('../../src/', import.meta.url));
+
+function sources(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) return sources(path);
+    return path.endsWith('.ts') ? [path] : [];
+  });
+}
+
+const unitOf = (path: string): string => relative(SRC, path).split('/')[0]!;
+
+/** Every relative import in src that points to a higher layer: "file -> unit". */
+export function upwardImports(files: { path: string; text: string }[]): string[] {
+  const found: string[] = [];
+  for (const { path, text } of files) {
+    const from = unitOf(path);
+    for (const match of text.matchAll(/from '(\.[^']+)'/g)) {
+      const to = unitOf(resolve(dirname(path), match[1]!.replace(/\.js$/, '.ts')));
+      if (to === from) continue;
+      if ((LEVEL[to] ?? Infinity) > (LEVEL[from] ?? -Infinity)) {
+        found.push(`${relative(SRC, path)} -> ${to}`);
+      }
+    }
+  }
+  return found;
+}
+
+describe('architecture', () => {
+  const files = sources(SRC).map((path) => ({ path, text: readFileSync(path, 'utf8') }));
+
+  it('knows the layer of every unit in src/', () => {
+    const units = new Set(files.map((f) => unitOf(f.path)));
+    expect([...units].filter((u) => LEVEL[u] === undefined)).toEqual([]);
+  });
+
+  it('has no import that goes up a layer', () => {
+    expect(upwardImports(files)).toEqual([]);
+  });
+
+  it('catches an upward import (self-test)', () => {
+    const bad = { path: join(SRC, 'db', 'x.ts'), text: "import { buildApp } from '../app.js';" };
+    expect(upwardImports([bad])).toEqual(['db/x.ts -> app.ts']);
+  });
+});
