@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, {
   LogController,
@@ -28,6 +27,7 @@ import { authRoutes } from './auth/routes.js';
 import { rateLimiting } from './rate-limit/index.js';
 import { jwksRoute } from './auth/jwks-route.js';
 import { createServices, type Services } from './services.js';
+import { version } from './version.js';
 import { usersRoutes } from './users/routes.js';
 import { auditRoutes } from './audit/routes.js';
 import { httpMetrics } from './metrics/http-metrics.js';
@@ -56,12 +56,6 @@ export interface BuildAppOptions {
   /** Clock for time-dependent policies (API sunset); tests move it. */
   now?: () => number;
 }
-
-const packageVersion = (
-  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
-    version: string;
-  }
-).version;
 
 // Routes that declare no query parameters accept none: unknown parameters are rejected, not ignored.
 const NO_QUERY = Type.Object({}, { additionalProperties: false });
@@ -159,7 +153,7 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
   installErrorHandling(app, routeMethods);
   await app.register(accessLog);
 
-  await app.register(apiDocs, { version: packageVersion, serveUi: config.docs.enabled });
+  await app.register(apiDocs, { version, serveUi: config.docs.enabled });
   await app.register(health);
   await app.register(apiIndex, { prefix: '/api/v1', version: 1, config: config.api });
 
