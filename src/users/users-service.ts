@@ -167,14 +167,7 @@ export class UsersService {
   async visible(auth: AuthContext, id: string, context: EventContext): Promise<UserRow> {
     const isSelf = auth.userId === id;
     if (!isSelf && !auth.permissions.has('users:read')) {
-      this.deps.events.emit({
-        ...context,
-        type: 'access.denied',
-        outcome: 'denied',
-        actorId: auth.userId,
-        target: { type: 'user', id },
-        details: { status: 404, reason: 'not_owner' },
-      });
+      this.denied(auth, id, context, { status: 404, reason: 'not_owner' });
       throw new AppError('not_found', 'No user with this id.');
     }
     const row = await this.deps.repo.findById(id);
@@ -216,14 +209,7 @@ export class UsersService {
     const canWrite = auth.permissions.has('users:write');
     const privileged = patch.role !== undefined || patch.disabled !== undefined;
     if ((privileged && !canWrite) || (!isSelf && !canWrite)) {
-      this.deps.events.emit({
-        ...context,
-        type: 'access.denied',
-        outcome: 'denied',
-        actorId: auth.userId,
-        target: { type: 'user', id },
-        details: { status: 403, fields: Object.keys(patch) },
-      });
+      this.denied(auth, id, context, { status: 403, fields: Object.keys(patch) });
       throw new AppError(
         'forbidden',
         privileged
@@ -303,14 +289,7 @@ export class UsersService {
   async delete(auth: AuthContext, id: string, context: EventContext): Promise<void> {
     const target = await this.visible(auth, id, context);
     if (auth.userId !== id && !auth.permissions.has('users:write')) {
-      this.deps.events.emit({
-        ...context,
-        type: 'access.denied',
-        outcome: 'denied',
-        actorId: auth.userId,
-        target: { type: 'user', id },
-        details: { status: 403 },
-      });
+      this.denied(auth, id, context, { status: 403 });
       throw new AppError('forbidden', 'This needs the users:write permission.');
     }
     await this.assertNotLastAdmin(target);
@@ -322,6 +301,23 @@ export class UsersService {
       type: 'user.deleted',
       outcome: 'success',
       target: { type: 'user', id },
+    });
+  }
+
+  /** Records a refused access to user `id` (a 403, or an object-level 404). */
+  private denied(
+    auth: AuthContext,
+    id: string,
+    context: EventContext,
+    details: Record<string, string | number | string[]>,
+  ): void {
+    this.deps.events.emit({
+      ...context,
+      type: 'access.denied',
+      outcome: 'denied',
+      actorId: auth.userId,
+      target: { type: 'user', id },
+      details,
     });
   }
 
