@@ -6,6 +6,7 @@ import type { EventContext, SecurityEvents } from '../security-events.js';
 import type { AccessTokens } from '../tokens/access-token.js';
 import type { RefreshTokens } from '../tokens/refresh-tokens.js';
 import type { Sessions } from '../tokens/sessions.js';
+import { canonicalEmail } from '../users/normalize.js';
 import type { User } from '../users/schema.js';
 import type { UsersService } from '../users/users-service.js';
 import type { LoginThrottle } from './login-throttle.js';
@@ -60,7 +61,7 @@ export class AuthService {
     input: { email: string; password: string },
     context: EventContext,
   ): Promise<TokenPair & { user: User }> {
-    const email = input.email.trim().normalize('NFC').toLowerCase();
+    const email = canonicalEmail(input.email);
     const attempt = await this.deps.throttle.begin(email, context);
     const row = await this.deps.repo.findByEmail(email);
     if (!row?.password_hash) {
@@ -109,16 +110,7 @@ export class AuthService {
         'The refresh token is invalid, expired or already used.',
       );
     }
-    return {
-      accessToken: await this.deps.accessTokens.issue({
-        userId: user.id,
-        sessionId: session.id,
-        role: user.role,
-      }),
-      tokenType: 'Bearer',
-      expiresIn: this.deps.accessTokens.ttlSeconds,
-      refreshToken: token,
-    };
+    return this.pair(user, session, token);
   }
 
   async logout(auth: AuthContext, context: EventContext): Promise<void> {
@@ -202,7 +194,12 @@ export class AuthService {
     await this.deps.sessions.endAll(row.id, 'password_changed', actor, auth.sessionId);
   }
 
-  private async pair(user: UserRow, session: SessionRow): Promise<TokenPair> {
+  /** The access token for this user and session, with `refreshToken` or a newly issued one. */
+  private async pair(
+    user: UserRow,
+    session: SessionRow,
+    refreshToken?: string,
+  ): Promise<TokenPair> {
     return {
       accessToken: await this.deps.accessTokens.issue({
         userId: user.id,
@@ -211,7 +208,7 @@ export class AuthService {
       }),
       tokenType: 'Bearer',
       expiresIn: this.deps.accessTokens.ttlSeconds,
-      refreshToken: await this.deps.refreshTokens.issue(session),
+      refreshToken: refreshToken ?? (await this.deps.refreshTokens.issue(session)),
     };
   }
 

@@ -14,9 +14,14 @@ function invalid(path: string, message: string): AppError {
   });
 }
 
-/** Trimmed, Unicode NFC, lower-case; refuses control characters and malformed addresses. */
+/** The one canonical form of an email address (trimmed, Unicode NFC, lower-case) used for lookups. */
+export function canonicalEmail(value: string): string {
+  return value.trim().normalize('NFC').toLowerCase();
+}
+
+/** {@link canonicalEmail}, refusing control characters and malformed addresses. */
 export function normalizeEmail(value: string, path = '/body/email'): string {
-  const email = value.trim().normalize('NFC').toLowerCase();
+  const email = canonicalEmail(value);
   if (CONTROL.test(email) || !EMAIL.test(email))
     throw invalid(path, 'must be a valid email address');
   return email;

@@ -12,7 +12,7 @@ import {
 import { AppError } from '../errors.js';
 import type { EventContext, SecurityEvents } from '../security-events.js';
 import type { Sessions } from '../tokens/sessions.js';
-import { normalizeEmail, normalizeName, normalizePhone } from './normalize.js';
+import { canonicalEmail, normalizeEmail, normalizeName, normalizePhone } from './normalize.js';
 import type { UpdateUser, User } from './schema.js';
 
 /** The permission that makes someone an administrator; at least one active holder must remain. */
@@ -184,8 +184,7 @@ export class UsersService {
       limit: limit + 1,
       after: query.cursor === undefined ? undefined : decodeCursor(query.cursor),
       role: query.role,
-      email:
-        query.email === undefined ? undefined : query.email.trim().normalize('NFC').toLowerCase(),
+      email: query.email === undefined ? undefined : canonicalEmail(query.email),
     });
     const items = rows.slice(0, limit);
     return {
