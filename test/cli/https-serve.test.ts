@@ -232,7 +232,9 @@ describe('bulwark serve over HTTPS', () => {
       env: { ...baseEnv(dir), BULWARK_SERVER_HTTP_REDIRECT_PORT: '8080' },
     });
     expect(res.code).toBe(78);
-    expect(res.stderr).toContain('BULWARK_SERVER_HTTP_REDIRECT_PORT is set without server.publicOrigin');
+    expect(res.stderr).toContain(
+      'BULWARK_SERVER_HTTP_REDIRECT_PORT is set without server.publicOrigin',
+    );
     expect(res.stderr).toContain('open redirect');
   });
 });
