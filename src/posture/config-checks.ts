@@ -1,5 +1,5 @@
-import { isIP } from 'node:net';
 import { unsafeOverrides } from '../config/unsafe-overrides.js';
+import { isLoopbackHost } from './network-checks.js';
 import { pass, productionFail, type Outcome, type PostureCheck } from './types.js';
 
 /** OWASP's equivalent argon2id settings: memory (KiB) and the iterations it needs at least. */
@@ -38,7 +38,7 @@ export const tokenLifetimeCheck: PostureCheck = {
     if (ttl > 3_600) {
       return {
         status: 'warn',
-        reason: `access tokens live ${ttl} s; a stolen one stays usable that long after logout on other instances' caches expire.`,
+        reason: `access tokens live ${ttl} s: one leaked from a client stays usable that long unless its session is ended.`,
         fix: 'keep tokens.accessTokenTtlSeconds at 900 (15 min) or less; clients refresh.',
       };
     }
@@ -69,11 +69,16 @@ export const oidcCheck: PostureCheck = {
   id: 'oidc.providers',
   line: 3,
   run(context) {
-    // This build has no OIDC settings; a config that carried some would be refused at load.
-    const configured = Object.hasOwn(context.config, 'oidc');
-    return configured
-      ? { status: 'warn', reason: 'OIDC providers are configured but not checked by this build.' }
-      : pass('no external identity provider is configured: nothing to misconfigure.');
+    // This build has no OIDC settings (a config carrying any is refused at load). Should a later
+    // schema add them, say so rather than pass them unchecked.
+    if (Object.hasOwn(context.config, 'oidc')) {
+      return {
+        status: 'warn',
+        reason: 'OIDC settings are present, but this doctor has no OIDC checks yet.',
+        fix: 'review the providers by hand: issuer over https, PKCE, exact redirect URLs.',
+      };
+    }
+    return pass('no external identity provider is configured: password login only.');
   },
 };
 
@@ -160,86 +165,6 @@ export const rateLimitCheck: PostureCheck = {
     }
     return pass(
       `general ${rateLimit.general.points}/${rateLimit.general.durationSeconds} s, auth ${rateLimit.auth.points}/${rateLimit.auth.durationSeconds} s, login throttling on; ${redis.url === undefined ? 'memory store (one instance)' : `Redis store, ${redis.onOutage}`}.`,
-    );
-  },
-};
-
-function isLoopbackHost(host: string): boolean {
-  const bare = host.replace(/^\[|\]$/g, '');
-  return bare === 'localhost' || bare === '::1' || bare.startsWith('127.') || bare === '';
-}
-
-/** Line 8: connections Bulwark makes itself (database, Redis, webhook) leave the host encrypted. */
-export const backendTransportCheck: PostureCheck = {
-  id: 'https.backends',
-  line: 8,
-  run(context) {
-    const { database, redis, audit } = context.config;
-    const outcomes: Outcome[] = [];
-    if (database.url !== undefined) {
-      try {
-        const url = new URL(database.url);
-        const sslmode = url.searchParams.get('sslmode') ?? '';
-        if (
-          !isLoopbackHost(url.hostname) &&
-          !['require', 'verify-ca', 'verify-full'].includes(sslmode)
-        ) {
-          outcomes.push({
-            status: 'warn',
-            reason: `database.url reaches ${url.hostname} without sslmode=verify-full: credentials and data cross the network unencrypted.`,
-            fix: 'add ?sslmode=verify-full to DATABASE_URL.',
-          });
-        }
-      } catch {
-        // refused by the config rules
-      }
-    }
-    if (redis.url !== undefined) {
-      try {
-        const url = new URL(redis.url);
-        if (url.protocol === 'redis:' && !isLoopbackHost(url.hostname)) {
-          outcomes.push({
-            status: 'warn',
-            reason: `redis.url reaches ${url.hostname} over plain redis://.`,
-            fix: 'use rediss:// (TLS).',
-          });
-        }
-      } catch {
-        // refused by the config rules
-      }
-    }
-    if (audit.webhook.url !== undefined && audit.webhook.url.startsWith('http:')) {
-      outcomes.push({
-        status: productionFail(context),
-        reason:
-          'audit.webhook.url uses plain http: security events cross the network in clear text.',
-        fix: 'use an https:// webhook URL.',
-      });
-    }
-    return outcomes.length > 0 ? outcomes : pass('outgoing connections: loopback or encrypted.');
-  },
-};
-
-/** Line 8: X-Forwarded-* is believed only from proxies, and only narrow ranges of them. */
-export const trustProxyCheck: PostureCheck = {
-  id: 'https.trust-proxy',
-  line: 8,
-  run(context) {
-    const broad = context.config.server.trustProxy.filter((entry) => {
-      const [address, bits] = entry.split('/');
-      if (bits === undefined || address === undefined) return false;
-      return Number(bits) < (isIP(address) === 4 ? 16 : 48);
-    });
-    if (broad.length > 0) {
-      return {
-        status: 'warn',
-        reason: `server.trustProxy trusts wide ranges (${broad.join(', ')}): any host there can forge client addresses and X-Forwarded-Proto.`,
-        fix: 'list only the proxies’ own addresses or their narrow subnet.',
-      };
-    }
-    const { hsts, server } = context.config;
-    return pass(
-      `HSTS max-age=${hsts.maxAgeSeconds}; includeSubDomains${hsts.preload ? '; preload' : ''}${server.httpRedirectPort === undefined ? '' : `; port ${server.httpRedirectPort} redirects to ${server.publicOrigin}`}.`,
     );
   },
 };

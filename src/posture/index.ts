@@ -3,7 +3,6 @@ import { ConfigError } from '../errors.js';
 import { CHECKLIST } from './checklist.js';
 import {
   argon2Check,
-  backendTransportCheck,
   builtInChecks,
   corsCheck,
   defaultRoleCheck,
@@ -16,11 +15,11 @@ import {
   rateLimitCheck,
   runtimeCheck,
   tokenLifetimeCheck,
-  trustProxyCheck,
   unsafeOverridesCheck,
   versioningCheck,
 } from './config-checks.js';
 import { masterKeyCheck, secretFilesCheck } from './key-checks.js';
+import { backendTransportCheck, trustProxyCheck } from './network-checks.js';
 import { transportCheck } from './tls-checks.js';
 import type { Finding, PostureCheck, PostureContext, PostureStatus } from './types.js';
 
