@@ -63,8 +63,8 @@ export interface BuildAppOptions {
   /** Clock for time-dependent policies (API sunset); tests move it. */
   now?: () => number;
   /**
-   * Certificate and key already read from tls.certFile / tls.keyFile (server.ts reads them to
-   * reload on SIGHUP). When absent and TLS is configured, buildApp reads the files itself.
+   * Certificate and key to serve instead of reading tls.certFile / tls.keyFile (for callers that
+   * hold them in memory, e.g. from a secret store). Only used when tls.certFile is set.
    */
   tls?: TlsCredentials;
 }

@@ -35,8 +35,8 @@ export async function startServer(
   config: Config,
   options: StartOptions = {},
 ): Promise<RunningServer> {
-  const tls = config.tls.certFile === undefined ? undefined : readTlsCredentials(config.tls);
-  const app = await buildApp(config, { ...options, ...(tls ? { tls } : {}) });
+  // buildApp runs the production posture checks first, then reads the TLS files.
+  const app = await buildApp(config, options);
   for (const plugin of options.plugins ?? []) await app.register(plugin);
   let metricsServer: MetricsServer | undefined;
   let metricsUrl: string | undefined;

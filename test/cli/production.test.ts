@@ -203,13 +203,14 @@ describe('production start-up refuses an unsafe configuration (exit 78)', () => 
       env: {
         ...goodEnv(dir),
         BULWARK_KEYS_MASTER_KEY: undefined,
-        BULWARK_SERVER_TRUST_PROXY: undefined,
         BULWARK_DOCS_ENABLED: undefined,
+        BULWARK_TLS_CERT_FILE: join(dir, 'missing-cert.pem'),
+        BULWARK_TLS_KEY_FILE: join(dir, 'missing-key.pem'),
       },
     });
     expect(res.code).toBe(78);
     expect(res.stderr).toContain('no master key is configured');
-    expect(res.stderr).toContain('neither TLS');
+    expect(res.stderr).toContain('missing-cert.pem cannot be read (ENOENT)');
     expect(res.stderr).toContain('docs.enabled is true in production');
   });
 });
