@@ -112,9 +112,8 @@ export const secretFilesCheck: PostureCheck = {
   id: 'keys.file-modes',
   line: 9,
   run(context) {
+    // keys.masterKeyFile is not listed: the keyring itself refuses an exposed key file (keys.master).
     const files: [string, string][] = [];
-    if (context.config.keys.masterKeyFile !== undefined)
-      files.push(['keys.masterKeyFile', context.config.keys.masterKeyFile]);
     if (context.config.tls.keyFile !== undefined)
       files.push(['tls.keyFile', context.config.tls.keyFile]);
     if (
