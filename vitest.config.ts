@@ -9,6 +9,11 @@ const DIALECT_FREE = [
   'test/crypto/**',
   'test/docs/**',
   'test/cli/cli.test.ts',
+  'test/cli/dev-cert.test.ts',
+  'test/cli/doctor.test.ts',
+  'test/cli/https-serve.test.ts',
+  'test/cli/production.test.ts',
+  'test/posture/**',
 ];
 const postgresUrl = process.env.DATABASE_URL;
 

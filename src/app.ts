@@ -18,7 +18,13 @@ import { jsonOnly } from './http/json-body.js';
 import { accessLog, createLogger } from './http/logger.js';
 import { trackRouteMethods } from './http/method-not-allowed.js';
 import { REQUEST_ID_HEADER, requestIdFor } from './http/request-id.js';
-import { API_SECURITY_HEADERS, securityHeaders } from './http/security-headers.js';
+import {
+  API_SECURITY_HEADERS,
+  hstsValue,
+  isHttpsRequest,
+  securityHeaders,
+} from './http/security-headers.js';
+import { readTlsCredentials, secureContextOptions, type TlsCredentials } from './http/tls.js';
 import { assertStrictSchema, validatorCompiler } from './http/validation.js';
 import { apiVersioning, rewriteApiVersion } from './http/versioning.js';
 import { apiIndex } from './http/api-index.js';
@@ -26,6 +32,7 @@ import { authentication } from './access/authenticate.js';
 import { authRoutes } from './auth/routes.js';
 import { rateLimiting } from './rate-limit/index.js';
 import { jwksRoute } from './auth/jwks-route.js';
+import { assertProductionPosture } from './posture/index.js';
 import { createServices, type Services } from './services.js';
 import { version } from './version.js';
 import { usersRoutes } from './users/routes.js';
@@ -55,6 +62,11 @@ export interface BuildAppOptions {
   logger?: Logger | DestinationStream;
   /** Clock for time-dependent policies (API sunset); tests move it. */
   now?: () => number;
+  /**
+   * Certificate and key to serve instead of reading tls.certFile / tls.keyFile (for callers that
+   * hold them in memory, e.g. from a secret store). Only used when tls.certFile is set.
+   */
+  tls?: TlsCredentials;
 }
 
 // Routes that declare no query parameters accept none: unknown parameters are rejected, not ignored.
@@ -71,13 +83,21 @@ function isLogger(value: unknown): value is Logger {
  * capability, in the order of SPEC.md's "Shape of the code". Never listens; see server.ts.
  */
 export async function buildApp(config: Config, options: BuildAppOptions = {}): Promise<BulwarkApp> {
+  // Before anything opens a file or a connection: production never starts on a failing check.
+  assertProductionPosture(config);
   const logger = isLogger(options.logger)
     ? options.logger
     : createLogger(config.log, options.logger);
 
   // Typed as Fastify's logger so the instance keeps Fastify's default logger type.
   const loggerInstance: FastifyBaseLogger = logger;
+  const tls =
+    config.tls.certFile === undefined ? undefined : (options.tls ?? readTlsCredentials(config.tls));
+  const hsts = hstsValue(config.hsts);
+  // Fastify types an instance by its server class. An HTTPS server runs the same handlers; only
+  // server.ts touches the TLS side (setSecureContext on SIGHUP), so the app keeps one type.
   const app = Fastify({
+    https: tls === undefined ? null : secureContextOptions(config.tls, tls),
     loggerInstance,
     // One access line per request comes from accessLog instead of Fastify's two.
     logController: new LogController({
@@ -97,6 +117,7 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
     // Malformed URLs fail before any hook runs: answer them in the same problem shape anyway.
     frameworkErrors: (error, request, reply) => {
       reply.headers(API_SECURITY_HEADERS).header(REQUEST_ID_HEADER, request.id);
+      if (isHttpsRequest(request)) reply.header('strict-transport-security', hsts);
       void sendProblem(
         reply,
         request,
@@ -104,7 +125,7 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
       );
     },
     routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 200 },
-  }).withTypeProvider<TypeBoxTypeProvider>();
+  }).withTypeProvider<TypeBoxTypeProvider>() as unknown as BulwarkApp;
 
   app.setValidatorCompiler(validatorCompiler);
   const routeMethods = trackRouteMethods(app);
@@ -128,7 +149,7 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
   const metrics = new Metrics();
   metrics.collectDefaults();
   await app.register(httpMetrics, { metrics });
-  await app.register(securityHeaders);
+  await app.register(securityHeaders, { hsts });
   await app.register(cors, { config: config.cors });
   await app.register(apiVersioning, {
     config: config.api,

@@ -18,7 +18,19 @@ export {
 } from './errors.js';
 export { problemFor, problemType, sendProblem, type Problem } from './http/error-handler.js';
 export { assertStrictSchema } from './http/validation.js';
-export { API_SECURITY_HEADERS } from './http/security-headers.js';
+export { API_SECURITY_HEADERS, hstsValue } from './http/security-headers.js';
+export { readTlsCredentials, TLS_CIPHERS, type TlsCredentials } from './http/tls.js';
+export { createRedirectServer, redirectLocation } from './http/https-redirect.js';
+export {
+  assertProductionPosture,
+  checklistRows,
+  evaluatePosture,
+  POSTURE_CHECKS,
+  type ChecklistRow,
+  type Finding,
+  type PostureCheck,
+  type PostureStatus,
+} from './posture/index.js';
 export { redactSecrets } from './http/logger.js';
 export type { ReadinessCheck } from './http/health.js';
 export {

@@ -1,6 +1,11 @@
 import type { FastifyPluginAsync } from 'fastify';
+import type { Server as HttpServer } from 'node:http';
+import type { Server as TlsServer } from 'node:tls';
 import { buildApp, type BuildAppOptions, type BulwarkApp } from './app.js';
 import type { Config } from './config/index.js';
+import { ConfigError } from './errors.js';
+import { createRedirectServer } from './http/https-redirect.js';
+import { readTlsCredentials, secureContextOptions } from './http/tls.js';
 import { MetricsServer } from './metrics/metrics-server.js';
 
 export interface StartOptions extends BuildAppOptions {
@@ -14,6 +19,13 @@ export interface RunningServer {
   url: string;
   /** URL of the separate metrics listener, when metrics.port is set. */
   metricsUrl: string | undefined;
+  /** URL of the plain-HTTP redirect listener, when server.httpRedirectPort is set. */
+  redirectUrl: string | undefined;
+  /**
+   * Re-reads tls.certFile and tls.keyFile and serves them to new connections; open connections
+   * keep theirs. On a bad file the current certificate stays and the error is thrown.
+   */
+  reloadTls(): void;
   /** Stops accepting connections, lets in-flight requests finish, then closes the app. */
   close(): Promise<void>;
 }
@@ -23,16 +35,35 @@ export async function startServer(
   config: Config,
   options: StartOptions = {},
 ): Promise<RunningServer> {
+  // buildApp runs the production posture checks first, then reads the TLS files.
   const app = await buildApp(config, options);
   for (const plugin of options.plugins ?? []) await app.register(plugin);
   let metricsServer: MetricsServer | undefined;
   let metricsUrl: string | undefined;
+  let redirectServer: HttpServer | undefined;
+  let redirectUrl: string | undefined;
+  const closeListeners = async (): Promise<void> => {
+    await metricsServer?.close();
+    if (redirectServer) await closeHttpServer(redirectServer);
+  };
   try {
     if (config.metrics.port !== undefined) {
       metricsServer = new MetricsServer(app.services.metrics, config.metrics.token);
       metricsUrl = await metricsServer.listen(config.metrics.host, config.metrics.port);
     }
+    if (config.server.httpRedirectPort !== undefined && config.server.publicOrigin !== undefined) {
+      redirectServer = createRedirectServer({
+        publicOrigin: config.server.publicOrigin,
+        requestTimeoutMs: config.server.requestTimeoutMs,
+      });
+      redirectUrl = await listenHttp(
+        redirectServer,
+        config.server.host,
+        config.server.httpRedirectPort,
+      );
+    }
   } catch (error) {
+    await closeListeners();
     await app.close();
     throw error;
   }
@@ -40,7 +71,7 @@ export async function startServer(
   try {
     url = await app.listen({ host: config.server.host, port: config.server.port });
   } catch (error) {
-    await metricsServer?.close();
+    await closeListeners();
     await app.close();
     throw error;
   }
@@ -48,12 +79,39 @@ export async function startServer(
     app,
     url,
     metricsUrl,
+    redirectUrl,
+    reloadTls: () => {
+      if (config.tls.certFile === undefined) return;
+      // Read and checked in full first: a bad file throws here and the old context stays.
+      const next = readTlsCredentials(config.tls);
+      (app.server as unknown as TlsServer).setSecureContext(secureContextOptions(config.tls, next));
+    },
     close: async () => {
       app.readiness.drain();
-      await metricsServer?.close();
+      await closeListeners();
       await app.close();
     },
   };
+}
+
+function listenHttp(server: HttpServer, host: string, port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      const address = server.address();
+      const bound = typeof address === 'object' && address !== null ? address.port : port;
+      resolve(`http://${host.includes(':') ? `[${host}]` : host}:${bound}`);
+    });
+  });
+}
+
+function closeHttpServer(server: HttpServer): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    // Redirect connections carry no work worth waiting for.
+    server.closeAllConnections();
+  });
 }
 
 /**
@@ -97,8 +155,31 @@ export async function runServer(
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+  if (config.tls.certFile !== undefined) {
+    process.on('SIGHUP', () => {
+      try {
+        server.reloadTls();
+        log.info({ certFile: config.tls.certFile }, 'TLS certificate reloaded');
+      } catch (error) {
+        // A ConfigError names the file and the fix, never key material; other text is dropped.
+        const reason =
+          error instanceof ConfigError
+            ? error.problems.join(' ')
+            : 'the new certificate and key could not be loaded';
+        log.error(
+          { certFile: config.tls.certFile, keyFile: config.tls.keyFile, reason },
+          'TLS certificate reload failed: still serving the previous certificate',
+        );
+      }
+    });
+  }
   log.info(
-    { url: server.url, metricsUrl: server.metricsUrl, env: config.env },
+    {
+      url: server.url,
+      metricsUrl: server.metricsUrl,
+      redirectUrl: server.redirectUrl,
+      env: config.env,
+    },
     'bulwark listening',
   );
   return server;

@@ -1,5 +1,7 @@
 import { ConfigError } from '../errors.js';
 import { CliError, CliUsageError, type Command } from './args.js';
+import { devCert } from './commands/dev-cert.js';
+import { doctor } from './commands/doctor.js';
 import { keys } from './commands/keys.js';
 import { migrate } from './commands/migrate.js';
 import { auditLog } from './commands/audit-log.js';
@@ -14,6 +16,8 @@ const commands: Record<string, Command> = Object.assign(
     keys,
     user,
     'audit-log': auditLog,
+    'dev-cert': devCert,
+    doctor,
   },
 );
 

@@ -14,7 +14,7 @@ addFormats(ajv);
 const validate = ajv.compile<Config>(ConfigSchema);
 
 /** Settings whose values are never echoed in an error message. */
-const SECRET_PATH = /key|secret|password|token|url/i;
+const SECRET_PATH = /key|secret|password|passphrase|token|url/i;
 
 export interface LoadConfigOptions {
   /** Environment to read; defaults to process.env. */

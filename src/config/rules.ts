@@ -149,5 +149,52 @@ export function checkConfigRules(config: Config, label: (path: string) => string
       `${label('metrics.port')} equals ${label('server.port')}. Fix: pick another port for metrics, or unset metrics.port and use metrics.token on the main port.`,
     );
   }
+  problems.push(...checkHttpsRules(config, label));
+  return problems;
+}
+
+/** TLS files, the public origin and the redirect listener: settings that only work together. */
+function checkHttpsRules(config: Config, label: (path: string) => string): string[] {
+  const problems: string[] = [];
+  const { tls, server, hsts } = config;
+  if ((tls.certFile === undefined) !== (tls.keyFile === undefined)) {
+    problems.push(
+      `${label(tls.certFile === undefined ? 'tls.keyFile' : 'tls.certFile')} is set without ${label(tls.certFile === undefined ? 'tls.certFile' : 'tls.keyFile')}. Fix: set both (certificate chain and its private key) to serve HTTPS, or neither.`,
+    );
+  }
+  if (tls.passphrase !== undefined && tls.keyFile === undefined) {
+    problems.push(
+      `${label('tls.passphrase')} is set without ${label('tls.keyFile')}. Fix: set tls.keyFile, or unset the passphrase.`,
+    );
+  }
+  if (server.publicOrigin !== undefined) {
+    if (!isExactOrigin(server.publicOrigin) || !server.publicOrigin.startsWith('https://')) {
+      problems.push(
+        `${label('server.publicOrigin')} is ${JSON.stringify(server.publicOrigin)}, which is not an https origin. Fix: use https://host[:port] with no path, e.g. https://api.example.com.`,
+      );
+    }
+  }
+  if (server.httpRedirectPort !== undefined) {
+    if (server.publicOrigin === undefined) {
+      problems.push(
+        `${label('server.httpRedirectPort')} is set without ${label('server.publicOrigin')}; the redirect target is never taken from the request's Host header (that would be an open redirect). Fix: set server.publicOrigin to your https origin, e.g. https://api.example.com.`,
+      );
+    }
+    if (server.httpRedirectPort !== 0 && server.httpRedirectPort === server.port) {
+      problems.push(
+        `${label('server.httpRedirectPort')} equals ${label('server.port')}. Fix: pick another port for the redirect listener (usually 80, with the service on 443).`,
+      );
+    }
+    if (server.httpRedirectPort !== 0 && server.httpRedirectPort === config.metrics.port) {
+      problems.push(
+        `${label('server.httpRedirectPort')} equals ${label('metrics.port')}. Fix: give each listener its own port.`,
+      );
+    }
+  }
+  if (hsts.preload && hsts.maxAgeSeconds < 31_536_000) {
+    problems.push(
+      `${label('hsts.preload')} is true while ${label('hsts.maxAgeSeconds')} is ${hsts.maxAgeSeconds}; preload lists require at least one year. Fix: set hsts.maxAgeSeconds to 31536000 or more, or turn preload off.`,
+    );
+  }
   return problems;
 }

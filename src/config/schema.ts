@@ -81,6 +81,71 @@ export const ConfigSchema = Type.Object(
           maximum: 600_000,
           description: 'Idle keep-alive timeout of client connections.',
         }),
+        publicOrigin: Type.Optional(
+          Type.String({
+            minLength: 1,
+            maxLength: 2048,
+            description:
+              'The https:// origin clients use (https://api.example.com[:port]); the redirect listener sends everyone there. Never taken from the Host header.',
+          }),
+        ),
+        httpRedirectPort: Type.Optional(
+          Type.Integer({
+            minimum: 0,
+            maximum: 65_535,
+            description:
+              'Port of an extra plain-HTTP listener (on server.host) that answers every request with 308 to server.publicOrigin. Unset: none.',
+          }),
+        ),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    tls: Type.Object(
+      {
+        certFile: Type.Optional(
+          Type.String({
+            minLength: 1,
+            maxLength: 1024,
+            description:
+              'PEM certificate chain (leaf first). With tls.keyFile the service serves HTTPS itself; both are re-read on SIGHUP.',
+          }),
+        ),
+        keyFile: Type.Optional(
+          Type.String({
+            minLength: 1,
+            maxLength: 1024,
+            description: 'PEM private key of tls.certFile (keep it mode 0600).',
+          }),
+        ),
+        passphrase: Type.Optional(
+          Type.String({
+            minLength: 1,
+            maxLength: 1024,
+            description: 'Passphrase of an encrypted tls.keyFile.',
+          }),
+        ),
+        minVersion: Type.Union([Type.Literal('TLSv1.2'), Type.Literal('TLSv1.3')], {
+          default: 'TLSv1.2',
+          description:
+            'Oldest TLS version accepted. TLS 1.2 allows only ECDHE key exchange with AEAD ciphers.',
+        }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    hsts: Type.Object(
+      {
+        maxAgeSeconds: Type.Integer({
+          default: 31_536_000,
+          minimum: 86_400,
+          maximum: 63_072_000,
+          description:
+            'max-age of Strict-Transport-Security, sent (with includeSubDomains) on HTTPS responses only (1 year).',
+        }),
+        preload: Type.Boolean({
+          default: false,
+          description:
+            'Add `preload` (asks browsers to hard-code HTTPS for the whole domain; hard to undo). Needs maxAgeSeconds >= 31536000.',
+        }),
       },
       { additionalProperties: false, default: {} },
     ),
@@ -453,6 +518,11 @@ export const ConfigSchema = Type.Object(
         enabled: Type.Boolean({
           default: true,
           description: 'Serve /openapi.json and the interactive reference at /docs.',
+        }),
+        publicInProduction: Type.Boolean({
+          default: false,
+          description:
+            'Deliberately publish /docs and /openapi.json in production. Without it, production refuses to start while docs.enabled is true.',
         }),
       },
       { additionalProperties: false, default: {} },

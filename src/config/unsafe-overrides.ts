@@ -22,6 +22,12 @@ export function unsafeOverrides(config: Config): UnsafeOverride[] {
   if (config.cors.origins.includes('*')) {
     found.push({ setting: 'cors.origins', reason: 'any origin may call the API from a browser' });
   }
+  if (!config.rateLimit.enabled) {
+    found.push({
+      setting: 'rateLimit.enabled',
+      reason: 'no rate limits and no brute-force protection of logins',
+    });
+  }
   if (config.metrics.port !== undefined && config.metrics.token === undefined) {
     found.push({
       setting: 'metrics.port',

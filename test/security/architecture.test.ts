@@ -19,6 +19,7 @@ const LEVEL: Record<string, number> = {
   'rate-limit': 4,
   metrics: 4,
   oidc: 4,
+  posture: 4,
   tokens: 3,
   access: 3,
   http: 3,

@@ -1,0 +1,148 @@
+import { statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { Keyring } from '../crypto/index.js';
+import { masterKeysOf, masterKeyWeakness } from './master-key.js';
+import {
+  pass,
+  productionFail,
+  type Outcome,
+  type PostureCheck,
+  type PostureContext,
+} from './types.js';
+
+const MISSING_KEY_FIX =
+  'set BULWARK_MASTER_KEY to 32 random bytes in base64 (openssl rand -base64 32), or keys.masterKeyFile to a 0600 key file.';
+
+function loadConfigured(context: PostureContext): { keyring: Keyring; source: string } | Outcome {
+  const { keys } = context.config;
+  const source =
+    keys.masterKey !== undefined
+      ? 'BULWARK_MASTER_KEY (keys.masterKey)'
+      : `keys.masterKeyFile ${keys.masterKeyFile ?? ''}`;
+  try {
+    const keyring =
+      keys.masterKey !== undefined
+        ? Keyring.fromEnvValue(keys.masterKey)
+        : Keyring.fromFile(keys.masterKeyFile!);
+    return { keyring, source };
+  } catch (error) {
+    // The keyring's messages name files and lengths, never key bytes.
+    const code = (error as NodeJS.ErrnoException).code;
+    return {
+      status: 'fail',
+      reason: `${source} cannot be used: ${code ?? (error as Error).message}.`,
+      fix: MISSING_KEY_FIX,
+    };
+  }
+}
+
+/** The development key file, if it exists and loads; never created here. */
+function devKeys(path: string): Map<number, Buffer> | undefined {
+  try {
+    return masterKeysOf(Keyring.fromFile(path));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Line 9: a configured master key of 32 random bytes that is not the development key. */
+export const masterKeyCheck: PostureCheck = {
+  id: 'keys.master',
+  line: 9,
+  run(context) {
+    const { keys } = context.config;
+    if (keys.masterKey === undefined && keys.masterKeyFile === undefined) {
+      return {
+        status: productionFail(context),
+        reason: `no master key is configured: a generated development key file (${keys.devKeyFile}) encrypts the data${context.config.env === 'production' ? ', and production never uses one' : ''}.`,
+        fix: MISSING_KEY_FIX,
+      };
+    }
+    if (
+      keys.masterKeyFile !== undefined &&
+      resolve(keys.masterKeyFile) === resolve(keys.devKeyFile)
+    ) {
+      return {
+        status: productionFail(context),
+        reason: `keys.masterKeyFile is the development key file (${keys.devKeyFile}), which Bulwark generates unasked and keeps next to the data.`,
+        fix: 'generate a production key (openssl rand -base64 32) and keep it outside the data directory, in BULWARK_MASTER_KEY or a 0600 keys.masterKeyFile.',
+      };
+    }
+    const loaded = loadConfigured(context);
+    if ('status' in loaded) return loaded;
+    const configured = masterKeysOf(loaded.keyring);
+    const dev = devKeys(keys.devKeyFile);
+    const outcomes: Outcome[] = [];
+    for (const [version, key] of configured) {
+      const named = configured.size > 1 ? `${loaded.source} version ${version}` : loaded.source;
+      if (dev && [...dev.values()].some((d) => d.equals(key))) {
+        outcomes.push({
+          status: productionFail(context),
+          reason: `${named} is the generated development key from ${keys.devKeyFile}.`,
+          fix: 'generate a separate production key: openssl rand -base64 32.',
+        });
+        continue;
+      }
+      const weakness = masterKeyWeakness(key);
+      if (weakness !== undefined) {
+        outcomes.push({
+          status: productionFail(context),
+          reason: `${named} is not 32 bytes of real entropy: it ${weakness}.`,
+          fix: 'generate the key with a CSPRNG: openssl rand -base64 32 (then re-encrypt with the new key).',
+        });
+      }
+    }
+    if (outcomes.length > 0) return outcomes;
+    return pass(
+      `master key from ${loaded.source}: ${configured.size} version(s), current ${loaded.keyring.currentVersion}, 32 bytes that look random.`,
+    );
+  },
+};
+
+const SECRET_SETTINGS: [string, (c: PostureContext['config']) => unknown][] = [
+  ['keys.masterKey', (c) => c.keys.masterKey],
+  ['tls.passphrase', (c) => c.tls.passphrase],
+  ['metrics.token', (c) => c.metrics.token],
+  ['audit.webhook.secret', (c) => c.audit.webhook.secret],
+  ['database.url', (c) => c.database.url],
+];
+
+/** Line 9: secrets in a config file that other local accounts can read are not secret. */
+export const secretFilesCheck: PostureCheck = {
+  id: 'keys.file-modes',
+  line: 9,
+  run(context) {
+    // keys.masterKeyFile is not listed: the keyring itself refuses an exposed key file (keys.master).
+    const files: [string, string][] = [];
+    if (context.config.tls.keyFile !== undefined)
+      files.push(['tls.keyFile', context.config.tls.keyFile]);
+    if (
+      context.configFile !== undefined &&
+      SECRET_SETTINGS.some(([, get]) => get(context.config) !== undefined)
+    ) {
+      files.push(['--config', context.configFile]);
+    }
+    const outcomes: Outcome[] = [];
+    for (const [setting, path] of files) {
+      let mode: number;
+      try {
+        mode = statSync(path).mode & 0o777;
+      } catch {
+        continue; // reported by the check that reads the file
+      }
+      if (process.platform !== 'win32' && (mode & 0o077) !== 0) {
+        outcomes.push({
+          status: productionFail(context),
+          reason: `${setting} ${path} holds secrets and is readable by group or others (mode ${mode.toString(8).padStart(4, '0')}).`,
+          fix: `chmod 600 ${path}`,
+        });
+      }
+    }
+    if (outcomes.length > 0) return outcomes;
+    return pass(
+      files.length === 0
+        ? 'no file with secrets to check.'
+        : `${files.map(([s]) => s).join(', ')}: readable by the owner only.`,
+    );
+  },
+};

@@ -1,0 +1,311 @@
+import { randomBytes } from 'node:crypto';
+import { chmodSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createConfig, type ConfigInput } from '../../src/config/index.js';
+import { ConfigError } from '../../src/errors.js';
+import {
+  assertProductionPosture,
+  checklistRows,
+  CHECKLIST,
+  evaluatePosture,
+  POSTURE_CHECKS,
+  type Finding,
+} from '../../src/posture/index.js';
+import { caIssuedCertFiles, devCertFiles, tempDir, type CertFiles } from '../helpers/tls.js';
+
+const DAY = 86_400_000;
+const dirs: string[] = [];
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+function dir(): string {
+  const d = tempDir('bulwark-posture-');
+  dirs.push(d);
+  return d;
+}
+
+const PROD: ConfigInput = {
+  env: 'production',
+  keys: { masterKey: randomBytes(32).toString('base64'), devKeyFile: '/nonexistent/dev-key.json' },
+  server: { trustProxy: ['10.0.0.5'] },
+  docs: { enabled: false },
+  metrics: { token: 'x'.repeat(40) },
+};
+
+function findings(
+  input: ConfigInput,
+  options: Parameters<typeof evaluatePosture>[1] = {},
+): Finding[] {
+  return evaluatePosture(createConfig(input), {
+    nodeVersion: '22.11.0',
+    now: new Date(),
+    ...options,
+  });
+}
+const of = (all: Finding[], check: string): Finding[] => all.filter((f) => f.check === check);
+
+describe('posture checks', () => {
+  it('belong to checklist lines that exist, and every line has at least one check', () => {
+    const lines = new Set(CHECKLIST.map((c) => c.line));
+    for (const check of POSTURE_CHECKS) expect(lines.has(check.line), check.id).toBe(true);
+    for (const line of lines)
+      expect(
+        POSTURE_CHECKS.some((c) => c.line === line),
+        `line ${line}`,
+      ).toBe(true);
+  });
+
+  it('pass a hardened production config', () => {
+    const all = findings(PROD);
+    expect(all.filter((f) => f.status === 'fail')).toEqual([]);
+    expect(() => assertProductionPosture(createConfig(PROD))).not.toThrow();
+  });
+
+  it('say warn, not fail, for the same weaknesses outside production', () => {
+    const weak: ConfigInput = {
+      keys: {},
+      cors: { origins: ['*'] },
+      rateLimit: { enabled: false },
+      metrics: { port: 9464 },
+      access: { defaultRole: 'admin' },
+      passwords: { argon2MemoryKiB: 1024, argon2Iterations: 1 },
+    };
+    const dev = findings({ ...weak, env: 'development' });
+    for (const id of [
+      'keys.master',
+      'cors.origins',
+      'rate-limit.enabled',
+      'metrics.exposure',
+      'access.default-role',
+      'auth.argon2',
+      'https.transport',
+    ]) {
+      expect(of(dev, id)[0]?.status, id).toBe('warn');
+    }
+    const prod = findings({ ...weak, env: 'production', docs: { enabled: false } });
+    for (const id of [
+      'keys.master',
+      'cors.origins',
+      'rate-limit.enabled',
+      'metrics.exposure',
+      'access.default-role',
+      'auth.argon2',
+      'https.transport',
+    ]) {
+      expect(of(prod, id)[0]?.status, id).toBe('fail');
+    }
+    // Outside production the refusal never applies, whatever the checks say.
+    expect(() =>
+      assertProductionPosture(createConfig({ ...weak, env: 'development' })),
+    ).not.toThrow();
+    expect(() => assertProductionPosture(createConfig({ ...weak, env: 'production' }))).toThrow(
+      ConfigError,
+    );
+  });
+
+  it('accepts the OWASP argon2id alternatives and refuses what is below all of them', () => {
+    const status = (m: number, t: number) =>
+      of(
+        findings({ ...PROD, passwords: { argon2MemoryKiB: m, argon2Iterations: t } }),
+        'auth.argon2',
+      )[0]!.status;
+    expect(status(47_104, 1)).toBe('pass');
+    expect(status(19_456, 2)).toBe('pass');
+    expect(status(7_168, 5)).toBe('pass');
+    expect(status(19_456, 1)).toBe('fail');
+    expect(status(7_000, 20)).toBe('fail');
+  });
+
+  it('reads a key file and refuses one that others may read', () => {
+    const d = dir();
+    const path = join(d, 'key.json');
+    writeFileSync(
+      path,
+      JSON.stringify({ current: 1, keys: { 1: randomBytes(32).toString('base64') } }),
+      { mode: 0o600 },
+    );
+    const ok = findings({
+      ...PROD,
+      keys: { masterKeyFile: path, devKeyFile: join(d, 'dev.json') },
+    });
+    expect(of(ok, 'keys.master')[0]).toMatchObject({ status: 'pass' });
+    chmodSync(path, 0o644);
+    const open = findings({
+      ...PROD,
+      keys: { masterKeyFile: path, devKeyFile: join(d, 'dev.json') },
+    });
+    expect(of(open, 'keys.master')[0]).toMatchObject({ status: 'fail' });
+    expect(of(open, 'keys.master')[0]!.reason).toMatch(/accessible by group or others/);
+  });
+
+  it('finds a weak version among several keys', () => {
+    const value = `2:${randomBytes(32).toString('base64')},1:${Buffer.alloc(32, 5).toString('base64')}`;
+    const found = of(
+      findings({ ...PROD, keys: { masterKey: value, devKeyFile: '/nonexistent' } }),
+      'keys.master',
+    );
+    expect(found).toHaveLength(1);
+    expect(found[0]!.reason).toMatch(/version 1 is not 32 bytes of real entropy/);
+    expect(found[0]!.reason).not.toContain(Buffer.alloc(32, 5).toString('base64'));
+  });
+});
+
+describe('certificate checks', () => {
+  let issued: CertFiles;
+  const tlsInput = (cert: CertFiles, publicOrigin?: string): ConfigInput => ({
+    ...PROD,
+    server: { trustProxy: [], ...(publicOrigin ? { publicOrigin } : {}) },
+    tls: { certFile: cert.certFile, keyFile: cert.keyFile },
+  });
+
+  it('passes a CA-issued certificate that matches its key and the public host', () => {
+    issued = caIssuedCertFiles({ dir: dir(), hosts: ['api.example.test'] });
+    const found = of(findings(tlsInput(issued, 'https://api.example.test')), 'https.transport');
+    expect(found).toEqual([expect.objectContaining({ status: 'pass' })]);
+  });
+
+  it('fails a certificate that does not cover the public origin', () => {
+    const found = of(findings(tlsInput(issued, 'https://other.example.test')), 'https.transport');
+    expect(found[0]).toMatchObject({ status: 'fail' });
+    expect(found[0]!.reason).toContain('not valid for other.example.test');
+  });
+
+  it('warns 30 days before expiry, fails once expired or not yet valid', () => {
+    const input = tlsInput(issued);
+    const notAfter = Date.now() + 90 * DAY;
+    const at = (ms: number) => of(findings(input, { now: new Date(ms) }), 'https.transport')[0]!;
+    expect(at(notAfter - 40 * DAY).status).toBe('pass');
+    expect(at(notAfter - 10 * DAY)).toMatchObject({ status: 'warn' });
+    expect(at(notAfter - 10 * DAY).reason).toMatch(/expires in (9|10) day/);
+    expect(at(notAfter + DAY)).toMatchObject({ status: 'fail' });
+    expect(at(notAfter + DAY).reason).toContain('expired on');
+    expect(at(Date.now() - 2 * DAY).reason).toContain('is not valid before');
+  });
+
+  it('fails a development certificate in production, warns in development', () => {
+    const dev = devCertFiles(dir());
+    const prod = of(findings(tlsInput(dev)), 'https.transport');
+    expect(prod).toContainEqual(
+      expect.objectContaining({
+        status: 'fail',
+        reason: expect.stringContaining('bulwark dev-cert'),
+      }),
+    );
+    const local = of(findings({ ...tlsInput(dev), env: 'development' }), 'https.transport');
+    expect(local.map((f) => f.status)).not.toContain('fail');
+    expect(local).toContainEqual(
+      expect.objectContaining({
+        status: 'warn',
+        reason: expect.stringContaining('bulwark dev-cert'),
+      }),
+    );
+  });
+
+  it('fails files that cannot be used, in any environment', () => {
+    const d = dir();
+    const missing = {
+      ...PROD,
+      tls: { certFile: join(d, 'none.pem'), keyFile: join(d, 'none-key.pem') },
+    };
+    for (const env of ['production', 'development'] as const) {
+      const found = of(findings({ ...missing, env }), 'https.transport')[0]!;
+      expect(found.status).toBe('fail');
+      expect(found.reason).toContain('cannot be read (ENOENT)');
+    }
+  });
+
+  it('flags a TLS key file others can read', () => {
+    const cert = caIssuedCertFiles({ dir: dir() });
+    chmodSync(cert.keyFile, 0o640);
+    const found = of(findings(tlsInput(cert)), 'keys.file-modes')[0]!;
+    expect(found).toMatchObject({ status: 'fail', fix: `chmod 600 ${cert.keyFile}` });
+  });
+});
+
+describe('configuration checks', () => {
+  it('warns about wide trusted-proxy ranges', () => {
+    const found = of(
+      findings({ ...PROD, server: { trustProxy: ['10.0.0.0/8', '192.168.1.0/24'] } }),
+      'https.trust-proxy',
+    );
+    expect(found[0]).toMatchObject({ status: 'warn' });
+    expect(found[0]!.reason).toContain('10.0.0.0/8');
+    expect(found[0]!.reason).not.toContain('192.168.1.0/24');
+  });
+
+  it('warns about unencrypted backends off the host, not on loopback', () => {
+    const remote = findings({
+      ...PROD,
+      database: { url: 'postgres://u:p@db.internal:5432/app' },
+      redis: { url: 'redis://cache.internal:6379' },
+    });
+    const reasons = of(remote, 'https.backends')
+      .map((f) => f.reason)
+      .join('\n');
+    expect(reasons).toContain('db.internal without sslmode=verify-full');
+    expect(reasons).toContain('cache.internal over plain redis://');
+    expect(reasons).not.toContain(':p@');
+    const local = findings({
+      ...PROD,
+      database: { url: 'postgres://u:p@127.0.0.1/app' },
+      redis: { url: 'redis://localhost:6379' },
+    });
+    expect(of(local, 'https.backends')[0]!.status).toBe('pass');
+    const secure = findings({
+      ...PROD,
+      database: { url: 'postgres://db.internal/app?sslmode=verify-full' },
+      redis: { url: 'rediss://cache.internal' },
+    });
+    expect(of(secure, 'https.backends')[0]!.status).toBe('pass');
+  });
+
+  it('warns about an end-of-life or odd-numbered Node.js', () => {
+    const at = (v: string, now: string) =>
+      of(findings(PROD, { nodeVersion: v, now: new Date(now) }), 'deps.node-runtime')[0]!;
+    expect(at('20.20.2', '2026-01-01').status).toBe('pass');
+    expect(at('20.20.2', '2026-11-28')).toMatchObject({ status: 'warn' });
+    expect(at('23.1.0', '2026-01-01')).toMatchObject({ status: 'warn' });
+    expect(at('22.11.0', '2026-11-28').status).toBe('pass');
+  });
+
+  it('warns about a version past its sunset', () => {
+    const input = {
+      ...PROD,
+      api: {
+        deprecations: {
+          '1': { deprecatedAt: '2026-01-01T00:00:00Z', sunsetAt: '2026-06-01T00:00:00Z' },
+        },
+      },
+    };
+    expect(
+      of(findings(input, { now: new Date('2026-05-01') }), 'versioning.deprecations')[0]!.status,
+    ).toBe('pass');
+    expect(
+      of(findings(input, { now: new Date('2026-07-01') }), 'versioning.deprecations')[0]!.status,
+    ).toBe('warn');
+  });
+
+  it('lets production publish docs only when told to', () => {
+    expect(of(findings({ ...PROD, docs: { enabled: true } }), 'docs.exposure')[0]!.status).toBe(
+      'fail',
+    );
+    expect(
+      of(
+        findings({ ...PROD, docs: { enabled: true, publicInProduction: true } }),
+        'docs.exposure',
+      )[0]!.status,
+    ).toBe('pass');
+  });
+
+  it('rolls findings up into the 17 checklist lines, worst first', () => {
+    const rows = checklistRows(
+      findings({ ...PROD, cors: { origins: ['*'] }, log: { level: 'error' } }),
+    );
+    expect(rows.map((r) => r.line)).toEqual(CHECKLIST.map((c) => c.line));
+    expect(rows.find((r) => r.line === 14)!.status).toBe('fail');
+    const logging = rows.find((r) => r.line === 12)!;
+    expect(logging.status).toBe('warn');
+    expect(logging.findings[0]!.check).toBe('logging.level');
+  });
+});
