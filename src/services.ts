@@ -11,6 +11,7 @@ import { WebhookSink } from './audit/webhook-sink.js';
 import {
   AuditEventsRepository,
   createDatabase,
+  ENCRYPTED_COLUMNS,
   migrateToLatest,
   RefreshTokensRepository,
   SessionsRepository,
@@ -145,7 +146,7 @@ export async function createServices(config: Config, options: ServicesOptions): 
     const t = config.tokens;
     const signingKeys = new SigningKeyStore(
       new SigningKeysRepository(db.kysely),
-      new FieldCipher(keyring, 'signing-key-wrap'),
+      new FieldCipher(keyring, ENCRYPTED_COLUMNS.signingKeysPrivateKey.purpose),
       {
         algorithm: t.algorithm,
         // A retired key verifies every token it signed until they have all expired. Other
@@ -186,7 +187,7 @@ export async function createServices(config: Config, options: ServicesOptions): 
     const users = new UsersService({
       repo: usersRepo,
       hasher,
-      cipher: new FieldCipher(keyring, 'field-encryption'),
+      cipher: new FieldCipher(keyring, ENCRYPTED_COLUMNS.usersPhone.purpose),
       sessions,
       permissions,
       events,
