@@ -78,6 +78,19 @@ export interface ServicesOptions {
  * a development key file generated on first start with a loud warning.
  */
 export function loadKeyring(config: Config, logger: Pick<Logger, 'warn'>): Keyring {
+  const keyring = loadKeyringVersions(config, logger);
+  const pinned = config.keys.currentVersion;
+  if (pinned === undefined || pinned === keyring.currentVersion) return keyring;
+  try {
+    return keyring.withCurrent(pinned);
+  } catch (error) {
+    throw new ConfigError([
+      `keys.currentVersion (BULWARK_KEYS_CURRENT_VERSION): ${(error as Error).message}. Fix: name a version the keyring holds, or unset it.`,
+    ]);
+  }
+}
+
+function loadKeyringVersions(config: Config, logger: Pick<Logger, 'warn'>): Keyring {
   try {
     if (config.keys.masterKey !== undefined) return Keyring.fromEnvValue(config.keys.masterKey);
     if (config.keys.masterKeyFile !== undefined) return Keyring.fromFile(config.keys.masterKeyFile);

@@ -110,7 +110,7 @@ export function replaceSecretFile(path: string, text: string): void {
  * Adds a new random master key version to the key file at `path` and makes it current; every
  * existing version stays. `expected` is the keyring the caller checked against the database: if
  * the file no longer holds exactly that (someone rotated or edited it meanwhile), nothing is
- * written. A lock file (`<path>.lock`) keeps two rotations from both adding "the next" version,
+ * written (the versions and keys are compared; `current` may be pinned elsewhere). A lock file (`<path>.lock`) keeps two rotations from both adding "the next" version,
  * where the second rename would drop the first one's key.
  */
 export function rotateKeyFile(path: string, expected?: Keyring): RotatedKeyFile {
@@ -128,7 +128,11 @@ export function rotateKeyFile(path: string, expected?: Keyring): RotatedKeyFile 
   }
   try {
     const current = Keyring.fromFile(path);
-    if (expected !== undefined && !isDeepStrictEqual(current.toFileJson(), expected.toFileJson())) {
+    // Keys only: `current` may differ on purpose (keys.currentVersion pins an older version).
+    if (
+      expected !== undefined &&
+      !isDeepStrictEqual(current.toFileJson().keys, expected.toFileJson().keys)
+    ) {
       throw new KeyringError(
         `Key file ${path} changed while this command ran; nothing was written`,
       );

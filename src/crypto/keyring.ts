@@ -204,6 +204,16 @@ export class Keyring {
     return Buffer.from(hkdfSync('sha256', master, salt, `${INFO_PREFIX}${purpose}`, 32));
   }
 
+  /** The same keys with `version` current (a staged rotation pins the previous version). */
+  withCurrent(version: number): Keyring {
+    if (!this.#keys.has(version)) {
+      throw new KeyringError(
+        `Key version ${version} is not in the keyring (versions: ${this.versions().join(', ')})`,
+      );
+    }
+    return new Keyring(this.#keys, version);
+  }
+
   /** A new keyring with one more version, a fresh random key, made current. Old keys stay. */
   addVersion(): Keyring {
     const next = Math.max(...this.#keys.keys()) + 1;

@@ -360,6 +360,41 @@ describe(
   },
 );
 
+describe(`keys.currentVersion stages a rotation on ${dialectUnderTest}`, { timeout: SLOW }, () => {
+  it('keeps new values under the pinned version until the pin goes, and refuses a version it lacks', async () => {
+    const v2 = new Keyring(new Map([[1, randomBytes(32)]]), 1).addVersion();
+    const json = v2.toFileJson();
+    const value = `2:${json.keys['2']!},1:${json.keys['1']!}`;
+    const phones = await seedUsers(v2.withCurrent(1), 10);
+
+    // Pinned to 1: the new key is known (readable) but not used for writing.
+    const pinned = await bulwark(['keys', 'reencrypt'], {
+      BULWARK_KEYS_MASTER_KEY: value,
+      BULWARK_KEYS_CURRENT_VERSION: '1',
+    });
+    expect(pinned.code, pinned.stderr).toBe(0);
+    expect(pinned.stdout).toContain('key version: 1\n');
+    expect(reportRow(pinned.stdout, 'users.phone')).toEqual([10, 0, 10, 0, 0]);
+    expect(await expectSigningKeys(v2)).toEqual(new Set([1]));
+
+    // The pin gone, version 2 takes over.
+    const unpinned = await bulwark(['keys', 'reencrypt'], { BULWARK_KEYS_MASTER_KEY: value });
+    expect(unpinned.code).toBe(0);
+    expect(reportRow(unpinned.stdout, 'users.phone')).toEqual([10, 10, 0, 0, 0]);
+    expect(await expectPhones(v2, phones)).toEqual(new Set([2]));
+
+    const unknown = await bulwark(['keys', 'reencrypt'], {
+      BULWARK_KEYS_MASTER_KEY: value,
+      BULWARK_KEYS_CURRENT_VERSION: '3',
+    });
+    expect(unknown.code).toBe(78);
+    expect(unknown.stderr).toContain(
+      'keys.currentVersion (BULWARK_KEYS_CURRENT_VERSION): Key version 3 is not in the keyring (versions: 1, 2)',
+    );
+    expect(unknown.stderr).not.toContain(json.keys['1']!);
+  });
+});
+
 describe(`reencrypt and values it cannot read on ${dialectUnderTest}`, { timeout: SLOW }, () => {
   it('re-encrypts the rest, names the rows (never the values) and exits 1', async () => {
     const v1 = Keyring.fromEnvValue(`1:${randomBytes(32).toString('base64')}`);

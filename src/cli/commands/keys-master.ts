@@ -144,6 +144,12 @@ export async function rotateMaster(values: {
             : 'next: store its content as BULWARK_MASTER_KEY for every instance, restart, delete the file, then run `bulwark keys reencrypt`',
         ]),
   ];
+  const pinned = context.config.keys.currentVersion;
+  if (pinned !== undefined) {
+    lines.push(
+      `note: keys.currentVersion pins version ${pinned}: new values stay under it until you unset it`,
+    );
+  }
   process.stdout.write(`${lines.join('\n')}\n`);
   return 0;
 }
