@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { chmodSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, statSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -359,6 +359,34 @@ describe(
     });
   },
 );
+
+describe(`reencrypt on a terminal on ${dialectUnderTest}`, { timeout: SLOW }, () => {
+  it.runIf(existsSync('/usr/bin/script'))(
+    'redraws one progress bar in place instead of writing lines',
+    async () => {
+      const value = randomBytes(32).toString('base64');
+      await seedUsers(Keyring.fromEnvValue(value), 40);
+      // util-linux `script` runs the command on a pseudo-terminal, as an operator's shell would.
+      const command = `${process.execPath} ${BIN} keys reencrypt --batch-size 5`;
+      const output = await new Promise<string>((resolve, reject) => {
+        const child = spawn('/usr/bin/script', ['-q', '-e', '-c', command, '/dev/null'], {
+          cwd: dir,
+          env: { PATH: process.env.PATH, ...cliEnv({ BULWARK_KEYS_MASTER_KEY: value }) },
+        });
+        let text = '';
+        child.stdout.on('data', (d: Buffer) => (text += d.toString()));
+        child.on('error', reject);
+        child.on('close', (code) =>
+          code === 0 ? resolve(text) : reject(new Error(`exit ${code}: ${text}`)),
+        );
+      });
+      expect(output).toContain('\r\x1b[2K[');
+      expect(output).toContain(`[${'#'.repeat(30)}] users.phone 40/40 (100%)`);
+      expect(output).not.toContain('progress:');
+      expect(output).toContain('users.phone');
+    },
+  );
+});
 
 describe(`keys.currentVersion stages a rotation on ${dialectUnderTest}`, { timeout: SLOW }, () => {
   it('keeps new values under the pinned version until the pin goes, and refuses a version it lacks', async () => {
