@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Kysely } from 'kysely';
 import {
   DecryptionError,
@@ -131,6 +132,9 @@ export async function reencryptAll(
       result.examined += batch.length;
       after = batch[batch.length - 1]!.id;
       options.onProgress?.({ column: column.name, done: result.examined, total });
+      // better-sqlite3 is synchronous, so without this the whole run would be one chain of
+      // microtasks: signal handlers (Ctrl-C) and other work would wait until it ended.
+      await nextTurn();
     }
   }
   return report;

@@ -145,7 +145,10 @@ async function auditTypes(): Promise<{ type: string; outcome: string; details: s
  * Starts `keys reencrypt` and SIGKILLs it as soon as its progress shows a batch committed but
  * the column unfinished. Resolves with the progress text seen.
  */
-function reencryptAndKill(keys: Record<string, string>): Promise<string> {
+function reencryptAndKill(
+  keys: Record<string, string>,
+  signal: NodeJS.Signals = 'SIGKILL',
+): Promise<Finished> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
@@ -156,22 +159,23 @@ function reencryptAndKill(keys: Record<string, string>): Promise<string> {
       },
     );
     let stderr = '';
+    let stdout = '';
     let killed = false;
-    child.stdout.resume();
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => {
       stderr += chunk.toString();
       const match = /progress: users\.phone (\d+)\/(\d+)/g;
       for (const m of stderr.matchAll(match)) {
         if (!killed && Number(m[1]) > 0 && Number(m[1]) < Number(m[2])) {
           killed = true;
-          child.kill('SIGKILL');
+          child.kill(signal);
         }
       }
     });
     child.on('error', reject);
-    child.on('close', (code, signal) => {
-      if (signal === 'SIGKILL') resolve(stderr);
-      else reject(new Error(`reencrypt was not killed (exit ${code}):\n${stderr}`));
+    child.on('close', (code, received) => {
+      if (killed) resolve({ code, signal: received, stdout, stderr });
+      else reject(new Error(`reencrypt finished before the signal (exit ${code}):\n${stderr}`));
     });
   });
 }
@@ -208,8 +212,10 @@ describe(
       expect(await expectSigningKeys(v2)).toEqual(new Set([1]));
 
       // --- reencrypt, killed after its first committed batch.
-      const progress = await reencryptAndKill(keys);
-      expect(progress).toMatch(/progress: users\.phone 0\/3000 \(0%\)/);
+      const killed = await reencryptAndKill(keys);
+      expect(killed.signal).toBe('SIGKILL');
+      expect(killed.stdout).toBe('');
+      expect(killed.stderr).toMatch(/progress: users\.phone 0\/3000 \(0%\)/);
       const between = await storedPhones();
       const cipher = new FieldCipher(v2, PHONE.purpose);
       const movedBefore = between.filter((r) => cipher.keyVersionOf(r.phone_enc!) === 2).length;
@@ -276,6 +282,49 @@ describe(
         reencrypted: USERS - movedBefore + 1,
         unreadable: 0,
       });
+    });
+  },
+);
+
+describe(`interrupting reencrypt with Ctrl-C on ${dialectUnderTest}`, { timeout: SLOW }, () => {
+  it('stops after the batch in flight, reports what it did, and exits 130', async () => {
+    const v1 = Keyring.fromEnvValue(`1:${randomBytes(32).toString('base64')}`);
+    const phones = await seedUsers(v1, USERS);
+    const v2 = v1.addVersion();
+    const json = v2.toFileJson();
+    const keys = { BULWARK_KEYS_MASTER_KEY: `2:${json.keys['2']!},1:${json.keys['1']!}` };
+    const stopped = await reencryptAndKill(keys, 'SIGINT');
+    expect(stopped.code, stopped.stdout + stopped.stderr).toBe(130);
+    expect(stopped.stderr).toContain('bulwark keys: interrupted; run it again to finish');
+    const [examined, reencrypted] = reportRow(stopped.stdout, 'users.phone');
+    expect(examined).toBeGreaterThan(0);
+    expect(examined).toBeLessThan(USERS);
+    // What the report says was done is exactly what the database holds.
+    const cipher = new FieldCipher(v2, PHONE.purpose);
+    const moved = (await storedPhones()).filter((r) => cipher.keyVersionOf(r.phone_enc!) === 2);
+    expect(moved).toHaveLength(reencrypted!);
+    expect(await expectPhones(v2, phones)).toEqual(new Set([1, 2]));
+    const [event] = (await auditTypes()).filter((e) => e.type === 'keys.reencrypted');
+    expect(event!.outcome).toBe('failure');
+    expect(JSON.parse(event!.details)).toMatchObject({ interrupted: true });
+  });
+});
+
+describe(
+  `rotate-master with the development key file on ${dialectUnderTest}`,
+  { timeout: SLOW },
+  () => {
+    it('rotates the generated file in place', async () => {
+      // No key configured: outside production the development file (./data/master-key.json) is used.
+      expect((await bulwark(['keys', 'rotate'], {})).code).toBe(0);
+      const devFile = join(dir, 'data', 'master-key.json');
+      expect(Keyring.fromFile(devFile).versions()).toEqual([1]);
+      const res = await bulwark(['keys', 'rotate-master'], {});
+      expect(res.code, res.stderr).toBe(0);
+      expect(res.stdout).toContain('key file: ./data/master-key.json (versions 1, 2)');
+      expect(Keyring.fromFile(devFile).currentVersion).toBe(2);
+      const [event] = (await auditTypes()).filter((e) => e.type === 'keys.master_rotated');
+      expect(JSON.parse(event!.details)).toMatchObject({ source: 'dev_key_file' });
     });
   },
 );
