@@ -6,7 +6,8 @@ const SUBCOMMANDS = 'rotate, rotate-master, reencrypt';
 
 export const keys: Command = {
   synopsis: 'keys rotate',
-  summary: 'make a new JWT signing key; the old one verifies until its tokens expire',
+  summary:
+    'rotate the JWT signing key; rotate-master and reencrypt rotate the master key (see --help)',
   usage: [
     'Usage: bulwark keys rotate [--config FILE]',
     '       bulwark keys rotate-master [--out FILE] [--format value|json] [--config FILE]',
