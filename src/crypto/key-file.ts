@@ -4,6 +4,7 @@ import {
   fsyncSync,
   linkSync,
   openSync,
+  realpathSync,
   renameSync,
   unlinkSync,
   writeSync,
@@ -107,13 +108,16 @@ export function replaceSecretFile(path: string, text: string): void {
 }
 
 /**
- * Adds a new random master key version to the key file at `path` and makes it current; every
+ * Adds a new random master key version to the key file at `given` and makes it current; every
  * existing version stays. `expected` is the keyring the caller checked against the database: if
  * the file no longer holds exactly that (someone rotated or edited it meanwhile), nothing is
  * written (the versions and keys are compared; `current` may be pinned elsewhere). A lock file (`<path>.lock`) keeps two rotations from both adding "the next" version,
  * where the second rename would drop the first one's key.
  */
-export function rotateKeyFile(path: string, expected?: Keyring): RotatedKeyFile {
+export function rotateKeyFile(given: string, expected?: Keyring): RotatedKeyFile {
+  // A symlinked key file (a secret mounted elsewhere) is rotated where it really lives; renaming
+  // over the link would replace it with a detached copy.
+  const path = realpathSync(given);
   const lock = `${path}.lock`;
   let lockFd: number;
   try {

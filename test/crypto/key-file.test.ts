@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import {
   chmodSync,
+  lstatSync,
+  symlinkSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
@@ -58,6 +60,17 @@ describe('rotateKeyFile', () => {
     expect(mode(path)).toBe(0o600);
     // Neither the temporary file nor the lock stays behind.
     expect(readdirSync(dir)).toEqual(['keys.json']);
+  });
+
+  it('rotates the target of a symlinked key file and keeps the link', () => {
+    const target = join(dir, 'real.json');
+    const link = join(dir, 'link.json');
+    writeKeyFile(target, keyring(1));
+    symlinkSync(target, link);
+    expect(rotateKeyFile(link).newVersion).toBe(2);
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    expect(Keyring.fromFile(target).versions()).toEqual([1, 2]);
+    expect(readdirSync(dir).sort()).toEqual(['link.json', 'real.json']);
   });
 
   it('accepts a keyring whose current version is pinned elsewhere (same keys)', () => {
