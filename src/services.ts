@@ -75,7 +75,8 @@ export interface ServicesOptions {
 
 /**
  * The master keyring: from keys.masterKey, from keys.masterKeyFile, or (outside production only)
- * a development key file generated on first start with a loud warning.
+ * a development key file generated on first start with a loud warning. `keys.currentVersion`,
+ * when set, picks the version new values are written under (a staged rotation).
  */
 export function loadKeyring(config: Config, logger: Pick<Logger, 'warn'>): Keyring {
   const keyring = loadKeyringVersions(config, logger);
