@@ -74,7 +74,6 @@ describe(`reencrypt during live edits on ${dialectUnderTest}`, () => {
     const phones = report.columns.find((c) => c.column === 'users.phone')!;
     expect(phones.unreadable).toBe(0);
     expect(phones.examined).toBe(USERS);
-    console.log('changedMeanwhile', phones.changedMeanwhile);
     // Every value reads back as the last one written, under whichever version wrote it.
     const reader = new FieldCipher(v2, PHONE.purpose);
     const stored = await t.testDb.db.kysely
