@@ -14,6 +14,7 @@ const DIALECT_FREE = [
   'test/cli/https-serve.test.ts',
   'test/cli/production.test.ts',
   'test/posture/**',
+  'test/cli/progress.test.ts',
 ];
 const postgresUrl = process.env.DATABASE_URL;
 

@@ -20,6 +20,8 @@ export const SECURITY_EVENT_TYPES = [
   'access.denied',
   'rate_limit.exceeded',
   'keys.rotated',
+  'keys.master_rotated',
+  'keys.reencrypted',
   'config.unsafe_override',
 ] as const;
 

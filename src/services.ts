@@ -11,6 +11,7 @@ import { WebhookSink } from './audit/webhook-sink.js';
 import {
   AuditEventsRepository,
   createDatabase,
+  ENCRYPTED_COLUMNS,
   migrateToLatest,
   RefreshTokensRepository,
   SessionsRepository,
@@ -74,9 +75,23 @@ export interface ServicesOptions {
 
 /**
  * The master keyring: from keys.masterKey, from keys.masterKeyFile, or (outside production only)
- * a development key file generated on first start with a loud warning.
+ * a development key file generated on first start with a loud warning. `keys.currentVersion`,
+ * when set, picks the version new values are written under (a staged rotation).
  */
 export function loadKeyring(config: Config, logger: Pick<Logger, 'warn'>): Keyring {
+  const keyring = loadKeyringVersions(config, logger);
+  const pinned = config.keys.currentVersion;
+  if (pinned === undefined || pinned === keyring.currentVersion) return keyring;
+  try {
+    return keyring.withCurrent(pinned);
+  } catch (error) {
+    throw new ConfigError([
+      `keys.currentVersion (BULWARK_KEYS_CURRENT_VERSION): ${(error as Error).message}. Fix: name a version the keyring holds, or unset it.`,
+    ]);
+  }
+}
+
+function loadKeyringVersions(config: Config, logger: Pick<Logger, 'warn'>): Keyring {
   try {
     if (config.keys.masterKey !== undefined) return Keyring.fromEnvValue(config.keys.masterKey);
     if (config.keys.masterKeyFile !== undefined) return Keyring.fromFile(config.keys.masterKeyFile);
@@ -145,7 +160,7 @@ export async function createServices(config: Config, options: ServicesOptions): 
     const t = config.tokens;
     const signingKeys = new SigningKeyStore(
       new SigningKeysRepository(db.kysely),
-      new FieldCipher(keyring, 'signing-key-wrap'),
+      new FieldCipher(keyring, ENCRYPTED_COLUMNS.signingKeysPrivateKey.purpose),
       {
         algorithm: t.algorithm,
         // A retired key verifies every token it signed until they have all expired. Other
@@ -186,7 +201,7 @@ export async function createServices(config: Config, options: ServicesOptions): 
     const users = new UsersService({
       repo: usersRepo,
       hasher,
-      cipher: new FieldCipher(keyring, 'field-encryption'),
+      cipher: new FieldCipher(keyring, ENCRYPTED_COLUMNS.usersPhone.purpose),
       sessions,
       permissions,
       events,

@@ -8,6 +8,8 @@ export interface Command {
   synopsis?: string;
   summary: string;
   usage: string;
+  /** The usage of a sub-command named by `args`, when it has its own (`keys reencrypt`). */
+  helpFor?(args: string[]): string | undefined;
   run(args: string[]): Promise<number>;
 }
 

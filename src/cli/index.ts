@@ -59,8 +59,9 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`bulwark: unknown command "${name}"\n\n${help()}\n`);
     return 2;
   }
+  const usage = command.helpFor?.(args) ?? command.usage;
   if (args.includes('--help') || args.includes('-h')) {
-    process.stdout.write(`${command.usage}\n`);
+    process.stdout.write(`${usage}\n`);
     return 0;
   }
   try {
@@ -76,7 +77,7 @@ export async function main(argv: string[]): Promise<number> {
       return error.exitCode;
     }
     if (error instanceof CliUsageError) {
-      process.stderr.write(`bulwark ${name}: ${error.message}\n\n${command.usage}\n`);
+      process.stderr.write(`bulwark ${name}: ${error.message}\n\n${usage}\n`);
       return 2;
     }
     throw error;

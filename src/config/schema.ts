@@ -239,6 +239,14 @@ export const ConfigSchema = Type.Object(
               'JSON key file {"current": n, "keys": {"n": "<base64>"}} (mode 0600) instead of keys.masterKey.',
           }),
         ),
+        currentVersion: Type.Optional(
+          Type.Integer({
+            minimum: 1,
+            maximum: 2_147_483_647,
+            description:
+              'Master key version new values are encrypted with. Unset: the key file\'s "current", or the highest version of keys.masterKey. Set it to the old version while a new one is rolled out to every instance, so no instance meets data under a version it does not have yet.',
+          }),
+        ),
         devKeyFile: Type.String({
           default: './data/master-key.json',
           minLength: 1,

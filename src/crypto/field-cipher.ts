@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import type { Keyring } from './keyring.js';
+import { assertPurpose, type Keyring } from './keyring.js';
 
 /** Envelope format tag; a new format gets a new tag so old values stay readable. */
 const FORMAT = 'bwf1';
@@ -106,8 +106,9 @@ export class FieldCipher {
   readonly #purpose: string;
 
   constructor(keyring: Keyring, purpose = 'field-encryption') {
-    // Derive once up front so a bad purpose fails at start-up, not on the first write.
-    keyring.deriveKey(purpose, keyring.currentVersion, Buffer.alloc(SALT_BYTES)).fill(0);
+    // Checked up front so a bad purpose fails at start-up, not on the first write. (No trial
+    // derivation: that would need a made-up salt, and no fixed salt is ever used here.)
+    assertPurpose(purpose);
     this.#keyring = keyring;
     this.#purpose = purpose;
   }
@@ -160,8 +161,26 @@ export class FieldCipher {
     return parseEnvelope(envelope).version;
   }
 
-  /** True when the envelope uses an older key version than the current one. */
+  /**
+   * True when the envelope is not under the current key version. Any other version counts, not
+   * only older ones: after a key file's `current` is moved back, values written under the
+   * abandoned newer version must move too before that version can be removed.
+   */
   needsReencrypt(envelope: string): boolean {
-    return this.keyVersionOf(envelope) < this.#keyring.currentVersion;
+    return this.keyVersionOf(envelope) !== this.#keyring.currentVersion;
+  }
+
+  /**
+   * The value re-encrypted under the current key version for the same location, or null when
+   * it already is under it. Decrypts first, so a value that was altered or moved is never
+   * "laundered" into a fresh valid envelope: that throws DecryptionError.
+   */
+  reencrypt(envelope: string, context: FieldContext): string | null {
+    if (!this.needsReencrypt(envelope)) {
+      // Already current, but still authenticated: a forged value must not count as done.
+      this.decrypt(envelope, context);
+      return null;
+    }
+    return this.encrypt(this.decrypt(envelope, context), context);
   }
 }

@@ -15,6 +15,7 @@ export {
   type PasswordPolicyOptions,
 } from './password-policy.js';
 export {
+  assertPurpose,
   Keyring,
   KeyringError,
   MASTER_KEY_BYTES,
@@ -27,3 +28,11 @@ export {
   type DecryptionFailure,
   type FieldContext,
 } from './field-cipher.js';
+export {
+  createSecretFile,
+  keyringText,
+  replaceSecretFile,
+  rotateKeyFile,
+  type KeyringFormat,
+  type RotatedKeyFile,
+} from './key-file.js';

@@ -10,6 +10,13 @@ const INFO_PREFIX = 'bulwark/v1/';
 const PURPOSE = /^[a-z0-9][a-z0-9.-]{0,63}$/;
 const MAX_VERSION = 2 ** 31 - 1;
 
+/** Checks a key purpose name (`field-encryption`, `signing-key-wrap` …); throws KeyringError. */
+export function assertPurpose(purpose: string): void {
+  if (typeof purpose !== 'string' || !PURPOSE.test(purpose)) {
+    throw new KeyringError('Key purpose must be 1-64 characters of a-z, 0-9, "." and "-"');
+  }
+}
+
 /** A keyring could not be built or loaded. Messages never contain key material. */
 export class KeyringError extends Error {
   constructor(message: string) {
@@ -191,12 +198,20 @@ export class Keyring {
    * @see https://www.rfc-editor.org/rfc/rfc5869#section-2
    */
   deriveKey(purpose: string, version: number, salt: Buffer): Buffer {
-    if (!PURPOSE.test(purpose)) {
-      throw new KeyringError('Key purpose must be 1-64 characters of a-z, 0-9, "." and "-"');
-    }
+    assertPurpose(purpose);
     const master = this.#keys.get(version);
     if (master === undefined) throw new KeyringError(`Unknown key version ${version}`);
     return Buffer.from(hkdfSync('sha256', master, salt, `${INFO_PREFIX}${purpose}`, 32));
+  }
+
+  /** The same keys with `version` current (a staged rotation pins the previous version). */
+  withCurrent(version: number): Keyring {
+    if (!this.#keys.has(version)) {
+      throw new KeyringError(
+        `Key version ${version} is not in the keyring (versions: ${this.versions().join(', ')})`,
+      );
+    }
+    return new Keyring(this.#keys, version);
   }
 
   /** A new keyring with one more version, a fresh random key, made current. Old keys stay. */

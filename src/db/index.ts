@@ -22,3 +22,21 @@ export {
   MAX_AUDIT_PAGE,
   type AuditEventFilter,
 } from './audit-events-repository.js';
+export {
+  ENCRYPTED_COLUMNS,
+  EncryptedColumnsRepository,
+  encryptedColumns,
+  fieldContext,
+  type EncryptedColumn,
+  type EnvelopeReplacement,
+  type StoredEnvelope,
+} from './encrypted-columns.js';
+export {
+  MAX_NAMED_UNREADABLE,
+  reencryptAll,
+  type ColumnReport,
+  type ReencryptOptions,
+  type ReencryptProgress,
+  type ReencryptReport,
+  type UnreadableValue,
+} from './reencrypt.js';

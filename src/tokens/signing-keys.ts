@@ -1,7 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
 import type { FieldCipher } from '../crypto/index.js';
-import type { SigningKeyRow, SigningKeysRepository } from '../db/index.js';
+import {
+  ENCRYPTED_COLUMNS,
+  fieldContext,
+  type SigningKeyRow,
+  type SigningKeysRepository,
+} from '../db/index.js';
 import type { EventContext, SecurityEvents } from '../security-events.js';
 
 export type SigningAlgorithm = 'EdDSA' | 'ES256';
@@ -38,7 +43,7 @@ interface VerificationKey {
 }
 
 function aad(kid: string) {
-  return { table: 'signing_keys', column: 'private_key', rowId: kid };
+  return fieldContext(ENCRYPTED_COLUMNS.signingKeysPrivateKey, kid);
 }
 
 /**

@@ -4,6 +4,8 @@ import type { Permissions } from '../access/permissions.js';
 import type { Config } from '../config/index.js';
 import { checkPassword, type FieldCipher, type PasswordHasher } from '../crypto/index.js';
 import {
+  ENCRYPTED_COLUMNS,
+  fieldContext,
   isUniqueViolation,
   type UserRow,
   type UsersRepository,
@@ -37,7 +39,7 @@ export interface NewUser {
 }
 
 function phoneContext(id: string) {
-  return { table: 'users', column: 'phone', rowId: id };
+  return fieldContext(ENCRYPTED_COLUMNS.usersPhone, id);
 }
 
 /** Encodes the keyset position of a user for `nextCursor`. Opaque to clients. */

@@ -289,6 +289,28 @@ describe('security events in the audit table, driven through the HTTP API', () =
     ]);
   });
 
+  it('records the key-management events the CLI emits (rotate-master, reencrypt)', async () => {
+    // The commands themselves are run as processes in test/cli/keys-master.test.ts, which checks
+    // their rows; here the same events go through this app's sinks for the catalog check below.
+    const events = t.app.services.events;
+    events.emit({
+      type: 'keys.master_rotated',
+      outcome: 'success',
+      details: { previousVersion: 1, newVersion: 2, source: 'key_file', installed: true },
+    });
+    events.emit({
+      type: 'keys.reencrypted',
+      outcome: 'success',
+      details: { keyVersion: 2, examined: 3, reencrypted: 3, unreadable: 0 },
+    });
+    const rows = (await stored()).filter((e) => e.type.startsWith('keys.'));
+    expect(rows.map((e) => [e.type, e.actor_id, e.target_type])).toEqual([
+      ['keys.rotated', admin.id, 'signing_key'],
+      ['keys.master_rotated', null, null],
+      ['keys.reencrypted', null, null],
+    ]);
+  });
+
   it('config.unsafe_override at start for each weakened default', async () => {
     const weak = await buildTestApp({
       cors: { origins: ['*'] },

@@ -235,3 +235,70 @@ describe('FieldCipher key rotation', () => {
     expect(() => cipher.needsReencrypt('garbage')).toThrow(DecryptionError);
   });
 });
+
+describe('FieldCipher.reencrypt', () => {
+  it('moves a value to the current version, for the same location only', () => {
+    const before = keyringOf(1);
+    const old = new FieldCipher(before).encrypt(SECRET, AT);
+    const cipher = new FieldCipher(before.addVersion());
+    const moved = cipher.reencrypt(old, AT)!;
+    expect(cipher.keyVersionOf(moved)).toBe(2);
+    expect(cipher.decrypt(moved, AT)).toBe(SECRET);
+    // A fresh salt and IV, like any other write.
+    expect(moved.split('.')[2]).not.toBe(old.split('.')[2]);
+    expect(moved.split('.')[3]).not.toBe(old.split('.')[3]);
+    // Still bound to its row: it does not open elsewhere.
+    expect(decryptError(() => cipher.decrypt(moved, { ...AT, rowId: '43' })).reason).toBe(
+      'authentication_failed',
+    );
+  });
+
+  it('answers null for a current value, but only after checking it is authentic', () => {
+    const cipher = new FieldCipher(keyringOf(1));
+    const current = cipher.encrypt(SECRET, AT);
+    expect(cipher.reencrypt(current, AT)).toBeNull();
+    // A current-version envelope moved from another row is not "already done": it is refused.
+    expect(decryptError(() => cipher.reencrypt(current, { ...AT, rowId: '43' })).reason).toBe(
+      'authentication_failed',
+    );
+  });
+
+  it('never launders a forged or moved old value into a fresh valid one', () => {
+    const before = keyringOf(1);
+    const old = new FieldCipher(before).encrypt(SECRET, AT);
+    const cipher = new FieldCipher(before.addVersion());
+    const tampered = withPart(old, 4, flipBit(old.split('.')[4]!));
+    expect(decryptError(() => cipher.reencrypt(tampered, AT)).reason).toBe('authentication_failed');
+    expect(decryptError(() => cipher.reencrypt(old, { ...AT, column: 'email' })).reason).toBe(
+      'authentication_failed',
+    );
+  });
+
+  it('treats any version other than the current one as needing re-encryption', () => {
+    // A key file whose `current` was moved back to 1 after version 2 wrote values.
+    const both = keyringOf(1, 2);
+    const underTwo = new FieldCipher(both).encrypt(SECRET, AT);
+    const pinned = new FieldCipher(both.withCurrent(1));
+    expect(pinned.needsReencrypt(underTwo)).toBe(true);
+    expect(pinned.keyVersionOf(pinned.reencrypt(underTwo, AT)!)).toBe(1);
+  });
+
+  it('derives no key when constructed (no trial derivation under a fixed salt)', () => {
+    const keyring = keyringOf(1);
+    const calls: unknown[][] = [];
+    const original = keyring.deriveKey.bind(keyring);
+    keyring.deriveKey = (...args: Parameters<Keyring['deriveKey']>) => {
+      calls.push(args);
+      return original(...args);
+    };
+    const cipher = new FieldCipher(keyring, 'signing-key-wrap');
+    expect(calls).toEqual([]);
+    cipher.encrypt(SECRET, AT);
+    cipher.encrypt(SECRET, AT);
+    // Each value derives its own key from its own random salt.
+    const salts = calls.map((c) => (c[2] as Buffer).toString('hex'));
+    expect(salts).toHaveLength(2);
+    expect(salts[0]).not.toBe(salts[1]);
+    expect(salts).not.toContain('00'.repeat(16));
+  });
+});

@@ -1,11 +1,22 @@
 import { CliUsageError, parseCommandArgs, type Command } from '../args.js';
 import { loadCliContext, withServices } from '../context.js';
+import { reencrypt, REENCRYPT_USAGE, ROTATE_MASTER_USAGE, rotateMaster } from './keys-master.js';
+
+const SUBCOMMANDS = 'rotate, rotate-master, reencrypt';
 
 export const keys: Command = {
   synopsis: 'keys rotate',
-  summary: 'make a new JWT signing key; the old one verifies until its tokens expire',
+  summary:
+    'rotate the JWT signing key; rotate-master and reencrypt rotate the master key (see --help)',
   usage: [
     'Usage: bulwark keys rotate [--config FILE]',
+    '       bulwark keys rotate-master [--out FILE] [--format value|json] [--config FILE]',
+    '       bulwark keys reencrypt [--batch-size N] [--config FILE]',
+    '',
+    'rotate-master adds a master key version, reencrypt moves stored values to it:',
+    'see `bulwark keys rotate-master --help` and `bulwark keys reencrypt --help`.',
+    '',
+    'keys rotate:',
     '',
     'Creates a new signing key for access tokens and retires the current one. The retired key',
     'stays in the JWKS and keeps verifying the tokens it signed until they have all expired',
@@ -21,26 +32,45 @@ export const keys: Command = {
     'Options:',
     '  --config FILE   JSON config file (environment variables override it)',
   ].join('\n'),
+  helpFor(args) {
+    if (args[0] === 'rotate-master') return ROTATE_MASTER_USAGE;
+    if (args[0] === 'reencrypt') return REENCRYPT_USAGE;
+    return undefined;
+  },
   async run(args) {
+    const [sub] = args;
+    if (sub === 'rotate-master') {
+      const { values, positionals } = parseCommandArgs(args.slice(1), {
+        config: { type: 'string' },
+        out: { type: 'string' },
+        format: { type: 'string' },
+      });
+      if (positionals.length > 0) throw new CliUsageError('keys rotate-master takes no arguments');
+      return rotateMaster(values);
+    }
+    if (sub === 'reencrypt') {
+      const { values, positionals } = parseCommandArgs(args.slice(1), {
+        config: { type: 'string' },
+        'batch-size': { type: 'string' },
+      });
+      if (positionals.length > 0) throw new CliUsageError('keys reencrypt takes no arguments');
+      return reencrypt(values);
+    }
     const { values, positionals } = parseCommandArgs(args, { config: { type: 'string' } });
-    const [sub, ...extra] = positionals;
-    if (sub !== 'rotate') {
+    const [, ...extra] = positionals;
+    if (positionals[0] !== 'rotate') {
       throw new CliUsageError(
-        sub === undefined ? 'missing subcommand: rotate' : `unknown subcommand "${sub}"`,
+        positionals[0] === undefined
+          ? `missing subcommand: ${SUBCOMMANDS}`
+          : `unknown subcommand "${positionals[0]}" (expected ${SUBCOMMANDS})`,
       );
     }
     if (extra.length > 0) throw new CliUsageError('keys rotate takes no further arguments');
     const context = loadCliContext(values.config);
-    const { kid, retired } = await withServices(context, async (services) => {
-      const result = await services.signingKeys.rotate();
-      services.events.emit({
-        type: 'keys.rotated',
-        outcome: 'success',
-        target: { type: 'signing_key', id: result.kid },
-        details: { retired: result.retired ?? null, via: 'cli' },
-      });
-      return result;
-    });
+    // rotate() records the keys.rotated event itself (every rotation path passes through it).
+    const { kid, retired } = await withServices(context, (services) =>
+      services.signingKeys.rotate(),
+    );
     process.stdout.write(`new kid: ${kid}\nretired kid: ${retired ?? '(none)'}\n`);
     return 0;
   },
