@@ -73,6 +73,10 @@ export class OidcProviders {
     );
     config.timeout = PROVIDER_TIMEOUT_SECONDS;
     if (isPlainHttp(provider)) client.allowInsecureRequests(config);
+    // openid-client skips the ID token signature for token-endpoint responses (OIDC Core 3.1.3.7
+    // lets TLS stand in for it); verify it against the provider's JWKS anyway, so a compromised
+    // network path or a TLS-terminating middlebox cannot hand in a forged identity.
+    client.enableNonRepudiationChecks(config);
     const cache = this.jwks.get(provider.name);
     if (cache) client.setJwksCache(config, cache);
     return config;
