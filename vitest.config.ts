@@ -9,6 +9,7 @@ const DIALECT_FREE = [
   'test/crypto/**',
   'test/docs/**',
   'test/cli/cli.test.ts',
+  'test/oidc/config.test.ts',
 ];
 const postgresUrl = process.env.DATABASE_URL;
 
