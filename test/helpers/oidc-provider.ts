@@ -1,4 +1,10 @@
-import { generateKeyPairSync, randomBytes, sign as signBytes, type KeyObject } from 'node:crypto';
+import {
+  createPublicKey,
+  generateKeyPairSync,
+  randomBytes,
+  sign as signBytes,
+  type KeyObject,
+} from 'node:crypto';
 import {
   createServer,
   request as httpRequest,
@@ -85,6 +91,8 @@ export interface TestProviderOptions {
   /** Callback URLs the test client may use. */
   redirectUris: string[];
   accounts: TestAccount[];
+  /** The client authenticates with private_key_jwt (a key made here) instead of a secret. */
+  privateKeyJwt?: boolean;
 }
 
 export class TestOidcProvider {
@@ -92,6 +100,9 @@ export class TestOidcProvider {
   readonly clientSecret = randomBytes(24).toString('base64url');
   readonly kid = 'test-key-1';
   readonly privateKey: KeyObject;
+  /** The client's own key pair, for private_key_jwt. */
+  readonly clientKey: KeyObject;
+  readonly clientKid = 'client-key-1';
   /** Rewrites the next token endpoint responses while set. */
   tamper: ((body: TokenResponse) => TokenResponse) | undefined;
   /** Token endpoint requests seen (for assertions that the code was really sent). */
@@ -103,6 +114,7 @@ export class TestOidcProvider {
 
   private constructor(private readonly options: TestProviderOptions) {
     this.privateKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+    this.clientKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
     for (const account of options.accounts) this.accounts.set(account.sub, account);
   }
 
@@ -210,7 +222,22 @@ export class TestOidcProvider {
           redirect_uris: this.options.redirectUris,
           grant_types: ['authorization_code'],
           response_types: ['code'],
-          token_endpoint_auth_method: 'client_secret_basic',
+          ...(this.options.privateKeyJwt
+            ? {
+                token_endpoint_auth_method: 'private_key_jwt',
+                token_endpoint_auth_signing_alg: 'ES256',
+                jwks: {
+                  keys: [
+                    {
+                      ...createPublicKey(this.clientKey).export({ format: 'jwk' }),
+                      kid: this.clientKid,
+                      alg: 'ES256',
+                      use: 'sig',
+                    },
+                  ],
+                },
+              }
+            : { token_endpoint_auth_method: 'client_secret_basic' }),
         },
       ],
       jwks: { keys: [{ ...jwk, kid: this.kid, alg: 'RS256', use: 'sig' }] },

@@ -22,13 +22,18 @@ export interface OidcFixture extends TestApp {
 /** A real provider on loopback and an app configured with it as provider "test". */
 export async function oidcFixture(
   accounts: TestAccount[],
-  providerSettings: Record<string, unknown> = {},
+  providerSettings:
+    Record<string, unknown> | ((provider: TestOidcProvider) => Record<string, unknown>) = {},
   input: ConfigInput = {},
+  providerOptions: { privateKeyJwt?: boolean } = {},
 ): Promise<OidcFixture> {
   const provider = await TestOidcProvider.start({
     redirectUris: [`${PUBLIC_URL}${CALLBACK_PATH}`],
     accounts,
+    ...providerOptions,
   });
+  const settings =
+    typeof providerSettings === 'function' ? providerSettings(provider) : providerSettings;
   const clock = { offsetMs: 0 };
   try {
     const t = await buildTestApp(
@@ -39,10 +44,12 @@ export async function oidcFixture(
             test: {
               issuer: provider.issuer,
               clientId: provider.clientId,
-              clientSecret: provider.clientSecret,
+              ...(settings.privateKeyFile === undefined
+                ? { clientSecret: provider.clientSecret }
+                : {}),
               redirectUri: `${PUBLIC_URL}${CALLBACK_PATH}`,
               appUrls: [APP_URL, OTHER_APP_URL],
-              ...providerSettings,
+              ...settings,
             },
           },
         },
