@@ -98,14 +98,14 @@ export function oidcRoutes(base: FastifyInstance, opts: OidcRoutesOptions): void
         eventContext(request),
       );
       return reply
-        .header('set-cookie', [
-          clearLogin,
+        .header(
+          'set-cookie',
           serializeCookie(names.handoff, browserSecret, {
             path: EXCHANGE_COOKIE_PATH,
             maxAgeSeconds: opts.handoffTtlSeconds,
             secure,
           }),
-        ])
+        )
         .redirect(location, 303);
     },
   );

@@ -101,6 +101,9 @@ describe('the one-time hand-off code', () => {
     const callback = await f.provider.authorize(started.location.href, 'carol-sub');
     const res = await deliverCallback(f, callback, started.loginCookie);
     const cookies = res.headers['set-cookie'] as string[];
+    // The login cookie is deleted once, the hand-off cookie set.
+    expect(cookies).toHaveLength(2);
+    expect(cookies[0]).toMatch(/^__Secure-bulwark-oidc-login=; .*Max-Age=0/);
     const handoffCookie = cookies.find((c) => c.startsWith(`${HANDOFF_COOKIE}=`))!;
     expect(handoffCookie.split('; ').slice(1)).toEqual([
       'Path=/api/v1/auth/oidc/exchange',
