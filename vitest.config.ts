@@ -15,6 +15,7 @@ const DIALECT_FREE = [
   'test/cli/production.test.ts',
   'test/posture/**',
   'test/cli/progress.test.ts',
+  'test/oidc/config.test.ts',
 ];
 const postgresUrl = process.env.DATABASE_URL;
 

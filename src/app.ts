@@ -36,6 +36,7 @@ import { assertProductionPosture } from './posture/index.js';
 import { createServices, type Services } from './services.js';
 import { version } from './version.js';
 import { usersRoutes } from './users/routes.js';
+import { oidcRoutes } from './oidc/routes.js';
 import { auditRoutes } from './audit/routes.js';
 import { httpMetrics } from './metrics/http-metrics.js';
 import { Metrics } from './metrics/metrics.js';
@@ -196,6 +197,13 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
   await app.register(authRoutes, { prefix: '/api/v1/auth', auth: services.auth });
   await app.register(usersRoutes, { prefix: '/api/v1/users', users: services.users });
   await app.register(auditRoutes, { prefix: '/api/v1/admin', log: services.auditLog });
+  await app.register(oidcRoutes, {
+    prefix: '/api/v1',
+    oidc: services.oidc,
+    cookieSecure: config.oidc.cookieSecure,
+    loginTtlSeconds: config.oidc.loginTtlSeconds,
+    handoffTtlSeconds: config.oidc.handoffTtlSeconds,
+  });
   // Never open by default: without a token the route does not exist (a separate port is
   // started by server.ts when metrics.port is set).
   if (config.metrics.token !== undefined) {

@@ -23,6 +23,13 @@ export const SECURITY_EVENT_TYPES = [
   'keys.master_rotated',
   'keys.reencrypted',
   'config.unsafe_override',
+  'oidc.login_started',
+  'oidc.login_succeeded',
+  'oidc.login_failed',
+  'oidc.identity_linked',
+  'oidc.identity_unlinked',
+  'oidc.code_exchanged',
+  'oidc.code_rejected',
 ] as const;
 
 export type SecurityEventType = (typeof SECURITY_EVENT_TYPES)[number];

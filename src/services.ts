@@ -12,6 +12,7 @@ import {
   AuditEventsRepository,
   createDatabase,
   ENCRYPTED_COLUMNS,
+  IdentitiesRepository,
   migrateToLatest,
   RefreshTokensRepository,
   SessionsRepository,
@@ -22,6 +23,11 @@ import {
 import { unsafeOverrides } from './config/unsafe-overrides.js';
 import { ConfigError } from './errors.js';
 import { Metrics } from './metrics/metrics.js';
+import { cookieNames } from './oidc/cookies.js';
+import { HandoffCodes } from './oidc/handoff-codes.js';
+import { LoginStateSealer } from './oidc/login-state.js';
+import { OidcService } from './oidc/oidc-service.js';
+import { OidcProviders } from './oidc/providers.js';
 import { MetricsSink } from './metrics/metrics-sink.js';
 import { RateLimits } from './rate-limit/index.js';
 import { SecurityEvents } from './security-events.js';
@@ -63,6 +69,8 @@ export interface Services {
   sessions: Sessions;
   refreshTokens: RefreshTokens;
   auth: AuthService;
+  /** Sign-in with OpenID Connect providers (no routes answer when none is configured). */
+  oidc: OidcService;
   close(): Promise<void>;
 }
 
@@ -228,6 +236,22 @@ export async function createServices(config: Config, options: ServicesOptions): 
       defaultRole: config.access.defaultRole,
       now,
     });
+    const oidc = new OidcService({
+      providers: new OidcProviders(config.oidc, now),
+      sealer: new LoginStateSealer(
+        new FieldCipher(keyring, 'oidc-login-cookie'),
+        cookieNames(config.oidc.cookieSecure).login,
+      ),
+      handoff: new HandoffCodes(store, config.oidc.handoffTtlSeconds * 1000, now),
+      identities: new IdentitiesRepository(db.kysely),
+      usersRepo,
+      users,
+      auth,
+      events,
+      defaultRole: config.access.defaultRole,
+      loginTtlMs: config.oidc.loginTtlSeconds * 1000,
+      now,
+    });
     return {
       config,
       db,
@@ -249,6 +273,7 @@ export async function createServices(config: Config, options: ServicesOptions): 
       sessions,
       refreshTokens,
       auth,
+      oidc,
       async close() {
         // Events still queued are written before the database closes; webhooks are abandoned
         // rather than holding shutdown through their retries (they are in the log and the table).

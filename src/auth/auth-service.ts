@@ -84,16 +84,28 @@ export class AuthService {
     await attempt.succeeded();
     if (needsRehash) await this.upgradeHash(row, input.password);
 
-    const session = await this.deps.sessions.start(row.id, context);
-    const pair = await this.pair(row, session);
+    const { pair, sessionId } = await this.startSession(row, context);
     this.deps.events.emit({
       ...context,
       type: 'login.succeeded',
       outcome: 'success',
       actorId: row.id,
-      target: { type: 'session', id: session.id },
+      target: { type: 'session', id: sessionId },
     });
     return { ...pair, user: this.deps.users.view(row) };
+  }
+
+  /**
+   * Starts a session for a user whose identity another capability has already proven (an
+   * OpenID Connect sign-in) and issues its token pair. The caller checks `disabled` and records
+   * its own success event.
+   */
+  async startSession(
+    user: UserRow,
+    context: EventContext,
+  ): Promise<{ pair: TokenPair; sessionId: string }> {
+    const session = await this.deps.sessions.start(user.id, context);
+    return { pair: await this.pair(user, session), sessionId: session.id };
   }
 
   async refresh(refreshToken: string, context: EventContext): Promise<TokenPair> {

@@ -14,7 +14,8 @@ addFormats(ajv);
 const validate = ajv.compile<Config>(ConfigSchema);
 
 /** Settings whose values are never echoed in an error message. */
-const SECRET_PATH = /key|secret|password|passphrase|token|url/i;
+// oidc.providers: its JSON carries client secrets.
+const SECRET_PATH = /key|secret|password|passphrase|token|url|providers/i;
 
 export interface LoadConfigOptions {
   /** Environment to read; defaults to process.env. */

@@ -150,6 +150,7 @@ export function checkConfigRules(config: Config, label: (path: string) => string
     );
   }
   problems.push(...checkHttpsRules(config, label));
+  problems.push(...checkOidcRules(config, label));
   return problems;
 }
 
@@ -194,6 +195,81 @@ function checkHttpsRules(config: Config, label: (path: string) => string): strin
   if (hsts.preload && hsts.maxAgeSeconds < 31_536_000) {
     problems.push(
       `${label('hsts.preload')} is true while ${label('hsts.maxAgeSeconds')} is ${hsts.maxAgeSeconds}; preload lists require at least one year. Fix: set hsts.maxAgeSeconds to 31536000 or more, or turn preload off.`,
+    );
+  }
+  return problems;
+}
+
+/** The Google preset's issuer; discovery is at /.well-known/openid-configuration under it. */
+export const GOOGLE_ISSUER = 'https://accounts.google.com';
+
+function urlProblem(value: string, production: boolean): string | null {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return 'is not a URL';
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') return 'is not an http(s) URL';
+  if (url.protocol === 'http:' && production) return 'uses plain http in production';
+  if (url.username !== '' || url.password !== '') return 'contains credentials';
+  if (url.hash !== '') return 'has a #fragment';
+  return null;
+}
+
+function checkOidcRules(config: Config, label: (path: string) => string): string[] {
+  const problems: string[] = [];
+  const production = config.env === 'production';
+  const where = label('oidc.providers');
+  for (const [name, p] of Object.entries(config.oidc.providers)) {
+    const at = `${where} "${name}"`;
+    if (p.preset === undefined && p.issuer === undefined) {
+      problems.push(
+        `${at} has neither preset nor issuer. Fix: set "preset": "google" or "issuer": "https://...".`,
+      );
+    }
+    if (p.preset !== undefined && p.issuer !== undefined && p.issuer !== GOOGLE_ISSUER) {
+      problems.push(
+        `${at} sets preset "${p.preset}" and a different issuer. Fix: keep one of them.`,
+      );
+    }
+    if (p.issuer !== undefined) {
+      const issue = urlProblem(p.issuer, production);
+      if (issue)
+        problems.push(`${at} issuer ${issue}. Fix: use the provider's https:// issuer URL.`);
+    }
+    if ((p.clientSecret === undefined) === (p.privateKeyFile === undefined)) {
+      problems.push(
+        `${at} needs exactly one of clientSecret and privateKeyFile (private_key_jwt).`,
+      );
+    }
+    if (!p.scopes.includes('openid')) {
+      problems.push(`${at} scopes lack "openid", so no ID token would be issued. Fix: add it.`);
+    }
+    const redirect = urlProblem(p.redirectUri, production);
+    if (redirect) {
+      problems.push(
+        `${at} redirectUri ${redirect}. Fix: use https://<public host>/api/v1/auth/oidc/${name}/callback.`,
+      );
+    } else {
+      const url = new URL(p.redirectUri);
+      if (url.pathname !== `/api/v1/auth/oidc/${name}/callback` || url.search !== '') {
+        problems.push(
+          `${at} redirectUri must end in /api/v1/auth/oidc/${name}/callback with no query. Fix: register that exact URL at the provider and here.`,
+        );
+      }
+    }
+    for (const app of p.appUrls) {
+      const issue = urlProblem(app, production);
+      if (issue)
+        problems.push(
+          `${at} appUrls has ${JSON.stringify(app)}, which ${issue}. Fix: list the front end's exact https:// URLs.`,
+        );
+    }
+  }
+  if (production && !config.oidc.cookieSecure) {
+    problems.push(
+      `${label('oidc.cookieSecure')} is false in production, which would send sign-in cookies over plain http. Fix: serve over HTTPS and leave it true.`,
     );
   }
   return problems;

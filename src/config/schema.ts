@@ -39,6 +39,69 @@ const VersionDeprecation = Type.Object(
   { additionalProperties: false },
 );
 
+const OidcProvider = Type.Object(
+  {
+    preset: Type.Optional(
+      Type.Literal('google', {
+        description: 'A known provider: "google" sets issuer to https://accounts.google.com.',
+      }),
+    ),
+    issuer: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 2048,
+        description:
+          'Issuer URL; its /.well-known/openid-configuration is fetched (discovery). https only; plain http is accepted outside production (loopback tests, local development).',
+      }),
+    ),
+    clientId: Type.String({ minLength: 1, maxLength: 512, description: 'OAuth client id.' }),
+    clientSecret: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 1024,
+        description:
+          'Client secret (client_secret_basic). Never logged. Set this or privateKeyFile.',
+      }),
+    ),
+    privateKeyFile: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 1024,
+        description:
+          'Private key (PKCS#8 PEM or a private JWK in JSON) for private_key_jwt client authentication, instead of clientSecret.',
+      }),
+    ),
+    privateKeyAlgorithm: Type.Union(
+      [Type.Literal('RS256'), Type.Literal('PS256'), Type.Literal('ES256'), Type.Literal('EdDSA')],
+      { default: 'RS256', description: 'Signing algorithm of the private_key_jwt assertion.' },
+    ),
+    scopes: Type.Array(Type.String({ pattern: '^[\\x21\\x23-\\x5b\\x5d-\\x7e]{1,64}$' }), {
+      default: ['openid', 'email', 'profile'],
+      minItems: 1,
+      maxItems: 32,
+      description: 'Scopes requested; must include openid (and email, which new accounts need).',
+    }),
+    redirectUri: Type.String({
+      minLength: 1,
+      maxLength: 2048,
+      description:
+        'The callback URL registered at the provider: <public URL>/api/v1/auth/oidc/<name>/callback. https only outside development.',
+    }),
+    appUrls: Type.Array(Type.String({ minLength: 1, maxLength: 2048 }), {
+      minItems: 1,
+      maxItems: 16,
+      description:
+        'Front-end URLs the callback may hand the one-time code to (exact match; the first is the default). https only outside development.',
+    }),
+    allowLinkingVerifiedEmail: Type.Boolean({
+      default: false,
+      description:
+        'Link a first sign-in to an existing account with the same email, only when the provider says the email is verified. Off: such sign-ins are refused.',
+    }),
+  },
+  { additionalProperties: false },
+);
+
 export const ConfigSchema = Type.Object(
   {
     env: Type.Union(
@@ -636,6 +699,33 @@ export const ConfigSchema = Type.Object(
           maxLength: 255,
           description:
             'Address of the metrics.port listener; loopback by default. Any other address needs metrics.token.',
+        }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    oidc: Type.Object(
+      {
+        providers: Type.Record(Type.String({ pattern: '^[a-z][a-z0-9-]{0,31}$' }), OidcProvider, {
+          default: {},
+          description:
+            'OpenID Connect sign-in providers by name (the name is part of the URLs), e.g. {"google": {"preset": "google", "clientId": "...", "clientSecret": "...", "redirectUri": "...", "appUrls": ["..."]}}. Empty: OIDC sign-in is off.',
+        }),
+        cookieSecure: Type.Boolean({
+          default: true,
+          description:
+            'Mark the sign-in cookies Secure (sent over HTTPS only). Turn off only for plain-http local development; refused in production.',
+        }),
+        loginTtlSeconds: Type.Integer({
+          default: 600,
+          minimum: 60,
+          maximum: 3_600,
+          description: 'How long a started sign-in may take at the provider (10 minutes).',
+        }),
+        handoffTtlSeconds: Type.Integer({
+          default: 60,
+          minimum: 10,
+          maximum: 300,
+          description: 'Lifetime of the one-time code the front end exchanges for tokens.',
         }),
       },
       { additionalProperties: false, default: {} },

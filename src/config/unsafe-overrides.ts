@@ -34,5 +34,11 @@ export function unsafeOverrides(config: Config): UnsafeOverride[] {
       reason: 'the metrics listener answers without a token (loopback only)',
     });
   }
+  if (!config.oidc.cookieSecure && Object.keys(config.oidc.providers).length > 0) {
+    found.push({
+      setting: 'oidc.cookieSecure',
+      reason: 'sign-in cookies are sent over plain http too',
+    });
+  }
   return found;
 }

@@ -16,6 +16,7 @@ export {
 export { SessionsRepository } from './sessions-repository.js';
 export { RefreshTokensRepository } from './refresh-tokens-repository.js';
 export { SigningKeysRepository } from './signing-keys-repository.js';
+export { IdentitiesRepository } from './identities-repository.js';
 export type * from './types.js';
 export {
   AuditEventsRepository,

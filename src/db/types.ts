@@ -111,6 +111,22 @@ export interface AuditCheckpointsTable {
   rows_pruned: number;
 }
 
+/** An OpenID Connect account linked to a user (src/oidc/). Unique on (issuer, subject). */
+export interface IdentitiesTable {
+  id: string;
+  user_id: string;
+  /** The configured provider name it signed in through (`google` ...). */
+  provider: string;
+  /** The ID token's `iss`. */
+  issuer: string;
+  /** The ID token's `sub`: stable per provider account, unlike the email. */
+  subject: string;
+  /** The email the provider last reported, for display; never used to find the identity. */
+  email: string | null;
+  created_at: Millis;
+  last_login_at: Millis;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
@@ -119,6 +135,7 @@ export interface Database {
   audit_events: AuditEventsTable;
   audit_chain_head: AuditChainHeadTable;
   audit_checkpoints: AuditCheckpointsTable;
+  identities: IdentitiesTable;
 }
 
 export type UserRow = Selectable<UsersTable>;
@@ -129,6 +146,8 @@ export type RefreshTokenRow = Selectable<RefreshTokensTable>;
 export type SigningKeyRow = Selectable<SigningKeysTable>;
 export type AuditEventRow = Selectable<AuditEventsTable>;
 export type AuditCheckpointRow = Selectable<AuditCheckpointsTable>;
+export type IdentityRow = Selectable<IdentitiesTable>;
+export type NewIdentityRow = Insertable<IdentitiesTable>;
 
 // Re-exported so repositories need not import kysely's helpers separately.
 export type { ColumnType, Generated };

@@ -10,8 +10,30 @@ import type { CounterSpec, SharedStore, StoreHealth } from './shared-store.js';
 export class MemoryStore implements SharedStore {
   readonly kind = 'memory';
   private readonly handlers = new Map<string, ((message: string) => void)[]>();
+  /** One-time values with their expiry (ms since the epoch), oldest first; capped at maxKeys. */
+  private readonly once = new Map<string, { value: string; expiresAt: number }>();
 
   constructor(private readonly options: { keyPrefix: string; maxKeys: number }) {}
+
+  putOnce(key: string, value: string, ttlMs: number): Promise<boolean> {
+    const now = Date.now();
+    const existing = this.once.get(key);
+    if (existing && existing.expiresAt > now) return Promise.resolve(false);
+    this.once.delete(key);
+    this.once.set(key, { value, expiresAt: now + ttlMs });
+    // Keys come from sign-ins anyone can start: expired entries go first, then the oldest.
+    for (const [k, entry] of this.once) {
+      if (this.once.size <= this.options.maxKeys && entry.expiresAt > now) break;
+      this.once.delete(k);
+    }
+    return Promise.resolve(true);
+  }
+
+  take(key: string): Promise<string | null> {
+    const entry = this.once.get(key);
+    this.once.delete(key);
+    return Promise.resolve(entry && entry.expiresAt > Date.now() ? entry.value : null);
+  }
 
   counter(spec: CounterSpec): RateLimiterAbstract {
     return createCappedMemoryCounter({
@@ -51,6 +73,7 @@ export class MemoryStore implements SharedStore {
 
   close(): Promise<void> {
     this.handlers.clear();
+    this.once.clear();
     return Promise.resolve();
   }
 }

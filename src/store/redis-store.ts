@@ -115,6 +115,17 @@ export class RedisStore implements SharedStore {
     });
   }
 
+  async putOnce(key: string, value: string, ttlMs: number): Promise<boolean> {
+    // SET NX PX: stored with its expiry in one command, and never over a live value.
+    const result = await this.client.set(this.key(key), value, 'PX', ttlMs, 'NX');
+    return result === 'OK';
+  }
+
+  async take(key: string): Promise<string | null> {
+    // GETDEL (Redis 6.2+) is atomic: two instances redeeming one code cannot both get it.
+    return this.client.getdel(this.key(key));
+  }
+
   async publish(channel: string, message: string): Promise<void> {
     await this.client.publish(this.channel(channel), message);
   }
@@ -167,6 +178,10 @@ export class RedisStore implements SharedStore {
       }
     };
     await Promise.all([quit(this.client), quit(this.subscriber)]);
+  }
+
+  private key(name: string): string {
+    return `${this.options.keyPrefix}once:${name}`;
   }
 
   private channel(name: string): string {

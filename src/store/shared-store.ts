@@ -12,8 +12,8 @@ export interface CounterSpec {
 export type StoreHealth = 'ok' | 'degraded' | 'down';
 
 /**
- * The one home of state that several instances must share: rate-limit counters and session
- * revocation messages. Two implementations: in-process memory (one instance) and Redis (many).
+ * The one home of state that several instances must share: rate-limit counters, one-time values
+ * and session revocation messages. Two implementations: in-process memory (one instance) and Redis (many).
  * Nothing above this layer keeps such state in a bare Map, so switching stores changes no caller.
  */
 export interface SharedStore {
@@ -24,6 +24,17 @@ export interface SharedStore {
    * past the limit. When Redis fails the limiter falls back or rejects with an Error, per config.
    */
   counter(spec: CounterSpec): RateLimiterAbstract;
+  /**
+   * Stores `value` under `key` for `ttlMs` unless the key already holds a value; false then.
+   * For short-lived one-time values (sign-in hand-off codes) that any instance must be able to
+   * redeem.
+   */
+  putOnce(key: string, value: string, ttlMs: number): Promise<boolean>;
+  /**
+   * Returns the value under `key` and deletes it in one atomic step, so of two concurrent callers
+   * exactly one gets it; null when there is none (never stored, expired or already taken).
+   */
+  take(key: string): Promise<string | null>;
   /** Sends `message` to every instance subscribed to `channel`, this one included. */
   publish(channel: string, message: string): Promise<void>;
   /** Calls `handler` for each message on `channel`, from any instance. */

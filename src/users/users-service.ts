@@ -131,17 +131,54 @@ export class UsersService {
       });
     }
     this.assertStrongPassword(input.password, [email, name]);
+    return this.insert(
+      { email, name, role: input.role, passwordHash: await this.deps.hasher.hash(input.password) },
+      false,
+      context,
+      {},
+    );
+  }
+
+  /**
+   * Creates an account that signs in through an external identity provider only: no password.
+   * `emailVerified` is what the provider asserted. The role must exist.
+   * @throws AppError email_taken when the email belongs to another account
+   */
+  async createExternal(
+    input: { email: string; name: string; role: string; emailVerified: boolean; via: string },
+    context: EventContext,
+  ): Promise<UserRow> {
+    if (!this.deps.permissions.isRole(input.role)) throw new Error(`unknown role ${input.role}`);
+    return this.insert(
+      {
+        email: normalizeEmail(input.email),
+        name: normalizeName(input.name),
+        role: input.role,
+        passwordHash: null,
+      },
+      input.emailVerified,
+      context,
+      { via: input.via },
+    );
+  }
+
+  private async insert(
+    user: { email: string; name: string; role: string; passwordHash: string | null },
+    emailVerified: boolean,
+    context: EventContext & { actorId?: string | null },
+    details: Record<string, string>,
+  ): Promise<UserRow> {
     const now = this.now();
     let row: UserRow;
     try {
       row = await this.deps.repo.insert({
         id: randomUUID(),
-        email,
-        name,
-        password_hash: await this.deps.hasher.hash(input.password),
-        role: input.role,
+        email: user.email,
+        name: user.name,
+        password_hash: user.passwordHash,
+        role: user.role,
         phone_enc: null,
-        email_verified: 0,
+        email_verified: emailVerified ? 1 : 0,
         mfa_enabled: 0,
         disabled: 0,
         created_at: now,
@@ -157,7 +194,7 @@ export class UsersService {
       type: 'user.created',
       outcome: 'success',
       target: { type: 'user', id: row.id },
-      details: { role: row.role, selfRegistered: !context.actorId },
+      details: { role: row.role, selfRegistered: !context.actorId, ...details },
     });
     return row;
   }

@@ -99,7 +99,9 @@ describe('bulwark migrate', { timeout: SLOW }, () => {
   it('applies the migrations, then reports the database up to date', async () => {
     const first = await bulwark(['migrate']);
     expect(first.code).toBe(0);
-    expect(first.stdout).toBe('applied 0001-identity\napplied 0002-audit-events\n');
+    expect(first.stdout).toBe(
+      'applied 0001-identity\napplied 0002-audit-events\napplied 0003-identities\n',
+    );
     expect(first.stderr).toBe('');
     // The tables exist in this test's own database (schema, on PostgreSQL).
     expect(await testDb.db.kysely.selectFrom('users').select('id').execute()).toEqual([]);

@@ -2,6 +2,7 @@ import { sql, type Kysely, type Migration } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createDatabase, migrateToLatest, migrationsFor, type Db } from '../../src/db/index.js';
 import { identityMigration } from '../../src/db/migrations/0001-identity.js';
+import { identitiesMigration } from '../../src/db/migrations/0003-identities.js';
 import { createTestDb, dialectUnderTest, type TestDb } from '../helpers/db.js';
 import { userRow } from './rows.js';
 
@@ -111,6 +112,9 @@ describe('migrateToLatest', () => {
   it('runs down() cleanly', async () => {
     const { db } = await fresh();
     await migrateToLatest(db);
+    // Dependants first: identities reference users.
+    await identitiesMigration(db.dialect).down?.(db.kysely);
+    expect(await tableNames(db)).not.toContain('identities');
     await identityMigration(db.dialect).down?.(db.kysely);
     expect(await tableNames(db)).not.toEqual(expect.arrayContaining(['users']));
     expect((await tableNames(db)).filter((n) => TABLES.includes(n))).toEqual([]);

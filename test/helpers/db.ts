@@ -90,7 +90,18 @@ async function adminQuery(url: string, text: string): Promise<void> {
     );
   }
   try {
-    await client.query(text);
+    // Suites dropping their schemas at the same moment can deadlock on PostgreSQL's shared
+    // catalog (40P01, more likely since tables reference each other across migrations); the
+    // server aborts one of them, which simply tries again.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await client.query(text);
+        return;
+      } catch (error) {
+        if ((error as { code?: unknown }).code !== '40P01' || attempt >= 5) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
+      }
+    }
   } finally {
     await client.end();
   }

@@ -166,6 +166,20 @@ const MATRIX: Row[] = [
     url: (c) => `/api/v1/users/${selfId(c)}`,
     expect: { ...DENIED, user: 204, admin: 204 },
   },
+  {
+    method: 'GET',
+    path: '/api/v1/users/me/identities',
+    url: () => '/api/v1/users/me/identities',
+    expect: { ...DENIED, user: 200, admin: 200 },
+  },
+  {
+    method: 'DELETE',
+    path: '/api/v1/users/me/identities/{id}',
+    variant: 'not the caller’s (test/oidc/identities.test.ts covers another user’s)',
+    url: () => '/api/v1/users/me/identities/00000000-0000-4000-8000-000000000000',
+    // Identities are private even from administrators.
+    expect: { ...DENIED, user: 404, admin: 404 },
+  },
   // /api/v1/auth
   {
     method: 'POST',
@@ -218,6 +232,10 @@ const PUBLIC = new Set([
   'POST /api/v1/auth/register',
   'POST /api/v1/auth/login',
   'POST /api/v1/auth/refresh',
+  // The OIDC sign-in flow: the browser is anonymous until the exchange hands it tokens.
+  'GET /api/v1/auth/oidc/{provider}',
+  'GET /api/v1/auth/oidc/{provider}/callback',
+  'POST /api/v1/auth/oidc/exchange',
 ]);
 
 let app: BulwarkApp;

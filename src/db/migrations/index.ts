@@ -2,6 +2,7 @@ import type { Migration } from 'kysely';
 import type { DialectName } from '../database.js';
 import { identityMigration } from './0001-identity.js';
 import { auditEventsMigration } from './0002-audit-events.js';
+import { identitiesMigration } from './0003-identities.js';
 
 /**
  * Every migration, by name, built for one dialect. A static map rather than a folder scan, so
@@ -11,5 +12,6 @@ export function migrationsFor(dialect: DialectName): Record<string, Migration> {
   return {
     '0001-identity': identityMigration(dialect),
     '0002-audit-events': auditEventsMigration(dialect),
+    '0003-identities': identitiesMigration(dialect),
   };
 }

@@ -1,0 +1,519 @@
+import { createHash, randomUUID } from 'node:crypto';
+import * as client from 'openid-client';
+import type { AuthContext } from '../access/authenticate.js';
+import type { AuthService, TokenPair } from '../auth/auth-service.js';
+import { timingSafeEqualString } from '../crypto/index.js';
+import {
+  isUniqueViolation,
+  type IdentitiesRepository,
+  type IdentityRow,
+  type UserRow,
+  type UsersRepository,
+} from '../db/index.js';
+import { AppError, isAppError } from '../errors.js';
+import type { EventContext, SecurityEvents } from '../security-events.js';
+import { canonicalEmail, normalizeEmail, normalizeName } from '../users/normalize.js';
+import type { User } from '../users/schema.js';
+import type { UsersService } from '../users/users-service.js';
+import { classifyCallbackError, type CallbackFailure } from './callback-failure.js';
+import type { HandoffCodes } from './handoff-codes.js';
+import type { LoginStateSealer } from './login-state.js';
+import type { OidcProvider, OidcProviders } from './providers.js';
+
+export interface OidcServiceDeps {
+  providers: OidcProviders;
+  sealer: LoginStateSealer;
+  handoff: HandoffCodes;
+  identities: IdentitiesRepository;
+  usersRepo: UsersRepository;
+  users: UsersService;
+  auth: AuthService;
+  events: SecurityEvents;
+  /** Role of accounts created by a first sign-in. */
+  defaultRole: string;
+  loginTtlMs: number;
+  now?: () => number;
+}
+
+/** The callback's query parameters this service reads (the route accepts a few more). */
+export interface CallbackQuery {
+  state?: string | undefined;
+}
+
+/** An identity as the API shows it. */
+export interface IdentityView {
+  id: string;
+  provider: string;
+  issuer: string;
+  email: string | null;
+  createdAt: string;
+  lastLoginAt: string;
+}
+
+/** The hash of an access token for `at_hash`, by the ID token's JWS algorithm (OIDC Core 3.1.3.6). */
+const AT_HASH_DIGEST = new Map<string, string>([
+  ['RS256', 'sha256'],
+  ['PS256', 'sha256'],
+  ['ES256', 'sha256'],
+  ['RS384', 'sha384'],
+  ['PS384', 'sha384'],
+  ['ES384', 'sha384'],
+  ['RS512', 'sha512'],
+  ['PS512', 'sha512'],
+  ['ES512', 'sha512'],
+  // Ed25519 hashes with SHA-512 internally; the OpenID Foundation's EdDSA guidance uses it here too.
+  ['EdDSA', 'sha512'],
+  ['Ed25519', 'sha512'],
+]);
+
+const NAME_MAX = 100;
+
+/**
+ * Sign-in with OpenID Connect providers: the authorization code flow with PKCE (S256), `state`
+ * and `nonce` through openid-client, account linking, and the hand-off of the session to the
+ * front end through a one-time code. Every refusal is a catalogued problem and a security event.
+ * @see https://openid.net/specs/openid-connect-core-1_0.html
+ * @see https://www.rfc-editor.org/rfc/rfc9700 (OAuth 2.0 Security Best Current Practice)
+ */
+export class OidcService {
+  private readonly now: () => number;
+
+  constructor(private readonly deps: OidcServiceDeps) {
+    this.now = deps.now ?? Date.now;
+  }
+
+  /** The configured provider, or 404 oidc_unknown_provider. */
+  provider(name: string): OidcProvider {
+    const provider = this.deps.providers.get(name);
+    if (!provider) {
+      throw new AppError('oidc_unknown_provider', 'No sign-in provider with this name.');
+    }
+    return provider;
+  }
+
+  /**
+   * Starts a sign-in: the provider's authorization URL, and the sealed state for the login
+   * cookie. `returnTo` must be exactly one of the provider's appUrls (no open redirect).
+   */
+  async start(
+    name: string,
+    returnTo: string | undefined,
+    context: EventContext,
+  ): Promise<{ location: string; sealedState: string }> {
+    const provider = this.provider(name);
+    const target = returnTo ?? provider.appUrls[0]!;
+    if (!provider.appUrls.includes(target)) {
+      this.failed(provider.name, 'return_to_not_allowed', context);
+      throw new AppError(
+        'oidc_redirect_not_allowed',
+        'returnTo is not one of the configured app URLs.',
+        { errors: [{ path: '/querystring/returnTo', message: 'must be a configured app URL' }] },
+      );
+    }
+    const config = await this.configuration(provider, context);
+    const codeVerifier = client.randomPKCECodeVerifier();
+    const state = client.randomState();
+    const nonce = client.randomNonce();
+    const url = client.buildAuthorizationUrl(config, {
+      redirect_uri: provider.redirectUri,
+      scope: provider.scopes.join(' '),
+      code_challenge: await client.calculatePKCECodeChallenge(codeVerifier),
+      code_challenge_method: 'S256',
+      state,
+      nonce,
+    });
+    const sealedState = this.deps.sealer.seal({
+      provider: provider.name,
+      state,
+      nonce,
+      codeVerifier,
+      returnTo: target,
+      expiresAt: this.now() + this.deps.loginTtlMs,
+    });
+    this.deps.events.emit({
+      ...context,
+      type: 'oidc.login_started',
+      outcome: 'success',
+      details: { provider: provider.name },
+    });
+    return { location: url.href, sealedState };
+  }
+
+  /**
+   * Completes a sign-in at the callback. openid-client checks the RFC 9207 `iss` parameter, the
+   * code exchange with the PKCE verifier, and the ID token (JWKS signature, iss, aud, azp, exp,
+   * iat, nonce); `state` is compared here first, in constant time, and `at_hash` after.
+   * @returns where to send the browser (the app URL with a one-time code) and the browser secret
+   *   the code is bound to
+   */
+  async callback(
+    name: string,
+    query: CallbackQuery,
+    rawQuery: string,
+    sealedState: string | undefined,
+    context: EventContext,
+  ): Promise<{ location: string; browserSecret: string }> {
+    const provider = this.provider(name);
+    const fail = (failure: CallbackFailure, cause?: unknown): never => {
+      this.failed(provider.name, failure.reason, context);
+      throw new AppError(failure.code, failure.detail, { cause });
+    };
+    const login = this.deps.sealer.open(sealedState, provider.name);
+    if (!login) {
+      return fail({
+        code: 'oidc_login_expired',
+        reason: sealedState === undefined ? 'no_login_cookie' : 'login_cookie_invalid',
+        detail: 'This sign-in was not started in this browser or has expired. Start again.',
+      });
+    }
+    if (login.expiresAt <= this.now()) {
+      return fail({
+        code: 'oidc_login_expired',
+        reason: 'login_expired',
+        detail: 'This sign-in has expired. Start again.',
+      });
+    }
+    if (query.state === undefined || !timingSafeEqualString(query.state, login.state)) {
+      return fail({
+        code: 'oidc_state_mismatch',
+        reason: 'state_mismatch',
+        detail: 'The sign-in state does not match this browser. Start again.',
+      });
+    }
+
+    const config = await this.configuration(provider, context);
+    const currentUrl = new URL(provider.redirectUri);
+    currentUrl.search = rawQuery;
+    let tokens: Awaited<ReturnType<typeof client.authorizationCodeGrant>>;
+    try {
+      tokens = await client.authorizationCodeGrant(config, currentUrl, {
+        pkceCodeVerifier: login.codeVerifier,
+        expectedState: login.state,
+        expectedNonce: login.nonce,
+        idTokenExpected: true,
+      });
+    } catch (error) {
+      return fail(classifyCallbackError(error), error);
+    }
+    this.deps.providers.rememberJwks(provider, config);
+    const claims = tokens.claims();
+    if (!claims || tokens.id_token === undefined) {
+      return fail({
+        code: 'oidc_id_token_invalid',
+        reason: 'no_id_token',
+        detail: 'The identity provider returned no ID token.',
+      });
+    }
+    if (
+      claims.at_hash !== undefined &&
+      !atHashMatches(tokens.id_token, tokens.access_token, claims.at_hash)
+    ) {
+      return fail({
+        code: 'oidc_id_token_invalid',
+        reason: 'at_hash_mismatch',
+        detail: 'The ID token does not belong to the access token it came with.',
+      });
+    }
+
+    const { user, identity, created } = await this.resolveUser(provider, claims, context);
+    if (user.disabled === 1) {
+      this.failed(provider.name, 'disabled', context, user.id);
+      throw new AppError(
+        'account_disabled',
+        'This account has been disabled. Contact an administrator.',
+      );
+    }
+    const { code, browserSecret } = await this.deps.handoff.issue({
+      userId: user.id,
+      provider: provider.name,
+      identityId: identity.id,
+    });
+    this.deps.events.emit({
+      ...context,
+      type: 'oidc.login_succeeded',
+      outcome: 'success',
+      actorId: user.id,
+      target: { type: 'identity', id: identity.id },
+      details: { provider: provider.name, created },
+    });
+    // In the fragment: never sent to a server, so it stays out of access logs and Referer headers.
+    return {
+      location: `${login.returnTo}#${new URLSearchParams({ oidc_code: code }).toString()}`,
+      browserSecret,
+    };
+  }
+
+  /** Redeems a one-time code from the same browser for the normal token pair. */
+  async exchange(
+    code: string,
+    browserSecret: string | undefined,
+    context: EventContext,
+  ): Promise<TokenPair & { user: User }> {
+    const result = await this.deps.handoff.redeem(code, browserSecret);
+    if (!result.ok) {
+      this.deps.events.emit({
+        ...context,
+        type: 'oidc.code_rejected',
+        outcome: 'denied',
+        details: { reason: result.reason },
+      });
+      throw new AppError(
+        'oidc_code_invalid',
+        'The sign-in code is unknown, expired, already used or was issued to another browser. Sign in again.',
+      );
+    }
+    const { userId, provider, identityId } = result.handoff;
+    const user = await this.deps.usersRepo.findById(userId);
+    if (!user || user.disabled === 1) {
+      this.deps.events.emit({
+        ...context,
+        type: 'oidc.code_rejected',
+        outcome: 'denied',
+        target: { type: 'user', id: userId },
+        details: { reason: user ? 'disabled' : 'user_gone' },
+      });
+      if (!user) throw new AppError('oidc_code_invalid', 'The account no longer exists.');
+      throw new AppError(
+        'account_disabled',
+        'This account has been disabled. Contact an administrator.',
+      );
+    }
+    const { pair, sessionId } = await this.deps.auth.startSession(user, context);
+    this.deps.events.emit({
+      ...context,
+      type: 'oidc.code_exchanged',
+      outcome: 'success',
+      actorId: user.id,
+      target: { type: 'session', id: sessionId },
+      details: { provider, identityId },
+    });
+    return { ...pair, user: this.deps.users.view(user) };
+  }
+
+  async listIdentities(auth: AuthContext): Promise<IdentityView[]> {
+    return (await this.deps.identities.listByUser(auth.userId)).map(view);
+  }
+
+  /**
+   * Unlinks one of the caller's identities; anyone else's is 404. Refused when it is the last way
+   * to sign in (no password and no other identity).
+   */
+  async unlink(auth: AuthContext, id: string, context: EventContext): Promise<void> {
+    const identity = await this.deps.identities.findById(id);
+    if (!identity || identity.user_id !== auth.userId) {
+      if (identity) {
+        this.deps.events.emit({
+          ...context,
+          type: 'access.denied',
+          outcome: 'denied',
+          actorId: auth.userId,
+          target: { type: 'identity', id },
+          details: { status: 404, reason: 'not_owner' },
+        });
+      }
+      throw new AppError('not_found', 'No identity with this id.');
+    }
+    const user = await this.deps.usersRepo.findById(auth.userId);
+    const others = (await this.deps.identities.countByUser(auth.userId)) - 1;
+    if (!user?.password_hash && others < 1) {
+      throw new AppError(
+        'last_sign_in_method',
+        'This is the only way to sign in to this account; link another provider first.',
+      );
+    }
+    if (!(await this.deps.identities.deleteForUser(id, auth.userId))) {
+      throw new AppError('not_found', 'No identity with this id.');
+    }
+    this.deps.events.emit({
+      ...context,
+      type: 'oidc.identity_unlinked',
+      outcome: 'success',
+      actorId: auth.userId,
+      target: { type: 'identity', id },
+      details: { provider: identity.provider },
+    });
+  }
+
+  private async configuration(
+    provider: OidcProvider,
+    context: EventContext,
+  ): Promise<client.Configuration> {
+    try {
+      return await this.deps.providers.configuration(provider);
+    } catch (error) {
+      this.failed(provider.name, 'discovery_failed', context);
+      throw new AppError(
+        'oidc_provider_unavailable',
+        'The identity provider could not be reached. Try again later.',
+        { cause: error },
+      );
+    }
+  }
+
+  /**
+   * The user behind a verified ID token: the linked one, a new one, or (verified email, linking
+   * allowed) an existing one with the same email. A concurrent first sign-in of the same account
+   * loses the unique-index race and simply retries once.
+   */
+  private async resolveUser(
+    provider: OidcProvider,
+    claims: client.IDToken,
+    context: EventContext,
+    retried = false,
+  ): Promise<{ user: UserRow; identity: IdentityRow; created: boolean }> {
+    const email = typeof claims.email === 'string' ? claims.email.slice(0, 320) : null;
+    const existing = await this.deps.identities.findBySubject(claims.iss, claims.sub);
+    if (existing) {
+      const user = await this.deps.usersRepo.findById(existing.user_id);
+      if (user) {
+        await this.deps.identities.touch(existing.id, { email, last_login_at: this.now() });
+        return { user, identity: existing, created: false };
+      }
+    }
+    const refuse = (
+      code: 'oidc_email_required' | 'oidc_link_refused',
+      reason: string,
+      detail: string,
+    ): never => {
+      this.failed(provider.name, reason, context);
+      throw new AppError(code, detail);
+    };
+    if (email === null) {
+      return refuse(
+        'oidc_email_required',
+        'no_email',
+        'The provider did not share an email address.',
+      );
+    }
+    let normalized: string;
+    try {
+      normalized = normalizeEmail(email);
+    } catch {
+      return refuse(
+        'oidc_email_required',
+        'invalid_email',
+        'The provider shared an invalid email address.',
+      );
+    }
+    const verified = claims.email_verified === true || claims.email_verified === 'true';
+    try {
+      const owner = await this.deps.usersRepo.findByEmail(canonicalEmail(normalized));
+      if (owner) {
+        if (!verified || !provider.allowLinkingVerifiedEmail) {
+          return refuse(
+            'oidc_link_refused',
+            verified ? 'linking_disabled' : 'email_unverified',
+            'An account with this email already exists. Sign in with it instead.',
+          );
+        }
+        const identity = await this.link(provider, claims, owner, email, 'verified_email', context);
+        return { user: owner, identity, created: false };
+      }
+      const user = await this.deps.users.createExternal(
+        {
+          email: normalized,
+          name: displayName(claims, normalized),
+          role: this.deps.defaultRole,
+          emailVerified: verified,
+          via: `oidc:${provider.name}`,
+        },
+        context,
+      );
+      const identity = await this.link(provider, claims, user, email, 'new_user', context);
+      return { user, identity, created: true };
+    } catch (error) {
+      const race = isUniqueViolation(error) || (isAppError(error) && error.code === 'email_taken');
+      if (race && !retried) return this.resolveUser(provider, claims, context, true);
+      throw error;
+    }
+  }
+
+  private async link(
+    provider: OidcProvider,
+    claims: client.IDToken,
+    user: UserRow,
+    email: string,
+    via: 'new_user' | 'verified_email',
+    context: EventContext,
+  ): Promise<IdentityRow> {
+    const now = this.now();
+    const identity = await this.deps.identities.insert({
+      id: randomUUID(),
+      user_id: user.id,
+      provider: provider.name,
+      issuer: claims.iss,
+      subject: claims.sub,
+      email,
+      created_at: now,
+      last_login_at: now,
+    });
+    this.deps.events.emit({
+      ...context,
+      type: 'oidc.identity_linked',
+      outcome: 'success',
+      actorId: user.id,
+      target: { type: 'identity', id: identity.id },
+      details: { provider: provider.name, via },
+    });
+    return identity;
+  }
+
+  private failed(provider: string, reason: string, context: EventContext, userId?: string): void {
+    this.deps.events.emit({
+      ...context,
+      type: 'oidc.login_failed',
+      outcome: 'failure',
+      target: userId ? { type: 'user', id: userId } : null,
+      details: { provider, reason },
+    });
+  }
+}
+
+function view(row: IdentityRow): IdentityView {
+  return {
+    id: row.id,
+    provider: row.provider,
+    issuer: row.issuer,
+    email: row.email,
+    createdAt: new Date(row.created_at).toISOString(),
+    lastLoginAt: new Date(row.last_login_at).toISOString(),
+  };
+}
+
+/** The provider's display name, or the email's local part when it has none usable. */
+function displayName(claims: client.IDToken, email: string): string {
+  const candidates = [
+    claims.name,
+    [claims.given_name, claims.family_name].filter((p) => typeof p === 'string').join(' '),
+    email.split('@')[0],
+  ];
+  for (const candidate of candidates) {
+    if (typeof candidate !== 'string') continue;
+    try {
+      return normalizeName(candidate.slice(0, NAME_MAX));
+    } catch {
+      // control characters or empty: try the next
+    }
+  }
+  return 'User';
+}
+
+/** True when `at_hash` is the left half of the access token's hash (OIDC Core 3.1.3.8). */
+function atHashMatches(idToken: string, accessToken: string, atHash: unknown): boolean {
+  if (typeof atHash !== 'string') return false;
+  let alg: unknown;
+  try {
+    // Already verified by openid-client; only the algorithm is read here.
+    alg = (
+      JSON.parse(Buffer.from(idToken.split('.')[0]!, 'base64url').toString('utf8')) as {
+        alg?: unknown;
+      }
+    ).alg;
+  } catch {
+    return false;
+  }
+  const digest = typeof alg === 'string' ? AT_HASH_DIGEST.get(alg) : undefined;
+  if (digest === undefined) return false;
+  const hash = createHash(digest).update(accessToken, 'ascii').digest();
+  return timingSafeEqualString(hash.subarray(0, hash.length / 2).toString('base64url'), atHash);
+}

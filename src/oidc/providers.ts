@@ -1,0 +1,128 @@
+import { readFileSync } from 'node:fs';
+import { importJWK, importPKCS8, type JWK } from 'jose';
+import * as client from 'openid-client';
+import type { Config } from '../config/index.js';
+import { GOOGLE_ISSUER } from '../config/rules.js';
+
+type ProviderConfig = Config['oidc']['providers'][string];
+
+/** A configured provider with its issuer resolved (presets filled in). */
+export interface OidcProvider extends ProviderConfig {
+  name: string;
+  issuer: string;
+}
+
+/** Upper bound of every request to a provider (discovery, JWKS, token endpoint), in seconds. */
+const PROVIDER_TIMEOUT_SECONDS = 10;
+
+/** Discovered provider metadata plus what is needed to build a per-request Configuration. */
+interface Discovered {
+  server: client.ServerMetadata;
+  auth: client.ClientAuth;
+}
+
+/**
+ * The configured OpenID Connect providers and their discovered metadata. Discovery runs once per
+ * provider on first use (a failure is retried on the next request); the metadata is
+ * configuration, not per-user state, so caching it in memory keeps instances interchangeable.
+ */
+export class OidcProviders {
+  private readonly byName = new Map<string, OidcProvider>();
+  private readonly discovered = new Map<string, Promise<Discovered>>();
+  private readonly jwks = new Map<string, client.ExportedJWKSCache>();
+
+  constructor(
+    config: Config['oidc'],
+    private readonly now: () => number = Date.now,
+  ) {
+    for (const [name, provider] of Object.entries(config.providers)) {
+      const issuer = provider.issuer ?? (provider.preset === 'google' ? GOOGLE_ISSUER : undefined);
+      // The config rules refuse a provider without either; this keeps the types honest.
+      if (issuer === undefined) throw new Error(`oidc provider ${name} has no issuer`);
+      this.byName.set(name, Object.freeze({ ...provider, name, issuer }));
+    }
+  }
+
+  get(name: string): OidcProvider | undefined {
+    return this.byName.get(name);
+  }
+
+  names(): string[] {
+    return [...this.byName.keys()];
+  }
+
+  /**
+   * A Configuration for one request. Built afresh each time around the cached metadata so the
+   * validation clock follows this service's clock (`clockSkew`), with the JWKS cache carried over
+   * so keys are not re-fetched.
+   */
+  async configuration(provider: OidcProvider): Promise<client.Configuration> {
+    let pending = this.discovered.get(provider.name);
+    if (!pending) {
+      pending = this.discover(provider);
+      this.discovered.set(provider.name, pending);
+      pending.catch(() => this.discovered.delete(provider.name));
+    }
+    const { server, auth } = await pending;
+    const skewSeconds = Math.round((this.now() - Date.now()) / 1000);
+    const config = new client.Configuration(
+      server,
+      provider.clientId,
+      { [client.clockSkew]: skewSeconds },
+      auth,
+    );
+    config.timeout = PROVIDER_TIMEOUT_SECONDS;
+    if (isPlainHttp(provider)) client.allowInsecureRequests(config);
+    // openid-client skips the ID token signature for token-endpoint responses (OIDC Core 3.1.3.7
+    // lets TLS stand in for it); verify it against the provider's JWKS anyway, so a compromised
+    // network path or a TLS-terminating middlebox cannot hand in a forged identity.
+    client.enableNonRepudiationChecks(config);
+    const cache = this.jwks.get(provider.name);
+    if (cache) client.setJwksCache(config, cache);
+    return config;
+  }
+
+  /** Keeps the JWKS a request fetched for the next requests. */
+  rememberJwks(provider: OidcProvider, config: client.Configuration): void {
+    const cache = client.getJwksCache(config);
+    if (cache) this.jwks.set(provider.name, cache);
+  }
+
+  private async discover(provider: OidcProvider): Promise<Discovered> {
+    const auth = await clientAuth(provider);
+    const config = await client.discovery(
+      new URL(provider.issuer),
+      provider.clientId,
+      undefined,
+      auth,
+      {
+        timeout: PROVIDER_TIMEOUT_SECONDS,
+        // Plain http is refused in production by the config rules; elsewhere it serves loopback
+        // tests and local development against a provider without TLS.
+        execute: isPlainHttp(provider) ? [client.allowInsecureRequests] : [],
+      },
+    );
+    return { server: config.serverMetadata(), auth };
+  }
+}
+
+function isPlainHttp(provider: OidcProvider): boolean {
+  return new URL(provider.issuer).protocol === 'http:';
+}
+
+/** client_secret_basic with the secret, or private_key_jwt with the key file. */
+async function clientAuth(provider: OidcProvider): Promise<client.ClientAuth> {
+  if (provider.clientSecret !== undefined) return client.ClientSecretBasic(provider.clientSecret);
+  if (provider.privateKeyFile === undefined) {
+    throw new Error(`oidc provider ${provider.name} has no client credentials`);
+  }
+  const text = readFileSync(provider.privateKeyFile, 'utf8').trim();
+  const alg = provider.privateKeyAlgorithm;
+  if (text.startsWith('{')) {
+    const jwk = JSON.parse(text) as JWK;
+    const key = await importJWK(jwk, alg);
+    if (key instanceof Uint8Array) throw new Error('privateKeyFile holds a symmetric key');
+    return client.PrivateKeyJwt(jwk.kid === undefined ? key : { key, kid: jwk.kid });
+  }
+  return client.PrivateKeyJwt(await importPKCS8(text, alg));
+}

@@ -1,0 +1,167 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyInstance } from 'fastify';
+import { eventContext, requireAuth } from '../access/authenticate.js';
+import { LoginResponse } from '../auth/schema.js';
+import {
+  clearCookie,
+  cookieNames,
+  EXCHANGE_COOKIE_PATH,
+  OIDC_COOKIE_PATH,
+  readCookie,
+  serializeCookie,
+} from './cookies.js';
+import type { OidcService } from './oidc-service.js';
+import {
+  CallbackQuery,
+  ExchangeBody,
+  IdentityIdParams,
+  IdentityList,
+  ProviderParams,
+  StartQuery,
+} from './schema.js';
+
+export interface OidcRoutesOptions {
+  oidc: OidcService;
+  cookieSecure: boolean;
+  loginTtlSeconds: number;
+  handoffTtlSeconds: number;
+}
+
+const security = [{ bearer: [] }];
+const noContent = { 204: { type: 'null' } };
+
+/**
+ * Under /api/v1: the sign-in flow (/auth/oidc/...) and the caller's linked identities
+ * (/users/me/identities).
+ */
+export function oidcRoutes(base: FastifyInstance, opts: OidcRoutesOptions): void {
+  const app = base.withTypeProvider<TypeBoxTypeProvider>();
+  const { oidc, cookieSecure: secure } = opts;
+  const names = cookieNames(secure);
+  const clearLogin = clearCookie(names.login, OIDC_COOKIE_PATH, secure);
+
+  app.get(
+    '/auth/oidc/:provider',
+    {
+      config: { rateLimit: 'auth' },
+      schema: {
+        tags: ['oidc'],
+        summary:
+          'Start signing in with an OpenID Connect provider: 302 to the provider (code flow, PKCE S256, state, nonce).',
+        params: ProviderParams,
+        querystring: StartQuery,
+        response: { 302: { type: 'null', description: 'Redirect to the provider.' } },
+      },
+    },
+    async (request, reply) => {
+      const { location, sealedState } = await oidc.start(
+        request.params.provider,
+        request.query.returnTo,
+        eventContext(request),
+      );
+      return reply
+        .header(
+          'set-cookie',
+          serializeCookie(names.login, sealedState, {
+            path: OIDC_COOKIE_PATH,
+            maxAgeSeconds: opts.loginTtlSeconds,
+            secure,
+          }),
+        )
+        .redirect(location, 302);
+    },
+  );
+
+  app.get(
+    '/auth/oidc/:provider/callback',
+    {
+      config: { rateLimit: 'auth' },
+      schema: {
+        tags: ['oidc'],
+        summary:
+          "The provider's redirect back. Validates everything, then 303 to the app URL with a one-time code in the fragment (#oidc_code=...).",
+        params: ProviderParams,
+        querystring: CallbackQuery,
+        response: { 303: { type: 'null', description: 'Redirect to the app URL.' } },
+      },
+    },
+    async (request, reply) => {
+      // The login cookie is single-use whatever happens next.
+      void reply.header('set-cookie', clearLogin);
+      const url = request.raw.url ?? '';
+      const at = url.indexOf('?');
+      const { location, browserSecret } = await oidc.callback(
+        request.params.provider,
+        request.query,
+        at < 0 ? '' : url.slice(at),
+        readCookie(request.headers.cookie, names.login),
+        eventContext(request),
+      );
+      return reply
+        .header(
+          'set-cookie',
+          serializeCookie(names.handoff, browserSecret, {
+            path: EXCHANGE_COOKIE_PATH,
+            maxAgeSeconds: opts.handoffTtlSeconds,
+            secure,
+          }),
+        )
+        .redirect(location, 303);
+    },
+  );
+
+  app.post(
+    '/auth/oidc/exchange',
+    {
+      config: { rateLimit: 'auth' },
+      schema: {
+        tags: ['oidc'],
+        summary:
+          'Exchange the one-time code (single use, bound to this browser by a cookie) for an access token and a refresh token.',
+        body: ExchangeBody,
+        response: { 200: LoginResponse },
+      },
+    },
+    async (request, reply) => {
+      void reply.header('set-cookie', clearCookie(names.handoff, EXCHANGE_COOKIE_PATH, secure));
+      return oidc.exchange(
+        request.body.code,
+        readCookie(request.headers.cookie, names.handoff),
+        eventContext(request),
+      );
+    },
+  );
+
+  app.get(
+    '/users/me/identities',
+    {
+      preHandler: [app.authenticate],
+      schema: {
+        tags: ['users'],
+        summary: "The caller's linked sign-in identities.",
+        security,
+        response: { 200: IdentityList },
+      },
+    },
+    async (request) => ({ items: await oidc.listIdentities(requireAuth(request)) }),
+  );
+
+  app.delete(
+    '/users/me/identities/:id',
+    {
+      preHandler: [app.authenticate],
+      schema: {
+        tags: ['users'],
+        summary:
+          "Unlink one of the caller's identities (404 for anyone else's; 409 if it is the last way to sign in).",
+        security,
+        params: IdentityIdParams,
+        response: noContent,
+      },
+    },
+    async (request, reply) => {
+      await oidc.unlink(requireAuth(request), request.params.id, eventContext(request));
+      return reply.code(204).send();
+    },
+  );
+}

@@ -1,0 +1,162 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bearer, registerAndLogin } from '../helpers/identity.js';
+import {
+  deliverCallback,
+  events,
+  lastFailure,
+  oidcFixture,
+  signIn,
+  startSignIn,
+  type OidcFixture,
+} from './support.js';
+
+/*
+ * Account linking: a provider account (iss + sub) maps to one user. A first sign-in whose email
+ * belongs to an existing account links to it only when the provider says the email is verified
+ * AND the provider's allowLinkingVerifiedEmail is on; otherwise it is refused, so nobody takes
+ * over an account by registering its email, unverified, at some provider.
+ */
+
+let strict: OidcFixture; // allowLinkingVerifiedEmail: false (the default)
+let linking: OidcFixture; // allowLinkingVerifiedEmail: true
+
+beforeAll(async () => {
+  strict = await oidcFixture([]);
+  linking = await oidcFixture([], { allowLinkingVerifiedEmail: true });
+});
+afterAll(async () => {
+  await strict?.close();
+  await linking?.close();
+});
+
+async function userCount(f: OidcFixture): Promise<number> {
+  const rows = await f.testDb.db.kysely.selectFrom('users').select('id').execute();
+  return rows.length;
+}
+
+async function identityCount(f: OidcFixture): Promise<number> {
+  const rows = await f.testDb.db.kysely.selectFrom('identities').select('id').execute();
+  return rows.length;
+}
+
+async function refusedSignIn(f: OidcFixture, sub: string, reason: string): Promise<void> {
+  const [users, identities] = [await userCount(f), await identityCount(f)];
+  const started = await startSignIn(f);
+  const callback = await f.provider.authorize(started.location.href, sub);
+  const res = await deliverCallback(f, callback, started.loginCookie);
+  expect(res.statusCode, res.body).toBe(409);
+  expect(res.json<{ code: string }>().code).toBe('oidc_link_refused');
+  expect(res.headers.location).toBeUndefined();
+  expect(lastFailure(f)).toBe(reason);
+  expect(await userCount(f)).toBe(users);
+  expect(await identityCount(f)).toBe(identities);
+}
+
+describe('linking a provider account to an existing user', () => {
+  it('refuses an unverified email that belongs to an existing account, even where linking is allowed', async () => {
+    for (const f of [strict, linking]) {
+      const victim = await registerAndLogin(f.app);
+      f.provider.account({
+        sub: `mallory-${victim.id}`,
+        email: victim.email,
+        email_verified: false,
+      });
+      await refusedSignIn(f, `mallory-${victim.id}`, 'email_unverified');
+      // Case and spacing games change nothing: the email is compared in canonical form.
+      f.provider.account({
+        sub: `mallory2-${victim.id}`,
+        email: victim.email.toUpperCase(),
+        email_verified: false,
+      });
+      await refusedSignIn(f, `mallory2-${victim.id}`, 'email_unverified');
+      // A provider that does not say "verified" at all counts as unverified.
+      f.provider.account({ sub: `mallory3-${victim.id}`, email: victim.email });
+      await refusedSignIn(f, `mallory3-${victim.id}`, 'email_unverified');
+    }
+  });
+
+  it('refuses a verified email of an existing account when linking is not enabled', async () => {
+    const owner = await registerAndLogin(strict.app);
+    strict.provider.account({ sub: 'owner-at-idp', email: owner.email, email_verified: true });
+    await refusedSignIn(strict, 'owner-at-idp', 'linking_disabled');
+  });
+
+  it('links a verified email to the existing account when the provider allows it', async () => {
+    const owner = await registerAndLogin(linking.app, { name: 'Olivia Owner' });
+    linking.provider.account({
+      sub: 'olivia-at-idp',
+      email: owner.email,
+      email_verified: true,
+      name: 'Someone Else',
+    });
+    const signedIn = await signIn(linking, 'olivia-at-idp');
+    expect(signedIn.user.id).toBe(owner.id);
+    // The existing account is not rewritten by the provider's claims.
+    expect(signedIn.user.name).toBe('Olivia Owner');
+    const linked = events(linking, 'oidc.identity_linked').at(-1)!;
+    expect(linked.actorId).toBe(owner.id);
+    expect(linked.details).toEqual({ provider: 'test', via: 'verified_email' });
+
+    const list = await linking.app.inject({
+      method: 'GET',
+      url: '/api/v1/users/me/identities',
+      headers: bearer(owner.accessToken),
+    });
+    expect(list.json<{ items: { provider: string }[] }>().items).toHaveLength(1);
+    // The password keeps working next to the identity.
+    const login = await linking.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/login',
+      payload: { email: owner.email, password: owner.password },
+    });
+    expect(login.statusCode).toBe(200);
+    // Later sign-ins find the identity by iss + sub, whatever the email has become.
+    linking.provider.account({
+      sub: 'olivia-at-idp',
+      email: 'renamed@example.org',
+      email_verified: true,
+    });
+    expect((await signIn(linking, 'olivia-at-idp')).user.id).toBe(owner.id);
+  });
+
+  it('creates a separate account for a new email, unverified if the provider says so', async () => {
+    strict.provider.account({ sub: 'newbie', email: 'newbie@example.net', email_verified: false });
+    const signedIn = await signIn(strict, 'newbie');
+    expect(signedIn.user.email).toBe('newbie@example.net');
+    expect(signedIn.user.emailVerified).toBe(false);
+    // The name falls back to the email's local part.
+    expect(signedIn.user.name).toBe('newbie');
+  });
+
+  it('refuses a first sign-in without an email (a new account needs one)', async () => {
+    strict.provider.account({ sub: 'no-email' });
+    const users = await userCount(strict);
+    const started = await startSignIn(strict);
+    const callback = await strict.provider.authorize(started.location.href, 'no-email');
+    const res = await deliverCallback(strict, callback, started.loginCookie);
+    expect(res.statusCode).toBe(403);
+    expect(res.json<{ code: string }>().code).toBe('oidc_email_required');
+    expect(lastFailure(strict)).toBe('no_email');
+    expect(await userCount(strict)).toBe(users);
+  });
+
+  it('refuses a sign-in to a disabled account', async () => {
+    strict.provider.account({
+      sub: 'to-disable',
+      email: 'to-disable@example.net',
+      email_verified: true,
+    });
+    const signedIn = await signIn(strict, 'to-disable');
+    await strict.testDb.db.kysely
+      .updateTable('users')
+      .set({ disabled: 1 })
+      .where('id', '=', signedIn.user.id)
+      .execute();
+    const started = await startSignIn(strict);
+    const callback = await strict.provider.authorize(started.location.href, 'to-disable');
+    const res = await deliverCallback(strict, callback, started.loginCookie);
+    expect(res.statusCode).toBe(403);
+    expect(res.json<{ code: string }>().code).toBe('account_disabled');
+    expect(lastFailure(strict)).toBe('disabled');
+  });
+});
