@@ -65,20 +65,54 @@ export const defaultRoleCheck: PostureCheck = {
   },
 };
 
+/** Where a provider URL points: plain http sends codes and tokens in clear. */
+function plainHttp(url: string): boolean {
+  return url.startsWith('http://');
+}
+
 export const oidcCheck: PostureCheck = {
   id: 'oidc.providers',
   line: 3,
   run(context) {
-    // This build has no OIDC settings (a config carrying any is refused at load). Should a later
-    // schema add them, say so rather than pass them unchecked.
-    if (Object.hasOwn(context.config, 'oidc')) {
-      return {
-        status: 'warn',
-        reason: 'OIDC settings are present, but this doctor has no OIDC checks yet.',
-        fix: 'review the providers by hand: issuer over https, PKCE, exact redirect URLs.',
-      };
+    const { providers, cookieSecure } = context.config.oidc;
+    const names = Object.keys(providers);
+    if (names.length === 0) {
+      return pass('no external identity provider is configured: password login only.');
     }
-    return pass('no external identity provider is configured: password login only.');
+    const outcomes: Outcome[] = [];
+    for (const [name, p] of Object.entries(providers)) {
+      const insecure = [
+        ...(p.issuer !== undefined && plainHttp(p.issuer) ? ['issuer'] : []),
+        ...(plainHttp(p.redirectUri) ? ['redirectUri'] : []),
+        ...(p.appUrls.some(plainHttp) ? ['appUrls'] : []),
+      ];
+      if (insecure.length > 0) {
+        outcomes.push({
+          status: productionFail(context),
+          reason: `provider "${name}" uses plain http for ${insecure.join(', ')}: authorization codes and one-time codes would cross the network in clear.`,
+          fix: `use https:// URLs for oidc.providers.${name}.`,
+        });
+      }
+      if (p.allowLinkingVerifiedEmail && p.preset !== 'google') {
+        outcomes.push({
+          status: 'warn',
+          reason: `provider "${name}" links sign-ins to existing accounts by verified email: anyone who can make this provider vouch for an address takes over that account.`,
+          fix: `keep oidc.providers.${name}.allowLinkingVerifiedEmail only if the provider verifies every address it asserts.`,
+        });
+      }
+    }
+    if (!cookieSecure) {
+      outcomes.push({
+        status: productionFail(context),
+        reason: 'oidc.cookieSecure is false: the sign-in cookies would be sent over plain http.',
+        fix: 'serve over HTTPS and leave oidc.cookieSecure true.',
+      });
+    }
+    return outcomes.length > 0
+      ? outcomes
+      : pass(
+          `${names.length} provider(s) (${names.join(', ')}): code flow with PKCE S256, state and nonce; ID tokens checked against the provider's JWKS; exact redirect and app URLs over https.`,
+        );
   },
 };
 

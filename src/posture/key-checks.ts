@@ -105,6 +105,10 @@ const SECRET_SETTINGS: [string, (c: PostureContext['config']) => unknown][] = [
   ['metrics.token', (c) => c.metrics.token],
   ['audit.webhook.secret', (c) => c.audit.webhook.secret],
   ['database.url', (c) => c.database.url],
+  [
+    'oidc.providers.*.clientSecret',
+    (c) => Object.values(c.oidc.providers).find((p) => p.clientSecret !== undefined)?.clientSecret,
+  ],
 ];
 
 /** Line 9: secrets in a config file that other local accounts can read are not secret. */
@@ -116,6 +120,10 @@ export const secretFilesCheck: PostureCheck = {
     const files: [string, string][] = [];
     if (context.config.tls.keyFile !== undefined)
       files.push(['tls.keyFile', context.config.tls.keyFile]);
+    for (const [name, provider] of Object.entries(context.config.oidc.providers)) {
+      if (provider.privateKeyFile !== undefined)
+        files.push([`oidc.providers.${name}.privateKeyFile`, provider.privateKeyFile]);
+    }
     if (
       context.configFile !== undefined &&
       SECRET_SETTINGS.some(([, get]) => get(context.config) !== undefined)

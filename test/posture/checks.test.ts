@@ -308,4 +308,35 @@ describe('configuration checks', () => {
     expect(logging.status).toBe('warn');
     expect(logging.findings[0]!.check).toBe('logging.level');
   });
+  it('checks OIDC providers: plain http and insecure cookies fail in production, email linking warns', () => {
+    const provider = {
+      issuer: 'http://idp.example.test',
+      clientId: 'bulwark',
+      clientSecret: 's'.repeat(32),
+      redirectUri: 'http://api.example.test/api/v1/auth/oidc/corp/callback',
+      appUrls: ['https://app.example.test/signed-in'],
+      allowLinkingVerifiedEmail: true,
+    };
+    const dev = of(
+      findings({ oidc: { providers: { corp: provider }, cookieSecure: false } }),
+      'oidc.providers',
+    );
+    expect(dev.map((f) => f.status)).toEqual(['warn', 'warn', 'warn']);
+    expect(dev[0]!.reason).toContain('provider "corp" uses plain http for issuer, redirectUri');
+    expect(dev[1]!.reason).toContain('links sign-ins to existing accounts by verified email');
+    expect(dev[2]!.reason).toContain('oidc.cookieSecure is false');
+
+    // In production the same config does not even load (rules.ts); doctor on its https twin passes.
+    const secure = {
+      ...provider,
+      issuer: 'https://idp.example.test',
+      redirectUri: 'https://api.example.test/api/v1/auth/oidc/corp/callback',
+      allowLinkingVerifiedEmail: false,
+    };
+    const prod = of(findings({ ...PROD, oidc: { providers: { corp: secure } } }), 'oidc.providers');
+    expect(prod).toHaveLength(1);
+    expect(prod[0]!.status).toBe('pass');
+    expect(prod[0]!.reason).toContain('1 provider(s) (corp)');
+    expect(of(findings(PROD), 'oidc.providers')[0]!.reason).toContain('password login only');
+  });
 });
