@@ -1,7 +1,14 @@
 import { closeSync, constants, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect, sql, type Dialect } from 'kysely';
+import {
+  Kysely,
+  PostgresDialect,
+  SqliteDialect,
+  sql,
+  type Dialect,
+  type SqliteDatabase as KyselySqliteDatabase,
+} from 'kysely';
 import pg from 'pg';
 import type { Database } from './types.js';
 
@@ -130,7 +137,39 @@ function sqliteDialect(path: string): Dialect {
     database.close();
     throw error;
   }
-  return new SqliteDialect({ database });
+  return new SqliteDialect({ database: withStatementCache(database) });
+}
+
+/** Prepared statements kept per SQLite connection (distinct SQL texts; parameters are bound). */
+const SQLITE_STATEMENT_CACHE = 256;
+
+/**
+ * Kysely prepares every query anew; preparing costs more than running a primary-key read. The
+ * SQL text is fixed per query shape (values are always bound parameters, raw SQL is forbidden),
+ * so statements are reused from a bounded map keyed by that text. Kysely serialises use of the
+ * single SQLite connection (a stream holds it to the end), so a statement is never run twice at
+ * once, and SQLite re-prepares a statement by itself after a schema change (migrations).
+ */
+function withStatementCache(database: SqliteDatabase.Database): KyselySqliteDatabase {
+  const statements = new Map<string, SqliteDatabase.Statement>();
+  return {
+    close: () => {
+      statements.clear();
+      database.close();
+    },
+    prepare(sqlText: string) {
+      let statement = statements.get(sqlText);
+      if (statement === undefined) {
+        statement = database.prepare(sqlText);
+        // Full: forget the oldest (insertion order); the hot queries are prepared again at once.
+        if (statements.size >= SQLITE_STATEMENT_CACHE) {
+          statements.delete(statements.keys().next().value!);
+        }
+        statements.set(sqlText, statement);
+      }
+      return statement;
+    },
+  };
 }
 
 /**
