@@ -17,7 +17,7 @@ import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { load, sampleRss, spread, startTarget, unexpected } from './lib/harness.mjs';
+import { cpuSeconds, load, sampleRss, spread, startTarget, unexpected } from './lib/harness.mjs';
 
 const smoke = process.argv.includes('--smoke');
 const env = process.env;
@@ -163,21 +163,24 @@ async function throughput(t) {
   const auth = (token) => ({ authorization: `Bearer ${token}` });
   const perRun = Math.ceil(P.poolSize / (P.rounds + 1));
   const cases = [
-    { key: 'A', label: 'A  bare Fastify, fixed JSON', spec: () => ({ url: t.A.url }) },
+    { key: 'A', label: 'A  bare Fastify, fixed JSON', target: t.A, spec: () => ({ url: t.A.url }) },
     {
       key: 'B',
       label: 'B  Express+helmet+rate-limit+jsonwebtoken',
+      target: t.B,
       spec: () => ({ url: t.B.url, headers: auth(t.B.token) }),
     },
     {
       key: '3a',
       label: '3a Bulwark /users/me, one token',
+      target: t.mem,
       pid: t.mem.pid,
       spec: () => ({ url: `${t.mem.url}/api/v1/users/me`, headers: auth(t.mem.token) }),
     },
     {
       key: '3b',
       label: '3b Bulwark /users/me, fresh token each',
+      target: t.fresh,
       spec: (round) => ({
         url: `${t.fresh.url}/api/v1/users/me`,
         tokensFile: t.fresh.tokensFile,
@@ -187,6 +190,7 @@ async function throughput(t) {
     {
       key: '3c',
       label: '3c Bulwark /users/me, Redis store',
+      target: t.redis,
       spec: () => ({ url: `${t.redis.url}/api/v1/users/me`, headers: auth(t.redis.token) }),
     },
   ];
@@ -216,10 +220,12 @@ async function throughput(t) {
     const order = round % 2 === 0 ? cases : [...cases].reverse();
     for (const c of order) {
       const stopRss = c.pid ? sampleRss(c.pid) : undefined;
+      const cpuBefore = cpuSeconds(c.target.pid);
       const result = loadOk(
         c.key,
         await load({ ...c.spec(round), connections: P.connections, durationMs: P.durationMs }),
       );
+      result.cpuUsPerRequest = ((cpuSeconds(c.target.pid) - cpuBefore) * 1e6) / result.requests;
       if (stopRss) rss3a = Math.max(rss3a, stopRss());
       c.runs.push(result);
       log(`${c.key} round ${round + 1}: ${result.rps.toFixed(0)} req/s, p99 ${result.p99} ms`);
@@ -259,7 +265,11 @@ async function logins(t) {
   loadOk('login warm-up', await load({ ...loginSpec, durationMs: Math.min(P.warmupMs, 1_000) }));
   const runs = { login: [], rest: [], storm: [], stormLogin: [] };
   for (let round = 0; round < P.rounds; round++) {
-    runs.login.push(loadOk('login', await load({ ...loginSpec, durationMs: P.loginMs })));
+    const cpuBefore = cpuSeconds(t.mem.pid);
+    const loginRun = loadOk('login', await load({ ...loginSpec, durationMs: P.loginMs }));
+    // All threads of the server: the hashes on the pool plus the event loop's share.
+    loginRun.cpuMsPerLogin = ((cpuSeconds(t.mem.pid) - cpuBefore) * 1e3) / loginRun.requests;
+    runs.login.push(loginRun);
     const measure = async (kind) => {
       if (kind === 'rest') {
         runs.rest.push(loadOk('probe at rest', await load(probeSpec)));
@@ -387,10 +397,12 @@ try {
         rps: spread(c.runs.map((r) => r.rps)),
         p50: spread(c.runs.map((r) => r.p50)),
         p99: spread(c.runs.map((r) => r.p99)),
+        cpu: spread(c.runs.map((r) => r.cpuUsPerRequest ?? Number.NaN)),
       },
     ]),
   );
   const loginRps = spread(login.runs.login.map((r) => r.rps));
+  const loginCpu = spread(login.runs.login.map((r) => r.cpuMsPerLogin ?? Number.NaN));
   const restP99 = spread(login.runs.rest.map((r) => r.p99));
   const stormP99 = spread(login.runs.storm.map((r) => r.p99));
   const startMs = spread(started.restartsMs);
@@ -406,6 +418,7 @@ try {
       'min–max': `${fmt(by[c.key].rps.min)}–${fmt(by[c.key].rps.max)}`,
       'p50 ms': fmt(by[c.key].p50.median, 2),
       'p99 ms': fmt(by[c.key].p99.median, 2),
+      'server CPU µs/req': fmt(by[c.key].cpu.median),
     })),
   );
   console.log('Login and memory');
@@ -424,6 +437,11 @@ try {
       measure: 'POST /auth/login',
       median: `${fmt(loginRps.median)} /s`,
       'min–max': `${fmt(loginRps.min)}–${fmt(loginRps.max)}`,
+    },
+    {
+      measure: 'server CPU per login (all threads)',
+      median: `${fmt(loginCpu.median, 1)} ms`,
+      'min–max': `${fmt(loginCpu.min, 1)}–${fmt(loginCpu.max, 1)}`,
     },
     {
       measure: `/users/me p99 at rest (${PROBE_RATE} req/s)`,
@@ -506,6 +524,7 @@ try {
           rps: by[c.key].rps,
           p50Ms: by[c.key].p50,
           p99Ms: by[c.key].p99,
+          cpuUsPerRequest: by[c.key].cpu,
           runs: c.runs,
         },
       ]),
@@ -514,6 +533,7 @@ try {
       hashing: login.hash,
       limitPerSecond: login.limit,
       rps: loginRps,
+      cpuMsPerLogin: loginCpu,
       p99AtRestMs: restP99,
       p99InStormMs: stormP99,
       runs: login.runs,

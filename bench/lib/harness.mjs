@@ -86,6 +86,24 @@ export function rssMb(pid) {
   }
 }
 
+/**
+ * CPU seconds (user + system) a process has used so far (Linux /proc), or undefined elsewhere.
+ * Per request, this is what a target costs regardless of how busy the machine is: on a shared
+ * or small machine the load generator, not the server, may be the limit of req/s.
+ */
+export function cpuSeconds(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may contain spaces) start after the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
+/** USER_HZ: 100 on every Linux architecture Node supports. */
+const CLOCK_TICKS = 100;
+
 /** Samples a process's RSS every `everyMs` until stopped; stop() returns the peak in MB. */
 export function sampleRss(pid, everyMs = 50) {
   let peak = rssMb(pid) ?? 0;
