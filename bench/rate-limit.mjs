@@ -3,21 +3,17 @@
 // Run on the built dist: npm run build && npm run bench:rate-limit
 // Env: REDIS_URL (default redis://127.0.0.1:6379), BENCH_DURATION_MS (5000), BENCH_CONNECTIONS (16),
 // BENCH_ROUNDS (3).
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { createConfig } from '../dist/config/index.js';
 import { startServer } from '../dist/server.js';
+import { load as runLoad, unexpected } from './lib/harness.mjs';
 
-const run = promisify(execFile);
 const durationMs = Number(process.env.BENCH_DURATION_MS ?? 5_000);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 16);
 const redisUrl = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
-const generator = fileURLToPath(new URL('./load-generator.mjs', import.meta.url));
 const masterKey = randomBytes(32).toString('base64');
 const password = 'correct horse battery staple 42';
 
@@ -62,17 +58,14 @@ async function setUp(name, input) {
 }
 
 async function load(variant, ms) {
-  const args = [
-    generator,
-    variant.target,
-    variant.accessToken,
-    String(connections),
-    String(ms),
-    '1000000',
-  ];
-  const { stdout } = await run(process.execPath, args, { timeout: ms + 30_000 });
-  const result = JSON.parse(stdout);
-  if (result.errors > 0 || Object.keys(result.statuses).some((s) => s !== '200')) {
+  // The shared load generator (bench/lib/load.mjs, autocannon) in its own process.
+  const result = await runLoad({
+    url: variant.target,
+    headers: { authorization: `Bearer ${variant.accessToken}` },
+    connections,
+    durationMs: ms,
+  });
+  if (unexpected(result) > 0) {
     console.warn(`${variant.name}: unexpected answers`, result.statuses, `errors=${result.errors}`);
   }
   return result;

@@ -44,8 +44,8 @@ export {
 export {
   createSharedStore,
   MemoryStore,
-  RedisStore,
   type CounterSpec,
   type SharedStore,
   type StoreHealth,
 } from './store/index.js';
+export { RedisStore } from './store/redis-store.js';

@@ -1,7 +1,10 @@
-import { ZxcvbnFactory } from '@zxcvbn-ts/core';
-import { adjacencyGraphs, dictionary as commonDictionary } from '@zxcvbn-ts/language-common';
-import { dictionary as englishDictionary, translations } from '@zxcvbn-ts/language-en';
+import { createRequire } from 'node:module';
+import type * as Core from '@zxcvbn-ts/core';
+import type * as Common from '@zxcvbn-ts/language-common';
+import type * as English from '@zxcvbn-ts/language-en';
 import { normalizePassword } from './password-input.js';
+
+type ZxcvbnFactory = Core.ZxcvbnFactory;
 
 /** Length limits and personal data a password is checked against. */
 export interface PasswordPolicyOptions {
@@ -46,16 +49,29 @@ const MIN_PERSONAL_TOKEN = 4;
 const CONTROL = /\p{Cc}/u;
 const LONE_SURROGATE = /\p{Cs}/u;
 
-let zxcvbn: ZxcvbnFactory | undefined;
+let zxcvbn: { factory: ZxcvbnFactory; userInputsWarning: string } | undefined;
 
-/** Built on first use: loading the dictionaries takes a few hundred ms and ~20 MB. */
-function estimator(): ZxcvbnFactory {
-  zxcvbn ??= new ZxcvbnFactory({
-    translations,
-    graphs: adjacencyGraphs,
-    dictionary: { ...commonDictionary, ...englishDictionary },
-    l33tMaxSubstitutions: L33T_MAX_SUBSTITUTIONS,
-  });
+/**
+ * Loaded and built on first use, not at start: the modules and dictionaries take a few hundred
+ * ms and ~40 MB, and only registration and password changes need them (the first such request
+ * pays the load once). `require` keeps checkPassword synchronous.
+ */
+function estimator(): { factory: ZxcvbnFactory; userInputsWarning: string } {
+  if (zxcvbn === undefined) {
+    const require = createRequire(import.meta.url);
+    const { ZxcvbnFactory } = require('@zxcvbn-ts/core') as typeof Core;
+    const common = require('@zxcvbn-ts/language-common') as typeof Common;
+    const english = require('@zxcvbn-ts/language-en') as typeof English;
+    zxcvbn = {
+      factory: new ZxcvbnFactory({
+        translations: english.translations,
+        graphs: common.adjacencyGraphs,
+        dictionary: { ...common.dictionary, ...english.dictionary },
+        l33tMaxSubstitutions: L33T_MAX_SUBSTITUTIONS,
+      }),
+      userInputsWarning: english.translations.warnings.userInputs,
+    };
+  }
   return zxcvbn;
 }
 
@@ -112,11 +128,12 @@ export function checkPassword(password: string, opts: PasswordPolicyOptions = {}
   if (personal) reasons.push('contains your email address or name');
 
   const analysed = codePoints.slice(0, ANALYSED_CODE_POINTS).join('');
-  const result = estimator().check(analysed, tokens);
+  const { factory, userInputsWarning } = estimator();
+  const result = factory.check(analysed, tokens);
   if (result.score < MIN_SCORE) {
     const warning = result.feedback.warning;
     // zxcvbn's own personal-data warning would repeat the reason given above.
-    if (!(personal && warning === translations.warnings.userInputs)) {
+    if (!(personal && warning === userInputsWarning)) {
       reasons.push(`is too easy to guess: ${sentenceFragment(warning)}`);
     }
   }

@@ -1,8 +1,15 @@
 import { closeSync, constants, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect, sql, type Dialect } from 'kysely';
-import pg from 'pg';
+import {
+  Kysely,
+  PostgresDialect,
+  SqliteDialect,
+  sql,
+  type Dialect,
+  type SqliteDatabase as KyselySqliteDatabase,
+} from 'kysely';
+import type pg from 'pg';
 import type { Database } from './types.js';
 
 /** The SQL dialects Bulwark runs on. */
@@ -48,12 +55,12 @@ const INT8_OID = 20;
  * (better-sqlite3 loads its native binding on first open, so a PostgreSQL deployment never does.)
  */
 export function createDatabase(options: CreateDatabaseOptions): Promise<Db> {
-  // Opening is synchronous today (pg connects lazily); the promise keeps room for a driver that
-  // must connect first, and turns a synchronous throw into a rejection.
+  // pg connects lazily; the promise lets the driver be loaded on demand (a SQLite deployment
+  // never loads pg), and turns a synchronous throw into a rejection.
   return Promise.resolve(options).then(open);
 }
 
-function open(options: CreateDatabaseOptions): Db {
+async function open(options: CreateDatabaseOptions): Promise<Db> {
   const url = options.url?.trim();
   if (url) {
     const scheme = schemeOf(url);
@@ -63,7 +70,8 @@ function open(options: CreateDatabaseOptions): Db {
         `Unsupported database URL scheme "${scheme}": use postgres:// or postgresql://, or leave the URL unset for SQLite`,
       );
     }
-    return wrap('postgres', postgresDialect(url, options.onBackgroundError));
+    const { default: driver } = await import('pg');
+    return wrap('postgres', postgresDialect(driver, url, options.onBackgroundError));
   }
   return wrap('sqlite', sqliteDialect(options.sqlitePath));
 }
@@ -91,15 +99,16 @@ function wrap(dialectName: DialectName, dialect: Dialect): Db {
 }
 
 function postgresDialect(
+  driver: typeof pg,
   url: string,
   onBackgroundError: ((error: Error) => void) | undefined,
 ): Dialect {
   // Times are bigint epoch ms; pg returns int8 as a string by default because it can exceed
   // 2^53. Epoch ms stay below 2^53 until the year 287396, so Number is exact here. Set per pool,
   // never on pg's global parsers, so other pg users in the same process are unaffected.
-  const types = new pg.TypeOverrides();
+  const types = new driver.TypeOverrides();
   types.setTypeParser(INT8_OID, 'text', Number);
-  const pool = new pg.Pool({
+  const pool = new driver.Pool({
     connectionString: url,
     max: PG_POOL_MAX,
     connectionTimeoutMillis: PG_CONNECT_TIMEOUT_MS,
@@ -130,7 +139,39 @@ function sqliteDialect(path: string): Dialect {
     database.close();
     throw error;
   }
-  return new SqliteDialect({ database });
+  return new SqliteDialect({ database: withStatementCache(database) });
+}
+
+/** Prepared statements kept per SQLite connection (distinct SQL texts; parameters are bound). */
+const SQLITE_STATEMENT_CACHE = 256;
+
+/**
+ * Kysely prepares every query anew; preparing costs more than running a primary-key read. The
+ * SQL text is fixed per query shape (values are always bound parameters, raw SQL is forbidden),
+ * so statements are reused from a bounded map keyed by that text. Kysely serialises use of the
+ * single SQLite connection (a stream holds it to the end), so a statement is never run twice at
+ * once, and SQLite re-prepares a statement by itself after a schema change (migrations).
+ */
+function withStatementCache(database: SqliteDatabase.Database): KyselySqliteDatabase {
+  const statements = new Map<string, SqliteDatabase.Statement>();
+  return {
+    close: () => {
+      statements.clear();
+      database.close();
+    },
+    prepare(sqlText: string) {
+      let statement = statements.get(sqlText);
+      if (statement === undefined) {
+        statement = database.prepare(sqlText);
+        // Full: forget the oldest (insertion order); the hot queries are prepared again at once.
+        if (statements.size >= SQLITE_STATEMENT_CACHE) {
+          statements.delete(statements.keys().next().value!);
+        }
+        statements.set(sqlText, statement);
+      }
+      return statement;
+    },
+  };
 }
 
 /**

@@ -1,12 +1,12 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import { MemoryStore } from './memory-store.js';
-import { RedisStore } from './redis-store.js';
 import type { SharedStore } from './shared-store.js';
 
 export type { CounterSpec, SharedStore, StoreHealth } from './shared-store.js';
 export { MemoryStore } from './memory-store.js';
-export { RedisStore } from './redis-store.js';
+// RedisStore (and ioredis with it) is loaded only when redis.url is set: import it from
+// './redis-store.js' directly.
 export { createCappedMemoryCounter, memoryCounterSize } from './capped-memory-counter.js';
 
 /** The shared store the config asks for: Redis when redis.url is set, memory otherwise. */
@@ -18,6 +18,7 @@ export async function createSharedStore(
   if (redis.url === undefined) {
     return new MemoryStore({ keyPrefix: redis.keyPrefix, maxKeys: config.rateLimit.memoryMaxKeys });
   }
+  const { RedisStore } = await import('./redis-store.js');
   const store = new RedisStore({
     url: redis.url,
     keyPrefix: redis.keyPrefix,

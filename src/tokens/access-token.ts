@@ -1,7 +1,8 @@
-import { randomUUID } from 'node:crypto';
-import { decodeProtectedHeader, jwtVerify, SignJWT, type JWTHeaderParameters } from 'jose';
+import { randomUUID, verify as verifySignature } from 'node:crypto';
+import { decodeProtectedHeader, SignJWT, type JWTHeaderParameters } from 'jose';
 import { AppError } from '../errors.js';
-import type { SigningKeyStore } from './signing-keys.js';
+import { BoundedCache } from './bounded-cache.js';
+import type { SigningKeyStore, VerificationKey } from './signing-keys.js';
 
 /** The claims of a Bulwark access token (RFC 9068 profile). */
 export interface AccessClaims {
@@ -18,14 +19,68 @@ export interface AccessTokenOptions {
   audience: string;
   ttlSeconds: number;
   clockToleranceSeconds: number;
+  /**
+   * Verified tokens remembered per instance (keyed by the exact token string; only tokens that
+   * passed a full verification get in). Default 10 000.
+   */
+  verifiedCacheCapacity?: number;
   now?: () => number;
+}
+
+/** A token that passed a full verification, and what a cache hit must re-check. */
+interface Verified {
+  claims: AccessClaims;
+  kid: string;
+  /** The key object it verified with: a hit is only good while the store still holds it. */
+  key: VerificationKey;
+  nbf: number | undefined;
 }
 
 const TOKEN_TYPE = 'at+jwt';
 /** Header parameters that would let a token pick its own verification key: never honoured. */
 const KEY_INJECTION_HEADERS = ['jku', 'jwk', 'x5u', 'x5c'] as const;
+/**
+ * Header parameters that change how a JWS is processed (critical extensions, an unencoded
+ * payload). Bulwark never issues them, so a token carrying one is not ours: refused.
+ */
+const PROCESSING_HEADERS = ['crit', 'b64'] as const;
 /** Compact JWS: three base64url parts. Anything else is refused before any parsing. */
 const COMPACT_JWS = /^[A-Za-z0-9_-]{2,4096}\.[A-Za-z0-9_-]{2,8192}\.[A-Za-z0-9_-]{2,1024}$/;
+/** Claims every access token must carry (RFC 9068 section 2.2). */
+const REQUIRED_CLAIMS = ['iss', 'aud', 'exp', 'iat', 'sub', 'jti'] as const;
+/** Both EdDSA (Ed25519) and ES256 (P-256, IEEE P1363 encoding) signatures are 64 bytes. */
+const SIGNATURE_BYTES = 64;
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Strict base64url: a length that no encoding produces (1 mod 4) is refused, not truncated. */
+function base64url(segment: string): Buffer {
+  if (segment.length % 4 === 1) throw new TypeError('invalid base64url');
+  return Buffer.from(segment, 'base64url');
+}
+
+/**
+ * The signature bytes, only from their one canonical encoding: the last character of 64 bytes in
+ * base64url carries 2 unused bits, and a token whose signature sets them is a different string
+ * for the same signature. Refusing it keeps tokens non-malleable (one valid string per token).
+ */
+function canonicalSignature(segment: string): Buffer {
+  const bytes = base64url(segment);
+  if (bytes.toString('base64url') !== segment) throw new TypeError('non-canonical signature');
+  return bytes;
+}
+
+/** A JSON object, not an array, null or a value with an exotic prototype. */
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const prototype = Object.getPrototypeOf(value) as unknown;
+  return prototype === Object.prototype || prototype === null;
+}
+
+/** `typ` compared as a media type: case-insensitive, with or without `application/`. */
+function normalizeTyp(value: string): string {
+  const lower = value.toLowerCase();
+  return lower.includes('/') ? lower : `application/${lower}`;
+}
 
 /** A 401 invalid_token with the RFC 6750 challenge. `reason` goes to logs and events only. */
 export function invalidToken(reason: string, cause?: unknown): AppError {
@@ -45,12 +100,14 @@ export function invalidToken(reason: string, cause?: unknown): AppError {
  */
 export class AccessTokens {
   private readonly now: () => number;
+  private readonly verified: BoundedCache<string, Verified>;
 
   constructor(
     private readonly keys: SigningKeyStore,
     private readonly options: AccessTokenOptions,
   ) {
     this.now = options.now ?? Date.now;
+    this.verified = new BoundedCache(options.verifiedCacheCapacity ?? 10_000);
   }
 
   get ttlSeconds(): number {
@@ -74,9 +131,41 @@ export class AccessTokens {
 
   /**
    * Verifies signature and claims. Does not check the session: see SessionState.
+   *
+   * A token that passed once is remembered by its exact string, so the next request with it
+   * skips the signature check; a hit re-checks everything that can change after the first
+   * verification — the time claims against the clock now, and that the key it verified with is
+   * still the store's (a retired, expired or reloaded-away key sends the token back through a
+   * full verification). Everything else a full verification checks is a function of the token
+   * string and that key alone, so a hit never accepts a token a full verification would refuse.
    * @throws AppError invalid_token
    */
   async verify(token: string): Promise<AccessClaims> {
+    const cached = this.verified.get(token);
+    if (cached !== undefined) {
+      if (this.keys.usable(cached.kid) === cached.key) {
+        try {
+          this.checkTimes(cached.claims, cached.nbf);
+        } catch (error) {
+          this.verified.delete(token);
+          throw error;
+        }
+        return cached.claims;
+      }
+      this.verified.delete(token);
+    }
+    const verified = await this.verifyFully(token);
+    this.verified.set(token, verified);
+    return verified.claims;
+  }
+
+  /**
+   * The full check (RFC 8725): shape, header (no key injection, a kid of ours, the algorithm
+   * pinned to that key), signature, typ, iss, aud, required claims, then the time claims. The
+   * signature is checked with node:crypto's synchronous verify: no queueing on the libuv thread
+   * pool behind password hashes (WebCrypto's verify runs there).
+   */
+  private async verifyFully(token: string): Promise<Verified> {
     if (!COMPACT_JWS.test(token)) throw invalidToken('not a compact JWS');
     let header: JWTHeaderParameters;
     try {
@@ -87,27 +176,61 @@ export class AccessTokens {
     for (const name of KEY_INJECTION_HEADERS) {
       if (name in header) throw invalidToken(`header ${name} is not accepted`);
     }
+    for (const name of PROCESSING_HEADERS) {
+      if (name in header) throw invalidToken(`header ${name} is not accepted`);
+    }
     if (typeof header.kid !== 'string' || header.kid.length > 128)
       throw invalidToken('missing kid');
-    const entry = await this.keys.verificationKey(header.kid);
+    const kid = header.kid;
+    const entry = await this.keys.verificationKey(kid);
     if (!entry) throw invalidToken('unknown kid');
     if (header.alg !== entry.alg) throw invalidToken('algorithm does not match the key');
 
-    let payload: Record<string, unknown>;
+    const [encodedHeader, encodedPayload, encodedSignature] = token.split('.') as [
+      string,
+      string,
+      string,
+    ];
+    let payload: unknown;
     try {
-      ({ payload } = await jwtVerify(token, entry.key, {
-        algorithms: [entry.alg],
-        issuer: this.options.issuer,
-        audience: this.options.audience,
-        typ: TOKEN_TYPE,
-        requiredClaims: ['exp', 'iat', 'sub', 'jti'],
-        clockTolerance: this.options.clockToleranceSeconds,
-        currentDate: new Date(this.now()),
-      }));
+      const signature = canonicalSignature(encodedSignature);
+      if (signature.length !== SIGNATURE_BYTES) throw new Error('signature of the wrong length');
+      const signed = Buffer.from(`${encodedHeader}.${encodedPayload}`, 'ascii');
+      const ok =
+        entry.alg === 'EdDSA'
+          ? verifySignature(null, signed, entry.keyObject, signature)
+          : verifySignature(
+              'sha256',
+              signed,
+              { key: entry.keyObject, dsaEncoding: 'ieee-p1363' },
+              signature,
+            );
+      if (!ok) throw new Error('signature verification failed');
+      payload = JSON.parse(utf8.decode(base64url(encodedPayload)));
+      if (!isPlainObject(payload)) throw new Error('the claims set is not a JSON object');
+      if (typeof header.typ !== 'string' || normalizeTyp(header.typ) !== normalizeTyp(TOKEN_TYPE))
+        throw new Error('unexpected typ');
+      for (const claim of REQUIRED_CLAIMS) {
+        if (!Object.hasOwn(payload, claim)) throw new Error(`missing ${claim}`);
+      }
+      if (payload.iss !== this.options.issuer) throw new Error('unexpected iss');
+      const { aud } = payload;
+      if (
+        !(typeof aud === 'string'
+          ? aud === this.options.audience
+          : Array.isArray(aud) && aud.includes(this.options.audience))
+      )
+        throw new Error('unexpected aud');
+      if (typeof payload.iat !== 'number') throw new Error('iat is not a number');
+      if (payload.nbf !== undefined && typeof payload.nbf !== 'number')
+        throw new Error('nbf is not a number');
+      if (typeof payload.exp !== 'number') throw new Error('exp is not a number');
+      this.checkValidity(payload.exp, payload.nbf);
     } catch (error) {
       throw invalidToken('verification failed', error);
     }
     const { sub, sid, role, jti, iat, exp } = payload;
+    const nbf = payload.nbf;
     if (
       typeof sub !== 'string' ||
       typeof sid !== 'string' ||
@@ -118,9 +241,31 @@ export class AccessTokens {
     ) {
       throw invalidToken('claims of the wrong type');
     }
-    if (iat > Math.floor(this.now() / 1000) + this.options.clockToleranceSeconds) {
+    const claims: AccessClaims = Object.freeze({ sub, sid, role, jti, iat, exp });
+    this.checkIssuedAt(iat);
+    return { claims, kid, key: entry, nbf };
+  }
+
+  /** nbf and exp against the clock now, with the tolerance RFC 7519 allows for skew. */
+  private checkValidity(exp: number, nbf: number | undefined): void {
+    const now = Math.floor(this.now() / 1000);
+    const tolerance = this.options.clockToleranceSeconds;
+    if (nbf !== undefined && nbf > now + tolerance) throw new Error('not yet valid (nbf)');
+    if (exp <= now - tolerance) throw new Error('expired (exp)');
+  }
+
+  private checkIssuedAt(iat: number): void {
+    if (iat > Math.floor(this.now() / 1000) + this.options.clockToleranceSeconds)
       throw invalidToken('issued in the future');
+  }
+
+  /** A cache hit: the time-dependent checks of a full verification, in the same order. */
+  private checkTimes(claims: AccessClaims, nbf: number | undefined): void {
+    try {
+      this.checkValidity(claims.exp, nbf);
+    } catch (error) {
+      throw invalidToken('verification failed', error);
     }
-    return { sub, sid, role, jti, iat, exp };
+    this.checkIssuedAt(claims.iat);
   }
 }

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createPublicKey, randomUUID, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
 import type { FieldCipher } from '../crypto/index.js';
 import {
@@ -35,11 +35,17 @@ export interface SigningKeyStoreOptions {
   events?: SecurityEvents;
 }
 
-interface VerificationKey {
-  alg: SigningAlgorithm;
-  key: CryptoKey;
-  publicJwk: JWK;
-  expiresAt: number | null;
+/**
+ * A public key that verifies tokens. A new object is made for every key on every reload, so a
+ * holder can tell by identity whether the key it verified with is still the store's.
+ */
+export interface VerificationKey {
+  readonly alg: SigningAlgorithm;
+  readonly key: CryptoKey;
+  /** The same key for node:crypto's synchronous verify (no trip through the thread pool). */
+  readonly keyObject: KeyObject;
+  readonly publicJwk: JWK;
+  readonly expiresAt: number | null;
 }
 
 function aad(kid: string) {
@@ -97,9 +103,7 @@ export class SigningKeyStore {
    * The public key for `kid`, or undefined. An unknown kid triggers at most one reload per
    * interval, so keys rotated by another instance are picked up without a restart.
    */
-  async verificationKey(
-    kid: string,
-  ): Promise<{ alg: SigningAlgorithm; key: CryptoKey } | undefined> {
+  async verificationKey(kid: string): Promise<VerificationKey | undefined> {
     const found = this.usable(kid);
     if (found) return found;
     if (this.now() - this.lastReload < (this.options.reloadIntervalMs ?? 10_000)) return undefined;
@@ -108,7 +112,11 @@ export class SigningKeyStore {
     return this.usable(kid);
   }
 
-  private usable(kid: string): VerificationKey | undefined {
+  /**
+   * The loaded public key for `kid` if it may verify now (not expired, not gone after a reload),
+   * without reloading: what a cache of verified tokens checks on every hit.
+   */
+  usable(kid: string): VerificationKey | undefined {
     const entry = this.verification.get(kid);
     if (!entry) return undefined;
     if (entry.expiresAt !== null && entry.expiresAt <= this.now()) return undefined;
@@ -161,6 +169,7 @@ export class SigningKeyStore {
       verification.set(row.id, {
         alg,
         key: (await importJWK(publicJwk, alg)) as CryptoKey,
+        keyObject: createPublicKey({ key: publicJwk as JsonWebKey, format: 'jwk' }),
         publicJwk,
         expiresAt: row.expires_at,
       });

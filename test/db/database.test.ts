@@ -148,3 +148,48 @@ describe.runIf(dialectUnderTest === 'postgres')('PostgreSQL', () => {
     expect(idle.rows[0]?.idle_in_transaction_session_timeout).toBe('30s');
   });
 });
+
+describe('prepared statements (SQLite reuses them by SQL text)', () => {
+  it('answers repeated queries correctly as rows, parameters and the schema change', async () => {
+    const db = await createDatabase({ sqlitePath: ':memory:' });
+    try {
+      const k = db.kysely.withTables<{ probe: { id: number; name: string; extra?: string } }>();
+      await k.schema
+        .createTable('probe')
+        .addColumn('id', 'integer', (c) => c.primaryKey())
+        .addColumn('name', 'text')
+        .execute();
+      const byId = (id: number) =>
+        k.selectFrom('probe').selectAll().where('id', '=', id).executeTakeFirst();
+      for (let id = 1; id <= 3; id++) {
+        await k
+          .insertInto('probe')
+          .values({ id, name: `n${id}` })
+          .execute();
+      }
+      expect(await byId(2)).toEqual({ id: 2, name: 'n2' });
+      expect(await byId(3)).toEqual({ id: 3, name: 'n3' });
+      await k.updateTable('probe').set({ name: 'changed' }).where('id', '=', 2).execute();
+      expect(await byId(2)).toEqual({ id: 2, name: 'changed' });
+      // A schema change after the statement was prepared: `select *` sees the new column.
+      await k.schema.alterTable('probe').addColumn('extra', 'text').execute();
+      expect(await byId(2)).toEqual({ id: 2, name: 'changed', extra: null });
+      // More distinct statements than the cache holds: every one still answers correctly.
+      for (let n = 1; n <= 300; n++) {
+        const rows = await k
+          .selectFrom('probe')
+          .select('id')
+          .where(
+            'id',
+            'in',
+            Array.from({ length: n }, (_, i) => i + 1),
+          )
+          .orderBy('id')
+          .execute();
+        expect(rows.map((r) => r.id)).toEqual([1, 2, 3].slice(0, Math.min(n, 3)));
+      }
+    } finally {
+      await db.close();
+    }
+  });
+});

@@ -1,0 +1,109 @@
+// The Bulwark server under test, built from dist/ with production settings, on a fresh SQLite
+// database in a temporary directory. It registers one user with the default argon2id
+// parameters, logs in a few times (real sessions), and pre-mints a pool of distinct, valid
+// access tokens for those sessions with the server's own issuer, so that "a fresh token per
+// request" measures verification and not issuing. Prints one JSON line when ready.
+//
+// Usage: node bench/targets/bulwark.mjs '<json options>'
+//   { store: 'memory' | 'redis', redisUrl?, tokens?: number, sessions?: number }
+// Rate limits stay on (every request is counted) with limits no benchmark reaches.
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createConfig } from '../../dist/config/index.js';
+import { startServer } from '../../dist/server.js';
+
+const options = JSON.parse(process.argv[2] ?? '{}');
+const dir = mkdtempSync(join(tmpdir(), 'bulwark-bench-'));
+const config = createConfig({
+  env: 'production',
+  // Access lines off, like the baselines (which log nothing); warnings and errors still go out.
+  log: { level: 'warn' },
+  server: { host: '127.0.0.1', port: 0 },
+  database: { sqlitePath: join(dir, 'bench.sqlite') },
+  keys: { masterKey: randomBytes(32).toString('base64') },
+  ...(options.store === 'redis'
+    ? {
+        redis: {
+          url: options.redisUrl ?? 'redis://127.0.0.1:6379',
+          keyPrefix: `bwbench:${randomBytes(4).toString('hex')}:`,
+          onOutage: 'failClosed',
+        },
+      }
+    : {}),
+  rateLimit: {
+    general: { points: 1_000_000 },
+    auth: { points: 1_000_000 },
+    // Attempts are counted before the password check (and given back on success), so a storm
+    // of parallel good logins on one account would otherwise be throttled as guessing.
+    login: {
+      accountClientFailures: 100_000,
+      clientFailures: 1_000_000,
+      accountFreeFailures: 1_000_000,
+    },
+  },
+});
+const server = await startServer(config);
+
+async function post(path, body, token) {
+  const response = await fetch(`${server.url}${path}`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+    },
+    body: JSON.stringify(body),
+  });
+  return { status: response.status, body: await response.json() };
+}
+
+const email = `bench-${randomBytes(4).toString('hex')}@example.com`;
+const password = `correct horse battery staple ${randomBytes(3).toString('hex')}`;
+const registered = await post('/api/v1/auth/register', { email, password, name: 'Bench User' });
+if (registered.status !== 201) throw new Error(`register answered ${registered.status}`);
+
+const sessions = [];
+for (let i = 0; i < (options.sessions ?? 4); i++) {
+  const login = await post('/api/v1/auth/login', { email, password });
+  if (login.status !== 200) throw new Error(`login answered ${login.status}`);
+  sessions.push(login.body.accessToken);
+}
+const me = await fetch(`${server.url}/api/v1/users/me`, {
+  headers: { authorization: `Bearer ${sessions[0]}` },
+});
+const user = await me.json();
+if (me.status !== 200 || user.email !== email) throw new Error(`/users/me answered ${me.status}`);
+
+let tokensFile;
+if (options.tokens) {
+  const { accessTokens } = server.app.services;
+  const claims = sessions.map((token) => JSON.parse(Buffer.from(token.split('.')[1], 'base64url')));
+  const pool = [];
+  for (let i = 0; i < options.tokens; i++) {
+    const { sub, sid, role } = claims[i % claims.length];
+    pool.push(await accessTokens.issue({ userId: sub, sessionId: sid, role }));
+  }
+  if (new Set(pool).size !== pool.length) throw new Error('token pool has duplicates');
+  tokensFile = join(dir, 'tokens.txt');
+  writeFileSync(tokensFile, pool.join('\n'));
+}
+
+process.stdout.write(
+  JSON.stringify({
+    url: server.url,
+    pid: process.pid,
+    token: sessions[0],
+    tokensFile,
+    email,
+    password,
+    user,
+  }) + '\n',
+);
+
+async function stop() {
+  await server.close();
+  rmSync(dir, { recursive: true, force: true });
+  process.exit(0);
+}
+process.on('SIGTERM', () => void stop());
