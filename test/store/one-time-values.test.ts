@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { MemoryStore, RedisStore, type SharedStore } from '../../src/store/index.js';
+import { MemoryStore, type SharedStore } from '../../src/store/index.js';
+import { RedisStore } from '../../src/store/redis-store.js';
 import { deletePrefix, redisUrl, requireRedis, uniquePrefix } from '../helpers/redis.js';
 
 /* putOnce / take: the one-time values (sign-in hand-off codes) every instance must see. */
