@@ -329,6 +329,9 @@ async function startOnce(dir, masterKey) {
         BULWARK_MASTER_KEY: masterKey,
         BULWARK_DATABASE_SQLITE_PATH: join(dir, 'start.sqlite'),
         BULWARK_LOG_LEVEL: 'warn',
+        // A production posture: TLS terminates at a (loopback) proxy, docs are off.
+        BULWARK_SERVER_TRUST_PROXY: '127.0.0.1',
+        BULWARK_DOCS_ENABLED: 'false',
       },
     },
   );

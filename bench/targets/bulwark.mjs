@@ -20,7 +20,9 @@ const config = createConfig({
   env: 'production',
   // Access lines off, like the baselines (which log nothing); warnings and errors still go out.
   log: { level: 'warn' },
-  server: { host: '127.0.0.1', port: 0 },
+  // A production posture: TLS terminates at a (loopback) proxy, docs are off.
+  server: { host: '127.0.0.1', port: 0, trustProxy: ['127.0.0.1'] },
+  docs: { enabled: false },
   database: { sqlitePath: join(dir, 'bench.sqlite') },
   keys: { masterKey: randomBytes(32).toString('base64') },
   ...(options.store === 'redis'

@@ -1,6 +1,5 @@
 import { availableParallelism } from 'node:os';
 import { hash as argon2Hash, verify as argon2Verify, type Algorithm } from '@node-rs/argon2';
-import { verify as bcryptVerify } from '@node-rs/bcrypt';
 import { normalizePassword } from './password-input.js';
 import { randomToken } from './random.js';
 import { Semaphore } from './semaphore.js';
@@ -181,6 +180,8 @@ export class PasswordHasher {
     if (parsed === undefined) return fail;
     try {
       if (parsed.kind === 'bcrypt') {
+        // Only imported users have bcrypt hashes: load the binding when the first one logs in.
+        const { verify: bcryptVerify } = await import('@node-rs/bcrypt');
         const ok = await this.#timed('verify', async () => {
           if (await bcryptVerify(normalized, stored)) return true;
           // Legacy systems hashed what the user typed, without NFKC. Trying the raw form too

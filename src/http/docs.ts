@@ -1,5 +1,3 @@
-import fastifySwagger from '@fastify/swagger';
-import fastifySwaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { DOCS_CONTENT_SECURITY_POLICY } from './security-headers.js';
@@ -14,6 +12,8 @@ export const apiDocs = fp(
     app: FastifyInstance,
     opts: { version: string; serveUi: boolean },
   ): Promise<void> {
+    // Imported here, not at the top: a deployment with docs off never loads them.
+    const { default: fastifySwagger } = await import('@fastify/swagger');
     await app.register(fastifySwagger, {
       openapi: {
         openapi: '3.1.0',
@@ -33,6 +33,7 @@ export const apiDocs = fp(
     if (!opts.serveUi) return;
 
     app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
+    const { default: fastifySwaggerUi } = await import('@fastify/swagger-ui');
     await app.register(fastifySwaggerUi, {
       routePrefix: '/docs',
       staticCSP: DOCS_CONTENT_SECURITY_POLICY,

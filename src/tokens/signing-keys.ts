@@ -1,4 +1,10 @@
-import { createPublicKey, randomUUID, type JsonWebKey, type KeyObject } from 'node:crypto';
+import {
+  createPrivateKey,
+  createPublicKey,
+  randomUUID,
+  type JsonWebKey,
+  type KeyObject,
+} from 'node:crypto';
 import { exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
 import type { FieldCipher } from '../crypto/index.js';
 import {
@@ -14,7 +20,8 @@ export type SigningAlgorithm = 'EdDSA' | 'ES256';
 export interface SigningKey {
   kid: string;
   alg: SigningAlgorithm;
-  key: CryptoKey;
+  /** The private key for node:crypto's synchronous sign (no trip through the thread pool). */
+  keyObject: KeyObject;
 }
 
 export interface SigningKeyStoreOptions {
@@ -176,13 +183,17 @@ export class SigningKeyStore {
     }
     const currentRow = await this.repo.current();
     this.verification = verification;
-    this.current = currentRow ? await this.loadPrivate(currentRow) : undefined;
+    this.current = currentRow ? this.loadPrivate(currentRow) : undefined;
   }
 
-  private async loadPrivate(row: SigningKeyRow): Promise<SigningKey> {
+  private loadPrivate(row: SigningKeyRow): SigningKey {
     const jwk = JSON.parse(this.cipher.decrypt(row.private_key_enc, aad(row.id))) as JWK;
     const alg = row.alg as SigningAlgorithm;
-    return { kid: row.id, alg, key: (await importJWK(jwk, alg)) as CryptoKey };
+    return {
+      kid: row.id,
+      alg,
+      keyObject: createPrivateKey({ key: jwk as JsonWebKey, format: 'jwk' }),
+    };
   }
 
   private async create(): Promise<string> {

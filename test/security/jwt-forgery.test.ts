@@ -106,7 +106,7 @@ async function forge(user: LoggedIn, forgery: Forgery = {}): Promise<string> {
     Object.fromEntries(Object.entries(record).filter(([, v]) => v !== undefined)) as T;
   return new SignJWT(defined(claims))
     .setProtectedHeader(defined(header) as JWTHeaderParameters)
-    .sign(forgery.key ?? signing.key);
+    .sign(forgery.key ?? signing.keyObject);
 }
 
 /** An unsigned token with any header and payload, and the given signature part. */

@@ -100,7 +100,7 @@ async function signWith(signing: SigningKey, user: LoggedIn, sid = user.sessionI
     .setJti(randomUUID())
     .setIssuedAt(iat)
     .setExpirationTime(iat + TTL)
-    .sign(signing.key);
+    .sign(signing.keyObject);
 }
 
 function invalidReasons(): unknown[] {

@@ -183,7 +183,7 @@ describe('full verification details', () => {
     ['b64', { b64: true }],
   ])('refuses a validly signed token with a %s header (never issued)', async (name, extra) => {
     const { accessToken } = await login(t.app, alice.email);
-    const { kid, alg, key } = t.app.services.signingKeys.signingKey();
+    const { kid, alg, keyObject: key } = t.app.services.signingKeys.signingKey();
     const token = await new SignJWT(jwtPayload(accessToken))
       .setProtectedHeader({ alg, kid, typ: 'at+jwt', ...extra })
       .sign(key);
@@ -192,7 +192,7 @@ describe('full verification details', () => {
 
   it('accepts typ as a media type, as jose did (application/at+jwt, any case)', async () => {
     const { accessToken } = await login(t.app, alice.email);
-    const { kid, alg, key } = t.app.services.signingKeys.signingKey();
+    const { kid, alg, keyObject: key } = t.app.services.signingKeys.signingKey();
     for (const typ of ['application/at+jwt', 'AT+JWT']) {
       const token = await new SignJWT(jwtPayload(accessToken))
         .setProtectedHeader({ alg, kid, typ })
@@ -203,7 +203,7 @@ describe('full verification details', () => {
 
   it('refuses a validly signed token that is not yet valid (nbf), and never caches it', async () => {
     const { accessToken } = await login(t.app, alice.email);
-    const { kid, alg, key } = t.app.services.signingKeys.signingKey();
+    const { kid, alg, keyObject: key } = t.app.services.signingKeys.signingKey();
     const nbf = Math.floor(clock / 1000) + TOLERANCE + 60;
     const token = await new SignJWT({ ...jwtPayload(accessToken), nbf })
       .setProtectedHeader({ alg, kid, typ: 'at+jwt' })
