@@ -50,6 +50,9 @@ export interface IdentityView {
   lastLoginAt: string;
 }
 
+/** The claims taken from the UserInfo endpoint when the ID token has no email. */
+const USERINFO_CLAIMS = ['email', 'email_verified', 'name', 'given_name', 'family_name'] as const;
+
 /** The hash of an access token for `at_hash`, by the ID token's JWS algorithm (OIDC Core 3.1.3.6). */
 const AT_HASH_DIGEST = new Map<string, string>([
   ['RS256', 'sha256'],
@@ -215,7 +218,8 @@ export class OidcService {
       });
     }
 
-    const { user, identity, created } = await this.resolveUser(provider, claims, context);
+    const profile = await this.withUserInfo(config, tokens.access_token, claims, fail);
+    const { user, identity, created } = await this.resolveUser(provider, profile, context);
     if (user.disabled === 1) {
       this.failed(provider.name, 'disabled', context, user.id);
       throw new AppError(
@@ -332,6 +336,48 @@ export class OidcService {
       target: { type: 'identity', id },
       details: { provider: identity.provider },
     });
+  }
+
+  /**
+   * The ID token's claims, completed from the UserInfo endpoint when they leave out the email: in
+   * the code flow a provider may return the scope claims only there (OIDC Core 5.4). The answer
+   * must be about the ID token's subject (openid-client compares `sub`); only the email and name
+   * claims are taken from it, and only where the ID token has none.
+   */
+  private async withUserInfo(
+    config: client.Configuration,
+    accessToken: string,
+    claims: client.IDToken,
+    fail: (failure: CallbackFailure, cause?: unknown) => never,
+  ): Promise<client.IDToken> {
+    if (typeof claims.email === 'string' || !config.serverMetadata().userinfo_endpoint) {
+      return claims;
+    }
+    let info: client.UserInfoResponse;
+    try {
+      info = await client.fetchUserInfo(config, accessToken, claims.sub);
+    } catch (error) {
+      const mismatch =
+        (error as { code?: unknown }).code === 'OAUTH_JSON_ATTRIBUTE_COMPARISON_FAILED';
+      return fail(
+        mismatch
+          ? {
+              code: 'oidc_id_token_invalid',
+              reason: 'userinfo_subject_mismatch',
+              detail: 'The provider described another account than the ID token.',
+            }
+          : {
+              code: 'oidc_provider_unavailable',
+              reason: 'userinfo_failed',
+              detail: 'The identity provider did not share the account details. Try again later.',
+            },
+        error,
+      );
+    }
+    const added = USERINFO_CLAIMS.filter(
+      (key) => claims[key] === undefined && info[key] !== undefined,
+    ).map((key) => [key, info[key]]);
+    return { ...(Object.fromEntries(added) as Partial<client.IDToken>), ...claims };
   }
 
   private async configuration(

@@ -93,6 +93,12 @@ export interface TestProviderOptions {
   accounts: TestAccount[];
   /** The client authenticates with private_key_jwt (a key made here) instead of a secret. */
   privateKeyJwt?: boolean;
+  /**
+   * The ID token carries only the protocol claims and the email and name come from the UserInfo
+   * endpoint, as OIDC Core 5.4 prescribes for the code flow (oidc-provider's default). Off by
+   * default: the ID token carries them, as Google's does.
+   */
+  claimsInUserInfoOnly?: boolean;
 }
 
 export class TestOidcProvider {
@@ -107,6 +113,10 @@ export class TestOidcProvider {
   tamper: ((body: TokenResponse) => TokenResponse) | undefined;
   /** Token endpoint requests seen (for assertions that the code was really sent). */
   tokenRequests = 0;
+  /** Rewrites the UserInfo responses while set. */
+  tamperUserInfo: ((body: Record<string, unknown>) => Record<string, unknown>) | undefined;
+  /** UserInfo requests seen. */
+  userInfoRequests = 0;
   private readonly accounts = new Map<string, TestAccount>();
   private inner: Server | undefined;
   private outer: Server | undefined;
@@ -247,8 +257,8 @@ export class TestOidcProvider {
         return { accountId: sub, claims: () => ({ ...account }) };
       },
       claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
-      // The ID token carries the scope claims (email, name), as Google's does.
-      conformIdTokenClaims: false,
+      // By default the ID token carries the scope claims (email, name), as Google's does.
+      conformIdTokenClaims: this.options.claimsInUserInfoOnly === true,
       pkce: { required: () => true },
       cookies: { keys: [randomBytes(32).toString('base64url')] },
       features: { devInteractions: { enabled: true } },
@@ -272,7 +282,9 @@ export class TestOidcProvider {
   private async forward(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const innerPort = (this.inner!.address() as AddressInfo).port;
     const body = await readBody(req);
-    const isToken = req.method === 'POST' && (req.url ?? '').split('?')[0] === '/token';
+    const path = (req.url ?? '').split('?')[0];
+    const isToken = req.method === 'POST' && path === '/token';
+    const isUserInfo = path === '/me';
     if (isToken) this.tokenRequests++;
     const upstream = await new Promise<IncomingMessage>((resolve, reject) => {
       const out = httpRequest(
@@ -296,6 +308,13 @@ export class TestOidcProvider {
       headers['content-length'] = String(payload.length);
       delete headers.etag;
     }
+    if (isUserInfo && this.tamperUserInfo && upstream.statusCode === 200) {
+      const json = JSON.parse(payload.toString('utf8')) as Record<string, unknown>;
+      payload = Buffer.from(JSON.stringify(this.tamperUserInfo(json)));
+      headers['content-length'] = String(payload.length);
+      delete headers.etag;
+    }
+    if (isUserInfo) this.userInfoRequests++;
     res.writeHead(upstream.statusCode ?? 502, headers);
     res.end(payload);
   }

@@ -25,7 +25,7 @@ export async function oidcFixture(
   providerSettings:
     Record<string, unknown> | ((provider: TestOidcProvider) => Record<string, unknown>) = {},
   input: ConfigInput = {},
-  providerOptions: { privateKeyJwt?: boolean } = {},
+  providerOptions: { privateKeyJwt?: boolean; claimsInUserInfoOnly?: boolean } = {},
 ): Promise<OidcFixture> {
   const provider = await TestOidcProvider.start({
     redirectUris: [`${PUBLIC_URL}${CALLBACK_PATH}`],
