@@ -127,6 +127,7 @@ export async function createServices(config: Config, options: ServicesOptions): 
   const { logger } = options;
   const now = options.now ?? Date.now;
   const keyring = loadKeyring(config, logger);
+  const oidcProviders = await OidcProviders.load(config.oidc, now);
   const db = await createDatabase({
     sqlitePath: config.database.sqlitePath,
     ...(config.database.url === undefined ? {} : { url: config.database.url }),
@@ -237,7 +238,7 @@ export async function createServices(config: Config, options: ServicesOptions): 
       now,
     });
     const oidc = new OidcService({
-      providers: new OidcProviders(config.oidc, now),
+      providers: oidcProviders,
       sealer: new LoginStateSealer(
         new FieldCipher(keyring, 'oidc-login-cookie'),
         cookieNames(config.oidc.cookieSecure).login,

@@ -3,6 +3,7 @@ import { importJWK, importPKCS8, type JWK } from 'jose';
 import * as client from 'openid-client';
 import type { Config } from '../config/index.js';
 import { GOOGLE_ISSUER } from '../config/rules.js';
+import { ConfigError } from '../errors.js';
 
 type ProviderConfig = Config['oidc']['providers'][string];
 
@@ -30,6 +31,21 @@ export class OidcProviders {
   private readonly byName = new Map<string, OidcProvider>();
   private readonly discovered = new Map<string, Promise<Discovered>>();
   private readonly jwks = new Map<string, client.ExportedJWKSCache>();
+  private readonly credentials = new Map<string, client.ClientAuth>();
+
+  /**
+   * The providers with their client credentials loaded, so that a missing or unusable
+   * `privateKeyFile` stops the start (naming the file, never its contents) instead of failing the
+   * first sign-in.
+   * @throws ConfigError when a provider's key file cannot be read or is not a usable private key
+   */
+  static async load(config: Config['oidc'], now?: () => number): Promise<OidcProviders> {
+    const providers = new OidcProviders(config, now);
+    for (const provider of providers.byName.values()) {
+      providers.credentials.set(provider.name, await clientAuth(provider));
+    }
+    return providers;
+  }
 
   constructor(
     config: Config['oidc'],
@@ -89,7 +105,7 @@ export class OidcProviders {
   }
 
   private async discover(provider: OidcProvider): Promise<Discovered> {
-    const auth = await clientAuth(provider);
+    const auth = this.credentials.get(provider.name) ?? (await clientAuth(provider));
     const config = await client.discovery(
       new URL(provider.issuer),
       provider.clientId,
@@ -116,13 +132,38 @@ async function clientAuth(provider: OidcProvider): Promise<client.ClientAuth> {
   if (provider.privateKeyFile === undefined) {
     throw new Error(`oidc provider ${provider.name} has no client credentials`);
   }
-  const text = readFileSync(provider.privateKeyFile, 'utf8').trim();
+  const file = provider.privateKeyFile;
+  const setting = `oidc.providers.${provider.name}.privateKeyFile`;
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8').trim();
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
+    throw new ConfigError([
+      `${setting} ${file} cannot be read (${code}). Fix: point it at a readable private JWK or PKCS#8 PEM file.`,
+    ]);
+  }
   const alg = provider.privateKeyAlgorithm;
+  // The library's own messages are dropped: they could quote key material.
+  const unusable = (): ConfigError =>
+    new ConfigError([
+      `${setting} ${file} does not hold a private ${alg} key (a private JWK or a PKCS#8 PEM "-----BEGIN PRIVATE KEY-----"). Fix: use the private half of the key registered with the provider, and set privateKeyAlgorithm to its algorithm.`,
+    ]);
   if (text.startsWith('{')) {
-    const jwk = JSON.parse(text) as JWK;
-    const key = await importJWK(jwk, alg);
-    if (key instanceof Uint8Array) throw new Error('privateKeyFile holds a symmetric key');
+    let jwk: JWK;
+    let key: Awaited<ReturnType<typeof importJWK>>;
+    try {
+      jwk = JSON.parse(text) as JWK;
+      key = await importJWK(jwk, alg);
+    } catch {
+      throw unusable();
+    }
+    if (key instanceof Uint8Array || key.type !== 'private') throw unusable();
     return client.PrivateKeyJwt(jwk.kid === undefined ? key : { key, kid: jwk.kid });
   }
-  return client.PrivateKeyJwt(await importPKCS8(text, alg));
+  try {
+    return client.PrivateKeyJwt(await importPKCS8(text, alg));
+  } catch {
+    throw unusable();
+  }
 }
