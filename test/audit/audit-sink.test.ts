@@ -74,15 +74,31 @@ describe('AuditSink', () => {
         batches.push(events.map((e) => e.time));
         return Promise.resolve();
       },
-      { batchDelayMs: 200 },
+      { batchDelayMs: 60_000 },
     );
     sink.record(event(1));
     await new Promise((resolve) => setImmediate(resolve));
     sink.record(event(2));
     await new Promise((resolve) => setTimeout(resolve, 5));
     expect(batches).toEqual([]);
-    await new Promise((resolve) => setTimeout(resolve, 400));
+    await sink.flush();
     expect(batches).toEqual([[1, 2]]);
+  });
+
+  it('writes once the delay is over, without a flush', async () => {
+    const batches: number[][] = [];
+    const { sink } = setup(
+      (events) => {
+        batches.push(events.map((e) => e.time));
+        return Promise.resolve();
+      },
+      { batchDelayMs: 10 },
+    );
+    sink.record(event(1));
+    for (let waited = 0; batches.length === 0 && waited < 5_000; waited += 10) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    expect(batches).toEqual([[1]]);
   });
 
   it('does not wait out the delay on flush() or a full batch', async () => {
