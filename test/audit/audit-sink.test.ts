@@ -9,7 +9,10 @@ function event(n: number): RecordedSecurityEvent {
   return { type: 'login.failed', outcome: 'failure', time: n, requestId: `r-${n}` };
 }
 
-function setup(append: (events: readonly RecordedSecurityEvent[]) => Promise<void>) {
+function setup(
+  append: (events: readonly RecordedSecurityEvent[]) => Promise<void>,
+  options: { batchSize?: number; batchDelayMs?: number } = {},
+) {
   const lines: Record<string, unknown>[] = [];
   const logger = pino(
     { level: 'error' },
@@ -18,7 +21,7 @@ function setup(append: (events: readonly RecordedSecurityEvent[]) => Promise<voi
   const metrics = new Metrics();
   const log = { append } as unknown as AuditLog;
   return {
-    sink: new AuditSink(log, { queueSize: 2, batchSize: 10, logger, metrics }),
+    sink: new AuditSink(log, { queueSize: 2, batchSize: 10, logger, metrics, ...options }),
     lines,
     metrics,
   };
@@ -62,5 +65,59 @@ describe('AuditSink', () => {
     expect(calls).toBe(2);
     expect((await metrics.auditWriteFailures.get()).values[0]!.value).toBe(2);
     expect(lines.filter((l) => String(l.msg).startsWith('AUDIT WRITE FAILED'))).toHaveLength(2);
+  });
+
+  it('writes events recorded in separate ticks within the delay as one batch', async () => {
+    const batches: number[][] = [];
+    const { sink } = setup(
+      (events) => {
+        batches.push(events.map((e) => e.time));
+        return Promise.resolve();
+      },
+      { batchDelayMs: 60_000 },
+    );
+    sink.record(event(1));
+    await new Promise((resolve) => setImmediate(resolve));
+    sink.record(event(2));
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(batches).toEqual([]);
+    await sink.flush();
+    expect(batches).toEqual([[1, 2]]);
+  });
+
+  it('writes once the delay is over, without a flush', async () => {
+    const batches: number[][] = [];
+    const { sink } = setup(
+      (events) => {
+        batches.push(events.map((e) => e.time));
+        return Promise.resolve();
+      },
+      { batchDelayMs: 10 },
+    );
+    sink.record(event(1));
+    for (let waited = 0; batches.length === 0 && waited < 5_000; waited += 10) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    expect(batches).toEqual([[1]]);
+  });
+
+  it('does not wait out the delay on flush() or a full batch', async () => {
+    const batches: number[][] = [];
+    const { sink } = setup(
+      (events) => {
+        batches.push(events.map((e) => e.time));
+        return Promise.resolve();
+      },
+      { batchSize: 2, batchDelayMs: 60_000 },
+    );
+    const started = Date.now();
+    sink.record(event(1));
+    await sink.flush();
+    expect(batches).toEqual([[1]]);
+    sink.record(event(2));
+    sink.record(event(3));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(batches).toEqual([[1], [2, 3]]);
+    expect(Date.now() - started).toBeLessThan(5_000);
   });
 });
