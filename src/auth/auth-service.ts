@@ -187,7 +187,7 @@ export class AuthService {
       });
       throw new AppError('invalid_credentials', 'The current password is incorrect.');
     }
-    this.deps.users.assertStrongPassword(
+    await this.deps.users.assertStrongPassword(
       input.newPassword,
       [row.email, row.name],
       '/body/newPassword',

@@ -14,6 +14,7 @@ export {
   type PasswordCheck,
   type PasswordPolicyOptions,
 } from './password-policy.js';
+export { EstimatorUnavailableError } from './password-estimator.js';
 export {
   assertPurpose,
   Keyring,

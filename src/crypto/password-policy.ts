@@ -1,10 +1,5 @@
-import { createRequire } from 'node:module';
-import type * as Core from '@zxcvbn-ts/core';
-import type * as Common from '@zxcvbn-ts/language-common';
-import type * as English from '@zxcvbn-ts/language-en';
+import { PasswordEstimator } from './password-estimator.js';
 import { normalizePassword } from './password-input.js';
-
-type ZxcvbnFactory = Core.ZxcvbnFactory;
 
 /** Length limits and personal data a password is checked against. */
 export interface PasswordPolicyOptions {
@@ -31,10 +26,10 @@ const MIN_SCORE = 3;
 /**
  * zxcvbn's matching grows quadratically with length, and its l33t matcher repeats it for every
  * de-l33ted variant of the password (up to 100 by default): a 128-character password took over
- * 300 ms with the defaults, on the event loop. Only the first 100 code points are analysed,
+ * 300 ms with the defaults. Only the first 100 code points are analysed,
  * which can only err towards rejecting (the tail's strength is not counted), and at most 4
  * variants are tried, which still catches "p@ssw0rd"-style passwords. Worst case measured:
- * ~45 ms on an idle 2-core VM.
+ * ~45 ms on an idle 2-core VM (in the estimator's worker, off the event loop).
  */
 const ANALYSED_CODE_POINTS = 100;
 const L33T_MAX_SUBSTITUTIONS = 4;
@@ -49,31 +44,12 @@ const MIN_PERSONAL_TOKEN = 4;
 const CONTROL = /\p{Cc}/u;
 const LONE_SURROGATE = /\p{Cs}/u;
 
-let zxcvbn: { factory: ZxcvbnFactory; userInputsWarning: string } | undefined;
-
 /**
- * Loaded and built on first use, not at start: the modules and dictionaries take a few hundred
- * ms and ~40 MB, and only registration and password changes need them (the first such request
- * pays the load once). `require` keeps checkPassword synchronous.
+ * zxcvbn runs in a worker thread, started at the first password check and stopped when idle: its
+ * modules and dictionaries take a few hundred ms and ~40 MB, and only registration and password
+ * changes need them (see PasswordEstimator).
  */
-function estimator(): { factory: ZxcvbnFactory; userInputsWarning: string } {
-  if (zxcvbn === undefined) {
-    const require = createRequire(import.meta.url);
-    const { ZxcvbnFactory } = require('@zxcvbn-ts/core') as typeof Core;
-    const common = require('@zxcvbn-ts/language-common') as typeof Common;
-    const english = require('@zxcvbn-ts/language-en') as typeof English;
-    zxcvbn = {
-      factory: new ZxcvbnFactory({
-        translations: english.translations,
-        graphs: common.adjacencyGraphs,
-        dictionary: { ...common.dictionary, ...english.dictionary },
-        l33tMaxSubstitutions: L33T_MAX_SUBSTITUTIONS,
-      }),
-      userInputsWarning: english.translations.warnings.userInputs,
-    };
-  }
-  return zxcvbn;
-}
+const estimator = new PasswordEstimator({ l33tMaxSubstitutions: L33T_MAX_SUBSTITUTIONS });
 
 /** The user's data as lower-case strings to look for: each input, an email's local part, name words. */
 function personalTokens(userInputs: readonly string[]): string[] {
@@ -99,9 +75,14 @@ function personalTokens(userInputs: readonly string[]): string[] {
  * NFKC, no composition rules (no "one digit, one symbol"), a rejection of guessable passwords by
  * a zxcvbn estimate over common-password, word and name lists, and of passwords containing the
  * user's own email or name. All reasons are reported together so the user fixes them at once.
+ * @throws EstimatorUnavailableError when the strength estimate cannot be made (too many checks
+ *   waiting, or the estimator failed): the password is then neither accepted nor refused
  * @see https://pages.nist.gov/800-63-3/sp800-63b.html#sec5 (SP 800-63B 5.1.1.2)
  */
-export function checkPassword(password: string, opts: PasswordPolicyOptions = {}): PasswordCheck {
+export async function checkPassword(
+  password: string,
+  opts: PasswordPolicyOptions = {},
+): Promise<PasswordCheck> {
   const minLength = opts.minLength ?? DEFAULT_MIN_PASSWORD_LENGTH;
   const maxLength = opts.maxLength ?? DEFAULT_MAX_PASSWORD_LENGTH;
   const normalized = normalizePassword(password);
@@ -128,10 +109,8 @@ export function checkPassword(password: string, opts: PasswordPolicyOptions = {}
   if (personal) reasons.push('contains your email address or name');
 
   const analysed = codePoints.slice(0, ANALYSED_CODE_POINTS).join('');
-  const { factory, userInputsWarning } = estimator();
-  const result = factory.check(analysed, tokens);
-  if (result.score < MIN_SCORE) {
-    const warning = result.feedback.warning;
+  const { score, warning, userInputsWarning } = await estimator.estimate(analysed, tokens);
+  if (score < MIN_SCORE) {
     // zxcvbn's own personal-data warning would repeat the reason given above.
     if (!(personal && warning === userInputsWarning)) {
       reasons.push(`is too easy to guess: ${sentenceFragment(warning)}`);

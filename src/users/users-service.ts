@@ -2,7 +2,13 @@ import { randomUUID } from 'node:crypto';
 import type { AuthContext } from '../access/authenticate.js';
 import type { Permissions } from '../access/permissions.js';
 import type { Config } from '../config/index.js';
-import { checkPassword, type FieldCipher, type PasswordHasher } from '../crypto/index.js';
+import {
+  checkPassword,
+  EstimatorUnavailableError,
+  type FieldCipher,
+  type PasswordCheck,
+  type PasswordHasher,
+} from '../crypto/index.js';
 import {
   ENCRYPTED_COLUMNS,
   fieldContext,
@@ -99,14 +105,29 @@ export class UsersService {
   /**
    * Applies the password policy (NIST SP 800-63B) with the user's own email and name as
    * penalised inputs.
-   * @throws AppError weak_password
+   * @throws AppError weak_password; service_unavailable when the strength estimate cannot be
+   *   made now (too many checks waiting)
    */
-  assertStrongPassword(password: string, userInputs: string[], path = '/body/password'): void {
-    const result = checkPassword(password, {
-      minLength: this.deps.passwords.minLength,
-      maxLength: this.deps.passwords.maxLength,
-      userInputs,
-    });
+  async assertStrongPassword(
+    password: string,
+    userInputs: string[],
+    path = '/body/password',
+  ): Promise<void> {
+    let result: PasswordCheck;
+    try {
+      result = await checkPassword(password, {
+        minLength: this.deps.passwords.minLength,
+        maxLength: this.deps.passwords.maxLength,
+        userInputs,
+      });
+    } catch (error) {
+      if (!(error instanceof EstimatorUnavailableError)) throw error;
+      throw new AppError(
+        'service_unavailable',
+        'Passwords cannot be checked right now. Try again shortly.',
+        { cause: error },
+      );
+    }
     if (!result.ok) {
       throw new AppError('weak_password', 'Choose a longer or less guessable password.', {
         errors: result.reasons.map((message) => ({ path, message })),
@@ -130,7 +151,7 @@ export class UsersService {
         ],
       });
     }
-    this.assertStrongPassword(input.password, [email, name]);
+    await this.assertStrongPassword(input.password, [email, name]);
     return this.insert(
       { email, name, role: input.role, passwordHash: await this.deps.hasher.hash(input.password) },
       false,

@@ -1,0 +1,23 @@
+// Copies the plain-JavaScript files of src/ that tsc does not emit (worker entry points, which
+// must run without a TypeScript loader) to the same place under dist/.
+import { copyFileSync, mkdirSync, readdirSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const src = join(root, 'src');
+const dist = join(root, 'dist');
+
+function* assets(dir) {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) yield* assets(path);
+    else if (entry.name.endsWith('.mjs')) yield path;
+  }
+}
+
+for (const file of assets(src)) {
+  const target = join(dist, relative(src, file));
+  mkdirSync(dirname(target), { recursive: true });
+  copyFileSync(file, target);
+}

@@ -1,0 +1,85 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  EstimatorUnavailableError,
+  PasswordEstimator,
+} from '../../src/crypto/password-estimator.js';
+
+const estimators: PasswordEstimator[] = [];
+afterEach(async () => {
+  for (const e of estimators.splice(0)) await e.stop();
+});
+
+function make(options: { idleMs?: number; maxPending?: number } = {}): PasswordEstimator {
+  const estimator = new PasswordEstimator({ l33tMaxSubstitutions: 4, ...options });
+  estimators.push(estimator);
+  return estimator;
+}
+
+describe('PasswordEstimator (zxcvbn in a worker thread)', () => {
+  it('starts on first use and scores passwords like zxcvbn', async () => {
+    const estimator = make();
+    expect(estimator.running).toBe(false);
+    const weak = await estimator.estimate('password123456', []);
+    expect(estimator.running).toBe(true);
+    expect(weak.score).toBeLessThan(3);
+    expect(weak.warning).toMatch(/\S/);
+    const strong = await estimator.estimate('violet tractor sings at midnight', []);
+    expect(strong.score).toBeGreaterThanOrEqual(3);
+    // The user's own data counts against a password.
+    const personal = await estimator.estimate('margaretwhitfield', ['margaretwhitfield']);
+    expect(personal.score).toBeLessThan(3);
+    expect(personal.warning).toBe(personal.userInputsWarning);
+  });
+
+  it('answers concurrent estimates each with its own result', async () => {
+    const estimator = make();
+    const passwords = ['password123456', 'violet tractor sings at midnight', 'qwertyuiopasdf'];
+    const results = await Promise.all(passwords.map((p) => estimator.estimate(p, [])));
+    expect(results.map((r) => r.score >= 3)).toEqual([false, true, false]);
+  });
+
+  it('keeps the event loop free while the dictionaries load and passwords are checked', async () => {
+    const estimator = make();
+    const delay = monitorEventLoopDelay({ resolution: 1 });
+    delay.enable();
+    const long = '4@!1|0$3'.repeat(12);
+    await Promise.all(Array.from({ length: 6 }, () => estimator.estimate(long, ['someone'])));
+    delay.disable();
+    // In-process, loading alone held the loop for hundreds of ms and each check tens of ms.
+    expect(delay.max / 1e6).toBeLessThan(100);
+  });
+
+  it('stops the worker when idle and starts it again when needed', async () => {
+    const estimator = make({ idleMs: 50 });
+    await estimator.estimate('password123456', []);
+    expect(estimator.running).toBe(true);
+    await expect.poll(() => estimator.running, { timeout: 5_000, interval: 20 }).toBe(false);
+    const again = await estimator.estimate('violet tractor sings at midnight', []);
+    expect(again.score).toBeGreaterThanOrEqual(3);
+    expect(estimator.running).toBe(true);
+  });
+
+  it('refuses at once beyond its bound of waiting estimates, and recovers', async () => {
+    const estimator = make({ maxPending: 2 });
+    const first = estimator.estimate('password123456', []);
+    const second = estimator.estimate('qwertyuiopasdf', []);
+    await expect(estimator.estimate('iloveyou2024!', [])).rejects.toBeInstanceOf(
+      EstimatorUnavailableError,
+    );
+    await Promise.all([first, second]);
+    expect((await estimator.estimate('violet tractor sings at midnight', [])).score).toBe(4);
+  });
+
+  it('fails what it holds when the worker stops, then works again', async () => {
+    const estimator = make();
+    await estimator.estimate('warm up', []);
+    const held = expect(
+      estimator.estimate('violet tractor sings at midnight', []),
+    ).rejects.toBeInstanceOf(EstimatorUnavailableError);
+    await estimator.stop();
+    await held;
+    expect(estimator.running).toBe(false);
+    expect((await estimator.estimate('password123456', [])).score).toBeLessThan(3);
+  });
+});
