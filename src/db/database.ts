@@ -1,17 +1,8 @@
 import { closeSync, constants, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import {
-  Kysely,
-  PostgresDialect,
-  SelectQueryNode,
-  SqliteDialect,
-  sql,
-  type Compilable,
-  type Dialect,
-  type Driver,
-  type SqliteDatabase as KyselySqliteDatabase,
-} from 'kysely';
+import type { Compilable, Dialect, Driver, SqliteDatabase as KyselySqliteDatabase } from 'kysely';
+import { Kysely, PostgresDialect, SelectQueryNode, SqliteDialect, sql } from './kysely.js';
 import type pg from 'pg';
 import type { Database } from './types.js';
 
