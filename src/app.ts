@@ -15,7 +15,7 @@ import { installErrorHandling, sendProblem } from './http/error-handler.js';
 import { AppError } from './errors.js';
 import { health } from './http/health.js';
 import { jsonOnly } from './http/json-body.js';
-import { accessLog, createLogger } from './http/logger.js';
+import { accessLog, createLogger, lazyChildLogger } from './http/logger.js';
 import { trackRouteMethods } from './http/method-not-allowed.js';
 import { REQUEST_ID_HEADER, requestIdFor } from './http/request-id.js';
 import {
@@ -100,6 +100,8 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
   const app = Fastify({
     https: tls === undefined ? null : secureContextOptions(config.tls, tls),
     loggerInstance,
+    // request.log becomes a pino child only when the request logs something.
+    childLoggerFactory: lazyChildLogger,
     // One access line per request comes from accessLog instead of Fastify's two.
     logController: new LogController({
       disableRequestLogging: true,

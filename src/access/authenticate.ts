@@ -75,7 +75,9 @@ export const authentication = fp(
         }
         try {
           const claims = await verifiedBearer(request, opts.tokens);
-          if (!(await opts.sessions.isActive(claims.sid))) throw invalidToken('session ended');
+          const active =
+            opts.sessions.knownState(claims.sid) ?? (await opts.sessions.isActive(claims.sid));
+          if (!active) throw invalidToken('session ended');
           request.auth = {
             userId: claims.sub,
             sessionId: claims.sid,

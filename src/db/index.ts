@@ -3,6 +3,9 @@ export {
   type CreateDatabaseOptions,
   type Db,
   type DialectName,
+  parameter,
+  prepareRead,
+  type PreparedRead,
 } from './database.js';
 export { migrateToLatest, type MigrateOptions } from './migrate.js';
 export { migrationsFor } from './migrations/index.js';

@@ -1,11 +1,5 @@
-import {
-  Migrator,
-  sql,
-  type Kysely,
-  type Migration,
-  type MigrationProvider,
-  type MigrationResultSet,
-} from 'kysely';
+import type { Kysely, Migration, MigrationProvider, MigrationResultSet } from 'kysely';
+import { Migrator, sql } from './kysely.js';
 import type { Db } from './database.js';
 import { migrationsFor } from './migrations/index.js';
 import type { Database } from './types.js';

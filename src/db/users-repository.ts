@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { parameter, prepareRead, type PreparedRead } from './database.js';
 import type { Database, NewUserRow, UserRow, UserUpdate } from './types.js';
 
 /** Position of the last row of a page; the next page starts strictly after it. */
@@ -21,20 +22,28 @@ export const MAX_USERS_PAGE = 1_000;
 
 /** Reads and writes the `users` table. Rows go in and out as stored; services map them. */
 export class UsersRepository {
-  constructor(private readonly db: Kysely<Database>) {}
+  // The reads on every authenticated request and every login: compiled once, not per call.
+  private readonly byId: PreparedRead<[id: string], UserRow>;
+  private readonly byEmail: PreparedRead<[email: string], UserRow>;
+
+  constructor(private readonly db: Kysely<Database>) {
+    const users = db.selectFrom('users').selectAll();
+    this.byId = prepareRead(db, users.where('id', '=', parameter<string>(0)));
+    this.byEmail = prepareRead(db, users.where('email', '=', parameter<string>(0)));
+  }
 
   /** Inserts a user; a taken email rejects with a unique violation (see isUniqueViolation). */
   async insert(row: NewUserRow): Promise<UserRow> {
     return this.db.insertInto('users').values(row).returningAll().executeTakeFirstOrThrow();
   }
 
-  async findById(id: string): Promise<UserRow | undefined> {
-    return this.db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+  findById(id: string): Promise<UserRow | undefined> {
+    return this.byId.first(id);
   }
 
   /** Looks up by the normalised email; callers normalise first. */
-  async findByEmail(email: string): Promise<UserRow | undefined> {
-    return this.db.selectFrom('users').selectAll().where('email', '=', email).executeTakeFirst();
+  findByEmail(email: string): Promise<UserRow | undefined> {
+    return this.byEmail.first(email);
   }
 
   /**

@@ -3,8 +3,9 @@ import fp from 'fastify-plugin';
 import { DOCS_CONTENT_SECURITY_POLICY } from './security-headers.js';
 
 /**
- * OpenAPI 3.1 generated from the route schemas, and (when `serveUi`) the interactive reference at
- * /docs, served from the npm-installed swagger-ui assets so it works with no internet.
+ * When `serveUi`: OpenAPI 3.1 generated from the route schemas at /openapi.json, and the
+ * interactive reference at /docs, served from the npm-installed swagger-ui assets so it works with
+ * no internet. Otherwise nothing (the document is not generated).
  * Must be registered before the routes it documents.
  */
 export const apiDocs = fp(
@@ -12,6 +13,9 @@ export const apiDocs = fp(
     app: FastifyInstance,
     opts: { version: string; serveUi: boolean },
   ): Promise<void> {
+    // Docs off: nothing serves the document, so it is not built either (the generator and its
+    // YAML and schema-resolver dependencies were ~90 modules loaded at every start).
+    if (!opts.serveUi) return;
     // Imported here, not at the top: a deployment with docs off never loads them.
     const { default: fastifySwagger } = await import('@fastify/swagger');
     await app.register(fastifySwagger, {
@@ -30,7 +34,6 @@ export const apiDocs = fp(
         },
       },
     });
-    if (!opts.serveUi) return;
 
     app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
     const { default: fastifySwaggerUi } = await import('@fastify/swagger-ui');

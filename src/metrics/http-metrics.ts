@@ -6,7 +6,7 @@ const started = Symbol('bulwark.metricsStart');
 
 declare module 'fastify' {
   interface FastifyRequest {
-    [started]?: bigint | undefined;
+    [started]?: number | undefined;
   }
 }
 
@@ -23,20 +23,18 @@ export const httpMetrics = fp(
       const start = request[started];
       if (start === undefined) return;
       request[started] = undefined;
-      metrics.httpInFlight.dec();
+      metrics.requestsInFlight -= 1;
       if (statusCode === undefined) return;
       metrics.httpRequestDuration.observe(
-        {
-          method: request.method,
-          route: request.routeOptions.url ?? '(unmatched)',
-          status_class: `${Math.floor(statusCode / 100)}xx`,
-        },
-        Number(process.hrtime.bigint() - start) / 1e9,
+        request.method,
+        request.routeOptions.url ?? '(unmatched)',
+        statusCode,
+        (performance.now() - start) / 1e3,
       );
     };
     app.addHook('onRequest', (request, _reply, done) => {
-      request[started] = process.hrtime.bigint();
-      metrics.httpInFlight.inc();
+      request[started] = performance.now();
+      metrics.requestsInFlight += 1;
       done();
     });
     app.addHook('onResponse', (request, reply, done) => {

@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { RouteHistogram } from './route-histogram.js';
 
 /**
  * Bulwark's Prometheus metrics, on a registry of their own rather than prom-client's global one:
@@ -10,19 +11,24 @@ export class Metrics {
   readonly registry = new Registry();
   private defaultsCollected = false;
 
-  readonly httpRequestDuration = new Histogram({
-    name: 'bulwark_http_request_duration_seconds',
-    help: 'HTTP request duration by route template and status class.',
-    // Route templates, never raw URLs: ids in paths would make the label set unbounded.
-    labelNames: ['method', 'route', 'status_class'] as const,
-    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-    registers: [this.registry],
-  });
+  /** Labels method, route (templates, never raw URLs: ids would make the set unbounded), status_class. */
+  readonly httpRequestDuration = new RouteHistogram(
+    'bulwark_http_request_duration_seconds',
+    'HTTP request duration by route template and status class.',
+    [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    [this.registry],
+  );
 
-  readonly httpInFlight = new Gauge({
+  /** HTTP requests being handled now: counted here (a plain number), read at each scrape. */
+  requestsInFlight = 0;
+
+  readonly httpInFlight: Gauge = new Gauge({
     name: 'bulwark_http_requests_in_flight',
     help: 'HTTP requests being handled now.',
     registers: [this.registry],
+    collect: () => {
+      this.httpInFlight.set(this.requestsInFlight);
+    },
   });
 
   readonly logins = new Counter({

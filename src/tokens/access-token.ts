@@ -156,22 +156,34 @@ export class AccessTokens {
    * @throws AppError invalid_token
    */
   async verify(token: string): Promise<AccessClaims> {
-    const cached = this.verified.get(token);
-    if (cached !== undefined) {
-      if (this.keys.usable(cached.kid) === cached.key) {
-        try {
-          this.checkTimes(cached.claims, cached.nbf);
-        } catch (error) {
-          this.verified.delete(token);
-          throw error;
-        }
-        return cached.claims;
-      }
-      this.verified.delete(token);
-    }
+    const hit = this.verifyCached(token);
+    if (hit !== undefined) return hit;
     const verified = await this.verifyFully(token);
     this.verified.set(token, verified);
     return verified.claims;
+  }
+
+  /**
+   * The cache half of {@link verify}, synchronously: the claims of a token that passed a full
+   * verification and still passes every re-check, or undefined when only a full verification can
+   * answer (never seen, or its key is no longer the store's). A cached token whose time claims
+   * fail now is forgotten and refused, exactly as in verify.
+   * @throws AppError invalid_token
+   */
+  verifyCached(token: string): AccessClaims | undefined {
+    const cached = this.verified.get(token);
+    if (cached === undefined) return undefined;
+    if (this.keys.usable(cached.kid) !== cached.key) {
+      this.verified.delete(token);
+      return undefined;
+    }
+    try {
+      this.checkTimes(cached.claims, cached.nbf);
+    } catch (error) {
+      this.verified.delete(token);
+      throw error;
+    }
+    return cached.claims;
   }
 
   /**

@@ -42,13 +42,9 @@ export class SessionState {
   }
 
   async isActive(sessionId: string): Promise<boolean> {
+    const known = this.knownState(sessionId);
+    if (known !== undefined) return known;
     const now = this.now();
-    const cached = this.cache.get(sessionId);
-    if (cached && cached.active && cached.expiresAt <= now) {
-      this.markEnded([sessionId]);
-      return false;
-    }
-    if (cached && (!cached.active || cached.recheckAt > now)) return cached.active;
     const row = await this.repo.findById(sessionId);
     const active = row !== undefined && row.ended_at === null && row.expires_at > now;
     this.cache.set(sessionId, {
@@ -57,6 +53,23 @@ export class SessionState {
       expiresAt: row?.expires_at ?? Number.NEGATIVE_INFINITY,
     });
     return active;
+  }
+
+  /**
+   * The answer of {@link isActive} when memory alone can give it (synchronously), undefined when
+   * the database must be asked. Same rules: an ended session stays ended, an active one is
+   * trusted until its re-check time and never past its own expiry.
+   */
+  knownState(sessionId: string): boolean | undefined {
+    const cached = this.cache.get(sessionId);
+    if (cached === undefined) return undefined;
+    const now = this.now();
+    if (cached.active && cached.expiresAt <= now) {
+      this.markEnded([sessionId]);
+      return false;
+    }
+    if (!cached.active || cached.recheckAt > now) return cached.active;
+    return undefined;
   }
 
   /** Records that sessions ended; their tokens are refused from now on. */

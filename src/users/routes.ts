@@ -28,7 +28,7 @@ export function usersRoutes(base: FastifyInstance, opts: { users: UsersService }
     },
     async (request) => {
       const auth = requireAuth(request);
-      return users.view(await users.visible(auth, auth.userId, eventContext(request)));
+      return users.view(await users.visible(auth, auth.userId, () => eventContext(request)));
     },
   );
 
@@ -104,7 +104,7 @@ export function usersRoutes(base: FastifyInstance, opts: { users: UsersService }
     },
     async (request) =>
       users.view(
-        await users.visible(requireAuth(request), request.params.id, eventContext(request)),
+        await users.visible(requireAuth(request), request.params.id, () => eventContext(request)),
       ),
   );
 

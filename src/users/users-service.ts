@@ -48,6 +48,24 @@ function phoneContext(id: string) {
   return fieldContext(ENCRYPTED_COLUMNS.usersPhone, id);
 }
 
+const isoTimes = new Map<number, string>();
+const ISO_TIMES_KEPT = 1_024;
+
+/**
+ * Epoch ms as ISO 8601. The same few rows are read again and again (every /users/me), and
+ * formatting a date costs more than a map lookup, so recent answers are kept (bounded: the map
+ * starts over when full).
+ */
+function isoTime(ms: number): string {
+  let iso = isoTimes.get(ms);
+  if (iso === undefined) {
+    iso = new Date(ms).toISOString();
+    if (isoTimes.size >= ISO_TIMES_KEPT) isoTimes.clear();
+    isoTimes.set(ms, iso);
+  }
+  return iso;
+}
+
 /** Encodes the keyset position of a user for `nextCursor`. Opaque to clients. */
 function encodeCursor(row: UserRow): string {
   return Buffer.from(JSON.stringify([row.created_at, row.id])).toString('base64url');
@@ -97,8 +115,8 @@ export class UsersService {
           : this.deps.cipher.decrypt(row.phone_enc, phoneContext(row.id)),
       emailVerified: row.email_verified === 1,
       mfaEnabled: row.mfa_enabled === 1,
-      createdAt: new Date(row.created_at).toISOString(),
-      updatedAt: new Date(row.updated_at).toISOString(),
+      createdAt: isoTime(row.created_at),
+      updatedAt: isoTime(row.updated_at),
     };
   }
 
@@ -221,10 +239,15 @@ export class UsersService {
   }
 
   /**
-   * The user `id` as `auth` may see it: itself always, anyone with users:read.
+   * The user `id` as `auth` may see it: itself always, anyone with users:read. `context` may be
+   * given as a function: it is then only built for the event of a denial.
    * @throws AppError not_found otherwise, and for unknown ids alike
    */
-  async visible(auth: AuthContext, id: string, context: EventContext): Promise<UserRow> {
+  async visible(
+    auth: AuthContext,
+    id: string,
+    context: EventContext | (() => EventContext),
+  ): Promise<UserRow> {
     const isSelf = auth.userId === id;
     if (!isSelf && !auth.permissions.has('users:read')) {
       this.denied(auth, id, context, { status: 404, reason: 'not_owner' });
@@ -367,11 +390,11 @@ export class UsersService {
   private denied(
     auth: AuthContext,
     id: string,
-    context: EventContext,
+    context: EventContext | (() => EventContext),
     details: Record<string, string | number | string[]>,
   ): void {
     this.deps.events.emit({
-      ...context,
+      ...(typeof context === 'function' ? context() : context),
       type: 'access.denied',
       outcome: 'denied',
       actorId: auth.userId,

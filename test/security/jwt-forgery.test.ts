@@ -474,6 +474,22 @@ describe('malformed credentials', () => {
     await expectRejected(`Token ${alice.accessToken}`, 'not a bearer token');
   });
 
+  it('refuses a token it has verified and remembered, when the header around it is wrong', async () => {
+    // Accepted first, so the exact token string sits in the verified cache.
+    await expectAccepted(alice.accessToken, alice);
+    for (const value of [
+      `bearer ${alice.accessToken}`,
+      `Bearer  ${alice.accessToken}`,
+      ` Bearer ${alice.accessToken}`,
+      `Bearer ${alice.accessToken} `,
+      `Bearer ${alice.accessToken}\t`,
+      `Bearer\t${alice.accessToken}`,
+    ]) {
+      await expectRejected(value, 'not a bearer token');
+    }
+    await expectAccepted(alice.accessToken, alice);
+  });
+
   it('refuses Bearer with an empty or blank value', async () => {
     for (const value of ['Bearer', 'Bearer ', 'Bearer  ', 'Bearer\t']) {
       await expectRejected(value, 'not a bearer token');

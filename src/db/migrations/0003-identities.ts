@@ -1,4 +1,5 @@
-import { sql, type CreateTableBuilder, type Kysely, type Migration } from 'kysely';
+import type { CreateTableBuilder, Kysely, Migration } from 'kysely';
+import { sql } from '../kysely.js';
 import type { DialectName } from '../database.js';
 
 /*
