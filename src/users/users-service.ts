@@ -19,6 +19,7 @@ import {
 } from '../db/index.js';
 import { AppError } from '../errors.js';
 import type { EventContext, SecurityEvents } from '../security-events.js';
+import { BoundedCache } from '../tokens/bounded-cache.js';
 import type { Sessions } from '../tokens/sessions.js';
 import { canonicalEmail, normalizeEmail, normalizeName, normalizePhone } from './normalize.js';
 import type { UpdateUser, User } from './schema.js';
@@ -48,19 +49,16 @@ function phoneContext(id: string) {
   return fieldContext(ENCRYPTED_COLUMNS.usersPhone, id);
 }
 
-const isoTimes = new Map<number, string>();
-const ISO_TIMES_KEPT = 1_024;
+const isoTimes = new BoundedCache<number, string>(1_024);
 
 /**
  * Epoch ms as ISO 8601. The same few rows are read again and again (every /users/me), and
- * formatting a date costs more than a map lookup, so recent answers are kept (bounded: the map
- * starts over when full).
+ * formatting a date costs more than a map lookup, so recent answers are kept.
  */
 function isoTime(ms: number): string {
   let iso = isoTimes.get(ms);
   if (iso === undefined) {
     iso = new Date(ms).toISOString();
-    if (isoTimes.size >= ISO_TIMES_KEPT) isoTimes.clear();
     isoTimes.set(ms, iso);
   }
   return iso;
