@@ -47,7 +47,7 @@ export class OidcProviders {
     return providers;
   }
 
-  constructor(
+  private constructor(
     config: Config['oidc'],
     private readonly now: () => number = Date.now,
   ) {
@@ -105,7 +105,9 @@ export class OidcProviders {
   }
 
   private async discover(provider: OidcProvider): Promise<Discovered> {
-    const auth = this.credentials.get(provider.name) ?? (await clientAuth(provider));
+    const auth = this.credentials.get(provider.name);
+    // load() fills in every provider of byName, the only ones handed out.
+    if (auth === undefined) throw new Error(`oidc provider ${provider.name} has no credentials`);
     const config = await client.discovery(
       new URL(provider.issuer),
       provider.clientId,
