@@ -17,7 +17,25 @@ export interface PasswordEstimatorOptions {
   maxPending?: number;
   /** zxcvbn's l33t variants tried per password. */
   l33tMaxSubstitutions: number;
+  /**
+   * The worker's V8 heap limits. A worker that reaches them is ended by V8 and fails the checks it
+   * held (they answer as unavailable); the next check starts a new one. Default
+   * {@link ESTIMATOR_HEAP_LIMITS}.
+   */
+  heapLimits?: { maxYoungGenerationSizeMb: number; maxOldGenerationSizeMb: number };
 }
+
+/**
+ * The dictionaries hold ~30 MB of live heap once loaded and a worst-case check (100 analysed code
+ * points, 4 l33t variants) adds little. Without limits V8 sizes a worker's heap like a main
+ * thread's: its young generation grew to 32 MB and the worker to ~120 MB of RSS at its peak during
+ * a burst of checks; with these it stays near 64 MB (measured on 35 worst-case checks), with twice
+ * the live heap as headroom. bench/README.md has the figures.
+ */
+export const ESTIMATOR_HEAP_LIMITS = Object.freeze({
+  maxYoungGenerationSizeMb: 4,
+  maxOldGenerationSizeMb: 64,
+});
 
 interface Pending {
   resolve(estimate: Estimate): void;
@@ -90,6 +108,7 @@ export class PasswordEstimator {
     if (this.worker) return this.worker;
     const worker = new Worker(WORKER_URL, {
       workerData: { l33tMaxSubstitutions: this.options.l33tMaxSubstitutions },
+      resourceLimits: { ...(this.options.heapLimits ?? ESTIMATOR_HEAP_LIMITS) },
     });
     worker.on('message', (reply: Reply) => this.settle(reply));
     worker.on('error', (error) => {

@@ -1,8 +1,10 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
+  ESTIMATOR_HEAP_LIMITS,
   EstimatorUnavailableError,
   PasswordEstimator,
+  type PasswordEstimatorOptions,
 } from '../../src/crypto/password-estimator.js';
 
 const estimators: PasswordEstimator[] = [];
@@ -10,7 +12,7 @@ afterEach(async () => {
   for (const e of estimators.splice(0)) await e.stop();
 });
 
-function make(options: { idleMs?: number; maxPending?: number } = {}): PasswordEstimator {
+function make(options: Partial<PasswordEstimatorOptions> = {}): PasswordEstimator {
   const estimator = new PasswordEstimator({ l33tMaxSubstitutions: 4, ...options });
   estimators.push(estimator);
   return estimator;
@@ -81,5 +83,42 @@ describe('PasswordEstimator (zxcvbn in a worker thread)', () => {
     await held;
     expect(estimator.running).toBe(false);
     expect((await estimator.estimate('password123456', [])).score).toBeLessThan(3);
+  });
+
+  it('checks worst-case passwords within its default heap limits', async () => {
+    expect(ESTIMATOR_HEAP_LIMITS.maxOldGenerationSizeMb).toBeGreaterThan(0);
+    const estimator = make();
+    // 100 code points is what the policy analyses; these are the slowest shapes for zxcvbn.
+    const worst = [
+      'Yq#8zLm!kP2$'.repeat(9).slice(0, 100),
+      '4@!1|0$3'.repeat(13).slice(0, 100),
+      '12'.repeat(50),
+      'qwertyuiopasdfghjklzxcvbnm1234567890'.repeat(3).slice(0, 100),
+    ];
+    for (let round = 0; round < 3; round++) {
+      const results = await Promise.all(
+        worst.map((password) => estimator.estimate(password, ['someone@example.com', 'Some One'])),
+      );
+      for (const result of results) expect(result.score).toBeGreaterThanOrEqual(0);
+    }
+    expect(estimator.running).toBe(true);
+  });
+
+  it('fails the checks it holds when the worker runs out of heap, and never takes the process down', async () => {
+    // Far too small for the dictionaries: V8 ends the worker while it loads them.
+    const estimator = make({
+      heapLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 4 },
+    });
+    const checks = [
+      estimator.estimate('violet tractor sings at midnight', []),
+      estimator.estimate('password123456', []),
+    ];
+    for (const check of checks)
+      await expect(check).rejects.toBeInstanceOf(EstimatorUnavailableError);
+    expect(estimator.running).toBe(false);
+    // The next check starts a new worker (which fails the same way here) instead of hanging.
+    await expect(estimator.estimate('password123456', [])).rejects.toBeInstanceOf(
+      EstimatorUnavailableError,
+    );
   });
 });
