@@ -109,6 +109,51 @@ describe('BoundedCache', () => {
     expect(cache.get('toString')).toBeUndefined();
   });
 
+  it('evicts exactly like a reference LRU through many uses, deletes, clears and table rehashes', () => {
+    // A seeded generator: the same sequence on every run, long enough for the map's table to be
+    // rehashed many times while the eviction position is kept between calls.
+    let seed = 0x2545f491;
+    const random = (n: number): number => {
+      seed ^= seed << 13;
+      seed ^= seed >>> 17;
+      seed ^= seed << 5;
+      return (seed >>> 0) % n;
+    };
+    for (const capacity of [1, 2, 7, 64]) {
+      const cache = new BoundedCache<string, number>(capacity);
+      let model: string[] = []; // least recently used first
+      for (let step = 0; step < 20_000; step += 1) {
+        const key = `k${random(capacity * 3)}`;
+        const action = random(100);
+        if (action < 45) {
+          cache.set(key, step);
+          model = [...model.filter((k) => k !== key), key];
+          if (model.length > capacity) model.shift();
+        } else if (action < 85) {
+          const hit = cache.get(key) !== undefined;
+          expect(hit).toBe(model.includes(key));
+          if (hit) model = [...model.filter((k) => k !== key), key];
+        } else if (action < 99) {
+          cache.delete(key);
+          model = model.filter((k) => k !== key);
+        } else {
+          cache.clear();
+          model = [];
+        }
+        expect(cache.size).toBe(model.length);
+      }
+      // What is left, and its order: once the cache is full, each new key evicts the oldest
+      // survivor (checked without reading the ones still expected, which would reorder them).
+      const survivors = [...model];
+      for (let i = survivors.length; i < capacity; i += 1) cache.set(`filler-${i}`, i);
+      for (let i = 0; i < survivors.length; i += 1) {
+        cache.set(`fresh-${i}`, i);
+        expect(cache.size).toBe(capacity);
+        expect(cache.get(survivors[i]!)).toBeUndefined();
+      }
+    }
+  });
+
   it.each([0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY])('rejects capacity %s', (capacity) => {
     expect(() => new BoundedCache(capacity)).toThrow(RangeError);
     expect(() => new BoundedCache(capacity)).toThrow('capacity must be a positive integer');
