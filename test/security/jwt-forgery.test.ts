@@ -240,6 +240,22 @@ describe('unsigned and altered tokens', () => {
     await expectRejected(`Bearer ${token}`, 'algorithm does not match the key');
   });
 
+  it('refuses a header that is not a JSON object in strict base64url', async () => {
+    const [, payload, signature] = parts(alice.accessToken);
+    const b64 = (text: string): string => Buffer.from(text).toString('base64url');
+    for (const header of [
+      b64('[]'),
+      b64('null'),
+      b64('"EdDSA"'),
+      b64('{"alg":"EdDSA",'),
+      b64('{"alg":"EdDSA"}{}'),
+      Buffer.from([0x7b, 0x22, 0xff, 0x22, 0x3a, 0x31, 0x7d]).toString('base64url'), // {"\xff":1}
+      `${b64('{"alg":"EdDSA","typ":"at+jwt"}')}A`, // a length no encoding produces
+    ]) {
+      await expectRejected(`Bearer ${header}.${payload}.${signature}`, 'unreadable header');
+    }
+  });
+
   it('refuses a real token with its signature stripped', async () => {
     const [header, payload] = parts(alice.accessToken);
     await expectRejected(`Bearer ${header}.${payload}.`, 'not a compact JWS');
