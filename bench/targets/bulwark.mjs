@@ -1,22 +1,26 @@
 // The Bulwark server under test, built from dist/ with production settings, on a fresh SQLite
-// database in a temporary directory. It registers one user with the default argon2id
-// parameters, logs in a few times (real sessions), and pre-mints a pool of distinct, valid
-// access tokens for those sessions with the server's own issuer, so that "a fresh token per
-// request" measures verification and not issuing. Prints one JSON line when ready.
+// database in a temporary directory. Its user is created the way an operator does it, with
+// `bulwark user create` in a separate process before the server starts (registration, with its
+// password-strength worker, is not part of what is measured); the server then logs in a few
+// times (real sessions) and pre-mints a pool of distinct, valid access tokens for those sessions
+// with its own issuer, so that "a fresh token per request" measures verification and not
+// issuing. Prints one JSON line when ready.
 //
 // Usage: node bench/targets/bulwark.mjs '<json options>'
 //   { store: 'memory' | 'redis', redisUrl?, tokens?: number, sessions?: number }
 // Rate limits stay on (every request is counted) with limits no benchmark reaches.
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createConfig } from '../../dist/config/index.js';
 import { startServer } from '../../dist/server.js';
 
 const options = JSON.parse(process.argv[2] ?? '{}');
 const dir = mkdtempSync(join(tmpdir(), 'bulwark-bench-'));
-const config = createConfig({
+const settings = {
   env: 'production',
   // Access lines off, like the baselines (which log nothing); warnings and errors still go out.
   log: { level: 'warn' },
@@ -45,7 +49,33 @@ const config = createConfig({
       accountFreeFailures: 1_000_000,
     },
   },
-});
+};
+const config = createConfig(settings);
+
+const email = `bench-${randomBytes(4).toString('hex')}@example.com`;
+const password = `correct horse battery staple ${randomBytes(3).toString('hex')}`;
+// The same settings in a 0600 config file for the CLI (it holds the master key).
+const configFile = join(dir, 'bulwark.json');
+writeFileSync(configFile, JSON.stringify(settings), { mode: 0o600 });
+execFileSync(
+  process.execPath,
+  [
+    fileURLToPath(new URL('../../bin/bulwark.js', import.meta.url)),
+    'user',
+    'create',
+    '--config',
+    configFile,
+    '--email',
+    email,
+    '--name',
+    'Bench User',
+    '--role',
+    'user',
+    '--password-stdin',
+  ],
+  { input: `${password}\n`, stdio: ['pipe', 'ignore', 'inherit'], timeout: 30_000 },
+);
+
 const server = await startServer(config);
 
 async function post(path, body, token) {
@@ -59,11 +89,6 @@ async function post(path, body, token) {
   });
   return { status: response.status, body: await response.json() };
 }
-
-const email = `bench-${randomBytes(4).toString('hex')}@example.com`;
-const password = `correct horse battery staple ${randomBytes(3).toString('hex')}`;
-const registered = await post('/api/v1/auth/register', { email, password, name: 'Bench User' });
-if (registered.status !== 201) throw new Error(`register answered ${registered.status}`);
 
 const sessions = [];
 for (let i = 0; i < (options.sessions ?? 4); i++) {
