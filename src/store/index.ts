@@ -7,7 +7,11 @@ export type { CounterSpec, SharedStore, StoreHealth } from './shared-store.js';
 export { MemoryStore } from './memory-store.js';
 // RedisStore (and ioredis with it) is loaded only when redis.url is set: import it from
 // './redis-store.js' directly.
-export { createCappedMemoryCounter, memoryCounterSize } from './capped-memory-counter.js';
+export {
+  createCappedMemoryCounter,
+  memoryCounterOrderLength,
+  memoryCounterSize,
+} from './capped-memory-counter.js';
 
 /** The shared store the config asks for: Redis when redis.url is set, memory otherwise. */
 export async function createSharedStore(
