@@ -73,7 +73,14 @@ execFileSync(
     'user',
     '--password-stdin',
   ],
-  { input: `${password}\n`, stdio: ['pipe', 'ignore', 'inherit'], timeout: 30_000 },
+  {
+    input: `${password}\n`,
+    stdio: ['pipe', 'ignore', 'inherit'],
+    timeout: 30_000,
+    // The config file only: an inherited DATABASE_URL, REDIS_URL or BULWARK_* (CI exports them
+    // for the tests) would override it and point the CLI at another database.
+    env: { PATH: process.env.PATH ?? '' },
+  },
 );
 
 const server = await startServer(config);
