@@ -27,6 +27,16 @@ function setup(
   };
 }
 
+/** A sink whose writes succeed and are recorded as batches of event times. */
+function batchingSink(options: { batchSize?: number; batchDelayMs?: number }) {
+  const batches: number[][] = [];
+  const { sink } = setup((events) => {
+    batches.push(events.map((e) => e.time));
+    return Promise.resolve();
+  }, options);
+  return { sink, batches };
+}
+
 describe('AuditSink', () => {
   it('returns at once: recording never waits for the database', () => {
     const { sink } = setup(() => new Promise<void>(() => undefined)); // a write that never ends
@@ -68,14 +78,7 @@ describe('AuditSink', () => {
   });
 
   it('writes events recorded in separate ticks within the delay as one batch', async () => {
-    const batches: number[][] = [];
-    const { sink } = setup(
-      (events) => {
-        batches.push(events.map((e) => e.time));
-        return Promise.resolve();
-      },
-      { batchDelayMs: 60_000 },
-    );
+    const { sink, batches } = batchingSink({ batchDelayMs: 60_000 });
     sink.record(event(1));
     await new Promise((resolve) => setImmediate(resolve));
     sink.record(event(2));
@@ -86,14 +89,7 @@ describe('AuditSink', () => {
   });
 
   it('writes once the delay is over, without a flush', async () => {
-    const batches: number[][] = [];
-    const { sink } = setup(
-      (events) => {
-        batches.push(events.map((e) => e.time));
-        return Promise.resolve();
-      },
-      { batchDelayMs: 10 },
-    );
+    const { sink, batches } = batchingSink({ batchDelayMs: 10 });
     sink.record(event(1));
     for (let waited = 0; batches.length === 0 && waited < 5_000; waited += 10) {
       await new Promise((resolve) => setTimeout(resolve, 10));
@@ -102,14 +98,7 @@ describe('AuditSink', () => {
   });
 
   it('does not wait out the delay on flush() or a full batch', async () => {
-    const batches: number[][] = [];
-    const { sink } = setup(
-      (events) => {
-        batches.push(events.map((e) => e.time));
-        return Promise.resolve();
-      },
-      { batchSize: 2, batchDelayMs: 60_000 },
-    );
+    const { sink, batches } = batchingSink({ batchSize: 2, batchDelayMs: 60_000 });
     const started = Date.now();
     sink.record(event(1));
     await sink.flush();
