@@ -1,14 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { AuditChainBrokenError, AuditLog } from '../../src/audit/audit-log.js';
 import { GENESIS_HASH, linkHash } from '../../src/audit/audit-chain.js';
-import {
-  AuditEventsRepository,
-  createDatabase,
-  migrateToLatest,
-  type Db,
-} from '../../src/db/index.js';
+import { AuditEventsRepository, createDatabase, type Db } from '../../src/db/index.js';
 import type { RecordedSecurityEvent } from '../../src/security-events.js';
-import { createTestDb, type TestDb } from '../helpers/db.js';
+import { createMigratedTestDb, type TestDb } from '../helpers/db.js';
 
 const opened: TestDb[] = [];
 const extra: Db[] = [];
@@ -18,9 +13,8 @@ afterEach(async () => {
 });
 
 async function fresh(): Promise<{ t: TestDb; log: AuditLog }> {
-  const t = await createTestDb();
+  const t = await createMigratedTestDb();
   opened.push(t);
-  await migrateToLatest(t.db);
   return { t, log: new AuditLog(new AuditEventsRepository(t.db.kysely, t.db.dialect)) };
 }
 

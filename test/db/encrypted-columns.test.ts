@@ -6,11 +6,10 @@ import {
   EncryptedColumnsRepository,
   encryptedColumns,
   fieldContext,
-  migrateToLatest,
   reencryptAll,
   type ReencryptProgress,
 } from '../../src/db/index.js';
-import { createTestDb, dialectUnderTest, type TestDb } from '../helpers/db.js';
+import { createMigratedTestDb, dialectUnderTest, type TestDb } from '../helpers/db.js';
 import { signingKeyRow, userRow } from './rows.js';
 
 const PHONE = ENCRYPTED_COLUMNS.usersPhone;
@@ -49,8 +48,7 @@ describe(`EncryptedColumnsRepository and reencryptAll on ${dialectUnderTest}`, (
   const v2 = v1.addVersion();
 
   beforeEach(async () => {
-    t = await createTestDb();
-    await migrateToLatest(t.db);
+    t = await createMigratedTestDb();
     repo = new EncryptedColumnsRepository(t.db.kysely);
   });
   afterEach(async () => {

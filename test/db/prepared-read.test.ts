@@ -1,20 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  migrateToLatest,
-  parameter,
-  prepareRead,
-  UsersRepository,
-  type UserRow,
-} from '../../src/db/index.js';
-import { createTestDb, dialectUnderTest, type TestDb } from '../helpers/db.js';
+import { parameter, prepareRead, UsersRepository, type UserRow } from '../../src/db/index.js';
+import { createMigratedTestDb, dialectUnderTest, type TestDb } from '../helpers/db.js';
 import { userRow } from './rows.js';
 
 describe(`prepareRead on ${dialectUnderTest}`, () => {
   let t: TestDb;
   let users: UsersRepository;
   beforeAll(async () => {
-    t = await createTestDb();
-    await migrateToLatest(t.db);
+    t = await createMigratedTestDb();
     users = new UsersRepository(t.db.kysely);
   });
   afterAll(async () => {

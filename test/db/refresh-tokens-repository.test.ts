@@ -3,12 +3,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createDatabase,
   isUniqueViolation,
-  migrateToLatest,
   RefreshTokensRepository,
   SessionsRepository,
   UsersRepository,
 } from '../../src/db/index.js';
-import { createTestDb, dialectUnderTest, type TestDb } from '../helpers/db.js';
+import { createMigratedTestDb, dialectUnderTest, type TestDb } from '../helpers/db.js';
 import { refreshTokenRow, sessionRow, T0, userRow } from './rows.js';
 
 describe(`RefreshTokensRepository on ${dialectUnderTest}`, () => {
@@ -17,8 +16,7 @@ describe(`RefreshTokensRepository on ${dialectUnderTest}`, () => {
   let newSession: () => Promise<string>;
 
   beforeAll(async () => {
-    t = await createTestDb();
-    await migrateToLatest(t.db);
+    t = await createMigratedTestDb();
     tokens = new RefreshTokensRepository(t.db.kysely);
     const users = new UsersRepository(t.db.kysely);
     const sessions = new SessionsRepository(t.db.kysely);

@@ -1,12 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  migrateToLatest,
   RefreshTokensRepository,
   SessionsRepository,
   UsersRepository,
 } from '../../src/db/index.js';
-import { createTestDb, dialectUnderTest, type TestDb } from '../helpers/db.js';
+import { createMigratedTestDb, dialectUnderTest, type TestDb } from '../helpers/db.js';
 import { refreshTokenRow, sessionRow, T0, userRow } from './rows.js';
 
 describe(`SessionsRepository on ${dialectUnderTest}`, () => {
@@ -16,8 +15,7 @@ describe(`SessionsRepository on ${dialectUnderTest}`, () => {
   const newUser = async () => (await users.insert(userRow())).id;
 
   beforeAll(async () => {
-    t = await createTestDb();
-    await migrateToLatest(t.db);
+    t = await createMigratedTestDb();
     users = new UsersRepository(t.db.kysely);
     sessions = new SessionsRepository(t.db.kysely);
   });

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { migrateToLatest, SigningKeysRepository } from '../../src/db/index.js';
-import { createTestDb, dialectUnderTest, type TestDb } from '../helpers/db.js';
+import { SigningKeysRepository } from '../../src/db/index.js';
+import { createMigratedTestDb, dialectUnderTest, type TestDb } from '../helpers/db.js';
 import { signingKeyRow, T0 } from './rows.js';
 
 const DAY = 86_400_000;
@@ -10,8 +10,7 @@ describe(`SigningKeysRepository on ${dialectUnderTest}`, () => {
   let t: TestDb;
   let keys: SigningKeysRepository;
   beforeEach(async () => {
-    t = await createTestDb();
-    await migrateToLatest(t.db);
+    t = await createMigratedTestDb();
     keys = new SigningKeysRepository(t.db.kysely);
   });
   afterEach(async () => {

@@ -1,12 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   isUniqueViolation,
-  migrateToLatest,
   RefreshTokensRepository,
   SessionsRepository,
   UsersRepository,
 } from '../../src/db/index.js';
-import { createTestDb, dialectUnderTest, type TestDb } from '../helpers/db.js';
+import { createMigratedTestDb, dialectUnderTest, type TestDb } from '../helpers/db.js';
 import { refreshTokenRow, sessionRow, userRow } from './rows.js';
 
 async function failure(promise: Promise<unknown>): Promise<unknown> {
@@ -22,8 +21,7 @@ describe(`isUniqueViolation on ${dialectUnderTest}`, () => {
   let t: TestDb;
   let users: UsersRepository;
   beforeAll(async () => {
-    t = await createTestDb();
-    await migrateToLatest(t.db);
+    t = await createMigratedTestDb();
     users = new UsersRepository(t.db.kysely);
   });
   afterAll(async () => {

@@ -1,15 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrateToLatest, UsersRepository, type UserRow } from '../../src/db/index.js';
-import { createTestDb, dialectUnderTest, type TestDb } from '../helpers/db.js';
+import { UsersRepository, type UserRow } from '../../src/db/index.js';
+import { createMigratedTestDb, dialectUnderTest, type TestDb } from '../helpers/db.js';
 import { T0, userRow } from './rows.js';
 
 describe(`UsersRepository on ${dialectUnderTest}`, () => {
   let t: TestDb;
   let users: UsersRepository;
   beforeAll(async () => {
-    t = await createTestDb();
-    await migrateToLatest(t.db);
+    t = await createMigratedTestDb();
     users = new UsersRepository(t.db.kysely);
   });
   afterAll(async () => {

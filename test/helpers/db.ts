@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { createDatabase, type Db } from '../../src/db/index.js';
+import { createDatabase, migrateToLatest, type Db } from '../../src/db/index.js';
 
 /*
  * Every test file gets a database of its own. On PostgreSQL (DATABASE_URL set) that is a fresh
@@ -26,6 +26,18 @@ export interface TestDb {
   sqlitePath: string;
   /** Closes `db` and drops the schema or deletes the file. */
   cleanup(): Promise<void>;
+}
+
+/** A fresh database with every migration applied. */
+export async function createMigratedTestDb(): Promise<TestDb> {
+  const t = await createTestDb();
+  try {
+    await migrateToLatest(t.db);
+  } catch (error) {
+    await t.cleanup();
+    throw error;
+  }
+  return t;
 }
 
 /** A fresh, empty database for one test file. Migrations are not run: callers do. */
