@@ -1,5 +1,6 @@
 // Copies the plain-JavaScript files of src/ that tsc does not emit (worker entry points, which
-// must run without a TypeScript loader) to the same place under dist/.
+// must run without a TypeScript loader, and the generated config validator) to the same place
+// under dist/.
 import { copyFileSync, mkdirSync, readdirSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,7 +13,7 @@ function* assets(dir) {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
     if (entry.isDirectory()) yield* assets(path);
-    else if (entry.name.endsWith('.mjs')) yield path;
+    else if (entry.name.endsWith('.mjs') || entry.name.endsWith('.cjs')) yield path;
   }
 }
 

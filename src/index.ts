@@ -1,13 +1,8 @@
 /** Bulwark as a library: build the service, or use its parts as Fastify plugins. */
 export { buildApp, type BuildAppOptions, type BulwarkApp } from './app.js';
 export { startServer, runServer, type StartOptions, type RunningServer } from './server.js';
-export {
-  loadConfig,
-  createConfig,
-  ConfigSchema,
-  type Config,
-  type ConfigInput,
-} from './config/index.js';
+export { loadConfig, createConfig, type Config, type ConfigInput } from './config/index.js';
+export { ConfigSchema } from './config/schema.js';
 export {
   AppError,
   ConfigError,

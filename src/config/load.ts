@@ -1,28 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { Ajv, type ErrorObject } from 'ajv';
-import addFormatsModule from 'ajv-formats';
+import type { ErrorObject } from 'ajv';
 import { ConfigError } from '../errors.js';
-import { ConfigSchema, type Config, type ConfigInput } from './schema.js';
+import type { Config, ConfigInput } from './schema.js';
 import { checkConfigRules } from './rules.js';
+import { validateConfig as validate } from './validator.js';
 import { describeExpected, settings, type SchemaNode, type Setting } from './settings.js';
-
-// ajv-formats is CommonJS with a default export; under NodeNext it arrives as the module object.
-const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
-
-const ajv = new Ajv({
-  allErrors: true,
-  useDefaults: true,
-  coerceTypes: false,
-  strict: false,
-  // Compiled once at start and run once: skip the optimisation pass over the generated code
-  // (it was a third of the compile time; the checks are the same).
-  code: { optimize: false },
-  // The schema is ours and static: checking it against the JSON Schema meta-schema (compiling the
-  // meta-schema first) was ~30 ms of every start. test/config/schema-meta.test.ts checks it once.
-  validateSchema: false,
-});
-addFormats(ajv);
-const validate = ajv.compile<Config>(ConfigSchema);
 
 /** Settings whose values are never echoed in an error message. */
 // oidc.providers: its JSON carries client secrets.

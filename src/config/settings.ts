@@ -1,4 +1,4 @@
-import { ConfigSchema } from './schema.js';
+import { configSchemaJson } from './validator.js';
 
 /** JSON-schema node as TypeBox emits it; only the members the loader reads. */
 export interface SchemaNode {
@@ -68,9 +68,7 @@ function collect(node: SchemaNode, prefix: string[], out: Setting[]): void {
 /** Every leaf setting of the configuration schema, in schema order. */
 export const settings: readonly Setting[] = (() => {
   const out: Setting[] = [];
-  // Widened: TypeBox's Unsafe nodes (typed unions) share no declared member with SchemaNode,
-  // though at runtime they are plain JSON-schema objects like every other node.
-  collect(ConfigSchema as SchemaNode, [], out);
+  collect(configSchemaJson, [], out);
   return Object.freeze(out);
 })();
 
