@@ -2,7 +2,8 @@ import { closeSync, constants, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import type { Compilable, Dialect, Driver, SqliteDatabase as KyselySqliteDatabase } from 'kysely';
-import { Kysely, PostgresDialect, SelectQueryNode, SqliteDialect, sql } from './kysely.js';
+import { Kysely, SelectQueryNode, SqliteDialect, sql } from './kysely.js';
+import { CurrentSchemaPostgresDialect } from './postgres-introspector.js';
 import type pg from 'pg';
 import type { Database } from './types.js';
 
@@ -117,7 +118,7 @@ function postgresDialect(
   // Without a listener an idle connection's error is an unhandled 'error' event and kills the
   // process; the pool drops that connection by itself and the next query gets a fresh one.
   pool.on('error', (error) => onBackgroundError?.(error));
-  return new PostgresDialect({ pool });
+  return new CurrentSchemaPostgresDialect({ pool });
 }
 
 function sqliteDialect(path: string): { dialect: Dialect; direct: DirectSqlite } {
