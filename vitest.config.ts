@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
 
 // With DATABASE_URL set, every test that touches the database runs a second time on PostgreSQL.
@@ -22,6 +23,10 @@ const postgresUrl = process.env.DATABASE_URL;
 export default defineConfig({
   test: {
     reporters: ['default', './test/helpers/summary-reporter.ts'],
+    // Test files are independent (own SQLite file or PostgreSQL schema, own Redis prefix, port 0)
+    // and spend much of their time waiting on child processes, PostgreSQL and the network, so run
+    // at least two at once: Vitest's default (cores - 1) is one file at a time on 2 cores.
+    maxWorkers: Math.max(2, availableParallelism() - 1),
     testTimeout: 20_000,
     hookTimeout: 30_000,
     projects: [

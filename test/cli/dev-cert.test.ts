@@ -61,7 +61,10 @@ describe('bulwark dev-cert', () => {
 
   it('refuses to overwrite existing files unless --force', async () => {
     const out = outDir();
-    expect((await runNode([BIN, 'dev-cert', '--out', out])).code).toBe(0);
+    {
+      const r0 = await runNode([BIN, 'dev-cert', '--out', out]);
+      expect(r0.code, r0.stderr).toBe(0);
+    }
     const before = readFileSync(join(out, 'localhost-key.pem'), 'utf8');
 
     const again = await runNode([BIN, 'dev-cert', '--out', out]);
@@ -80,7 +83,10 @@ describe('bulwark dev-cert', () => {
 
   it('refuses when only one of the two files exists', async () => {
     const out = outDir();
-    expect((await runNode([BIN, 'dev-cert', '--out', out])).code).toBe(0);
+    {
+      const r0 = await runNode([BIN, 'dev-cert', '--out', out]);
+      expect(r0.code, r0.stderr).toBe(0);
+    }
     rmSync(join(out, 'localhost-cert.pem'));
     const res = await runNode([BIN, 'dev-cert', '--out', out]);
     expect(res.code).toBe(1);
