@@ -22,12 +22,31 @@ export interface DevCertificate {
 }
 
 /**
+ * The certificate's serial number, as the hex of its DER INTEGER content, from 16 random bytes:
+ * RFC 5280 §4.1.2.2 wants it positive, at most 20 octets and unique per issuer (126 random bits
+ * here). DER also wants it minimal: forge writes the hex as given, and OpenSSL refuses to load a
+ * certificate whose serial starts with a superfluous zero octet ("illegal padding"), so the first
+ * octet is kept in 0x40–0x7f (top bit clear: positive; next bit set: never zero).
+ */
+export function devCertSerialHex(random: Buffer): string {
+  if (random.length !== 16) throw new RangeError('the serial number needs 16 random bytes');
+  const serial = Buffer.from(random);
+  serial[0] = (serial[0]! & 0x3f) | 0x40;
+  return serial.toString('hex');
+}
+
+/**
  * A self-signed certificate for localhost (SAN DNS:localhost, IP:127.0.0.1, IP:::1) with a fresh
  * RSA-2048 key, SHA-256 signed, marked as a server certificate only (not a CA), so trusting it
  * locally cannot vouch for any other host. For trying HTTPS on a developer machine, never for
  * production (the posture check refuses it there).
  */
-export function createDevCertificate(options: { days: number; now?: Date }): DevCertificate {
+export function createDevCertificate(options: {
+  days: number;
+  now?: Date;
+  /** 16 random bytes for the serial number (tests); fresh ones from the CSPRNG by default. */
+  serialBytes?: Buffer;
+}): DevCertificate {
   if (!Number.isInteger(options.days) || options.days < 1 || options.days > MAX_DEV_CERT_DAYS) {
     throw new RangeError(`days must be an integer from 1 to ${MAX_DEV_CERT_DAYS}`);
   }
@@ -45,10 +64,7 @@ export function createDevCertificate(options: { days: number; now?: Date }): Dev
 
   const cert = forge.pki.createCertificate();
   cert.publicKey = publicKey;
-  // RFC 5280 §4.1.2.2: positive, at most 20 octets, unique per issuer — 127 random bits.
-  const serial = randomBytes(16);
-  serial[0] = serial[0]! & 0x7f;
-  cert.serialNumber = `00${serial.toString('hex')}`;
+  cert.serialNumber = devCertSerialHex(options.serialBytes ?? randomBytes(16));
   // A minute of slack for clocks slightly behind this machine's.
   cert.validity.notBefore = new Date(now.getTime() - 60_000);
   cert.validity.notAfter = new Date(now.getTime() + options.days * 86_400_000);
