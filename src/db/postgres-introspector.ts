@@ -70,19 +70,15 @@ export class CurrentSchemaIntrospector implements DatabaseIntrospector {
         and a.attnum >= 0
         and not a.attisdropped
       order by c.relname, a.attnum`.execute(this.#db);
-    const tables = new Map<string, { table: TableMetadata; columns: ColumnMetadata[] }>();
+    const tables = new Map<string, TableMetadata & { columns: ColumnMetadata[] }>();
     for (const row of rows) {
       if (!options.withInternalKyselyTables && MIGRATION_TABLES.has(row.table)) continue;
-      let entry = tables.get(row.table);
-      if (!entry) {
-        const columns: ColumnMetadata[] = [];
-        entry = {
-          columns,
-          table: { name: row.table, schema: row.schema, isView: row.kind === 'v', columns },
-        };
-        tables.set(row.table, entry);
+      let table = tables.get(row.table);
+      if (!table) {
+        table = { name: row.table, schema: row.schema, isView: row.kind === 'v', columns: [] };
+        tables.set(row.table, table);
       }
-      entry.columns.push({
+      table.columns.push({
         name: row.column,
         dataType: row.type,
         dataTypeSchema: row.type_schema,
@@ -92,7 +88,7 @@ export class CurrentSchemaIntrospector implements DatabaseIntrospector {
         ...(row.description === null ? {} : { comment: row.description }),
       });
     }
-    return [...tables.values()].map((entry) => entry.table);
+    return [...tables.values()];
   }
 
   async getMetadata(options?: DatabaseMetadataOptions): Promise<DatabaseMetadata> {
