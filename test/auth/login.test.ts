@@ -297,11 +297,6 @@ describe('login timing', () => {
     await slow.app.close();
   });
 
-  function median(values: number[]): number {
-    const sorted = [...values].sort((a, b) => a - b);
-    return sorted[Math.floor(sorted.length / 2)]!;
-  }
-
   it('takes the same order of time for an unknown email and a wrong password', async () => {
     const email = uniqueEmail('timing');
     const reg = await register(slow.app, { email, password: STRONG_PASSWORD, name: 'Timing' });
@@ -312,7 +307,7 @@ describe('login timing', () => {
 
     const unknown: number[] = [];
     const wrong: number[] = [];
-    for (let i = 0; i < 5; i++) {
+    for (let i = 0; i < 9; i++) {
       let start = performance.now();
       expect((await postLogin(slow.app, uniqueEmail('ghost'), WRONG_PASSWORD)).statusCode).toBe(
         401,
@@ -323,8 +318,9 @@ describe('login timing', () => {
       wrong.push(performance.now() - start);
     }
     // Loose on purpose (CI machines are noisy): skipping argon2 would make the unknown-email
-    // path tens of times faster, far outside this band.
-    const ratio = median(unknown) / median(wrong);
+    // path tens of times faster, far outside this band. The fastest of each path is compared:
+    // other test files running at the same time only ever add time to a sample.
+    const ratio = Math.min(...unknown) / Math.min(...wrong);
     expect(ratio).toBeGreaterThan(0.33);
     expect(ratio).toBeLessThan(3);
   });
