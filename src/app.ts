@@ -7,7 +7,6 @@ import Fastify, {
 } from 'fastify';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { DestinationStream, Logger } from 'pino';
-import { Type } from 'typebox';
 import type { Config } from './config/index.js';
 import { cors } from './http/cors.js';
 import { apiDocs } from './http/docs.js';
@@ -18,6 +17,7 @@ import { jsonOnly } from './http/json-body.js';
 import { accessLog, createLogger, lazyChildLogger } from './http/logger.js';
 import { trackRouteMethods } from './http/method-not-allowed.js';
 import { REQUEST_ID_HEADER, requestIdFor } from './http/request-id.js';
+import { NoQuery } from './http/schema.js';
 import {
   API_SECURITY_HEADERS,
   hstsValue,
@@ -69,9 +69,6 @@ export interface BuildAppOptions {
    */
   tls?: TlsCredentials;
 }
-
-// Routes that declare no query parameters accept none: unknown parameters are rejected, not ignored.
-const NO_QUERY = Type.Object({}, { additionalProperties: false });
 
 function isLogger(value: unknown): value is Logger {
   return (
@@ -135,7 +132,7 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
   app.addHook('onRoute', (route) => {
     if (route.url.startsWith('/docs')) return; // swagger-ui's static asset routes
     route.schema ??= {};
-    route.schema.querystring ??= NO_QUERY;
+    route.schema.querystring ??= NoQuery;
     const where = `${String(route.method)} ${route.url}`;
     assertStrictSchema(route.schema.body, `${where} body`);
     assertStrictSchema(route.schema.querystring, `${where} querystring`);

@@ -60,3 +60,20 @@ export const SessionList = Type.Object(
   },
   { additionalProperties: false },
 );
+
+const Jwk = Type.Object(
+  {
+    kty: Type.String(),
+    crv: Type.Optional(Type.String()),
+    x: Type.Optional(Type.String()),
+    y: Type.Optional(Type.String()),
+    kid: Type.String(),
+    alg: Type.String(),
+    use: Type.Literal('sig'),
+  },
+  // Public members only: the schema drops anything else (a private `d` can never be served).
+  { additionalProperties: false },
+);
+
+/** GET /.well-known/jwks.json */
+export const JwksBody = Type.Object({ keys: Type.Array(Jwk) }, { additionalProperties: false });

@@ -1,20 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import { Type } from 'typebox';
+import { ApiIndexBody } from './schema.js';
 import type { Config } from '../config/index.js';
-
-const IndexBody = Type.Object(
-  {
-    version: Type.String(),
-    status: Type.Union([Type.Literal('stable'), Type.Literal('deprecated')]),
-    deprecatedAt: Type.Union([Type.String(), Type.Null()]),
-    sunsetAt: Type.Union([Type.String(), Type.Null()]),
-    links: Type.Object(
-      { openapi: Type.String(), docs: Type.String() },
-      { additionalProperties: false },
-    ),
-  },
-  { additionalProperties: false },
-);
 
 /** GET /api/vN: what this version is and whether it is deprecated; a cheap probe for clients. */
 export function apiIndex(
@@ -35,7 +21,7 @@ export function apiIndex(
       schema: {
         tags: ['meta'],
         summary: 'Describe this API version.',
-        response: { 200: IndexBody },
+        response: { 200: ApiIndexBody },
       },
     },
     () => body,

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import { Type } from 'typebox';
+import { HealthLiveBody, HealthReadyBody } from './schema.js';
 
 /**
  * A readiness check: resolves when the dependency works, throws (or rejects) when it does not,
@@ -69,22 +69,6 @@ declare module 'fastify' {
   }
 }
 
-const Check = Type.Object(
-  {
-    status: Type.Union([Type.Literal('ok'), Type.Literal('degraded'), Type.Literal('fail')]),
-    durationMs: Type.Integer(),
-  },
-  { additionalProperties: false },
-);
-
-const ReadyBody = Type.Object(
-  {
-    status: Type.Union([Type.Literal('ok'), Type.Literal('degraded'), Type.Literal('unavailable')]),
-    checks: Type.Record(Type.String(), Check),
-  },
-  { additionalProperties: false },
-);
-
 /** GET /health/live (the process answers) and GET /health/ready (its dependencies work). */
 export const health = fp(
   function health(app: FastifyInstance): void {
@@ -99,7 +83,7 @@ export const health = fp(
           tags: ['health'],
           summary: 'Liveness: the process is up and its event loop answers.',
           response: {
-            200: Type.Object({ status: Type.Literal('ok') }, { additionalProperties: false }),
+            200: HealthLiveBody,
           },
         },
       },
@@ -113,7 +97,7 @@ export const health = fp(
         schema: {
           tags: ['health'],
           summary: 'Readiness: every dependency answers; 503 otherwise, or while shutting down.',
-          response: { 200: ReadyBody, 503: ReadyBody },
+          response: { 200: HealthReadyBody, 503: HealthReadyBody },
         },
       },
       async (_request, reply) => {
