@@ -24,12 +24,10 @@ export const SCHEMA_MODULES = [
   'config/schema',
 ];
 
-const MARK = '// Frozen by scripts/freeze-schemas.mjs';
-
 /** The source of a module exporting `exports` as JSON literals. */
 export function frozenSource(name, exports) {
   const lines = [
-    `${MARK} from src/${name}.ts: the TypeBox schemas as plain JSON (no TypeBox at run time).`,
+    `// Frozen by scripts/freeze-schemas.mjs from src/${name}.ts: the TypeBox schemas as plain JSON (no TypeBox at run time).`,
   ];
   for (const [key, value] of Object.entries(exports).sort(([a], [b]) => a.localeCompare(b))) {
     const json = JSON.stringify(value);

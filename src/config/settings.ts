@@ -1,4 +1,4 @@
-import { configSchemaJson } from './validator.js';
+import { ConfigSchema } from './schema.js';
 
 /** JSON-schema node as TypeBox emits it; only the members the loader reads. */
 export interface SchemaNode {
@@ -68,7 +68,10 @@ function collect(node: SchemaNode, prefix: string[], out: Setting[]): void {
 /** Every leaf setting of the configuration schema, in schema order. */
 export const settings: readonly Setting[] = (() => {
   const out: Setting[] = [];
-  collect(configSchemaJson, [], out);
+  // Widened: TypeBox's Unsafe nodes (typed unions) share no declared member with SchemaNode,
+  // though at runtime they are plain JSON-schema objects like every other node (and in dist/ the
+  // whole schema is JSON: scripts/freeze-schemas.mjs).
+  collect(ConfigSchema as SchemaNode, [], out);
   return Object.freeze(out);
 })();
 

@@ -1,31 +1,20 @@
 import { createRequire } from 'node:module';
 import type { ErrorObject } from 'ajv';
 import type { Config } from './schema.js';
-import type { SchemaNode } from './settings.js';
 
-/*
- * The configuration schema as plain JSON and its validator, compiled ahead of time by Ajv's
- * standalone code generation (config-validator.generated.cjs, CommonJS because that is what Ajv
- * emits). Loading config this way needs neither TypeBox (~170 ms of modules) nor an Ajv compile
- * (~100 ms) at start, which every `bulwark` command and every server start paid before.
- * test/config/config-validator.test.ts regenerates it from src/config/schema.ts and fails when
- * the committed file differs (UPDATE_GENERATED=1 rewrites it).
- */
 /** Validates in place, filling defaults; on failure the errors are in `errors`. */
 export interface ConfigValidator {
   (data: unknown): data is Config;
   errors?: ErrorObject[] | null;
 }
 
-interface GeneratedValidator extends ConfigValidator {
-  schema: SchemaNode;
-}
-
-const generated = createRequire(import.meta.url)(
+/*
+ * The configuration validator, compiled ahead of time by Ajv's standalone code generation
+ * (config-validator.generated.cjs, CommonJS because that is what Ajv emits). Loading config this
+ * way needs no Ajv compile (~100 ms) at start, which every `bulwark` command and every server
+ * start paid before. test/config/config-validator.test.ts regenerates it from
+ * src/config/schema.ts and fails when the committed file differs (UPDATE_GENERATED=1 rewrites it).
+ */
+export const validateConfig = createRequire(import.meta.url)(
   './config-validator.generated.cjs',
-) as GeneratedValidator;
-
-/** The configuration schema (JSON Schema, as TypeBox emits it from src/config/schema.ts). */
-export const configSchemaJson: SchemaNode = generated.schema;
-
-export const validateConfig: ConfigValidator = generated;
+) as ConfigValidator;
