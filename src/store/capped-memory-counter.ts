@@ -1,4 +1,5 @@
 import { RateLimiterMemory } from 'rate-limiter-flexible';
+import { CreationOrder } from './creation-order.js';
 
 /** The parts of rate-limiter-flexible's MemoryStorage this module relies on. */
 interface MemoryStorageRecord {
@@ -38,36 +39,22 @@ export function createCappedMemoryCounter(options: {
   }
   const map = storage._storage;
   const originalSet = storage.set.bind(storage);
-  // Creation order, kept by hand: the Map's own order would need `entries().next()` to find the
-  // oldest, and that walks every deleted slot left at the front of the table since its last
-  // rehash (~54 µs per new key at 100 000 keys, measured), which a spray of distinct keys would
-  // pay on every request. Each entry is the record it was pushed for; one whose record has since
-  // expired or been replaced is skipped when reached.
-  let order: (readonly [string, MemoryStorageRecord])[] = [];
-  let head = 0;
+  // Creation order, kept by hand (see CreationOrder): finding the oldest through the Map's own
+  // order would cost a spray of distinct keys more and more on every request.
+  const order = new CreationOrder(map);
+  const overflowing = (): boolean => map.size > options.maxKeys;
+  const dropCounter = (key: string, record: MemoryStorageRecord): void => {
+    clearTimeout(record.timeoutId);
+    map.delete(key);
+  };
   storage.set = (key, value, durationSec) => {
     const result = originalSet(key, value, durationSec);
     const record = map.get(key);
-    if (record !== undefined) order.push([key, record]);
-    while (map.size > options.maxKeys && head < order.length) {
-      const [oldestKey, oldestRecord] = order[head]!;
-      head += 1;
-      if (map.get(oldestKey) !== oldestRecord) continue;
-      clearTimeout(oldestRecord.timeoutId);
-      map.delete(oldestKey);
-    }
-    // Entries for expired or replaced records pile up while nothing overflows: rebuilt from the
-    // live ones once they outnumber them, so the list stays within about twice the live keys.
-    if (order.length - head > 2 * Math.max(map.size, 1_024)) {
-      order = order.slice(head).filter(([k, r]) => map.get(k) === r);
-      head = 0;
-    } else if (head > 1_024 && head * 2 > order.length) {
-      order = order.slice(head);
-      head = 0;
-    }
+    if (record !== undefined) order.push(key, record);
+    order.dropOldest(overflowing, dropCounter);
     return result;
   };
-  orderLength.set(limiter, () => order.length - head);
+  orderLength.set(limiter, () => order.length);
   return limiter;
 }
 

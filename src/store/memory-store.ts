@@ -1,6 +1,12 @@
 import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import { createCappedMemoryCounter } from './capped-memory-counter.js';
+import { CreationOrder } from './creation-order.js';
 import type { CounterSpec, SharedStore, StoreHealth } from './shared-store.js';
+
+interface OneTimeValue {
+  value: string;
+  expiresAt: number;
+}
 
 /**
  * The default store: state lives in this process. Right for one instance; with several, each
@@ -10,8 +16,9 @@ import type { CounterSpec, SharedStore, StoreHealth } from './shared-store.js';
 export class MemoryStore implements SharedStore {
   readonly kind = 'memory';
   private readonly handlers = new Map<string, ((message: string) => void)[]>();
-  /** One-time values with their expiry (ms since the epoch), oldest first; capped at maxKeys. */
-  private readonly once = new Map<string, { value: string; expiresAt: number }>();
+  /** One-time values with their expiry (ms since the epoch); capped at maxKeys. */
+  private readonly once = new Map<string, OneTimeValue>();
+  private readonly onceOrder = new CreationOrder(this.once);
 
   constructor(private readonly options: { keyPrefix: string; maxKeys: number }) {}
 
@@ -19,13 +26,16 @@ export class MemoryStore implements SharedStore {
     const now = Date.now();
     const existing = this.once.get(key);
     if (existing && existing.expiresAt > now) return Promise.resolve(false);
+    const entry = { value, expiresAt: now + ttlMs };
     this.once.delete(key);
-    this.once.set(key, { value, expiresAt: now + ttlMs });
-    // Keys come from sign-ins anyone can start: expired entries go first, then the oldest.
-    for (const [k, entry] of this.once) {
-      if (this.once.size <= this.options.maxKeys && entry.expiresAt > now) break;
-      this.once.delete(k);
-    }
+    this.once.set(key, entry);
+    this.onceOrder.push(key, entry);
+    // Keys come from sign-ins anyone can start: the oldest go while over the cap, and expired
+    // ones at the front go anyway.
+    this.onceOrder.dropOldest(
+      (oldest) => this.once.size > this.options.maxKeys || oldest.expiresAt <= now,
+      (oldestKey) => this.once.delete(oldestKey),
+    );
     return Promise.resolve(true);
   }
 
