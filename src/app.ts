@@ -30,7 +30,7 @@ import { apiVersioning, rewriteApiVersion } from './http/versioning.js';
 import { apiIndex } from './http/api-index.js';
 import { authentication } from './access/authenticate.js';
 import { authRoutes } from './auth/routes.js';
-import { rateLimiting } from './rate-limit/index.js';
+import { policySpecs, rateLimiting } from './rate-limit/index.js';
 import { jwksRoute } from './auth/jwks-route.js';
 import { assertProductionPosture } from './posture/index.js';
 import { createServices, type Services } from './services.js';
@@ -138,6 +138,17 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
     assertStrictSchema(route.schema.querystring, `${where} querystring`);
     assertStrictSchema(route.schema.params, `${where} params`);
     assertStrictSchema(route.schema.headers, `${where} headers`, true);
+  });
+
+  const policies = policySpecs(config.rateLimit);
+  app.addHook('onRoute', (route) => {
+    const policy: unknown = route.config?.rateLimit;
+    if (policy === undefined || policy === false) return;
+    if (typeof policy !== 'string' || !policies.has(policy)) {
+      throw new Error(
+        `${String(route.method)} ${route.url}: config.rateLimit is ${JSON.stringify(policy)}, which is not a rate-limit policy. Fix: use false, ${[...policies.keys()].map((name) => `"${name}"`).join(', ')}, or define it in rateLimit.policies.`,
+      );
+    }
   });
 
   // The pipeline, in order: request id -> security headers -> CORS -> version routing -> ...

@@ -180,10 +180,37 @@ function valueAt(root: unknown, pointer: string): unknown {
   return node;
 }
 
+/**
+ * The schema node at `pointer` inside `setting` (a setting can be a whole map, such as
+ * access.roles, whose entries have their own schema); the setting's own node if it cannot be found.
+ */
+function schemaAt(setting: Setting, pointer: string): SchemaNode {
+  const inner = pointer.split('/').filter(Boolean).slice(setting.path.split('.').length);
+  let node: SchemaNode | undefined = setting.schema;
+  for (const key of inner) {
+    if (node === undefined) break;
+    node =
+      node.properties?.[key] ??
+      (node.patternProperties
+        ? Object.entries(node.patternProperties).find(([pattern]) =>
+            new RegExp(pattern, 'u').test(key),
+          )?.[1]
+        : undefined) ??
+      (/^\d+$/.test(key) ? node.items : undefined);
+  }
+  return node ?? setting.schema;
+}
+
 function describeAjvError(error: ErrorObject, raw: Json, sources: Map<string, string>): string {
   if (error.keyword === 'additionalProperties') {
     const extra = (error.params as { additionalProperty: string }).additionalProperty;
-    const where = [...error.instancePath.split('/').filter(Boolean), extra].join('.');
+    const parent = error.instancePath.split('/').filter(Boolean).join('.');
+    const where = parent === '' ? extra : `${parent}.${extra}`;
+    const map = settingFor(error.instancePath);
+    const patterns = map?.path === parent ? Object.keys(map.schema.patternProperties ?? {}) : [];
+    if (patterns.length > 0) {
+      return `${parent} has an entry named ${JSON.stringify(extra)}, which is not a valid name. Fix: use a name matching ${patterns.join(' or ')}.`;
+    }
     return `unknown setting "${where}". Fix: remove it or check its spelling against docs/config.md.`;
   }
   const setting = settingFor(error.instancePath);
@@ -192,7 +219,9 @@ function describeAjvError(error: ErrorObject, raw: Json, sources: Map<string, st
   const label = source === path ? path : `${source} (${path})`;
   const value = valueAt(raw, error.instancePath);
   const shown = SECRET_PATH.test(path) ? '<redacted>' : JSON.stringify(value);
-  const expected = setting ? describeExpected(setting.schema) : 'a valid value';
+  const expected = setting
+    ? describeExpected(schemaAt(setting, error.instancePath))
+    : 'a valid value';
   return `${label} ${error.message ?? 'is invalid'}, got ${shown}. Fix: set it to ${expected}.`;
 }
 

@@ -87,6 +87,13 @@ export function checkConfigRules(config: Config, label: (path: string) => string
       `${label('access.defaultRole')} is "${config.access.defaultRole}", which access.roles does not define. Fix: add it to access.roles or pick one of ${Object.keys(config.access.roles).join(', ')}.`,
     );
   }
+  for (const name of ['general', 'auth']) {
+    if (Object.hasOwn(config.rateLimit.policies, name)) {
+      problems.push(
+        `${label('rateLimit.policies')} defines "${name}", which is a built-in policy. Fix: set rateLimit.${name} instead, or give your policy another name.`,
+      );
+    }
+  }
   if (config.tokens.refreshAbsoluteTtlSeconds < config.tokens.refreshIdleTtlSeconds) {
     problems.push(
       `${label('tokens.refreshAbsoluteTtlSeconds')} is shorter than ${label('tokens.refreshIdleTtlSeconds')}. Fix: the absolute session lifetime must be at least the idle lifetime.`,

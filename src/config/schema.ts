@@ -253,6 +253,7 @@ export const ConfigSchema = Type.Object(
     api: Type.Object(
       {
         deprecations: Type.Record(Type.String({ pattern: '^[1-9][0-9]*$' }), VersionDeprecation, {
+          additionalProperties: false,
           default: {},
           description:
             'Deprecated API versions by number, e.g. {"1": {"deprecatedAt": "...", "sunsetAt": "..."}}.',
@@ -426,6 +427,7 @@ export const ConfigSchema = Type.Object(
             },
           ),
           {
+            additionalProperties: false,
             default: {
               admin: ['users:read', 'users:write', 'audit:read', 'keys:rotate'],
               user: [],
@@ -529,6 +531,23 @@ export const ConfigSchema = Type.Object(
             }),
           },
           { additionalProperties: false, default: {} },
+        ),
+        policies: Type.Record(
+          Type.String({ pattern: '^[a-z][a-z0-9-]{0,31}$' }),
+          Type.Object(
+            {
+              points: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
+              durationSeconds: Type.Integer({ minimum: 1, maximum: 86_400 }),
+            },
+            { additionalProperties: false },
+          ),
+          {
+            additionalProperties: false,
+            default: {},
+            maxProperties: 64,
+            description:
+              'Your own named limits, each with its own counters, for routes that declare `config: { rateLimit: "<name>" }` (on top of the general limit), e.g. {"notes-write": {"points": 10, "durationSeconds": 60}}. "general" and "auth" are taken.',
+          },
         ),
         login: Type.Object(
           {
@@ -706,6 +725,7 @@ export const ConfigSchema = Type.Object(
     oidc: Type.Object(
       {
         providers: Type.Record(Type.String({ pattern: '^[a-z][a-z0-9-]{0,31}$' }), OidcProvider, {
+          additionalProperties: false,
           default: {},
           description:
             'OpenID Connect sign-in providers by name (the name is part of the URLs), e.g. {"google": {"preset": "google", "clientId": "...", "clientSecret": "...", "redirectUri": "...", "appUrls": ["..."]}}. Empty: OIDC sign-in is off.',

@@ -101,8 +101,18 @@ export function describeExpected(node: SchemaNode): string {
     case 'string': {
       if (node.format === 'date-time') return 'an RFC 3339 date-time such as 2027-01-31T00:00:00Z';
       if (node.format === 'uri') return 'a URL';
-      const bounds = node.maxLength !== undefined ? ` of at most ${node.maxLength} characters` : '';
-      return `a string${bounds}`;
+      const min = node.minLength ?? 0;
+      const bounds =
+        node.maxLength === undefined
+          ? min > 1
+            ? ` of at least ${min} characters`
+            : ''
+          : min > 1
+            ? ` of ${min} to ${node.maxLength} characters`
+            : ` of at most ${node.maxLength} characters`;
+      return node.pattern === undefined
+        ? `a string${bounds}`
+        : `a string${bounds} matching ${node.pattern}`;
     }
     default:
       return 'a valid value';

@@ -9,7 +9,7 @@ import { clientKey } from './client-key.js';
 import { RateLimitExceeded, type RateLimits, type RateLimitState } from './rate-limits.js';
 
 export { clientKey } from './client-key.js';
-export type { RateLimitPolicyName } from './policies.js';
+export { policySpecs, type PolicySpec, type RateLimitPolicyName } from './policies.js';
 export { RateLimits, RateLimitExceeded, storeUnavailable } from './rate-limits.js';
 
 export interface RateLimitingOptions {

@@ -29,24 +29,36 @@ export const STORE_DOWN_RETRY_SECONDS = 5;
  * and AppError service_unavailable when the store failed and redis.onOutage is failClosed.
  */
 export class RateLimits {
-  private readonly counters: Record<RateLimitPolicyName, RateLimiterAbstract>;
-  private readonly specs: ReturnType<typeof policySpecs>;
+  private readonly policies = new Map<string, { limit: number; counter: RateLimiterAbstract }>();
 
   constructor(store: SharedStore, config: Config['rateLimit']) {
-    this.specs = policySpecs(config);
-    this.counters = {
-      general: store.counter({ name: 'general', ...this.specs.general }),
-      auth: store.counter({ name: 'auth', ...this.specs.auth }),
-    };
+    for (const [name, spec] of policySpecs(config)) {
+      this.policies.set(name, {
+        limit: spec.points,
+        counter: store.counter({
+          name: spec.counterName,
+          points: spec.points,
+          durationSeconds: spec.durationSeconds,
+        }),
+      });
+    }
   }
 
-  /** Counts one request of `key` against `policy`. */
+  /** Whether `policy` is defined (built in, or in rateLimit.policies). */
+  has(policy: string): boolean {
+    return this.policies.has(policy);
+  }
+
+  /** Counts one request of `key` against `policy`. Throws a TypeError for an undefined policy. */
   async consume(policy: RateLimitPolicyName, key: string): Promise<RateLimitState> {
-    const limit = this.specs[policy].points;
+    const entry = this.policies.get(policy);
+    if (entry === undefined) throw new TypeError(`rate-limit policy "${policy}" is not defined`);
     try {
-      return state(policy, limit, await this.counters[policy].consume(key));
+      return state(policy, entry.limit, await entry.counter.consume(key));
     } catch (error) {
-      if (error instanceof RateLimiterRes) throw new RateLimitExceeded(state(policy, limit, error));
+      if (error instanceof RateLimiterRes) {
+        throw new RateLimitExceeded(state(policy, entry.limit, error));
+      }
       throw storeUnavailable(error);
     }
   }

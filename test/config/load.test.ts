@@ -117,6 +117,51 @@ describe('invalid config', () => {
     expect(problems.join('\n')).toMatch(/BULWARK_DOCS_ENABLED .*true or false/);
   });
 
+  it('refuses an entry of a named map whose name is not valid, for every map', () => {
+    const cases: [Parameters<typeof createConfig>[0], string][] = [
+      [{ access: { roles: { 'Bad Name': [], admin: [], user: [] } } }, 'access.roles'],
+      // Before: a bad provider name skipped validation and the rules crashed on the entry.
+      [{ oidc: { providers: { 'Bad Name': {} } } }, 'oidc.providers'],
+      [
+        { api: { deprecations: { v1: { deprecatedAt: '2027-01-01T00:00:00Z' } } } },
+        'api.deprecations',
+      ],
+      [
+        { rateLimit: { policies: { 'Bad Name': { points: 1, durationSeconds: 1 } } } },
+        'rateLimit.policies',
+      ],
+    ];
+    for (const [input, map] of cases) {
+      const [problem] = problemsOf(() => createConfig(input));
+      expect(problem).toMatch(
+        new RegExp(
+          `^${map.replace('.', '\\.')} has an entry named "(Bad Name|v1)", which is not a valid name\\. Fix: use a name matching \\^`,
+        ),
+      );
+    }
+  });
+
+  it('gives the fix of the value inside a map entry, not of the whole map', () => {
+    const [points] = problemsOf(() =>
+      createConfig({ rateLimit: { policies: { notes: { points: 0, durationSeconds: 60 } } } }),
+    );
+    expect(points).toContain('(rateLimit.policies.notes.points) must be >= 1, got 0');
+    expect(points).toContain('Fix: set it to an integer from 1 to 1000000.');
+    const [permission] = problemsOf(() =>
+      createConfig({ access: { roles: { admin: ['bad perm'], user: [] } } }),
+    );
+    expect(permission).toContain('got "bad perm"');
+    expect(permission).toContain(
+      'Fix: set it to a string of at most 64 characters matching ^[a-z]',
+    );
+  });
+
+  it('states both length bounds of a string', () => {
+    const [problem] = problemsOf(() => loadConfig({ env: { BULWARK_METRICS_TOKEN: 'short' } }));
+    expect(problem).toContain('Fix: set it to a string of 32 to 512 characters.');
+    expect(problem).not.toContain('short');
+  });
+
   it('refuses an unknown BULWARK_ variable and suggests the right one', () => {
     const [problem] = problemsOf(() =>
       loadConfig({ env: { BULWARK_CORS_ORIGIN: 'https://a.example' } }),

@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildTestApp, type TestApp } from '../helpers/app.js';
+import { createConfig } from '../../src/config/index.js';
+import { buildApp } from '../../src/app.js';
+import { buildTestApp, LogCapture, testConfigInput, type TestApp } from '../helpers/app.js';
+import { createTestDb } from '../helpers/db.js';
 import { bearer, registerAndLogin, uniqueEmail } from '../helpers/identity.js';
 
 const securityEvents = (t: TestApp, type: string): Record<string, unknown>[] =>
@@ -171,5 +174,96 @@ describe('rateLimit.enabled=false', () => {
     } finally {
       await t.app.close();
     }
+  });
+});
+
+describe('your own policies (rateLimit.policies)', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    const logs = new LogCapture();
+    const testDb = await createTestDb();
+    const config = createConfig(
+      testConfigInput(testDb, {
+        rateLimit: {
+          auth: { points: 3 },
+          policies: { 'notes-write': { points: 2, durationSeconds: 60 } },
+        },
+      }),
+    );
+    const app = await buildApp(config, { logger: logs });
+    app.addHook('onClose', () => testDb.cleanup());
+    app.post('/api/v1/notes', { config: { rateLimit: 'notes-write' } }, () => ({ ok: true }));
+    app.post('/api/v1/shares', { config: { rateLimit: 'auth' } }, () => ({ ok: true }));
+    await app.ready();
+    t = { app, logs, testDb, config };
+  });
+  afterAll(() => t.app.close());
+
+  const post = (url: string, remoteAddress: string) =>
+    t.app.inject({ method: 'POST', url, remoteAddress });
+  const login = (remoteAddress: string) =>
+    t.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/login',
+      remoteAddress,
+      payload: { email: uniqueEmail(), password: 'wrong password 123' },
+    });
+
+  it('limits a route by its own policy, with its own headers, events and counters', async () => {
+    for (let i = 1; i <= 2; i++) {
+      const res = await post('/api/v1/notes', '192.0.2.40');
+      expect(res.statusCode).toBe(200);
+      expect(res.headers['ratelimit-limit']).toBe('2');
+      expect(res.headers['ratelimit-remaining']).toBe(String(2 - i));
+    }
+    const res = await post('/api/v1/notes', '192.0.2.40');
+    expect(res.statusCode).toBe(429);
+    expect(res.json()).toMatchObject({ code: 'rate_limited' });
+    expect(securityEvents(t, 'rate_limit.exceeded').at(-1)?.details).toMatchObject({
+      policy: 'notes-write',
+      route: '/api/v1/notes',
+    });
+    // Its counters are its own: the same client still logs in under the auth policy.
+    expect((await login('192.0.2.40')).statusCode).toBe(401);
+  });
+
+  it('keeps the built-in auth policy shared by every route that declares it', async () => {
+    for (let i = 0; i < 3; i++)
+      expect((await post('/api/v1/shares', '192.0.2.41')).statusCode).toBe(200);
+    expect((await login('192.0.2.41')).statusCode).toBe(429);
+  });
+
+  it('refuses a route whose policy is not defined when it is registered', async () => {
+    const testDb = await createTestDb();
+    const app = await buildApp(createConfig(testConfigInput(testDb)), { logger: new LogCapture() });
+    try {
+      expect(() =>
+        app.get('/api/v1/typo', { config: { rateLimit: 'notes-wirte' } }, () => ({})),
+      ).toThrow(
+        /config\.rateLimit is "notes-wirte", which is not a rate-limit policy.*"general", "auth"/,
+      );
+      expect(() =>
+        app.get(
+          '/api/v1/wrong-type',
+          { config: { rateLimit: 5 as unknown as string } },
+          () => ({}),
+        ),
+      ).toThrow(/config\.rateLimit is 5/);
+    } finally {
+      await app.close();
+      await testDb.cleanup();
+    }
+  });
+
+  it('refuses policies named like the built-in ones, and bad names', () => {
+    expect(() =>
+      createConfig({ rateLimit: { policies: { auth: { points: 1, durationSeconds: 1 } } } }),
+    ).toThrow(/rateLimit\.policies.*defines "auth", which is a built-in policy/);
+    expect(() =>
+      createConfig({ rateLimit: { policies: { 'Bad Name': { points: 1, durationSeconds: 1 } } } }),
+    ).toThrow(/rateLimit\.policies/);
+    expect(() =>
+      createConfig({ rateLimit: { policies: { ok: { points: 0, durationSeconds: 1 } } } }),
+    ).toThrow(/rateLimit\.policies\.ok\.points/);
   });
 });
