@@ -1,4 +1,9 @@
-import type { FastifyInstance, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import type {
+  FastifyInstance,
+  FastifyReply,
+  FastifyRequest,
+  preHandlerAsyncHookHandler,
+} from 'fastify';
 import fp from 'fastify-plugin';
 import { AppError } from '../errors.js';
 import type { EventContext, SecurityEvents } from '../security-events.js';
@@ -24,7 +29,10 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** preHandler: requires a valid bearer access token of an active session. */
     authenticate: preHandlerAsyncHookHandler;
-    /** preHandler factory: requires `permission` (run after authenticate). */
+    /**
+     * preHandler factory: requires `permission`. Authenticates first when `authenticate` has not
+     * run yet, so `preHandler: app.authorize('notes:write')` alone is enough.
+     */
     authorize(permission: string): preHandlerAsyncHookHandler;
   }
 }
@@ -102,10 +110,26 @@ export const authentication = fp(
       },
     );
 
+    const ungranted = new Set<string>();
     app.decorate('authorize', function authorize(permission: string): preHandlerAsyncHookHandler {
-      return function authorizeHandler(request: FastifyRequest): Promise<void> {
+      if (opts.permissions.rolesWith(permission).length === 0 && !ungranted.has(permission)) {
+        // Most likely a typo, or a role left out of access.roles: say so at start, not as 403s.
+        ungranted.add(permission);
+        app.log.warn(
+          { permission },
+          `no role in access.roles grants "${permission}", so routes that need it answer 403 to everyone. Fix: grant it to a role, or check its spelling.`,
+        );
+      }
+      return async function authorizeHandler(
+        this: FastifyInstance,
+        request: FastifyRequest,
+        reply: FastifyReply,
+      ): Promise<void> {
+        // Authorizing implies authenticating: a route that lists only authorize, or lists it
+        // before authenticate, still refuses an anonymous caller with 401, never lets it by.
+        if (request.auth === null) await app.authenticate.call(this, request, reply);
         const auth = requireAuth(request);
-        if (auth.permissions.has(permission)) return Promise.resolve();
+        if (auth.permissions.has(permission)) return;
         opts.events.emit({
           ...eventContext(request),
           type: 'access.denied',
@@ -113,9 +137,7 @@ export const authentication = fp(
           actorId: auth.userId,
           details: { permission, route: request.routeOptions.url ?? null, status: 403 },
         });
-        return Promise.reject(
-          new AppError('forbidden', `This needs the ${permission} permission.`),
-        );
+        throw new AppError('forbidden', `This needs the ${permission} permission.`);
       };
     });
   },
