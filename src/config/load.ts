@@ -279,7 +279,17 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   return deepFreeze(candidate);
 }
 
-/** Validates programmatic settings on top of the defaults, ignoring the environment. */
+/**
+ * Validates programmatic settings on top of the defaults, ignoring the environment and any file
+ * (tests, scripts). Services should use `loadConfig({ overrides })`, which reads both.
+ * @throws ConfigError when NODE_ENV is production and `input.env` is not set: the environment
+ * would be ignored and the service would start in development mode.
+ */
 export function createConfig(input: ConfigInput = {}): Config {
+  if (input.env === undefined && process.env.NODE_ENV === 'production') {
+    throw new ConfigError([
+      'createConfig() ignores the environment, but NODE_ENV is production: the result would be a development configuration. Fix: build the configuration with loadConfig({ overrides }), which reads the environment, or pass env explicitly.',
+    ]);
+  }
   return loadConfig({ env: {}, overrides: input });
 }

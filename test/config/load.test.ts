@@ -1,7 +1,7 @@
 import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createConfig, loadConfig } from '../../src/config/index.js';
 import { ConfigError } from '../../src/errors.js';
 
@@ -39,6 +39,26 @@ describe('config defaults', () => {
     expect(() => {
       (config.server as { port: number }).port = 1;
     }).toThrow(TypeError);
+  });
+});
+
+describe('createConfig', () => {
+  afterEach(() => {
+    vi.unstubAllEnvs();
+  });
+
+  it('ignores the environment', () => {
+    vi.stubEnv('BULWARK_SERVER_PORT', '8080');
+    expect(createConfig({}).server.port).toBe(3000);
+  });
+
+  it('refuses to build a development config on a machine where NODE_ENV is production', () => {
+    vi.stubEnv('NODE_ENV', 'production');
+    const [problem] = problemsOf(() => createConfig({ access: { defaultRole: 'user' } }));
+    expect(problem).toContain('createConfig() ignores the environment, but NODE_ENV is production');
+    expect(problem).toContain('Fix: build the configuration with loadConfig({ overrides })');
+    // Saying which env is wanted is explicit enough.
+    expect(createConfig({ env: 'test' }).env).toBe('test');
   });
 });
 
