@@ -117,7 +117,9 @@ function closeHttpServer(server: HttpServer): Promise<void> {
 /**
  * Runs the service as a process: listens, and on SIGTERM or SIGINT stops taking new connections,
  * lets in-flight requests finish (up to server.shutdownTimeoutMs), then exits 0. A second signal,
- * or the timeout, exits 1 at once.
+ * or the timeout, exits 1 at once. An unhandled promise rejection is logged (error) and the
+ * process goes on; an uncaught exception is logged (fatal) and stops it the same graceful way,
+ * with exit code 1.
  */
 export async function runServer(
   config: Config,
@@ -145,7 +147,7 @@ export async function runServer(
     server.close().then(
       () => {
         log.info('shutdown complete');
-        process.exit(0);
+        process.exit(process.exitCode ?? 0);
       },
       (error: unknown) => {
         log.error({ err: error }, 'shutdown failed');
@@ -155,6 +157,21 @@ export async function runServer(
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+  // A promise nobody awaited (a handler's or plugin's fire-and-forget work) failed: that work is
+  // lost, but the process and every other request are fine, so it is logged, not fatal.
+  process.on('unhandledRejection', (reason: unknown) => {
+    log.error(
+      { err: reason },
+      'unhandled promise rejection (a bug): the work it belonged to failed',
+    );
+  });
+  // An exception escaped every handler: the process state is unknown. Stop the way SIGTERM does
+  // (in-flight requests finish, bounded by the shutdown timeout), then exit 1.
+  process.on('uncaughtException', (error: Error) => {
+    log.fatal({ err: error }, 'uncaught exception (a bug): shutting down');
+    process.exitCode = 1;
+    if (!stopping) stop('SIGTERM');
+  });
   if (config.tls.certFile !== undefined) {
     process.on('SIGHUP', () => {
       try {

@@ -82,6 +82,42 @@ describe('bulwark serve', () => {
     expect(server.stdout).toContain('shutdown complete');
   });
 
+  it('logs an unhandled rejection and keeps serving; an uncaught exception stops it gracefully with exit 1', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bulwark-cli-'));
+    const server = new Spawned(['test/fixtures/slow-server.mjs'], {
+      SLOW_MS: '800',
+      BULWARK_DATABASE_SQLITE_PATH: join(dir, 'bulwark.db'),
+      BULWARK_KEYS_DEV_KEY_FILE: join(dir, 'master-key.json'),
+    });
+    spawned.push(server);
+    const [, url] = await server.waitFor(/LISTENING (\S+)/);
+
+    expect(await (await fetch(`${url}/float`)).json()).toEqual({ answered: true });
+    await server.waitFor(/unhandled promise rejection/);
+    const rejection = server.stdout
+      .split('\n')
+      .find((line) => line.includes('unhandled promise rejection'));
+    expect(JSON.parse(rejection!)).toMatchObject({
+      level: 'error',
+      err: { message: 'background work failed' },
+    });
+    expect((await fetch(`${url}/health/live`)).status).toBe(200);
+
+    const inFlight = fetch(`${url}/slow`);
+    await new Promise((r) => setTimeout(r, 150));
+    expect((await fetch(`${url}/throw-later`)).status).toBe(200);
+    const res = await inFlight;
+    expect(await res.json()).toEqual({ finished: true });
+    expect(await server.exited).toEqual({ code: 1, signal: null });
+    const fatal = server.stdout.split('\n').find((line) => line.includes('uncaught exception'));
+    expect(JSON.parse(fatal!)).toMatchObject({
+      level: 'fatal',
+      err: { message: 'escaped every handler' },
+    });
+    expect(server.stdout).toContain('shutdown complete');
+    expect(server.stderr).not.toMatch(/\n\s+at /);
+  });
+
   it('runs on embedded defaults with `bulwark` alone', async () => {
     // In an empty directory, as on a fresh clone: SQLite file and development key are created there.
     const dir = mkdtempSync(join(tmpdir(), 'bulwark-cli-'));
