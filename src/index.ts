@@ -1,5 +1,14 @@
 /** Bulwark as a library: build the service, or use its parts as Fastify plugins. */
 export { buildApp, type BuildAppOptions, type BulwarkApp } from './app.js';
+export type { Services } from './services.js';
+export { requireAuth, type AuthContext } from './access/authenticate.js';
+export {
+  DecryptionError,
+  FieldCipher,
+  type DecryptionFailure,
+  type FieldContext,
+} from './crypto/field-cipher.js';
+export type { Keyring } from './crypto/keyring.js';
 export { startServer, runServer, type StartOptions, type RunningServer } from './server.js';
 export { loadConfig, createConfig, type Config, type ConfigInput } from './config/index.js';
 export { ConfigSchema } from './config/schema.js';
@@ -33,6 +42,7 @@ export {
   rateLimitHeaders,
   clientKey,
   RateLimits,
+  type PolicySpec,
   type RateLimitingOptions,
   type RateLimitPolicyName,
 } from './rate-limit/index.js';
