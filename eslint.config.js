@@ -12,6 +12,7 @@ export default tseslint.config(
       'bench/results/**',
       'data/**',
       'src/config/config-validator.generated.cjs',
+      'test/docs/.examples/**',
     ],
   },
   js.configs.recommended,
