@@ -150,7 +150,7 @@ export const builtInChecks: PostureCheck[] = [
     line: 5,
     run: () =>
       pass(
-        'built in and not configurable: trim/NFC/lower-cased emails, control characters refused, response schemas on every route.',
+        "built in for Bulwark's own fields and routes: trim/NFC/lower-cased emails, control characters refused, a response schema on every route (give your own routes one too: docs/library.md).",
       ),
   },
   {
