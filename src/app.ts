@@ -25,7 +25,8 @@ import {
   securityHeaders,
 } from './http/security-headers.js';
 import { readTlsCredentials, secureContextOptions, type TlsCredentials } from './http/tls.js';
-import { assertStrictSchema, validatorCompiler } from './http/validation.js';
+import { assertStrictSchema } from './http/assert-strict-schema.js';
+import { validatorCompiler } from './http/validation.js';
 import { apiVersioning, rewriteApiVersion } from './http/versioning.js';
 import { apiIndex } from './http/api-index.js';
 import { authentication } from './access/authenticate.js';

@@ -21,7 +21,7 @@ export {
   type FieldError,
 } from './errors.js';
 export { problemFor, problemType, sendProblem, type Problem } from './http/error-handler.js';
-export { assertStrictSchema } from './http/validation.js';
+export { assertStrictSchema, type StrictSchemaOptions } from './http/assert-strict-schema.js';
 export { API_SECURITY_HEADERS, hstsValue } from './http/security-headers.js';
 export { readTlsCredentials, TLS_CIPHERS, type TlsCredentials } from './http/tls.js';
 export { createRedirectServer, redirectLocation } from './http/https-redirect.js';
