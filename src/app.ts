@@ -26,7 +26,7 @@ import {
 } from './http/security-headers.js';
 import { readTlsCredentials, secureContextOptions, type TlsCredentials } from './http/tls.js';
 import { assertStrictSchema } from './http/assert-strict-schema.js';
-import { validatorCompiler } from './http/validation.js';
+import { buildValidator } from './http/validation.js';
 import { apiVersioning, rewriteApiVersion } from './http/versioning.js';
 import { apiIndex } from './http/api-index.js';
 import { authentication } from './access/authenticate.js';
@@ -126,19 +126,26 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
       );
     },
     routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 200 },
+    // Our Ajv options for every context; shared schemas (app.addSchema) reach the Ajv that compiles.
+    schemaController: { compilersFactory: { buildValidator } },
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as BulwarkApp;
 
-  app.setValidatorCompiler(validatorCompiler);
   const routeMethods = trackRouteMethods(app);
-  app.addHook('onRoute', (route) => {
+  // `this` is the plugin context the route is registered in: its shared schemas are the ones the
+  // route's $refs can reach, so a referenced schema is checked like an inline one.
+  app.addHook('onRoute', function (route) {
     if (route.url.startsWith('/docs')) return; // swagger-ui's static asset routes
     route.schema ??= {};
     route.schema.querystring ??= NoQuery;
     const where = `${String(route.method)} ${route.url}`;
-    assertStrictSchema(route.schema.body, `${where} body`);
-    assertStrictSchema(route.schema.querystring, `${where} querystring`);
-    assertStrictSchema(route.schema.params, `${where} params`);
-    assertStrictSchema(route.schema.headers, `${where} headers`, true);
+    const schemas = this.getSchemas();
+    assertStrictSchema(route.schema.body, `${where} body`, { schemas });
+    assertStrictSchema(route.schema.querystring, `${where} querystring`, { schemas });
+    assertStrictSchema(route.schema.params, `${where} params`, { schemas });
+    assertStrictSchema(route.schema.headers, `${where} headers`, {
+      schemas,
+      allowExtraProperties: true,
+    });
   });
 
   const policies = policySpecs(config.rateLimit);

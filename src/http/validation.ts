@@ -1,6 +1,5 @@
-import { Ajv, type ErrorObject } from 'ajv';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
-import type { FastifySchemaCompiler } from 'fastify';
 import type { FieldError } from '../errors.js';
 
 const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
@@ -24,19 +23,62 @@ function makeAjv(coerce: boolean): Ajv {
 }
 
 const bodyAjv = makeAjv(false);
-const textAjv = makeAjv(true);
 
 /**
- * Fastify validator compiler: strict for bodies, coercing for querystring, params and headers.
  * Every schema is first checked against the JSON Schema meta-schema, as Ajv does by default, so
  * a malformed schema still fails the start with Ajv's own message.
  */
-export const validatorCompiler: FastifySchemaCompiler<unknown> = ({ schema, httpPart }) => {
+function assertValidSchema(schema: unknown, what = 'schema'): void {
   if (!bodyAjv.validateSchema(schema as object)) {
-    throw new Error(`schema is invalid: ${bodyAjv.errorsText(bodyAjv.errors)}`);
+    throw new Error(`${what} is invalid: ${bodyAjv.errorsText(bodyAjv.errors)}`);
   }
-  return (httpPart === 'body' ? bodyAjv : textAjv).compile(schema as object);
-};
+}
+
+/**
+ * What Fastify passes a validator compiler (the parts used here); a function of this type fits
+ * both `setValidatorCompiler` and `compilersFactory.buildValidator`.
+ */
+export type ValidatorCompiler = (route: {
+  readonly schema: unknown;
+  readonly httpPart?: string;
+  readonly method?: string;
+  readonly url?: string;
+}) => ValidateFunction;
+
+function compilerFor(body: Ajv, text: Ajv): ValidatorCompiler {
+  return ({ schema, httpPart }) => {
+    assertValidSchema(schema);
+    return (httpPart === 'body' ? body : text).compile(schema as object);
+  };
+}
+
+/**
+ * Fastify validator compiler: strict for bodies, coercing for querystring, params and headers.
+ * Shared by every app without shared schemas, so Ajv's compiled-schema cache carries over.
+ */
+export const validatorCompiler: ValidatorCompiler = compilerFor(bodyAjv, makeAjv(true));
+
+/**
+ * Fastify's `schemaController.compilersFactory.buildValidator`: Fastify calls it once for the
+ * root and once more for each plugin context that adds shared schemas (`app.addSchema`), with
+ * every schema that context sees, so `{ $ref: 'Note#' }` resolves. Contexts without shared
+ * schemas share {@link validatorCompiler}: no Ajv per app or per route at start-up.
+ * @see https://fastify.dev/docs/latest/Reference/Server/#schemacontroller
+ */
+export function buildValidator(
+  externalSchemas: Readonly<Record<string, unknown>> | undefined,
+): ValidatorCompiler {
+  const shared = Object.entries(externalSchemas ?? {});
+  if (shared.length === 0) return validatorCompiler;
+  const body = makeAjv(false);
+  const text = makeAjv(true);
+  for (const [id, schema] of shared) {
+    assertValidSchema(schema, `shared schema ${id}`);
+    body.addSchema(schema as object);
+    text.addSchema(schema as object);
+  }
+  return compilerFor(body, text);
+}
 
 /** Turns Ajv errors into the problem document's `errors` list. */
 export function fieldErrors(part: string, errors: readonly Partial<ErrorObject>[]): FieldError[] {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { validatorCompiler } from '../../src/http/validation.js';
+import { buildValidator, validatorCompiler } from '../../src/http/validation.js';
 
 const compile = (schema: object, httpPart = 'body') =>
   validatorCompiler({ schema, httpPart, method: 'POST', url: '/x' });
@@ -30,5 +30,49 @@ describe('validatorCompiler', () => {
     expect(body({ n: '1' })).toBe(false);
     expect(query({ n: '1' })).toBe(true);
     expect(body({ n: 1, extra: true })).toBe(false);
+  });
+});
+
+describe('buildValidator (Fastify compilersFactory)', () => {
+  const shared = {
+    Count: {
+      $id: 'Count',
+      type: 'object',
+      properties: { n: { type: 'integer' } },
+      additionalProperties: false,
+    },
+  };
+
+  it('reuses the shared compiler when a context has no shared schemas', () => {
+    expect(buildValidator({})).toBe(validatorCompiler);
+    expect(buildValidator(undefined)).toBe(validatorCompiler);
+  });
+
+  it('compiles $refs to shared schemas with the same options: strict bodies, coerced text', () => {
+    const compiler = buildValidator(shared);
+    expect(compiler).not.toBe(validatorCompiler);
+    const body = compiler({ schema: { $ref: 'Count#' }, httpPart: 'body' });
+    const query = compiler({ schema: { $ref: 'Count#' }, httpPart: 'querystring' });
+    expect(body({ n: 1 })).toBe(true);
+    expect(body({ n: '1' })).toBe(false);
+    expect(body({ n: 1, extra: true })).toBe(false);
+    expect(query({ n: '1' })).toBe(true);
+    const dated = compiler({
+      schema: { type: 'string', format: 'date-time', maxLength: 40 },
+      httpPart: 'body',
+    });
+    expect(dated('2024-01-01T00:00:00Z')).toBe(true);
+    expect(dated('yesterday')).toBe(false);
+  });
+
+  it('refuses a shared schema that is not valid JSON Schema', () => {
+    expect(() => buildValidator({ Bad: { $id: 'Bad', type: 'strin' } })).toThrow(
+      /shared schema Bad is invalid/,
+    );
+  });
+
+  it('leaves the module compiler without the shared schemas', () => {
+    buildValidator(shared);
+    expect(() => compile({ $ref: 'Count#' })).toThrow(/can't resolve reference/);
   });
 });
