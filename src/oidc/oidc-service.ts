@@ -538,7 +538,7 @@ function displayName(claims: client.IDToken, email: string): string {
     try {
       return normalizeName(candidate.slice(0, NAME_MAX));
     } catch {
-      // control characters or empty: try the next
+      // refused (control or invisible characters, invalid Unicode, empty): try the next
     }
   }
   return 'User';

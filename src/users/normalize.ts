@@ -3,10 +3,23 @@ import { AppError } from '../errors.js';
 // C0/C1 control characters, DEL, and the bidi/zero-width controls used to spoof text.
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]/;
+// Characters that render as nothing (Unicode Default_Ignorable_Code_Point: soft hyphen, word
+// joiner, variation selectors, Hangul fillers, tag characters …) or only steer rendering (Cf):
+// they let two different strings look identical, or carry hidden text (tags).
+const INVISIBLE = /[\p{Cf}\p{Default_Ignorable_Code_Point}]/u;
+// The one invisible a display name may carry: an emoji presentation selector right after an
+// emoji ("❤️" is U+2764 U+FE0F, as phone keyboards type it). It can hide nothing, and refusing it
+// would refuse common emoji. Zero-width joiners stay refused with the other controls.
+const EMOJI_PRESENTATION = /(?<=\p{Emoji})[\ufe0e\ufe0f]/gu;
+// An unpaired UTF-16 surrogate (only reachable through a JSON \u escape) has no UTF-8 encoding:
+// drivers would store it as ill-formed bytes or U+FFFD, merging distinct inputs.
+const LONE_SURROGATE = /\p{Cs}/u;
 // Pragmatic address check (RFC 5321 limits); deliverability is proven by verification, not regex.
 const EMAIL =
   /^[^\s@]{1,64}@(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$/;
 const E164 = /^\+[1-9]\d{6,14}$/;
+
+const INVALID_UNICODE = 'must not contain invalid Unicode (an unpaired surrogate)';
 
 function invalid(path: string, message: string): AppError {
   return new AppError('validation_failed', 'The request does not match the expected schema.', {
@@ -19,20 +32,31 @@ export function canonicalEmail(value: string): string {
   return value.trim().normalize('NFC').toLowerCase();
 }
 
-/** {@link canonicalEmail}, refusing control characters and malformed addresses. */
+/**
+ * {@link canonicalEmail}, refusing invalid Unicode, control and invisible characters, and
+ * malformed addresses.
+ */
 export function normalizeEmail(value: string, path = '/body/email'): string {
+  if (LONE_SURROGATE.test(value)) throw invalid(path, INVALID_UNICODE);
   const email = canonicalEmail(value);
-  if (CONTROL.test(email) || !EMAIL.test(email))
-    throw invalid(path, 'must be a valid email address');
+  if (CONTROL.test(email)) throw invalid(path, 'must be a valid email address');
+  if (INVISIBLE.test(email)) throw invalid(path, 'must not contain invisible characters');
+  if (!EMAIL.test(email)) throw invalid(path, 'must be a valid email address');
   return email;
 }
 
-/** Trimmed, NFC, inner whitespace collapsed; refuses control characters and empty names. */
+/**
+ * Trimmed, NFC, inner whitespace collapsed; refuses invalid Unicode, control and invisible
+ * characters (but an emoji's presentation selector), and empty names.
+ */
 export function normalizeName(value: string, path = '/body/name'): string {
+  if (LONE_SURROGATE.test(value)) throw invalid(path, INVALID_UNICODE);
   const nfc = value.normalize('NFC');
   // Checked before trimming and collapsing: `\s` covers tab, newline and U+FEFF, so a later check
   // would never see them and "Eve\nAdmin" would be silently rewritten instead of refused.
   if (CONTROL.test(nfc)) throw invalid(path, 'must not contain control characters');
+  if (INVISIBLE.test(nfc.replace(EMOJI_PRESENTATION, '')))
+    throw invalid(path, 'must not contain invisible characters');
   const name = nfc.trim().replace(/\s+/g, ' ');
   if (name.length === 0) throw invalid(path, 'must not be empty');
   return name;
@@ -40,6 +64,7 @@ export function normalizeName(value: string, path = '/body/name'): string {
 
 /** E.164 (`+` and 7–15 digits) after removing spaces, dots, dashes and parentheses. */
 export function normalizePhone(value: string, path = '/body/phone'): string {
+  // The pattern below is ASCII-only, so invalid Unicode and invisible characters fail it too.
   const phone = value.normalize('NFC').replace(/[\s.()-]/g, '');
   if (!E164.test(phone))
     throw invalid(path, 'must be an international number such as +441632960961');

@@ -93,6 +93,18 @@ describe('POST /api/v1/auth/register', () => {
     expect(login.statusCode, login.body).toBe(200);
   });
 
+  it('accepts an emoji with its presentation selector, and a keycap, in the name', async () => {
+    for (const name of ['Anna \u2764\ufe0f', 'Team 1\ufe0f\u20e3', 'Snow \u2603\ufe0e']) {
+      const res = await register(t.app, {
+        email: uniqueEmail('emoji'),
+        password: STRONG_PASSWORD,
+        name,
+      });
+      expect(res.statusCode, res.body).toBe(201);
+      expect(res.json<{ user: { name: string } }>().user.name).toBe(name);
+    }
+  });
+
   it('emits user.created as a self-registration', async () => {
     const events = captureEvents(t.app);
     const res = await register(t.app, {
@@ -269,6 +281,58 @@ describe('POST /api/v1/auth/register', () => {
       ]);
     });
 
+    it.each([
+      ['a lone high surrogate', 'sur\ud800@example.com'],
+      ['another lone high surrogate', 'sur\ud801@example.com'],
+      ['a lone low surrogate', 'sur\udfff@example.com'],
+      ['surrogates in the wrong order', 'sur\udc00\ud800@example.com'],
+      ['a lone surrogate in the domain', 'sur@exam\ud800ple.com'],
+    ])('rejects an email with %s as invalid Unicode, nothing stored', async (_label, email) => {
+      const res = await register(t.app, { email, password: STRONG_PASSWORD, name: 'Sur' });
+      const body = expectProblem(res, 400, 'validation_failed');
+      expect(fieldErrors(body)).toEqual([
+        {
+          path: '/body/email',
+          message: 'must not contain invalid Unicode (an unpaired surrogate)',
+        },
+      ]);
+      // Neither the exact string nor what a driver would make of it (U+FFFD) was stored.
+      for (const stored of [email, email.replace(/[\ud800-\udfff]/g, '\ufffd')])
+        expect(await t.app.services.usersRepo.findByEmail(stored)).toBeUndefined();
+    });
+
+    it.each([
+      ['soft hyphen', '\u00ad'],
+      ['combining grapheme joiner', '\u034f'],
+      ['Arabic letter mark', '\u061c'],
+      ['Hangul choseong filler', '\u115f'],
+      ['Hangul jungseong filler', '\u1160'],
+      ['Khmer inherent vowel', '\u17b4'],
+      ['Mongolian variation selector', '\u180b'],
+      ['Mongolian vowel separator', '\u180e'],
+      ['word joiner', '\u2060'],
+      ['invisible plus', '\u2064'],
+      ['inhibit symmetric swapping', '\u206a'],
+      ['Hangul filler', '\u3164'],
+      ['variation selector-1', '\ufe00'],
+      ['variation selector-16', '\ufe0f'],
+      ['halfwidth Hangul filler', '\uffa0'],
+      ['language tag', '\u{e0001}'],
+      ['tag letter A', '\u{e0041}'],
+      ['cancel tag', '\u{e007f}'],
+      ['variation selector-17', '\u{e0100}'],
+      ['Arabic number sign', '\u0600'],
+      ['interlinear annotation anchor', '\ufff9'],
+    ])('rejects an email with an invisible character (%s)', async (_label, char) => {
+      const email = uniqueEmail(`inv${char}x`);
+      const res = await register(t.app, { email, password: STRONG_PASSWORD, name: 'Invisible' });
+      const body = expectProblem(res, 400, 'validation_failed');
+      expect(fieldErrors(body)).toEqual([
+        { path: '/body/email', message: 'must not contain invisible characters' },
+      ]);
+      expect(await t.app.services.usersRepo.findByEmail(email)).toBeUndefined();
+    });
+
     it('rejects an over-long email', async () => {
       const res = await register(t.app, {
         email: `${'a'.repeat(250)}@example.com`,
@@ -290,6 +354,40 @@ describe('POST /api/v1/auth/register', () => {
       const body = expectProblem(res, 400, 'validation_failed');
       expect(fieldErrors(body)).toEqual([
         { path: '/body/name', message: 'must not contain control characters' },
+      ]);
+      expect(await t.app.services.usersRepo.findByEmail(email)).toBeUndefined();
+    });
+
+    it.each([
+      ['a lone high surrogate', 'x\ud800y'],
+      ['a lone low surrogate', 'x\udfffy'],
+      ['a trailing high surrogate', 'Eve\ud83d'],
+    ])('rejects a name with %s as invalid Unicode', async (_label, name) => {
+      const email = uniqueEmail('sur');
+      const res = await register(t.app, { email, password: STRONG_PASSWORD, name });
+      const body = expectProblem(res, 400, 'validation_failed');
+      expect(fieldErrors(body)).toEqual([
+        { path: '/body/name', message: 'must not contain invalid Unicode (an unpaired surrogate)' },
+      ]);
+      expect(await t.app.services.usersRepo.findByEmail(email)).toBeUndefined();
+    });
+
+    it.each([
+      ['soft hyphen', 'Al\u00adice'],
+      ['word joiner', 'Al\u2060ice'],
+      ['Hangul filler as the whole name', '\u3164'],
+      ['Mongolian vowel separator', 'Al\u180eice'],
+      ['a variation selector after a letter', 'Alice\ufe0f'],
+      ['a second selector after an emoji', 'Alice \u2764\ufe0f\ufe0f'],
+      ['a leading selector', '\ufe0fAlice'],
+      ['tag characters (hidden text)', 'Alice\u{e0069}\u{e0067}\u{e006e}'],
+      ['an ideographic variation selector', '\u845b\u{e0100}'],
+    ])('rejects a name with an invisible character (%s)', async (_label, name) => {
+      const email = uniqueEmail('inv');
+      const res = await register(t.app, { email, password: STRONG_PASSWORD, name });
+      const body = expectProblem(res, 400, 'validation_failed');
+      expect(fieldErrors(body)).toEqual([
+        { path: '/body/name', message: 'must not contain invisible characters' },
       ]);
       expect(await t.app.services.usersRepo.findByEmail(email)).toBeUndefined();
     });

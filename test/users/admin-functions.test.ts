@@ -181,6 +181,10 @@ describe(`POST /api/v1/users on ${dialectUnderTest}`, () => {
     ['an id', { id: randomUUID() }, '/body/id'],
     ['a bad email', { email: 'not-an-email' }, '/body/email'],
     ['a control character in the name', { name: 'Eve\u202e' }, '/body/name'],
+    ['a lone surrogate in the name', { name: 'Eve\udc00' }, '/body/name'],
+    ['an invisible character in the name', { name: 'E\u2060ve' }, '/body/name'],
+    ['a lone surrogate in the email', { email: 'eve\ud800@example.com' }, '/body/email'],
+    ['a soft hyphen in the email', { email: 'e\u00adve@example.com' }, '/body/email'],
   ])('refuses %s with 400 validation_failed', async (_label, overrides, path) => {
     const input = newUserBody(overrides);
     const problem = expectProblem(

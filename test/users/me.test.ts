@@ -158,6 +158,8 @@ describe(`PATCH /api/v1/users/me on ${dialectUnderTest}`, () => {
     ['too long for the schema', `+44${'1'.repeat(40)}`],
     ['a number', 441632960961],
     ['a control character', '+441632\u0000960961'],
+    ['a lone surrogate', '+441632\ud800960961'],
+    ['a word joiner', '+441632\u2060960961'],
   ])('rejects a phone with %s: 400 with errors at /body/phone', async (_label, phone) => {
     const caller = await registerAndLogin(t.app);
     const before = await me(caller);
@@ -184,6 +186,12 @@ describe(`PATCH /api/v1/users/me on ${dialectUnderTest}`, () => {
     ['a bidi isolate', 'Eve \u2066x\u2069'],
     ['a zero-width space', 'E\u200bve'],
     ['a byte order mark', '\ufeffEve'],
+    ['a lone surrogate', 'x\ud800y'],
+    ['a soft hyphen', 'E\u00adve'],
+    ['a word joiner', 'E\u2060ve'],
+    ['a Hangul filler for a blank-looking name', '\u3164'],
+    ['a variation selector after a letter', 'Eve\ufe0f'],
+    ['hidden tag characters', 'Eve\u{e0061}\u{e0064}\u{e006d}'],
     ['only whitespace', '   '],
     ['the empty string', ''],
     ['101 characters', 'x'.repeat(101)],
@@ -196,6 +204,23 @@ describe(`PATCH /api/v1/users/me on ${dialectUnderTest}`, () => {
     );
     const errors = problem.errors as { path: string }[];
     for (const error of errors) expect(error.path).toBe('/body/name');
+    expect((await me(caller)).name).toBe('Unchanged');
+  });
+
+  it('names what is wrong with invalid Unicode and invisible characters in a name', async () => {
+    const caller = await registerAndLogin(t.app, { name: 'Unchanged' });
+    for (const [raw, message] of [
+      // As a client sends it: a JSON escape, which is the only way to a lone surrogate.
+      ['{"name":"x\\ud800y"}', 'must not contain invalid Unicode (an unpaired surrogate)'],
+      ['{"name":"x\\u00ady"}', 'must not contain invisible characters'],
+    ] as const) {
+      const problem = expectProblem(
+        await patchMe(caller.accessToken, raw),
+        400,
+        'validation_failed',
+      );
+      expect(problem.errors).toEqual([{ path: '/body/name', message }]);
+    }
     expect((await me(caller)).name).toBe('Unchanged');
   });
 
