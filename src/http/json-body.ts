@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import type { FastifyInstance } from 'fastify';
 import sjson from 'secure-json-parse';
 import { AppError } from '../errors.js';
@@ -48,7 +49,7 @@ const JSON_MEDIA_TYPE = /^application\/json\s*(;\s*charset\s*=\s*"?utf-8"?\s*)?$
  */
 export function jsonOnly(app: FastifyInstance, maxDepth: number): void {
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
     const contentType = request.headers['content-type'] ?? '';
     if (!JSON_MEDIA_TYPE.test(contentType)) {
       done(
@@ -57,7 +58,18 @@ export function jsonOnly(app: FastifyInstance, maxDepth: number): void {
       );
       return;
     }
-    const text = body as string;
+    const bytes = body as Buffer;
+    // RFC 8259 §8.1: JSON text is UTF-8. Decoding would silently turn invalid bytes into U+FFFD,
+    // so that different bodies read as the same text; refuse them instead. isUtf8 is a SIMD
+    // validation pass (simdutf), far cheaper than the parse that follows.
+    if (!isUtf8(bytes)) {
+      done(
+        new AppError('invalid_json', 'The request body is not valid UTF-8; send JSON in UTF-8.'),
+        undefined,
+      );
+      return;
+    }
+    const text = bytes.toString('utf8');
     if (text.trim() === '') {
       done(
         new AppError('invalid_json', 'The request body is empty; send a JSON document.'),

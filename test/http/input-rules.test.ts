@@ -48,6 +48,50 @@ describe('input rules', () => {
     expect(res.json().code).toBe('unsupported_media_type');
   });
 
+  it.each([
+    ['a stray continuation byte', [0x80]],
+    ['bytes that never occur in UTF-8', [0xff, 0xfe]],
+    ['a truncated two-byte sequence', [0xc3]],
+    ['a truncated three-byte sequence', [0xe2, 0x82]],
+    ['an overlong encoding of "/"', [0xc0, 0xaf]],
+    ['an encoded surrogate (CESU-8)', [0xed, 0xa0, 0x80]],
+    ['a code point above U+10FFFF', [0xf4, 0x90, 0x80, 0x80]],
+  ])('refuses a body with %s with 400 invalid_json', async (_label, bytes) => {
+    const payload = Buffer.concat([
+      Buffer.from('{"name":"a'),
+      Buffer.from(bytes),
+      Buffer.from('b"}'),
+    ]);
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/examples',
+      headers: { 'content-type': 'application/json' },
+      payload,
+    });
+    expect(res.statusCode, res.body).toBe(400);
+    expect(res.json()).toMatchObject({
+      code: 'invalid_json',
+      detail: 'The request body is not valid UTF-8; send JSON in UTF-8.',
+    });
+  });
+
+  it('accepts multi-byte UTF-8 and a leading byte order mark', async () => {
+    const name = 'Zoë 日本 😀';
+    for (const payload of [
+      Buffer.from(JSON.stringify({ name })),
+      Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(JSON.stringify({ name }))]),
+    ]) {
+      const res = await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/examples',
+        headers: { 'content-type': 'application/json; charset=utf-8' },
+        payload,
+      });
+      expect(res.statusCode, res.body).toBe(201);
+      expect(res.json()).toEqual({ received: { name } });
+    }
+  });
+
   it('refuses a body with no content type', async () => {
     const res = await t.app.inject({
       method: 'POST',
