@@ -27,6 +27,7 @@ import {
 import { readTlsCredentials, secureContextOptions, type TlsCredentials } from './http/tls.js';
 import { assertStrictSchema } from './http/assert-strict-schema.js';
 import { buildValidator } from './http/validation.js';
+import { canonicalizeUuidFields } from './http/uuid-params.js';
 import { apiVersioning, rewriteApiVersion } from './http/versioning.js';
 import { apiIndex } from './http/api-index.js';
 import { authentication } from './access/authenticate.js';
@@ -137,6 +138,7 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
     if (route.url.startsWith('/docs')) return; // swagger-ui's static asset routes
     route.schema ??= {};
     route.schema.querystring ??= NoQuery;
+    canonicalizeUuidFields(route);
     const where = `${String(route.method)} ${route.url}`;
     const schemas = this.getSchemas();
     assertStrictSchema(route.schema.body, `${where} body`, { schemas });

@@ -221,15 +221,33 @@ describe('DELETE /api/v1/auth/sessions/:id', () => {
     expectProblem(await endSession(user.accessToken, other.sessionId), 404, 'not_found');
   });
 
-  it('does not match an id in another spelling (upper case) and leaves that session alive', async () => {
+  it('ends a session named by the upper-case spelling of its id (RFC 9562: case-insensitive)', async () => {
     const user = await registerAndLogin(t.app);
     const other = await loginAs(user.email, 'upper');
+    const events = captureEvents(t.app);
+    const res = await endSession(user.accessToken, other.sessionId.toUpperCase());
+    expect(res.statusCode, res.body).toBe(204);
+    await expectAccessRefused(t.app, other.accessToken);
+    await expectAccessWorks(t.app, user.accessToken);
+    // The event names the id as stored.
+    expect(events).toContainEqual(
+      expect.objectContaining({
+        type: 'session.ended',
+        target: { type: 'session', id: other.sessionId },
+      }),
+    );
+    expect(events.filter((e) => e.type === 'access.denied')).toEqual([]);
+  });
+
+  it("answers 404 for someone else's session in upper case too, which keeps working", async () => {
+    const attacker = await registerAndLogin(t.app);
+    const victim = await registerAndLogin(t.app);
     expectProblem(
-      await endSession(user.accessToken, other.sessionId.toUpperCase()),
+      await endSession(attacker.accessToken, victim.sessionId.toUpperCase()),
       404,
       'not_found',
     );
-    await expectAccessWorks(t.app, other.accessToken);
+    await expectAccessWorks(t.app, victim.accessToken);
   });
 
   it.each(['not-a-uuid', '1', "1' OR '1'='1", '00000000-0000-0000-0000-00000000000g'])(

@@ -93,6 +93,18 @@ describe('linked identities', () => {
     expect((await unlink(owner.accessToken, identity!.id)).statusCode).toBe(404);
   });
 
+  it('unlinks an identity named by the upper-case spelling of its id', async () => {
+    const owner = await registerAndLogin(f.app);
+    f.provider.account({ sub: 'upper-idp', email: owner.email, email_verified: true });
+    expect((await signIn(f, 'upper-idp')).user.id).toBe(owner.id);
+    const [identity] = await list(owner.accessToken);
+    const res = await unlink(owner.accessToken, identity!.id.toUpperCase());
+    expect(res.statusCode, res.body).toBe(204);
+    expect(await list(owner.accessToken)).toEqual([]);
+    const unlinked = events(f, 'oidc.identity_unlinked').at(-1)!;
+    expect(unlinked.target).toEqual({ type: 'identity', id: identity!.id });
+  });
+
   it('deletes identities with their user', async () => {
     f.provider.account({ sub: 'leaver', email: 'leaver@example.com', email_verified: true });
     const signedIn = await signIn(f, 'leaver');

@@ -222,6 +222,25 @@ describe(`an administrator on other accounts on ${dialectUnderTest}`, () => {
     expectProblem(await asAdmin('GET', `/api/v1/users/${randomUUID()}`), 404, 'not_found');
   });
 
+  it('reads, edits and deletes a user by the upper-case spelling of its id', async () => {
+    const user = await registerAndLogin(t.app, { name: 'Shouted' });
+    const upper = user.id.toUpperCase();
+    const read = await asAdmin('GET', `/api/v1/users/${upper}`);
+    expect(read.statusCode, read.body).toBe(200);
+    expect(expectUser(read.json())).toMatchObject({ id: user.id, name: 'Shouted' });
+    const edited = await asAdmin('PATCH', `/api/v1/users/${upper}`, { name: 'Quiet' });
+    expect(edited.statusCode, edited.body).toBe(200);
+    expect(expectUser(edited.json())).toMatchObject({ id: user.id, name: 'Quiet' });
+    // The event names the id as stored, whatever the spelling of the request.
+    const updated = securityEvents(t.logs, 'user.updated').filter(
+      (e) => e.requestId === edited.headers['x-request-id'],
+    );
+    expect(updated).toEqual([expect.objectContaining({ target: { type: 'user', id: user.id } })]);
+    const deleted = await asAdmin('DELETE', `/api/v1/users/${upper}`);
+    expect(deleted.statusCode, deleted.body).toBe(204);
+    expectProblem(await asAdmin('GET', `/api/v1/users/${user.id}`), 404, 'not_found');
+  });
+
   it('edits name and phone of any user, and emits user.updated with field names', async () => {
     const user = await registerAndLogin(t.app);
     const res = await asAdmin('PATCH', `/api/v1/users/${user.id}`, {

@@ -127,8 +127,15 @@ describe(`another user's account on ${dialectUnderTest}`, () => {
 
   it('answers an upper-case spelling of B’s id like any other id of B', async () => {
     const res = await request('GET', bob.id.toUpperCase(), alice.accessToken);
-    expect([400, 404]).toContain(res.statusCode);
+    const body = expectProblem(res, 404, 'not_found');
     expect(res.body).not.toContain(bob.email);
+    // The event names B's id in its one canonical spelling, as for the lower-case request.
+    const denied = securityEvents(t.logs, 'access.denied').filter(
+      (event) => event.requestId === body.requestId,
+    );
+    expect(denied).toEqual([
+      expect.objectContaining({ actorId: alice.id, target: { type: 'user', id: bob.id } }),
+    ]);
   });
 });
 
@@ -144,6 +151,28 @@ describe(`one's own account by id on ${dialectUnderTest}`, () => {
       headers: bearer(caller.accessToken),
     });
     expect(expectUser(byId.json())).toEqual(me.json());
+  });
+
+  it('reaches itself by an upper-case or urn:uuid: spelling of its id (RFC 9562: case-insensitive)', async () => {
+    const caller = await registerAndLogin(t.app, { name: 'Casey' });
+    for (const id of [caller.id.toUpperCase(), `urn:uuid:${caller.id}`, `URN:UUID:${caller.id}`]) {
+      const res = await request('GET', id, caller.accessToken);
+      expect(res.statusCode, res.body).toBe(200);
+      expect(expectUser(res.json()).id).toBe(caller.id);
+      // No false access.denied against the caller itself.
+      const denied = securityEvents(t.logs, 'access.denied').filter(
+        (event) => event.requestId === res.headers['x-request-id'],
+      );
+      expect(denied).toEqual([]);
+    }
+    const patched = await request('PATCH', caller.id.toUpperCase(), caller.accessToken, {
+      name: 'Casey Upper',
+    });
+    expect(patched.statusCode, patched.body).toBe(200);
+    expect((await stored(caller)).name).toBe('Casey Upper');
+    const deleted = await request('DELETE', caller.id.toUpperCase(), caller.accessToken);
+    expect(deleted.statusCode, deleted.body).toBe(204);
+    expect(await meStatus(t.app, caller.accessToken)).toBe(401);
   });
 
   it('PATCH self by id changes name and phone', async () => {
