@@ -8,7 +8,7 @@ import fp from 'fastify-plugin';
 import { AppError } from '../errors.js';
 import type { EventContext, SecurityEvents } from '../security-events.js';
 import { invalidToken, type AccessTokens } from '../tokens/access-token.js';
-import { verifiedBearer } from './bearer.js';
+import { authenticationRequired, verifiedBearer } from './bearer.js';
 import type { SessionState } from '../tokens/session-state.js';
 import type { Permissions } from './permissions.js';
 
@@ -71,16 +71,7 @@ export const authentication = fp(
     app.decorate(
       'authenticate',
       async function authenticate(request: FastifyRequest): Promise<void> {
-        const header = request.headers.authorization;
-        if (header === undefined) {
-          throw new AppError(
-            'authentication_required',
-            'Send an access token as Authorization: Bearer <token>.',
-            {
-              headers: { 'www-authenticate': 'Bearer realm="bulwark"' },
-            },
-          );
-        }
+        if (request.headers.authorization === undefined) throw authenticationRequired();
         try {
           const claims = await verifiedBearer(request, opts.tokens);
           const active =
@@ -94,7 +85,12 @@ export const authentication = fp(
             tokenId: claims.jti,
           };
         } catch (error) {
-          if (error instanceof AppError && error.code === 'invalid_token') {
+          // Refused credentials are recorded: a bad bearer token, or another scheme's
+          // credentials (answered without an error code, RFC 6750 §3.1, but still refused).
+          if (
+            error instanceof AppError &&
+            (error.code === 'invalid_token' || error.code === 'authentication_required')
+          ) {
             opts.events.emit({
               ...eventContext(request),
               type: 'token.invalid',

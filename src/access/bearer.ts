@@ -1,9 +1,17 @@
 import type { FastifyRequest } from 'fastify';
+import { AppError } from '../errors.js';
 import type { AccessClaims, AccessTokens } from '../tokens/access-token.js';
 import { invalidToken } from '../tokens/access-token.js';
 
-const BEARER = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/;
+// The scheme is case-insensitive (RFC 9110 §11.1), spelled out as classes rather than with the
+// `i` flag so that no case folding can stretch the token's character set; then exactly one space
+// and one b64token (RFC 6750 §2.1).
+const BEARER = /^[Bb][Ee][Aa][Rr][Ee][Rr] ([A-Za-z0-9._~+/-]+=*)$/;
+// The spelling nearly every client sends: the only one the verified-cache fast path takes.
 const SCHEME = 'Bearer ';
+// A header whose scheme is Bearer (however spelled), well-formed or not: "Bearer", "bearer  x",
+// " Bearer x". Anything else (Basic, Digest, a bare token) carries no bearer credentials.
+const BEARER_SCHEME = /^[\t ]*[Bb][Ee][Aa][Rr][Ee][Rr](?![!#$%&'*+.^_`|~0-9A-Za-z-])/;
 
 // One verification per request, shared by the rate limiter (which keys authenticated callers by
 // user before the body is read) and `authenticate`. A property of the request (gone with it):
@@ -14,6 +22,23 @@ declare module 'fastify' {
   interface FastifyRequest {
     [kVerified]?: Promise<AccessClaims>;
   }
+}
+
+/**
+ * 401 authentication_required with a bare `Bearer` challenge: the request carried no bearer
+ * credentials (no Authorization header, or one of another scheme). `reason`, if given, is for
+ * logs and events only.
+ * @see https://www.rfc-editor.org/rfc/rfc6750#section-3.1
+ */
+export function authenticationRequired(reason?: string): AppError {
+  return new AppError(
+    'authentication_required',
+    'Send an access token as Authorization: Bearer <token>.',
+    {
+      headers: { 'www-authenticate': 'Bearer realm="bulwark"' },
+      ...(reason === undefined ? {} : { cause: new Error(reason) }),
+    },
+  );
 }
 
 /** True when the request carries an Authorization header (of any scheme). */
@@ -43,7 +68,8 @@ export function verifiedBearer(
 function verify(header: string, tokens: AccessTokens): Promise<AccessClaims> {
   // A token in the verified cache passed a full verification, so it is a compact JWS
   // ([A-Za-z0-9_-] and dots): "Bearer <it>" is exactly a header the pattern below accepts. Only a
-  // header that is not a cached token needs the pattern.
+  // header that is not a cached token needs the pattern. Other spellings of the scheme take the
+  // pattern, then tokens.verify, which consults the same cache.
   if (header.startsWith(SCHEME)) {
     try {
       const hit = tokens.verifyCached(header.slice(SCHEME.length));
@@ -53,5 +79,10 @@ function verify(header: string, tokens: AccessTokens): Promise<AccessClaims> {
     }
   }
   const match = BEARER.exec(header);
-  return match ? tokens.verify(match[1]!) : Promise.reject(invalidToken('not a bearer token'));
+  if (match) return tokens.verify(match[1]!);
+  return Promise.reject(
+    BEARER_SCHEME.test(header)
+      ? invalidToken('not a bearer token')
+      : authenticationRequired('not a bearer token'),
+  );
 }

@@ -62,6 +62,15 @@ describe('POST /api/v1/auth/logout', () => {
     await expectAccessWorks(t.app, next.accessToken);
   });
 
+  it('accepts the scheme spelled in lower or upper case (RFC 9110 §11.1)', async () => {
+    for (const scheme of ['bearer', 'BEARER']) {
+      const user = await registerAndLogin(t.app);
+      const res = await logout('logout', { authorization: `${scheme} ${user.accessToken}` });
+      expect(res.statusCode, res.body).toBe(204);
+      await expectAccessRefused(t.app, user.accessToken);
+    }
+  });
+
   it('refuses a second logout with the same token', async () => {
     const user = await registerAndLogin(t.app);
     expect((await logout('logout', bearer(user.accessToken))).statusCode).toBe(204);
@@ -141,7 +150,18 @@ describe.each(['logout', 'logout-all'] as const)(
     it.each([
       ['a Basic credential', 'Basic dXNlcjpwYXNz'],
       ['a bare token', 'eyJhbGciOiJFZERTQSJ9.e30.c2ln'],
+    ])(
+      'answers 401 authentication_required without an error code to %s (RFC 6750 §3.1)',
+      async (_label, authorization) => {
+        const res = await logout(path, { authorization });
+        expectProblem(res, 401, 'authentication_required');
+        expect(res.headers['www-authenticate']).toBe('Bearer realm="bulwark"');
+      },
+    );
+
+    it.each([
       ['a garbage bearer', 'Bearer not-a-jwt'],
+      ['a garbage bearer in lower case', 'bearer not-a-jwt'],
       ['an empty bearer', 'Bearer '],
       ['a refresh token as bearer', 'Bearer bwr_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'],
     ])('answers 401 invalid_token to %s', async (_label, authorization) => {

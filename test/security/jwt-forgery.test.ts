@@ -186,6 +186,38 @@ async function expectRejected(authorization: string, reason: string | RegExp): P
   if (credential.length >= 16) expect(JSON.stringify(event)).not.toContain(credential);
 }
 
+/**
+ * Sends credentials of another scheme (or none recognisable) and checks the RFC 6750 §3.1 answer:
+ * 401 authentication_required with a bare `Bearer` challenge, no error code; still recorded.
+ */
+async function expectNotBearer(authorization: string): Promise<void> {
+  events.length = 0;
+  const res = await callMe(authorization);
+  expect(res.statusCode, res.body).toBe(401);
+  expect(res.headers['www-authenticate']).toBe('Bearer realm="bulwark"');
+  expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+  const body = res.json<Record<string, unknown>>();
+  expect(body).toEqual({
+    type: 'urn:bulwark:problem:authentication_required',
+    title: expect.any(String) as unknown,
+    status: 401,
+    detail: 'Send an access token as Authorization: Bearer <token>.',
+    code: 'authentication_required',
+    requestId: res.headers['x-request-id'],
+  });
+  for (const pattern of LEAKS) expect(res.body, String(pattern)).not.toMatch(pattern);
+  const credential = authorization.replace(/^\S+\s*/, '');
+  if (credential.length >= 16) expect(res.body).not.toContain(credential.slice(0, 16));
+  const invalid = events.filter((e) => e.type === 'token.invalid');
+  expect(invalid).toHaveLength(1);
+  expect(invalid[0]).toMatchObject({
+    outcome: 'denied',
+    requestId: body.requestId,
+    details: { reason: 'not a bearer token' },
+  });
+  if (credential.length >= 16) expect(JSON.stringify(invalid[0])).not.toContain(credential);
+}
+
 async function expectAccepted(token: string, user: LoggedIn): Promise<void> {
   const res = await callMe(`Bearer ${token}`);
   expect(res.statusCode, res.body).toBe(200);
@@ -481,20 +513,43 @@ describe('malformed credentials', () => {
     await expectRejected(`Bearer ${alice.refreshToken}`, 'not a compact JWS');
   });
 
-  it('refuses other authentication schemes', async () => {
+  it('refuses other authentication schemes without an error code (RFC 6750 §3.1)', async () => {
     const basic = Buffer.from(`${alice.email}:${STRONG_PASSWORD}`).toString('base64');
-    await expectRejected(`Basic ${basic}`, 'not a bearer token');
-    await expectRejected(`Digest username="${alice.email}"`, 'not a bearer token');
+    await expectNotBearer(`Basic ${basic}`);
+    await expectNotBearer(`Digest username="${alice.email}"`);
     // The token itself, without a scheme, or after an unknown one.
-    await expectRejected(alice.accessToken, 'not a bearer token');
-    await expectRejected(`Token ${alice.accessToken}`, 'not a bearer token');
+    await expectNotBearer(alice.accessToken);
+    await expectNotBearer(`Token ${alice.accessToken}`);
+    // Schemes that only start like Bearer, or look like it in another script.
+    await expectNotBearer(`Bearerx ${alice.accessToken}`);
+    await expectNotBearer(`Bearer-${alice.accessToken}`);
+    await expectNotBearer(`\u0412earer ${alice.accessToken}`);
+  });
+
+  it('accepts the scheme in any case (RFC 9110 §11.1), cached or not', async () => {
+    // Never seen before: the first request is fully verified under a lower-case scheme.
+    const fresh = await forge(alice);
+    for (const scheme of ['bearer', 'BEARER', 'bEaReR', 'Bearer']) {
+      const res = await callMe(`${scheme} ${fresh}`);
+      expect(res.statusCode, `${scheme}: ${res.body}`).toBe(200);
+      expect(res.json<{ id: string }>().id).toBe(alice.id);
+    }
+    // Already in the verified cache (from the login's own requests above).
+    await expectAccepted(alice.accessToken, alice);
+    for (const scheme of ['bearer', 'BEARER']) {
+      const res = await callMe(`${scheme} ${alice.accessToken}`);
+      expect(res.statusCode, res.body).toBe(200);
+    }
+    expect(events.filter((e) => e.type === 'token.invalid')).toEqual([]);
   });
 
   it('refuses a token it has verified and remembered, when the header around it is wrong', async () => {
     // Accepted first, so the exact token string sits in the verified cache.
     await expectAccepted(alice.accessToken, alice);
     for (const value of [
-      `bearer ${alice.accessToken}`,
+      `bearer  ${alice.accessToken}`,
+      `BEARER\t${alice.accessToken}`,
+      ` bearer ${alice.accessToken}`,
       `Bearer  ${alice.accessToken}`,
       ` Bearer ${alice.accessToken}`,
       `Bearer ${alice.accessToken} `,
@@ -507,7 +562,7 @@ describe('malformed credentials', () => {
   });
 
   it('refuses Bearer with an empty or blank value', async () => {
-    for (const value of ['Bearer', 'Bearer ', 'Bearer  ', 'Bearer\t']) {
+    for (const value of ['Bearer', 'Bearer ', 'Bearer  ', 'Bearer\t', 'bearer', 'BEARER ']) {
       await expectRejected(value, 'not a bearer token');
     }
   });
@@ -529,7 +584,7 @@ describe('malformed credentials', () => {
     const [header, , signature] = parts(alice.accessToken);
     const padded = encodeJson({ ...realPayload(alice), pad: 'x'.repeat(10 * 1024) });
     await expectRejected(`Bearer ${header}.${padded}.${signature}`, 'not a compact JWS');
-    await expectRejected('x'.repeat(10 * 1024), 'not a bearer token');
+    await expectNotBearer('x'.repeat(10 * 1024));
   });
 
   it('refuses JWS-shaped input whose parts are not JSON', async () => {
