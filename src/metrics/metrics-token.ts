@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 
-const BEARER = /^Bearer ([\x21-\x7e]{1,1024})$/;
+// The scheme is case-insensitive (RFC 9110 §11.1), as on the API (src/access/bearer.ts).
+const BEARER = /^[Bb][Ee][Aa][Rr][Ee][Rr] ([\x21-\x7e]{1,1024})$/;
 
 /**
  * True when an Authorization header carries exactly the metrics token. Both sides are hashed

@@ -61,7 +61,9 @@ describe('GET /metrics', () => {
     for (const header of [
       `Bearer ${TOKEN}x`,
       `Bearer ${TOKEN.slice(0, -1)}`,
+      `bearer ${TOKEN.toUpperCase()}`,
       'Bearer ',
+      `Bearer  ${TOKEN}`,
       `Basic ${TOKEN}`,
       TOKEN,
     ]) {
@@ -72,6 +74,18 @@ describe('GET /metrics', () => {
       });
       expect(res.statusCode, header).toBe(401);
       expect(res.body).not.toContain('bulwark_');
+    }
+  });
+
+  it('accepts the bearer scheme in any case (RFC 9110 §11.1)', async () => {
+    const t = await app({ metrics: { token: TOKEN } });
+    for (const scheme of ['bearer', 'BEARER']) {
+      const res = await t.app.inject({
+        method: 'GET',
+        url: '/metrics',
+        headers: { authorization: `${scheme} ${TOKEN}` },
+      });
+      expect(res.statusCode, scheme).toBe(200);
     }
   });
 
