@@ -70,6 +70,9 @@ const AT_HASH_DIGEST = new Map<string, string>([
 ]);
 
 const NAME_MAX = 100;
+// The first NAME_MAX code points (the unit of the API's Name schema): cutting at NAME_MAX UTF-16
+// code units could split an emoji's surrogate pair, which normalizeName refuses.
+const NAME_PREFIX = new RegExp(`^[\\s\\S]{0,${NAME_MAX}}`, 'u');
 
 /**
  * Sign-in with OpenID Connect providers: the authorization code flow with PKCE (S256), `state`
@@ -536,7 +539,7 @@ function displayName(claims: client.IDToken, email: string): string {
   for (const candidate of candidates) {
     if (typeof candidate !== 'string') continue;
     try {
-      return normalizeName(candidate.slice(0, NAME_MAX));
+      return normalizeName(NAME_PREFIX.exec(candidate)![0]);
     } catch {
       // refused (control or invisible characters, invalid Unicode, empty): try the next
     }

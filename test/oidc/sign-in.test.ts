@@ -134,6 +134,29 @@ describe('sign in with an OpenID Connect provider', () => {
     expect(raw).not.toContain(body.accessToken);
   });
 
+  it('cuts a long provider name at 100 code points, never inside an emoji', async () => {
+    const name = `${'N'.repeat(99)}\u{1F600}and more`;
+    f.provider.account({
+      sub: 'long-name',
+      email: 'long-name@example.com',
+      email_verified: true,
+      name,
+    });
+    const signedIn = await signIn(f, 'long-name');
+    expect(signedIn.user.name).toBe(`${'N'.repeat(99)}\u{1F600}`);
+  });
+
+  it('replaces a provider name with invisible characters by the email local part', async () => {
+    f.provider.account({
+      sub: 'invisible-name',
+      email: 'plain-name@example.com',
+      email_verified: true,
+      name: 'Ad\u00admin',
+    });
+    const signedIn = await signIn(f, 'invisible-name');
+    expect(signedIn.user.name).toBe('plain-name');
+  });
+
   it('signs the same provider account into the same user again', async () => {
     const first = await signIn(f, 'alice-sub');
     const second = await signIn(f, 'alice-sub');
