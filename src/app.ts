@@ -8,6 +8,7 @@ import Fastify, {
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { DestinationStream, Logger } from 'pino';
 import type { Config } from './config/index.js';
+import { clientErrorHandler } from './http/client-error.js';
 import { cors } from './http/cors.js';
 import { apiDocs } from './http/docs.js';
 import { installErrorHandling, sendProblem } from './http/error-handler.js';
@@ -113,6 +114,8 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
     forceCloseConnections: 'idle',
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
+    // Requests Node's parser refuses (bad framing, 431, 408) never reach a hook: same shape anyway.
+    clientErrorHandler: clientErrorHandler({ hsts, log: logger }),
     rewriteUrl: (req) => rewriteApiVersion(req),
     // Malformed URLs fail before any hook runs: answer them in the same problem shape anyway.
     frameworkErrors: (error, request, reply) => {

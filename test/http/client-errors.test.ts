@@ -1,0 +1,169 @@
+import { connect as netConnect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { API_SECURITY_HEADERS } from '../../src/http/security-headers.js';
+import { buildTestApp, type TestApp } from '../helpers/app.js';
+import { devCertFiles, type CertFiles } from '../helpers/tls.js';
+
+// Requests that Node's HTTP parser refuses never reach a Fastify hook; these tests need real
+// sockets, and send bytes exactly as given (no client library would send most of them).
+
+export interface RawAnswer {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+  raw: string;
+}
+
+/** Parses what a server wrote before closing the connection (one response). */
+export function parseAnswer(raw: string): RawAnswer {
+  const split = raw.indexOf('\r\n\r\n');
+  const head = split === -1 ? raw : raw.slice(0, split);
+  const [statusLine = '', ...lines] = head.split('\r\n');
+  const headers: Record<string, string> = {};
+  for (const line of lines) {
+    const colon = line.indexOf(':');
+    headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim();
+  }
+  return {
+    status: Number(statusLine.split(' ')[1]),
+    headers,
+    body: split === -1 ? '' : raw.slice(split + 4),
+    raw,
+  };
+}
+
+/** Writes `bytes` on a fresh connection and resolves with everything read until the server closes. */
+export function sendRaw(port: number, bytes: string, secure = false): Promise<RawAnswer> {
+  return new Promise((resolve, reject) => {
+    const socket: Socket = secure
+      ? tlsConnect({ host: '127.0.0.1', port, servername: 'localhost', rejectUnauthorized: false })
+      : netConnect(port, '127.0.0.1');
+    let raw = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (d: string) => (raw += d));
+    socket.on('error', reject);
+    socket.on('close', () => resolve(parseAnswer(raw)));
+    socket.write(bytes, 'latin1');
+  });
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+/** The problem shape every refused request gets, with the pipeline's headers. */
+export function expectProtocolProblem(res: RawAnswer, status: number, code: string): void {
+  expect(res.status).toBe(status);
+  expect(res.headers['content-type']).toBe('application/problem+json; charset=utf-8');
+  expect(res.headers.connection).toBe('close');
+  expect(Number(res.headers['content-length'])).toBe(Buffer.byteLength(res.body, 'latin1'));
+  for (const [name, value] of Object.entries(API_SECURITY_HEADERS)) {
+    expect(res.headers[name], name).toBe(value);
+  }
+  const body = JSON.parse(res.body) as Record<string, unknown>;
+  expect(body).toMatchObject({ status, code, type: `urn:bulwark:problem:${code}` });
+  expect(Object.keys(body).sort()).toEqual(
+    ['code', 'detail', 'requestId', 'status', 'title', 'type'].sort(),
+  );
+  expect(body.requestId).toMatch(UUID);
+  expect(res.headers['x-request-id']).toBe(body.requestId);
+}
+
+const SECRET = 'eyJhbGciOiJFZERTQSJ9.c2VjcmV0LXBheWxvYWQ.c2lnbmF0dXJl';
+
+let t: TestApp;
+let port: number;
+beforeAll(async () => {
+  t = await buildTestApp();
+  await t.app.listen({ host: '127.0.0.1', port: 0 });
+  port = (t.app.server.address() as { port: number }).port;
+});
+afterAll(async () => {
+  await t.app.close();
+});
+
+describe('requests refused by the HTTP parser', () => {
+  it.each([
+    ['an unknown method', 'FOO /health/live HTTP/1.1\r\nHost: a\r\n\r\n'],
+    ['a lower-case method', 'get /health/live HTTP/1.1\r\nHost: a\r\n\r\n'],
+    ['a space inside the target', 'GET /health /live HTTP/1.1\r\nHost: a\r\n\r\n'],
+    [
+      'a control character in a header',
+      'GET /health/live HTTP/1.1\r\nHost: a\r\nUser-Agent: a\x01b\r\n\r\n',
+    ],
+    [
+      'an invalid Content-Length',
+      'POST /api/v1/examples HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: abc\r\n\r\n{}',
+    ],
+    [
+      'Content-Length together with Transfer-Encoding',
+      'POST /api/v1/examples HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n',
+    ],
+    [
+      'an invalid chunk size',
+      'POST /api/v1/examples HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n',
+    ],
+    ['obsolete line folding', 'GET /health/live HTTP/1.1\r\nHost: a\r\nX-A: b\r\n c\r\n\r\n'],
+    ['a space before the colon', 'GET /health/live HTTP/1.1\r\nHost: a\r\nX-A : b\r\n\r\n'],
+  ])('answers %s with a bad_request problem', async (_label, bytes) => {
+    expectProtocolProblem(await sendRaw(port, bytes), 400, 'bad_request');
+  });
+
+  it('answers oversized headers with 431 request_header_fields_too_large', async () => {
+    const res = await sendRaw(
+      port,
+      `GET /health/live HTTP/1.1\r\nHost: a\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`,
+    );
+    expectProtocolProblem(res, 431, 'request_header_fields_too_large');
+  });
+
+  it('gives every refused request its own id, and logs it without the request bytes', async () => {
+    const bytes = `GET /health/live HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer ${SECRET}\r\nX-A: \x01\r\n\r\n`;
+    const first = await sendRaw(port, bytes);
+    const second = await sendRaw(port, bytes);
+    expect(first.headers['x-request-id']).not.toBe(second.headers['x-request-id']);
+    const line = t.logs.lines.find((l) => l.requestId === first.headers['x-request-id']);
+    expect(line).toMatchObject({
+      level: 'info',
+      msg: 'request refused by the HTTP parser',
+      status: 400,
+      code: 'bad_request',
+      reason: expect.stringMatching(/^HPE_/),
+    });
+    expect(t.logs.raw.join('\n')).not.toContain(SECRET);
+  });
+
+  it('keeps serving after refused requests', async () => {
+    const res = await sendRaw(
+      port,
+      'GET /health/live HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n',
+    );
+    expect(res.status).toBe(200);
+  });
+});
+
+describe('requests refused by the HTTP parser, over TLS', () => {
+  let cert: CertFiles;
+  let https: TestApp;
+  let httpsPort: number;
+  beforeAll(async () => {
+    cert = devCertFiles();
+    https = await buildTestApp({ tls: { certFile: cert.certFile, keyFile: cert.keyFile } });
+    await https.app.listen({ host: '127.0.0.1', port: 0 });
+    httpsPort = (https.app.server.address() as { port: number }).port;
+  });
+  afterAll(async () => {
+    await https?.app.close();
+    cert?.cleanup();
+  });
+
+  it('answers with the problem, the security headers and HSTS', async () => {
+    const res = await sendRaw(httpsPort, 'FOO /health/live HTTP/1.1\r\nHost: a\r\n\r\n', true);
+    expectProtocolProblem(res, 400, 'bad_request');
+    expect(res.headers['strict-transport-security']).toMatch(/^max-age=\d+; includeSubDomains/);
+  });
+
+  it('sends no HSTS on plain HTTP', async () => {
+    const res = await sendRaw(port, 'FOO /health/live HTTP/1.1\r\nHost: a\r\n\r\n');
+    expect(res.headers['strict-transport-security']).toBeUndefined();
+  });
+});
