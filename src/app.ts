@@ -18,6 +18,7 @@ import { jsonOnly } from './http/json-body.js';
 import { accessLog, createLogger, lazyChildLogger } from './http/logger.js';
 import { trackRouteMethods } from './http/method-not-allowed.js';
 import { REQUEST_ID_HEADER, requestIdFor } from './http/request-id.js';
+import { requestTimeoutOptions } from './http/request-timeout.js';
 import { NoQuery } from './http/schema.js';
 import {
   API_SECURITY_HEADERS,
@@ -93,10 +94,14 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
   const tls =
     config.tls.certFile === undefined ? undefined : (options.tls ?? readTlsCredentials(config.tls));
   const hsts = hstsValue(config.hsts);
+  // Options for Node's server so that requestTimeout holds (see requestTimeoutOptions). Fastify
+  // reads `http` only when `https` is null; spread, as the call is typed by the HTTPS overload.
+  const timeouts = requestTimeoutOptions(config.server.requestTimeoutMs);
   // Fastify types an instance by its server class. An HTTPS server runs the same handlers; only
   // server.ts touches the TLS side (setSecureContext on SIGHUP), so the app keeps one type.
   const app = Fastify({
-    https: tls === undefined ? null : secureContextOptions(config.tls, tls),
+    https: tls === undefined ? null : { ...secureContextOptions(config.tls, tls), ...timeouts },
+    ...{ http: timeouts },
     loggerInstance,
     // request.log becomes a pino child only when the request logs something.
     childLoggerFactory: lazyChildLogger,

@@ -162,8 +162,45 @@ describe('requests refused by the HTTP parser, over TLS', () => {
     expect(res.headers['strict-transport-security']).toMatch(/^max-age=\d+; includeSubDomains/);
   });
 
+  it('enforces the request timeout as the plain listener does', () => {
+    const server = https.app.server as unknown as Record<string, unknown>;
+    expect(server.requestTimeout).toBe(30_000);
+    expect(server.headersTimeout).toBe(30_000);
+    expect(server.connectionsCheckingInterval).toBe(1_000);
+  });
+
   it('sends no HSTS on plain HTTP', async () => {
     const res = await sendRaw(port, 'FOO /health/live HTTP/1.1\r\nHost: a\r\n\r\n');
     expect(res.headers['strict-transport-security']).toBeUndefined();
+  });
+});
+
+describe('the request timeout', () => {
+  let slow: TestApp;
+  let slowPort: number;
+  beforeAll(async () => {
+    slow = await buildTestApp({ server: { requestTimeoutMs: 1_000 } });
+    await slow.app.listen({ host: '127.0.0.1', port: 0 });
+    slowPort = (slow.app.server.address() as { port: number }).port;
+  });
+  afterAll(async () => {
+    await slow.app.close();
+  });
+
+  // Node checks for expired requests every connectionsCheckingInterval (30 s by default), so
+  // before the fix these answered after 1-31 s; now within a tenth of the timeout.
+  it.each([
+    ['headers that never end', 'GET /health/live HTTP/1.1\r\nHost: a\r\n'],
+    [
+      'a body that never arrives',
+      'POST /api/v1/examples HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"name":',
+    ],
+  ])('answers %s with 408 request_timeout on time', async (_label, bytes) => {
+    const started = performance.now();
+    const res = await sendRaw(slowPort, bytes);
+    const elapsed = performance.now() - started;
+    expectProtocolProblem(res, 408, 'request_timeout');
+    expect(elapsed).toBeGreaterThanOrEqual(950);
+    expect(elapsed).toBeLessThan(2_000);
   });
 });
