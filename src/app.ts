@@ -9,6 +9,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { DestinationStream, Logger } from 'pino';
 import type { Config } from './config/index.js';
 import { clientErrorHandler } from './http/client-error.js';
+import { refuseAmbiguousHeaders } from './http/duplicate-headers.js';
 import { cors } from './http/cors.js';
 import { apiDocs } from './http/docs.js';
 import { installErrorHandling, sendProblem } from './http/error-handler.js';
@@ -100,8 +101,12 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
   // Fastify types an instance by its server class. An HTTPS server runs the same handlers; only
   // server.ts touches the TLS side (setSecureContext on SIGHUP), so the app keeps one type.
   const app = Fastify({
-    https: tls === undefined ? null : { ...secureContextOptions(config.tls, tls), ...timeouts },
-    ...{ http: timeouts },
+    https:
+      tls === undefined
+        ? null
+        : { ...secureContextOptions(config.tls, tls), ...timeouts, requireHostHeader: false },
+    // refuseAmbiguousHeaders answers a missing Host instead, in the problem shape.
+    ...{ http: { ...timeouts, requireHostHeader: false } },
     loggerInstance,
     // request.log becomes a pino child only when the request logs something.
     childLoggerFactory: lazyChildLogger,
@@ -158,6 +163,8 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
   metrics.collectDefaults();
   await app.register(httpMetrics, { metrics });
   await app.register(securityHeaders, { hsts });
+  // Before anything reads Host or Authorization (CORS, versioning, rate limit, authenticate).
+  app.addHook('onRequest', refuseAmbiguousHeaders);
   await app.register(cors, { config: config.cors });
   await app.register(apiVersioning, {
     config: config.api,
