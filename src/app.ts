@@ -142,6 +142,9 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
 
   app.setValidatorCompiler(validatorCompiler);
   const routeMethods = trackRouteMethods(app);
+  // Before any plugin adds a route: a route keeps the error handler of its registration time,
+  // and @fastify/cors's OPTIONS route would otherwise answer its errors in Fastify's own shape.
+  installErrorHandling(app, routeMethods);
   app.addHook('onRoute', (route) => {
     if (route.url.startsWith('/docs')) return; // swagger-ui's static asset routes
     route.schema ??= {};
@@ -186,7 +189,6 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
     });
   }
   jsonOnly(app, config.http.maxJsonDepth);
-  installErrorHandling(app, routeMethods);
   await app.register(accessLog);
 
   await app.register(apiDocs, { version, serveUi: config.docs.enabled });
