@@ -121,9 +121,10 @@ export function sendProblem(
 export function installErrorHandling(app: FastifyInstance, routes: RouteMethods): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const appError = toAppError(error);
-    // RFC 9110 §15.5.2: a 401 names a scheme. Bulwark's own 401s set theirs; a plugin's bare 401
-    // (or one that set its own header on the reply) gets Bearer only when it has none.
-    if (appError.status === 401 && !appError.headers && !reply.hasHeader('www-authenticate')) {
+    // RFC 9110 §15.5.2: a 401 names a scheme. A plugin's bare 401 gets Bearer unless it set its
+    // own header on the reply; Bulwark's own 401s decide for themselves (invalid_credentials is
+    // about a password, not the bearer, and has none).
+    if (appError.status === 401 && !isAppError(error) && !reply.hasHeader('www-authenticate')) {
       reply.header('www-authenticate', 'Bearer realm="bulwark"');
     }
     if (appError.status >= 500) {

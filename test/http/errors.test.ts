@@ -101,6 +101,16 @@ describe('error handling', () => {
     expect(res.headers['www-authenticate']).toBe('Bearer realm="bulwark"');
   });
 
+  it('adds no scheme to a catalogued 401 that sets none (invalid_credentials)', async () => {
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/login',
+      payload: { email: 'nobody@example.com', password: 'not the password at all 42' },
+    });
+    expectProblem(res, 401, 'invalid_credentials');
+    expect(res.headers['www-authenticate']).toBeUndefined();
+  });
+
   it('answers a schema failure with 400 validation_failed and field errors', async () => {
     const res = await t.app.inject({
       method: 'POST',
