@@ -20,6 +20,7 @@ import { accessLog, createLogger, lazyChildLogger } from './http/logger.js';
 import { trackRouteMethods } from './http/method-not-allowed.js';
 import { REQUEST_ID_HEADER, requestIdFor } from './http/request-id.js';
 import { requestTimeoutOptions } from './http/request-timeout.js';
+import { refuseContentWithoutBodySchema } from './http/no-body.js';
 import { NoQuery } from './http/schema.js';
 import {
   API_SECURITY_HEADERS,
@@ -146,6 +147,8 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
   // and @fastify/cors's OPTIONS route would otherwise answer its errors in Fastify's own shape.
   installErrorHandling(app, routeMethods);
   app.addHook('onRoute', (route) => {
+    // Like NoQuery for the query string: a route that declares no body takes none.
+    refuseContentWithoutBodySchema(route);
     if (route.url.startsWith('/docs')) return; // swagger-ui's static asset routes
     route.schema ??= {};
     route.schema.querystring ??= NoQuery;

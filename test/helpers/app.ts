@@ -85,6 +85,9 @@ export function exampleRoutes(app: FastifyInstance): void {
       throw error;
     },
   );
+  // A library user's route that declares no body: it must not take one.
+  app.post('/api/v1/examples/no-body', () => ({ done: true }));
+  app.delete('/api/v1/examples/no-body', () => ({ done: true }));
   // A handler that finds nothing under a route that exists (as @fastify/static does for a file).
   app.get('/api/v1/examples/missing', (_request, reply) => reply.callNotFound());
   app.get('/api/v1/examples/slow', async () => {

@@ -115,6 +115,58 @@ describe('input rules', () => {
     expect(res.statusCode).toBe(201);
   });
 
+  describe('routes that declare no body', () => {
+    const noBody = {
+      path: '/body',
+      message: 'is not allowed',
+    };
+    it.each([
+      ['POST', '/api/v1/examples/no-body', '{"evil":1}'],
+      ['POST', '/api/v1/examples/no-body', '{}'],
+      ['DELETE', '/api/v1/examples/no-body', '{"x":1}'],
+      ['GET', '/api/v1/examples', '{"x":1}'],
+      ['POST', '/api/v1/auth/logout-all', '{"evil":1}'],
+      ['POST', '/api/v1/auth/logout', '{}'],
+      ['GET', '/api/v1/users/me', '{"x":1}'],
+    ])('refuse a body on %s %s with 400 validation_failed', async (method, url, payload) => {
+      const res = await t.app.inject({
+        method: method as 'POST',
+        url,
+        headers: { 'content-type': 'application/json' },
+        payload,
+      });
+      expect(res.statusCode).toBe(400);
+      expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(res.json()).toMatchObject({ code: 'validation_failed', errors: [noBody] });
+    });
+
+    it('refuse a chunked body', async () => {
+      const res = await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/examples/no-body',
+        headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' },
+        payload: '{}',
+      });
+      expect(res.statusCode).toBe(400);
+      expect(res.json()).toMatchObject({ code: 'validation_failed', errors: [noBody] });
+    });
+
+    it('accept requests without a body, or with an empty one', async () => {
+      for (const method of ['POST', 'DELETE'] as const) {
+        const bare = await t.app.inject({ method, url: '/api/v1/examples/no-body' });
+        expect(bare.statusCode).toBe(200);
+        const empty = await t.app.inject({
+          method,
+          url: '/api/v1/examples/no-body',
+          headers: { 'content-length': '0' },
+        });
+        expect(empty.statusCode).toBe(200);
+      }
+      const logout = await t.app.inject({ method: 'POST', url: '/api/v1/auth/logout-all' });
+      expect(logout.statusCode).toBe(401);
+    });
+  });
+
   it('refuses deeply nested JSON quickly, without crashing', async () => {
     const depth = 50_000; // ~100 KB, just under the body limit
     const started = performance.now();
