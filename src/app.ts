@@ -10,6 +10,7 @@ import type { DestinationStream, Logger } from 'pino';
 import type { Config } from './config/index.js';
 import { clientErrorHandler } from './http/client-error.js';
 import { refuseAmbiguousHeaders } from './http/duplicate-headers.js';
+import { closeConnectionsOnClose } from './http/graceful-close.js';
 import { cors } from './http/cors.js';
 import { apiDocs } from './http/docs.js';
 import { installErrorHandling, sendProblem } from './http/error-handler.js';
@@ -164,6 +165,7 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
     reply.header(REQUEST_ID_HEADER, request.id);
     done();
   });
+  closeConnectionsOnClose(app);
   // First after the request id, so durations cover the whole pipeline.
   const metrics = new Metrics();
   metrics.collectDefaults();
