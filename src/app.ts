@@ -8,6 +8,9 @@ import Fastify, {
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { DestinationStream, Logger } from 'pino';
 import type { Config } from './config/index.js';
+import { clientErrorHandler } from './http/client-error.js';
+import { refuseAmbiguousHeaders } from './http/duplicate-headers.js';
+import { closeConnectionsOnClose } from './http/graceful-close.js';
 import { cors } from './http/cors.js';
 import { apiDocs } from './http/docs.js';
 import { installErrorHandling, sendProblem } from './http/error-handler.js';
@@ -17,6 +20,8 @@ import { jsonOnly } from './http/json-body.js';
 import { accessLog, createLogger, lazyChildLogger } from './http/logger.js';
 import { trackRouteMethods } from './http/method-not-allowed.js';
 import { REQUEST_ID_HEADER, requestIdFor } from './http/request-id.js';
+import { requestTimeoutOptions } from './http/request-timeout.js';
+import { refuseContentWithoutBodySchema } from './http/no-body.js';
 import { NoQuery } from './http/schema.js';
 import {
   API_SECURITY_HEADERS,
@@ -94,10 +99,18 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
   const tls =
     config.tls.certFile === undefined ? undefined : (options.tls ?? readTlsCredentials(config.tls));
   const hsts = hstsValue(config.hsts);
+  // Options for Node's server so that requestTimeout holds (see requestTimeoutOptions). Fastify
+  // reads `http` only when `https` is null; spread, as the call is typed by the HTTPS overload.
+  const timeouts = requestTimeoutOptions(config.server.requestTimeoutMs);
   // Fastify types an instance by its server class. An HTTPS server runs the same handlers; only
   // server.ts touches the TLS side (setSecureContext on SIGHUP), so the app keeps one type.
   const app = Fastify({
-    https: tls === undefined ? null : secureContextOptions(config.tls, tls),
+    https:
+      tls === undefined
+        ? null
+        : { ...secureContextOptions(config.tls, tls), ...timeouts, requireHostHeader: false },
+    // refuseAmbiguousHeaders answers a missing Host instead, in the problem shape.
+    ...{ http: { ...timeouts, requireHostHeader: false } },
     loggerInstance,
     // request.log becomes a pino child only when the request logs something.
     childLoggerFactory: lazyChildLogger,
@@ -115,6 +128,8 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
     forceCloseConnections: 'idle',
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
+    // Requests Node's parser refuses (bad framing, 431, 408) never reach a hook: same shape anyway.
+    clientErrorHandler: clientErrorHandler({ hsts, log: logger }),
     rewriteUrl: (req) => rewriteApiVersion(req),
     // Malformed URLs fail before any hook runs: answer them in the same problem shape anyway.
     frameworkErrors: (error, request, reply) => {
@@ -132,9 +147,14 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as BulwarkApp;
 
   const routeMethods = trackRouteMethods(app);
+  // Before any plugin adds a route: a route keeps the error handler of its registration time,
+  // and @fastify/cors's OPTIONS route would otherwise answer its errors in Fastify's own shape.
+  installErrorHandling(app, routeMethods);
   // `this` is the plugin context the route is registered in: its shared schemas are the ones the
   // route's $refs can reach, so a referenced schema is checked like an inline one.
   app.addHook('onRoute', function (route) {
+    // Like NoQuery for the query string: a route that declares no body takes none.
+    refuseContentWithoutBodySchema(route);
     if (route.url.startsWith('/docs')) return; // swagger-ui's static asset routes
     route.schema ??= {};
     route.schema.querystring ??= NoQuery;
@@ -166,11 +186,14 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
     reply.header(REQUEST_ID_HEADER, request.id);
     done();
   });
+  closeConnectionsOnClose(app);
   // First after the request id, so durations cover the whole pipeline.
   const metrics = new Metrics();
   metrics.collectDefaults();
   await app.register(httpMetrics, { metrics });
   await app.register(securityHeaders, { hsts });
+  // Before anything reads Host or Authorization (CORS, versioning, rate limit, authenticate).
+  app.addHook('onRequest', refuseAmbiguousHeaders);
   await app.register(cors, { config: config.cors });
   await app.register(apiVersioning, {
     config: config.api,
@@ -192,7 +215,6 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
     });
   }
   jsonOnly(app, config.http.maxJsonDepth);
-  installErrorHandling(app, routeMethods);
   await app.register(accessLog);
 
   await app.register(apiDocs, { version, serveUi: config.docs.enabled });

@@ -2,6 +2,7 @@ import fastifyCors from '@fastify/cors';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Config } from '../config/index.js';
+import { AppError } from '../errors.js';
 
 /** Headers a browser may send cross-origin, and those it may read from answers. */
 const ALLOWED_HEADERS = ['authorization', 'content-type', 'api-version', 'x-request-id'];
@@ -26,6 +27,31 @@ export const cors = fp(
   async function cors(app: FastifyInstance, opts: { config: Config['cors'] }): Promise<void> {
     const wildcard = opts.config.origins.includes('*');
     const allowed = new Set(opts.config.origins);
+    // @fastify/cors's strictPreflight answers an incomplete preflight with a text/plain 400 of
+    // its own. The same rule runs here first, so the answer is a problem document; strictPreflight
+    // stays on behind it. Only preflights the plugin would grant are concerned: other origins get
+    // no CORS treatment at all, as before.
+    app.addHook('onRequest', (request, _reply, done) => {
+      if (request.method !== 'OPTIONS') {
+        done();
+        return;
+      }
+      const origin = request.headers.origin;
+      const granted = wildcard || (origin !== undefined && allowed.has(origin));
+      if (
+        granted &&
+        (origin === undefined || request.headers['access-control-request-method'] === undefined)
+      ) {
+        done(
+          new AppError(
+            'bad_request',
+            'A CORS preflight needs the Origin and Access-Control-Request-Method headers.',
+          ),
+        );
+        return;
+      }
+      done();
+    });
     await app.register(fastifyCors, {
       origin: wildcard
         ? '*'

@@ -31,6 +31,27 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_ASYNC_CONSTRAINT: 'bad_request',
 };
 
+/**
+ * Errors from handlers and plugins that carry only an HTTP status (@fastify/sensible's
+ * httpErrors, `reply.code(409).send(err)`, …) keep that status through a generic code, so
+ * clients can still re-authenticate, back off or resolve a conflict. Their message is never
+ * shown. A 4xx not listed here becomes 400 bad_request: a status is part of a catalog entry, and
+ * the rare ones (406, 412, 422 …) have no generic code of their own.
+ */
+const STATUS_CODES: Partial<Record<number, ErrorCode>> = {
+  401: 'authentication_required',
+  403: 'forbidden',
+  404: 'not_found',
+  405: 'method_not_allowed',
+  408: 'request_timeout',
+  409: 'conflict',
+  413: 'payload_too_large',
+  415: 'unsupported_media_type',
+  429: 'rate_limited',
+  431: 'request_header_fields_too_large',
+  503: 'service_unavailable',
+};
+
 /** Details written for the client: library messages never pass through. */
 const FRIENDLY_DETAIL: Partial<Record<ErrorCode, string>> = {
   unsupported_media_type: 'Send request bodies as application/json.',
@@ -38,6 +59,13 @@ const FRIENDLY_DETAIL: Partial<Record<ErrorCode, string>> = {
   invalid_json: 'The request body is not valid JSON.',
   bad_request: 'The request is malformed.',
   not_found: 'No resource lives at this address.',
+  authentication_required: 'This resource needs authentication.',
+  forbidden: 'You are not allowed to do this.',
+  method_not_allowed: 'This resource does not answer this method.',
+  request_timeout: 'The request was not received in time.',
+  conflict: 'The request conflicts with the current state of the resource.',
+  rate_limited: 'Too many requests. Try again later.',
+  request_header_fields_too_large: 'The request headers are larger than this server accepts.',
   internal_error: 'Something went wrong on our side. Quote the requestId if you contact support.',
   service_unavailable: 'The service is not able to answer right now. Try again shortly.',
 };
@@ -54,17 +82,8 @@ function toAppError(error: FastifyError): AppError {
   const mapped = error.code ? FASTIFY_CODES[error.code] : undefined;
   if (mapped) return new AppError(mapped, FRIENDLY_DETAIL[mapped], { cause: error });
   const status = error.statusCode ?? 500;
-  if (status === 413)
-    return new AppError('payload_too_large', FRIENDLY_DETAIL.payload_too_large, { cause: error });
-  if (status === 415)
-    return new AppError('unsupported_media_type', FRIENDLY_DETAIL.unsupported_media_type, {
-      cause: error,
-    });
-  if (status === 404) return new AppError('not_found', FRIENDLY_DETAIL.not_found, { cause: error });
-  if (status === 503)
-    return new AppError('service_unavailable', FRIENDLY_DETAIL.service_unavailable, {
-      cause: error,
-    });
+  const code = STATUS_CODES[status];
+  if (code) return new AppError(code, FRIENDLY_DETAIL[code], { cause: error });
   if (status >= 400 && status < 500)
     return new AppError('bad_request', FRIENDLY_DETAIL.bad_request, { cause: error });
   return new AppError('internal_error', FRIENDLY_DETAIL.internal_error, { cause: error });
@@ -102,6 +121,12 @@ export function sendProblem(
 export function installErrorHandling(app: FastifyInstance, routes: RouteMethods): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const appError = toAppError(error);
+    // RFC 9110 §15.5.2: a 401 names a scheme. A plugin's bare 401 gets Bearer unless it set its
+    // own header on the reply; Bulwark's own 401s decide for themselves (invalid_credentials is
+    // about a password, not the bearer, and has none).
+    if (appError.status === 401 && !isAppError(error) && !reply.hasHeader('www-authenticate')) {
+      reply.header('www-authenticate', 'Bearer realm="bulwark"');
+    }
     if (appError.status >= 500) {
       request.log.error({ err: error }, 'request failed');
     } else {
@@ -112,7 +137,9 @@ export function installErrorHandling(app: FastifyInstance, routes: RouteMethods)
 
   app.setNotFoundHandler((request, reply) => {
     const allowed = routes.allowed(request.url);
-    if (allowed.length > 0) {
+    // A method the path answers can still end here: a handler or plugin (@fastify/static for a
+    // missing file) called callNotFound(). That is a 404; a 405 would contradict its own Allow.
+    if (allowed.length > 0 && !allowed.includes(request.method as (typeof allowed)[number])) {
       return sendProblem(
         reply,
         request,

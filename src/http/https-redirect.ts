@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { requestTimeoutOptions } from './request-timeout.js';
 
 /** Longest path + query carried over; longer targets go to the origin's root instead. */
 export const MAX_REDIRECT_TARGET_LENGTH = 2048;
@@ -75,7 +76,7 @@ export interface RedirectServerOptions {
 export function createRedirectServer(options: RedirectServerOptions): Server {
   const { publicOrigin } = options;
   const server = createServer(
-    { requestTimeout: options.requestTimeoutMs, headersTimeout: options.requestTimeoutMs },
+    requestTimeoutOptions(options.requestTimeoutMs),
     (request: IncomingMessage, response: ServerResponse) => {
       response.writeHead(308, {
         location: redirectLocation(publicOrigin, request.url ?? '/'),

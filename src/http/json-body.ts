@@ -39,6 +39,15 @@ function nestingExceeds(text: string, maxDepth: number): boolean {
   return false;
 }
 
+/**
+ * False only when no key of the text can be `__proto__` or `constructor`: such a key is either
+ * spelt out or hides behind a `\u` escape. The scan of the parsed value is skipped then, as
+ * secure-json-parse itself does with its own text pre-check.
+ */
+function mayHidePoisonedKey(text: string): boolean {
+  return text.includes('__proto__') || text.includes('constructor') || text.includes('\\u');
+}
+
 const JSON_MEDIA_TYPE = /^application\/json\s*(;\s*charset\s*=\s*"?utf-8"?\s*)?$/i;
 
 /**
@@ -84,21 +93,32 @@ export function jsonOnly(app: FastifyInstance, maxDepth: number): void {
       );
       return;
     }
+    // Two steps, so the failure is classified by where it came from, never by its message (V8's
+    // SyntaxError quotes the input, so a typo like `prototype` once read as an attack).
     let parsed: unknown;
     try {
-      parsed = sjson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' });
+      parsed = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
     } catch (error) {
-      const forbidden = error instanceof SyntaxError && /prototype/i.test(error.message);
       done(
-        forbidden
-          ? new AppError(
-              'forbidden_json_key',
-              'JSON keys "__proto__" and "constructor.prototype" are not accepted.',
-            )
-          : new AppError('invalid_json', 'The request body is not valid JSON.'),
+        new AppError('invalid_json', 'The request body is not valid JSON.', { cause: error }),
         undefined,
       );
       return;
+    }
+    if (mayHidePoisonedKey(text) && typeof parsed === 'object' && parsed !== null) {
+      try {
+        sjson.scan(parsed, { protoAction: 'error', constructorAction: 'error' });
+      } catch (error) {
+        done(
+          new AppError(
+            'forbidden_json_key',
+            'JSON keys "__proto__" and "constructor.prototype" are not accepted.',
+            { cause: error },
+          ),
+          undefined,
+        );
+        return;
+      }
     }
     try {
       assertJsonDepth(parsed, maxDepth);

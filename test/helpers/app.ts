@@ -66,6 +66,30 @@ export function exampleRoutes(app: FastifyInstance): void {
       'SQLITE_ERROR: near "DROP": syntax error in SELECT * FROM users WHERE password_hash = \'$argon2id$secret\' at /work/main/src/db/users.ts:42',
     );
   });
+  // A library error that carries only a status, with a message that must never be shown.
+  app.get(
+    '/api/v1/examples/status/:status',
+    {
+      schema: {
+        params: Type.Object(
+          { status: Type.Integer({ minimum: 100, maximum: 599 }) },
+          { additionalProperties: false },
+        ),
+      },
+    },
+    (request) => {
+      const error = new Error('internal detail: db host 10.0.0.5') as Error & {
+        statusCode: number;
+      };
+      error.statusCode = (request.params as { status: number }).status;
+      throw error;
+    },
+  );
+  // A library user's route that declares no body: it must not take one.
+  app.post('/api/v1/examples/no-body', () => ({ done: true }));
+  app.delete('/api/v1/examples/no-body', () => ({ done: true }));
+  // A handler that finds nothing under a route that exists (as @fastify/static does for a file).
+  app.get('/api/v1/examples/missing', (_request, reply) => reply.callNotFound());
   app.get('/api/v1/examples/slow', async () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     return { done: true };

@@ -55,6 +55,22 @@ describe('CORS with an allow-list', () => {
     expect(res.headers['access-control-max-age']).toBe('600');
   });
 
+  it('answers a preflight without Access-Control-Request-Method with a bad_request problem', async () => {
+    const res = await t.app.inject({
+      method: 'OPTIONS',
+      url: '/api/v1/users/me',
+      headers: { origin: APP_ORIGIN },
+    });
+    expect(res.statusCode).toBe(400);
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(res.json()).toMatchObject({
+      code: 'bad_request',
+      requestId: res.headers['x-request-id'],
+    });
+    expect(res.headers['access-control-allow-methods']).toBeUndefined();
+    expect(res.headers['x-content-type-options']).toBe('nosniff');
+  });
+
   it('gives a preflight from an unlisted origin no grant', async () => {
     const res = await t.app.inject({
       method: 'OPTIONS',
@@ -91,6 +107,13 @@ describe('CORS defaults', () => {
       });
       expect(res.headers['access-control-allow-origin']).toBe('*');
       expect(res.headers['access-control-allow-credentials']).toBeUndefined();
+      // Any origin: an incomplete preflight (here: no Origin at all) is still a problem document.
+      for (const headers of [{}, { origin: 'https://any.example' }]) {
+        const preflight = await t.app.inject({ method: 'OPTIONS', url: '/api/v1', headers });
+        expect(preflight.statusCode).toBe(400);
+        expect(preflight.headers['content-type']).toMatch(/^application\/problem\+json/);
+        expect(preflight.json().code).toBe('bad_request');
+      }
     } finally {
       await t.app.close();
     }

@@ -43,6 +43,74 @@ describe('error handling', () => {
     expect(res.headers.allow).toBe('GET, HEAD, POST');
   });
 
+  it('answers 404, not 405, when a GET handler calls callNotFound()', async () => {
+    const res = await t.app.inject({ method: 'GET', url: '/api/v1/examples/missing' });
+    expect(res.statusCode).toBe(404);
+    expect(res.headers.allow).toBeUndefined();
+    expectProblem(res, 404, 'not_found');
+  });
+
+  it('answers 404 for a missing file of the API reference', async () => {
+    for (const url of ['/docs/static/nonexistent.js', '/docs/static/..%2fpackage.json']) {
+      const res = await t.app.inject({ method: 'GET', url });
+      expect(res.statusCode).toBe(404);
+      expect(res.headers.allow).toBeUndefined();
+      expectProblem(res, 404, 'not_found');
+    }
+  });
+
+  it('still answers 405 on a path whose handler calls callNotFound() for another method', async () => {
+    const res = await t.app.inject({ method: 'POST', url: '/api/v1/examples/missing' });
+    expect(res.statusCode).toBe(405);
+    expect(res.headers.allow).toBe('GET, HEAD');
+  });
+
+  it.each([
+    [400, 'bad_request'],
+    [401, 'authentication_required'],
+    [403, 'forbidden'],
+    [404, 'not_found'],
+    [405, 'method_not_allowed'],
+    [408, 'request_timeout'],
+    [409, 'conflict'],
+    [413, 'payload_too_large'],
+    [415, 'unsupported_media_type'],
+    [429, 'rate_limited'],
+    [431, 'request_header_fields_too_large'],
+    [503, 'service_unavailable'],
+  ])('keeps the status %i of a plugin error as %s, without its message', async (status, code) => {
+    const res = await t.app.inject({ method: 'GET', url: `/api/v1/examples/status/${status}` });
+    expect(res.statusCode).toBe(status);
+    expectProblem(res, status, code);
+    expect(res.body).not.toMatch(/internal detail|10\.0\.0\.5/);
+  });
+
+  it.each([
+    [406, 400, 'bad_request'],
+    [422, 400, 'bad_request'],
+    [502, 500, 'internal_error'],
+  ])('answers a plugin error with status %i as %i %s', async (status, expected, code) => {
+    const res = await t.app.inject({ method: 'GET', url: `/api/v1/examples/status/${status}` });
+    expect(res.statusCode).toBe(expected);
+    expectProblem(res, expected, code);
+    expect(res.body).not.toMatch(/internal detail|10\.0\.0\.5/);
+  });
+
+  it('names the Bearer scheme on a plugin 401', async () => {
+    const res = await t.app.inject({ method: 'GET', url: '/api/v1/examples/status/401' });
+    expect(res.headers['www-authenticate']).toBe('Bearer realm="bulwark"');
+  });
+
+  it('adds no scheme to a catalogued 401 that sets none (invalid_credentials)', async () => {
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/login',
+      payload: { email: 'nobody@example.com', password: 'not the password at all 42' },
+    });
+    expectProblem(res, 401, 'invalid_credentials');
+    expect(res.headers['www-authenticate']).toBeUndefined();
+  });
+
   it('answers a schema failure with 400 validation_failed and field errors', async () => {
     const res = await t.app.inject({
       method: 'POST',

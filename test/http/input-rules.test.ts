@@ -127,11 +127,88 @@ describe('input rules', () => {
     ['__proto__ at the top', '{"name":"ok","__proto__":{"isAdmin":true}}'],
     ['__proto__ nested', '{"name":"ok","nested":{"__proto__":{"x":1}}}'],
     ['constructor.prototype', '{"name":"ok","constructor":{"prototype":{"isAdmin":true}}}'],
+    ['an escaped __proto__', String.raw`{"name":"ok","\u005f_proto__":{"isAdmin":true}}`],
+    [
+      'a fully escaped __proto__',
+      String.raw`{"\u005f\u005f\u0070\u0072\u006f\u0074\u006f\u005f\u005f":{}}`,
+    ],
+    ['an escaped constructor', String.raw`{"constr\u0075ctor":{"prototype":{"isAdmin":true}}}`],
+    ['__proto__ inside an array', '{"name":"ok","tags":[{"__proto__":{}}]}'],
   ])('refuses %s with 400 forbidden_json_key', async (_label, body) => {
     const res = await post(body);
     expect(res.statusCode).toBe(400);
     expect(res.json().code).toBe('forbidden_json_key');
     expect(({} as Record<string, unknown>).isAdmin).toBeUndefined();
+  });
+
+  // The classification comes from where the failure arose, not from the error text (V8 quotes
+  // the input in its SyntaxError, so the word "prototype" once turned a typo into an "attack").
+  it.each([
+    ['a bare word', 'prototype'],
+    ['an unquoted value', '{"name":prototype}'],
+    ['a broken document naming __proto__', '{"__proto__": '],
+    ['a broken document naming constructor', '{"constructor": {"prototype": '],
+  ])('answers invalid JSON that mentions prototypes (%s) with invalid_json', async (_l, body) => {
+    const res = await post(body);
+    expect(res.statusCode).toBe(400);
+    expect(res.json().code).toBe('invalid_json');
+  });
+
+  it('accepts the words __proto__ and constructor as values', async () => {
+    const res = await post(JSON.stringify({ name: 'constructor', tags: ['__proto__'] }));
+    expect(res.statusCode).toBe(201);
+  });
+
+  describe('routes that declare no body', () => {
+    const noBody = {
+      path: '/body',
+      message: 'is not allowed',
+    };
+    it.each([
+      ['POST', '/api/v1/examples/no-body', '{"evil":1}'],
+      ['POST', '/api/v1/examples/no-body', '{}'],
+      ['DELETE', '/api/v1/examples/no-body', '{"x":1}'],
+      ['GET', '/api/v1/examples', '{"x":1}'],
+      ['POST', '/api/v1/auth/logout-all', '{"evil":1}'],
+      ['POST', '/api/v1/auth/logout', '{}'],
+      ['GET', '/api/v1/users/me', '{"x":1}'],
+    ])('refuse a body on %s %s with 400 validation_failed', async (method, url, payload) => {
+      const res = await t.app.inject({
+        method: method as 'POST',
+        url,
+        headers: { 'content-type': 'application/json' },
+        payload,
+      });
+      expect(res.statusCode).toBe(400);
+      expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(res.json()).toMatchObject({ code: 'validation_failed', errors: [noBody] });
+    });
+
+    it('refuse a chunked body', async () => {
+      const res = await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/examples/no-body',
+        headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' },
+        payload: '{}',
+      });
+      expect(res.statusCode).toBe(400);
+      expect(res.json()).toMatchObject({ code: 'validation_failed', errors: [noBody] });
+    });
+
+    it('accept requests without a body, or with an empty one', async () => {
+      for (const method of ['POST', 'DELETE'] as const) {
+        const bare = await t.app.inject({ method, url: '/api/v1/examples/no-body' });
+        expect(bare.statusCode).toBe(200);
+        const empty = await t.app.inject({
+          method,
+          url: '/api/v1/examples/no-body',
+          headers: { 'content-length': '0' },
+        });
+        expect(empty.statusCode).toBe(200);
+      }
+      const logout = await t.app.inject({ method: 'POST', url: '/api/v1/auth/logout-all' });
+      expect(logout.statusCode).toBe(401);
+    });
   });
 
   it('refuses deeply nested JSON quickly, without crashing', async () => {

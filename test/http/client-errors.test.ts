@@ -1,0 +1,144 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildTestApp, type TestApp } from '../helpers/app.js';
+import { expectProtocolProblem, sendRaw } from '../helpers/raw-http.js';
+import { devCertFiles, type CertFiles } from '../helpers/tls.js';
+
+// Requests that Node's HTTP parser refuses never reach a Fastify hook; these tests need real
+// sockets, and send bytes exactly as given (no client library would send most of them).
+
+const SECRET = 'eyJhbGciOiJFZERTQSJ9.c2VjcmV0LXBheWxvYWQ.c2lnbmF0dXJl';
+
+let t: TestApp;
+let port: number;
+beforeAll(async () => {
+  t = await buildTestApp();
+  await t.app.listen({ host: '127.0.0.1', port: 0 });
+  port = (t.app.server.address() as { port: number }).port;
+});
+afterAll(async () => {
+  await t.app.close();
+});
+
+describe('requests refused by the HTTP parser', () => {
+  it.each([
+    ['an unknown method', 'FOO /health/live HTTP/1.1\r\nHost: a\r\n\r\n'],
+    ['a lower-case method', 'get /health/live HTTP/1.1\r\nHost: a\r\n\r\n'],
+    ['a space inside the target', 'GET /health /live HTTP/1.1\r\nHost: a\r\n\r\n'],
+    [
+      'a control character in a header',
+      'GET /health/live HTTP/1.1\r\nHost: a\r\nUser-Agent: a\x01b\r\n\r\n',
+    ],
+    [
+      'an invalid Content-Length',
+      'POST /api/v1/examples HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: abc\r\n\r\n{}',
+    ],
+    [
+      'Content-Length together with Transfer-Encoding',
+      'POST /api/v1/examples HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n',
+    ],
+    [
+      'an invalid chunk size',
+      'POST /api/v1/examples HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n',
+    ],
+    ['obsolete line folding', 'GET /health/live HTTP/1.1\r\nHost: a\r\nX-A: b\r\n c\r\n\r\n'],
+    ['a space before the colon', 'GET /health/live HTTP/1.1\r\nHost: a\r\nX-A : b\r\n\r\n'],
+  ])('answers %s with a bad_request problem', async (_label, bytes) => {
+    expectProtocolProblem(await sendRaw(port, bytes), 400, 'bad_request');
+  });
+
+  it('answers oversized headers with 431 request_header_fields_too_large', async () => {
+    const res = await sendRaw(
+      port,
+      `GET /health/live HTTP/1.1\r\nHost: a\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`,
+    );
+    expectProtocolProblem(res, 431, 'request_header_fields_too_large');
+  });
+
+  it('gives every refused request its own id, and logs it without the request bytes', async () => {
+    const bytes = `GET /health/live HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer ${SECRET}\r\nX-A: \x01\r\n\r\n`;
+    const first = await sendRaw(port, bytes);
+    const second = await sendRaw(port, bytes);
+    expect(first.headers['x-request-id']).not.toBe(second.headers['x-request-id']);
+    const line = t.logs.lines.find((l) => l.requestId === first.headers['x-request-id']);
+    expect(line).toMatchObject({
+      level: 'info',
+      msg: 'request refused by the HTTP parser',
+      status: 400,
+      code: 'bad_request',
+      reason: expect.stringMatching(/^HPE_/),
+    });
+    expect(t.logs.raw.join('\n')).not.toContain(SECRET);
+  });
+
+  it('keeps serving after refused requests', async () => {
+    const res = await sendRaw(
+      port,
+      'GET /health/live HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n',
+    );
+    expect(res.status).toBe(200);
+  });
+});
+
+describe('requests refused by the HTTP parser, over TLS', () => {
+  let cert: CertFiles;
+  let https: TestApp;
+  let httpsPort: number;
+  beforeAll(async () => {
+    cert = devCertFiles();
+    https = await buildTestApp({ tls: { certFile: cert.certFile, keyFile: cert.keyFile } });
+    await https.app.listen({ host: '127.0.0.1', port: 0 });
+    httpsPort = (https.app.server.address() as { port: number }).port;
+  });
+  afterAll(async () => {
+    await https?.app.close();
+    cert?.cleanup();
+  });
+
+  it('answers with the problem, the security headers and HSTS', async () => {
+    const res = await sendRaw(httpsPort, 'FOO /health/live HTTP/1.1\r\nHost: a\r\n\r\n', true);
+    expectProtocolProblem(res, 400, 'bad_request');
+    expect(res.headers['strict-transport-security']).toMatch(/^max-age=\d+; includeSubDomains/);
+  });
+
+  it('enforces the request timeout as the plain listener does', () => {
+    const server = https.app.server as unknown as Record<string, unknown>;
+    expect(server.requestTimeout).toBe(30_000);
+    expect(server.headersTimeout).toBe(30_000);
+    expect(server.connectionsCheckingInterval).toBe(1_000);
+  });
+
+  it('sends no HSTS on plain HTTP', async () => {
+    const res = await sendRaw(port, 'FOO /health/live HTTP/1.1\r\nHost: a\r\n\r\n');
+    expect(res.headers['strict-transport-security']).toBeUndefined();
+  });
+});
+
+describe('the request timeout', () => {
+  let slow: TestApp;
+  let slowPort: number;
+  beforeAll(async () => {
+    slow = await buildTestApp({ server: { requestTimeoutMs: 1_000 } });
+    await slow.app.listen({ host: '127.0.0.1', port: 0 });
+    slowPort = (slow.app.server.address() as { port: number }).port;
+  });
+  afterAll(async () => {
+    await slow.app.close();
+  });
+
+  // Node checks for expired requests every connectionsCheckingInterval (30 s by default), so
+  // before the fix these answered after 1-31 s; now within a tenth of the timeout.
+  it.each([
+    ['headers that never end', 'GET /health/live HTTP/1.1\r\nHost: a\r\n'],
+    [
+      'a body that never arrives',
+      'POST /api/v1/examples HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"name":',
+    ],
+  ])('answers %s with 408 request_timeout on time', async (_label, bytes) => {
+    const started = performance.now();
+    const res = await sendRaw(slowPort, bytes);
+    const elapsed = performance.now() - started;
+    expectProtocolProblem(res, 408, 'request_timeout');
+    expect(elapsed).toBeGreaterThanOrEqual(950);
+    expect(elapsed).toBeLessThan(2_000);
+  });
+});
