@@ -14,7 +14,8 @@ export const serve: Command = {
     const config = loadConfig({ ...(values.config === undefined ? {} : { file: values.config }) });
     // Loaded on demand, so the CLI's other commands and --help start without the HTTP stack.
     const { runServer } = await import('../../server.js');
-    await runServer(config);
+    // The file too, not just its settings: production refuses one that others can read.
+    await runServer(config, values.config === undefined ? {} : { configFile: values.config });
     return -1; // keep running; the process exits from the signal handler
   },
 };
