@@ -1,4 +1,5 @@
-import { existsSync, mkdtempSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -80,6 +81,40 @@ describe('bulwark serve', () => {
     expect(await res.json()).toEqual({ finished: true });
     expect(await server.exited).toEqual({ code: 0, signal: null });
     expect(server.stdout).toContain('shutdown complete');
+  });
+
+  it('fails to start with one line, the fix and exit 1 when its port is taken', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bulwark-cli-'));
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const { port } = holder.address() as AddressInfo;
+    try {
+      const res = await runNode([BIN, 'serve'], {
+        cwd: dir,
+        env: { PORT: String(port), BULWARK_LOG_LEVEL: 'warn' },
+      });
+      expect(res.code, res.stderr).toBe(1);
+      expect(res.stderr.trim().split('\n').at(-1)).toBe(
+        `bulwark serve: port ${port} on 127.0.0.1 is already in use. Fix: stop the process that holds it, or set PORT (server.port) to a free port.`,
+      );
+      expect(res.stderr).not.toMatch(/\n\s+at /);
+    } finally {
+      holder.close();
+    }
+  });
+
+  it('refuses a development key file others can read as a setting (exit 78), not a crash', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bulwark-cli-'));
+    mkdirSync(join(dir, 'data'), { mode: 0o700 });
+    writeFileSync(join(dir, 'data', 'master-key.json'), '{}', { mode: 0o640 });
+    chmodSync(join(dir, 'data', 'master-key.json'), 0o640);
+    const res = await runNode([BIN, 'serve'], { cwd: dir, env: { PORT: '0' } });
+    expect(res.code, res.stderr).toBe(78);
+    expect(res.stderr).toContain(
+      'keys.devKeyFile (BULWARK_KEYS_DEV_KEY_FILE): Key file ./data/master-key.json is accessible by group or others (mode 0640); run: chmod 600 ./data/master-key.json',
+    );
+    expect(res.stderr).not.toMatch(/\n\s+at /);
+    expect(existsSync(join(dir, 'data', 'bulwark.db'))).toBe(false);
   });
 
   it('runs on embedded defaults with `bulwark` alone', async () => {

@@ -119,7 +119,7 @@ describe('bulwark migrate', { timeout: SLOW }, () => {
     expect(res.code).toBe(1);
     expect(res.stdout).toBe('');
     expect(res.stderr).toBe(
-      'bulwark migrate: cannot connect to the PostgreSQL database (DATABASE_URL): connect ECONNREFUSED 127.0.0.1:1\n',
+      'bulwark migrate: cannot connect to the PostgreSQL database (DATABASE_URL): connect ECONNREFUSED 127.0.0.1:1. Fix: check that PostgreSQL is running and reachable from here, and the host, port, user, password and database name in DATABASE_URL.\n',
     );
     expect(res.stderr).not.toContain('pw-s3cret-9f2');
   });

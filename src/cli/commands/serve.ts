@@ -1,5 +1,6 @@
 import { loadConfig } from '../../config/index.js';
 import { parseCommandArgs, type Command } from '../args.js';
+import { toCliError } from '../context.js';
 
 export const serve: Command = {
   summary: 'run the service (default)',
@@ -14,8 +15,13 @@ export const serve: Command = {
     const config = loadConfig({ ...(values.config === undefined ? {} : { file: values.config }) });
     // Loaded on demand, so the CLI's other commands and --help start without the HTTP stack.
     const { runServer } = await import('../../server.js');
-    // The file too, not just its settings: production refuses one that others can read.
-    await runServer(config, values.config === undefined ? {} : { configFile: values.config });
+    try {
+      // The file too, not just its settings: production refuses one that others can read.
+      await runServer(config, values.config === undefined ? {} : { configFile: values.config });
+    } catch (error) {
+      // A port in use, a wrong master key, a missing table ...: one line with the fix, no stack.
+      throw toCliError(error, config);
+    }
     return -1; // keep running; the process exits from the signal handler
   },
 };
