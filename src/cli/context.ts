@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import { pino, type Logger } from 'pino';
 import { loadConfig, type Config } from '../config/index.js';
 import { DecryptionError } from '../crypto/field-cipher.js';
@@ -31,16 +32,30 @@ export function loadCliContext(configFile: string | undefined): CliContext {
 
 /**
  * Opens the database alone (no keyring, no services), runs `fn`, and always closes it. For
- * commands that must work before the service can start, such as `migrate`.
+ * commands that must work before the service can start, such as `migrate`. With `existing`, a
+ * SQLite file that does not exist is an error instead of being created (commands that only
+ * inspect or trim a database must not leave an empty one behind).
  */
-export async function withDatabase<T>(context: CliContext, fn: (db: Db) => Promise<T>): Promise<T> {
+export async function withDatabase<T>(
+  context: CliContext,
+  fn: (db: Db) => Promise<T>,
+  options: { existing?: boolean } = {},
+): Promise<T> {
   const { config, logger } = context;
+  const { sqlitePath, url } = config.database;
+  const existing = options.existing === true;
+  if (existing && url === undefined && sqlitePath !== ':memory:' && isMissing(sqlitePath)) {
+    throw new CliError(
+      `the SQLite database ${sqlitePath} does not exist. Fix: point BULWARK_DATABASE_SQLITE_PATH (database.sqlitePath) at the service's database (a relative path starts from the current directory), or run \`bulwark migrate\` to create one.`,
+    );
+  }
   let db: Db;
   try {
     db = await createDatabase({
-      sqlitePath: config.database.sqlitePath,
-      ...(config.database.url === undefined ? {} : { url: config.database.url }),
+      sqlitePath,
+      ...(url === undefined ? {} : { url }),
       onBackgroundError: (error) => logger.warn({ err: error }, 'database connection error'),
+      ...(existing ? { mustExist: true } : {}),
     });
   } catch (error) {
     throw toCliError(error, config);
@@ -77,6 +92,16 @@ export async function withServices<T>(
     throw toCliError(error, config);
   } finally {
     await closeQuietly(services.close(), logger);
+  }
+}
+
+/** Only ENOENT: a file this user may not see (EACCES) exists, and opening it says so. */
+function isMissing(path: string): boolean {
+  try {
+    statSync(path);
+    return false;
+  } catch (error) {
+    return codeOf(error) === 'ENOENT';
   }
 }
 
