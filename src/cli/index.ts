@@ -32,7 +32,8 @@ function help(): string {
     ...lines,
     '',
     'Options:',
-    '  --config FILE     JSON config file (environment variables override it)',
+    '  --config FILE     JSON config file (environment variables override it); before or after',
+    '                    the command',
     '  -h, --help        show help (bulwark <command> --help for a command)',
     '  -v, --version     print the version',
     '',
@@ -40,9 +41,29 @@ function help(): string {
   ].join('\n');
 }
 
+/**
+ * Splits argv into the command and its arguments. Options may come before the command
+ * (`bulwark --config FILE doctor`): they are handed to the command like its own. No command
+ * after them means `serve`.
+ */
+function splitCommand(argv: string[]): { name: string; args: string[] } {
+  const leading: string[] = [];
+  let i = 0;
+  while (i < argv.length && argv[i]!.startsWith('-')) {
+    const arg = argv[i]!;
+    leading.push(arg);
+    i += 1;
+    // The one global option with a separate value: the file name is not the command.
+    if (arg === '--config' && i < argv.length) leading.push(argv[i++]!);
+  }
+  const name = argv[i];
+  if (name === undefined) return { name: 'serve', args: leading };
+  return { name, args: [...leading, ...argv.slice(i + 1)] };
+}
+
 /** Runs the CLI with `argv` (without node and script) and returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
-  const [first, ...rest] = argv;
+  const [first] = argv;
   if (first === '-h' || first === '--help' || first === 'help') {
     process.stdout.write(`${help()}\n`);
     return 0;
@@ -52,8 +73,16 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${version}\n`);
     return 0;
   }
-  const name = first === undefined || first.startsWith('-') ? 'serve' : first;
-  const args = name === first ? rest : argv;
+  const { name, args } = splitCommand(argv);
+  // `bulwark --config FILE --help`: no command named, so the general help.
+  if (
+    name === 'serve' &&
+    !argv.includes('serve') &&
+    (args.includes('-h') || args.includes('--help'))
+  ) {
+    process.stdout.write(`${help()}\n`);
+    return 0;
+  }
   const command = commands[name];
   if (!command) {
     process.stderr.write(`bulwark: unknown command "${name}"\n\n${help()}\n`);

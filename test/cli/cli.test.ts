@@ -37,6 +37,37 @@ describe('bulwark CLI', () => {
     expect(res.stderr).toContain('Usage: bulwark serve');
   });
 
+  it('takes --config before the command or the subcommand, and refuses extra arguments', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bulwark-cli-'));
+    const file = join(dir, 'c.json');
+    writeFileSync(file, JSON.stringify({ server: { port: 1 } }));
+    // Runs doctor (connects to nothing), not the server on port 1.
+    const doctor = await runNode([BIN, '--config', file, 'doctor', '--json']);
+    expect(doctor.code, doctor.stderr).toBe(0);
+    expect(JSON.parse(doctor.stdout)).toMatchObject({ configFile: file });
+    // `keys --config FILE <sub>` reaches the subcommand: its own help, its own checks.
+    const help = await runNode([BIN, 'keys', '--config', file, 'reencrypt', '--help']);
+    expect(help.stdout).toMatch(/^Usage: bulwark keys reencrypt/);
+    const batch = await runNode([
+      BIN,
+      'keys',
+      `--config=${file}`,
+      'reencrypt',
+      '--batch-size',
+      '0',
+    ]);
+    expect(batch.code).toBe(2);
+    expect(batch.stderr).toMatch(/^bulwark keys: --batch-size must be an integer/);
+    const general = await runNode([BIN, '--config', file, '--help']);
+    expect(general.stdout).toMatch(/^Usage: bulwark \[command\]/);
+    // serve does not start when given something it does not take.
+    const extra = await runNode([BIN, '--config', file, 'serve', 'migrate']);
+    expect(extra.code).toBe(2);
+    expect(extra.stderr).toMatch(
+      /^bulwark serve: serve takes no arguments \(got "migrate"\)\n\nUsage: bulwark serve/,
+    );
+  });
+
   it('stops on bad config with the setting, the problem and the fix, and no stack trace', async () => {
     const res = await runNode([BIN, 'serve'], {
       env: { PORT: 'http', BULWARK_CORS_ORIGINS: '*', BULWARK_CORS_CREDENTIALS: 'true' },

@@ -1,5 +1,5 @@
 import { loadConfig } from '../../config/index.js';
-import { parseCommandArgs, type Command } from '../args.js';
+import { CliUsageError, parseCommandArgs, type Command } from '../args.js';
 import { toCliError } from '../context.js';
 
 export const serve: Command = {
@@ -11,7 +11,11 @@ export const serve: Command = {
     'REDIS_URL) and an optional JSON file; see docs/config.md.',
   ].join('\n'),
   async run(args) {
-    const { values } = parseCommandArgs(args, { config: { type: 'string' } });
+    const { values, positionals } = parseCommandArgs(args, { config: { type: 'string' } });
+    // `bulwark serve migrate` must not quietly start a server instead of what was meant.
+    if (positionals.length > 0) {
+      throw new CliUsageError(`serve takes no arguments (got "${positionals[0]}")`);
+    }
     const config = loadConfig({ ...(values.config === undefined ? {} : { file: values.config }) });
     // Loaded on demand, so the CLI's other commands and --help start without the HTTP stack.
     const { runServer } = await import('../../server.js');
