@@ -163,6 +163,7 @@ export async function createServices(config: Config, options: ServicesOptions): 
     onBackgroundError: (error) => logger.error({ err: error }, 'database connection error'),
   });
   let store: SharedStore | undefined;
+  let signingKeys: SigningKeyStore | undefined;
   try {
     store = await createSharedStore(config, logger);
     if (config.database.migrateOnStart) {
@@ -196,7 +197,7 @@ export async function createServices(config: Config, options: ServicesOptions): 
     const permissions = new Permissions(config.access.roles);
     const usersRepo = new UsersRepository(db.kysely);
     const t = config.tokens;
-    const signingKeys = new SigningKeyStore(
+    signingKeys = new SigningKeyStore(
       new SigningKeysRepository(db.kysely),
       new FieldCipher(keyring, ENCRYPTED_COLUMNS.signingKeysPrivateKey.purpose),
       {
@@ -307,6 +308,7 @@ export async function createServices(config: Config, options: ServicesOptions): 
       async close() {
         // Events still queued are written before the database closes; webhooks are abandoned
         // rather than holding shutdown through their retries (they are in the log and the table).
+        signingKeys?.close();
         await webhook?.close();
         await auditSink.flush();
         await store?.close();
@@ -314,6 +316,7 @@ export async function createServices(config: Config, options: ServicesOptions): 
       },
     };
   } catch (error) {
+    signingKeys?.close();
     await store?.close();
     await db.close();
     throw error;
