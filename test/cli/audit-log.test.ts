@@ -129,6 +129,10 @@ describe('bulwark audit-log', () => {
       [],
       ['rewrite'],
       ['prune', '--older-than-days', 'x'],
+      ['prune', '--older-than-days', '0x10'],
+      ['prune', '--older-than-days='],
+      ['prune', '--json'],
+      ['verify', '--older-than-days', '3'],
       ['verify', 'extra'],
     ]) {
       const res = await cli(path, ...args);

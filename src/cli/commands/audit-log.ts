@@ -43,10 +43,18 @@ export const auditLog: Command = {
     const context = loadCliContext(values.config);
     const { config } = context;
     const daysText = values['older-than-days'];
-    const days = daysText === undefined ? config.audit.retentionDays : Number(daysText);
-    if (action === 'prune' && (!Number.isInteger(days) || days < 0 || days > 36_500)) {
+    // Options of the other action would be silently ignored: refuse them instead.
+    if (action === 'verify' && daysText !== undefined) {
+      throw new CliUsageError('--older-than-days is an option of prune, not verify');
+    }
+    if (action === 'prune' && values.json !== undefined) {
+      throw new CliUsageError('--json is an option of verify, not prune');
+    }
+    // Decimal digits only: Number() would take 0x10, 1e2 and "" (as 0, keep forever).
+    if (daysText !== undefined && (!/^\d{1,5}$/.test(daysText) || Number(daysText) > 36_500)) {
       throw new CliUsageError('--older-than-days must be an integer from 0 to 36500');
     }
+    const days = daysText === undefined ? config.audit.retentionDays : Number(daysText);
     // The database must exist: verifying or pruning a missing one would create an empty file.
     return withDatabase(
       context,
@@ -59,7 +67,9 @@ export const auditLog: Command = {
           return result.ok ? 0 : 1;
         }
         if (days === 0) {
-          process.stdout.write('audit.retentionDays is 0 (keep forever): nothing pruned\n');
+          process.stdout.write(
+            `${daysText === undefined ? 'audit.retentionDays' : '--older-than-days'} is 0 (keep forever): nothing pruned\n`,
+          );
           return 0;
         }
         const now = Date.now();
