@@ -117,7 +117,8 @@ function closeHttpServer(server: HttpServer): Promise<void> {
 /**
  * Runs the service as a process: listens, and on SIGTERM or SIGINT stops taking new connections,
  * lets in-flight requests finish (up to server.shutdownTimeoutMs), then exits 0. A second signal,
- * or the timeout, exits 1 at once.
+ * or the timeout, exits 1 at once. SIGHUP reloads the TLS certificate, and is logged and ignored
+ * without TLS.
  */
 export async function runServer(
   config: Config,
@@ -155,7 +156,13 @@ export async function runServer(
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
-  if (config.tls.certFile !== undefined) {
+  if (config.tls.certFile === undefined) {
+    // Node's default for SIGHUP is to exit: a `systemctl reload` or a closed terminal would stop
+    // a plain-HTTP instance abruptly, dropping in-flight requests.
+    process.on('SIGHUP', () => {
+      log.info({ signal: 'SIGHUP' }, 'SIGHUP ignored: no TLS certificate to reload');
+    });
+  } else {
     process.on('SIGHUP', () => {
       try {
         server.reloadTls();
