@@ -7,6 +7,8 @@ export interface Command {
   /** How it is invoked, for the command list (`keys rotate`); the command's name when absent. */
   synopsis?: string;
   summary: string;
+  /** Subcommands listed on their own lines in `bulwark --help`, instead of synopsis and summary. */
+  subcommands?: readonly { synopsis: string; summary: string }[];
   usage: string;
   /** The usage of a sub-command named by `args`, when it has its own (`keys reencrypt`). */
   helpFor?(args: string[]): string | undefined;

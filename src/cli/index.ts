@@ -22,8 +22,10 @@ const commands: Record<string, Command> = Object.assign(
 );
 
 function help(): string {
-  const lines = Object.entries(commands).map(
-    ([name, c]) => `  ${(c.synopsis ?? name).padEnd(18)}${c.summary}`,
+  const lines = Object.entries(commands).flatMap(([name, c]) =>
+    (c.subcommands ?? [{ synopsis: c.synopsis ?? name, summary: c.summary }]).map(
+      ({ synopsis, summary }) => `  ${synopsis.padEnd(20)}${summary}`,
+    ),
   );
   return [
     'Usage: bulwark [command] [options]',
@@ -32,10 +34,10 @@ function help(): string {
     ...lines,
     '',
     'Options:',
-    '  --config FILE     JSON config file (environment variables override it); before or after',
-    '                    the command',
-    '  -h, --help        show help (bulwark <command> --help for a command)',
-    '  -v, --version     print the version',
+    '  --config FILE       JSON config file (environment variables override it); before or after',
+    '                      the command',
+    '  -h, --help          show help (bulwark <command> --help, or bulwark help <command>)',
+    '  -v, --version       print the version',
     '',
     'With no command, bulwark serves. Settings: docs/config.md',
   ].join('\n');
@@ -63,9 +65,18 @@ function splitCommand(argv: string[]): { name: string; args: string[] } {
 
 /** Runs the CLI with `argv` (without node and script) and returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
-  const [first] = argv;
+  const [first, ...rest] = argv;
   if (first === '-h' || first === '--help' || first === 'help') {
-    process.stdout.write(`${help()}\n`);
+    // `bulwark help keys reencrypt`: that command's (or subcommand's) usage.
+    const [topic, ...sub] = first === 'help' ? rest : [];
+    const command = topic === undefined ? undefined : commands[topic];
+    if (topic !== undefined && command === undefined) {
+      process.stderr.write(`bulwark: unknown command "${topic}"\n\n${help()}\n`);
+      return 2;
+    }
+    process.stdout.write(
+      `${command === undefined ? help() : (command.helpFor?.(sub) ?? command.usage)}\n`,
+    );
     return 0;
   }
   if (first === '-v' || first === '--version') {

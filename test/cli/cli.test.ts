@@ -17,6 +17,21 @@ describe('bulwark CLI', () => {
     expect(res.code).toBe(0);
     expect(res.stdout).toMatch(/Usage: bulwark \[command\]/);
     expect(res.stdout).toContain('serve');
+    // Every subcommand on its own line.
+    for (const sub of [
+      'keys rotate',
+      'keys rotate-master',
+      'keys reencrypt',
+      'audit-log verify',
+      'audit-log prune',
+    ])
+      expect(res.stdout).toMatch(new RegExp(`^  ${sub} `, 'm'));
+  });
+
+  it('prints the usage of the command named after `help`', async () => {
+    const res = await runNode([BIN, 'help', 'keys', 'reencrypt']);
+    expect(res.code).toBe(0);
+    expect(res.stdout).toMatch(/^Usage: bulwark keys reencrypt/);
   });
 
   it('prints the version', async () => {

@@ -26,6 +26,10 @@ function describe(result: VerifyResult): string {
 /** `bulwark audit-log verify|prune`: operator tools for the tamper-evident audit log. */
 export const auditLog: Command = {
   summary: 'verify the audit hash chain, or prune old events',
+  subcommands: [
+    { synopsis: 'audit-log verify', summary: 'check the audit hash chain; exit 1 when broken' },
+    { synopsis: 'audit-log prune', summary: 'delete events past audit.retentionDays' },
+  ],
   usage,
   async run(args) {
     const { values, positionals } = parseCommandArgs(args, {

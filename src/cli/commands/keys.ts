@@ -13,6 +13,11 @@ const ALL_OPTIONS = {
 
 export const keys: Command = {
   synopsis: 'keys rotate',
+  subcommands: [
+    { synopsis: 'keys rotate', summary: 'rotate the JWT signing key' },
+    { synopsis: 'keys rotate-master', summary: 'add a master key version and make it current' },
+    { synopsis: 'keys reencrypt', summary: 'move stored values to the current master key' },
+  ],
   summary:
     'rotate the JWT signing key; rotate-master and reencrypt rotate the master key (see --help)',
   usage: [
