@@ -10,6 +10,7 @@ const DIALECT_FREE = [
   'test/crypto/**',
   'test/docs/**',
   'test/cli/cli.test.ts',
+  'test/cli/context.test.ts',
   'test/cli/dev-cert.test.ts',
   'test/cli/doctor.test.ts',
   'test/cli/https-serve.test.ts',

@@ -75,6 +75,11 @@ export interface BuildAppOptions {
    * hold them in memory, e.g. from a secret store). Only used when tls.certFile is set.
    */
   tls?: TlsCredentials;
+  /**
+   * The JSON file the config was loaded from (`bulwark serve --config FILE`). Production refuses
+   * to start when it holds secrets and group or others can read it, as `bulwark doctor` reports.
+   */
+  configFile?: string;
 }
 
 function isLogger(value: unknown): value is Logger {
@@ -89,7 +94,10 @@ function isLogger(value: unknown): value is Logger {
  */
 export async function buildApp(config: Config, options: BuildAppOptions = {}): Promise<BulwarkApp> {
   // Before anything opens a file or a connection: production never starts on a failing check.
-  assertProductionPosture(config);
+  assertProductionPosture(
+    config,
+    options.configFile === undefined ? {} : { configFile: options.configFile },
+  );
   const logger = isLogger(options.logger)
     ? options.logger
     : createLogger(config.log, options.logger);

@@ -117,9 +117,9 @@ function closeHttpServer(server: HttpServer): Promise<void> {
 /**
  * Runs the service as a process: listens, and on SIGTERM or SIGINT stops taking new connections,
  * lets in-flight requests finish (up to server.shutdownTimeoutMs), then exits 0. A second signal,
- * or the timeout, exits 1 at once. An unhandled promise rejection is logged (error) and the
- * process goes on; an uncaught exception is logged (fatal) and stops it the same graceful way,
- * with exit code 1.
+ * or the timeout, exits 1 at once. SIGHUP reloads the TLS certificate, and is logged and ignored
+ * without TLS. An unhandled promise rejection is logged (error) and the process goes on; an
+ * uncaught exception is logged (fatal) and stops it the same graceful way, with exit code 1.
  */
 export async function runServer(
   config: Config,
@@ -172,7 +172,13 @@ export async function runServer(
     process.exitCode = 1;
     if (!stopping) stop('SIGTERM');
   });
-  if (config.tls.certFile !== undefined) {
+  if (config.tls.certFile === undefined) {
+    // Node's default for SIGHUP is to exit: a `systemctl reload` or a closed terminal would stop
+    // a plain-HTTP instance abruptly, dropping in-flight requests.
+    process.on('SIGHUP', () => {
+      log.info({ signal: 'SIGHUP' }, 'SIGHUP ignored: no TLS certificate to reload');
+    });
+  } else {
     process.on('SIGHUP', () => {
       try {
         server.reloadTls();

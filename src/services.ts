@@ -4,7 +4,13 @@ import { Permissions } from './access/permissions.js';
 import { AuthService } from './auth/auth-service.js';
 import { LoginThrottle, NO_LOGIN_THROTTLE } from './auth/login-throttle.js';
 import type { Config } from './config/index.js';
-import { FieldCipher, Keyring, PasswordHasher } from './crypto/index.js';
+import {
+  FieldCipher,
+  Keyring,
+  KeyringError,
+  PasswordHasher,
+  type LoadedKeyring,
+} from './crypto/index.js';
 import { AuditLog } from './audit/audit-log.js';
 import { AuditSink } from './audit/audit-sink.js';
 import { WebhookSink } from './audit/webhook-sink.js';
@@ -114,12 +120,35 @@ function loadKeyringVersions(config: Config, logger: Pick<Logger, 'warn'>): Keyr
       'BULWARK_MASTER_KEY (keys.masterKey) is not set, and production never uses a generated development key. Fix: set it to 32 random bytes in base64 (openssl rand -base64 32), or set keys.masterKeyFile.',
     ]);
   }
-  const { keyring, created } = Keyring.loadOrCreateDevFile(config.keys.devKeyFile);
+  const { keyring, created } = loadDevKeyFile(config.keys.devKeyFile);
   logger.warn(
     { file: config.keys.devKeyFile, created },
     'using a DEVELOPMENT master key file: anyone who can read it can decrypt the data. Set BULWARK_MASTER_KEY in production.',
   );
   return keyring;
+}
+
+/**
+ * The development key file, generated on first use. Its problems are the operator's to fix (a mode,
+ * a directory), so they are ConfigErrors naming the setting, like a bad keys.masterKeyFile.
+ */
+function loadDevKeyFile(path: string): LoadedKeyring {
+  const setting = 'keys.devKeyFile (BULWARK_KEYS_DEV_KEY_FILE)';
+  try {
+    return Keyring.loadOrCreateDevFile(path);
+  } catch (error) {
+    if (error instanceof KeyringError) {
+      // The keyring's messages never contain key material; a mode problem already says `run: chmod`.
+      const fix = /run: /.test(error.message)
+        ? ''
+        : ' Fix: restore the file from a backup (a new key cannot decrypt what this one encrypted), or set BULWARK_MASTER_KEY.';
+      throw new ConfigError([`${setting}: ${error.message}.${fix}`]);
+    }
+    const code = (error as NodeJS.ErrnoException).code ?? 'unknown error';
+    throw new ConfigError([
+      `${setting}: the development key file ${path} cannot be created or read (${code}). Fix: make its directory writable by this user, point BULWARK_KEYS_DEV_KEY_FILE somewhere writable, or set BULWARK_MASTER_KEY.`,
+    ]);
+  }
 }
 
 /** Opens the database (migrating it if configured) and wires every service. */
@@ -134,6 +163,7 @@ export async function createServices(config: Config, options: ServicesOptions): 
     onBackgroundError: (error) => logger.error({ err: error }, 'database connection error'),
   });
   let store: SharedStore | undefined;
+  let signingKeys: SigningKeyStore | undefined;
   try {
     store = await createSharedStore(config, logger);
     if (config.database.migrateOnStart) {
@@ -167,7 +197,7 @@ export async function createServices(config: Config, options: ServicesOptions): 
     const permissions = new Permissions(config.access.roles);
     const usersRepo = new UsersRepository(db.kysely);
     const t = config.tokens;
-    const signingKeys = new SigningKeyStore(
+    signingKeys = new SigningKeyStore(
       new SigningKeysRepository(db.kysely),
       new FieldCipher(keyring, ENCRYPTED_COLUMNS.signingKeysPrivateKey.purpose),
       {
@@ -278,6 +308,7 @@ export async function createServices(config: Config, options: ServicesOptions): 
       async close() {
         // Events still queued are written before the database closes; webhooks are abandoned
         // rather than holding shutdown through their retries (they are in the log and the table).
+        signingKeys?.close();
         await webhook?.close();
         await auditSink.flush();
         await store?.close();
@@ -285,6 +316,7 @@ export async function createServices(config: Config, options: ServicesOptions): 
       },
     };
   } catch (error) {
+    signingKeys?.close();
     await store?.close();
     await db.close();
     throw error;

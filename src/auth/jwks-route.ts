@@ -13,9 +13,16 @@ export function jwksRoute(app: FastifyInstance, opts: { keys: SigningKeyStore })
         response: { 200: JwksBody },
       },
     },
-    async (_request, reply) => {
+    async (request, reply) => {
       // Public and safe to cache briefly; rotation keeps old keys listed longer than this.
       reply.header('cache-control', 'public, max-age=300');
+      try {
+        // Never older than one refresh interval, like the keys this instance signs with.
+        await opts.keys.refreshIfDue();
+      } catch (error) {
+        // Verifiers need the keys more than they need the newest one: serve what is loaded.
+        request.log.warn({ err: error }, 'reloading signing keys failed: serving the loaded keys');
+      }
       return opts.keys.jwks();
     },
   );

@@ -7,6 +7,8 @@ export interface Command {
   /** How it is invoked, for the command list (`keys rotate`); the command's name when absent. */
   synopsis?: string;
   summary: string;
+  /** Subcommands listed on their own lines in `bulwark --help`, instead of synopsis and summary. */
+  subcommands?: readonly { synopsis: string; summary: string }[];
   usage: string;
   /** The usage of a sub-command named by `args`, when it has its own (`keys reencrypt`). */
   helpFor?(args: string[]): string | undefined;
@@ -43,4 +45,26 @@ export function parseCommandArgs<T extends Options>(
   } catch (error) {
     throw new CliUsageError((error as Error).message);
   }
+}
+
+/**
+ * Finds a command's subcommand (`keys rotate-master`) wherever it stands among the options, so
+ * `keys --config FILE rotate-master` works like `keys rotate-master --config FILE`. `options`
+ * are every option the subcommands take, so that an option's value is never taken for the
+ * subcommand. Returns the subcommand and the arguments without it.
+ */
+export function splitSubcommand(
+  args: string[],
+  options: Options,
+): { sub: string | undefined; rest: string[] } {
+  const { tokens } = parseArgs({
+    args,
+    options,
+    allowPositionals: true,
+    strict: false,
+    tokens: true,
+  });
+  const first = tokens.find((token) => token.kind === 'positional');
+  if (first === undefined) return { sub: undefined, rest: args };
+  return { sub: first.value, rest: args.filter((_, i) => i !== first.index) };
 }

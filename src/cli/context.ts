@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import { pino, type Logger } from 'pino';
 import { loadConfig, type Config } from '../config/index.js';
 import { DecryptionError } from '../crypto/field-cipher.js';
@@ -31,16 +32,30 @@ export function loadCliContext(configFile: string | undefined): CliContext {
 
 /**
  * Opens the database alone (no keyring, no services), runs `fn`, and always closes it. For
- * commands that must work before the service can start, such as `migrate`.
+ * commands that must work before the service can start, such as `migrate`. With `existing`, a
+ * SQLite file that does not exist is an error instead of being created (commands that only
+ * inspect or trim a database must not leave an empty one behind).
  */
-export async function withDatabase<T>(context: CliContext, fn: (db: Db) => Promise<T>): Promise<T> {
+export async function withDatabase<T>(
+  context: CliContext,
+  fn: (db: Db) => Promise<T>,
+  options: { existing?: boolean } = {},
+): Promise<T> {
   const { config, logger } = context;
+  const { sqlitePath, url } = config.database;
+  const existing = options.existing === true;
+  if (existing && url === undefined && sqlitePath !== ':memory:' && isMissing(sqlitePath)) {
+    throw new CliError(
+      `the SQLite database ${sqlitePath} does not exist. Fix: point BULWARK_DATABASE_SQLITE_PATH (database.sqlitePath) at the service's database (a relative path starts from the current directory), or run \`bulwark migrate\` to create one.`,
+    );
+  }
   let db: Db;
   try {
     db = await createDatabase({
-      sqlitePath: config.database.sqlitePath,
-      ...(config.database.url === undefined ? {} : { url: config.database.url }),
+      sqlitePath,
+      ...(url === undefined ? {} : { url }),
       onBackgroundError: (error) => logger.warn({ err: error }, 'database connection error'),
+      ...(existing ? { mustExist: true } : {}),
     });
   } catch (error) {
     throw toCliError(error, config);
@@ -80,6 +95,16 @@ export async function withServices<T>(
   }
 }
 
+/** Only ENOENT: a file this user may not see (EACCES) exists, and opening it says so. */
+function isMissing(path: string): boolean {
+  try {
+    statSync(path);
+    return false;
+  } catch (error) {
+    return codeOf(error) === 'ENOENT';
+  }
+}
+
 async function closeQuietly(closing: Promise<void>, logger: Logger): Promise<void> {
   try {
     await closing;
@@ -89,12 +114,17 @@ async function closeQuietly(closing: Promise<void>, logger: Logger): Promise<voi
   }
 }
 
-/** Errors the CLI already knows how to print pass through; anything else is described. */
-function toCliError(error: unknown, config: Config): Error {
+/**
+ * Errors the CLI already knows how to print pass through; anything else becomes a one-line
+ * CliError (exit 1, or 78 when a setting cannot work), with the original kept as `cause`.
+ */
+export function toCliError(error: unknown, config: Config): Error {
   if (error instanceof CliError || error instanceof CliUsageError || error instanceof ConfigError) {
     return error;
   }
   if (isAppError(error)) return new CliError(error.detail, 1, { cause: error });
+  const listen = describeListenFailure(error, config);
+  if (listen !== undefined) return new CliError(listen.message, listen.exitCode, { cause: error });
   return new CliError(describeFailure(error, config), 1, { cause: error });
 }
 
@@ -123,6 +153,80 @@ function messageOf(error: unknown): string {
   const text = error instanceof Error ? error.message : String(error);
   const line = text.split('\n')[0]?.trim();
   return line || codeOf(error) || 'unknown error';
+}
+
+function hostOf(url: string | undefined): string | undefined {
+  if (url === undefined) return undefined;
+  try {
+    return new URL(url).hostname;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A listener that could not start (`serve`): the port is taken, or the host is not one of this
+ * machine's addresses. Undefined for anything else.
+ */
+function describeListenFailure(
+  error: unknown,
+  config: Config,
+): { message: string; exitCode: number } | undefined {
+  const detail = error as {
+    syscall?: unknown;
+    address?: unknown;
+    port?: unknown;
+    hostname?: unknown;
+  };
+  const code = codeOf(error);
+  const { server, metrics } = config;
+  const hostSetting = (host: unknown): string =>
+    host === metrics.host && metrics.port !== undefined && host !== server.host
+      ? 'BULWARK_METRICS_HOST (metrics.host)'
+      : 'HOST (server.host)';
+  if (detail.syscall === 'getaddrinfo' && typeof detail.hostname === 'string') {
+    const host = detail.hostname;
+    const listens = host === server.host || (metrics.port !== undefined && host === metrics.host);
+    // The same name in DATABASE_URL or REDIS_URL would make the failure theirs, not the listener's.
+    const backend = host === hostOf(config.database.url) || host === hostOf(config.redis.url);
+    if (!listens || backend) return undefined;
+    return {
+      message: `cannot listen on ${host} (${hostSetting(host)}): no such address or host name (${code ?? 'unknown error'}). Fix: set it to an address of this machine, such as 127.0.0.1 or 0.0.0.0.`,
+      exitCode: 78,
+    };
+  }
+  if (detail.syscall !== 'listen') return undefined;
+  const port = typeof detail.port === 'number' ? detail.port : undefined;
+  const address = typeof detail.address === 'string' ? detail.address : server.host;
+  const portSetting =
+    port === metrics.port
+      ? 'BULWARK_METRICS_PORT (metrics.port)'
+      : port === server.httpRedirectPort
+        ? 'BULWARK_SERVER_HTTP_REDIRECT_PORT (server.httpRedirectPort)'
+        : 'PORT (server.port)';
+  const where = `port ${port ?? '?'} on ${address}`;
+  switch (code) {
+    case 'EADDRINUSE':
+      return {
+        message: `${where} is already in use. Fix: stop the process that holds it, or set ${portSetting} to a free port.`,
+        exitCode: 1,
+      };
+    case 'EACCES':
+      return {
+        message: `not allowed to listen on ${where}: ports below 1024 need privileges. Fix: set ${portSetting} to 1024 or above (a proxy or load balancer can take 443), or grant the process CAP_NET_BIND_SERVICE.`,
+        exitCode: 1,
+      };
+    case 'EADDRNOTAVAIL':
+      return {
+        message: `cannot listen on ${address} (${hostSetting(address)}): it is not an address of this machine. Fix: set it to an address of this machine, such as 127.0.0.1 or 0.0.0.0.`,
+        exitCode: 78,
+      };
+    default:
+      return {
+        message: `cannot listen on ${where} (${portSetting}): ${messageOf(error)}`,
+        exitCode: 1,
+      };
+  }
 }
 
 /**
@@ -160,8 +264,16 @@ export function describeFailure(error: unknown, config: Config): string {
   const refused =
     (code !== undefined && (UNREACHABLE.has(code) || /^(08|28)/.test(code) || code === '3D000')) ||
     /timeout exceeded when trying to connect|connection terminated|support SSL/i.test(message);
-  if (refused) return `cannot connect to ${where}: ${message}`;
-  if (code?.startsWith('SQLITE_') || code === 'EACCES' || code === 'EISDIR' || code === 'ENOENT')
+  if (refused) {
+    return `cannot connect to ${where}: ${message}. Fix: check that PostgreSQL is running and reachable from here, and the host, port, user, password and database name in DATABASE_URL.`;
+  }
+  if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT') {
+    return `${where}: ${message}. Fix: point BULWARK_DATABASE_SQLITE_PATH (database.sqlitePath) at the Bulwark database, or restore it from a backup.`;
+  }
+  if (code === 'SQLITE_CANTOPEN' || code === 'SQLITE_READONLY' || code === 'EACCES') {
+    return `${where}: ${message}. Fix: let this user write the file and its directory, or set BULWARK_DATABASE_SQLITE_PATH (database.sqlitePath) to a writable path.`;
+  }
+  if (code?.startsWith('SQLITE_') || code === 'EISDIR' || code === 'ENOENT')
     return `${where}: ${message}`;
   return message;
 }

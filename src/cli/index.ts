@@ -22,8 +22,10 @@ const commands: Record<string, Command> = Object.assign(
 );
 
 function help(): string {
-  const lines = Object.entries(commands).map(
-    ([name, c]) => `  ${(c.synopsis ?? name).padEnd(18)}${c.summary}`,
+  const lines = Object.entries(commands).flatMap(([name, c]) =>
+    (c.subcommands ?? [{ synopsis: c.synopsis ?? name, summary: c.summary }]).map(
+      ({ synopsis, summary }) => `  ${synopsis.padEnd(20)}${summary}`,
+    ),
   );
   return [
     'Usage: bulwark [command] [options]',
@@ -32,19 +34,49 @@ function help(): string {
     ...lines,
     '',
     'Options:',
-    '  --config FILE     JSON config file (environment variables override it)',
-    '  -h, --help        show help (bulwark <command> --help for a command)',
-    '  -v, --version     print the version',
+    '  --config FILE       JSON config file (environment variables override it); before or after',
+    '                      the command',
+    '  -h, --help          show help (bulwark <command> --help, or bulwark help <command>)',
+    '  -v, --version       print the version',
     '',
     'With no command, bulwark serves. Settings: docs/config.md',
   ].join('\n');
+}
+
+/**
+ * Splits argv into the command and its arguments. Options may come before the command
+ * (`bulwark --config FILE doctor`): they are handed to the command like its own. No command
+ * after them means `serve`.
+ */
+function splitCommand(argv: string[]): { name: string; args: string[] } {
+  const leading: string[] = [];
+  let i = 0;
+  while (i < argv.length && argv[i]!.startsWith('-')) {
+    const arg = argv[i]!;
+    leading.push(arg);
+    i += 1;
+    // The one global option with a separate value: the file name is not the command.
+    if (arg === '--config' && i < argv.length) leading.push(argv[i++]!);
+  }
+  const name = argv[i];
+  if (name === undefined) return { name: 'serve', args: leading };
+  return { name, args: [...leading, ...argv.slice(i + 1)] };
 }
 
 /** Runs the CLI with `argv` (without node and script) and returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
   const [first, ...rest] = argv;
   if (first === '-h' || first === '--help' || first === 'help') {
-    process.stdout.write(`${help()}\n`);
+    // `bulwark help keys reencrypt`: that command's (or subcommand's) usage.
+    const [topic, ...sub] = first === 'help' ? rest : [];
+    const command = topic === undefined ? undefined : commands[topic];
+    if (topic !== undefined && command === undefined) {
+      process.stderr.write(`bulwark: unknown command "${topic}"\n\n${help()}\n`);
+      return 2;
+    }
+    process.stdout.write(
+      `${command === undefined ? help() : (command.helpFor?.(sub) ?? command.usage)}\n`,
+    );
     return 0;
   }
   if (first === '-v' || first === '--version') {
@@ -52,8 +84,16 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${version}\n`);
     return 0;
   }
-  const name = first === undefined || first.startsWith('-') ? 'serve' : first;
-  const args = name === first ? rest : argv;
+  const { name, args } = splitCommand(argv);
+  // `bulwark --config FILE --help`: no command named, so the general help.
+  if (
+    name === 'serve' &&
+    !argv.includes('serve') &&
+    (args.includes('-h') || args.includes('--help'))
+  ) {
+    process.stdout.write(`${help()}\n`);
+    return 0;
+  }
   const command = commands[name];
   if (!command) {
     process.stderr.write(`bulwark: unknown command "${name}"\n\n${help()}\n`);

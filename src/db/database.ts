@@ -30,6 +30,11 @@ export interface CreateDatabaseOptions {
    * already discards such a connection; this is for logging.
    */
   onBackgroundError?: (error: Error) => void;
+  /**
+   * SQLite only: open the file only if it exists (reject otherwise) instead of creating
+   * it, for tools that read an existing database and must not leave an empty one behind.
+   */
+  mustExist?: boolean;
 }
 
 /** Upper bound of pooled PostgreSQL connections per instance. */
@@ -68,7 +73,7 @@ async function open(options: CreateDatabaseOptions): Promise<Db> {
     const { default: driver } = await import('pg');
     return wrap('postgres', postgresDialect(driver, url, options.onBackgroundError));
   }
-  const { dialect, direct } = sqliteDialect(options.sqlitePath);
+  const { dialect, direct } = sqliteDialect(options.sqlitePath, options.mustExist === true);
   const db = wrap('sqlite', dialect);
   directReads.set(db.kysely, direct);
   return db;
@@ -121,11 +126,17 @@ function postgresDialect(
   return new CurrentSchemaPostgresDialect({ pool });
 }
 
-function sqliteDialect(path: string): { dialect: Dialect; direct: DirectSqlite } {
+function sqliteDialect(
+  path: string,
+  mustExist: boolean,
+): { dialect: Dialect; direct: DirectSqlite } {
   const inMemory = path === ':memory:' || path === '';
-  if (!inMemory) prepareSqliteFile(path);
+  if (!inMemory && !mustExist) prepareSqliteFile(path);
   // `timeout` is SQLite's busy_timeout: wait for another process's lock instead of failing.
-  const database = new SqliteDatabase(path, { timeout: SQLITE_BUSY_TIMEOUT_MS });
+  const database = new SqliteDatabase(path, {
+    timeout: SQLITE_BUSY_TIMEOUT_MS,
+    fileMustExist: mustExist && !inMemory,
+  });
   try {
     // WAL lets readers proceed during a write; NORMAL sync is durable in WAL mode except for the
     // last transactions on power loss, the usual trade-off for a server.

@@ -122,7 +122,7 @@ export class AccessTokens {
    * argon2 hashes, so every login paid for the hashes of the logins ahead of it.
    */
   async issue(subject: { userId: string; sessionId: string; role: string }): Promise<string> {
-    const { kid, alg, keyObject } = this.keys.signingKey();
+    const { kid, alg, keyObject } = await this.keys.currentSigningKey();
     const iat = Math.floor(this.now() / 1000);
     const header = { alg, kid, typ: TOKEN_TYPE };
     const payload = {

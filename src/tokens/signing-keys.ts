@@ -31,8 +31,9 @@ export interface SigningKeyStoreOptions {
   /** Minimum gap between two reloads triggered by an unknown `kid` (a forged kid must not hammer the DB). */
   reloadIntervalMs?: number;
   /**
-   * Keys are re-read in the background this often, so a rotation done by another instance or by
-   * `bulwark keys rotate` is picked up for signing without a restart.
+   * Keys are re-read on a timer this often (from init() until close()), so a rotation done by
+   * another instance or by `bulwark keys rotate` is picked up for signing and the JWKS without a
+   * restart, even by an instance that gets no traffic. Signing never uses keys older than this.
    */
   refreshIntervalMs?: number;
   /** Told about a failed background refresh (the old keys stay in use). */
@@ -71,6 +72,7 @@ export class SigningKeyStore {
   private verification = new Map<string, VerificationKey>();
   private lastReload = 0;
   private reloading: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
   private readonly now: () => number;
 
   constructor(
@@ -81,26 +83,67 @@ export class SigningKeyStore {
     this.now = options.now ?? Date.now;
   }
 
-  /** Loads the keys, creating the first one when the database has none. */
+  /**
+   * Loads the keys, creating the first one when the database has none, and starts re-reading
+   * them every refreshIntervalMs (stopped by close()).
+   */
   async init(): Promise<void> {
     await this.reload();
     if (!this.current) {
       await this.create();
       await this.reload();
     }
+    // Without the timer an idle instance would keep its keys until the next token it signs, and
+    // sign that one with a key retired (and expired) long ago: dead on arrival everywhere.
+    this.timer ??= setInterval(() => {
+      this.refreshIfStale();
+    }, this.refreshIntervalMs);
+    // A one-shot CLI command must still exit when it is done.
+    this.timer.unref();
   }
 
-  /** The key new tokens are signed with. */
+  /** Stops the periodic refresh. The loaded keys stay usable. */
+  close(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private get refreshIntervalMs(): number {
+    return this.options.refreshIntervalMs ?? 60_000;
+  }
+
+  /**
+   * The key new tokens are signed with, as last loaded. Prefer `currentSigningKey()`, which
+   * never returns a key older than refreshIntervalMs.
+   */
   signingKey(): SigningKey {
     if (!this.current) throw new Error('signing keys are not loaded: call init() first');
     this.refreshIfStale();
     return this.current;
   }
 
+  /**
+   * The key to sign with now: when the loaded keys are older than refreshIntervalMs (the timer
+   * fell behind, or the clock moved), they are re-read first. A retired key verifies for one
+   * refresh interval longer than its tokens live, so a token signed with a key at most that
+   * stale verifies on every instance; one signed with an older key may be refused at once.
+   * @throws when the keys are stale and cannot be re-read (no token rather than a dead one)
+   */
+  async currentSigningKey(): Promise<SigningKey> {
+    await this.refreshIfDue();
+    return this.signingKey();
+  }
+
+  /** Re-reads the keys, and waits for it, when they are older than refreshIntervalMs. */
+  async refreshIfDue(): Promise<void> {
+    if (this.now() - this.lastReload < this.refreshIntervalMs) return;
+    this.reloading ??= this.reload().finally(() => (this.reloading = undefined));
+    await this.reloading;
+  }
+
   /** Starts a background reload when the keys are older than refreshIntervalMs; never blocks. */
   private refreshIfStale(): void {
-    if (this.reloading || this.now() - this.lastReload < (this.options.refreshIntervalMs ?? 60_000))
-      return;
+    if (this.reloading || this.now() - this.lastReload < this.refreshIntervalMs) return;
     this.reloading = this.reload()
       .catch((error: unknown) => this.options.onRefreshError?.(error))
       .finally(() => (this.reloading = undefined));

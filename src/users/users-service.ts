@@ -151,10 +151,15 @@ export class UsersService {
     }
   }
 
+  /**
+   * `context.via: 'cli'` marks an operator's `bulwark user create`: no actor, and still not a
+   * self-registration (the audit trail must not show an admin who appears to have signed up).
+   */
   async create(
     input: NewUser,
-    context: EventContext & { actorId?: string | null },
+    context: EventContext & { actorId?: string | null; via?: 'cli' },
   ): Promise<UserRow> {
+    const { via, ...eventContext } = context;
     const email = normalizeEmail(input.email);
     const name = normalizeName(input.name);
     if (!this.deps.permissions.isRole(input.role)) {
@@ -171,8 +176,9 @@ export class UsersService {
     return this.insert(
       { email, name, role: input.role, passwordHash: await this.deps.hasher.hash(input.password) },
       false,
-      context,
-      {},
+      eventContext,
+      via === undefined ? {} : { via },
+      !context.actorId && via === undefined,
     );
   }
 
@@ -196,6 +202,7 @@ export class UsersService {
       input.emailVerified,
       context,
       { via: input.via },
+      true,
     );
   }
 
@@ -204,6 +211,7 @@ export class UsersService {
     emailVerified: boolean,
     context: EventContext & { actorId?: string | null },
     details: Record<string, string>,
+    selfRegistered: boolean,
   ): Promise<UserRow> {
     const now = this.now();
     let row: UserRow;
@@ -231,7 +239,7 @@ export class UsersService {
       type: 'user.created',
       outcome: 'success',
       target: { type: 'user', id: row.id },
-      details: { role: row.role, selfRegistered: !context.actorId, ...details },
+      details: { role: row.role, selfRegistered, ...details },
     });
     return row;
   }

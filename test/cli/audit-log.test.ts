@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -129,12 +129,38 @@ describe('bulwark audit-log', () => {
       [],
       ['rewrite'],
       ['prune', '--older-than-days', 'x'],
+      ['prune', '--older-than-days', '0x10'],
+      ['prune', '--older-than-days='],
+      ['prune', '--json'],
+      ['verify', '--older-than-days', '3'],
       ['verify', 'extra'],
     ]) {
       const res = await cli(path, ...args);
       expect(res.code, args.join(' ')).toBe(2);
       expect(res.stderr).toContain('Usage: bulwark audit-log');
     }
+  });
+
+  it('verify on a database that does not exist: one line with the fix, and no file created', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bulwark-audit-cli-'));
+    const path = join(dir, 'fresh', 'new.db');
+    const res = await cli(path, 'verify');
+    expect(res.code).toBe(1);
+    expect(res.stdout).toBe('');
+    expect(res.stderr).toBe(
+      `bulwark audit-log: the SQLite database ${path} does not exist. Fix: point BULWARK_DATABASE_SQLITE_PATH (database.sqlitePath) at the service's database (a relative path starts from the current directory), or run \`bulwark migrate\` to create one.\n`,
+    );
+    expect(existsSync(join(dir, 'fresh'))).toBe(false);
+  });
+
+  it('prune on a file that is not a database: one line with the fix, no stack', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'bulwark-audit-cli-')), 'not.db');
+    writeFileSync(path, 'not a database '.repeat(40));
+    const res = await cli(path, 'prune');
+    expect(res.code).toBe(1);
+    expect(res.stderr).toBe(
+      `bulwark audit-log: the SQLite database ${path}: file is not a database. Fix: point BULWARK_DATABASE_SQLITE_PATH (database.sqlitePath) at the Bulwark database, or restore it from a backup.\n`,
+    );
   });
 
   it('is listed in the help', async () => {

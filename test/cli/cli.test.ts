@@ -1,4 +1,5 @@
-import { existsSync, mkdtempSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -16,6 +17,21 @@ describe('bulwark CLI', () => {
     expect(res.code).toBe(0);
     expect(res.stdout).toMatch(/Usage: bulwark \[command\]/);
     expect(res.stdout).toContain('serve');
+    // Every subcommand on its own line.
+    for (const sub of [
+      'keys rotate',
+      'keys rotate-master',
+      'keys reencrypt',
+      'audit-log verify',
+      'audit-log prune',
+    ])
+      expect(res.stdout).toMatch(new RegExp(`^  ${sub} `, 'm'));
+  });
+
+  it('prints the usage of the command named after `help`', async () => {
+    const res = await runNode([BIN, 'help', 'keys', 'reencrypt']);
+    expect(res.code).toBe(0);
+    expect(res.stdout).toMatch(/^Usage: bulwark keys reencrypt/);
   });
 
   it('prints the version', async () => {
@@ -34,6 +50,37 @@ describe('bulwark CLI', () => {
     const res = await runNode([BIN, 'serve', '--bogus']);
     expect(res.code).toBe(2);
     expect(res.stderr).toContain('Usage: bulwark serve');
+  });
+
+  it('takes --config before the command or the subcommand, and refuses extra arguments', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bulwark-cli-'));
+    const file = join(dir, 'c.json');
+    writeFileSync(file, JSON.stringify({ server: { port: 1 } }));
+    // Runs doctor (connects to nothing), not the server on port 1.
+    const doctor = await runNode([BIN, '--config', file, 'doctor', '--json']);
+    expect(doctor.code, doctor.stderr).toBe(0);
+    expect(JSON.parse(doctor.stdout)).toMatchObject({ configFile: file });
+    // `keys --config FILE <sub>` reaches the subcommand: its own help, its own checks.
+    const help = await runNode([BIN, 'keys', '--config', file, 'reencrypt', '--help']);
+    expect(help.stdout).toMatch(/^Usage: bulwark keys reencrypt/);
+    const batch = await runNode([
+      BIN,
+      'keys',
+      `--config=${file}`,
+      'reencrypt',
+      '--batch-size',
+      '0',
+    ]);
+    expect(batch.code).toBe(2);
+    expect(batch.stderr).toMatch(/^bulwark keys: --batch-size must be an integer/);
+    const general = await runNode([BIN, '--config', file, '--help']);
+    expect(general.stdout).toMatch(/^Usage: bulwark \[command\]/);
+    // serve does not start when given something it does not take.
+    const extra = await runNode([BIN, '--config', file, 'serve', 'migrate']);
+    expect(extra.code).toBe(2);
+    expect(extra.stderr).toMatch(
+      /^bulwark serve: serve takes no arguments \(got "migrate"\)\n\nUsage: bulwark serve/,
+    );
   });
 
   it('stops on bad config with the setting, the problem and the fix, and no stack trace', async () => {
@@ -118,6 +165,40 @@ describe('bulwark serve', () => {
     expect(server.stderr).not.toMatch(/\n\s+at /);
   });
 
+  it('fails to start with one line, the fix and exit 1 when its port is taken', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bulwark-cli-'));
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const { port } = holder.address() as AddressInfo;
+    try {
+      const res = await runNode([BIN, 'serve'], {
+        cwd: dir,
+        env: { PORT: String(port), BULWARK_LOG_LEVEL: 'warn' },
+      });
+      expect(res.code, res.stderr).toBe(1);
+      expect(res.stderr.trim().split('\n').at(-1)).toBe(
+        `bulwark serve: port ${port} on 127.0.0.1 is already in use. Fix: stop the process that holds it, or set PORT (server.port) to a free port.`,
+      );
+      expect(res.stderr).not.toMatch(/\n\s+at /);
+    } finally {
+      holder.close();
+    }
+  });
+
+  it('refuses a development key file others can read as a setting (exit 78), not a crash', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bulwark-cli-'));
+    mkdirSync(join(dir, 'data'), { mode: 0o700 });
+    writeFileSync(join(dir, 'data', 'master-key.json'), '{}', { mode: 0o640 });
+    chmodSync(join(dir, 'data', 'master-key.json'), 0o640);
+    const res = await runNode([BIN, 'serve'], { cwd: dir, env: { PORT: '0' } });
+    expect(res.code, res.stderr).toBe(78);
+    expect(res.stderr).toContain(
+      'keys.devKeyFile (BULWARK_KEYS_DEV_KEY_FILE): Key file ./data/master-key.json is accessible by group or others (mode 0640); run: chmod 600 ./data/master-key.json',
+    );
+    expect(res.stderr).not.toMatch(/\n\s+at /);
+    expect(existsSync(join(dir, 'data', 'bulwark.db'))).toBe(false);
+  });
+
   it('runs on embedded defaults with `bulwark` alone', async () => {
     // In an empty directory, as on a fresh clone: SQLite file and development key are created there.
     const dir = mkdtempSync(join(tmpdir(), 'bulwark-cli-'));
@@ -130,6 +211,11 @@ describe('bulwark serve', () => {
     expect(server.stdout).toContain('DEVELOPMENT master key');
     expect(existsSync(join(dir, 'data', 'bulwark.db'))).toBe(true);
     expect(statSync(join(dir, 'data', 'master-key.json')).mode & 0o777).toBe(0o600);
+    // Without TLS there is nothing to reload: SIGHUP (systemctl reload, a closed terminal) is
+    // logged, and the server keeps serving.
+    server.child.kill('SIGHUP');
+    await server.waitFor(/SIGHUP ignored: no TLS certificate to reload/);
+    expect((await fetch(`${url}/health/live`)).status).toBe(200);
     server.child.kill('SIGINT');
     expect((await server.exited).code).toBe(0);
   });

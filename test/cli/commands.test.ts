@@ -119,7 +119,7 @@ describe('bulwark migrate', { timeout: SLOW }, () => {
     expect(res.code).toBe(1);
     expect(res.stdout).toBe('');
     expect(res.stderr).toBe(
-      'bulwark migrate: cannot connect to the PostgreSQL database (DATABASE_URL): connect ECONNREFUSED 127.0.0.1:1\n',
+      'bulwark migrate: cannot connect to the PostgreSQL database (DATABASE_URL): connect ECONNREFUSED 127.0.0.1:1. Fix: check that PostgreSQL is running and reachable from here, and the host, port, user, password and database name in DATABASE_URL.\n',
     );
     expect(res.stderr).not.toContain('pw-s3cret-9f2');
   });
@@ -166,6 +166,15 @@ describe('bulwark user create', { timeout: SLOW }, () => {
     expect(me.statusCode).toBe(200);
     // The name defaults to the local part of the email.
     expect(me.json()).toMatchObject({ id: created.id, role: 'admin', name: 'Admin' });
+    // Audited as made by an operator on the CLI, not as someone who registered themselves.
+    const event = await testDb.db.kysely
+      .selectFrom('audit_events')
+      .select(['actor_id', 'user_agent', 'details'])
+      .where('type', '=', 'user.created')
+      .where('target_id', '=', created.id!)
+      .executeTakeFirstOrThrow();
+    expect(event).toMatchObject({ actor_id: null, user_agent: 'bulwark-cli' });
+    expect(JSON.parse(event.details)).toEqual({ role: 'admin', selfRegistered: false, via: 'cli' });
   });
 
   it('reads only the first line of standard input and drops a CRLF ending', async () => {

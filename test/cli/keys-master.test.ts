@@ -379,6 +379,18 @@ describe(
       expect(next.currentVersion).toBe(2);
       expect(next.toFileJson().keys['1']).toBe(keyring.toFileJson().keys['1']);
 
+      // A directory that does not exist is --out's problem, not the database's.
+      const nowhere = join(dir, 'no-such-dir', 'new-master-key');
+      const missing = await bulwark(['keys', 'rotate-master', '--out', nowhere], env);
+      expect(missing.code).toBe(1);
+      expect(missing.stderr).toMatch(
+        new RegExp(
+          `^bulwark keys: cannot write the new keyring to --out ${nowhere}: ENOENT: .*\\. Fix: give --out a new file in an existing directory`,
+          'm',
+        ),
+      );
+      expect(missing.stderr).not.toContain('database');
+
       // Never overwritten: a second run refuses and leaves the first keyring intact.
       const again = await bulwark(['keys', 'rotate-master', '--out', out], env);
       expect(again.code).toBe(1);

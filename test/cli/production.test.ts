@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -195,6 +195,21 @@ describe('production start-up refuses an unsafe configuration (exit 78)', () => 
     for (const secret of [env.BULWARK_KEYS_MASTER_KEY, METRICS_TOKEN]) {
       if (secret !== undefined) expect(res.stderr).not.toContain(secret);
     }
+  });
+
+  it('a --config file holding secrets that others can read (as doctor fails it)', async () => {
+    const dir = workDir();
+    const file = join(dir, 'bulwark.json');
+    const { BULWARK_KEYS_MASTER_KEY: masterKey, ...env } = goodEnv(dir);
+    writeFileSync(file, JSON.stringify({ keys: { masterKey } }), { mode: 0o644 });
+    chmodSync(file, 0o644);
+    const res = await runNode([BIN, 'serve', '--config', file], { env });
+    expect(res.code, res.stderr).toBe(78);
+    expect(res.stderr).toMatch(
+      /checklist 9\] --config .*bulwark\.json holds secrets and is readable by group or others \(mode 0644\)\. Fix: chmod 600/,
+    );
+    expect(res.stdout).not.toContain('bulwark listening');
+    expect(res.stderr).not.toContain(masterKey!);
   });
 
   it('lists every problem at once', async () => {

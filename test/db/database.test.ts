@@ -82,6 +82,18 @@ describe('SQLite', () => {
     }
   });
 
+  it('with mustExist, refuses a missing file and creates neither it nor its directory', async () => {
+    const path = join(dir, 'absent', 'bulwark.sqlite');
+    await expect(createDatabase({ sqlitePath: path, mustExist: true })).rejects.toThrow();
+    await expect(stat(join(dir, 'absent'))).rejects.toMatchObject({ code: 'ENOENT' });
+    // An existing file opens as usual.
+    const existing = join(dir, 'existing.sqlite');
+    await (await createDatabase({ sqlitePath: existing })).close();
+    const db = await createDatabase({ sqlitePath: existing, mustExist: true });
+    await db.ping();
+    await db.close();
+  });
+
   it('sets WAL, foreign keys, busy timeout and NORMAL sync', async () => {
     const db = await createDatabase({ sqlitePath: join(dir, 'pragmas.sqlite') });
     try {

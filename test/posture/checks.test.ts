@@ -139,6 +139,23 @@ describe('posture checks', () => {
     expect(of(open, 'keys.master')[0]!.reason).toMatch(/accessible by group or others/);
   });
 
+  it('buildApp refuses a --config file with secrets that others can read, given as configFile', async () => {
+    const d = dir();
+    const path = join(d, 'bulwark.json');
+    writeFileSync(path, JSON.stringify(PROD), { mode: 0o644 });
+    chmodSync(path, 0o644);
+    // In the temp dir: were the check skipped, buildApp would go on to create the database.
+    const config = createConfig({ ...PROD, database: { sqlitePath: join(d, 'bulwark.db') } });
+    const { buildApp } = await import('../../src/app.js');
+    const refused = await buildApp(config, { configFile: path }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(ConfigError);
+    expect((refused as ConfigError).message).toMatch(
+      /\[production, checklist 9\] --config .*bulwark\.json holds secrets and is readable by group or others \(mode 0644\)\. Fix: chmod 600/,
+    );
+    // Without the file, the same settings pass (what every caller got before configFile existed).
+    expect(() => assertProductionPosture(config)).not.toThrow();
+  });
+
   it('finds a weak version among several keys', () => {
     const value = `2:${randomBytes(32).toString('base64')},1:${Buffer.alloc(32, 5).toString('base64')}`;
     const found = of(

@@ -12,9 +12,13 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vites
 import { buildApp, type BulwarkApp } from '../../src/app.js';
 import { createConfig, type ConfigInput } from '../../src/config/index.js';
 import { FieldCipher } from '../../src/crypto/index.js';
-import { SigningKeysRepository, type SigningKeyRow } from '../../src/db/index.js';
+import {
+  ENCRYPTED_COLUMNS,
+  SigningKeysRepository,
+  type SigningKeyRow,
+} from '../../src/db/index.js';
 import type { RecordedSecurityEvent } from '../../src/security-events.js';
-import type { SigningKey } from '../../src/tokens/signing-keys.js';
+import { SigningKeyStore, type SigningKey } from '../../src/tokens/signing-keys.js';
 import {
   buildTestApp,
   LogCapture,
@@ -319,6 +323,72 @@ describe('several instances on one database', () => {
     await vi.waitFor(() => expect(other.services.signingKeys.signingKey().kid).toBe(kid));
     expect(kidOf(await loginFresh(other, alice))).toBe(kid);
     expect(await kids(other)).toContain(kid);
+  });
+});
+
+describe('an instance that gets no traffic', () => {
+  it('picks up a rotation on its own timer, without signing or a request', async () => {
+    // Real time and a short interval: only the store's own timer can reload it here.
+    const idle = new SigningKeyStore(
+      new SigningKeysRepository(t.testDb.db.kysely),
+      new FieldCipher(t.app.services.keyring, ENCRYPTED_COLUMNS.signingKeysPrivateKey.purpose),
+      { algorithm: 'EdDSA', retiredKeyLifetimeMs: RETIRED_LIFETIME_MS, refreshIntervalMs: 40 },
+    );
+    await idle.init();
+    try {
+      const { kid } = await t.app.services.signingKeys.rotate();
+      // jwks() and usable() never reload by themselves.
+      await vi.waitFor(() => expect(idle.jwks().keys.map((k) => k.kid)).toContain(kid), {
+        timeout: 2_000,
+      });
+      expect(idle.signingKey().kid).toBe(kid);
+    } finally {
+      idle.close();
+    }
+    // Closed: no more reloads (the database may be gone by now in a real shutdown).
+    const listVerifiable = vi.spyOn(SigningKeysRepository.prototype, 'listVerifiable');
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      expect(listVerifiable).not.toHaveBeenCalled();
+    } finally {
+      listVerifiable.mockRestore();
+    }
+  });
+
+  it('signs its first login after a rotation with a key every instance accepts', async () => {
+    const idle = await secondInstance();
+    try {
+      const before = idle.services.signingKeys.signingKey().kid;
+      const { kid } = await t.app.services.signingKeys.rotate(); // e.g. `bulwark keys rotate`
+      // Right after: still the retired key, which verifies for a refresh interval longer than
+      // its tokens live.
+      const right = await loginFresh(idle, alice);
+      expect(kidOf(right)).toBe(before);
+      expect(await meStatus(right, idle)).toBe(200);
+      expect(await meStatus(right, t.app)).toBe(200);
+      // Long after, with no traffic in between (the clock moved, no timer ran): a token signed
+      // with the retired key would be refused at once; the login re-reads the keys first.
+      clock += RETIRED_LIFETIME_MS + 1;
+      const later = await loginFresh(idle, alice);
+      expect(kidOf(later)).toBe(kid);
+      expect(await meStatus(later, idle)).toBe(200);
+      expect(await meStatus(later, t.app)).toBe(200);
+      expect(await kids(idle)).toEqual([kid]);
+    } finally {
+      await idle.close();
+    }
+  });
+
+  it('publishes a rotation in its JWKS once its keys are a refresh interval old', async () => {
+    const idle = await secondInstance();
+    try {
+      const { kid } = await t.app.services.signingKeys.rotate();
+      expect(await kids(idle)).not.toContain(kid);
+      clock += REFRESH_INTERVAL_MS;
+      expect(await kids(idle)).toContain(kid);
+    } finally {
+      await idle.close();
+    }
   });
 });
 

@@ -1,7 +1,7 @@
 import { AuditChainBrokenError, AuditLog, type VerifyResult } from '../../audit/audit-log.js';
-import { loadConfig, type Config } from '../../config/index.js';
-import { AuditEventsRepository, createDatabase, type Db } from '../../db/index.js';
+import { AuditEventsRepository } from '../../db/index.js';
 import { CliUsageError, parseCommandArgs, type Command } from '../args.js';
+import { loadCliContext, withDatabase } from '../context.js';
 
 const DAY_MS = 86_400_000;
 
@@ -16,13 +16,6 @@ const usage = [
   '        checkpoint so the remaining chain still verifies. Refuses to prune a broken chain.',
 ].join('\n');
 
-async function openDb(config: Config): Promise<Db> {
-  return createDatabase({
-    sqlitePath: config.database.sqlitePath,
-    ...(config.database.url === undefined ? {} : { url: config.database.url }),
-  });
-}
-
 function describe(result: VerifyResult): string {
   const range = `seq ${result.fromSeq + 1}..${result.headSeq}`;
   if (result.ok) return `audit chain OK: ${result.checked} events verified (${range})`;
@@ -33,6 +26,10 @@ function describe(result: VerifyResult): string {
 /** `bulwark audit-log verify|prune`: operator tools for the tamper-evident audit log. */
 export const auditLog: Command = {
   summary: 'verify the audit hash chain, or prune old events',
+  subcommands: [
+    { synopsis: 'audit-log verify', summary: 'check the audit hash chain; exit 1 when broken' },
+    { synopsis: 'audit-log prune', summary: 'delete events past audit.retentionDays' },
+  ],
   usage,
   async run(args) {
     const { values, positionals } = parseCommandArgs(args, {
@@ -47,43 +44,55 @@ export const auditLog: Command = {
         action === undefined ? 'missing action: verify or prune' : `unknown action "${action}"`,
       );
     }
-    const config = loadConfig({ ...(values.config === undefined ? {} : { file: values.config }) });
-    const db = await openDb(config);
-    try {
-      const log = new AuditLog(new AuditEventsRepository(db.kysely, db.dialect));
-      if (action === 'verify') {
-        const result = await log.verify();
-        if (values.json) process.stdout.write(`${JSON.stringify(result)}\n`);
-        else (result.ok ? process.stdout : process.stderr).write(`${describe(result)}\n`);
-        return result.ok ? 0 : 1;
-      }
-
-      const daysText = values['older-than-days'];
-      const days = daysText === undefined ? config.audit.retentionDays : Number(daysText);
-      if (!Number.isInteger(days) || days < 0 || days > 36_500) {
-        throw new CliUsageError('--older-than-days must be an integer from 0 to 36500');
-      }
-      if (days === 0) {
-        process.stdout.write('audit.retentionDays is 0 (keep forever): nothing pruned\n');
-        return 0;
-      }
-      const now = Date.now();
-      const before = now - days * DAY_MS;
-      try {
-        const { pruned, checkpointSeq } = await log.prune(before, now);
-        process.stdout.write(
-          `pruned ${pruned} audit events older than ${new Date(before).toISOString()}; the chain now starts after seq ${checkpointSeq}\n`,
-        );
-        return 0;
-      } catch (error) {
-        if (error instanceof AuditChainBrokenError) {
-          process.stderr.write(`bulwark audit-log: nothing pruned: ${error.message}\n`);
-          return 1;
-        }
-        throw error;
-      }
-    } finally {
-      await db.close();
+    const context = loadCliContext(values.config);
+    const { config } = context;
+    const daysText = values['older-than-days'];
+    // Options of the other action would be silently ignored: refuse them instead.
+    if (action === 'verify' && daysText !== undefined) {
+      throw new CliUsageError('--older-than-days is an option of prune, not verify');
     }
+    if (action === 'prune' && values.json !== undefined) {
+      throw new CliUsageError('--json is an option of verify, not prune');
+    }
+    // Decimal digits only: Number() would take 0x10, 1e2 and "" (as 0, keep forever).
+    if (daysText !== undefined && (!/^\d{1,5}$/.test(daysText) || Number(daysText) > 36_500)) {
+      throw new CliUsageError('--older-than-days must be an integer from 0 to 36500');
+    }
+    const days = daysText === undefined ? config.audit.retentionDays : Number(daysText);
+    // The database must exist: verifying or pruning a missing one would create an empty file.
+    return withDatabase(
+      context,
+      async (db) => {
+        const log = new AuditLog(new AuditEventsRepository(db.kysely, db.dialect));
+        if (action === 'verify') {
+          const result = await log.verify();
+          if (values.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+          else (result.ok ? process.stdout : process.stderr).write(`${describe(result)}\n`);
+          return result.ok ? 0 : 1;
+        }
+        if (days === 0) {
+          process.stdout.write(
+            `${daysText === undefined ? 'audit.retentionDays' : '--older-than-days'} is 0 (keep forever): nothing pruned\n`,
+          );
+          return 0;
+        }
+        const now = Date.now();
+        const before = now - days * DAY_MS;
+        try {
+          const { pruned, checkpointSeq } = await log.prune(before, now);
+          process.stdout.write(
+            `pruned ${pruned} audit events older than ${new Date(before).toISOString()}; the chain now starts after seq ${checkpointSeq}\n`,
+          );
+          return 0;
+        } catch (error) {
+          if (error instanceof AuditChainBrokenError) {
+            process.stderr.write(`bulwark audit-log: nothing pruned: ${error.message}\n`);
+            return 1;
+          }
+          throw error;
+        }
+      },
+      { existing: true },
+    );
   },
 };

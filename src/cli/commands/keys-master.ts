@@ -126,6 +126,18 @@ export async function rotateMaster(values: {
     } catch (error) {
       // Its messages name files and versions, never key material.
       if (error instanceof KeyringError) throw new CliError(error.message, 1, { cause: error });
+      // A file system error here is about the key file or --out, not the database.
+      const code = (error as NodeJS.ErrnoException).code;
+      if (typeof code === 'string') {
+        const reason = (error as Error).message.split('\n')[0]!;
+        throw new CliError(
+          source.kind === 'file'
+            ? `cannot rotate the key file ${source.path}: ${reason}. Fix: run as a user who may write the file and its directory.`
+            : `cannot write the new keyring to --out ${values.out!}: ${reason}. Fix: give --out a new file in an existing directory this user can write.`,
+          1,
+          { cause: error },
+        );
+      }
       throw error;
     }
   };

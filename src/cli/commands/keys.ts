@@ -1,11 +1,23 @@
-import { CliUsageError, parseCommandArgs, type Command } from '../args.js';
+import { CliUsageError, parseCommandArgs, splitSubcommand, type Command } from '../args.js';
 import { loadCliContext, withServices } from '../context.js';
 import { reencrypt, REENCRYPT_USAGE, ROTATE_MASTER_USAGE, rotateMaster } from './keys-master.js';
 
 const SUBCOMMANDS = 'rotate, rotate-master, reencrypt';
+/** Every option of every subcommand that takes a value: never mistaken for the subcommand. */
+const ALL_OPTIONS = {
+  config: { type: 'string' },
+  out: { type: 'string' },
+  format: { type: 'string' },
+  'batch-size': { type: 'string' },
+} as const;
 
 export const keys: Command = {
   synopsis: 'keys rotate',
+  subcommands: [
+    { synopsis: 'keys rotate', summary: 'rotate the JWT signing key' },
+    { synopsis: 'keys rotate-master', summary: 'add a master key version and make it current' },
+    { synopsis: 'keys reencrypt', summary: 'move stored values to the current master key' },
+  ],
   summary:
     'rotate the JWT signing key; rotate-master and reencrypt rotate the master key (see --help)',
   usage: [
@@ -33,14 +45,16 @@ export const keys: Command = {
     '  --config FILE   JSON config file (environment variables override it)',
   ].join('\n'),
   helpFor(args) {
-    if (args[0] === 'rotate-master') return ROTATE_MASTER_USAGE;
-    if (args[0] === 'reencrypt') return REENCRYPT_USAGE;
+    const { sub } = splitSubcommand(args, ALL_OPTIONS);
+    if (sub === 'rotate-master') return ROTATE_MASTER_USAGE;
+    if (sub === 'reencrypt') return REENCRYPT_USAGE;
     return undefined;
   },
   async run(args) {
-    const [sub] = args;
+    // The subcommand may follow the options (`keys --config FILE rotate-master`).
+    const { sub, rest } = splitSubcommand(args, ALL_OPTIONS);
     if (sub === 'rotate-master') {
-      const { values, positionals } = parseCommandArgs(args.slice(1), {
+      const { values, positionals } = parseCommandArgs(rest, {
         config: { type: 'string' },
         out: { type: 'string' },
         format: { type: 'string' },
@@ -49,23 +63,22 @@ export const keys: Command = {
       return rotateMaster(values);
     }
     if (sub === 'reencrypt') {
-      const { values, positionals } = parseCommandArgs(args.slice(1), {
+      const { values, positionals } = parseCommandArgs(rest, {
         config: { type: 'string' },
         'batch-size': { type: 'string' },
       });
       if (positionals.length > 0) throw new CliUsageError('keys reencrypt takes no arguments');
       return reencrypt(values);
     }
-    const { values, positionals } = parseCommandArgs(args, { config: { type: 'string' } });
-    const [, ...extra] = positionals;
-    if (positionals[0] !== 'rotate') {
+    const { values, positionals } = parseCommandArgs(rest, { config: { type: 'string' } });
+    if (sub !== 'rotate') {
       throw new CliUsageError(
-        positionals[0] === undefined
+        sub === undefined
           ? `missing subcommand: ${SUBCOMMANDS}`
-          : `unknown subcommand "${positionals[0]}" (expected ${SUBCOMMANDS})`,
+          : `unknown subcommand "${sub}" (expected ${SUBCOMMANDS})`,
       );
     }
-    if (extra.length > 0) throw new CliUsageError('keys rotate takes no further arguments');
+    if (positionals.length > 0) throw new CliUsageError('keys rotate takes no further arguments');
     const context = loadCliContext(values.config);
     // rotate() records the keys.rotated event itself (every rotation path passes through it).
     const { kid, retired } = await withServices(context, (services) =>

@@ -1,5 +1,6 @@
 import { loadConfig } from '../../config/index.js';
-import { parseCommandArgs, type Command } from '../args.js';
+import { CliUsageError, parseCommandArgs, type Command } from '../args.js';
+import { toCliError } from '../context.js';
 
 export const serve: Command = {
   summary: 'run the service (default)',
@@ -10,11 +11,21 @@ export const serve: Command = {
     'REDIS_URL) and an optional JSON file; see docs/config.md.',
   ].join('\n'),
   async run(args) {
-    const { values } = parseCommandArgs(args, { config: { type: 'string' } });
+    const { values, positionals } = parseCommandArgs(args, { config: { type: 'string' } });
+    // `bulwark serve migrate` must not quietly start a server instead of what was meant.
+    if (positionals.length > 0) {
+      throw new CliUsageError(`serve takes no arguments (got "${positionals[0]}")`);
+    }
     const config = loadConfig({ ...(values.config === undefined ? {} : { file: values.config }) });
     // Loaded on demand, so the CLI's other commands and --help start without the HTTP stack.
     const { runServer } = await import('../../server.js');
-    await runServer(config);
+    try {
+      // The file too, not just its settings: production refuses one that others can read.
+      await runServer(config, values.config === undefined ? {} : { configFile: values.config });
+    } catch (error) {
+      // A port in use, a wrong master key, a missing table ...: one line with the fix, no stack.
+      throw toCliError(error, config);
+    }
     return -1; // keep running; the process exits from the signal handler
   },
 };

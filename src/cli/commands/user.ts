@@ -104,7 +104,7 @@ export const user: Command = {
           await services.users.create(
             { email, name, role, password },
             // No request behind it: the user agent marks the CLI as the origin in the audit trail.
-            { actorId: null, userAgent: 'bulwark-cli' },
+            { actorId: null, userAgent: 'bulwark-cli', via: 'cli' },
           ),
         );
       } catch (error) {
