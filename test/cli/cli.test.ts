@@ -101,16 +101,22 @@ describe('bulwark CLI', () => {
   });
 });
 
+/** test/fixtures/slow-server.mjs (a team's server on runServer) on its own database. */
+async function startSlowServer(): Promise<{ server: Spawned; url: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'bulwark-cli-'));
+  const server = new Spawned(['test/fixtures/slow-server.mjs'], {
+    SLOW_MS: '800',
+    BULWARK_DATABASE_SQLITE_PATH: join(dir, 'bulwark.db'),
+    BULWARK_KEYS_DEV_KEY_FILE: join(dir, 'master-key.json'),
+  });
+  spawned.push(server);
+  const [, url] = await server.waitFor(/LISTENING (\S+)/);
+  return { server, url: url! };
+}
+
 describe('bulwark serve', () => {
   it('serves, then shuts down gracefully on SIGTERM: in-flight requests finish, exit 0', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'bulwark-cli-'));
-    const server = new Spawned(['test/fixtures/slow-server.mjs'], {
-      SLOW_MS: '800',
-      BULWARK_DATABASE_SQLITE_PATH: join(dir, 'bulwark.db'),
-      BULWARK_KEYS_DEV_KEY_FILE: join(dir, 'master-key.json'),
-    });
-    spawned.push(server);
-    const [, url] = await server.waitFor(/LISTENING (\S+)/);
+    const { server, url } = await startSlowServer();
     expect((await fetch(`${url}/health/live`)).status).toBe(200);
 
     const inFlight = fetch(`${url}/slow`);
@@ -130,14 +136,7 @@ describe('bulwark serve', () => {
   });
 
   it('logs an unhandled rejection and keeps serving; an uncaught exception stops it gracefully with exit 1', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'bulwark-cli-'));
-    const server = new Spawned(['test/fixtures/slow-server.mjs'], {
-      SLOW_MS: '800',
-      BULWARK_DATABASE_SQLITE_PATH: join(dir, 'bulwark.db'),
-      BULWARK_KEYS_DEV_KEY_FILE: join(dir, 'master-key.json'),
-    });
-    spawned.push(server);
-    const [, url] = await server.waitFor(/LISTENING (\S+)/);
+    const { server, url } = await startSlowServer();
 
     expect(await (await fetch(`${url}/float`)).json()).toEqual({ answered: true });
     await server.waitFor(/unhandled promise rejection/);

@@ -1,4 +1,6 @@
+import type { AddressInfo } from 'node:net';
 import { connect as netConnect, type Socket } from 'node:net';
+import type { FastifyInstance } from 'fastify';
 import { connect as tlsConnect } from 'node:tls';
 import { expect } from 'vitest';
 import { API_SECURITY_HEADERS } from '../../src/http/security-headers.js';
@@ -11,6 +13,12 @@ export interface RawAnswer {
   headers: Record<string, string>;
   body: string;
   raw: string;
+}
+
+/** Listens `app` on a loopback port (raw sockets need a real server); resolves with the port. */
+export async function listenOnLoopback(app: FastifyInstance): Promise<number> {
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  return (app.server.address() as AddressInfo).port;
 }
 
 /** Parses what a server wrote before closing the connection (one response). */

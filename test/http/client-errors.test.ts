@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
-import { expectProtocolProblem, sendRaw } from '../helpers/raw-http.js';
+import { expectProtocolProblem, listenOnLoopback, sendRaw } from '../helpers/raw-http.js';
 import { devCertFiles, type CertFiles } from '../helpers/tls.js';
 
 // Requests that Node's HTTP parser refuses never reach a Fastify hook; these tests need real
@@ -12,8 +12,7 @@ let t: TestApp;
 let port: number;
 beforeAll(async () => {
   t = await buildTestApp();
-  await t.app.listen({ host: '127.0.0.1', port: 0 });
-  port = (t.app.server.address() as { port: number }).port;
+  port = await listenOnLoopback(t.app);
 });
 afterAll(async () => {
   await t.app.close();
@@ -86,8 +85,7 @@ describe('requests refused by the HTTP parser, over TLS', () => {
   beforeAll(async () => {
     cert = devCertFiles();
     https = await buildTestApp({ tls: { certFile: cert.certFile, keyFile: cert.keyFile } });
-    await https.app.listen({ host: '127.0.0.1', port: 0 });
-    httpsPort = (https.app.server.address() as { port: number }).port;
+    httpsPort = await listenOnLoopback(https.app);
   });
   afterAll(async () => {
     await https?.app.close();
@@ -118,8 +116,7 @@ describe('the request timeout', () => {
   let slowPort: number;
   beforeAll(async () => {
     slow = await buildTestApp({ server: { requestTimeoutMs: 1_000 } });
-    await slow.app.listen({ host: '127.0.0.1', port: 0 });
-    slowPort = (slow.app.server.address() as { port: number }).port;
+    slowPort = await listenOnLoopback(slow.app);
   });
   afterAll(async () => {
     await slow.app.close();

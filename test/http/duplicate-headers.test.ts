@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ambiguousHeaders } from '../../src/http/duplicate-headers.js';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
-import { expectProtocolProblem, sendRaw } from '../helpers/raw-http.js';
+import { expectProtocolProblem, listenOnLoopback, sendRaw } from '../helpers/raw-http.js';
 
 // Node folds duplicated headers before Fastify sees them (the first Host or Authorization
 // wins), so only real sockets show what a client sent.
@@ -10,8 +10,7 @@ let t: TestApp;
 let port: number;
 beforeAll(async () => {
   t = await buildTestApp();
-  await t.app.listen({ host: '127.0.0.1', port: 0 });
-  port = (t.app.server.address() as { port: number }).port;
+  port = await listenOnLoopback(t.app);
 });
 afterAll(async () => {
   await t.app.close();
