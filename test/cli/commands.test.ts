@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -143,6 +144,46 @@ describe('bulwark migrate', { timeout: SLOW }, () => {
 });
 
 describe('bulwark user create', { timeout: SLOW }, () => {
+  it('with --password-stdin on a terminal, asks without echo instead of showing what is typed', async () => {
+    // A real pseudo-terminal (util-linux `script`): the password is typed only once each prompt
+    // is shown, after the CLI turned echo off, as a person would type it.
+    const typed = 'terminal typed passphrase 42';
+    const command = [
+      process.execPath,
+      BIN,
+      'user',
+      'create',
+      '--email',
+      'tty@example.com',
+      '--password-stdin',
+    ]
+      .map((arg) => `'${arg}'`)
+      .join(' ');
+    const child = spawn('script', ['-qec', command, '/dev/null'], {
+      cwd: dir,
+      env: { ...cliEnv(), TERM: 'dumb' },
+    });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    const waitFor = async (text: string, from: number): Promise<number> => {
+      const deadline = Date.now() + 20_000;
+      while (output.indexOf(text, from) < 0) {
+        if (Date.now() > deadline) throw new Error(`no "${text}" in: ${output}`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      return output.indexOf(text, from) + text.length;
+    };
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    const afterFirst = await waitFor('Password: ', 0);
+    child.stdin.write(`${typed}\r`);
+    await waitFor('Repeat password: ', afterFirst);
+    child.stdin.write(`${typed}\r`);
+    expect(await exited).toBe(0);
+    expect(output).toContain('tty@example.com');
+    expect(output).not.toContain(typed);
+    expect((await login('tty@example.com', typed)).status).toBe(200);
+  });
+
   it('creates a user from --password-stdin, who can then log in', async () => {
     const res = await bulwark(
       ['user', 'create', '--email', ' Admin@Example.COM ', '--role', 'admin', '--password-stdin'],

@@ -19,6 +19,7 @@ const USAGE = [
   '  --name NAME        display name (default: the part of the email before the @)',
   '  --role ROLE        a role of access.roles (default: access.defaultRole)',
   '  --password-stdin   read the password from standard input instead of the terminal',
+  '                     (when standard input is a terminal, it is asked for without echo)',
   '  --config FILE      JSON config file (environment variables override it)',
   '',
   'Example:',
@@ -98,7 +99,9 @@ export const user: Command = {
     const role = values.role ?? context.config.access.defaultRole;
     const name = values.name ?? email.trim().split('@')[0] ?? '';
     const created = await withServices(context, async (services) => {
-      const password = fromStdin ? await readPasswordLine() : await promptNewPassword();
+      // --password-stdin on a terminal would echo what is typed: ask without echo instead.
+      const password =
+        fromStdin && !process.stdin.isTTY ? await readPasswordLine() : await promptNewPassword();
       try {
         return services.users.view(
           await services.users.create(
