@@ -44,11 +44,6 @@ export class RateLimits {
     }
   }
 
-  /** Whether `policy` is defined (built in, or in rateLimit.policies). */
-  has(policy: string): boolean {
-    return this.policies.has(policy);
-  }
-
   /** Counts one request of `key` against `policy`. Throws a TypeError for an undefined policy. */
   async consume(policy: RateLimitPolicyName, key: string): Promise<RateLimitState> {
     const entry = this.policies.get(policy);
