@@ -40,9 +40,8 @@ const L33T_MAX_SUBSTITUTIONS = 4;
  */
 const MIN_PERSONAL_TOKEN = 4;
 
-/** Control characters (C0, DEL, C1) and unpaired surrogates, which cannot be encoded as UTF-8. */
+/** Control characters (C0, DEL, C1). */
 const CONTROL = /\p{Cc}/u;
-const LONE_SURROGATE = /\p{Cs}/u;
 
 /**
  * zxcvbn runs in a worker thread, started at the first password check and stopped when idle: its
@@ -96,7 +95,8 @@ export async function checkPassword(
   if (codePoints.length < minLength) reasons.push(`must be at least ${minLength} characters`);
   if (codePoints.length > maxLength) reasons.push(`must be at most ${maxLength} characters`);
   if (CONTROL.test(normalized)) reasons.push('must not contain control characters');
-  if (LONE_SURROGATE.test(normalized)) reasons.push('contains invalid Unicode');
+  // An unpaired surrogate cannot be encoded as UTF-8.
+  if (!normalized.isWellFormed()) reasons.push('contains invalid Unicode');
   if (codePoints.length > 0 && codePoints.every((c) => c === codePoints[0])) {
     reasons.push('must not be a single repeated character');
   }

@@ -11,14 +11,13 @@ const INVISIBLE = /[\p{Cf}\p{Default_Ignorable_Code_Point}]/u;
 // emoji ("❤️" is U+2764 U+FE0F, as phone keyboards type it). It can hide nothing, and refusing it
 // would refuse common emoji. Zero-width joiners stay refused with the other controls.
 const EMOJI_PRESENTATION = /(?<=\p{Emoji})[\ufe0e\ufe0f]/gu;
-// An unpaired UTF-16 surrogate (only reachable through a JSON \u escape) has no UTF-8 encoding:
-// drivers would store it as ill-formed bytes or U+FFFD, merging distinct inputs.
-const LONE_SURROGATE = /\p{Cs}/u;
 // Pragmatic address check (RFC 5321 limits); deliverability is proven by verification, not regex.
 const EMAIL =
   /^[^\s@]{1,64}@(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$/;
 const E164 = /^\+[1-9]\d{6,14}$/;
 
+// An unpaired UTF-16 surrogate (only reachable through a JSON \u escape) has no UTF-8 encoding:
+// drivers would store it as ill-formed bytes or U+FFFD, merging distinct inputs.
 const INVALID_UNICODE = 'must not contain invalid Unicode (an unpaired surrogate)';
 
 function invalid(path: string, message: string): AppError {
@@ -37,7 +36,7 @@ export function canonicalEmail(value: string): string {
  * malformed addresses.
  */
 export function normalizeEmail(value: string, path = '/body/email'): string {
-  if (LONE_SURROGATE.test(value)) throw invalid(path, INVALID_UNICODE);
+  if (!value.isWellFormed()) throw invalid(path, INVALID_UNICODE);
   const email = canonicalEmail(value);
   if (CONTROL.test(email)) throw invalid(path, 'must be a valid email address');
   if (INVISIBLE.test(email)) throw invalid(path, 'must not contain invisible characters');
@@ -50,7 +49,7 @@ export function normalizeEmail(value: string, path = '/body/email'): string {
  * characters (but an emoji's presentation selector), and empty names.
  */
 export function normalizeName(value: string, path = '/body/name'): string {
-  if (LONE_SURROGATE.test(value)) throw invalid(path, INVALID_UNICODE);
+  if (!value.isWellFormed()) throw invalid(path, INVALID_UNICODE);
   const nfc = value.normalize('NFC');
   // Checked before trimming and collapsing: `\s` covers tab, newline and U+FEFF, so a later check
   // would never see them and "Eve\nAdmin" would be silently rewritten instead of refused.
