@@ -97,7 +97,10 @@ function closestSetting(name: string): string | undefined {
     const d = distance(name, s.envName);
     if (!best || d < best.d) best = { name: s.envName, d };
   }
-  return best && best.d <= 4 ? best.name : undefined;
+  // Proportional to the name's length after the prefix: a guess for BULWARK_FOO ("did you mean
+  // BULWARK_ENV?", three edits in three letters) misleads more than it helps.
+  const budget = Math.min(4, Math.floor((name.length - 'BULWARK_'.length) / 3));
+  return best && best.d <= budget ? best.name : undefined;
 }
 
 /** Variables under the BULWARK_ prefix that are not settings but are read elsewhere. */
@@ -265,17 +268,20 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   if (options.file !== undefined) readFile(options.file, raw, sources, problems);
   readEnv(options.env ?? process.env, raw, sources, problems);
   if (options.overrides) deepMerge(raw, JSON.parse(JSON.stringify(options.overrides)) as Json);
-  if (problems.length > 0) throw new ConfigError(problems);
 
-  // Plain objects from here on, so that the frozen config behaves like ordinary JSON.
+  // Every problem at once, so that one deploy-fix-redeploy round fixes them all: a misspelt
+  // variable must not hide a bad value elsewhere. The values that could not be read are left
+  // out of the candidate, so they are not reported twice.
   const candidate = JSON.parse(JSON.stringify(raw)) as Json;
   if (!validate(candidate)) {
-    throw new ConfigError(
-      summarise(validate.errors ?? []).map((e) => describeAjvError(e, candidate, sources)),
-    );
+    throw new ConfigError([
+      ...problems,
+      ...summarise(validate.errors ?? []).map((e) => describeAjvError(e, candidate, sources)),
+    ]);
   }
-  const ruleProblems = checkConfigRules(candidate, (path) => sources.get(path) ?? path);
-  if (ruleProblems.length > 0) throw new ConfigError(ruleProblems);
+  // The rules assume a candidate of the schema's shape, so they run only on one.
+  problems.push(...checkConfigRules(candidate, (path) => sources.get(path) ?? path));
+  if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(candidate);
 }
 

@@ -190,6 +190,36 @@ describe('invalid config', () => {
     expect(problem).toContain('did you mean BULWARK_CORS_ORIGINS');
   });
 
+  it('guesses only a setting close to the misspelt name', () => {
+    const [problem] = problemsOf(() => loadConfig({ env: { BULWARK_FOO: '1' } }));
+    expect(problem).toContain('BULWARK_FOO is not a Bulwark setting');
+    expect(problem).not.toContain('did you mean');
+  });
+
+  it('reports an unknown variable, an unreadable value, a schema error and a rule at once', () => {
+    const problems = problemsOf(() =>
+      loadConfig({
+        env: {
+          BULWARK_SERVR_PORT: '8080',
+          BULWARK_API_DEPRECATIONS: '{nope',
+          BULWARK_LOG_LEVEL: 'loud',
+        },
+      }),
+    );
+    expect(problems).toHaveLength(3);
+    expect(problems[0]).toMatch(/BULWARK_API_DEPRECATIONS .*not valid JSON/);
+    expect(problems[1]).toContain('did you mean BULWARK_SERVER_PORT');
+    expect(problems[2]).toMatch(/BULWARK_LOG_LEVEL \(log.level\) is not one of the allowed values/);
+    const withRule = problemsOf(() =>
+      loadConfig({
+        env: { BULWARK_FOO: '1', BULWARK_CORS_ORIGINS: 'https://a.example/path' },
+      }),
+    );
+    expect(withRule).toHaveLength(2);
+    expect(withRule[0]).toContain('BULWARK_FOO is not a Bulwark setting');
+    expect(withRule[1]).toContain('not an exact origin');
+  });
+
   it('refuses malformed JSON in an object setting', () => {
     const [problem] = problemsOf(() => loadConfig({ env: { BULWARK_API_DEPRECATIONS: '{nope' } }));
     expect(problem).toMatch(/BULWARK_API_DEPRECATIONS .*not valid JSON/);
