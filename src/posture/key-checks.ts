@@ -45,6 +45,38 @@ function devKeys(path: string): Map<number, Buffer> | undefined {
   }
 }
 
+/**
+ * Why the existing development key file cannot be used (serve would refuse to start), or
+ * undefined when it loads or does not exist yet (serve creates it).
+ */
+function devKeyProblem(path: string): Outcome | undefined {
+  let mode: number;
+  try {
+    mode = statSync(path).mode & 0o777;
+  } catch {
+    return undefined;
+  }
+  if (process.platform !== 'win32' && (mode & 0o077) !== 0) {
+    return {
+      status: 'fail',
+      reason: `the development key file ${path} is readable by group or others (mode ${mode.toString(8).padStart(4, '0')}), so the service refuses to start.`,
+      fix: `chmod 600 ${path}`,
+    };
+  }
+  try {
+    Keyring.fromFile(path);
+    return undefined;
+  } catch (error) {
+    // The keyring's messages name the file and its shape, never key bytes.
+    const code = (error as NodeJS.ErrnoException).code;
+    return {
+      status: 'fail',
+      reason: `the development key file ${path} cannot be used (${code ?? (error as Error).message}), so the service refuses to start.`,
+      fix: 'restore it from a backup (a new key cannot decrypt what this one encrypted), or set BULWARK_MASTER_KEY.',
+    };
+  }
+}
+
 /** Line 9: a configured master key of 32 random bytes that is not the development key. */
 export const masterKeyCheck: PostureCheck = {
   id: 'keys.master',
@@ -52,11 +84,14 @@ export const masterKeyCheck: PostureCheck = {
   run(context) {
     const { keys } = context.config;
     if (keys.masterKey === undefined && keys.masterKeyFile === undefined) {
-      return {
+      const missing: Outcome = {
         status: productionFail(context),
         reason: `no master key is configured: a generated development key file (${keys.devKeyFile}) encrypts the data${context.config.env === 'production' ? ', and production never uses one' : ''}.`,
         fix: MISSING_KEY_FIX,
       };
+      const unusable =
+        context.config.env === 'production' ? undefined : devKeyProblem(keys.devKeyFile);
+      return unusable === undefined ? missing : [unusable, missing];
     }
     if (
       keys.masterKeyFile !== undefined &&

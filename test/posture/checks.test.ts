@@ -139,6 +139,33 @@ describe('posture checks', () => {
     expect(of(open, 'keys.master')[0]!.reason).toMatch(/accessible by group or others/);
   });
 
+  it('fails a development key file that the service would refuse, and not a missing one', () => {
+    const d = dir();
+    const devKeyFile = join(d, 'dev.json');
+    const dev: ConfigInput = { env: 'development', keys: { devKeyFile } };
+    // Not there yet: serve creates it, so only the development warning.
+    expect(of(findings(dev), 'keys.master').map((f) => f.status)).toEqual(['warn']);
+    writeFileSync(
+      devKeyFile,
+      JSON.stringify({ current: 1, keys: { 1: randomBytes(32).toString('base64') } }),
+      { mode: 0o600 },
+    );
+    expect(of(findings(dev), 'keys.master').map((f) => f.status)).toEqual(['warn']);
+    chmodSync(devKeyFile, 0o644);
+    const open = of(findings(dev), 'keys.master');
+    expect(open.map((f) => f.status)).toEqual(['fail', 'warn']);
+    expect(open[0]!.reason).toBe(
+      `the development key file ${devKeyFile} is readable by group or others (mode 0644), so the service refuses to start.`,
+    );
+    expect(open[0]!.fix).toBe(`chmod 600 ${devKeyFile}`);
+    writeFileSync(devKeyFile, '{"current": 1}', { mode: 0o600 });
+    chmodSync(devKeyFile, 0o600);
+    expect(of(findings(dev), 'keys.master')[0]).toMatchObject({
+      status: 'fail',
+      reason: expect.stringContaining('so the service refuses to start') as string,
+    });
+  });
+
   it('buildApp refuses a --config file with secrets that others can read, given as configFile', async () => {
     const d = dir();
     const path = join(d, 'bulwark.json');
