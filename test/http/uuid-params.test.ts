@@ -39,6 +39,27 @@ beforeAll(async () => {
     },
     (request) => ({ params: request.params, query: request.query, body: request.body }),
   );
+  app.post(
+    '/batch',
+    {
+      schema: {
+        body: {
+          type: 'object',
+          properties: {
+            ids: { type: 'array', items: uuid, maxItems: 10 },
+            pair: { type: 'array', prefixItems: [uuid, { type: 'string', maxLength: 64 }] },
+            owner: {
+              type: 'object',
+              properties: { id: uuid, label: { type: 'string', maxLength: 64 } },
+            },
+            byName: { type: 'object', additionalProperties: uuid, maxProperties: 10 },
+            either: { anyOf: [uuid, { type: 'string', maxLength: 64 }] },
+          },
+        },
+      },
+    },
+    (request) => request.body,
+  );
   app.get('/plain/:name', (request) => request.params);
   await app.ready();
 });
@@ -69,6 +90,32 @@ describe('canonicalizeUuidFields', () => {
       body: { parent: ID, note: 'Also KEPT' },
     });
     expect(seenByRoutePreHandler.at(-1)).toBe(ID);
+  });
+
+  it('rewrites uuids nested in arrays, tuples, objects, maps and unions', async () => {
+    const res = await app.inject({
+      method: 'POST',
+      url: '/batch',
+      payload: {
+        ids: [UPPER, `urn:uuid:${UPPER}`],
+        pair: [UPPER, UPPER],
+        owner: { id: UPPER, label: 'KEEP' },
+        byName: { Alice: UPPER },
+        either: UPPER,
+      },
+    });
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.json()).toEqual({
+      ids: [ID, ID],
+      // The second item is a free string: kept as sent, even though it looks like a uuid.
+      pair: [ID, UPPER],
+      owner: { id: ID, label: 'KEEP' },
+      byName: { Alice: ID },
+      either: ID,
+    });
+    // A string that matched the other branch of the union is not a uuid: kept as sent.
+    const other = await app.inject({ method: 'POST', url: '/batch', payload: { either: 'Free' } });
+    expect(other.json()).toEqual({ either: 'Free' });
   });
 
   it('leaves a null in a nullable uuid field alone', async () => {
