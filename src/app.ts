@@ -8,7 +8,7 @@ import Fastify, {
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { DestinationStream, Logger } from 'pino';
 import type { Config } from './config/index.js';
-import { clientErrorHandler } from './http/client-error.js';
+import { answerUnhandledRequests, clientErrorHandler } from './http/client-error.js';
 import { refuseAmbiguousHeaders } from './http/duplicate-headers.js';
 import { closeConnectionsOnClose } from './http/graceful-close.js';
 import { cors } from './http/cors.js';
@@ -154,6 +154,8 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
     schemaController: { compilersFactory: { buildValidator } },
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as BulwarkApp;
 
+  // CONNECT and an unmet Expect are answered by Node's server itself, never by Fastify.
+  answerUnhandledRequests(app.server, { hsts, log: logger });
   const routeMethods = trackRouteMethods(app);
   // Before any plugin adds a route: a route keeps the error handler of its registration time,
   // and @fastify/cors's OPTIONS route would otherwise answer its errors in Fastify's own shape.

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { STATUS_CODES, type ServerResponse } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { FastifyBaseLogger } from 'fastify';
@@ -48,11 +48,7 @@ export type ClientError = Error & { code?: string };
 export function clientErrorHandler(
   options: ClientErrorHandlerOptions,
 ): (error: ClientError, socket: Socket) => void {
-  const sets = securityHeaderSets(options.hsts);
-  const headerBlock = (set: typeof sets.plain): string =>
-    set.map(([name, value]) => `${name}: ${value}\r\n`).join('');
-  const plainHeaders = headerBlock(sets.plain);
-  const httpsHeaders = headerBlock(sets.https);
+  const write = rawProblemWriter(options.hsts);
   const log = options.log;
 
   return (error, socket) => {
@@ -67,6 +63,24 @@ export function clientErrorHandler(
       { requestId, status: problem.status, code, reason: error.code ?? 'unknown' },
       'request refused by the HTTP parser',
     );
+    write(socket, problem, requestId);
+  };
+}
+
+/**
+ * Writes a problem document straight to a socket, with a request id and the security headers,
+ * then closes the connection once it is flushed. For answers given before (or instead of) any
+ * Fastify request: the parser's refusals, CONNECT, an unmet `Expect`.
+ */
+function rawProblemWriter(
+  hsts: string,
+): (socket: Socket, problem: AppError, requestId: string, extra?: string) => void {
+  const sets = securityHeaderSets(hsts);
+  const headerBlock = (set: typeof sets.plain): string =>
+    set.map(([name, value]) => `${name}: ${value}\r\n`).join('');
+  const plainHeaders = headerBlock(sets.plain);
+  const httpsHeaders = headerBlock(sets.https);
+  return (socket, problem, requestId, extra = '') => {
     // Nothing may be written once part of a response is on the wire: it would corrupt it.
     const inFlight = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
     if (!socket.writable || inFlight?.headersSent === true) {
@@ -82,10 +96,58 @@ export function clientErrorHandler(
         `content-length: ${Buffer.byteLength(body)}\r\n` +
         'connection: close\r\n' +
         `${REQUEST_ID_HEADER}: ${requestId}\r\n` +
+        extra +
         security +
         `\r\n${body}`,
     );
     // Closed once the answer is flushed, not before: destroy() could drop it on a TLS socket.
     socket.destroySoon();
   };
+}
+
+/**
+ * Answers the two kinds of request that Node's HTTP server handles itself, never passing them to
+ * Fastify, in the same problem shape as everything else: `CONNECT` (Node destroys the socket
+ * without a word when nobody listens for it; this server is no proxy, so 405 `method_not_allowed`)
+ * and an `Expect` other than `100-continue` (Node's own 417 has an empty body and none of the
+ * security headers: now 417 `expectation_failed`). Both close the connection.
+ * @see https://www.rfc-editor.org/rfc/rfc9110#section-9.3.6
+ * @see https://www.rfc-editor.org/rfc/rfc9110#section-10.1.1
+ */
+export function answerUnhandledRequests(server: Server, options: ClientErrorHandlerOptions): void {
+  const write = rawProblemWriter(options.hsts);
+  const sets = securityHeaderSets(options.hsts);
+  const { log } = options;
+  server.on('connect', (_request: IncomingMessage, socket: Socket) => {
+    const requestId = randomUUID();
+    log.info({ requestId, method: 'CONNECT', status: 405 }, 'CONNECT refused: not a proxy');
+    write(
+      socket,
+      new AppError('method_not_allowed', 'CONNECT is not supported: this server is not a proxy.'),
+      requestId,
+    );
+  });
+  server.on('checkExpectation', (request: IncomingMessage, response: ServerResponse) => {
+    const requestId = randomUUID();
+    const problem = new AppError(
+      'expectation_failed',
+      'The Expect header asks for something this server does not do: only 100-continue is supported.',
+    );
+    log.info(
+      { requestId, method: request.method, status: problem.status, code: problem.code },
+      'request refused: unsupported Expect',
+    );
+    const body = JSON.stringify(problemFor(problem, requestId));
+    const security =
+      (request.socket as Partial<TLSSocket>).encrypted === true ? sets.https : sets.plain;
+    response.writeHead(problem.status, {
+      'content-type': 'application/problem+json; charset=utf-8',
+      'content-length': String(Buffer.byteLength(body)),
+      // The request body, if any, was never read: the connection cannot be reused.
+      connection: 'close',
+      [REQUEST_ID_HEADER]: requestId,
+      ...Object.fromEntries(security),
+    });
+    response.end(body);
+  });
 }

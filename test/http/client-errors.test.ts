@@ -69,6 +69,33 @@ describe('requests refused by the HTTP parser', () => {
     expect(t.logs.raw.join('\n')).not.toContain(SECRET);
   });
 
+  it('answers CONNECT with 405 method_not_allowed: this server is no proxy', async () => {
+    const res = await sendRaw(
+      port,
+      'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n',
+    );
+    expectProtocolProblem(res, 405, 'method_not_allowed');
+    expect(JSON.parse(res.body)).toMatchObject({ detail: expect.stringContaining('CONNECT') });
+    const line = t.logs.lines.find((l) => l.requestId === res.headers['x-request-id']);
+    expect(line).toMatchObject({ msg: 'CONNECT refused: not a proxy', status: 405 });
+  });
+
+  it('answers an Expect other than 100-continue with 417 expectation_failed', async () => {
+    const res = await sendRaw(
+      port,
+      'POST /api/v1/auth/login HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: 2\r\nExpect: 200-ok\r\n\r\n{}',
+    );
+    expectProtocolProblem(res, 417, 'expectation_failed');
+    const line = t.logs.lines.find((l) => l.requestId === res.headers['x-request-id']);
+    expect(line).toMatchObject({ msg: 'request refused: unsupported Expect', status: 417 });
+    // 100-continue is still honoured: Node answers 100 Continue and goes on with the request.
+    const ok = await sendRaw(
+      port,
+      'GET /health/live HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n',
+    );
+    expect(ok.status).toBe(100);
+  });
+
   it('keeps serving after refused requests', async () => {
     const res = await sendRaw(
       port,
@@ -96,6 +123,19 @@ describe('requests refused by the HTTP parser, over TLS', () => {
     const res = await sendRaw(httpsPort, 'FOO /health/live HTTP/1.1\r\nHost: a\r\n\r\n', true);
     expectProtocolProblem(res, 400, 'bad_request');
     expect(res.headers['strict-transport-security']).toMatch(/^max-age=\d+; includeSubDomains/);
+  });
+
+  it('answers CONNECT and an unmet Expect with HSTS too', async () => {
+    const connect = await sendRaw(httpsPort, 'CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n', true);
+    expectProtocolProblem(connect, 405, 'method_not_allowed');
+    expect(connect.headers['strict-transport-security']).toMatch(/^max-age=\d+/);
+    const expectation = await sendRaw(
+      httpsPort,
+      'GET /health/live HTTP/1.1\r\nHost: a\r\nExpect: x\r\n\r\n',
+      true,
+    );
+    expectProtocolProblem(expectation, 417, 'expectation_failed');
+    expect(expectation.headers['strict-transport-security']).toMatch(/^max-age=\d+/);
   });
 
   it('enforces the request timeout as the plain listener does', () => {
