@@ -26,8 +26,9 @@ export interface CreateDatabaseOptions {
   /** SQLite file path (`:memory:` for a throw-away database). Ignored when `url` is set. */
   sqlitePath: string;
   /**
-   * Receives errors of idle pooled PostgreSQL connections (server restart, network cut). The pool
-   * already discards such a connection; this is for logging.
+   * Receives errors of pooled PostgreSQL connections, idle or in use (server restart, failover,
+   * network cut). The pool already discards such a connection and the query in flight fails on
+   * its own; this is for logging.
    */
   onBackgroundError?: (error: Error) => void;
   /**
@@ -120,9 +121,17 @@ function postgresDialect(
     application_name: 'bulwark',
     types,
   });
-  // Without a listener an idle connection's error is an unhandled 'error' event and kills the
-  // process; the pool drops that connection by itself and the next query gets a fresh one.
-  pool.on('error', (error) => onBackgroundError?.(error));
+  // A connection that drops (server restart, failover, network cut) makes its client emit
+  // 'error'. The pool listens only while the client is idle, and Kysely never does: a client
+  // checked out for a query or between the statements of a transaction would raise an unhandled
+  // 'error' event, an uncaught exception that stops the process. Every client gets a listener of
+  // its own for its whole life; the query in flight fails by itself (its request gets 503), and
+  // the pool discards the broken client when it comes back, or at once when it was idle.
+  pool.on('connect', (client) => {
+    client.on('error', (error) => onBackgroundError?.(error));
+  });
+  // The pool re-emits an idle client's error, already reported by the listener above.
+  pool.on('error', () => undefined);
   return new CurrentSchemaPostgresDialect({ pool });
 }
 

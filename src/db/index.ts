@@ -10,6 +10,7 @@ export {
 export { migrateToLatest, type MigrateOptions } from './migrate.js';
 export { migrationsFor } from './migrations/index.js';
 export { isUniqueViolation } from './unique-violation.js';
+export { isDatabaseUnavailable } from './unavailable.js';
 export {
   MAX_USERS_PAGE,
   UsersRepository,

@@ -47,6 +47,33 @@ export class SigningKeysRepository {
     return result.numUpdatedRows > 0n;
   }
 
+  /**
+   * Retires, like {@link retire}, every key not retired yet that comes before `newest` in the
+   * order of {@link current} (older, or as old with a smaller id), so that `newest` is the only
+   * key left signing. A newer key is never touched: instances doing this at the same moment each
+   * for their own newest key end with the newest of all as the one current key. Returns the ids
+   * retired.
+   */
+  async retireOlderThan(
+    newest: Pick<SigningKeyRow, 'id' | 'created_at'>,
+    now: number,
+    expiresAt: number,
+  ): Promise<string[]> {
+    const rows = await this.db
+      .updateTable('signing_keys')
+      .set({ retired_at: now, expires_at: expiresAt })
+      .where('retired_at', 'is', null)
+      .where((eb) =>
+        eb.or([
+          eb('created_at', '<', newest.created_at),
+          eb.and([eb('created_at', '=', newest.created_at), eb('id', '<', newest.id)]),
+        ]),
+      )
+      .returning('id')
+      .execute();
+    return rows.map((row) => row.id);
+  }
+
   /** Every key, newest first (key management and audits). */
   async all(): Promise<SigningKeyRow[]> {
     return this.db

@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { isDatabaseUnavailable } from '../db/index.js';
 import { AppError, errorCatalog, isAppError, type ErrorCode, type FieldError } from '../errors.js';
 import type { RouteMethods } from './method-not-allowed.js';
 import { fieldErrors } from './validation.js';
@@ -70,6 +71,9 @@ const FRIENDLY_DETAIL: Partial<Record<ErrorCode, string>> = {
   service_unavailable: 'The service is not able to answer right now. Try again shortly.',
 };
 
+/** Retry-After of a 503 for a database that cannot be reached: pools reconnect on their own. */
+const DATABASE_DOWN_RETRY_SECONDS = 5;
+
 function toAppError(error: FastifyError): AppError {
   if (isAppError(error)) return error;
   if (error.validation) {
@@ -77,6 +81,14 @@ function toAppError(error: FastifyError): AppError {
     return new AppError('validation_failed', 'The request does not match the expected schema.', {
       errors: fieldErrors(part, error.validation),
       cause: error,
+    });
+  }
+  // A database that is down (or out of connections) is a temporary condition the client can
+  // retry, not a bug: 503 as for a Redis outage, while /health/ready takes the instance out.
+  if (isDatabaseUnavailable(error)) {
+    return new AppError('service_unavailable', FRIENDLY_DETAIL.service_unavailable, {
+      cause: error,
+      headers: { 'retry-after': String(DATABASE_DOWN_RETRY_SECONDS) },
     });
   }
   const mapped = error.code ? FASTIFY_CODES[error.code] : undefined;

@@ -4,6 +4,9 @@ import { RateLimiterRedis, type RateLimiterAbstract } from 'rate-limiter-flexibl
 import { createCappedMemoryCounter } from './capped-memory-counter.js';
 import type { CounterSpec, SharedStore, StoreHealth } from './shared-store.js';
 
+/** How often the command connection is checked while it looks connected. */
+const HEARTBEAT_MS = 1_000;
+
 export interface RedisStoreOptions {
   url: string;
   keyPrefix: string;
@@ -24,6 +27,12 @@ export interface RedisStoreOptions {
  * connection is down fails at once, and `commandTimeout` bounds a Redis that stopped answering.
  * ioredis reconnects forever with capped back-off, so the service uses Redis again when it is
  * back, without a restart.
+ *
+ * A Redis that stops answering without closing the connection (a hung or paused server, a
+ * network partition that drops packets) leaves the connection "ready": every command would wait
+ * out `commandTimeout`, several per request. A heartbeat PING notices it within a second or so
+ * and drops the connection, so commands fail at once (to the fallback, or 503) until a
+ * reconnection succeeds — which also marks the end of the outage.
  */
 export class RedisStore implements SharedStore {
   readonly kind = 'redis';
@@ -36,6 +45,7 @@ export class RedisStore implements SharedStore {
   private outage = false;
   private subscriberWasReady = false;
   private closed = false;
+  private heartbeat: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: RedisStoreOptions) {
     this.logger = options.logger;
@@ -91,6 +101,7 @@ export class RedisStore implements SharedStore {
       new Promise((resolve) => setTimeout(resolve, this.options.connectTimeoutMs).unref()),
     ]);
     if (this.client.status !== 'ready') this.connectionLost();
+    this.heartbeat = setInterval(() => void this.beat(), HEARTBEAT_MS).unref();
   }
 
   counter(spec: CounterSpec): RateLimiterAbstract {
@@ -162,7 +173,7 @@ export class RedisStore implements SharedStore {
       return 'ok';
     } catch (error) {
       // Decided by the policy, not by the connection status, which lags behind a dead peer.
-      this.connectionLost(error as Error);
+      this.stalled(error as Error);
       if (this.options.onOutage === 'failOpen') return 'degraded';
       throw error;
     }
@@ -170,6 +181,7 @@ export class RedisStore implements SharedStore {
 
   async close(): Promise<void> {
     this.closed = true;
+    clearInterval(this.heartbeat);
     const quit = async (redis: Redis): Promise<void> => {
       if (redis.status === 'ready') {
         await redis.quit().catch(() => redis.disconnect());
@@ -186,6 +198,25 @@ export class RedisStore implements SharedStore {
 
   private channel(name: string): string {
     return `${this.options.keyPrefix}${name}`;
+  }
+
+  private async beat(): Promise<void> {
+    if (this.closed || this.client.status !== 'ready') return;
+    try {
+      await this.client.ping();
+    } catch (error) {
+      this.stalled(error as Error);
+    }
+  }
+
+  /**
+   * A command failed on a connection that still looks ready: Redis is not answering. Dropping the
+   * connection makes the next commands fail at once instead of each waiting `commandTimeout`;
+   * ioredis reconnects on its own, and the 'ready' that follows ends the outage.
+   */
+  private stalled(error: Error): void {
+    this.connectionLost(error);
+    if (!this.closed && this.client.status === 'ready') this.client.disconnect(true);
   }
 
   /** Logs an outage once per episode, loudly: limits are now per instance (or refused). */

@@ -31,6 +31,8 @@ export class SessionState {
   private readonly cache: BoundedCache<string, Entry>;
   private readonly now: () => number;
   private readonly activeTtlMs: number;
+  /** Bumped by forgetActive: a read that started before it must not be cached after it. */
+  private generation = 0;
 
   constructor(
     private readonly repo: SessionsRepository,
@@ -45,8 +47,16 @@ export class SessionState {
     const known = this.knownState(sessionId);
     if (known !== undefined) return known;
     const now = this.now();
+    const generation = this.generation;
     const row = await this.repo.findById(sessionId);
+    // The session ended while the read was in flight (a logout here, or another instance's
+    // announcement): the row may predate that, and caching it would revive the session's
+    // tokens on this instance until the next re-check.
+    if (this.cache.get(sessionId)?.active === false) return false;
     const active = row !== undefined && row.ended_at === null && row.expires_at > now;
+    // A reconnection meanwhile may have lost announcements this row predates: answer, but let
+    // the next check ask again.
+    if (generation !== this.generation) return active;
     this.cache.set(sessionId, {
       active,
       recheckAt: now + this.activeTtlMs,
@@ -87,6 +97,7 @@ export class SessionState {
    * the shared store reconnects: revocations published meanwhile may have been missed.
    */
   forgetActive(): void {
+    this.generation += 1;
     this.cache.clear();
   }
 

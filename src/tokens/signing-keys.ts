@@ -93,6 +93,11 @@ export class SigningKeyStore {
       await this.create();
       await this.reload();
     }
+    // Instances started together on an empty database each created a first key (and before
+    // rotations retired every older key, two at once left one each): only the newest signs, and
+    // a key left behind would otherwise verify forever, through every later rotation.
+    const newest = await this.repo.current();
+    if (newest && (await this.retireOlderThan(newest)).length > 0) await this.reload();
     // Without the timer an idle instance would keep its keys until the next token it signs, and
     // sign that one with a key retired (and expired) long ago: dead on arrival everywhere.
     this.timer ??= setInterval(() => {
@@ -191,12 +196,15 @@ export class SigningKeyStore {
     context: EventContext & { actorId?: string | null } = {},
   ): Promise<{ kid: string; retired: string | undefined }> {
     const previous = await this.repo.current();
-    const created = await this.create();
-    if (previous) {
-      const now = this.now();
-      await this.repo.retire(previous.id, now, now + this.options.retiredKeyLifetimeMs);
-    }
+    // Ordered after the key it replaces even when the clock says otherwise (another instance's
+    // clock, the same millisecond), or the replaced key would stay the current one.
+    await this.create(previous ? previous.created_at + 1 : undefined);
+    // Every older key, not only the one read as current: another instance's rotation at the same
+    // moment may have added its own, and whichever of the two reads last keeps only the newest.
+    const newest = await this.repo.current();
+    if (newest) await this.retireOlderThan(newest);
     await this.reload();
+    const created = this.signingKey().kid;
     // Key ids are public (they are in every token header and the JWKS); the keys never leave.
     this.options.events?.emit({
       ...context,
@@ -206,6 +214,12 @@ export class SigningKeyStore {
       details: { algorithm: this.options.algorithm, retired: previous?.id ?? null },
     });
     return { kid: created, retired: previous?.id };
+  }
+
+  /** Retires the keys older than `newest`, verifying for `retiredKeyLifetimeMs` from now. */
+  private retireOlderThan(newest: Pick<SigningKeyRow, 'id' | 'created_at'>): Promise<string[]> {
+    const now = this.now();
+    return this.repo.retireOlderThan(newest, now, now + this.options.retiredKeyLifetimeMs);
   }
 
   /** Re-reads the keys from the database (e.g. after another instance rotated them). */
@@ -239,7 +253,8 @@ export class SigningKeyStore {
     };
   }
 
-  private async create(): Promise<string> {
+  /** Stores a new key, created now or at `notBefore` if that is later. */
+  private async create(notBefore = Number.NEGATIVE_INFINITY): Promise<SigningKeyRow> {
     const alg = this.options.algorithm;
     const { publicKey, privateKey } = await generateKeyPair(alg, {
       extractable: true,
@@ -248,15 +263,14 @@ export class SigningKeyStore {
     const kid = randomUUID();
     const publicJwk = await exportJWK(publicKey);
     const privateJwk = await exportJWK(privateKey);
-    await this.repo.insert({
+    return this.repo.insert({
       id: kid,
       alg,
       public_jwk: JSON.stringify(publicJwk),
       private_key_enc: this.cipher.encrypt(JSON.stringify(privateJwk), aad(kid)),
-      created_at: this.now(),
+      created_at: Math.max(this.now(), notBefore),
       retired_at: null,
       expires_at: null,
     });
-    return kid;
   }
 }

@@ -3,9 +3,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql, type RawBuilder } from 'kysely';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDatabase, migrateToLatest, UsersRepository } from '../../src/db/index.js';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import {
+  createDatabase,
+  isDatabaseUnavailable,
+  migrateToLatest,
+  UsersRepository,
+  type Db,
+} from '../../src/db/index.js';
 import { createTestDb, dialectUnderTest, type TestDb } from '../helpers/db.js';
+import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { userRow } from './rows.js';
 
 describe('createDatabase', () => {
@@ -158,6 +165,65 @@ describe.runIf(dialectUnderTest === 'postgres')('PostgreSQL', () => {
       idle_in_transaction_session_timeout: string;
     }>`show idle_in_transaction_session_timeout`.execute(t.db.kysely);
     expect(idle.rows[0]?.idle_in_transaction_session_timeout).toBe('30s');
+  });
+
+  describe('a connection lost while in use (server restart, failover, network cut)', () => {
+    let proxy: TcpProxy;
+    let db: Db;
+    const background: Error[] = [];
+    beforeAll(async () => {
+      const target = new URL(t.url ?? '');
+      proxy = await TcpProxy.start(target.hostname, Number(target.port || 5432));
+      const proxied = new URL(target);
+      proxied.host = `127.0.0.1:${proxy.port}`;
+      db = await createDatabase({
+        url: proxied.href,
+        sqlitePath: ':memory:',
+        onBackgroundError: (error) => background.push(error),
+      });
+    });
+    afterAll(async () => {
+      await db?.close();
+      await proxy?.close();
+    });
+
+    // Unheard, the client's 'error' event is an uncaught exception: `bulwark serve` logged it as
+    // fatal and exited, so a database restart under load stopped every instance.
+    it('fails the query in flight and reports the error instead of throwing it', async () => {
+      background.length = 0;
+      const query = sql`select pg_sleep(5)`.execute(db.kysely);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await proxy.cut();
+      const error = await query.then(
+        () => undefined,
+        (caught: unknown) => caught,
+      );
+      expect(isDatabaseUnavailable(error)).toBe(true);
+      await vi.waitFor(() => expect(background).toHaveLength(1));
+      expect(background[0]?.message).toBe('Connection terminated unexpectedly');
+
+      await proxy.restore();
+      await db.ping();
+    });
+
+    it('fails a transaction cut between its statements, and the pool recovers', async () => {
+      background.length = 0;
+      const transaction = db.kysely.transaction().execute(async (trx) => {
+        await sql`select 1`.execute(trx);
+        await proxy.cut();
+        await vi.waitFor(() => expect(background).toHaveLength(1));
+        await sql`select 2`.execute(trx);
+      });
+      const error = await transaction.then(
+        () => undefined,
+        (caught: unknown) => caught,
+      );
+      expect(isDatabaseUnavailable(error)).toBe(true);
+      expect(background[0]?.message).toBe('Connection terminated unexpectedly');
+
+      await proxy.restore();
+      await db.ping();
+    });
   });
 });
 

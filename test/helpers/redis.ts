@@ -112,6 +112,16 @@ export class OwnRedis {
     }
   }
 
+  /** Pauses the server (SIGSTOP): connections stay open and nothing is answered, like a hang. */
+  freeze(): void {
+    this.child?.kill('SIGSTOP');
+  }
+
+  /** Lets a frozen server run again (SIGCONT). */
+  resume(): void {
+    this.child?.kill('SIGCONT');
+  }
+
   async stop(): Promise<void> {
     const child = this.child;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;

@@ -132,3 +132,71 @@ describe.skipIf(!hasRedisServer && !redisUrl)('Redis outage and recovery', () =>
     expect(open.logs.raw.some((l) => l.includes('redis is reachable again'))).toBe(true);
   });
 });
+
+describe.skipIf(!hasRedisServer && !redisUrl)(
+  'a Redis that stops answering (hung, partitioned)',
+  () => {
+    let redis: OwnRedis;
+    let t: TestApp;
+    const prefix = uniquePrefix();
+    const COMMAND_TIMEOUT_MS = 400;
+
+    beforeAll(async () => {
+      redis = new OwnRedis(await freePort());
+      await redis.start();
+      t = await buildTestApp({
+        redis: { keyPrefix: prefix, url: redis.url, commandTimeoutMs: COMMAND_TIMEOUT_MS },
+      });
+    });
+    afterAll(async () => {
+      redis?.resume();
+      await t?.app.close();
+      await redis?.stop();
+    });
+
+    const timed = async (): Promise<{ status: number; ms: number }> => {
+      const started = performance.now();
+      const res = await t.app.inject({ method: 'GET', url: '/api/v1/examples' });
+      return { status: res.statusCode, ms: performance.now() - started };
+    };
+    const redisCheck = async (): Promise<string | undefined> => {
+      const res = await t.app.inject({ method: 'GET', url: '/health/ready' });
+      return res.json<{ checks: Record<string, { status: string }> }>().checks.redis?.status;
+    };
+    const logged = (text: string): number => t.logs.raw.filter((l) => l.includes(text)).length;
+
+    it('stops waiting on it within seconds, and logs both the outage and its end, every time', async () => {
+      expect((await timed()).status).toBe(200);
+
+      for (const episode of [1, 2]) {
+        redis.freeze();
+        // No request and no probe needed: the instance notices on its own.
+        await vi.waitFor(() => expect(logged('redis is unreachable')).toBe(episode), {
+          timeout: 5_000,
+          interval: 100,
+        });
+        // Each request used to wait out commandTimeoutMs on the silent connection; now the
+        // per-instance fallback answers at once.
+        for (let i = 0; i < 3; i++) {
+          const { status, ms } = await timed();
+          expect(status).toBe(200);
+          expect(ms).toBeLessThan(COMMAND_TIMEOUT_MS / 2);
+        }
+        expect(await redisCheck()).toBe('degraded');
+
+        redis.resume();
+        await vi.waitFor(async () => expect(await redisCheck()).toBe('ok'), {
+          timeout: 10_000,
+          interval: 100,
+        });
+        await vi.waitFor(() => expect(logged('redis is reachable again')).toBe(episode), {
+          timeout: 5_000,
+          interval: 100,
+        });
+      }
+      // Shared counting is back.
+      expect((await timed()).status).toBe(200);
+      expect(await countKeys(redis.url, prefix)).toBeGreaterThan(0);
+    });
+  },
+);

@@ -19,6 +19,27 @@ function activeRepo(): SessionsRepository & { reads: number } {
 
 const quiet = { warn: vi.fn(), info: vi.fn() };
 
+/**
+ * A repository whose reads answer "active" (the row as it was when read) only when `release()`
+ * is called: a database read still in flight while the session ends elsewhere.
+ */
+function slowRepo(): SessionsRepository & { release: () => void; reads: number } {
+  const waiting: (() => void)[] = [];
+  const repo = {
+    reads: 0,
+    release: () => {
+      for (const resolve of waiting.splice(0)) resolve();
+    },
+    findById(id: string) {
+      repo.reads++;
+      return new Promise((resolve) => {
+        waiting.push(() => resolve({ id, ended_at: null, expires_at: Date.now() + 60_000 }));
+      });
+    },
+  };
+  return repo as unknown as SessionsRepository & { release: () => void; reads: number };
+}
+
 describe('RevocationBus', () => {
   it('marks announced sessions ended on every subscriber', async () => {
     const store = new MemoryStore({ keyPrefix: 't:', maxKeys: 100 });
@@ -30,6 +51,51 @@ describe('RevocationBus', () => {
     expect(await remote.isActive(id)).toBe(true);
     bus.publish([id]);
     expect(await remote.isActive(id)).toBe(false);
+  });
+
+  it('an announcement that arrives while the database read is in flight is not undone by it', async () => {
+    // Instance B reads a session from the database; the row it gets predates the logout on
+    // instance A, whose announcement reaches B before the read returns. B must not cache the
+    // stale "active" for activeTtlMs (30 s): the logout must hold on B at once.
+    const store = new MemoryStore({ keyPrefix: 't:', maxKeys: 100 });
+    const repo = slowRepo();
+    const remote = new SessionState(repo);
+    const bus = new RevocationBus(store, new SessionState(activeRepo()), quiet);
+    new RevocationBus(store, remote, quiet);
+    const id = randomUUID();
+
+    const inFlight = remote.isActive(id);
+    bus.publish([id]);
+    repo.release();
+
+    expect(await inFlight).toBe(false);
+    expect(remote.knownState(id)).toBe(false);
+    expect(await remote.isActive(id)).toBe(false);
+  });
+
+  it('a read in flight across a reconnection is not cached: the next check asks again', async () => {
+    let reconnect: () => void = () => undefined;
+    const store: SharedStore = Object.assign(new MemoryStore({ keyPrefix: 't:', maxKeys: 100 }), {
+      onReconnect: (handler: () => void) => (reconnect = handler),
+    });
+    const repo = slowRepo();
+    const state = new SessionState(repo);
+    new RevocationBus(store, state, quiet);
+    const id = randomUUID();
+
+    const inFlight = state.isActive(id);
+    reconnect();
+    repo.release();
+    expect(await inFlight).toBe(true);
+    // Announcements may have been lost before the reconnection, and the read may predate them.
+    expect(state.knownState(id)).toBeUndefined();
+
+    // Control: a read that no reconnection overlaps is cached.
+    const again = state.isActive(id);
+    repo.release();
+    expect(await again).toBe(true);
+    expect(state.knownState(id)).toBe(true);
+    expect(repo.reads).toBe(2);
   });
 
   it('ignores hostile messages: not JSON, not a list, not session ids, too many', async () => {

@@ -26,6 +26,7 @@ import {
   testConfigInput,
   type TestApp,
 } from '../helpers/app.js';
+import { createMigratedTestDb, type TestDb } from '../helpers/db.js';
 import { bearer, jwtPayload, registerAndLogin, type LoggedIn } from '../helpers/identity.js';
 
 /*
@@ -471,5 +472,114 @@ describe('a wrong master key', () => {
     // Nothing was written: no replacement key was generated behind the operator's back.
     expect(await keyRows()).toEqual(rowsBefore);
     expect(await meStatus(await loginFresh(t.app, alice))).toBe(200);
+  });
+});
+
+describe('several instances creating or rotating keys at the same moment', () => {
+  let own: TestDb;
+  beforeAll(async () => {
+    own = await createMigratedTestDb();
+  });
+  afterAll(async () => {
+    await own?.cleanup();
+  });
+
+  /**
+   * A repository whose inserts wait until `parties` of them are pending: every instance has read
+   * the keys (found none, or the same current one) before any writes, as two processes can.
+   */
+  function racingRepo(parties: number): SigningKeysRepository {
+    let waiting: (() => void)[] = [];
+    return new (class extends SigningKeysRepository {
+      override async insert(row: SigningKeyRow): Promise<SigningKeyRow> {
+        await new Promise<void>((resolve) => {
+          waiting.push(resolve);
+          if (waiting.length === parties) {
+            for (const go of waiting) go();
+            waiting = [];
+          }
+        });
+        return super.insert(row);
+      }
+    })(own.db.kysely);
+  }
+
+  /** A key store on the file's own database, as another process would hold. */
+  function store(repo = new SigningKeysRepository(own.db.kysely)): SigningKeyStore {
+    return new SigningKeyStore(
+      repo,
+      new FieldCipher(t.app.services.keyring, ENCRYPTED_COLUMNS.signingKeysPrivateKey.purpose),
+      { algorithm: 'EdDSA', retiredKeyLifetimeMs: RETIRED_LIFETIME_MS, now: () => clock },
+    );
+  }
+  const rows = (): Promise<SigningKeyRow[]> =>
+    own.db.kysely.selectFrom('signing_keys').selectAll().orderBy('created_at').execute();
+  const signing = async (): Promise<SigningKeyRow[]> =>
+    (await rows()).filter((row) => row.retired_at === null);
+
+  /** Exactly one key signs; every other one verifies for the retired lifetime, then never. */
+  async function expectOneCurrent(stores: SigningKeyStore[]): Promise<string> {
+    const current = await signing();
+    expect(current).toHaveLength(1);
+    const kid = current[0]!.id;
+    for (const row of await rows()) {
+      if (row.id === kid) continue;
+      expect(row.expires_at).toBe((row.retired_at ?? Number.NaN) + RETIRED_LIFETIME_MS);
+    }
+    for (const s of stores) {
+      await s.reload();
+      expect(s.signingKey().kid).toBe(kid);
+    }
+    return kid;
+  }
+
+  it('instances starting together on an empty database end with one signing key', async () => {
+    const repo = racingRepo(3);
+    const stores = [store(repo), store(repo), store(repo)];
+    try {
+      await Promise.all(stores.map((s) => s.init()));
+      expect(await rows()).toHaveLength(3); // each found no key and made its own
+      await expectOneCurrent(stores);
+      // The others leave the JWKS once no token they signed can be alive any more.
+      clock += RETIRED_LIFETIME_MS + 1;
+      await stores[0]!.reload();
+      expect(stores[0]!.jwks().keys).toHaveLength(1);
+    } finally {
+      for (const s of stores) s.close();
+    }
+  });
+
+  it('two rotations at once leave one signing key, not two that never expire', async () => {
+    const repo = racingRepo(2);
+    const stores = [store(repo), store(repo)];
+    try {
+      await Promise.all(stores.map((s) => s.init()));
+      const before = (await rows()).length;
+      const results = await Promise.all(stores.map((s) => s.rotate()));
+      expect(await rows()).toHaveLength(before + 2);
+      const kid = await expectOneCurrent(stores);
+      // The rotation that read the keys last knows it; the other may name its own (now retired).
+      expect(results.map((r) => r.kid)).toContain(kid);
+    } finally {
+      for (const s of stores) s.close();
+    }
+  });
+
+  it('a start retires the extra keys such a race left behind before', async () => {
+    const [newest] = await signing();
+    // As an older version left it: a second key never retired, older than the current one.
+    await new SigningKeysRepository(own.db.kysely).insert({
+      ...newest!,
+      id: randomUUID(),
+      created_at: newest!.created_at - 1,
+    });
+    expect(await signing()).toHaveLength(2);
+    const s = store();
+    try {
+      await s.init();
+      expect(await expectOneCurrent([s])).toBe(newest!.id);
+    } finally {
+      s.close();
+    }
   });
 });
