@@ -98,6 +98,47 @@ describe('GET /api/v1/admin/audit-events', () => {
     expect(past.items).toEqual([]);
   });
 
+  it('reads every RFC 3339 form the schema accepts: leap seconds and hour-only offsets', async () => {
+    await t.app.services.auditSink.flush();
+    const all = (await get('?limit=100')).json<Page>().items.map((e) => e.id);
+    // Both forms passed the schema but Date.parse gives NaN for them: the bound matched nothing
+    // on SQLite and failed with a 500 on PostgreSQL.
+    for (const query of [
+      '?limit=100&since=2016-12-31T23:59:60Z',
+      '?limit=100&until=2999-12-31T23:59:60Z',
+      '?limit=100&since=2000-01-01T00:00:00%2B01',
+      '?limit=100&since=2000-01-01T00:00:00-0130',
+    ]) {
+      const res = await get(query);
+      expect(res.statusCode, query).toBe(200);
+      expect(
+        res.json<Page>().items.map((e) => e.id),
+        query,
+      ).toEqual(all);
+    }
+    const none = await get('?until=2000-01-01T00:00:00-01');
+    expect(none.statusCode).toBe(200);
+    expect(none.json<Page>().items).toEqual([]);
+    // The offset counts in the right direction: the newest event's own instant, written at +01
+    // and at -01, is included by since (inclusive) and excluded by until (exclusive).
+    const newest = (await get('?limit=1')).json<Page>().items[0]!;
+    const at = Date.parse(newest.time);
+    const local = (offsetHours: number): string =>
+      new Date(at + offsetHours * 3_600_000).toISOString().slice(0, 23);
+    for (const instant of [`${local(1)}%2B01`, `${local(-1)}-01`]) {
+      const since = (await get(`?limit=1&since=${instant}`)).json<Page>().items;
+      expect(
+        since.map((e) => e.id),
+        instant,
+      ).toEqual([newest.id]);
+      const until = (await get(`?limit=100&until=${instant}`)).json<Page>().items;
+      expect(
+        until.map((e) => e.id),
+        instant,
+      ).not.toContain(newest.id);
+    }
+  });
+
   it('filters by a userId in any case, with the same result (RFC 9562: case-insensitive)', async () => {
     await t.app.services.auditSink.flush();
     const lower = (await get(`?userId=${user.id}`)).json<Page>();
