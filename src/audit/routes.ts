@@ -7,6 +7,43 @@ import { AuditEventList, ListAuditEventsQuery, type AuditEventView } from './sch
 
 const security = [{ bearer: [] }];
 
+type Details = AuditEventView['details'];
+
+/** Longest excerpt of unreadable details served, so one altered row cannot bloat a page. */
+const MAX_RAW_DETAILS = 1_024;
+
+function isDetailValue(value: unknown): boolean {
+  return (
+    value === null ||
+    ['string', 'number', 'boolean'].includes(typeof value) ||
+    (Array.isArray(value) && value.every((item) => typeof item === 'string'))
+  );
+}
+
+/**
+ * A row's details as its event wrote them: a flat JSON object of strings, numbers, booleans,
+ * nulls and string lists. Anything else means the row was altered in the database; it is served
+ * as `{ unreadable: true, raw }` (an excerpt of the stored text) instead of failing the whole
+ * page with a 500, so the log stays readable exactly when someone is investigating tampering
+ * (`bulwark audit-log verify` names the row).
+ */
+function readDetails(text: string): Details {
+  try {
+    const value: unknown = JSON.parse(text);
+    if (
+      typeof value === 'object' &&
+      value !== null &&
+      !Array.isArray(value) &&
+      Object.values(value).every(isDetailValue)
+    ) {
+      return value as Details;
+    }
+  } catch {
+    // Not JSON: served as unreadable below.
+  }
+  return { unreadable: true, raw: String(text).slice(0, MAX_RAW_DETAILS) };
+}
+
 /** The public shape of a stored event. */
 export function auditEventView(row: AuditEventRow): AuditEventView {
   return {
@@ -23,7 +60,7 @@ export function auditEventView(row: AuditEventRow): AuditEventView {
     ip: row.ip,
     userAgent: row.user_agent,
     requestId: row.request_id,
-    details: JSON.parse(row.details) as AuditEventView['details'],
+    details: readDetails(row.details),
     hash: row.hash,
   };
 }

@@ -187,6 +187,36 @@ describe('GET /api/v1/admin/audit-events', () => {
     expect(res.json()).toMatchObject({ code: 'validation_failed' });
   });
 
+  it('serves a row whose details were altered in the database instead of failing the page', async () => {
+    await t.app.services.auditSink.flush();
+    const before = (await get('?limit=100')).json<Page>().items;
+    const [nested, notJson] = before.slice(1, 3);
+    const alter = (seq: number, details: string) =>
+      t.testDb.db.kysely
+        .updateTable('audit_events')
+        .set({ details })
+        .where('seq', '=', seq)
+        .execute();
+    await alter(nested!.seq, '{"nested":{"role":"admin"}}');
+    await alter(notJson!.seq, `not json ${'x'.repeat(5_000)}`);
+    const res = await get('?limit=100');
+    // Both used to answer 500 for every page holding the row: the log was unreadable exactly
+    // when someone was investigating tampering.
+    expect(res.statusCode).toBe(200);
+    const items = res.json<Page>().items;
+    expect(items.map((e) => e.id)).toEqual(before.map((e) => e.id));
+    const bySeq = new Map(items.map((e) => [e.seq, e]));
+    expect(bySeq.get(nested!.seq)!.details).toEqual({
+      unreadable: true,
+      raw: '{"nested":{"role":"admin"}}',
+    });
+    const raw = bySeq.get(notJson!.seq)!.details.raw as string;
+    expect(raw.startsWith('not json xxx')).toBe(true);
+    expect(raw).toHaveLength(1_024);
+    // Every other row is served as stored.
+    expect(items.filter((e) => e.details.unreadable === undefined)).toHaveLength(before.length - 2);
+  });
+
   it('serves admins only after their login is recorded too', async () => {
     const res = await t.app.inject({
       method: 'POST',
