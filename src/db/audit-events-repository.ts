@@ -163,13 +163,17 @@ export class AuditEventsRepository {
     afterSeq: number,
     throughSeq: number,
   ): Promise<{ seq: number; id: string } | undefined> {
-    const row = await this.db
-      .selectFrom('audit_events')
-      .select(['seq', 'id'])
-      .where((eb) => eb.or([eb('seq', '<=', afterSeq), eb('seq', '>', throughSeq)]))
-      .orderBy('seq', 'asc')
-      .limit(1)
-      .executeTakeFirst();
+    // Two range reads on the primary key rather than one OR, which both dialects answer by
+    // scanning every row of the chain.
+    const first = (where: 'below' | 'above') =>
+      this.db
+        .selectFrom('audit_events')
+        .select(['seq', 'id'])
+        .where('seq', where === 'below' ? '<=' : '>', where === 'below' ? afterSeq : throughSeq)
+        .orderBy('seq', 'asc')
+        .limit(1)
+        .executeTakeFirst();
+    const row = (await first('below')) ?? (await first('above'));
     return row && { seq: Number(row.seq), id: row.id };
   }
 
