@@ -48,7 +48,11 @@ export async function startServer(
   };
   try {
     if (config.metrics.port !== undefined) {
-      metricsServer = new MetricsServer(app.services.metrics, config.metrics.token);
+      metricsServer = new MetricsServer(
+        app.services.metrics,
+        config.metrics.token,
+        app.services.events,
+      );
       metricsUrl = await metricsServer.listen(config.metrics.host, config.metrics.port);
     }
     if (config.server.httpRedirectPort !== undefined && config.server.publicOrigin !== undefined) {

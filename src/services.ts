@@ -164,6 +164,9 @@ export async function createServices(config: Config, options: ServicesOptions): 
   });
   let store: SharedStore | undefined;
   let signingKeys: SigningKeyStore | undefined;
+  // Set as soon as they exist, for the clean-up of a start that fails later on.
+  let startedAuditSink: AuditSink | undefined;
+  let startedWebhook: WebhookSink | undefined;
   try {
     store = await createSharedStore(config, logger);
     if (config.database.migrateOnStart) {
@@ -179,8 +182,10 @@ export async function createServices(config: Config, options: ServicesOptions): 
       logger,
       metrics,
     });
+    startedAuditSink = auditSink;
     events.addSink(auditSink);
     const webhook = createWebhook(config, logger, metrics);
+    startedWebhook = webhook;
     if (webhook) events.addSink(webhook);
     // Recorded at every start, so the audit log shows when the posture was weakened.
     for (const override of unsafeOverrides(config)) {
@@ -316,7 +321,11 @@ export async function createServices(config: Config, options: ServicesOptions): 
       },
     };
   } catch (error) {
+    // As in close(): events emitted before the failure (config.unsafe_override at every start)
+    // are written while the database is still open, or they would be lost from the table.
     signingKeys?.close();
+    await startedWebhook?.close();
+    await startedAuditSink?.flush();
     await store?.close();
     await db.close();
     throw error;

@@ -12,7 +12,12 @@ export type BrokenLinkReason =
   /** A seq is missing: rows were deleted (a truncated tail shows as missing rows before the head). */
   | 'missing_rows'
   /** The chain-head record disagrees with the last row. */
-  | 'head_mismatch';
+  | 'head_mismatch'
+  /**
+   * A row outside the chain: below its start (the genesis or a prune checkpoint) or after its
+   * head. It was inserted, yet the admin query would show it as a genuine event.
+   */
+  | 'unchained_row';
 
 export type VerifyResult =
   | { ok: true; checked: number; fromSeq: number; headSeq: number }
@@ -131,6 +136,13 @@ export class AuditLog {
       }
     }
     if (prevHash !== head.hash) return broken(head.seq, null, 'head_mismatch');
+    // The walk covers (fromSeq, head]; a row anywhere else is no link of the chain. The head is
+    // read again in the same snapshot as the rows, so events appended meanwhile (above the first
+    // head, below the current one) are not mistaken for inserted ones.
+    const stray = await this.repo.inSnapshot(async (repo) =>
+      repo.firstOutside(fromSeq, (await repo.head()).seq),
+    );
+    if (stray) return broken(stray.seq, stray.id, 'unchained_row');
     return { ok: true, checked, fromSeq, headSeq: head.seq };
   }
 

@@ -62,8 +62,10 @@ export class AuthService {
     context: EventContext,
   ): Promise<TokenPair & { user: User }> {
     const email = canonicalEmail(input.email);
-    const attempt = await this.deps.throttle.begin(email, context);
+    // Looked up first so a throttled attempt's event names the account; the throttle counts
+    // known and unknown emails alike, and the 429 says nothing either way.
     const row = await this.deps.repo.findByEmail(email);
+    const attempt = await this.deps.throttle.begin(email, context, row?.id ?? null);
     if (!row?.password_hash) {
       await this.deps.hasher.verifyDummy(input.password);
       this.loginFailed(context, row?.id ?? null, row ? 'no_password' : 'unknown_email');

@@ -3,7 +3,7 @@ import { RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible'
 import type { Config } from '../config/index.js';
 import { AppError } from '../errors.js';
 import { clientKey, storeUnavailable } from '../rate-limit/index.js';
-import type { EventContext, SecurityEvents } from '../security-events.js';
+import type { EventContext, SecurityEvent, SecurityEvents } from '../security-events.js';
 import type { SharedStore } from '../store/index.js';
 
 /** Which of the three brute-force limits stopped a login. */
@@ -66,20 +66,28 @@ export class LoginThrottle {
   /**
    * Counts an attempt for `email` from the request's client; throws 429 rate_limited (or 503
    * when the store failed closed) when a limit is reached. Call before checking the password.
+   * `userId` is the account the email belongs to, if any: the `login.throttled` event names it
+   * as its target (like `login.failed`), so an alert says which account is under attack. The
+   * client never sees it, and unknown emails are counted exactly the same.
    */
-  async begin(email: string, context: EventContext): Promise<LoginAttempt> {
+  async begin(
+    email: string,
+    context: EventContext,
+    userId: string | null = null,
+  ): Promise<LoginAttempt> {
     // Emails are personal data: the store only ever sees a hash of them.
     const account = createHash('sha256').update(email).digest('base64url').slice(0, 32);
     const client = clientKey(context.ip);
     const pair = `${account}|${client}`;
 
-    await this.count(this.accountClient, pair, 'account_client', context);
-    await this.count(this.client, client, 'client', context);
+    const target = userId === null ? null : { type: 'user', id: userId };
+    await this.count(this.accountClient, pair, 'account_client', context, target);
+    await this.count(this.client, client, 'client', context, target);
     const failures = await this.consumedAfter(this.account, account);
     if (failures > this.config.accountFreeFailures) {
       const over = failures - this.config.accountFreeFailures;
       const delay = Math.min(2 ** Math.min(over - 1, 30), this.config.accountMaxDelaySeconds);
-      await this.count(this.accountGate, account, 'account', context, delay);
+      await this.count(this.accountGate, account, 'account', context, target, delay);
     }
 
     let reported = false;
@@ -102,6 +110,7 @@ export class LoginThrottle {
     key: string,
     scope: ThrottleScope,
     context: EventContext,
+    target: SecurityEvent['target'],
     customDuration?: number,
   ): Promise<void> {
     try {
@@ -113,6 +122,7 @@ export class LoginThrottle {
         ...context,
         type: 'login.throttled',
         outcome: 'denied',
+        target,
         details: { scope, retryAfterSeconds: retryAfter },
       });
       throw new AppError('rate_limited', `Too many failed logins. Retry in ${retryAfter} s.`, {

@@ -142,6 +142,41 @@ export class AuditEventsRepository {
     return row && { ...row, seq: Number(row.seq), rows_pruned: Number(row.rows_pruned) };
   }
 
+  /**
+   * Runs `fn` in one read transaction, so its reads see a single committed state of the tables:
+   * a repeatable-read snapshot on PostgreSQL, the WAL snapshot of one transaction on SQLite.
+   * It takes no write lock, so verification works with read-only credentials.
+   */
+  async inSnapshot<T>(fn: (repo: AuditEventsRepository) => Promise<T>): Promise<T> {
+    return this.db
+      .transaction()
+      .setIsolationLevel('repeatable read')
+      .execute((trx) => fn(new AuditEventsRepository(trx, this.dialect)));
+  }
+
+  /**
+   * The first row outside the chain `(afterSeq, throughSeq]`, lowest seq first: a row at or below
+   * the start (the genesis or a prune checkpoint, below which every row was deleted) or above
+   * the head (appends move the head in the same transaction). Undefined when there is none.
+   */
+  async firstOutside(
+    afterSeq: number,
+    throughSeq: number,
+  ): Promise<{ seq: number; id: string } | undefined> {
+    // Two range reads on the primary key rather than one OR, which both dialects answer by
+    // scanning every row of the chain.
+    const first = (where: 'below' | 'above') =>
+      this.db
+        .selectFrom('audit_events')
+        .select(['seq', 'id'])
+        .where('seq', where === 'below' ? '<=' : '>', where === 'below' ? afterSeq : throughSeq)
+        .orderBy('seq', 'asc')
+        .limit(1)
+        .executeTakeFirst();
+    const row = (await first('below')) ?? (await first('above'));
+    return row && { seq: Number(row.seq), id: row.id };
+  }
+
   /** The seq of the oldest row at or after `time`, if any. */
   async firstSeqAtOrAfter(time: number): Promise<number | undefined> {
     const row = await this.db

@@ -1,12 +1,18 @@
-import { createServer, type Server } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { AppError } from '../errors.js';
+import { problemFor } from '../http/error-handler.js';
+import type { SecurityEvents } from '../security-events.js';
 import type { Metrics } from './metrics.js';
 import { metricsTokenMatches } from './metrics-token.js';
 
 /**
  * The optional separate metrics listener (`metrics.port`): a bare HTTP server answering only
  * GET /metrics, so the scrape port exposes nothing of the API. On loopback by default; when a
- * token is configured it is required here too.
+ * token is configured it is required here too, and a wrong one is a `token.invalid` security
+ * event as on the main port (this listener is the one put on a non-loopback address).
+ * Refusals are problem+json like the API's, each with a request id of its own.
  */
 export class MetricsServer {
   private readonly server: Server;
@@ -14,30 +20,53 @@ export class MetricsServer {
   constructor(
     private readonly metrics: Metrics,
     private readonly token: string | undefined,
+    private readonly events?: Pick<SecurityEvents, 'emit'>,
   ) {
     this.server = createServer((request, response) => {
       response.setHeader('cache-control', 'no-store');
       response.setHeader('x-content-type-options', 'nosniff');
       const path = (request.url ?? '').split('?')[0];
       if (path !== '/metrics') {
-        response.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+        refuse(response, new AppError('not_found', 'Only /metrics is served on this port.'));
         return;
       }
       if (request.method !== 'GET' && request.method !== 'HEAD') {
-        response.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end();
+        refuse(
+          response,
+          new AppError('method_not_allowed', '/metrics answers GET and HEAD.', {
+            headers: { allow: 'GET, HEAD' },
+          }),
+        );
         return;
       }
-      if (
-        this.token !== undefined &&
-        !metricsTokenMatches(request.headers.authorization, this.token)
-      ) {
-        response
-          .writeHead(401, {
-            'www-authenticate': 'Bearer realm="metrics"',
-            'content-type': 'text/plain',
-          })
-          .end('unauthorized\n');
-        return;
+      if (this.token !== undefined) {
+        const header = request.headers.authorization;
+        if (header === undefined) {
+          refuse(
+            response,
+            new AppError('authentication_required', 'Send the metrics token as a bearer token.', {
+              headers: { 'www-authenticate': 'Bearer realm="metrics"' },
+            }),
+          );
+          return;
+        }
+        if (!metricsTokenMatches(header, this.token)) {
+          const requestId = randomUUID();
+          this.events?.emit({
+            ...eventContext(request, requestId),
+            type: 'token.invalid',
+            outcome: 'denied',
+            details: { reason: 'wrong metrics token' },
+          });
+          refuse(
+            response,
+            new AppError('invalid_token', 'The metrics token is not valid.', {
+              headers: { 'www-authenticate': 'Bearer realm="metrics", error="invalid_token"' },
+            }),
+            requestId,
+          );
+          return;
+        }
       }
       this.metrics.render().then(
         (body) => {
@@ -45,7 +74,7 @@ export class MetricsServer {
           response.end(request.method === 'HEAD' ? undefined : body);
         },
         () => {
-          response.writeHead(500, { 'content-type': 'text/plain' }).end('metrics unavailable\n');
+          refuse(response, new AppError('internal_error', 'The metrics could not be rendered.'));
         },
       );
     });
@@ -73,4 +102,23 @@ export class MetricsServer {
       this.server.close(() => resolve());
     });
   }
+}
+
+/** Who called: this listener trusts no proxy header, so the address is the socket's. */
+function eventContext(request: IncomingMessage, requestId: string) {
+  const agent = request.headers['user-agent'];
+  return {
+    ip: request.socket.remoteAddress ?? null,
+    userAgent: typeof agent === 'string' ? agent.slice(0, 512) : null,
+    requestId,
+  };
+}
+
+function refuse(response: ServerResponse, error: AppError, requestId = randomUUID()): void {
+  response.writeHead(error.status, {
+    ...error.headers,
+    'content-type': 'application/problem+json; charset=utf-8',
+    'x-request-id': requestId,
+  });
+  response.end(JSON.stringify(problemFor(error, requestId)));
 }

@@ -98,6 +98,47 @@ describe('GET /api/v1/admin/audit-events', () => {
     expect(past.items).toEqual([]);
   });
 
+  it('reads every RFC 3339 form the schema accepts: leap seconds and hour-only offsets', async () => {
+    await t.app.services.auditSink.flush();
+    const all = (await get('?limit=100')).json<Page>().items.map((e) => e.id);
+    // Both forms passed the schema but Date.parse gives NaN for them: the bound matched nothing
+    // on SQLite and failed with a 500 on PostgreSQL.
+    for (const query of [
+      '?limit=100&since=2016-12-31T23:59:60Z',
+      '?limit=100&until=2999-12-31T23:59:60Z',
+      '?limit=100&since=2000-01-01T00:00:00%2B01',
+      '?limit=100&since=2000-01-01T00:00:00-0130',
+    ]) {
+      const res = await get(query);
+      expect(res.statusCode, query).toBe(200);
+      expect(
+        res.json<Page>().items.map((e) => e.id),
+        query,
+      ).toEqual(all);
+    }
+    const none = await get('?until=2000-01-01T00:00:00-01');
+    expect(none.statusCode).toBe(200);
+    expect(none.json<Page>().items).toEqual([]);
+    // The offset counts in the right direction: the newest event's own instant, written at +01
+    // and at -01, is included by since (inclusive) and excluded by until (exclusive).
+    const newest = (await get('?limit=1')).json<Page>().items[0]!;
+    const at = Date.parse(newest.time);
+    const local = (offsetHours: number): string =>
+      new Date(at + offsetHours * 3_600_000).toISOString().slice(0, 23);
+    for (const instant of [`${local(1)}%2B01`, `${local(-1)}-01`]) {
+      const since = (await get(`?limit=1&since=${instant}`)).json<Page>().items;
+      expect(
+        since.map((e) => e.id),
+        instant,
+      ).toEqual([newest.id]);
+      const until = (await get(`?limit=100&until=${instant}`)).json<Page>().items;
+      expect(
+        until.map((e) => e.id),
+        instant,
+      ).not.toContain(newest.id);
+    }
+  });
+
   it('filters by a userId in any case, with the same result (RFC 9562: case-insensitive)', async () => {
     await t.app.services.auditSink.flush();
     const lower = (await get(`?userId=${user.id}`)).json<Page>();
@@ -144,6 +185,36 @@ describe('GET /api/v1/admin/audit-events', () => {
     const res = await get(query);
     expect(res.statusCode).toBe(400);
     expect(res.json()).toMatchObject({ code: 'validation_failed' });
+  });
+
+  it('serves a row whose details were altered in the database instead of failing the page', async () => {
+    await t.app.services.auditSink.flush();
+    const before = (await get('?limit=100')).json<Page>().items;
+    const [nested, notJson] = before.slice(1, 3);
+    const alter = (seq: number, details: string) =>
+      t.testDb.db.kysely
+        .updateTable('audit_events')
+        .set({ details })
+        .where('seq', '=', seq)
+        .execute();
+    await alter(nested!.seq, '{"nested":{"role":"admin"}}');
+    await alter(notJson!.seq, `not json ${'x'.repeat(5_000)}`);
+    const res = await get('?limit=100');
+    // Both used to answer 500 for every page holding the row: the log was unreadable exactly
+    // when someone was investigating tampering.
+    expect(res.statusCode).toBe(200);
+    const items = res.json<Page>().items;
+    expect(items.map((e) => e.id)).toEqual(before.map((e) => e.id));
+    const bySeq = new Map(items.map((e) => [e.seq, e]));
+    expect(bySeq.get(nested!.seq)!.details).toEqual({
+      unreadable: true,
+      raw: '{"nested":{"role":"admin"}}',
+    });
+    const raw = bySeq.get(notJson!.seq)!.details.raw as string;
+    expect(raw.startsWith('not json xxx')).toBe(true);
+    expect(raw).toHaveLength(1_024);
+    // Every other row is served as stored.
+    expect(items.filter((e) => e.details.unreadable === undefined)).toHaveLength(before.length - 2);
   });
 
   it('serves admins only after their login is recorded too', async () => {

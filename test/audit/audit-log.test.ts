@@ -145,6 +145,74 @@ describe('AuditLog', () => {
     expect(await log.verify()).toMatchObject({ ok: false, brokenAt: { reason: 'head_mismatch' } });
   });
 
+  it('catches a row inserted outside the chain: after the head, at or below its start', async () => {
+    // A forged row that links to nothing the walk covers: the admin query still serves it as a
+    // genuine event, so verify must name it rather than report the chain OK.
+    const forge = async (t: TestDb, seq: number, base: number) => {
+      const [row] = await t.db.kysely
+        .selectFrom('audit_events')
+        .selectAll()
+        .where('seq', '=', base)
+        .execute();
+      const forged = {
+        ...row!,
+        seq,
+        id: '0f0f0f0f-0f0f-4f0f-8f0f-0f0f0f0f0f0f',
+        actor_id: 'attacker',
+        prev_hash: row!.hash,
+      };
+      await t.db.kysely
+        .insertInto('audit_events')
+        .values({ ...forged, hash: linkHash({ ...forged, time: Number(forged.time) }) })
+        .execute();
+    };
+    for (const seq of [4, 0, -5]) {
+      const { t, log } = await fresh();
+      await log.append([event(), event(), event()]);
+      await forge(t, seq, 3);
+      expect(await log.verify(), `seq ${seq}`).toMatchObject({
+        ok: false,
+        checked: 3,
+        brokenAt: { seq, id: '0f0f0f0f-0f0f-4f0f-8f0f-0f0f0f0f0f0f', reason: 'unchained_row' },
+      });
+    }
+    // A checkpoint written by hand (not by prune, which deletes the rows it covers in the same
+    // transaction) would hide every row below it from the walk.
+    const { t, log } = await fresh();
+    await log.append([event(), event(), event()]);
+    const [second] = await t.db.kysely
+      .selectFrom('audit_events')
+      .selectAll()
+      .where('seq', '=', 2)
+      .execute();
+    await t.db.kysely
+      .insertInto('audit_checkpoints')
+      .values({ seq: 2, hash: second!.hash, pruned_at: 1, rows_pruned: 2 })
+      .execute();
+    expect(await log.verify()).toMatchObject({
+      ok: false,
+      fromSeq: 2,
+      brokenAt: { seq: 1, reason: 'unchained_row' },
+    });
+  });
+
+  it('does not mistake events appended while it verifies for inserted rows', async () => {
+    const { t, log } = await fresh();
+    const writer = new AuditLog(
+      new AuditEventsRepository((await secondHandle(t)).kysely, t.db.dialect),
+    );
+    await log.append(Array.from({ length: 20 }, () => event()));
+    const results = await Promise.all([
+      log.verify(),
+      ...Array.from({ length: 10 }, () => writer.append([event(), event()])),
+      log.verify(),
+    ]);
+    for (const result of results.filter((r) => r !== undefined)) {
+      expect(result).toMatchObject({ ok: true });
+    }
+    await expect(log.verify()).resolves.toMatchObject({ ok: true, checked: 40, headSeq: 40 });
+  });
+
   it('prunes old events behind a checkpoint, and the rest still verifies', async () => {
     const { t, log } = await fresh();
     const old = 1_000;

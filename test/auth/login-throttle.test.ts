@@ -72,7 +72,12 @@ for (const store of stores) {
       // The owner elsewhere is not locked out.
       expect((await login(user.email, STRONG_PASSWORD, '192.0.2.11')).statusCode).toBe(200);
       const event = events('login.throttled').at(-1);
-      expect(event).toMatchObject({ outcome: 'denied', ip: '192.0.2.10' });
+      // The event names the account under attack (by id, never by email), as login.failed does.
+      expect(event).toMatchObject({
+        outcome: 'denied',
+        ip: '192.0.2.10',
+        target: { type: 'user', id: user.id },
+      });
       expect(event?.details).toMatchObject({ scope: 'account_client' });
       expect(t.logs.raw.some((l) => l.includes(user.email) && l.includes('login.throttled'))).toBe(
         false,
@@ -98,6 +103,8 @@ for (const store of stores) {
       for (let i = 0; i < 6; i++)
         codes.push((await login(email, 'wrong password 1234', '192.0.2.30')).statusCode);
       expect(codes).toEqual([401, 401, 401, 401, 401, 429]);
+      // No account, so no target: the same 429, and nothing names the email.
+      expect(events('login.throttled').at(-1)).toMatchObject({ ip: '192.0.2.30', target: null });
     });
 
     it('throttles one client trying many accounts (credential stuffing)', async () => {
@@ -125,7 +132,11 @@ for (const store of stores) {
       const blocked = await login(user.email, STRONG_PASSWORD, '203.0.113.51');
       expect(blocked.statusCode).toBe(429);
       expect(Number(blocked.headers['retry-after'])).toBeLessThanOrEqual(4);
-      expect(events('login.throttled').at(-1)?.details).toMatchObject({ scope: 'account' });
+      expect(events('login.throttled').at(-1)).toMatchObject({
+        ip: '203.0.113.51',
+        target: { type: 'user', id: user.id },
+        details: { scope: 'account' },
+      });
       // After the delay (at most accountMaxDelaySeconds), the owner gets in.
       await new Promise((r) => setTimeout(r, 1_100));
       expect((await login(user.email, STRONG_PASSWORD, '203.0.113.52')).statusCode).toBe(200);

@@ -287,27 +287,32 @@ describe(
 );
 
 describe(`interrupting reencrypt with Ctrl-C on ${dialectUnderTest}`, { timeout: SLOW }, () => {
-  it('stops after the batch in flight, reports what it did, and exits 130', async () => {
-    const v1 = Keyring.fromEnvValue(`1:${randomBytes(32).toString('base64')}`);
-    const phones = await seedUsers(v1, USERS);
-    const v2 = v1.addVersion();
-    const json = v2.toFileJson();
-    const keys = { BULWARK_KEYS_MASTER_KEY: `2:${json.keys['2']!},1:${json.keys['1']!}` };
-    const stopped = await reencryptAndKill(keys, 'SIGINT');
-    expect(stopped.code, stopped.stdout + stopped.stderr).toBe(130);
-    expect(stopped.stderr).toContain('bulwark keys: interrupted; run it again to finish');
-    const [examined, reencrypted] = reportRow(stopped.stdout, 'users.phone');
-    expect(examined).toBeGreaterThan(0);
-    expect(examined).toBeLessThan(USERS);
-    // What the report says was done is exactly what the database holds.
-    const cipher = new FieldCipher(v2, PHONE.purpose);
-    const moved = (await storedPhones()).filter((r) => cipher.keyVersionOf(r.phone_enc!) === 2);
-    expect(moved).toHaveLength(reencrypted!);
-    expect(await expectPhones(v2, phones)).toEqual(new Set([1, 2]));
-    const [event] = (await auditTypes()).filter((e) => e.type === 'keys.reencrypted');
-    expect(event!.outcome).toBe('failure');
-    expect(JSON.parse(event!.details)).toMatchObject({ interrupted: true });
-  });
+  // SIGHUP is what a dropped SSH session sends: it killed the run outright, so the interrupted
+  // run was missing from the audit log and no report said how far it got.
+  it.each(['SIGINT', 'SIGHUP'] as const)(
+    'stops on %s after the batch in flight, reports what it did, and exits 130',
+    async (signal) => {
+      const v1 = Keyring.fromEnvValue(`1:${randomBytes(32).toString('base64')}`);
+      const phones = await seedUsers(v1, USERS);
+      const v2 = v1.addVersion();
+      const json = v2.toFileJson();
+      const keys = { BULWARK_KEYS_MASTER_KEY: `2:${json.keys['2']!},1:${json.keys['1']!}` };
+      const stopped = await reencryptAndKill(keys, signal);
+      expect(stopped.code, stopped.stdout + stopped.stderr).toBe(130);
+      expect(stopped.stderr).toContain('bulwark keys: interrupted; run it again to finish');
+      const [examined, reencrypted] = reportRow(stopped.stdout, 'users.phone');
+      expect(examined).toBeGreaterThan(0);
+      expect(examined).toBeLessThan(USERS);
+      // What the report says was done is exactly what the database holds.
+      const cipher = new FieldCipher(v2, PHONE.purpose);
+      const moved = (await storedPhones()).filter((r) => cipher.keyVersionOf(r.phone_enc!) === 2);
+      expect(moved).toHaveLength(reencrypted!);
+      expect(await expectPhones(v2, phones)).toEqual(new Set([1, 2]));
+      const [event] = (await auditTypes()).filter((e) => e.type === 'keys.reencrypted');
+      expect(event!.outcome).toBe('failure');
+      expect(JSON.parse(event!.details)).toMatchObject({ interrupted: true });
+    },
+  );
 });
 
 describe(

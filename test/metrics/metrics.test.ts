@@ -184,6 +184,51 @@ describe('the separate metrics port', () => {
     expect(ok.status).toBe(200);
     await ok.text();
   });
+
+  it('refuses in problem+json and records a wrong token as on the main port', async () => {
+    const server = await serve({ token: TOKEN });
+    const guess = 'a-guessed-metrics-token-0123456789abcdef';
+    const refusals: [Response, number, string][] = [
+      [await fetch(server.metricsUrl!), 401, 'authentication_required'],
+      [
+        await fetch(server.metricsUrl!, {
+          headers: { authorization: `Bearer ${guess}`, 'user-agent': 'scraper-probe/1' },
+        }),
+        401,
+        'invalid_token',
+      ],
+      [await fetch(server.metricsUrl!.replace('/metrics', '/api/v1/users')), 404, 'not_found'],
+      [await fetch(server.metricsUrl!, { method: 'POST' }), 405, 'method_not_allowed'],
+    ];
+    for (const [res, status, code] of refusals) {
+      expect(res.status, code).toBe(status);
+      expect(res.headers.get('content-type'), code).toBe('application/problem+json; charset=utf-8');
+      const requestId = res.headers.get('x-request-id');
+      expect(await res.json(), code).toEqual({
+        type: `urn:bulwark:problem:${code}`,
+        title: expect.any(String) as unknown,
+        status,
+        detail: expect.any(String) as unknown,
+        code,
+        requestId,
+      });
+    }
+    expect(refusals[0]![0].headers.get('www-authenticate')).toBe('Bearer realm="metrics"');
+    expect(refusals[3]![0].headers.get('allow')).toBe('GET, HEAD');
+
+    // The wrong token was recorded (a brute force on this port was invisible), never the guess.
+    await server.app.services.auditSink.flush();
+    const events = await server.app.services.auditLog.list({ type: 'token.invalid', limit: 10 });
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({
+      outcome: 'denied',
+      ip: '127.0.0.1',
+      user_agent: 'scraper-probe/1',
+      request_id: refusals[1]![0].headers.get('x-request-id'),
+    });
+    expect(JSON.parse(events[0]!.details)).toEqual({ reason: 'wrong metrics token' });
+    expect(JSON.stringify(events)).not.toContain(guess);
+  });
 });
 
 describe('metrics config', () => {

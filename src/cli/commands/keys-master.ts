@@ -217,6 +217,8 @@ export function formatReport(report: ReencryptReport): string {
   return `${out.join('\n')}\n`;
 }
 
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
 /** `keys reencrypt` */
 export async function reencrypt(values: {
   config?: string | undefined;
@@ -225,10 +227,10 @@ export async function reencrypt(values: {
   const batchSize = parseBatchSize(values['batch-size']);
   const context = loadCliContext(values.config);
   const controller = new AbortController();
-  // Ctrl-C stops after the batch in flight and still prints what was done.
+  // Ctrl-C, a kill, or the terminal going away (SIGHUP: a dropped SSH session) stops after the
+  // batch in flight, records the interrupted run in the audit log and prints what was done.
   const stop = (): void => controller.abort();
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  for (const signal of STOP_SIGNALS) process.once(signal, stop);
   try {
     const report = await withServices(context, async (services) => {
       const progress = new ProgressBar(process.stderr);
@@ -281,7 +283,6 @@ export async function reencrypt(values: {
     }
     return 0;
   } finally {
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
+    for (const signal of STOP_SIGNALS) process.off(signal, stop);
   }
 }
