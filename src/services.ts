@@ -181,6 +181,7 @@ export async function createServices(config: Config, options: ServicesOptions): 
       queueSize: config.audit.queueSize,
       logger,
       metrics,
+      now,
     });
     startedAuditSink = auditSink;
     events.addSink(auditSink);

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Metrics } from '../metrics/metrics.js';
 import type { RecordedSecurityEvent, SecurityEventSink } from '../security-events.js';
 import type { AuditLog } from './audit-log.js';
+import { EventCoalescer } from './event-coalescer.js';
 
 /** See AuditSinkOptions.batchDelayMs. */
 const DEFAULT_BATCH_DELAY_MS = 20;
@@ -21,7 +22,18 @@ export interface AuditSinkOptions {
   batchDelayMs?: number;
   logger: Pick<Logger, 'error'>;
   metrics: Metrics;
+  /**
+   * How long repeats of a refusal a client can cause for free (`rate_limit.exceeded`) are counted
+   * into one summary row instead of written one by one, in ms (default 60 000). See
+   * EventCoalescer.
+   */
+  coalesceWindowMs?: number;
+  /** The clock the coalescing windows end by (default Date.now). */
+  now?: () => number;
 }
+
+/** Distinct repeating refusals counted at once (about 1 KB each); beyond it, summarised early. */
+const MAX_COALESCED_KEYS = 10_000;
 
 /**
  * Writes security events to the audit table without ever making a request wait for, or fail
@@ -36,6 +48,11 @@ export class AuditSink implements SecurityEventSink {
   private readonly batchDelayMs: number;
   /** Ends the writer's wait for more events at once (set while it waits). */
   private endWait: (() => void) | undefined;
+  private readonly coalescer: EventCoalescer;
+  private readonly now: () => number;
+  /** Writes the summaries of ended windows; runs only while some window is open. */
+  private summaries: NodeJS.Timeout | undefined;
+  private readonly summaryEveryMs: number;
 
   constructor(
     private readonly log: AuditLog,
@@ -43,9 +60,30 @@ export class AuditSink implements SecurityEventSink {
   ) {
     this.batchSize = options.batchSize ?? 100;
     this.batchDelayMs = options.batchDelayMs ?? DEFAULT_BATCH_DELAY_MS;
+    const windowMs = options.coalesceWindowMs ?? 60_000;
+    this.coalescer = new EventCoalescer({ windowMs, maxKeys: MAX_COALESCED_KEYS });
+    this.now = options.now ?? Date.now;
+    this.summaryEveryMs = Math.max(Math.min(windowMs / 4, 5_000), 10);
   }
 
   record(event: RecordedSecurityEvent): void {
+    for (const stored of this.coalescer.admit(event)) this.enqueue(stored);
+    if (this.coalescer.size > 0 && this.summaries === undefined) {
+      // Unref'd: flush() (at close) writes what is left, so it never holds the process up.
+      this.summaries = setInterval(() => this.writeDueSummaries(this.now()), this.summaryEveryMs);
+      this.summaries.unref();
+    }
+  }
+
+  private writeDueSummaries(now: number): void {
+    for (const summary of this.coalescer.due(now)) this.enqueue(summary);
+    if (this.coalescer.size === 0 && this.summaries !== undefined) {
+      clearInterval(this.summaries);
+      this.summaries = undefined;
+    }
+  }
+
+  private enqueue(event: RecordedSecurityEvent): void {
     if (this.queue.length >= this.options.queueSize) {
       const dropped = this.queue.shift();
       this.options.metrics.auditDropped.inc();
@@ -59,8 +97,12 @@ export class AuditSink implements SecurityEventSink {
     this.draining ??= this.drain().finally(() => (this.draining = undefined));
   }
 
-  /** Resolves once every event queued so far has been written or given up on. */
+  /**
+   * Resolves once every event queued so far has been written or given up on, with the summaries
+   * of the refusals being counted (their windows end here).
+   */
   async flush(): Promise<void> {
+    this.writeDueSummaries(Number.POSITIVE_INFINITY);
     while (this.draining) {
       this.endWait?.();
       await this.draining;

@@ -116,6 +116,39 @@ describe('rate limits (memory store)', () => {
   });
 });
 
+describe('a flood of refused requests', () => {
+  it('is stored as its first refusal and one summary, while the log and metrics count each', async () => {
+    const t = await buildTestApp({ rateLimit: { general: { points: 2, durationSeconds: 60 } } });
+    try {
+      const get = () =>
+        t.app.inject({ method: 'GET', url: '/api/v1/examples', remoteAddress: '192.0.2.77' });
+      for (let i = 0; i < 2; i++) expect((await get()).statusCode).toBe(200);
+      const FLOOD = 200;
+      for (let i = 0; i < FLOOD; i++) expect((await get()).statusCode).toBe(429);
+      expect(securityEvents(t, 'rate_limit.exceeded')).toHaveLength(FLOOD);
+      const metrics = await t.app.services.metrics.registry.getSingleMetricAsString(
+        'bulwark_rate_limited_requests_total',
+      );
+      expect(metrics).toMatch(new RegExp(`^bulwark_rate_limited_requests_total ${FLOOD}$`, 'm'));
+
+      await t.app.services.auditSink.flush();
+      const rows = (await t.app.services.auditLog.list({ limit: 1_000 }))
+        .filter((row) => row.type === 'rate_limit.exceeded')
+        .reverse();
+      expect(rows).toHaveLength(2);
+      expect(rows.map((row) => row.ip)).toEqual(['192.0.2.77', '192.0.2.77']);
+      expect(JSON.parse(rows[0]!.details)).not.toHaveProperty('repeats');
+      expect(JSON.parse(rows[1]!.details)).toMatchObject({
+        policy: 'general',
+        repeats: FLOOD - 1,
+        windowSeconds: 60,
+      });
+    } finally {
+      await t.app.close();
+    }
+  });
+});
+
 describe('per-user limits', () => {
   let t: TestApp;
   beforeAll(async () => {
