@@ -47,6 +47,12 @@ export class SessionState {
     const now = this.now();
     const row = await this.repo.findById(sessionId);
     const active = row !== undefined && row.ended_at === null && row.expires_at > now;
+    // An ended marker now can only have been set while the row was being read (knownState
+    // answers for one that was there before): the session ended meanwhile (a logout racing this
+    // request, a revocation announced by another instance), and the row may predate that. The
+    // marker wins; writing "active" over it would let the session's tokens back in until the
+    // next re-check.
+    if (this.cache.get(sessionId)?.active === false) return false;
     this.cache.set(sessionId, {
       active,
       recheckAt: now + this.activeTtlMs,

@@ -280,3 +280,64 @@ describe('the hot path', () => {
     expect(findById).not.toHaveBeenCalled();
   });
 });
+
+describe('a logout racing a request', () => {
+  it('keeps the session ended when a database read that started before the logout returns after it', async () => {
+    const user = await registerAndLogin(t.app);
+    await expectWorks(user);
+    const start = clock;
+    try {
+      // The cached "active" is due for its re-check: the next request reads the session row.
+      clock += ACTIVE_RECHECK_MS + 1;
+      const repo = new SessionsRepository(t.app.services.db.kysely);
+      const readRow = repo.findById.bind(repo); // bound before the spy replaces it
+      let entered!: () => void;
+      const reading = new Promise<void>((resolve) => (entered = resolve));
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => (release = resolve));
+      let held = false;
+      // The first read sees the session active, then is held until the logout has finished.
+      vi.spyOn(SessionsRepository.prototype, 'findById').mockImplementation(async (id: string) => {
+        const row = await readRow(id);
+        if (!held) {
+          held = true;
+          entered();
+          await released;
+        }
+        return row;
+      });
+      const inFlight = t.app.inject({
+        method: 'GET',
+        url: '/api/v1/users/me',
+        headers: bearer(user.accessToken),
+      });
+      await reading;
+      const out = await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/logout',
+        headers: bearer(user.accessToken),
+      });
+      expect(out.statusCode).toBe(204);
+      release();
+      // The request in flight read the row before the logout; what it read must not outlive it.
+      expect((await inFlight).statusCode).toBe(401);
+      await expectRevoked(user);
+    } finally {
+      clock = start;
+    }
+  });
+
+  it('still remembers an active session read while no session ended', async () => {
+    const user = await registerAndLogin(t.app);
+    const start = clock;
+    try {
+      clock += ACTIVE_RECHECK_MS + 1;
+      const findById = vi.spyOn(SessionsRepository.prototype, 'findById');
+      await expectWorks(user);
+      await expectWorks(user);
+      expect(findById).toHaveBeenCalledTimes(1);
+    } finally {
+      clock = start;
+    }
+  });
+});
