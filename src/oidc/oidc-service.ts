@@ -69,6 +69,12 @@ const AT_HASH_DIGEST = new Map<string, string>([
   ['Ed25519', 'sha512'],
 ]);
 
+/**
+ * How far in the future an ID token's `iat` may lie, in seconds: openid-client's own clock
+ * tolerance, which it applies to `exp` and `nbf` but not to `iat` in the code flow.
+ */
+const IAT_TOLERANCE_SECONDS = 30;
+
 const NAME_MAX = 100;
 // The first NAME_MAX code points (the unit of the API's Name schema): cutting at NAME_MAX UTF-16
 // code units could split an emoji's surrogate pair, which normalizeName refuses.
@@ -208,6 +214,15 @@ export class OidcService {
         code: 'oidc_id_token_invalid',
         reason: 'no_id_token',
         detail: 'The identity provider returned no ID token.',
+      });
+    }
+    // A token minted in the future is refused like an expired one (OIDC Core 3.1.3.7 lets the
+    // client reject an iat too far from now): a provider clock that far off, or a forgery.
+    if (claims.iat > Math.floor(this.now() / 1000) + IAT_TOLERANCE_SECONDS) {
+      return fail({
+        code: 'oidc_id_token_expired',
+        reason: 'id_token_iat',
+        detail: 'The ID token is expired or not yet valid.',
       });
     }
     if (

@@ -174,6 +174,32 @@ describe('callback validation', () => {
     await expectRefused(callback, loginCookie, 'oidc_id_token_expired', 'id_token_exp');
   });
 
+  it('refuses an ID token issued in the future, beyond the 30 s tolerance', async () => {
+    const { callback, loginCookie } = await authorized();
+    const now = Math.floor(Date.now() / 1000);
+    f.provider.tamper = (body) => ({
+      ...body,
+      id_token: f.provider.resign(body.id_token!, (t) => {
+        t.payload.iat = now + 3_600;
+        t.payload.exp = now + 4_200;
+      }),
+    });
+    await expectRefused(callback, loginCookie, 'oidc_id_token_expired', 'id_token_iat');
+  });
+
+  it('accepts an ID token whose iat is ahead of the service clock within the tolerance', async () => {
+    const { callback, loginCookie } = await authorized();
+    const now = Math.floor(Date.now() / 1000);
+    f.provider.tamper = (body) => ({
+      ...body,
+      id_token: f.provider.resign(body.id_token!, (t) => {
+        t.payload.iat = now + 20;
+      }),
+    });
+    const res = await deliverCallback(f, callback, loginCookie);
+    expect(res.statusCode, res.body).toBe(303);
+  });
+
   it('refuses an untampered ID token once the service clock is past its exp', async () => {
     // The provider issues 10-minute ID tokens. The sign-in starts on a service clock 20 minutes
     // ahead (so the login cookie is fresh on that clock) and the ID token, though genuine, is
