@@ -300,16 +300,35 @@ export class OidcService {
         'This account has been disabled. Contact an administrator.',
       );
     }
-    const { pair, sessionId } = await this.deps.auth.startSession(user, context);
+    let started: Awaited<ReturnType<AuthService['startSession']>>;
+    try {
+      // Disabled or deleted since the read above: startSession reads the user again.
+      started = await this.deps.auth.startSession(
+        user,
+        context,
+        () => new AppError('oidc_code_invalid', 'The account no longer exists.'),
+      );
+    } catch (error) {
+      if (isAppError(error)) {
+        this.deps.events.emit({
+          ...context,
+          type: 'oidc.code_rejected',
+          outcome: 'denied',
+          target: { type: 'user', id: userId },
+          details: { reason: error.code === 'account_disabled' ? 'disabled' : 'user_gone' },
+        });
+      }
+      throw error;
+    }
     this.deps.events.emit({
       ...context,
       type: 'oidc.code_exchanged',
       outcome: 'success',
       actorId: user.id,
-      target: { type: 'session', id: sessionId },
+      target: { type: 'session', id: started.sessionId },
       details: { provider, identityId },
     });
-    return { ...pair, user: this.deps.users.view(user) };
+    return { ...started.pair, user: this.deps.users.view(started.user) };
   }
 
   async listIdentities(auth: AuthContext): Promise<IdentityView[]> {

@@ -1,10 +1,12 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { PasswordHasher } from '../../src/crypto/index.js';
 import { SessionsRepository, UsersRepository } from '../../src/db/index.js';
 import type { RecordedSecurityEvent } from '../../src/security-events.js';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
 import {
   bearer,
   createUserAndLogin,
+  jwtPayload,
   login,
   registerAndLogin,
   type LoggedIn,
@@ -339,5 +341,73 @@ describe('a logout racing a request', () => {
     } finally {
       clock = start;
     }
+  });
+});
+
+describe('a password login racing an administrator', () => {
+  /**
+   * Logs `user` in, holding the request after its password check while `change` runs: the login
+   * read the user row before the change, and starts its session after it.
+   */
+  async function loginAround(user: LoggedIn, change: () => Promise<void>) {
+    const { hasher } = t.app.services;
+    const check = hasher.verify.bind(hasher); // bound before the spy replaces it
+    let entered!: () => void;
+    const checking = new Promise<void>((resolve) => (entered = resolve));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    vi.spyOn(PasswordHasher.prototype, 'verify').mockImplementationOnce(async (hash, password) => {
+      const result = await check(hash, password);
+      entered();
+      await released;
+      return result;
+    });
+    const pending = t.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/login',
+      payload: { email: user.email, password: user.password },
+    });
+    await checking;
+    await change();
+    release();
+    return pending;
+  }
+
+  async function patchUser(admin: LoggedIn, id: string, payload: object): Promise<void> {
+    const res = await t.app.inject({
+      method: 'PATCH',
+      url: `/api/v1/users/${id}`,
+      headers: bearer(admin.accessToken),
+      payload,
+    });
+    expect(res.statusCode, res.body).toBe(200);
+  }
+
+  it('gives no working session to a user disabled while its password was being checked', async () => {
+    const admin = await createUserAndLogin(t.app, 'admin');
+    const user = await registerAndLogin(t.app);
+    const res = await loginAround(user, () => patchUser(admin, user.id, { disabled: true }));
+    expect(res.statusCode, res.body).toBe(403);
+    expect(res.json()).toMatchObject({ code: 'account_disabled' });
+    // Nothing was left open behind the refusal.
+    const open = await t.app.services.db.kysely
+      .selectFrom('sessions')
+      .select('id')
+      .where('user_id', '=', user.id)
+      .where('ended_at', 'is', null)
+      .execute();
+    expect(open).toEqual([]);
+  });
+
+  it('gives a user demoted while its password was being checked a token with the new role', async () => {
+    const actor = await createUserAndLogin(t.app, 'admin');
+    const demoted = await createUserAndLogin(t.app, 'admin');
+    const res = await loginAround(demoted, () => patchUser(actor, demoted.id, { role: 'user' }));
+    expect(res.statusCode, res.body).toBe(200);
+    const body = res.json<{ accessToken: string; user: { role: string } }>();
+    expect(body.user.role).toBe('user');
+    expect(jwtPayload(body.accessToken).role).toBe('user');
+    expect(await status(body.accessToken, '/api/v1/users')).toBe(403);
+    expect(await status(body.accessToken)).toBe(200);
   });
 });
