@@ -482,10 +482,22 @@ export class OidcService {
     try {
       const owner = await this.deps.usersRepo.findByEmail(canonicalEmail(normalized));
       if (owner) {
-        if (!verified || !provider.allowLinkingVerifiedEmail) {
+        // Both sides must have proven the address. The provider's `email_verified` proves that
+        // this sign-in owns it; the account's own flag says whether whoever created the account
+        // did. Bulwark's sign-ups do not verify addresses, so anyone can register a victim's
+        // email with a password of their choosing: linking the victim's verified identity into
+        // that account would hand the squatter the victim's account (pre-account hijacking).
+        const reason = !verified
+          ? 'email_unverified'
+          : !provider.allowLinkingVerifiedEmail
+            ? 'linking_disabled'
+            : owner.email_verified !== 1
+              ? 'account_email_unverified'
+              : undefined;
+        if (reason !== undefined) {
           return refuse(
             'oidc_link_refused',
-            verified ? 'linking_disabled' : 'email_unverified',
+            reason,
             'An account with this email already exists. Sign in with it instead.',
           );
         }
