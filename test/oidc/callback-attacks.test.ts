@@ -251,6 +251,26 @@ describe('callback validation', () => {
     await expectRefused(mixed, loginCookie, 'oidc_issuer_mismatch', 'iss_parameter');
   });
 
+  it('uses up the login cookie on a malformed callback too (duplicated, unknown or over-long parameters)', async () => {
+    const { callback, loginCookie } = await authorized();
+    const state = callback.searchParams.get('state')!;
+    for (const query of [
+      `${callback.search}&state=${state}`,
+      `${callback.search}&code=another`,
+      `${callback.search}&unexpected=1`,
+      `?code=${'a'.repeat(5_000)}&state=${state}`,
+    ]) {
+      const res = await f.app.inject({
+        method: 'GET',
+        url: `${callback.pathname}${query}`,
+        headers: { cookie: `${LOGIN_COOKIE}=${loginCookie}` },
+      });
+      expect(res.statusCode, query).toBe(400);
+      expect(problem(res).code).toBe('validation_failed');
+      expect(setCookies(res.headers), query).toEqual([CLEARED]);
+    }
+  });
+
   it('reports a cancelled sign-in at the provider as a refusal', async () => {
     const started = await startSignIn(f);
     const callback = await f.provider.authorize(started.location.href, 'bob-sub', true);
