@@ -251,6 +251,13 @@ describe('callback validation', () => {
     await expectRefused(mixed, loginCookie, 'oidc_issuer_mismatch', 'iss_parameter');
   });
 
+  it('refuses a callback without the RFC 9207 iss parameter from a provider that announces it', async () => {
+    const { callback, loginCookie } = await authorized();
+    const stripped = new URL(callback);
+    stripped.searchParams.delete('iss');
+    await expectRefused(stripped, loginCookie, 'oidc_issuer_mismatch', 'iss_parameter_missing');
+  });
+
   it('uses up the login cookie on a malformed callback too (duplicated, unknown or over-long parameters)', async () => {
     const { callback, loginCookie } = await authorized();
     const state = callback.searchParams.get('state')!;
