@@ -130,7 +130,14 @@ export class AuthService {
     context: EventContext,
     gone: () => AppError,
   ): Promise<{ pair: TokenPair; sessionId: string; user: UserRow }> {
-    const session = await this.deps.sessions.start(user.id, context);
+    let session: SessionRow;
+    try {
+      session = await this.deps.sessions.start(user.id, context);
+    } catch (error) {
+      // Deleted meanwhile: the session's foreign key has nothing to point at.
+      if (!(await this.deps.repo.findById(user.id))) throw gone();
+      throw error;
+    }
     const current = await this.deps.repo.findById(user.id);
     if (!current || current.disabled === 1) {
       await this.deps.sessions.end(

@@ -410,4 +410,53 @@ describe('a password login racing an administrator', () => {
     expect(await status(body.accessToken, '/api/v1/users')).toBe(403);
     expect(await status(body.accessToken)).toBe(200);
   });
+
+  it('answers a user deleted while its password was being checked as invalid credentials', async () => {
+    const admin = await createUserAndLogin(t.app, 'admin');
+    const user = await registerAndLogin(t.app);
+    const res = await loginAround(user, async () => {
+      const del = await t.app.inject({
+        method: 'DELETE',
+        url: `/api/v1/users/${user.id}`,
+        headers: bearer(admin.accessToken),
+      });
+      expect(del.statusCode, del.body).toBe(204);
+    });
+    expect(res.statusCode, res.body).toBe(401);
+    expect(res.json()).toMatchObject({ code: 'invalid_credentials' });
+  });
+
+  it('leaves no working session to a login that starts its session while the user is being deleted', async () => {
+    const admin = await createUserAndLogin(t.app, 'admin');
+    const user = await registerAndLogin(t.app);
+    const { sessions } = t.app.services;
+    const endAll = sessions.endAll.bind(sessions); // bound before the spy replaces it
+    let deleting!: () => void;
+    const sessionsEnded = new Promise<void>((resolve) => (deleting = resolve));
+    let resume!: () => void;
+    const resumed = new Promise<void>((resolve) => (resume = resolve));
+    let pendingDelete: Promise<{ statusCode: number }> | undefined;
+    // The deletion has ended the sessions but not yet deleted the row when the login, its
+    // password checked, starts its session.
+    vi.spyOn(sessions, 'endAll').mockImplementationOnce(async (...args) => {
+      const ended = await endAll(...args);
+      deleting();
+      await resumed;
+      return ended;
+    });
+    const res = await loginAround(user, async () => {
+      pendingDelete = t.app.inject({
+        method: 'DELETE',
+        url: `/api/v1/users/${user.id}`,
+        headers: bearer(admin.accessToken),
+      });
+      await sessionsEnded;
+    });
+    resume();
+    expect((await pendingDelete!).statusCode).toBe(204);
+    // A user on its way out is disabled first: the login sees it and starts nothing that the
+    // deletion would take away unannounced (this instance would believe it active for 30 s).
+    expect(res.statusCode, res.body).toBe(403);
+    expect(res.json()).toMatchObject({ code: 'account_disabled' });
+  });
 });
