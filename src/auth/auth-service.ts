@@ -1,7 +1,7 @@
 import type { AuthContext } from '../access/authenticate.js';
 import type { PasswordHasher } from '../crypto/index.js';
 import type { SessionRow, UserRow, UsersRepository } from '../db/index.js';
-import { AppError } from '../errors.js';
+import { AppError, isAppError } from '../errors.js';
 import type { EventContext, SecurityEvents } from '../security-events.js';
 import type { AccessTokens } from '../tokens/access-token.js';
 import type { RefreshTokens } from '../tokens/refresh-tokens.js';
@@ -30,6 +30,13 @@ export interface TokenPair {
   tokenType: 'Bearer';
   expiresIn: number;
   refreshToken: string;
+}
+
+function accountDisabled(): AppError {
+  return new AppError(
+    'account_disabled',
+    'This account has been disabled. Contact an administrator.',
+  );
 }
 
 function invalidCredentials(): AppError {
@@ -78,36 +85,71 @@ export class AuthService {
     }
     if (row.disabled === 1) {
       this.loginFailed(context, row.id, 'disabled');
-      throw new AppError(
-        'account_disabled',
-        'This account has been disabled. Contact an administrator.',
-      );
+      throw accountDisabled();
     }
     await attempt.succeeded();
     if (needsRehash) await this.upgradeHash(row, input.password);
 
-    const { pair, sessionId } = await this.startSession(row, context);
+    let started: { pair: TokenPair; sessionId: string; user: UserRow };
+    try {
+      started = await this.startSession(row, context, invalidCredentials);
+    } catch (error) {
+      // Disabled or deleted while the password was checked.
+      if (isAppError(error))
+        this.loginFailed(
+          context,
+          row.id,
+          error.code === 'account_disabled' ? 'disabled' : 'unknown_email',
+        );
+      throw error;
+    }
     this.deps.events.emit({
       ...context,
       type: 'login.succeeded',
       outcome: 'success',
       actorId: row.id,
-      target: { type: 'session', id: sessionId },
+      target: { type: 'session', id: started.sessionId },
     });
-    return { ...pair, user: this.deps.users.view(row) };
+    return { ...started.pair, user: this.deps.users.view(started.user) };
   }
 
   /**
-   * Starts a session for a user whose identity another capability has already proven (an
-   * OpenID Connect sign-in) and issues its token pair. The caller checks `disabled` and records
-   * its own success event.
+   * Starts a session for a user whose identity has been proven (a password, an OpenID Connect
+   * sign-in) and issues its token pair. The caller checks `disabled` first and records its own
+   * success event.
+   *
+   * The user row is read again once the session exists. An administrator disables or demotes a
+   * user by changing its row and then ending its sessions; a sign-in that read the row before
+   * that change (a password check takes a while) would otherwise start its session after the
+   * sessions were ended, with the old role in its token. Read after the insert, the row is
+   * either already changed (refused here, or the new role is used) or changed later, and ending
+   * the sessions then finds this one.
+   * @param gone the error when the user no longer exists
+   * @throws AppError account_disabled, or `gone()`
    */
   async startSession(
     user: UserRow,
     context: EventContext,
-  ): Promise<{ pair: TokenPair; sessionId: string }> {
-    const session = await this.deps.sessions.start(user.id, context);
-    return { pair: await this.pair(user, session), sessionId: session.id };
+    gone: () => AppError,
+  ): Promise<{ pair: TokenPair; sessionId: string; user: UserRow }> {
+    let session: SessionRow;
+    try {
+      session = await this.deps.sessions.start(user.id, context);
+    } catch (error) {
+      // Deleted meanwhile: the session's foreign key has nothing to point at.
+      if (!(await this.deps.repo.findById(user.id))) throw gone();
+      throw error;
+    }
+    const current = await this.deps.repo.findById(user.id);
+    if (!current || current.disabled === 1) {
+      await this.deps.sessions.end(
+        { id: session.id, userId: user.id },
+        current ? 'user_disabled' : 'user_deleted',
+        context,
+      );
+      throw current ? accountDisabled() : gone();
+    }
+    return { pair: await this.pair(current, session), sessionId: session.id, user: current };
   }
 
   async refresh(refreshToken: string, context: EventContext): Promise<TokenPair> {

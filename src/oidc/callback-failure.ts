@@ -93,6 +93,15 @@ export function classifyCallbackError(error: unknown): CallbackFailure {
       detail: 'The ID token signature is invalid.',
     };
   }
+  // RFC 9207 2.4: a provider that announces the parameter must send it; its absence is the
+  // mark of a response from another authorization server (a mix-up), not a bad token.
+  if (messages.includes('response parameter "iss" (issuer) missing')) {
+    return {
+      code: 'oidc_issuer_mismatch',
+      reason: 'iss_parameter_missing',
+      detail: 'The sign-in response does not name its issuer, though this provider always does.',
+    };
+  }
   if (messages.includes('"iss" (issuer) response parameter')) {
     return {
       code: 'oidc_issuer_mismatch',

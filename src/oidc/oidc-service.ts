@@ -69,6 +69,12 @@ const AT_HASH_DIGEST = new Map<string, string>([
   ['Ed25519', 'sha512'],
 ]);
 
+/**
+ * How far in the future an ID token's `iat` may lie, in seconds: openid-client's own clock
+ * tolerance, which it applies to `exp` and `nbf` but not to `iat` in the code flow.
+ */
+const IAT_TOLERANCE_SECONDS = 30;
+
 const NAME_MAX = 100;
 // The first NAME_MAX code points (the unit of the API's Name schema): cutting at NAME_MAX UTF-16
 // code units could split an emoji's surrogate pair, which normalizeName refuses.
@@ -210,6 +216,15 @@ export class OidcService {
         detail: 'The identity provider returned no ID token.',
       });
     }
+    // A token minted in the future is refused like an expired one (OIDC Core 3.1.3.7 lets the
+    // client reject an iat too far from now): a provider clock that far off, or a forgery.
+    if (claims.iat > Math.floor(this.now() / 1000) + IAT_TOLERANCE_SECONDS) {
+      return fail({
+        code: 'oidc_id_token_expired',
+        reason: 'id_token_iat',
+        detail: 'The ID token is expired or not yet valid.',
+      });
+    }
     if (
       claims.at_hash !== undefined &&
       !atHashMatches(tokens.id_token, tokens.access_token, claims.at_hash)
@@ -285,16 +300,35 @@ export class OidcService {
         'This account has been disabled. Contact an administrator.',
       );
     }
-    const { pair, sessionId } = await this.deps.auth.startSession(user, context);
+    let started: Awaited<ReturnType<AuthService['startSession']>>;
+    try {
+      // Disabled or deleted since the read above: startSession reads the user again.
+      started = await this.deps.auth.startSession(
+        user,
+        context,
+        () => new AppError('oidc_code_invalid', 'The account no longer exists.'),
+      );
+    } catch (error) {
+      if (isAppError(error)) {
+        this.deps.events.emit({
+          ...context,
+          type: 'oidc.code_rejected',
+          outcome: 'denied',
+          target: { type: 'user', id: userId },
+          details: { reason: error.code === 'account_disabled' ? 'disabled' : 'user_gone' },
+        });
+      }
+      throw error;
+    }
     this.deps.events.emit({
       ...context,
       type: 'oidc.code_exchanged',
       outcome: 'success',
       actorId: user.id,
-      target: { type: 'session', id: sessionId },
+      target: { type: 'session', id: started.sessionId },
       details: { provider, identityId },
     });
-    return { ...pair, user: this.deps.users.view(user) };
+    return { ...started.pair, user: this.deps.users.view(started.user) };
   }
 
   async listIdentities(auth: AuthContext): Promise<IdentityView[]> {
@@ -448,10 +482,22 @@ export class OidcService {
     try {
       const owner = await this.deps.usersRepo.findByEmail(canonicalEmail(normalized));
       if (owner) {
-        if (!verified || !provider.allowLinkingVerifiedEmail) {
+        // Both sides must have proven the address. The provider's `email_verified` proves that
+        // this sign-in owns it; the account's own flag says whether whoever created the account
+        // did. Bulwark's sign-ups do not verify addresses, so anyone can register a victim's
+        // email with a password of their choosing: linking the victim's verified identity into
+        // that account would hand the squatter the victim's account (pre-account hijacking).
+        const reason = !verified
+          ? 'email_unverified'
+          : !provider.allowLinkingVerifiedEmail
+            ? 'linking_disabled'
+            : owner.email_verified !== 1
+              ? 'account_email_unverified'
+              : undefined;
+        if (reason !== undefined) {
           return refuse(
             'oidc_link_refused',
-            verified ? 'linking_disabled' : 'email_unverified',
+            reason,
             'An account with this email already exists. Sign in with it instead.',
           );
         }

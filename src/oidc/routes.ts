@@ -76,6 +76,12 @@ export function oidcRoutes(base: FastifyInstance, opts: OidcRoutesOptions): void
     '/auth/oidc/:provider/callback',
     {
       config: { rateLimit: 'auth' },
+      // The login cookie is single-use whatever happens next: cleared before the query is
+      // validated, so a malformed callback (a duplicated or unknown parameter) uses it up too.
+      onRequest: (_request, reply, done) => {
+        void reply.header('set-cookie', clearLogin);
+        done();
+      },
       schema: {
         tags: ['oidc'],
         summary:
@@ -86,8 +92,6 @@ export function oidcRoutes(base: FastifyInstance, opts: OidcRoutesOptions): void
       },
     },
     async (request, reply) => {
-      // The login cookie is single-use whatever happens next.
-      void reply.header('set-cookie', clearLogin);
       const url = request.raw.url ?? '';
       const at = url.indexOf('?');
       const { location, browserSecret } = await oidc.callback(

@@ -382,6 +382,11 @@ export class UsersService {
     }
     await this.assertNotLastAdmin(target);
     const actor = { ...context, actorId: auth.userId };
+    // Disabled first: a sign-in that starts its session between ending the sessions and deleting
+    // the row (which takes the sessions with it, unannounced) sees the flag and refuses, instead
+    // of leaving a session this instance still believes active.
+    if (target.disabled !== 1)
+      await this.deps.repo.update(id, { disabled: 1, updated_at: this.now() });
     await this.deps.sessions.endAll(id, 'user_deleted', actor);
     await this.deps.repo.delete(id);
     this.deps.events.emit({

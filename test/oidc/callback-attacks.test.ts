@@ -174,6 +174,32 @@ describe('callback validation', () => {
     await expectRefused(callback, loginCookie, 'oidc_id_token_expired', 'id_token_exp');
   });
 
+  it('refuses an ID token issued in the future, beyond the 30 s tolerance', async () => {
+    const { callback, loginCookie } = await authorized();
+    const now = Math.floor(Date.now() / 1000);
+    f.provider.tamper = (body) => ({
+      ...body,
+      id_token: f.provider.resign(body.id_token!, (t) => {
+        t.payload.iat = now + 3_600;
+        t.payload.exp = now + 4_200;
+      }),
+    });
+    await expectRefused(callback, loginCookie, 'oidc_id_token_expired', 'id_token_iat');
+  });
+
+  it('accepts an ID token whose iat is ahead of the service clock within the tolerance', async () => {
+    const { callback, loginCookie } = await authorized();
+    const now = Math.floor(Date.now() / 1000);
+    f.provider.tamper = (body) => ({
+      ...body,
+      id_token: f.provider.resign(body.id_token!, (t) => {
+        t.payload.iat = now + 20;
+      }),
+    });
+    const res = await deliverCallback(f, callback, loginCookie);
+    expect(res.statusCode, res.body).toBe(303);
+  });
+
   it('refuses an untampered ID token once the service clock is past its exp', async () => {
     // The provider issues 10-minute ID tokens. The sign-in starts on a service clock 20 minutes
     // ahead (so the login cookie is fresh on that clock) and the ID token, though genuine, is
@@ -223,6 +249,33 @@ describe('callback validation', () => {
     const mixed = new URL(callback);
     mixed.searchParams.set('iss', 'https://evil.example');
     await expectRefused(mixed, loginCookie, 'oidc_issuer_mismatch', 'iss_parameter');
+  });
+
+  it('refuses a callback without the RFC 9207 iss parameter from a provider that announces it', async () => {
+    const { callback, loginCookie } = await authorized();
+    const stripped = new URL(callback);
+    stripped.searchParams.delete('iss');
+    await expectRefused(stripped, loginCookie, 'oidc_issuer_mismatch', 'iss_parameter_missing');
+  });
+
+  it('uses up the login cookie on a malformed callback too (duplicated, unknown or over-long parameters)', async () => {
+    const { callback, loginCookie } = await authorized();
+    const state = callback.searchParams.get('state')!;
+    for (const query of [
+      `${callback.search}&state=${state}`,
+      `${callback.search}&code=another`,
+      `${callback.search}&unexpected=1`,
+      `?code=${'a'.repeat(5_000)}&state=${state}`,
+    ]) {
+      const res = await f.app.inject({
+        method: 'GET',
+        url: `${callback.pathname}${query}`,
+        headers: { cookie: `${LOGIN_COOKIE}=${loginCookie}` },
+      });
+      expect(res.statusCode, query).toBe(400);
+      expect(problem(res).code).toBe('validation_failed');
+      expect(setCookies(res.headers), query).toEqual([CLEARED]);
+    }
   });
 
   it('reports a cancelled sign-in at the provider as a refusal', async () => {

@@ -1,7 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { buildApp, type BulwarkApp } from '../../src/app.js';
 import { LogCapture } from '../helpers/app.js';
-import { bearer } from '../helpers/identity.js';
+import { Sessions } from '../../src/tokens/sessions.js';
+import { bearer, createUserAndLogin } from '../helpers/identity.js';
 import {
   deletePrefix,
   REDIS_SKIP_REASON,
@@ -34,6 +35,9 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await f.close();
+});
+afterEach(() => {
+  vi.restoreAllMocks();
 });
 
 function expectCodeInvalid(res: { statusCode: number; json: <T>() => T }, reason: string): void {
@@ -94,6 +98,31 @@ describe('the one-time hand-off code', () => {
       Array.from({ length: 5 }, () => exchange(f, handoff.code, handoff.browserSecret)),
     );
     expect(results.map((r) => r.statusCode).sort()).toEqual([200, 400, 400, 400, 400]);
+  });
+
+  it('starts no session for an account disabled while the code was being redeemed', async () => {
+    const admin = await createUserAndLogin(f.app, 'admin');
+    f.provider.account({ sub: 'dave-sub', email: 'dave@example.com', email_verified: true });
+    const handoff = await signInToHandoff(f, 'dave-sub');
+    const dave = await f.app.services.usersRepo.findByEmail('dave@example.com');
+    const { sessions } = f.app.services;
+    const start = sessions.start.bind(sessions); // bound before the spy replaces it
+    // The administrator's change lands after the exchange read the account, before its session.
+    vi.spyOn(Sessions.prototype, 'start').mockImplementationOnce(async (userId, context) => {
+      const res = await f.app.inject({
+        method: 'PATCH',
+        url: `/api/v1/users/${dave!.id}`,
+        headers: bearer(admin.accessToken),
+        payload: { disabled: true },
+      });
+      expect(res.statusCode, res.body).toBe(200);
+      return start(userId, context);
+    });
+    const res = await exchange(f, handoff.code, handoff.browserSecret);
+    expect(res.statusCode, res.body).toBe(403);
+    expect(res.json<{ code: string }>().code).toBe('account_disabled');
+    expect(events(f, 'oidc.code_rejected').at(-1)!.details).toEqual({ reason: 'disabled' });
+    expect(await sessions.listActive(dave!.id)).toEqual([]);
   });
 
   it('sets the hand-off cookie HttpOnly, SameSite=Lax, Secure and scoped to the exchange route', async () => {

@@ -24,6 +24,20 @@ async function list(token: string): Promise<{ id: string; provider: string }[]> 
   return res.json<{ items: { id: string; provider: string }[] }>().items;
 }
 
+/**
+ * A user with a password whose address counts as verified, so a provider identity with the same
+ * verified email may be linked to it (set in the database: sign-ups are not verified).
+ */
+async function verifiedPasswordUser() {
+  const user = await registerAndLogin(f.app);
+  await f.testDb.db.kysely
+    .updateTable('users')
+    .set({ email_verified: 1 })
+    .where('id', '=', user.id)
+    .execute();
+  return user;
+}
+
 function unlink(token: string, id: string) {
   return f.app.inject({
     method: 'DELETE',
@@ -79,7 +93,7 @@ describe('linked identities', () => {
   });
 
   it('unlinks an identity when a password remains, and the next sign-in links afresh', async () => {
-    const owner = await registerAndLogin(f.app);
+    const owner = await verifiedPasswordUser();
     f.provider.account({ sub: 'owner-idp', email: owner.email, email_verified: true });
     expect((await signIn(f, 'owner-idp')).user.id).toBe(owner.id);
     const [identity] = await list(owner.accessToken);
@@ -94,7 +108,7 @@ describe('linked identities', () => {
   });
 
   it('unlinks an identity named by the upper-case spelling of its id', async () => {
-    const owner = await registerAndLogin(f.app);
+    const owner = await verifiedPasswordUser();
     f.provider.account({ sub: 'upper-idp', email: owner.email, email_verified: true });
     expect((await signIn(f, 'upper-idp')).user.id).toBe(owner.id);
     const [identity] = await list(owner.accessToken);

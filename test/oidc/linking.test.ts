@@ -12,9 +12,10 @@ import {
 
 /*
  * Account linking: a provider account (iss + sub) maps to one user. A first sign-in whose email
- * belongs to an existing account links to it only when the provider says the email is verified
- * AND the provider's allowLinkingVerifiedEmail is on; otherwise it is refused, so nobody takes
- * over an account by registering its email, unverified, at some provider.
+ * belongs to an existing account links to it only when the provider says the email is verified,
+ * the provider's allowLinkingVerifiedEmail is on AND the account's own email is verified;
+ * otherwise it is refused, so nobody takes over an account by registering its email, unverified,
+ * at some provider, nor by registering it here and waiting for its owner to sign in.
  */
 
 let strict: OidcFixture; // allowLinkingVerifiedEmail: false (the default)
@@ -81,20 +82,47 @@ describe('linking a provider account to an existing user', () => {
     await refusedSignIn(strict, 'owner-at-idp', 'linking_disabled');
   });
 
-  it('links a verified email to the existing account when the provider allows it', async () => {
-    const owner = await registerAndLogin(linking.app, { name: 'Olivia Owner' });
+  it('refuses to link into an account whose own email was never verified (pre-account hijacking)', async () => {
+    // Mallory registers the victim's address with a password of her own: sign-ups are not
+    // verified. The victim later signs in with a provider that verified the address.
+    const mallory = await registerAndLogin(linking.app, { email: 'victim@example.org' });
+    linking.provider.account({
+      sub: 'victim-at-idp',
+      email: 'victim@example.org',
+      email_verified: true,
+    });
+    await refusedSignIn(linking, 'victim-at-idp', 'account_email_unverified');
+    // Mallory's password reaches an account with no identity of the victim's in it.
+    const list = await linking.app.inject({
+      method: 'GET',
+      url: '/api/v1/users/me/identities',
+      headers: bearer(mallory.accessToken),
+    });
+    expect(list.json<{ items: unknown[] }>().items).toEqual([]);
+  });
+
+  it('links a verified email to an existing account with a verified email when the provider allows it', async () => {
+    // An account whose address a provider verified when it was created.
+    linking.provider.account({
+      sub: 'olivia-first',
+      email: 'olivia@example.org',
+      email_verified: true,
+      name: 'Olivia Owner',
+    });
+    const owner = await signIn(linking, 'olivia-first');
+    expect(owner.user.emailVerified).toBe(true);
     linking.provider.account({
       sub: 'olivia-at-idp',
-      email: owner.email,
+      email: 'Olivia@example.org',
       email_verified: true,
       name: 'Someone Else',
     });
     const signedIn = await signIn(linking, 'olivia-at-idp');
-    expect(signedIn.user.id).toBe(owner.id);
+    expect(signedIn.user.id).toBe(owner.user.id);
     // The existing account is not rewritten by the provider's claims.
     expect(signedIn.user.name).toBe('Olivia Owner');
     const linked = events(linking, 'oidc.identity_linked').at(-1)!;
-    expect(linked.actorId).toBe(owner.id);
+    expect(linked.actorId).toBe(owner.user.id);
     expect(linked.details).toEqual({ provider: 'test', via: 'verified_email' });
 
     const list = await linking.app.inject({
@@ -102,21 +130,14 @@ describe('linking a provider account to an existing user', () => {
       url: '/api/v1/users/me/identities',
       headers: bearer(owner.accessToken),
     });
-    expect(list.json<{ items: { provider: string }[] }>().items).toHaveLength(1);
-    // The password keeps working next to the identity.
-    const login = await linking.app.inject({
-      method: 'POST',
-      url: '/api/v1/auth/login',
-      payload: { email: owner.email, password: owner.password },
-    });
-    expect(login.statusCode).toBe(200);
+    expect(list.json<{ items: { provider: string }[] }>().items).toHaveLength(2);
     // Later sign-ins find the identity by iss + sub, whatever the email has become.
     linking.provider.account({
       sub: 'olivia-at-idp',
       email: 'renamed@example.org',
       email_verified: true,
     });
-    expect((await signIn(linking, 'olivia-at-idp')).user.id).toBe(owner.id);
+    expect((await signIn(linking, 'olivia-at-idp')).user.id).toBe(owner.user.id);
   });
 
   it('creates a separate account for a new email, unverified if the provider says so', async () => {

@@ -1,10 +1,12 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { PasswordHasher } from '../../src/crypto/index.js';
 import { SessionsRepository, UsersRepository } from '../../src/db/index.js';
 import type { RecordedSecurityEvent } from '../../src/security-events.js';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
 import {
   bearer,
   createUserAndLogin,
+  jwtPayload,
   login,
   registerAndLogin,
   type LoggedIn,
@@ -278,5 +280,183 @@ describe('the hot path', () => {
     const findById = vi.spyOn(SessionsRepository.prototype, 'findById');
     for (let i = 0; i < 20; i += 1) expect(await status(user.accessToken)).toBe(401);
     expect(findById).not.toHaveBeenCalled();
+  });
+});
+
+describe('a logout racing a request', () => {
+  it('keeps the session ended when a database read that started before the logout returns after it', async () => {
+    const user = await registerAndLogin(t.app);
+    await expectWorks(user);
+    const start = clock;
+    try {
+      // The cached "active" is due for its re-check: the next request reads the session row.
+      clock += ACTIVE_RECHECK_MS + 1;
+      const repo = new SessionsRepository(t.app.services.db.kysely);
+      const readRow = repo.findById.bind(repo); // bound before the spy replaces it
+      let entered!: () => void;
+      const reading = new Promise<void>((resolve) => (entered = resolve));
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => (release = resolve));
+      let held = false;
+      // The first read sees the session active, then is held until the logout has finished.
+      vi.spyOn(SessionsRepository.prototype, 'findById').mockImplementation(async (id: string) => {
+        const row = await readRow(id);
+        if (!held) {
+          held = true;
+          entered();
+          await released;
+        }
+        return row;
+      });
+      const inFlight = t.app.inject({
+        method: 'GET',
+        url: '/api/v1/users/me',
+        headers: bearer(user.accessToken),
+      });
+      await reading;
+      const out = await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/logout',
+        headers: bearer(user.accessToken),
+      });
+      expect(out.statusCode).toBe(204);
+      release();
+      // The request in flight read the row before the logout; what it read must not outlive it.
+      expect((await inFlight).statusCode).toBe(401);
+      await expectRevoked(user);
+    } finally {
+      clock = start;
+    }
+  });
+
+  it('still remembers an active session read while no session ended', async () => {
+    const user = await registerAndLogin(t.app);
+    const start = clock;
+    try {
+      clock += ACTIVE_RECHECK_MS + 1;
+      const findById = vi.spyOn(SessionsRepository.prototype, 'findById');
+      await expectWorks(user);
+      await expectWorks(user);
+      expect(findById).toHaveBeenCalledTimes(1);
+    } finally {
+      clock = start;
+    }
+  });
+});
+
+describe('a password login racing an administrator', () => {
+  /**
+   * Logs `user` in, holding the request after its password check while `change` runs: the login
+   * read the user row before the change, and starts its session after it.
+   */
+  async function loginAround(user: LoggedIn, change: () => Promise<void>) {
+    const { hasher } = t.app.services;
+    const check = hasher.verify.bind(hasher); // bound before the spy replaces it
+    let entered!: () => void;
+    const checking = new Promise<void>((resolve) => (entered = resolve));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    vi.spyOn(PasswordHasher.prototype, 'verify').mockImplementationOnce(async (hash, password) => {
+      const result = await check(hash, password);
+      entered();
+      await released;
+      return result;
+    });
+    const pending = t.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/login',
+      payload: { email: user.email, password: user.password },
+    });
+    await checking;
+    await change();
+    release();
+    return pending;
+  }
+
+  async function patchUser(admin: LoggedIn, id: string, payload: object): Promise<void> {
+    const res = await t.app.inject({
+      method: 'PATCH',
+      url: `/api/v1/users/${id}`,
+      headers: bearer(admin.accessToken),
+      payload,
+    });
+    expect(res.statusCode, res.body).toBe(200);
+  }
+
+  it('gives no working session to a user disabled while its password was being checked', async () => {
+    const admin = await createUserAndLogin(t.app, 'admin');
+    const user = await registerAndLogin(t.app);
+    const res = await loginAround(user, () => patchUser(admin, user.id, { disabled: true }));
+    expect(res.statusCode, res.body).toBe(403);
+    expect(res.json()).toMatchObject({ code: 'account_disabled' });
+    // Nothing was left open behind the refusal.
+    const open = await t.app.services.db.kysely
+      .selectFrom('sessions')
+      .select('id')
+      .where('user_id', '=', user.id)
+      .where('ended_at', 'is', null)
+      .execute();
+    expect(open).toEqual([]);
+  });
+
+  it('gives a user demoted while its password was being checked a token with the new role', async () => {
+    const actor = await createUserAndLogin(t.app, 'admin');
+    const demoted = await createUserAndLogin(t.app, 'admin');
+    const res = await loginAround(demoted, () => patchUser(actor, demoted.id, { role: 'user' }));
+    expect(res.statusCode, res.body).toBe(200);
+    const body = res.json<{ accessToken: string; user: { role: string } }>();
+    expect(body.user.role).toBe('user');
+    expect(jwtPayload(body.accessToken).role).toBe('user');
+    expect(await status(body.accessToken, '/api/v1/users')).toBe(403);
+    expect(await status(body.accessToken)).toBe(200);
+  });
+
+  it('answers a user deleted while its password was being checked as invalid credentials', async () => {
+    const admin = await createUserAndLogin(t.app, 'admin');
+    const user = await registerAndLogin(t.app);
+    const res = await loginAround(user, async () => {
+      const del = await t.app.inject({
+        method: 'DELETE',
+        url: `/api/v1/users/${user.id}`,
+        headers: bearer(admin.accessToken),
+      });
+      expect(del.statusCode, del.body).toBe(204);
+    });
+    expect(res.statusCode, res.body).toBe(401);
+    expect(res.json()).toMatchObject({ code: 'invalid_credentials' });
+  });
+
+  it('leaves no working session to a login that starts its session while the user is being deleted', async () => {
+    const admin = await createUserAndLogin(t.app, 'admin');
+    const user = await registerAndLogin(t.app);
+    const { sessions } = t.app.services;
+    const endAll = sessions.endAll.bind(sessions); // bound before the spy replaces it
+    let deleting!: () => void;
+    const sessionsEnded = new Promise<void>((resolve) => (deleting = resolve));
+    let resume!: () => void;
+    const resumed = new Promise<void>((resolve) => (resume = resolve));
+    let pendingDelete: Promise<{ statusCode: number }> | undefined;
+    // The deletion has ended the sessions but not yet deleted the row when the login, its
+    // password checked, starts its session.
+    vi.spyOn(sessions, 'endAll').mockImplementationOnce(async (...args) => {
+      const ended = await endAll(...args);
+      deleting();
+      await resumed;
+      return ended;
+    });
+    const res = await loginAround(user, async () => {
+      pendingDelete = t.app.inject({
+        method: 'DELETE',
+        url: `/api/v1/users/${user.id}`,
+        headers: bearer(admin.accessToken),
+      });
+      await sessionsEnded;
+    });
+    resume();
+    expect((await pendingDelete!).statusCode).toBe(204);
+    // A user on its way out is disabled first: the login sees it and starts nothing that the
+    // deletion would take away unannounced (this instance would believe it active for 30 s).
+    expect(res.statusCode, res.body).toBe(403);
+    expect(res.json()).toMatchObject({ code: 'account_disabled' });
   });
 });
