@@ -36,6 +36,12 @@ export interface CreateDatabaseOptions {
    * it, for tools that read an existing database and must not leave an empty one behind.
    */
   mustExist?: boolean;
+  /**
+   * PostgreSQL only: how long to wait for the answer to one statement before the query fails and
+   * its connection is dropped, in ms (default 20 000: the server's own 15 s statement timeout
+   * plus 5 s, so it fires only when the server or the network stopped answering).
+   */
+  queryReadTimeoutMs?: number;
 }
 
 /** Upper bound of pooled PostgreSQL connections per instance. */
@@ -44,6 +50,16 @@ const PG_POOL_MAX = 10;
 const PG_CONNECT_TIMEOUT_MS = 5_000;
 /** Server-side cap on one statement, in ms: a runaway query must not hold a connection forever. */
 const PG_STATEMENT_TIMEOUT_MS = 15_000;
+/**
+ * Client-side cap on waiting for the answer to one statement, in ms: longer than the server's own
+ * statement timeout, so it only fires when the server (or the network to it) stopped answering
+ * while the connection stays open — a hung server, a partition, a frozen proxy. Without it the
+ * request waits for TCP to give up (many minutes); with it, it fails as "database unavailable"
+ * (503) and the connection is dropped.
+ */
+const PG_QUERY_TIMEOUT_MS = PG_STATEMENT_TIMEOUT_MS + 5_000;
+/** The error pg's client gives when PG_QUERY_TIMEOUT_MS fires. */
+export const PG_QUERY_TIMEOUT_MESSAGE = 'Query read timeout';
 /** Server-side cap on an idle open transaction, in ms: its row locks would block every writer. */
 const PG_IDLE_IN_TRANSACTION_TIMEOUT_MS = 30_000;
 /** How long SQLite waits for a lock held by another process before SQLITE_BUSY, in ms. */
@@ -72,7 +88,15 @@ async function open(options: CreateDatabaseOptions): Promise<Db> {
       );
     }
     const { default: driver } = await import('pg');
-    return wrap('postgres', postgresDialect(driver, url, options.onBackgroundError));
+    return wrap(
+      'postgres',
+      postgresDialect(
+        driver,
+        url,
+        options.onBackgroundError,
+        options.queryReadTimeoutMs ?? PG_QUERY_TIMEOUT_MS,
+      ),
+    );
   }
   const { dialect, direct } = sqliteDialect(options.sqlitePath, options.mustExist === true);
   const db = wrap('sqlite', dialect);
@@ -102,10 +126,36 @@ function wrap(dialectName: DialectName, dialect: Dialect): Db {
   });
 }
 
+/**
+ * When a statement's answer does not come within PG_QUERY_TIMEOUT_MS, pg fails the query but keeps
+ * the connection, with the unanswered statement still in flight: every later query on it would
+ * queue behind that statement and time out in turn, and the pool would keep handing it out.
+ * Destroying its socket makes the pool discard it when it is released, so that requests after
+ * the server comes back (or fails over) get a fresh connection.
+ */
+function dropConnectionOnReadTimeout(client: pg.PoolClient): void {
+  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+  (client as { query: unknown }).query = (...args: unknown[]): unknown => {
+    const pending = query(...args);
+    if (pending instanceof Promise) {
+      // Attached before the caller's own await, so it runs first: end() marks the client as
+      // ending at once (the pool then discards it on release instead of lending it again) and
+      // destroys the socket, the statement in flight never having been answered.
+      pending.catch((error: unknown) => {
+        if ((error as Error | undefined)?.message === PG_QUERY_TIMEOUT_MESSAGE) {
+          client.end().catch(() => undefined);
+        }
+      });
+    }
+    return pending;
+  };
+}
+
 function postgresDialect(
   driver: typeof pg,
   url: string,
   onBackgroundError: ((error: Error) => void) | undefined,
+  queryReadTimeoutMs: number,
 ): Dialect {
   // Times are bigint epoch ms; pg returns int8 as a string by default because it can exceed
   // 2^53. Epoch ms stay below 2^53 until the year 287396, so Number is exact here. Set per pool,
@@ -117,6 +167,7 @@ function postgresDialect(
     max: PG_POOL_MAX,
     connectionTimeoutMillis: PG_CONNECT_TIMEOUT_MS,
     statement_timeout: PG_STATEMENT_TIMEOUT_MS,
+    query_timeout: queryReadTimeoutMs,
     idle_in_transaction_session_timeout: PG_IDLE_IN_TRANSACTION_TIMEOUT_MS,
     application_name: 'bulwark',
     types,
@@ -129,6 +180,7 @@ function postgresDialect(
   // the pool discards the broken client when it comes back, or at once when it was idle.
   pool.on('connect', (client) => {
     client.on('error', (error) => onBackgroundError?.(error));
+    dropConnectionOnReadTimeout(client);
   });
   // The pool re-emits an idle client's error, already reported by the listener above.
   pool.on('error', () => undefined);

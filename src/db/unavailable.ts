@@ -19,9 +19,12 @@ const NETWORK_CODES: ReadonlySet<string> = new Set([
  * matched by prefix.
  */
 const PG_UNAVAILABLE: ReadonlySet<string> = new Set(['53300', '57P01', '57P02', '57P03']);
-/** pg and pg-pool errors without a code: a connection lost, cut or never made in time. */
+/**
+ * pg and pg-pool errors without a code: a connection lost, cut or never made in time, or a
+ * statement whose answer never came (the client-side read timeout of createDatabase).
+ */
 const PG_CONNECTION_MESSAGE =
-  /^(?:Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error)/;
+  /^(?:Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Query read timeout$)/;
 const MAX_CAUSE_DEPTH = 5;
 
 /**

@@ -206,6 +206,39 @@ describe.runIf(dialectUnderTest === 'postgres')('PostgreSQL', () => {
       await db.ping();
     });
 
+    // A hung server or a partition keeps the connection open and answers nothing: without a
+    // client-side deadline the query (and its request) waited until TCP gave up.
+    it('fails a statement whose answer never comes, drops its connection, and recovers', async () => {
+      const target = new URL(t.url ?? '');
+      const frozen = await TcpProxy.start(target.hostname, Number(target.port || 5432));
+      const proxied = new URL(target);
+      proxied.host = `127.0.0.1:${frozen.port}`;
+      const slow = await createDatabase({
+        url: proxied.href,
+        sqlitePath: ':memory:',
+        queryReadTimeoutMs: 500,
+        onBackgroundError: () => undefined,
+      });
+      try {
+        await slow.ping();
+        frozen.freeze();
+        const started = Date.now();
+        const error = await sql`select 1`.execute(slow.kysely).then(
+          () => undefined,
+          (caught: unknown) => caught,
+        );
+        expect(Date.now() - started).toBeLessThan(3_000);
+        expect((error as Error).message).toBe('Query read timeout');
+        expect(isDatabaseUnavailable(error)).toBe(true);
+        // The next statement is not stuck behind the unanswered one on the same connection.
+        await frozen.restore();
+        await expect(slow.ping()).resolves.toBeUndefined();
+      } finally {
+        await slow.close();
+        await frozen.close();
+      }
+    });
+
     it('fails a transaction cut between its statements, and the pool recovers', async () => {
       background.length = 0;
       const transaction = db.kysely.transaction().execute(async (trx) => {
