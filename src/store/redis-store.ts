@@ -201,11 +201,41 @@ export class RedisStore implements SharedStore {
   }
 
   private async beat(): Promise<void> {
+    await Promise.all([this.beatCommands(), this.beatSubscriber()]);
+  }
+
+  private async beatCommands(): Promise<void> {
     if (this.closed || this.client.status !== 'ready') return;
     try {
       await this.client.ping();
     } catch (error) {
       this.stalled(error as Error);
+    }
+  }
+
+  /**
+   * The subscriber sends nothing of its own, so a Redis (or a network path) that went silent
+   * would go unnoticed on it until TCP gives up, and revocations announced meanwhile would be
+   * missed with no reconnection to say so. A PING bounded like a command finds it; dropping the
+   * connection makes ioredis reconnect and resubscribe, and the 'ready' that follows runs the
+   * reconnection handlers (which forget what may have been missed).
+   */
+  private async beatSubscriber(): Promise<void> {
+    if (this.closed || this.subscriber.status !== 'ready') return;
+    let timer: NodeJS.Timeout | undefined;
+    const silent = new Promise<'silent'>((resolve) => {
+      timer = setTimeout(() => resolve('silent'), this.options.commandTimeoutMs);
+    });
+    const answer = await Promise.race([
+      this.subscriber.ping().then(
+        () => 'ok' as const,
+        () => 'silent' as const,
+      ),
+      silent,
+    ]);
+    clearTimeout(timer);
+    if (answer === 'silent' && !this.closed && this.subscriber.status === 'ready') {
+      this.subscriber.disconnect(true);
     }
   }
 

@@ -198,5 +198,21 @@ describe.skipIf(!hasRedisServer && !redisUrl)(
       expect((await timed()).status).toBe(200);
       expect(await countKeys(redis.url, prefix)).toBeGreaterThan(0);
     });
+
+    // The subscriber only listens: without a heartbeat of its own it stayed "connected" through
+    // the silence, so revocations announced meanwhile were lost with no reconnection to say so
+    // (the reconnection handlers forget cached session states that may have missed them).
+    it('reconnects the subscriber after a silence, which runs the reconnection handlers', async () => {
+      let reconnections = 0;
+      t.app.services.store.onReconnect(() => (reconnections += 1));
+      redis.freeze();
+      try {
+        // Long enough for a heartbeat to go unanswered (every second, bounded by the timeout).
+        await new Promise((resolve) => setTimeout(resolve, 1_000 + 2 * COMMAND_TIMEOUT_MS + 500));
+      } finally {
+        redis.resume();
+      }
+      await vi.waitFor(() => expect(reconnections).toBe(1), { timeout: 10_000, interval: 100 });
+    });
   },
 );
