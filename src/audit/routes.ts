@@ -44,12 +44,23 @@ function readDetails(text: string): Details {
   return { unreadable: true, raw: String(text).slice(0, MAX_RAW_DETAILS) };
 }
 
+/**
+ * A row's time as RFC 3339, or null when the stored value is no instant at all (altered in the
+ * database: a number beyond the Date range, text on SQLite). Like unreadable details, it is
+ * served rather than failing the page; `bulwark audit-log verify` names the row.
+ */
+function readTime(value: unknown): string | null {
+  if (typeof value !== 'number') return null;
+  const date = new Date(value);
+  return Number.isNaN(date.getTime()) ? null : date.toISOString();
+}
+
 /** The public shape of a stored event. */
 export function auditEventView(row: AuditEventRow): AuditEventView {
   return {
     id: row.id,
     seq: row.seq,
-    time: new Date(row.time).toISOString(),
+    time: readTime(row.time),
     type: row.type,
     outcome: row.outcome,
     actorId: row.actor_id,

@@ -38,7 +38,8 @@ export const AuditEventSchema = Type.Object(
     id: Type.String({ format: 'uuid' }),
     /** Position in the hash chain. */
     seq: Type.Integer(),
-    time: Type.String({ format: 'date-time' }),
+    // Null only for a row whose stored time was altered into something that is no instant.
+    time: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
     type: Type.String(),
     outcome: Type.String(),
     actorId: Type.Union([Type.String(), Type.Null()]),

@@ -217,6 +217,23 @@ describe('GET /api/v1/admin/audit-events', () => {
     expect(items.filter((e) => e.details.unreadable === undefined)).toHaveLength(before.length - 2);
   });
 
+  it('serves a row whose time was altered into no instant with time null, not a 500', async () => {
+    await t.app.services.auditSink.flush();
+    const before = (await get('?limit=100')).json<Page>().items;
+    const victim = before[3]!;
+    await t.testDb.db.kysely
+      .updateTable('audit_events')
+      // Beyond the range of a JavaScript Date (±8.64e15 ms), yet a valid bigint.
+      .set({ time: 9_000_000_000_000_000 })
+      .where('seq', '=', victim.seq)
+      .execute();
+    const res = await get('?limit=100');
+    expect(res.statusCode).toBe(200);
+    const items = res.json<Page>().items;
+    expect(items.find((e) => e.seq === victim.seq)?.time).toBeNull();
+    expect(items.filter((e) => e.time === null)).toHaveLength(1);
+  });
+
   it('serves admins only after their login is recorded too', async () => {
     const res = await t.app.inject({
       method: 'POST',
