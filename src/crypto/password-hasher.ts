@@ -26,6 +26,12 @@ const MAX_MEMORY_KIB = 2 ** 21;
 const MAX_ITERATIONS = 64;
 const MAX_PARALLELISM = 255;
 const MAX_BCRYPT_COST = 16;
+/**
+ * bcrypt reads only the first 72 bytes of a password and ignores the rest, so against a bcrypt
+ * hash every password sharing those bytes would pass (CVE-2025-22228 in Spring Security), and the
+ * upgrade would then store the caller's tail as the account's password.
+ */
+const BCRYPT_MAX_BYTES = 72;
 
 /** Argon2id parameters of new hashes, and the bound on concurrent hash work. */
 export interface PasswordHasherOptions {
@@ -170,7 +176,8 @@ export class PasswordHasher {
 
   /**
    * Checks a password against a stored argon2 (id, i, d) or bcrypt (2a, 2b, 2y) hash. Never
-   * throws: a malformed or unsupported hash, or an over-long password, is `{ ok: false }`.
+   * throws: a malformed or unsupported hash, or an over-long password (over 72 bytes against
+   * bcrypt), is `{ ok: false }`.
    */
   async verify(stored: string, password: string): Promise<VerifyResult> {
     const fail: VerifyResult = { ok: false, needsRehash: false };
@@ -182,11 +189,16 @@ export class PasswordHasher {
       if (parsed.kind === 'bcrypt') {
         // Only imported users have bcrypt hashes: load the binding when the first one logs in.
         const { verify: bcryptVerify } = await import('@node-rs/bcrypt');
+        // A longer password is still checked, so its answer takes as long as any other, but never
+        // passes: bcrypt would have compared its first 72 bytes only.
+        const within = (value: string) => Buffer.byteLength(value, 'utf8') <= BCRYPT_MAX_BYTES;
         const ok = await this.#timed('verify', async () => {
-          if (await bcryptVerify(normalized, stored)) return true;
+          if ((await bcryptVerify(normalized, stored)) && within(normalized)) return true;
           // Legacy systems hashed what the user typed, without NFKC. Trying the raw form too
           // keeps those users able to log in; the argon2id rehash then stores the normal form.
-          return normalized !== password && bcryptVerify(password, stored);
+          return (
+            normalized !== password && (await bcryptVerify(password, stored)) && within(password)
+          );
         });
         // bcrypt is always upgraded: it truncates at 72 bytes and is not memory-hard.
         return { ok, needsRehash: ok };

@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { hash as argon2Hash, type Algorithm } from '@node-rs/argon2';
-import { hash as bcryptHash } from '@node-rs/bcrypt';
+import { hash as bcryptHash, verify as bcryptVerify } from '@node-rs/bcrypt';
 import { describe, expect, it } from 'vitest';
 import { PasswordHasher } from '../../src/crypto/password-hasher.js';
 import { MAX_PASSWORD_BYTES } from '../../src/crypto/password-input.js';
@@ -121,6 +121,30 @@ describe('PasswordHasher.verify with older hashes', () => {
     const raw = '\ufb01sh and chips tonight';
     const stored = await bcryptHash(raw, 4);
     await expect(hasher.verify(stored, raw)).resolves.toEqual({ ok: true, needsRehash: true });
+  });
+
+  it('refuses a password over 72 bytes against bcrypt, which would compare its first 72 only', async () => {
+    const prefix = 'p'.repeat(72);
+    const stored = await bcryptHash(`${prefix}-the-real-tail`, 4);
+    // What bcrypt itself says: any tail passes.
+    await expect(bcryptVerify(`${prefix}-another-tail`, stored)).resolves.toBe(true);
+    for (const password of [`${prefix}-another-tail`, `${prefix}-the-real-tail`, `${prefix}x`]) {
+      await expect(hasher.verify(stored, password)).resolves.toEqual({
+        ok: false,
+        needsRehash: false,
+      });
+    }
+    // 72 bytes exactly is all bcrypt ever checked: that still logs in (and is upgraded).
+    await expect(hasher.verify(stored, prefix)).resolves.toEqual({ ok: true, needsRehash: true });
+    // Bytes, not characters: 24 three-byte characters are 72 bytes, 25 are 75.
+    const wide = await bcryptHash('€'.repeat(25), 4);
+    await expect(hasher.verify(wide, '€'.repeat(25))).resolves.toMatchObject({ ok: false });
+    await expect(hasher.verify(wide, '€'.repeat(24))).resolves.toMatchObject({ ok: true });
+    // The raw (not NFKC) form of a legacy password is held to the same bound.
+    const ligatures = await bcryptHash('\ufb01'.repeat(30), 4);
+    await expect(hasher.verify(ligatures, '\ufb01'.repeat(30))).resolves.toMatchObject({
+      ok: false,
+    });
   });
 
   it('asks for a rehash when any argon2 parameter differs from the configured ones', async () => {
