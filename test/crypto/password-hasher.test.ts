@@ -34,6 +34,8 @@ describe('PasswordHasher options', () => {
     { ...FAST, parallelism: 256 },
     { ...FAST, memoryKiB: 64, parallelism: 16 },
     { ...FAST, maxConcurrent: 0 },
+    { ...FAST, maxQueued: -1 },
+    { ...FAST, maxQueued: 2.5 },
   ])('refuses %o', (opts) => {
     expect(() => new PasswordHasher(opts)).toThrow(RangeError);
   });
@@ -257,6 +259,37 @@ describe('PasswordHasher concurrency', () => {
     expect(new Set(hashes).size).toBe(10);
     expect(seenQueued.size).toBeGreaterThan(1);
     expect(hasher.stats()).toEqual({ running: 0, queued: 0 });
+  });
+
+  it('refuses work beyond maxQueued with 503 service_unavailable, never with a false verification', async () => {
+    const hasher = new PasswordHasher({ ...FAST, maxConcurrent: 1, maxQueued: 2 });
+    const stored = await hasher.hash(PASSWORD);
+    const taken = [hasher.hash('a'), hasher.verify(stored, PASSWORD), hasher.verify(stored, 'b')];
+    expect(hasher.stats()).toEqual({ running: 1, queued: 2 });
+    for (const refused of [
+      hasher.verify(stored, PASSWORD),
+      hasher.hash(PASSWORD),
+      hasher.verifyDummy(PASSWORD),
+    ]) {
+      await expect(refused).rejects.toMatchObject({
+        code: 'service_unavailable',
+        status: 503,
+        headers: { 'retry-after': '1' },
+      });
+    }
+    const [, right, wrong] = await Promise.all(taken);
+    expect(right).toEqual({ ok: true, needsRehash: false });
+    expect(wrong).toEqual({ ok: false, needsRehash: false });
+    // Room again once the queue has drained.
+    await expect(hasher.verify(stored, PASSWORD)).resolves.toMatchObject({ ok: true });
+  });
+
+  it('defaults maxQueued to 64 per concurrent slot', async () => {
+    const hasher = new PasswordHasher({ ...FAST, maxConcurrent: 1 });
+    const taken = Array.from({ length: 65 }, () => hasher.hash('x'));
+    expect(hasher.stats()).toEqual({ running: 1, queued: 64 });
+    await expect(hasher.hash('x')).rejects.toMatchObject({ code: 'service_unavailable' });
+    await Promise.all(taken);
   });
 
   it('defaults maxConcurrent to the CPU count', async () => {
