@@ -1,8 +1,9 @@
 import { availableParallelism } from 'node:os';
 import { hash as argon2Hash, verify as argon2Verify, type Algorithm } from '@node-rs/argon2';
+import { AppError } from '../errors.js';
 import { normalizePassword } from './password-input.js';
 import { randomToken } from './random.js';
-import { Semaphore } from './semaphore.js';
+import { Semaphore, SemaphoreFullError } from './semaphore.js';
 
 /**
  * `Algorithm` is an ambient const enum, which `verbatimModuleSyntax` cannot inline; the value
@@ -26,6 +27,27 @@ const MAX_MEMORY_KIB = 2 ** 21;
 const MAX_ITERATIONS = 64;
 const MAX_PARALLELISM = 255;
 const MAX_BCRYPT_COST = 16;
+/**
+ * bcrypt reads only the first 72 bytes of a password and ignores the rest, so against a bcrypt
+ * hash every password sharing those bytes would pass (CVE-2025-22228 in Spring Security), and the
+ * upgrade would then store the caller's tail as the account's password.
+ */
+const BCRYPT_MAX_BYTES = 72;
+/**
+ * Default queue bound per concurrent hash. An unbounded queue let a login flood pile up work
+ * long after its clients had given up: 1500 parallel logins (clients waiting 5 s) kept two cores
+ * hashing for ~45 s more, and a login arriving then waited 43 s. Refusing early keeps the wait
+ * short for the requests that are taken.
+ */
+const QUEUED_PER_SLOT = 64;
+
+function busy(cause: unknown): AppError {
+  return new AppError(
+    'service_unavailable',
+    'Passwords cannot be checked right now. Try again shortly.',
+    { cause, headers: { 'retry-after': '1' } },
+  );
+}
 
 /** Argon2id parameters of new hashes, and the bound on concurrent hash work. */
 export interface PasswordHasherOptions {
@@ -37,6 +59,11 @@ export interface PasswordHasherOptions {
   parallelism: number;
   /** Hashes and verifications that may run at once; the rest queue. Default: CPU count. */
   maxConcurrent?: number;
+  /**
+   * Hashes and verifications that may wait for a slot; more are refused with 503
+   * service_unavailable. Default: 64 per concurrent slot (about 2 s of OWASP-parameter work).
+   */
+  maxQueued?: number;
   /** Receives the compute time of each hash or verification (not the queueing), for metrics. */
   onMeasure?: (operation: 'hash' | 'verify', seconds: number) => void;
 }
@@ -132,28 +159,36 @@ export class PasswordHasher {
     checkOption('iterations', opts.iterations, 1, MAX_ITERATIONS);
     const maxConcurrent = opts.maxConcurrent ?? availableParallelism();
     checkOption('maxConcurrent', maxConcurrent, 1, 1024);
+    const maxQueued = opts.maxQueued ?? QUEUED_PER_SLOT * maxConcurrent;
+    checkOption('maxQueued', maxQueued, 0, 1_000_000);
     this.#memoryKiB = opts.memoryKiB;
     this.#iterations = opts.iterations;
     this.#parallelism = opts.parallelism;
-    this.#semaphore = new Semaphore(maxConcurrent);
+    this.#semaphore = new Semaphore(maxConcurrent, maxQueued);
     this.#onMeasure = opts.onMeasure;
   }
 
   /** Runs `work` under the concurrency bound and reports its duration, queueing excluded. */
-  #timed<T>(operation: 'hash' | 'verify', work: () => Promise<T>): Promise<T> {
-    return this.#semaphore.run(async () => {
-      const start = process.hrtime.bigint();
-      try {
-        return await work();
-      } finally {
-        this.#onMeasure?.(operation, Number(process.hrtime.bigint() - start) / 1e9);
-      }
-    });
+  async #timed<T>(operation: 'hash' | 'verify', work: () => Promise<T>): Promise<T> {
+    let release: () => void;
+    try {
+      release = await this.#semaphore.acquire();
+    } catch (error) {
+      throw error instanceof SemaphoreFullError ? busy(error) : error;
+    }
+    const start = process.hrtime.bigint();
+    try {
+      return await work();
+    } finally {
+      this.#onMeasure?.(operation, Number(process.hrtime.bigint() - start) / 1e9);
+      release();
+    }
   }
 
   /**
    * Hashes a password into a PHC string (`$argon2id$v=19$m=…,t=…,p=…$salt$hash`) with a fresh
    * 16-byte salt. Throws a RangeError for a password over MAX_PASSWORD_BYTES.
+   * @throws AppError service_unavailable when `maxQueued` hashes already wait
    */
   async hash(password: string): Promise<string> {
     const normalized = normalizePassword(password);
@@ -170,7 +205,9 @@ export class PasswordHasher {
 
   /**
    * Checks a password against a stored argon2 (id, i, d) or bcrypt (2a, 2b, 2y) hash. Never
-   * throws: a malformed or unsupported hash, or an over-long password, is `{ ok: false }`.
+   * throws: a malformed or unsupported hash, or an over-long password (over 72 bytes against
+   * bcrypt), is `{ ok: false }`.
+   * @throws AppError service_unavailable when `maxQueued` hashes already wait (never a false `ok`)
    */
   async verify(stored: string, password: string): Promise<VerifyResult> {
     const fail: VerifyResult = { ok: false, needsRehash: false };
@@ -182,18 +219,25 @@ export class PasswordHasher {
       if (parsed.kind === 'bcrypt') {
         // Only imported users have bcrypt hashes: load the binding when the first one logs in.
         const { verify: bcryptVerify } = await import('@node-rs/bcrypt');
+        // A longer password is still checked, so its answer takes as long as any other, but never
+        // passes: bcrypt would have compared its first 72 bytes only.
+        const within = (value: string) => Buffer.byteLength(value, 'utf8') <= BCRYPT_MAX_BYTES;
         const ok = await this.#timed('verify', async () => {
-          if (await bcryptVerify(normalized, stored)) return true;
+          if ((await bcryptVerify(normalized, stored)) && within(normalized)) return true;
           // Legacy systems hashed what the user typed, without NFKC. Trying the raw form too
           // keeps those users able to log in; the argon2id rehash then stores the normal form.
-          return normalized !== password && bcryptVerify(password, stored);
+          return (
+            normalized !== password && (await bcryptVerify(password, stored)) && within(password)
+          );
         });
         // bcrypt is always upgraded: it truncates at 72 bytes and is not memory-hard.
         return { ok, needsRehash: ok };
       }
       const ok = await this.#timed('verify', () => argon2Verify(stored, normalized));
       return { ok, needsRehash: ok && this.#isOutdated(parsed) };
-    } catch {
+    } catch (error) {
+      // Too busy is not a wrong password: the caller answers 503, never 401.
+      if (error instanceof AppError) throw error;
       // The native verifier rejects what the pattern let through (a salt under 8 bytes, say).
       return fail;
     }

@@ -7,18 +7,32 @@
  * A dozen lines do not justify a dependency (p-limit and friends are ESM-only wrappers of the
  * same idea), so it is written here.
  */
+/** acquire() found the wait queue full. */
+export class SemaphoreFullError extends Error {
+  override readonly name = 'SemaphoreFullError';
+}
+
 export class Semaphore {
   readonly #max: number;
+  readonly #maxQueued: number;
   #running = 0;
   /** Waiters in arrival order; `#head` avoids the O(n) cost of `Array.prototype.shift`. */
   #waiters: (() => void)[] = [];
   #head = 0;
 
-  constructor(max: number) {
+  /**
+   * @param max tasks that may hold a slot at once
+   * @param maxQueued tasks that may wait for one; acquire() beyond it throws SemaphoreFullError
+   */
+  constructor(max: number, maxQueued = Number.POSITIVE_INFINITY) {
     if (!Number.isInteger(max) || max < 1) {
       throw new RangeError('Semaphore: max must be a positive integer');
     }
+    if (maxQueued !== Number.POSITIVE_INFINITY && (!Number.isInteger(maxQueued) || maxQueued < 0)) {
+      throw new RangeError('Semaphore: maxQueued must be a non-negative integer');
+    }
     this.#max = max;
+    this.#maxQueued = maxQueued;
   }
 
   /** Tasks holding a slot now. */
@@ -31,11 +45,15 @@ export class Semaphore {
     return this.#waiters.length - this.#head;
   }
 
-  /** Waits for a slot; the returned function gives it back and may safely be called twice. */
+  /**
+   * Waits for a slot; the returned function gives it back and may safely be called twice.
+   * @throws SemaphoreFullError when `maxQueued` tasks already wait
+   */
   async acquire(): Promise<() => void> {
     if (this.#running < this.#max && this.queued === 0) {
       this.#running += 1;
     } else {
+      if (this.queued >= this.#maxQueued) throw new SemaphoreFullError('too many tasks waiting');
       await new Promise<void>((resolve) => this.#waiters.push(resolve));
       // The releasing task handed its slot over without decrementing `#running`.
     }

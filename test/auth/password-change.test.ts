@@ -228,3 +228,87 @@ describe('POST /api/v1/auth/password', () => {
     });
   });
 });
+
+describe('guessing the current password with a stolen access token', () => {
+  // Only the login throttle's account + client limit is in reach here: 3 failures per window.
+  let throttled: TestApp;
+  beforeAll(async () => {
+    throttled = await buildTestApp({
+      rateLimit: { login: { accountClientFailures: 3, accountClientWindowSeconds: 900 } },
+    });
+  });
+  afterAll(async () => {
+    await throttled.app.close();
+  });
+
+  const change = (accessToken: string, currentPassword: string) =>
+    throttled.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/password',
+      headers: bearer(accessToken),
+      payload: { currentPassword, newPassword: NEW_PASSWORD },
+    });
+
+  it('is throttled like a login: 429 after the failures a login is allowed, even for the right password', async () => {
+    const victim = await registerAndLogin(throttled.app);
+    const events = captureEvents(throttled.app);
+    for (let i = 0; i < 3; i++) {
+      expectProblem(
+        await change(victim.accessToken, `wrong guess number ${i}`),
+        401,
+        'invalid_credentials',
+      );
+    }
+    const limited = await change(victim.accessToken, STRONG_PASSWORD);
+    expectProblem(limited, 429, 'rate_limited');
+    expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
+    expect(events).toContainEqual(
+      expect.objectContaining({
+        type: 'login.throttled',
+        target: { type: 'user', id: victim.id },
+        details: expect.objectContaining({ scope: 'account_client' }) as unknown,
+      }),
+    );
+    // The same counters as logins: neither way around the other.
+    expectProblem(
+      await postLogin(throttled.app, victim.email, STRONG_PASSWORD),
+      429,
+      'rate_limited',
+    );
+    expect((await postLogin(throttled.app, victim.email, NEW_PASSWORD)).statusCode).not.toBe(200);
+  });
+
+  it('counts failed logins too, and a right current password gives its attempt back', async () => {
+    const user = await registerAndLogin(throttled.app);
+    for (let i = 0; i < 2; i++) {
+      expectProblem(
+        await postLogin(throttled.app, user.email, `wrong guess number ${i}`),
+        401,
+        'invalid_credentials',
+      );
+    }
+    expectProblem(
+      await change(user.accessToken, 'wrong guess number 2'),
+      401,
+      'invalid_credentials',
+    );
+    expectProblem(await change(user.accessToken, STRONG_PASSWORD), 429, 'rate_limited');
+
+    const fresh = await registerAndLogin(throttled.app);
+    expectProblem(
+      await change(fresh.accessToken, 'wrong guess number 0'),
+      401,
+      'invalid_credentials',
+    );
+    expect((await change(fresh.accessToken, STRONG_PASSWORD)).statusCode).toBe(204);
+    // The success cleared the pair's count: three more failures before a 429.
+    for (let i = 0; i < 3; i++) {
+      expectProblem(
+        await postLogin(throttled.app, fresh.email, `wrong guess number ${i}`),
+        401,
+        'invalid_credentials',
+      );
+    }
+    expectProblem(await postLogin(throttled.app, fresh.email, NEW_PASSWORD), 429, 'rate_limited');
+  });
+});

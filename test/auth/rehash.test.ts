@@ -97,6 +97,17 @@ describe('password hash upgrade on login', () => {
     expectProblem(await postLogin(t.app, email, WRONG_PASSWORD), 401, 'invalid_credentials');
   });
 
+  it('refuses a long password that only shares its first 72 bytes with a bcrypt one, and keeps the hash', async () => {
+    const { id, email } = await newUser();
+    const prefix = 'correct horse battery staple '.repeat(3).slice(0, 72);
+    const legacy = await bcryptHash(`${prefix} and the real ending`, 4);
+    await t.app.services.usersRepo.update(id, { password_hash: legacy });
+    const res = await postLogin(t.app, email, `${prefix} and a guessed ending`);
+    expectProblem(res, 401, 'invalid_credentials');
+    // Not replaced by an argon2id hash of the attacker's string.
+    expect(await storedHash(id)).toBe(legacy);
+  });
+
   it('refuses a wrong password against a bcrypt hash and keeps the hash', async () => {
     const { id, email } = await newUser();
     const legacy = await bcryptHash(STRONG_PASSWORD, 4);

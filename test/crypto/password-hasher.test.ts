@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { hash as argon2Hash, type Algorithm } from '@node-rs/argon2';
-import { hash as bcryptHash } from '@node-rs/bcrypt';
+import { hash as bcryptHash, verify as bcryptVerify } from '@node-rs/bcrypt';
 import { describe, expect, it } from 'vitest';
 import { PasswordHasher } from '../../src/crypto/password-hasher.js';
 import { MAX_PASSWORD_BYTES } from '../../src/crypto/password-input.js';
@@ -34,6 +34,8 @@ describe('PasswordHasher options', () => {
     { ...FAST, parallelism: 256 },
     { ...FAST, memoryKiB: 64, parallelism: 16 },
     { ...FAST, maxConcurrent: 0 },
+    { ...FAST, maxQueued: -1 },
+    { ...FAST, maxQueued: 2.5 },
   ])('refuses %o', (opts) => {
     expect(() => new PasswordHasher(opts)).toThrow(RangeError);
   });
@@ -121,6 +123,30 @@ describe('PasswordHasher.verify with older hashes', () => {
     const raw = '\ufb01sh and chips tonight';
     const stored = await bcryptHash(raw, 4);
     await expect(hasher.verify(stored, raw)).resolves.toEqual({ ok: true, needsRehash: true });
+  });
+
+  it('refuses a password over 72 bytes against bcrypt, which would compare its first 72 only', async () => {
+    const prefix = 'p'.repeat(72);
+    const stored = await bcryptHash(`${prefix}-the-real-tail`, 4);
+    // What bcrypt itself says: any tail passes.
+    await expect(bcryptVerify(`${prefix}-another-tail`, stored)).resolves.toBe(true);
+    for (const password of [`${prefix}-another-tail`, `${prefix}-the-real-tail`, `${prefix}x`]) {
+      await expect(hasher.verify(stored, password)).resolves.toEqual({
+        ok: false,
+        needsRehash: false,
+      });
+    }
+    // 72 bytes exactly is all bcrypt ever checked: that still logs in (and is upgraded).
+    await expect(hasher.verify(stored, prefix)).resolves.toEqual({ ok: true, needsRehash: true });
+    // Bytes, not characters: 24 three-byte characters are 72 bytes, 25 are 75.
+    const wide = await bcryptHash('€'.repeat(25), 4);
+    await expect(hasher.verify(wide, '€'.repeat(25))).resolves.toMatchObject({ ok: false });
+    await expect(hasher.verify(wide, '€'.repeat(24))).resolves.toMatchObject({ ok: true });
+    // The raw (not NFKC) form of a legacy password is held to the same bound.
+    const ligatures = await bcryptHash('\ufb01'.repeat(30), 4);
+    await expect(hasher.verify(ligatures, '\ufb01'.repeat(30))).resolves.toMatchObject({
+      ok: false,
+    });
   });
 
   it('asks for a rehash when any argon2 parameter differs from the configured ones', async () => {
@@ -233,6 +259,37 @@ describe('PasswordHasher concurrency', () => {
     expect(new Set(hashes).size).toBe(10);
     expect(seenQueued.size).toBeGreaterThan(1);
     expect(hasher.stats()).toEqual({ running: 0, queued: 0 });
+  });
+
+  it('refuses work beyond maxQueued with 503 service_unavailable, never with a false verification', async () => {
+    const hasher = new PasswordHasher({ ...FAST, maxConcurrent: 1, maxQueued: 2 });
+    const stored = await hasher.hash(PASSWORD);
+    const taken = [hasher.hash('a'), hasher.verify(stored, PASSWORD), hasher.verify(stored, 'b')];
+    expect(hasher.stats()).toEqual({ running: 1, queued: 2 });
+    for (const refused of [
+      hasher.verify(stored, PASSWORD),
+      hasher.hash(PASSWORD),
+      hasher.verifyDummy(PASSWORD),
+    ]) {
+      await expect(refused).rejects.toMatchObject({
+        code: 'service_unavailable',
+        status: 503,
+        headers: { 'retry-after': '1' },
+      });
+    }
+    const [, right, wrong] = await Promise.all(taken);
+    expect(right).toEqual({ ok: true, needsRehash: false });
+    expect(wrong).toEqual({ ok: false, needsRehash: false });
+    // Room again once the queue has drained.
+    await expect(hasher.verify(stored, PASSWORD)).resolves.toMatchObject({ ok: true });
+  });
+
+  it('defaults maxQueued to 64 per concurrent slot', async () => {
+    const hasher = new PasswordHasher({ ...FAST, maxConcurrent: 1 });
+    const taken = Array.from({ length: 65 }, () => hasher.hash('x'));
+    expect(hasher.stats()).toEqual({ running: 1, queued: 64 });
+    await expect(hasher.hash('x')).rejects.toMatchObject({ code: 'service_unavailable' });
+    await Promise.all(taken);
   });
 
   it('defaults maxConcurrent to the CPU count', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Semaphore } from '../../src/crypto/semaphore.js';
+import { Semaphore, SemaphoreFullError } from '../../src/crypto/semaphore.js';
 
 function deferred(): { promise: Promise<void>; resolve: () => void } {
   let resolve!: () => void;
@@ -65,5 +65,32 @@ describe('Semaphore', () => {
     const results = await Promise.all(runs);
     expect(results[4999]).toBe(4999);
     expect(sem.queued).toBe(0);
+  });
+
+  it('refuses a waiter beyond maxQueued with SemaphoreFullError, and takes one again once there is room', async () => {
+    const sem = new Semaphore(1, 2);
+    const release = await sem.acquire();
+    const waiting = [sem.acquire(), sem.acquire()];
+    await expect(sem.acquire()).rejects.toBeInstanceOf(SemaphoreFullError);
+    expect({ running: sem.running, queued: sem.queued }).toEqual({ running: 1, queued: 2 });
+    release();
+    (await waiting[0]!)();
+    const third = sem.acquire();
+    expect(sem.queued).toBe(1);
+    (await waiting[1]!)();
+    (await third)();
+    expect({ running: sem.running, queued: sem.queued }).toEqual({ running: 0, queued: 0 });
+  });
+
+  it('with maxQueued 0 refuses whenever every slot is taken', async () => {
+    const sem = new Semaphore(1, 0);
+    const release = await sem.acquire();
+    await expect(sem.run(() => Promise.resolve(1))).rejects.toBeInstanceOf(SemaphoreFullError);
+    release();
+    await expect(sem.run(() => Promise.resolve(1))).resolves.toBe(1);
+  });
+
+  it.each([-1, 1.5, Number.NaN])('refuses maxQueued %s', (maxQueued) => {
+    expect(() => new Semaphore(1, maxQueued)).toThrow(RangeError);
   });
 });
