@@ -1,7 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
 import { dialectUnderTest } from '../helpers/db.js';
-import { bearer, createUserAndLogin, type LoggedIn } from '../helpers/identity.js';
+import {
+  bearer,
+  createUserAndLogin,
+  registerAndLogin,
+  type LoggedIn,
+} from '../helpers/identity.js';
+import { expectProblem, securityEvents } from '../helpers/users.js';
 
 /*
  * "At least one active administrator remains" must hold when administrators act at the same
@@ -57,5 +63,18 @@ describe(`the last active administrator under concurrent requests on ${dialectUn
       expect(res.json()).toMatchObject({ code: 'last_admin' });
     }
     expect(await activeAdmins()).toBe(1);
+  });
+
+  it('deletes a user once when two deletions of it run at once: 204, then 404', async () => {
+    const user = await registerAndLogin(t.app);
+    const results = await Promise.all([
+      call(first, 'DELETE', user.id),
+      call(second, 'DELETE', user.id),
+    ]);
+    const [won, lost] = results.sort((a, b) => a.statusCode - b.statusCode);
+    expect(won.statusCode).toBe(204);
+    expectProblem(lost, 404, 'not_found');
+    const deleted = securityEvents(t.logs, 'user.deleted').filter((e) => e.target?.id === user.id);
+    expect(deleted).toHaveLength(1);
   });
 });
