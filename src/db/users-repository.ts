@@ -95,6 +95,21 @@ export class UsersRepository {
       .executeTakeFirst();
   }
 
+  /**
+   * Replaces the password hash only while it is still `expected`: a rehash on login must never
+   * write back a hash of the old password over one a password change stored meanwhile. True if
+   * it replaced it.
+   */
+  async replacePasswordHash(id: string, expected: string, next: string): Promise<boolean> {
+    const result = await this.db
+      .updateTable('users')
+      .set({ password_hash: next })
+      .where('id', '=', id)
+      .where('password_hash', '=', expected)
+      .executeTakeFirst();
+    return result.numUpdatedRows > 0n;
+  }
+
   /** Deletes the user, and by cascade their sessions and refresh tokens. True if it existed. */
   async delete(id: string): Promise<boolean> {
     const result = await this.db.deleteFrom('users').where('id', '=', id).executeTakeFirst();
