@@ -236,6 +236,10 @@ export class AuthService {
   ): Promise<void> {
     const row = await this.deps.repo.findById(auth.userId);
     if (!row) throw new AppError('not_found', 'No user with this id.');
+    // The current password is checked like a login's, against the same per-account counters:
+    // otherwise a stolen session (its refresh token renews it for weeks) could guess it at the
+    // request limit, far faster than the login throttle allows.
+    const attempt = await this.deps.throttle.begin(row.email, context, row.id);
     const current = row.password_hash
       ? await this.deps.hasher.verify(row.password_hash, input.currentPassword)
       : { ok: false };
@@ -250,6 +254,7 @@ export class AuthService {
       });
       throw new AppError('invalid_credentials', 'The current password is incorrect.');
     }
+    await attempt.succeeded();
     await this.deps.users.assertStrongPassword(
       input.newPassword,
       [row.email, row.name],

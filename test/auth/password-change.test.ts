@@ -228,3 +228,53 @@ describe('POST /api/v1/auth/password', () => {
     });
   });
 });
+
+describe('POST /api/v1/auth/password under the login throttle', () => {
+  let own: TestApp;
+  beforeAll(async () => {
+    own = await buildTestApp({
+      rateLimit: { login: { accountClientFailures: 3, accountClientWindowSeconds: 900 } },
+    });
+  });
+  afterAll(async () => {
+    await own.app.close();
+  });
+
+  const attempt = (accessToken: string, currentPassword: string) =>
+    own.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/password',
+      headers: bearer(accessToken),
+      payload: { currentPassword, newPassword: NEW_PASSWORD },
+    });
+
+  it('counts wrong current passwords like failed logins: 429 after the limit, even for the right one', async () => {
+    const user = await registerAndLogin(own.app);
+    for (let i = 0; i < 3; i++) {
+      expectProblem(
+        await attempt(user.accessToken, `wrong guess number ${i} xyz`),
+        401,
+        'invalid_credentials',
+      );
+    }
+    expectProblem(await attempt(user.accessToken, 'wrong guess number 3 xyz'), 429, 'rate_limited');
+    const right = await attempt(user.accessToken, STRONG_PASSWORD);
+    expectProblem(right, 429, 'rate_limited');
+    expect(Number(right.headers['retry-after'])).toBeGreaterThan(0);
+    // The same counters as logins: the guesser cannot switch to the login route either.
+    expectProblem(await postLogin(own.app, user.email, STRONG_PASSWORD), 429, 'rate_limited');
+  });
+
+  it('gives the points back on success, like a login', async () => {
+    const user = await registerAndLogin(own.app);
+    for (let i = 0; i < 2; i++) {
+      expectProblem(
+        await attempt(user.accessToken, `wrong guess number ${i} xyz`),
+        401,
+        'invalid_credentials',
+      );
+    }
+    expect((await attempt(user.accessToken, STRONG_PASSWORD)).statusCode).toBe(204);
+    expect((await postLogin(own.app, user.email, NEW_PASSWORD)).statusCode).toBe(200);
+  });
+});
