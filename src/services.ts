@@ -201,7 +201,7 @@ export async function createServices(config: Config, options: ServicesOptions): 
         metrics.passwordHashDuration.observe({ operation }, seconds),
     });
     const permissions = new Permissions(config.access.roles);
-    const usersRepo = new UsersRepository(db.kysely);
+    const usersRepo = new UsersRepository(db.kysely, db.dialect);
     const t = config.tokens;
     signingKeys = new SigningKeyStore(
       new SigningKeysRepository(db.kysely),

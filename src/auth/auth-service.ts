@@ -88,7 +88,9 @@ export class AuthService {
       throw accountDisabled();
     }
     await attempt.succeeded();
-    if (needsRehash) await this.upgradeHash(row, input.password);
+    const verifiedHash = needsRehash
+      ? await this.upgradeHash(row, input.password)
+      : row.password_hash;
 
     let started: { pair: TokenPair; sessionId: string; user: UserRow };
     try {
@@ -102,6 +104,23 @@ export class AuthService {
           error.code === 'account_disabled' ? 'disabled' : 'unknown_email',
         );
       throw error;
+    }
+    // The password was checked against the hash read before; a password change that completed
+    // meanwhile ended "every other session" before this one existed, so the old password would
+    // keep a session past it. A different hash now is checked again (it may only be an upgrade
+    // made by a concurrent login, of the same password).
+    const currentHash = started.user.password_hash;
+    if (
+      currentHash !== verifiedHash &&
+      !(currentHash !== null && (await this.deps.hasher.verify(currentHash, input.password)).ok)
+    ) {
+      await this.deps.sessions.end(
+        { id: started.sessionId, userId: row.id },
+        'password_changed',
+        context,
+      );
+      this.loginFailed(context, row.id, 'wrong_password');
+      throw invalidCredentials();
     }
     this.deps.events.emit({
       ...context,
@@ -273,12 +292,21 @@ export class AuthService {
     };
   }
 
-  /** Rehashes with the current argon2id parameters (and upgrades bcrypt); a failure never fails the login. */
-  private async upgradeHash(row: UserRow, password: string): Promise<void> {
+  /**
+   * Rehashes with the current argon2id parameters (and upgrades bcrypt); a failure never fails
+   * the login. Returns the hash now stored (the old one when the upgrade failed).
+   */
+  private async upgradeHash(row: UserRow, password: string): Promise<string | null> {
+    if (row.password_hash === null) return null;
     try {
-      await this.deps.repo.update(row.id, { password_hash: await this.deps.hasher.hash(password) });
+      const upgraded = await this.deps.hasher.hash(password);
+      // Only over the hash that was verified: a password changed meanwhile stays changed.
+      return (await this.deps.repo.replacePasswordHash(row.id, row.password_hash, upgraded))
+        ? upgraded
+        : row.password_hash;
     } catch {
       // The next login tries again.
+      return row.password_hash;
     }
   }
 

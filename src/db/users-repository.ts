@@ -1,5 +1,5 @@
-import type { Kysely } from 'kysely';
-import { parameter, prepareRead, type PreparedRead } from './database.js';
+import { sql, type Kysely } from 'kysely';
+import { parameter, prepareRead, type DialectName, type PreparedRead } from './database.js';
 import type { Database, NewUserRow, UserRow, UserUpdate } from './types.js';
 
 /** Position of the last row of a page; the next page starts strictly after it. */
@@ -20,16 +20,51 @@ export interface ListUsersOptions {
 /** Largest page `list` returns: a caller bug must not turn into a full-table read. */
 export const MAX_USERS_PAGE = 1_000;
 
+/** The PostgreSQL advisory lock that serialises changes to who holds a role (see withRolesLock). */
+const ROLES_LOCK_ID = 4_201_753_002;
+
 /** Reads and writes the `users` table. Rows go in and out as stored; services map them. */
 export class UsersRepository {
   // The reads on every authenticated request and every login: compiled once, not per call.
   private readonly byId: PreparedRead<[id: string], UserRow>;
   private readonly byEmail: PreparedRead<[email: string], UserRow>;
 
-  constructor(private readonly db: Kysely<Database>) {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly dialect: DialectName,
+  ) {
     const users = db.selectFrom('users').selectAll();
     this.byId = prepareRead(db, users.where('id', '=', parameter<string>(0)));
     this.byEmail = prepareRead(db, users.where('email', '=', parameter<string>(0)));
+  }
+
+  /**
+   * Runs `fn` in a transaction that holds the role-holders lock, so a check such as "another
+   * active administrator remains" and the change it guards happen as one step: two changes that
+   * each counted before the other's commit could otherwise both pass and leave nobody. Every
+   * change that can take a user out of a role's active holders (demote, disable, delete) runs in
+   * it. PostgreSQL: a transaction-scoped advisory lock (statements after it see every commit made
+   * under it). SQLite: BEGIN IMMEDIATE, the database write lock taken before the first read.
+   */
+  async withRolesLock<T>(fn: (repo: UsersRepository) => Promise<T>): Promise<T> {
+    if (this.dialect === 'postgres') {
+      return this.db.transaction().execute(async (trx) => {
+        await sql`select pg_advisory_xact_lock(${ROLES_LOCK_ID})`.execute(trx);
+        return fn(new UsersRepository(trx, this.dialect));
+      });
+    }
+    return this.db.connection().execute(async (conn) => {
+      await sql`begin immediate`.execute(conn);
+      let result: T;
+      try {
+        result = await fn(new UsersRepository(conn, this.dialect));
+      } catch (error) {
+        await sql`rollback`.execute(conn);
+        throw error;
+      }
+      await sql`commit`.execute(conn);
+      return result;
+    });
   }
 
   /** Inserts a user; a taken email rejects with a unique violation (see isUniqueViolation). */
@@ -58,6 +93,21 @@ export class UsersRepository {
       .where('id', '=', id)
       .returningAll()
       .executeTakeFirst();
+  }
+
+  /**
+   * Replaces the password hash only while it is still `expected`: a rehash on login must never
+   * write back a hash of the old password over one a password change stored meanwhile. True if
+   * it replaced it.
+   */
+  async replacePasswordHash(id: string, expected: string, next: string): Promise<boolean> {
+    const result = await this.db
+      .updateTable('users')
+      .set({ password_hash: next })
+      .where('id', '=', id)
+      .where('password_hash', '=', expected)
+      .executeTakeFirst();
+    return result.numUpdatedRows > 0n;
   }
 
   /** Deletes the user, and by cascade their sessions and refresh tokens. True if it existed. */

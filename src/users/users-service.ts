@@ -325,17 +325,23 @@ export class UsersService {
           ],
         });
       }
-      if (!this.deps.permissions.of(patch.role).has(ADMIN_PERMISSION))
-        await this.assertNotLastAdmin(target);
       changes.role = patch.role;
     }
     if (patch.disabled !== undefined && (patch.disabled ? 1 : 0) !== target.disabled) {
-      if (patch.disabled) await this.assertNotLastAdmin(target);
       changes.disabled = patch.disabled ? 1 : 0;
     }
     if (Object.keys(changes).length === 0) return target;
     changes.updated_at = this.now();
-    const updated = await this.deps.repo.update(id, changes);
+    const demotes =
+      (changes.role !== undefined &&
+        !this.deps.permissions.of(changes.role).has(ADMIN_PERMISSION)) ||
+      changes.disabled === 1;
+    const updated = demotes
+      ? await this.deps.repo.withRolesLock(async (repo) => {
+          await this.assertNotLastAdmin(id, repo);
+          return repo.update(id, changes);
+        })
+      : await this.deps.repo.update(id, changes);
     if (!updated) throw new AppError('not_found', 'No user with this id.');
 
     const actor = { ...context, actorId: auth.userId };
@@ -375,20 +381,24 @@ export class UsersService {
 
   /** Deletes a user (itself or with users:write) and ends all its sessions. */
   async delete(auth: AuthContext, id: string, context: EventContext): Promise<void> {
-    const target = await this.visible(auth, id, context);
+    await this.visible(auth, id, context);
     if (auth.userId !== id && !auth.permissions.has('users:write')) {
       this.denied(auth, id, context, { status: 403 });
       throw new AppError('forbidden', 'This needs the users:write permission.');
     }
-    await this.assertNotLastAdmin(target);
     const actor = { ...context, actorId: auth.userId };
     // Disabled first: a sign-in that starts its session between ending the sessions and deleting
     // the row (which takes the sessions with it, unannounced) sees the flag and refuses, instead
-    // of leaving a session this instance still believes active.
-    if (target.disabled !== 1)
-      await this.deps.repo.update(id, { disabled: 1, updated_at: this.now() });
+    // of leaving a session this instance still believes active. Disabling is also the step that
+    // takes an administrator out of the count, so it is the one the last-admin check guards.
+    await this.deps.repo.withRolesLock(async (repo) => {
+      await this.assertNotLastAdmin(id, repo);
+      await repo.update(id, { disabled: 1, updated_at: this.now() });
+    });
     await this.deps.sessions.endAll(id, 'user_deleted', actor);
-    await this.deps.repo.delete(id);
+    // A concurrent deletion of the same user got there first: it answers, and records, alone.
+    if (!(await this.deps.repo.delete(id)))
+      throw new AppError('not_found', 'No user with this id.');
     this.deps.events.emit({
       ...actor,
       type: 'user.deleted',
@@ -414,11 +424,20 @@ export class UsersService {
     });
   }
 
-  private async assertNotLastAdmin(target: UserRow): Promise<void> {
+  /**
+   * Refuses to take user `id` out of the active administrators when it is the last one. Runs
+   * inside {@link UsersRepository.withRolesLock} with that lock's `repo`, and reads the user
+   * again there: what was read before the lock may have changed meanwhile (another
+   * administrator demoted or disabled concurrently).
+   * @throws AppError last_admin; not_found when the user is gone
+   */
+  private async assertNotLastAdmin(id: string, repo: UsersRepository): Promise<void> {
+    const target = await repo.findById(id);
+    if (!target) throw new AppError('not_found', 'No user with this id.');
     if (target.disabled === 1 || !this.deps.permissions.of(target.role).has(ADMIN_PERMISSION))
       return;
     const roles = this.deps.permissions.rolesWith(ADMIN_PERMISSION);
-    const remaining = await this.deps.repo.countActiveInRoles(roles);
+    const remaining = await repo.countActiveInRoles(roles);
     if (remaining <= 1) {
       throw new AppError(
         'last_admin',

@@ -1,9 +1,9 @@
 import { hash as argon2Hash, type Algorithm } from '@node-rs/argon2';
 import { hash as bcryptHash } from '@node-rs/bcrypt';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { PasswordHasher } from '../../src/crypto/index.js';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
-import { STRONG_PASSWORD, uniqueEmail } from '../helpers/identity.js';
+import { bearer, login, STRONG_PASSWORD, uniqueEmail } from '../helpers/identity.js';
 import { expectAccessWorks, expectProblem, postLogin, register } from './support.js';
 
 let t: TestApp;
@@ -13,6 +13,9 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await t.app.close();
+});
+afterEach(() => {
+  vi.restoreAllMocks();
 });
 
 const WRONG_PASSWORD = 'not the right password at all 7';
@@ -135,5 +138,40 @@ describe('password hash upgrade on login', () => {
     const { id, email } = await newUser();
     await t.app.services.usersRepo.update(id, { password_hash: null });
     expectProblem(await postLogin(t.app, email), 401, 'invalid_credentials');
+  });
+
+  it('never writes a hash of the old password over a password changed while it was checked', async () => {
+    const { id, email } = await newUser();
+    const session = await login(t.app, email);
+    const legacy = await weaker.hash(STRONG_PASSWORD);
+    await t.app.services.usersRepo.update(id, { password_hash: legacy });
+    const NEW_PASSWORD = 'velvet orbit lantern mosaic 93';
+
+    const { hasher } = t.app.services;
+    const check = hasher.verify.bind(hasher); // bound before the spy replaces it
+    let entered!: () => void;
+    const checking = new Promise<void>((resolve) => (entered = resolve));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    vi.spyOn(PasswordHasher.prototype, 'verify').mockImplementationOnce(async (hash, password) => {
+      const result = await check(hash, password);
+      entered();
+      await released;
+      return result;
+    });
+    const pending = postLogin(t.app, email);
+    await checking;
+    const change = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/password',
+      headers: bearer(session.accessToken),
+      payload: { currentPassword: STRONG_PASSWORD, newPassword: NEW_PASSWORD },
+    });
+    expect(change.statusCode, change.body).toBe(204);
+    release();
+
+    expectProblem(await pending, 401, 'invalid_credentials');
+    expectProblem(await postLogin(t.app, email, STRONG_PASSWORD), 401, 'invalid_credentials');
+    expect((await postLogin(t.app, email, NEW_PASSWORD)).statusCode).toBe(200);
   });
 });

@@ -119,7 +119,7 @@ describe('SQLite', () => {
     const db = await createDatabase({ sqlitePath: ':memory:' });
     try {
       await migrateToLatest(db);
-      const users = new UsersRepository(db.kysely);
+      const users = new UsersRepository(db.kysely, db.dialect);
       const row = userRow();
       await users.insert(row);
       expect(await users.findById(row.id)).toEqual(row);

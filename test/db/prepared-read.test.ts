@@ -8,7 +8,7 @@ describe(`prepareRead on ${dialectUnderTest}`, () => {
   let users: UsersRepository;
   beforeAll(async () => {
     t = await createMigratedTestDb();
-    users = new UsersRepository(t.db.kysely);
+    users = new UsersRepository(t.db.kysely, t.db.dialect);
   });
   afterAll(async () => {
     await t?.cleanup();
@@ -79,7 +79,7 @@ describe(`prepareRead on ${dialectUnderTest}`, () => {
     const row = await users.insert(userRow({ name: 'Before' }));
     const inside = await t.db.kysely.transaction().execute(async (trx) => {
       await trx.updateTable('users').set({ name: 'Inside' }).where('id', '=', row.id).execute();
-      return new UsersRepository(trx).findById(row.id);
+      return new UsersRepository(trx, t.db.dialect).findById(row.id);
     });
     expect(inside?.name).toBe('Inside');
     expect((await users.findById(row.id))?.name).toBe('Inside');

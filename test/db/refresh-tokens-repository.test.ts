@@ -18,7 +18,7 @@ describe(`RefreshTokensRepository on ${dialectUnderTest}`, () => {
   beforeAll(async () => {
     t = await createMigratedTestDb();
     tokens = new RefreshTokensRepository(t.db.kysely);
-    const users = new UsersRepository(t.db.kysely);
+    const users = new UsersRepository(t.db.kysely, t.db.dialect);
     const sessions = new SessionsRepository(t.db.kysely);
     newSession = async () => {
       const user = await users.insert(userRow());

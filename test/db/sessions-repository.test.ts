@@ -16,7 +16,7 @@ describe(`SessionsRepository on ${dialectUnderTest}`, () => {
 
   beforeAll(async () => {
     t = await createMigratedTestDb();
-    users = new UsersRepository(t.db.kysely);
+    users = new UsersRepository(t.db.kysely, t.db.dialect);
     sessions = new SessionsRepository(t.db.kysely);
   });
   afterAll(async () => {

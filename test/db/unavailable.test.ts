@@ -91,7 +91,7 @@ describe(`isDatabaseUnavailable on ${dialectUnderTest}`, () => {
   });
 
   it('is false for the errors of a working database', async () => {
-    const users = new UsersRepository(t.db.kysely);
+    const users = new UsersRepository(t.db.kysely, t.db.dialect);
     const first = await users.insert(userRow());
     expect(
       isDatabaseUnavailable(await failure(users.insert(userRow({ email: first.email })))),

@@ -22,7 +22,7 @@ describe(`isUniqueViolation on ${dialectUnderTest}`, () => {
   let users: UsersRepository;
   beforeAll(async () => {
     t = await createMigratedTestDb();
-    users = new UsersRepository(t.db.kysely);
+    users = new UsersRepository(t.db.kysely, t.db.dialect);
   });
   afterAll(async () => {
     await t?.cleanup();

@@ -459,4 +459,37 @@ describe('a password login racing an administrator', () => {
     expect(res.statusCode, res.body).toBe(403);
     expect(res.json()).toMatchObject({ code: 'account_disabled' });
   });
+
+  it('leaves no session to a login with the old password that finishes after a password change', async () => {
+    const user = await registerAndLogin(t.app);
+    const res = await loginAround(user, async () => {
+      const change = await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/password',
+        headers: bearer(user.accessToken),
+        payload: { currentPassword: user.password, newPassword: 'velvet orbit lantern mosaic 93' },
+      });
+      expect(change.statusCode, change.body).toBe(204);
+    });
+    // The old password was right when it was checked, but the change "ends every other session":
+    // a session started after it with the old password would outlive it.
+    expect(res.statusCode, res.body).toBe(401);
+    expect(res.json()).toMatchObject({ code: 'invalid_credentials' });
+    const open = await t.app.services.db.kysely
+      .selectFrom('sessions')
+      .select('id')
+      .where('user_id', '=', user.id)
+      .where('ended_at', 'is', null)
+      .execute();
+    expect(open.map((row) => row.id)).toEqual([user.sessionId]);
+  });
+
+  it('still logs in a user whose hash was only upgraded meanwhile (same password)', async () => {
+    const user = await registerAndLogin(t.app);
+    const res = await loginAround(user, async () => {
+      const rehashed = await t.app.services.hasher.hash(user.password);
+      await t.app.services.usersRepo.update(user.id, { password_hash: rehashed });
+    });
+    expect(res.statusCode, res.body).toBe(200);
+  });
 });
