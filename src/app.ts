@@ -229,7 +229,12 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
 
   await app.register(apiDocs, { version, serveUi: config.docs.enabled });
   await app.register(health);
-  await app.register(apiIndex, { prefix: '/api/v1', version: 1, config: config.api });
+  await app.register(apiIndex, {
+    prefix: '/api/v1',
+    version: 1,
+    config: config.api,
+    docsEnabled: config.docs.enabled,
+  });
 
   app.readiness.register('database', () => services.db.ping());
   if (services.store.kind === 'redis') {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Config } from '../config/index.js';
 import { AppError } from '../errors.js';
-import { clientKey, storeUnavailable } from '../rate-limit/index.js';
+import { clientKey, rateLimitHeaders, storeUnavailable } from '../rate-limit/index.js';
 import type { EventContext, SecurityEvent, SecurityEvents } from '../security-events.js';
 import type { SharedStore } from '../store/index.js';
 
@@ -125,8 +125,14 @@ export class LoginThrottle {
         target,
         details: { scope, retryAfterSeconds: retryAfter },
       });
+      // The RateLimit fields the request policy set earlier still show room in the auth
+      // policy; they are replaced by this limit's, so that a client honouring RateLimit-Reset
+      // waits as long as Retry-After says instead of retrying into the same refusal.
       throw new AppError('rate_limited', `Too many failed logins. Retry in ${retryAfter} s.`, {
-        headers: { 'retry-after': String(retryAfter) },
+        headers: {
+          'retry-after': String(retryAfter),
+          ...rateLimitHeaders({ limit: counter.points, remaining: 0, resetSeconds: retryAfter }),
+        },
       });
     }
   }

@@ -40,8 +40,15 @@ const ALIASES: Record<string, string[]> = {
   'keys.masterKey': ['BULWARK_MASTER_KEY'],
 };
 
+// Units written in mixed case are one word in an environment name: argon2MemoryKiB is
+// ..._MEMORY_KIB, which an operator can guess, not ..._MEMORY_KI_B.
+const MIXED_CASE_UNITS = /(KiB|MiB|GiB)(?=[A-Z]|$)/g;
+
 function toSnake(segment: string): string {
-  return segment.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
+  return segment
+    .replace(MIXED_CASE_UNITS, (unit) => unit[0] + unit.slice(1).toLowerCase())
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+    .toUpperCase();
 }
 
 function isGroup(node: SchemaNode): boolean {

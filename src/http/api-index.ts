@@ -5,7 +5,7 @@ import type { Config } from '../config/index.js';
 /** GET /api/vN: what this version is and whether it is deprecated; a cheap probe for clients. */
 export function apiIndex(
   app: FastifyInstance,
-  opts: { version: number; config: Config['api'] },
+  opts: { version: number; config: Config['api']; docsEnabled: boolean },
 ): void {
   const deprecation = opts.config.deprecations[String(opts.version)];
   const body = {
@@ -13,7 +13,10 @@ export function apiIndex(
     status: deprecation ? ('deprecated' as const) : ('stable' as const),
     deprecatedAt: deprecation?.deprecatedAt ?? null,
     sunsetAt: deprecation?.sunsetAt ?? null,
-    links: { openapi: '/openapi.json', docs: '/docs' },
+    // Only what is served: with docs.enabled off (the production default) both would be 404.
+    links: opts.docsEnabled
+      ? { openapi: '/openapi.json', docs: '/docs' }
+      : { openapi: null, docs: null },
   };
   app.get(
     '/',

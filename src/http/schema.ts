@@ -34,7 +34,10 @@ export const ApiIndexBody = Type.Object(
     deprecatedAt: Type.Union([Type.String(), Type.Null()]),
     sunsetAt: Type.Union([Type.String(), Type.Null()]),
     links: Type.Object(
-      { openapi: Type.String(), docs: Type.String() },
+      {
+        openapi: Type.Union([Type.String(), Type.Null()]),
+        docs: Type.Union([Type.String(), Type.Null()]),
+      },
       { additionalProperties: false },
     ),
   },

@@ -24,7 +24,9 @@ export interface RateLimitingOptions {
  * (draft-ietf-httpapi-ratelimit-headers up to -06) rather than the later combined `RateLimit`
  * field, because clients and gateways read the triple today.
  */
-export function rateLimitHeaders(state: RateLimitState): Record<string, string> {
+export function rateLimitHeaders(
+  state: Pick<RateLimitState, 'limit' | 'remaining' | 'resetSeconds'>,
+): Record<string, string> {
   return {
     'ratelimit-limit': String(state.limit),
     'ratelimit-remaining': String(state.remaining),

@@ -67,6 +67,11 @@ for (const store of stores) {
       const throttled = results.find((r) => r.statusCode === 429)!;
       expect(throttled.json()).toMatchObject({ code: 'rate_limited' });
       expect(Number(throttled.headers['retry-after'])).toBeGreaterThan(800);
+      // The RateLimit fields describe the limit that refused, not the auth request policy that
+      // still has room: a client honouring RateLimit-Reset must not come back a minute later.
+      expect(throttled.headers['ratelimit-limit']).toBe('5');
+      expect(throttled.headers['ratelimit-remaining']).toBe('0');
+      expect(throttled.headers['ratelimit-reset']).toBe(throttled.headers['retry-after']);
       // Even the right password waits for the window: the attacker may have guessed it.
       expect((await login(user.email, STRONG_PASSWORD, '192.0.2.10')).statusCode).toBe(429);
       // The owner elsewhere is not locked out.
@@ -132,6 +137,8 @@ for (const store of stores) {
       const blocked = await login(user.email, STRONG_PASSWORD, '203.0.113.51');
       expect(blocked.statusCode).toBe(429);
       expect(Number(blocked.headers['retry-after'])).toBeLessThanOrEqual(4);
+      expect(blocked.headers['ratelimit-remaining']).toBe('0');
+      expect(blocked.headers['ratelimit-reset']).toBe(blocked.headers['retry-after']);
       expect(events('login.throttled').at(-1)).toMatchObject({
         ip: '203.0.113.51',
         target: { type: 'user', id: user.id },

@@ -42,7 +42,7 @@ function cliEnv(extra: Record<string, string> = {}): Record<string, string> {
     ...(testDb.url === undefined ? {} : { DATABASE_URL: testDb.url }),
     // BULWARK_KEYS_MASTER_KEY is the canonical name of keys.masterKey.
     BULWARK_KEYS_MASTER_KEY: TEST_MASTER_KEY,
-    BULWARK_PASSWORDS_ARGON2_MEMORY_KI_B: '1024',
+    BULWARK_PASSWORDS_ARGON2_MEMORY_KIB: '1024',
     BULWARK_PASSWORDS_ARGON2_ITERATIONS: '1',
     ...extra,
   };

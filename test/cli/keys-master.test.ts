@@ -44,7 +44,7 @@ function cliEnv(keys: Record<string, string>): Record<string, string> {
   return {
     BULWARK_DATABASE_SQLITE_PATH: testDb.sqlitePath,
     ...(testDb.url === undefined ? {} : { DATABASE_URL: testDb.url }),
-    BULWARK_PASSWORDS_ARGON2_MEMORY_KI_B: '1024',
+    BULWARK_PASSWORDS_ARGON2_MEMORY_KIB: '1024',
     BULWARK_PASSWORDS_ARGON2_ITERATIONS: '1',
     ...keys,
   };

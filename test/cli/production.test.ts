@@ -156,7 +156,7 @@ describe('production start-up refuses an unsafe configuration (exit 78)', () => 
     ],
     [
       'argon2 below OWASP',
-      () => ({ BULWARK_PASSWORDS_ARGON2_MEMORY_KI_B: '4096' }),
+      () => ({ BULWARK_PASSWORDS_ARGON2_MEMORY_KIB: '4096' }),
       /argon2id m=4096 KiB, t=2, p=1 is below every OWASP minimum/,
     ],
     [

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createConfig, loadConfig } from '../../src/config/index.js';
+import { settings } from '../../src/config/settings.js';
 import { ConfigError } from '../../src/errors.js';
 
 function problemsOf(fn: () => unknown): string[] {
@@ -107,6 +108,14 @@ describe('config from the environment', () => {
 
   it('prefers BULWARK_SERVER_PORT over PORT', () => {
     expect(loadConfig({ env: { PORT: '1', BULWARK_SERVER_PORT: '2' } }).server.port).toBe(2);
+  });
+
+  it('spells a unit as one word in environment names (KIB, not KI_B)', () => {
+    const config = loadConfig({ env: { BULWARK_PASSWORDS_ARGON2_MEMORY_KIB: '47104' } });
+    expect(config.passwords.argon2MemoryKiB).toBe(47104);
+    // No name is split into one-letter pieces an operator would never guess.
+    const oneLetter = settings.map((s) => s.envName).filter((n) => /_[A-Z](_|$)/.test(n));
+    expect(oneLetter).toEqual([]);
   });
 
   it('lets the environment override the file', () => {

@@ -17,6 +17,8 @@ describe('API docs', () => {
           .additionalProperties,
       ).toBe(false);
       expect(Object.keys(doc.paths).some((p) => p.startsWith('/docs'))).toBe(false);
+      const index = await t.app.inject({ method: 'GET', url: '/api/v1' });
+      expect(index.json().links).toEqual({ openapi: '/openapi.json', docs: '/docs' });
     } finally {
       await t.app.close();
     }
@@ -44,6 +46,10 @@ describe('API docs', () => {
     try {
       expect((await t.app.inject({ method: 'GET', url: '/openapi.json' })).statusCode).toBe(404);
       expect((await t.app.inject({ method: 'GET', url: '/docs/' })).statusCode).toBe(404);
+      // The version index must not advertise addresses that answer 404.
+      const index = await t.app.inject({ method: 'GET', url: '/api/v1' });
+      expect(index.statusCode).toBe(200);
+      expect(index.json().links).toEqual({ openapi: null, docs: null });
     } finally {
       await t.app.close();
     }

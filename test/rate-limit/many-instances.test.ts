@@ -51,7 +51,7 @@ describe.skipIf(!process.env.DATABASE_URL)(
         // (a loader bug outside this change), so the canonical name is used.
         BULWARK_KEYS_MASTER_KEY: TEST_MASTER_KEY,
         BULWARK_LOG_LEVEL: 'info',
-        BULWARK_PASSWORDS_ARGON2_MEMORY_KI_B: '1024',
+        BULWARK_PASSWORDS_ARGON2_MEMORY_KIB: '1024',
         BULWARK_PASSWORDS_ARGON2_ITERATIONS: '1',
         BULWARK_RATE_LIMIT_GENERAL_POINTS: String(GENERAL_LIMIT),
       };
