@@ -139,7 +139,20 @@ export function installErrorHandling(app: FastifyInstance, routes: RouteMethods)
     if (appError.status === 401 && !isAppError(error) && !reply.hasHeader('www-authenticate')) {
       reply.header('www-authenticate', 'Bearer realm="bulwark"');
     }
-    if (appError.status >= 500) {
+    if (appError.status === 503 && isAppError(error)) {
+      // A deliberate "try again shortly" (hashing queue full, Redis down under failClosed,
+      // shutting down): an expected condition that can come by the thousand in a flood, so one
+      // warn line each without a stack; the outage itself is logged once where it is noticed.
+      const cause = (error as { cause?: unknown }).cause;
+      request.log.warn(
+        {
+          code: appError.code,
+          detail: appError.detail,
+          ...(cause instanceof Error ? { cause: cause.message } : {}),
+        },
+        'request refused: service unavailable',
+      );
+    } else if (appError.status >= 500) {
       request.log.error({ err: error }, 'request failed');
     } else {
       request.log.debug({ code: appError.code, err: error }, 'request rejected');

@@ -32,6 +32,17 @@ describe('a login flood beyond the hashing queue', () => {
     const body = expectProblem(refused[0]!, 503, 'service_unavailable');
     expect(body.detail).toBe('Passwords cannot be checked right now. Try again shortly.');
     expect(refused[0]!.headers['retry-after']).toBe('1');
+    // An expected refusal that a flood brings by the thousand: one warn line each, no stack.
+    const line = t.logs.lines.find((l) => l.requestId === body.requestId);
+    expect(line).toMatchObject({
+      level: 'warn',
+      msg: 'request refused: service unavailable',
+      code: 'service_unavailable',
+    });
+    expect(line).not.toHaveProperty('err');
+    expect(
+      t.logs.lines.filter((l) => l.level === 'error' && l.msg === 'request failed'),
+    ).toHaveLength(0);
     // Once the queue has drained the right password works again.
     expect((await postLogin(t.app, user.email, STRONG_PASSWORD)).statusCode).toBe(200);
   });
