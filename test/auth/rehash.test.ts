@@ -3,6 +3,7 @@ import { hash as bcryptHash } from '@node-rs/bcrypt';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { PasswordHasher } from '../../src/crypto/index.js';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
+import { holdNextPasswordCheck } from '../helpers/hold-password-check.js';
 import { bearer, login, STRONG_PASSWORD, uniqueEmail } from '../helpers/identity.js';
 import { expectAccessWorks, expectProblem, postLogin, register } from './support.js';
 
@@ -147,18 +148,7 @@ describe('password hash upgrade on login', () => {
     await t.app.services.usersRepo.update(id, { password_hash: legacy });
     const NEW_PASSWORD = 'velvet orbit lantern mosaic 93';
 
-    const { hasher } = t.app.services;
-    const check = hasher.verify.bind(hasher); // bound before the spy replaces it
-    let entered!: () => void;
-    const checking = new Promise<void>((resolve) => (entered = resolve));
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => (release = resolve));
-    vi.spyOn(PasswordHasher.prototype, 'verify').mockImplementationOnce(async (hash, password) => {
-      const result = await check(hash, password);
-      entered();
-      await released;
-      return result;
-    });
+    const { checking, release } = holdNextPasswordCheck(t.app);
     const pending = postLogin(t.app, email);
     await checking;
     const change = await t.app.inject({

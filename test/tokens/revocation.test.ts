@@ -1,8 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { PasswordHasher } from '../../src/crypto/index.js';
 import { SessionsRepository, UsersRepository } from '../../src/db/index.js';
 import type { RecordedSecurityEvent } from '../../src/security-events.js';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
+import { holdNextPasswordCheck } from '../helpers/hold-password-check.js';
 import {
   bearer,
   createUserAndLogin,
@@ -350,18 +350,7 @@ describe('a password login racing an administrator', () => {
    * read the user row before the change, and starts its session after it.
    */
   async function loginAround(user: LoggedIn, change: () => Promise<void>) {
-    const { hasher } = t.app.services;
-    const check = hasher.verify.bind(hasher); // bound before the spy replaces it
-    let entered!: () => void;
-    const checking = new Promise<void>((resolve) => (entered = resolve));
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => (release = resolve));
-    vi.spyOn(PasswordHasher.prototype, 'verify').mockImplementationOnce(async (hash, password) => {
-      const result = await check(hash, password);
-      entered();
-      await released;
-      return result;
-    });
+    const { checking, release } = holdNextPasswordCheck(t.app);
     const pending = t.app.inject({
       method: 'POST',
       url: '/api/v1/auth/login',
