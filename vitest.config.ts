@@ -18,6 +18,7 @@ const DIALECT_FREE = [
   'test/posture/**',
   'test/cli/progress.test.ts',
   'test/oidc/config.test.ts',
+  'test/scan/**',
 ];
 const postgresUrl = process.env.DATABASE_URL;
 

@@ -5,6 +5,7 @@ import { doctor } from './commands/doctor.js';
 import { keys } from './commands/keys.js';
 import { migrate } from './commands/migrate.js';
 import { auditLog } from './commands/audit-log.js';
+import { audit } from './commands/audit.js';
 import { serve } from './commands/serve.js';
 import { user } from './commands/user.js';
 
@@ -16,6 +17,7 @@ const commands: Record<string, Command> = Object.assign(
     keys,
     user,
     'audit-log': auditLog,
+    audit,
     'dev-cert': devCert,
     doctor,
   },

@@ -20,6 +20,7 @@ const LEVEL: Record<string, number> = {
   metrics: 4,
   oidc: 4,
   posture: 4,
+  scan: 4,
   tokens: 3,
   access: 3,
   http: 3,

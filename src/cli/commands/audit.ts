@@ -1,0 +1,200 @@
+import { readFile } from 'node:fs/promises';
+import { BudgetExceededError } from '../../scan/client.js';
+import { renderJson, renderText, summarize } from '../../scan/report.js';
+import { runScan, SCAN_DEFAULTS, TargetUnreachableError } from '../../scan/scanner.js';
+import type { ScanOptions } from '../../scan/types.js';
+import { CliError, CliUsageError, parseCommandArgs, type Command } from '../args.js';
+
+/** Longer than any access token worth the name; a bigger "token" is a wrong file. */
+const MAX_TOKEN_BYTES = 16 * 1024;
+const EX_UNAVAILABLE = 69;
+
+const usage = [
+  'Usage: bulwark audit URL [options]',
+  '',
+  'Scans a running API from the outside against the security checklist: HTTPS and HSTS,',
+  'security headers, CORS, authentication (with forged tokens: alg none, a changed signature or',
+  'payload, HS256 keyed with the public key, an embedded jwk, kid injection), tokens in URLs,',
+  'input handling (content type, body limit, prototype poisoning, unknown fields, TRACE), error',
+  'answers (problem+json, no stack traces or SQL), open metrics, versioning and password-guessing',
+  'limits. Routes are found in the OpenAPI document (default /openapi.json) or given below.',
+  '',
+  'It sends only to URL, at most --max-requests requests, one at a time. It tries wrong',
+  'passwords at the login route until refused (--rate-limit-requests; 0 turns that off), which',
+  "uses up the scanning address's login allowance: scan your own APIs only.",
+  '',
+  'Exit codes: 0 no fail (warnings allowed), 1 at least one fail (or warn, with --strict),',
+  '2 bad arguments, 69 the target did not answer.',
+  '',
+  'Options:',
+  '  --token-file FILE        an access token the API accepts (for the token attacks and the',
+  '                           authenticated checks)',
+  '  --token-stdin            read that token from standard input',
+  `  --openapi PATH           where the OpenAPI document is (default ${SCAN_DEFAULTS.openapiPath})`,
+  '  --protected-path PATH    a GET route that needs a bearer token (default: from OpenAPI)',
+  '  --login-path PATH        the password-login route, POST JSON (default: from OpenAPI)',
+  `  --origin ORIGIN          the untrusted origin of the CORS probes (default ${SCAN_DEFAULTS.foreignOrigin})`,
+  `  --rate-limit-requests N  wrong-password logins before concluding none is limited (default ${SCAN_DEFAULTS.rateLimitRequests})`,
+  `  --max-requests N         the most requests the scan may send (default ${SCAN_DEFAULTS.maxRequests})`,
+  `  --timeout-ms N           per request (default ${SCAN_DEFAULTS.timeoutMs})`,
+  '  --ca FILE                extra CA certificates (PEM) to trust for an https URL',
+  '  --json                   one JSON document instead of the table',
+  '  --strict                 exit 1 on warnings too',
+].join('\n');
+
+function integer(
+  name: string,
+  value: string | undefined,
+  min: number,
+  max: number,
+): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
+    throw new CliUsageError(
+      `--${name} must be a whole number from ${min} to ${max}, not "${value}"`,
+    );
+  }
+  return Number(value);
+}
+
+function path(name: string, value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  if (!value.startsWith('/') || value.startsWith('//') || /\s/.test(value)) {
+    throw new CliUsageError(
+      `--${name} must be a path on the target starting with "/", not "${value}"`,
+    );
+  }
+  return value;
+}
+
+function targetUrl(text: string): URL {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new CliUsageError(`"${text}" is not a URL (e.g. https://api.example.com)`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new CliUsageError(`the URL must be http or https, not ${url.protocol.slice(0, -1)}`);
+  }
+  if (url.username !== '' || url.password !== '') {
+    // They would be printed in the report; a token is given with --token-file instead.
+    throw new CliUsageError('the URL must not contain a user name or password');
+  }
+  return url;
+}
+
+function tokenFrom(raw: Buffer, source: string): string {
+  if (raw.length > MAX_TOKEN_BYTES) {
+    throw new CliError(`the token in ${source} is longer than ${MAX_TOKEN_BYTES} bytes`);
+  }
+  const token = raw.toString('utf8').trim();
+  if (token === '') throw new CliError(`${source} holds no token`);
+  if (!/^[\w\-.~+/]+=*$/.test(token)) {
+    throw new CliError(
+      `${source} does not hold one token (it has spaces or other characters a bearer token cannot have)`,
+    );
+  }
+  return token;
+}
+
+async function readStdin(): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let length = 0;
+  for await (const chunk of process.stdin) {
+    const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+    chunks.push(buffer);
+    length += buffer.length;
+    if (length > MAX_TOKEN_BYTES) break;
+  }
+  return Buffer.concat(chunks);
+}
+
+/** `bulwark audit URL`: the security scanner. */
+export const audit: Command = {
+  synopsis: 'audit URL',
+  summary: 'scan a running API against the security checklist; exit 1 on any fail',
+  usage,
+  async run(args) {
+    const { values, positionals } = parseCommandArgs(args, {
+      'token-file': { type: 'string' },
+      'token-stdin': { type: 'boolean' },
+      openapi: { type: 'string' },
+      'protected-path': { type: 'string' },
+      'login-path': { type: 'string' },
+      origin: { type: 'string' },
+      'rate-limit-requests': { type: 'string' },
+      'max-requests': { type: 'string' },
+      'timeout-ms': { type: 'string' },
+      ca: { type: 'string' },
+      json: { type: 'boolean' },
+      strict: { type: 'boolean' },
+    });
+    if (positionals.length !== 1) {
+      throw new CliUsageError(
+        positionals.length === 0 ? 'give the URL of the API to scan' : 'give one URL',
+      );
+    }
+    if (values['token-file'] !== undefined && values['token-stdin']) {
+      throw new CliUsageError('give the token with --token-file or --token-stdin, not both');
+    }
+    const target = targetUrl(positionals[0]!);
+    let origin: string | undefined;
+    if (values.origin !== undefined) {
+      try {
+        origin = new URL(values.origin).origin;
+      } catch {
+        throw new CliUsageError(
+          `--origin must be an origin such as https://evil.example, not "${values.origin}"`,
+        );
+      }
+      if (origin === 'null') throw new CliUsageError('--origin must be an http or https origin');
+    }
+    let token: string | undefined;
+    if (values['token-file'] !== undefined) {
+      const file = values['token-file'];
+      const raw = await readFile(file).catch((error: NodeJS.ErrnoException) => {
+        throw new CliError(`cannot read the token file ${file}: ${error.code ?? error.message}`);
+      });
+      token = tokenFrom(raw, file);
+    } else if (values['token-stdin']) {
+      token = tokenFrom(await readStdin(), 'standard input');
+    }
+    let ca: string | undefined;
+    if (values.ca !== undefined) {
+      const file = values.ca;
+      ca = await readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
+        throw new CliError(`cannot read the CA file ${file}: ${error.code ?? error.message}`);
+      });
+    }
+    const options: ScanOptions = { target };
+    const optional = {
+      token,
+      ca,
+      foreignOrigin: origin,
+      openapiPath: path('openapi', values.openapi),
+      protectedPath: path('protected-path', values['protected-path']),
+      loginPath: path('login-path', values['login-path']),
+      rateLimitRequests: integer('rate-limit-requests', values['rate-limit-requests'], 0, 1000),
+      maxRequests: integer('max-requests', values['max-requests'], 10, 10_000),
+      timeoutMs: integer('timeout-ms', values['timeout-ms'], 100, 120_000),
+    };
+    for (const [key, value] of Object.entries(optional)) {
+      if (value !== undefined) (options as unknown as Record<string, unknown>)[key] = value;
+    }
+    let report;
+    try {
+      report = await runScan(options);
+    } catch (error) {
+      if (error instanceof TargetUnreachableError)
+        throw new CliError(error.message, EX_UNAVAILABLE);
+      if (error instanceof BudgetExceededError) {
+        throw new CliError(`${error.message}: raise it, or lower --rate-limit-requests`);
+      }
+      throw error;
+    }
+    process.stdout.write(`${values.json ? renderJson(report) : renderText(report)}\n`);
+    const summary = summarize(report);
+    return summary.fail > 0 || (values.strict && summary.warn > 0) ? 1 : 0;
+  },
+};

@@ -1,0 +1,249 @@
+import { evidence, finding, header, type ScanContext } from '../context.js';
+import type { ProbeResponse, ScanFinding } from '../types.js';
+
+const LINE = 10;
+
+/**
+ * The first of `responses` whose header `name` fails `ok`, or undefined when every one passes.
+ * Security headers belong on every response, errors included, so each sample is checked.
+ */
+function firstBad(
+  responses: ProbeResponse[],
+  name: string,
+  ok: (value: string | undefined) => boolean,
+): ProbeResponse | undefined {
+  return responses.find((res) => !ok(header(res, name)));
+}
+
+function headerCheck(
+  responses: ProbeResponse[],
+  check: string,
+  name: string,
+  ok: (value: string | undefined) => boolean,
+  messages: {
+    pass: string;
+    bad: (value: string | undefined) => string;
+    fix: string;
+    status?: 'warn' | 'fail';
+  },
+): ScanFinding {
+  const bad = firstBad(responses, name, ok);
+  if (bad === undefined) return finding(check, LINE, 'pass', messages.pass);
+  return finding(check, LINE, messages.status ?? 'fail', messages.bad(header(bad, name)), {
+    fix: messages.fix,
+    evidence: evidence(bad),
+  });
+}
+
+/** Security headers on API responses (OWASP REST Security and HTTP Headers cheat sheets). */
+export function headerChecks(ctx: ScanContext): ScanFinding[] {
+  const samples = [ctx.home, ctx.notFound, ctx.anonymous, ctx.authed].filter(
+    (res): res is ProbeResponse => res !== undefined,
+  );
+  const findings: ScanFinding[] = [];
+  const csp = (value: string | undefined): string[] =>
+    (value ?? '')
+      .toLowerCase()
+      .split(';')
+      .map((d) => d.trim().replace(/\s+/g, ' '));
+  findings.push(
+    headerCheck(samples, 'headers.csp', 'content-security-policy', (v) => v !== undefined, {
+      pass: 'Content-Security-Policy is sent.',
+      bad: () => 'A response has no Content-Security-Policy.',
+      fix: "Send Content-Security-Policy: default-src 'none'; frame-ancestors 'none' on API responses.",
+    }),
+  );
+  if (findings[0]!.status === 'pass') {
+    const weak = samples.find(
+      (res) => !csp(header(res, 'content-security-policy')).includes("default-src 'none'"),
+    );
+    if (weak !== undefined) {
+      findings[0] = finding(
+        'headers.csp',
+        LINE,
+        'warn',
+        `Content-Security-Policy is "${header(weak, 'content-security-policy')}", not default-src 'none'.`,
+        {
+          fix: "An API serves no documents: default-src 'none'; frame-ancestors 'none'.",
+          evidence: evidence(weak),
+        },
+      );
+    }
+  }
+  findings.push(
+    headerCheck(
+      samples,
+      'headers.nosniff',
+      'x-content-type-options',
+      (v) => v?.trim().toLowerCase() === 'nosniff',
+      {
+        pass: 'X-Content-Type-Options: nosniff is sent.',
+        bad: (v) =>
+          v === undefined
+            ? 'A response has no X-Content-Type-Options.'
+            : `X-Content-Type-Options is "${v}".`,
+        fix: 'Send X-Content-Type-Options: nosniff.',
+      },
+    ),
+  );
+  findings.push(
+    headerCheck(
+      samples,
+      'headers.framing',
+      'x-frame-options',
+      (v) => /^(deny|sameorigin)$/i.test(v?.trim() ?? ''),
+      {
+        pass: 'X-Frame-Options forbids framing.',
+        bad: () => 'A response does not forbid framing (X-Frame-Options).',
+        fix: "Send X-Frame-Options: DENY (and frame-ancestors 'none' in the CSP).",
+      },
+    ),
+  );
+  // Repair the framing finding when the CSP alone forbids it: that is what browsers honour now.
+  const framing = findings[findings.length - 1]!;
+  if (
+    framing.status !== 'pass' &&
+    samples.every((res) =>
+      csp(header(res, 'content-security-policy')).some((d) =>
+        /^frame-ancestors 'none'|^frame-ancestors 'self'/.test(d),
+      ),
+    )
+  ) {
+    findings[findings.length - 1] = finding(
+      'headers.framing',
+      LINE,
+      'warn',
+      "Framing is forbidden by the CSP's frame-ancestors, but older browsers need X-Frame-Options too.",
+      { fix: 'Also send X-Frame-Options: DENY.', evidence: framing.evidence },
+    );
+  }
+  findings.push(
+    headerCheck(
+      samples,
+      'headers.referrer-policy',
+      'referrer-policy',
+      (v) => v !== undefined && !/unsafe-url|no-referrer-when-downgrade/i.test(v),
+      {
+        pass: 'Referrer-Policy is sent.',
+        bad: (v) =>
+          v === undefined ? 'A response has no Referrer-Policy.' : `Referrer-Policy is "${v}".`,
+        fix: 'Send Referrer-Policy: no-referrer.',
+        status: 'warn',
+      },
+    ),
+  );
+  const coop = firstBad(samples, 'cross-origin-opener-policy', (v) => v !== undefined);
+  const corp = firstBad(samples, 'cross-origin-resource-policy', (v) => v !== undefined);
+  findings.push(
+    coop === undefined && corp === undefined
+      ? finding(
+          'headers.cross-origin',
+          LINE,
+          'pass',
+          'Cross-Origin-Opener-Policy and Cross-Origin-Resource-Policy are sent.',
+        )
+      : finding(
+          'headers.cross-origin',
+          LINE,
+          'warn',
+          `A response has no ${coop === undefined ? '' : 'Cross-Origin-Opener-Policy'}${coop !== undefined && corp !== undefined ? ' or ' : ''}${corp === undefined ? '' : 'Cross-Origin-Resource-Policy'}.`,
+          {
+            fix: 'Send Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Resource-Policy: same-origin.',
+            evidence: evidence(coop ?? corp!),
+          },
+        ),
+  );
+  findings.push(
+    headerCheck(
+      samples,
+      'headers.xss-protection',
+      'x-xss-protection',
+      (v) => v === undefined || v.trim() === '0',
+      {
+        pass: 'X-XSS-Protection is absent or 0, as OWASP advises.',
+        bad: (v) =>
+          `X-XSS-Protection is "${v}": the old browser filter it turns on can itself be abused.`,
+        fix: 'Send X-XSS-Protection: 0, or nothing.',
+        status: 'warn',
+      },
+    ),
+  );
+  if (ctx.authed === undefined) {
+    findings.push(
+      finding(
+        'headers.cache-control',
+        LINE,
+        'skip',
+        'No authenticated response to look at: give the scan a token.',
+      ),
+    );
+  } else {
+    findings.push(
+      headerCheck(
+        [ctx.authed],
+        'headers.cache-control',
+        'cache-control',
+        (v) => /(^|,)\s*no-store\s*(,|$)/i.test(v ?? ''),
+        {
+          pass: 'Authenticated responses carry Cache-Control: no-store.',
+          bad: (v) =>
+            `An authenticated response has Cache-Control "${v ?? '(none)'}": caches may keep user data.`,
+          fix: 'Send Cache-Control: no-store on authentication and user data.',
+        },
+      ),
+    );
+  }
+  const powered = ctx.seen.find((res) => header(res, 'x-powered-by') !== undefined);
+  const server = ctx.seen.find((res) => /\d/.test(header(res, 'server') ?? ''));
+  findings.push(
+    powered === undefined && server === undefined
+      ? finding('headers.fingerprint', LINE, 'pass', 'No X-Powered-By, and no version in Server.')
+      : finding(
+          'headers.fingerprint',
+          LINE,
+          'warn',
+          powered === undefined
+            ? `The Server header names a version ("${header(server!, 'server')}").`
+            : `X-Powered-By tells the framework ("${header(powered, 'x-powered-by')}").`,
+          {
+            fix: 'Remove X-Powered-By and version numbers from Server.',
+            evidence: evidence(powered ?? server!),
+          },
+        ),
+  );
+  const cookies = ctx.seen.flatMap((res) => {
+    const value = res.headers['set-cookie'];
+    return (Array.isArray(value) ? value : value === undefined ? [] : [value]).map((cookie) => ({
+      res,
+      cookie,
+    }));
+  });
+  const loose = cookies.find(
+    ({ cookie }) =>
+      !/;\s*httponly/i.test(cookie) ||
+      !/;\s*samesite=/i.test(cookie) ||
+      (ctx.client.https && !/;\s*secure/i.test(cookie)),
+  );
+  if (cookies.length > 0) {
+    findings.push(
+      loose === undefined
+        ? finding(
+            'headers.cookies',
+            LINE,
+            'pass',
+            'Every cookie is HttpOnly and SameSite (and Secure over HTTPS).',
+          )
+        : finding(
+            'headers.cookies',
+            LINE,
+            'fail',
+            `The cookie "${loose.cookie.split('=')[0]}" lacks HttpOnly, SameSite or Secure.`,
+            {
+              fix: 'Set cookies with HttpOnly; Secure; SameSite=Lax (or Strict).',
+              evidence: evidence(loose.res),
+            },
+          ),
+    );
+  }
+  return findings;
+}

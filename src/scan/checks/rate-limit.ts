@@ -1,0 +1,85 @@
+import { evidence, finding, header, type ScanContext } from '../context.js';
+import type { ScanFinding } from '../types.js';
+
+const LINE = 7;
+
+/** Any standard or common rate-limit header on the scan's responses. */
+export function rateLimitHeaderCheck(ctx: ScanContext): ScanFinding {
+  const names = ['ratelimit', 'ratelimit-policy', 'ratelimit-limit', 'x-ratelimit-limit'];
+  const res = ctx.seen.find((r) => names.some((name) => header(r, name) !== undefined));
+  return res === undefined
+    ? finding(
+        'ratelimit.headers',
+        LINE,
+        'warn',
+        'No response told the client its limit (RateLimit-* headers).',
+        {
+          fix: 'Send RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset (IETF draft), and Retry-After with 429.',
+        },
+      )
+    : finding('ratelimit.headers', LINE, 'pass', 'Responses carry rate-limit headers.');
+}
+
+/**
+ * Password guessing is throttled: wrong-password logins, one after the other, until the API
+ * answers 429 or the probe's bound is reached. Runs last: it uses up the client's auth limit.
+ */
+export async function loginThrottleCheck(ctx: ScanContext): Promise<ScanFinding> {
+  const { login, loginSample } = ctx;
+  if (ctx.rateLimitRequests === 0) {
+    return finding(
+      'ratelimit.login',
+      LINE,
+      'skip',
+      'The login rate-limit probe was turned off (--rate-limit-requests 0).',
+    );
+  }
+  if (login === undefined || loginSample === undefined) {
+    return finding(
+      'ratelimit.login',
+      LINE,
+      'skip',
+      'No login route known (or no body for it), so password guessing was not tried: pass --login-path.',
+    );
+  }
+  const started = Date.now();
+  const body = JSON.stringify(loginSample);
+  for (let attempt = 1; attempt <= ctx.rateLimitRequests; attempt += 1) {
+    const res = await ctx.send({
+      method: 'POST',
+      path: login.path,
+      headers: { 'content-type': 'application/json' },
+      body,
+    });
+    if (res.status === 429) {
+      return header(res, 'retry-after') === undefined
+        ? finding(
+            'ratelimit.login',
+            LINE,
+            'warn',
+            `Password guessing is refused after ${attempt} attempts, but the 429 has no Retry-After.`,
+            {
+              fix: 'Send Retry-After with every 429.',
+              evidence: evidence(res),
+            },
+          )
+        : finding(
+            'ratelimit.login',
+            LINE,
+            'pass',
+            `Password guessing is refused after ${attempt} attempts (429 with Retry-After: ${header(res, 'retry-after')}).`,
+          );
+    }
+  }
+  const seconds = ((Date.now() - started) / 1000).toFixed(1);
+  return finding(
+    'ratelimit.login',
+    LINE,
+    'fail',
+    `${ctx.rateLimitRequests} wrong-password logins in ${seconds} s were all answered: password guessing is not throttled.`,
+    {
+      fix: 'Limit login attempts per client and per account (429 with Retry-After).',
+      evidence: `POST ${login.path} × ${ctx.rateLimitRequests}, no 429`,
+    },
+  );
+}

@@ -1,0 +1,198 @@
+import { randomUUID } from 'node:crypto';
+
+/**
+ * What the scan learns from the target's OpenAPI document: which routes need a bearer token,
+ * where password login is, and what a well-formed body for it looks like.
+ */
+export interface Operation {
+  method: string;
+  path: string;
+  /** Needs a bearer token (the operation's or the document's `security`, an http bearer scheme). */
+  bearer: boolean;
+  /** Has `{params}` in its path or a required query parameter: not callable as it stands. */
+  needsParameters: boolean;
+  /** The JSON request body schema, with `$ref`s still in it. */
+  jsonBody?: unknown;
+}
+
+export interface ApiDescription {
+  operations: Operation[];
+  /** `components.schemas` etc., to resolve `$ref`s. */
+  root: Record<string, unknown>;
+}
+
+const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** Reads an OpenAPI 3.x document; undefined when `value` is not one. */
+export function describeApi(value: unknown): ApiDescription | undefined {
+  if (!isObject(value) || typeof value.openapi !== 'string' || !isObject(value.paths)) {
+    return undefined;
+  }
+  const schemes = isObject(value.components) ? value.components.securitySchemes : undefined;
+  const bearerSchemes = new Set(
+    Object.entries(isObject(schemes) ? schemes : {})
+      .filter(
+        ([, scheme]) =>
+          isObject(scheme) &&
+          ((scheme.type === 'http' && String(scheme.scheme).toLowerCase() === 'bearer') ||
+            scheme.type === 'oauth2' ||
+            scheme.type === 'openIdConnect'),
+      )
+      .map(([name]) => name),
+  );
+  const usesBearer = (security: unknown): boolean =>
+    Array.isArray(security) &&
+    security.length > 0 &&
+    security.every((requirement) => isObject(requirement) && Object.keys(requirement).length > 0) &&
+    security.some(
+      (requirement) =>
+        isObject(requirement) && Object.keys(requirement).some((name) => bearerSchemes.has(name)),
+    );
+  const operations: Operation[] = [];
+  for (const [path, item] of Object.entries(value.paths)) {
+    if (!isObject(item) || !path.startsWith('/')) continue;
+    const shared: unknown[] = Array.isArray(item.parameters) ? item.parameters : [];
+    for (const method of METHODS) {
+      const op = item[method];
+      if (!isObject(op)) continue;
+      const own: unknown[] = Array.isArray(op.parameters) ? op.parameters : [];
+      const parameters = [...shared, ...own];
+      const requiredQuery = parameters.some(
+        (p) => isObject(p) && p.in === 'query' && p.required === true,
+      );
+      const content =
+        isObject(op.requestBody) && isObject(op.requestBody.content)
+          ? op.requestBody.content
+          : undefined;
+      const json = content === undefined ? undefined : content['application/json'];
+      operations.push({
+        method: method.toUpperCase(),
+        path,
+        bearer: usesBearer(op.security ?? value.security),
+        needsParameters: path.includes('{') || requiredQuery,
+        ...(isObject(json) && json.schema !== undefined ? { jsonBody: json.schema } : {}),
+      });
+    }
+  }
+  return { operations, root: value };
+}
+
+/** A GET route that needs a bearer token and nothing else; `…/me` first. */
+export function findProtectedRoute(api: ApiDescription): string | undefined {
+  const candidates = api.operations.filter(
+    (op) => op.method === 'GET' && op.bearer && !op.needsParameters,
+  );
+  return (candidates.find((op) => /\/me$/.test(op.path)) ?? candidates[0])?.path;
+}
+
+/** The password-login route: an open POST with a JSON body, named like one. */
+export function findLoginRoute(api: ApiDescription): Operation | undefined {
+  return api.operations.find(
+    (op) =>
+      op.method === 'POST' &&
+      !op.bearer &&
+      !op.needsParameters &&
+      op.jsonBody !== undefined &&
+      /\/(login|signin|sign-in|sessions?)$/i.test(op.path),
+  );
+}
+
+function resolveRef(root: Record<string, unknown>, ref: string): unknown {
+  if (!ref.startsWith('#/')) return undefined;
+  let node: unknown = root;
+  for (const part of ref.slice(2).split('/')) {
+    const key = part.replace(/~1/g, '/').replace(/~0/g, '~');
+    node = isObject(node) ? node[key] : undefined;
+  }
+  return node;
+}
+
+function sampleString(schema: Record<string, unknown>, name: string): string {
+  const min = typeof schema.minLength === 'number' ? schema.minLength : 0;
+  const max = typeof schema.maxLength === 'number' ? schema.maxLength : 64;
+  let text: string;
+  switch (schema.format) {
+    case 'email':
+      text = 'audit-probe@example.com';
+      break;
+    case 'uuid':
+      return randomUUID();
+    case 'date-time':
+      return new Date().toISOString();
+    case 'date':
+      return new Date().toISOString().slice(0, 10);
+    case 'uri':
+    case 'url':
+      return 'https://example.com/';
+    default:
+      text = /pass(word|phrase)?/i.test(name)
+        ? 'not the password of anyone 7f3a'
+        : `audit probe ${name}`.trim();
+  }
+  while (text.length < min) text += 'x';
+  return text.slice(0, Math.max(min, Math.min(max, text.length)));
+}
+
+/**
+ * A value that a JSON schema accepts, built from its required properties, formats and bounds:
+ * good enough to get past validation so that the next step (a 401 for a wrong password) shows.
+ * Undefined when the schema is beyond this (patterns, deep nesting).
+ */
+export function sampleValue(
+  schema: unknown,
+  root: Record<string, unknown>,
+  name = '',
+  depth = 0,
+): unknown {
+  if (depth > 6 || !isObject(schema)) return undefined;
+  if (typeof schema.$ref === 'string') {
+    return sampleValue(resolveRef(root, schema.$ref), root, name, depth + 1);
+  }
+  if (schema.const !== undefined) return schema.const;
+  if (Array.isArray(schema.enum) && schema.enum.length > 0) return schema.enum[0];
+  if (schema.example !== undefined) return schema.example;
+  if (Array.isArray(schema.examples) && schema.examples.length > 0) return schema.examples[0];
+  for (const key of ['anyOf', 'oneOf', 'allOf'] as const) {
+    const branches = schema[key];
+    if (Array.isArray(branches) && branches.length > 0) {
+      return sampleValue(branches[0], root, name, depth + 1);
+    }
+  }
+  const type: unknown = Array.isArray(schema.type) ? (schema.type as unknown[])[0] : schema.type;
+  switch (type) {
+    case 'string':
+      if (typeof schema.pattern === 'string' && schema.format === undefined) return undefined;
+      return sampleString(schema, name);
+    case 'integer':
+    case 'number':
+      return typeof schema.minimum === 'number' ? schema.minimum : 1;
+    case 'boolean':
+      return false;
+    case 'null':
+      return null;
+    case 'array': {
+      const count = typeof schema.minItems === 'number' ? schema.minItems : 0;
+      const item = count > 0 ? sampleValue(schema.items, root, name, depth + 1) : undefined;
+      return count > 0 && item === undefined
+        ? undefined
+        : Array.from({ length: count }, () => item);
+    }
+    case 'object':
+    case undefined: {
+      const properties = isObject(schema.properties) ? schema.properties : {};
+      const required = Array.isArray(schema.required) ? (schema.required as string[]) : [];
+      const value: Record<string, unknown> = {};
+      for (const key of required) {
+        const sample = sampleValue(properties[key], root, key, depth + 1);
+        if (sample === undefined) return undefined;
+        value[key] = sample;
+      }
+      return value;
+    }
+    default:
+      return undefined;
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * `bulwark audit`: a scanner that tests a running API from the outside against the security
+ * checklist of the spec. These are the shapes shared by its checks and its report.
+ */
+
+export type ScanStatus = 'pass' | 'warn' | 'fail' | 'skip';
+
+/** What one check found about the target. Nothing in it is a secret the scan was given. */
+export interface ScanFinding {
+  /** Stable id of the check (`cors.foreign-origin`), for filtering and for CI baselines. */
+  check: string;
+  /** The checklist line (1-17 of the spec) it tests. */
+  line: number;
+  status: ScanStatus;
+  reason: string;
+  /** How to get to `pass`, for warn and fail. */
+  fix?: string;
+  /** The request that showed it (`GET /api/v1/users/me → 200`), where one did. */
+  evidence?: string;
+}
+
+/** One HTTP exchange of the scan, as the checks see it. */
+export interface ProbeResponse {
+  method: string;
+  path: string;
+  status: number;
+  /** Lower-case names; a repeated header's values joined with ", " (set-cookie: one per entry). */
+  headers: Record<string, string | string[] | undefined>;
+  /** The body as UTF-8 text, at most MAX_BODY_BYTES of it. */
+  body: string;
+  /** The TLS version negotiated (`TLSv1.3`), for an https target. */
+  tlsProtocol?: string;
+}
+
+export interface ScanOptions {
+  /** Base URL of the API (`https://api.example.com`, `http://127.0.0.1:3000/prefix`). */
+  target: URL;
+  /** An access token the API accepts, for the authenticated checks and the token attacks. */
+  token?: string;
+  /** Where the OpenAPI document is (a path on the target); default `/openapi.json`. */
+  openapiPath?: string;
+  /** A GET route that needs a bearer token; default: found in the OpenAPI document. */
+  protectedPath?: string;
+  /** The password-login route (POST, JSON); default: found in the OpenAPI document. */
+  loginPath?: string;
+  /** The origin sent by the CORS probes: one the API must not trust. */
+  foreignOrigin?: string;
+  /** Most requests the rate-limit probe may send before concluding there is no limit (0: skip). */
+  rateLimitRequests?: number;
+  /** Most requests the whole scan may send; the scan stops with an error beyond it. */
+  maxRequests?: number;
+  /** Per-request time limit. */
+  timeoutMs?: number;
+  /** Extra CA certificates (PEM) to trust for an https target. */
+  ca?: string;
+}
+
+export interface ScanReport {
+  target: string;
+  startedAt: string;
+  durationMs: number;
+  requests: number;
+  openapi: string | null;
+  tokenGiven: boolean;
+  findings: ScanFinding[];
+}

@@ -1,0 +1,141 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildTestApp, type TestApp } from '../helpers/app.js';
+import { registerAndLogin } from '../helpers/identity.js';
+import { BIN, runNode, type Finished } from '../helpers/process.js';
+import { startInsecureApi, type InsecureApi } from './insecure-api.js';
+
+// The built CLI (npm test builds first), as a CI job runs it.
+const NO_STACK = /\n\s+at /;
+
+function audit(args: string[], input?: string): Promise<Finished> {
+  return runNode([BIN, 'audit', ...args], {
+    timeoutMs: 30_000,
+    ...(input === undefined ? {} : { input }),
+  });
+}
+
+describe('bulwark audit (CLI)', () => {
+  let api: InsecureApi;
+  let bulwark: TestApp;
+  let bulwarkUrl: string;
+  let token: string;
+  let dir: string;
+
+  beforeAll(async () => {
+    api = await startInsecureApi();
+    bulwark = await buildTestApp({ rateLimit: { auth: { points: 20 } } });
+    await bulwark.app.listen({ port: 0, host: '127.0.0.1' });
+    bulwarkUrl = `http://127.0.0.1:${(bulwark.app.server.address() as AddressInfo).port}`;
+    token = (await registerAndLogin(bulwark.app)).accessToken;
+    dir = await mkdtemp(join(tmpdir(), 'bulwark-audit-cli-'));
+  });
+  afterAll(async () => {
+    await api.close();
+    await bulwark.app.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('exits 0 on Bulwark with a token from a file, and prints the checklist table', async () => {
+    const file = join(dir, 'token');
+    await writeFile(file, `${token}\n`, { mode: 0o600 });
+    const run = await audit([bulwarkUrl, '--token-file', file]);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(
+      /^bulwark audit of http:\/\/127\.0\.0\.1:\d+\/: \d+ requests in [\d.]+ s\n/,
+    );
+    expect(run.stdout).toContain(' 1  strong authentication   pass');
+    expect(run.stdout).toMatch(/pass {2}jwt\.forgery +8 forged tokens were all refused/);
+    expect(run.stdout).toMatch(/\n\d+ pass, 1 warn, 0 fail, 0 skipped\.\n/);
+    expect(run.stdout).not.toContain(token.split('.')[2]);
+  });
+
+  it('--strict exits 1 on the warning', async () => {
+    const run = await audit([bulwarkUrl, '--strict', '--rate-limit-requests', '0']);
+    expect(run.code).toBe(1);
+  });
+
+  it('exits 1 on a broken API, with a JSON report and the token read from standard input', async () => {
+    const run = await audit(
+      [api.url, '--json', '--token-stdin', '--rate-limit-requests', '5'],
+      `${api.token}\n`,
+    );
+    expect(run.code).toBe(1);
+    const report = JSON.parse(run.stdout) as {
+      summary: Record<string, number>;
+      findings: { check: string; status: string }[];
+      lines: { line: number; status: string }[];
+      tokenGiven: boolean;
+    };
+    expect(report.tokenGiven).toBe(true);
+    expect(report.summary.fail).toBeGreaterThan(10);
+    expect(report.findings).toContainEqual(
+      expect.objectContaining({ check: 'jwt.forgery', status: 'fail' }),
+    );
+    expect(report.lines.find((l) => l.line === 14)?.status).toBe('fail');
+    expect(report.lines.find((l) => l.line === 6)?.status).toBe('untested');
+  });
+
+  it('exits 69 with one line when the target does not answer', async () => {
+    const closed = await startInsecureApi();
+    await closed.close();
+    const run = await audit([closed.url]);
+    expect(run.code).toBe(69);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toMatch(
+      /^bulwark audit: could not reach http:\/\/127\.0\.0\.1:\d+\/: .*ECONNREFUSED[^\n]*\n$/,
+    );
+  });
+
+  it.each([
+    [[], 'give the URL of the API to scan'],
+    [['ftp://example.com'], 'the URL must be http or https, not ftp'],
+    [['not a url'], '"not a url" is not a URL'],
+    [['http://user:secret@127.0.0.1:1'], 'must not contain a user name or password'],
+    [
+      ['http://127.0.0.1:1', '--max-requests', 'lots'],
+      '--max-requests must be a whole number from 10 to 10000',
+    ],
+    [
+      ['http://127.0.0.1:1', '--login-path', 'login'],
+      '--login-path must be a path on the target starting with "/"',
+    ],
+    [['http://127.0.0.1:1', '--origin', 'nope'], '--origin must be an origin'],
+    [['http://127.0.0.1:1', '--token-stdin', '--token-file', 'x'], 'not both'],
+  ])('refuses bad arguments with exit 2: %j', async (args, message) => {
+    const run = await audit(args);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(message);
+    expect(run.stderr).not.toContain('secret');
+    expect(run.stderr).not.toMatch(NO_STACK);
+  });
+
+  it('refuses a token file it cannot read, or that holds no token', async () => {
+    const missing = await audit([api.url, '--token-file', join(dir, 'missing')]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('cannot read the token file');
+    const garbage = join(dir, 'garbage');
+    await writeFile(garbage, 'this is not a token\n');
+    const run = await audit([api.url, '--token-file', garbage]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('does not hold one token');
+    expect(run.stderr).not.toContain('this is not');
+  });
+
+  it('stops at its request budget with a clear error', async () => {
+    const run = await audit([api.url, '--max-requests', '10']);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toBe(
+      'bulwark audit: the scan needed more than 10 requests (--max-requests): raise it, or lower --rate-limit-requests\n',
+    );
+  });
+
+  it('is listed in bulwark --help', async () => {
+    const run = await runNode([BIN, '--help']);
+    expect(run.stdout).toMatch(/audit URL +scan a running API against the security checklist/);
+  });
+});

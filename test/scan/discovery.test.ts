@@ -1,0 +1,127 @@
+import { describe, expect, it } from 'vitest';
+import {
+  describeApi,
+  findLoginRoute,
+  findProtectedRoute,
+  sampleValue,
+} from '../../src/scan/discovery.js';
+import { decodeJwt, forgeTokens } from '../../src/scan/jwt-forge.js';
+
+const doc = {
+  openapi: '3.1.0',
+  components: {
+    securitySchemes: {
+      bearer: { type: 'http', scheme: 'Bearer' },
+      key: { type: 'apiKey', in: 'header', name: 'x-key' },
+    },
+    schemas: {
+      Login: {
+        type: 'object',
+        required: ['email', 'password', 'remember'],
+        properties: {
+          email: { type: 'string', format: 'email', maxLength: 254 },
+          password: { type: 'string', minLength: 40, maxLength: 128 },
+          remember: { type: 'boolean' },
+          note: { type: 'string' },
+        },
+      },
+    },
+  },
+  paths: {
+    '/v1/things/{id}': { get: { security: [{ bearer: [] }] } },
+    '/v1/search': {
+      get: { security: [{ bearer: [] }], parameters: [{ in: 'query', name: 'q', required: true }] },
+    },
+    '/v1/keyed': { get: { security: [{ key: [] }] } },
+    '/v1/optional': { get: { security: [{}, { bearer: [] }] } },
+    '/v1/list': { get: { security: [{ bearer: [] }] } },
+    '/v1/users/me': { get: { security: [{ bearer: [] }] } },
+    '/v1/auth/login': {
+      post: {
+        requestBody: {
+          content: { 'application/json': { schema: { $ref: '#/components/schemas/Login' } } },
+        },
+      },
+    },
+  },
+};
+
+describe('scan discovery', () => {
+  const api = describeApi(doc)!;
+
+  it('reads an OpenAPI document, and nothing else', () => {
+    expect(describeApi({ swagger: '2.0', paths: {} })).toBeUndefined();
+    expect(describeApi('<html>')).toBeUndefined();
+    expect(api.operations).toHaveLength(7);
+  });
+
+  it('finds a protected GET that needs nothing but a bearer token, /me first', () => {
+    expect(findProtectedRoute(api)).toBe('/v1/users/me');
+    const withoutMe = describeApi({ ...doc, paths: { ...doc.paths, '/v1/users/me': {} } })!;
+    // Not the one with a path parameter, a required query, an API key, or optional security.
+    expect(findProtectedRoute(withoutMe)).toBe('/v1/list');
+  });
+
+  it('finds the login route and builds a body its schema accepts', () => {
+    const login = findLoginRoute(api)!;
+    expect(login.path).toBe('/v1/auth/login');
+    const sample = sampleValue(login.jsonBody, api.root) as Record<string, unknown>;
+    expect(Object.keys(sample)).toEqual(['email', 'password', 'remember']);
+    expect(sample.email).toBe('audit-probe@example.com');
+    expect((sample.password as string).length).toBe(40);
+    expect(sample.remember).toBe(false);
+  });
+
+  it('gives up on a schema it cannot satisfy', () => {
+    expect(
+      sampleValue(
+        {
+          type: 'object',
+          required: ['code'],
+          properties: { code: { type: 'string', pattern: '^[0-9]{6}$' } },
+        },
+        {},
+      ),
+    ).toBeUndefined();
+    expect(sampleValue({ $ref: '#/nowhere' }, {})).toBeUndefined();
+  });
+});
+
+describe('scan token forgeries', () => {
+  const header = Buffer.from(JSON.stringify({ alg: 'EdDSA', typ: 'at+jwt', kid: 'k1' })).toString(
+    'base64url',
+  );
+  const payload = Buffer.from(
+    JSON.stringify({ sub: 'u', role: 'user', exp: 2_000_000_000 }),
+  ).toString('base64url');
+  const token = `${header}.${payload}.${Buffer.alloc(64, 7).toString('base64url')}`;
+
+  it('makes each attack a different token from the one given', () => {
+    const forgeries = forgeTokens(token, []);
+    expect(new Set(forgeries.map((f) => f.token)).size).toBe(forgeries.length);
+    expect(forgeries.map((f) => f.token)).not.toContain(token);
+    const none = decodeJwt(forgeries[0]!.token)!;
+    expect(none.header.alg).toBe('none');
+    expect(forgeries[0]!.token.endsWith('.')).toBe(true);
+    const raised = forgeries.find((f) => f.attack.startsWith('payload changed'))!;
+    expect(decodeJwt(raised.token)!.payload).toMatchObject({ role: 'admin', exp: 2_000_086_400 });
+  });
+
+  it('adds a key-confusion token per published public key, and none for secret keys', () => {
+    const jwk = {
+      kty: 'OKP',
+      crv: 'Ed25519',
+      x: '11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo',
+      kid: 'k1',
+    };
+    const forgeries = forgeTokens(token, [jwk, { kty: 'oct', k: 'c2VjcmV0' }]);
+    const confusion = forgeries.filter((f) => f.attack.startsWith('HS256 keyed'));
+    expect(confusion).toHaveLength(1);
+    expect(decodeJwt(confusion[0]!.token)!.header).toMatchObject({ alg: 'HS256', kid: 'k1' });
+  });
+
+  it('forges nothing from a token that is not a JWT', () => {
+    expect(forgeTokens('opaque-token', [])).toEqual([]);
+    expect(decodeJwt('a.b.c')).toBeUndefined();
+  });
+});
