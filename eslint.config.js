@@ -86,6 +86,11 @@ export default tseslint.config(
     },
   },
   {
+    // The tool pages' scripts run in the browser.
+    files: ['src/tools/public/**/*.js'],
+    languageOptions: { globals: globals.browser },
+  },
+  {
     files: ['test/**/*.ts', 'bench/**/*.ts'],
     rules: {
       '@typescript-eslint/no-unsafe-member-access': 'off',

@@ -19,6 +19,7 @@ const DIALECT_FREE = [
   'test/cli/progress.test.ts',
   'test/oidc/config.test.ts',
   'test/scan/**',
+  'test/tools/**',
 ];
 const postgresUrl = process.env.DATABASE_URL;
 

@@ -1,6 +1,6 @@
-// Copies the plain-JavaScript files of src/ that tsc does not emit (worker entry points, which
-// must run without a TypeScript loader, and the generated config validator) to the same place
-// under dist/.
+// Copies the files of src/ that tsc does not emit (worker entry points, which must run without a
+// TypeScript loader, the generated config validator, and the tool pages of src/tools/public) to
+// the same place under dist/.
 import { copyFileSync, mkdirSync, readdirSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +14,8 @@ function* assets(dir) {
     const path = join(dir, entry.name);
     if (entry.isDirectory()) yield* assets(path);
     else if (entry.name.endsWith('.mjs') || entry.name.endsWith('.cjs')) yield path;
+    // The tool pages and their browser scripts and styles, served as they are.
+    else if (relative(src, path).startsWith(join('tools', 'public'))) yield path;
   }
 }
 

@@ -6,6 +6,7 @@ import { keys } from './commands/keys.js';
 import { migrate } from './commands/migrate.js';
 import { auditLog } from './commands/audit-log.js';
 import { audit } from './commands/audit.js';
+import { tools } from './commands/tools.js';
 import { serve } from './commands/serve.js';
 import { user } from './commands/user.js';
 
@@ -18,6 +19,7 @@ const commands: Record<string, Command> = Object.assign(
     user,
     'audit-log': auditLog,
     audit,
+    tools,
     'dev-cert': devCert,
     doctor,
   },

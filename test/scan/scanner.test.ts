@@ -57,7 +57,8 @@ describe('bulwark audit against Bulwark', () => {
     });
     expect(found['jwt.claims']).toMatchObject({
       status: 'pass',
-      reason: expect.stringContaining('EdDSA'),
+      reason:
+        'The token is EdDSA-signed (verified with the published JWKS) with iss, aud and exp. Lives 15 min.',
     });
     expect(found['input.body-limit']?.reason).toContain('413');
     expect(found['ratelimit.login']).toMatchObject({
@@ -136,7 +137,7 @@ describe('bulwark audit against a broken API', () => {
     expect(forgery.reason).not.toContain('one byte of the signature');
     expect(forgery.fix).toMatch(/pin the algorithm/);
     expect(found['jwks.public-only']!.reason).toContain('private or secret key material');
-    expect(found['jwt.claims']!.reason).toMatch(/lives 168 h; no iss.*; no aud/);
+    expect(found['jwt.claims']!.reason).toMatch(/Lives 168 h.*; No iss.*; No aud/);
     expect(found['errors.no-internals']!.reason).toMatch(/a stack trace|a JavaScript exception/);
     expect(found['errors.no-internals']!.evidence).toBe('POST /login → 500');
     expect(found['cors.foreign-origin']!.reason).toContain('with credentials');

@@ -21,6 +21,7 @@ const LEVEL: Record<string, number> = {
   oidc: 4,
   posture: 4,
   scan: 4,
+  tools: 4,
   tokens: 3,
   access: 3,
   http: 3,

@@ -1,10 +1,11 @@
+import type { JsonWebKey } from 'node:crypto';
 import { evidence, finding, header, isSuccess, type ScanContext } from '../context.js';
-import { decodeJwt, forgeTokens } from '../jwt-forge.js';
+import { InspectInputError, inspectJwt, type InspectResult } from '../../tools/jwt-inspect.js';
+import { forgeTokens } from '../jwt-forge.js';
 import type { ScanFinding } from '../types.js';
 
 const LINE = 1;
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k', 'oth'];
-const ASYMMETRIC = /^(EdDSA|Ed25519|ES(256|384|512)|PS(256|384|512)|RS(256|384|512))$/;
 
 /** The published keys: public halves only, each with a kid. */
 export function jwksChecks(ctx: ScanContext, jwksFound: boolean): ScanFinding[] {
@@ -49,53 +50,49 @@ export function jwksChecks(ctx: ScanContext, jwksFound: boolean): ScanFinding[] 
   ];
 }
 
-/** What the token given shows about how the API issues tokens. */
-function claimChecks(token: string): ScanFinding[] {
-  const decoded = decodeJwt(token);
-  if (decoded === undefined) {
-    return [
-      finding(
-        'jwt.claims',
-        LINE,
-        'skip',
-        'The token given is not a JWT (opaque tokens are fine): no claims to look at.',
-      ),
-    ];
+/**
+ * What the token given shows about how the API issues tokens: the JWT verifier's checks (alg,
+ * lifetime, iss, aud …), with its signature checked against the JWKS the API publishes.
+ */
+async function claimChecks(token: string, jwks: JsonWebKey[]): Promise<ScanFinding[]> {
+  // The public halves only (a JWKS that leaks private keys is jwks.public-only's finding).
+  const publicKeys = jwks
+    .filter((key) => key.kty !== 'oct')
+    .map((key) =>
+      Object.fromEntries(Object.entries(key).filter(([name]) => !PRIVATE_MEMBERS.includes(name))),
+    );
+  let result: InspectResult;
+  try {
+    result = await inspectJwt(
+      token,
+      publicKeys.length === 0 ? {} : { key: { jwks: JSON.stringify({ keys: publicKeys }) } },
+    );
+  } catch (error) {
+    if (error instanceof InspectInputError && error.field === 'token') {
+      return [
+        finding(
+          'jwt.claims',
+          LINE,
+          'skip',
+          'The token given is not a JWT (opaque tokens are fine): no claims to look at.',
+        ),
+      ];
+    }
+    throw error;
   }
-  const { header: head, payload } = decoded;
-  const problems: { status: 'warn' | 'fail'; text: string }[] = [];
-  const alg = String(head.alg);
-  if (!ASYMMETRIC.test(alg)) {
-    problems.push({
-      status: /^HS/.test(alg) ? 'warn' : 'fail',
-      text: `alg ${alg}${/^HS/.test(alg) ? ': every service that verifies can also forge' : ''}`,
-    });
-  }
-  if (typeof payload.exp !== 'number')
-    problems.push({ status: 'fail', text: 'no exp: the token never expires' });
-  else {
-    const lifetime =
-      payload.exp - (typeof payload.iat === 'number' ? payload.iat : Math.floor(Date.now() / 1000));
-    if (lifetime > 86_400)
-      problems.push({ status: 'fail', text: `lives ${Math.round(lifetime / 3600)} h` });
-    else if (lifetime > 3600)
-      problems.push({
-        status: 'warn',
-        text: `lives ${Math.round(lifetime / 60)} min (over an hour)`,
-      });
-  }
-  for (const claim of ['iss', 'aud']) {
-    if (payload[claim] === undefined)
-      problems.push({ status: 'warn', text: `no ${claim}: tokens of other services may be taken` });
-  }
+  // Without a JWKS there is nothing to check the signature with; that is no finding about the API.
+  const problems = result.findings.filter(
+    (f) => f.status !== 'pass' && !(f.check === 'signature' && result.signatureValid === null),
+  );
   if (problems.length === 0) {
-    const lifetime = (payload.exp as number) - ((payload.iat as number | undefined) ?? 0);
+    const alg = String(result.header?.alg);
+    const lifetime = result.findings.find((f) => f.check === 'lifetime')?.message ?? '';
     return [
       finding(
         'jwt.claims',
         LINE,
         'pass',
-        `The token is ${alg}-signed with iss and aud${typeof payload.iat === 'number' ? `, and lives ${Math.round(lifetime / 60)} min` : ''}.`,
+        `The token is ${alg}-signed${result.signatureValid ? ' (verified with the published JWKS)' : ''} with iss, aud and exp. ${lifetime}`.trim(),
       ),
     ];
   }
@@ -104,9 +101,9 @@ function claimChecks(token: string): ScanFinding[] {
       'jwt.claims',
       LINE,
       problems.some((p) => p.status === 'fail') ? 'fail' : 'warn',
-      `The token given: ${problems.map((p) => p.text).join('; ')}.`,
+      `The token given: ${problems.map((p) => p.message.replace(/\.$/, '')).join('; ')}.`,
       {
-        fix: 'Sign access tokens with an asymmetric key (EdDSA, ES256), with iss, aud and an exp of 15 minutes or so.',
+        fix: 'Sign access tokens with an asymmetric key (EdDSA, ES256), with typ at+jwt, iss, aud, sub, jti and an exp of 15 minutes or so.',
       },
     ),
   ];
@@ -200,7 +197,7 @@ export async function tokenChecks(ctx: ScanContext): Promise<ScanFinding[]> {
     );
     return findings;
   }
-  findings.push(...claimChecks(token));
+  findings.push(...(await claimChecks(token, ctx.jwks)));
   const accepted: string[] = [];
   const crashed: string[] = [];
   const forgeries = forgeTokens(token, ctx.jwks);

@@ -1,0 +1,306 @@
+import { LRUCache } from 'lru-cache';
+import * as client from 'openid-client';
+import { inspectJwt, type InspectFinding, type InspectResult } from './jwt-inspect.js';
+
+/**
+ * The OIDC playground: runs a real authorization code flow with PKCE (S256), state and nonce
+ * against any provider, and shows each step and what the provider got right or wrong. The client
+ * secret, PKCE verifier and nonce stay in this process; only the authorization URL goes to the
+ * browser, and the tokens come back in the result page's body, never in a URL.
+ */
+
+const PROVIDER_TIMEOUT_SECONDS = 10;
+const FLOW_TTL_MS = 10 * 60_000;
+const MAX_FLOWS = 100;
+
+export interface StartInput {
+  issuer: string;
+  clientId: string;
+  clientSecret?: string;
+  /** How the client authenticates with its secret (default client_secret_basic, the OIDC default). */
+  clientAuth?: 'client_secret_basic' | 'client_secret_post';
+  scope?: string;
+}
+
+interface Flow {
+  config: client.Configuration;
+  issuer: string;
+  clientId: string;
+  redirectUri: string;
+  codeVerifier: string;
+  nonce: string;
+  state: string;
+  scope: string;
+  checks: InspectFinding[];
+}
+
+export interface PlaygroundResult {
+  ok: boolean;
+  issuer: string;
+  clientId: string;
+  redirectUri: string;
+  /** What the provider's discovery document and its answers showed. */
+  checks: InspectFinding[];
+  /** The error, when the flow failed (the provider's `error`, or what went wrong here). */
+  error?: { code: string; description: string };
+  tokenResponse?: { token_type: string; expires_in?: number; scope?: string };
+  idToken?: string;
+  idTokenClaims?: Record<string, unknown>;
+  idTokenInspection?: InspectResult;
+  accessToken?: string;
+  userInfo?: Record<string, unknown> | { error: string };
+}
+
+/** Bad playground input (an issuer that is not a URL, an unknown state): a 400 for the user. */
+export class PlaygroundInputError extends Error {
+  constructor(
+    message: string,
+    readonly field: string,
+  ) {
+    super(message);
+    this.name = 'PlaygroundInputError';
+  }
+}
+
+const isLoopback = (url: URL): boolean =>
+  /^(127\.\d+\.\d+\.\d+|\[::1\]|localhost)$/i.test(url.hostname);
+
+function providerChecks(metadata: client.ServerMetadata, requested: URL): InspectFinding[] {
+  const checks: InspectFinding[] = [];
+  const add = (check: string, status: InspectFinding['status'], message: string): void => {
+    checks.push({ check, status, message });
+  };
+  const methods = metadata.code_challenge_methods_supported;
+  if (methods === undefined)
+    add(
+      'pkce',
+      'warn',
+      'The provider does not list code_challenge_methods_supported; PKCE S256 is sent anyway.',
+    );
+  else if (methods.includes('S256')) add('pkce', 'pass', 'PKCE S256 is supported.');
+  else add('pkce', 'fail', `PKCE S256 is not supported (only ${methods.join(', ') || 'nothing'}).`);
+  const algs = metadata.id_token_signing_alg_values_supported ?? [];
+  if (algs.includes('none'))
+    add('id-token-alg', 'fail', 'The provider offers unsigned ID tokens (alg none).');
+  else if (algs.length > 0 && algs.every((alg) => alg.startsWith('HS')))
+    add(
+      'id-token-alg',
+      'warn',
+      `ID tokens are signed with a shared secret only (${algs.join(', ')}).`,
+    );
+  else
+    add(
+      'id-token-alg',
+      'pass',
+      `ID tokens are signed with ${algs.join(', ') || 'RS256 (the default)'}.`,
+    );
+  const endpoints = [
+    metadata.authorization_endpoint,
+    metadata.token_endpoint,
+    metadata.jwks_uri,
+  ].filter((u): u is string => typeof u === 'string');
+  const plain = endpoints.filter((u) => {
+    const url = new URL(u);
+    return url.protocol !== 'https:' && !isLoopback(url);
+  });
+  if (plain.length > 0) add('https', 'fail', `Endpoints on plain HTTP: ${plain.join(', ')}.`);
+  else if (requested.protocol === 'http:')
+    add('https', 'warn', 'A plain-HTTP provider on loopback: fine for a test provider only.');
+  else add('https', 'pass', 'Every endpoint is HTTPS.');
+  const types = metadata.response_types_supported ?? [];
+  if (types.includes('code'))
+    add('response-type', 'pass', 'The authorization code flow is supported.');
+  else
+    add(
+      'response-type',
+      'fail',
+      `The provider does not list response type "code" (${types.join(', ')}).`,
+    );
+  if ((metadata.response_types_supported ?? []).some((t) => t.split(' ').includes('token'))) {
+    add(
+      'implicit',
+      'warn',
+      'The provider still offers the implicit flow (tokens in the URL fragment); OAuth 2.0 Security BCP says not to use it.',
+    );
+  }
+  if (metadata.authorization_response_iss_parameter_supported === true)
+    add(
+      'iss-parameter',
+      'pass',
+      'Authorization responses carry iss (RFC 9207), which stops mix-up attacks.',
+    );
+  else
+    add(
+      'iss-parameter',
+      'warn',
+      'Authorization responses do not carry iss (RFC 9207): a client talking to several providers must guard against mix-up attacks itself.',
+    );
+  return checks;
+}
+
+function describeError(error: unknown): { code: string; description: string } {
+  if (error instanceof client.AuthorizationResponseError) {
+    return {
+      code: error.error,
+      description: error.error_description ?? 'The provider refused the authorization.',
+    };
+  }
+  if (error instanceof client.ResponseBodyError) {
+    return {
+      code: error.error,
+      description: error.error_description ?? `The token endpoint answered ${error.status}.`,
+    };
+  }
+  const code = (error as { code?: unknown }).code;
+  const message = error instanceof Error ? error.message : 'unknown error';
+  return { code: typeof code === 'string' ? code : 'error', description: message };
+}
+
+export class OidcPlayground {
+  // One local process: flows live in a bounded, expiring cache (nothing is shared between instances).
+  private readonly flows = new LRUCache<string, Flow>({ max: MAX_FLOWS, ttl: FLOW_TTL_MS });
+
+  constructor(private readonly redirectUri: string) {}
+
+  /** Discovers the provider and returns the authorization URL to send the browser to. */
+  async start(input: StartInput): Promise<{ authorizationUrl: string; checks: InspectFinding[] }> {
+    let issuer: URL;
+    try {
+      issuer = new URL(input.issuer);
+    } catch {
+      throw new PlaygroundInputError('The issuer is not a URL.', 'issuer');
+    }
+    if (issuer.protocol !== 'https:' && !(issuer.protocol === 'http:' && isLoopback(issuer))) {
+      throw new PlaygroundInputError(
+        'The issuer must be https (plain http only on loopback, for a test provider).',
+        'issuer',
+      );
+    }
+    const auth = !input.clientSecret
+      ? client.None()
+      : input.clientAuth === 'client_secret_post'
+        ? client.ClientSecretPost(input.clientSecret)
+        : client.ClientSecretBasic(input.clientSecret);
+    let config: client.Configuration;
+    try {
+      config = await client.discovery(issuer, input.clientId, undefined, auth, {
+        timeout: PROVIDER_TIMEOUT_SECONDS,
+        execute: issuer.protocol === 'http:' ? [client.allowInsecureRequests] : [],
+      });
+    } catch (error) {
+      const { description } = describeError(error);
+      throw new PlaygroundInputError(
+        `Discovery at ${issuer.href.replace(/\/$/, '')}/.well-known/openid-configuration failed: ${description}`,
+        'issuer',
+      );
+    }
+    client.enableNonRepudiationChecks(config);
+    const checks = providerChecks(config.serverMetadata(), issuer);
+    const codeVerifier = client.randomPKCECodeVerifier();
+    const state = client.randomState();
+    const nonce = client.randomNonce();
+    const scope = input.scope?.trim() || 'openid email profile';
+    const url = client.buildAuthorizationUrl(config, {
+      redirect_uri: this.redirectUri,
+      scope,
+      code_challenge: await client.calculatePKCECodeChallenge(codeVerifier),
+      code_challenge_method: 'S256',
+      state,
+      nonce,
+    });
+    this.flows.set(state, {
+      config,
+      issuer: issuer.href,
+      clientId: input.clientId,
+      redirectUri: this.redirectUri,
+      codeVerifier,
+      nonce,
+      state,
+      scope,
+      checks,
+    });
+    return { authorizationUrl: url.href, checks };
+  }
+
+  /** Completes the flow the provider redirected back to `callbackUrl`; never throws for the provider's faults. */
+  async finish(callbackUrl: URL): Promise<PlaygroundResult> {
+    const state = callbackUrl.searchParams.get('state');
+    const flow = state === null ? undefined : this.flows.get(state);
+    if (state === null || flow === undefined) {
+      throw new PlaygroundInputError(
+        'This sign-in is unknown or older than 10 minutes: start again from the playground.',
+        'state',
+      );
+    }
+    // One use: a replayed callback finds nothing.
+    this.flows.delete(state);
+    const base = { issuer: flow.issuer, clientId: flow.clientId, redirectUri: flow.redirectUri };
+    const checks = [...flow.checks];
+    let tokens: Awaited<ReturnType<typeof client.authorizationCodeGrant>>;
+    try {
+      tokens = await client.authorizationCodeGrant(flow.config, callbackUrl, {
+        pkceCodeVerifier: flow.codeVerifier,
+        expectedState: flow.state,
+        expectedNonce: flow.nonce,
+        idTokenExpected: true,
+      });
+    } catch (error) {
+      return { ok: false, ...base, checks, error: describeError(error) };
+    }
+    const idToken = tokens.id_token;
+    const claims = tokens.claims();
+    checks.push({
+      check: 'id-token',
+      status: 'pass',
+      message: 'The ID token verified: signature (provider JWKS), iss, aud, exp, iat and nonce.',
+    });
+    let idTokenInspection: InspectResult | undefined;
+    if (idToken !== undefined) {
+      const jwks = await fetchJwks(flow.config).catch(() => undefined);
+      idTokenInspection = await inspectJwt(idToken, {
+        issuer: claims?.iss ?? flow.issuer,
+        audience: flow.clientId,
+        clockToleranceSeconds: 30,
+        ...(jwks === undefined ? {} : { key: { jwks } }),
+      });
+    }
+    let userInfo: PlaygroundResult['userInfo'];
+    if (claims?.sub !== undefined && flow.config.serverMetadata().userinfo_endpoint !== undefined) {
+      try {
+        userInfo = {
+          ...(await client.fetchUserInfo(flow.config, tokens.access_token, claims.sub)),
+        };
+      } catch (error) {
+        userInfo = { error: describeError(error).description };
+      }
+    }
+    return {
+      ok: true,
+      ...base,
+      checks,
+      tokenResponse: {
+        token_type: tokens.token_type,
+        ...(tokens.expires_in === undefined ? {} : { expires_in: tokens.expires_in }),
+        ...(tokens.scope === undefined ? {} : { scope: tokens.scope }),
+      },
+      ...(idToken === undefined ? {} : { idToken }),
+      ...(claims === undefined ? {} : { idTokenClaims: { ...claims } }),
+      ...(idTokenInspection === undefined ? {} : { idTokenInspection }),
+      accessToken: tokens.access_token,
+      ...(userInfo === undefined ? {} : { userInfo }),
+    };
+  }
+}
+
+/** The provider's JWKS as JSON text, for the ID token inspection (bounded in time and size). */
+async function fetchJwks(config: client.Configuration): Promise<string | undefined> {
+  const uri = config.serverMetadata().jwks_uri;
+  if (uri === undefined) return undefined;
+  const res = await fetch(uri, {
+    signal: AbortSignal.timeout(PROVIDER_TIMEOUT_SECONDS * 1000),
+    redirect: 'error',
+  });
+  if (!res.ok) return undefined;
+  const text = await res.text();
+  return text.length > 256 * 1024 ? undefined : text;
+}

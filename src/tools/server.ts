@@ -1,0 +1,263 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { extname } from 'node:path';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { AppError } from '../errors.js';
+import { installErrorHandling } from '../http/error-handler.js';
+import { jsonOnly } from '../http/json-body.js';
+import { trackRouteMethods } from '../http/method-not-allowed.js';
+import { API_SECURITY_HEADERS } from '../http/security-headers.js';
+import { validatorCompiler } from '../http/validation.js';
+import { InspectInputError, inspectJwt } from './jwt-inspect.js';
+import { OidcPlayground, PlaygroundInputError, type StartInput } from './oidc-playground.js';
+import { AssetParams, JwtVerifyBody, OidcCallbackQuery, OidcStartBody } from './schema.js';
+
+/**
+ * `bulwark tools`: a JWT verifier and an OIDC playground as web pages, on loopback only. Tokens,
+ * keys and client secrets pasted into them go to this local process and nowhere else.
+ */
+
+/** CSP of the tool pages: their own script and style files, requests to this server only. */
+export const TOOLS_CONTENT_SECURITY_POLICY =
+  "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; " +
+  "form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+const MAX_JWKS_BYTES = 256 * 1024;
+const FETCH_TIMEOUT_MS = 10_000;
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+};
+
+/** The pages and their assets, read once at start (a few small files). */
+function loadPublicFiles(): Map<string, { body: Buffer; type: string }> {
+  const dir = new URL('./public/', import.meta.url);
+  const files = new Map<string, { body: Buffer; type: string }>();
+  for (const name of readdirSync(dir)) {
+    const type = TYPES[extname(name)];
+    if (type !== undefined) files.set(name, { body: readFileSync(new URL(name, dir)), type });
+  }
+  return files;
+}
+
+/** JSON for a <script type="application/json"> block: nothing in it can end the element. */
+export function jsonForHtml(value: unknown): string {
+  return JSON.stringify(value)
+    .replace(/</g, '\\u003c')
+    .replace(/>/g, '\\u003e')
+    .replace(/&/g, '\\u0026')
+    .replace(/\u2028/g, '\\u2028')
+    .replace(/\u2029/g, '\\u2029');
+}
+
+const isLoopbackHost = (host: string): boolean =>
+  /^(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?$/i.test(host);
+
+async function fetchJwksText(url: string): Promise<string> {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new AppError('validation_failed', 'The JWKS URL is not a URL.', {
+      errors: [{ path: '/body/jwksUrl', message: 'is not a URL' }],
+    });
+  }
+  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') {
+    throw new AppError('validation_failed', 'The JWKS URL must be http or https.', {
+      errors: [{ path: '/body/jwksUrl', message: 'must be http or https' }],
+    });
+  }
+  let res: Response;
+  try {
+    res = await fetch(parsed, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS), redirect: 'error' });
+  } catch (error) {
+    throw new AppError(
+      'validation_failed',
+      `The JWKS could not be fetched: ${(error as Error).message}.`,
+      {
+        errors: [{ path: '/body/jwksUrl', message: 'could not be fetched' }],
+      },
+    );
+  }
+  const body = await res.text();
+  if (!res.ok || body.length > MAX_JWKS_BYTES) {
+    throw new AppError(
+      'validation_failed',
+      `The JWKS URL answered ${res.status}${body.length > MAX_JWKS_BYTES ? ' with more than 256 KiB' : ''}.`,
+      {
+        errors: [{ path: '/body/jwksUrl', message: `answered ${res.status}` }],
+      },
+    );
+  }
+  return body;
+}
+
+export interface ToolsAppOptions {
+  /** The server's own base URL (`http://127.0.0.1:4000`), known once it listens. */
+  baseUrl: () => string;
+  logger?: boolean;
+}
+
+export async function buildToolsApp(options: ToolsAppOptions): Promise<FastifyInstance> {
+  const files = loadPublicFiles();
+  const app = Fastify({ logger: options.logger ?? false, bodyLimit: 512 * 1024 });
+  app.setValidatorCompiler(validatorCompiler);
+  installErrorHandling(app, trackRouteMethods(app));
+  jsonOnly(app, 16);
+  const headers = Object.entries({
+    ...API_SECURITY_HEADERS,
+    'content-security-policy': TOOLS_CONTENT_SECURITY_POLICY,
+  });
+  app.addHook('onRequest', (request, reply, done) => {
+    for (const [name, value] of headers) reply.header(name, value);
+    // DNS rebinding: a web page whose name now points at 127.0.0.1 must not reach the tools.
+    if (!isLoopbackHost(request.headers.host ?? '')) {
+      done(
+        new AppError(
+          'bad_request',
+          'The tools answer only to a loopback host name (127.0.0.1, localhost, [::1]).',
+        ),
+      );
+      return;
+    }
+    done();
+  });
+  let playground: OidcPlayground | undefined;
+  const playgroundFor = (): OidcPlayground =>
+    (playground ??= new OidcPlayground(`${options.baseUrl()}/oidc/callback`));
+
+  const page = (name: string) => () => {
+    const file = files.get(name);
+    if (file === undefined) throw new AppError('not_found', 'No such page.');
+    return file;
+  };
+  for (const [path, name] of [
+    ['/', 'index.html'],
+    ['/jwt', 'jwt.html'],
+    ['/oidc', 'oidc.html'],
+  ] as const) {
+    app.get(path, (_request, reply) => {
+      const file = page(name)();
+      return reply.type(file.type).send(file.body);
+    });
+  }
+  app.get('/assets/:name', { schema: { params: AssetParams } }, (request, reply) => {
+    const file = files.get((request.params as { name: string }).name);
+    if (file === undefined) throw new AppError('not_found', 'No such file.');
+    return reply.type(file.type).send(file.body);
+  });
+
+  app.post('/api/jwt/verify', { schema: { body: JwtVerifyBody } }, async (request) => {
+    const body = request.body as {
+      token: string;
+      jwks?: string;
+      jwksUrl?: string;
+      pem?: string;
+      secret?: string;
+      issuer?: string;
+      audience?: string;
+      clockToleranceSeconds?: number;
+    };
+    const jwks =
+      body.jwksUrl !== undefined && body.jwksUrl.trim() !== ''
+        ? await fetchJwksText(body.jwksUrl.trim())
+        : body.jwks;
+    const key = {
+      ...(jwks ? { jwks } : {}),
+      ...(body.pem ? { pem: body.pem } : {}),
+      ...(body.secret ? { secret: body.secret } : {}),
+    };
+    try {
+      return await inspectJwt(body.token, {
+        key,
+        ...(body.issuer ? { issuer: body.issuer } : {}),
+        ...(body.audience ? { audience: body.audience } : {}),
+        ...(body.clockToleranceSeconds === undefined
+          ? {}
+          : { clockToleranceSeconds: body.clockToleranceSeconds }),
+      });
+    } catch (error) {
+      if (error instanceof InspectInputError) {
+        throw new AppError('validation_failed', error.message, {
+          errors: [{ path: `/body/${error.field.replace('key.', '')}`, message: error.message }],
+        });
+      }
+      throw error;
+    }
+  });
+
+  app.post('/api/oidc/start', { schema: { body: OidcStartBody } }, async (request) => {
+    const body = request.body as StartInput;
+    try {
+      return await playgroundFor().start(body);
+    } catch (error) {
+      if (error instanceof PlaygroundInputError) {
+        throw new AppError('validation_failed', error.message, {
+          errors: [{ path: `/body/${error.field}`, message: error.message }],
+        });
+      }
+      throw error;
+    }
+  });
+
+  app.get('/api/oidc/redirect-uri', () => ({ redirectUri: `${options.baseUrl()}/oidc/callback` }));
+
+  app.get(
+    '/oidc/callback',
+    { schema: { querystring: OidcCallbackQuery } },
+    async (request, reply) => {
+      const query = new URL(request.url, 'http://x').search;
+      const callbackUrl = new URL(`${options.baseUrl()}/oidc/callback${query}`);
+      let result: unknown;
+      try {
+        result = await playgroundFor().finish(callbackUrl);
+      } catch (error) {
+        if (!(error instanceof PlaygroundInputError)) throw error;
+        result = {
+          ok: false,
+          checks: [],
+          error: { code: 'unknown_state', description: error.message },
+        };
+      }
+      const template = page('oidc-result.html')().body.toString('utf8');
+      return reply
+        .type('text/html; charset=utf-8')
+        .send(template.replace('<!--RESULT-->', jsonForHtml(result)));
+    },
+  );
+  await app.ready();
+  return app;
+}
+
+export interface ToolsServer {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Starts the tools on `host` (loopback only) and `port` (0: any free one). */
+export async function startToolsServer(options: {
+  host: string;
+  port: number;
+}): Promise<ToolsServer> {
+  if (
+    !isLoopbackHost(
+      options.host.includes(':') && !options.host.startsWith('[')
+        ? `[${options.host}]`
+        : options.host,
+    )
+  ) {
+    throw new Error(
+      `the tools listen on loopback only (127.0.0.1, localhost, ::1), not ${options.host}`,
+    );
+  }
+  let url = '';
+  const app = await buildToolsApp({ baseUrl: () => url });
+  await app.listen({ host: options.host, port: options.port });
+  const { port } = app.server.address() as AddressInfo;
+  const host = options.host.includes(':')
+    ? `[${options.host.replace(/^\[|\]$/g, '')}]`
+    : options.host;
+  url = `http://${host}:${port}`;
+  return { url, close: () => app.close() };
+}

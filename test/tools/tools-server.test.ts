@@ -1,0 +1,153 @@
+import type { FastifyInstance } from 'fastify';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  buildToolsApp,
+  jsonForHtml,
+  startToolsServer,
+  TOOLS_CONTENT_SECURITY_POLICY,
+} from '../../src/tools/server.js';
+import { buildTestApp, type TestApp } from '../helpers/app.js';
+import { registerAndLogin } from '../helpers/identity.js';
+
+const HOST = { host: '127.0.0.1:4000' };
+
+describe('the tools server', () => {
+  let tools: FastifyInstance;
+  let bulwark: TestApp;
+  let bulwarkUrl: string;
+  let token: string;
+
+  beforeAll(async () => {
+    tools = await buildToolsApp({ baseUrl: () => 'http://127.0.0.1:4000' });
+    bulwark = await buildTestApp();
+    await bulwark.app.listen({ port: 0, host: '127.0.0.1' });
+    bulwarkUrl = `http://127.0.0.1:${(bulwark.app.server.address() as AddressInfo).port}`;
+    token = (await registerAndLogin(bulwark.app)).accessToken;
+  });
+  afterAll(async () => {
+    await tools.close();
+    await bulwark.app.close();
+  });
+
+  it('serves the pages with their CSP and the security headers', async () => {
+    for (const url of ['/', '/jwt', '/oidc']) {
+      const res = await tools.inject({ url, headers: HOST });
+      expect(res.statusCode).toBe(200);
+      expect(res.headers['content-type']).toBe('text/html; charset=utf-8');
+      expect(res.headers['content-security-policy']).toBe(TOOLS_CONTENT_SECURITY_POLICY);
+      expect(res.headers['x-frame-options']).toBe('DENY');
+      expect(res.headers['cache-control']).toBe('no-store');
+    }
+    const script = await tools.inject({ url: '/assets/jwt.js', headers: HOST });
+    expect(script.headers['content-type']).toBe('text/javascript; charset=utf-8');
+    expect((await tools.inject({ url: '/assets/..%2Fserver.js', headers: HOST })).statusCode).toBe(
+      400,
+    );
+    expect((await tools.inject({ url: '/assets/missing.js', headers: HOST })).statusCode).toBe(404);
+  });
+
+  it('answers only to loopback host names (DNS rebinding)', async () => {
+    const res = await tools.inject({ url: '/jwt', headers: { host: 'evil.example:4000' } });
+    expect(res.statusCode).toBe(400);
+    expect(res.headers['content-type']).toContain('application/problem+json');
+    for (const host of ['localhost:4000', '[::1]:4000', '127.0.0.1']) {
+      expect((await tools.inject({ url: '/jwt', headers: { host } })).statusCode).toBe(200);
+    }
+  });
+
+  it('verifies a Bulwark access token against its JWKS URL', async () => {
+    const res = await tools.inject({
+      method: 'POST',
+      url: '/api/jwt/verify',
+      headers: HOST,
+      payload: {
+        token,
+        jwksUrl: `${bulwarkUrl}/.well-known/jwks.json`,
+        issuer: 'bulwark',
+        audience: 'bulwark-api',
+      },
+    });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({
+      verdict: 'valid',
+      signatureValid: true,
+      header: { typ: 'at+jwt' },
+    });
+  });
+
+  it('answers bad input with a problem document naming the field', async () => {
+    const cases = [
+      [{ token: 'x.y' }, '/body/token'],
+      [{ token, jwksUrl: 'ftp://example.com/jwks' }, '/body/jwksUrl'],
+      [{ token, jwksUrl: `${bulwarkUrl}/nothing-here` }, '/body/jwksUrl'],
+      [{ token, jwks: '{"keys": 1}' }, '/body/jwks'],
+      [{ token, extra: 1 }, undefined],
+    ] as const;
+    for (const [payload, path] of cases) {
+      const res = await tools.inject({
+        method: 'POST',
+        url: '/api/jwt/verify',
+        headers: HOST,
+        payload,
+      });
+      expect(res.statusCode, JSON.stringify(payload)).toBe(400);
+      const problem = res.json<{ code: string; errors?: { path: string }[] }>();
+      expect(problem.code).toBe('validation_failed');
+      if (path !== undefined) expect(problem.errors?.[0]?.path).toBe(path);
+    }
+    const form = await tools.inject({
+      method: 'POST',
+      url: '/api/jwt/verify',
+      headers: { ...HOST, 'content-type': 'text/plain' },
+      payload: token,
+    });
+    expect(form.statusCode).toBe(415);
+  });
+
+  it('refuses an OIDC issuer that is not https or loopback, or cannot be discovered', async () => {
+    const plain = await tools.inject({
+      method: 'POST',
+      url: '/api/oidc/start',
+      headers: HOST,
+      payload: { issuer: 'http://example.com', clientId: 'c' },
+    });
+    expect(plain.statusCode).toBe(400);
+    expect(plain.json<{ detail: string }>().detail).toContain('must be https');
+    const none = await tools.inject({
+      method: 'POST',
+      url: '/api/oidc/start',
+      headers: HOST,
+      payload: { issuer: bulwarkUrl, clientId: 'c' },
+    });
+    expect(none.statusCode).toBe(400);
+    expect(none.json<{ detail: string }>().detail).toMatch(
+      /^Discovery at http:\/\/127\.0\.0\.1:\d+\/.well-known\/openid-configuration failed/,
+    );
+  });
+
+  it('renders an unknown callback as a failed sign-in, with the JSON escaped for HTML', async () => {
+    const res = await tools.inject({
+      url: '/oidc/callback?code=x&state=%3C%2Fscript%3E%3Cscript%3Ealert(1)%3C%2Fscript%3E',
+      headers: HOST,
+    });
+    expect(res.statusCode).toBe(200);
+    expect(res.body).toContain('"code":"unknown_state"');
+    expect(res.body).not.toContain('<script>alert');
+    expect(jsonForHtml({ a: '</script><!--&\u2028' })).toBe(
+      '{"a":"\\u003c/script\\u003e\\u003c!--\\u0026\\u2028"}',
+    );
+  });
+
+  it('listens on loopback only', async () => {
+    await expect(startToolsServer({ host: '0.0.0.0', port: 0 })).rejects.toThrow('loopback only');
+    const server = await startToolsServer({ host: '127.0.0.1', port: 0 });
+    try {
+      expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      const res = await fetch(`${server.url}/api/oidc/redirect-uri`);
+      expect(await res.json()).toEqual({ redirectUri: `${server.url}/oidc/callback` });
+    } finally {
+      await server.close();
+    }
+  });
+});
