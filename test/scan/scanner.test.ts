@@ -1,3 +1,4 @@
+import { createServer as createHttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -214,6 +215,27 @@ describe('bulwark audit without a token or an OpenAPI document', () => {
     const report = await runScan({ target: new URL(`${api.url}/`), rateLimitRequests: 0 });
     expect(report.target).toBe(`${api.url}/`);
     expect(byCheck(report)['jwks.public-only']?.status).toBe('fail');
+  });
+
+  it('says so when plain HTTP only redirects to HTTPS', async () => {
+    const server = createHttpServer((req, res) =>
+      res.writeHead(301, { location: `https://api.example.com${req.url ?? '/'}` }).end(),
+    );
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const report = await runScan({
+        target: new URL(`http://127.0.0.1:${port}`),
+        rateLimitRequests: 0,
+      });
+      expect(byCheck(report)['tls.https']).toMatchObject({
+        status: 'warn',
+        reason:
+          'Plain HTTP redirects to HTTPS (301 to https://api.example.com/), so the TLS checks did not run.',
+      });
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   it('refuses a target that does not answer', async () => {

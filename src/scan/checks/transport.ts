@@ -13,6 +13,21 @@ export async function transportChecks(ctx: ScanContext): Promise<ScanFinding[]> 
   const { client, home } = ctx;
   const host = client.url('/').hostname;
   if (!client.https) {
+    const location = header(home, 'location') ?? '';
+    if (home.status >= 301 && home.status <= 308 && location.startsWith('https://')) {
+      return [
+        finding(
+          'tls.https',
+          LINE,
+          'warn',
+          `Plain HTTP redirects to HTTPS (${home.status} to ${location}), so the TLS checks did not run.`,
+          {
+            fix: 'Scan the https URL; the checks need the API itself, not its redirect.',
+            evidence: evidence(home),
+          },
+        ),
+      ];
+    }
     return [
       isLoopback(host)
         ? finding(
