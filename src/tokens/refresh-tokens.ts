@@ -80,7 +80,11 @@ export class RefreshTokens {
     const won = await this.repo.rotate(stored.id, this.row(next, session), now);
     // Lost the race to a concurrent exchange of the same token: a retry, not a theft.
     if (!won) throw invalidRefreshToken('concurrent rotation');
-    await this.sessions.touch(session.id);
+    // A logout (or an admin's revocation) that landed between the session read above and the
+    // rotation ended the session: the new pair would be dead on arrival, so it is not handed out.
+    // A session ended after this point is a logout that came after the refresh, as it should.
+    if (!(await this.sessions.touch(session.id)))
+      throw invalidRefreshToken('session ended during rotation');
     return { token: next, session };
   }
 

@@ -62,8 +62,9 @@ export class Sessions {
     return this.repo.listActive(userId, this.now());
   }
 
-  async touch(sessionId: string): Promise<void> {
-    await this.repo.touch(sessionId, this.now());
+  /** Records a use of the session; false when it has ended (nothing is then recorded). */
+  async touch(sessionId: string): Promise<boolean> {
+    return this.repo.touch(sessionId, this.now());
   }
 
   /** Ends one session; false when it had already ended. */

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
 import { jwtPayload, registerAndLogin, type LoggedIn } from '../helpers/identity.js';
 import {
@@ -88,6 +88,34 @@ describe('POST /api/v1/auth/refresh', () => {
     await refreshOk(t.app, user.refreshToken);
     const after = await t.app.services.sessions.find(user.sessionId);
     expect(after!.last_used_at).toBeGreaterThan(before!.last_used_at);
+  });
+
+  it('hands out no pair when a logout ends the session while the token is being rotated', async () => {
+    const user = await registerAndLogin(t.app);
+    // The logout lands after the refresh read the session as active, before it rotates.
+    const repo = (
+      t.app.services.refreshTokens as unknown as {
+        repo: { rotate: (...args: never[]) => Promise<boolean> };
+      }
+    ).repo;
+    const rotate = repo.rotate.bind(repo);
+    const spy = vi.spyOn(repo, 'rotate').mockImplementationOnce(async (...args) => {
+      const out = await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/logout',
+        headers: { authorization: `Bearer ${user.accessToken}` },
+      });
+      expect(out.statusCode).toBe(204);
+      return rotate(...args);
+    });
+    try {
+      const res = await postRefresh(t.app, user.refreshToken);
+      expect(spy).toHaveBeenCalledTimes(1);
+      expectProblem(res, 401, 'invalid_refresh_token');
+    } finally {
+      spy.mockRestore();
+    }
+    await expectRefreshRefused(t.app, user.refreshToken);
   });
 
   it('never writes a refresh or access token to the log', async () => {
