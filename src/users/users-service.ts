@@ -336,12 +336,21 @@ export class UsersService {
       (changes.role !== undefined &&
         !this.deps.permissions.of(changes.role).has(ADMIN_PERMISSION)) ||
       changes.disabled === 1;
-    const updated = demotes
-      ? await this.deps.repo.withRolesLock(async (repo) => {
-          await this.assertNotLastAdmin(id, repo);
-          return repo.update(id, changes);
-        })
-      : await this.deps.repo.update(id, changes);
+    // The role the user had when the change was made, for the audit trail: read again under the
+    // lock, since another administrator may have changed it since `target` was read.
+    let fromRole = target.role;
+    const updated =
+      changes.role !== undefined || changes.disabled !== undefined
+        ? await this.deps.repo.withRolesLock(async (repo) => {
+            const current = await repo.findById(id);
+            if (!current) return undefined;
+            fromRole = current.role;
+            // Someone else made the same change meanwhile: it is no change of ours to record.
+            if (changes.role === current.role) delete changes.role;
+            if (demotes) await this.assertNotLastAdmin(id, repo);
+            return repo.update(id, changes);
+          })
+        : await this.deps.repo.update(id, changes);
     if (!updated) throw new AppError('not_found', 'No user with this id.');
 
     const actor = { ...context, actorId: auth.userId };
@@ -361,7 +370,7 @@ export class UsersService {
         type: 'user.role_changed',
         outcome: 'success',
         target: { type: 'user', id },
-        details: { from: target.role, to: changes.role },
+        details: { from: fromRole, to: changes.role },
       });
       // Tokens carry the role: end the sessions so no token keeps the old one.
       await this.deps.sessions.endAll(id, 'revoked', actor);
