@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
   describeApi,
@@ -109,9 +110,7 @@ describe('scan token forgeries', () => {
 
   it('adds a key-confusion token per published public key, and none for secret keys', () => {
     const jwk = {
-      kty: 'OKP',
-      crv: 'Ed25519',
-      x: '11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo',
+      ...generateKeyPairSync('ed25519').publicKey.export({ format: 'jwk' }),
       kid: 'k1',
     };
     const forgeries = forgeTokens(token, [jwk, { kty: 'oct', k: 'c2VjcmV0' }]);
