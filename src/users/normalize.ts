@@ -16,6 +16,46 @@ const EMAIL =
   /^[^\s@]{1,64}@(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$/;
 const E164 = /^\+[1-9]\d{6,14}$/;
 
+// The scripts a letter of an address's local part is sorted into, to find addresses that mix
+// writing systems ("аdmin" with a Cyrillic а looks like "admin"). Letters of any other script
+// count as one script of their own.
+const SCRIPTS = [
+  'Latin',
+  'Greek',
+  'Cyrillic',
+  'Armenian',
+  'Hebrew',
+  'Arabic',
+  'Devanagari',
+  'Bengali',
+  'Thai',
+  'Georgian',
+  'Hangul',
+  'Hiragana',
+  'Katakana',
+  'Han',
+  'Bopomofo',
+  'Ethiopic',
+  'Cherokee',
+].map((name) => ({ name, pattern: new RegExp(`\\p{Script=${name}}`, 'u') }));
+// UTS #39 "highly restrictive": one script, or Latin with the scripts written together in
+// Japanese, Chinese or Korean.
+const SCRIPT_MIXES = [
+  new Set(['Latin', 'Han', 'Hiragana', 'Katakana']),
+  new Set(['Latin', 'Han', 'Bopomofo']),
+  new Set(['Latin', 'Han', 'Hangul']),
+];
+
+/** Whether the letters of `text` come from a mix of scripts that UTS #39 calls confusable. */
+export function mixesScripts(text: string): boolean {
+  const found = new Set<string>();
+  for (const char of text.match(/\p{L}/gu) ?? []) {
+    found.add(SCRIPTS.find(({ pattern }) => pattern.test(char))?.name ?? 'Other');
+  }
+  if (found.size <= 1) return false;
+  return !SCRIPT_MIXES.some((allowed) => [...found].every((script) => allowed.has(script)));
+}
+
 // An unpaired UTF-16 surrogate (only reachable through a JSON \u escape) has no UTF-8 encoding:
 // drivers would store it as ill-formed bytes or U+FFFD, merging distinct inputs.
 const INVALID_UNICODE = 'must not contain invalid Unicode (an unpaired surrogate)';
@@ -41,6 +81,19 @@ export function normalizeEmail(value: string, path = '/body/email'): string {
   if (CONTROL.test(email)) throw invalid(path, 'must be a valid email address');
   if (INVISIBLE.test(email)) throw invalid(path, 'must not contain invisible characters');
   if (!EMAIL.test(email)) throw invalid(path, 'must be a valid email address');
+  // Look-alikes of another address: full-width letters, ligatures, circled or superscript forms
+  // (NFKC folds them into plain letters), and letters from several scripts (Latin with Cyrillic
+  // or Greek). Such an address reads like someone else's in every list an administrator sees.
+  const local = email.slice(0, email.lastIndexOf('@'));
+  if (local.normalize('NFKC') !== local) {
+    throw invalid(
+      path,
+      'must not contain full-width, ligature or other compatibility forms of letters',
+    );
+  }
+  if (mixesScripts(local)) {
+    throw invalid(path, 'must not mix letters of different scripts (such as Latin and Cyrillic)');
+  }
   return email;
 }
 

@@ -333,6 +333,62 @@ describe('POST /api/v1/auth/register', () => {
       expect(await t.app.services.usersRepo.findByEmail(email)).toBeUndefined();
     });
 
+    it.each([
+      [
+        'full-width letters',
+        '\uff41dmin',
+        'must not contain full-width, ligature or other compatibility forms of letters',
+      ],
+      [
+        'a ligature',
+        '\ufb01nance',
+        'must not contain full-width, ligature or other compatibility forms of letters',
+      ],
+      [
+        'a circled letter',
+        '\u24d0dmin',
+        'must not contain full-width, ligature or other compatibility forms of letters',
+      ],
+      [
+        'a Cyrillic а among Latin letters',
+        '\u0430dmin',
+        'must not mix letters of different scripts (such as Latin and Cyrillic)',
+      ],
+      [
+        'a Greek ο among Latin letters',
+        'r\u03bfot',
+        'must not mix letters of different scripts (such as Latin and Cyrillic)',
+      ],
+    ])(
+      'rejects an email that looks like another (%s), nothing stored',
+      async (_label, local, message) => {
+        const email = `${local}-${randomUUID().slice(0, 6)}@example.com`;
+        const res = await register(t.app, { email, password: STRONG_PASSWORD, name: 'Look Alike' });
+        const body = expectProblem(res, 400, 'validation_failed');
+        expect(fieldErrors(body)).toEqual([{ path: '/body/email', message }]);
+        expect(
+          await t.app.services.usersRepo.findByEmail(email.normalize('NFC').toLowerCase()),
+        ).toBeUndefined();
+      },
+    );
+
+    it.each([
+      ['Cyrillic', '\u0438\u0432\u0430\u043d'],
+      [
+        'Japanese (Han, Hiragana, Katakana and Latin)',
+        '\u7530\u4e2d\u305f\u306a\u304b\u30ab\u30ca-ab',
+      ],
+      ['Korean with Latin', '\ud64d\uae38\ub3d9-kim'],
+      ['accented Latin', 'ren\u00e9e.m\u00fcller'],
+    ])(
+      'accepts an address written in one script, or a mix natural to a language (%s)',
+      async (_label, local) => {
+        const email = `${local}-${randomUUID().slice(0, 6)}@example.com`;
+        const res = await register(t.app, { email, password: STRONG_PASSWORD, name: 'One Script' });
+        expect(res.statusCode, res.body).toBe(201);
+      },
+    );
+
     it('rejects an over-long email', async () => {
       const res = await register(t.app, {
         email: `${'a'.repeat(250)}@example.com`,
