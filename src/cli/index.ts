@@ -6,6 +6,7 @@ import { keys } from './commands/keys.js';
 import { migrate } from './commands/migrate.js';
 import { auditLog } from './commands/audit-log.js';
 import { audit } from './commands/audit.js';
+import { jwt } from './commands/jwt.js';
 import { tools } from './commands/tools.js';
 import { serve } from './commands/serve.js';
 import { user } from './commands/user.js';
@@ -20,6 +21,7 @@ const commands: Record<string, Command> = Object.assign(
     'audit-log': auditLog,
     audit,
     tools,
+    jwt,
     'dev-cert': devCert,
     doctor,
   },

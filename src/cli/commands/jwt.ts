@@ -1,0 +1,170 @@
+import { readFile } from 'node:fs/promises';
+import { InspectInputError, inspectJwt, type KeyMaterial } from '../../tools/jwt-inspect.js';
+import { CliError, CliUsageError, parseCommandArgs, type Command } from '../args.js';
+
+const MAX_INPUT_BYTES = 256 * 1024;
+const FETCH_TIMEOUT_MS = 10_000;
+/** Exit code for a token that was read but not verified (no key given). */
+const EXIT_UNVERIFIED = 3;
+
+const usage = [
+  'Usage: bulwark jwt verify (--token-file FILE | --token-stdin) [key] [options]',
+  '',
+  'Decodes a JWT, checks its signature and claims, and lints it against RFC 8725 and RFC 9068:',
+  'alg (none, HS*), the signature, headers that carry their own key (jku, jwk, x5u, x5c), crit,',
+  'kid, typ, exp, nbf, iat, the lifetime, iss, aud, sub and jti. Every problem is listed. The same',
+  'checks as the JWT verifier page of `bulwark tools`.',
+  '',
+  'Key (one of; none: decode and lint only):',
+  '  --jwks-url URL       a JWKS to fetch (10 s, 256 KiB at most)',
+  '  --jwks-file FILE     a JWKS or one JWK (public keys only)',
+  '  --pem-file FILE      a PEM public key or certificate',
+  '  --secret-file FILE   an HMAC secret (HS256/384/512), the whole file',
+  '',
+  'Options:',
+  '  --issuer ISS         the iss the token must name',
+  '  --audience AUD       the aud the token must name',
+  '  --clock-tolerance N  seconds of tolerance for exp, nbf and iat (default 0)',
+  '  --json               one JSON document instead of the table',
+  '',
+  'Exit codes: 0 valid (signature verified, no check failed), 1 invalid, 3 not verified (no key',
+  'given, no check failed), 2 bad arguments. The token is never printed.',
+].join('\n');
+
+async function readBounded(file: string, what: string): Promise<string> {
+  const data = await readFile(file).catch((error: NodeJS.ErrnoException) => {
+    throw new CliError(`cannot read the ${what} file ${file}: ${error.code ?? error.message}`);
+  });
+  if (data.length > MAX_INPUT_BYTES)
+    throw new CliError(`the ${what} file ${file} is larger than 256 KiB`);
+  return data.toString('utf8');
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  let length = 0;
+  for await (const chunk of process.stdin) {
+    const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+    chunks.push(buffer);
+    length += buffer.length;
+    if (length > MAX_INPUT_BYTES) throw new CliError('standard input is larger than 256 KiB');
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+async function fetchJwks(url: string): Promise<string> {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new CliUsageError(`--jwks-url "${url}" is not a URL`);
+  }
+  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') {
+    throw new CliUsageError('--jwks-url must be http or https');
+  }
+  let res: Response;
+  try {
+    res = await fetch(parsed, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS), redirect: 'error' });
+  } catch (error) {
+    throw new CliError(`cannot fetch the JWKS at ${parsed.href}: ${(error as Error).message}`);
+  }
+  const text = await res.text();
+  if (!res.ok) throw new CliError(`the JWKS URL ${parsed.href} answered ${res.status}`);
+  if (text.length > MAX_INPUT_BYTES)
+    throw new CliError(`the JWKS at ${parsed.href} is larger than 256 KiB`);
+  return text;
+}
+
+/** `bulwark jwt verify`: the JWT verifier on the command line. */
+export const jwt: Command = {
+  synopsis: 'jwt verify',
+  summary: 'verify and lint a JWT (signature, claims, RFC 8725); exit 1 when invalid',
+  usage,
+  async run(args) {
+    const { values, positionals } = parseCommandArgs(args, {
+      'token-file': { type: 'string' },
+      'token-stdin': { type: 'boolean' },
+      'jwks-url': { type: 'string' },
+      'jwks-file': { type: 'string' },
+      'pem-file': { type: 'string' },
+      'secret-file': { type: 'string' },
+      issuer: { type: 'string' },
+      audience: { type: 'string' },
+      'clock-tolerance': { type: 'string' },
+      json: { type: 'boolean' },
+    });
+    if (positionals[0] !== 'verify' || positionals.length !== 1) {
+      throw new CliUsageError(
+        positionals.length === 0
+          ? 'say what to do: bulwark jwt verify'
+          : `unknown jwt command "${positionals.join(' ')}"`,
+      );
+    }
+    if ((values['token-file'] === undefined) === !values['token-stdin']) {
+      throw new CliUsageError(
+        'give the token with --token-file FILE or --token-stdin (never as an argument: other users can read those)',
+      );
+    }
+    const keys = ['jwks-url', 'jwks-file', 'pem-file', 'secret-file'] as const;
+    const given = keys.filter((name) => values[name] !== undefined);
+    if (given.length > 1)
+      throw new CliUsageError(`give one key, not ${given.map((n) => `--${n}`).join(' and ')}`);
+    const tolerance = values['clock-tolerance'];
+    if (tolerance !== undefined && (!/^\d+$/.test(tolerance) || Number(tolerance) > 3600)) {
+      throw new CliUsageError(
+        `--clock-tolerance must be a whole number of seconds from 0 to 3600, not "${tolerance}"`,
+      );
+    }
+
+    const token = (
+      values['token-file'] === undefined
+        ? await readStdin()
+        : await readBounded(values['token-file'], 'token')
+    ).trim();
+    const key: KeyMaterial = {};
+    if (values['jwks-url'] !== undefined) key.jwks = await fetchJwks(values['jwks-url']);
+    if (values['jwks-file'] !== undefined)
+      key.jwks = await readBounded(values['jwks-file'], 'JWKS');
+    if (values['pem-file'] !== undefined) key.pem = await readBounded(values['pem-file'], 'PEM');
+    if (values['secret-file'] !== undefined)
+      key.secret = (await readBounded(values['secret-file'], 'secret')).replace(/\r?\n$/, '');
+
+    let result;
+    try {
+      result = await inspectJwt(token, {
+        key,
+        ...(values.issuer === undefined ? {} : { issuer: values.issuer }),
+        ...(values.audience === undefined ? {} : { audience: values.audience }),
+        ...(tolerance === undefined ? {} : { clockToleranceSeconds: Number(tolerance) }),
+      });
+    } catch (error) {
+      if (error instanceof InspectInputError) throw new CliError(error.message);
+      throw error;
+    }
+    if (values.json) {
+      process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    } else {
+      const width = Math.max(...result.findings.map((f) => f.check.length));
+      const verdicts = {
+        valid: 'VALID: the signature verifies and every check passes.',
+        invalid: 'INVALID: do not trust this token.',
+        unverified: 'NOT VERIFIED: no key was given, so nothing in it can be trusted yet.',
+      };
+      process.stdout.write(
+        [
+          verdicts[result.verdict],
+          '',
+          ...result.findings.map(
+            (f) =>
+              `  ${(f.status === 'pass' ? 'pass' : f.status.toUpperCase()).padEnd(4)}  ${f.check.padEnd(width)}  ${f.message}`,
+          ),
+          '',
+          `header   ${JSON.stringify(result.header)}`,
+          `payload  ${JSON.stringify(result.payload)}`,
+          '',
+        ].join('\n'),
+      );
+    }
+    return result.verdict === 'valid' ? 0 : result.verdict === 'invalid' ? 1 : EXIT_UNVERIFIED;
+  },
+};

@@ -1,0 +1,128 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildTestApp, type TestApp } from '../helpers/app.js';
+import { registerAndLogin } from '../helpers/identity.js';
+import { BIN, runNode } from '../helpers/process.js';
+
+// The built CLI (npm test builds first).
+const jwt = (args: string[], input?: string) =>
+  runNode([BIN, 'jwt', ...args], { timeoutMs: 30_000, ...(input === undefined ? {} : { input }) });
+
+describe('bulwark jwt verify', () => {
+  let t: TestApp;
+  let url: string;
+  let token: string;
+  let dir: string;
+  let tokenFile: string;
+  let jwksFile: string;
+
+  beforeAll(async () => {
+    t = await buildTestApp();
+    await t.app.listen({ port: 0, host: '127.0.0.1' });
+    url = `http://127.0.0.1:${(t.app.server.address() as AddressInfo).port}`;
+    token = (await registerAndLogin(t.app)).accessToken;
+    dir = await mkdtemp(join(tmpdir(), 'bulwark-jwt-cli-'));
+    tokenFile = join(dir, 'token');
+    await writeFile(tokenFile, `${token}\n`);
+    jwksFile = join(dir, 'jwks.json');
+    await writeFile(jwksFile, (await t.app.inject({ url: '/.well-known/jwks.json' })).body);
+  });
+  afterAll(async () => {
+    await t.app.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('exits 0 for a valid token, with the checks, and never prints the token', async () => {
+    const run = await jwt([
+      'verify',
+      '--token-file',
+      tokenFile,
+      '--jwks-file',
+      jwksFile,
+      '--issuer',
+      'bulwark',
+      '--audience',
+      'bulwark-api',
+    ]);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^VALID: the signature verifies and every check passes\.\n/);
+    expect(run.stdout).toMatch(/pass {2}signature +The signature verifies with the key given\./);
+    expect(run.stdout).toMatch(/pass {2}aud +aud includes "bulwark-api"\./);
+    expect(run.stdout).not.toContain(token.split('.')[2]);
+  });
+
+  it('reads the token from standard input and fetches the JWKS from a URL; --json', async () => {
+    const run = await jwt(
+      ['verify', '--token-stdin', '--jwks-url', `${url}/.well-known/jwks.json`, '--json'],
+      token,
+    );
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({
+      verdict: 'valid',
+      signatureValid: true,
+      header: { alg: 'EdDSA' },
+    });
+  });
+
+  it('exits 1 for a changed token or the wrong audience, 3 when no key was given', async () => {
+    const [h, , s] = token.split('.');
+    const changed = `${h}.${Buffer.from('{"sub":"admin","exp":4102444800}').toString('base64url')}.${s}`;
+    const tampered = await jwt(['verify', '--token-stdin', '--jwks-file', jwksFile], changed);
+    expect(tampered.code).toBe(1);
+    expect(tampered.stdout).toMatch(/FAIL {2}signature +The signature does not match/);
+    const audience = await jwt([
+      'verify',
+      '--token-file',
+      tokenFile,
+      '--jwks-file',
+      jwksFile,
+      '--audience',
+      'other-api',
+    ]);
+    expect(audience.code).toBe(1);
+    const unverified = await jwt(['verify', '--token-file', tokenFile]);
+    expect(unverified.code).toBe(3);
+    expect(unverified.stdout).toMatch(/^NOT VERIFIED/);
+  });
+
+  it('exits 1 with one line for what is not a JWT, or a key file that is not a key', async () => {
+    const run = await jwt(['verify', '--token-stdin'], 'not-a-token');
+    expect(run.code).toBe(1);
+    expect(run.stderr).toBe('bulwark jwt: A JWT has three parts separated by dots; this has 1.\n');
+    const pem = join(dir, 'bad.pem');
+    await writeFile(pem, 'nope');
+    const bad = await jwt(['verify', '--token-file', tokenFile, '--pem-file', pem]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('The PEM is not a public key or certificate.');
+  });
+
+  it.each([
+    [[], 'say what to do: bulwark jwt verify'],
+    [['decode'], 'unknown jwt command "decode"'],
+    [['verify'], 'give the token with --token-file FILE or --token-stdin'],
+    [
+      ['verify', '--token-stdin', '--token-file', 'x'],
+      'give the token with --token-file FILE or --token-stdin',
+    ],
+    [
+      ['verify', '--token-stdin', '--jwks-file', 'a', '--pem-file', 'b'],
+      'give one key, not --jwks-file and --pem-file',
+    ],
+    [
+      ['verify', '--token-stdin', '--clock-tolerance', 'soon'],
+      '--clock-tolerance must be a whole number',
+    ],
+    [
+      ['verify', '--token-stdin', '--jwks-url', 'file:///etc/passwd'],
+      '--jwks-url must be http or https',
+    ],
+  ])('refuses %j with exit 2', async (args, message) => {
+    const run = await jwt(args, '');
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(message);
+  });
+});
