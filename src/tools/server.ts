@@ -216,9 +216,12 @@ export async function buildToolsApp(options: ToolsAppOptions): Promise<FastifyIn
         };
       }
       const template = page('oidc-result.html')().body.toString('utf8');
-      return reply
-        .type('text/html; charset=utf-8')
-        .send(template.replace('<!--RESULT-->', jsonForHtml(result)));
+      return (
+        reply
+          .type('text/html; charset=utf-8')
+          // A function, not a string: `$'`, `$&`… in a provider's text are replacement patterns.
+          .send(template.replace('<!--RESULT-->', () => jsonForHtml(result)))
+      );
     },
   );
   await app.ready();

@@ -10,6 +10,7 @@ import {
 } from '../../src/tools/server.js';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
 import { registerAndLogin } from '../helpers/identity.js';
+import { TestOidcProvider } from '../helpers/oidc-provider.js';
 
 const HOST = { host: '127.0.0.1:4000' };
 
@@ -198,6 +199,44 @@ describe('the tools server', () => {
     expect(jsonForHtml({ a: '</script><!--&\u2028' })).toBe(
       '{"a":"\\u003c/script\\u003e\\u003c!--\\u0026\\u2028"}',
     );
+  });
+
+  it("renders a provider's error text as it is, even with $' and $& in it (no replacement patterns)", async () => {
+    const provider = await TestOidcProvider.start({
+      redirectUris: ['http://127.0.0.1:4000/oidc/callback'],
+      accounts: [{ sub: 'alice', email: 'alice@example.com', email_verified: true, name: 'A' }],
+    });
+    try {
+      const start = await tools.inject({
+        method: 'POST',
+        url: '/api/oidc/start',
+        headers: HOST,
+        payload: { issuer: provider.issuer, clientId: provider.clientId },
+      });
+      expect(start.statusCode).toBe(200);
+      const state = new URL(
+        start.json<{ authorizationUrl: string }>().authorizationUrl,
+      ).searchParams.get('state')!;
+      const description = "costs $5: $' and $` and $& and $$";
+      const query = new URLSearchParams({
+        error: 'access_denied',
+        error_description: description,
+        state,
+        iss: provider.issuer,
+      });
+      const res = await tools.inject({ url: `/oidc/callback?${query.toString()}`, headers: HOST });
+      expect(res.statusCode).toBe(200);
+      expect(res.body.match(/<!doctype html>/gi)).toHaveLength(1);
+      const data = /<script id="data" type="application\/json">([\s\S]*?)<\/script>/.exec(
+        res.body,
+      )?.[1];
+      const result = JSON.parse(data ?? 'null') as {
+        error?: { code: string; description: string };
+      };
+      expect(result.error).toEqual({ code: 'access_denied', description });
+    } finally {
+      await provider.stop();
+    }
   });
 
   it('listens on loopback only', async () => {
