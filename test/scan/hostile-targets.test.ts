@@ -76,6 +76,12 @@ async function target(
       res.end();
       return;
     }
+    if (url.pathname === '/v1/login' && req.method === 'POST') {
+      // Wrong credentials, always; no throttling.
+      res.writeHead(401, { 'content-type': 'application/problem+json' });
+      res.end('{"status":401}');
+      return;
+    }
     res.writeHead(404, { 'content-type': 'application/problem+json' });
     res.end('{"status":404}');
   });
@@ -254,5 +260,30 @@ describe('bulwark audit against a slow target', () => {
       runScan({ target: new URL(url), token, timeoutMs: 10_000, maxDurationMs: 1000 }),
     ).rejects.toThrow('the scan took longer than 1 s (--max-duration)');
     expect(Date.now() - started).toBeLessThan(2000);
+  });
+});
+
+describe('bulwark audit and a login route that is not there', () => {
+  it('skips the body and password-guessing checks instead of failing them on 404s', async () => {
+    const token = issueToken();
+    // The API serves its OpenAPI document, but its login route (a wrong --login-path, or paths
+    // relative to a `servers` base) answers 404 to everything.
+    const { url } = await target(token, (_req, res, u) => {
+      if (u.pathname !== '/v1/login') return false;
+      res.writeHead(404, { 'content-type': 'application/problem+json' });
+      res.end('{"status":404}');
+      return true;
+    });
+    const report = await runScan({ target: new URL(url), token, rateLimitRequests: 5 });
+    expect(statusOf(report, 'input.json-route')).toBe('skip');
+    expect(report.findings.find((f) => f.check === 'input.json-route')?.reason).toContain(
+      'POST /v1/login answered 404',
+    );
+    expect(statusOf(report, 'input.content-type')).toBeUndefined();
+    expect(statusOf(report, 'input.body-limit')).toBeUndefined();
+    expect(statusOf(report, 'ratelimit.login')).toBe('skip');
+    expect(report.findings.filter((f) => f.status === 'fail').map((f) => f.check)).not.toContain(
+      'ratelimit.login',
+    );
   });
 });
