@@ -17,6 +17,14 @@ export class ProbeError extends Error {
   }
 }
 
+/** The scan ran longer than it was allowed to. */
+export class DeadlineExceededError extends Error {
+  constructor(readonly limitMs: number) {
+    super(`the scan took longer than ${Math.round(limitMs / 1000)} s (--max-duration)`);
+    this.name = 'DeadlineExceededError';
+  }
+}
+
 /** The scan would send more requests than it was allowed to. */
 export class BudgetExceededError extends Error {
   constructor(readonly limit: number) {
@@ -31,11 +39,20 @@ export interface ProbeRequest {
   path: string;
   headers?: Record<string, string>;
   body?: string | Buffer;
+  /**
+   * How the request is named in errors and in the response's `path`, when `path` holds a secret
+   * (`/me?access_token=…`): what the scan prints must never carry the token it was given.
+   */
+  label?: string;
+  /** The most of the body to keep (default MAX_BODY_BYTES): more for discovery documents. */
+  maxBodyBytes?: number;
 }
 
 export interface ClientOptions {
   timeoutMs: number;
   maxRequests: number;
+  /** The whole scan's time limit: no request starts after it, none runs past it. */
+  maxDurationMs?: number;
   ca?: string;
 }
 
@@ -50,6 +67,8 @@ export class ScanClient {
   private readonly base: URL;
   /** The target's base path without its trailing slash ("" for the root). */
   private readonly prefix: string;
+  /** When the scan must be over (epoch ms), or Infinity. */
+  private readonly deadline: number;
 
   constructor(
     target: URL,
@@ -58,6 +77,15 @@ export class ScanClient {
     this.base = new URL(target.origin);
     // "/prefix/" and "/prefix" mean the same base.
     this.prefix = target.pathname.replace(/\/+$/, '');
+    this.deadline =
+      options.maxDurationMs === undefined ? Infinity : Date.now() + options.maxDurationMs;
+  }
+
+  /** The time a request may take now: its own limit, cut to what is left of the scan's. */
+  private timeLeft(): number {
+    const left = this.deadline - Date.now();
+    if (left <= 0) throw new DeadlineExceededError(this.options.maxDurationMs ?? 0);
+    return Math.min(this.options.timeoutMs, left);
   }
 
   get https(): boolean {
@@ -76,8 +104,11 @@ export class ScanClient {
   async send(probe: ProbeRequest): Promise<ProbeResponse> {
     if (this.sent >= this.options.maxRequests)
       throw new BudgetExceededError(this.options.maxRequests);
+    const timeoutMs = this.timeLeft();
     this.sent += 1;
     const url = this.url(probe.path);
+    const shown = probe.label ?? probe.path;
+    const maxBody = probe.maxBodyBytes ?? MAX_BODY_BYTES;
     const method = probe.method ?? 'GET';
     const body =
       probe.body === undefined
@@ -102,42 +133,45 @@ export class ScanClient {
       const timer = setTimeout(() => {
         req.destroy(
           new ProbeError(
-            `${method} ${probe.path}: no complete answer within ${this.options.timeoutMs} ms`,
+            `${method} ${shown}: no complete answer within ${timeoutMs} ms`,
             'ETIMEDOUT',
           ),
         );
-      }, this.options.timeoutMs);
+      }, timeoutMs);
       req.on('error', (error: NodeJS.ErrnoException) => {
         clearTimeout(timer);
         reject(
           error instanceof ProbeError
             ? error
-            : new ProbeError(`${method} ${probe.path}: ${error.message}`, error.code ?? 'EPROTO'),
+            : new ProbeError(`${method} ${shown}: ${error.message}`, error.code ?? 'EPROTO'),
         );
       });
       req.on('response', (res: IncomingMessage) => {
         const chunks: Buffer[] = [];
         let length = 0;
+        let cut = false;
         const done = (): void => {
           clearTimeout(timer);
           const tlsSocket = res.socket as { getProtocol?: () => string | null };
           const protocol = tlsSocket.getProtocol?.() ?? undefined;
           resolve({
             method,
-            path: probe.path,
+            path: shown,
             status: res.statusCode ?? 0,
             headers: res.headers,
             body: Buffer.concat(chunks).toString('utf8'),
             ...(protocol ? { tlsProtocol: protocol } : {}),
+            ...(cut ? { truncated: true } : {}),
           });
         };
         res.on('data', (chunk: Buffer) => {
-          if (length >= MAX_BODY_BYTES) return;
-          const room = MAX_BODY_BYTES - length;
+          if (length >= maxBody) return;
+          const room = maxBody - length;
           chunks.push(chunk.length > room ? chunk.subarray(0, room) : chunk);
           length += Math.min(chunk.length, room);
           // The rest is not needed: stop reading a huge or endless body.
-          if (length >= MAX_BODY_BYTES) {
+          if (length >= maxBody) {
+            cut = true;
             res.destroy();
             done();
           }
@@ -147,7 +181,7 @@ export class ScanClient {
           clearTimeout(timer);
           // A body cut short after the headers still tells the checks what they need.
           if (length > 0 || res.complete) done();
-          else reject(new ProbeError(`${method} ${probe.path}: ${error.message}`, 'EPROTO'));
+          else reject(new ProbeError(`${method} ${shown}: ${error.message}`, 'EPROTO'));
         });
       });
       req.end(body);
@@ -165,6 +199,7 @@ export class ScanClient {
   ): Promise<{ protocol?: string; certificate?: PeerCertificate }> {
     if (this.sent >= this.options.maxRequests)
       throw new BudgetExceededError(this.options.maxRequests);
+    const timeoutMs = this.timeLeft();
     this.sent += 1;
     const host = this.base.hostname.replace(/^\[|\]$/g, '');
     const port = Number(this.base.port || 443);
@@ -182,7 +217,7 @@ export class ScanClient {
       const timer = setTimeout(() => {
         socket.destroy();
         resolve({});
-      }, this.options.timeoutMs);
+      }, timeoutMs);
       socket.once('secureConnect', () => {
         clearTimeout(timer);
         const protocol = socket.getProtocol() ?? undefined;

@@ -110,8 +110,16 @@ function resolveRef(root: Record<string, unknown>, ref: string): unknown {
   return node;
 }
 
-function sampleString(schema: Record<string, unknown>, name: string): string {
+/**
+ * The most items or characters a sample is built with: a schema asking for more (a document
+ * that lies, or a mistake) gets no sample rather than a scan that runs out of memory.
+ */
+const MAX_SAMPLE_ITEMS = 64;
+const MAX_SAMPLE_LENGTH = 4096;
+
+function sampleString(schema: Record<string, unknown>, name: string): string | undefined {
   const min = typeof schema.minLength === 'number' ? schema.minLength : 0;
+  if (!(min <= MAX_SAMPLE_LENGTH)) return undefined;
   const max = typeof schema.maxLength === 'number' ? schema.maxLength : 64;
   let text: string;
   switch (schema.format) {
@@ -174,7 +182,8 @@ export function sampleValue(
     case 'null':
       return null;
     case 'array': {
-      const count = typeof schema.minItems === 'number' ? schema.minItems : 0;
+      const count = typeof schema.minItems === 'number' ? Math.ceil(schema.minItems) : 0;
+      if (!(count <= MAX_SAMPLE_ITEMS)) return undefined;
       const item = count > 0 ? sampleValue(schema.items, root, name, depth + 1) : undefined;
       return count > 0 && item === undefined
         ? undefined

@@ -33,7 +33,7 @@ export function renderText(report: ScanReport): string {
   const checkWidth = Math.max(...report.findings.map((f) => f.check.length));
   const out = [
     `bulwark audit of ${report.target}: ${report.requests} requests in ${(report.durationMs / 1000).toFixed(1)} s`,
-    `OpenAPI: ${report.openapi ?? 'none found'} · token: ${report.tokenGiven ? 'given' : 'none (token attacks skipped)'}`,
+    `OpenAPI: ${report.openapi ?? `none used (${report.openapiProblem ?? 'not found'})`} · token: ${report.tokenGiven ? 'given' : 'none (token attacks skipped)'}`,
     '',
     ` #  ${'practice'.padEnd(width)}  status`,
   ];

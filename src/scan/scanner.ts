@@ -8,7 +8,7 @@ import { inputChecks } from './checks/input.js';
 import { loginThrottleCheck, rateLimitHeaderCheck } from './checks/rate-limit.js';
 import { jwksChecks, tokenChecks } from './checks/tokens.js';
 import { transportChecks } from './checks/transport.js';
-import { isSuccess, type ScanContext } from './context.js';
+import { finding, isSuccess, type ScanContext } from './context.js';
 import {
   describeApi,
   findLoginRoute,
@@ -25,7 +25,22 @@ export const SCAN_DEFAULTS = Object.freeze({
   rateLimitRequests: 100,
   maxRequests: 400,
   timeoutMs: 10_000,
+  maxDurationMs: 600_000,
 });
+
+/** An OpenAPI document is read up to this size (big APIs have documents of megabytes). */
+const MAX_OPENAPI_BYTES = 8 * 1024 * 1024;
+
+/**
+ * The target stopped answering a request the whole scan depends on (the protected route, an
+ * unknown address): the scan cannot go on.
+ */
+export class ScanAbortedError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'ScanAbortedError';
+  }
+}
 
 /** The target did not answer at all: nothing was scanned. */
 export class TargetUnreachableError extends Error {
@@ -39,6 +54,46 @@ const DEFAULT_LOGIN_SAMPLE = {
   email: 'audit-probe@example.com',
   password: 'not the password of anyone 7f3a',
 };
+
+/** Every string of `value` with `secret` (and its URL-encoded form) replaced by "…". */
+function redact<T>(value: T, secret: string | undefined): T {
+  if (secret === undefined || secret.length < 8) return value;
+  const forms = [...new Set([secret, encodeURIComponent(secret)])];
+  return JSON.parse(JSON.stringify(value), (_key, item: unknown) =>
+    typeof item === 'string'
+      ? forms.reduce((text, form) => text.split(form).join('…'), item)
+      : item,
+  ) as T;
+}
+
+/**
+ * Runs one group of checks; a probe of it that got no answer (the target dropped or stalled the
+ * connection) turns the group into one warning that says so, and the scan goes on: a firewall
+ * that resets TRACE must not cost the rest of the report.
+ */
+async function guarded(
+  check: string,
+  line: number,
+  run: () => Promise<ScanFinding | ScanFinding[]>,
+): Promise<ScanFinding[]> {
+  try {
+    const found = await run();
+    return Array.isArray(found) ? found : [found];
+  } catch (error) {
+    if (!(error instanceof ProbeError)) throw error;
+    return [
+      finding(
+        check,
+        line,
+        'warn',
+        `A probe of this check got no answer (${error.message}), so it could not be judged.`,
+        {
+          fix: 'Find out why the API drops or stalls this request (a crash, a proxy, a firewall rule), then scan again.',
+        },
+      ),
+    ];
+  }
+}
 
 function parseJson(res: ProbeResponse): unknown {
   try {
@@ -84,10 +139,21 @@ function loginRoute(
  * target only, bounded in number (`maxRequests`) and time (`timeoutMs` each).
  */
 export async function runScan(options: ScanOptions): Promise<ScanReport> {
+  try {
+    return redact(await scan(options), options.token);
+  } catch (error) {
+    // Errors are printed: the token must not be in them either.
+    if (error instanceof Error) error.message = redact(error.message, options.token);
+    throw error;
+  }
+}
+
+async function scan(options: ScanOptions): Promise<ScanReport> {
   const started = Date.now();
   const client = new ScanClient(options.target, {
     timeoutMs: options.timeoutMs ?? SCAN_DEFAULTS.timeoutMs,
     maxRequests: options.maxRequests ?? SCAN_DEFAULTS.maxRequests,
+    maxDurationMs: options.maxDurationMs ?? SCAN_DEFAULTS.maxDurationMs,
     ...(options.ca === undefined ? {} : { ca: options.ca }),
   });
   const seen: ProbeResponse[] = [];
@@ -95,6 +161,30 @@ export async function runScan(options: ScanOptions): Promise<ScanReport> {
     const res = await client.send(probe);
     seen.push(res);
     return res;
+  };
+  /** A request the rest of the scan needs: no answer ends the scan with one clear error. */
+  const needed = async (probe: ProbeRequest): Promise<ProbeResponse> => {
+    try {
+      return await send(probe);
+    } catch (error) {
+      if (error instanceof ProbeError)
+        throw new ScanAbortedError(`the target stopped answering: ${error.message}`, {
+          cause: error,
+        });
+      throw error;
+    }
+  };
+  /** A discovery document: read, not judged (it stays out of `seen`); no answer is no document. */
+  const discover = async (
+    path: string,
+    maxBodyBytes?: number,
+  ): Promise<{ res?: ProbeResponse; problem?: string }> => {
+    try {
+      return { res: await client.send({ path, ...(maxBodyBytes ? { maxBodyBytes } : {}) }) };
+    } catch (error) {
+      if (error instanceof ProbeError) return { problem: error.message };
+      throw error;
+    }
   };
 
   let home: ProbeResponse;
@@ -110,12 +200,27 @@ export async function runScan(options: ScanOptions): Promise<ScanReport> {
     throw error;
   }
 
-  // Discovery documents are read, not judged: they stay out of `seen`.
   const openapiPath = options.openapiPath ?? SCAN_DEFAULTS.openapiPath;
-  const openapiRes = await client.send({ path: openapiPath });
-  const api = isSuccess(openapiRes) ? describeApi(parseJson(openapiRes)) : undefined;
-  const jwksRes = await client.send({ path: '/.well-known/jwks.json' });
-  const jwksBody = isSuccess(jwksRes) ? parseJson(jwksRes) : undefined;
+  const openapi = await discover(openapiPath, MAX_OPENAPI_BYTES);
+  let api: ApiDescription | undefined;
+  let openapiProblem = openapi.problem;
+  if (openapi.res !== undefined) {
+    const res = openapi.res;
+    if (!isSuccess(res)) openapiProblem = `${openapiPath} answered ${res.status}`;
+    else if (res.truncated)
+      openapiProblem = `${openapiPath} is larger than ${MAX_OPENAPI_BYTES / 1024 / 1024} MiB`;
+    else {
+      const parsed = parseJson(res);
+      api = describeApi(parsed);
+      if (api === undefined)
+        openapiProblem =
+          parsed === undefined
+            ? `${openapiPath} is not JSON (a YAML document is not read: give the JSON one with --openapi)`
+            : `${openapiPath} is not an OpenAPI 3 document`;
+    }
+  }
+  const jwksRes = (await discover('/.well-known/jwks.json')).res;
+  const jwksBody = jwksRes !== undefined && isSuccess(jwksRes) ? parseJson(jwksRes) : undefined;
   const jwksKeys =
     typeof jwksBody === 'object' &&
     jwksBody !== null &&
@@ -141,13 +246,13 @@ export async function runScan(options: ScanOptions): Promise<ScanReport> {
     token: options.token,
     authed: undefined,
     home,
-    notFound: await send({ path: `/bulwark-audit-${randomUUID()}` }),
-    anonymous: protectedPath === undefined ? undefined : await send({ path: protectedPath }),
+    notFound: await needed({ path: `/bulwark-audit-${randomUUID()}` }),
+    anonymous: protectedPath === undefined ? undefined : await needed({ path: protectedPath }),
     seen,
     send,
   };
   if (options.token !== undefined && protectedPath !== undefined) {
-    const authed = await send({
+    const authed = await needed({
       path: protectedPath,
       headers: { authorization: `Bearer ${options.token}` },
     });
@@ -156,14 +261,14 @@ export async function runScan(options: ScanOptions): Promise<ScanReport> {
 
   const findings: ScanFinding[] = [];
   findings.push(...jwksChecks(ctx, jwksKeys !== undefined));
-  findings.push(...(await tokenChecks(ctx)));
-  findings.push(...(await corsChecks(ctx)));
-  findings.push(...(await errorProbes(ctx)));
-  findings.push(...(await inputChecks(ctx)));
-  findings.push(await metricsCheck(ctx));
-  findings.push(...(await transportChecks(ctx)));
+  findings.push(...(await guarded('jwt.forgery', 1, () => tokenChecks(ctx))));
+  findings.push(...(await guarded('cors.foreign-origin', 14, () => corsChecks(ctx))));
+  findings.push(...(await guarded('errors.malformed-json', 11, () => errorProbes(ctx))));
+  findings.push(...(await guarded('input.json-route', 4, () => inputChecks(ctx))));
+  findings.push(...(await guarded('metrics.protected', 12, () => metricsCheck(ctx))));
+  findings.push(...(await guarded('tls.https', 8, () => transportChecks(ctx))));
   // Last: it uses up the scanning client's allowance at the auth routes.
-  findings.push(await loginThrottleCheck(ctx));
+  findings.push(...(await guarded('ratelimit.login', 7, () => loginThrottleCheck(ctx))));
   findings.push(...headerChecks(ctx));
   findings.push(...errorLeakChecks(ctx));
   findings.push(rateLimitHeaderCheck(ctx));
@@ -175,6 +280,7 @@ export async function runScan(options: ScanOptions): Promise<ScanReport> {
     durationMs: Date.now() - started,
     requests: client.sent,
     openapi: ctx.openapiPath ?? null,
+    ...(api === undefined && openapiProblem !== undefined ? { openapiProblem } : {}),
     tokenGiven: options.token !== undefined,
     findings: findings.sort((a, b) => a.line - b.line),
   };

@@ -30,6 +30,8 @@ export interface ProbeResponse {
   body: string;
   /** The TLS version negotiated (`TLSv1.3`), for an https target. */
   tlsProtocol?: string;
+  /** The body was longer than the probe keeps, and was cut. */
+  truncated?: boolean;
 }
 
 export interface ScanOptions {
@@ -51,6 +53,8 @@ export interface ScanOptions {
   maxRequests?: number;
   /** Per-request time limit. */
   timeoutMs?: number;
+  /** The whole scan's time limit; the scan stops with an error beyond it. */
+  maxDurationMs?: number;
   /** Extra CA certificates (PEM) to trust for an https target. */
   ca?: string;
 }
@@ -61,6 +65,8 @@ export interface ScanReport {
   durationMs: number;
   requests: number;
   openapi: string | null;
+  /** Why the OpenAPI document could not be used (not found, not JSON, too large), when it was not. */
+  openapiProblem?: string;
   tokenGiven: boolean;
   findings: ScanFinding[];
 }

@@ -129,12 +129,24 @@ function verifierOf(
         );
       }
     }
-    return {
-      verifier: createLocalJWKSet(parsed as unknown as JSONWebKeySet),
-      algorithms: ASYMMETRIC,
-    };
+    try {
+      return {
+        verifier: createLocalJWKSet(parsed as unknown as JSONWebKeySet),
+        algorithms: ASYMMETRIC,
+      };
+    } catch {
+      // jose refuses a set whose keys are not all JSON objects.
+      throw new InspectInputError('The JWKS has keys that are not JWKs.', 'key.jwks');
+    }
   }
   if (key?.pem !== undefined && key.pem.trim() !== '') {
+    // createPublicKey would quietly derive the public half of a private key: refuse it instead,
+    // as a JWKS with private members is refused, so nobody gets used to pasting private keys.
+    if (/-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----/.test(key.pem))
+      throw new InspectInputError(
+        'The PEM is a private key: verify with the public key only.',
+        'key.pem',
+      );
     let publicKey: KeyObject;
     try {
       publicKey = createPublicKey(key.pem);
@@ -276,12 +288,19 @@ export async function inspectJwt(
   const exp = numeric('exp');
   const nbf = numeric('nbf');
   const iat = numeric('iat');
-  const when = (seconds: number): string => new Date(seconds * 1000).toISOString();
+  // A NumericDate may be any JSON number; Date covers ±8.64e15 ms, so say so instead of throwing.
+  const when = (seconds: number): string => {
+    const date = new Date(seconds * 1000);
+    return Number.isNaN(date.getTime()) ? `${seconds} (beyond any date)` : date.toISOString();
+  };
   if (payload.exp !== undefined && exp === undefined) add('exp', 'fail', 'exp is not a number.');
   else if (exp === undefined) add('exp', 'fail', 'No exp: the token never expires.');
   else if (exp + tolerance <= now)
     add('exp', 'fail', `Expired at ${when(exp)} (${Math.round((now - exp) / 60)} min ago).`);
   else add('exp', 'pass', `Expires at ${when(exp)} (in ${Math.round((exp - now) / 60)} min).`);
+  // RFC 7519 §4.1.5-6: NumericDates; a verifier (jose's too) refuses any other type.
+  if (payload.nbf !== undefined && nbf === undefined) add('nbf', 'fail', 'nbf is not a number.');
+  if (payload.iat !== undefined && iat === undefined) add('iat', 'fail', 'iat is not a number.');
   if (nbf !== undefined && nbf - tolerance > now)
     add('nbf', 'fail', `Not valid before ${when(nbf)}.`);
   if (iat !== undefined && iat - tolerance > now + 60)

@@ -1,5 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import * as client from 'openid-client';
+import { fetchText } from './fetch-text.js';
 import { inspectJwt, type InspectFinding, type InspectResult } from './jwt-inspect.js';
 
 /**
@@ -296,11 +297,9 @@ export class OidcPlayground {
 async function fetchJwks(config: client.Configuration): Promise<string | undefined> {
   const uri = config.serverMetadata().jwks_uri;
   if (uri === undefined) return undefined;
-  const res = await fetch(uri, {
-    signal: AbortSignal.timeout(PROVIDER_TIMEOUT_SECONDS * 1000),
-    redirect: 'error',
+  const answer = await fetchText(new URL(uri), {
+    timeoutMs: PROVIDER_TIMEOUT_SECONDS * 1000,
+    maxBytes: 256 * 1024,
   });
-  if (!res.ok) return undefined;
-  const text = await res.text();
-  return text.length > 256 * 1024 ? undefined : text;
+  return answer.status >= 200 && answer.status < 300 ? answer.text : undefined;
 }

@@ -8,6 +8,7 @@ import { jsonOnly } from '../http/json-body.js';
 import { trackRouteMethods } from '../http/method-not-allowed.js';
 import { API_SECURITY_HEADERS } from '../http/security-headers.js';
 import { validatorCompiler } from '../http/validation.js';
+import { FetchTextError, fetchText } from './fetch-text.js';
 import { InspectInputError, inspectJwt } from './jwt-inspect.js';
 import { OidcPlayground, PlaygroundInputError, type StartInput } from './oidc-playground.js';
 import { AssetParams, JwtVerifyBody, OidcCallbackQuery, OidcStartBody } from './schema.js';
@@ -54,7 +55,7 @@ export function jsonForHtml(value: unknown): string {
 const isLoopbackHost = (host: string): boolean =>
   /^(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?$/i.test(host);
 
-async function fetchJwksText(url: string): Promise<string> {
+async function fetchJwksText(url: string, timeoutMs: number): Promise<string> {
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -68,35 +69,29 @@ async function fetchJwksText(url: string): Promise<string> {
       errors: [{ path: '/body/jwksUrl', message: 'must be http or https' }],
     });
   }
-  let res: Response;
+  let answer: { status: number; text: string };
   try {
-    res = await fetch(parsed, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS), redirect: 'error' });
+    answer = await fetchText(parsed, { timeoutMs, maxBytes: MAX_JWKS_BYTES });
   } catch (error) {
-    throw new AppError(
-      'validation_failed',
-      `The JWKS could not be fetched: ${(error as Error).message}.`,
-      {
-        errors: [{ path: '/body/jwksUrl', message: 'could not be fetched' }],
-      },
-    );
+    if (!(error instanceof FetchTextError)) throw error;
+    throw new AppError('validation_failed', `The JWKS could not be fetched: ${error.reason}.`, {
+      errors: [{ path: '/body/jwksUrl', message: error.reason }],
+    });
   }
-  const body = await res.text();
-  if (!res.ok || body.length > MAX_JWKS_BYTES) {
-    throw new AppError(
-      'validation_failed',
-      `The JWKS URL answered ${res.status}${body.length > MAX_JWKS_BYTES ? ' with more than 256 KiB' : ''}.`,
-      {
-        errors: [{ path: '/body/jwksUrl', message: `answered ${res.status}` }],
-      },
-    );
+  if (answer.status < 200 || answer.status >= 300) {
+    throw new AppError('validation_failed', `The JWKS URL answered ${answer.status}.`, {
+      errors: [{ path: '/body/jwksUrl', message: `answered ${answer.status}` }],
+    });
   }
-  return body;
+  return answer.text;
 }
 
 export interface ToolsAppOptions {
   /** The server's own base URL (`http://127.0.0.1:4000`), known once it listens. */
   baseUrl: () => string;
   logger?: boolean;
+  /** Time limit of a JWKS URL fetch (default 10 s). */
+  fetchTimeoutMs?: number;
 }
 
 export async function buildToolsApp(options: ToolsAppOptions): Promise<FastifyInstance> {
@@ -161,7 +156,7 @@ export async function buildToolsApp(options: ToolsAppOptions): Promise<FastifyIn
     };
     const jwks =
       body.jwksUrl !== undefined && body.jwksUrl.trim() !== ''
-        ? await fetchJwksText(body.jwksUrl.trim())
+        ? await fetchJwksText(body.jwksUrl.trim(), options.fetchTimeoutMs ?? FETCH_TIMEOUT_MS)
         : body.jwks;
     const key = {
       ...(jwks ? { jwks } : {}),
@@ -221,9 +216,12 @@ export async function buildToolsApp(options: ToolsAppOptions): Promise<FastifyIn
         };
       }
       const template = page('oidc-result.html')().body.toString('utf8');
-      return reply
-        .type('text/html; charset=utf-8')
-        .send(template.replace('<!--RESULT-->', jsonForHtml(result)));
+      return (
+        reply
+          .type('text/html; charset=utf-8')
+          // A function, not a string: `$'`, `$&`… in a provider's text are replacement patterns.
+          .send(template.replace('<!--RESULT-->', () => jsonForHtml(result)))
+      );
     },
   );
   await app.ready();

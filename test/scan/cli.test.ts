@@ -1,4 +1,5 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -91,6 +92,36 @@ describe('bulwark audit (CLI)', () => {
     );
   });
 
+  it('exits 69 with one line, and no token, when the target stops answering mid-scan', async () => {
+    // Answers the first request, then drops every connection (a crash, a proxy giving up).
+    let answered = 0;
+    const dropping = createServer((req, res) => {
+      if (answered++ === 0) {
+        res.writeHead(404);
+        res.end();
+      } else req.socket.destroy();
+    });
+    await new Promise<void>((resolve) => dropping.listen(0, '127.0.0.1', resolve));
+    try {
+      const file = join(dir, 'token-dropping');
+      await writeFile(file, `${token}\n`, { mode: 0o600 });
+      const run = await audit([
+        `http://127.0.0.1:${(dropping.address() as AddressInfo).port}`,
+        '--token-file',
+        file,
+        '--protected-path',
+        '/me',
+      ]);
+      expect(run.code).toBe(69);
+      expect(run.stdout).toBe('');
+      expect(run.stderr).toMatch(/^bulwark audit: the target stopped answering: GET [^\n]+\n$/);
+      expect(run.stderr).not.toContain(token.split('.')[2]);
+    } finally {
+      dropping.closeAllConnections();
+      await new Promise((resolve) => dropping.close(resolve));
+    }
+  });
+
   it.each([
     [[], 'give the URL of the API to scan'],
     [['ftp://example.com'], 'the URL must be http or https, not ftp'],
@@ -105,6 +136,10 @@ describe('bulwark audit (CLI)', () => {
       '--login-path must be a path on the target starting with "/"',
     ],
     [['http://127.0.0.1:1', '--origin', 'nope'], '--origin must be an origin'],
+    [
+      ['http://127.0.0.1:1', '--max-duration', '0'],
+      '--max-duration must be a whole number from 1 to 86400',
+    ],
     [['http://127.0.0.1:1', '--token-stdin', '--token-file', 'x'], 'not both'],
   ])('refuses bad arguments with exit 2: %j', async (args, message) => {
     const run = await audit(args);

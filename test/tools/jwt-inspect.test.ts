@@ -187,4 +187,43 @@ describe('the JWT verifier', () => {
     await expect(inspectJwt(good, { key: { jwks: '{' } })).rejects.toThrow('The JWKS is not JSON.');
     await expect(inspectJwt(good, { key: { pem: 'nope' } })).rejects.toThrow('not a public key');
   });
+
+  it('fails nbf or iat that is not a number, as jose and RFC 7519 (NumericDate) do', async () => {
+    for (const [claim, value] of [
+      ['iat', 'yesterday'],
+      ['nbf', String(T + 86_400)],
+      ['iat', [T]],
+    ] as const) {
+      const token = signed(
+        { alg: 'EdDSA', typ: 'at+jwt', kid: 'k1' },
+        { ...CLAIMS, [claim]: value },
+      );
+      const result = await inspectJwt(token, { key: { jwks }, now: NOW });
+      expect(status(result, claim), claim).toBe('fail');
+      expect(result.verdict).toBe('invalid');
+    }
+  });
+
+  it('reports dates beyond any calendar instead of failing on them', async () => {
+    for (const claims of [
+      { ...CLAIMS, exp: 1e20 },
+      { ...CLAIMS, nbf: 1e30 },
+      { ...CLAIMS, iat: 1e20 },
+    ]) {
+      const token = signed({ alg: 'EdDSA', typ: 'at+jwt', kid: 'k1' }, claims);
+      const result = await inspectJwt(token, { key: { jwks }, now: NOW });
+      expect(result.verdict).toBe('invalid');
+      expect(result.findings.map((f) => f.message).join(' ')).toContain('beyond any date');
+    }
+  });
+
+  it('refuses a JWKS whose keys are not objects, and a private key given as PEM', async () => {
+    await expect(inspectJwt(good, { key: { jwks: '{"keys": [1]}' } })).rejects.toMatchObject({
+      field: 'key.jwks',
+    });
+    const pem = ed.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+    await expect(inspectJwt(good, { key: { pem } })).rejects.toThrow(
+      'The PEM is a private key: verify with the public key only.',
+    );
+  });
 });

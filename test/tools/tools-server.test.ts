@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -9,6 +10,7 @@ import {
 } from '../../src/tools/server.js';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
 import { registerAndLogin } from '../helpers/identity.js';
+import { TestOidcProvider } from '../helpers/oidc-provider.js';
 
 const HOST = { host: '127.0.0.1:4000' };
 
@@ -82,6 +84,7 @@ describe('the tools server', () => {
       [{ token, jwksUrl: 'ftp://example.com/jwks' }, '/body/jwksUrl'],
       [{ token, jwksUrl: `${bulwarkUrl}/nothing-here` }, '/body/jwksUrl'],
       [{ token, jwks: '{"keys": 1}' }, '/body/jwks'],
+      [{ token, jwks: '{"keys": [1]}' }, '/body/jwks'],
       [{ token, extra: 1 }, undefined],
     ] as const;
     for (const [payload, path] of cases) {
@@ -103,6 +106,65 @@ describe('the tools server', () => {
       payload: token,
     });
     expect(form.statusCode).toBe(415);
+  });
+
+  it('bounds the JWKS URL fetch: a stalled body, a huge body and a redirect are 400s', async () => {
+    let bytesSent = 0;
+    const hostile = createServer((req, res) => {
+      if (req.url === '/stall') {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.write('{"keys":[');
+        return;
+      }
+      if (req.url === '/redirect') {
+        res.writeHead(302, { location: `${bulwarkUrl}/.well-known/jwks.json` });
+        res.end();
+        return;
+      }
+      // An endless body without a length: it must be dropped past 256 KiB, not buffered.
+      res.writeHead(200, { 'content-type': 'application/json' });
+      const chunk = Buffer.alloc(64 * 1024, 0x20);
+      const pump = (): void => {
+        while (!res.destroyed && bytesSent < 64 * 1024 * 1024) {
+          bytesSent += chunk.length;
+          if (!res.write(chunk)) {
+            res.once('drain', pump);
+            return;
+          }
+        }
+        res.end();
+      };
+      pump();
+    });
+    await new Promise<void>((resolve) => hostile.listen(0, '127.0.0.1', resolve));
+    const quick = await buildToolsApp({
+      baseUrl: () => 'http://127.0.0.1:4000',
+      fetchTimeoutMs: 500,
+    });
+    const base = `http://127.0.0.1:${(hostile.address() as AddressInfo).port}`;
+    try {
+      for (const [path, detail] of [
+        ['/stall', 'sent no complete answer within 0.5 s'],
+        ['/huge', 'answered with more than 256 KiB'],
+        ['/redirect', 'answered 302, a redirect, which is not followed'],
+      ] as const) {
+        const res = await quick.inject({
+          method: 'POST',
+          url: '/api/jwt/verify',
+          headers: HOST,
+          payload: { token, jwksUrl: `${base}${path}` },
+        });
+        expect(res.statusCode, path).toBe(400);
+        expect(res.json<{ detail: string }>().detail).toBe(
+          `The JWKS could not be fetched: ${detail}.`,
+        );
+      }
+      expect(bytesSent).toBeLessThan(16 * 1024 * 1024);
+    } finally {
+      await quick.close();
+      hostile.closeAllConnections();
+      await new Promise((resolve) => hostile.close(resolve));
+    }
   });
 
   it('refuses an OIDC issuer that is not https or loopback, or cannot be discovered', async () => {
@@ -137,6 +199,44 @@ describe('the tools server', () => {
     expect(jsonForHtml({ a: '</script><!--&\u2028' })).toBe(
       '{"a":"\\u003c/script\\u003e\\u003c!--\\u0026\\u2028"}',
     );
+  });
+
+  it("renders a provider's error text as it is, even with $' and $& in it (no replacement patterns)", async () => {
+    const provider = await TestOidcProvider.start({
+      redirectUris: ['http://127.0.0.1:4000/oidc/callback'],
+      accounts: [{ sub: 'alice', email: 'alice@example.com', email_verified: true, name: 'A' }],
+    });
+    try {
+      const start = await tools.inject({
+        method: 'POST',
+        url: '/api/oidc/start',
+        headers: HOST,
+        payload: { issuer: provider.issuer, clientId: provider.clientId },
+      });
+      expect(start.statusCode).toBe(200);
+      const state = new URL(
+        start.json<{ authorizationUrl: string }>().authorizationUrl,
+      ).searchParams.get('state')!;
+      const description = "costs $5: $' and $` and $& and $$";
+      const query = new URLSearchParams({
+        error: 'access_denied',
+        error_description: description,
+        state,
+        iss: provider.issuer,
+      });
+      const res = await tools.inject({ url: `/oidc/callback?${query.toString()}`, headers: HOST });
+      expect(res.statusCode).toBe(200);
+      expect(res.body.match(/<!doctype html>/gi)).toHaveLength(1);
+      const data = /<script id="data" type="application\/json">([\s\S]*?)<\/script>/.exec(
+        res.body,
+      )?.[1];
+      const result = JSON.parse(data ?? 'null') as {
+        error?: { code: string; description: string };
+      };
+      expect(result.error).toEqual({ code: 'access_denied', description });
+    } finally {
+      await provider.stop();
+    }
   });
 
   it('listens on loopback only', async () => {

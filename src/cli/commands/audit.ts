@@ -1,7 +1,12 @@
 import { readFile } from 'node:fs/promises';
-import { BudgetExceededError } from '../../scan/client.js';
+import { BudgetExceededError, DeadlineExceededError } from '../../scan/client.js';
 import { renderJson, renderText, summarize } from '../../scan/report.js';
-import { runScan, SCAN_DEFAULTS, TargetUnreachableError } from '../../scan/scanner.js';
+import {
+  runScan,
+  SCAN_DEFAULTS,
+  ScanAbortedError,
+  TargetUnreachableError,
+} from '../../scan/scanner.js';
 import type { ScanOptions } from '../../scan/types.js';
 import { CliError, CliUsageError, parseCommandArgs, type Command } from '../args.js';
 
@@ -24,7 +29,7 @@ const usage = [
   "uses up the scanning address's login allowance: scan your own APIs only.",
   '',
   'Exit codes: 0 no fail (warnings allowed), 1 at least one fail (or warn, with --strict),',
-  '2 bad arguments, 69 the target did not answer.',
+  '2 bad arguments, 69 the target did not answer (or stopped answering).',
   '',
   'Options:',
   '  --token-file FILE        an access token the API accepts (for the token attacks and the',
@@ -37,6 +42,7 @@ const usage = [
   `  --rate-limit-requests N  wrong-password logins before concluding none is limited (default ${SCAN_DEFAULTS.rateLimitRequests})`,
   `  --max-requests N         the most requests the scan may send (default ${SCAN_DEFAULTS.maxRequests})`,
   `  --timeout-ms N           per request (default ${SCAN_DEFAULTS.timeoutMs})`,
+  `  --max-duration N         seconds the whole scan may take (default ${SCAN_DEFAULTS.maxDurationMs / 1000})`,
   '  --ca FILE                extra CA certificates (PEM) to trust for an https URL',
   '  --json                   one JSON document instead of the table',
   '  --strict                 exit 1 on warnings too',
@@ -56,6 +62,9 @@ function integer(
   }
   return Number(value);
 }
+
+const seconds = (value: number | undefined): number | undefined =>
+  value === undefined ? undefined : value * 1000;
 
 function path(name: string, value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
@@ -126,6 +135,7 @@ export const audit: Command = {
       'rate-limit-requests': { type: 'string' },
       'max-requests': { type: 'string' },
       'timeout-ms': { type: 'string' },
+      'max-duration': { type: 'string' },
       ca: { type: 'string' },
       json: { type: 'boolean' },
       strict: { type: 'boolean' },
@@ -178,6 +188,7 @@ export const audit: Command = {
       rateLimitRequests: integer('rate-limit-requests', values['rate-limit-requests'], 0, 1000),
       maxRequests: integer('max-requests', values['max-requests'], 10, 10_000),
       timeoutMs: integer('timeout-ms', values['timeout-ms'], 100, 120_000),
+      maxDurationMs: seconds(integer('max-duration', values['max-duration'], 1, 86_400)),
     };
     for (const [key, value] of Object.entries(optional)) {
       if (value !== undefined) (options as unknown as Record<string, unknown>)[key] = value;
@@ -186,12 +197,18 @@ export const audit: Command = {
     try {
       report = await runScan(options);
     } catch (error) {
-      if (error instanceof TargetUnreachableError)
+      if (error instanceof TargetUnreachableError || error instanceof ScanAbortedError)
         throw new CliError(error.message, EX_UNAVAILABLE);
       if (error instanceof BudgetExceededError) {
         throw new CliError(`${error.message}: raise it, or lower --rate-limit-requests`);
       }
-      throw error;
+      if (error instanceof DeadlineExceededError) {
+        throw new CliError(`${error.message}: raise it, or lower --timeout-ms`);
+      }
+      // Whatever a target answers must not end in a stack trace (the message holds no token).
+      throw new CliError(
+        `the scan failed: ${error instanceof Error ? error.message : String(error)} (a bug in bulwark audit: please report it)`,
+      );
     }
     process.stdout.write(`${values.json ? renderJson(report) : renderText(report)}\n`);
     const summary = summarize(report);

@@ -30,6 +30,19 @@ export async function inputChecks(ctx: ScanContext): Promise<ScanFinding[]> {
   const path = login.path;
   const text = JSON.stringify(sample);
   const baseline = await ctx.send({ method: 'POST', path, headers: JSON_TYPE, body: text });
+  if (baseline.status === 404 || baseline.status === 405) {
+    // Nothing is there to take a body: every probe below would get the same answer, and a
+    // 404 to text/plain or to 2 MiB is no sign that either was processed.
+    return [
+      finding(
+        'input.json-route',
+        LINE,
+        'skip',
+        `POST ${path} answered ${baseline.status}, so it is no login route and the body checks did not run: pass --login-path.`,
+        { evidence: evidence(baseline) },
+      ),
+    ];
+  }
   const findings: ScanFinding[] = [];
   // A simple request (text/plain) is what a cross-site form can send without a preflight.
   const plain = await ctx.send({

@@ -51,6 +51,15 @@ export async function loginThrottleCheck(ctx: ScanContext): Promise<ScanFinding>
       headers: { 'content-type': 'application/json' },
       body,
     });
+    if (attempt === 1 && (res.status === 404 || res.status === 405)) {
+      return finding(
+        'ratelimit.login',
+        LINE,
+        'skip',
+        `POST ${login.path} answered ${res.status}, so it is no login route and password guessing was not tried: pass --login-path.`,
+        { evidence: evidence(res) },
+      );
+    }
     if (res.status === 429) {
       return header(res, 'retry-after') === undefined
         ? finding(

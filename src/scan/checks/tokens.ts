@@ -2,7 +2,8 @@ import type { JsonWebKey } from 'node:crypto';
 import { evidence, finding, header, isSuccess, type ScanContext } from '../context.js';
 import { InspectInputError, inspectJwt, type InspectResult } from '../../tools/jwt-inspect.js';
 import { forgeTokens } from '../jwt-forge.js';
-import type { ScanFinding } from '../types.js';
+import { ProbeError } from '../client.js';
+import type { ProbeResponse, ScanFinding } from '../types.js';
 
 const LINE = 1;
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k', 'oth'];
@@ -237,9 +238,29 @@ export async function tokenChecks(ctx: ScanContext): Promise<ScanFinding[]> {
   }
 
   const separator = path.includes('?') ? '&' : '?';
-  const inUrl = await ctx.send({
-    path: `${path}${separator}access_token=${encodeURIComponent(token)}`,
-  });
+  // The label names the request in errors and evidence: the path itself carries the token.
+  const label = `${path}${separator}access_token=…`;
+  let inUrl: ProbeResponse;
+  try {
+    inUrl = await ctx.send({
+      path: `${path}${separator}access_token=${encodeURIComponent(token)}`,
+      label,
+    });
+  } catch (error) {
+    if (!(error instanceof ProbeError)) throw error;
+    findings.push(
+      finding(
+        'auth.token-in-url',
+        3,
+        'warn',
+        `A token in the URL got no answer (${error.message}), so it could not be told whether the API takes it.`,
+        {
+          fix: 'Take tokens from the Authorization header only, and refuse others with 401.',
+        },
+      ),
+    );
+    return findings;
+  }
   findings.push(
     isSuccess(inUrl)
       ? finding(
@@ -249,7 +270,7 @@ export async function tokenChecks(ctx: ScanContext): Promise<ScanFinding[]> {
           'The API takes the access token from the URL (?access_token=): URLs end up in logs, history and Referer headers.',
           {
             fix: 'Take tokens from the Authorization header only.',
-            evidence: `GET ${path}?access_token=… → ${inUrl.status}`,
+            evidence: evidence(inUrl),
           },
         )
       : finding(

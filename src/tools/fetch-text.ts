@@ -1,0 +1,84 @@
+/**
+ * A GET of a URL the user named (a JWKS), bounded the way a server-side fetch of a user's URL
+ * must be: in time (headers and body together), in size (the body is read as a stream and
+ * dropped past the limit, never buffered whole), and without following redirects.
+ */
+
+/** The fetch did not get a usable answer; `reason` is written for the user, names no library. */
+export class FetchTextError extends Error {
+  constructor(readonly reason: string) {
+    super(reason);
+    this.name = 'FetchTextError';
+  }
+}
+
+export interface FetchTextOptions {
+  timeoutMs: number;
+  maxBytes: number;
+}
+
+export async function fetchText(
+  url: URL,
+  options: FetchTextOptions,
+): Promise<{ status: number; text: string }> {
+  const signal = AbortSignal.timeout(options.timeoutMs);
+  let res: Response;
+  try {
+    res = await fetch(url, { signal, redirect: 'manual' });
+  } catch (error) {
+    throw new FetchTextError(
+      signal.aborted ? `no answer within ${options.timeoutMs / 1000} s` : describe(error),
+    );
+  }
+  // A redirect could lead anywhere (SSRF through an open redirect): the URL must be the final one.
+  if (res.status >= 300 && res.status < 400) {
+    await res.body?.cancel().catch(() => undefined);
+    throw new FetchTextError(`answered ${res.status}, a redirect, which is not followed`);
+  }
+  const declared = Number(res.headers.get('content-length') ?? NaN);
+  if (declared > options.maxBytes) {
+    await res.body?.cancel().catch(() => undefined);
+    throw new FetchTextError(`answered with more than ${options.maxBytes / 1024} KiB`);
+  }
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  // Node's fetch types its body stream loosely: the chunks are bytes.
+  const reader = res.body?.getReader() as ReadableStreamDefaultReader<Uint8Array> | undefined;
+  try {
+    for (;;) {
+      const next = await reader?.read();
+      if (next === undefined || next.done) break;
+      length += next.value.byteLength;
+      if (length > options.maxBytes) {
+        await reader?.cancel().catch(() => undefined);
+        throw new FetchTextError(`answered with more than ${options.maxBytes / 1024} KiB`);
+      }
+      chunks.push(next.value);
+    }
+  } catch (error) {
+    if (error instanceof FetchTextError) throw error;
+    throw new FetchTextError(
+      signal.aborted
+        ? `sent no complete answer within ${options.timeoutMs / 1000} s`
+        : 'broke off its answer',
+    );
+  }
+  return { status: res.status, text: Buffer.concat(chunks).toString('utf8') };
+}
+
+/** What went wrong, from undici's error and its cause (`fetch failed` alone says nothing). */
+function describe(error: unknown): string {
+  const cause = (error as { cause?: { code?: unknown } }).cause;
+  const code = typeof cause?.code === 'string' ? cause.code : undefined;
+  switch (code) {
+    case 'ECONNREFUSED':
+      return 'the connection was refused';
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return 'the host name does not resolve';
+    case undefined:
+      return 'it could not be reached';
+    default:
+      return `it could not be reached (${code})`;
+  }
+}

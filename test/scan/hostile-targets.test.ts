@@ -1,0 +1,289 @@
+import { generateKeyPairSync, sign } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { runScan, ScanAbortedError } from '../../src/scan/scanner.js';
+import type { ScanReport } from '../../src/scan/types.js';
+
+/**
+ * Targets that misbehave at the transport level or describe themselves oddly: the scan must
+ * finish (or stop with one clear error), stay bounded, and never show the token it was given.
+ */
+
+const b64 = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url');
+
+function issueToken(): string {
+  const { privateKey } = generateKeyPairSync('ed25519');
+  const now = Math.floor(Date.now() / 1000);
+  const input = `${b64({ alg: 'EdDSA', typ: 'at+jwt', kid: 'k1' })}.${b64({ iss: 'https://i.example', aud: 'api', sub: 'u1', jti: 'j1', iat: now, exp: now + 600 })}`;
+  return `${input}.${sign(null, Buffer.from(input), privateKey).toString('base64url')}`;
+}
+
+const OPENAPI = {
+  openapi: '3.1.0',
+  components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+  paths: {
+    '/v1/me': { get: { security: [{ bearer: [] }] } },
+    '/v1/login': {
+      post: {
+        requestBody: {
+          content: {
+            'application/json': {
+              schema: {
+                type: 'object',
+                required: ['email', 'password'],
+                properties: {
+                  email: { type: 'string', format: 'email' },
+                  password: { type: 'string' },
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+  },
+};
+
+type Handler = (req: IncomingMessage, res: ServerResponse, url: URL) => boolean;
+
+/**
+ * A small, well-behaved API (token on /v1/me, a login route, problem+json 404s) that `quirk`
+ * can take over for any request: answering itself (true) or leaving it to the API (false).
+ */
+async function target(
+  token: string,
+  quirk: Handler,
+  openapi: unknown = OPENAPI,
+): Promise<{ url: string; server: Server }> {
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    // Drain what the client sends: some quirks answer before reading it.
+    req.resume();
+    if (quirk(req, res, url)) return;
+    if (url.pathname === '/openapi.json') {
+      res.setHeader('content-type', 'application/json');
+      res.end(typeof openapi === 'string' ? openapi : JSON.stringify(openapi));
+      return;
+    }
+    if (url.pathname === '/v1/me') {
+      if (req.headers.authorization === `Bearer ${token}`) {
+        res.setHeader('content-type', 'application/json');
+        res.end('{"id":"u1"}');
+        return;
+      }
+      res.writeHead(401, { 'www-authenticate': 'Bearer' });
+      res.end();
+      return;
+    }
+    if (url.pathname === '/v1/login' && req.method === 'POST') {
+      // Wrong credentials, always; no throttling.
+      res.writeHead(401, { 'content-type': 'application/problem+json' });
+      res.end('{"status":401}');
+      return;
+    }
+    res.writeHead(404, { 'content-type': 'application/problem+json' });
+    res.end('{"status":404}');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  servers.push(server);
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
+}
+
+const servers: Server[] = [];
+afterEach(async () => {
+  for (const server of servers.splice(0)) {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
+});
+
+const statusOf = (report: ScanReport, check: string): string | undefined =>
+  report.findings.find((f) => f.check === check)?.status;
+
+describe('bulwark audit against hostile targets', () => {
+  it('keeps the token out of the report when the token-in-URL probe makes the API fail', async () => {
+    const token = issueToken();
+    const { url } = await target(token, (_req, res, u) => {
+      if (!u.searchParams.has('access_token')) return false;
+      res.writeHead(500);
+      res.end('boom');
+      return true;
+    });
+    const report = await runScan({ target: new URL(url), token, rateLimitRequests: 2 });
+    expect(statusOf(report, 'errors.no-5xx')).toBe('fail');
+    const text = JSON.stringify(report);
+    expect(text).not.toContain(token.split('.')[2]);
+    expect(text).toContain('access_token=…');
+  });
+
+  it('keeps the token out of the report when the token-in-URL probe loses its connection', async () => {
+    const token = issueToken();
+    const { url } = await target(token, (req, _res, u) => {
+      if (!u.searchParams.has('access_token')) return false;
+      req.socket.destroy();
+      return true;
+    });
+    const report = await runScan({ target: new URL(url), token, rateLimitRequests: 2 });
+    const inUrl = report.findings.find((f) => f.check === 'auth.token-in-url');
+    expect(inUrl?.status).toBe('warn');
+    expect(inUrl?.reason).toContain('access_token=…');
+    expect(JSON.stringify(report)).not.toContain(token.split('.')[2]);
+  });
+
+  it('finishes the scan when the target drops the connection on one probe', async () => {
+    const token = issueToken();
+    const { url } = await target(token, (req, _res, u) => {
+      if (u.pathname !== '/metrics' && req.method !== 'TRACE') return false;
+      req.socket.destroy();
+      return true;
+    });
+    const report = await runScan({ target: new URL(url), token, rateLimitRequests: 2 });
+    const metrics = report.findings.find((f) => f.check === 'metrics.protected');
+    expect(metrics).toMatchObject({ status: 'warn' });
+    expect(metrics?.reason).toMatch(/GET \/metrics.*socket hang up/);
+    // The rest of the scan ran.
+    expect(statusOf(report, 'jwt.forgery')).toBe('pass');
+    expect(statusOf(report, 'ratelimit.login')).toBe('fail');
+  });
+
+  it('finishes the scan when the target never answers one probe', async () => {
+    const token = issueToken();
+    const { url } = await target(token, (_req, _res, u) => u.pathname === '/metrics');
+    const report = await runScan({
+      target: new URL(url),
+      token,
+      rateLimitRequests: 2,
+      timeoutMs: 300,
+    });
+    expect(report.findings.find((f) => f.check === 'metrics.protected')?.reason).toMatch(
+      /no complete answer within 300 ms/,
+    );
+  });
+
+  it('takes a target that drops the connection on its OpenAPI document as having none', async () => {
+    const token = issueToken();
+    const { url } = await target(token, (req, _res, u) => {
+      if (u.pathname !== '/openapi.json') return false;
+      req.socket.destroy();
+      return true;
+    });
+    const report = await runScan({ target: new URL(url), token, rateLimitRequests: 2 });
+    expect(report.openapi).toBeNull();
+    expect(report.openapiProblem).toMatch(/socket hang up/);
+  });
+
+  it('stops with one clear error when the target stops answering the requests it needs', async () => {
+    const token = issueToken();
+    const { url } = await target(token, (req, _res, u) => {
+      if (u.pathname !== '/v1/me' || req.headers.authorization === undefined) return false;
+      req.socket.destroy();
+      return true;
+    });
+    const error = await runScan({ target: new URL(url), token }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ScanAbortedError);
+    expect((error as Error).message).toMatch(/^the target stopped answering: GET \/v1\/me/);
+    expect((error as Error).message).not.toContain(token.split('.')[2]);
+  });
+});
+
+describe('bulwark audit and the OpenAPI document', () => {
+  it('reads an OpenAPI document larger than a probe body (big APIs have such documents)', async () => {
+    const token = issueToken();
+    const big = { ...OPENAPI, 'x-padding': 'x'.repeat(600 * 1024) };
+    const { url } = await target(token, () => false, big);
+    const report = await runScan({ target: new URL(url), token, rateLimitRequests: 0 });
+    expect(report.openapi).toBe('/openapi.json');
+    expect(statusOf(report, 'auth.token-required')).toBe('pass');
+  });
+
+  it('says why it could not use the document: not JSON (YAML), not OpenAPI, not found', async () => {
+    const token = issueToken();
+    const cases: [unknown, RegExp][] = [
+      ['openapi: 3.1.0\npaths: {}\n', /is not JSON \(a YAML document is not read/],
+      [{ swagger: '2.0', paths: {} }, /is not an OpenAPI 3 document/],
+    ];
+    for (const [doc, problem] of cases) {
+      const { url } = await target(token, () => false, doc);
+      const report = await runScan({ target: new URL(url), rateLimitRequests: 0 });
+      expect(report.openapi).toBeNull();
+      expect(report.openapiProblem).toMatch(problem);
+    }
+    const { url } = await target(token, () => false);
+    const report = await runScan({
+      target: new URL(url),
+      openapiPath: '/missing.json',
+      rateLimitRequests: 0,
+    });
+    expect(report.openapiProblem).toBe('/missing.json answered 404');
+  });
+
+  it('survives a login schema that asks for a billion items or characters', async () => {
+    const token = issueToken();
+    for (const property of [
+      { type: 'array', minItems: 1_000_000_000, items: { type: 'string' } },
+      { type: 'string', minLength: 1_000_000_000 },
+    ]) {
+      const schema = {
+        type: 'object',
+        required: ['email', 'password'],
+        properties: { email: { type: 'string', format: 'email' }, password: property },
+      };
+      const doc = {
+        ...OPENAPI,
+        paths: {
+          ...OPENAPI.paths,
+          '/v1/login': {
+            post: { requestBody: { content: { 'application/json': { schema } } } },
+          },
+        },
+      };
+      const { url } = await target(token, () => false, doc);
+      const report = await runScan({ target: new URL(url), token, rateLimitRequests: 2 });
+      expect(statusOf(report, 'input.json-route')).toBe('skip');
+    }
+  });
+});
+
+describe('bulwark audit against a slow target', () => {
+  it('stops at --max-duration with one clear error, whatever the per-request limit', async () => {
+    const token = issueToken();
+    const { url } = await target(token, (_req, res) => {
+      setTimeout(() => {
+        res.writeHead(404);
+        res.end();
+      }, 150);
+      return true;
+    });
+    const started = Date.now();
+    await expect(
+      runScan({ target: new URL(url), token, timeoutMs: 10_000, maxDurationMs: 1000 }),
+    ).rejects.toThrow('the scan took longer than 1 s (--max-duration)');
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+});
+
+describe('bulwark audit and a login route that is not there', () => {
+  it('skips the body and password-guessing checks instead of failing them on 404s', async () => {
+    const token = issueToken();
+    // The API serves its OpenAPI document, but its login route (a wrong --login-path, or paths
+    // relative to a `servers` base) answers 404 to everything.
+    const { url } = await target(token, (_req, res, u) => {
+      if (u.pathname !== '/v1/login') return false;
+      res.writeHead(404, { 'content-type': 'application/problem+json' });
+      res.end('{"status":404}');
+      return true;
+    });
+    const report = await runScan({ target: new URL(url), token, rateLimitRequests: 5 });
+    expect(statusOf(report, 'input.json-route')).toBe('skip');
+    expect(report.findings.find((f) => f.check === 'input.json-route')?.reason).toContain(
+      'POST /v1/login answered 404',
+    );
+    expect(statusOf(report, 'input.content-type')).toBeUndefined();
+    expect(statusOf(report, 'input.body-limit')).toBeUndefined();
+    expect(statusOf(report, 'ratelimit.login')).toBe('skip');
+    expect(report.findings.filter((f) => f.status === 'fail').map((f) => f.check)).not.toContain(
+      'ratelimit.login',
+    );
+  });
+});
