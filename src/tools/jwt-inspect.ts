@@ -311,7 +311,9 @@ export async function inspectJwt(
     );
   if (exp !== undefined && iat !== undefined) {
     const lifetime = exp - iat;
-    if (lifetime > 86_400)
+    if (lifetime <= 0)
+      add('lifetime', 'fail', 'Expires before (or when) it was issued: exp is not after iat.');
+    else if (lifetime > 86_400)
       add(
         'lifetime',
         'fail',

@@ -205,10 +205,13 @@ export async function buildToolsApp(options: ToolsAppOptions): Promise<FastifyIn
       const query = new URL(request.url, 'http://x').search;
       const callbackUrl = new URL(`${options.baseUrl()}/oidc/callback${query}`);
       let result: unknown;
+      let status = 200;
       try {
         result = await playgroundFor().finish(callbackUrl);
       } catch (error) {
         if (!(error instanceof PlaygroundInputError)) throw error;
+        // No sign-in of ours: a stale or replayed callback, or one this server never started.
+        status = 400;
         result = {
           ok: false,
           checks: [],
@@ -218,6 +221,7 @@ export async function buildToolsApp(options: ToolsAppOptions): Promise<FastifyIn
       const template = page('oidc-result.html')().body.toString('utf8');
       return (
         reply
+          .code(status)
           .type('text/html; charset=utf-8')
           // A function, not a string: `$'`, `$&`… in a provider's text are replacement patterns.
           .send(template.replace('<!--RESULT-->', () => jsonForHtml(result)))

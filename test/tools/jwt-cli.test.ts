@@ -1,4 +1,5 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -98,6 +99,32 @@ describe('bulwark jwt verify', () => {
     const bad = await jwt(['verify', '--token-file', tokenFile, '--pem-file', pem]);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain('The PEM is not a public key or certificate.');
+  });
+
+  it('fetches a JWKS URL bounded: no redirects, no bodies over 256 KiB', async () => {
+    const server = createServer((req, res) => {
+      if (req.url === '/moved')
+        res.writeHead(302, { location: `${url}/.well-known/jwks.json` }).end();
+      else
+        res
+          .writeHead(200, { 'content-type': 'application/json' })
+          .end(`{"keys":[],"pad":"${'x'.repeat(300 * 1024)}"}`);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const moved = await jwt(['verify', '--token-file', tokenFile, '--jwks-url', `${base}/moved`]);
+      expect(moved.code).toBe(1);
+      expect(moved.stderr).toBe(
+        `bulwark jwt: cannot fetch the JWKS at ${base}/moved: answered 302, a redirect, which is not followed\n`,
+      );
+      const huge = await jwt(['verify', '--token-file', tokenFile, '--jwks-url', `${base}/huge`]);
+      expect(huge.code).toBe(1);
+      expect(huge.stderr).toContain('answered with more than 256 KiB');
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   it.each([

@@ -141,6 +141,19 @@ describe('the JWT verifier', () => {
     );
   });
 
+  it('fails a token that expires before it was issued', async () => {
+    const token = signed(
+      { alg: 'EdDSA', typ: 'at+jwt', kid: 'k1' },
+      { ...CLAIMS, iat: T + 600, exp: T + 300 },
+    );
+    const result = await inspectJwt(token, { key: { jwks }, now: NOW });
+    expect(result.findings.find((f) => f.check === 'lifetime')).toMatchObject({
+      status: 'fail',
+      message: 'Expires before (or when) it was issued: exp is not after iat.',
+    });
+    expect(result.verdict).toBe('invalid');
+  });
+
   it('honours the clock tolerance for exp and nbf', async () => {
     const token = signed(
       { alg: 'EdDSA', typ: 'at+jwt', kid: 'k1' },

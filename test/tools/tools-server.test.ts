@@ -188,12 +188,13 @@ describe('the tools server', () => {
     );
   });
 
-  it('renders an unknown callback as a failed sign-in, with the JSON escaped for HTML', async () => {
+  it('renders an unknown callback as a failed sign-in (400), with the JSON escaped for HTML', async () => {
     const res = await tools.inject({
       url: '/oidc/callback?code=x&state=%3C%2Fscript%3E%3Cscript%3Ealert(1)%3C%2Fscript%3E',
       headers: HOST,
     });
-    expect(res.statusCode).toBe(200);
+    expect(res.statusCode).toBe(400);
+    expect(res.headers['content-type']).toBe('text/html; charset=utf-8');
     expect(res.body).toContain('"code":"unknown_state"');
     expect(res.body).not.toContain('<script>alert');
     expect(jsonForHtml({ a: '</script><!--&\u2028' })).toBe(

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { FetchTextError, fetchText } from '../../tools/fetch-text.js';
 import { InspectInputError, inspectJwt, type KeyMaterial } from '../../tools/jwt-inspect.js';
 import { CliError, CliUsageError, parseCommandArgs, type Command } from '../args.js';
 
@@ -62,17 +63,19 @@ async function fetchJwks(url: string): Promise<string> {
   if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') {
     throw new CliUsageError('--jwks-url must be http or https');
   }
-  let res: Response;
+  let answer: { status: number; text: string };
   try {
-    res = await fetch(parsed, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS), redirect: 'error' });
+    answer = await fetchText(parsed, { timeoutMs: FETCH_TIMEOUT_MS, maxBytes: MAX_INPUT_BYTES });
   } catch (error) {
-    throw new CliError(`cannot fetch the JWKS at ${parsed.href}: ${(error as Error).message}`);
+    if (error instanceof FetchTextError) {
+      throw new CliError(`cannot fetch the JWKS at ${parsed.href}: ${error.reason}`);
+    }
+    throw error;
   }
-  const text = await res.text();
-  if (!res.ok) throw new CliError(`the JWKS URL ${parsed.href} answered ${res.status}`);
-  if (text.length > MAX_INPUT_BYTES)
-    throw new CliError(`the JWKS at ${parsed.href} is larger than 256 KiB`);
-  return text;
+  if (answer.status < 200 || answer.status >= 300) {
+    throw new CliError(`the JWKS URL ${parsed.href} answered ${answer.status}`);
+  }
+  return answer.text;
 }
 
 /** `bulwark jwt verify`: the JWT verifier on the command line. */
