@@ -26,8 +26,37 @@ const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'tr
 const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
-/** Reads an OpenAPI 3.x document; undefined when `value` is not one. */
-export function describeApi(value: unknown): ApiDescription | undefined {
+/**
+ * What goes before every operation path: the path of the document's first server (OpenAPI 3
+ * `servers[0].url`, its variables at their defaults, resolved against the document's own URL),
+ * relative to the target's base path. Operation paths are relative to that server, so an API
+ * documented with `servers: [{ url: "/api" }]` is probed at /api/…. The server's host is not
+ * used: a document naming the production host still describes the target's routes.
+ */
+export function serverPrefix(value: unknown, documentUrl: URL, targetBase: URL): string {
+  const server = isObject(value) && Array.isArray(value.servers) ? value.servers[0] : undefined;
+  if (!isObject(server) || typeof server.url !== 'string') return '';
+  const variables = isObject(server.variables) ? server.variables : {};
+  const template = server.url.replace(/\{([^}]{1,64})\}/g, (_match, name: string) => {
+    const variable = variables[name];
+    return isObject(variable) && typeof variable.default === 'string' ? variable.default : '';
+  });
+  let url: URL;
+  try {
+    url = new URL(template, documentUrl);
+  } catch {
+    return '';
+  }
+  const serverPath = url.pathname.replace(/\/+$/, '');
+  const basePath = targetBase.pathname.replace(/\/+$/, '');
+  return serverPath.startsWith(basePath) ? serverPath.slice(basePath.length) : serverPath;
+}
+
+/**
+ * Reads an OpenAPI 3.x document; undefined when `value` is not one. `prefix` (see serverPrefix)
+ * goes before every path.
+ */
+export function describeApi(value: unknown, prefix = ''): ApiDescription | undefined {
   if (!isObject(value) || typeof value.openapi !== 'string' || !isObject(value.paths)) {
     return undefined;
   }
@@ -70,7 +99,7 @@ export function describeApi(value: unknown): ApiDescription | undefined {
       const json = content === undefined ? undefined : content['application/json'];
       operations.push({
         method: method.toUpperCase(),
-        path,
+        path: `${prefix}${path}`,
         bearer: usesBearer(op.security ?? value.security),
         needsParameters: path.includes('{') || requiredQuery,
         ...(isObject(json) && json.schema !== undefined ? { jsonBody: json.schema } : {}),

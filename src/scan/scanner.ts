@@ -14,6 +14,7 @@ import {
   findLoginRoute,
   findProtectedRoute,
   sampleValue,
+  serverPrefix,
   type ApiDescription,
   type Operation,
 } from './discovery.js';
@@ -211,7 +212,7 @@ async function scan(options: ScanOptions): Promise<ScanReport> {
       openapiProblem = `${openapiPath} is larger than ${MAX_OPENAPI_BYTES / 1024 / 1024} MiB`;
     else {
       const parsed = parseJson(res);
-      api = describeApi(parsed);
+      api = describeApi(parsed, serverPrefix(parsed, client.url(openapiPath), options.target));
       if (api === undefined)
         openapiProblem =
           parsed === undefined

@@ -5,6 +5,7 @@ import {
   findLoginRoute,
   findProtectedRoute,
   sampleValue,
+  serverPrefix,
 } from '../../src/scan/discovery.js';
 import { decodeJwt, forgeTokens } from '../../src/scan/jwt-forge.js';
 
@@ -85,6 +86,42 @@ describe('scan discovery', () => {
       ),
     ).toBeUndefined();
     expect(sampleValue({ $ref: '#/nowhere' }, {})).toBeUndefined();
+  });
+});
+
+describe('scan discovery: the servers base path', () => {
+  const doc = new URL('http://127.0.0.1:3000/openapi.json');
+  const root = new URL('http://127.0.0.1:3000');
+  it.each([
+    [undefined, doc, root, ''],
+    [[{ url: '/api' }], doc, root, '/api'],
+    [[{ url: 'https://prod.example.com/v2/' }], doc, root, '/v2'],
+    [
+      [
+        {
+          url: '{scheme}://h/{base}',
+          variables: { scheme: { default: 'https' }, base: { default: 'svc' } },
+        },
+      ],
+      doc,
+      root,
+      '/svc',
+    ],
+    [[{ url: '/api/v1' }], new URL('http://h/api/openapi.json'), new URL('http://h/api'), '/v1'],
+    [[{ url: 'v1' }], new URL('http://h/api/openapi.json'), new URL('http://h/api/'), '/v1'],
+    [[{ url: '/' }], doc, root, ''],
+  ])(
+    'servers %j: prefix for a document at %s, target %s is %j',
+    (servers, documentUrl, target, prefix) => {
+      expect(serverPrefix({ openapi: '3.0.0', paths: {}, servers }, documentUrl, target)).toBe(
+        prefix,
+      );
+    },
+  );
+
+  it('puts the prefix before every operation path', () => {
+    const api = describeApi({ openapi: '3.1.0', paths: { '/me': { get: {} } } }, '/api')!;
+    expect(api.operations.map((op) => op.path)).toEqual(['/api/me']);
   });
 });
 

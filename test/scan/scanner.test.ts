@@ -217,6 +217,36 @@ describe('bulwark audit without a token or an OpenAPI document', () => {
     expect(byCheck(report)['jwks.public-only']?.status).toBe('fail');
   });
 
+  it("probes the routes under the base path of the document's servers", async () => {
+    const openapi = {
+      openapi: '3.0.3',
+      servers: [{ url: '/api' }],
+      components: { securitySchemes: { jwt: { type: 'http', scheme: 'bearer' } } },
+      paths: { '/me': { get: { security: [{ jwt: [] }] } } },
+    };
+    const server = createHttpServer((req, res) => {
+      if (req.url === '/openapi.json')
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(openapi));
+      else if (req.url === '/api/me') res.writeHead(401, { 'www-authenticate': 'Bearer' }).end();
+      else res.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const report = await runScan({
+        target: new URL(`http://127.0.0.1:${port}`),
+        rateLimitRequests: 0,
+      });
+      expect(byCheck(report)['auth.token-required']).toMatchObject({
+        status: 'pass',
+        reason: '/api/me needs a token (401 with WWW-Authenticate: Bearer).',
+      });
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
   it('says so when plain HTTP only redirects to HTTPS', async () => {
     const server = createHttpServer((req, res) =>
       res.writeHead(301, { location: `https://api.example.com${req.url ?? '/'}` }).end(),
