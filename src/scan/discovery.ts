@@ -34,7 +34,8 @@ const isObject = (value: unknown): value is Record<string, unknown> =>
  * used: a document naming the production host still describes the target's routes.
  */
 export function serverPrefix(value: unknown, documentUrl: URL, targetBase: URL): string {
-  const server = isObject(value) && Array.isArray(value.servers) ? value.servers[0] : undefined;
+  const server: unknown =
+    isObject(value) && Array.isArray(value.servers) ? (value.servers as unknown[])[0] : undefined;
   if (!isObject(server) || typeof server.url !== 'string') return '';
   const variables = isObject(server.variables) ? server.variables : {};
   const template = server.url.replace(/\{([^}]{1,64})\}/g, (_match, name: string) => {
