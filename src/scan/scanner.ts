@@ -1,4 +1,5 @@
 import { randomUUID, type JsonWebKey } from 'node:crypto';
+import { SCAN_DEFAULTS } from './defaults.js';
 import { ProbeError, ScanClient, type ProbeRequest } from './client.js';
 import { corsChecks } from './checks/cors.js';
 import { errorLeakChecks, errorProbes } from './checks/errors.js';
@@ -20,14 +21,7 @@ import {
 } from './discovery.js';
 import type { ProbeResponse, ScanFinding, ScanOptions, ScanReport } from './types.js';
 
-export const SCAN_DEFAULTS = Object.freeze({
-  openapiPath: '/openapi.json',
-  foreignOrigin: 'https://bulwark-audit.invalid',
-  rateLimitRequests: 100,
-  maxRequests: 400,
-  timeoutMs: 10_000,
-  maxDurationMs: 600_000,
-});
+export { SCAN_DEFAULTS };
 
 /** An OpenAPI document is read up to this size (big APIs have documents of megabytes). */
 const MAX_OPENAPI_BYTES = 8 * 1024 * 1024;

@@ -1,12 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { BudgetExceededError, DeadlineExceededError } from '../../scan/client.js';
-import { renderJson, renderText, summarize } from '../../scan/report.js';
-import {
-  runScan,
-  SCAN_DEFAULTS,
-  ScanAbortedError,
-  TargetUnreachableError,
-} from '../../scan/scanner.js';
+import { SCAN_DEFAULTS } from '../../scan/defaults.js';
 import type { ScanOptions } from '../../scan/types.js';
 import { CliError, CliUsageError, parseCommandArgs, type Command } from '../args.js';
 
@@ -193,6 +186,17 @@ export const audit: Command = {
     for (const [key, value] of Object.entries(optional)) {
       if (value !== undefined) (options as unknown as Record<string, unknown>)[key] = value;
     }
+    // Loaded here, not at the top: the CLI's other commands (serve above all) start without it.
+    const [
+      { BudgetExceededError, DeadlineExceededError },
+      { renderJson, renderText, summarize },
+      scanner,
+    ] = await Promise.all([
+      import('../../scan/client.js'),
+      import('../../scan/report.js'),
+      import('../../scan/scanner.js'),
+    ]);
+    const { runScan, ScanAbortedError, TargetUnreachableError } = scanner;
     let report;
     try {
       report = await runScan(options);

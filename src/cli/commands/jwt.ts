@@ -1,6 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { FetchTextError, fetchText } from '../../tools/fetch-text.js';
-import { InspectInputError, inspectJwt, type KeyMaterial } from '../../tools/jwt-inspect.js';
+import type { KeyMaterial } from '../../tools/jwt-inspect.js';
 import { CliError, CliUsageError, parseCommandArgs, type Command } from '../args.js';
 
 const MAX_INPUT_BYTES = 256 * 1024;
@@ -54,6 +53,7 @@ async function readStdin(): Promise<string> {
 }
 
 async function fetchJwks(url: string): Promise<string> {
+  const { FetchTextError, fetchText } = await import('../../tools/fetch-text.js');
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -132,6 +132,8 @@ export const jwt: Command = {
     if (values['secret-file'] !== undefined)
       key.secret = (await readBounded(values['secret-file'], 'secret')).replace(/\r?\n$/, '');
 
+    // Loaded here, not at the top: the CLI's other commands (serve above all) start without it.
+    const { InspectInputError, inspectJwt } = await import('../../tools/jwt-inspect.js');
     let result;
     try {
       result = await inspectJwt(token, {
