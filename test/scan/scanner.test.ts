@@ -80,6 +80,30 @@ describe('bulwark audit against Bulwark', () => {
   });
 });
 
+describe('bulwark audit against Bulwark without its OpenAPI document (production)', () => {
+  it('runs every check when given the routes', async () => {
+    const { t, url } = await listeningBulwark({ docs: { enabled: false } });
+    try {
+      const token = (await registerAndLogin(t.app)).accessToken;
+      expect((await t.app.inject({ url: '/openapi.json' })).statusCode).toBe(404);
+      const report = await runScan({
+        target: new URL(url),
+        token,
+        protectedPath: '/api/v1/users/me',
+        loginPath: '/api/v1/auth/login',
+      });
+      expect(report.openapi).toBeNull();
+      expect(report.findings.filter((f) => f.status === 'fail')).toEqual([]);
+      // Without a document only the route list itself cannot be judged.
+      expect(report.findings.filter((f) => f.status === 'skip').map((f) => f.check)).toEqual([
+        'versioning.paths',
+      ]);
+    } finally {
+      await t.app.close();
+    }
+  });
+});
+
 describe('bulwark audit against a broken API', () => {
   let api: InsecureApi;
   let report: ScanReport;
