@@ -54,3 +54,20 @@ export {
   type StoreHealth,
 } from './store/index.js';
 export { RedisStore } from './store/redis-store.js';
+export {
+  runScan,
+  SCAN_DEFAULTS,
+  ScanAbortedError,
+  TargetUnreachableError,
+} from './scan/scanner.js';
+export { renderJson, renderText, scanLines, summarize, type ScanLine } from './scan/report.js';
+export type { ScanFinding, ScanOptions, ScanReport, ScanStatus } from './scan/types.js';
+export {
+  inspectJwt,
+  InspectInputError,
+  type InspectFinding,
+  type InspectOptions,
+  type InspectResult,
+  type InspectStatus,
+  type KeyMaterial,
+} from './tools/jwt-inspect.js';
