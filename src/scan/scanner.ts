@@ -1,5 +1,6 @@
 import { randomUUID, type JsonWebKey } from 'node:crypto';
-import { SCAN_DEFAULTS } from './defaults.js';
+import { parse as parseYaml } from 'yaml';
+import { OPENAPI_CANDIDATES, SCAN_DEFAULTS } from './defaults.js';
 import { ProbeError, ScanClient, type ProbeRequest } from './client.js';
 import { corsChecks } from './checks/cors.js';
 import { errorLeakChecks, errorProbes } from './checks/errors.js';
@@ -93,6 +94,20 @@ async function guarded(
 function parseJson(res: ProbeResponse): unknown {
   try {
     return JSON.parse(res.body) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * An OpenAPI document as JSON, or else as YAML (aliases bounded, so a "billion laughs" document
+ * cannot blow up); undefined when it is neither.
+ */
+function parseDocument(res: ProbeResponse): unknown {
+  const json = parseJson(res);
+  if (json !== undefined) return json;
+  try {
+    return parseYaml(res.body, { maxAliasCount: 100, uniqueKeys: true }) as unknown;
   } catch {
     return undefined;
   }
@@ -195,25 +210,47 @@ async function scan(options: ScanOptions): Promise<ScanReport> {
     throw error;
   }
 
-  const openapiPath = options.openapiPath ?? SCAN_DEFAULTS.openapiPath;
-  const openapi = await discover(openapiPath, MAX_OPENAPI_BYTES);
+  // The OpenAPI document: where the user said, or the first of the usual places that has one.
+  const candidates = options.openapiPath === undefined ? OPENAPI_CANDIDATES : [options.openapiPath];
   let api: ApiDescription | undefined;
-  let openapiProblem = openapi.problem;
-  if (openapi.res !== undefined) {
-    const res = openapi.res;
-    if (!isSuccess(res)) openapiProblem = `${openapiPath} answered ${res.status}`;
-    else if (res.truncated)
-      openapiProblem = `${openapiPath} is larger than ${MAX_OPENAPI_BYTES / 1024 / 1024} MiB`;
-    else {
-      const parsed = parseJson(res);
-      api = describeApi(parsed, serverPrefix(parsed, client.url(openapiPath), options.target));
-      if (api === undefined)
-        openapiProblem =
-          parsed === undefined
-            ? `${openapiPath} is not JSON (a YAML document is not read: give the JSON one with --openapi)`
-            : `${openapiPath} is not an OpenAPI 3 document`;
+  let openapiPath: string | undefined;
+  const problems: string[] = [];
+  for (const path of candidates) {
+    const found = await discover(path, MAX_OPENAPI_BYTES);
+    const res = found.res;
+    if (res === undefined) {
+      problems.push(found.problem ?? `${path} did not answer`);
+      continue;
     }
+    if (!isSuccess(res)) {
+      problems.push(`${path} answered ${res.status}`);
+      continue;
+    }
+    if (res.truncated) {
+      problems.push(`${path} is larger than ${MAX_OPENAPI_BYTES / 1024 / 1024} MiB`);
+      continue;
+    }
+    const parsed = parseDocument(res);
+    api = describeApi(parsed, serverPrefix(parsed, client.url(path), options.target));
+    if (api !== undefined) {
+      openapiPath = path;
+      break;
+    }
+    problems.push(
+      parsed === undefined
+        ? `${path} is neither JSON nor YAML`
+        : typeof parsed === 'object' && parsed !== null && 'swagger' in parsed
+          ? `${path} is Swagger 2.0, which is not read (convert it to OpenAPI 3)`
+          : `${path} is not an OpenAPI 3 document`,
+    );
   }
+  // One path: its problem. Several: the most telling one (not a plain 404), or that none had one.
+  const telling = problems.find((p) => !/ answered 404$/.test(p));
+  const openapiProblem =
+    candidates.length === 1
+      ? problems[0]
+      : (telling ??
+        `none of ${candidates.join(', ')} has an OpenAPI document (give one with --openapi)`);
   const jwksRes = (await discover('/.well-known/jwks.json')).res;
   const jwksBody = jwksRes !== undefined && isSuccess(jwksRes) ? parseJson(jwksRes) : undefined;
   const jwksKeys =

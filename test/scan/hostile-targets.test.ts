@@ -197,11 +197,22 @@ describe('bulwark audit and the OpenAPI document', () => {
     expect(statusOf(report, 'auth.token-required')).toBe('pass');
   });
 
-  it('says why it could not use the document: not JSON (YAML), not OpenAPI, not found', async () => {
+  it('reads a YAML document, and says why it could not use one: Swagger 2, neither JSON nor YAML, not found', async () => {
     const token = issueToken();
+    // YAML (what many APIs publish) is read like JSON.
+    const yamlDoc =
+      'openapi: 3.1.0\npaths:\n  /v1/me:\n    get:\n      security: [{ bearer: [] }]\ncomponents:\n  securitySchemes:\n    bearer: { type: http, scheme: bearer }\n';
+    const yaml = await target(token, () => false, yamlDoc);
+    const read = await runScan({ target: new URL(yaml.url), rateLimitRequests: 0 });
+    expect(read.openapi).toBe('/openapi.json');
+    expect(statusOf(read, 'auth.token-required')).not.toBe('skip');
     const cases: [unknown, RegExp][] = [
-      ['openapi: 3.1.0\npaths: {}\n', /is not JSON \(a YAML document is not read/],
-      [{ swagger: '2.0', paths: {} }, /is not an OpenAPI 3 document/],
+      [
+        { swagger: '2.0', paths: {} },
+        /is Swagger 2\.0, which is not read \(convert it to OpenAPI 3\)/,
+      ],
+      ['{"openapi": "3.1.0", "paths": {', /is neither JSON nor YAML/],
+      [{ openapi: 3, info: {} }, /is not an OpenAPI 3 document/],
     ];
     for (const [doc, problem] of cases) {
       const { url } = await target(token, () => false, doc);

@@ -271,6 +271,31 @@ describe('bulwark audit without a token or an OpenAPI document', () => {
     }
   });
 
+  it('finds the document in the other usual places (springdoc), and says when there is none', async () => {
+    let served = true;
+    const server = createHttpServer((req, res) => {
+      if (served && req.url === '/v3/api-docs') {
+        res
+          .writeHead(200, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ openapi: '3.0.1', paths: {} }));
+      } else res.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const target = new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+      expect((await runScan({ target, rateLimitRequests: 0 })).openapi).toBe('/v3/api-docs');
+      served = false;
+      const none = await runScan({ target, rateLimitRequests: 0 });
+      expect(none.openapi).toBeNull();
+      expect(none.openapiProblem).toBe(
+        'none of /openapi.json, /openapi.yaml, /v3/api-docs, /swagger.json, /api-docs, /docs/json, /api-json, /swagger/v1/swagger.json has an OpenAPI document (give one with --openapi)',
+      );
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
   it('says so when plain HTTP only redirects to HTTPS', async () => {
     const server = createHttpServer((req, res) =>
       res.writeHead(301, { location: `https://api.example.com${req.url ?? '/'}` }).end(),
