@@ -55,8 +55,20 @@ describe('bulwark dev-cert', () => {
     );
     expect(res.stdout).toContain(`"tls": { "certFile": "${certFile}", "keyFile": "${keyFile}" }`);
     expect(res.stdout).toContain(cert.fingerprint256);
+    expect(res.stdout).toContain(`curl --cacert ${certFile} https://localhost:3000/health/live`);
     // The key itself is never printed.
     expect(res.stdout + res.stderr).not.toContain('PRIVATE KEY');
+  });
+
+  it('prints the port the service is set to listen on', async () => {
+    const out = outDir();
+    const res = await runNode([BIN, 'dev-cert', '--out', out], { env: { PORT: '8443' } });
+    expect(res.code).toBe(0);
+    expect(res.stdout).toContain(`https://localhost:8443/health/live`);
+    const canonical = await runNode([BIN, 'dev-cert', '--out', outDir()], {
+      env: { PORT: '8443', BULWARK_SERVER_PORT: '9443' },
+    });
+    expect(canonical.stdout).toContain(`https://localhost:9443/health/live`);
   });
 
   it('refuses to overwrite existing files unless --force', async () => {

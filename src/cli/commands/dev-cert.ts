@@ -9,6 +9,19 @@ export const KEY_FILE_NAME = 'localhost-key.pem';
 const DEFAULT_DIR = './data/tls';
 const DEFAULT_DAYS = 90;
 
+/**
+ * The port `bulwark serve` would listen on, from the same environment variables (the canonical
+ * name first); the default when neither holds a port number.
+ */
+function servePort(env: NodeJS.ProcessEnv = process.env): number {
+  for (const value of [env.BULWARK_SERVER_PORT, env.PORT]) {
+    if (value !== undefined && /^\d{1,5}$/.test(value.trim()) && Number(value) <= 65_535) {
+      return Number(value);
+    }
+  }
+  return 3000;
+}
+
 /** Shell-quotes a path only when it needs it, so the printed lines paste as they are. */
 function shellWord(text: string): string {
   return /^[A-Za-z0-9_./:-]+$/.test(text) ? text : `'${text.replaceAll("'", `'\\''`)}'`;
@@ -83,7 +96,7 @@ export const devCert: Command = {
         'or in a JSON config file (--config):',
         `  "tls": { "certFile": ${JSON.stringify(certPath)}, "keyFile": ${JSON.stringify(keyPath)} }`,
         'then try:',
-        `  curl --cacert ${cert} https://localhost:3000/health/live`,
+        `  curl --cacert ${cert} https://localhost:${servePort()}/health/live`,
         '',
         'Browsers do not trust this certificate; never use it in production (production refuses it).',
         '',
