@@ -14,6 +14,14 @@ const DAY_MS = 86_400_000;
 /** Certificates closer than this to expiry are reported, so renewal is not discovered by users. */
 export const CERT_RENEWAL_WARNING_DAYS = 30;
 
+/** "12 days", or hours under two days (a floor of days would say "0 days" for 23 hours). */
+function timeLeft(ms: number): string {
+  const hours = Math.floor(ms / 3_600_000);
+  if (hours < 48) return `${hours} hour${hours === 1 ? '' : 's'}`;
+  const days = Math.floor(ms / DAY_MS);
+  return `${days} days`;
+}
+
 function certificateOutcomes(context: PostureContext): Outcome[] {
   const { tls, server } = context.config;
   let credentials;
@@ -50,7 +58,7 @@ function certificateOutcomes(context: PostureContext): Outcome[] {
   } else if (notAfter - now < CERT_RENEWAL_WARNING_DAYS * DAY_MS) {
     outcomes.push({
       status: 'warn',
-      reason: `the certificate in ${tls.certFile} expires in ${Math.floor((notAfter - now) / DAY_MS)} day(s), on ${new Date(notAfter).toISOString()}.`,
+      reason: `the certificate in ${tls.certFile} expires in ${timeLeft(notAfter - now)}, on ${new Date(notAfter).toISOString()}.`,
       fix: 'renew it, replace the file and send SIGHUP.',
     });
   }

@@ -222,6 +222,9 @@ describe('certificate checks', () => {
     expect(at(notAfter - 40 * DAY).status).toBe('pass');
     expect(at(notAfter - 10 * DAY)).toMatchObject({ status: 'warn' });
     expect(at(notAfter - 10 * DAY).reason).toMatch(/expires in (9|10) day/);
+    // Under two days it counts hours: a floor of days said "0 day(s)" 23 hours before expiry.
+    expect(at(notAfter - 23 * 3_600_000 - 60_000).reason).toMatch(/expires in 2[23] hours, on/);
+    expect(at(notAfter - 90 * 60_000).reason).toMatch(/expires in 1 hour, on/);
     expect(at(notAfter + DAY)).toMatchObject({ status: 'fail' });
     expect(at(notAfter + DAY).reason).toContain('expired on');
     expect(at(Date.now() - 2 * DAY).reason).toContain('is not valid before');
