@@ -100,16 +100,32 @@ function parseJson(res: ProbeResponse): unknown {
 }
 
 /**
- * An OpenAPI document as JSON, or else as YAML (aliases bounded, so a "billion laughs" document
- * cannot blow up); undefined when it is neither.
+ * YAML is read in the scan's own thread, where no timeout can stop it: about a hundred times
+ * slower than JSON and with a hundred times the document's size in memory (8 MiB of YAML takes
+ * seconds and over a GiB), so a YAML document is read up to this size; JSON up to the full limit.
  */
-function parseDocument(res: ProbeResponse): unknown {
+const MAX_YAML_BYTES = 2 * 1024 * 1024;
+
+/**
+ * An OpenAPI document as JSON, or else as YAML (aliases bounded, so a "billion laughs" document
+ * cannot blow up), or why it is neither.
+ */
+function parseDocument(res: ProbeResponse, path: string): { value: unknown } | { problem: string } {
   const json = parseJson(res);
-  if (json !== undefined) return json;
+  if (json !== undefined) return { value: json };
+  // A single-page app answers every path with its index.html; YAML would read it as a string.
+  if (/^\s*</.test(res.body)) return { problem: `${path} answered an HTML page` };
+  if (Buffer.byteLength(res.body) > MAX_YAML_BYTES) {
+    return {
+      problem: `${path} is not JSON, and larger than ${MAX_YAML_BYTES / 1024 / 1024} MiB of YAML (serve it as JSON)`,
+    };
+  }
   try {
-    return parseYaml(res.body, { maxAliasCount: 100, uniqueKeys: true }) as unknown;
+    // uniqueKeys off: checking it compares every key of a map with every other (quadratic: a
+    // map of 40,000 keys, half a MiB, takes seconds). A repeated key is the document's problem.
+    return { value: parseYaml(res.body, { maxAliasCount: 100, uniqueKeys: false }) as unknown };
   } catch {
-    return undefined;
+    return { problem: `${path} is neither JSON nor YAML` };
   }
 }
 
@@ -230,27 +246,35 @@ async function scan(options: ScanOptions): Promise<ScanReport> {
       problems.push(`${path} is larger than ${MAX_OPENAPI_BYTES / 1024 / 1024} MiB`);
       continue;
     }
-    const parsed = parseDocument(res);
+    const document = parseDocument(res, path);
+    if ('problem' in document) {
+      problems.push(document.problem);
+      continue;
+    }
+    const parsed = document.value;
     api = describeApi(parsed, serverPrefix(parsed, client.url(path), options.target));
     if (api !== undefined) {
       openapiPath = path;
       break;
     }
     problems.push(
-      parsed === undefined
-        ? `${path} is neither JSON nor YAML`
-        : typeof parsed === 'object' && parsed !== null && 'swagger' in parsed
-          ? `${path} is Swagger 2.0, which is not read (convert it to OpenAPI 3)`
-          : `${path} is not an OpenAPI 3 document`,
+      typeof parsed === 'object' && parsed !== null && 'swagger' in parsed
+        ? `${path} is Swagger 2.0, which is not read (convert it to OpenAPI 3)`
+        : `${path} is not an OpenAPI 3 document`,
     );
   }
-  // One path: its problem. Several: the most telling one (not a plain 404), or that none had one.
-  const telling = problems.find((p) => !/ answered 404$/.test(p));
+  // One path: its problem. Several: the most telling one (not a plain 404 or an app's HTML
+  // page), or that none had one.
+  const plain = / answered (404|an HTML page)$/;
+  const telling = problems.find((p) => !plain.test(p));
+  const html = problems.some((p) => p.endsWith(' answered an HTML page'));
   const openapiProblem =
     candidates.length === 1
       ? problems[0]
       : (telling ??
-        `none of ${candidates.join(', ')} has an OpenAPI document (give one with --openapi)`);
+        `none of ${candidates.join(', ')} has an OpenAPI document${
+          html ? ', some answered an HTML page (a single-page app answering every path?)' : ''
+        } (give one with --openapi)`);
   const jwksRes = (await discover('/.well-known/jwks.json')).res;
   const jwksBody = jwksRes !== undefined && isSuccess(jwksRes) ? parseJson(jwksRes) : undefined;
   const jwksKeys =

@@ -1,4 +1,5 @@
 import { AppError } from '../errors.js';
+import { mixesScripts } from './scripts.js';
 
 // C0/C1 control characters, DEL, and the bidi/zero-width controls used to spoof text.
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
@@ -16,45 +17,12 @@ const EMAIL =
   /^[^\s@]{1,64}@(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$/;
 const E164 = /^\+[1-9]\d{6,14}$/;
 
-// The scripts a letter of an address's local part is sorted into, to find addresses that mix
-// writing systems ("аdmin" with a Cyrillic а looks like "admin"). Letters of any other script
-// count as one script of their own.
-const SCRIPTS = [
-  'Latin',
-  'Greek',
-  'Cyrillic',
-  'Armenian',
-  'Hebrew',
-  'Arabic',
-  'Devanagari',
-  'Bengali',
-  'Thai',
-  'Georgian',
-  'Hangul',
-  'Hiragana',
-  'Katakana',
-  'Han',
-  'Bopomofo',
-  'Ethiopic',
-  'Cherokee',
-].map((name) => ({ name, pattern: new RegExp(`\\p{Script=${name}}`, 'u') }));
-// UTS #39 "highly restrictive": one script, or Latin with the scripts written together in
-// Japanese, Chinese or Korean.
-const SCRIPT_MIXES = [
-  new Set(['Latin', 'Han', 'Hiragana', 'Katakana']),
-  new Set(['Latin', 'Han', 'Bopomofo']),
-  new Set(['Latin', 'Han', 'Hangul']),
-];
-
-/** Whether the letters of `text` come from a mix of scripts that UTS #39 calls confusable. */
-export function mixesScripts(text: string): boolean {
-  const found = new Set<string>();
-  for (const char of text.match(/\p{L}/gu) ?? []) {
-    found.add(SCRIPTS.find(({ pattern }) => pattern.test(char))?.name ?? 'Other');
-  }
-  if (found.size <= 1) return false;
-  return !SCRIPT_MIXES.some((allowed) => [...found].every((script) => allowed.has(script)));
-}
+// A dot above on i or j (or dotless ı, ȷ and l) disappears into the letter's own dot: "admi\u0307n"
+// (what lower-casing "ADMİN" gives) reads as "admin". Chrome's IDN spoof checker refuses the same.
+const HIDDEN_DOT = /[\p{Soft_Dotted}\u0131\u0237l]\u0307/u;
+// The same nonspacing mark twice on one letter draws over itself: "a\u0301\u0301" reads as "á"
+// (ICU's spoof checker counts this as an invisible character). Checked on the NFD form.
+const REPEATED_MARK = /(\p{Mn})\p{Mn}*\1/u;
 
 // An unpaired UTF-16 surrogate (only reachable through a JSON \u escape) has no UTF-8 encoding:
 // drivers would store it as ill-formed bytes or U+FFFD, merging distinct inputs.
@@ -82,8 +50,9 @@ export function normalizeEmail(value: string, path = '/body/email'): string {
   if (INVISIBLE.test(email)) throw invalid(path, 'must not contain invisible characters');
   if (!EMAIL.test(email)) throw invalid(path, 'must be a valid email address');
   // Look-alikes of another address: full-width letters, ligatures, circled or superscript forms
-  // (NFKC folds them into plain letters), and letters from several scripts (Latin with Cyrillic
-  // or Greek). Such an address reads like someone else's in every list an administrator sees.
+  // (NFKC folds them into plain letters), accents that cannot be seen, and letters or digits from
+  // several scripts (Latin with Cyrillic, Greek or Devanagari digits; see mixesScripts). Such an
+  // address reads like someone else's in every list an administrator sees.
   const local = email.slice(0, email.lastIndexOf('@'));
   if (local.normalize('NFKC') !== local) {
     throw invalid(
@@ -91,8 +60,16 @@ export function normalizeEmail(value: string, path = '/body/email'): string {
       'must not contain full-width, ligature or other compatibility forms of letters',
     );
   }
+  // Decomposed: NFC has already folded the first of two identical accents into the letter.
+  const marks = local.normalize('NFD');
+  if (HIDDEN_DOT.test(marks) || REPEATED_MARK.test(marks)) {
+    throw invalid(path, 'must not contain accents hidden in a letter or drawn over each other');
+  }
   if (mixesScripts(local)) {
-    throw invalid(path, 'must not mix letters of different scripts (such as Latin and Cyrillic)');
+    throw invalid(
+      path,
+      'must not mix letters or digits of different scripts (such as Latin and Cyrillic)',
+    );
   }
   return email;
 }

@@ -314,8 +314,11 @@ export class UsersService {
           ? null
           : this.deps.cipher.encrypt(normalizePhone(patch.phone), phoneContext(id));
     }
-    if (patch.role !== undefined && patch.role !== target.role) {
-      if (!this.deps.permissions.isRole(patch.role)) {
+    // Role and disabled are compared with the user's current values under the role lock, not
+    // with `target`: another administrator may have changed them since, and a change that looks
+    // like a no-op against a stale read would be silently lost.
+    if (patch.role !== undefined) {
+      if (patch.role !== target.role && !this.deps.permissions.isRole(patch.role)) {
         throw new AppError('validation_failed', 'The request does not match the expected schema.', {
           errors: [
             {
@@ -327,15 +330,8 @@ export class UsersService {
       }
       changes.role = patch.role;
     }
-    if (patch.disabled !== undefined && (patch.disabled ? 1 : 0) !== target.disabled) {
-      changes.disabled = patch.disabled ? 1 : 0;
-    }
+    if (patch.disabled !== undefined) changes.disabled = patch.disabled ? 1 : 0;
     if (Object.keys(changes).length === 0) return target;
-    changes.updated_at = this.now();
-    const demotes =
-      (changes.role !== undefined &&
-        !this.deps.permissions.of(changes.role).has(ADMIN_PERMISSION)) ||
-      changes.disabled === 1;
     // The role the user had when the change was made, for the audit trail: read again under the
     // lock, since another administrator may have changed it since `target` was read.
     let fromRole = target.role;
@@ -345,12 +341,18 @@ export class UsersService {
             const current = await repo.findById(id);
             if (!current) return undefined;
             fromRole = current.role;
-            // Someone else made the same change meanwhile: it is no change of ours to record.
+            // Already so (or someone else made the same change meanwhile): nothing to record.
             if (changes.role === current.role) delete changes.role;
+            if (changes.disabled === current.disabled) delete changes.disabled;
+            if (Object.keys(changes).length === 0) return current;
+            const demotes =
+              (changes.role !== undefined &&
+                !this.deps.permissions.of(changes.role).has(ADMIN_PERMISSION)) ||
+              changes.disabled === 1;
             if (demotes) await this.assertNotLastAdmin(id, repo);
-            return repo.update(id, changes);
+            return repo.update(id, { ...changes, updated_at: this.now() });
           })
-        : await this.deps.repo.update(id, changes);
+        : await this.deps.repo.update(id, { ...changes, updated_at: this.now() });
     if (!updated) throw new AppError('not_found', 'No user with this id.');
 
     const actor = { ...context, actorId: auth.userId };

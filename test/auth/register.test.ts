@@ -357,12 +357,32 @@ describe('POST /api/v1/auth/register', () => {
       [
         'a Cyrillic а among Latin letters',
         '\u0430dmin',
-        'must not mix letters of different scripts (such as Latin and Cyrillic)',
+        'must not mix letters or digits of different scripts (such as Latin and Cyrillic)',
       ],
       [
         'a Greek ο among Latin letters',
         'r\u03bfot',
-        'must not mix letters of different scripts (such as Latin and Cyrillic)',
+        'must not mix letters or digits of different scripts (such as Latin and Cyrillic)',
+      ],
+      [
+        'Devanagari zeros among Latin letters',
+        'g\u0966\u0966gle',
+        'must not mix letters or digits of different scripts (such as Latin and Cyrillic)',
+      ],
+      [
+        'a Cyrillic mark on Latin letters',
+        'admin\u0483',
+        'must not mix letters or digits of different scripts (such as Latin and Cyrillic)',
+      ],
+      [
+        'a dotted capital I, which lower-cases to i and a hidden dot',
+        'ADM\u0130N',
+        'must not contain accents hidden in a letter or drawn over each other',
+      ],
+      [
+        'the same accent twice on one letter',
+        'a\u0301\u0301dmin',
+        'must not contain accents hidden in a letter or drawn over each other',
       ],
     ])(
       'rejects an email that looks like another (%s), nothing stored',
@@ -384,6 +404,9 @@ describe('POST /api/v1/auth/register', () => {
         '\u7530\u4e2d\u305f\u306a\u304b\u30ab\u30ca-ab',
       ],
       ['Korean with Latin', '\ud64d\uae38\ub3d9-kim'],
+      // The prolonged sound mark is a letter of Common script used by both kana.
+      ['Japanese with the prolonged sound mark', '\u30b3\u30fc\u30d2\u30fc'],
+      ['Arabic with a tatweel and Arabic-Indic digits', '\u0645\u062d\u0640\u0645\u062f\u0661'],
       ['accented Latin', 'ren\u00e9e.m\u00fcller'],
     ])(
       'accepts an address written in one script, or a mix natural to a language (%s)',

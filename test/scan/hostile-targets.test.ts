@@ -229,6 +229,69 @@ describe('bulwark audit and the OpenAPI document', () => {
     expect(report.openapiProblem).toBe('/missing.json answered 404');
   });
 
+  it('reads a YAML document with a map of 80,000 keys in linear time', async () => {
+    // With YAML's duplicate-key check every key is compared with every other: minutes, in the
+    // scan's own thread, where neither --timeout-ms nor --max-duration can stop it.
+    const token = issueToken();
+    const keys = Array.from({ length: 80_000 }, (_, i) => `  k${i}: v${i}`).join('\n');
+    const doc = `openapi: 3.1.0\npaths:\n  /v1/me:\n    get: {}\nx-padding:\n${keys}\n`;
+    const { url } = await target(token, () => false, doc);
+    const started = Date.now();
+    const report = await runScan({ target: new URL(url), rateLimitRequests: 0 });
+    expect(report.openapi).toBe('/openapi.json');
+    expect(Date.now() - started).toBeLessThan(15_000);
+  }, 60_000);
+
+  it('reads no YAML over 2 MiB (seconds and a GiB to parse), but JSON of that size', async () => {
+    const token = issueToken();
+    const padding = 'x'.repeat(2 * 1024 * 1024);
+    const yaml = await target(token, () => false, `openapi: 3.1.0\npaths: {}\nx-pad: ${padding}\n`);
+    const refused = await runScan({
+      target: new URL(yaml.url),
+      openapiPath: '/openapi.json',
+      rateLimitRequests: 0,
+    });
+    expect(refused.openapi).toBeNull();
+    expect(refused.openapiProblem).toBe(
+      '/openapi.json is not JSON, and larger than 2 MiB of YAML (serve it as JSON)',
+    );
+    const json = await target(token, () => false, { ...OPENAPI, 'x-pad': padding });
+    const read = await runScan({ target: new URL(json.url), rateLimitRequests: 0 });
+    expect(read.openapi).toBe('/openapi.json');
+  });
+
+  it('names an HTML page answered at every usual place (a single-page app), and finds a later document', async () => {
+    const token = issueToken();
+    const page = '<!doctype html>\n<html><body><div id="root"></div></body></html>\n';
+    // A single-page app: every path it does not know is its index.html, with 200.
+    const spa =
+      (documentPath?: string) => (_req: IncomingMessage, res: ServerResponse, url: URL) => {
+        if (url.pathname.startsWith('/v1/')) return false;
+        if (url.pathname === documentPath) {
+          res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(OPENAPI));
+          return true;
+        }
+        res.writeHead(200, { 'content-type': 'text/html' }).end(page);
+        return true;
+      };
+    const none = await target(token, spa());
+    const report = await runScan({ target: new URL(none.url), rateLimitRequests: 0 });
+    expect(report.openapi).toBeNull();
+    expect(report.openapiProblem).toMatch(
+      /has an OpenAPI document, some answered an HTML page \(a single-page app answering every path\?\) \(give one with --openapi\)$/,
+    );
+    const one = await runScan({
+      target: new URL(none.url),
+      openapiPath: '/openapi.yaml',
+      rateLimitRequests: 0,
+    });
+    expect(one.openapiProblem).toBe('/openapi.yaml answered an HTML page');
+    const later = await target(token, spa('/v3/api-docs'));
+    expect((await runScan({ target: new URL(later.url), rateLimitRequests: 0 })).openapi).toBe(
+      '/v3/api-docs',
+    );
+  });
+
   it('survives a login schema that asks for a billion items or characters', async () => {
     const token = issueToken();
     for (const property of [

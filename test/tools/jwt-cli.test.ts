@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -99,6 +100,22 @@ describe('bulwark jwt verify', () => {
     const bad = await jwt(['verify', '--token-file', tokenFile, '--pem-file', pem]);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain('The PEM is not a public key or certificate.');
+  });
+
+  it('reads at most 256 KiB of a file, even one that never ends, and says when there is no token', async () => {
+    const big = join(dir, 'big');
+    await writeFile(big, 'a'.repeat(300 * 1024));
+    for (const file of [big, ...(existsSync('/dev/zero') ? ['/dev/zero'] : [])]) {
+      const run = await jwt(['verify', '--token-file', file]);
+      expect(run.code, file).toBe(1);
+      expect(run.stderr).toBe(`bulwark jwt: the token file ${file} is larger than 256 KiB\n`);
+    }
+    const folder = await jwt(['verify', '--token-file', dir]);
+    expect(folder.code).toBe(1);
+    expect(folder.stderr).toBe(`bulwark jwt: cannot read the token file ${dir}: EISDIR\n`);
+    const empty = await jwt(['verify', '--token-stdin'], ' \r\n');
+    expect(empty.code).toBe(1);
+    expect(empty.stderr).toBe('bulwark jwt: standard input is empty: no token to verify\n');
   });
 
   it('fetches a JWKS URL bounded: no redirects, no bodies over 256 KiB', async () => {

@@ -88,3 +88,58 @@ it('records nothing for a change another administrator already made', async () =
   );
   expect(changes.map((e) => e.details)).toEqual([{ from: 'user', to: 'support' }]);
 });
+
+/** Runs `meanwhile` right after the PATCH read its target: the target it goes on with is stale. */
+function afterTheRead(meanwhile: () => Promise<void>): { restore(): void } {
+  const users = t.app.services.users;
+  const original = users.visible.bind(users);
+  const spy = vi.spyOn(users, 'visible').mockImplementationOnce(async (...args) => {
+    const stale = await original(...args);
+    await meanwhile();
+    return stale;
+  });
+  return { restore: () => spy.mockRestore() };
+}
+
+it('applies a change that only looked like a no-op against a stale read', async () => {
+  const user = await registerAndLogin(t.app);
+  // Another administrator makes the user support; this one, having read "user", sets it back.
+  const hook = afterTheRead(async () => {
+    expect((await setRole(user.id, 'support')).statusCode).toBe(200);
+  });
+  try {
+    const res = await setRole(user.id, 'user');
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.json<{ role: string }>().role).toBe('user');
+  } finally {
+    hook.restore();
+  }
+  expect((await t.app.services.usersRepo.findById(user.id))?.role).toBe('user');
+  const changes = securityEvents(t.logs, 'user.role_changed')
+    .filter((e) => e.target?.id === user.id)
+    .map((e) => e.details);
+  expect(changes).toEqual([
+    { from: 'user', to: 'support' },
+    { from: 'support', to: 'user' },
+  ]);
+});
+
+it('applies a re-enable that only looked like a no-op against a stale read', async () => {
+  const user = await registerAndLogin(t.app);
+  const setDisabled = (disabled: boolean) =>
+    t.app.inject({
+      method: 'PATCH',
+      url: `/api/v1/users/${user.id}`,
+      headers: bearer(admin.accessToken),
+      payload: { disabled },
+    });
+  const hook = afterTheRead(async () => {
+    expect((await setDisabled(true)).statusCode).toBe(200);
+  });
+  try {
+    expect((await setDisabled(false)).statusCode).toBe(200);
+  } finally {
+    hook.restore();
+  }
+  expect((await t.app.services.usersRepo.findById(user.id))?.disabled).toBe(0);
+});

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
 import type { KeyMaterial } from '../../tools/jwt-inspect.js';
 import { CliError, CliUsageError, parseCommandArgs, type Command } from '../args.js';
 
@@ -32,12 +32,22 @@ const usage = [
 ].join('\n');
 
 async function readBounded(file: string, what: string): Promise<string> {
-  const data = await readFile(file).catch((error: NodeJS.ErrnoException) => {
-    throw new CliError(`cannot read the ${what} file ${file}: ${error.code ?? error.message}`);
-  });
-  if (data.length > MAX_INPUT_BYTES)
+  // Read as a stream up to one byte past the limit, never whole: the file may be a device that
+  // never ends (/dev/zero, /dev/urandom) or a multi-gigabyte log named by mistake.
+  const chunks: Buffer[] = [];
+  let length = 0;
+  try {
+    for await (const chunk of createReadStream(file, { end: MAX_INPUT_BYTES })) {
+      chunks.push(chunk as Buffer);
+      length += (chunk as Buffer).length;
+    }
+  } catch (error) {
+    const { code, message } = error as NodeJS.ErrnoException;
+    throw new CliError(`cannot read the ${what} file ${file}: ${code ?? message}`);
+  }
+  if (length > MAX_INPUT_BYTES)
     throw new CliError(`the ${what} file ${file} is larger than 256 KiB`);
-  return data.toString('utf8');
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 async function readStdin(): Promise<string> {
@@ -132,6 +142,14 @@ export const jwt: Command = {
     if (values['secret-file'] !== undefined)
       key.secret = (await readBounded(values['secret-file'], 'secret')).replace(/\r?\n$/, '');
 
+    // After the key options, whose mistakes are usage errors (exit 2) worth reporting first.
+    if (token === '') {
+      throw new CliError(
+        values['token-file'] === undefined
+          ? 'standard input is empty: no token to verify'
+          : `the token file ${values['token-file']} is empty`,
+      );
+    }
     // Loaded here, not at the top: the CLI's other commands (serve above all) start without it.
     const { InspectInputError, inspectJwt } = await import('../../tools/jwt-inspect.js');
     let result;
