@@ -38,10 +38,15 @@ export function serverPrefix(value: unknown, documentUrl: URL, targetBase: URL):
     isObject(value) && Array.isArray(value.servers) ? (value.servers as unknown[])[0] : undefined;
   if (!isObject(server) || typeof server.url !== 'string') return '';
   const variables = isObject(server.variables) ? server.variables : {};
+  let unresolved = false;
   const template = server.url.replace(/\{([^}]{1,64})\}/g, (_match, name: string) => {
     const variable = variables[name];
-    return isObject(variable) && typeof variable.default === 'string' ? variable.default : '';
+    if (isObject(variable) && typeof variable.default === 'string') return variable.default;
+    unresolved = true;
+    return '';
   });
+  // A variable without a default (invalid OpenAPI) leaves the path unknown: better none than wrong.
+  if (unresolved) return '';
   let url: URL;
   try {
     url = new URL(template, documentUrl);

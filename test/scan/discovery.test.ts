@@ -110,6 +110,7 @@ describe('scan discovery: the servers base path', () => {
     [[{ url: '/api/v1' }], new URL('http://h/api/openapi.json'), new URL('http://h/api'), '/v1'],
     [[{ url: 'v1' }], new URL('http://h/api/openapi.json'), new URL('http://h/api/'), '/v1'],
     [[{ url: '/' }], doc, root, ''],
+    [[{ url: '/{base}/v1' }], doc, root, ''],
   ])(
     'servers %j: prefix for a document at %s, target %s is %j',
     (servers, documentUrl, target, prefix) => {
