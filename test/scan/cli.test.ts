@@ -161,6 +161,15 @@ describe('bulwark audit (CLI)', () => {
     expect(run.stderr).not.toContain('this is not');
   });
 
+  it('reads a token file as a stream, refusing one that never ends', async () => {
+    const run = await audit([api.url, '--token-file', '/dev/zero']);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toBe('bulwark audit: the token file /dev/zero is larger than 16 KiB\n');
+    const huge = await audit([api.url, '--token-stdin'], 'x'.repeat(20_000));
+    expect(huge.code).toBe(1);
+    expect(huge.stderr).toBe('bulwark audit: standard input is larger than 16 KiB\n');
+  });
+
   it('stops at its request budget with a clear error', async () => {
     const run = await audit([api.url, '--max-requests', '10']);
     expect(run.code).toBe(1);

@@ -1,11 +1,13 @@
-import { readFile } from 'node:fs/promises';
 import { SCAN_DEFAULTS } from '../../scan/defaults.js';
 import type { ScanOptions } from '../../scan/types.js';
 import { CliError, CliUsageError, parseCommandArgs, type Command } from '../args.js';
+import { readFileBounded, readStdinBounded } from '../read-input.js';
 
 /** Longer than any access token worth the name; a bigger "token" is a wrong file. */
 const MAX_TOKEN_BYTES = 16 * 1024;
 const EX_UNAVAILABLE = 69;
+/** A bundle of CA certificates is a few KiB; a megabyte is a wrong file. */
+const MAX_CA_BYTES = 1024 * 1024;
 
 const usage = [
   'Usage: bulwark audit URL [options]',
@@ -88,10 +90,8 @@ function targetUrl(text: string): URL {
   return url;
 }
 
+/** The token read (at most MAX_TOKEN_BYTES: the readers refuse more). */
 function tokenFrom(raw: Buffer, source: string): string {
-  if (raw.length > MAX_TOKEN_BYTES) {
-    throw new CliError(`the token in ${source} is longer than ${MAX_TOKEN_BYTES} bytes`);
-  }
   const token = raw.toString('utf8').trim();
   if (token === '') throw new CliError(`${source} holds no token`);
   if (!/^[\w\-.~+/]+=*$/.test(token)) {
@@ -100,18 +100,6 @@ function tokenFrom(raw: Buffer, source: string): string {
     );
   }
   return token;
-}
-
-async function readStdin(): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let length = 0;
-  for await (const chunk of process.stdin) {
-    const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
-    chunks.push(buffer);
-    length += buffer.length;
-    if (length > MAX_TOKEN_BYTES) break;
-  }
-  return Buffer.concat(chunks);
 }
 
 /** `bulwark audit URL`: the security scanner. */
@@ -158,19 +146,15 @@ export const audit: Command = {
     let token: string | undefined;
     if (values['token-file'] !== undefined) {
       const file = values['token-file'];
-      const raw = await readFile(file).catch((error: NodeJS.ErrnoException) => {
-        throw new CliError(`cannot read the token file ${file}: ${error.code ?? error.message}`);
-      });
+      const raw = await readFileBounded(file, MAX_TOKEN_BYTES, 'token');
       token = tokenFrom(raw, file);
     } else if (values['token-stdin']) {
-      token = tokenFrom(await readStdin(), 'standard input');
+      token = tokenFrom(await readStdinBounded(MAX_TOKEN_BYTES), 'standard input');
     }
     let ca: string | undefined;
     if (values.ca !== undefined) {
       const file = values.ca;
-      ca = await readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
-        throw new CliError(`cannot read the CA file ${file}: ${error.code ?? error.message}`);
-      });
+      ca = (await readFileBounded(file, MAX_CA_BYTES, 'CA')).toString('utf8');
     }
     const options: ScanOptions = { target };
     const optional = {

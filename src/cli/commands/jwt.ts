@@ -1,6 +1,6 @@
-import { createReadStream } from 'node:fs';
 import type { KeyMaterial } from '../../tools/jwt-inspect.js';
 import { CliError, CliUsageError, parseCommandArgs, type Command } from '../args.js';
+import { readFileBounded, readStdinBounded } from '../read-input.js';
 
 const MAX_INPUT_BYTES = 256 * 1024;
 const FETCH_TIMEOUT_MS = 10_000;
@@ -32,34 +32,11 @@ const usage = [
 ].join('\n');
 
 async function readBounded(file: string, what: string): Promise<string> {
-  // Read as a stream up to one byte past the limit, never whole: the file may be a device that
-  // never ends (/dev/zero, /dev/urandom) or a multi-gigabyte log named by mistake.
-  const chunks: Buffer[] = [];
-  let length = 0;
-  try {
-    for await (const chunk of createReadStream(file, { end: MAX_INPUT_BYTES })) {
-      chunks.push(chunk as Buffer);
-      length += (chunk as Buffer).length;
-    }
-  } catch (error) {
-    const { code, message } = error as NodeJS.ErrnoException;
-    throw new CliError(`cannot read the ${what} file ${file}: ${code ?? message}`);
-  }
-  if (length > MAX_INPUT_BYTES)
-    throw new CliError(`the ${what} file ${file} is larger than 256 KiB`);
-  return Buffer.concat(chunks).toString('utf8');
+  return (await readFileBounded(file, MAX_INPUT_BYTES, what)).toString('utf8');
 }
 
 async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  let length = 0;
-  for await (const chunk of process.stdin) {
-    const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
-    chunks.push(buffer);
-    length += buffer.length;
-    if (length > MAX_INPUT_BYTES) throw new CliError('standard input is larger than 256 KiB');
-  }
-  return Buffer.concat(chunks).toString('utf8');
+  return (await readStdinBounded(MAX_INPUT_BYTES)).toString('utf8');
 }
 
 async function fetchJwks(url: string): Promise<string> {
