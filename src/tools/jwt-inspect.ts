@@ -74,6 +74,18 @@ const HMAC = ['HS256', 'HS384', 'HS512'];
 const DANGEROUS_HEADERS = ['jku', 'jwk', 'x5u', 'x5c'];
 const B64URL = /^[A-Za-z0-9_-]*$/;
 
+/** JWK members that only private or secret keys have (RFC 7518 §6.2.2, §6.3.2, §6.4.1). */
+export const PRIVATE_JWK_MEMBERS: readonly string[] = Object.freeze([
+  'd',
+  'p',
+  'q',
+  'dp',
+  'dq',
+  'qi',
+  'oth',
+  'k',
+]);
+
 const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
@@ -109,7 +121,7 @@ function verifierOf(
     const keys: Record<string, unknown>[] = single
       ? [parsed]
       : (parsed.keys as unknown[]).filter(isObject);
-    if (keys.some((k) => ['d', 'p', 'q', 'k'].some((m) => m in k))) {
+    if (keys.some((k) => PRIVATE_JWK_MEMBERS.some((m) => m in k))) {
       throw new InspectInputError(
         'The JWKS holds private or secret key material: verify with the public keys only.',
         'key.jwks',

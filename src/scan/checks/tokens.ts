@@ -1,12 +1,16 @@
 import type { JsonWebKey } from 'node:crypto';
 import { evidence, finding, header, isSuccess, type ScanContext } from '../context.js';
-import { InspectInputError, inspectJwt, type InspectResult } from '../../tools/jwt-inspect.js';
+import {
+  InspectInputError,
+  inspectJwt,
+  PRIVATE_JWK_MEMBERS,
+  type InspectResult,
+} from '../../tools/jwt-inspect.js';
 import { forgeTokens } from '../jwt-forge.js';
 import { ProbeError } from '../client.js';
 import type { ProbeResponse, ScanFinding } from '../types.js';
 
 const LINE = 1;
-const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k', 'oth'];
 
 /** The published keys: public halves only, each with a kid. */
 export function jwksChecks(ctx: ScanContext, jwksFound: boolean): ScanFinding[] {
@@ -14,7 +18,7 @@ export function jwksChecks(ctx: ScanContext, jwksFound: boolean): ScanFinding[] 
     return [finding('jwks.public-only', LINE, 'skip', 'No JWKS at /.well-known/jwks.json.')];
   }
   const leaking = ctx.jwks.find(
-    (key) => PRIVATE_MEMBERS.some((member) => member in key) || key.kty === 'oct',
+    (key) => PRIVATE_JWK_MEMBERS.some((member) => member in key) || key.kty === 'oct',
   );
   if (leaking !== undefined) {
     return [
@@ -60,7 +64,9 @@ async function claimChecks(token: string, jwks: JsonWebKey[]): Promise<ScanFindi
   const publicKeys = jwks
     .filter((key) => key.kty !== 'oct')
     .map((key) =>
-      Object.fromEntries(Object.entries(key).filter(([name]) => !PRIVATE_MEMBERS.includes(name))),
+      Object.fromEntries(
+        Object.entries(key).filter(([name]) => !PRIVATE_JWK_MEMBERS.includes(name)),
+      ),
     );
   let result: InspectResult;
   try {
