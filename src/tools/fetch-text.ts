@@ -82,3 +82,33 @@ function describe(error: unknown): string {
       return `it could not be reached (${code})`;
   }
 }
+
+/** What became of fetching a JWKS URL the user gave; each caller words the failures its way. */
+export type JwksFetch =
+  | { ok: true; text: string }
+  | { ok: false; problem: 'not-a-url' | 'not-http' }
+  | { ok: false; problem: 'unreachable'; url: URL; reason: string }
+  | { ok: false; problem: 'status'; url: URL; status: number };
+
+/** Fetches a JWKS URL the user gave: http or https only, bounded as fetchText is, 2xx only. */
+export async function fetchJwks(text: string, options: FetchTextOptions): Promise<JwksFetch> {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return { ok: false, problem: 'not-a-url' };
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:')
+    return { ok: false, problem: 'not-http' };
+  let answer: { status: number; text: string };
+  try {
+    answer = await fetchText(url, options);
+  } catch (error) {
+    if (error instanceof FetchTextError)
+      return { ok: false, problem: 'unreachable', url, reason: error.reason };
+    throw error;
+  }
+  if (answer.status < 200 || answer.status >= 300)
+    return { ok: false, problem: 'status', url, status: answer.status };
+  return { ok: true, text: answer.text };
+}

@@ -8,7 +8,7 @@ import { jsonOnly } from '../http/json-body.js';
 import { trackRouteMethods } from '../http/method-not-allowed.js';
 import { API_SECURITY_HEADERS } from '../http/security-headers.js';
 import { validatorCompiler } from '../http/validation.js';
-import { FetchTextError, fetchText } from './fetch-text.js';
+import { fetchJwks } from './fetch-text.js';
 import { InspectInputError, inspectJwt } from './jwt-inspect.js';
 import { OidcPlayground, PlaygroundInputError, type StartInput } from './oidc-playground.js';
 import { AssetParams, JwtVerifyBody, OidcCallbackQuery, OidcStartBody } from './schema.js';
@@ -56,34 +56,20 @@ const isLoopbackHost = (host: string): boolean =>
   /^(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?$/i.test(host);
 
 async function fetchJwksText(url: string, timeoutMs: number): Promise<string> {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new AppError('validation_failed', 'The JWKS URL is not a URL.', {
-      errors: [{ path: '/body/jwksUrl', message: 'is not a URL' }],
-    });
+  const result = await fetchJwks(url, { timeoutMs, maxBytes: MAX_JWKS_BYTES });
+  if (result.ok) return result.text;
+  const refuse = (detail: string, message: string): AppError =>
+    new AppError('validation_failed', detail, { errors: [{ path: '/body/jwksUrl', message }] });
+  switch (result.problem) {
+    case 'not-a-url':
+      throw refuse('The JWKS URL is not a URL.', 'is not a URL');
+    case 'not-http':
+      throw refuse('The JWKS URL must be http or https.', 'must be http or https');
+    case 'unreachable':
+      throw refuse(`The JWKS could not be fetched: ${result.reason}.`, result.reason);
+    case 'status':
+      throw refuse(`The JWKS URL answered ${result.status}.`, `answered ${result.status}`);
   }
-  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') {
-    throw new AppError('validation_failed', 'The JWKS URL must be http or https.', {
-      errors: [{ path: '/body/jwksUrl', message: 'must be http or https' }],
-    });
-  }
-  let answer: { status: number; text: string };
-  try {
-    answer = await fetchText(parsed, { timeoutMs, maxBytes: MAX_JWKS_BYTES });
-  } catch (error) {
-    if (!(error instanceof FetchTextError)) throw error;
-    throw new AppError('validation_failed', `The JWKS could not be fetched: ${error.reason}.`, {
-      errors: [{ path: '/body/jwksUrl', message: error.reason }],
-    });
-  }
-  if (answer.status < 200 || answer.status >= 300) {
-    throw new AppError('validation_failed', `The JWKS URL answered ${answer.status}.`, {
-      errors: [{ path: '/body/jwksUrl', message: `answered ${answer.status}` }],
-    });
-  }
-  return answer.text;
 }
 
 export interface ToolsAppOptions {

@@ -40,29 +40,22 @@ async function readStdin(): Promise<string> {
 }
 
 async function fetchJwks(url: string): Promise<string> {
-  const { FetchTextError, fetchText } = await import('../../tools/fetch-text.js');
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new CliUsageError(`--jwks-url "${url}" is not a URL`);
+  const { fetchJwks: fetchJwksUrl } = await import('../../tools/fetch-text.js');
+  const result = await fetchJwksUrl(url, {
+    timeoutMs: FETCH_TIMEOUT_MS,
+    maxBytes: MAX_INPUT_BYTES,
+  });
+  if (result.ok) return result.text;
+  switch (result.problem) {
+    case 'not-a-url':
+      throw new CliUsageError(`--jwks-url "${url}" is not a URL`);
+    case 'not-http':
+      throw new CliUsageError('--jwks-url must be http or https');
+    case 'unreachable':
+      throw new CliError(`cannot fetch the JWKS at ${result.url.href}: ${result.reason}`);
+    case 'status':
+      throw new CliError(`the JWKS URL ${result.url.href} answered ${result.status}`);
   }
-  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') {
-    throw new CliUsageError('--jwks-url must be http or https');
-  }
-  let answer: { status: number; text: string };
-  try {
-    answer = await fetchText(parsed, { timeoutMs: FETCH_TIMEOUT_MS, maxBytes: MAX_INPUT_BYTES });
-  } catch (error) {
-    if (error instanceof FetchTextError) {
-      throw new CliError(`cannot fetch the JWKS at ${parsed.href}: ${error.reason}`);
-    }
-    throw error;
-  }
-  if (answer.status < 200 || answer.status >= 300) {
-    throw new CliError(`the JWKS URL ${parsed.href} answered ${answer.status}`);
-  }
-  return answer.text;
 }
 
 /** `bulwark jwt verify`: the JWT verifier on the command line. */
