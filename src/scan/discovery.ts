@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { isObject } from '../tools/jwt-inspect.js';
 
 /**
  * What the scan learns from the target's OpenAPI document: which routes need a bearer token,
@@ -22,9 +23,6 @@ export interface ApiDescription {
 }
 
 const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
-
-const isObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /**
  * What goes before every operation path: the path of the document's first server (OpenAPI 3

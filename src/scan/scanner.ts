@@ -10,6 +10,7 @@ import { inputChecks } from './checks/input.js';
 import { loginThrottleCheck, rateLimitHeaderCheck } from './checks/rate-limit.js';
 import { jwksChecks, tokenChecks } from './checks/tokens.js';
 import { transportChecks } from './checks/transport.js';
+import { isObject } from '../tools/jwt-inspect.js';
 import { finding, isSuccess, type ScanContext } from './context.js';
 import {
   describeApi,
@@ -151,10 +152,7 @@ function loginRoute(
   const sample = sampleValue(login.jsonBody, api.root);
   return {
     login,
-    sample:
-      typeof sample === 'object' && sample !== null && !Array.isArray(sample)
-        ? (sample as Record<string, unknown>)
-        : undefined,
+    sample: isObject(sample) ? sample : undefined,
   };
 }
 
@@ -258,7 +256,7 @@ async function scan(options: ScanOptions): Promise<ScanReport> {
       break;
     }
     problems.push(
-      typeof parsed === 'object' && parsed !== null && 'swagger' in parsed
+      isObject(parsed) && 'swagger' in parsed
         ? `${path} is Swagger 2.0, which is not read (convert it to OpenAPI 3)`
         : `${path} is not an OpenAPI 3 document`,
     );
@@ -278,12 +276,8 @@ async function scan(options: ScanOptions): Promise<ScanReport> {
   const jwksRes = (await discover('/.well-known/jwks.json')).res;
   const jwksBody = jwksRes !== undefined && isSuccess(jwksRes) ? parseJson(jwksRes) : undefined;
   const jwksKeys =
-    typeof jwksBody === 'object' &&
-    jwksBody !== null &&
-    Array.isArray((jwksBody as { keys?: unknown }).keys)
-      ? ((jwksBody as { keys: unknown[] }).keys.filter(
-          (k) => typeof k === 'object' && k !== null,
-        ) as JsonWebKey[])
+    isObject(jwksBody) && Array.isArray(jwksBody.keys)
+      ? ((jwksBody.keys as unknown[]).filter(isObject) as JsonWebKey[])
       : undefined;
 
   const protectedPath =
