@@ -11,7 +11,7 @@ import { loginThrottleCheck, rateLimitHeaderCheck } from './checks/rate-limit.js
 import { jwksChecks, tokenChecks } from './checks/tokens.js';
 import { transportChecks } from './checks/transport.js';
 import { isObject } from '../tools/jwt-inspect.js';
-import { finding, isSuccess, type ScanContext } from './context.js';
+import { isSuccess, judgeCheck, type Check, type ScanContext } from './context.js';
 import {
   describeApi,
   findLoginRoute,
@@ -61,35 +61,6 @@ function redact<T>(value: T, secret: string | undefined): T {
       ? forms.reduce((text, form) => text.split(form).join('…'), item)
       : item,
   ) as T;
-}
-
-/**
- * Runs one group of checks; a probe of it that got no answer (the target dropped or stalled the
- * connection) turns the group into one warning that says so, and the scan goes on: a firewall
- * that resets TRACE must not cost the rest of the report.
- */
-async function guarded(
-  check: string,
-  line: number,
-  run: () => Promise<ScanFinding | ScanFinding[]>,
-): Promise<ScanFinding[]> {
-  try {
-    const found = await run();
-    return Array.isArray(found) ? found : [found];
-  } catch (error) {
-    if (!(error instanceof ProbeError)) throw error;
-    return [
-      finding(
-        check,
-        line,
-        'warn',
-        `A probe of this check got no answer (${error.message}), so it could not be judged.`,
-        {
-          fix: 'Find out why the API drops or stalls this request (a crash, a proxy, a firewall rule), then scan again.',
-        },
-      ),
-    ];
-  }
 }
 
 function parseJson(res: ProbeResponse): unknown {
@@ -311,14 +282,24 @@ async function scan(options: ScanOptions): Promise<ScanReport> {
 
   const findings: ScanFinding[] = [];
   findings.push(...jwksChecks(ctx, jwksKeys !== undefined));
-  findings.push(...(await guarded('jwt.forgery', 1, () => tokenChecks(ctx))));
-  findings.push(...(await guarded('cors.foreign-origin', 14, () => corsChecks(ctx))));
-  findings.push(...(await guarded('errors.malformed-json', 11, () => errorProbes(ctx))));
-  findings.push(...(await guarded('input.json-route', 4, () => inputChecks(ctx))));
-  findings.push(...(await guarded('metrics.protected', 12, () => metricsCheck(ctx))));
-  findings.push(...(await guarded('tls.https', 8, () => transportChecks(ctx))));
-  // Last: it uses up the scanning client's allowance at the auth routes.
-  findings.push(...(await guarded('ratelimit.login', 7, () => loginThrottleCheck(ctx))));
+  // The checks that probe, group by group, in this order: each group is listed when its turn
+  // comes (the input checks' shared probe is sent then), and each check judged on its own.
+  const groups: (() => Check[] | Promise<Check[]>)[] = [
+    () => tokenChecks(ctx),
+    () => corsChecks(ctx),
+    () => errorProbes(ctx),
+    () => inputChecks(ctx),
+    () => [metricsCheck(ctx)],
+    () => transportChecks(ctx),
+    // Last: it uses up the scanning client's allowance at the auth routes.
+    () => [loginThrottleCheck(ctx)],
+  ];
+  for (const group of groups) {
+    for (const unit of await group()) {
+      const found = await judgeCheck(unit);
+      if (found !== undefined) findings.push(found);
+    }
+  }
   findings.push(...headerChecks(ctx));
   findings.push(...errorLeakChecks(ctx));
   findings.push(rateLimitHeaderCheck(ctx));

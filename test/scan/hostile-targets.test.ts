@@ -147,6 +147,88 @@ describe('bulwark audit against hostile targets', () => {
     expect(statusOf(report, 'ratelimit.login')).toBe('fail');
   });
 
+  it('turns only the check whose probe got no answer into a warning, not the rest of its group', async () => {
+    const token = issueToken();
+    const alg = (authorization: string | undefined): unknown => {
+      const part = /^Bearer ([\w-]+)\./.exec(authorization ?? '')?.[1];
+      return part === undefined
+        ? undefined
+        : (JSON.parse(Buffer.from(part, 'base64url').toString('utf8')) as { alg?: unknown }).alg;
+    };
+    // One probe of each group dropped: the null origin (CORS), TRACE (input), alg "none" (tokens).
+    const { url } = await target(token, (req) => {
+      if (
+        req.headers.origin !== 'null' &&
+        req.method !== 'TRACE' &&
+        alg(req.headers.authorization) !== 'none'
+      )
+        return false;
+      req.socket.destroy();
+      return true;
+    });
+    const report = await runScan({ target: new URL(url), token, rateLimitRequests: 2 });
+    const lost = report.findings.filter((f) => /got no answer/.test(f.reason));
+    expect(lost.map((f) => [f.check, f.line, f.status])).toEqual([
+      ['jwt.forgery', 1, 'warn'],
+      ['input.trace', 4, 'warn'],
+      ['cors.null-origin', 14, 'warn'],
+    ]);
+    expect(lost.map((f) => f.reason)).toEqual([
+      expect.stringMatching(
+        /^A probe of this check got no answer \(GET \/v1\/me: socket hang up\)/,
+      ),
+      expect.stringContaining('(TRACE /: socket hang up)'),
+      expect.stringContaining('(GET /v1/me: socket hang up)'),
+    ]);
+    // The other checks of those groups kept their findings.
+    expect(statusOf(report, 'auth.token-required')).toBe('pass');
+    expect(statusOf(report, 'jwt.claims')).toBe('pass');
+    expect(statusOf(report, 'auth.token-in-url')).toBe('pass');
+    expect(statusOf(report, 'cors.foreign-origin')).toBe('pass');
+    expect(statusOf(report, 'cors.preflight')).toBe('pass');
+    // This API takes any body at its login route: the body checks fail on their own answers.
+    expect(statusOf(report, 'input.content-type')).toBe('fail');
+    expect(statusOf(report, 'input.body-limit')).toBe('fail');
+    expect(statusOf(report, 'input.prototype-poisoning')).toBe('warn');
+    expect(statusOf(report, 'input.unknown-fields')).toBe('warn');
+    expect(JSON.stringify(report)).not.toContain(token.split('.')[2]);
+  });
+
+  it('warns on the checks that needed a shared probe that got no answer, and judges the others', async () => {
+    const token = issueToken();
+    // The well-formed login body (what the content-type and unknown-fields checks compare with,
+    // and the password guesses) is dropped; other bodies are answered like the API does.
+    const { url } = await target(token, (req, res, u) => {
+      if (u.pathname !== '/v1/login' || req.method !== 'POST') return false;
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => {
+        let keys: string[] = [];
+        try {
+          keys = Object.keys(JSON.parse(Buffer.concat(chunks).toString('utf8')) as object);
+        } catch {
+          // Not JSON: answered below.
+        }
+        if (req.headers['content-type'] === 'application/json' && keys.join() === 'email,password')
+          req.socket.destroy();
+        else res.writeHead(401, { 'content-type': 'application/problem+json' }).end('{}');
+      });
+      return true;
+    });
+    const report = await runScan({ target: new URL(url), token, rateLimitRequests: 2 });
+    const found = (check: string) => report.findings.find((f) => f.check === check);
+    for (const check of ['input.content-type', 'input.unknown-fields', 'ratelimit.login']) {
+      expect(found(check), check).toMatchObject({
+        status: 'warn',
+        reason: expect.stringContaining('(POST /v1/login: socket hang up)'),
+      });
+    }
+    expect(statusOf(report, 'input.json-route')).toBeUndefined();
+    expect(statusOf(report, 'input.body-limit')).toBe('fail');
+    expect(found('input.prototype-poisoning')?.reason).not.toMatch(/got no answer/);
+    expect(statusOf(report, 'input.trace')).toBe('pass');
+  });
+
   it('finishes the scan when the target never answers one probe', async () => {
     const token = issueToken();
     const { url } = await target(token, (_req, _res, u) => u.pathname === '/metrics');
