@@ -173,11 +173,12 @@ async function scan(options: ScanOptions): Promise<ScanReport> {
   const discover = async (
     path: string,
     maxBodyBytes?: number,
-  ): Promise<{ res?: ProbeResponse; problem?: string }> => {
+  ): Promise<{ res?: ProbeResponse; problem?: string; stalled?: boolean }> => {
     try {
       return { res: await client.send({ path, ...(maxBodyBytes ? { maxBodyBytes } : {}) }) };
     } catch (error) {
-      if (error instanceof ProbeError) return { problem: error.message };
+      if (error instanceof ProbeError)
+        return { problem: error.message, stalled: error.code === 'ETIMEDOUT' };
       throw error;
     }
   };
@@ -200,11 +201,21 @@ async function scan(options: ScanOptions): Promise<ScanReport> {
   let api: ApiDescription | undefined;
   let openapiPath: string | undefined;
   const problems: string[] = [];
-  for (const path of candidates) {
+  let stalled: string | undefined;
+  for (const [index, path] of candidates.entries()) {
     const found = await discover(path, MAX_OPENAPI_BYTES);
     const res = found.res;
     if (res === undefined) {
-      problems.push(found.problem ?? `${path} did not answer`);
+      const problem = found.problem ?? `${path} did not answer`;
+      // A target that holds one usual place open holds the others too: trying them all would
+      // cost a timeout each (80 s at the defaults) to learn nothing more. A quick reset is no
+      // such sign, and the next place is tried.
+      if (found.stalled && index < candidates.length - 1) {
+        stalled = `${problem}, so the other usual places were not tried (give the document with --openapi)`;
+        problems.push(stalled);
+        break;
+      }
+      problems.push(problem);
       continue;
     }
     if (!isSuccess(res)) {
@@ -233,17 +244,19 @@ async function scan(options: ScanOptions): Promise<ScanReport> {
     );
   }
   // One path: its problem. Several: the most telling one (not a plain 404 or an app's HTML
-  // page), or that none had one.
+  // page), and the stall that ended the search if there was one; or that none had one.
   const plain = / answered (404|an HTML page)$/;
   const telling = problems.find((p) => !plain.test(p));
   const html = problems.some((p) => p.endsWith(' answered an HTML page'));
   const openapiProblem =
     candidates.length === 1
       ? problems[0]
-      : (telling ??
-        `none of ${candidates.join(', ')} has an OpenAPI document${
-          html ? ', some answered an HTML page (a single-page app answering every path?)' : ''
-        } (give one with --openapi)`);
+      : stalled !== undefined
+        ? [...new Set([telling, stalled])].join('; ')
+        : (telling ??
+          `none of ${candidates.join(', ')} has an OpenAPI document${
+            html ? ', some answered an HTML page (a single-page app answering every path?)' : ''
+          } (give one with --openapi)`);
   const jwksRes = (await discover('/.well-known/jwks.json')).res;
   const jwksBody = jwksRes !== undefined && isSuccess(jwksRes) ? parseJson(jwksRes) : undefined;
   const jwksKeys =

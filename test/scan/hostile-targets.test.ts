@@ -2,6 +2,7 @@ import { generateKeyPairSync, sign } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { OPENAPI_CANDIDATES } from '../../src/scan/defaults.js';
 import { runScan, ScanAbortedError } from '../../src/scan/scanner.js';
 import type { ScanReport } from '../../src/scan/types.js';
 
@@ -240,6 +241,31 @@ describe('bulwark audit against hostile targets', () => {
     });
     expect(report.findings.find((f) => f.check === 'metrics.protected')?.reason).toMatch(
       /no complete answer within 300 ms/,
+    );
+  });
+
+  it('stops looking for an OpenAPI document at the first usual place that stalls, and says so', async () => {
+    const token = issueToken();
+    // Every usual place held open without an answer (a tarpit, a proxy waiting on a dead upstream).
+    const { url } = await target(token, (_req, _res, u) => OPENAPI_CANDIDATES.includes(u.pathname));
+    const timeoutMs = 500;
+    const report = await runScan({ target: new URL(url), token, rateLimitRequests: 2, timeoutMs });
+    expect(report.openapi).toBeNull();
+    expect(report.openapiProblem).toBe(
+      `GET /openapi.json: no complete answer within ${timeoutMs} ms, so the other usual places were not tried (give the document with --openapi)`,
+    );
+    // Trying each place in turn took a timeout each: 8 of them.
+    expect(report.durationMs).toBeLessThan((OPENAPI_CANDIDATES.length * timeoutMs) / 2);
+    // A place that resets the connection at once is no reason to stop: the next one is tried.
+    const reset = await target(token, (req, res, u) => {
+      if (u.pathname === '/openapi.json') req.socket.destroy();
+      else if (u.pathname === '/openapi.yaml')
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(OPENAPI));
+      else return false;
+      return true;
+    });
+    expect((await runScan({ target: new URL(reset.url), rateLimitRequests: 0 })).openapi).toBe(
+      '/openapi.yaml',
     );
   });
 
