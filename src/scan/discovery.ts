@@ -17,7 +17,10 @@ export interface Operation {
 }
 
 export interface ApiDescription {
+  /** Every operation, its path with `prefix` before it. */
   operations: Operation[];
+  /** The path of the document's server (see serverPrefix), "" for none. */
+  prefix: string;
   /** `components.schemas` etc., to resolve `$ref`s. */
   root: Record<string, unknown>;
 }
@@ -110,7 +113,7 @@ export function describeApi(value: unknown, prefix = ''): ApiDescription | undef
       });
     }
   }
-  return { operations, root: value };
+  return { operations, prefix, root: value };
 }
 
 /** A GET route that needs a bearer token and nothing else; `…/me` first. */

@@ -400,6 +400,34 @@ describe('bulwark audit and the OpenAPI document', () => {
     );
   });
 
+  it('exempts health, docs and well-known routes from versioning under the servers path too', async () => {
+    const token = issueToken();
+    const doc = {
+      ...OPENAPI,
+      servers: [{ url: '/api' }],
+      paths: {
+        ...OPENAPI.paths,
+        '/health': { get: {} },
+        '/docs/json': { get: {} },
+        '/.well-known/jwks.json': { get: {} },
+      },
+    };
+    const { url } = await target(token, () => false, doc);
+    const report = await runScan({ target: new URL(url), rateLimitRequests: 0 });
+    expect(report.findings.find((f) => f.check === 'versioning.paths')).toMatchObject({
+      status: 'pass',
+      reason: 'Every API route carries a version (2 routes).',
+    });
+    // Under the prefix, an unversioned API route is still one.
+    const unversioned = { ...doc, paths: { ...doc.paths, '/things': { get: {} } } };
+    const other = await target(token, () => false, unversioned);
+    const warned = await runScan({ target: new URL(other.url), rateLimitRequests: 0 });
+    expect(warned.findings.find((f) => f.check === 'versioning.paths')).toMatchObject({
+      status: 'warn',
+      reason: '1 of 3 routes carry no version (e.g. GET /api/things).',
+    });
+  });
+
   it('survives a login schema that asks for a billion items or characters', async () => {
     const token = issueToken();
     for (const property of [

@@ -41,7 +41,9 @@ export function versioningCheck(ctx: ScanContext): ScanFinding {
       'No OpenAPI document, so the routes could not be listed.',
     );
   }
-  const routes = ctx.api.operations.filter((op) => !UNVERSIONED_OK.test(op.path));
+  const { operations, prefix } = ctx.api;
+  // /health is /api/health under a server path of /api: exempt as well.
+  const routes = operations.filter((op) => !UNVERSIONED_OK.test(op.path.slice(prefix.length)));
   const unversioned = routes.filter((op) => !/\/v\d+(\/|$)/.test(op.path));
   const headerVersioned = [ctx.home, ctx.anonymous, ctx.authed].some(
     (res) => res !== undefined && header(res, 'api-version') !== undefined,
