@@ -205,6 +205,18 @@ describe('the tools server', () => {
     });
     expect(plain.statusCode).toBe(400);
     expect(plain.json<{ detail: string }>().detail).toContain('must be https');
+    const port = new URL(bulwarkUrl).port;
+    const credentials = await tools.inject({
+      method: 'POST',
+      url: '/api/oidc/start',
+      headers: HOST,
+      payload: { issuer: `http://user:pa55-w0rd@127.0.0.1:${port}`, clientId: 'c' },
+    });
+    expect(credentials.statusCode).toBe(400);
+    expect(credentials.json<{ detail: string }>().detail).toBe(
+      'The issuer must not contain a user name or password.',
+    );
+    expect(credentials.body).not.toContain('pa55-w0rd');
     const none = await tools.inject({
       method: 'POST',
       url: '/api/oidc/start',
