@@ -1,5 +1,5 @@
 import type { JsonWebKey } from 'node:crypto';
-import type { ProbeRequest, ScanClient } from './client.js';
+import { ProbeError, type ProbeRequest, type ScanClient } from './client.js';
 import type { ApiDescription, Operation } from './discovery.js';
 import type { ProbeResponse, ScanFinding, ScanStatus } from './types.js';
 
@@ -58,3 +58,67 @@ export function header(res: ProbeResponse, name: string): string | undefined {
 }
 
 export const isSuccess = (res: ProbeResponse): boolean => res.status >= 200 && res.status < 300;
+
+/**
+ * One check of a group: its id and checklist line, and how to judge it (which may send probes).
+ * A group of checks is a list of these, so that a probe that gets no answer costs its own check
+ * only (see judgeCheck).
+ */
+export interface Check {
+  check: string;
+  line: number;
+  /** Its finding, or undefined when there is nothing to say (no certificate to look at). */
+  judge(): Promise<ScanFinding | undefined> | ScanFinding | undefined;
+}
+
+export const check = (id: string, line: number, judge: Check['judge']): Check => ({
+  check: id,
+  line,
+  judge,
+});
+
+/**
+ * Judges one check. When a probe it needed got no answer (the target reset or stalled that
+ * connection), the check becomes a warning that says so, under its own id and line, and the
+ * scan goes on: a firewall that resets TRACE must not cost the other body checks their findings.
+ */
+export async function judgeCheck(unit: Check): Promise<ScanFinding | undefined> {
+  let found: ScanFinding | undefined;
+  try {
+    found = await unit.judge();
+  } catch (error) {
+    if (!(error instanceof ProbeError)) throw error;
+    return finding(
+      unit.check,
+      unit.line,
+      'warn',
+      `A probe of this check got no answer (${error.message}), so it could not be judged.`,
+      {
+        fix: 'Find out why the API drops or stalls this request (a crash, a proxy, a firewall rule), then scan again.',
+      },
+    );
+  }
+  // A finding under another id would leave the no-answer warning above under the wrong one.
+  if (found !== undefined && (found.check !== unit.check || found.line !== unit.line))
+    throw new Error(`check ${unit.check} reported as ${found.check} (line ${found.line})`);
+  return found;
+}
+
+/**
+ * A probe that several checks of a group compare with: its answer, or the ProbeError it got
+ * instead, which each check needing it throws in turn (answerOf) to become its own warning.
+ */
+export async function settle(pending: Promise<ProbeResponse>): Promise<ProbeResponse | ProbeError> {
+  try {
+    return await pending;
+  } catch (error) {
+    if (error instanceof ProbeError) return error;
+    throw error;
+  }
+}
+
+/** The answer of a settled probe; throws its ProbeError when it got none. */
+export function answerOf(settled: ProbeResponse | ProbeError): ProbeResponse {
+  if (settled instanceof ProbeError) throw settled;
+  return settled;
+}

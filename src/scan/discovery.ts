@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { isObject } from '../tools/jwt-inspect.js';
 
 /**
  * What the scan learns from the target's OpenAPI document: which routes need a bearer token,
@@ -16,15 +17,15 @@ export interface Operation {
 }
 
 export interface ApiDescription {
+  /** Every operation, its path with `prefix` before it. */
   operations: Operation[];
+  /** The path of the document's server (see serverPrefix), "" for none. */
+  prefix: string;
   /** `components.schemas` etc., to resolve `$ref`s. */
   root: Record<string, unknown>;
 }
 
 const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
-
-const isObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /**
  * What goes before every operation path: the path of the document's first server (OpenAPI 3
@@ -112,7 +113,7 @@ export function describeApi(value: unknown, prefix = ''): ApiDescription | undef
       });
     }
   }
-  return { operations, root: value };
+  return { operations, prefix, root: value };
 }
 
 /** A GET route that needs a bearer token and nothing else; `…/me` first. */

@@ -5,6 +5,7 @@ import {
   sign,
   type JsonWebKey,
 } from 'node:crypto';
+import { isObject } from '../tools/jwt-inspect.js';
 
 /** A compact JWS split into its parts; the header and payload decoded. */
 export interface DecodedJwt {
@@ -12,9 +13,6 @@ export interface DecodedJwt {
   payload: Record<string, unknown>;
   signature: Buffer;
 }
-
-const isObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 const encode = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url');
 

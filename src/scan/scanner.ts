@@ -10,7 +10,8 @@ import { inputChecks } from './checks/input.js';
 import { loginThrottleCheck, rateLimitHeaderCheck } from './checks/rate-limit.js';
 import { jwksChecks, tokenChecks } from './checks/tokens.js';
 import { transportChecks } from './checks/transport.js';
-import { finding, isSuccess, type ScanContext } from './context.js';
+import { isObject } from '../tools/jwt-inspect.js';
+import { isSuccess, judgeCheck, type Check, type ScanContext } from './context.js';
 import {
   describeApi,
   findLoginRoute,
@@ -60,35 +61,6 @@ function redact<T>(value: T, secret: string | undefined): T {
       ? forms.reduce((text, form) => text.split(form).join('…'), item)
       : item,
   ) as T;
-}
-
-/**
- * Runs one group of checks; a probe of it that got no answer (the target dropped or stalled the
- * connection) turns the group into one warning that says so, and the scan goes on: a firewall
- * that resets TRACE must not cost the rest of the report.
- */
-async function guarded(
-  check: string,
-  line: number,
-  run: () => Promise<ScanFinding | ScanFinding[]>,
-): Promise<ScanFinding[]> {
-  try {
-    const found = await run();
-    return Array.isArray(found) ? found : [found];
-  } catch (error) {
-    if (!(error instanceof ProbeError)) throw error;
-    return [
-      finding(
-        check,
-        line,
-        'warn',
-        `A probe of this check got no answer (${error.message}), so it could not be judged.`,
-        {
-          fix: 'Find out why the API drops or stalls this request (a crash, a proxy, a firewall rule), then scan again.',
-        },
-      ),
-    ];
-  }
 }
 
 function parseJson(res: ProbeResponse): unknown {
@@ -151,10 +123,7 @@ function loginRoute(
   const sample = sampleValue(login.jsonBody, api.root);
   return {
     login,
-    sample:
-      typeof sample === 'object' && sample !== null && !Array.isArray(sample)
-        ? (sample as Record<string, unknown>)
-        : undefined,
+    sample: isObject(sample) ? sample : undefined,
   };
 }
 
@@ -204,11 +173,12 @@ async function scan(options: ScanOptions): Promise<ScanReport> {
   const discover = async (
     path: string,
     maxBodyBytes?: number,
-  ): Promise<{ res?: ProbeResponse; problem?: string }> => {
+  ): Promise<{ res?: ProbeResponse; problem?: string; stalled?: boolean }> => {
     try {
       return { res: await client.send({ path, ...(maxBodyBytes ? { maxBodyBytes } : {}) }) };
     } catch (error) {
-      if (error instanceof ProbeError) return { problem: error.message };
+      if (error instanceof ProbeError)
+        return { problem: error.message, stalled: error.code === 'ETIMEDOUT' };
       throw error;
     }
   };
@@ -231,11 +201,21 @@ async function scan(options: ScanOptions): Promise<ScanReport> {
   let api: ApiDescription | undefined;
   let openapiPath: string | undefined;
   const problems: string[] = [];
-  for (const path of candidates) {
+  let stalled: string | undefined;
+  for (const [index, path] of candidates.entries()) {
     const found = await discover(path, MAX_OPENAPI_BYTES);
     const res = found.res;
     if (res === undefined) {
-      problems.push(found.problem ?? `${path} did not answer`);
+      const problem = found.problem ?? `${path} did not answer`;
+      // A target that holds one usual place open holds the others too: trying them all would
+      // cost a timeout each (80 s at the defaults) to learn nothing more. A quick reset is no
+      // such sign, and the next place is tried.
+      if (found.stalled && index < candidates.length - 1) {
+        stalled = `${problem}, so the other usual places were not tried (give the document with --openapi)`;
+        problems.push(stalled);
+        break;
+      }
+      problems.push(problem);
       continue;
     }
     if (!isSuccess(res)) {
@@ -258,32 +238,30 @@ async function scan(options: ScanOptions): Promise<ScanReport> {
       break;
     }
     problems.push(
-      typeof parsed === 'object' && parsed !== null && 'swagger' in parsed
+      isObject(parsed) && 'swagger' in parsed
         ? `${path} is Swagger 2.0, which is not read (convert it to OpenAPI 3)`
         : `${path} is not an OpenAPI 3 document`,
     );
   }
   // One path: its problem. Several: the most telling one (not a plain 404 or an app's HTML
-  // page), or that none had one.
+  // page), and the stall that ended the search if there was one; or that none had one.
   const plain = / answered (404|an HTML page)$/;
   const telling = problems.find((p) => !plain.test(p));
   const html = problems.some((p) => p.endsWith(' answered an HTML page'));
   const openapiProblem =
     candidates.length === 1
       ? problems[0]
-      : (telling ??
-        `none of ${candidates.join(', ')} has an OpenAPI document${
-          html ? ', some answered an HTML page (a single-page app answering every path?)' : ''
-        } (give one with --openapi)`);
+      : stalled !== undefined
+        ? [...new Set([telling, stalled])].join('; ')
+        : (telling ??
+          `none of ${candidates.join(', ')} has an OpenAPI document${
+            html ? ', some answered an HTML page (a single-page app answering every path?)' : ''
+          } (give one with --openapi)`);
   const jwksRes = (await discover('/.well-known/jwks.json')).res;
   const jwksBody = jwksRes !== undefined && isSuccess(jwksRes) ? parseJson(jwksRes) : undefined;
   const jwksKeys =
-    typeof jwksBody === 'object' &&
-    jwksBody !== null &&
-    Array.isArray((jwksBody as { keys?: unknown }).keys)
-      ? ((jwksBody as { keys: unknown[] }).keys.filter(
-          (k) => typeof k === 'object' && k !== null,
-        ) as JsonWebKey[])
+    isObject(jwksBody) && Array.isArray(jwksBody.keys)
+      ? ((jwksBody.keys as unknown[]).filter(isObject) as JsonWebKey[])
       : undefined;
 
   const protectedPath =
@@ -317,14 +295,24 @@ async function scan(options: ScanOptions): Promise<ScanReport> {
 
   const findings: ScanFinding[] = [];
   findings.push(...jwksChecks(ctx, jwksKeys !== undefined));
-  findings.push(...(await guarded('jwt.forgery', 1, () => tokenChecks(ctx))));
-  findings.push(...(await guarded('cors.foreign-origin', 14, () => corsChecks(ctx))));
-  findings.push(...(await guarded('errors.malformed-json', 11, () => errorProbes(ctx))));
-  findings.push(...(await guarded('input.json-route', 4, () => inputChecks(ctx))));
-  findings.push(...(await guarded('metrics.protected', 12, () => metricsCheck(ctx))));
-  findings.push(...(await guarded('tls.https', 8, () => transportChecks(ctx))));
-  // Last: it uses up the scanning client's allowance at the auth routes.
-  findings.push(...(await guarded('ratelimit.login', 7, () => loginThrottleCheck(ctx))));
+  // The checks that probe, group by group, in this order: each group is listed when its turn
+  // comes (the input checks' shared probe is sent then), and each check judged on its own.
+  const groups: (() => Check[] | Promise<Check[]>)[] = [
+    () => tokenChecks(ctx),
+    () => corsChecks(ctx),
+    () => errorProbes(ctx),
+    () => inputChecks(ctx),
+    () => [metricsCheck(ctx)],
+    () => transportChecks(ctx),
+    // Last: it uses up the scanning client's allowance at the auth routes.
+    () => [loginThrottleCheck(ctx)],
+  ];
+  for (const group of groups) {
+    for (const unit of await group()) {
+      const found = await judgeCheck(unit);
+      if (found !== undefined) findings.push(found);
+    }
+  }
   findings.push(...headerChecks(ctx));
   findings.push(...errorLeakChecks(ctx));
   findings.push(rateLimitHeaderCheck(ctx));

@@ -86,11 +86,15 @@ function describe(error: unknown): string {
 /** What became of fetching a JWKS URL the user gave; each caller words the failures its way. */
 export type JwksFetch =
   | { ok: true; text: string }
-  | { ok: false; problem: 'not-a-url' | 'not-http' }
+  | { ok: false; problem: 'not-a-url' | 'not-http' | 'credentials' }
   | { ok: false; problem: 'unreachable'; url: URL; reason: string }
   | { ok: false; problem: 'status'; url: URL; status: number };
 
-/** Fetches a JWKS URL the user gave: http or https only, bounded as fetchText is, 2xx only. */
+/**
+ * Fetches a JWKS URL the user gave: http or https only, without a user name or password (fetch
+ * would refuse it with an error quoting the URL whole, and a JWKS is public), bounded as
+ * fetchText is, 2xx only.
+ */
 export async function fetchJwks(text: string, options: FetchTextOptions): Promise<JwksFetch> {
   let url: URL;
   try {
@@ -100,6 +104,7 @@ export async function fetchJwks(text: string, options: FetchTextOptions): Promis
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:')
     return { ok: false, problem: 'not-http' };
+  if (url.username !== '' || url.password !== '') return { ok: false, problem: 'credentials' };
   let answer: { status: number; text: string };
   try {
     answer = await fetchText(url, options);

@@ -86,7 +86,8 @@ export const PRIVATE_JWK_MEMBERS: readonly string[] = Object.freeze([
   'k',
 ]);
 
-const isObject = (value: unknown): value is Record<string, unknown> =>
+/** A JSON object (not null, not an array): what a parsed document's maps are checked with. */
+export const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
 function decodePart(part: string, field: string, what: string): Record<string, unknown> {

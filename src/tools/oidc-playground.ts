@@ -177,6 +177,13 @@ export class OidcPlayground {
         'issuer',
       );
     }
+    // Discovery would fail on them with an error quoting the URL whole, which the page shows.
+    if (issuer.username !== '' || issuer.password !== '') {
+      throw new PlaygroundInputError(
+        'The issuer must not contain a user name or password.',
+        'issuer',
+      );
+    }
     const auth = !input.clientSecret
       ? client.None()
       : input.clientAuth === 'client_secret_post'

@@ -65,6 +65,11 @@ async function fetchJwksText(url: string, timeoutMs: number): Promise<string> {
       throw refuse('The JWKS URL is not a URL.', 'is not a URL');
     case 'not-http':
       throw refuse('The JWKS URL must be http or https.', 'must be http or https');
+    case 'credentials':
+      throw refuse(
+        'The JWKS URL must not contain a user name or password.',
+        'must not contain a user name or password',
+      );
     case 'unreachable':
       throw refuse(`The JWKS could not be fetched: ${result.reason}.`, result.reason);
     case 'status':

@@ -127,6 +127,11 @@ describe('bulwark audit (CLI)', () => {
     [['ftp://example.com'], 'the URL must be http or https, not ftp'],
     [['not a url'], '"not a url" is not a URL'],
     [['http://user:secret@127.0.0.1:1'], 'must not contain a user name or password'],
+    [['http://user:secret@bad host/'], '"http://***@bad host/" is not a URL'],
+    [
+      ['http://127.0.0.1:1', '--origin', 'https://user:secret@bad host'],
+      '--origin must be an origin such as https://evil.example, not "https://***@bad host"',
+    ],
     [
       ['http://127.0.0.1:1', '--max-requests', 'lots'],
       '--max-requests must be a whole number from 10 to 10000',

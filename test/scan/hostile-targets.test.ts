@@ -2,6 +2,7 @@ import { generateKeyPairSync, sign } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { OPENAPI_CANDIDATES } from '../../src/scan/defaults.js';
 import { runScan, ScanAbortedError } from '../../src/scan/scanner.js';
 import type { ScanReport } from '../../src/scan/types.js';
 
@@ -147,6 +148,88 @@ describe('bulwark audit against hostile targets', () => {
     expect(statusOf(report, 'ratelimit.login')).toBe('fail');
   });
 
+  it('turns only the check whose probe got no answer into a warning, not the rest of its group', async () => {
+    const token = issueToken();
+    const alg = (authorization: string | undefined): unknown => {
+      const part = /^Bearer ([\w-]+)\./.exec(authorization ?? '')?.[1];
+      return part === undefined
+        ? undefined
+        : (JSON.parse(Buffer.from(part, 'base64url').toString('utf8')) as { alg?: unknown }).alg;
+    };
+    // One probe of each group dropped: the null origin (CORS), TRACE (input), alg "none" (tokens).
+    const { url } = await target(token, (req) => {
+      if (
+        req.headers.origin !== 'null' &&
+        req.method !== 'TRACE' &&
+        alg(req.headers.authorization) !== 'none'
+      )
+        return false;
+      req.socket.destroy();
+      return true;
+    });
+    const report = await runScan({ target: new URL(url), token, rateLimitRequests: 2 });
+    const lost = report.findings.filter((f) => /got no answer/.test(f.reason));
+    expect(lost.map((f) => [f.check, f.line, f.status])).toEqual([
+      ['jwt.forgery', 1, 'warn'],
+      ['input.trace', 4, 'warn'],
+      ['cors.null-origin', 14, 'warn'],
+    ]);
+    expect(lost.map((f) => f.reason)).toEqual([
+      expect.stringMatching(
+        /^A probe of this check got no answer \(GET \/v1\/me: socket hang up\)/,
+      ),
+      expect.stringContaining('(TRACE /: socket hang up)'),
+      expect.stringContaining('(GET /v1/me: socket hang up)'),
+    ]);
+    // The other checks of those groups kept their findings.
+    expect(statusOf(report, 'auth.token-required')).toBe('pass');
+    expect(statusOf(report, 'jwt.claims')).toBe('pass');
+    expect(statusOf(report, 'auth.token-in-url')).toBe('pass');
+    expect(statusOf(report, 'cors.foreign-origin')).toBe('pass');
+    expect(statusOf(report, 'cors.preflight')).toBe('pass');
+    // This API takes any body at its login route: the body checks fail on their own answers.
+    expect(statusOf(report, 'input.content-type')).toBe('fail');
+    expect(statusOf(report, 'input.body-limit')).toBe('fail');
+    expect(statusOf(report, 'input.prototype-poisoning')).toBe('warn');
+    expect(statusOf(report, 'input.unknown-fields')).toBe('warn');
+    expect(JSON.stringify(report)).not.toContain(token.split('.')[2]);
+  });
+
+  it('warns on the checks that needed a shared probe that got no answer, and judges the others', async () => {
+    const token = issueToken();
+    // The well-formed login body (what the content-type and unknown-fields checks compare with,
+    // and the password guesses) is dropped; other bodies are answered like the API does.
+    const { url } = await target(token, (req, res, u) => {
+      if (u.pathname !== '/v1/login' || req.method !== 'POST') return false;
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => {
+        let keys: string[] = [];
+        try {
+          keys = Object.keys(JSON.parse(Buffer.concat(chunks).toString('utf8')) as object);
+        } catch {
+          // Not JSON: answered below.
+        }
+        if (req.headers['content-type'] === 'application/json' && keys.join() === 'email,password')
+          req.socket.destroy();
+        else res.writeHead(401, { 'content-type': 'application/problem+json' }).end('{}');
+      });
+      return true;
+    });
+    const report = await runScan({ target: new URL(url), token, rateLimitRequests: 2 });
+    const found = (check: string) => report.findings.find((f) => f.check === check);
+    for (const check of ['input.content-type', 'input.unknown-fields', 'ratelimit.login']) {
+      expect(found(check), check).toMatchObject({
+        status: 'warn',
+        reason: expect.stringContaining('(POST /v1/login: socket hang up)'),
+      });
+    }
+    expect(statusOf(report, 'input.json-route')).toBeUndefined();
+    expect(statusOf(report, 'input.body-limit')).toBe('fail');
+    expect(found('input.prototype-poisoning')?.reason).not.toMatch(/got no answer/);
+    expect(statusOf(report, 'input.trace')).toBe('pass');
+  });
+
   it('finishes the scan when the target never answers one probe', async () => {
     const token = issueToken();
     const { url } = await target(token, (_req, _res, u) => u.pathname === '/metrics');
@@ -158,6 +241,31 @@ describe('bulwark audit against hostile targets', () => {
     });
     expect(report.findings.find((f) => f.check === 'metrics.protected')?.reason).toMatch(
       /no complete answer within 300 ms/,
+    );
+  });
+
+  it('stops looking for an OpenAPI document at the first usual place that stalls, and says so', async () => {
+    const token = issueToken();
+    // Every usual place held open without an answer (a tarpit, a proxy waiting on a dead upstream).
+    const { url } = await target(token, (_req, _res, u) => OPENAPI_CANDIDATES.includes(u.pathname));
+    const timeoutMs = 500;
+    const report = await runScan({ target: new URL(url), token, rateLimitRequests: 2, timeoutMs });
+    expect(report.openapi).toBeNull();
+    expect(report.openapiProblem).toBe(
+      `GET /openapi.json: no complete answer within ${timeoutMs} ms, so the other usual places were not tried (give the document with --openapi)`,
+    );
+    // Trying each place in turn took a timeout each: 8 of them.
+    expect(report.durationMs).toBeLessThan((OPENAPI_CANDIDATES.length * timeoutMs) / 2);
+    // A place that resets the connection at once is no reason to stop: the next one is tried.
+    const reset = await target(token, (req, res, u) => {
+      if (u.pathname === '/openapi.json') req.socket.destroy();
+      else if (u.pathname === '/openapi.yaml')
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(OPENAPI));
+      else return false;
+      return true;
+    });
+    expect((await runScan({ target: new URL(reset.url), rateLimitRequests: 0 })).openapi).toBe(
+      '/openapi.yaml',
     );
   });
 
@@ -290,6 +398,34 @@ describe('bulwark audit and the OpenAPI document', () => {
     expect((await runScan({ target: new URL(later.url), rateLimitRequests: 0 })).openapi).toBe(
       '/v3/api-docs',
     );
+  });
+
+  it('exempts health, docs and well-known routes from versioning under the servers path too', async () => {
+    const token = issueToken();
+    const doc = {
+      ...OPENAPI,
+      servers: [{ url: '/api' }],
+      paths: {
+        ...OPENAPI.paths,
+        '/health': { get: {} },
+        '/docs/json': { get: {} },
+        '/.well-known/jwks.json': { get: {} },
+      },
+    };
+    const { url } = await target(token, () => false, doc);
+    const report = await runScan({ target: new URL(url), rateLimitRequests: 0 });
+    expect(report.findings.find((f) => f.check === 'versioning.paths')).toMatchObject({
+      status: 'pass',
+      reason: 'Every API route carries a version (2 routes).',
+    });
+    // Under the prefix, an unversioned API route is still one.
+    const unversioned = { ...doc, paths: { ...doc.paths, '/things': { get: {} } } };
+    const other = await target(token, () => false, unversioned);
+    const warned = await runScan({ target: new URL(other.url), rateLimitRequests: 0 });
+    expect(warned.findings.find((f) => f.check === 'versioning.paths')).toMatchObject({
+      status: 'warn',
+      reason: '1 of 3 routes carry no version (e.g. GET /api/things).',
+    });
   });
 
   it('survives a login schema that asks for a billion items or characters', async () => {

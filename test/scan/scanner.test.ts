@@ -3,6 +3,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runScan, TargetUnreachableError } from '../../src/scan/scanner.js';
+import { renderText } from '../../src/scan/report.js';
 import type { ScanFinding, ScanReport } from '../../src/scan/types.js';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
 import { registerAndLogin } from '../helpers/identity.js';
@@ -315,6 +316,23 @@ describe('bulwark audit without a token or an OpenAPI document', () => {
     } finally {
       await new Promise((resolve) => server.close(resolve));
     }
+  });
+
+  it('never shows a user name or password given in the target URL', async () => {
+    const target = new URL(api.url);
+    target.username = 'user';
+    target.password = 'pa55-w0rd';
+    const report = await runScan({ target, rateLimitRequests: 0 });
+    expect(report.target).toBe(`${api.url}/`);
+    expect(`${JSON.stringify(report)}${renderText(report)}`).not.toContain('pa55-w0rd');
+    const closed = await startInsecureApi();
+    await closed.close();
+    const unreachable = new URL(closed.url);
+    unreachable.username = 'user';
+    unreachable.password = 'pa55-w0rd';
+    const error = await runScan({ target: unreachable }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TargetUnreachableError);
+    expect((error as Error).message).not.toContain('pa55-w0rd');
   });
 
   it('refuses a target that does not answer', async () => {

@@ -74,6 +74,13 @@ describe('architecture', () => {
     expect(upwardImports(files)).toEqual([]);
   });
 
+  it('defines the JSON object guard once, where scan and tools both import it from', () => {
+    const defining = files
+      .filter((f) => /\b(?:const|function) isObject\b/.test(f.text))
+      .map((f) => relative(SRC, f.path));
+    expect(defining).toEqual(['tools/jwt-inspect.ts']);
+  });
+
   it('catches an upward import (self-test)', () => {
     const bad = { path: join(SRC, 'db', 'x.ts'), text: "import { buildApp } from '../app.js';" };
     expect(upwardImports([bad])).toEqual(['db/x.ts -> app.ts']);

@@ -144,6 +144,31 @@ describe('bulwark jwt verify', () => {
     }
   });
 
+  it('never prints the user name or password of a JWKS URL', async () => {
+    const port = Number(new URL(url).port);
+    const withCredentials = await jwt([
+      'verify',
+      '--token-file',
+      tokenFile,
+      '--jwks-url',
+      `http://user:pa55-w0rd@127.0.0.1:${port}/.well-known/jwks.json`,
+    ]);
+    expect(withCredentials.code).toBe(2);
+    expect(withCredentials.stderr).toContain(
+      '--jwks-url must not contain a user name or password (http://***@127.0.0.1:',
+    );
+    const notUrl = await jwt([
+      'verify',
+      '--token-file',
+      tokenFile,
+      '--jwks-url',
+      'https://user:pa55-w0rd@bad host/jwks',
+    ]);
+    expect(notUrl.code).toBe(2);
+    expect(notUrl.stderr).toContain('--jwks-url "https://***@bad host/jwks" is not a URL');
+    for (const run of [withCredentials, notUrl]) expect(run.stderr).not.toContain('pa55-w0rd');
+  });
+
   it.each([
     [[], 'say what to do: bulwark jwt verify'],
     [['decode'], 'unknown jwt command "decode"'],

@@ -108,6 +108,35 @@ describe('the tools server', () => {
     expect(form.statusCode).toBe(415);
   });
 
+  it('refuses a JWKS URL with a user name or password, and never shows them', async () => {
+    const port = new URL(bulwarkUrl).port;
+    for (const jwksUrl of [
+      `http://user:pa55-w0rd@127.0.0.1:${port}/.well-known/jwks.json`,
+      'https://user:pa55-w0rd@bad host/jwks',
+    ]) {
+      const res = await tools.inject({
+        method: 'POST',
+        url: '/api/jwt/verify',
+        headers: HOST,
+        payload: { token, jwksUrl },
+      });
+      expect(res.statusCode).toBe(400);
+      expect(res.json()).toMatchObject({
+        errors: [{ path: '/body/jwksUrl' }],
+      });
+      expect(res.body).not.toContain('pa55-w0rd');
+    }
+    const res = await tools.inject({
+      method: 'POST',
+      url: '/api/jwt/verify',
+      headers: HOST,
+      payload: { token, jwksUrl: `http://user:pa55-w0rd@127.0.0.1:${port}/.well-known/jwks.json` },
+    });
+    expect(res.json<{ detail: string }>().detail).toBe(
+      'The JWKS URL must not contain a user name or password.',
+    );
+  });
+
   it('bounds the JWKS URL fetch: a stalled body, a huge body and a redirect are 400s', async () => {
     let bytesSent = 0;
     const hostile = createServer((req, res) => {
@@ -176,6 +205,18 @@ describe('the tools server', () => {
     });
     expect(plain.statusCode).toBe(400);
     expect(plain.json<{ detail: string }>().detail).toContain('must be https');
+    const port = new URL(bulwarkUrl).port;
+    const credentials = await tools.inject({
+      method: 'POST',
+      url: '/api/oidc/start',
+      headers: HOST,
+      payload: { issuer: `http://user:pa55-w0rd@127.0.0.1:${port}`, clientId: 'c' },
+    });
+    expect(credentials.statusCode).toBe(400);
+    expect(credentials.json<{ detail: string }>().detail).toBe(
+      'The issuer must not contain a user name or password.',
+    );
+    expect(credentials.body).not.toContain('pa55-w0rd');
     const none = await tools.inject({
       method: 'POST',
       url: '/api/oidc/start',

@@ -1,5 +1,6 @@
 import { SCAN_DEFAULTS } from '../../scan/defaults.js';
 import type { ScanOptions } from '../../scan/types.js';
+import { shownUrl } from '../../tools/shown-url.js';
 import { CliError, CliUsageError, parseCommandArgs, type Command } from '../args.js';
 import { readFileBounded, readStdinBounded } from '../read-input.js';
 
@@ -78,7 +79,7 @@ function targetUrl(text: string): URL {
   try {
     url = new URL(text);
   } catch {
-    throw new CliUsageError(`"${text}" is not a URL (e.g. https://api.example.com)`);
+    throw new CliUsageError(`"${shownUrl(text)}" is not a URL (e.g. https://api.example.com)`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new CliUsageError(`the URL must be http or https, not ${url.protocol.slice(0, -1)}`);
@@ -138,7 +139,7 @@ export const audit: Command = {
         origin = new URL(values.origin).origin;
       } catch {
         throw new CliUsageError(
-          `--origin must be an origin such as https://evil.example, not "${values.origin}"`,
+          `--origin must be an origin such as https://evil.example, not "${shownUrl(values.origin)}"`,
         );
       }
       if (origin === 'null') throw new CliUsageError('--origin must be an http or https origin');

@@ -1,4 +1,5 @@
 import type { KeyMaterial } from '../../tools/jwt-inspect.js';
+import { shownUrl } from '../../tools/shown-url.js';
 import { CliError, CliUsageError, parseCommandArgs, type Command } from '../args.js';
 import { readFileBounded, readStdinBounded } from '../read-input.js';
 
@@ -46,15 +47,20 @@ async function fetchJwks(url: string): Promise<string> {
     maxBytes: MAX_INPUT_BYTES,
   });
   if (result.ok) return result.text;
+  // The URL is shown without its user name and password, should it have any.
   switch (result.problem) {
     case 'not-a-url':
-      throw new CliUsageError(`--jwks-url "${url}" is not a URL`);
+      throw new CliUsageError(`--jwks-url "${shownUrl(url)}" is not a URL`);
     case 'not-http':
       throw new CliUsageError('--jwks-url must be http or https');
+    case 'credentials':
+      throw new CliUsageError(
+        `--jwks-url must not contain a user name or password (${shownUrl(url)}): a JWKS is public`,
+      );
     case 'unreachable':
-      throw new CliError(`cannot fetch the JWKS at ${result.url.href}: ${result.reason}`);
+      throw new CliError(`cannot fetch the JWKS at ${shownUrl(result.url)}: ${result.reason}`);
     case 'status':
-      throw new CliError(`the JWKS URL ${result.url.href} answered ${result.status}`);
+      throw new CliError(`the JWKS URL ${shownUrl(result.url)} answered ${result.status}`);
   }
 }
 

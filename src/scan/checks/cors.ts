@@ -1,4 +1,4 @@
-import { evidence, finding, header, type ScanContext } from '../context.js';
+import { check, evidence, finding, header, type Check, type ScanContext } from '../context.js';
 import type { ProbeResponse, ScanFinding } from '../types.js';
 
 const LINE = 14;
@@ -45,34 +45,42 @@ function judge(check: string, res: ProbeResponse, origin: string, what: string):
 }
 
 /** CORS: a foreign origin, the null origin and a preflight from a foreign origin are not trusted. */
-export async function corsChecks(ctx: ScanContext): Promise<ScanFinding[]> {
+export function corsChecks(ctx: ScanContext): Check[] {
   const path = ctx.protectedPath ?? '/';
   const auth: Record<string, string> =
     ctx.token === undefined ? {} : { authorization: `Bearer ${ctx.token}` };
-  const foreign = await ctx.send({ path, headers: { ...auth, origin: ctx.foreignOrigin } });
-  const nullOrigin = await ctx.send({ path, headers: { ...auth, origin: 'null' } });
-  const preflight = await ctx.send({
-    method: 'OPTIONS',
-    path,
-    headers: {
-      origin: ctx.foreignOrigin,
-      'access-control-request-method': 'GET',
-      'access-control-request-headers': 'authorization',
-    },
-  });
   return [
-    judge(
-      'cors.foreign-origin',
-      foreign,
-      ctx.foreignOrigin,
-      `A request from ${ctx.foreignOrigin}:`,
+    check('cors.foreign-origin', LINE, async () =>
+      judge(
+        'cors.foreign-origin',
+        await ctx.send({ path, headers: { ...auth, origin: ctx.foreignOrigin } }),
+        ctx.foreignOrigin,
+        `A request from ${ctx.foreignOrigin}:`,
+      ),
     ),
-    judge(
-      'cors.null-origin',
-      nullOrigin,
-      'null',
-      'A request from the "null" origin (sandboxed frames, file: pages):',
+    check('cors.null-origin', LINE, async () =>
+      judge(
+        'cors.null-origin',
+        await ctx.send({ path, headers: { ...auth, origin: 'null' } }),
+        'null',
+        'A request from the "null" origin (sandboxed frames, file: pages):',
+      ),
     ),
-    judge('cors.preflight', preflight, ctx.foreignOrigin, `A preflight from ${ctx.foreignOrigin}:`),
+    check('cors.preflight', LINE, async () =>
+      judge(
+        'cors.preflight',
+        await ctx.send({
+          method: 'OPTIONS',
+          path,
+          headers: {
+            origin: ctx.foreignOrigin,
+            'access-control-request-method': 'GET',
+            'access-control-request-headers': 'authorization',
+          },
+        }),
+        ctx.foreignOrigin,
+        `A preflight from ${ctx.foreignOrigin}:`,
+      ),
+    ),
   ];
 }

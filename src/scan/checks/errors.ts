@@ -1,5 +1,5 @@
-import { evidence, finding, header, type ScanContext } from '../context.js';
-import type { ScanFinding } from '../types.js';
+import { check, evidence, finding, header, type Check, type ScanContext } from '../context.js';
+import type { ProbeResponse, ScanFinding } from '../types.js';
 
 const LINE = 11;
 
@@ -33,69 +33,66 @@ const LEAKS: { pattern: RegExp; what: string }[] = [
 ];
 
 /** The answers to requests that go wrong: a missing route and a malformed body. */
-export async function errorProbes(ctx: ScanContext): Promise<ScanFinding[]> {
-  const findings: ScanFinding[] = [];
-  const notFound = ctx.notFound!;
+export function errorProbes(ctx: ScanContext): Check[] {
+  const checks = [check('errors.not-found', LINE, () => notFoundCheck(ctx.notFound!))];
+  const target = ctx.login?.path;
+  if (target !== undefined) {
+    checks.push(check('errors.malformed-json', LINE, () => malformedJsonCheck(ctx, target)));
+  }
+  return checks;
+}
+
+function notFoundCheck(notFound: ProbeResponse): ScanFinding {
   const type = header(notFound, 'content-type') ?? '';
-  findings.push(
-    notFound.status !== 404
+  return notFound.status !== 404
+    ? finding(
+        'errors.not-found',
+        LINE,
+        'warn',
+        `An address nothing lives at was answered ${notFound.status}, not 404.`,
+        {
+          fix: 'Answer unknown routes with 404.',
+          evidence: evidence(notFound),
+        },
+      )
+    : /^application\/problem\+json/i.test(type)
       ? finding(
           'errors.not-found',
           LINE,
+          'pass',
+          'Unknown routes get 404 as application/problem+json.',
+        )
+      : finding(
+          'errors.not-found',
+          LINE,
           'warn',
-          `An address nothing lives at was answered ${notFound.status}, not 404.`,
+          `Unknown routes get 404 as ${type || 'no content type'}, not application/problem+json.`,
           {
-            fix: 'Answer unknown routes with 404.',
+            fix: 'Answer every error with one RFC 9457 problem document (type, title, status, detail, a stable code).',
             evidence: evidence(notFound),
           },
-        )
-      : /^application\/problem\+json/i.test(type)
-        ? finding(
-            'errors.not-found',
-            LINE,
-            'pass',
-            'Unknown routes get 404 as application/problem+json.',
-          )
-        : finding(
-            'errors.not-found',
-            LINE,
-            'warn',
-            `Unknown routes get 404 as ${type || 'no content type'}, not application/problem+json.`,
-            {
-              fix: 'Answer every error with one RFC 9457 problem document (type, title, status, detail, a stable code).',
-              evidence: evidence(notFound),
-            },
-          ),
-  );
-  const target = ctx.login?.path;
-  if (target !== undefined) {
-    const malformed = await ctx.send({
-      method: 'POST',
-      path: target,
-      headers: { 'content-type': 'application/json' },
-      body: '{"email": "a@example.com", "password": ',
-    });
-    findings.push(
-      malformed.status === 400
-        ? finding(
-            'errors.malformed-json',
-            LINE,
-            'pass',
-            'A malformed JSON body is refused with 400.',
-          )
-        : finding(
-            'errors.malformed-json',
-            LINE,
-            malformed.status >= 500 ? 'fail' : 'warn',
-            `A malformed JSON body was answered ${malformed.status}.`,
-            {
-              fix: 'Refuse JSON that does not parse with 400 and a problem document.',
-              evidence: evidence(malformed),
-            },
-          ),
-    );
-  }
-  return findings;
+        );
+}
+
+async function malformedJsonCheck(ctx: ScanContext, path: string): Promise<ScanFinding> {
+  const malformed = await ctx.send({
+    method: 'POST',
+    path,
+    headers: { 'content-type': 'application/json' },
+    body: '{"email": "a@example.com", "password": ',
+  });
+  return malformed.status === 400
+    ? finding('errors.malformed-json', LINE, 'pass', 'A malformed JSON body is refused with 400.')
+    : finding(
+        'errors.malformed-json',
+        LINE,
+        malformed.status >= 500 ? 'fail' : 'warn',
+        `A malformed JSON body was answered ${malformed.status}.`,
+        {
+          fix: 'Refuse JSON that does not parse with 400 and a problem document.',
+          evidence: evidence(malformed),
+        },
+      );
 }
 
 /** Over every response of the scan: no internal detail reached a client, and nothing failed with 5xx. */

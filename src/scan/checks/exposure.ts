@@ -1,22 +1,32 @@
-import { evidence, finding, header, isSuccess, type ScanContext } from '../context.js';
+import {
+  check,
+  evidence,
+  finding,
+  header,
+  isSuccess,
+  type Check,
+  type ScanContext,
+} from '../context.js';
 import type { ScanFinding } from '../types.js';
 
 /** Metrics are not open to anyone on the API's own port. */
-export async function metricsCheck(ctx: ScanContext): Promise<ScanFinding> {
-  const res = await ctx.send({ path: '/metrics' });
-  const prometheus = isSuccess(res) && /^# (HELP|TYPE) /m.test(res.body);
-  return prometheus
-    ? finding(
-        'metrics.protected',
-        12,
-        'fail',
-        '/metrics is open to anyone: it tells an attacker your traffic, routes and errors.',
-        {
-          fix: 'Require a metrics token, or serve metrics on a separate port reachable by the scraper only.',
-          evidence: evidence(res),
-        },
-      )
-    : finding('metrics.protected', 12, 'pass', `/metrics is not open to anyone (${res.status}).`);
+export function metricsCheck(ctx: ScanContext): Check {
+  return check('metrics.protected', 12, async () => {
+    const res = await ctx.send({ path: '/metrics' });
+    const prometheus = isSuccess(res) && /^# (HELP|TYPE) /m.test(res.body);
+    return prometheus
+      ? finding(
+          'metrics.protected',
+          12,
+          'fail',
+          '/metrics is open to anyone: it tells an attacker your traffic, routes and errors.',
+          {
+            fix: 'Require a metrics token, or serve metrics on a separate port reachable by the scraper only.',
+            evidence: evidence(res),
+          },
+        )
+      : finding('metrics.protected', 12, 'pass', `/metrics is not open to anyone (${res.status}).`);
+  });
 }
 
 const UNVERSIONED_OK = /^\/(\.well-known|health|healthz|readyz|livez|metrics|openapi|docs|swagger)/;
@@ -31,7 +41,9 @@ export function versioningCheck(ctx: ScanContext): ScanFinding {
       'No OpenAPI document, so the routes could not be listed.',
     );
   }
-  const routes = ctx.api.operations.filter((op) => !UNVERSIONED_OK.test(op.path));
+  const { operations, prefix } = ctx.api;
+  // /health is /api/health under a server path of /api: exempt as well.
+  const routes = operations.filter((op) => !UNVERSIONED_OK.test(op.path.slice(prefix.length)));
   const unversioned = routes.filter((op) => !/\/v\d+(\/|$)/.test(op.path));
   const headerVersioned = [ctx.home, ctx.anonymous, ctx.authed].some(
     (res) => res !== undefined && header(res, 'api-version') !== undefined,

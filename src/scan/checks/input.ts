@@ -1,5 +1,14 @@
 import { ProbeError } from '../client.js';
-import { evidence, finding, isSuccess, type ScanContext } from '../context.js';
+import {
+  answerOf,
+  check,
+  evidence,
+  finding,
+  isSuccess,
+  settle,
+  type Check,
+  type ScanContext,
+} from '../context.js';
 import type { ProbeResponse, ScanFinding } from '../types.js';
 
 const LINE = 4;
@@ -9,41 +18,62 @@ const HUGE_BODY_BYTES = 2 * 1024 * 1024;
 
 /**
  * Input handling at the login route (the one open JSON route whose bodies change nothing):
- * content type, body size, prototype poisoning and unknown fields. `baseline` is the answer to a
- * well-formed body with wrong credentials.
+ * content type, body size, prototype poisoning and unknown fields; and TRACE. `baseline` is the
+ * answer to a well-formed body with wrong credentials, which two of the checks compare with.
  */
-export async function inputChecks(ctx: ScanContext): Promise<ScanFinding[]> {
+export async function inputChecks(ctx: ScanContext): Promise<Check[]> {
   const login = ctx.login;
   const sample = ctx.loginSample;
   if (login === undefined || sample === undefined) {
     return [
-      finding(
-        'input.json-route',
-        LINE,
-        'skip',
-        login === undefined
-          ? 'No login route known, so the body checks did not run: pass --login-path, or serve an OpenAPI document.'
-          : `Could not build a well-formed body for ${login.path} from its schema, so the body checks did not run.`,
+      check('input.json-route', LINE, () =>
+        finding(
+          'input.json-route',
+          LINE,
+          'skip',
+          login === undefined
+            ? 'No login route known, so the body checks did not run: pass --login-path, or serve an OpenAPI document.'
+            : `Could not build a well-formed body for ${login.path} from its schema, so the body checks did not run.`,
+        ),
       ),
     ];
   }
   const path = login.path;
   const text = JSON.stringify(sample);
-  const baseline = await ctx.send({ method: 'POST', path, headers: JSON_TYPE, body: text });
-  if (baseline.status === 404 || baseline.status === 405) {
+  // No answer to it costs only the checks that compare with it (answerOf throws for them).
+  const baseline = await settle(ctx.send({ method: 'POST', path, headers: JSON_TYPE, body: text }));
+  if (!(baseline instanceof ProbeError) && (baseline.status === 404 || baseline.status === 405)) {
     // Nothing is there to take a body: every probe below would get the same answer, and a
     // 404 to text/plain or to 2 MiB is no sign that either was processed.
     return [
-      finding(
-        'input.json-route',
-        LINE,
-        'skip',
-        `POST ${path} answered ${baseline.status}, so it is no login route and the body checks did not run: pass --login-path.`,
-        { evidence: evidence(baseline) },
+      check('input.json-route', LINE, () =>
+        finding(
+          'input.json-route',
+          LINE,
+          'skip',
+          `POST ${path} answered ${baseline.status}, so it is no login route and the body checks did not run: pass --login-path.`,
+          { evidence: evidence(baseline) },
+        ),
       ),
     ];
   }
-  const findings: ScanFinding[] = [];
+  return [
+    check('input.content-type', LINE, () => contentTypeCheck(ctx, path, text, answerOf(baseline))),
+    check('input.body-limit', LINE, () => bodyLimitCheck(ctx, path, sample)),
+    check('input.prototype-poisoning', LINE, () => prototypePoisoningCheck(ctx, path, text)),
+    check('input.unknown-fields', LINE, () =>
+      unknownFieldsCheck(ctx, path, sample, answerOf(baseline)),
+    ),
+    check('input.trace', LINE, () => traceCheck(ctx)),
+  ];
+}
+
+async function contentTypeCheck(
+  ctx: ScanContext,
+  path: string,
+  text: string,
+  baseline: ProbeResponse,
+): Promise<ScanFinding> {
   // A simple request (text/plain) is what a cross-site form can send without a preflight.
   const plain = await ctx.send({
     method: 'POST',
@@ -51,37 +81,41 @@ export async function inputChecks(ctx: ScanContext): Promise<ScanFinding[]> {
     headers: { 'content-type': 'text/plain' },
     body: text,
   });
-  findings.push(
-    plain.status === 415
+  return plain.status === 415
+    ? finding(
+        'input.content-type',
+        LINE,
+        'pass',
+        'A JSON body sent as text/plain is refused with 415.',
+      )
+    : plain.status >= 400 && plain.status !== baseline.status && plain.status < 500
       ? finding(
           'input.content-type',
           LINE,
-          'pass',
-          'A JSON body sent as text/plain is refused with 415.',
+          'warn',
+          `A JSON body sent as text/plain is refused, with ${plain.status} rather than 415.`,
+          {
+            fix: 'Answer 415 Unsupported Media Type to anything but application/json.',
+            evidence: evidence(plain),
+          },
         )
-      : plain.status >= 400 && plain.status !== baseline.status && plain.status < 500
-        ? finding(
-            'input.content-type',
-            LINE,
-            'warn',
-            `A JSON body sent as text/plain is refused, with ${plain.status} rather than 415.`,
-            {
-              fix: 'Answer 415 Unsupported Media Type to anything but application/json.',
-              evidence: evidence(plain),
-            },
-          )
-        : finding(
-            'input.content-type',
-            LINE,
-            'fail',
-            'A JSON body sent as text/plain is processed like JSON: any web site can post it from a form, without a CORS preflight.',
-            {
-              fix: 'Accept application/json only; refuse other content types with 415.',
-              evidence: evidence(plain),
-            },
-          ),
-  );
+      : finding(
+          'input.content-type',
+          LINE,
+          'fail',
+          'A JSON body sent as text/plain is processed like JSON: any web site can post it from a form, without a CORS preflight.',
+          {
+            fix: 'Accept application/json only; refuse other content types with 415.',
+            evidence: evidence(plain),
+          },
+        );
+}
 
+async function bodyLimitCheck(
+  ctx: ScanContext,
+  path: string,
+  sample: Record<string, unknown>,
+): Promise<ScanFinding> {
   let huge: ProbeResponse | undefined;
   try {
     huge = await ctx.send({
@@ -94,134 +128,132 @@ export async function inputChecks(ctx: ScanContext): Promise<ScanFinding[]> {
     // Closing the connection on an oversized body is a refusal too.
     if (!(error instanceof ProbeError) || error.code === 'ETIMEDOUT') throw error;
   }
-  findings.push(
-    huge === undefined || huge.status === 413
+  return huge === undefined || huge.status === 413
+    ? finding(
+        'input.body-limit',
+        LINE,
+        'pass',
+        `A 2 MiB body is refused (${huge === undefined ? 'connection closed' : '413'}).`,
+      )
+    : huge.status === 400
       ? finding(
           'input.body-limit',
           LINE,
-          'pass',
-          `A 2 MiB body is refused (${huge === undefined ? 'connection closed' : '413'}).`,
+          'warn',
+          'A 2 MiB body was read and parsed before being refused (400, not 413).',
+          {
+            fix: 'Limit the body size before parsing (e.g. 100 KiB), answering 413.',
+            evidence: evidence(huge),
+          },
         )
-      : huge.status === 400
-        ? finding(
-            'input.body-limit',
-            LINE,
-            'warn',
-            'A 2 MiB body was read and parsed before being refused (400, not 413).',
-            {
-              fix: 'Limit the body size before parsing (e.g. 100 KiB), answering 413.',
-              evidence: evidence(huge),
-            },
-          )
-        : finding(
-            'input.body-limit',
-            LINE,
-            'fail',
-            `A 2 MiB body was accepted for processing (${huge.status}).`,
-            {
-              fix: 'Limit the body size before parsing (e.g. 100 KiB), answering 413.',
-              evidence: evidence(huge),
-            },
-          ),
-  );
+      : finding(
+          'input.body-limit',
+          LINE,
+          'fail',
+          `A 2 MiB body was accepted for processing (${huge.status}).`,
+          {
+            fix: 'Limit the body size before parsing (e.g. 100 KiB), answering 413.',
+            evidence: evidence(huge),
+          },
+        );
+}
 
+async function prototypePoisoningCheck(
+  ctx: ScanContext,
+  path: string,
+  text: string,
+): Promise<ScanFinding> {
   const poisoned = await ctx.send({
     method: 'POST',
     path,
     headers: JSON_TYPE,
     body: `${text.slice(0, -1)}${text.length > 2 ? ',' : ''}"__proto__":{"isAdmin":true,"role":"admin"}}`,
   });
-  findings.push(
-    poisoned.status === 400
+  return poisoned.status === 400
+    ? finding(
+        'input.prototype-poisoning',
+        LINE,
+        'pass',
+        'A body with a "__proto__" key is refused with 400.',
+      )
+    : poisoned.status >= 500
       ? finding(
           'input.prototype-poisoning',
           LINE,
-          'pass',
-          'A body with a "__proto__" key is refused with 400.',
+          'fail',
+          `A body with a "__proto__" key made the API fail (${poisoned.status}).`,
+          {
+            fix: 'Parse JSON with prototype-poisoning protection (secure-json-parse) and refuse such bodies with 400.',
+            evidence: evidence(poisoned),
+          },
         )
-      : poisoned.status >= 500
-        ? finding(
-            'input.prototype-poisoning',
-            LINE,
-            'fail',
-            `A body with a "__proto__" key made the API fail (${poisoned.status}).`,
-            {
-              fix: 'Parse JSON with prototype-poisoning protection (secure-json-parse) and refuse such bodies with 400.',
-              evidence: evidence(poisoned),
-            },
-          )
-        : finding(
-            'input.prototype-poisoning',
-            LINE,
-            'warn',
-            `A body with a "__proto__" key was taken (${poisoned.status}, like a clean one).`,
-            {
-              fix: 'Refuse "__proto__" and "constructor.prototype" keys with 400 (secure-json-parse), so no code merges them into objects.',
-              evidence: evidence(poisoned),
-            },
-          ),
-  );
+      : finding(
+          'input.prototype-poisoning',
+          LINE,
+          'warn',
+          `A body with a "__proto__" key was taken (${poisoned.status}, like a clean one).`,
+          {
+            fix: 'Refuse "__proto__" and "constructor.prototype" keys with 400 (secure-json-parse), so no code merges them into objects.',
+            evidence: evidence(poisoned),
+          },
+        );
+}
 
+async function unknownFieldsCheck(
+  ctx: ScanContext,
+  path: string,
+  sample: Record<string, unknown>,
+  baseline: ProbeResponse,
+): Promise<ScanFinding> {
   if (baseline.status === 400 || isSuccess(baseline)) {
-    findings.push(
-      finding(
-        'input.unknown-fields',
-        LINE,
-        'skip',
-        `The well-formed body built for ${path} was answered ${baseline.status}, so unknown fields could not be told apart.`,
-      ),
-    );
-  } else {
-    const extra = await ctx.send({
-      method: 'POST',
-      path,
-      headers: JSON_TYPE,
-      body: JSON.stringify({ ...sample, isAdmin: true, bulwarkAuditUnknownField: 1 }),
-    });
-    findings.push(
-      extra.status === 400 || extra.status === 422
-        ? finding(
-            'input.unknown-fields',
-            LINE,
-            'pass',
-            `A body with unknown fields is refused (${extra.status}).`,
-          )
-        : finding(
-            'input.unknown-fields',
-            LINE,
-            'warn',
-            `A body with unknown fields ("isAdmin") is answered like a clean one (${extra.status}).`,
-            {
-              fix: 'Validate every body against a schema with additionalProperties: false, so no field reaches a model unchecked (mass assignment).',
-              evidence: evidence(extra),
-            },
-          ),
+    return finding(
+      'input.unknown-fields',
+      LINE,
+      'skip',
+      `The well-formed body built for ${path} was answered ${baseline.status}, so unknown fields could not be told apart.`,
     );
   }
+  const extra = await ctx.send({
+    method: 'POST',
+    path,
+    headers: JSON_TYPE,
+    body: JSON.stringify({ ...sample, isAdmin: true, bulwarkAuditUnknownField: 1 }),
+  });
+  return extra.status === 400 || extra.status === 422
+    ? finding(
+        'input.unknown-fields',
+        LINE,
+        'pass',
+        `A body with unknown fields is refused (${extra.status}).`,
+      )
+    : finding(
+        'input.unknown-fields',
+        LINE,
+        'warn',
+        `A body with unknown fields ("isAdmin") is answered like a clean one (${extra.status}).`,
+        {
+          fix: 'Validate every body against a schema with additionalProperties: false, so no field reaches a model unchecked (mass assignment).',
+          evidence: evidence(extra),
+        },
+      );
+}
 
+async function traceCheck(ctx: ScanContext): Promise<ScanFinding> {
   const trace = await ctx.send({
     method: 'TRACE',
     path: '/',
     headers: { 'x-bulwark-audit-echo': 'probe' },
   });
-  findings.push(
-    isSuccess(trace) && trace.body.includes('x-bulwark-audit-echo')
-      ? finding(
-          'input.trace',
-          LINE,
-          'fail',
-          'TRACE echoes the request back (cross-site tracing can read cookies and headers).',
-          {
-            fix: 'Disable the TRACE method.',
-            evidence: evidence(trace),
-          },
-        )
-      : finding(
-          'input.trace',
-          LINE,
-          'pass',
-          `TRACE is not answered with an echo (${trace.status}).`,
-        ),
-  );
-  return findings;
+  return isSuccess(trace) && trace.body.includes('x-bulwark-audit-echo')
+    ? finding(
+        'input.trace',
+        LINE,
+        'fail',
+        'TRACE echoes the request back (cross-site tracing can read cookies and headers).',
+        {
+          fix: 'Disable the TRACE method.',
+          evidence: evidence(trace),
+        },
+      )
+    : finding('input.trace', LINE, 'pass', `TRACE is not answered with an echo (${trace.status}).`);
 }

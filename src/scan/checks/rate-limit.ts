@@ -1,4 +1,4 @@
-import { evidence, finding, header, type ScanContext } from '../context.js';
+import { check, evidence, finding, header, type Check, type ScanContext } from '../context.js';
 import type { ScanFinding } from '../types.js';
 
 const LINE = 7;
@@ -24,7 +24,11 @@ export function rateLimitHeaderCheck(ctx: ScanContext): ScanFinding {
  * Password guessing is throttled: wrong-password logins, one after the other, until the API
  * answers 429 or the probe's bound is reached. Runs last: it uses up the client's auth limit.
  */
-export async function loginThrottleCheck(ctx: ScanContext): Promise<ScanFinding> {
+export function loginThrottleCheck(ctx: ScanContext): Check {
+  return check('ratelimit.login', LINE, () => loginThrottle(ctx));
+}
+
+async function loginThrottle(ctx: ScanContext): Promise<ScanFinding> {
   const { login, loginSample } = ctx;
   if (ctx.rateLimitRequests === 0) {
     return finding(

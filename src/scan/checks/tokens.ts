@@ -1,5 +1,13 @@
 import type { JsonWebKey } from 'node:crypto';
-import { evidence, finding, header, isSuccess, type ScanContext } from '../context.js';
+import {
+  check,
+  evidence,
+  finding,
+  header,
+  isSuccess,
+  type Check,
+  type ScanContext,
+} from '../context.js';
 import {
   InspectInputError,
   inspectJwt,
@@ -7,7 +15,6 @@ import {
   type InspectResult,
 } from '../../tools/jwt-inspect.js';
 import { forgeTokens } from '../jwt-forge.js';
-import { ProbeError } from '../client.js';
 import type { ProbeResponse, ScanFinding } from '../types.js';
 
 const LINE = 1;
@@ -59,7 +66,7 @@ export function jwksChecks(ctx: ScanContext, jwksFound: boolean): ScanFinding[] 
  * What the token given shows about how the API issues tokens: the JWT verifier's checks (alg,
  * lifetime, iss, aud …), with its signature checked against the JWKS the API publishes.
  */
-async function claimChecks(token: string, jwks: JsonWebKey[]): Promise<ScanFinding[]> {
+async function claimCheck(token: string, jwks: JsonWebKey[]): Promise<ScanFinding> {
   // The public halves only (a JWKS that leaks private keys is jwks.public-only's finding).
   const publicKeys = jwks
     .filter((key) => key.kty !== 'oct')
@@ -76,14 +83,12 @@ async function claimChecks(token: string, jwks: JsonWebKey[]): Promise<ScanFindi
     );
   } catch (error) {
     if (error instanceof InspectInputError && error.field === 'token') {
-      return [
-        finding(
-          'jwt.claims',
-          LINE,
-          'skip',
-          'The token given is not a JWT (opaque tokens are fine): no claims to look at.',
-        ),
-      ];
+      return finding(
+        'jwt.claims',
+        LINE,
+        'skip',
+        'The token given is not a JWT (opaque tokens are fine): no claims to look at.',
+      );
     }
     throw error;
   }
@@ -94,117 +99,124 @@ async function claimChecks(token: string, jwks: JsonWebKey[]): Promise<ScanFindi
   if (problems.length === 0) {
     const alg = String(result.header?.alg);
     const lifetime = result.findings.find((f) => f.check === 'lifetime')?.message ?? '';
-    return [
-      finding(
-        'jwt.claims',
-        LINE,
-        'pass',
-        `The token is ${alg}-signed${result.signatureValid ? ' (verified with the published JWKS)' : ''} with iss, aud and exp. ${lifetime}`.trim(),
-      ),
-    ];
-  }
-  return [
-    finding(
+    return finding(
       'jwt.claims',
       LINE,
-      problems.some((p) => p.status === 'fail') ? 'fail' : 'warn',
-      `The token given: ${problems.map((p) => p.message.replace(/\.$/, '')).join('; ')}.`,
-      {
-        fix: 'Sign access tokens with an asymmetric key (EdDSA, ES256), with typ at+jwt, iss, aud, sub, jti and an exp of 15 minutes or so.',
-      },
-    ),
-  ];
+      'pass',
+      `The token is ${alg}-signed${result.signatureValid ? ' (verified with the published JWKS)' : ''} with iss, aud and exp. ${lifetime}`.trim(),
+    );
+  }
+  return finding(
+    'jwt.claims',
+    LINE,
+    problems.some((p) => p.status === 'fail') ? 'fail' : 'warn',
+    `The token given: ${problems.map((p) => p.message.replace(/\.$/, '')).join('; ')}.`,
+    {
+      fix: 'Sign access tokens with an asymmetric key (EdDSA, ES256), with typ at+jwt, iss, aud, sub, jti and an exp of 15 minutes or so.',
+    },
+  );
 }
 
 /**
  * Authentication from outside: the protected route refuses a missing token and every forged
  * one, and takes no token from the URL. Needs a protected route; the token attacks need a token.
  */
-export async function tokenChecks(ctx: ScanContext): Promise<ScanFinding[]> {
+export function tokenChecks(ctx: ScanContext): Check[] {
   const path = ctx.protectedPath;
   if (path === undefined) {
     return [
-      finding(
-        'auth.token-required',
-        LINE,
-        'skip',
-        'No protected route known: pass --protected-path, or serve an OpenAPI document.',
+      check('auth.token-required', LINE, () =>
+        finding(
+          'auth.token-required',
+          LINE,
+          'skip',
+          'No protected route known: pass --protected-path, or serve an OpenAPI document.',
+        ),
       ),
     ];
   }
-  const findings: ScanFinding[] = [];
-  const anonymous = ctx.anonymous!;
-  if (isSuccess(anonymous)) {
-    findings.push(
-      finding('auth.token-required', LINE, 'fail', `${path} answered without a token.`, {
-        fix: 'Require a bearer token on every protected route.',
-        evidence: evidence(anonymous),
-      }),
-    );
-  } else if (anonymous.status !== 401) {
-    findings.push(
-      finding(
-        'auth.token-required',
-        LINE,
-        'warn',
-        `${path} refused a request without a token with ${anonymous.status}, not 401.`,
-        {
-          fix: 'Answer a missing or bad token with 401 and WWW-Authenticate: Bearer (RFC 6750).',
-          evidence: evidence(anonymous),
-        },
-      ),
-    );
-  } else if (!/^bearer/i.test(header(anonymous, 'www-authenticate') ?? '')) {
-    findings.push(
-      finding(
-        'auth.token-required',
-        LINE,
-        'warn',
-        `${path} answers 401 without WWW-Authenticate: Bearer.`,
-        {
-          fix: 'Send WWW-Authenticate: Bearer with 401 (RFC 6750 §3).',
-          evidence: evidence(anonymous),
-        },
-      ),
-    );
-  } else {
-    findings.push(
-      finding(
-        'auth.token-required',
-        LINE,
-        'pass',
-        `${path} needs a token (401 with WWW-Authenticate: Bearer).`,
-      ),
-    );
-  }
-
+  const required = check('auth.token-required', LINE, () =>
+    tokenRequiredCheck(path, ctx.anonymous!),
+  );
   const token = ctx.token;
   if (token === undefined) {
-    findings.push(
-      finding(
-        'jwt.forgery',
-        LINE,
-        'skip',
-        'No token given: the token attacks did not run (--token-file, --token-stdin).',
+    return [
+      required,
+      check('jwt.forgery', LINE, () =>
+        finding(
+          'jwt.forgery',
+          LINE,
+          'skip',
+          'No token given: the token attacks did not run (--token-file, --token-stdin).',
+        ),
       ),
-    );
-    return findings;
+    ];
   }
   if (ctx.authed === undefined) {
-    findings.push(
-      finding(
-        'jwt.forgery',
-        LINE,
-        'skip',
-        `The token given was refused by ${path}, so the token attacks could not tell anything.`,
-        {
-          fix: 'Give the scan a fresh access token the API accepts.',
-        },
+    return [
+      required,
+      check('jwt.forgery', LINE, () =>
+        finding(
+          'jwt.forgery',
+          LINE,
+          'skip',
+          `The token given was refused by ${path}, so the token attacks could not tell anything.`,
+          {
+            fix: 'Give the scan a fresh access token the API accepts.',
+          },
+        ),
       ),
-    );
-    return findings;
+    ];
   }
-  findings.push(...(await claimChecks(token, ctx.jwks)));
+  return [
+    required,
+    check('jwt.claims', LINE, () => claimCheck(token, ctx.jwks)),
+    check('jwt.forgery', LINE, () => forgeryCheck(ctx, path, token)),
+    check('auth.token-in-url', 3, () => tokenInUrlCheck(ctx, path, token)),
+  ];
+}
+
+function tokenRequiredCheck(path: string, anonymous: ProbeResponse): ScanFinding {
+  if (isSuccess(anonymous)) {
+    return finding('auth.token-required', LINE, 'fail', `${path} answered without a token.`, {
+      fix: 'Require a bearer token on every protected route.',
+      evidence: evidence(anonymous),
+    });
+  }
+  if (anonymous.status !== 401) {
+    return finding(
+      'auth.token-required',
+      LINE,
+      'warn',
+      `${path} refused a request without a token with ${anonymous.status}, not 401.`,
+      {
+        fix: 'Answer a missing or bad token with 401 and WWW-Authenticate: Bearer (RFC 6750).',
+        evidence: evidence(anonymous),
+      },
+    );
+  }
+  if (!/^bearer/i.test(header(anonymous, 'www-authenticate') ?? '')) {
+    return finding(
+      'auth.token-required',
+      LINE,
+      'warn',
+      `${path} answers 401 without WWW-Authenticate: Bearer.`,
+      {
+        fix: 'Send WWW-Authenticate: Bearer with 401 (RFC 6750 §3).',
+        evidence: evidence(anonymous),
+      },
+    );
+  }
+  return finding(
+    'auth.token-required',
+    LINE,
+    'pass',
+    `${path} needs a token (401 with WWW-Authenticate: Bearer).`,
+  );
+}
+
+/** Tokens forged from the one given (see forgeTokens): every one must be refused. */
+async function forgeryCheck(ctx: ScanContext, path: string, token: string): Promise<ScanFinding> {
   const accepted: string[] = [];
   const crashed: string[] = [];
   const forgeries = forgeTokens(token, ctx.jwks);
@@ -214,77 +226,63 @@ export async function tokenChecks(ctx: ScanContext): Promise<ScanFinding[]> {
     else if (res.status >= 500) crashed.push(`${forgery.attack} (${res.status})`);
   }
   if (accepted.length > 0) {
-    findings.push(
-      finding('jwt.forgery', LINE, 'fail', `Forged tokens were accepted: ${accepted.join('; ')}.`, {
+    return finding(
+      'jwt.forgery',
+      LINE,
+      'fail',
+      `Forged tokens were accepted: ${accepted.join('; ')}.`,
+      {
         fix: 'Verify every token: pin the algorithm list, check the signature with your own keys only (ignore jwk/jku headers), then iss, aud and exp.',
         evidence: `GET ${path} with forged tokens → 2xx`,
-      }),
-    );
-  } else if (crashed.length > 0) {
-    findings.push(
-      finding(
-        'jwt.forgery',
-        LINE,
-        'fail',
-        `Forged tokens made the API fail: ${crashed.join('; ')}.`,
-        {
-          fix: 'Refuse a token that does not verify with 401, whatever is wrong with it.',
-        },
-      ),
-    );
-  } else {
-    findings.push(
-      finding(
-        'jwt.forgery',
-        LINE,
-        'pass',
-        `${forgeries.length} forged tokens were all refused (${forgeries.map((f) => f.attack).join('; ')}).`,
-      ),
+      },
     );
   }
+  if (crashed.length > 0) {
+    return finding(
+      'jwt.forgery',
+      LINE,
+      'fail',
+      `Forged tokens made the API fail: ${crashed.join('; ')}.`,
+      {
+        fix: 'Refuse a token that does not verify with 401, whatever is wrong with it.',
+      },
+    );
+  }
+  return finding(
+    'jwt.forgery',
+    LINE,
+    'pass',
+    `${forgeries.length} forged tokens were all refused (${forgeries.map((f) => f.attack).join('; ')}).`,
+  );
+}
 
+/** The token given, in the query string instead of the header, must be refused. */
+async function tokenInUrlCheck(
+  ctx: ScanContext,
+  path: string,
+  token: string,
+): Promise<ScanFinding> {
   const separator = path.includes('?') ? '&' : '?';
-  // The label names the request in errors and evidence: the path itself carries the token.
-  const label = `${path}${separator}access_token=…`;
-  let inUrl: ProbeResponse;
-  try {
-    inUrl = await ctx.send({
-      path: `${path}${separator}access_token=${encodeURIComponent(token)}`,
-      label,
-    });
-  } catch (error) {
-    if (!(error instanceof ProbeError)) throw error;
-    findings.push(
-      finding(
+  const inUrl = await ctx.send({
+    path: `${path}${separator}access_token=${encodeURIComponent(token)}`,
+    // The label names the request in errors and evidence: the path itself carries the token.
+    label: `${path}${separator}access_token=…`,
+  });
+  return isSuccess(inUrl)
+    ? finding(
         'auth.token-in-url',
         3,
-        'warn',
-        `A token in the URL got no answer (${error.message}), so it could not be told whether the API takes it.`,
+        'fail',
+        'The API takes the access token from the URL (?access_token=): URLs end up in logs, history and Referer headers.',
         {
-          fix: 'Take tokens from the Authorization header only, and refuse others with 401.',
+          fix: 'Take tokens from the Authorization header only.',
+          evidence: evidence(inUrl),
         },
-      ),
-    );
-    return findings;
-  }
-  findings.push(
-    isSuccess(inUrl)
-      ? finding(
-          'auth.token-in-url',
-          3,
-          'fail',
-          'The API takes the access token from the URL (?access_token=): URLs end up in logs, history and Referer headers.',
-          {
-            fix: 'Take tokens from the Authorization header only.',
-            evidence: evidence(inUrl),
-          },
-        )
-      : finding(
-          'auth.token-in-url',
-          3,
-          'pass',
-          'A token in the URL (?access_token=) is not accepted.',
-        ),
-  );
-  return findings;
+      )
+    : finding(
+        'auth.token-in-url',
+        3,
+        'pass',
+        'A token in the URL (?access_token=) is not accepted.',
+      );
 }
