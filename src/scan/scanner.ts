@@ -6,7 +6,7 @@ import { corsChecks } from './checks/cors.js';
 import { errorLeakChecks, errorProbes } from './checks/errors.js';
 import { metricsCheck, versioningCheck } from './checks/exposure.js';
 import { headerChecks } from './checks/headers.js';
-import { inputChecks } from './checks/input.js';
+import { inputChecks, traceCheck } from './checks/input.js';
 import { loginThrottleCheck, rateLimitHeaderCheck } from './checks/rate-limit.js';
 import { jwksChecks, tokenChecks } from './checks/tokens.js';
 import { transportChecks } from './checks/transport.js';
@@ -302,6 +302,8 @@ async function scan(options: ScanOptions): Promise<ScanReport> {
     () => corsChecks(ctx),
     () => errorProbes(ctx),
     () => inputChecks(ctx),
+    // Without a body, so with or without a login route.
+    () => [traceCheck(ctx)],
     () => [metricsCheck(ctx)],
     () => transportChecks(ctx),
     // Last: it uses up the scanning client's allowance at the auth routes.

@@ -178,7 +178,7 @@ describe('bulwark audit against hostile targets', () => {
       expect.stringMatching(
         /^A probe of this check got no answer \(GET \/v1\/me: socket hang up\)/,
       ),
-      expect.stringContaining('(TRACE /: socket hang up)'),
+      expect.stringContaining('(TRACE /v1/me: socket hang up)'),
       expect.stringContaining('(GET /v1/me: socket hang up)'),
     ]);
     // The other checks of those groups kept their findings.
@@ -495,5 +495,32 @@ describe('bulwark audit and a login route that is not there', () => {
     expect(report.findings.filter((f) => f.status === 'fail').map((f) => f.check)).not.toContain(
       'ratelimit.login',
     );
+    // TRACE needs no login route.
+    expect(statusOf(report, 'input.trace')).toBe('pass');
+  });
+
+  it('still probes TRACE, at the protected route, when no login route is known', async () => {
+    const token = issueToken();
+    const doc = { ...OPENAPI, paths: { '/v1/me': OPENAPI.paths['/v1/me'] } };
+    // Echoes TRACE, as a proxy left with its defaults does.
+    const { url } = await target(
+      token,
+      (req, res) => {
+        if (req.method !== 'TRACE') return false;
+        res.writeHead(200, { 'content-type': 'message/http' });
+        res.end(`TRACE ${req.url} HTTP/1.1\r\n${JSON.stringify(req.headers)}`);
+        return true;
+      },
+      doc,
+    );
+    const report = await runScan({ target: new URL(url), token, rateLimitRequests: 2 });
+    expect(report.findings.find((f) => f.check === 'input.json-route')).toMatchObject({
+      status: 'skip',
+      reason: expect.stringContaining('No login route known'),
+    });
+    expect(report.findings.find((f) => f.check === 'input.trace')).toMatchObject({
+      status: 'fail',
+      evidence: 'TRACE /v1/me → 200',
+    });
   });
 });

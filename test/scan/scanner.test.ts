@@ -216,6 +216,8 @@ describe('bulwark audit without a token or an OpenAPI document', () => {
     });
     expect(found['versioning.paths']?.status).toBe('skip');
     expect(found['headers.cache-control']?.status).toBe('skip');
+    // No route known at all: TRACE goes to the base path.
+    expect(found['input.trace']).toMatchObject({ status: 'fail', evidence: 'TRACE / → 200' });
   });
 
   it('uses the routes it is given instead', async () => {

@@ -18,8 +18,9 @@ const HUGE_BODY_BYTES = 2 * 1024 * 1024;
 
 /**
  * Input handling at the login route (the one open JSON route whose bodies change nothing):
- * content type, body size, prototype poisoning and unknown fields; and TRACE. `baseline` is the
- * answer to a well-formed body with wrong credentials, which two of the checks compare with.
+ * content type, body size, prototype poisoning and unknown fields. `baseline` is the answer to a
+ * well-formed body with wrong credentials, which two of the checks compare with. TRACE sends no
+ * body and is checked on its own (traceCheck), with or without a login route.
  */
 export async function inputChecks(ctx: ScanContext): Promise<Check[]> {
   const login = ctx.login;
@@ -64,7 +65,6 @@ export async function inputChecks(ctx: ScanContext): Promise<Check[]> {
     check('input.unknown-fields', LINE, () =>
       unknownFieldsCheck(ctx, path, sample, answerOf(baseline)),
     ),
-    check('input.trace', LINE, () => traceCheck(ctx)),
   ];
 }
 
@@ -238,12 +238,23 @@ async function unknownFieldsCheck(
       );
 }
 
-async function traceCheck(ctx: ScanContext): Promise<ScanFinding> {
-  const trace = await ctx.send({
-    method: 'TRACE',
-    path: '/',
-    headers: { 'x-bulwark-audit-echo': 'probe' },
+/**
+ * TRACE is not echoed (cross-site tracing). It needs no login route: it goes to the protected
+ * route when one is known (a route of the API itself, past any proxy that serves the base path
+ * from elsewhere), else to the base path.
+ */
+export function traceCheck(ctx: ScanContext): Check {
+  return check('input.trace', LINE, async () => {
+    const trace = await ctx.send({
+      method: 'TRACE',
+      path: ctx.protectedPath ?? '/',
+      headers: { 'x-bulwark-audit-echo': 'probe' },
+    });
+    return traceFinding(trace);
   });
+}
+
+function traceFinding(trace: ProbeResponse): ScanFinding {
   return isSuccess(trace) && trace.body.includes('x-bulwark-audit-echo')
     ? finding(
         'input.trace',
