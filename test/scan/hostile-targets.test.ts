@@ -428,6 +428,45 @@ describe('bulwark audit and the OpenAPI document', () => {
     });
   });
 
+  it('exempts whole path segments only: /healthcheck and /docsearch are API routes', async () => {
+    const token = issueToken();
+    const doc = {
+      ...OPENAPI,
+      servers: [{ url: '/api' }],
+      paths: {
+        ...OPENAPI.paths,
+        // Exempt: the names as whole segments, and the document's own files.
+        '/health/live': { get: {} },
+        '/openapi.json': { get: {} },
+        '/swagger.yaml': { get: {} },
+        '/metrics': { get: {} },
+        // Not exempt: other names that merely start alike.
+        '/healthcheck': { get: {} },
+        '/docsearch': { get: {} },
+        '/metrics-export': { get: {} },
+        '/swaggerish': { get: {} },
+        '/openapi.json.bak': { get: {} },
+      },
+    };
+    const { url } = await target(token, () => false, doc);
+    const report = await runScan({ target: new URL(url), rateLimitRequests: 0 });
+    expect(report.findings.find((f) => f.check === 'versioning.paths')).toMatchObject({
+      status: 'warn',
+      reason: '5 of 7 routes carry no version (e.g. GET /api/healthcheck).',
+    });
+    // The same without a servers path.
+    const bare = {
+      ...OPENAPI,
+      paths: { ...OPENAPI.paths, '/docs': { get: {} }, '/docsearch': { get: {} } },
+    };
+    const other = await target(token, () => false, bare);
+    const warned = await runScan({ target: new URL(other.url), rateLimitRequests: 0 });
+    expect(warned.findings.find((f) => f.check === 'versioning.paths')).toMatchObject({
+      status: 'warn',
+      reason: '1 of 3 routes carry no version (e.g. GET /docsearch).',
+    });
+  });
+
   it('survives a login schema that asks for a billion items or characters', async () => {
     const token = issueToken();
     for (const property of [

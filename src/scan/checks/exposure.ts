@@ -29,7 +29,14 @@ export function metricsCheck(ctx: ScanContext): Check {
   });
 }
 
-const UNVERSIONED_OK = /^\/(\.well-known|health|healthz|readyz|livez|metrics|openapi|docs|swagger)/;
+/**
+ * Routes that carry no version on purpose: probes, metrics, well-known URIs, the API's own
+ * description. Matched as a whole first path segment (`/health`, `/health/live`), or the
+ * document's own file (`/openapi.json`, `/swagger.yaml`): `/healthcheck` or `/docsearch` are API
+ * routes like any other.
+ */
+const UNVERSIONED_OK =
+  /^\/(?:\.well-known|health|healthz|readyz|livez|metrics|docs|(?:openapi|swagger)(?:\.(?:json|ya?ml))?)(?:\/|$)/;
 
 /** The API's routes carry a version (/v1/…), or it is routed by a version header. */
 export function versioningCheck(ctx: ScanContext): ScanFinding {
