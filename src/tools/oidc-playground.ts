@@ -2,6 +2,7 @@ import { LRUCache } from 'lru-cache';
 import * as client from 'openid-client';
 import { fetchText } from './fetch-text.js';
 import { inspectJwt, type InspectFinding, type InspectResult } from './jwt-inspect.js';
+import { shownUrl } from './shown-url.js';
 
 /**
  * The OIDC playground: runs a real authorization code flow with PKCE (S256), state and nonce
@@ -197,8 +198,12 @@ export class OidcPlayground {
       });
     } catch (error) {
       const { description } = describeError(error);
+      // The URL discovery asked (the path appended, the query kept), as shownUrl shows it: an
+      // issuer's query may carry a key.
+      const asked = new URL(issuer);
+      asked.pathname = `${issuer.pathname.replace(/\/$/, '')}/.well-known/openid-configuration`;
       throw new PlaygroundInputError(
-        `Discovery at ${issuer.href.replace(/\/$/, '')}/.well-known/openid-configuration failed: ${description}`,
+        `Discovery at ${shownUrl(asked)} failed: ${description}`,
         'issuer',
       );
     }

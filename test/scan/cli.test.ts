@@ -128,6 +128,11 @@ describe('bulwark audit (CLI)', () => {
     [['not a url'], '"not a url" is not a URL'],
     [['http://user:secret@127.0.0.1:1'], 'must not contain a user name or password'],
     [['http://user:secret@bad host/'], '"http://***@bad host/" is not a URL'],
+    [['http://bad host/?key=secret#secret'], '"http://bad host/?key=***#***" is not a URL'],
+    [
+      ['http://127.0.0.1:1', '--origin', 'https://bad host/?sig=secret'],
+      'not "https://bad host/?sig=***"',
+    ],
     [
       ['http://127.0.0.1:1', '--origin', 'https://user:secret@bad host'],
       '--origin must be an origin such as https://evil.example, not "https://***@bad host"',

@@ -169,6 +169,30 @@ describe('bulwark jwt verify', () => {
     for (const run of [withCredentials, notUrl]) expect(run.stderr).not.toContain('pa55-w0rd');
   });
 
+  it('never prints the query values of a JWKS URL (signed URLs, API keys)', async () => {
+    const answered = await jwt([
+      'verify',
+      '--token-file',
+      tokenFile,
+      '--jwks-url',
+      `${url}/keys.json?sv=2022-11-02&sig=pa55-w0rd#pa55-w0rd`,
+    ]);
+    expect(answered.code).toBe(1);
+    expect(answered.stderr).toBe(
+      `bulwark jwt: the JWKS URL ${url}/keys.json?sv=***&sig=***#*** answered 404\n`,
+    );
+    const notUrl = await jwt([
+      'verify',
+      '--token-file',
+      tokenFile,
+      '--jwks-url',
+      'https://bad host/jwks?key=pa55-w0rd',
+    ]);
+    expect(notUrl.code).toBe(2);
+    expect(notUrl.stderr).toContain('--jwks-url "https://bad host/jwks?key=***" is not a URL');
+    for (const run of [answered, notUrl]) expect(run.stderr).not.toContain('pa55-w0rd');
+  });
+
   it.each([
     [[], 'say what to do: bulwark jwt verify'],
     [['decode'], 'unknown jwt command "decode"'],

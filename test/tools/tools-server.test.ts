@@ -227,6 +227,18 @@ describe('the tools server', () => {
     expect(none.json<{ detail: string }>().detail).toMatch(
       /^Discovery at http:\/\/127\.0\.0\.1:\d+\/.well-known\/openid-configuration failed/,
     );
+    // A key in the issuer's query is not shown back; the request it made is.
+    const keyed = await tools.inject({
+      method: 'POST',
+      url: '/api/oidc/start',
+      headers: HOST,
+      payload: { issuer: `${bulwarkUrl}/tenant?key=pa55-w0rd`, clientId: 'c' },
+    });
+    expect(keyed.statusCode).toBe(400);
+    expect(keyed.json<{ detail: string }>().detail).toMatch(
+      /^Discovery at http:\/\/127\.0\.0\.1:\d+\/tenant\/.well-known\/openid-configuration\?key=\*\*\* failed/,
+    );
+    expect(keyed.body).not.toContain('pa55-w0rd');
   });
 
   it('renders an unknown callback as a failed sign-in (400), with the JSON escaped for HTML', async () => {

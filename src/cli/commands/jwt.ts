@@ -47,7 +47,7 @@ async function fetchJwks(url: string): Promise<string> {
     maxBytes: MAX_INPUT_BYTES,
   });
   if (result.ok) return result.text;
-  // The URL is shown without its user name and password, should it have any.
+  // The URL is shown without its user name and password or its query values (shownUrl).
   switch (result.problem) {
     case 'not-a-url':
       throw new CliUsageError(`--jwks-url "${shownUrl(url)}" is not a URL`);
