@@ -127,6 +127,8 @@ describe('bulwark audit (CLI)', () => {
     [['ftp://example.com'], 'the URL must be http or https, not ftp'],
     [['not a url'], '"not a url" is not a URL'],
     [['http://user:secret@127.0.0.1:1'], 'must not contain a user name or password'],
+    [['http://127.0.0.1:1/?api_key=secret'], 'the URL must not have a query or fragment'],
+    [['http://127.0.0.1:1/#frag'], 'the URL must not have a query or fragment'],
     [['http://user:secret@bad host/'], '"http://***@bad host/" is not a URL'],
     [['http://bad host/?key=secret#secret'], '"http://bad host/?key=***#***" is not a URL'],
     [

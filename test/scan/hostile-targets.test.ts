@@ -513,7 +513,7 @@ describe('bulwark audit against a slow target', () => {
 });
 
 describe('bulwark audit and a login route that is not there', () => {
-  it('skips the body and password-guessing checks instead of failing them on 404s', async () => {
+  it('skips the body, malformed-JSON and password-guessing checks instead of judging 404s', async () => {
     const token = issueToken();
     // The API serves its OpenAPI document, but its login route (a wrong --login-path, or paths
     // relative to a `servers` base) answers 404 to everything.
@@ -531,6 +531,8 @@ describe('bulwark audit and a login route that is not there', () => {
     expect(statusOf(report, 'input.content-type')).toBeUndefined();
     expect(statusOf(report, 'input.body-limit')).toBeUndefined();
     expect(statusOf(report, 'ratelimit.login')).toBe('skip');
+    // A 404 says nothing about how the API parses a malformed body.
+    expect(statusOf(report, 'errors.malformed-json')).toBe('skip');
     expect(report.findings.filter((f) => f.status === 'fail').map((f) => f.check)).not.toContain(
       'ratelimit.login',
     );

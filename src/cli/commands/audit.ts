@@ -88,6 +88,12 @@ function targetUrl(text: string): URL {
     // They would be printed in the report; a token is given with --token-file instead.
     throw new CliUsageError('the URL must not contain a user name or password');
   }
+  if (url.search !== '' || url.hash !== '') {
+    // Every probe has its own path and query: a query here (an API key?) would silently go unsent.
+    throw new CliUsageError(
+      'the URL must not have a query or fragment: the scan sends its own paths (give the base URL, and a token with --token-file)',
+    );
+  }
   return url;
 }
 

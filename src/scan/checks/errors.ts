@@ -81,6 +81,16 @@ async function malformedJsonCheck(ctx: ScanContext, path: string): Promise<ScanF
     headers: { 'content-type': 'application/json' },
     body: '{"email": "a@example.com", "password": ',
   });
+  if (malformed.status === 404 || malformed.status === 405) {
+    // Nothing there takes a body (a wrong --login-path): a 404 says nothing about parsing.
+    return finding(
+      'errors.malformed-json',
+      LINE,
+      'skip',
+      `POST ${path} answered ${malformed.status}, so it is no JSON route and the malformed body was not judged: pass --login-path.`,
+      { evidence: evidence(malformed) },
+    );
+  }
   return malformed.status === 400
     ? finding('errors.malformed-json', LINE, 'pass', 'A malformed JSON body is refused with 400.')
     : finding(
