@@ -1,6 +1,4 @@
-import { loadConfig } from '../../config/index.js';
 import { CliUsageError, parseCommandArgs, type Command } from '../args.js';
-import { toCliError } from '../context.js';
 
 export const serve: Command = {
   summary: 'run the service (default)',
@@ -16,9 +14,11 @@ export const serve: Command = {
     if (positionals.length > 0) {
       throw new CliUsageError(`serve takes no arguments (got "${positionals[0]}")`);
     }
+    const { loadConfig } = await import('../../config/index.js');
     const config = loadConfig({ ...(values.config === undefined ? {} : { file: values.config }) });
-    // Loaded on demand, so the CLI's other commands and --help start without the HTTP stack.
+    // The HTTP stack loads only once the config is known to be good.
     const { runServer } = await import('../../server.js');
+    const { toCliError } = await import('../context.js');
     try {
       // The file too, not just its settings: production refuses one that others can read.
       await runServer(config, values.config === undefined ? {} : { configFile: values.config });
