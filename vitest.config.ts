@@ -3,12 +3,15 @@ import { defineConfig } from 'vitest/config';
 
 // With DATABASE_URL set, every test that touches the database runs a second time on PostgreSQL.
 // Tests of the pure HTTP pipeline, config, crypto, docs and the CLI's own plumbing do not depend
-// on the dialect; the CLI's database commands (test/cli/commands.test.ts) do.
+// on the dialect; the CLI's database commands (test/cli/commands.test.ts) do. Neither do unit
+// tests that use no database (fakes, Redis alone, source scans), nor test/cli/audit-log.test.ts,
+// which is SQLite by construction (its own file, and the child processes get no DATABASE_URL).
 const DIALECT_FREE = [
   'test/http/**',
   'test/config/**',
   'test/crypto/**',
   'test/docs/**',
+  'test/cli/audit-log.test.ts',
   'test/cli/cli.test.ts',
   'test/cli/context.test.ts',
   'test/cli/dev-cert.test.ts',
@@ -20,6 +23,19 @@ const DIALECT_FREE = [
   'test/oidc/config.test.ts',
   'test/scan/**',
   'test/tools/**',
+  'test/audit/audit-chain.test.ts',
+  'test/audit/audit-sink.test.ts',
+  'test/audit/event-coalescer.test.ts',
+  'test/metrics/route-histogram.test.ts',
+  'test/rate-limit/client-key.test.ts',
+  'test/security/architecture.test.ts',
+  'test/security/no-raw-sql.test.ts',
+  'test/store/capped-memory-counter.test.ts',
+  'test/store/creation-order.test.ts',
+  'test/store/one-time-values.test.ts',
+  'test/store/revocation-bus.test.ts',
+  'test/tokens/bounded-cache.test.ts',
+  'test/users/scripts.test.ts',
 ];
 const postgresUrl = process.env.DATABASE_URL;
 
