@@ -20,6 +20,7 @@ const DIALECT_FREE = [
   'test/cli/production.test.ts',
   'test/posture/**',
   'test/cli/progress.test.ts',
+  'test/cli/usage.test.ts',
   'test/oidc/config.test.ts',
   'test/scan/**',
   'test/tools/**',
