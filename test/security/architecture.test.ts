@@ -74,6 +74,11 @@ describe('architecture', () => {
     expect(upwardImports(files)).toEqual([]);
   });
 
+  it('catches an upward import (self-test)', () => {
+    const bad = { path: join(SRC, 'db', 'x.ts'), text: "import { buildApp } from '../app.js';" };
+    expect(upwardImports([bad])).toEqual(['db/x.ts -> app.ts']);
+  });
+
   it('takes Kysely at run time only from src/db/kysely.ts (its CommonJS build, loaded once)', () => {
     // A value import of 'kysely' elsewhere loads its ES-module build as well: a second copy of
     // ~260 files that every command and every server start then pays for.
@@ -82,10 +87,5 @@ describe('architecture', () => {
       .filter(({ text }) => /^import (?!type )[^;]*from 'kysely(\/[^']*)?';/m.test(text))
       .map(({ path }) => relative(SRC, path));
     expect(direct).toEqual([]);
-  });
-
-  it('catches an upward import (self-test)', () => {
-    const bad = { path: join(SRC, 'db', 'x.ts'), text: "import { buildApp } from '../app.js';" };
-    expect(upwardImports([bad])).toEqual(['db/x.ts -> app.ts']);
   });
 });
