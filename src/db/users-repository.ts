@@ -1,4 +1,5 @@
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
+import { sql } from './kysely.js';
 import { parameter, prepareRead, type DialectName, type PreparedRead } from './database.js';
 import type { Database, NewUserRow, UserRow, UserUpdate } from './types.js';
 

@@ -94,6 +94,52 @@ describe('bulwark CLI', () => {
     expect(res.stdout).toBe('');
   });
 
+  it('answers help and bad arguments without loading the config, database, logger or services', async () => {
+    // What a command needs is imported once its arguments are checked: a typo is answered at
+    // once, and `--help` starts in a fraction of the time the service's modules take to load.
+    const runs: [string[], number][] = [
+      [['--help'], 0],
+      [['help', 'keys', 'reencrypt'], 0],
+      ...[
+        'serve',
+        'migrate',
+        'keys',
+        'user',
+        'audit-log',
+        'audit',
+        'tools',
+        'jwt',
+        'dev-cert',
+        'doctor',
+      ].map((command): [string[], number] => [[command, '--help'], 0]),
+      [['keys', 'rotate-master', '--help'], 0],
+      [['frobnicate'], 2],
+      [['serve', 'extra'], 2],
+      [['migrate', 'extra'], 2],
+      [['doctor', 'extra'], 2],
+      [['keys'], 2],
+      [['keys', 'rotate', '--bogus'], 2],
+      [['keys', 'reencrypt', '--batch-size', 'x'], 2],
+      [['keys', 'rotate-master', '--format', 'yaml', '--out', 'x'], 2],
+      [['keys', 'rotate-master', '--format', 'json'], 2],
+      [['user', 'create'], 2],
+      [['user', 'create', '--password', 'x', '--email', 'a@example.com'], 2],
+      [['user', 'create', '--email', 'a@example.com'], 2],
+      [['audit-log'], 2],
+      [['audit-log', 'prune', '--json'], 2],
+      [['audit-log', 'verify', '--older-than-days', '3'], 2],
+      [['dev-cert', '--days', '0'], 2],
+      [['tools', '--port', 'x'], 2],
+    ];
+    const res = await runNode(['test/fixtures/cli-modules.mjs'], {
+      env: { CLI_RUNS: JSON.stringify(runs.map(([args]) => args)) },
+    });
+    expect(res.stderr).toBe('');
+    const { codes, loaded } = JSON.parse(res.stdout) as { codes: number[]; loaded: string[] };
+    expect(codes).toEqual(runs.map(([, code]) => code));
+    expect(loaded).toEqual([]);
+  });
+
   it('refuses a config file that does not exist', async () => {
     const res = await runNode([BIN, '--config', '/nonexistent.json']);
     expect(res.code).toBe(78);

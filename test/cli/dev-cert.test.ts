@@ -1,5 +1,13 @@
 import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto';
-import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BIN, runNode } from '../helpers/process.js';
@@ -15,6 +23,12 @@ function outDir(): string {
   const dir = tempDir('bulwark-devcert-');
   dirs.push(dir);
   return join(dir, 'tls');
+}
+
+/** Files where dev-cert would write, made here: the CLI only looks whether they exist. */
+function existing(out: string, names: string[]): void {
+  mkdirSync(out, { recursive: true, mode: 0o700 });
+  for (const name of names) writeFileSync(join(out, name), `earlier ${name}\n`, { mode: 0o600 });
 }
 
 describe('bulwark dev-cert', () => {
@@ -73,10 +87,7 @@ describe('bulwark dev-cert', () => {
 
   it('refuses to overwrite existing files unless --force', async () => {
     const out = outDir();
-    {
-      const r0 = await runNode([BIN, 'dev-cert', '--out', out]);
-      expect(r0.code, r0.stderr).toBe(0);
-    }
+    existing(out, ['localhost-cert.pem', 'localhost-key.pem']);
     const before = readFileSync(join(out, 'localhost-key.pem'), 'utf8');
 
     const again = await runNode([BIN, 'dev-cert', '--out', out]);
@@ -86,7 +97,8 @@ describe('bulwark dev-cert', () => {
     expect(readFileSync(join(out, 'localhost-key.pem'), 'utf8')).toBe(before);
 
     // A key file someone loosened is replaced by a new 0600 file, not rewritten in place.
-    writeFileSync(join(out, 'localhost-key.pem'), before, { mode: 0o644 });
+    writeFileSync(join(out, 'localhost-key.pem'), before);
+    chmodSync(join(out, 'localhost-key.pem'), 0o644);
     const forced = await runNode([BIN, 'dev-cert', '--out', out, '--force']);
     expect(forced.code).toBe(0);
     expect(readFileSync(join(out, 'localhost-key.pem'), 'utf8')).not.toBe(before);
@@ -95,11 +107,7 @@ describe('bulwark dev-cert', () => {
 
   it('refuses when only one of the two files exists', async () => {
     const out = outDir();
-    {
-      const r0 = await runNode([BIN, 'dev-cert', '--out', out]);
-      expect(r0.code, r0.stderr).toBe(0);
-    }
-    rmSync(join(out, 'localhost-cert.pem'));
+    existing(out, ['localhost-key.pem']);
     const res = await runNode([BIN, 'dev-cert', '--out', out]);
     expect(res.code).toBe(1);
     expect(res.stderr).toContain('localhost-key.pem already exists');

@@ -525,24 +525,4 @@ describe(`reencrypt and values it cannot read on ${dialectUnderTest}`, { timeout
     expect(event!.outcome).toBe('failure');
     expect(JSON.parse(event!.details)).toMatchObject({ unreadable: 1, reencrypted: 29 });
   });
-
-  it('has its own --help, and so does rotate-master', async () => {
-    for (const [sub, usage] of [
-      ['reencrypt', 'Usage: bulwark keys reencrypt [--batch-size N] [--config FILE]\n'],
-      ['rotate-master', 'Usage: bulwark keys rotate-master [--out FILE]'],
-    ] as const) {
-      const res = await bulwark(['keys', sub, '--help'], {});
-      expect(res.code).toBe(0);
-      expect(res.stdout.startsWith(usage)).toBe(true);
-    }
-  });
-
-  it('refuses a bad --batch-size', async () => {
-    const env = { BULWARK_KEYS_MASTER_KEY: randomBytes(32).toString('base64') };
-    for (const size of ['0', '-1', '1.5', 'ten', '10001']) {
-      const res = await bulwark(['keys', 'reencrypt', `--batch-size=${size}`], env);
-      expect(res.code).toBe(2);
-      expect(res.stderr).toContain('--batch-size must be an integer from 1 to 10000');
-    }
-  });
 });

@@ -85,4 +85,14 @@ describe('architecture', () => {
     const bad = { path: join(SRC, 'db', 'x.ts'), text: "import { buildApp } from '../app.js';" };
     expect(upwardImports([bad])).toEqual(['db/x.ts -> app.ts']);
   });
+
+  it('takes Kysely at run time only from src/db/kysely.ts (its CommonJS build, loaded once)', () => {
+    // A value import of 'kysely' elsewhere loads its ES-module build as well: a second copy of
+    // ~260 files that every command and every server start then pays for.
+    const direct = files
+      .filter(({ path }) => relative(SRC, path) !== join('db', 'kysely.ts'))
+      .filter(({ text }) => /^import (?!type )[^;]*from 'kysely(\/[^']*)?';/m.test(text))
+      .map(({ path }) => relative(SRC, path));
+    expect(direct).toEqual([]);
+  });
 });

@@ -1,7 +1,5 @@
-import { AuditChainBrokenError, AuditLog, type VerifyResult } from '../../audit/audit-log.js';
-import { AuditEventsRepository } from '../../db/index.js';
+import type { VerifyResult } from '../../audit/audit-log.js';
 import { CliUsageError, parseCommandArgs, type Command } from '../args.js';
-import { loadCliContext, withDatabase } from '../context.js';
 
 const DAY_MS = 86_400_000;
 
@@ -44,8 +42,6 @@ export const auditLog: Command = {
         action === undefined ? 'missing action: verify or prune' : `unknown action "${action}"`,
       );
     }
-    const context = loadCliContext(values.config);
-    const { config } = context;
     const daysText = values['older-than-days'];
     // Options of the other action would be silently ignored: refuse them instead.
     if (action === 'verify' && daysText !== undefined) {
@@ -58,6 +54,11 @@ export const auditLog: Command = {
     if (daysText !== undefined && (!/^\d{1,5}$/.test(daysText) || Number(daysText) > 36_500)) {
       throw new CliUsageError('--older-than-days must be an integer from 0 to 36500');
     }
+    const { loadCliContext, withDatabase } = await import('../context.js');
+    const { AuditChainBrokenError, AuditLog } = await import('../../audit/audit-log.js');
+    const { AuditEventsRepository } = await import('../../db/index.js');
+    const context = loadCliContext(values.config);
+    const { config } = context;
     const days = daysText === undefined ? config.audit.retentionDays : Number(daysText);
     // The database must exist: verifying or pruning a missing one would create an empty file.
     return withDatabase(

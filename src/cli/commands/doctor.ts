@@ -1,5 +1,4 @@
-import { loadConfig } from '../../config/index.js';
-import { checklistRows, evaluatePosture, type ChecklistRow } from '../../posture/index.js';
+import type { ChecklistRow } from '../../posture/index.js';
 import { CliUsageError, parseCommandArgs, type Command } from '../args.js';
 
 const MARK = { pass: 'pass', warn: 'WARN', fail: 'FAIL' } as const;
@@ -42,12 +41,14 @@ export const doctor: Command = {
     '  --config FILE   JSON config file (environment variables override it)',
     '  --json          one JSON document instead of the table',
   ].join('\n'),
-  run(args) {
+  async run(args) {
     const { values, positionals } = parseCommandArgs(args, {
       config: { type: 'string' },
       json: { type: 'boolean' },
     });
     if (positionals.length > 0) throw new CliUsageError('doctor takes no arguments');
+    const { loadConfig } = await import('../../config/index.js');
+    const { checklistRows, evaluatePosture } = await import('../../posture/index.js');
     const config = loadConfig(values.config === undefined ? {} : { file: values.config });
     const findings = evaluatePosture(config, {
       ...(values.config === undefined ? {} : { configFile: values.config }),
@@ -71,6 +72,6 @@ export const doctor: Command = {
         ].join('\n'),
       );
     }
-    return Promise.resolve(summary.fail > 0 ? 1 : 0);
+    return summary.fail > 0 ? 1 : 0;
   },
 };

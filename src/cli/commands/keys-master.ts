@@ -1,13 +1,6 @@
-import {
-  createSecretFile,
-  keyringText,
-  KeyringError,
-  rotateKeyFile,
-  type KeyringFormat,
-} from '../../crypto/index.js';
-import { encryptedColumns, reencryptAll, type ReencryptReport } from '../../db/index.js';
+import type { KeyringFormat } from '../../crypto/index.js';
+import type { ReencryptReport } from '../../db/index.js';
 import { CliError, CliUsageError } from '../args.js';
-import { loadCliContext, withServices } from '../context.js';
 import type { Services } from '../../services.js';
 import { ProgressBar } from '../progress.js';
 
@@ -74,6 +67,9 @@ export async function rotateMaster(values: {
   if (values.format !== undefined && values.out === undefined) {
     throw new CliUsageError('--format applies to --out only');
   }
+  const { loadCliContext, withServices } = await import('../context.js');
+  const { createSecretFile, keyringText, KeyringError, rotateKeyFile } =
+    await import('../../crypto/index.js');
   const context = loadCliContext(values.config);
   const { keys } = context.config;
   const source =
@@ -225,6 +221,8 @@ export async function reencrypt(values: {
   'batch-size'?: string | undefined;
 }): Promise<number> {
   const batchSize = parseBatchSize(values['batch-size']);
+  const { loadCliContext, withServices } = await import('../context.js');
+  const { encryptedColumns, reencryptAll } = await import('../../db/index.js');
   const context = loadCliContext(values.config);
   const controller = new AbortController();
   // Ctrl-C, a kill, or the terminal going away (SIGHUP: a dropped SSH session) stops after the

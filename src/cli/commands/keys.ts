@@ -1,5 +1,4 @@
 import { CliUsageError, parseCommandArgs, splitSubcommand, type Command } from '../args.js';
-import { loadCliContext, withServices } from '../context.js';
 import { reencrypt, REENCRYPT_USAGE, ROTATE_MASTER_USAGE, rotateMaster } from './keys-master.js';
 
 const SUBCOMMANDS = 'rotate, rotate-master, reencrypt';
@@ -79,6 +78,7 @@ export const keys: Command = {
       );
     }
     if (positionals.length > 0) throw new CliUsageError('keys rotate takes no further arguments');
+    const { loadCliContext, withServices } = await import('../context.js');
     const context = loadCliContext(values.config);
     // rotate() records the keys.rotated event itself (every rotation path passes through it).
     const { kid, retired } = await withServices(context, (services) =>

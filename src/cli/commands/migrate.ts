@@ -1,6 +1,4 @@
-import { migrateToLatest } from '../../db/index.js';
 import { CliUsageError, parseCommandArgs, type Command } from '../args.js';
-import { loadCliContext, withDatabase } from '../context.js';
 
 export const migrate: Command = {
   summary: 'apply pending database migrations, then exit',
@@ -21,6 +19,8 @@ export const migrate: Command = {
   async run(args) {
     const { values, positionals } = parseCommandArgs(args, { config: { type: 'string' } });
     if (positionals.length > 0) throw new CliUsageError('migrate takes no arguments');
+    const { loadCliContext, withDatabase } = await import('../context.js');
+    const { migrateToLatest } = await import('../../db/index.js');
     const context = loadCliContext(values.config);
     const { applied } = await withDatabase(context, (db) => migrateToLatest(db));
     process.stdout.write(

@@ -1,6 +1,4 @@
-import { loadConfig } from '../../config/index.js';
 import { CliUsageError, parseCommandArgs, type Command } from '../args.js';
-import { toCliError } from '../context.js';
 
 export const serve: Command = {
   summary: 'run the service (default)',
@@ -16,12 +14,18 @@ export const serve: Command = {
     if (positionals.length > 0) {
       throw new CliUsageError(`serve takes no arguments (got "${positionals[0]}")`);
     }
+    const { loadConfig } = await import('../../config/index.js');
     const config = loadConfig({ ...(values.config === undefined ? {} : { file: values.config }) });
-    // Loaded on demand, so the CLI's other commands and --help start without the HTTP stack.
+    // The file too, not just its settings: production refuses one that others can read.
+    const files = values.config === undefined ? {} : { configFile: values.config };
+    // buildApp checks this too (for every embedder); checked here first, a refused production
+    // deploy is answered before the HTTP stack loads, in a fraction of the time.
+    const { assertProductionPosture } = await import('../../posture/index.js');
+    assertProductionPosture(config, files);
     const { runServer } = await import('../../server.js');
+    const { toCliError } = await import('../context.js');
     try {
-      // The file too, not just its settings: production refuses one that others can read.
-      await runServer(config, values.config === undefined ? {} : { configFile: values.config });
+      await runServer(config, files);
     } catch (error) {
       // A port in use, a wrong master key, a missing table ...: one line with the fix, no stack.
       throw toCliError(error, config);

@@ -1,7 +1,5 @@
 import { isAppError, type AppError, type FieldError } from '../../errors.js';
 import { CliError, CliUsageError, parseCommandArgs, type Command } from '../args.js';
-import { loadCliContext, withServices } from '../context.js';
-import { promptNewPassword, readPasswordLine } from '../read-password.js';
 
 const USAGE = [
   'Usage: bulwark user create --email EMAIL [--name NAME] [--role ROLE] [--password-stdin]',
@@ -95,6 +93,8 @@ export const user: Command = {
       );
     }
 
+    const { loadCliContext, withServices } = await import('../context.js');
+    const { promptNewPassword, readPasswordLine } = await import('../read-password.js');
     const context = loadCliContext(values.config);
     const role = values.role ?? context.config.access.defaultRole;
     const name = values.name ?? email.trim().split('@')[0] ?? '';
