@@ -77,6 +77,14 @@ export const check = (id: string, line: number, judge: Check['judge']): Check =>
   judge,
 });
 
+/** A check that did not run, and why: it is reported as `skip` under its own id and line. */
+export const skipped = (
+  id: string,
+  line: number,
+  reason: string,
+  extra: { fix?: string; evidence?: string } = {},
+): Check => check(id, line, () => finding(id, line, 'skip', reason, extra));
+
 /**
  * Judges one check. When a probe it needed got no answer (the target reset or stalled that
  * connection), the check becomes a warning that says so, under its own id and line, and the

@@ -6,6 +6,7 @@ import {
   finding,
   isSuccess,
   settle,
+  skipped,
   type Check,
   type ScanContext,
 } from '../context.js';
@@ -27,15 +28,12 @@ export async function inputChecks(ctx: ScanContext): Promise<Check[]> {
   const sample = ctx.loginSample;
   if (login === undefined || sample === undefined) {
     return [
-      check('input.json-route', LINE, () =>
-        finding(
-          'input.json-route',
-          LINE,
-          'skip',
-          login === undefined
-            ? 'No login route known, so the body checks did not run: pass --login-path, or serve an OpenAPI document.'
-            : `Could not build a well-formed body for ${login.path} from its schema, so the body checks did not run.`,
-        ),
+      skipped(
+        'input.json-route',
+        LINE,
+        login === undefined
+          ? 'No login route known, so the body checks did not run: pass --login-path, or serve an OpenAPI document.'
+          : `Could not build a well-formed body for ${login.path} from its schema, so the body checks did not run.`,
       ),
     ];
   }
@@ -47,14 +45,11 @@ export async function inputChecks(ctx: ScanContext): Promise<Check[]> {
     // Nothing is there to take a body: every probe below would get the same answer, and a
     // 404 to text/plain or to 2 MiB is no sign that either was processed.
     return [
-      check('input.json-route', LINE, () =>
-        finding(
-          'input.json-route',
-          LINE,
-          'skip',
-          `POST ${path} answered ${baseline.status}, so it is no login route and the body checks did not run: pass --login-path.`,
-          { evidence: evidence(baseline) },
-        ),
+      skipped(
+        'input.json-route',
+        LINE,
+        `POST ${path} answered ${baseline.status}, so it is no login route and the body checks did not run: pass --login-path.`,
+        { evidence: evidence(baseline) },
       ),
     ];
   }

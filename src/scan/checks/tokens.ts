@@ -5,6 +5,7 @@ import {
   finding,
   header,
   isSuccess,
+  skipped,
   type Check,
   type ScanContext,
 } from '../context.js';
@@ -125,13 +126,10 @@ export function tokenChecks(ctx: ScanContext): Check[] {
   const path = ctx.protectedPath;
   if (path === undefined) {
     return [
-      check('auth.token-required', LINE, () =>
-        finding(
-          'auth.token-required',
-          LINE,
-          'skip',
-          'No protected route known: pass --protected-path, or serve an OpenAPI document.',
-        ),
+      skipped(
+        'auth.token-required',
+        LINE,
+        'No protected route known: pass --protected-path, or serve an OpenAPI document.',
       ),
     ];
   }
@@ -142,29 +140,21 @@ export function tokenChecks(ctx: ScanContext): Check[] {
   if (token === undefined) {
     return [
       required,
-      check('jwt.forgery', LINE, () =>
-        finding(
-          'jwt.forgery',
-          LINE,
-          'skip',
-          'No token given: the token attacks did not run (--token-file, --token-stdin).',
-        ),
+      skipped(
+        'jwt.forgery',
+        LINE,
+        'No token given: the token attacks did not run (--token-file, --token-stdin).',
       ),
     ];
   }
   if (ctx.authed === undefined) {
     return [
       required,
-      check('jwt.forgery', LINE, () =>
-        finding(
-          'jwt.forgery',
-          LINE,
-          'skip',
-          `The token given was refused by ${path}, so the token attacks could not tell anything.`,
-          {
-            fix: 'Give the scan a fresh access token the API accepts.',
-          },
-        ),
+      skipped(
+        'jwt.forgery',
+        LINE,
+        `The token given was refused by ${path}, so the token attacks could not tell anything.`,
+        { fix: 'Give the scan a fresh access token the API accepts.' },
       ),
     ];
   }
