@@ -80,6 +80,16 @@ export interface BuildAppOptions {
    * to start when it holds secrets and group or others can read it, as `bulwark doctor` reports.
    */
   configFile?: string;
+  /**
+   * Stops start-up at its next step when aborted (a signal during start-up): what was opened is
+   * closed, and buildApp rejects with the signal's reason.
+   */
+  signal?: AbortSignal;
+}
+
+/** The logger buildApp uses: the one given, or the default JSON logger (to the stream given). */
+export function loggerFor(config: Config, given?: Logger | DestinationStream): Logger {
+  return isLogger(given) ? given : createLogger(config.log, given);
 }
 
 function isLogger(value: unknown): value is Logger {
@@ -93,14 +103,13 @@ function isLogger(value: unknown): value is Logger {
  * capability, in the order of SPEC.md's "Shape of the code". Never listens; see server.ts.
  */
 export async function buildApp(config: Config, options: BuildAppOptions = {}): Promise<BulwarkApp> {
+  options.signal?.throwIfAborted();
   // Before anything opens a file or a connection: production never starts on a failing check.
   assertProductionPosture(
     config,
     options.configFile === undefined ? {} : { configFile: options.configFile },
   );
-  const logger = isLogger(options.logger)
-    ? options.logger
-    : createLogger(config.log, options.logger);
+  const logger = loggerFor(config, options.logger);
 
   // Typed as Fastify's logger so the instance keeps Fastify's default logger type.
   const loggerInstance: FastifyBaseLogger = logger;
@@ -214,9 +223,15 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
     logger,
     metrics,
     ...(options.now ? { now: options.now } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
   });
   app.decorate('services', services);
   app.addHook('onClose', () => services.close());
+  // What follows only registers routes; the services are what a stop must close.
+  if (options.signal?.aborted) {
+    await app.close();
+    options.signal.throwIfAborted();
+  }
   if (services.rateLimits) {
     await app.register(rateLimiting, {
       limits: services.rateLimits,

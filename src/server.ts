@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { Server as HttpServer } from 'node:http';
 import type { Server as TlsServer } from 'node:tls';
-import { buildApp, type BuildAppOptions, type BulwarkApp } from './app.js';
+import { buildApp, loggerFor, type BuildAppOptions, type BulwarkApp } from './app.js';
 import type { Config } from './config/index.js';
 import { ConfigError } from './errors.js';
 import { createRedirectServer } from './http/https-redirect.js';
@@ -47,6 +47,7 @@ export async function startServer(
     if (redirectServer) await closeHttpServer(redirectServer);
   };
   try {
+    options.signal?.throwIfAborted();
     if (config.metrics.port !== undefined) {
       metricsServer = new MetricsServer(
         app.services.metrics,
@@ -73,6 +74,8 @@ export async function startServer(
   }
   let url: string;
   try {
+    // The last point to stop at: past it the port is open, and only a graceful close stops it.
+    options.signal?.throwIfAborted();
     url = await app.listen({ host: config.server.host, port: config.server.port });
   } catch (error) {
     await closeListeners();
@@ -124,31 +127,28 @@ function closeHttpServer(server: HttpServer): Promise<void> {
  * or the timeout, exits 1 at once. SIGHUP reloads the TLS certificate, and is logged and ignored
  * without TLS. An unhandled promise rejection is logged (error) and the process goes on; an
  * uncaught exception is logged (fatal) and stops it the same graceful way, with exit code 1.
+ * SIGTERM or SIGINT during start-up stops the start-up at its next step, closes what it opened,
+ * and exits 0 without ever listening.
  */
 export async function runServer(
   config: Config,
   options: StartOptions = {},
 ): Promise<RunningServer> {
-  const server = await startServer(config, options);
-  const log = server.app.log;
+  // Made here rather than by buildApp, so that a signal during start-up can be logged.
+  const log = loggerFor(config, options.logger);
+  // Aborted by a signal during start-up. Start-up is aborted, not finished and then shut down:
+  // an orchestrator that stops an instance while it starts (a rollout that moves on, a scale-down)
+  // wants it gone within its grace period, and start-up can wait on purpose (Redis for
+  // redis.connectTimeoutMs). So the step in progress ends (the Redis wait at once, a migration
+  // only once done), nothing further opens (above all not the port, so no request is taken only
+  // to be cut short), what was opened is closed, and the exit code is a graceful shutdown's. The
+  // shutdown timeout bounds it all as it bounds any shutdown.
+  const startup = new AbortController();
+  let server: RunningServer | undefined;
   let stopping = false;
 
-  const stop = (signal: NodeJS.Signals): void => {
-    if (stopping) {
-      log.warn({ signal }, 'second signal: exiting now');
-      process.exit(1);
-    }
-    stopping = true;
-    log.info(
-      { signal, timeoutMs: config.server.shutdownTimeoutMs },
-      'shutting down: finishing in-flight requests',
-    );
-    const timer = setTimeout(() => {
-      log.error({ timeoutMs: config.server.shutdownTimeoutMs }, 'shutdown timed out: exiting');
-      process.exit(1);
-    }, config.server.shutdownTimeoutMs);
-    timer.unref();
-    server.close().then(
+  const closeAndExit = (closing: Promise<void>): void => {
+    closing.then(
       () => {
         log.info('shutdown complete');
         process.exit(process.exitCode ?? 0);
@@ -159,8 +159,60 @@ export async function runServer(
       },
     );
   };
+  const stop = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      log.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    const timer = setTimeout(() => {
+      log.error({ timeoutMs: config.server.shutdownTimeoutMs }, 'shutdown timed out: exiting');
+      process.exit(1);
+    }, config.server.shutdownTimeoutMs);
+    timer.unref();
+    if (server === undefined) {
+      log.info(
+        { signal, timeoutMs: config.server.shutdownTimeoutMs },
+        'shutting down during start-up',
+      );
+      startup.abort();
+      return; // the start-up below closes what it opened, then exits
+    }
+    log.info(
+      { signal, timeoutMs: config.server.shutdownTimeoutMs },
+      'shutting down: finishing in-flight requests',
+    );
+    closeAndExit(server.close());
+  };
+  // Before anything opens: a signal from here on is always logged and handled.
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+  try {
+    server = await startServer(config, {
+      ...options,
+      logger: log,
+      signal:
+        options.signal === undefined
+          ? startup.signal
+          : AbortSignal.any([options.signal, startup.signal]),
+    });
+  } catch (error) {
+    // startServer, buildApp and createServices close what they opened before they reject.
+    if (startup.signal.aborted && error === startup.signal.reason) {
+      closeAndExit(Promise.resolve());
+      return new Promise<never>(() => undefined); // the process exits
+    }
+    // A start-up that failed on its own: the caller reports it (bulwark serve: one line).
+    process.off('SIGTERM', stop);
+    process.off('SIGINT', stop);
+    throw error;
+  }
+  if (startup.signal.aborted) {
+    // The signal came after the last check, while the port was opening: close it gracefully.
+    closeAndExit(server.close());
+    return server;
+  }
+  const running = server;
   // A promise nobody awaited (a handler's or plugin's fire-and-forget work) failed: that work is
   // lost, but the process and every other request are fine, so it is logged, not fatal.
   process.on('unhandledRejection', (reason: unknown) => {
@@ -185,7 +237,7 @@ export async function runServer(
   } else {
     process.on('SIGHUP', () => {
       try {
-        server.reloadTls();
+        running.reloadTls();
         log.info({ certFile: config.tls.certFile }, 'TLS certificate reloaded');
       } catch (error) {
         // A ConfigError names the file and the fix, never key material; other text is dropped.

@@ -85,6 +85,11 @@ export interface ServicesOptions {
   now?: () => number;
   /** The app's metrics, when it already made them (its HTTP hooks start before the services). */
   metrics?: Metrics;
+  /**
+   * Stops the start at its next step when aborted (a signal during start-up): what was opened is
+   * closed, and createServices rejects with the signal's reason.
+   */
+  signal?: AbortSignal;
 }
 
 /**
@@ -168,7 +173,9 @@ export async function createServices(config: Config, options: ServicesOptions): 
   let startedAuditSink: AuditSink | undefined;
   let startedWebhook: WebhookSink | undefined;
   try {
-    store = await createSharedStore(config, logger);
+    store = await createSharedStore(config, logger, options.signal);
+    // Before the migrations, which are never cut short once begun.
+    options.signal?.throwIfAborted();
     if (config.database.migrateOnStart) {
       const { applied } = await migrateToLatest(db);
       if (applied.length > 0) logger.info({ applied }, 'database migrated');

@@ -17,6 +17,8 @@ export {
 export async function createSharedStore(
   config: Config,
   logger: Pick<Logger, 'info' | 'warn' | 'error'>,
+  /** Ends the wait for Redis early when aborted (a stop during start-up); the caller closes it. */
+  signal?: AbortSignal,
 ): Promise<SharedStore> {
   const { redis } = config;
   if (redis.url === undefined) {
@@ -32,6 +34,6 @@ export async function createSharedStore(
     maxKeys: config.rateLimit.memoryMaxKeys,
     logger,
   });
-  await store.connect();
+  await store.connect(signal);
   return store;
 }

@@ -92,14 +92,21 @@ export class RedisStore implements SharedStore {
     });
   }
 
-  /** Connects, waiting at most connectTimeoutMs; an unreachable Redis is an outage, not a crash. */
-  async connect(): Promise<void> {
+  /**
+   * Connects, waiting at most connectTimeoutMs; an unreachable Redis is an outage, not a crash.
+   * An abort of `signal` (a stop during start-up) ends the wait at once; the caller closes the store.
+   */
+  async connect(signal?: AbortSignal): Promise<void> {
     const attempt = (redis: Redis): Promise<void> =>
       redis.connect().catch((error: unknown) => this.connectionLost(error as Error));
     await Promise.race([
       Promise.all([attempt(this.client), attempt(this.subscriber)]),
       new Promise((resolve) => setTimeout(resolve, this.options.connectTimeoutMs).unref()),
+      ...(signal === undefined
+        ? []
+        : [new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }))]),
     ]);
+    if (signal?.aborted) return;
     if (this.client.status !== 'ready') this.connectionLost();
     this.heartbeat = setInterval(() => void this.beat(), HEARTBEAT_MS).unref();
   }

@@ -91,11 +91,12 @@ export type JwksFetch =
   | { ok: false; problem: 'status'; url: URL; status: number };
 
 /**
- * Fetches a JWKS URL the user gave: http or https only, without a user name or password (fetch
- * would refuse it with an error quoting the URL whole, and a JWKS is public), bounded as
- * fetchText is, 2xx only.
+ * A JWKS URL the user gave, checked without asking it: http or https only, without a user name
+ * or password (fetch would refuse it with an error quoting the URL whole, and a JWKS is public).
  */
-export async function fetchJwks(text: string, options: FetchTextOptions): Promise<JwksFetch> {
+export function jwksUrl(
+  text: string,
+): { ok: true; url: URL } | { ok: false; problem: 'not-a-url' | 'not-http' | 'credentials' } {
   let url: URL;
   try {
     url = new URL(text);
@@ -105,6 +106,14 @@ export async function fetchJwks(text: string, options: FetchTextOptions): Promis
   if (url.protocol !== 'https:' && url.protocol !== 'http:')
     return { ok: false, problem: 'not-http' };
   if (url.username !== '' || url.password !== '') return { ok: false, problem: 'credentials' };
+  return { ok: true, url };
+}
+
+/** Fetches a JWKS URL the user gave, checked as jwksUrl does, bounded as fetchText is, 2xx only. */
+export async function fetchJwks(text: string, options: FetchTextOptions): Promise<JwksFetch> {
+  const checked = jwksUrl(text);
+  if (!checked.ok) return checked;
+  const { url } = checked;
   let answer: { status: number; text: string };
   try {
     answer = await fetchText(url, options);

@@ -191,11 +191,16 @@ function signatureMessage(error: unknown): string {
   return 'The signature could not be checked with the key given.';
 }
 
-/** Inspects `token`; throws InspectInputError when it or the key cannot be used at all. */
-export async function inspectJwt(
-  token: string,
-  options: InspectOptions = {},
-): Promise<InspectResult> {
+/**
+ * The three parts of a compact JWS and its decoded header and payload (a `Bearer ` prefix and
+ * surrounding whitespace dropped); throws InspectInputError when `token` is not one.
+ * @see https://www.rfc-editor.org/rfc/rfc7515#section-7.1
+ */
+export function decodeJws(token: string): {
+  parts: string[];
+  header: Record<string, unknown>;
+  payload: Record<string, unknown>;
+} {
   const parts = token
     .trim()
     .replace(/^Bearer\s+/i, '')
@@ -214,6 +219,15 @@ export async function inspectJwt(
   const payload = decodePart(parts[1]!, 'token', 'payload');
   if (!B64URL.test(parts[2]!))
     throw new InspectInputError('The signature is not base64url.', 'token');
+  return { parts, header, payload };
+}
+
+/** Inspects `token`; throws InspectInputError when it or the key cannot be used at all. */
+export async function inspectJwt(
+  token: string,
+  options: InspectOptions = {},
+): Promise<InspectResult> {
+  const { parts, header, payload } = decodeJws(token);
   const findings: InspectFinding[] = [];
   const add = (check: string, status: InspectStatus, message: string): void => {
     findings.push({ check, status, message });

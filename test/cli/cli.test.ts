@@ -1,5 +1,7 @@
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
+import { execFileSync } from 'node:child_process';
+import { open } from 'node:fs/promises';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -243,6 +245,85 @@ describe('bulwark serve', () => {
     expect(res.stderr).not.toMatch(/\n\s+at /);
     expect(existsSync(join(dir, 'data', 'bulwark.db'))).toBe(false);
   });
+
+  // Deterministic points inside start-up, no sleeps: a "Redis" that accepts and never answers
+  // holds start-up in its connection wait (redis.connectTimeoutMs, here far longer than the test
+  // allows); a config file that is a FIFO holds it in loading the config, before anything opens.
+  it('stops on SIGTERM during start-up: one line, the port never opens, exit 0 within seconds', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bulwark-cli-'));
+    const sockets: Socket[] = [];
+    let connected!: () => void;
+    const reached = new Promise<void>((resolve) => (connected = resolve));
+    const silent = createServer((socket) => {
+      sockets.push(socket);
+      connected();
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const redisPort = (silent.address() as AddressInfo).port;
+    try {
+      const server = new Spawned(
+        [BIN, 'serve'],
+        {
+          PORT: '0',
+          BULWARK_LOG_LEVEL: 'info',
+          REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+          BULWARK_REDIS_CONNECT_TIMEOUT_MS: '60000',
+        },
+        dir,
+      );
+      spawned.push(server);
+      await reached;
+      const signalled = Date.now();
+      server.child.kill('SIGTERM');
+      const exit = await server.exited;
+      expect(exit, server.stdout + server.stderr).toEqual({ code: 0, signal: null });
+      // The Redis wait is cut short, not waited out; 5 s leaves room for a loaded machine.
+      expect(Date.now() - signalled).toBeLessThan(5_000);
+      const lines = server.stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as { msg: string; signal?: string });
+      const messages = lines.map((line) => line.msg);
+      expect(lines.find((line) => line.msg === 'shutting down during start-up')).toMatchObject({
+        signal: 'SIGTERM',
+      });
+      expect(messages.at(-1)).toBe('shutdown complete');
+      expect(messages).not.toContain('bulwark listening');
+      expect(server.stderr).toBe('');
+      // That what start-up opened is closed is shown in-process: test/server/start-abort.test.ts.
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      silent.close();
+    }
+  });
+
+  it.skipIf(process.platform === 'win32')(
+    'stops on SIGINT while loading its config, before anything is opened: one line, exit 0',
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'bulwark-cli-'));
+      const fifo = join(dir, 'config.json');
+      execFileSync('mkfifo', [fifo]);
+      const server = new Spawned(
+        [BIN, 'serve', '--config', fifo],
+        { PORT: '0', BULWARK_LOG_LEVEL: 'info' },
+        dir,
+      );
+      spawned.push(server);
+      // Opening a FIFO to write waits until the server opens it to read its config.
+      const writer = await open(fifo, 'w');
+      server.child.kill('SIGINT');
+      await writer.writeFile('{}');
+      await writer.close();
+      const exit = await server.exited;
+      expect(exit, server.stdout + server.stderr).toEqual({ code: 0, signal: null });
+      const lines = server.stdout.split('\n').filter(Boolean);
+      expect(lines.map((line) => JSON.parse(line) as object)).toEqual([
+        expect.objectContaining({ msg: 'shutting down during start-up', signal: 'SIGINT' }),
+      ]);
+      expect(server.stderr).toBe('');
+      expect(existsSync(join(dir, 'data'))).toBe(false);
+    },
+  );
 
   it('runs on embedded defaults with `bulwark` alone', async () => {
     // In an empty directory, as on a fresh clone: SQLite file and development key are created there.

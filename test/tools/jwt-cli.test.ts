@@ -131,13 +131,79 @@ describe('bulwark jwt verify', () => {
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     try {
       const moved = await jwt(['verify', '--token-file', tokenFile, '--jwks-url', `${base}/moved`]);
-      expect(moved.code).toBe(1);
+      expect(moved.code).toBe(69);
       expect(moved.stderr).toBe(
         `bulwark jwt: cannot fetch the JWKS at ${base}/moved: answered 302, a redirect, which is not followed\n`,
       );
       const huge = await jwt(['verify', '--token-file', tokenFile, '--jwks-url', `${base}/huge`]);
-      expect(huge.code).toBe(1);
+      expect(huge.code).toBe(69);
       expect(huge.stderr).toContain('answered with more than 256 KiB');
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  // 69 is EX_UNAVAILABLE (sysexits.h), as `bulwark audit` exits when its target does not answer:
+  // a script can tell "the issuer is down" (retry, alert) from "the token is bad" (1).
+  it('exits 69 with one line when the JWKS at --jwks-url cannot be obtained', async () => {
+    const server = createServer((req, res) => {
+      if (req.url === '/error') res.writeHead(500).end('{"keys":[]}');
+      else if (req.url === '/html') res.writeHead(200, { 'content-type': 'text/html' }).end('<h1>');
+      else if (req.url === '/empty') res.writeHead(200).end();
+      else if (req.url === '/config')
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{"issuer":"x"}');
+      else res.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    // A port that was just listened on and closed: nothing answers there, the connection is refused.
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const refusedAt = `http://127.0.0.1:${(closed.address() as AddressInfo).port}/jwks?key=pa55-w0rd`;
+    await new Promise((resolve) => closed.close(resolve));
+    const verify = (jwksUrl: string, input = token) =>
+      jwt(['verify', '--token-stdin', '--jwks-url', jwksUrl], input);
+    try {
+      const refused = await verify(refusedAt);
+      expect(refused.stderr).toBe(
+        `bulwark jwt: cannot fetch the JWKS at ${refusedAt.replace('pa55-w0rd', '***')}: the connection was refused\n`,
+      );
+      const error = await verify(`${base}/error`);
+      expect(error.stderr).toBe(`bulwark jwt: the JWKS URL ${base}/error answered 500\n`);
+      const html = await verify(`${base}/html`);
+      expect(html.stderr).toBe(
+        `bulwark jwt: the JWKS URL ${base}/html did not answer a usable JWKS: The JWKS is not JSON.\n`,
+      );
+      const config = await verify(`${base}/config`);
+      expect(config.stderr).toBe(
+        `bulwark jwt: the JWKS URL ${base}/config did not answer a usable JWKS: The JWKS is neither {"keys": [...]} nor one JWK.\n`,
+      );
+      // An empty key set is no key at all: never "not verified" (3) as if none had been asked for.
+      const empty200 = await verify(`${base}/empty`);
+      expect(empty200.stderr).toBe(
+        `bulwark jwt: the JWKS URL ${base}/empty did not answer a usable JWKS: the answer is empty.\n`,
+      );
+      for (const run of [refused, error, html, config, empty200]) {
+        expect(run.code).toBe(69);
+        expect(run.stdout).toBe('');
+      }
+      const json = await jwt(
+        ['verify', '--token-stdin', '--jwks-url', `${base}/error`, '--json'],
+        token,
+      );
+      expect(json.code).toBe(69);
+      expect(json.stdout).toBe('');
+      expect(refused.stderr).not.toContain('pa55-w0rd');
+      // What is not a JWT is invalid whatever the key set: 1, without asking the URL at all.
+      const notJwt = await verify(refusedAt, 'not-a-token');
+      expect(notJwt.code).toBe(1);
+      expect(notJwt.stderr).toBe(
+        'bulwark jwt: A JWT has three parts separated by dots; this has 1.\n',
+      );
+      const empty = await verify(`${base}/error`, '\n');
+      expect(empty.code).toBe(1);
+      expect(empty.stderr).toBe('bulwark jwt: standard input is empty: no token to verify\n');
     } finally {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
@@ -177,7 +243,7 @@ describe('bulwark jwt verify', () => {
       '--jwks-url',
       `${url}/keys.json?sv=2022-11-02&sig=pa55-w0rd#pa55-w0rd`,
     ]);
-    expect(answered.code).toBe(1);
+    expect(answered.code).toBe(69);
     expect(answered.stderr).toBe(
       `bulwark jwt: the JWKS URL ${url}/keys.json?sv=***&sig=***#*** answered 404\n`,
     );

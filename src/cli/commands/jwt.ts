@@ -7,6 +7,12 @@ const MAX_INPUT_BYTES = 256 * 1024;
 const FETCH_TIMEOUT_MS = 10_000;
 /** Exit code for a token that was read but not verified (no key given). */
 const EXIT_UNVERIFIED = 3;
+/**
+ * Exit code when the JWKS at --jwks-url cannot be obtained (EX_UNAVAILABLE in sysexits.h, as
+ * `bulwark audit` exits when its target does not answer): a script tells "the issuer is down or
+ * misconfigured" (retry, alert) from "the token is bad" (1), which a retry never fixes.
+ */
+const EX_UNAVAILABLE = 69;
 
 const usage = [
   'Usage: bulwark jwt verify (--token-file FILE | --token-stdin) [key] [options]',
@@ -28,8 +34,9 @@ const usage = [
   '  --clock-tolerance N  seconds of tolerance for exp, nbf and iat (default 0)',
   '  --json               one JSON document instead of the table',
   '',
-  'Exit codes: 0 valid (signature verified, no check failed), 1 invalid, 3 not verified (no key',
-  'given, no check failed), 2 bad arguments. The token is never printed.',
+  'Exit codes: 0 valid (signature verified, no check failed), 1 invalid (or not a JWT), 3 not',
+  'verified (no key given, no check failed), 69 the JWKS at --jwks-url could not be obtained (no',
+  'answer, not 2xx, not a JWKS), 2 bad arguments. The token is never printed.',
 ].join('\n');
 
 async function readBounded(file: string, what: string): Promise<string> {
@@ -40,28 +47,47 @@ async function readStdin(): Promise<string> {
   return (await readStdinBounded(MAX_INPUT_BYTES)).toString('utf8');
 }
 
-async function fetchJwks(url: string): Promise<string> {
-  const { fetchJwks: fetchJwksUrl } = await import('../../tools/fetch-text.js');
-  const result = await fetchJwksUrl(url, {
-    timeoutMs: FETCH_TIMEOUT_MS,
-    maxBytes: MAX_INPUT_BYTES,
-  });
-  if (result.ok) return result.text;
+/** The --jwks-url given, checked without asking it; its mistakes are usage errors (exit 2). */
+async function checkJwksUrl(text: string): Promise<URL> {
+  const { jwksUrl } = await import('../../tools/fetch-text.js');
+  const checked = jwksUrl(text);
+  if (checked.ok) return checked.url;
   // The URL is shown without its user name and password or its query values (shownUrl).
-  switch (result.problem) {
+  switch (checked.problem) {
     case 'not-a-url':
-      throw new CliUsageError(`--jwks-url "${shownUrl(url)}" is not a URL`);
+      throw new CliUsageError(`--jwks-url "${shownUrl(text)}" is not a URL`);
     case 'not-http':
       throw new CliUsageError('--jwks-url must be http or https');
     case 'credentials':
       throw new CliUsageError(
-        `--jwks-url must not contain a user name or password (${shownUrl(url)}): a JWKS is public`,
+        `--jwks-url must not contain a user name or password (${shownUrl(text)}): a JWKS is public`,
       );
-    case 'unreachable':
-      throw new CliError(`cannot fetch the JWKS at ${shownUrl(result.url)}: ${result.reason}`);
-    case 'status':
-      throw new CliError(`the JWKS URL ${shownUrl(result.url)} answered ${result.status}`);
   }
+}
+
+/** The JWKS at `url`, or a CliError with exit 69 when no answer came, not a 2xx one, or none. */
+async function fetchJwks(url: URL): Promise<string> {
+  const { fetchText, FetchTextError } = await import('../../tools/fetch-text.js');
+  let answer;
+  try {
+    answer = await fetchText(url, { timeoutMs: FETCH_TIMEOUT_MS, maxBytes: MAX_INPUT_BYTES });
+  } catch (error) {
+    if (error instanceof FetchTextError)
+      throw new CliError(
+        `cannot fetch the JWKS at ${shownUrl(url)}: ${error.reason}`,
+        EX_UNAVAILABLE,
+      );
+    throw error;
+  }
+  if (answer.status < 200 || answer.status >= 300)
+    throw new CliError(`the JWKS URL ${shownUrl(url)} answered ${answer.status}`, EX_UNAVAILABLE);
+  // inspectJwt reads empty key material as none given, which would make this "not verified" (3).
+  if (answer.text.trim() === '')
+    throw new CliError(
+      `the JWKS URL ${shownUrl(url)} did not answer a usable JWKS: the answer is empty.`,
+      EX_UNAVAILABLE,
+    );
+  return answer.text;
 }
 
 /** `bulwark jwt verify`: the JWT verifier on the command line. */
@@ -105,13 +131,15 @@ export const jwt: Command = {
       );
     }
 
+    const jwksUrl =
+      values['jwks-url'] === undefined ? undefined : await checkJwksUrl(values['jwks-url']);
+
     const token = (
       values['token-file'] === undefined
         ? await readStdin()
         : await readBounded(values['token-file'], 'token')
     ).trim();
     const key: KeyMaterial = {};
-    if (values['jwks-url'] !== undefined) key.jwks = await fetchJwks(values['jwks-url']);
     if (values['jwks-file'] !== undefined)
       key.jwks = await readBounded(values['jwks-file'], 'JWKS');
     if (values['pem-file'] !== undefined) key.pem = await readBounded(values['pem-file'], 'PEM');
@@ -127,7 +155,18 @@ export const jwt: Command = {
       );
     }
     // Loaded here, not at the top: the CLI's other commands (serve above all) start without it.
-    const { InspectInputError, inspectJwt } = await import('../../tools/jwt-inspect.js');
+    const { InspectInputError, decodeJws, inspectJwt } = await import('../../tools/jwt-inspect.js');
+    if (jwksUrl !== undefined) {
+      // What is not a JWT is invalid whatever the key set says: 1, without asking the URL, so
+      // that 69 (the key set could not be obtained) never hides a token no retry would save.
+      try {
+        decodeJws(token);
+      } catch (error) {
+        if (error instanceof InspectInputError) throw new CliError(error.message);
+        throw error;
+      }
+      key.jwks = await fetchJwks(jwksUrl);
+    }
     let result;
     try {
       result = await inspectJwt(token, {
@@ -137,6 +176,13 @@ export const jwt: Command = {
         ...(tolerance === undefined ? {} : { clockToleranceSeconds: Number(tolerance) }),
       });
     } catch (error) {
+      // An answer from the URL that is no usable key set (HTML, a discovery document, private
+      // keys): the key set could not be obtained, as with no answer at all.
+      if (error instanceof InspectInputError && error.field === 'key.jwks' && jwksUrl !== undefined)
+        throw new CliError(
+          `the JWKS URL ${shownUrl(jwksUrl)} did not answer a usable JWKS: ${error.message}`,
+          EX_UNAVAILABLE,
+        );
       if (error instanceof InspectInputError) throw new CliError(error.message);
       throw error;
     }

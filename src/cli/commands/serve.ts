@@ -1,4 +1,6 @@
+import type { Config } from '../../config/index.js';
 import { CliUsageError, parseCommandArgs, type Command } from '../args.js';
+import type { toCliError as ToCliError } from '../context.js';
 
 export const serve: Command = {
   summary: 'run the service (default)',
@@ -14,18 +16,46 @@ export const serve: Command = {
     if (positionals.length > 0) {
       throw new CliUsageError(`serve takes no arguments (got "${positionals[0]}")`);
     }
-    const { loadConfig } = await import('../../config/index.js');
-    const config = loadConfig({ ...(values.config === undefined ? {} : { file: values.config }) });
-    // The file too, not just its settings: production refuses one that others can read.
-    const files = values.config === undefined ? {} : { configFile: values.config };
-    // buildApp checks this too (for every embedder); checked here first, a refused production
-    // deploy is answered before the HTTP stack loads, in a fraction of the time.
-    const { assertProductionPosture } = await import('../../posture/index.js');
-    assertProductionPosture(config, files);
-    const { runServer } = await import('../../server.js');
-    const { toCliError } = await import('../context.js');
+    // A signal before runServer takes over (while the config and the server's modules load)
+    // would end the process without a word. Nothing is open yet: it is noted, and the command
+    // stops as soon as it has a logger to say so (runServer handles what comes after).
+    let early: NodeJS.Signals | undefined;
+    const note = (signal: NodeJS.Signals): void => {
+      early ??= signal;
+    };
+    const forget = (): void => {
+      process.off('SIGTERM', note);
+      process.off('SIGINT', note);
+    };
+    process.on('SIGTERM', note);
+    process.on('SIGINT', note);
+    let running: Promise<unknown>;
+    let config: Config;
+    let toCliError: typeof ToCliError;
     try {
-      await runServer(config, files);
+      const { loadConfig } = await import('../../config/index.js');
+      config = loadConfig({ ...(values.config === undefined ? {} : { file: values.config }) });
+      // The file too, not just its settings: production refuses one that others can read.
+      const files = values.config === undefined ? {} : { configFile: values.config };
+      // buildApp checks this too (for every embedder); checked here first, a refused production
+      // deploy is answered before the HTTP stack loads, in a fraction of the time.
+      const { assertProductionPosture } = await import('../../posture/index.js');
+      assertProductionPosture(config, files);
+      const { runServer } = await import('../../server.js');
+      ({ toCliError } = await import('../context.js'));
+      if (early !== undefined) {
+        const { loggerFor } = await import('../../app.js');
+        loggerFor(config).info({ signal: early }, 'shutting down during start-up');
+        return 0;
+      }
+      // runServer installs its own handlers before its first await, so removing these after
+      // the call leaves no moment without one (which would let a signal kill the process).
+      running = runServer(config, files);
+    } finally {
+      forget();
+    }
+    try {
+      await running;
     } catch (error) {
       // A port in use, a wrong master key, a missing table ...: one line with the fix, no stack.
       throw toCliError(error, config);
