@@ -21,6 +21,14 @@ export interface ListUsersOptions {
 /** Largest page `list` returns: a caller bug must not turn into a full-table read. */
 export const MAX_USERS_PAGE = 1_000;
 
+/**
+ * True for a string no email column holds: U+0000. Every stored email went through
+ * normalizeEmail, which refuses control characters, and PostgreSQL's text type cannot hold NUL at
+ * all: it refuses such a parameter outright ("invalid byte sequence"), which turned a login or a
+ * list filter with a NUL in the email into a 500 there, and a plain miss on SQLite.
+ */
+const holdsNul = (value: string): boolean => value.includes('\u0000');
+
 /** The PostgreSQL advisory lock that serialises changes to who holds a role (see withRolesLock). */
 const ROLES_LOCK_ID = 4_201_753_002;
 
@@ -79,6 +87,7 @@ export class UsersRepository {
 
   /** Looks up by the normalised email; callers normalise first. */
   findByEmail(email: string): Promise<UserRow | undefined> {
+    if (holdsNul(email)) return Promise.resolve(undefined);
     return this.byEmail.first(email);
   }
 
@@ -126,6 +135,7 @@ export class UsersRepository {
     if (!Number.isInteger(limit) || limit < 1 || limit > MAX_USERS_PAGE) {
       throw new RangeError(`limit must be an integer from 1 to ${MAX_USERS_PAGE}`);
     }
+    if (email !== undefined && holdsNul(email)) return [];
     let query = this.db.selectFrom('users').selectAll();
     if (role !== undefined) query = query.where('role', '=', role);
     if (email !== undefined) query = query.where('email', '=', email);

@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { stdSerializers } from 'pino';
 import { isDatabaseUnavailable } from '../db/index.js';
 import { AppError, errorCatalog, isAppError, type ErrorCode, type FieldError } from '../errors.js';
 import type { RouteMethods } from './method-not-allowed.js';
@@ -155,7 +156,10 @@ export function installErrorHandling(app: FastifyInstance, routes: RouteMethods)
     } else if (appError.status >= 500) {
       request.log.error({ err: error }, 'request failed');
     } else {
-      request.log.debug({ code: appError.code, err: error }, 'request rejected');
+      // The client's mistake, not a fault in the code: the messages (with their causes) say why,
+      // a stack would say nothing more and only bulk out the log of a flood of hostile requests.
+      const { type, message } = stdSerializers.err(error);
+      request.log.debug({ code: appError.code, reason: { type, message } }, 'request rejected');
     }
     return sendProblem(reply, request, appError);
   });

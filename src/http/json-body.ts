@@ -98,11 +98,10 @@ export function jsonOnly(app: FastifyInstance, maxDepth: number): void {
     let parsed: unknown;
     try {
       parsed = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
-    } catch (error) {
-      done(
-        new AppError('invalid_json', 'The request body is not valid JSON.', { cause: error }),
-        undefined,
-      );
+    } catch {
+      // Not kept as the cause: V8's message quotes the text around the error, and that text can
+      // be a password (single-quoted or unquoted) that the log of the rejection would then hold.
+      done(new AppError('invalid_json', 'The request body is not valid JSON.'), undefined);
       return;
     }
     if (mayHidePoisonedKey(text) && typeof parsed === 'object' && parsed !== null) {

@@ -41,6 +41,14 @@ describe(`UsersRepository on ${dialectUnderTest}`, () => {
     expect((await users.findById(row.id))?.name).toBe("Robert'); DROP TABLE users;--");
   });
 
+  it('finds no user by an email with a NUL, which PostgreSQL text cannot hold', async () => {
+    const row = await users.insert(userRow());
+    const withNul = `${row.email}\u0000`;
+    expect(await users.findByEmail(withNul)).toBeUndefined();
+    expect(await users.list({ limit: 10, email: withNul })).toEqual([]);
+    expect(await users.list({ limit: 10, email: row.email })).toEqual([row]);
+  });
+
   it('updates and returns the updated row', async () => {
     const row = await users.insert(userRow());
     const updated = await users.update(row.id, {

@@ -154,6 +154,19 @@ describe('input rules', () => {
     expect(res.json().code).toBe('invalid_json');
   });
 
+  // V8's SyntaxError quotes the text around the error: a client that quotes a password with ' or
+  // leaves it unquoted would see it written to the log of the rejection.
+  it.each([
+    ['single-quoted', `{"email":"a@example.com","password":'Tr0ub4dor&3xyz'}`],
+    ['unquoted', `{"password":Tr0ub4dor&3xyz}`],
+  ])('writes nothing of a %s password in a broken document to the log', async (_l, body) => {
+    const res = await post(body);
+    expect(res.json().code).toBe('invalid_json');
+    const lines = t.logs.raw.filter((line) => line.includes(res.headers['x-request-id'] as string));
+    expect(lines.length).toBeGreaterThan(0);
+    expect(lines.join('\n')).not.toContain('Tr0ub4');
+  });
+
   it('accepts the words __proto__ and constructor as values', async () => {
     const res = await post(JSON.stringify({ name: 'constructor', tags: ['__proto__'] }));
     expect(res.statusCode).toBe(201);

@@ -68,6 +68,34 @@ describe('logging', () => {
     }
   });
 
+  it('logs a rejected request with its code and reason but no stack; a failure keeps its stack', async () => {
+    const t = await buildTestApp();
+    try {
+      const rejected = await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/examples',
+        headers: { 'content-type': 'application/json', authorization: 'Bearer a.b.c' },
+        payload: '{"name":42}',
+      });
+      expect(rejected.statusCode).toBe(400);
+      const failed = await t.app.inject({ method: 'GET', url: '/api/v1/examples/crash' });
+      expect(failed.statusCode).toBe(500);
+      const lineOf = (id: unknown, msg: string) =>
+        t.logs.lines.find((line) => line.requestId === id && line.msg === msg);
+      const rejection = lineOf(rejected.headers['x-request-id'], 'request rejected');
+      expect(rejection).toMatchObject({
+        level: 'debug',
+        code: 'validation_failed',
+        reason: { type: 'Error', message: expect.stringContaining('body/name must be string') },
+      });
+      expect(JSON.stringify(rejection)).not.toMatch(/stack|\bat \S+ \(/);
+      const failure = lineOf(failed.headers['x-request-id'], 'request failed');
+      expect((failure?.err as { stack?: string } | undefined)?.stack).toContain('at ');
+    } finally {
+      await t.app.close();
+    }
+  });
+
   it('survives cyclic and very deep objects', () => {
     const cyclic: Record<string, unknown> = { name: 'loop' };
     cyclic.self = cyclic;

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
+import { expectNoLeak } from '../helpers/leaks.js';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -8,21 +9,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await t.app.close();
 });
-
-// What must never reach a client: stacks, file paths, library or engine messages.
-const LEAKS = [
-  /\bat \S+ \(/,
-  /node_modules/,
-  /\/work\//,
-  /SyntaxError|TypeError|RangeError/,
-  /FST_ERR/,
-  /ajv/i,
-  /SQLITE|postgres/i,
-];
-
-function expectNoLeak(body: string): void {
-  for (const pattern of LEAKS) expect(body, String(pattern)).not.toMatch(pattern);
-}
 
 const hostileBodies: [string, string][] = [
   ['SQL injection strings', JSON.stringify({ name: "' OR 1=1; DROP TABLE users; --" })],
