@@ -75,6 +75,10 @@ const AT_HASH_DIGEST = new Map<string, string>([
  */
 const IAT_TOLERANCE_SECONDS = 30;
 
+/** C0 and C1 control characters and DEL: never part of an account identifier. */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f]/;
+
 const NAME_MAX = 100;
 // The first NAME_MAX code points (the unit of the API's Name schema): cutting at NAME_MAX UTF-16
 // code units could split an emoji's surrogate pair, which normalizeName refuses.
@@ -223,6 +227,13 @@ export class OidcService {
         code: 'oidc_id_token_expired',
         reason: 'id_token_iat',
         detail: 'The ID token is expired or not yet valid.',
+      });
+    }
+    if (!usableSubject(claims.sub)) {
+      return fail({
+        code: 'oidc_id_token_invalid',
+        reason: 'subject_invalid',
+        detail: 'The ID token does not name the account in a form this service accepts.',
       });
     }
     if (
@@ -591,6 +602,21 @@ function displayName(claims: client.IDToken, email: string): string {
     }
   }
   return 'User';
+}
+
+/**
+ * True for a `sub` that can be stored and matched: at most 255 bytes (OIDC Core 1.0 §2 allows no
+ * more than 255 ASCII characters) and no control characters. A signed ID token from the
+ * configured provider could still carry another: a NUL, say, which PostgreSQL's text type
+ * refuses, so the sign-in would end in a 500 instead of a refusal.
+ */
+function usableSubject(sub: unknown): sub is string {
+  return (
+    typeof sub === 'string' &&
+    sub.length > 0 &&
+    Buffer.byteLength(sub, 'utf8') <= 255 &&
+    !CONTROL_CHARACTER.test(sub)
+  );
 }
 
 /** True when `at_hash` is the left half of the access token's hash (OIDC Core 3.1.3.8). */

@@ -243,6 +243,36 @@ describe('callback validation', () => {
     await expectRefused(callback, loginCookie, 'oidc_id_token_invalid', 'at_hash_mismatch');
   });
 
+  it.each([
+    ['a NUL', 'bob\u0000sub'],
+    ['a line feed', 'bob\nsub'],
+    ['more than 255 bytes', 'b'.repeat(256)],
+    ['nothing', ''],
+  ])('refuses a signed ID token whose sub holds %s', async (_label, sub) => {
+    const { callback, loginCookie } = await authorized();
+    f.provider.tamper = (body) => ({
+      ...body,
+      id_token: f.provider.resign(body.id_token!, (t) => {
+        t.payload.sub = sub;
+      }),
+    });
+    await expectRefused(callback, loginCookie, 'oidc_id_token_invalid', 'subject_invalid');
+  });
+
+  it('accepts a sub of exactly 255 bytes', async () => {
+    const { callback, loginCookie } = await authorized();
+    f.provider.tamper = (body) => ({
+      ...body,
+      id_token: f.provider.resign(body.id_token!, (t) => {
+        t.payload.sub = 's'.repeat(255);
+        // A new account, not one that another identity's email already holds.
+        t.payload.email = 'longest-sub@example.com';
+      }),
+    });
+    const res = await deliverCallback(f, callback, loginCookie);
+    expect(res.statusCode, res.body).toBe(303);
+  });
+
   it('refuses a mixed-up issuer in the RFC 9207 iss parameter', async () => {
     const { callback, loginCookie } = await authorized();
     expect(callback.searchParams.get('iss')).toBe(f.provider.issuer);
