@@ -128,7 +128,7 @@ function closeHttpServer(server: HttpServer): Promise<void> {
  * without TLS. An unhandled promise rejection is logged (error) and the process goes on; an
  * uncaught exception is logged (fatal) and stops it the same graceful way, with exit code 1.
  * SIGTERM or SIGINT during start-up stops the start-up at its next step, closes what it opened,
- * and exits 0 without ever listening.
+ * and exits 0 without ever listening; SIGHUP during start-up reloads the certificate once started.
  */
 export async function runServer(
   config: Config,
@@ -184,9 +184,43 @@ export async function runServer(
     );
     closeAndExit(server.close());
   };
+  // SIGHUP: the TLS certificate is reloaded (logged and ignored without TLS; Node's default would
+  // exit, so a `systemctl reload` or a closed terminal would stop the instance abruptly). One
+  // during start-up is noted and the reload runs once the server is up: the certificate may have
+  // been read before the new one was put in place.
+  let reloadWanted = false;
+  const hangUp = (): void => {
+    if (config.tls.certFile === undefined) {
+      log.info({ signal: 'SIGHUP' }, 'SIGHUP ignored: no TLS certificate to reload');
+      return;
+    }
+    if (server === undefined) {
+      reloadWanted = true;
+      log.info(
+        { signal: 'SIGHUP' },
+        'SIGHUP during start-up: the certificate is reloaded once started',
+      );
+      return;
+    }
+    try {
+      server.reloadTls();
+      log.info({ certFile: config.tls.certFile }, 'TLS certificate reloaded');
+    } catch (error) {
+      // A ConfigError names the file and the fix, never key material; other text is dropped.
+      const reason =
+        error instanceof ConfigError
+          ? error.problems.join(' ')
+          : 'the new certificate and key could not be loaded';
+      log.error(
+        { certFile: config.tls.certFile, keyFile: config.tls.keyFile, reason },
+        'TLS certificate reload failed: still serving the previous certificate',
+      );
+    }
+  };
   // Before anything opens: a signal from here on is always logged and handled.
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+  process.on('SIGHUP', hangUp);
   try {
     server = await startServer(config, {
       ...options,
@@ -205,6 +239,7 @@ export async function runServer(
     // A start-up that failed on its own: the caller reports it (bulwark serve: one line).
     process.off('SIGTERM', stop);
     process.off('SIGINT', stop);
+    process.off('SIGHUP', hangUp);
     throw error;
   }
   if (startup.signal.aborted) {
@@ -212,7 +247,6 @@ export async function runServer(
     closeAndExit(server.close());
     return server;
   }
-  const running = server;
   // A promise nobody awaited (a handler's or plugin's fire-and-forget work) failed: that work is
   // lost, but the process and every other request are fine, so it is logged, not fatal.
   process.on('unhandledRejection', (reason: unknown) => {
@@ -228,30 +262,6 @@ export async function runServer(
     process.exitCode = 1;
     if (!stopping) stop('SIGTERM');
   });
-  if (config.tls.certFile === undefined) {
-    // Node's default for SIGHUP is to exit: a `systemctl reload` or a closed terminal would stop
-    // a plain-HTTP instance abruptly, dropping in-flight requests.
-    process.on('SIGHUP', () => {
-      log.info({ signal: 'SIGHUP' }, 'SIGHUP ignored: no TLS certificate to reload');
-    });
-  } else {
-    process.on('SIGHUP', () => {
-      try {
-        running.reloadTls();
-        log.info({ certFile: config.tls.certFile }, 'TLS certificate reloaded');
-      } catch (error) {
-        // A ConfigError names the file and the fix, never key material; other text is dropped.
-        const reason =
-          error instanceof ConfigError
-            ? error.problems.join(' ')
-            : 'the new certificate and key could not be loaded';
-        log.error(
-          { certFile: config.tls.certFile, keyFile: config.tls.keyFile, reason },
-          'TLS certificate reload failed: still serving the previous certificate',
-        );
-      }
-    });
-  }
   log.info(
     {
       url: server.url,
@@ -261,5 +271,6 @@ export async function runServer(
     },
     'bulwark listening',
   );
+  if (reloadWanted) hangUp();
   return server;
 }

@@ -1,6 +1,7 @@
 import { randomBytes, X509Certificate } from 'node:crypto';
 import { copyFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { connect, type TLSSocket } from 'node:tls';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -135,6 +136,57 @@ describe('bulwark serve over HTTPS', () => {
 
     server.child.kill('SIGTERM');
     expect((await server.exited).code).toBe(0);
+  });
+
+  it('survives a SIGHUP during start-up and reloads the certificate once started', async () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const first = devCertFiles(dir, 'first');
+    const second = devCertFiles(dir, 'second');
+    const certFile = join(dir, 'cert.pem');
+    const keyFile = join(dir, 'key.pem');
+    copyFileSync(first.certFile, certFile);
+    copyFileSync(first.keyFile, keyFile);
+    // A "Redis" that accepts and never answers holds start-up in its connection wait: a
+    // deterministic point inside start-up. Closing its connections lets start-up go on.
+    const sockets: Socket[] = [];
+    let connected!: () => void;
+    const reached = new Promise<void>((resolve) => (connected = resolve));
+    const silent = createServer((socket) => {
+      sockets.push(socket);
+      connected();
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const server = new Spawned([BIN, 'serve'], {
+        ...baseEnv(dir),
+        BULWARK_TLS_CERT_FILE: certFile,
+        BULWARK_TLS_KEY_FILE: keyFile,
+        REDIS_URL: `redis://127.0.0.1:${(silent.address() as AddressInfo).port}`,
+        BULWARK_REDIS_CONNECT_TIMEOUT_MS: '60000',
+      });
+      spawned.push(server);
+      await reached;
+      copyFileSync(second.keyFile, keyFile);
+      copyFileSync(second.certFile, certFile);
+      server.child.kill('SIGHUP');
+      await waitForLog(server, /SIGHUP during start-up/, 0);
+      // Node's default for SIGHUP is to exit: the process must still be starting.
+      expect(server.child.exitCode).toBeNull();
+      silent.close();
+      for (const socket of sockets) socket.destroy();
+      const [, url] = await server.waitFor(/"url":"(https:[^"]+)"/);
+      await waitForLog(server, /TLS certificate reloaded/, 0);
+      const fresh = await tlsConnect(Number(new URL(url!).port));
+      expect(fresh.fingerprint).toBe(fingerprintOf(second.cert));
+      expect(await requestOn(fresh.socket)).toBe('HTTP/1.1 200 OK');
+      fresh.socket.destroy();
+      server.child.kill('SIGTERM');
+      expect((await server.exited).code).toBe(0);
+    } finally {
+      silent.close();
+      for (const socket of sockets) socket.destroy();
+    }
   });
 
   it('runs the redirect listener next to HTTPS: 308 to the configured origin', async () => {

@@ -23,12 +23,17 @@ export const serve: Command = {
     const note = (signal: NodeJS.Signals): void => {
       early ??= signal;
     };
+    // SIGHUP would exit the process (Node's default); nothing has read the TLS certificate yet,
+    // so there is nothing to reload.
+    const ignore = (): void => undefined;
     const forget = (): void => {
       process.off('SIGTERM', note);
       process.off('SIGINT', note);
+      process.off('SIGHUP', ignore);
     };
     process.on('SIGTERM', note);
     process.on('SIGINT', note);
+    process.on('SIGHUP', ignore);
     let running: Promise<unknown>;
     let config: Config;
     let toCliError: typeof ToCliError;
