@@ -1,7 +1,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { extname } from 'node:path';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { AppError } from '../errors.js';
 import { installErrorHandling } from '../http/error-handler.js';
 import { jsonOnly } from '../http/json-body.js';
@@ -80,7 +80,8 @@ async function fetchJwksText(url: string, timeoutMs: number): Promise<string> {
 export interface ToolsAppOptions {
   /** The server's own base URL (`http://127.0.0.1:4000`), known once it listens. */
   baseUrl: () => string;
-  logger?: boolean;
+  /** Off unless given; tests pass `{ level, stream }` to read what a request leaves in the log. */
+  logger?: FastifyServerOptions['logger'];
   /** Time limit of a JWKS URL fetch (default 10 s). */
   fetchTimeoutMs?: number;
 }
