@@ -49,6 +49,19 @@ describe('the tools server', () => {
     expect((await tools.inject({ url: '/assets/missing.js', headers: HOST })).statusCode).toBe(404);
   });
 
+  it('answers a malformed URL with a problem document and its headers', async () => {
+    for (const url of ['/assets/%zz', '/assets/%C0%AF', '/jwt?%']) {
+      const res = await tools.inject({ url, headers: HOST });
+      expect(res.statusCode, url).toBeLessThan(500);
+      if (res.statusCode < 400) continue;
+      expect(res.headers['content-type'], url).toBe('application/problem+json; charset=utf-8');
+      expect(res.json<{ code: string }>().code).toBe('bad_request');
+      expect(res.body).not.toContain('FST_ERR');
+      expect(res.headers['content-security-policy']).toBe(TOOLS_CONTENT_SECURITY_POLICY);
+      expect(res.headers['x-content-type-options']).toBe('nosniff');
+    }
+  });
+
   it('answers only to loopback host names (DNS rebinding)', async () => {
     const res = await tools.inject({ url: '/jwt', headers: { host: 'evil.example:4000' } });
     expect(res.statusCode).toBe(400);
