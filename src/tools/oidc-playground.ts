@@ -1,7 +1,12 @@
 import { LRUCache } from 'lru-cache';
 import * as client from 'openid-client';
 import { fetchText } from './fetch-text.js';
-import { inspectJwt, type InspectFinding, type InspectResult } from './jwt-inspect.js';
+import {
+  InspectInputError,
+  inspectJwt,
+  type InspectFinding,
+  type InspectResult,
+} from './jwt-inspect.js';
 import { shownUrl } from './shown-url.js';
 
 /**
@@ -290,12 +295,26 @@ export class OidcPlayground {
     let idTokenInspection: InspectResult | undefined;
     if (idToken !== undefined) {
       const jwks = await fetchJwks(flow.config).catch(() => undefined);
-      idTokenInspection = await inspectJwt(idToken, {
-        issuer: claims?.iss ?? flow.issuer,
-        audience: flow.clientId,
-        clockToleranceSeconds: 30,
-        ...(jwks === undefined ? {} : { key: { jwks } }),
-      });
+      const lint = (key?: { jwks: string }): Promise<InspectResult> =>
+        inspectJwt(idToken, {
+          issuer: claims?.iss ?? flow.issuer,
+          audience: flow.clientId,
+          clockToleranceSeconds: 30,
+          ...(key === undefined ? {} : { key }),
+        });
+      try {
+        idTokenInspection = await lint(jwks === undefined ? undefined : { jwks });
+      } catch (error) {
+        // The token verified above, so it is the provider's key set the verifier refuses (not
+        // JSON, or with private or secret members): the provider's fault, shown as a check.
+        if (!(error instanceof InspectInputError)) throw error;
+        checks.push({
+          check: 'jwks',
+          status: 'fail',
+          message: `The provider's JWKS is not one the JWT verifier accepts (${error.message}); the ID token was linted without it.`,
+        });
+        idTokenInspection = await lint();
+      }
     }
     let userInfo: PlaygroundResult['userInfo'];
     if (claims?.sub !== undefined && flow.config.serverMetadata().userinfo_endpoint !== undefined) {

@@ -377,7 +377,7 @@ let logs: LogCapture;
 let hostile: Server;
 let base: string;
 let closedPort: number;
-const jwksAsked = new Set<string>();
+let jwksAsked = 0;
 let requests = 0;
 const statuses = new Map<number, number>();
 const slowest = { ms: 0, where: '' };
@@ -465,8 +465,8 @@ function hostileHandler(req: IncomingMessage, res: ServerResponse): void {
         const { keys } = JSON.parse(PUBLIC_JWKS) as { keys: unknown[] };
         return json(200, { keys: [...keys, { kty: 'oct', kid: 'h1', k: secret('kProvider') }] });
       }
-      if (kind === 'signed-garbage-jwks' && jwksAsked.has(kind)) return void res.end('{keys:');
-      jwksAsked.add(kind);
+      // Every second ask (the ID token lint's, after openid-client's) gets no JSON.
+      if (kind === 'signed-garbage-jwks' && jwksAsked++ % 2 === 1) return void res.end('{keys:');
       return json(200, JSON.parse(PUBLIC_JWKS));
     }
     if (rest === '/userinfo') {
@@ -611,6 +611,23 @@ async function send(variant: Variant): Promise<LightMyRequestResponse> {
   if (took > slowest.ms) Object.assign(slowest, { ms: took, where });
   check(where, res, { head: method === 'HEAD' });
   return res;
+}
+
+/** A sign-in at the loopback provider `kind` up to its callback; the code is the flow's nonce. */
+async function signIn(kind: string): Promise<LightMyRequestResponse> {
+  const issuer = `${base}/oidc/${kind}`;
+  const start = await send({
+    label: `start ${kind}`,
+    url: '/api/oidc/start',
+    body: { issuer, clientId: 'fuzz-client', clientSecret: secret() },
+  });
+  const params = new URL(start.json<{ authorizationUrl: string }>().authorizationUrl).searchParams;
+  const query = new URLSearchParams({
+    code: params.get('nonce')!,
+    state: params.get('state')!,
+    iss: issuer,
+  });
+  return send({ label: `${kind} callback with tokens`, url: `/oidc/callback?${query.toString()}` });
 }
 
 /** Wrong-typed, oversized and malformed values for one property of a TypeBox body schema. */
@@ -1054,22 +1071,31 @@ describe('tools fuzz', () => {
     }
     // Flows that get tokens: an ID token signed for the flow's nonce, from providers whose
     // JWKS (fetched a second time, for the ID token lint) or UserInfo misbehave.
-    for (const kind of ['signed']) {
-      const start = await send({
-        label: `start ${kind}`,
-        url,
-        body: { ...valid, issuer: issuer(kind) },
-      });
-      const params = new URL(start.json<{ authorizationUrl: string }>().authorizationUrl)
-        .searchParams;
-      const res = await send({
-        label: `${kind} callback with tokens`,
-        url: `${callback}?code=${params.get('nonce')!}&state=${params.get('state')!}&iss=${encodeURIComponent(issuer(kind))}`,
-      });
+    for (const kind of ['signed', 'signed-secret-jwks', 'signed-garbage-jwks']) {
+      const res = await signIn(kind);
       expect(res.body, kind).toContain(`at-${kind}`);
     }
     expect(failures.slice(before).map(shown)).toEqual([]);
   }, 60_000);
+
+  it('lints the ID token without a provider JWKS the verifier refuses, and says so', async () => {
+    for (const kind of ['signed-secret-jwks', 'signed-garbage-jwks']) {
+      const res = await signIn(kind);
+      expect(res.statusCode, res.body).toBe(200);
+      const data = /<script id="data" type="application\/json">([\s\S]*?)<\/script>/.exec(res.body);
+      const result = JSON.parse(data?.[1] ?? 'null') as {
+        ok: boolean;
+        checks: { check: string; status: string }[];
+        idTokenInspection?: { signatureValid: boolean | null };
+      };
+      expect(result.ok).toBe(true);
+      expect(result.checks).toContainEqual(
+        expect.objectContaining({ check: 'jwks', status: 'fail' }),
+      );
+      expect(result.idTokenInspection?.signatureValid).toBeNull();
+      expect(res.body).not.toContain(SECRET);
+    }
+  });
 
   it('answers hostile pages, assets, queries and methods cleanly', async () => {
     const before = failures.length;
