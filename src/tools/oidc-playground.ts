@@ -1,7 +1,12 @@
 import { LRUCache } from 'lru-cache';
 import * as client from 'openid-client';
 import { fetchText } from './fetch-text.js';
-import { inspectJwt, type InspectFinding, type InspectResult } from './jwt-inspect.js';
+import {
+  InspectInputError,
+  inspectJwt,
+  type InspectFinding,
+  type InspectResult,
+} from './jwt-inspect.js';
 import { shownUrl } from './shown-url.js';
 
 /**
@@ -67,12 +72,21 @@ export class PlaygroundInputError extends Error {
 const isLoopback = (url: URL): boolean =>
   /^(127\.\d+\.\d+\.\d+|\[::1\]|localhost)$/i.test(url.hostname);
 
+/**
+ * The strings of a metadata list. Discovery hands over the provider's JSON without checking its
+ * types: a list may be a string, null, or hold anything.
+ */
+const listed = (value: unknown): string[] | undefined =>
+  Array.isArray(value)
+    ? value.filter((item): item is string => typeof item === 'string')
+    : undefined;
+
 function providerChecks(metadata: client.ServerMetadata, requested: URL): InspectFinding[] {
   const checks: InspectFinding[] = [];
   const add = (check: string, status: InspectFinding['status'], message: string): void => {
     checks.push({ check, status, message });
   };
-  const methods = metadata.code_challenge_methods_supported;
+  const methods = listed(metadata.code_challenge_methods_supported);
   if (methods === undefined)
     add(
       'pkce',
@@ -81,7 +95,7 @@ function providerChecks(metadata: client.ServerMetadata, requested: URL): Inspec
     );
   else if (methods.includes('S256')) add('pkce', 'pass', 'PKCE S256 is supported.');
   else add('pkce', 'fail', `PKCE S256 is not supported (only ${methods.join(', ') || 'nothing'}).`);
-  const algs = metadata.id_token_signing_alg_values_supported ?? [];
+  const algs = listed(metadata.id_token_signing_alg_values_supported) ?? [];
   if (algs.includes('none'))
     add('id-token-alg', 'fail', 'The provider offers unsigned ID tokens (alg none).');
   else if (algs.length > 0 && algs.every((alg) => alg.startsWith('HS')))
@@ -102,14 +116,15 @@ function providerChecks(metadata: client.ServerMetadata, requested: URL): Inspec
     metadata.jwks_uri,
   ].filter((u): u is string => typeof u === 'string');
   const plain = endpoints.filter((u) => {
+    if (!URL.canParse(u)) return true;
     const url = new URL(u);
     return url.protocol !== 'https:' && !isLoopback(url);
   });
-  if (plain.length > 0) add('https', 'fail', `Endpoints on plain HTTP: ${plain.join(', ')}.`);
+  if (plain.length > 0) add('https', 'fail', `Endpoints not on HTTPS: ${plain.join(', ')}.`);
   else if (requested.protocol === 'http:')
     add('https', 'warn', 'A plain-HTTP provider on loopback: fine for a test provider only.');
   else add('https', 'pass', 'Every endpoint is HTTPS.');
-  const types = metadata.response_types_supported ?? [];
+  const types = listed(metadata.response_types_supported) ?? [];
   if (types.includes('code'))
     add('response-type', 'pass', 'The authorization code flow is supported.');
   else
@@ -118,7 +133,7 @@ function providerChecks(metadata: client.ServerMetadata, requested: URL): Inspec
       'fail',
       `The provider does not list response type "code" (${types.join(', ')}).`,
     );
-  if ((metadata.response_types_supported ?? []).some((t) => t.split(' ').includes('token'))) {
+  if (types.some((t) => t.split(' ').includes('token'))) {
     add(
       'implicit',
       'warn',
@@ -213,14 +228,24 @@ export class OidcPlayground {
     const state = client.randomState();
     const nonce = client.randomNonce();
     const scope = input.scope?.trim() || 'openid email profile';
-    const url = client.buildAuthorizationUrl(config, {
-      redirect_uri: this.redirectUri,
-      scope,
-      code_challenge: await client.calculatePKCECodeChallenge(codeVerifier),
-      code_challenge_method: 'S256',
-      state,
-      nonce,
-    });
+    const codeChallenge = await client.calculatePKCECodeChallenge(codeVerifier);
+    let url: URL;
+    try {
+      url = client.buildAuthorizationUrl(config, {
+        redirect_uri: this.redirectUri,
+        scope,
+        code_challenge: codeChallenge,
+        code_challenge_method: 'S256',
+        state,
+        nonce,
+      });
+    } catch {
+      // No URL, or not http(s): `javascript:…` would run in the page that follows it.
+      throw new PlaygroundInputError(
+        "The provider's authorization_endpoint is not an http or https URL.",
+        'issuer',
+      );
+    }
     this.flows.set(state, {
       config,
       issuer: issuer.href,
@@ -270,12 +295,26 @@ export class OidcPlayground {
     let idTokenInspection: InspectResult | undefined;
     if (idToken !== undefined) {
       const jwks = await fetchJwks(flow.config).catch(() => undefined);
-      idTokenInspection = await inspectJwt(idToken, {
-        issuer: claims?.iss ?? flow.issuer,
-        audience: flow.clientId,
-        clockToleranceSeconds: 30,
-        ...(jwks === undefined ? {} : { key: { jwks } }),
-      });
+      const lint = (key?: { jwks: string }): Promise<InspectResult> =>
+        inspectJwt(idToken, {
+          issuer: claims?.iss ?? flow.issuer,
+          audience: flow.clientId,
+          clockToleranceSeconds: 30,
+          ...(key === undefined ? {} : { key }),
+        });
+      try {
+        idTokenInspection = await lint(jwks === undefined ? undefined : { jwks });
+      } catch (error) {
+        // The token verified above, so it is the provider's key set the verifier refuses (not
+        // JSON, or with private or secret members): the provider's fault, shown as a check.
+        if (!(error instanceof InspectInputError)) throw error;
+        checks.push({
+          check: 'jwks',
+          status: 'fail',
+          message: `The provider's JWKS is not one the JWT verifier accepts (${error.message}); the ID token was linted without it.`,
+        });
+        idTokenInspection = await lint();
+      }
     }
     let userInfo: PlaygroundResult['userInfo'];
     if (claims?.sub !== undefined && flow.config.serverMetadata().userinfo_endpoint !== undefined) {

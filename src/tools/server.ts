@@ -1,9 +1,9 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { extname } from 'node:path';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { AppError } from '../errors.js';
-import { installErrorHandling } from '../http/error-handler.js';
+import { installErrorHandling, sendProblem } from '../http/error-handler.js';
 import { jsonOnly } from '../http/json-body.js';
 import { trackRouteMethods } from '../http/method-not-allowed.js';
 import { API_SECURITY_HEADERS } from '../http/security-headers.js';
@@ -22,6 +22,12 @@ import { AssetParams, JwtVerifyBody, OidcCallbackQuery, OidcStartBody } from './
 export const TOOLS_CONTENT_SECURITY_POLICY =
   "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; " +
   "form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+/** Headers of every answer, errors included. */
+const TOOLS_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  ...API_SECURITY_HEADERS,
+  'content-security-policy': TOOLS_CONTENT_SECURITY_POLICY,
+});
 
 const MAX_JWKS_BYTES = 256 * 1024;
 const FETCH_TIMEOUT_MS = 10_000;
@@ -80,21 +86,32 @@ async function fetchJwksText(url: string, timeoutMs: number): Promise<string> {
 export interface ToolsAppOptions {
   /** The server's own base URL (`http://127.0.0.1:4000`), known once it listens. */
   baseUrl: () => string;
-  logger?: boolean;
+  /** Off unless given; tests pass `{ level, stream }` to read what a request leaves in the log. */
+  logger?: FastifyServerOptions['logger'];
   /** Time limit of a JWKS URL fetch (default 10 s). */
   fetchTimeoutMs?: number;
 }
 
 export async function buildToolsApp(options: ToolsAppOptions): Promise<FastifyInstance> {
   const files = loadPublicFiles();
-  const app = Fastify({ logger: options.logger ?? false, bodyLimit: 512 * 1024 });
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: 512 * 1024,
+    // A malformed URL (`/assets/%zz`) fails before any hook runs, where Fastify would answer in
+    // its own shape (naming its FST_ERR code) and without the headers below.
+    frameworkErrors: (error, request, reply) => {
+      reply.headers(TOOLS_HEADERS);
+      void sendProblem(
+        reply,
+        request,
+        new AppError('bad_request', 'The request URL is malformed.', { cause: error }),
+      );
+    },
+  });
   app.setValidatorCompiler(validatorCompiler);
   installErrorHandling(app, trackRouteMethods(app));
   jsonOnly(app, 16);
-  const headers = Object.entries({
-    ...API_SECURITY_HEADERS,
-    'content-security-policy': TOOLS_CONTENT_SECURITY_POLICY,
-  });
+  const headers = Object.entries(TOOLS_HEADERS);
   app.addHook('onRequest', (request, reply, done) => {
     for (const [name, value] of headers) reply.header(name, value);
     // DNS rebinding: a web page whose name now points at 127.0.0.1 must not reach the tools.

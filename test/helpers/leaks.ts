@@ -6,7 +6,9 @@ import { expect } from 'vitest';
  * field-cipher envelope) and private key material (PEM, or a JWK's private `d` member).
  */
 export const LEAKS: readonly RegExp[] = [
-  /\bat \S+ \(/,
+  // A stack frame (`at fn (/src/x.ts:1:2)`, `at node:internal/…:1:2`), not prose such as the
+  // tools' "Expires at 2026-01-01T00:00:00.000Z (in 14 min)".
+  /\bat [^\n"]*?\(?(?:file:\/\/|node:|\/)[^\s)"]*:\d+:\d+/,
   /node_modules/,
   /\/work\//,
   /SyntaxError|TypeError|RangeError/,
@@ -35,4 +37,16 @@ export const CREDENTIAL_SHAPES: readonly RegExp[] = [/\bbwr_[\w-]{43}\b/];
 export function expectNoLeak(body: string, options: { credentials?: boolean } = {}): void {
   const patterns = options.credentials ? [...LEAKS, ...CREDENTIAL_SHAPES] : LEAKS;
   for (const pattern of patterns) expect(body, String(pattern)).not.toMatch(pattern);
+}
+
+/**
+ * Numbered secrets that all carry `marker` (`SecretFuzz00001…`), for values no pattern can know
+ * (an HMAC secret, a client secret, a password): a response or a log line that shows one, or a
+ * piece of one long enough to hold the marker, is found by a plain search for the marker. The
+ * marker uses base64url characters only, so it also fits a JWK member or a URL.
+ */
+export function secretMarker(marker: string): (rest?: string) => string {
+  if (!/^[\w-]+$/.test(marker)) throw new Error('a marker is base64url text');
+  let count = 0;
+  return (rest = '') => `${marker}${String(++count).padStart(5, '0')}${rest}`;
 }

@@ -49,6 +49,19 @@ describe('the tools server', () => {
     expect((await tools.inject({ url: '/assets/missing.js', headers: HOST })).statusCode).toBe(404);
   });
 
+  it('answers a malformed URL with a problem document and its headers', async () => {
+    for (const url of ['/assets/%zz', '/assets/%C0%AF', '/jwt?%']) {
+      const res = await tools.inject({ url, headers: HOST });
+      expect(res.statusCode, url).toBeLessThan(500);
+      if (res.statusCode < 400) continue;
+      expect(res.headers['content-type'], url).toBe('application/problem+json; charset=utf-8');
+      expect(res.json<{ code: string }>().code).toBe('bad_request');
+      expect(res.body).not.toContain('FST_ERR');
+      expect(res.headers['content-security-policy']).toBe(TOOLS_CONTENT_SECURITY_POLICY);
+      expect(res.headers['x-content-type-options']).toBe('nosniff');
+    }
+  });
+
   it('answers only to loopback host names (DNS rebinding)', async () => {
     const res = await tools.inject({ url: '/jwt', headers: { host: 'evil.example:4000' } });
     expect(res.statusCode).toBe(400);
@@ -239,6 +252,71 @@ describe('the tools server', () => {
       /^Discovery at http:\/\/127\.0\.0\.1:\d+\/tenant\/.well-known\/openid-configuration\?key=\*\*\* failed/,
     );
     expect(keyed.body).not.toContain('pa55-w0rd');
+  });
+
+  it('checks a provider whose discovery document has the wrong types, and refuses an authorization endpoint that is not http(s)', async () => {
+    const metadata: Record<string, Record<string, unknown>> = {
+      '/bad-types': {
+        response_types_supported: 'code',
+        code_challenge_methods_supported: 'plain',
+        id_token_signing_alg_values_supported: [null, {}],
+      },
+      '/not-urls': { token_endpoint: 'not a url', jwks_uri: 'file:///etc/passwd' },
+      '/javascript': { authorization_endpoint: 'javascript:alert(1)//' },
+      '/number': { authorization_endpoint: 42 },
+    };
+    const provider = createServer((req, res) => {
+      const issuer = `http://127.0.0.1:${(provider.address() as AddressInfo).port}${req.url!.replace('/.well-known/openid-configuration', '')}`;
+      const doc = {
+        issuer,
+        authorization_endpoint: `${issuer}/authorize`,
+        token_endpoint: `${issuer}/token`,
+        jwks_uri: `${issuer}/jwks`,
+        response_types_supported: ['code'],
+        ...metadata[new URL(issuer).pathname],
+      };
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(doc));
+    });
+    await new Promise<void>((resolve) => provider.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(provider.address() as AddressInfo).port}`;
+    const start = (path: string) =>
+      tools.inject({
+        method: 'POST',
+        url: '/api/oidc/start',
+        headers: HOST,
+        payload: { issuer: `${base}${path}`, clientId: 'c' },
+      });
+    try {
+      const badTypes = await start('/bad-types');
+      expect(badTypes.statusCode, badTypes.body).toBe(200);
+      const checks = badTypes.json<{ checks: { check: string; status: string }[] }>().checks;
+      expect(checks).toContainEqual(expect.objectContaining({ check: 'pkce', status: 'warn' }));
+      expect(checks).toContainEqual(
+        expect.objectContaining({ check: 'response-type', status: 'fail' }),
+      );
+      const notUrls = await start('/not-urls');
+      expect(notUrls.statusCode, notUrls.body).toBe(200);
+      expect(notUrls.json()).toMatchObject({
+        checks: expect.arrayContaining([
+          {
+            check: 'https',
+            status: 'fail',
+            message: 'Endpoints not on HTTPS: not a url, file:///etc/passwd.',
+          },
+        ]),
+      });
+      for (const path of ['/javascript', '/number']) {
+        const res = await start(path);
+        expect(res.statusCode, res.body).toBe(400);
+        expect(res.json()).toMatchObject({
+          code: 'validation_failed',
+          detail: "The provider's authorization_endpoint is not an http or https URL.",
+          errors: [{ path: '/body/issuer' }],
+        });
+      }
+    } finally {
+      await new Promise((resolve) => provider.close(resolve));
+    }
   });
 
   it('renders an unknown callback as a failed sign-in (400), with the JSON escaped for HTML', async () => {
