@@ -1,20 +1,30 @@
-import {
-  createHmac,
-  createPrivateKey,
-  createPublicKey,
-  generateKeyPairSync,
-  sign,
-  type KeyObject,
-} from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDevCertificate } from '../../src/crypto/dev-certificate.js';
 import { buildToolsApp, TOOLS_CONTENT_SECURITY_POLICY } from '../../src/tools/server.js';
 import { JwtVerifyBody, OidcStartBody } from '../../src/tools/schema.js';
 import { LogCapture } from '../helpers/app.js';
-import { expectNoLeak, secretMarker } from '../helpers/leaks.js';
+import { expectNoLeak } from '../helpers/leaks.js';
+import {
+  cert,
+  CLAIMS,
+  GOOD,
+  hmac,
+  hostileJwks,
+  hostilePems,
+  hostileTokens,
+  PUBLIC_JWKS,
+  SECRET,
+  secret,
+} from './hostile-jwt-inputs.js';
+import { freePort, startHostileProvider } from './hostile-provider.js';
+import {
+  bodyVariants,
+  headerVariants,
+  HOST,
+  QUERIES,
+  type Schema,
+  type Variant,
+} from './hostile-requests.js';
 
 /*
  * Every route of `bulwark tools`, attacked with deterministic, bounded hostile input: bodies
@@ -26,30 +36,12 @@ import { expectNoLeak, secretMarker } from '../helpers/leaks.js';
  * variants are fixed lists (no randomness in what is sent), so a failure names what to replay.
  */
 
-type Schema = Record<string, unknown>;
-
-interface Variant {
-  label: string;
-  method?: InjectOptions['method'];
-  url: string;
-  /** A value sent as JSON, or raw text / bytes as they are. */
-  body?: unknown;
-  raw?: string | Buffer;
-  headers?: Record<string, string | string[]>;
-  /** Headers to leave out of the base set. */
-  omit?: string[];
-}
-
 interface Failure {
   where: string;
   status: number;
   problem: string;
   body: string;
 }
-
-const HOST = '127.0.0.1:4000';
-const SECRET = 'SecretFuzz';
-const secret = secretMarker(SECRET);
 
 // The routes the server must have, as "METHOD path": the fuzz must fail when one is added and
 // not covered here, and must never pass by testing nothing.
@@ -82,462 +74,15 @@ function routesOf(app: FastifyInstance): string[] {
   return routes;
 }
 
-// Keys: the token the fuzz is built around is EdDSA; RSA and EC serve the PEM and JWKS cases.
-// The Ed25519 key is fixed (from a seed), as its public half comes back in some answers (a `jwk`
-// header): the leak patterns then always meet the same text.
-const edPrivate = createPrivateKey({
-  key: Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), Buffer.alloc(32, 7)]),
-  format: 'der',
-  type: 'pkcs8',
-});
-const ed = { privateKey: edPrivate, publicKey: createPublicKey(edPrivate) };
-const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-const cert = createDevCertificate({ days: 1 });
-const jwk = (key: KeyObject, extra: Record<string, unknown>): Record<string, unknown> => ({
-  ...key.export({ format: 'jwk' }),
-  ...extra,
-});
-const PUBLIC_JWKS = JSON.stringify({
-  keys: [
-    jwk(ed.publicKey, { kid: 'k1', alg: 'EdDSA' }),
-    jwk(ec.publicKey, { kid: 'k2', alg: 'ES256' }),
-  ],
-});
-const b64 = (value: unknown): string =>
-  Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
-const NOW = Math.floor(Date.now() / 1000);
-const CLAIMS = {
-  iss: 'https://issuer.example',
-  aud: 'api',
-  sub: 'u1',
-  jti: 'j1',
-  iat: NOW - 60,
-  exp: NOW + 840,
-};
-
-/** A compact JWS with `header` and `payload` as given (objects as JSON, strings as they are). */
-function signed(header: unknown, payload: unknown, key: KeyObject = ed.privateKey): string {
-  const input = `${b64(header)}.${b64(payload)}`;
-  const type = key.asymmetricKeyType;
-  const signature =
-    type === 'ec'
-      ? sign('sha256', Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' })
-      : sign(type === 'rsa' ? 'sha256' : null, Buffer.from(input), key);
-  return `${input}.${signature.toString('base64url')}`;
-}
-const hmac = (header: unknown, payload: unknown, key: string): string => {
-  const input = `${b64(header)}.${b64(payload)}`;
-  return `${input}.${createHmac('sha256', key).update(input).digest('base64url')}`;
-};
-const GOOD = signed({ alg: 'EdDSA', typ: 'at+jwt', kid: 'k1' }, CLAIMS);
-const ED_HEADER = { alg: 'EdDSA', typ: 'at+jwt', kid: 'k1' };
-
-/** Tokens that are not JWS at all, or JWS with hostile headers and claims. */
-function hostileTokens(): [string, string][] {
-  const [h, p, s] = GOOD.split('.') as [string, string, string];
-  const withClaims = (label: string, claims: Record<string, unknown>): [string, string] => [
-    label,
-    signed(ED_HEADER, { ...CLAIMS, ...claims }),
-  ];
-  const withHeader = (label: string, header: Record<string, unknown>): [string, string] => [
-    label,
-    signed({ ...ED_HEADER, ...header }, CLAIMS),
-  ];
-  const rawPayload = (label: string, text: string): [string, string] => [
-    label,
-    signed(ED_HEADER, text),
-  ];
-  return [
-    ['one part', 'abc'],
-    ['two parts', `${h}.${p}`],
-    ['four parts', `${GOOD}.x`],
-    ['five empty parts (JWE-looking)', '....'],
-    ['a JWE-looking token', `${h}.${p}.${s}.${s}.${s}`],
-    ['six parts', `${GOOD}.x.y.z`],
-    ['empty parts', '..'],
-    ['an empty header', `.${p}.${s}`],
-    ['an empty payload', `${h}..${s}`],
-    ['an empty signature', `${h}.${p}.`],
-    ['non-base64url parts', '!!!.@@@.###'],
-    ['base64 with + and /', `${h}+/.${p}.${s}`],
-    ['base64 padding', `${h}==.${p}.${s}`],
-    ['a non-base64url signature', `${h}.${p}.a+b/c=`],
-    ['base64url of non-JSON', `${b64('hello')}.${b64('world')}.${s}`],
-    [
-      'base64url of invalid UTF-8',
-      `${Buffer.from([0xff, 0xfe, 0x80]).toString('base64url')}.${p}.${s}`,
-    ],
-    ['a JSON array header', `${b64([1, 2])}.${p}.${s}`],
-    ['a JSON string header', `${b64('"x"')}.${p}.${s}`],
-    ['a JSON number header', `${b64('42')}.${p}.${s}`],
-    ['a JSON null header', `${b64('null')}.${p}.${s}`],
-    rawPayload('a JSON array payload', '[1]'),
-    rawPayload('a JSON string payload', '"x"'),
-    rawPayload('a JSON number payload', '1e400'),
-    rawPayload('a nested JWT as payload', GOOD),
-    ['a huge header', signed({ ...ED_HEADER, pad: 'x'.repeat(11_000) }, CLAIMS)],
-    ['a header past the limit', signed({ ...ED_HEADER, pad: 'x'.repeat(13_000) }, CLAIMS)],
-    ['a header with a __proto__ member', signed(`{"alg":"EdDSA","__proto__":{"x":1}}`, CLAIMS)],
-    ['a payload with a __proto__ member', signed(ED_HEADER, '{"__proto__":{"sub":"admin"}}')],
-    withHeader('alg none', { alg: 'none' }),
-    ['alg none unsigned', `${b64({ alg: 'none' })}.${p}.`],
-    ['alg NoNe unsigned', `${b64({ alg: 'NoNe' })}.${p}.`],
-    withHeader('alg unknown', { alg: 'XY999' }),
-    withHeader('alg a number', { alg: 256 }),
-    withHeader('alg an object', { alg: { toString: 'x' } }),
-    withHeader('alg missing', { alg: undefined }),
-    [
-      'HS256 signed with the PEM public key (algorithm confusion)',
-      hmac({ alg: 'HS256', typ: 'at+jwt' }, CLAIMS, cert.cert),
-    ],
-    withHeader('crit b64', { crit: ['b64'], b64: false }),
-    withHeader('crit unknown', { crit: ['x-unknown'], 'x-unknown': 1 }),
-    withHeader('crit not an array', { crit: 'b64' }),
-    withHeader('crit of objects', { crit: [{}, null, 1] }),
-    withHeader('crit empty', { crit: [] }),
-    withHeader('b64 false without crit', { b64: false }),
-    withHeader('jku', { jku: 'http://127.0.0.1:1/jwks' }),
-    withHeader('x5u', { x5u: 'file:///etc/passwd' }),
-    withHeader('jwk embedded', { jwk: jwk(ed.publicKey, {}) }),
-    withHeader('x5c garbage', { x5c: ['not base64!'] }),
-    withHeader('kid an object', { kid: { $ne: null } }),
-    withHeader('kid huge', { kid: 'k'.repeat(4000) }),
-    withHeader('kid with control characters', { kid: 'k1\u0000\u001b[31m' }),
-    withHeader('typ an object', { typ: {} }),
-    withHeader('cty JWT', { cty: 'JWT' }),
-    withClaims('exp a string', { exp: String(NOW + 840) }),
-    withClaims('exp 1e308', { exp: 1e308 }),
-    withClaims('exp -1', { exp: -1 }),
-    withClaims('exp "NaN"', { exp: 'NaN' }),
-    withClaims('exp null', { exp: null }),
-    withClaims('exp an array', { exp: [NOW] }),
-    withClaims('exp fractional', { exp: NOW + 0.5 }),
-    withClaims('iat 1e308', { iat: 1e308 }),
-    withClaims('iat -1e308', { iat: -1e308 }),
-    withClaims('iat a string', { iat: 'yesterday' }),
-    withClaims('nbf 1e308', { nbf: 1e308 }),
-    withClaims('nbf -1', { nbf: -1 }),
-    withClaims('nbf "NaN"', { nbf: 'NaN' }),
-    rawPayload('exp 1e400 (Infinity once parsed)', `{"exp":1e400,"iat":-1e400}`),
-    rawPayload('exp -0', `{"exp":-0,"iat":0}`),
-    withClaims('iss an object', { iss: { a: 1 } }),
-    withClaims('aud nested arrays', { aud: [[1], { a: 1 }, null] }),
-    withClaims('aud huge', { aud: Array.from({ length: 500 }, (_, i) => `aud-${i}`) }),
-    withClaims('sub with a lone surrogate', { sub: 'a\ud800b' }),
-    ['a Bearer prefix', `Bearer ${GOOD}`],
-    ['a lowercase bearer prefix and spaces', `  bearer   ${GOOD}  `],
-    ['Bearer alone', 'Bearer '],
-    ['only whitespace', ' \t\n '],
-    ['a NUL inside', `${h}.${p}\u0000.${s}`],
-    ['a lone surrogate inside', `${h}.\ud800${p}.${s}`],
-    ['a changed signature', `${h}.${p}.${s.slice(0, -2)}AA`],
-    ['a changed payload', `${h}.${b64({ ...CLAIMS, sub: 'admin' })}.${s}`],
-    [
-      'signed by another EdDSA key',
-      signed(ED_HEADER, CLAIMS, generateKeyPairSync('ed25519').privateKey),
-    ],
-    ['ES256 with kid k2', signed({ alg: 'ES256', kid: 'k2' }, CLAIMS, ec.privateKey)],
-    ['ES256 claiming kid k1', signed({ alg: 'ES256', kid: 'k1' }, CLAIMS, ec.privateKey)],
-    ['RS256 under the certificate key', signedRs256()],
-  ];
-}
-
-function signedRs256(): string {
-  const input = `${b64({ alg: 'RS256', typ: 'at+jwt' })}.${b64(CLAIMS)}`;
-  const key = cert.key;
-  return `${input}.${sign('sha256', Buffer.from(input), key).toString('base64url')}`;
-}
-
-/** JWKS texts that are not usable key sets, or hold what must never be echoed. */
-function hostileJwks(): [string, string][] {
-  const edPublic = jwk(ed.publicKey, { kid: 'k1' });
-  const okp = (x: Buffer): Record<string, unknown> => ({
-    kty: 'OKP',
-    crv: 'Ed25519',
-    x: x.toString('base64url'),
-  });
-  const set = (...keys: unknown[]): string => JSON.stringify({ keys });
-  const huge = Buffer.alloc(12_500, 0xff).toString('base64url');
-  const ecPublic = ec.publicKey.export({ format: 'jwk' });
-  return [
-    ['not JSON', '{keys: ['],
-    ['whitespace', '   '],
-    ['null', 'null'],
-    ['a number', '1e400'],
-    ['an array', '[]'],
-    ['an empty object', '{}'],
-    ['keys a number', '{"keys":1}'],
-    ['keys a string', '{"keys":"x"}'],
-    ['keys null', '{"keys":null}'],
-    ['keys an object', '{"keys":{"0":{"kty":"OKP"}}}'],
-    ['keys empty', '{"keys":[]}'],
-    ['keys of scalars', '{"keys":[1,"a",null,true]}'],
-    ['keys of empty objects', '{"keys":[{},{}]}'],
-    ['kty unknown', set({ kty: 'XYZ', kid: 'k1' })],
-    ['kty a number', set({ kty: 1, kid: 'k1' })],
-    ['one JWK with kty unknown', JSON.stringify({ kty: 'XYZ' })],
-    ['one JWK with kty a number', '{"kty":1}'],
-    ['EC with an unknown crv', set({ ...ecPublic, crv: 'P-999', kid: 'k1' })],
-    ['one EC JWK with an unknown crv', JSON.stringify({ ...ecPublic, crv: 'P-999' })],
-    [
-      'EC with a point not on the curve',
-      set({ kty: 'EC', crv: 'P-256', kid: 'k2', x: b64('A'.repeat(32)), y: b64('B'.repeat(32)) }),
-    ],
-    [
-      'one EC JWK with a point not on the curve',
-      JSON.stringify({ kty: 'EC', crv: 'P-256', x: b64('A'.repeat(32)), y: b64('B'.repeat(32)) }),
-    ],
-    ['OKP 31 bytes', set({ ...okp(Buffer.alloc(31, 1)), kid: 'k1' })],
-    ['OKP 33 bytes', set({ ...okp(Buffer.alloc(33, 1)), kid: 'k1' })],
-    ['one OKP JWK of 0 bytes', JSON.stringify(okp(Buffer.alloc(0)))],
-    ['OKP with crv X25519', set({ ...edPublic, crv: 'X25519' })],
-    ['OKP with x an object', set({ kty: 'OKP', crv: 'Ed25519', kid: 'k1', x: {} })],
-    ['RSA with a 1-bit modulus', set({ kty: 'RSA', kid: 'k1', n: 'AQ', e: 'AQAB' })],
-    ['one RSA JWK with a 1-bit modulus', JSON.stringify({ kty: 'RSA', n: 'AQ', e: 'AQAB' })],
-    [
-      'RSA with a 100 000-bit modulus',
-      set({ kty: 'RSA', kid: 'k1', alg: 'RS256', n: huge, e: 'AQAB' }),
-    ],
-    ['one RSA JWK with a 100 000-bit modulus', JSON.stringify({ kty: 'RSA', n: huge, e: 'AQAB' })],
-    ['RSA with n and e of the wrong type', set({ kty: 'RSA', kid: 'k1', n: {}, e: [] })],
-    ['a private OKP key (d)', set({ ...edPublic, d: secret('dOkp') })],
-    ['one private OKP JWK (d)', JSON.stringify({ ...edPublic, d: secret('dOne') })],
-    [
-      'a private key behind a public one',
-      set(edPublic, { ...edPublic, kid: 'k9', d: secret('dTwo') }),
-    ],
-    ['an oct key (k)', set({ kty: 'oct', kid: 'k1', k: secret('kOct') })],
-    ['one oct JWK (k)', JSON.stringify({ kty: 'oct', k: secret('kOne') })],
-    [
-      'RSA private members without d',
-      set({ kty: 'RSA', kid: 'k1', n: 'AQ', e: 'AQAB', p: secret('p'), q: secret('q') }),
-    ],
-    ['a __proto__ member', `{"keys":[${JSON.stringify(edPublic)}],"__proto__":{"kty":"OKP"}}`],
-    ['both keys and kty', JSON.stringify({ kty: 'OKP', keys: [edPublic] })],
-    ['two keys with the same kid', set(edPublic, { ...edPublic, x: b64('x'.repeat(32)) })],
-    ['use enc and key_ops wrong', set({ ...edPublic, use: 'enc', key_ops: 'verify' })],
-    ['alg none on the key', set({ ...edPublic, alg: 'none' })],
-    ['100 000 levels of arrays', `${'['.repeat(100_000)}${']'.repeat(100_000)}`],
-    ['20 000 empty keys', set(...Array.from({ length: 20_000 }, () => ({ kty: 'EC' })))],
-    ['past its maxLength', ' '.repeat(262_145)],
-  ];
-}
-
-/** PEM texts that are not public keys, or are private keys that must never be echoed. */
-function hostilePems(): [string, string][] {
-  const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 });
-  const body = (pem: string): string => pem.replace(/-----[^-]+-----/g, '').trim();
-  const spki = ed.publicKey.export({ type: 'spki', format: 'pem' }).toString();
-  const pkcs8 = ed.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-  const pkcs1 = rsa.privateKey.export({ type: 'pkcs1', format: 'pem' }).toString();
-  const sec1 = ec.privateKey.export({ type: 'sec1', format: 'pem' }).toString();
-  const encrypted = rsa.privateKey
-    .export({ type: 'pkcs8', format: 'pem', cipher: 'aes-128-cbc', passphrase: 'x' })
-    .toString();
-  return [
-    ['garbage', 'not a pem at all'],
-    ['a PEM with a garbage body', '-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----'],
-    ['a PEM with no body', '-----BEGIN PUBLIC KEY-----\n-----END PUBLIC KEY-----'],
-    ['a PKCS#8 private key', pkcs8],
-    ['a PKCS#1 private key', pkcs1],
-    ['a SEC1 private key', sec1],
-    ['an encrypted private key', encrypted],
-    [
-      'a private key under a PUBLIC KEY header',
-      `-----BEGIN PUBLIC KEY-----\n${body(pkcs8)}\n-----END PUBLIC KEY-----`,
-    ],
-    [
-      'a private key under a CERTIFICATE header',
-      `-----BEGIN CERTIFICATE-----\n${body(pkcs1)}\n-----END CERTIFICATE-----`,
-    ],
-    ['a private key under a lowercase header', pkcs8.replace(/PRIVATE KEY/g, 'private key')],
-    ['a private key with a spaced header', pkcs8.replace(/PRIVATE KEY/g, 'PRIVATE  KEY')],
-    ['a private key after a public one', `${spki}\n${pkcs1}`],
-    ['a certificate', cert.cert],
-    [
-      'a certificate with a garbage body',
-      '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----',
-    ],
-    [
-      'an X25519 public key',
-      generateKeyPairSync('x25519').publicKey.export({ type: 'spki', format: 'pem' }).toString(),
-    ],
-    [
-      'an RSA PUBLIC KEY (PKCS#1)',
-      rsa.publicKey.export({ type: 'pkcs1', format: 'pem' }).toString(),
-    ],
-    ['a public key with CRLF line ends', spki.replace(/\n/g, '\r\n')],
-    ['a public key with a NUL', spki.replace('\n', '\n\u0000')],
-    ['past its maxLength', `${spki}${' '.repeat(16_385)}`],
-  ];
-}
-
 let tools: FastifyInstance;
 let logs: LogCapture;
-let hostile: Server;
+let hostile: { base: string; close: () => Promise<void> };
 let base: string;
 let closedPort: number;
-let jwksAsked = 0;
 let requests = 0;
 const statuses = new Map<number, number>();
 const slowest = { ms: 0, where: '' };
 const failures: Failure[] = [];
-
-/** A port nothing listens on: one the system gave out and took back. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-function discovery(issuer: string, kind: string): unknown {
-  const good = {
-    issuer,
-    authorization_endpoint: `${issuer}/authorize`,
-    token_endpoint: `${issuer}/token`,
-    jwks_uri: `${issuer}/jwks`,
-    userinfo_endpoint: `${issuer}/userinfo`,
-    response_types_supported: ['code'],
-    subject_types_supported: ['public'],
-    code_challenge_methods_supported: ['S256'],
-    id_token_signing_alg_values_supported: ['EdDSA'],
-    authorization_response_iss_parameter_supported: true,
-  };
-  switch (kind) {
-    case 'wrong-issuer':
-      return { ...good, issuer: 'https://evil.example' };
-    case 'array':
-      return [good];
-    case 'empty':
-      return {};
-    case 'bad-endpoints':
-      return { ...good, token_endpoint: 'not a url', jwks_uri: 'file:///etc/passwd' };
-    case 'javascript':
-      return { ...good, authorization_endpoint: 'javascript:alert(1)//' };
-    case 'bad-types':
-      return {
-        ...good,
-        response_types_supported: 'code',
-        code_challenge_methods_supported: 'plain',
-        id_token_signing_alg_values_supported: 'HS256',
-      };
-    case 'null-types':
-      return {
-        ...good,
-        response_types_supported: [null, 1],
-        code_challenge_methods_supported: [null],
-        id_token_signing_alg_values_supported: [null, {}],
-        authorization_endpoint: 42,
-      };
-    default:
-      return good;
-  }
-}
-
-/** A loopback server answering the JWKS URLs and OIDC providers of the fuzz, well and badly. */
-function hostileHandler(req: IncomingMessage, res: ServerResponse): void {
-  const url = new URL(req.url ?? '/', base);
-  const json = (status: number, value: unknown): void => {
-    res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(value));
-  };
-  const oidc = /^\/oidc\/([\w-]+)(\/.*)$/.exec(url.pathname);
-  if (oidc !== null) {
-    const [, kind, rest] = oidc as unknown as [string, string, string];
-    const issuer = `${base}/oidc/${kind}`;
-    if (rest === '/.well-known/openid-configuration') {
-      if (kind === 'not-json') return void res.writeHead(200).end('not json');
-      if (kind === 'html')
-        return void res.writeHead(200, { 'content-type': 'text/html' }).end('<h1>hi</h1>');
-      if (kind === 'status-500') return void res.writeHead(500).end('boom at /srv/x.js:1');
-      if (kind === 'huge') {
-        res.writeHead(200, { 'content-type': 'application/json' });
-        return void res.end(
-          JSON.stringify({ ...(discovery(issuer, 'good') as object), pad: 'x'.repeat(2_000_000) }),
-        );
-      }
-      return json(200, discovery(issuer, kind));
-    }
-    if (rest === '/jwks') {
-      // A provider that publishes a secret key next to its public ones: ID tokens still verify.
-      if (kind === 'signed-secret-jwks') {
-        const { keys } = JSON.parse(PUBLIC_JWKS) as { keys: unknown[] };
-        return json(200, { keys: [...keys, { kty: 'oct', kid: 'h1', k: secret('kProvider') }] });
-      }
-      // Every second ask (the ID token lint's, after openid-client's) gets no JSON.
-      if (kind === 'signed-garbage-jwks' && jwksAsked++ % 2 === 1) return void res.end('{keys:');
-      return json(200, JSON.parse(PUBLIC_JWKS));
-    }
-    if (rest === '/userinfo') {
-      if (kind === 'signed') return json(200, { sub: 'alice', email: 'a@example.com' });
-      return void res.writeHead(200, { 'content-type': 'application/json' }).end('[1,');
-    }
-    if (rest === '/token' && kind.startsWith('signed')) {
-      // The code the test sends back is the flow's nonce, so the ID token can carry it.
-      let form = '';
-      req.on('data', (chunk: Buffer) => (form += chunk.toString('utf8')));
-      req.on('end', () => {
-        const nonce = new URLSearchParams(form).get('code');
-        const now = Math.floor(Date.now() / 1000);
-        const claims = {
-          iss: issuer,
-          aud: 'fuzz-client',
-          sub: 'alice',
-          nonce,
-          iat: now,
-          exp: now + 300,
-        };
-        json(200, {
-          access_token: `at-${kind}`,
-          token_type: 'Bearer',
-          expires_in: 300,
-          id_token: signed({ alg: 'EdDSA', kid: 'k1', typ: 'JWT' }, claims),
-        });
-      });
-      return;
-    }
-    if (rest === '/token') {
-      if (kind === 'token-garbage') return void res.writeHead(200).end('<html>');
-      if (kind === 'token-500') return void res.writeHead(500).end('boom');
-      return json(400, { error: 'invalid_grant', error_description: 'the code is unknown' });
-    }
-    return json(404, { error: 'not_found' });
-  }
-  switch (url.pathname) {
-    case '/jwks/ok':
-      return json(200, JSON.parse(PUBLIC_JWKS));
-    case '/jwks/500':
-      return json(500, { error: 'internal', where: '/srv/app.js' });
-    case '/jwks/html':
-      return void res.writeHead(200, { 'content-type': 'text/html' }).end('<html>hi</html>');
-    case '/jwks/not-json':
-      return void res.writeHead(200).end('{keys:');
-    case '/jwks/empty':
-      return void res.writeHead(200).end();
-    case '/jwks/keys-object':
-      return json(200, { keys: {} });
-    case '/jwks/private':
-      return json(200, { keys: [jwk(ed.privateKey, { kid: 'k1', d: secret('dUrl') })] });
-    case '/jwks/huge':
-      return void res
-        .writeHead(200, { 'content-type': 'application/json' })
-        .end(' '.repeat(300 * 1024));
-    case '/jwks/endless': {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.write(' '.repeat(200 * 1024));
-      res.write(' '.repeat(200 * 1024));
-      return void res.end();
-    }
-    case '/jwks/stall':
-      res.writeHead(200, { 'content-type': 'application/json' });
-      return void res.write('{"keys":[');
-    case '/jwks/redirect':
-      return void res.writeHead(302, { location: 'file:///etc/passwd' }).end();
-    default:
-      return json(404, { error: 'not_found' });
-  }
-}
 
 /** One line per failure: what was sent, what came back, what is wrong with it. */
 const shown = (f: Failure): string =>
@@ -630,204 +175,9 @@ async function signIn(kind: string): Promise<LightMyRequestResponse> {
   return send({ label: `${kind} callback with tokens`, url: `/oidc/callback?${query.toString()}` });
 }
 
-/** Wrong-typed, oversized and malformed values for one property of a TypeBox body schema. */
-function propertyMutations(schema: Schema): [string, unknown][] {
-  const maxLength = schema.maxLength as number | undefined;
-  const out: [string, unknown][] = [
-    ['null', null],
-    ['an object', { $ne: null }],
-    ['an array', ['a']],
-    ['a boolean', true],
-  ];
-  if (schema.type === 'string') {
-    out.push(
-      ['a number', 12345],
-      ['empty', ''],
-      ['300 000 characters', 'x'.repeat(300_000)],
-      ['control characters', `a\u0001\u001b[31m\r\nb`],
-      ['a lone surrogate', 'a\ud800b'],
-      ['a NUL', 'a\u0000b'],
-    );
-    if (maxLength !== undefined)
-      out.push([`maxLength+1 (${maxLength + 1})`, 'x'.repeat(maxLength + 1)]);
-  } else if (schema.type === 'integer') {
-    out.push(
-      ['a string', '10'],
-      ['"NaN"', 'NaN'],
-      ['-1', -1],
-      ['fractional', 1.5],
-      ['1e308', 1e308],
-      ['above its maximum', (schema.maximum as number) + 1],
-    );
-  } else {
-    out.push(['a number', 1], ['an unknown string', 'private_key_jwt']);
-  }
-  return out;
-}
-
-/** Body variants of a route from its schema: each property broken alone, then the body's shape. */
-function bodyVariants(url: string, schema: Schema, valid: Record<string, unknown>): Variant[] {
-  const out: Variant[] = [];
-  const properties = schema.properties as Record<string, Schema>;
-  for (const [name, sub] of Object.entries(properties)) {
-    for (const [label, value] of propertyMutations(sub)) {
-      out.push({ label: `${name}: ${label}`, url, body: { ...valid, [name]: value } });
-    }
-  }
-  for (const name of schema.required as string[]) {
-    const rest = { ...valid };
-    delete rest[name];
-    out.push({ label: `without required ${name}`, url, body: rest });
-  }
-  const inner = JSON.stringify(valid).slice(1, -1);
-  out.push(
-    { label: 'an extra property', url, body: { ...valid, admin: true } },
-    { label: '__proto__', url, raw: `{${inner},"__proto__":{"x":1}}` },
-    { label: 'constructor.prototype', url, raw: `{${inner},"constructor":{"prototype":{"x":1}}}` },
-    { label: 'an empty object', url, raw: '{}' },
-    { label: 'a top-level array', url, raw: JSON.stringify([valid]) },
-    { label: 'a top-level string', url, raw: '"x"' },
-    { label: 'a top-level null', url, raw: 'null' },
-    { label: 'deep nesting', url, raw: '{"a":'.repeat(2000) + '1' + '}'.repeat(2000) },
-    { label: 'invalid JSON around a secret', url, raw: `{${inner},"secret":'${secret()}'}` },
-    { label: 'an empty body', url, raw: '' },
-    {
-      label: 'past the body limit',
-      url,
-      raw: JSON.stringify({ ...valid, pad: 'x'.repeat(600_000) }),
-    },
-  );
-  return out;
-}
-
-/** Header and media-type attacks on one route. */
-function headerVariants(url: string, method: InjectOptions['method'], body?: unknown): Variant[] {
-  const text = body === undefined ? '{"a":1}' : JSON.stringify(body);
-  const out: Variant[] = [];
-  for (const host of [
-    'evil.example',
-    'evil.example:4000',
-    '127.0.0.1.evil.example',
-    'localhost.evil.example:4000',
-    'localhost.',
-    '127.0.0.1:4000.evil.example',
-    '[::1].evil.example',
-    'evil.example#127.0.0.1',
-    '0.0.0.0:4000',
-    '[::ffff:127.0.0.1]:4000',
-    '127.1:4000',
-    '',
-    'x'.repeat(5000),
-  ]) {
-    out.push({
-      label: `Host ${host.slice(0, 30) || '(empty)'}`,
-      method,
-      url,
-      headers: { host },
-      ...(body === undefined ? {} : { body }),
-    });
-  }
-  out.push(
-    { label: 'two Host headers', method, url, headers: { host: [HOST, 'evil.example'] } },
-    {
-      label: 'a foreign Origin',
-      method,
-      url,
-      headers: { origin: 'https://evil.example' },
-      ...(body === undefined ? {} : { body }),
-    },
-    {
-      label: 'Origin null',
-      method,
-      url,
-      headers: { origin: 'null' },
-      ...(body === undefined ? {} : { body }),
-    },
-    { label: 'Accept application/xml', method, url, headers: { accept: 'application/xml' } },
-    {
-      label: 'OPTIONS preflight from a foreign origin',
-      method: 'OPTIONS',
-      url,
-      headers: {
-        origin: 'https://evil.example',
-        'access-control-request-method': 'POST',
-        'access-control-request-headers': 'content-type',
-      },
-    },
-    { label: 'DELETE', method: 'DELETE', url },
-    { label: 'PUT with JSON', method: 'PUT', url, raw: text },
-  );
-  if (method === 'POST') {
-    out.push(
-      { label: 'text/plain', method, url, raw: text, headers: { 'content-type': 'text/plain' } },
-      {
-        label: 'a form',
-        method,
-        url,
-        raw: 'token=a.b.c',
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      },
-      {
-        label: 'multipart',
-        method,
-        url,
-        raw: '--x\r\nContent-Disposition: form-data; name="token"\r\n\r\na.b.c\r\n--x--\r\n',
-        headers: { 'content-type': 'multipart/form-data; boundary=x' },
-      },
-      {
-        label: 'JSON in UTF-16',
-        method,
-        url,
-        raw: Buffer.from(text, 'utf16le'),
-        headers: { 'content-type': 'application/json; charset=utf-16' },
-      },
-      { label: 'JSON in UTF-16 labelled UTF-8', method, url, raw: Buffer.from(text, 'utf16le') },
-      { label: 'no content type', method, url, raw: text, omit: ['content-type'] },
-      {
-        label: 'gzip on plain bytes',
-        method,
-        url,
-        raw: text,
-        headers: { 'content-encoding': 'gzip' },
-      },
-      {
-        label: 'two content types',
-        method,
-        url,
-        raw: text,
-        headers: { 'content-type': ['application/json', 'text/plain'] },
-      },
-      {
-        label: 'application/json with a parameter',
-        method,
-        url,
-        raw: text,
-        headers: { 'content-type': 'application/json; charset=latin1' },
-      },
-      { label: 'invalid UTF-8', method, url, raw: Buffer.from([0x7b, 0xff, 0x7d]) },
-      { label: 'a BOM', method, url, raw: `\ufeff${text}` },
-    );
-  }
-  return out;
-}
-
-const QUERIES = [
-  '%',
-  '%zz',
-  'a=%ED%A0%80',
-  'a=%00',
-  '__proto__[x]=1',
-  'constructor[prototype][x]=1',
-  'a[]=1&a[]=2',
-  `a=${'x'.repeat(10_000)}`,
-  Array.from({ length: 30 }, (_, i) => `k${i}=v`).join('&'),
-  'a=<script>alert(1)</script>',
-];
-
 beforeAll(async () => {
-  hostile = createServer(hostileHandler);
-  await new Promise<void>((resolve) => hostile.listen(0, '127.0.0.1', resolve));
-  base = `http://127.0.0.1:${(hostile.address() as AddressInfo).port}`;
+  hostile = await startHostileProvider();
+  base = hostile.base;
   closedPort = await freePort();
   logs = new LogCapture();
   tools = await buildToolsApp({
@@ -838,8 +188,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await tools.close();
-  hostile.closeAllConnections();
-  await new Promise((resolve) => hostile.close(resolve));
+  await hostile.close();
 });
 
 describe('tools fuzz', () => {
