@@ -63,9 +63,12 @@ const isLoopbackHost = (host: string): boolean =>
 
 async function fetchJwksText(url: string, timeoutMs: number): Promise<string> {
   const result = await fetchJwks(url, { timeoutMs, maxBytes: MAX_JWKS_BYTES });
-  if (result.ok) return result.text;
   const refuse = (detail: string, message: string): AppError =>
     new AppError('validation_failed', detail, { errors: [{ path: '/body/jwksUrl', message }] });
+  // Empty key material reads as none given ("not verified"): the URL's fault, said as such.
+  if (result.ok && result.text.trim() === '')
+    throw refuse('The JWKS URL answered an empty body.', 'answered an empty body');
+  if (result.ok) return result.text;
   switch (result.problem) {
     case 'not-a-url':
       throw refuse('The JWKS URL is not a URL.', 'is not a URL');

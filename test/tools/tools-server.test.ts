@@ -150,12 +150,17 @@ describe('the tools server', () => {
     );
   });
 
-  it('bounds the JWKS URL fetch: a stalled body, a huge body and a redirect are 400s', async () => {
+  it('bounds the JWKS URL fetch: a stalled body, a huge body, a redirect and an empty body are 400s', async () => {
     let bytesSent = 0;
     const hostile = createServer((req, res) => {
       if (req.url === '/stall') {
         res.writeHead(200, { 'content-type': 'application/json' });
         res.write('{"keys":[');
+        return;
+      }
+      if (req.url === '/empty') {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(' \n');
         return;
       }
       if (req.url === '/redirect') {
@@ -201,6 +206,19 @@ describe('the tools server', () => {
           `The JWKS could not be fetched: ${detail}.`,
         );
       }
+      // An empty 200 is no key set, not "no key given" (which would answer "not verified").
+      const empty = await quick.inject({
+        method: 'POST',
+        url: '/api/jwt/verify',
+        headers: HOST,
+        payload: { token, jwksUrl: `${base}/empty` },
+      });
+      expect(empty.statusCode).toBe(400);
+      expect(empty.json()).toMatchObject({
+        code: 'validation_failed',
+        detail: 'The JWKS URL answered an empty body.',
+        errors: [{ path: '/body/jwksUrl' }],
+      });
       expect(bytesSent).toBeLessThan(16 * 1024 * 1024);
     } finally {
       await quick.close();
