@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { stdSerializers } from 'pino';
+import type { Logger } from 'pino';
 import { isDatabaseUnavailable } from '../db/index.js';
 import { AppError, errorCatalog, isAppError, type ErrorCode, type FieldError } from '../errors.js';
 import type { RouteMethods } from './method-not-allowed.js';
@@ -130,6 +130,19 @@ export function sendProblem(
     .send(problemFor(error, request.id));
 }
 
+/** The type and message of a rejection's error, with its causes' messages, never its stack. */
+function rejectionReason(error: unknown): { type: string; message: string } {
+  const messages: string[] = [];
+  let current: unknown = error;
+  // Bounded: a cause chain can be long, or loop back on itself.
+  for (let depth = 0; current instanceof Error && depth < 5; depth++) {
+    messages.push(current.message);
+    current = current.cause;
+  }
+  const type = error instanceof Error ? error.constructor.name : typeof error;
+  return { type, message: messages.join(': ') };
+}
+
 /** Installs the one error handler and the 404/405 handler on `app`. */
 export function installErrorHandling(app: FastifyInstance, routes: RouteMethods): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
@@ -155,11 +168,15 @@ export function installErrorHandling(app: FastifyInstance, routes: RouteMethods)
       );
     } else if (appError.status >= 500) {
       request.log.error({ err: error }, 'request failed');
-    } else {
+    } else if ((request.log as Partial<Logger>).isLevelEnabled?.('debug') !== false) {
       // The client's mistake, not a fault in the code: the messages (with their causes) say why,
       // a stack would say nothing more and only bulk out the log of a flood of hostile requests.
-      const { type, message } = stdSerializers.err(error);
-      request.log.debug({ code: appError.code, reason: { type, message } }, 'request rejected');
+      // Built only when it is logged, and without reading the stack (V8 formats it on first read:
+      // ~10 µs per rejection of a 401 or 429 flood).
+      request.log.debug(
+        { code: appError.code, reason: rejectionReason(error) },
+        'request rejected',
+      );
     }
     return sendProblem(reply, request, appError);
   });
