@@ -1,4 +1,4 @@
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Keyring } from '../crypto/index.js';
 import { masterKeysOf, masterKeyWeakness } from './master-key.js';
@@ -134,17 +134,47 @@ export const masterKeyCheck: PostureCheck = {
   },
 };
 
-const SECRET_SETTINGS: [string, (c: PostureContext['config']) => unknown][] = [
-  ['keys.masterKey', (c) => c.keys.masterKey],
-  ['tls.passphrase', (c) => c.tls.passphrase],
-  ['metrics.token', (c) => c.metrics.token],
-  ['audit.webhook.secret', (c) => c.audit.webhook.secret],
-  ['database.url', (c) => c.database.url],
-  [
-    'oidc.providers.*.clientSecret',
-    (c) => Object.values(c.oidc.providers).find((p) => p.clientSecret !== undefined)?.clientSecret,
-  ],
+/** Where the settings that hold secrets sit in a config file (`*`: any provider name). */
+const SECRET_PATHS: readonly (readonly string[])[] = [
+  ['keys', 'masterKey'],
+  ['tls', 'passphrase'],
+  ['metrics', 'token'],
+  ['audit', 'webhook', 'secret'],
+  ['database', 'url'],
+  ['oidc', 'providers', '*', 'clientSecret'],
 ];
+
+/** True when `value` (a config file's JSON) has a value at `path`; own properties only. */
+function holdsAt(value: unknown, path: readonly string[]): boolean {
+  if (path.length === 0) return value !== undefined && value !== null;
+  if (typeof value !== 'object' || value === null) return false;
+  const [head, ...rest] = path as [string, ...string[]];
+  const children =
+    head === '*'
+      ? Object.values(value)
+      : Object.hasOwn(value, head)
+        ? [(value as Record<string, unknown>)[head]]
+        : [];
+  return children.some((child) => holdsAt(child, rest));
+}
+
+/**
+ * Whether the config file itself holds a secret. Only the file counts: the same setting from the
+ * environment (`BULWARK_MASTER_KEY` next to a secret-free, world-readable file, as a systemd
+ * EnvironmentFile or a container secret gives it) is not in the file. A file that cannot be read
+ * or parsed here counts as holding one (loading the config reports it on its own).
+ */
+function fileHoldsSecrets(path: string): boolean {
+  let parsed: unknown;
+  try {
+    // A regular file only: a FIFO or a device given as --config would block or never end.
+    if (!statSync(path).isFile()) return true;
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch {
+    return true;
+  }
+  return SECRET_PATHS.some((secretPath) => holdsAt(parsed, secretPath));
+}
 
 /** Line 9: secrets in a config file that other local accounts can read are not secret. */
 export const secretFilesCheck: PostureCheck = {
@@ -159,10 +189,7 @@ export const secretFilesCheck: PostureCheck = {
       if (provider.privateKeyFile !== undefined)
         files.push([`oidc.providers.${name}.privateKeyFile`, provider.privateKeyFile]);
     }
-    if (
-      context.configFile !== undefined &&
-      SECRET_SETTINGS.some(([, get]) => get(context.config) !== undefined)
-    ) {
+    if (context.configFile !== undefined && fileHoldsSecrets(context.configFile)) {
       files.push(['--config', context.configFile]);
     }
     const outcomes: Outcome[] = [];

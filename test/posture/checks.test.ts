@@ -183,6 +183,41 @@ describe('posture checks', () => {
     expect(() => assertProductionPosture(config)).not.toThrow();
   });
 
+  it('judges a --config file by the secrets in the file, not those the environment adds', () => {
+    const d = dir();
+    const path = join(d, 'bulwark.json');
+    // The systemd or container setup: secrets from the environment, a world-readable file without
+    // any. The config evaluated still holds the master key and the metrics token (PROD), from
+    // elsewhere than the file.
+    writeFileSync(path, JSON.stringify({ server: { trustProxy: ['10.0.0.5'] } }), { mode: 0o644 });
+    chmodSync(path, 0o644);
+    expect(of(findings(PROD, { configFile: path }), 'keys.file-modes')).toEqual([
+      expect.objectContaining({ status: 'pass' }),
+    ]);
+    // Each secret setting in the file makes the same mode a fail, wherever it sits.
+    for (const inFile of [
+      { keys: { masterKey: 'a' } },
+      { metrics: { token: 't' } },
+      { audit: { webhook: { secret: 's' } } },
+      { database: { url: 'postgres://u:p@db/app' } },
+      { tls: { passphrase: 'p' } },
+      { oidc: { providers: { corp: { issuer: 'https://id.example', clientSecret: 'c' } } } },
+    ]) {
+      writeFileSync(path, JSON.stringify(inFile));
+      expect(
+        of(findings(PROD, { configFile: path }), 'keys.file-modes'),
+        JSON.stringify(inFile),
+      ).toEqual([expect.objectContaining({ status: 'fail' })]);
+    }
+    // A name that only looks like a secret setting's, or one inherited, is not one.
+    writeFileSync(path, JSON.stringify({ keys: { masterKeyFile: '/etc/k.json' }, token: 'x' }));
+    expect(of(findings(PROD, { configFile: path }), 'keys.file-modes')[0]!.status).toBe('pass');
+    // A file that is not JSON (reported on its own when the config is loaded) counts as holding
+    // secrets: the mode check stays on.
+    writeFileSync(path, '{ not json');
+    expect(of(findings(PROD, { configFile: path }), 'keys.file-modes')[0]!.status).toBe('fail');
+  });
+
   it('finds a weak version among several keys', () => {
     const value = `2:${randomBytes(32).toString('base64')},1:${Buffer.alloc(32, 5).toString('base64')}`;
     const found = of(
