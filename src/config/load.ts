@@ -140,6 +140,39 @@ function readEnv(
   }
 }
 
+/** Deeper than any setting goes (access.roles.<role>.permissions is 4), with room to spare. */
+const MAX_FILE_DEPTH = 16;
+const POISONED_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+/**
+ * What is wrong with the shape of a config file's JSON before it is merged: nesting deeper than
+ * any setting (which would overflow the merge's recursion: a stack trace instead of a message),
+ * or a key that names an object's prototype (never a setting, and refused rather than dropped in
+ * silence). Walked without recursion.
+ */
+function fileShapeProblem(parsed: Json): string | undefined {
+  const stack: { value: unknown; path: string; depth: number }[] = [
+    { value: parsed, path: '', depth: 1 },
+  ];
+  while (stack.length > 0) {
+    const { value, path, depth } = stack.pop()!;
+    if (depth > MAX_FILE_DEPTH)
+      return `nests deeper than ${MAX_FILE_DEPTH} levels (at ${path}). Fix: check the file against docs/config.md.`;
+    const entries = Array.isArray(value)
+      ? value.map((item, index) => [String(index), item] as const)
+      : isPlainObject(value)
+        ? Object.entries(value)
+        : [];
+    for (const [key, child] of entries) {
+      const at = path === '' ? key : `${path}.${key}`;
+      if (POISONED_KEYS.has(key) && !Array.isArray(value))
+        return `holds the key "${key}" (at ${at}), which is never a setting. Fix: remove it.`;
+      stack.push({ value: child, path: at, depth: depth + 1 });
+    }
+  }
+  return undefined;
+}
+
 function readFile(file: string, raw: Json, sources: Map<string, string>, problems: string[]): void {
   let text: string;
   try {
@@ -160,6 +193,11 @@ function readFile(file: string, raw: Json, sources: Map<string, string>, problem
   }
   if (!isPlainObject(parsed)) {
     problems.push(`--config ${file} must hold a JSON object. Fix: wrap the settings in { }.`);
+    return;
+  }
+  const shape = fileShapeProblem(parsed);
+  if (shape !== undefined) {
+    problems.push(`--config ${file} ${shape}`);
     return;
   }
   deepMerge(raw, parsed);

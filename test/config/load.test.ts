@@ -310,10 +310,28 @@ describe('invalid config', () => {
     }
   });
 
-  it('ignores prototype-poisoning keys in a config file', () => {
-    const file = tempFile('{"__proto__": {"polluted": true}, "server": {"port": 1234}}');
-    const config = loadConfig({ env: {}, file });
-    expect(config.server.port).toBe(1234);
+  it('refuses prototype-poisoning keys in a config file, at any depth, and pollutes nothing', () => {
+    for (const [text, at] of [
+      ['{"__proto__": {"polluted": true}, "server": {"port": 1234}}', '"__proto__" (at __proto__)'],
+      [
+        '{"server": {"constructor": {"prototype": {"polluted": true}}}}',
+        '"constructor" (at server.constructor)',
+      ],
+      [
+        '{"access": {"roles": {"prototype": ["users:read"]}}}',
+        '"prototype" (at access.roles.prototype)',
+      ],
+    ] as const) {
+      const [problem] = problemsOf(() => loadConfig({ env: {}, file: tempFile(text) }));
+      expect(problem).toContain(`holds the key ${at}, which is never a setting. Fix: remove it.`);
+    }
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
+  it('refuses a config file nested deeper than any setting, with a message and no stack', () => {
+    // 100 000 levels: merging it recursively overflowed the stack (a RangeError and its trace).
+    const file = tempFile(`{"x":${'['.repeat(100_000)}${']'.repeat(100_000)}}`);
+    const [problem] = problemsOf(() => loadConfig({ env: {}, file }));
+    expect(problem).toMatch(/nests deeper than 16 levels \(at x\.0\.0/);
   });
 });
