@@ -147,8 +147,8 @@ const POISONED_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 /**
  * What is wrong with the shape of a config file's JSON before it is merged: nesting deeper than
  * any setting (which would overflow the merge's recursion: a stack trace instead of a message),
- * or a key that names an object's prototype (never a setting, and refused rather than dropped in
- * silence). Walked without recursion.
+ * a key that names an object's prototype (never a setting, and refused rather than dropped in
+ * silence), or a number JSON.parse could only read as Infinity. Walked without recursion.
  */
 function fileShapeProblem(parsed: Json): string | undefined {
   const stack: { value: unknown; path: string; depth: number }[] = [
@@ -167,6 +167,9 @@ function fileShapeProblem(parsed: Json): string | undefined {
       const at = path === '' ? key : `${path}.${key}`;
       if (POISONED_KEYS.has(key) && !Array.isArray(value))
         return `holds the key "${key}" (at ${at}), which is never a setting. Fix: remove it.`;
+      // JSON.parse reads 1e400 as Infinity, which every later step would report as null.
+      if (typeof child === 'number' && !Number.isFinite(child))
+        return `holds a number out of range (at ${at}). Fix: check the file against docs/config.md.`;
       stack.push({ value: child, path: at, depth: depth + 1 });
     }
   }

@@ -328,6 +328,12 @@ describe('invalid config', () => {
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 
+  it('refuses a number out of range by its place, not as null', () => {
+    const file = tempFile('{"server": {"port": 1e400}}');
+    const [problem] = problemsOf(() => loadConfig({ env: {}, file }));
+    expect(problem).toContain('holds a number out of range (at server.port)');
+  });
+
   it('refuses a config file nested deeper than any setting, with a message and no stack', () => {
     // 100 000 levels: merging it recursively overflowed the stack (a RangeError and its trace).
     const file = tempFile(`{"x":${'['.repeat(100_000)}${']'.repeat(100_000)}}`);
