@@ -67,12 +67,16 @@ function fromEnv(raw: string, schema: SchemaNode): { value: unknown } | { proble
                 .map((part) => part.trim())
                 .filter(Boolean),
       };
-    case 'object':
+    case 'object': {
+      let value: unknown;
       try {
-        return { value: JSON.parse(text) as unknown };
+        value = JSON.parse(text);
       } catch {
         return { problem: 'is not valid JSON' };
       }
+      const shape = jsonShapeProblem(value);
+      return shape === undefined ? { value } : { problem: shape.problem };
+    }
     default:
       return { value: raw };
   }
@@ -145,19 +149,21 @@ const MAX_FILE_DEPTH = 16;
 const POISONED_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
 /**
- * What is wrong with the shape of a config file's JSON before it is merged: nesting deeper than
- * any setting (which would overflow the merge's recursion: a stack trace instead of a message),
- * a key that names an object's prototype (never a setting, and refused rather than dropped in
- * silence), or a number JSON.parse could only read as Infinity. Walked without recursion.
+ * What is wrong with the shape of JSON settings (a config file, an object setting from the
+ * environment) before they are merged: nesting deeper than any setting (which would overflow the
+ * merge's recursion: a stack trace instead of a message), a key that names an object's prototype
+ * (never a setting, and refused rather than dropped in silence), or a number JSON.parse could
+ * only read as Infinity. Walked without recursion.
  */
-function fileShapeProblem(parsed: Json): string | undefined {
+function jsonShapeProblem(parsed: unknown): { problem: string; fix: string } | undefined {
+  const check = 'check it against docs/config.md';
   const stack: { value: unknown; path: string; depth: number }[] = [
     { value: parsed, path: '', depth: 1 },
   ];
   while (stack.length > 0) {
     const { value, path, depth } = stack.pop()!;
     if (depth > MAX_FILE_DEPTH)
-      return `nests deeper than ${MAX_FILE_DEPTH} levels (at ${path}). Fix: check the file against docs/config.md.`;
+      return { problem: `nests deeper than ${MAX_FILE_DEPTH} levels (at ${path})`, fix: check };
     const entries = Array.isArray(value)
       ? value.map((item, index) => [String(index), item] as const)
       : isPlainObject(value)
@@ -166,10 +172,13 @@ function fileShapeProblem(parsed: Json): string | undefined {
     for (const [key, child] of entries) {
       const at = path === '' ? key : `${path}.${key}`;
       if (POISONED_KEYS.has(key) && !Array.isArray(value))
-        return `holds the key "${key}" (at ${at}), which is never a setting. Fix: remove it.`;
+        return {
+          problem: `holds the key "${key}" (at ${at}), which is never a setting`,
+          fix: 'remove it',
+        };
       // JSON.parse reads 1e400 as Infinity, which every later step would report as null.
       if (typeof child === 'number' && !Number.isFinite(child))
-        return `holds a number out of range (at ${at}). Fix: check the file against docs/config.md.`;
+        return { problem: `holds a number out of range (at ${at})`, fix: check };
       stack.push({ value: child, path: at, depth: depth + 1 });
     }
   }
@@ -198,9 +207,9 @@ function readFile(file: string, raw: Json, sources: Map<string, string>, problem
     problems.push(`--config ${file} must hold a JSON object. Fix: wrap the settings in { }.`);
     return;
   }
-  const shape = fileShapeProblem(parsed);
+  const shape = jsonShapeProblem(parsed);
   if (shape !== undefined) {
-    problems.push(`--config ${file} ${shape}`);
+    problems.push(`--config ${file} ${shape.problem}. Fix: ${shape.fix}.`);
     return;
   }
   deepMerge(raw, parsed);

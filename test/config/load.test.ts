@@ -234,6 +234,16 @@ describe('invalid config', () => {
     expect(problem).toMatch(/BULWARK_API_DEPRECATIONS .*not valid JSON/);
   });
 
+  it('refuses an object setting nested past any setting, or with a number out of range', () => {
+    const deep = `{"a":${'['.repeat(50_000)}${']'.repeat(50_000)}}`;
+    expect(problemsOf(() => loadConfig({ env: { BULWARK_ACCESS_ROLES: deep } }))[0]).toMatch(
+      /^BULWARK_ACCESS_ROLES \(access\.roles\) nests deeper than 16 levels \(at a\.0/,
+    );
+    expect(
+      problemsOf(() => loadConfig({ env: { BULWARK_ACCESS_ROLES: '{"admin":[1e400]}' } }))[0],
+    ).toMatch(/holds a number out of range \(at admin\.0\)/);
+  });
+
   it('refuses wildcard CORS with credentials', () => {
     const [problem] = problemsOf(() =>
       createConfig({ cors: { origins: ['*'], credentials: true } }),
