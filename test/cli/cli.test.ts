@@ -1,11 +1,12 @@
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { open } from 'node:fs/promises';
-import { createServer, type AddressInfo, type Socket } from 'node:net';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BIN, runNode, Spawned } from '../helpers/process.js';
+import { silentRedis } from '../helpers/redis.js';
 
 // These tests run the built CLI (npm test builds first).
 const spawned: Spawned[] = [];
@@ -251,28 +252,20 @@ describe('bulwark serve', () => {
   // allows); a config file that is a FIFO holds it in loading the config, before anything opens.
   it('stops on SIGTERM during start-up: one line, the port never opens, exit 0 within seconds', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'bulwark-cli-'));
-    const sockets: Socket[] = [];
-    let connected!: () => void;
-    const reached = new Promise<void>((resolve) => (connected = resolve));
-    const silent = createServer((socket) => {
-      sockets.push(socket);
-      connected();
-    });
-    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
-    const redisPort = (silent.address() as AddressInfo).port;
+    const silent = await silentRedis();
     try {
       const server = new Spawned(
         [BIN, 'serve'],
         {
           PORT: '0',
           BULWARK_LOG_LEVEL: 'info',
-          REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+          REDIS_URL: silent.url,
           BULWARK_REDIS_CONNECT_TIMEOUT_MS: '60000',
         },
         dir,
       );
       spawned.push(server);
-      await reached;
+      await silent.reached;
       const signalled = Date.now();
       server.child.kill('SIGTERM');
       const exit = await server.exited;
@@ -292,8 +285,7 @@ describe('bulwark serve', () => {
       expect(server.stderr).toBe('');
       // That what start-up opened is closed is shown in-process: test/server/start-abort.test.ts.
     } finally {
-      for (const socket of sockets) socket.destroy();
-      silent.close();
+      silent.release();
     }
   });
 

@@ -1,11 +1,11 @@
 import { randomBytes, X509Certificate } from 'node:crypto';
 import { copyFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { connect, type TLSSocket } from 'node:tls';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { BIN, runNode, Spawned } from '../helpers/process.js';
+import { silentRedis } from '../helpers/redis.js';
 import { devCertFiles, tempDir } from '../helpers/tls.js';
 
 // Runs the built CLI (npm test builds first): the real process, its signals and its exit codes.
@@ -71,16 +71,31 @@ async function waitForLog(server: Spawned, pattern: RegExp, from: number): Promi
   }
 }
 
+/**
+ * Two certificates in a fresh directory, and the cert.pem / key.pem the server is given, holding
+ * the first: a test swaps in the second, then sends SIGHUP.
+ */
+function reloadableCert(): {
+  dir: string;
+  first: ReturnType<typeof devCertFiles>;
+  second: ReturnType<typeof devCertFiles>;
+  certFile: string;
+  keyFile: string;
+} {
+  const dir = tempDir();
+  dirs.push(dir);
+  const first = devCertFiles(dir, 'first');
+  const second = devCertFiles(dir, 'second');
+  const certFile = join(dir, 'cert.pem');
+  const keyFile = join(dir, 'key.pem');
+  copyFileSync(first.certFile, certFile);
+  copyFileSync(first.keyFile, keyFile);
+  return { dir, first, second, certFile, keyFile };
+}
+
 describe('bulwark serve over HTTPS', () => {
   it('reloads certificate and key on SIGHUP without dropping open connections; a bad file keeps the old one', async () => {
-    const dir = tempDir();
-    dirs.push(dir);
-    const first = devCertFiles(dir, 'first');
-    const second = devCertFiles(dir, 'second');
-    const certFile = join(dir, 'cert.pem');
-    const keyFile = join(dir, 'key.pem');
-    copyFileSync(first.certFile, certFile);
-    copyFileSync(first.keyFile, keyFile);
+    const { dir, first, second, certFile, keyFile } = reloadableCert();
 
     const server = new Spawned([BIN, 'serve'], {
       ...baseEnv(dir),
@@ -139,42 +154,27 @@ describe('bulwark serve over HTTPS', () => {
   });
 
   it('survives a SIGHUP during start-up and reloads the certificate once started', async () => {
-    const dir = tempDir();
-    dirs.push(dir);
-    const first = devCertFiles(dir, 'first');
-    const second = devCertFiles(dir, 'second');
-    const certFile = join(dir, 'cert.pem');
-    const keyFile = join(dir, 'key.pem');
-    copyFileSync(first.certFile, certFile);
-    copyFileSync(first.keyFile, keyFile);
+    const { dir, second, certFile, keyFile } = reloadableCert();
     // A "Redis" that accepts and never answers holds start-up in its connection wait: a
-    // deterministic point inside start-up. Closing its connections lets start-up go on.
-    const sockets: Socket[] = [];
-    let connected!: () => void;
-    const reached = new Promise<void>((resolve) => (connected = resolve));
-    const silent = createServer((socket) => {
-      sockets.push(socket);
-      connected();
-    });
-    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    // deterministic point inside start-up. Releasing it lets start-up go on.
+    const silent = await silentRedis();
     try {
       const server = new Spawned([BIN, 'serve'], {
         ...baseEnv(dir),
         BULWARK_TLS_CERT_FILE: certFile,
         BULWARK_TLS_KEY_FILE: keyFile,
-        REDIS_URL: `redis://127.0.0.1:${(silent.address() as AddressInfo).port}`,
+        REDIS_URL: silent.url,
         BULWARK_REDIS_CONNECT_TIMEOUT_MS: '60000',
       });
       spawned.push(server);
-      await reached;
+      await silent.reached;
       copyFileSync(second.keyFile, keyFile);
       copyFileSync(second.certFile, certFile);
       server.child.kill('SIGHUP');
       await waitForLog(server, /SIGHUP during start-up/, 0);
       // Node's default for SIGHUP is to exit: the process must still be starting.
       expect(server.child.exitCode).toBeNull();
-      silent.close();
-      for (const socket of sockets) socket.destroy();
+      silent.release();
       const [, url] = await server.waitFor(/"url":"(https:[^"]+)"/);
       await waitForLog(server, /TLS certificate reloaded/, 0);
       const fresh = await tlsConnect(Number(new URL(url!).port));
@@ -184,8 +184,7 @@ describe('bulwark serve over HTTPS', () => {
       server.child.kill('SIGTERM');
       expect((await server.exited).code).toBe(0);
     } finally {
-      silent.close();
-      for (const socket of sockets) socket.destroy();
+      silent.release();
     }
   });
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
 
 /*
@@ -129,4 +129,35 @@ export class OwnRedis {
     child.kill('SIGKILL');
     await exited;
   }
+}
+
+/**
+ * A "Redis" on loopback that accepts connections and never answers: a start-up that connects to
+ * it waits there (up to redis.connectTimeoutMs), a deterministic point inside start-up for tests
+ * of what happens meanwhile. `reached` resolves at the first connection; `release` drops every
+ * connection and stops listening (a waiting start-up then goes on, Redis counted as down).
+ */
+export async function silentRedis(): Promise<{
+  url: string;
+  sockets: readonly Socket[];
+  reached: Promise<void>;
+  release: () => void;
+}> {
+  const sockets: Socket[] = [];
+  let connected!: () => void;
+  const reached = new Promise<void>((resolve) => (connected = resolve));
+  const server = createServer((socket) => {
+    sockets.push(socket);
+    connected();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `redis://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    sockets,
+    reached,
+    release: () => {
+      server.close();
+      for (const socket of sockets) socket.destroy();
+    },
+  };
 }

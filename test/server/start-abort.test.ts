@@ -1,10 +1,10 @@
 import { once } from 'node:events';
-import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createConfig } from '../../src/config/index.js';
 import { startServer } from '../../src/server.js';
 import { testConfigInput } from '../helpers/app.js';
 import { createTestDb, type TestDb } from '../helpers/db.js';
+import { silentRedis } from '../helpers/redis.js';
 
 const dbs: TestDb[] = [];
 afterEach(async () => {
@@ -14,14 +14,7 @@ afterEach(async () => {
 describe('startServer with an abort signal (a stop during start-up)', () => {
   it('ends the wait for Redis at once, closes what it opened, and rejects with the reason', async () => {
     // A "Redis" that accepts and never answers: start-up would wait redis.connectTimeoutMs.
-    const sockets: Socket[] = [];
-    let connected!: () => void;
-    const reached = new Promise<void>((resolve) => (connected = resolve));
-    const silent = createServer((socket) => {
-      sockets.push(socket);
-      connected();
-    });
-    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const silent = await silentRedis();
     const testDb = await createTestDb();
     dbs.push(testDb);
     const config = createConfig(
@@ -29,7 +22,7 @@ describe('startServer with an abort signal (a stop during start-up)', () => {
         log: { level: 'silent' },
         server: { port: 0 },
         redis: {
-          url: `redis://127.0.0.1:${(silent.address() as AddressInfo).port}`,
+          url: silent.url,
           connectTimeoutMs: 60_000,
         },
       }),
@@ -37,19 +30,20 @@ describe('startServer with an abort signal (a stop during start-up)', () => {
     const stop = new AbortController();
     try {
       const starting = startServer(config, { signal: stop.signal });
-      await reached;
+      await silent.reached;
       const abortedAt = Date.now();
       stop.abort();
       await expect(starting).rejects.toBe(stop.signal.reason);
       expect(Date.now() - abortedAt).toBeLessThan(2_000);
       // Closed by the store (this process stays up): the connections end from the client's side.
       await Promise.all(
-        sockets.map((socket) => (socket.closed ? Promise.resolve([]) : once(socket, 'close'))),
+        silent.sockets.map((socket) =>
+          socket.closed ? Promise.resolve([]) : once(socket, 'close'),
+        ),
       );
-      expect(sockets.length).toBeGreaterThan(0);
+      expect(silent.sockets.length).toBeGreaterThan(0);
     } finally {
-      for (const socket of sockets) socket.destroy();
-      silent.close();
+      silent.release();
     }
   });
 
