@@ -48,7 +48,10 @@ describe('POST /api/v1/auth/login', () => {
     expect(body.user).toMatchObject({ id, email, role: 'user', name: 'Login User' });
     expect(Object.keys(body.user as object)).not.toContain('password_hash');
     expect(body.refreshToken).toMatch(/^bwr_[A-Za-z0-9_-]{43}$/);
-    expect(res.body).not.toMatch(/argon2|password|hash/i);
+    // The tokens left out: random base64url holds "hash" now and then (a few runs in 10 000).
+    expect(JSON.stringify({ ...body, accessToken: '', refreshToken: '' })).not.toMatch(
+      /argon2|password|hash/i,
+    );
     await expectAccessWorks(t.app, body.accessToken as string);
   });
 
