@@ -88,7 +88,9 @@ export type JwksFetch =
   | { ok: true; text: string }
   | { ok: false; problem: 'not-a-url' | 'not-http' | 'credentials' }
   | { ok: false; problem: 'unreachable'; url: URL; reason: string }
-  | { ok: false; problem: 'status'; url: URL; status: number };
+  | { ok: false; problem: 'status'; url: URL; status: number }
+  /** A 2xx with nothing in it: key material that verifiers would read as none given. */
+  | { ok: false; problem: 'empty'; url: URL };
 
 /**
  * A JWKS URL the user gave, checked without asking it: http or https only, without a user name
@@ -109,7 +111,10 @@ export function jwksUrl(
   return { ok: true, url };
 }
 
-/** Fetches a JWKS URL the user gave, checked as jwksUrl does, bounded as fetchText is, 2xx only. */
+/**
+ * Fetches a JWKS URL the user gave, checked as jwksUrl does, bounded as fetchText is, 2xx with a
+ * body only.
+ */
 export async function fetchJwks(text: string, options: FetchTextOptions): Promise<JwksFetch> {
   const checked = jwksUrl(text);
   if (!checked.ok) return checked;
@@ -124,5 +129,6 @@ export async function fetchJwks(text: string, options: FetchTextOptions): Promis
   }
   if (answer.status < 200 || answer.status >= 300)
     return { ok: false, problem: 'status', url, status: answer.status };
+  if (answer.text.trim() === '') return { ok: false, problem: 'empty', url };
   return { ok: true, text: answer.text };
 }

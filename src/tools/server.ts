@@ -65,9 +65,6 @@ async function fetchJwksText(url: string, timeoutMs: number): Promise<string> {
   const result = await fetchJwks(url, { timeoutMs, maxBytes: MAX_JWKS_BYTES });
   const refuse = (detail: string, message: string): AppError =>
     new AppError('validation_failed', detail, { errors: [{ path: '/body/jwksUrl', message }] });
-  // Empty key material reads as none given ("not verified"): the URL's fault, said as such.
-  if (result.ok && result.text.trim() === '')
-    throw refuse('The JWKS URL answered an empty body.', 'answered an empty body');
   if (result.ok) return result.text;
   switch (result.problem) {
     case 'not-a-url':
@@ -83,6 +80,9 @@ async function fetchJwksText(url: string, timeoutMs: number): Promise<string> {
       throw refuse(`The JWKS could not be fetched: ${result.reason}.`, result.reason);
     case 'status':
       throw refuse(`The JWKS URL answered ${result.status}.`, `answered ${result.status}`);
+    case 'empty':
+      // Empty key material reads as none given ("not verified"): the URL's fault, said as such.
+      throw refuse('The JWKS URL answered an empty body.', 'answered an empty body');
   }
 }
 

@@ -47,47 +47,54 @@ async function readStdin(): Promise<string> {
   return (await readStdinBounded(MAX_INPUT_BYTES)).toString('utf8');
 }
 
-/** The --jwks-url given, checked without asking it; its mistakes are usage errors (exit 2). */
-async function checkJwksUrl(text: string): Promise<URL> {
-  const { jwksUrl } = await import('../../tools/fetch-text.js');
-  const checked = jwksUrl(text);
-  if (checked.ok) return checked.url;
+/** A --jwks-url mistake found without asking the URL: a usage error (exit 2). */
+function jwksUrlMistake(problem: 'not-a-url' | 'not-http' | 'credentials', text: string): Error {
   // The URL is shown without its user name and password or its query values (shownUrl).
-  switch (checked.problem) {
+  switch (problem) {
     case 'not-a-url':
-      throw new CliUsageError(`--jwks-url "${shownUrl(text)}" is not a URL`);
+      return new CliUsageError(`--jwks-url "${shownUrl(text)}" is not a URL`);
     case 'not-http':
-      throw new CliUsageError('--jwks-url must be http or https');
+      return new CliUsageError('--jwks-url must be http or https');
     case 'credentials':
-      throw new CliUsageError(
+      return new CliUsageError(
         `--jwks-url must not contain a user name or password (${shownUrl(text)}): a JWKS is public`,
       );
   }
 }
 
+/** The --jwks-url given, checked without asking it; its mistakes are usage errors (exit 2). */
+async function checkJwksUrl(text: string): Promise<URL> {
+  const { jwksUrl } = await import('../../tools/fetch-text.js');
+  const checked = jwksUrl(text);
+  if (checked.ok) return checked.url;
+  throw jwksUrlMistake(checked.problem, text);
+}
+
 /** The JWKS at `url`, or a CliError with exit 69 when no answer came, not a 2xx one, or none. */
 async function fetchJwks(url: URL): Promise<string> {
-  const { fetchText, FetchTextError } = await import('../../tools/fetch-text.js');
-  let answer;
-  try {
-    answer = await fetchText(url, { timeoutMs: FETCH_TIMEOUT_MS, maxBytes: MAX_INPUT_BYTES });
-  } catch (error) {
-    if (error instanceof FetchTextError)
+  const { fetchJwks: fetchJwksUrl } = await import('../../tools/fetch-text.js');
+  const result = await fetchJwksUrl(url.href, {
+    timeoutMs: FETCH_TIMEOUT_MS,
+    maxBytes: MAX_INPUT_BYTES,
+  });
+  if (result.ok) return result.text;
+  switch (result.problem) {
+    case 'unreachable':
       throw new CliError(
-        `cannot fetch the JWKS at ${shownUrl(url)}: ${error.reason}`,
+        `cannot fetch the JWKS at ${shownUrl(url)}: ${result.reason}`,
         EX_UNAVAILABLE,
       );
-    throw error;
+    case 'status':
+      throw new CliError(`the JWKS URL ${shownUrl(url)} answered ${result.status}`, EX_UNAVAILABLE);
+    case 'empty':
+      // inspectJwt would read empty key material as none given: "not verified" (3).
+      throw new CliError(
+        `the JWKS URL ${shownUrl(url)} did not answer a usable JWKS: the answer is empty.`,
+        EX_UNAVAILABLE,
+      );
+    default:
+      throw jwksUrlMistake(result.problem, url.href);
   }
-  if (answer.status < 200 || answer.status >= 300)
-    throw new CliError(`the JWKS URL ${shownUrl(url)} answered ${answer.status}`, EX_UNAVAILABLE);
-  // inspectJwt reads empty key material as none given, which would make this "not verified" (3).
-  if (answer.text.trim() === '')
-    throw new CliError(
-      `the JWKS URL ${shownUrl(url)} did not answer a usable JWKS: the answer is empty.`,
-      EX_UNAVAILABLE,
-    );
-  return answer.text;
 }
 
 /** `bulwark jwt verify`: the JWT verifier on the command line. */
