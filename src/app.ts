@@ -13,8 +13,7 @@ import { refuseAmbiguousHeaders } from './http/duplicate-headers.js';
 import { closeConnectionsOnClose } from './http/graceful-close.js';
 import { cors } from './http/cors.js';
 import { apiDocs } from './http/docs.js';
-import { installErrorHandling, sendProblem } from './http/error-handler.js';
-import { AppError } from './errors.js';
+import { installErrorHandling, sendMalformedUrl } from './http/error-handler.js';
 import { health } from './http/health.js';
 import { jsonOnly } from './http/json-body.js';
 import { accessLog, createLogger, lazyChildLogger } from './http/logger.js';
@@ -152,11 +151,7 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
     frameworkErrors: (error, request, reply) => {
       reply.headers(API_SECURITY_HEADERS).header(REQUEST_ID_HEADER, request.id);
       if (isHttpsRequest(request)) reply.header('strict-transport-security', hsts);
-      void sendProblem(
-        reply,
-        request,
-        new AppError('bad_request', 'The request URL is malformed.', { cause: error }),
-      );
+      void sendMalformedUrl(reply, request, error);
     },
     routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 200 },
     // Our Ajv options for every context; shared schemas (app.addSchema) reach the Ajv that compiles.

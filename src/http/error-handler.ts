@@ -130,6 +130,22 @@ export function sendProblem(
     .send(problemFor(error, request.id));
 }
 
+/**
+ * Answers a request Fastify could not route because its URL is malformed (`/%zz`): it fails in
+ * `frameworkErrors`, before any hook, so the caller sets its headers first.
+ */
+export function sendMalformedUrl(
+  reply: FastifyReply,
+  request: FastifyRequest,
+  cause: unknown,
+): FastifyReply {
+  return sendProblem(
+    reply,
+    request,
+    new AppError('bad_request', 'The request URL is malformed.', { cause }),
+  );
+}
+
 /** The type and message of a rejection's error, with its causes' messages, never its stack. */
 function rejectionReason(error: unknown): { type: string; message: string } {
   const messages: string[] = [];

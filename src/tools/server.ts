@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { extname } from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { AppError } from '../errors.js';
-import { installErrorHandling, sendProblem } from '../http/error-handler.js';
+import { installErrorHandling, sendMalformedUrl } from '../http/error-handler.js';
 import { jsonOnly } from '../http/json-body.js';
 import { trackRouteMethods } from '../http/method-not-allowed.js';
 import { API_SECURITY_HEADERS } from '../http/security-headers.js';
@@ -104,11 +104,7 @@ export async function buildToolsApp(options: ToolsAppOptions): Promise<FastifyIn
     // its own shape (naming its FST_ERR code) and without the headers below.
     frameworkErrors: (error, request, reply) => {
       reply.headers(TOOLS_HEADERS);
-      void sendProblem(
-        reply,
-        request,
-        new AppError('bad_request', 'The request URL is malformed.', { cause: error }),
-      );
+      void sendMalformedUrl(reply, request, error);
     },
   });
   app.setValidatorCompiler(validatorCompiler);
