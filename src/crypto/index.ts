@@ -1,6 +1,18 @@
 /** The crypto layer: password hashing and policy, encryption at rest, random tokens. */
 export { randomToken, sha256Hex, timingSafeEqualString } from './random.js';
 export { Semaphore } from './semaphore.js';
+export {
+  matchTotp,
+  newRecoveryCodes,
+  newTotpSecret,
+  RECOVERY_CODE_COUNT,
+  recoveryCodeHash,
+  TOTP_DIGITS,
+  TOTP_PERIOD_SECONDS,
+  totpCode,
+  totpStep,
+  totpUri,
+} from './totp.js';
 export { MAX_PASSWORD_BYTES, normalizePassword } from './password-input.js';
 export {
   PasswordHasher,
