@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { Permissions } from './access/permissions.js';
 import { AuthService } from './auth/auth-service.js';
 import { LoginThrottle, NO_LOGIN_THROTTLE } from './auth/login-throttle.js';
+import { MfaService, mfaIssuerLabel } from './auth/mfa-service.js';
 import type { Config } from './config/index.js';
 import {
   FieldCipher,
@@ -19,6 +20,7 @@ import {
   createDatabase,
   ENCRYPTED_COLUMNS,
   IdentitiesRepository,
+  MfaRepository,
   migrateToLatest,
   RefreshTokensRepository,
   SessionsRepository,
@@ -75,6 +77,7 @@ export interface Services {
   sessions: Sessions;
   refreshTokens: RefreshTokens;
   auth: AuthService;
+  mfa: MfaService;
   /** Sign-in with OpenID Connect providers (no routes answer when none is configured). */
   oidc: OidcService;
   close(): Promise<void>;
@@ -266,6 +269,19 @@ export async function createServices(config: Config, options: ServicesOptions): 
         'rateLimit.enabled is false: no rate limits and NO brute-force protection of logins. Raise the limits instead of turning them off.',
       );
     }
+    const throttle = limited
+      ? new LoginThrottle(store, config.rateLimit.login, events)
+      : NO_LOGIN_THROTTLE;
+    const mfa = new MfaService({
+      repo: new MfaRepository(db.kysely),
+      users: usersRepo,
+      hasher,
+      cipher: new FieldCipher(keyring, ENCRYPTED_COLUMNS.totpSecret.purpose),
+      events,
+      throttle,
+      issuer: mfaIssuerLabel(t.issuer),
+      now,
+    });
     const auth = new AuthService({
       users,
       repo: usersRepo,
@@ -274,9 +290,8 @@ export async function createServices(config: Config, options: ServicesOptions): 
       accessTokens,
       refreshTokens,
       events,
-      throttle: limited
-        ? new LoginThrottle(store, config.rateLimit.login, events)
-        : NO_LOGIN_THROTTLE,
+      throttle,
+      mfa,
       defaultRole: config.access.defaultRole,
       now,
     });
@@ -317,6 +332,7 @@ export async function createServices(config: Config, options: ServicesOptions): 
       sessions,
       refreshTokens,
       auth,
+      mfa,
       oidc,
       async close() {
         // Events still queued are written before the database closes; webhooks are abandoned

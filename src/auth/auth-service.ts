@@ -10,6 +10,7 @@ import { canonicalEmail } from '../users/normalize.js';
 import type { User } from '../users/schema.js';
 import type { UsersService } from '../users/users-service.js';
 import type { LoginThrottle } from './login-throttle.js';
+import { invalidMfaCode, type MfaService } from './mfa-service.js';
 
 export interface AuthServiceDeps {
   users: UsersService;
@@ -21,6 +22,8 @@ export interface AuthServiceDeps {
   events: SecurityEvents;
   /** Brute-force throttling of logins and password changes; counted before the password is checked. */
   throttle: Pick<LoginThrottle, 'begin'>;
+  /** The second factor of accounts with MFA on. */
+  mfa: Pick<MfaService, 'checkSecondFactor'>;
   defaultRole: string;
   now?: () => number;
 }
@@ -36,6 +39,13 @@ function accountDisabled(): AppError {
   return new AppError(
     'account_disabled',
     'This account has been disabled. Contact an administrator.',
+  );
+}
+
+function mfaRequired(): AppError {
+  return new AppError(
+    'mfa_required',
+    'This account has MFA on: send the email and password again with `mfaCode`, a code from the authenticator app or a recovery code.',
   );
 }
 
@@ -65,7 +75,7 @@ export class AuthService {
   }
 
   async login(
-    input: { email: string; password: string },
+    input: { email: string; password: string; mfaCode?: string },
     context: EventContext,
   ): Promise<TokenPair & { user: User }> {
     const email = canonicalEmail(input.email);
@@ -87,6 +97,9 @@ export class AuthService {
       this.loginFailed(context, row.id, 'disabled');
       throw accountDisabled();
     }
+    // The attempt stays counted until the second factor passes too, so knowing the password
+    // buys no faster guessing of codes than of passwords.
+    if (row.mfa_enabled === 1) await this.secondFactor(row, input.mfaCode, context);
     await attempt.succeeded();
     const verifiedHash = needsRehash
       ? await this.upgradeHash(row, input.password)
@@ -121,6 +134,12 @@ export class AuthService {
       );
       this.loginFailed(context, row.id, 'wrong_password');
       throw invalidCredentials();
+    }
+    // MFA turned on while the password was checked: this sign-in has not shown a second factor.
+    if (started.user.mfa_enabled === 1 && row.mfa_enabled !== 1) {
+      await this.deps.sessions.end({ id: started.sessionId, userId: row.id }, 'revoked', context);
+      this.mfaChallenged(context, row.id);
+      throw mfaRequired();
     }
     this.deps.events.emit({
       ...context,
@@ -308,6 +327,31 @@ export class AuthService {
       // The next login tries again.
       return row.password_hash;
     }
+  }
+
+  /** Throws mfa_required or invalid_otp unless `mfaCode` is a valid second factor now. */
+  private async secondFactor(
+    row: UserRow,
+    mfaCode: string | undefined,
+    context: EventContext,
+  ): Promise<void> {
+    const result = await this.deps.mfa.checkSecondFactor(row.id, mfaCode, context);
+    if (result.ok) return;
+    if (result.reason === 'mfa_code_missing') {
+      this.mfaChallenged(context, row.id);
+      throw mfaRequired();
+    }
+    this.loginFailed(context, row.id, result.reason);
+    throw invalidMfaCode();
+  }
+
+  private mfaChallenged(context: EventContext, userId: string): void {
+    this.deps.events.emit({
+      ...context,
+      type: 'mfa.challenged',
+      outcome: 'success',
+      target: { type: 'user', id: userId },
+    });
   }
 
   private loginFailed(context: EventContext, userId: string | null, reason: string): void {

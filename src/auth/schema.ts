@@ -6,8 +6,26 @@ export const RegisterBody = Type.Object(
   { additionalProperties: false },
 );
 
+/** A 6-digit code from the authenticator app, or a recovery code (`xxxx-xxxx-xxxx`). */
+const MfaCode = Type.String({
+  minLength: 1,
+  maxLength: 32,
+  description: 'A 6-digit code from the authenticator app, or an unused recovery code.',
+});
+
 export const LoginBody = Type.Object(
-  { email: Email, password: Password },
+  {
+    email: Email,
+    password: Password,
+    mfaCode: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 32,
+        description:
+          'Only for accounts with MFA on: a 6-digit code from the authenticator app, or an unused recovery code. Without it such an account answers 401 mfa_required.',
+      }),
+    ),
+  },
   { additionalProperties: false },
 );
 
@@ -57,6 +75,43 @@ export const SessionList = Type.Object(
         { additionalProperties: false },
       ),
     ),
+  },
+  { additionalProperties: false },
+);
+
+export const MfaStatus = Type.Object(
+  { enabled: Type.Boolean(), recoveryCodesRemaining: Type.Integer({ minimum: 0 }) },
+  { additionalProperties: false },
+);
+
+export const MfaSetupBody = Type.Object({ password: Password }, { additionalProperties: false });
+
+export const MfaSetupResponse = Type.Object(
+  {
+    secret: Type.String({ description: 'Base32 secret, for apps that take it typed in.' }),
+    otpauthUri: Type.String({ description: 'The otpauth:// URI, to show as a QR code.' }),
+    algorithm: Type.Literal('SHA1'),
+    digits: Type.Integer(),
+    period: Type.Integer({ description: 'Seconds per code.' }),
+  },
+  { additionalProperties: false },
+);
+
+export const MfaConfirmBody = Type.Object(
+  { mfaCode: Type.String({ pattern: '^[0-9]{6}$', maxLength: 6 }) },
+  { additionalProperties: false },
+);
+
+export const MfaCodeAndPasswordBody = Type.Object(
+  { password: Password, mfaCode: MfaCode },
+  { additionalProperties: false },
+);
+
+export const RecoveryCodesResponse = Type.Object(
+  {
+    recoveryCodes: Type.Array(Type.String(), {
+      description: 'Single-use codes, shown this once: each signs in once in place of a code.',
+    }),
   },
   { additionalProperties: false },
 );

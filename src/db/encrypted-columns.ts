@@ -5,7 +5,7 @@ import type { Database } from './types.js';
 /**
  * A database column that holds FieldCipher envelopes. The one list of them is
  * ENCRYPTED_COLUMNS: the services take their AAD from it, and `bulwark keys reencrypt` walks it,
- * so a new secret column (TOTP secrets, provider refresh tokens …) is one entry here.
+ * so a new secret column (a provider's refresh tokens …) is one entry here.
  */
 export interface EncryptedColumn {
   /** Stable name for reports and logs: `<table>.<field>`. */
@@ -41,6 +41,14 @@ export const ENCRYPTED_COLUMNS = Object.freeze({
     column: 'private_key_enc',
     purpose: 'signing-key-wrap',
     aad: { table: 'signing_keys', column: 'private_key' },
+  },
+  totpSecret: {
+    name: 'totp_factors.secret',
+    table: 'totp_factors',
+    idColumn: 'user_id',
+    column: 'secret_enc',
+    purpose: 'field-encryption',
+    aad: { table: 'totp_factors', column: 'secret' },
   },
 } as const satisfies Record<string, EncryptedColumn>);
 

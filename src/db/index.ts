@@ -21,6 +21,7 @@ export { SessionsRepository } from './sessions-repository.js';
 export { RefreshTokensRepository } from './refresh-tokens-repository.js';
 export { SigningKeysRepository } from './signing-keys-repository.js';
 export { IdentitiesRepository } from './identities-repository.js';
+export { MfaRepository } from './mfa-repository.js';
 export type * from './types.js';
 export {
   AuditEventsRepository,

@@ -127,6 +127,27 @@ export interface IdentitiesTable {
   last_login_at: Millis;
 }
 
+/** A user's TOTP authenticator (src/auth/mfa-service.ts); at most one per user. */
+export interface TotpFactorsTable {
+  user_id: string;
+  /** Encrypted base32 secret, AAD-bound to totp_factors/secret/<user_id>. */
+  secret_enc: string;
+  created_at: Millis;
+  /** Null while enrolment waits for its first code; MFA is on once set. */
+  confirmed_at: Millis | null;
+  /** RFC 6238 time step of the last accepted code; only a later step is accepted. */
+  last_step: number | null;
+}
+
+/** A single-use recovery code. Random, so stored as its SHA-256 (hex), never in clear. */
+export interface RecoveryCodesTable {
+  id: string;
+  user_id: string;
+  code_hash: string;
+  created_at: Millis;
+  used_at: Millis | null;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
@@ -136,6 +157,8 @@ export interface Database {
   audit_chain_head: AuditChainHeadTable;
   audit_checkpoints: AuditCheckpointsTable;
   identities: IdentitiesTable;
+  totp_factors: TotpFactorsTable;
+  recovery_codes: RecoveryCodesTable;
 }
 
 export type UserRow = Selectable<UsersTable>;
@@ -148,6 +171,7 @@ export type AuditEventRow = Selectable<AuditEventsTable>;
 export type AuditCheckpointRow = Selectable<AuditCheckpointsTable>;
 export type IdentityRow = Selectable<IdentitiesTable>;
 export type NewIdentityRow = Insertable<IdentitiesTable>;
+export type TotpFactorRow = Selectable<TotpFactorsTable>;
 
 // Re-exported so repositories need not import kysely's helpers separately.
 export type { ColumnType, Generated };

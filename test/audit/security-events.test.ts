@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { totpCode } from '../../src/crypto/index.js';
 import type { AuditEventRow } from '../../src/db/index.js';
 import { SECURITY_EVENT_TYPES } from '../../src/security-events.js';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
@@ -165,6 +166,75 @@ describe('security events in the audit table, driven through the HTTP API', () =
     expect(changed).toMatchObject({ outcome: 'success', actor_id: user.id, target_id: user.id });
     expect(JSON.stringify(res.events)).not.toContain(newPassword);
     expect(JSON.stringify(res.events)).not.toContain(STRONG_PASSWORD);
+  });
+
+  it('the MFA events, with no secret, code or recovery code in the record', async () => {
+    const user = await registerAndLogin(t.app);
+    const setup = await call('POST', '/api/v1/auth/mfa/totp/setup', {
+      token: user.accessToken,
+      payload: { password: STRONG_PASSWORD },
+    });
+    const { secret } = setup.res.json<{ secret: string }>();
+    const confirm = await call('POST', '/api/v1/auth/mfa/totp/confirm', {
+      token: user.accessToken,
+      payload: { mfaCode: totpCode(secret, now()) },
+    });
+    const { recoveryCodes } = confirm.res.json<{ recoveryCodes: string[] }>();
+    const login = (mfaCode?: string) =>
+      call('POST', '/api/v1/auth/login', {
+        payload: { email: user.email, password: STRONG_PASSWORD, ...(mfaCode ? { mfaCode } : {}) },
+      });
+    const next = totpCode(secret, now() + 30_000);
+    const steps = [
+      confirm,
+      await login(),
+      await login(next),
+      await login(next),
+      await login(recoveryCodes[0]),
+      await call('POST', '/api/v1/auth/mfa/recovery-codes', {
+        token: user.accessToken,
+        payload: { password: STRONG_PASSWORD, mfaCode: recoveryCodes[1] },
+      }),
+    ];
+    const fresh = steps[5]!.res.json<{ recoveryCodes: string[] }>().recoveryCodes;
+    steps.push(
+      await call('POST', '/api/v1/auth/mfa/disable', {
+        token: user.accessToken,
+        payload: { password: STRONG_PASSWORD, mfaCode: fresh[0] },
+      }),
+    );
+    const seen = steps.map(({ events }) =>
+      events.map((e) => [e.type, e.outcome, JSON.parse(e.details) as Record<string, unknown>]),
+    );
+    expect(seen).toEqual([
+      [['mfa.enabled', 'success', {}]],
+      [['mfa.challenged', 'success', {}]],
+      [['login.succeeded', 'success', {}]],
+      [['login.failed', 'failure', { reason: 'mfa_code_replayed' }]],
+      [
+        ['mfa.recovery_code_used', 'success', { remaining: 9 }],
+        ['login.succeeded', 'success', {}],
+      ],
+      [
+        ['mfa.recovery_code_used', 'success', { remaining: 8 }],
+        ['mfa.recovery_codes_regenerated', 'success', {}],
+      ],
+      [
+        ['mfa.recovery_code_used', 'success', { remaining: 9 }],
+        ['mfa.disabled', 'success', { by: 'self' }],
+      ],
+    ]);
+    for (const { events } of steps) {
+      for (const event of events) {
+        expectContext(event);
+        // A sign-in's event targets its new session, and names the user as the actor.
+        expect(event.target_type === 'session' ? event.actor_id : event.target_id).toBe(user.id);
+      }
+    }
+    const all = JSON.stringify(await stored());
+    for (const value of [secret, next, ...recoveryCodes, ...fresh]) {
+      expect(all).not.toContain(value);
+    }
   });
 
   it('user.updated on PATCH /users/me names the changed fields, never their values', async () => {

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildApp, type BulwarkApp } from '../../src/app.js';
 import { createConfig } from '../../src/config/index.js';
+import { totpCode } from '../../src/crypto/index.js';
 import { migrateToLatest } from '../../src/db/index.js';
 import { LogCapture, TEST_MASTER_KEY, testConfigInput } from '../helpers/app.js';
 import { createTestDb, type TestDb } from '../helpers/db.js';
@@ -101,7 +102,7 @@ describe('bulwark migrate', { timeout: SLOW }, () => {
     const first = await bulwark(['migrate']);
     expect(first.code).toBe(0);
     expect(first.stdout).toBe(
-      'applied 0001-identity\napplied 0002-audit-events\napplied 0003-identities\n',
+      'applied 0001-identity\napplied 0002-audit-events\napplied 0003-identities\napplied 0004-mfa\n',
     );
     expect(first.stderr).toBe('');
     // The tables exist in this test's own database (schema, on PostgreSQL).
@@ -294,6 +295,58 @@ describe('bulwark user create', { timeout: SLOW }, () => {
     });
     expect(res.code).toBe(1);
     expect(res.stderr).toMatch(/^bulwark user: standard input is empty/);
+  });
+});
+
+describe('bulwark user mfa-reset', { timeout: SLOW }, () => {
+  it('turns MFA off for a user who lost the authenticator, and says when it was not on', async () => {
+    const email = 'lost-phone@example.com';
+    expect(
+      (await bulwark(['user', 'create', '--email', email, '--password-stdin'], { input: PASSWORD }))
+        .code,
+    ).toBe(0);
+    const svc = await service();
+    const { body } = await login(email, PASSWORD);
+    const auth = { authorization: `Bearer ${body.accessToken}` };
+    const setup = await svc.inject({
+      method: 'POST',
+      url: '/api/v1/auth/mfa/totp/setup',
+      headers: auth,
+      payload: { password: PASSWORD },
+    });
+    const { secret } = setup.json<{ secret: string }>();
+    const confirm = await svc.inject({
+      method: 'POST',
+      url: '/api/v1/auth/mfa/totp/confirm',
+      headers: auth,
+      payload: { mfaCode: totpCode(secret, Date.now()) },
+    });
+    expect(confirm.statusCode).toBe(200);
+    expect((await login(email, PASSWORD)).status).toBe(401);
+
+    const reset = await bulwark(['user', 'mfa-reset', '--email', ' Lost-Phone@Example.com ']);
+    expect(reset.stderr).toBe('');
+    expect(reset.code).toBe(0);
+    expect(reset.stdout).toBe(`MFA turned off for ${email}\n`);
+    expect((await login(email, PASSWORD)).status).toBe(200);
+    const [event] = await testDb.db.kysely
+      .selectFrom('audit_events')
+      .selectAll()
+      .where('type', '=', 'mfa.disabled')
+      .execute();
+    expect(event).toMatchObject({ outcome: 'success', actor_id: null, user_agent: 'bulwark-cli' });
+    expect(JSON.parse(event!.details)).toEqual({ by: 'admin_reset' });
+
+    const again = await bulwark(['user', 'mfa-reset', '--email', email]);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toBe(`MFA was not on for ${email}\n`);
+  });
+
+  it('exits 1 for an unknown email', async () => {
+    const res = await bulwark(['user', 'mfa-reset', '--email', 'nobody@example.com']);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toContain('no user with this email');
+    expect(res.stderr).not.toMatch(NO_STACK);
   });
 });
 

@@ -100,6 +100,15 @@ describe('bulwark user create', () => {
     [['user'], 'missing subcommand: create'],
     [['user', 'delete', '--email', 'x@example.com'], 'unknown subcommand'],
     [['user', 'create', '--email', 'x@example.com', '--admin'], "Unknown option '--admin'"],
+    [['user', 'mfa-reset'], '--email is required'],
+    [
+      ['user', 'mfa-reset', '--email', 'x@example.com', 'now'],
+      'user mfa-reset takes no positional',
+    ],
+    [
+      ['user', 'mfa-reset', '--email', 'x@example.com', '--role', 'admin'],
+      '--role is not an option of user mfa-reset',
+    ],
   ])('refuses %j with the usage and exit code 2', async (args, message) => {
     const res = await bulwark(args, { input: PASSWORD });
     expect(res.code).toBe(2);
@@ -154,7 +163,7 @@ describe('help', () => {
   it('lists the commands in the main help', async () => {
     const res = await bulwark(['--help']);
     expect(res.code).toBe(0);
-    for (const command of ['serve', 'migrate', 'keys rotate', 'user create'])
+    for (const command of ['serve', 'migrate', 'keys rotate', 'user create', 'user mfa-reset'])
       expect(res.stdout).toMatch(new RegExp(`^  ${command} `, 'm'));
   });
 });

@@ -36,6 +36,14 @@ describe('the registry of encrypted columns', () => {
         'signing-key-wrap',
         { table: 'signing_keys', column: 'private_key' },
       ],
+      [
+        'totp_factors.secret',
+        'totp_factors',
+        'user_id',
+        'secret_enc',
+        'field-encryption',
+        { table: 'totp_factors', column: 'secret' },
+      ],
     ]);
     expect(Object.isFrozen(ENCRYPTED_COLUMNS)).toBe(true);
   });
@@ -133,6 +141,22 @@ describe(`EncryptedColumnsRepository and reencryptAll on ${dialectUnderTest}`, (
         }),
       )
       .execute();
+    // A TOTP secret: its table's id column is user_id.
+    const [totpUser] = [...phones.keys()];
+    const totp = new FieldCipher(v1, ENCRYPTED_COLUMNS.totpSecret.purpose);
+    await t.db.kysely
+      .insertInto('totp_factors')
+      .values({
+        user_id: totpUser!,
+        secret_enc: totp.encrypt(
+          'JBSWY3DPEHPK3PXP',
+          fieldContext(ENCRYPTED_COLUMNS.totpSecret, totpUser!),
+        ),
+        created_at: 1,
+        confirmed_at: 2,
+        last_step: null,
+      })
+      .execute();
     const progress: ReencryptProgress[] = [];
     const report = await reencryptAll(t.db.kysely, v2, {
       batchSize: 3,
@@ -145,6 +169,7 @@ describe(`EncryptedColumnsRepository and reencryptAll on ${dialectUnderTest}`, (
     ).toEqual([
       ['users.phone', 7, 7, 0],
       ['signing_keys.private_key', 1, 1, 0],
+      ['totp_factors.secret', 1, 1, 0],
     ]);
     expect(progress.filter((p) => p.column === 'users.phone').map((p) => p.done)).toEqual([
       0, 3, 6, 7,
@@ -159,7 +184,17 @@ describe(`EncryptedColumnsRepository and reencryptAll on ${dialectUnderTest}`, (
     expect(again.columns.map((c) => [c.examined, c.reencrypted, c.alreadyCurrent])).toEqual([
       [7, 0, 7],
       [1, 0, 1],
+      [1, 0, 1],
     ]);
+    const secret = await t.db.kysely
+      .selectFrom('totp_factors')
+      .select('secret_enc')
+      .executeTakeFirstOrThrow();
+    const totpV2 = new FieldCipher(v2, ENCRYPTED_COLUMNS.totpSecret.purpose);
+    expect(totpV2.keyVersionOf(secret.secret_enc)).toBe(2);
+    expect(
+      totpV2.decrypt(secret.secret_enc, fieldContext(ENCRYPTED_COLUMNS.totpSecret, totpUser!)),
+    ).toBe('JBSWY3DPEHPK3PXP');
   });
 
   it('stops between batches when aborted, keeping what was committed', async () => {

@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createDatabase, migrateToLatest, migrationsFor, type Db } from '../../src/db/index.js';
 import { identityMigration } from '../../src/db/migrations/0001-identity.js';
 import { identitiesMigration } from '../../src/db/migrations/0003-identities.js';
+import { mfaMigration } from '../../src/db/migrations/0004-mfa.js';
 import { createTestDb, dialectUnderTest, type TestDb } from '../helpers/db.js';
 import { userRow } from './rows.js';
 
@@ -112,7 +113,11 @@ describe('migrateToLatest', () => {
   it('runs down() cleanly', async () => {
     const { db } = await fresh();
     await migrateToLatest(db);
-    // Dependants first: identities reference users.
+    // Dependants first: second factors and identities reference users.
+    await mfaMigration(db.dialect).down?.(db.kysely);
+    expect(
+      (await tableNames(db)).filter((n) => ['totp_factors', 'recovery_codes'].includes(n)),
+    ).toEqual([]);
     await identitiesMigration(db.dialect).down?.(db.kysely);
     expect(await tableNames(db)).not.toContain('identities');
     await identityMigration(db.dialect).down?.(db.kysely);

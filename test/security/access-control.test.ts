@@ -51,6 +51,8 @@ interface Row {
   url(cell: Cell): string;
   payload?(cell: Cell): Record<string, unknown>;
   expect: Record<Role, number>;
+  /** The problem code of an expected status that is not a denial (a 409 past the guard). */
+  code?: string;
 }
 
 const DENIED = { anonymous: 401, revoked: 401 } as const;
@@ -224,6 +226,45 @@ const MATRIX: Row[] = [
     }),
     expect: { ...DENIED, user: 204, admin: 204 },
   },
+  // /api/v1/auth/mfa: the caller's own second factor only; no route names another user.
+  {
+    method: 'GET',
+    path: '/api/v1/auth/mfa',
+    url: () => '/api/v1/auth/mfa',
+    expect: { ...DENIED, user: 200, admin: 200 },
+  },
+  {
+    method: 'POST',
+    path: '/api/v1/auth/mfa/totp/setup',
+    url: () => '/api/v1/auth/mfa/totp/setup',
+    payload: () => ({ password: STRONG_PASSWORD }),
+    expect: { ...DENIED, user: 200, admin: 200 },
+  },
+  {
+    method: 'POST',
+    path: '/api/v1/auth/mfa/totp/confirm',
+    url: () => '/api/v1/auth/mfa/totp/confirm',
+    payload: () => ({ mfaCode: '123456' }),
+    // Authenticated callers reach the handler: nothing to confirm without a setup.
+    expect: { ...DENIED, user: 409, admin: 409 },
+    code: 'mfa_setup_required',
+  },
+  {
+    method: 'POST',
+    path: '/api/v1/auth/mfa/disable',
+    url: () => '/api/v1/auth/mfa/disable',
+    payload: () => ({ password: STRONG_PASSWORD, mfaCode: '123456' }),
+    expect: { ...DENIED, user: 409, admin: 409 },
+    code: 'mfa_not_enabled',
+  },
+  {
+    method: 'POST',
+    path: '/api/v1/auth/mfa/recovery-codes',
+    url: () => '/api/v1/auth/mfa/recovery-codes',
+    payload: () => ({ password: STRONG_PASSWORD, mfaCode: '123456' }),
+    expect: { ...DENIED, user: 409, admin: 409 },
+    code: 'mfa_not_enabled',
+  },
 ];
 
 /** Routes anyone may call. Everything else under /api/v1 must be in MATRIX. */
@@ -309,7 +350,7 @@ describe(`access-control matrix on ${dialectUnderTest}`, () => {
       const code =
         expected === 401
           ? CODE_FOR_401[role as 'anonymous' | 'revoked']
-          : CODE_FOR_STATUS[expected];
+          : (CODE_FOR_STATUS[expected] ?? row.code);
       expect(res.json<{ code: string }>().code).toBe(code);
       if (expected === 401) expect(res.headers['www-authenticate']).toMatch(/^Bearer /);
       // A refused request changed nothing about the victim and left its session alone.

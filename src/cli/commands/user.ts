@@ -4,6 +4,7 @@ import { CliError, CliUsageError, parseCommandArgs, type Command } from '../args
 const USAGE = [
   'Usage: bulwark user create --email EMAIL [--name NAME] [--role ROLE] [--password-stdin]',
   '                           [--config FILE]',
+  '       bulwark user mfa-reset --email EMAIL [--config FILE]',
   '',
   'Creates a user, typically the first administrator (--role admin), with the same password',
   "policy and normalisation as registration. Prints the new user's id, email and role.",
@@ -11,6 +12,10 @@ const USAGE = [
   'The password is asked twice on the terminal (not echoed), or with --password-stdin read from',
   'the first line of standard input. It is never taken from the command line: arguments are',
   'visible to every local user in `ps` and stay in shell history.',
+  '',
+  'mfa-reset turns MFA off for a user who lost both the authenticator and the recovery codes',
+  '(their authenticator and codes are deleted; event mfa.disabled, by admin_reset). Check who is',
+  'asking before you run it: it leaves the password as the only factor.',
   '',
   'Options:',
   '  --email EMAIL      sign-in email (required)',
@@ -20,8 +25,9 @@ const USAGE = [
   '                     (when standard input is a terminal, it is asked for without echo)',
   '  --config FILE      JSON config file (environment variables override it)',
   '',
-  'Example:',
+  'Examples:',
   '  printf %s "$ADMIN_PASSWORD" | bulwark user create --email admin@example.com --role admin --password-stdin',
+  '  bulwark user mfa-reset --email someone@example.com',
 ].join('\n');
 
 /** True for `--password` and `--password=...`, the flag this command refuses on purpose. */
@@ -60,7 +66,14 @@ function describeRefusal(error: AppError, role: string): string {
 
 export const user: Command = {
   synopsis: 'user create',
-  summary: 'create a user (the first admin: --role admin); password from the TTY or stdin',
+  subcommands: [
+    {
+      synopsis: 'user create',
+      summary: 'create a user (the first admin: --role admin); password from the TTY or stdin',
+    },
+    { synopsis: 'user mfa-reset', summary: 'turn MFA off for a user who lost the authenticator' },
+  ],
+  summary: 'create a user, or turn MFA off for one',
   usage: USAGE,
   async run(args) {
     // Checked before parsing so the refusal explains itself instead of "unknown option".
@@ -77,15 +90,25 @@ export const user: Command = {
       'password-stdin': { type: 'boolean' },
     });
     const [sub, ...extra] = positionals;
-    if (sub !== 'create') {
+    if (sub !== 'create' && sub !== 'mfa-reset') {
       throw new CliUsageError(
-        sub === undefined ? 'missing subcommand: create' : 'unknown subcommand (expected: create)',
+        sub === undefined
+          ? 'missing subcommand: create or mfa-reset'
+          : 'unknown subcommand (expected: create or mfa-reset)',
       );
     }
     // Not echoed: a stray argument here is often a password typed after its flag.
-    if (extra.length > 0) throw new CliUsageError('user create takes no positional arguments');
+    if (extra.length > 0) throw new CliUsageError(`user ${sub} takes no positional arguments`);
     const email = values.email;
     if (email === undefined) throw new CliUsageError('--email is required');
+    if (sub === 'mfa-reset') {
+      for (const option of ['name', 'role', 'password-stdin'] as const) {
+        if (values[option] !== undefined) {
+          throw new CliUsageError(`--${option} is not an option of user mfa-reset`);
+        }
+      }
+      return mfaReset(email, values.config);
+    }
     const fromStdin = values['password-stdin'] === true;
     if (!fromStdin && !process.stdin.isTTY) {
       throw new CliUsageError(
@@ -120,3 +143,21 @@ export const user: Command = {
     return 0;
   },
 };
+
+/** `user mfa-reset`: MFA off for the user with this email; exit 1 when there is no such user. */
+async function mfaReset(email: string, configFile: string | undefined): Promise<number> {
+  const { loadCliContext, withServices } = await import('../context.js');
+  const { canonicalEmail } = await import('../../users/normalize.js');
+  const context = loadCliContext(configFile);
+  const wasOn = await withServices(context, async (services) => {
+    const row = await services.usersRepo.findByEmail(canonicalEmail(email));
+    if (!row) throw new CliError('no user with this email', 1);
+    return services.mfa.reset(row.id, { actorId: null, userAgent: 'bulwark-cli' });
+  });
+  process.stdout.write(
+    wasOn
+      ? `MFA turned off for ${canonicalEmail(email)}\n`
+      : `MFA was not on for ${canonicalEmail(email)}\n`,
+  );
+  return 0;
+}

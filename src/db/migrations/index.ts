@@ -3,6 +3,7 @@ import type { DialectName } from '../database.js';
 import { identityMigration } from './0001-identity.js';
 import { auditEventsMigration } from './0002-audit-events.js';
 import { identitiesMigration } from './0003-identities.js';
+import { mfaMigration } from './0004-mfa.js';
 
 /**
  * Every migration, by name, built for one dialect. A static map rather than a folder scan, so
@@ -13,5 +14,6 @@ export function migrationsFor(dialect: DialectName): Record<string, Migration> {
     '0001-identity': identityMigration(dialect),
     '0002-audit-events': auditEventsMigration(dialect),
     '0003-identities': identitiesMigration(dialect),
+    '0004-mfa': mfaMigration(dialect),
   };
 }

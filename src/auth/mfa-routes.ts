@@ -1,0 +1,108 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyInstance } from 'fastify';
+import { eventContext, requireAuth } from '../access/authenticate.js';
+import type { MfaService } from './mfa-service.js';
+import {
+  MfaCodeAndPasswordBody,
+  MfaConfirmBody,
+  MfaSetupBody,
+  MfaSetupResponse,
+  MfaStatus,
+  RecoveryCodesResponse,
+} from './schema.js';
+
+const security = [{ bearer: [] }];
+
+/**
+ * /api/v1/auth/mfa: the caller's TOTP authenticator and recovery codes. Every route takes a
+ * bearer token; those that check a password or a code use the strict auth rate-limit policy.
+ */
+export function mfaRoutes(base: FastifyInstance, opts: { mfa: MfaService }): void {
+  const app = base.withTypeProvider<TypeBoxTypeProvider>();
+  const { mfa } = opts;
+
+  app.get(
+    '/',
+    {
+      preHandler: [app.authenticate],
+      schema: {
+        tags: ['mfa'],
+        summary: 'Whether MFA is on for the caller, and how many recovery codes are left.',
+        security,
+        response: { 200: MfaStatus },
+      },
+    },
+    async (request) => mfa.status(requireAuth(request)),
+  );
+
+  app.post(
+    '/totp/setup',
+    {
+      config: { rateLimit: 'auth' },
+      preHandler: [app.authenticate],
+      schema: {
+        tags: ['mfa'],
+        summary:
+          'Start enrolling an authenticator app (takes the password): a new secret, pending until confirmed.',
+        security,
+        body: MfaSetupBody,
+        response: { 200: MfaSetupResponse },
+      },
+    },
+    async (request) => mfa.setup(requireAuth(request), request.body, eventContext(request)),
+  );
+
+  app.post(
+    '/totp/confirm',
+    {
+      config: { rateLimit: 'auth' },
+      preHandler: [app.authenticate],
+      schema: {
+        tags: ['mfa'],
+        summary:
+          'Finish enrolling with a first code from the app: MFA is on; answers the recovery codes, shown once.',
+        security,
+        body: MfaConfirmBody,
+        response: { 200: RecoveryCodesResponse },
+      },
+    },
+    async (request) => mfa.confirm(requireAuth(request), request.body, eventContext(request)),
+  );
+
+  app.post(
+    '/disable',
+    {
+      config: { rateLimit: 'auth' },
+      preHandler: [app.authenticate],
+      schema: {
+        tags: ['mfa'],
+        summary: 'Turn MFA off (takes the password and a current code or a recovery code).',
+        security,
+        body: MfaCodeAndPasswordBody,
+        response: { 204: { type: 'null' } },
+      },
+    },
+    async (request, reply) => {
+      await mfa.disable(requireAuth(request), request.body, eventContext(request));
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.post(
+    '/recovery-codes',
+    {
+      config: { rateLimit: 'auth' },
+      preHandler: [app.authenticate],
+      schema: {
+        tags: ['mfa'],
+        summary:
+          'New recovery codes, shown once; the old ones stop working (takes the password and a code).',
+        security,
+        body: MfaCodeAndPasswordBody,
+        response: { 200: RecoveryCodesResponse },
+      },
+    },
+    async (request) =>
+      mfa.regenerateRecoveryCodes(requireAuth(request), request.body, eventContext(request)),
+  );
+}

@@ -1,0 +1,349 @@
+import type { AuthContext } from '../access/authenticate.js';
+import {
+  matchTotp,
+  newRecoveryCodes,
+  newTotpSecret,
+  recoveryCodeHash,
+  TOTP_DIGITS,
+  TOTP_PERIOD_SECONDS,
+  totpUri,
+  type FieldCipher,
+  type PasswordHasher,
+} from '../crypto/index.js';
+import {
+  ENCRYPTED_COLUMNS,
+  fieldContext,
+  isUniqueViolation,
+  type MfaRepository,
+  type UserRow,
+  type UsersRepository,
+} from '../db/index.js';
+import { AppError } from '../errors.js';
+import type { EventContext, SecurityEvents } from '../security-events.js';
+import type { LoginAttempt, LoginThrottle } from './login-throttle.js';
+
+export interface MfaServiceDeps {
+  repo: MfaRepository;
+  users: UsersRepository;
+  hasher: PasswordHasher;
+  /** Encrypts TOTP secrets at rest (purpose of ENCRYPTED_COLUMNS.totpSecret). */
+  cipher: FieldCipher;
+  events: SecurityEvents;
+  /** The same throttle as logins: the password and code checks here are guesses like a login's. */
+  throttle: Pick<LoginThrottle, 'begin'>;
+  /** Shown by authenticator apps beside the account: the host of tokens.issuer, or the issuer. */
+  issuer: string;
+  now?: () => number;
+}
+
+/** What an authenticator app needs to enrol (shown once; the secret is stored encrypted). */
+export interface TotpSetup {
+  secret: string;
+  otpauthUri: string;
+  algorithm: 'SHA1';
+  digits: number;
+  period: number;
+}
+
+/** Why a second factor was refused (the reason of its `login.failed` event). */
+export type SecondFactorRefusal = 'mfa_code_missing' | 'wrong_mfa_code' | 'mfa_code_replayed';
+
+/** The outcome of checking a sign-in's second factor. */
+export type SecondFactorResult =
+  { ok: true; via: 'totp' | 'recovery_code' } | { ok: false; reason: SecondFactorRefusal };
+
+/** How long an enrolment waits for its first code before it must start again. */
+const SETUP_TTL_MS = 10 * 60 * 1000;
+
+/** A 6-digit code is a TOTP; anything else is tried as a recovery code. */
+const TOTP_PATTERN = /^[0-9]{6}$/;
+
+function secretContext(userId: string) {
+  return fieldContext(ENCRYPTED_COLUMNS.totpSecret, userId);
+}
+
+/** The refusal of a wrong, replayed or used-up code. */
+export function invalidMfaCode(): AppError {
+  return new AppError('invalid_otp', 'The authentication code is incorrect or already used.');
+}
+
+/**
+ * TOTP multi-factor authentication (RFC 6238) with single-use recovery codes. Turning it on
+ * or off, and new recovery codes, take the current password (throttled like a login), so a
+ * stolen access token cannot swap the authenticator or lock the owner out; turning it off and new
+ * recovery codes take a current code as well.
+ */
+export class MfaService {
+  private readonly now: () => number;
+
+  constructor(private readonly deps: MfaServiceDeps) {
+    this.now = deps.now ?? Date.now;
+  }
+
+  /** Whether MFA is on, and how many recovery codes are left. */
+  async status(auth: AuthContext): Promise<{ enabled: boolean; recoveryCodesRemaining: number }> {
+    const row = await this.user(auth.userId);
+    if (row.mfa_enabled !== 1) return { enabled: false, recoveryCodesRemaining: 0 };
+    return {
+      enabled: true,
+      recoveryCodesRemaining: await this.deps.repo.countUnusedRecoveryCodes(row.id),
+    };
+  }
+
+  /** Starts an enrolment: a new secret, pending until `confirm` sees a code made from it. */
+  async setup(
+    auth: AuthContext,
+    input: { password: string },
+    context: EventContext,
+  ): Promise<TotpSetup> {
+    const row = await this.user(auth.userId);
+    if (row.mfa_enabled === 1) throw alreadyEnabled();
+    const attempt = await this.checkPassword(row, input.password, context, 'mfa.enabled');
+    await attempt.succeeded();
+    const secret = newTotpSecret();
+    const secretEnc = this.deps.cipher.encrypt(secret, secretContext(row.id));
+    let saved: boolean;
+    try {
+      saved = await this.deps.repo.savePending(row.id, secretEnc, this.now());
+    } catch (error) {
+      // Two setups at once: the other one's row won; its secret is the one to confirm.
+      if (isUniqueViolation(error)) {
+        throw new AppError('conflict', 'Another authenticator setup started at the same time.');
+      }
+      throw error;
+    }
+    if (!saved) throw alreadyEnabled();
+    return {
+      secret,
+      otpauthUri: totpUri(secret, this.deps.issuer, row.email),
+      algorithm: 'SHA1',
+      digits: TOTP_DIGITS,
+      period: TOTP_PERIOD_SECONDS,
+    };
+  }
+
+  /** Ends an enrolment with a first code from the app: MFA is on; returns the recovery codes. */
+  async confirm(
+    auth: AuthContext,
+    input: { mfaCode: string },
+    context: EventContext,
+  ): Promise<{ recoveryCodes: string[] }> {
+    const now = this.now();
+    const factor = await this.deps.repo.findFactor(auth.userId);
+    if (factor && factor.confirmed_at !== null) throw alreadyEnabled();
+    if (!factor || now - factor.created_at > SETUP_TTL_MS) {
+      throw new AppError(
+        'mfa_setup_required',
+        'No authenticator setup is in progress (or it expired after 10 minutes). Start one with POST /api/v1/auth/mfa/totp/setup.',
+      );
+    }
+    const secret = this.deps.cipher.decrypt(factor.secret_enc, secretContext(auth.userId));
+    const step = matchTotp(secret, input.mfaCode, now);
+    const actor = { ...context, actorId: auth.userId };
+    const target = { type: 'user', id: auth.userId };
+    if (step === null) {
+      this.deps.events.emit({
+        ...actor,
+        type: 'mfa.enabled',
+        outcome: 'failure',
+        target,
+        details: { reason: 'wrong_mfa_code' },
+      });
+      throw invalidMfaCode();
+    }
+    const recoveryCodes = newRecoveryCodes();
+    const confirmed = await this.deps.repo.confirm(
+      auth.userId,
+      factor.secret_enc,
+      step,
+      recoveryCodes.map((code) => recoveryCodeHash(code)!),
+      now,
+    );
+    if (!confirmed) {
+      // Restarted or confirmed by a concurrent request: this code belonged to the old secret.
+      throw new AppError('conflict', 'The authenticator setup changed meanwhile. Start again.');
+    }
+    this.deps.events.emit({ ...actor, type: 'mfa.enabled', outcome: 'success', target });
+    return { recoveryCodes };
+  }
+
+  /** Turns MFA off: takes the password and a current code (or a recovery code). */
+  async disable(
+    auth: AuthContext,
+    input: { password: string; mfaCode: string },
+    context: EventContext,
+  ): Promise<void> {
+    const row = await this.user(auth.userId);
+    if (row.mfa_enabled !== 1) throw new AppError('mfa_not_enabled', 'MFA is not on.');
+    const attempt = await this.checkPassword(row, input.password, context, 'mfa.disabled');
+    await this.requireCode(row, input.mfaCode, context, 'mfa.disabled');
+    await attempt.succeeded();
+    await this.deps.repo.remove(row.id, this.now());
+    this.deps.events.emit({
+      ...context,
+      actorId: auth.userId,
+      type: 'mfa.disabled',
+      outcome: 'success',
+      target: { type: 'user', id: row.id },
+      details: { by: 'self' },
+    });
+  }
+
+  /** A new set of recovery codes; the old ones stop working. Password and a code, as for off. */
+  async regenerateRecoveryCodes(
+    auth: AuthContext,
+    input: { password: string; mfaCode: string },
+    context: EventContext,
+  ): Promise<{ recoveryCodes: string[] }> {
+    const row = await this.user(auth.userId);
+    if (row.mfa_enabled !== 1) throw new AppError('mfa_not_enabled', 'MFA is not on.');
+    const event = 'mfa.recovery_codes_regenerated';
+    const attempt = await this.checkPassword(row, input.password, context, event);
+    await this.requireCode(row, input.mfaCode, context, event);
+    await attempt.succeeded();
+    const recoveryCodes = newRecoveryCodes();
+    const hashes = recoveryCodes.map((code) => recoveryCodeHash(code)!);
+    if (!(await this.deps.repo.replaceRecoveryCodes(row.id, hashes, this.now()))) {
+      throw new AppError('mfa_not_enabled', 'MFA is not on.');
+    }
+    this.deps.events.emit({
+      ...context,
+      actorId: auth.userId,
+      type: event,
+      outcome: 'success',
+      target: { type: 'user', id: row.id },
+    });
+    return { recoveryCodes };
+  }
+
+  /**
+   * An administrator's reset for a user who lost both the authenticator and the recovery codes
+   * (`bulwark user mfa-reset`). True when MFA was on.
+   */
+  async reset(
+    userId: string,
+    context: EventContext & { actorId?: string | null },
+  ): Promise<boolean> {
+    const wasOn = await this.deps.repo.remove(userId, this.now());
+    if (wasOn) {
+      this.deps.events.emit({
+        ...context,
+        type: 'mfa.disabled',
+        outcome: 'success',
+        target: { type: 'user', id: userId },
+        details: { by: 'admin_reset' },
+      });
+    }
+    return wasOn;
+  }
+
+  /**
+   * Checks a sign-in's second factor for a user with MFA on: a TOTP code (once per time step)
+   * or an unused recovery code (used up by this call). Emits no event: the caller records the
+   * sign-in's outcome.
+   */
+  async checkSecondFactor(
+    userId: string,
+    mfaCode: string | undefined,
+    context: EventContext,
+  ): Promise<SecondFactorResult> {
+    if (mfaCode === undefined) return { ok: false, reason: 'mfa_code_missing' };
+    if (TOTP_PATTERN.test(mfaCode)) {
+      const factor = await this.deps.repo.findFactor(userId);
+      if (!factor || factor.confirmed_at === null) return { ok: false, reason: 'wrong_mfa_code' };
+      const secret = this.deps.cipher.decrypt(factor.secret_enc, secretContext(userId));
+      const step = matchTotp(secret, mfaCode, this.now());
+      if (step === null) return { ok: false, reason: 'wrong_mfa_code' };
+      // A code seen once (by an onlooker, a phishing proxy) is refused the second time.
+      return (await this.deps.repo.useStep(userId, factor.secret_enc, step))
+        ? { ok: true, via: 'totp' }
+        : { ok: false, reason: 'mfa_code_replayed' };
+    }
+    const hash = recoveryCodeHash(mfaCode);
+    if (hash === null || !(await this.deps.repo.useRecoveryCode(userId, hash, this.now()))) {
+      return { ok: false, reason: 'wrong_mfa_code' };
+    }
+    this.deps.events.emit({
+      ...context,
+      type: 'mfa.recovery_code_used',
+      outcome: 'success',
+      target: { type: 'user', id: userId },
+      details: { remaining: await this.deps.repo.countUnusedRecoveryCodes(userId) },
+    });
+    return { ok: true, via: 'recovery_code' };
+  }
+
+  private async requireCode(
+    row: UserRow,
+    mfaCode: string,
+    context: EventContext,
+    event: 'mfa.disabled' | 'mfa.recovery_codes_regenerated',
+  ): Promise<void> {
+    const result = await this.checkSecondFactor(row.id, mfaCode, context);
+    if (result.ok) return;
+    this.deps.events.emit({
+      ...context,
+      actorId: row.id,
+      type: event,
+      outcome: 'failure',
+      target: { type: 'user', id: row.id },
+      details: { reason: result.reason },
+    });
+    throw invalidMfaCode();
+  }
+
+  /**
+   * The current password, counted by the login throttle before it is checked. The caller
+   * reports success only once every check of the request has passed.
+   */
+  private async checkPassword(
+    row: UserRow,
+    password: string,
+    context: EventContext,
+    event: 'mfa.enabled' | 'mfa.disabled' | 'mfa.recovery_codes_regenerated',
+  ): Promise<LoginAttempt> {
+    if (row.password_hash === null) {
+      throw new AppError(
+        'conflict',
+        'This account has no password: it signs in through an identity provider, whose own MFA protects it.',
+      );
+    }
+    const attempt = await this.deps.throttle.begin(row.email, context, row.id);
+    if (!(await this.deps.hasher.verify(row.password_hash, password)).ok) {
+      this.deps.events.emit({
+        ...context,
+        actorId: row.id,
+        type: event,
+        outcome: 'failure',
+        target: { type: 'user', id: row.id },
+        details: { reason: 'wrong_password' },
+      });
+      throw new AppError('invalid_credentials', 'The password is incorrect.');
+    }
+    return attempt;
+  }
+
+  private async user(id: string): Promise<UserRow> {
+    const row = await this.deps.users.findById(id);
+    if (!row) throw new AppError('not_found', 'No user with this id.');
+    return row;
+  }
+}
+
+function alreadyEnabled(): AppError {
+  return new AppError(
+    'mfa_already_enabled',
+    'MFA is already on. Turn it off first to enrol another authenticator.',
+  );
+}
+
+/** The name authenticator apps show for this service: the issuer's host when it is a URL. */
+export function mfaIssuerLabel(tokenIssuer: string): string {
+  try {
+    const url = new URL(tokenIssuer);
+    if (url.host !== '') return url.host;
+  } catch {
+    // Not a URL: the issuer itself.
+  }
+  return tokenIssuer;
+}

@@ -1,0 +1,433 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { totpCode } from '../../src/crypto/index.js';
+import { ENCRYPTED_COLUMNS, fieldContext } from '../../src/db/index.js';
+import { buildTestApp, type TestApp } from '../helpers/app.js';
+import { bearer, registerAndLogin, STRONG_PASSWORD, type LoggedIn } from '../helpers/identity.js';
+import { captureEvents, expectProblem, getMe } from './support.js';
+
+let t: TestApp;
+// The app's clock: a TOTP code works once per 30-second step, so tests move time on by steps.
+let clock = Date.UTC(2026, 10, 30, 12, 0, 10);
+const STEP_MS = 30_000;
+
+beforeAll(async () => {
+  t = await buildTestApp({ tokens: { issuer: 'https://id.example.com' } }, { now: () => clock });
+});
+afterAll(async () => {
+  await t.app.close();
+});
+
+function post(url: string, accessToken: string | undefined, payload: Record<string, unknown>) {
+  return t.app.inject({
+    method: 'POST',
+    url: `/api/v1/auth/mfa${url}`,
+    headers: accessToken === undefined ? {} : bearer(accessToken),
+    payload,
+  });
+}
+
+function loginWith(email: string, extra: Record<string, unknown> = {}, password = STRONG_PASSWORD) {
+  return t.app.inject({
+    method: 'POST',
+    url: '/api/v1/auth/login',
+    payload: { email, password, ...extra },
+  });
+}
+
+/** Enrols an authenticator for `user`; returns its secret and recovery codes. */
+async function enrol(user: LoggedIn): Promise<{ secret: string; recoveryCodes: string[] }> {
+  const setup = await post('/totp/setup', user.accessToken, { password: STRONG_PASSWORD });
+  expect(setup.statusCode, setup.body).toBe(200);
+  const { secret } = setup.json<{ secret: string }>();
+  const confirm = await post('/totp/confirm', user.accessToken, {
+    mfaCode: totpCode(secret, clock),
+  });
+  expect(confirm.statusCode, confirm.body).toBe(200);
+  clock += STEP_MS;
+  return { secret, recoveryCodes: confirm.json<{ recoveryCodes: string[] }>().recoveryCodes };
+}
+
+describe('TOTP enrolment', () => {
+  it('answers a secret and an otpauth URI, and turns MFA on only with a first code', async () => {
+    const user = await registerAndLogin(t.app);
+    const events = captureEvents(t.app);
+    const setup = await post('/totp/setup', user.accessToken, { password: STRONG_PASSWORD });
+    expect(setup.statusCode, setup.body).toBe(200);
+    expect(setup.headers['cache-control']).toBe('no-store');
+    const body = setup.json<Record<string, unknown>>();
+    expect(body).toMatchObject({ algorithm: 'SHA1', digits: 6, period: 30 });
+    const secret = body.secret as string;
+    expect(secret).toMatch(/^[A-Z2-7]{32}$/);
+    const uri = new URL(body.otpauthUri as string);
+    expect(uri.protocol).toBe('otpauth:');
+    expect(uri.searchParams.get('secret')).toBe(secret);
+    expect(uri.searchParams.get('issuer')).toBe('id.example.com');
+    expect(decodeURIComponent(uri.pathname)).toContain(user.email);
+
+    // Pending: not on yet, and a sign-in needs no code.
+    expect((await getMe(t.app, user.accessToken)).json()).toMatchObject({ mfaEnabled: false });
+    expect((await loginWith(user.email)).statusCode).toBe(200);
+
+    const wrong = totpCode(secret, clock + 10 * STEP_MS);
+    expectProblem(
+      await post('/totp/confirm', user.accessToken, { mfaCode: wrong }),
+      401,
+      'invalid_otp',
+    );
+    const confirm = await post('/totp/confirm', user.accessToken, {
+      mfaCode: totpCode(secret, clock),
+    });
+    expect(confirm.statusCode, confirm.body).toBe(200);
+    const { recoveryCodes } = confirm.json<{ recoveryCodes: string[] }>();
+    expect(recoveryCodes).toHaveLength(10);
+    expect(new Set(recoveryCodes).size).toBe(10);
+    for (const code of recoveryCodes) expect(code).toMatch(/^[a-z2-9]{4}-[a-z2-9]{4}-[a-z2-9]{4}$/);
+
+    expect((await getMe(t.app, user.accessToken)).json()).toMatchObject({ mfaEnabled: true });
+    const status = await t.app.inject({
+      method: 'GET',
+      url: '/api/v1/auth/mfa',
+      headers: bearer(user.accessToken),
+    });
+    expect(status.json()).toEqual({ enabled: true, recoveryCodesRemaining: 10 });
+    expect(events.map((e) => [e.type, e.outcome, e.details?.reason ?? null])).toEqual([
+      ['login.succeeded', 'success', null],
+      ['mfa.enabled', 'failure', 'wrong_mfa_code'],
+      ['mfa.enabled', 'success', null],
+    ]);
+    clock += STEP_MS;
+  });
+
+  it('refuses setup without a token, with a wrong password, and while MFA is on', async () => {
+    const user = await registerAndLogin(t.app);
+    expectProblem(
+      await post('/totp/setup', undefined, { password: STRONG_PASSWORD }),
+      401,
+      'authentication_required',
+    );
+    expectProblem(
+      await post('/totp/setup', user.accessToken, { password: 'not the password at all' }),
+      401,
+      'invalid_credentials',
+    );
+    expectProblem(await post('/totp/setup', user.accessToken, {}), 400, 'validation_failed');
+    expectProblem(
+      await post('/totp/setup', user.accessToken, { password: STRONG_PASSWORD, extra: 1 }),
+      400,
+      'validation_failed',
+    );
+    await enrol(user);
+    expectProblem(
+      await post('/totp/setup', user.accessToken, { password: STRONG_PASSWORD }),
+      409,
+      'mfa_already_enabled',
+    );
+  });
+
+  it('refuses to confirm with no setup, an expired setup, a malformed code, or twice', async () => {
+    const user = await registerAndLogin(t.app);
+    expectProblem(
+      await post('/totp/confirm', user.accessToken, { mfaCode: '123456' }),
+      409,
+      'mfa_setup_required',
+    );
+    const setup = await post('/totp/setup', user.accessToken, { password: STRONG_PASSWORD });
+    const { secret } = setup.json<{ secret: string }>();
+    for (const mfaCode of ['12345', '1234567', 'abcdef', ' 123456']) {
+      expectProblem(
+        await post('/totp/confirm', user.accessToken, { mfaCode }),
+        400,
+        'validation_failed',
+      );
+    }
+    clock += 11 * 60_000;
+    expectProblem(
+      await post('/totp/confirm', user.accessToken, { mfaCode: totpCode(secret, clock) }),
+      409,
+      'mfa_setup_required',
+    );
+    // A new setup replaces the old secret: a code from the old one no longer confirms.
+    const again = await post('/totp/setup', user.accessToken, { password: STRONG_PASSWORD });
+    const fresh = again.json<{ secret: string }>().secret;
+    expect(fresh).not.toBe(secret);
+    expectProblem(
+      await post('/totp/confirm', user.accessToken, { mfaCode: totpCode(secret, clock) }),
+      401,
+      'invalid_otp',
+    );
+    const ok = await post('/totp/confirm', user.accessToken, { mfaCode: totpCode(fresh, clock) });
+    expect(ok.statusCode).toBe(200);
+    expectProblem(
+      await post('/totp/confirm', user.accessToken, { mfaCode: totpCode(fresh, clock + STEP_MS) }),
+      409,
+      'mfa_already_enabled',
+    );
+    clock += STEP_MS;
+  });
+
+  it('stores the secret encrypted, bound to its user', async () => {
+    const user = await registerAndLogin(t.app);
+    const { secret } = await enrol(user);
+    const row = await t.app.services.db.kysely
+      .selectFrom('totp_factors')
+      .selectAll()
+      .where('user_id', '=', user.id)
+      .executeTakeFirstOrThrow();
+    expect(row.secret_enc).not.toContain(secret);
+    expect(JSON.stringify(row)).not.toContain(secret.slice(0, 8));
+    const codes = await t.app.services.db.kysely
+      .selectFrom('recovery_codes')
+      .select('code_hash')
+      .where('user_id', '=', user.id)
+      .execute();
+    expect(codes).toHaveLength(10);
+    for (const { code_hash } of codes) expect(code_hash).toMatch(/^[0-9a-f]{64}$/);
+    // Another user's row id in the AAD: the envelope does not open.
+    const cipher = new (await import('../../src/crypto/index.js')).FieldCipher(
+      t.app.services.keyring,
+      ENCRYPTED_COLUMNS.totpSecret.purpose,
+    );
+    expect(
+      cipher.decrypt(row.secret_enc, fieldContext(ENCRYPTED_COLUMNS.totpSecret, user.id)),
+    ).toBe(secret);
+    expect(() =>
+      cipher.decrypt(
+        row.secret_enc,
+        fieldContext(ENCRYPTED_COLUMNS.totpSecret, crypto.randomUUID()),
+      ),
+    ).toThrow();
+  });
+});
+
+describe('signing in with MFA on', () => {
+  it('asks for a code, takes a current one once, and refuses wrong, old and replayed codes', async () => {
+    const user = await registerAndLogin(t.app);
+    const { secret } = await enrol(user);
+    const events = captureEvents(t.app);
+
+    const missing = await loginWith(user.email);
+    const body = expectProblem(missing, 401, 'mfa_required');
+    expect(JSON.stringify(body)).not.toMatch(/accessToken|refreshToken/);
+    // A wrong password says nothing about MFA.
+    expectProblem(
+      await loginWith(user.email, { mfaCode: totpCode(secret, clock) }, 'wrong password here'),
+      401,
+      'invalid_credentials',
+    );
+    expectProblem(
+      await loginWith(user.email, {
+        mfaCode: '000000' === totpCode(secret, clock) ? '111111' : '000000',
+      }),
+      401,
+      'invalid_otp',
+    );
+    expectProblem(
+      await loginWith(user.email, { mfaCode: totpCode(secret, clock - 3 * STEP_MS) }),
+      401,
+      'invalid_otp',
+    );
+    expectProblem(
+      await loginWith(user.email, { mfaCode: totpCode(secret, clock + 3 * STEP_MS) }),
+      401,
+      'invalid_otp',
+    );
+
+    const code = totpCode(secret, clock);
+    const ok = await loginWith(user.email, { mfaCode: code });
+    expect(ok.statusCode, ok.body).toBe(200);
+    expect(ok.json()).toMatchObject({
+      tokenType: 'Bearer',
+      user: { id: user.id, mfaEnabled: true },
+    });
+    // The same code again, even within its step: refused.
+    expectProblem(await loginWith(user.email, { mfaCode: code }), 401, 'invalid_otp');
+    // The previous step's code, still inside the window, is older than the one used: refused.
+    expectProblem(
+      await loginWith(user.email, { mfaCode: totpCode(secret, clock - STEP_MS) }),
+      401,
+      'invalid_otp',
+    );
+    // The next step's code (a phone clock ahead) works.
+    expect(
+      (await loginWith(user.email, { mfaCode: totpCode(secret, clock + STEP_MS) })).statusCode,
+    ).toBe(200);
+    clock += 2 * STEP_MS;
+
+    expect(
+      events
+        .filter((e) => e.type.startsWith('login') || e.type.startsWith('mfa'))
+        .map((e) => [e.type, e.details?.reason ?? null]),
+    ).toEqual([
+      ['mfa.challenged', null],
+      ['login.failed', 'wrong_password'],
+      ['login.failed', 'wrong_mfa_code'],
+      ['login.failed', 'wrong_mfa_code'],
+      ['login.failed', 'wrong_mfa_code'],
+      ['login.succeeded', null],
+      ['login.failed', 'mfa_code_replayed'],
+      ['login.failed', 'mfa_code_replayed'],
+      ['login.succeeded', null],
+    ]);
+  });
+
+  it('takes each recovery code once, in any case and spacing', async () => {
+    const user = await registerAndLogin(t.app);
+    const { recoveryCodes } = await enrol(user);
+    const events = captureEvents(t.app);
+    const first = recoveryCodes[0]!;
+    const typed = first.toUpperCase().replaceAll('-', ' ');
+    expect((await loginWith(user.email, { mfaCode: typed })).statusCode).toBe(200);
+    expectProblem(await loginWith(user.email, { mfaCode: first }), 401, 'invalid_otp');
+    expectProblem(await loginWith(user.email, { mfaCode: 'aaaa-bbbb-cccc' }), 401, 'invalid_otp');
+    expectProblem(await loginWith(user.email, { mfaCode: 'x'.repeat(32) }), 401, 'invalid_otp');
+    expectProblem(
+      await loginWith(user.email, { mfaCode: 'x'.repeat(33) }),
+      400,
+      'validation_failed',
+    );
+    const used = events.find((e) => e.type === 'mfa.recovery_code_used');
+    expect(used).toMatchObject({
+      outcome: 'success',
+      target: { type: 'user', id: user.id },
+      details: { remaining: 9 },
+    });
+    const status = await t.app.inject({
+      method: 'GET',
+      url: '/api/v1/auth/mfa',
+      headers: bearer(user.accessToken),
+    });
+    expect(status.json()).toEqual({ enabled: true, recoveryCodesRemaining: 9 });
+    // Another user's recovery code is not this user's.
+    const other = await registerAndLogin(t.app);
+    const otherCodes = (await enrol(other)).recoveryCodes;
+    expectProblem(await loginWith(user.email, { mfaCode: otherCodes[0]! }), 401, 'invalid_otp');
+  });
+
+  it('counts wrong codes against the login throttle, even with the right password', async () => {
+    const throttled = await buildTestApp(
+      { rateLimit: { login: { accountClientFailures: 3 } } },
+      { now: () => clock },
+    );
+    try {
+      const user = await registerAndLogin(throttled.app);
+      const setup = await throttled.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/mfa/totp/setup',
+        headers: bearer(user.accessToken),
+        payload: { password: STRONG_PASSWORD },
+      });
+      const { secret } = setup.json<{ secret: string }>();
+      await throttled.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/mfa/totp/confirm',
+        headers: bearer(user.accessToken),
+        payload: { mfaCode: totpCode(secret, clock) },
+      });
+      clock += STEP_MS;
+      const attempt = (mfaCode: string) =>
+        throttled.app.inject({
+          method: 'POST',
+          url: '/api/v1/auth/login',
+          payload: { email: user.email, password: STRONG_PASSWORD, mfaCode },
+        });
+      const wrong = totpCode(secret, clock) === '000000' ? '999999' : '000000';
+      for (let i = 0; i < 3; i++) expectProblem(await attempt(wrong), 401, 'invalid_otp');
+      const limited = await attempt(totpCode(secret, clock));
+      expectProblem(limited, 429, 'rate_limited');
+      expect(limited.headers['retry-after']).toBeDefined();
+    } finally {
+      await throttled.app.close();
+    }
+  });
+});
+
+describe('turning MFA off and new recovery codes', () => {
+  it('takes the password and a code; afterwards a password alone signs in', async () => {
+    const user = await registerAndLogin(t.app);
+    const { secret } = await enrol(user);
+    const events = captureEvents(t.app);
+    expectProblem(
+      await post('/disable', user.accessToken, {
+        password: 'wrong password here',
+        mfaCode: totpCode(secret, clock),
+      }),
+      401,
+      'invalid_credentials',
+    );
+    expectProblem(
+      await post('/disable', user.accessToken, {
+        password: STRONG_PASSWORD,
+        mfaCode: '000000' === totpCode(secret, clock) ? '111111' : '000000',
+      }),
+      401,
+      'invalid_otp',
+    );
+    expectProblem(
+      await post('/disable', user.accessToken, { password: STRONG_PASSWORD }),
+      400,
+      'validation_failed',
+    );
+    const off = await post('/disable', user.accessToken, {
+      password: STRONG_PASSWORD,
+      mfaCode: totpCode(secret, clock),
+    });
+    expect(off.statusCode, off.body).toBe(204);
+    clock += STEP_MS;
+    expect((await getMe(t.app, user.accessToken)).json()).toMatchObject({ mfaEnabled: false });
+    expect((await loginWith(user.email)).statusCode).toBe(200);
+    expectProblem(
+      await post('/disable', user.accessToken, { password: STRONG_PASSWORD, mfaCode: '123456' }),
+      409,
+      'mfa_not_enabled',
+    );
+    const rows = await t.app.services.db.kysely
+      .selectFrom('recovery_codes')
+      .select('id')
+      .where('user_id', '=', user.id)
+      .execute();
+    expect(rows).toEqual([]);
+    expect(
+      events
+        .filter((e) => e.type === 'mfa.disabled')
+        .map((e) => [e.outcome, e.details?.reason ?? e.details?.by]),
+    ).toEqual([
+      ['failure', 'wrong_password'],
+      ['failure', 'wrong_mfa_code'],
+      ['success', 'self'],
+    ]);
+  });
+
+  it('replaces the recovery codes: the old ones stop working', async () => {
+    const user = await registerAndLogin(t.app);
+    const { secret, recoveryCodes } = await enrol(user);
+    const res = await post('/recovery-codes', user.accessToken, {
+      password: STRONG_PASSWORD,
+      mfaCode: totpCode(secret, clock),
+    });
+    expect(res.statusCode, res.body).toBe(200);
+    clock += STEP_MS;
+    const fresh = res.json<{ recoveryCodes: string[] }>().recoveryCodes;
+    expect(fresh).toHaveLength(10);
+    expect(fresh.some((c) => recoveryCodes.includes(c))).toBe(false);
+    expectProblem(await loginWith(user.email, { mfaCode: recoveryCodes[1]! }), 401, 'invalid_otp');
+    expect((await loginWith(user.email, { mfaCode: fresh[1]! })).statusCode).toBe(200);
+    const plain = await registerAndLogin(t.app);
+    expectProblem(
+      await post('/recovery-codes', plain.accessToken, {
+        password: STRONG_PASSWORD,
+        mfaCode: '123456',
+      }),
+      409,
+      'mfa_not_enabled',
+    );
+  });
+
+  it('an administrator reset turns MFA off for a user who lost everything', async () => {
+    const user = await registerAndLogin(t.app);
+    await enrol(user);
+    expectProblem(await loginWith(user.email), 401, 'mfa_required');
+    expect(await t.app.services.mfa.reset(user.id, { actorId: null })).toBe(true);
+    expect(await t.app.services.mfa.reset(user.id, { actorId: null })).toBe(false);
+    expect((await loginWith(user.email)).statusCode).toBe(200);
+  });
+});
