@@ -306,6 +306,7 @@ export async function createServices(config: Config, options: ServicesOptions): 
       usersRepo,
       users,
       auth,
+      sessions,
       events,
       defaultRole: config.access.defaultRole,
       loginTtlMs: config.oidc.loginTtlSeconds * 1000,

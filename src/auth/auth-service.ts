@@ -10,7 +10,7 @@ import { canonicalEmail } from '../users/normalize.js';
 import type { User } from '../users/schema.js';
 import type { UsersService } from '../users/users-service.js';
 import type { LoginThrottle } from './login-throttle.js';
-import { invalidMfaCode, type MfaService } from './mfa-service.js';
+import { invalidMfaCode, mfaRequired, type MfaService } from './mfa-service.js';
 
 export interface AuthServiceDeps {
   users: UsersService;
@@ -39,13 +39,6 @@ function accountDisabled(): AppError {
   return new AppError(
     'account_disabled',
     'This account has been disabled. Contact an administrator.',
-  );
-}
-
-function mfaRequired(): AppError {
-  return new AppError(
-    'mfa_required',
-    'This account has MFA on: send the email and password again with `mfaCode`, a code from the authenticator app or a recovery code.',
   );
 }
 
@@ -327,6 +320,21 @@ export class AuthService {
       // The next login tries again.
       return row.password_hash;
     }
+  }
+
+  /**
+   * The second factor of a sign-in whose first factor came from elsewhere (an OpenID Connect
+   * provider), for a user with MFA on: counted by the failed-login throttle like a login.
+   * @throws AppError mfa_required, invalid_otp or rate_limited
+   */
+  async requireSecondFactor(
+    row: UserRow,
+    mfaCode: string | undefined,
+    context: EventContext,
+  ): Promise<void> {
+    const attempt = await this.deps.throttle.begin(row.email, context, row.id);
+    await this.secondFactor(row, mfaCode, context);
+    await attempt.succeeded();
   }
 
   /** Throws mfa_required or invalid_otp unless `mfaCode` is a valid second factor now. */

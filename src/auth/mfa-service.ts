@@ -62,6 +62,14 @@ function secretContext(userId: string) {
   return fieldContext(ENCRYPTED_COLUMNS.totpSecret, userId);
 }
 
+/** The answer to a right first factor of an account with MFA on, without a code. */
+export function mfaRequired(): AppError {
+  return new AppError(
+    'mfa_required',
+    'This account has MFA on: send the request again with `mfaCode`, a code from the authenticator app or a recovery code.',
+  );
+}
+
 /** The refusal of a wrong, replayed or used-up code. */
 export function invalidMfaCode(): AppError {
   return new AppError('invalid_otp', 'The authentication code is incorrect or already used.');

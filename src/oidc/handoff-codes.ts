@@ -57,11 +57,18 @@ export class HandoffCodes {
     return { code, browserSecret };
   }
 
-  /** Consumes `code`: the hand-off, or why it is refused. A refused code is gone as well. */
+  /**
+   * Consumes `code`: the hand-off, or why it is refused. A refused code is gone as well. A
+   * redeemed one can be put back with `holdFor`, still bound to the same browser, for a sign-in
+   * that must first show its second factor (the code the user types takes longer than `ttlMs`).
+   */
   async redeem(
     code: string,
     browserSecret: string | undefined,
-  ): Promise<{ ok: true; handoff: Handoff } | { ok: false; reason: HandoffRefusal }> {
+  ): Promise<
+    | { ok: true; handoff: Handoff; holdFor: (ms: number) => Promise<void> }
+    | { ok: false; reason: HandoffRefusal }
+  > {
     const raw = await this.store.take(key(code));
     if (raw === null) return { ok: false, reason: 'unknown_or_used' };
     const stored = JSON.parse(raw) as unknown;
@@ -76,6 +83,12 @@ export class HandoffCodes {
     return {
       ok: true,
       handoff: { userId: stored.userId, provider: stored.provider, identityId: stored.identityId },
+      holdFor: async (ms) => {
+        const held: Stored = { ...stored, expiresAt: this.now() + ms };
+        // putOnce: a code is never overwritten, so a put-back cannot revive a code redeemed
+        // meanwhile by a concurrent request (that one took it first and holds it, if anyone).
+        await this.store.putOnce(key(code), JSON.stringify(held), ms + 5_000);
+      },
     };
   }
 }

@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import * as client from 'openid-client';
 import type { AuthContext } from '../access/authenticate.js';
 import type { AuthService, TokenPair } from '../auth/auth-service.js';
+import { mfaRequired } from '../auth/mfa-service.js';
 import { timingSafeEqualString } from '../crypto/index.js';
 import {
   isUniqueViolation,
@@ -11,6 +12,7 @@ import {
   type UsersRepository,
 } from '../db/index.js';
 import { AppError, isAppError } from '../errors.js';
+import type { Sessions } from '../tokens/sessions.js';
 import type { EventContext, SecurityEvents } from '../security-events.js';
 import { canonicalEmail, normalizeEmail, normalizeName } from '../users/normalize.js';
 import type { User } from '../users/schema.js';
@@ -28,6 +30,8 @@ export interface OidcServiceDeps {
   usersRepo: UsersRepository;
   users: UsersService;
   auth: AuthService;
+  /** Ends a session started while MFA was turned on. */
+  sessions: Pick<Sessions, 'end'>;
   events: SecurityEvents;
   /** Role of accounts created by a first sign-in. */
   defaultRole: string;
@@ -78,6 +82,12 @@ const IAT_TOLERANCE_SECONDS = 30;
 /** C0 and C1 control characters and DEL: never part of an account identifier. */
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
 const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f]/;
+
+/**
+ * How long a one-time code stays redeemable, by the same browser, after an exchange answered
+ * mfa_required or invalid_otp: time to open the authenticator app and type a code.
+ */
+const MFA_HOLD_MS = 5 * 60 * 1000;
 
 const NAME_MAX = 100;
 // The first NAME_MAX code points (the unit of the API's Name schema): cutting at NAME_MAX UTF-16
@@ -276,11 +286,16 @@ export class OidcService {
     };
   }
 
-  /** Redeems a one-time code from the same browser for the normal token pair. */
+  /**
+   * Redeems a one-time code from the same browser for the normal token pair. For a user with
+   * MFA on it also takes `mfaCode`: without a valid one the answer is mfa_required or
+   * invalid_otp, and the code stays redeemable by the same browser for MFA_HOLD_MS.
+   */
   async exchange(
     code: string,
     browserSecret: string | undefined,
     context: EventContext,
+    mfaCode?: string,
   ): Promise<TokenPair & { user: User }> {
     const result = await this.deps.handoff.redeem(code, browserSecret);
     if (!result.ok) {
@@ -311,6 +326,16 @@ export class OidcService {
         'This account has been disabled. Contact an administrator.',
       );
     }
+    if (user.mfa_enabled === 1) {
+      try {
+        // The provider vouches for the first factor only: the account's own second factor is
+        // asked for too, or MFA would be one linked provider account away from bypassed.
+        await this.deps.auth.requireSecondFactor(user, mfaCode, context);
+      } catch (error) {
+        await result.holdFor(MFA_HOLD_MS);
+        throw error;
+      }
+    }
     let started: Awaited<ReturnType<AuthService['startSession']>>;
     try {
       // Disabled or deleted since the read above: startSession reads the user again.
@@ -330,6 +355,12 @@ export class OidcService {
         });
       }
       throw error;
+    }
+    // MFA turned on since the read above: this sign-in has not shown a second factor.
+    if (started.user.mfa_enabled === 1 && user.mfa_enabled !== 1) {
+      await this.deps.sessions.end({ id: started.sessionId, userId }, 'revoked', context);
+      await result.holdFor(MFA_HOLD_MS);
+      throw mfaRequired();
     }
     this.deps.events.emit({
       ...context,

@@ -2,6 +2,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { eventContext, requireAuth } from '../access/authenticate.js';
 import { LoginResponse } from '../auth/schema.js';
+import { isAppError } from '../errors.js';
 import {
   clearCookie,
   cookieNames,
@@ -28,6 +29,9 @@ export interface OidcRoutesOptions {
 }
 
 const security = [{ bearer: [] }];
+
+/** Refusals after which the one-time code is held for another try with an MFA code. */
+const MFA_RETRY: ReadonlySet<string> = new Set(['mfa_required', 'invalid_otp', 'rate_limited']);
 const noContent = { 204: { type: 'null' } };
 
 /**
@@ -127,12 +131,22 @@ export function oidcRoutes(base: FastifyInstance, opts: OidcRoutesOptions): void
       },
     },
     async (request, reply) => {
-      void reply.header('set-cookie', clearCookie(names.handoff, EXCHANGE_COOKIE_PATH, secure));
-      return oidc.exchange(
-        request.body.code,
-        readCookie(request.headers.cookie, names.handoff),
-        eventContext(request),
-      );
+      try {
+        const signedIn = await oidc.exchange(
+          request.body.code,
+          readCookie(request.headers.cookie, names.handoff),
+          eventContext(request),
+          request.body.mfaCode,
+        );
+        void reply.header('set-cookie', clearCookie(names.handoff, EXCHANGE_COOKIE_PATH, secure));
+        return signedIn;
+      } catch (error) {
+        // The code is held for a second try with an MFA code: the browser keeps its cookie.
+        if (!(isAppError(error) && MFA_RETRY.has(error.code))) {
+          void reply.header('set-cookie', clearCookie(names.handoff, EXCHANGE_COOKIE_PATH, secure));
+        }
+        throw error;
+      }
     },
   );
 

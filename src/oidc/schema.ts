@@ -51,6 +51,14 @@ export const ExchangeBody = Type.Object(
       maxLength: 43,
       description: 'The one-time code from the #oidc_code fragment of the app URL.',
     }),
+    mfaCode: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 32,
+        description:
+          'Only for accounts with MFA on: a 6-digit code from the authenticator app, or an unused recovery code. Without it such an account answers 401 mfa_required, and the same code can be exchanged again with it for 5 minutes.',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
