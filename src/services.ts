@@ -278,6 +278,7 @@ export async function createServices(config: Config, options: ServicesOptions): 
       hasher,
       cipher: new FieldCipher(keyring, ENCRYPTED_COLUMNS.totpSecret.purpose),
       events,
+      sessions,
       throttle,
       issuer: mfaIssuerLabel(t.issuer),
       now,

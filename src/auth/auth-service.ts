@@ -9,7 +9,7 @@ import type { Sessions } from '../tokens/sessions.js';
 import { canonicalEmail } from '../users/normalize.js';
 import type { User } from '../users/schema.js';
 import type { UsersService } from '../users/users-service.js';
-import type { LoginThrottle } from './login-throttle.js';
+import type { LoginAttempt, LoginThrottle } from './login-throttle.js';
 import { invalidMfaCode, mfaRequired, type MfaService } from './mfa-service.js';
 
 export interface AuthServiceDeps {
@@ -21,7 +21,7 @@ export interface AuthServiceDeps {
   refreshTokens: RefreshTokens;
   events: SecurityEvents;
   /** Brute-force throttling of logins and password changes; counted before the password is checked. */
-  throttle: Pick<LoginThrottle, 'begin'>;
+  throttle: Pick<LoginThrottle, 'begin' | 'beginSecondFactor'>;
   /** The second factor of accounts with MFA on. */
   mfa: Pick<MfaService, 'checkSecondFactor'>;
   defaultRole: string;
@@ -90,9 +90,9 @@ export class AuthService {
       this.loginFailed(context, row.id, 'disabled');
       throw accountDisabled();
     }
-    // The attempt stays counted until the second factor passes too, so knowing the password
-    // buys no faster guessing of codes than of passwords.
-    if (row.mfa_enabled === 1) await this.secondFactor(row, input.mfaCode, context);
+    // The attempt stays counted until the second factor passes too, and every code is also
+    // counted by the account's own wrong-code limit: knowing the password buys no fast guessing.
+    if (row.mfa_enabled === 1) await this.secondFactor(row, input.mfaCode, context, attempt);
     await attempt.succeeded();
     const verifiedHash = needsRehash
       ? await this.upgradeHash(row, input.password)
@@ -333,21 +333,31 @@ export class AuthService {
     context: EventContext,
   ): Promise<void> {
     const attempt = await this.deps.throttle.begin(row.email, context, row.id);
-    await this.secondFactor(row, mfaCode, context);
+    await this.secondFactor(row, mfaCode, context, attempt);
     await attempt.succeeded();
   }
 
-  /** Throws mfa_required or invalid_otp unless `mfaCode` is a valid second factor now. */
+  /**
+   * Throws mfa_required or invalid_otp unless `mfaCode` is a valid second factor now. Without a
+   * code the sign-in's attempt is refunded (the first step of every MFA sign-in is no failure);
+   * a code is counted by the account's wrong-code limit before it is checked.
+   */
   private async secondFactor(
     row: UserRow,
     mfaCode: string | undefined,
     context: EventContext,
+    attempt: LoginAttempt,
   ): Promise<void> {
-    const result = await this.deps.mfa.checkSecondFactor(row.id, mfaCode, context);
-    if (result.ok) return;
-    if (result.reason === 'mfa_code_missing') {
+    if (mfaCode === undefined) {
+      await attempt.refund();
       this.mfaChallenged(context, row.id);
       throw mfaRequired();
+    }
+    const codeAttempt = await this.deps.throttle.beginSecondFactor(row.email, context, row.id);
+    const result = await this.deps.mfa.checkSecondFactor(row.id, mfaCode, context);
+    if (result.ok) {
+      await codeAttempt.succeeded();
+      return;
     }
     this.loginFailed(context, row.id, result.reason);
     throw invalidMfaCode();

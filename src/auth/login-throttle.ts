@@ -6,11 +6,23 @@ import { clientKey, rateLimitHeaders, storeUnavailable } from '../rate-limit/ind
 import type { EventContext, SecurityEvent, SecurityEvents } from '../security-events.js';
 import type { SharedStore } from '../store/index.js';
 
-/** Which of the three brute-force limits stopped a login. */
-export type ThrottleScope = 'account_client' | 'client' | 'account';
+/** Which brute-force limit stopped a login. */
+export type ThrottleScope = 'account_client' | 'client' | 'account' | 'account_mfa';
 
 /** One login attempt that passed the throttle; report its outcome exactly once. */
 export interface LoginAttempt {
+  /** The sign-in succeeded: its points are given back and its account+client count cleared. */
+  succeeded(): Promise<void>;
+  /**
+   * The attempt proved the password but was not a guess of anything else (a sign-in of an
+   * account with MFA on, sent without a code): only its own point is given back, so the first
+   * step of every MFA sign-in is not counted as a failure, and clears nothing.
+   */
+  refund(): Promise<void>;
+}
+
+/** One check of an MFA code, counted before it is made; report a right code. */
+export interface SecondFactorAttempt {
   succeeded(): Promise<void>;
 }
 
@@ -34,6 +46,7 @@ export class LoginThrottle {
   private readonly client: RateLimiterAbstract;
   private readonly account: RateLimiterAbstract;
   private readonly accountGate: RateLimiterAbstract;
+  private readonly accountMfa: RateLimiterAbstract;
 
   constructor(
     store: SharedStore,
@@ -55,6 +68,11 @@ export class LoginThrottle {
       points: config.accountFreeFailures,
       durationSeconds: config.accountWindowSeconds,
     });
+    this.accountMfa = store.counter({
+      name: 'login-account-mfa',
+      points: config.mfaFailures,
+      durationSeconds: config.mfaWindowSeconds,
+    });
     // One attempt per delay period; each key's lifetime is the delay chosen when it was created.
     this.accountGate = store.counter({
       name: 'login-account-gate',
@@ -75,8 +93,7 @@ export class LoginThrottle {
     context: EventContext,
     userId: string | null = null,
   ): Promise<LoginAttempt> {
-    // Emails are personal data: the store only ever sees a hash of them.
-    const account = createHash('sha256').update(email).digest('base64url').slice(0, 32);
+    const account = accountKey(email);
     const client = clientKey(context.ip);
     const pair = `${account}|${client}`;
 
@@ -101,6 +118,39 @@ export class LoginThrottle {
           this.client.reward(client, 1),
           this.account.reward(account, 1),
         ]);
+      },
+      refund: async () => {
+        if (reported) return;
+        reported = true;
+        await Promise.allSettled([
+          this.accountClient.reward(pair, 1),
+          this.client.reward(client, 1),
+          this.account.reward(account, 1),
+        ]);
+      },
+    };
+  }
+
+  /**
+   * Counts one MFA code check for `email`'s account; throws 429 once `mfaFailures` codes were
+   * wrong in the window. Call before checking the code, after the password was found right.
+   * Whoever sends codes knows the password, so this limit is per account across all clients,
+   * and much lower than the password limits: with the defaults (10 an hour) guessing one of the
+   * three codes valid at a time takes on average ~4 years. Only a right code clears it.
+   */
+  async beginSecondFactor(
+    email: string,
+    context: EventContext,
+    userId: string,
+  ): Promise<SecondFactorAttempt> {
+    const account = accountKey(email);
+    await this.count(this.accountMfa, account, 'account_mfa', context, {
+      type: 'user',
+      id: userId,
+    });
+    return {
+      succeeded: async () => {
+        await Promise.allSettled([this.accountMfa.delete(account)]);
       },
     };
   }
@@ -148,7 +198,14 @@ export class LoginThrottle {
   }
 }
 
+/** Emails are personal data: the store only ever sees a hash of them. */
+function accountKey(email: string): string {
+  return createHash('sha256').update(email).digest('base64url').slice(0, 32);
+}
+
 /** The throttle when rate limiting is turned off: counts nothing. */
-export const NO_LOGIN_THROTTLE: Pick<LoginThrottle, 'begin'> = {
-  begin: () => Promise.resolve({ succeeded: () => Promise.resolve() }),
+export const NO_LOGIN_THROTTLE: Pick<LoginThrottle, 'begin' | 'beginSecondFactor'> = {
+  begin: () =>
+    Promise.resolve({ succeeded: () => Promise.resolve(), refund: () => Promise.resolve() }),
+  beginSecondFactor: () => Promise.resolve({ succeeded: () => Promise.resolve() }),
 };

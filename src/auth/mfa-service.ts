@@ -20,6 +20,7 @@ import {
 } from '../db/index.js';
 import { AppError } from '../errors.js';
 import type { EventContext, SecurityEvents } from '../security-events.js';
+import type { Sessions } from '../tokens/sessions.js';
 import type { LoginAttempt, LoginThrottle } from './login-throttle.js';
 
 export interface MfaServiceDeps {
@@ -29,8 +30,10 @@ export interface MfaServiceDeps {
   /** Encrypts TOTP secrets at rest (purpose of ENCRYPTED_COLUMNS.totpSecret). */
   cipher: FieldCipher;
   events: SecurityEvents;
+  /** Ends other sessions when MFA is turned on, and every session on an administrator's reset. */
+  sessions: Pick<Sessions, 'endAll'>;
   /** The same throttle as logins: the password and code checks here are guesses like a login's. */
-  throttle: Pick<LoginThrottle, 'begin'>;
+  throttle: Pick<LoginThrottle, 'begin' | 'beginSecondFactor'>;
   /** Shown by authenticator apps beside the account: the host of tokens.issuer, or the issuer. */
   issuer: string;
   now?: () => number;
@@ -172,6 +175,9 @@ export class MfaService {
       throw new AppError('conflict', 'The authenticator setup changed meanwhile. Start again.');
     }
     this.deps.events.emit({ ...actor, type: 'mfa.enabled', outcome: 'success', target });
+    // Turned on, often for fear the password is known: any other session (and its refresh
+    // token, which needs no code) may be the intruder's, as after a password change.
+    await this.deps.sessions.endAll(auth.userId, 'mfa_enabled', actor, auth.sessionId);
     return { recoveryCodes };
   }
 
@@ -241,6 +247,9 @@ export class MfaService {
         target: { type: 'user', id: userId },
         details: { by: 'admin_reset' },
       });
+      // A reset is account recovery: whoever asked for it signs in afresh, and no session
+      // started before it (perhaps on the lost device) lives on.
+      await this.deps.sessions.endAll(userId, 'mfa_reset', context);
     }
     return wasOn;
   }
@@ -263,7 +272,7 @@ export class MfaService {
       const step = matchTotp(secret, mfaCode, this.now());
       if (step === null) return { ok: false, reason: 'wrong_mfa_code' };
       // A code seen once (by an onlooker, a phishing proxy) is refused the second time.
-      return (await this.deps.repo.useStep(userId, factor.secret_enc, step))
+      return (await this.deps.repo.useStep(userId, factor.confirmed_at, step))
         ? { ok: true, via: 'totp' }
         : { ok: false, reason: 'mfa_code_replayed' };
     }
@@ -287,8 +296,14 @@ export class MfaService {
     context: EventContext,
     event: 'mfa.disabled' | 'mfa.recovery_codes_regenerated',
   ): Promise<void> {
+    // Counted like a sign-in's code: a stolen token and password must not buy a faster way to
+    // guess the code that turns MFA off.
+    const codeAttempt = await this.deps.throttle.beginSecondFactor(row.email, context, row.id);
     const result = await this.checkSecondFactor(row.id, mfaCode, context);
-    if (result.ok) return;
+    if (result.ok) {
+      await codeAttempt.succeeded();
+      return;
+    }
     this.deps.events.emit({
       ...context,
       actorId: row.id,

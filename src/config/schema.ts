@@ -597,6 +597,19 @@ export const ConfigSchema = Type.Object(
               description:
                 'Longest delay between attempts on an account under distributed attack (delays double from 1 s up to this).',
             }),
+            mfaFailures: Type.Integer({
+              default: 10,
+              minimum: 1,
+              maximum: 1_000,
+              description:
+                'Wrong MFA codes for one account (sent with its right password: the password is known) per window, from all clients; then its sign-ins are refused until the window ends.',
+            }),
+            mfaWindowSeconds: Type.Integer({
+              default: 3_600,
+              minimum: 60,
+              maximum: 86_400,
+              description: 'Window of the per-account wrong MFA code count (1 hour).',
+            }),
           },
           { additionalProperties: false, default: {} },
         ),

@@ -83,14 +83,15 @@ export class MfaRepository {
   /**
    * Records `step` as used if it is later than the last step used: true exactly once per step,
    * even for concurrent requests (the guarded UPDATE is the arbiter, as for refresh tokens).
+   * `confirmedAt` names the enrolment the code was checked against: one removed and made anew
+   * meanwhile is not touched. (Not the envelope, which `keys reencrypt` may rewrite meanwhile.)
    */
-  async useStep(userId: string, secretEnc: string, step: number): Promise<boolean> {
+  async useStep(userId: string, confirmedAt: number, step: number): Promise<boolean> {
     const result = await this.db
       .updateTable('totp_factors')
       .set({ last_step: step })
       .where('user_id', '=', userId)
-      .where('secret_enc', '=', secretEnc)
-      .where('confirmed_at', 'is not', null)
+      .where('confirmed_at', '=', confirmedAt)
       .where((eb) => eb.or([eb('last_step', 'is', null), eb('last_step', '<', step)]))
       .executeTakeFirst();
     return result.numUpdatedRows > 0n;

@@ -12,7 +12,7 @@ import type { Config } from '../config/index.js';
 
 /** Keys whose values never reach a log line, at any depth. */
 const SECRET_KEY =
-  /pass(word)?|secret|token|authorization|cookie|api[-_]?key|private|credential|otp|master[-_]?key/i;
+  /pass(word)?|secret|token|authorization|cookie|api[-_]?key|private|credential|otp|mfa[-_]?code|recovery[-_]?codes?|master[-_]?key/i;
 const REDACTED = '[redacted]';
 const MAX_DEPTH = 8;
 

@@ -9,6 +9,8 @@ export type SessionEndReason =
   | 'logout_all'
   | 'revoked'
   | 'password_changed'
+  | 'mfa_enabled'
+  | 'mfa_reset'
   | 'user_deleted'
   | 'user_disabled'
   | 'refresh_reuse';

@@ -94,6 +94,8 @@ describe('TOTP enrolment', () => {
       ['login.succeeded', 'success', null],
       ['mfa.enabled', 'failure', 'wrong_mfa_code'],
       ['mfa.enabled', 'success', null],
+      // The session of the sign-in made while enrolment was pending: any other session ends.
+      ['session.ended', 'success', 'mfa_enabled'],
     ]);
     clock += STEP_MS;
   });

@@ -114,7 +114,12 @@ export const TEST_MASTER_KEY = randomBytes(32).toString('base64');
 export const GENEROUS_LIMITS = {
   general: { points: 1_000_000 },
   auth: { points: 1_000_000 },
-  login: { accountClientFailures: 10_000, clientFailures: 100_000, accountFreeFailures: 10_000 },
+  login: {
+    accountClientFailures: 10_000,
+    clientFailures: 100_000,
+    accountFreeFailures: 10_000,
+    mfaFailures: 1_000,
+  },
 } as const;
 
 /**

@@ -1,0 +1,389 @@
+/*
+ * Attacks on TOTP MFA, from a security review of the feature: throttle accounting of the
+ * two-step sign-in, guessing codes with a known password, replay and concurrency, sessions an
+ * intruder may hold, key rotation racing a sign-in, and refusals that must change nothing.
+ */
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { totpCode } from '../../src/crypto/index.js';
+import { redactSecrets } from '../../src/http/logger.js';
+import { buildTestApp, type TestApp } from '../helpers/app.js';
+import { bearer, registerAndLogin, STRONG_PASSWORD, type LoggedIn } from '../helpers/identity.js';
+import { captureEvents, expectProblem, getMe, postRefresh } from './support.js';
+
+let t: TestApp;
+let clock = Date.UTC(2026, 10, 30, 12, 0, 10);
+const STEP_MS = 30_000;
+
+beforeAll(async () => {
+  t = await buildTestApp({}, { now: () => clock });
+});
+afterAll(async () => {
+  await t.app.close();
+});
+
+type App = TestApp['app'];
+
+function post(app: App, url: string, token: string | undefined, payload: Record<string, unknown>) {
+  return app.inject({
+    method: 'POST',
+    url: `/api/v1/auth/mfa${url}`,
+    headers: token === undefined ? {} : bearer(token),
+    payload,
+  });
+}
+
+function loginWith(app: App, email: string, extra: Record<string, unknown> = {}) {
+  return app.inject({
+    method: 'POST',
+    url: '/api/v1/auth/login',
+    payload: { email, password: STRONG_PASSWORD, ...extra },
+  });
+}
+
+async function enrol(
+  app: App,
+  user: LoggedIn,
+  advance = true,
+): Promise<{ secret: string; recoveryCodes: string[]; confirmCode: string }> {
+  const setup = await post(app, '/totp/setup', user.accessToken, { password: STRONG_PASSWORD });
+  expect(setup.statusCode, setup.body).toBe(200);
+  const { secret } = setup.json<{ secret: string }>();
+  const confirmCode = totpCode(secret, clock);
+  const confirm = await post(app, '/totp/confirm', user.accessToken, { mfaCode: confirmCode });
+  expect(confirm.statusCode, confirm.body).toBe(200);
+  if (advance) clock += STEP_MS;
+  const { recoveryCodes } = confirm.json<{ recoveryCodes: string[] }>();
+  return { secret, recoveryCodes, confirmCode };
+}
+
+function wrongCode(secret: string): string {
+  const near = [-1, 0, 1].map((d) => totpCode(secret, clock + d * STEP_MS));
+  for (const c of ['000000', '111111', '222222', '333333']) if (!near.includes(c)) return c;
+  throw new Error('unreachable');
+}
+
+describe('throttle accounting of the two-step MFA login', () => {
+  it('successful MFA logins from one client do not use up the client failure budget', async () => {
+    const app = await buildTestApp(
+      { rateLimit: { login: { clientFailures: 3 } } },
+      { now: () => clock },
+    );
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const user = await registerAndLogin(app.app);
+        const { secret } = await enrol(app.app, user);
+        // The documented flow: email+password, 401 mfa_required, then again with the code.
+        expectProblem(await loginWith(app.app, user.email), 401, 'mfa_required');
+        const ok = await loginWith(app.app, user.email, { mfaCode: totpCode(secret, clock) });
+        statuses.push(ok.statusCode);
+        clock += STEP_MS;
+      }
+      // Three users, three correct logins, zero wrong passwords or codes.
+      expect(statuses).toEqual([200, 200, 200]);
+    } finally {
+      await app.app.close();
+    }
+  });
+
+  it('successful MFA logins of one account do not slow that account down', async () => {
+    const app = await buildTestApp(
+      { rateLimit: { login: { accountFreeFailures: 2 } } },
+      { now: () => clock },
+    );
+    try {
+      const user = await registerAndLogin(app.app);
+      const { secret } = await enrol(app.app, user);
+      const statuses: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        statuses.push((await loginWith(app.app, user.email)).statusCode); // 401 mfa_required
+        const ok = await loginWith(app.app, user.email, { mfaCode: totpCode(secret, clock) });
+        statuses.push(ok.statusCode);
+        clock += STEP_MS;
+      }
+      expect(statuses).toEqual([401, 200, 401, 200, 401, 200]);
+    } finally {
+      await app.app.close();
+    }
+  });
+
+  it('limits wrong codes per account across clients; only a right code clears the count', async () => {
+    const app = await buildTestApp(
+      { rateLimit: { login: { mfaFailures: 3 } } },
+      { now: () => clock },
+    );
+    try {
+      const user = await registerAndLogin(app.app);
+      const { secret } = await enrol(app.app, user);
+      const events = captureEvents(app.app);
+      const from = (ip: string, mfaCode: string) =>
+        app.app.inject({
+          method: 'POST',
+          url: '/api/v1/auth/login',
+          remoteAddress: ip,
+          payload: { email: user.email, password: STRONG_PASSWORD, mfaCode },
+        });
+      expectProblem(await from('10.0.0.1', wrongCode(secret)), 401, 'invalid_otp');
+      expectProblem(await from('10.0.0.2', wrongCode(secret)), 401, 'invalid_otp');
+      expect((await from('10.0.0.3', totpCode(secret, clock))).statusCode).toBe(200);
+      clock += STEP_MS;
+      for (const ip of ['10.0.0.4', '10.0.0.5', '10.0.0.6']) {
+        expectProblem(await from(ip, wrongCode(secret)), 401, 'invalid_otp');
+      }
+      // A password check that succeeds (here a change refused as weak) clears nothing of it.
+      const change = await app.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/password',
+        headers: bearer(user.accessToken),
+        payload: { currentPassword: STRONG_PASSWORD, newPassword: 'aaaaaaaaaaaaaaaa' },
+      });
+      expect(change.json()).toMatchObject({ code: 'weak_password' });
+      // Now even the right code waits: the account's codes are being guessed.
+      const limited = await from('10.0.0.7', totpCode(secret, clock));
+      expectProblem(limited, 429, 'rate_limited');
+      expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
+      expectProblem(
+        await post(app.app, '/disable', user.accessToken, {
+          password: STRONG_PASSWORD,
+          mfaCode: totpCode(secret, clock),
+        }),
+        429,
+        'rate_limited',
+      );
+      const throttled = events.filter((e) => e.type === 'login.throttled');
+      expect(throttled.at(-1)).toMatchObject({
+        target: { type: 'user', id: user.id },
+        details: { scope: 'account_mfa' },
+      });
+    } finally {
+      await app.app.close();
+    }
+  });
+
+  it('a sign-in without a code, repeated, costs nothing but does not clear wrong codes', async () => {
+    const app = await buildTestApp(
+      { rateLimit: { login: { accountClientFailures: 3 } } },
+      { now: () => clock },
+    );
+    try {
+      const user = await registerAndLogin(app.app);
+      const { secret } = await enrol(app.app, user);
+      const answers: number[] = [];
+      for (let i = 0; i < 4; i++) {
+        answers.push((await loginWith(app.app, user.email)).statusCode);
+        answers.push(
+          (await loginWith(app.app, user.email, { mfaCode: wrongCode(secret) })).statusCode,
+        );
+      }
+      // The code-less steps are refunded (unrefunded, the fourth request would be refused) and
+      // clear nothing (clearing, none would be): after three wrong codes the next request waits.
+      expect(answers).toEqual([401, 401, 401, 401, 401, 401, 429, 429]);
+    } finally {
+      await app.app.close();
+    }
+  });
+});
+
+describe('replay and concurrency', () => {
+  it('the code that confirmed enrolment does not sign in again in its step', async () => {
+    const user = await registerAndLogin(t.app);
+    const { confirmCode } = await enrol(t.app, user, false);
+    expectProblem(await loginWith(t.app, user.email, { mfaCode: confirmCode }), 401, 'invalid_otp');
+    clock += STEP_MS;
+  });
+
+  it('of concurrent logins with one TOTP code, exactly one gets tokens', async () => {
+    const user = await registerAndLogin(t.app);
+    const { secret } = await enrol(t.app, user);
+    const code = totpCode(secret, clock);
+    const answers = await Promise.all(
+      Array.from({ length: 6 }, () => loginWith(t.app, user.email, { mfaCode: code })),
+    );
+    expect(answers.map((a) => a.statusCode).sort()).toEqual([200, 401, 401, 401, 401, 401]);
+    clock += STEP_MS;
+  });
+
+  it('of concurrent logins with one recovery code, exactly one gets tokens', async () => {
+    const user = await registerAndLogin(t.app);
+    const { recoveryCodes } = await enrol(t.app, user);
+    const answers = await Promise.all(
+      Array.from({ length: 6 }, () => loginWith(t.app, user.email, { mfaCode: recoveryCodes[0] })),
+    );
+    expect(answers.map((a) => a.statusCode).sort()).toEqual([200, 401, 401, 401, 401, 401]);
+  });
+
+  it('MFA turned on while a login checks the password: 401 mfa_required, and no session left', async () => {
+    const user = await registerAndLogin(t.app);
+    const setup = await post(t.app, '/totp/setup', user.accessToken, { password: STRONG_PASSWORD });
+    const { secret } = setup.json<{ secret: string }>();
+    const hasher = t.app.services.hasher;
+    const verify = hasher.verify.bind(hasher);
+    const spy = vi.spyOn(hasher, 'verify').mockImplementationOnce(async (hash, password) => {
+      const result = await verify(hash, password);
+      const confirm = await post(t.app, '/totp/confirm', user.accessToken, {
+        mfaCode: totpCode(secret, clock),
+      });
+      expect(confirm.statusCode, confirm.body).toBe(200);
+      return result;
+    });
+    try {
+      const events = captureEvents(t.app);
+      expectProblem(await loginWith(t.app, user.email), 401, 'mfa_required');
+      const sessions = await t.app.services.sessions.listActive(user.id);
+      expect(sessions.map((s) => s.id)).toEqual([user.sessionId]);
+      expect(events.some((e) => e.type === 'login.succeeded')).toBe(false);
+    } finally {
+      spy.mockRestore();
+      clock += STEP_MS;
+    }
+  });
+});
+
+describe('refusals the feature tests leave open', () => {
+  it('new recovery codes: wrong password, wrong code, used code, extra field; codes unchanged', async () => {
+    const user = await registerAndLogin(t.app);
+    const { secret, recoveryCodes } = await enrol(t.app, user);
+    const events = captureEvents(t.app);
+    expectProblem(
+      await post(t.app, '/recovery-codes', user.accessToken, {
+        password: 'wrong password here',
+        mfaCode: totpCode(secret, clock),
+      }),
+      401,
+      'invalid_credentials',
+    );
+    expectProblem(
+      await post(t.app, '/recovery-codes', user.accessToken, {
+        password: STRONG_PASSWORD,
+        mfaCode: wrongCode(secret),
+      }),
+      401,
+      'invalid_otp',
+    );
+    expectProblem(
+      await post(t.app, '/recovery-codes', user.accessToken, {
+        password: STRONG_PASSWORD,
+        mfaCode: totpCode(secret, clock),
+        extra: 1,
+      }),
+      400,
+      'validation_failed',
+    );
+    // A wrong password never spends the recovery code it came with.
+    expectProblem(
+      await post(t.app, '/disable', user.accessToken, {
+        password: 'wrong password here',
+        mfaCode: recoveryCodes[0],
+      }),
+      401,
+      'invalid_credentials',
+    );
+    const status = await t.app.inject({
+      method: 'GET',
+      url: '/api/v1/auth/mfa',
+      headers: bearer(user.accessToken),
+    });
+    expect(status.json()).toEqual({ enabled: true, recoveryCodesRemaining: 10 });
+    expect(
+      events
+        .filter((e) => e.type === 'mfa.recovery_codes_regenerated')
+        .map((e) => [e.outcome, e.details?.reason]),
+    ).toEqual([
+      ['failure', 'wrong_password'],
+      ['failure', 'wrong_mfa_code'],
+    ]);
+    // A recovery code used at login cannot regenerate the set afterwards.
+    expect((await loginWith(t.app, user.email, { mfaCode: recoveryCodes[1] })).statusCode).toBe(
+      200,
+    );
+    expectProblem(
+      await post(t.app, '/recovery-codes', user.accessToken, {
+        password: STRONG_PASSWORD,
+        mfaCode: recoveryCodes[1]!,
+      }),
+      401,
+      'invalid_otp',
+    );
+  });
+
+  it('a wrong password answers invalid_credentials, not mfa_required, whatever the code', async () => {
+    const user = await registerAndLogin(t.app);
+    await enrol(t.app, user);
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/login',
+      payload: { email: user.email, password: 'wrong password here' },
+    });
+    expectProblem(res, 401, 'invalid_credentials');
+    const unknown = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/login',
+      payload: { email: 'nobody-mfa@example.com', password: STRONG_PASSWORD, mfaCode: '123456' },
+    });
+    expectProblem(unknown, 401, 'invalid_credentials');
+  });
+
+  it('turning MFA on ends the other sessions (as a password change does), not this one', async () => {
+    const user = await registerAndLogin(t.app);
+    // An older session, e.g. one an attacker holds, the reason the owner turns MFA on.
+    const other = await loginWith(t.app, user.email);
+    const { refreshToken, accessToken } = other.json<{
+      refreshToken: string;
+      accessToken: string;
+    }>();
+    await enrol(t.app, user);
+    expect((await getMe(t.app, accessToken)).statusCode).toBe(401);
+    expect((await postRefresh(t.app, refreshToken)).statusCode).toBe(401);
+    expect((await getMe(t.app, user.accessToken)).statusCode).toBe(200);
+  });
+
+  it('an administrator reset ends every session of the user', async () => {
+    const user = await registerAndLogin(t.app);
+    await enrol(t.app, user);
+    expect(await t.app.services.mfa.reset(user.id, { actorId: null })).toBe(true);
+    expect((await getMe(t.app, user.accessToken)).statusCode).toBe(401);
+    expect((await postRefresh(t.app, user.refreshToken)).statusCode).toBe(401);
+  });
+
+  it('log redaction covers MFA codes and recovery codes', () => {
+    const redacted = JSON.stringify(
+      redactSecrets({ body: { mfaCode: '123456', recoveryCodes: ['abcd-efgh-jkmn'] } }),
+    );
+    expect(redacted).not.toContain('123456');
+    expect(redacted).not.toContain('abcd-efgh-jkmn');
+  });
+});
+
+describe('key rotation', () => {
+  it('a right code is not refused as "replayed" because keys reencrypt rewrote the envelope meanwhile', async () => {
+    const { FieldCipher } = await import('../../src/crypto/index.js');
+    const { ENCRYPTED_COLUMNS, fieldContext } = await import('../../src/db/index.js');
+    const user = await registerAndLogin(t.app);
+    const { secret } = await enrol(t.app, user);
+    const cipher = new FieldCipher(t.app.services.keyring, ENCRYPTED_COLUMNS.totpSecret.purpose);
+    const repo = (
+      t.app.services.mfa as unknown as {
+        deps: { repo: { findFactor: (id: string) => Promise<unknown> } };
+      }
+    ).deps.repo;
+    const find = repo.findFactor.bind(repo);
+    // What `bulwark keys reencrypt` does to a row between the login's read and its useStep:
+    // the same secret in a new envelope (compare-and-set on the old value).
+    const spy = vi.spyOn(repo, 'findFactor').mockImplementationOnce(async (id: string) => {
+      const row = await find(id);
+      await t.app.services.db.kysely
+        .updateTable('totp_factors')
+        .set({ secret_enc: cipher.encrypt(secret, fieldContext(ENCRYPTED_COLUMNS.totpSecret, id)) })
+        .where('user_id', '=', id)
+        .execute();
+      return row;
+    });
+    try {
+      const res = await loginWith(t.app, user.email, { mfaCode: totpCode(secret, clock) });
+      expect(res.statusCode, res.body).toBe(200);
+    } finally {
+      spy.mockRestore();
+      clock += STEP_MS;
+    }
+  });
+});
