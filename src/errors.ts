@@ -26,6 +26,7 @@ export const errorCatalog = {
   invalid_refresh_token: { status: 401, title: 'Invalid refresh token' },
   mfa_required: { status: 401, title: 'Second factor required' },
   invalid_otp: { status: 401, title: 'Invalid one-time code' },
+  insufficient_user_authentication: { status: 401, title: 'Stronger sign-in required' },
   oidc_provider_denied: { status: 401, title: 'Provider refused the sign-in' },
   oidc_code_rejected: { status: 401, title: 'Authorization code rejected' },
   oidc_id_token_invalid: { status: 401, title: 'Invalid ID token' },

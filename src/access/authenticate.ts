@@ -19,6 +19,8 @@ export interface AuthContext {
   role: string;
   permissions: ReadonlySet<string>;
   tokenId: string;
+  /** How the session was signed in (RFC 8176): includes `mfa` after a second factor. */
+  amr: readonly string[];
 }
 
 declare module 'fastify' {
@@ -34,6 +36,11 @@ declare module 'fastify' {
      * run yet, so `preHandler: app.authorize('notes:write')` alone is enough.
      */
     authorize(permission: string): preHandlerAsyncHookHandler;
+    /**
+     * preHandler: requires a session signed in with a second factor (`amr` holds `mfa`);
+     * authenticates first when needed. Otherwise 401 insufficient_user_authentication (RFC 9470).
+     */
+    requireMfa: preHandlerAsyncHookHandler;
   }
 }
 
@@ -83,6 +90,7 @@ export const authentication = fp(
             role: claims.role,
             permissions: opts.permissions.of(claims.role),
             tokenId: claims.jti,
+            amr: claims.amr,
           };
         } catch (error) {
           // Refused credentials are recorded: a bad bearer token, or another scheme's
@@ -116,26 +124,66 @@ export const authentication = fp(
           `no role in access.roles grants "${permission}", so routes that need it answer 403 to everyone. Fix: grant it to a role, or check its spelling.`,
         );
       }
-      return async function authorizeHandler(
+      return guard(
+        (auth) => auth.permissions.has(permission),
+        () => ({
+          details: { permission, status: 403 },
+          error: new AppError('forbidden', `This needs the ${permission} permission.`),
+        }),
+      );
+    });
+
+    app.decorate(
+      'requireMfa',
+      guard(
+        (auth) => auth.amr.includes('mfa'),
+        () => ({
+          details: { reason: 'mfa_required', status: 401 },
+          error: insufficientUserAuthentication(),
+        }),
+      ),
+    );
+
+    /**
+     * A preHandler that lets through the callers `allowed` accepts; any other is an
+     * access.denied event and the refusal's error.
+     */
+    function guard(
+      allowed: (auth: AuthContext) => boolean,
+      refusal: () => { details: Record<string, string | number>; error: AppError },
+    ): preHandlerAsyncHookHandler {
+      return async function guardHandler(
         this: FastifyInstance,
         request: FastifyRequest,
         reply: FastifyReply,
       ): Promise<void> {
-        // Authorizing implies authenticating: a route that lists only authorize, or lists it
+        // A guard implies authenticating: a route that lists only the guard, or lists it
         // before authenticate, still refuses an anonymous caller with 401, never lets it by.
         if (request.auth === null) await app.authenticate.call(this, request, reply);
         const auth = requireAuth(request);
-        if (auth.permissions.has(permission)) return;
+        if (allowed(auth)) return;
+        const { details, error } = refusal();
         opts.events.emit({
           ...eventContext(request),
           type: 'access.denied',
           outcome: 'denied',
           actorId: auth.userId,
-          details: { permission, route: request.routeOptions.url ?? null, status: 403 },
+          details: { ...details, route: request.routeOptions.url ?? null },
         });
-        throw new AppError('forbidden', `This needs the ${permission} permission.`);
+        throw error;
       };
-    });
+    }
   },
   { name: 'bulwark-authentication' },
 );
+
+/** The RFC 9470 step-up challenge: this token is valid, but its sign-in was not strong enough. */
+function insufficientUserAuthentication(): AppError {
+  const detail =
+    'This needs a session signed in with a second factor: turn MFA on, then sign in again with a code.';
+  return new AppError('insufficient_user_authentication', detail, {
+    headers: {
+      'www-authenticate': `Bearer error="insufficient_user_authentication", error_description="${detail}"`,
+    },
+  });
+}

@@ -92,7 +92,11 @@ export class AuthService {
     }
     // The attempt stays counted until the second factor passes too, and every code is also
     // counted by the account's own wrong-code limit: knowing the password buys no fast guessing.
-    if (row.mfa_enabled === 1) await this.secondFactor(row, input.mfaCode, context, attempt);
+    const amr = ['pwd'];
+    if (row.mfa_enabled === 1) {
+      await this.secondFactor(row, input.mfaCode, context, attempt);
+      amr.push('otp', 'mfa');
+    }
     await attempt.succeeded();
     const verifiedHash = needsRehash
       ? await this.upgradeHash(row, input.password)
@@ -100,7 +104,7 @@ export class AuthService {
 
     let started: { pair: TokenPair; sessionId: string; user: UserRow };
     try {
-      started = await this.startSession(row, context, invalidCredentials);
+      started = await this.startSession(row, context, invalidCredentials, amr);
     } catch (error) {
       // Disabled or deleted while the password was checked.
       if (isAppError(error))
@@ -156,16 +160,18 @@ export class AuthService {
    * either already changed (refused here, or the new role is used) or changed later, and ending
    * the sessions then finds this one.
    * @param gone the error when the user no longer exists
+   * @param amr how the user signed in (RFC 8176 methods), for the `amr` claim of its tokens
    * @throws AppError account_disabled, or `gone()`
    */
   async startSession(
     user: UserRow,
     context: EventContext,
     gone: () => AppError,
+    amr: readonly string[] = [],
   ): Promise<{ pair: TokenPair; sessionId: string; user: UserRow }> {
     let session: SessionRow;
     try {
-      session = await this.deps.sessions.start(user.id, context);
+      session = await this.deps.sessions.start(user.id, context, amr);
     } catch (error) {
       // Deleted meanwhile: the session's foreign key has nothing to point at.
       if (!(await this.deps.repo.findById(user.id))) throw gone();
@@ -297,6 +303,7 @@ export class AuthService {
         userId: user.id,
         sessionId: session.id,
         role: user.role,
+        amr: session.amr === null ? [] : session.amr.split(' '),
       }),
       tokenType: 'Bearer',
       expiresIn: this.deps.accessTokens.ttlSeconds,

@@ -42,6 +42,8 @@ export interface SessionsTable {
   end_reason: string | null;
   ip: string | null;
   user_agent: string | null;
+  /** How the session was signed in: space-separated RFC 8176 methods (`pwd otp mfa`), or null. */
+  amr: string | null;
 }
 
 export interface RefreshTokensTable {

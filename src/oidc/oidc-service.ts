@@ -326,6 +326,8 @@ export class OidcService {
         'This account has been disabled. Contact an administrator.',
       );
     }
+    // The provider's own methods are not known here; the account's second factor is.
+    const amr = user.mfa_enabled === 1 ? ['otp', 'mfa'] : [];
     if (user.mfa_enabled === 1) {
       try {
         // The provider vouches for the first factor only: the account's own second factor is
@@ -343,6 +345,7 @@ export class OidcService {
         user,
         context,
         () => new AppError('oidc_code_invalid', 'The account no longer exists.'),
+        amr,
       );
     } catch (error) {
       if (isAppError(error)) {

@@ -14,7 +14,18 @@ export interface AccessClaims {
   jti: string;
   iat: number;
   exp: number;
+  /**
+   * How the session was signed in (RFC 8176 method names: `pwd`, `otp`, `mfa`); empty when the
+   * token carries no `amr` (a provider sign-in without the account's own second factor).
+   * @see https://www.rfc-editor.org/rfc/rfc9068#section-2.2.3.1
+   */
+  amr: readonly string[];
 }
+
+/** At most this many `amr` values of at most AMR_VALUE_MAX characters each are accepted. */
+const AMR_MAX = 8;
+const AMR_VALUE_MAX = 32;
+const NO_AMR: readonly string[] = Object.freeze([]);
 
 export interface AccessTokenOptions {
   issuer: string;
@@ -121,7 +132,12 @@ export class AccessTokens {
    * node:crypto: jose signs through WebCrypto, whose jobs queue on the libuv thread pool behind
    * argon2 hashes, so every login paid for the hashes of the logins ahead of it.
    */
-  async issue(subject: { userId: string; sessionId: string; role: string }): Promise<string> {
+  async issue(subject: {
+    userId: string;
+    sessionId: string;
+    role: string;
+    amr?: readonly string[];
+  }): Promise<string> {
     const { kid, alg, keyObject } = await this.keys.currentSigningKey();
     const iat = Math.floor(this.now() / 1000);
     const header = { alg, kid, typ: TOKEN_TYPE };
@@ -134,6 +150,7 @@ export class AccessTokens {
       jti: randomUUID(),
       iat,
       exp: iat + this.options.ttlSeconds,
+      ...(subject.amr && subject.amr.length > 0 ? { amr: subject.amr } : {}),
     };
     const input = `${encodeSegment(header)}.${encodeSegment(payload)}`;
     const signature = cryptoSign(alg === 'EdDSA' ? null : 'sha256', Buffer.from(input), {
@@ -268,7 +285,8 @@ export class AccessTokens {
     ) {
       throw invalidToken('claims of the wrong type');
     }
-    const claims: AccessClaims = Object.freeze({ sub, sid, role, jti, iat, exp });
+    const amr = readAmr(payload.amr);
+    const claims: AccessClaims = Object.freeze({ sub, sid, role, jti, iat, exp, amr });
     this.checkIssuedAt(iat);
     return { claims, kid, key: entry, nbf };
   }
@@ -295,4 +313,17 @@ export class AccessTokens {
     }
     this.checkIssuedAt(claims.iat);
   }
+}
+
+/** The `amr` claim: absent, or a short array of short strings (a signed claim of ours). */
+function readAmr(value: unknown): readonly string[] {
+  if (value === undefined) return NO_AMR;
+  if (
+    !Array.isArray(value) ||
+    value.length > AMR_MAX ||
+    !value.every((v) => typeof v === 'string' && v.length > 0 && v.length <= AMR_VALUE_MAX)
+  ) {
+    throw invalidToken('claims of the wrong type');
+  }
+  return Object.freeze([...(value as string[])]);
 }

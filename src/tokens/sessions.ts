@@ -39,7 +39,15 @@ export class Sessions {
     this.now = options.now ?? Date.now;
   }
 
-  async start(userId: string, context: EventContext): Promise<SessionRow> {
+  /**
+   * Starts a session for `userId`, recording how it was signed in (`amr`, RFC 8176 method
+   * names) for the access tokens of its whole life.
+   */
+  async start(
+    userId: string,
+    context: EventContext,
+    amr: readonly string[] = [],
+  ): Promise<SessionRow> {
     const now = this.now();
     const session = await this.repo.create({
       id: randomUUID(),
@@ -51,6 +59,7 @@ export class Sessions {
       end_reason: null,
       ip: context.ip?.slice(0, 64) ?? null,
       user_agent: context.userAgent?.slice(0, 512) ?? null,
+      amr: amr.length === 0 ? null : amr.join(' '),
     });
     this.state.markActive(session.id, session.expires_at);
     return session;

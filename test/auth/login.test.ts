@@ -79,6 +79,7 @@ describe('POST /api/v1/auth/login', () => {
       typ: 'at+jwt',
     });
     expect(Object.keys(payload).sort()).toEqual([
+      'amr',
       'aud',
       'exp',
       'iat',
@@ -93,6 +94,8 @@ describe('POST /api/v1/auth/login', () => {
       aud: 'bulwark-api',
       sub: id,
       role: 'user',
+      // RFC 8176: signed in with a password (and nothing more: the account has no MFA).
+      amr: ['pwd'],
     });
     expect(payload.sid).toMatch(/^[0-9a-f-]{36}$/);
     expect(payload.jti).toMatch(/^[0-9a-f-]{36}$/);

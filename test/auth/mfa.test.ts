@@ -2,7 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { totpCode } from '../../src/crypto/index.js';
 import { ENCRYPTED_COLUMNS, fieldContext } from '../../src/db/index.js';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
-import { bearer, registerAndLogin, STRONG_PASSWORD, type LoggedIn } from '../helpers/identity.js';
+import {
+  bearer,
+  jwtPayload,
+  registerAndLogin,
+  STRONG_PASSWORD,
+  type LoggedIn,
+} from '../helpers/identity.js';
 import { captureEvents, expectProblem, getMe } from './support.js';
 
 let t: TestApp;
@@ -431,5 +437,60 @@ describe('turning MFA off and new recovery codes', () => {
     expect(await t.app.services.mfa.reset(user.id, { actorId: null })).toBe(true);
     expect(await t.app.services.mfa.reset(user.id, { actorId: null })).toBe(false);
     expect((await loginWith(user.email)).statusCode).toBe(200);
+  });
+});
+
+describe('the amr claim and step-up to MFA', () => {
+  function stepUp(accessToken?: string) {
+    return t.app.inject({
+      method: 'GET',
+      url: '/api/v1/examples/step-up',
+      headers: accessToken === undefined ? {} : bearer(accessToken),
+    });
+  }
+
+  it('records how a session signed in, in every access token of it, refreshes included', async () => {
+    const user = await registerAndLogin(t.app);
+    expect(jwtPayload(user.accessToken).amr).toEqual(['pwd']);
+    const { secret } = await enrol(user);
+    const res = await loginWith(user.email, { mfaCode: totpCode(secret, clock) });
+    clock += STEP_MS;
+    const { accessToken, refreshToken } = res.json<{ accessToken: string; refreshToken: string }>();
+    expect(jwtPayload(accessToken).amr).toEqual(['pwd', 'otp', 'mfa']);
+    const refreshed = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/refresh',
+      payload: { refreshToken },
+    });
+    expect(jwtPayload(refreshed.json<{ accessToken: string }>().accessToken).amr).toEqual([
+      'pwd',
+      'otp',
+      'mfa',
+    ]);
+  });
+
+  it('app.requireMfa lets a session with a second factor through, and challenges others', async () => {
+    const user = await registerAndLogin(t.app);
+    const events = captureEvents(t.app);
+    const weak = await stepUp(user.accessToken);
+    expectProblem(weak, 401, 'insufficient_user_authentication');
+    expect(weak.headers['www-authenticate']).toMatch(
+      /^Bearer error="insufficient_user_authentication", error_description="/,
+    );
+    expect(events.at(-1)).toMatchObject({
+      type: 'access.denied',
+      actorId: user.id,
+      details: { reason: 'mfa_required', status: 401, route: '/api/v1/examples/step-up' },
+    });
+    expectProblem(await stepUp(), 401, 'authentication_required');
+
+    const { secret } = await enrol(user);
+    // Turning MFA on does not upgrade the session that did it: it signed in with a password.
+    expectProblem(await stepUp(user.accessToken), 401, 'insufficient_user_authentication');
+    const res = await loginWith(user.email, { mfaCode: totpCode(secret, clock) });
+    clock += STEP_MS;
+    const strong = await stepUp(res.json<{ accessToken: string }>().accessToken);
+    expect(strong.statusCode, strong.body).toBe(200);
+    expect(strong.json()).toEqual({ amr: ['pwd', 'otp', 'mfa'] });
   });
 });

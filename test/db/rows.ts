@@ -39,6 +39,7 @@ export function sessionRow(userId: string, overrides: Partial<SessionRow> = {}):
     end_reason: null,
     ip: '203.0.113.7',
     user_agent: 'vitest',
+    amr: 'pwd',
     ...overrides,
   };
 }

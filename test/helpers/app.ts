@@ -60,6 +60,19 @@ export function exampleRoutes(app: FastifyInstance): void {
     },
     (request) => ({ query: request.query }),
   );
+  // A step-up route: a valid token is not enough, its session must have shown a second factor.
+  app.get(
+    '/api/v1/examples/step-up',
+    {
+      preHandler: app.requireMfa,
+      schema: {
+        response: {
+          200: Type.Object({ amr: Type.Array(Type.String()) }, { additionalProperties: false }),
+        },
+      },
+    },
+    (request) => ({ amr: [...request.auth!.amr] }),
+  );
   app.get('/api/v1/examples/crash', () => {
     // What a careless handler leaks when it fails: SQL, a path, a secret.
     throw new Error(

@@ -1,6 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { totpCode } from '../../src/crypto/index.js';
-import { bearer, registerAndLogin, STRONG_PASSWORD, type LoggedIn } from '../helpers/identity.js';
+import {
+  bearer,
+  jwtPayload,
+  registerAndLogin,
+  STRONG_PASSWORD,
+  type LoggedIn,
+} from '../helpers/identity.js';
 import {
   events,
   exchange,
@@ -89,6 +95,8 @@ describe('a provider sign-in of an account with MFA on', () => {
     const ok = await exchangeWith(handoff.code, handoff.browserSecret, totpCode(secret, now()));
     expect(ok.statusCode, ok.body).toBe(200);
     expect(ok.json()).toMatchObject({ user: { id: user.id, mfaEnabled: true } });
+    // The provider's own methods are not known; the account's second factor is.
+    expect(jwtPayload(ok.json<{ accessToken: string }>().accessToken).amr).toEqual(['otp', 'mfa']);
     expect(clearsHandoffCookie(ok.headers)).toBe(true);
     const again = await exchangeWith(
       handoff.code,
@@ -160,5 +168,6 @@ describe('a provider sign-in of an account with MFA on', () => {
     const handoff = await signInToHandoff(f, 'no-mfa');
     const res = await exchangeWith(handoff.code, handoff.browserSecret, '123456');
     expect(res.statusCode, res.body).toBe(200);
+    expect(jwtPayload(res.json<{ accessToken: string }>().accessToken)).not.toHaveProperty('amr');
   });
 });

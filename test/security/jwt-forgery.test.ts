@@ -493,6 +493,13 @@ describe('claims checked even under a valid signature', () => {
       `Bearer ${await forge(alice, { claims: { sid: 123 } })}`,
       'claims of the wrong type',
     );
+    // amr (RFC 8176) is a short list of short strings, or absent.
+    for (const amr of ['mfa', ['mfa', 1], [''], ['x'.repeat(33)], Array(9).fill('pwd'), {}, null]) {
+      await expectRejected(
+        `Bearer ${await forge(alice, { claims: { amr } })}`,
+        'claims of the wrong type',
+      );
+    }
   });
 
   it('refuses a token without typ, or with a typ other than at+jwt', async () => {

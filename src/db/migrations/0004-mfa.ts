@@ -6,6 +6,7 @@ import type { DialectName } from '../database.js';
  * Second factors (src/auth/mfa-service.ts): one TOTP authenticator per user, its secret
  * encrypted (`secret_enc`, src/db/encrypted-columns.ts), and single-use recovery codes stored as
  * SHA-256 hashes. `users.mfa_enabled` (0001) is set once an authenticator is confirmed.
+ * `sessions.amr` records how a session was signed in (RFC 8176 methods), for the `amr` claim.
  */
 
 type AnyDb = Kysely<unknown>;
@@ -19,6 +20,8 @@ export function mfaMigration(dialect: DialectName): Migration {
 
   return {
     async up(db: AnyDb): Promise<void> {
+      // Space-separated RFC 8176 methods (`pwd otp mfa`); null: none recorded.
+      await db.schema.alterTable('sessions').addColumn('amr', 'text').execute();
       await db.schema
         .createTable('totp_factors')
         // One authenticator per user: the primary key is the user's id.
@@ -53,6 +56,7 @@ export function mfaMigration(dialect: DialectName): Migration {
     async down(db: AnyDb): Promise<void> {
       await db.schema.dropTable('recovery_codes').execute();
       await db.schema.dropTable('totp_factors').execute();
+      await db.schema.alterTable('sessions').dropColumn('amr').execute();
     },
   };
 }
