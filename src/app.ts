@@ -36,7 +36,7 @@ import { apiVersioning, rewriteApiVersion } from './http/versioning.js';
 import { apiIndex } from './http/api-index.js';
 import { authentication } from './access/authenticate.js';
 import { authRoutes } from './auth/routes.js';
-import { mfaRoutes } from './auth/mfa-routes.js';
+import { mfaAdminRoutes, mfaRoutes } from './auth/mfa-routes.js';
 import { policySpecs, rateLimiting } from './rate-limit/index.js';
 import { jwksRoute } from './auth/jwks-route.js';
 import { assertProductionPosture } from './posture/index.js';
@@ -265,6 +265,7 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
   await app.register(authRoutes, { prefix: '/api/v1/auth', auth: services.auth });
   await app.register(mfaRoutes, { prefix: '/api/v1/auth/mfa', mfa: services.mfa });
   await app.register(usersRoutes, { prefix: '/api/v1/users', users: services.users });
+  await app.register(mfaAdminRoutes, { prefix: '/api/v1/users', mfa: services.mfa });
   await app.register(auditRoutes, { prefix: '/api/v1/admin', log: services.auditLog });
   await app.register(oidcRoutes, {
     prefix: '/api/v1',

@@ -1,6 +1,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { eventContext, requireAuth } from '../access/authenticate.js';
+import { UserIdParams } from '../users/schema.js';
 import type { MfaService } from './mfa-service.js';
 import {
   MfaCodeAndPasswordBody,
@@ -104,5 +105,31 @@ export function mfaRoutes(base: FastifyInstance, opts: { mfa: MfaService }): voi
     },
     async (request) =>
       mfa.regenerateRecoveryCodes(requireAuth(request), request.body, eventContext(request)),
+  );
+}
+
+/**
+ * DELETE /api/v1/users/:id/mfa: an administrator's reset of another user's MFA (users:write),
+ * for a user who lost the authenticator and the recovery codes. Registered under /api/v1/users.
+ */
+export function mfaAdminRoutes(base: FastifyInstance, opts: { mfa: MfaService }): void {
+  const app = base.withTypeProvider<TypeBoxTypeProvider>();
+  app.delete(
+    '/:id/mfa',
+    {
+      preHandler: [app.authorize('users:write')],
+      schema: {
+        tags: ['users'],
+        summary:
+          "Turn another user's MFA off (users:write): their authenticator and recovery codes are deleted and their sessions end.",
+        security,
+        params: UserIdParams,
+        response: { 204: { type: 'null' } },
+      },
+    },
+    async (request, reply) => {
+      await opts.mfa.resetByAdmin(requireAuth(request), request.params.id, eventContext(request));
+      return reply.code(204).send(null);
+    },
   );
 }

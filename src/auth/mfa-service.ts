@@ -231,8 +231,28 @@ export class MfaService {
   }
 
   /**
+   * `DELETE /api/v1/users/:id/mfa`: an administrator (users:write, checked by the route) turns
+   * MFA off for another user who lost both the authenticator and the recovery codes. Not for
+   * oneself: that takes the password and a code (`disable`), which a stolen token does not have.
+   */
+  async resetByAdmin(auth: AuthContext, userId: string, context: EventContext): Promise<void> {
+    if (userId === auth.userId) {
+      throw new AppError(
+        'forbidden',
+        'Turn your own MFA off with POST /api/v1/auth/mfa/disable (password and a code).',
+      );
+    }
+    if (!(await this.deps.users.findById(userId))) {
+      throw new AppError('not_found', 'No user with this id.');
+    }
+    if (!(await this.reset(userId, { ...context, actorId: auth.userId }))) {
+      throw new AppError('mfa_not_enabled', 'MFA is not on for this user.');
+    }
+  }
+
+  /**
    * An administrator's reset for a user who lost both the authenticator and the recovery codes
-   * (`bulwark user mfa-reset`). True when MFA was on.
+   * (`bulwark user mfa-reset`, `DELETE /api/v1/users/:id/mfa`). True when MFA was on.
    */
   async reset(
     userId: string,

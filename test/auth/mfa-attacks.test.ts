@@ -7,7 +7,13 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { totpCode } from '../../src/crypto/index.js';
 import { redactSecrets } from '../../src/http/logger.js';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
-import { bearer, registerAndLogin, STRONG_PASSWORD, type LoggedIn } from '../helpers/identity.js';
+import {
+  bearer,
+  createUserAndLogin,
+  registerAndLogin,
+  STRONG_PASSWORD,
+  type LoggedIn,
+} from '../helpers/identity.js';
 import { captureEvents, expectProblem, getMe, postRefresh } from './support.js';
 
 let t: TestApp;
@@ -335,6 +341,28 @@ describe('refusals the feature tests leave open', () => {
     expect((await getMe(t.app, accessToken)).statusCode).toBe(401);
     expect((await postRefresh(t.app, refreshToken)).statusCode).toBe(401);
     expect((await getMe(t.app, user.accessToken)).statusCode).toBe(200);
+  });
+
+  it('DELETE /users/:id/mfa: an administrator turns MFA off for another user, and only that', async () => {
+    const admin = await createUserAndLogin(t.app, 'admin');
+    const user = await registerAndLogin(t.app);
+    await enrol(t.app, user);
+    const reset = (id: string, token = admin.accessToken) =>
+      t.app.inject({ method: 'DELETE', url: `/api/v1/users/${id}/mfa`, headers: bearer(token) });
+    const events = captureEvents(t.app);
+    expectProblem(await reset(user.id, user.accessToken), 403, 'forbidden');
+    expectProblem(await reset(admin.id), 403, 'forbidden');
+    expectProblem(await reset(crypto.randomUUID()), 404, 'not_found');
+    const res = await reset(user.id);
+    expect(res.statusCode, res.body).toBe(204);
+    expectProblem(await reset(user.id), 409, 'mfa_not_enabled');
+    expect((await getMe(t.app, user.accessToken)).statusCode).toBe(401);
+    expect((await loginWith(t.app, user.email)).statusCode).toBe(200);
+    expect(events.find((e) => e.type === 'mfa.disabled')).toMatchObject({
+      actorId: admin.id,
+      target: { type: 'user', id: user.id },
+      details: { by: 'admin_reset' },
+    });
   });
 
   it('an administrator reset ends every session of the user', async () => {

@@ -226,6 +226,23 @@ const MATRIX: Row[] = [
     }),
     expect: { ...DENIED, user: 204, admin: 204 },
   },
+  {
+    method: 'DELETE',
+    path: '/api/v1/users/{id}/mfa',
+    variant: "someone else's",
+    url: (c) => `/api/v1/users/${c.victim.id}/mfa`,
+    // An administrator reaches the handler: the victim has no MFA to reset.
+    expect: { ...DENIED, user: 403, admin: 409 },
+    code: 'mfa_not_enabled',
+  },
+  {
+    method: 'DELETE',
+    path: '/api/v1/users/{id}/mfa',
+    variant: 'own',
+    url: (c) => `/api/v1/users/${selfId(c)}/mfa`,
+    // Not even an administrator's own: that takes the password and a code (/auth/mfa/disable).
+    expect: { ...DENIED, user: 403, admin: 403 },
+  },
   // /api/v1/auth/mfa: the caller's own second factor only; no route names another user.
   {
     method: 'GET',
