@@ -308,6 +308,7 @@ export async function createServices(config: Config, options: ServicesOptions): 
       users,
       auth,
       sessions,
+      logger,
       events,
       defaultRole: config.access.defaultRole,
       loginTtlMs: config.oidc.loginTtlSeconds * 1000,

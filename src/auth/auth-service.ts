@@ -133,10 +133,16 @@ export class AuthService {
       throw invalidCredentials();
     }
     // MFA turned on while the password was checked: this sign-in has not shown a second factor.
-    if (started.user.mfa_enabled === 1 && row.mfa_enabled !== 1) {
+    // Or turned off (an administrator's reset, which ends every session): the factor it showed
+    // is gone, so its session must not outlive the reset, nor its tokens claim `mfa`.
+    if ((started.user.mfa_enabled === 1) !== (row.mfa_enabled === 1)) {
       await this.deps.sessions.end({ id: started.sessionId, userId: row.id }, 'revoked', context);
-      this.mfaChallenged(context, row.id);
-      throw mfaRequired();
+      if (started.user.mfa_enabled === 1) {
+        this.mfaChallenged(context, row.id);
+        throw mfaRequired();
+      }
+      this.loginFailed(context, row.id, 'mfa_reset');
+      throw invalidMfaCode();
     }
     this.deps.events.emit({
       ...context,

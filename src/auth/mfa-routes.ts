@@ -117,11 +117,13 @@ export function mfaAdminRoutes(base: FastifyInstance, opts: { mfa: MfaService })
   app.delete(
     '/:id/mfa',
     {
-      preHandler: [app.authorize('users:write')],
+      // Removing someone's second factor takes having shown one's own: a stolen or phished
+      // administrator token (a password-only session) cannot strip MFA from other accounts.
+      preHandler: [app.authorize('users:write'), app.requireMfa],
       schema: {
         tags: ['users'],
         summary:
-          "Turn another user's MFA off (users:write): their authenticator and recovery codes are deleted and their sessions end.",
+          "Turn another user's MFA off (users:write, from a session signed in with MFA): their authenticator and recovery codes are deleted and their sessions end.",
         security,
         params: UserIdParams,
         response: { 204: { type: 'null' } },

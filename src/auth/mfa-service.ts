@@ -237,6 +237,14 @@ export class MfaService {
    */
   async resetByAdmin(auth: AuthContext, userId: string, context: EventContext): Promise<void> {
     if (userId === auth.userId) {
+      this.deps.events.emit({
+        ...context,
+        type: 'access.denied',
+        outcome: 'denied',
+        actorId: auth.userId,
+        target: { type: 'user', id: userId },
+        details: { reason: 'own_account', status: 403 },
+      });
       throw new AppError(
         'forbidden',
         'Turn your own MFA off with POST /api/v1/auth/mfa/disable (password and a code).',

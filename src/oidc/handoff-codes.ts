@@ -15,6 +15,8 @@ interface Stored extends Handoff {
   /** SHA-256 of the browser secret held in the hand-off cookie. */
   binding: string;
   expiresAt: number;
+  /** Set when the code was first held for a second factor: it is never held past this. */
+  heldUntil?: number;
 }
 
 function isStored(value: unknown): value is Stored {
@@ -22,7 +24,8 @@ function isStored(value: unknown): value is Stored {
   const v = value as Record<string, unknown>;
   return (
     ['userId', 'provider', 'identityId', 'binding'].every((k) => typeof v[k] === 'string') &&
-    Number.isSafeInteger(v.expiresAt)
+    Number.isSafeInteger(v.expiresAt) &&
+    (v.heldUntil === undefined || Number.isSafeInteger(v.heldUntil))
   );
 }
 
@@ -59,8 +62,10 @@ export class HandoffCodes {
 
   /**
    * Consumes `code`: the hand-off, or why it is refused. A refused code is gone as well. A
-   * redeemed one can be put back with `holdFor`, still bound to the same browser, for a sign-in
-   * that must first show its second factor (the code the user types takes longer than `ttlMs`).
+   * redeemed one can be put back once with `holdFor`, still bound to the same browser, for a
+   * sign-in that must first show its second factor (typing a code takes longer than `ttlMs`).
+   * The hold's deadline is set by the first hold and never moves: refused retries cannot keep a
+   * code alive.
    */
   async redeem(
     code: string,
@@ -80,14 +85,23 @@ export class HandoffCodes {
     ) {
       return { ok: false, reason: 'unbound' };
     }
+    let held = false;
     return {
       ok: true,
       handoff: { userId: stored.userId, provider: stored.provider, identityId: stored.identityId },
       holdFor: async (ms) => {
-        const held: Stored = { ...stored, expiresAt: this.now() + ms };
+        if (held) return;
+        held = true;
+        const heldUntil = stored.heldUntil ?? this.now() + ms;
+        const left = heldUntil - this.now();
+        if (left <= 0) return;
         // putOnce: a code is never overwritten, so a put-back cannot revive a code redeemed
         // meanwhile by a concurrent request (that one took it first and holds it, if anyone).
-        await this.store.putOnce(key(code), JSON.stringify(held), ms + 5_000);
+        await this.store.putOnce(
+          key(code),
+          JSON.stringify({ ...stored, expiresAt: heldUntil, heldUntil } satisfies Stored),
+          left + 5_000,
+        );
       },
     };
   }

@@ -1,8 +1,9 @@
 import { createHash, randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
 import * as client from 'openid-client';
 import type { AuthContext } from '../access/authenticate.js';
 import type { AuthService, TokenPair } from '../auth/auth-service.js';
-import { mfaRequired } from '../auth/mfa-service.js';
+import { invalidMfaCode, mfaRequired } from '../auth/mfa-service.js';
 import { timingSafeEqualString } from '../crypto/index.js';
 import {
   isUniqueViolation,
@@ -30,8 +31,10 @@ export interface OidcServiceDeps {
   usersRepo: UsersRepository;
   users: UsersService;
   auth: AuthService;
-  /** Ends a session started while MFA was turned on. */
+  /** Ends a session started while MFA was turned on or reset. */
   sessions: Pick<Sessions, 'end'>;
+  /** Where a failure to hold a code for MFA is reported (it never fails the request). */
+  logger?: Pick<Logger, 'warn'>;
   events: SecurityEvents;
   /** Role of accounts created by a first sign-in. */
   defaultRole: string;
@@ -87,7 +90,15 @@ const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f]/;
  * How long a one-time code stays redeemable, by the same browser, after an exchange answered
  * mfa_required or invalid_otp: time to open the authenticator app and type a code.
  */
-const MFA_HOLD_MS = 5 * 60 * 1000;
+export const MFA_HOLD_SECONDS = 5 * 60;
+const MFA_HOLD_MS = MFA_HOLD_SECONDS * 1000;
+
+/** Refusals of an exchange after which its code is held for another try with an MFA code. */
+export const MFA_RETRY_CODES: ReadonlySet<string> = new Set([
+  'mfa_required',
+  'invalid_otp',
+  'rate_limited',
+]);
 
 const NAME_MAX = 100;
 // The first NAME_MAX code points (the unit of the API's Name schema): cutting at NAME_MAX UTF-16
@@ -311,6 +322,22 @@ export class OidcService {
       );
     }
     const { userId, provider, identityId } = result.handoff;
+    // Unlinked since the sign-in (perhaps by an owner who saw an unexpected one): the code
+    // stood for that provider account, which no longer signs in here.
+    const identity = await this.deps.identities.findById(identityId);
+    if (identity?.user_id !== userId) {
+      this.deps.events.emit({
+        ...context,
+        type: 'oidc.code_rejected',
+        outcome: 'denied',
+        target: { type: 'user', id: userId },
+        details: { reason: 'identity_gone' },
+      });
+      throw new AppError(
+        'oidc_code_invalid',
+        'The sign-in code is unknown, expired, already used or was issued to another browser. Sign in again.',
+      );
+    }
     const user = await this.deps.usersRepo.findById(userId);
     if (!user || user.disabled === 1) {
       this.deps.events.emit({
@@ -326,6 +353,11 @@ export class OidcService {
         'This account has been disabled. Contact an administrator.',
       );
     }
+    // A failure to put the code back leaves the sign-in to start again; never a 500.
+    const hold = () =>
+      result.holdFor(MFA_HOLD_MS).catch((error: unknown) => {
+        this.deps.logger?.warn({ err: error }, 'holding a sign-in code for MFA failed');
+      });
     // The provider's own methods are not known here; the account's second factor is.
     const amr = user.mfa_enabled === 1 ? ['otp', 'mfa'] : [];
     if (user.mfa_enabled === 1) {
@@ -334,7 +366,7 @@ export class OidcService {
         // asked for too, or MFA would be one linked provider account away from bypassed.
         await this.deps.auth.requireSecondFactor(user, mfaCode, context);
       } catch (error) {
-        await result.holdFor(MFA_HOLD_MS);
+        if (isAppError(error) && MFA_RETRY_CODES.has(error.code)) await hold();
         throw error;
       }
     }
@@ -359,11 +391,13 @@ export class OidcService {
       }
       throw error;
     }
-    // MFA turned on since the read above: this sign-in has not shown a second factor.
-    if (started.user.mfa_enabled === 1 && user.mfa_enabled !== 1) {
+    // MFA turned on since the read above: this sign-in has not shown a second factor. Or
+    // turned off (an administrator's reset, which ends every session): the factor it showed is
+    // gone, so its session must not outlive the reset, nor its tokens claim `mfa`.
+    if ((started.user.mfa_enabled === 1) !== (user.mfa_enabled === 1)) {
       await this.deps.sessions.end({ id: started.sessionId, userId }, 'revoked', context);
-      await result.holdFor(MFA_HOLD_MS);
-      throw mfaRequired();
+      await hold();
+      throw started.user.mfa_enabled === 1 ? mfaRequired() : invalidMfaCode();
     }
     this.deps.events.emit({
       ...context,

@@ -11,7 +11,7 @@ import {
   readCookie,
   serializeCookie,
 } from './cookies.js';
-import type { OidcService } from './oidc-service.js';
+import { MFA_HOLD_SECONDS, MFA_RETRY_CODES, type OidcService } from './oidc-service.js';
 import {
   CallbackQuery,
   ExchangeBody,
@@ -30,8 +30,6 @@ export interface OidcRoutesOptions {
 
 const security = [{ bearer: [] }];
 
-/** Refusals after which the one-time code is held for another try with an MFA code. */
-const MFA_RETRY: ReadonlySet<string> = new Set(['mfa_required', 'invalid_otp', 'rate_limited']);
 const noContent = { 204: { type: 'null' } };
 
 /**
@@ -131,19 +129,32 @@ export function oidcRoutes(base: FastifyInstance, opts: OidcRoutesOptions): void
       },
     },
     async (request, reply) => {
+      const browserSecret = readCookie(request.headers.cookie, names.handoff);
       try {
         const signedIn = await oidc.exchange(
           request.body.code,
-          readCookie(request.headers.cookie, names.handoff),
+          browserSecret,
           eventContext(request),
           request.body.mfaCode,
         );
         void reply.header('set-cookie', clearCookie(names.handoff, EXCHANGE_COOKIE_PATH, secure));
         return signedIn;
       } catch (error) {
-        // The code is held for a second try with an MFA code: the browser keeps its cookie.
-        if (!(isAppError(error) && MFA_RETRY.has(error.code))) {
-          void reply.header('set-cookie', clearCookie(names.handoff, EXCHANGE_COOKIE_PATH, secure));
+        // The code is held for a second try with an MFA code: the cookie must live as long.
+        // (These refusals come only after the cookie matched the code's binding, so the value
+        // set again is the one this service issued, never arbitrary input.)
+        // Other refusals leave the cookie to its own expiry rather than clear it: a request
+        // refused because a concurrent one (a double submit) holds the code must not take
+        // the cookie from it.
+        if (isAppError(error) && MFA_RETRY_CODES.has(error.code) && browserSecret !== undefined) {
+          void reply.header(
+            'set-cookie',
+            serializeCookie(names.handoff, browserSecret, {
+              path: EXCHANGE_COOKIE_PATH,
+              maxAgeSeconds: MFA_HOLD_SECONDS,
+              secure,
+            }),
+          );
         }
         throw error;
       }

@@ -344,7 +344,17 @@ describe('refusals the feature tests leave open', () => {
   });
 
   it('DELETE /users/:id/mfa: an administrator turns MFA off for another user, and only that', async () => {
-    const admin = await createUserAndLogin(t.app, 'admin');
+    const adminUser = await createUserAndLogin(t.app, 'admin');
+    const adminSecret = (await enrol(t.app, adminUser)).secret;
+    // The administrator's own session shows a second factor (app.requireMfa on the route).
+    const signedIn = await loginWith(t.app, adminUser.email, {
+      mfaCode: totpCode(adminSecret, clock),
+    });
+    clock += STEP_MS;
+    const admin = {
+      ...adminUser,
+      accessToken: signedIn.json<{ accessToken: string }>().accessToken,
+    };
     const user = await registerAndLogin(t.app);
     await enrol(t.app, user);
     const reset = (id: string, token = admin.accessToken) =>

@@ -231,17 +231,18 @@ const MATRIX: Row[] = [
     path: '/api/v1/users/{id}/mfa',
     variant: "someone else's",
     url: (c) => `/api/v1/users/${c.victim.id}/mfa`,
-    // An administrator reaches the handler: the victim has no MFA to reset.
-    expect: { ...DENIED, user: 403, admin: 409 },
-    code: 'mfa_not_enabled',
+    // An administrator also needs a session signed in with MFA (app.requireMfa); these
+    // administrators signed in with a password only.
+    expect: { ...DENIED, user: 403, admin: 401 },
+    code: 'insufficient_user_authentication',
   },
   {
     method: 'DELETE',
     path: '/api/v1/users/{id}/mfa',
     variant: 'own',
     url: (c) => `/api/v1/users/${selfId(c)}/mfa`,
-    // Not even an administrator's own: that takes the password and a code (/auth/mfa/disable).
-    expect: { ...DENIED, user: 403, admin: 403 },
+    expect: { ...DENIED, user: 403, admin: 401 },
+    code: 'insufficient_user_authentication',
   },
   // /api/v1/auth/mfa: the caller's own second factor only; no route names another user.
   {
@@ -365,8 +366,8 @@ describe(`access-control matrix on ${dialectUnderTest}`, () => {
     if (expected >= 400) {
       expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
       const code =
-        expected === 401
-          ? CODE_FOR_401[role as 'anonymous' | 'revoked']
+        expected === 401 && (role === 'anonymous' || role === 'revoked')
+          ? CODE_FOR_401[role]
           : (CODE_FOR_STATUS[expected] ?? row.code);
       expect(res.json<{ code: string }>().code).toBe(code);
       if (expected === 401) expect(res.headers['www-authenticate']).toMatch(/^Bearer /);
