@@ -55,7 +55,11 @@ export function loggerOptions(config: Config['log']): LoggerOptions {
 
 /** Creates the service logger, writing to `destination` (stdout by default). */
 export function createLogger(config: Config['log'], destination?: DestinationStream): Logger {
-  return destination ? pino(loggerOptions(config), destination) : pino(loggerOptions(config));
+  // stdout written synchronously: pino's default writes it on the thread pool, so a line still in
+  // flight when the process exits lands after the lines written at exit, or is lost. The last
+  // lines of a process (the fatal error of a crash, "shutdown complete") are the ones an operator
+  // needs, and security events must not go missing. Each line costs one write(2).
+  return pino(loggerOptions(config), destination ?? pino.destination({ dest: 1, sync: true }));
 }
 
 /**

@@ -280,7 +280,8 @@ describe('bulwark serve', () => {
       expect(lines.find((line) => line.msg === 'shutting down during start-up')).toMatchObject({
         signal: 'SIGTERM',
       });
-      expect(messages.at(-1)).toBe('shutdown complete');
+      // The whole output on failure: the order of the last lines is the point.
+      expect(messages.at(-1), server.stdout).toBe('shutdown complete');
       expect(messages).not.toContain('bulwark listening');
       expect(server.stderr).toBe('');
       // That what start-up opened is closed is shown in-process: test/server/start-abort.test.ts.
