@@ -121,6 +121,9 @@ function closeHttpServer(server: HttpServer): Promise<void> {
   });
 }
 
+/** Longest wait for the log to be written out before the process exits anyway. */
+const EXIT_FLUSH_TIMEOUT_MS = 2_000;
+
 /**
  * Runs the service as a process: listens, and on SIGTERM or SIGINT stops taking new connections,
  * lets in-flight requests finish (up to server.shutdownTimeoutMs), then exits 0. A second signal,
@@ -147,27 +150,39 @@ export async function runServer(
   let server: RunningServer | undefined;
   let stopping = false;
 
+  // Exits once the lines logged so far are out: written on the thread pool, a line still in
+  // flight at process.exit would land after the lines flushed at exit, or be lost, and the log
+  // would not end with the line that says how the process ended. Bounded, in case the output
+  // is stuck (a full pipe nobody reads).
+  const exit = (code: number): void => {
+    const fallback = setTimeout(() => process.exit(code), EXIT_FLUSH_TIMEOUT_MS);
+    log.flush(() => {
+      clearTimeout(fallback);
+      process.exit(code);
+    });
+  };
   const closeAndExit = (closing: Promise<void>): void => {
     closing.then(
       () => {
         log.info('shutdown complete');
-        process.exit(process.exitCode ?? 0);
+        exit(Number(process.exitCode ?? 0));
       },
       (error: unknown) => {
         log.error({ err: error }, 'shutdown failed');
-        process.exit(1);
+        exit(1);
       },
     );
   };
   const stop = (signal: NodeJS.Signals): void => {
     if (stopping) {
       log.warn({ signal }, 'second signal: exiting now');
-      process.exit(1);
+      exit(1);
+      return;
     }
     stopping = true;
     const timer = setTimeout(() => {
       log.error({ timeoutMs: config.server.shutdownTimeoutMs }, 'shutdown timed out: exiting');
-      process.exit(1);
+      exit(1);
     }, config.server.shutdownTimeoutMs);
     timer.unref();
     if (server === undefined) {

@@ -55,11 +55,15 @@ export function loggerOptions(config: Config['log']): LoggerOptions {
 
 /** Creates the service logger, writing to `destination` (stdout by default). */
 export function createLogger(config: Config['log'], destination?: DestinationStream): Logger {
-  // stdout written synchronously: pino's default writes it on the thread pool, so a line still in
-  // flight when the process exits lands after the lines written at exit, or is lost. The last
-  // lines of a process (the fatal error of a crash, "shutdown complete") are the ones an operator
-  // needs, and security events must not go missing. Each line costs one write(2).
-  return pino(loggerOptions(config), destination ?? pino.destination({ dest: 1, sync: true }));
+  // stdout is written asynchronously, on the thread pool, as pino does by default (a synchronous
+  // write(2) per access line cost ~12 µs of CPU per request at level info). minLength 1 changes
+  // nothing about when lines are written, but makes `logger.flush(cb)` wait until the lines in
+  // flight are out: the process calls it before it exits (src/server.ts), or a line still being
+  // written would land after the lines flushed at exit, or be lost.
+  return pino(
+    loggerOptions(config),
+    destination ?? pino.destination({ dest: 1, sync: false, minLength: 1 }),
+  );
 }
 
 /**
