@@ -307,7 +307,6 @@ export async function createServices(config: Config, options: ServicesOptions): 
       usersRepo,
       users,
       auth,
-      sessions,
       logger,
       events,
       defaultRole: config.access.defaultRole,

@@ -21,9 +21,9 @@ export interface AuthServiceDeps {
   refreshTokens: RefreshTokens;
   events: SecurityEvents;
   /** Brute-force throttling of logins and password changes; counted before the password is checked. */
-  throttle: Pick<LoginThrottle, 'begin' | 'beginSecondFactor'>;
+  throttle: Pick<LoginThrottle, 'begin'>;
   /** The second factor of accounts with MFA on. */
-  mfa: Pick<MfaService, 'checkSecondFactor'>;
+  mfa: Pick<MfaService, 'verifyCode'>;
   defaultRole: string;
   now?: () => number;
 }
@@ -41,6 +41,12 @@ function accountDisabled(): AppError {
     'This account has been disabled. Contact an administrator.',
   );
 }
+
+/** The login.failed reason of a sign-in refused once its session had started. */
+const STARTED_LATE: Partial<Record<string, string>> = {
+  account_disabled: 'disabled',
+  invalid_otp: 'mfa_reset',
+};
 
 function invalidCredentials(): AppError {
   // One answer for "no such email" and "wrong password": nothing to enumerate accounts with.
@@ -106,13 +112,11 @@ export class AuthService {
     try {
       started = await this.startSession(row, context, invalidCredentials, amr);
     } catch (error) {
-      // Disabled or deleted while the password was checked.
-      if (isAppError(error))
-        this.loginFailed(
-          context,
-          row.id,
-          error.code === 'account_disabled' ? 'disabled' : 'unknown_email',
-        );
+      // Disabled, deleted, or MFA turned on or reset while the password was checked.
+      if (isAppError(error)) {
+        if (error.code === 'mfa_required') this.mfaChallenged(context, row.id);
+        else this.loginFailed(context, row.id, STARTED_LATE[error.code] ?? 'unknown_email');
+      }
       throw error;
     }
     // The password was checked against the hash read before; a password change that completed
@@ -132,18 +136,6 @@ export class AuthService {
       this.loginFailed(context, row.id, 'wrong_password');
       throw invalidCredentials();
     }
-    // MFA turned on while the password was checked: this sign-in has not shown a second factor.
-    // Or turned off (an administrator's reset, which ends every session): the factor it showed
-    // is gone, so its session must not outlive the reset, nor its tokens claim `mfa`.
-    if ((started.user.mfa_enabled === 1) !== (row.mfa_enabled === 1)) {
-      await this.deps.sessions.end({ id: started.sessionId, userId: row.id }, 'revoked', context);
-      if (started.user.mfa_enabled === 1) {
-        this.mfaChallenged(context, row.id);
-        throw mfaRequired();
-      }
-      this.loginFailed(context, row.id, 'mfa_reset');
-      throw invalidMfaCode();
-    }
     this.deps.events.emit({
       ...context,
       type: 'login.succeeded',
@@ -162,12 +154,14 @@ export class AuthService {
    * The user row is read again once the session exists. An administrator disables or demotes a
    * user by changing its row and then ending its sessions; a sign-in that read the row before
    * that change (a password check takes a while) would otherwise start its session after the
-   * sessions were ended, with the old role in its token. Read after the insert, the row is
+   * sessions were ended, with the old role in its token. The same holds for MFA turned on (the
+   * sign-in showed no second factor: mfa_required) or reset (the factor it showed is gone:
+   * invalid_otp) meanwhile. Read after the insert, the row is
    * either already changed (refused here, or the new role is used) or changed later, and ending
    * the sessions then finds this one.
    * @param gone the error when the user no longer exists
    * @param amr how the user signed in (RFC 8176 methods), for the `amr` claim of its tokens
-   * @throws AppError account_disabled, or `gone()`
+   * @throws AppError account_disabled, mfa_required, invalid_otp, or `gone()`
    */
   async startSession(
     user: UserRow,
@@ -191,6 +185,13 @@ export class AuthService {
         context,
       );
       throw current ? accountDisabled() : gone();
+    }
+    // MFA turned on since `user` was read: this sign-in has not shown a second factor. Or
+    // turned off (an administrator's reset, which ends every session): the factor it showed is
+    // gone, so its session must not outlive the reset, nor its tokens claim `mfa`.
+    if ((current.mfa_enabled === 1) !== (user.mfa_enabled === 1)) {
+      await this.deps.sessions.end({ id: session.id, userId: user.id }, 'revoked', context);
+      throw current.mfa_enabled === 1 ? mfaRequired() : invalidMfaCode();
     }
     return { pair: await this.pair(current, session), sessionId: session.id, user: current };
   }
@@ -353,7 +354,7 @@ export class AuthService {
   /**
    * Throws mfa_required or invalid_otp unless `mfaCode` is a valid second factor now. Without a
    * code the sign-in's attempt is refunded (the first step of every MFA sign-in is no failure);
-   * a code is counted by the account's wrong-code limit before it is checked.
+   * a code is counted by the account's wrong-code limit (MfaService.verifyCode).
    */
   private async secondFactor(
     row: UserRow,
@@ -366,12 +367,8 @@ export class AuthService {
       this.mfaChallenged(context, row.id);
       throw mfaRequired();
     }
-    const codeAttempt = await this.deps.throttle.beginSecondFactor(row.email, context, row.id);
-    const result = await this.deps.mfa.checkSecondFactor(row.id, mfaCode, context);
-    if (result.ok) {
-      await codeAttempt.succeeded();
-      return;
-    }
+    const result = await this.deps.mfa.verifyCode(row, mfaCode, context);
+    if (result.ok) return;
     this.loginFailed(context, row.id, result.reason);
     throw invalidMfaCode();
   }

@@ -49,7 +49,7 @@ export interface TotpSetup {
 }
 
 /** Why a second factor was refused (the reason of its `login.failed` event). */
-export type SecondFactorRefusal = 'mfa_code_missing' | 'wrong_mfa_code' | 'mfa_code_replayed';
+export type SecondFactorRefusal = 'wrong_mfa_code' | 'mfa_code_replayed';
 
 /** The outcome of checking a sign-in's second factor. */
 export type SecondFactorResult =
@@ -283,16 +283,31 @@ export class MfaService {
   }
 
   /**
-   * Checks a sign-in's second factor for a user with MFA on: a TOTP code (once per time step)
-   * or an unused recovery code (used up by this call). Emits no event: the caller records the
-   * sign-in's outcome.
+   * Checks a code of a user with MFA on, counted first by the account's wrong-code limit (across
+   * clients: whoever sends codes knows the password), which only a right code clears.
+   * @throws AppError rate_limited when the account's limit of wrong codes is reached
+   */
+  async verifyCode(
+    row: UserRow,
+    mfaCode: string,
+    context: EventContext,
+  ): Promise<SecondFactorResult> {
+    const attempt = await this.deps.throttle.beginSecondFactor(row.email, context, row.id);
+    const result = await this.checkSecondFactor(row.id, mfaCode, context);
+    if (result.ok) await attempt.succeeded();
+    return result;
+  }
+
+  /**
+   * The check itself, uncounted: a TOTP code (once per time step) or an unused recovery code
+   * (used up by this call). Emits no event but `mfa.recovery_code_used`: the caller records the
+   * outcome. Call `verifyCode`, which counts it.
    */
   async checkSecondFactor(
     userId: string,
-    mfaCode: string | undefined,
+    mfaCode: string,
     context: EventContext,
   ): Promise<SecondFactorResult> {
-    if (mfaCode === undefined) return { ok: false, reason: 'mfa_code_missing' };
     if (TOTP_PATTERN.test(mfaCode)) {
       const factor = await this.deps.repo.findFactor(userId);
       if (!factor || factor.confirmed_at === null) return { ok: false, reason: 'wrong_mfa_code' };
@@ -326,12 +341,8 @@ export class MfaService {
   ): Promise<void> {
     // Counted like a sign-in's code: a stolen token and password must not buy a faster way to
     // guess the code that turns MFA off.
-    const codeAttempt = await this.deps.throttle.beginSecondFactor(row.email, context, row.id);
-    const result = await this.checkSecondFactor(row.id, mfaCode, context);
-    if (result.ok) {
-      await codeAttempt.succeeded();
-      return;
-    }
+    const result = await this.verifyCode(row, mfaCode, context);
+    if (result.ok) return;
     this.deps.events.emit({
       ...context,
       actorId: row.id,

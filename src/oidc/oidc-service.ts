@@ -3,7 +3,6 @@ import type { Logger } from 'pino';
 import * as client from 'openid-client';
 import type { AuthContext } from '../access/authenticate.js';
 import type { AuthService, TokenPair } from '../auth/auth-service.js';
-import { invalidMfaCode, mfaRequired } from '../auth/mfa-service.js';
 import { timingSafeEqualString } from '../crypto/index.js';
 import {
   isUniqueViolation,
@@ -13,7 +12,6 @@ import {
   type UsersRepository,
 } from '../db/index.js';
 import { AppError, isAppError } from '../errors.js';
-import type { Sessions } from '../tokens/sessions.js';
 import type { EventContext, SecurityEvents } from '../security-events.js';
 import { canonicalEmail, normalizeEmail, normalizeName } from '../users/normalize.js';
 import type { User } from '../users/schema.js';
@@ -31,8 +29,6 @@ export interface OidcServiceDeps {
   usersRepo: UsersRepository;
   users: UsersService;
   auth: AuthService;
-  /** Ends a session started while MFA was turned on or reset. */
-  sessions: Pick<Sessions, 'end'>;
   /** Where a failure to hold a code for MFA is reported (it never fails the request). */
   logger?: Pick<Logger, 'warn'>;
   events: SecurityEvents;
@@ -380,7 +376,11 @@ export class OidcService {
         amr,
       );
     } catch (error) {
-      if (isAppError(error)) {
+      // MFA turned on or reset since the read above (startSession ended the session): the
+      // code is held for a try with the account's factor as it is now.
+      if (isAppError(error) && MFA_RETRY_CODES.has(error.code)) {
+        await hold();
+      } else if (isAppError(error)) {
         this.deps.events.emit({
           ...context,
           type: 'oidc.code_rejected',
@@ -390,14 +390,6 @@ export class OidcService {
         });
       }
       throw error;
-    }
-    // MFA turned on since the read above: this sign-in has not shown a second factor. Or
-    // turned off (an administrator's reset, which ends every session): the factor it showed is
-    // gone, so its session must not outlive the reset, nor its tokens claim `mfa`.
-    if ((started.user.mfa_enabled === 1) !== (user.mfa_enabled === 1)) {
-      await this.deps.sessions.end({ id: started.sessionId, userId }, 'revoked', context);
-      await hold();
-      throw started.user.mfa_enabled === 1 ? mfaRequired() : invalidMfaCode();
     }
     this.deps.events.emit({
       ...context,
