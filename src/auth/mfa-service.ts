@@ -19,7 +19,12 @@ import {
   type UsersRepository,
 } from '../db/index.js';
 import { AppError } from '../errors.js';
-import type { EventContext, SecurityEvents } from '../security-events.js';
+import type {
+  EventContext,
+  SecurityEvent,
+  SecurityEvents,
+  SecurityEventType,
+} from '../security-events.js';
 import type { Sessions } from '../tokens/sessions.js';
 import type { LoginAttempt, LoginThrottle } from './login-throttle.js';
 
@@ -150,16 +155,8 @@ export class MfaService {
     }
     const secret = this.deps.cipher.decrypt(factor.secret_enc, secretContext(auth.userId));
     const step = matchTotp(secret, input.mfaCode, now);
-    const actor = { ...context, actorId: auth.userId };
-    const target = { type: 'user', id: auth.userId };
     if (step === null) {
-      this.deps.events.emit({
-        ...actor,
-        type: 'mfa.enabled',
-        outcome: 'failure',
-        target,
-        details: { reason: 'wrong_mfa_code' },
-      });
+      this.ownEvent(context, auth.userId, 'mfa.enabled', 'failure', { reason: 'wrong_mfa_code' });
       throw invalidMfaCode();
     }
     const recoveryCodes = newRecoveryCodes();
@@ -174,10 +171,15 @@ export class MfaService {
       // Restarted or confirmed by a concurrent request: this code belonged to the old secret.
       throw new AppError('conflict', 'The authenticator setup changed meanwhile. Start again.');
     }
-    this.deps.events.emit({ ...actor, type: 'mfa.enabled', outcome: 'success', target });
+    this.ownEvent(context, auth.userId, 'mfa.enabled', 'success');
     // Turned on, often for fear the password is known: any other session (and its refresh
     // token, which needs no code) may be the intruder's, as after a password change.
-    await this.deps.sessions.endAll(auth.userId, 'mfa_enabled', actor, auth.sessionId);
+    await this.deps.sessions.endAll(
+      auth.userId,
+      'mfa_enabled',
+      { ...context, actorId: auth.userId },
+      auth.sessionId,
+    );
     return { recoveryCodes };
   }
 
@@ -193,14 +195,7 @@ export class MfaService {
     await this.requireCode(row, input.mfaCode, context, 'mfa.disabled');
     await attempt.succeeded();
     await this.deps.repo.remove(row.id, this.now());
-    this.deps.events.emit({
-      ...context,
-      actorId: auth.userId,
-      type: 'mfa.disabled',
-      outcome: 'success',
-      target: { type: 'user', id: row.id },
-      details: { by: 'self' },
-    });
+    this.ownEvent(context, row.id, 'mfa.disabled', 'success', { by: 'self' });
   }
 
   /** A new set of recovery codes; the old ones stop working. Password and a code, as for off. */
@@ -220,13 +215,7 @@ export class MfaService {
     if (!(await this.deps.repo.replaceRecoveryCodes(row.id, hashes, this.now()))) {
       throw new AppError('mfa_not_enabled', 'MFA is not on.');
     }
-    this.deps.events.emit({
-      ...context,
-      actorId: auth.userId,
-      type: event,
-      outcome: 'success',
-      target: { type: 'user', id: row.id },
-    });
+    this.ownEvent(context, row.id, event, 'success');
     return { recoveryCodes };
   }
 
@@ -343,14 +332,7 @@ export class MfaService {
     // guess the code that turns MFA off.
     const result = await this.verifyCode(row, mfaCode, context);
     if (result.ok) return;
-    this.deps.events.emit({
-      ...context,
-      actorId: row.id,
-      type: event,
-      outcome: 'failure',
-      target: { type: 'user', id: row.id },
-      details: { reason: result.reason },
-    });
+    this.ownEvent(context, row.id, event, 'failure', { reason: result.reason });
     throw invalidMfaCode();
   }
 
@@ -372,17 +354,28 @@ export class MfaService {
     }
     const attempt = await this.deps.throttle.begin(row.email, context, row.id);
     if (!(await this.deps.hasher.verify(row.password_hash, password)).ok) {
-      this.deps.events.emit({
-        ...context,
-        actorId: row.id,
-        type: event,
-        outcome: 'failure',
-        target: { type: 'user', id: row.id },
-        details: { reason: 'wrong_password' },
-      });
+      this.ownEvent(context, row.id, event, 'failure', { reason: 'wrong_password' });
       throw new AppError('invalid_credentials', 'The password is incorrect.');
     }
     return attempt;
+  }
+
+  /** An event of a user acting on their own MFA: the user is both actor and target. */
+  private ownEvent(
+    context: EventContext,
+    userId: string,
+    type: SecurityEventType,
+    outcome: 'success' | 'failure',
+    details?: SecurityEvent['details'],
+  ): void {
+    this.deps.events.emit({
+      ...context,
+      actorId: userId,
+      type,
+      outcome,
+      target: { type: 'user', id: userId },
+      ...(details === undefined ? {} : { details }),
+    });
   }
 
   private async user(id: string): Promise<UserRow> {

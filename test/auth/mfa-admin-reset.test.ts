@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { totpCode } from '../../src/crypto/index.js';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
+import { enrolMfa, STEP_MS } from '../helpers/mfa.js';
 import {
   bearer,
   createUserAndLogin,
@@ -14,11 +15,10 @@ import {
   STRONG_PASSWORD,
   type LoggedIn,
 } from '../helpers/identity.js';
-import { captureEvents, expectProblem } from '../auth/support.js';
+import { captureEvents, expectProblem } from './support.js';
 
 let t: TestApp;
 let clock = Date.UTC(2026, 10, 30, 12, 0, 10);
-const STEP_MS = 30_000;
 
 beforeAll(async () => {
   t = await buildTestApp({}, { now: () => clock });
@@ -27,22 +27,8 @@ afterAll(async () => {
   await t.app.close();
 });
 
-function post(url: string, token: string | undefined, payload: Record<string, unknown>) {
-  return t.app.inject({
-    method: 'POST',
-    url: `/api/v1/auth/mfa${url}`,
-    headers: token === undefined ? {} : bearer(token),
-    payload,
-  });
-}
-
 async function enrol(user: LoggedIn): Promise<string> {
-  const setup = await post('/totp/setup', user.accessToken, { password: STRONG_PASSWORD });
-  const { secret } = setup.json<{ secret: string }>();
-  const confirm = await post('/totp/confirm', user.accessToken, {
-    mfaCode: totpCode(secret, clock),
-  });
-  expect(confirm.statusCode, confirm.body).toBe(200);
+  const { secret } = await enrolMfa(t.app, user.accessToken, clock);
   clock += STEP_MS;
   return secret;
 }

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { totpCode } from '../../src/crypto/index.js';
 import { redactSecrets } from '../../src/http/logger.js';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
+import { enrolMfa, loginWith, postMfa, STEP_MS } from '../helpers/mfa.js';
 import {
   bearer,
   createUserAndLogin,
@@ -18,7 +19,6 @@ import { captureEvents, expectProblem, getMe, postRefresh } from './support.js';
 
 let t: TestApp;
 let clock = Date.UTC(2026, 10, 30, 12, 0, 10);
-const STEP_MS = 30_000;
 
 beforeAll(async () => {
   t = await buildTestApp({}, { now: () => clock });
@@ -29,37 +29,14 @@ afterAll(async () => {
 
 type App = TestApp['app'];
 
-function post(app: App, url: string, token: string | undefined, payload: Record<string, unknown>) {
-  return app.inject({
-    method: 'POST',
-    url: `/api/v1/auth/mfa${url}`,
-    headers: token === undefined ? {} : bearer(token),
-    payload,
-  });
-}
-
-function loginWith(app: App, email: string, extra: Record<string, unknown> = {}) {
-  return app.inject({
-    method: 'POST',
-    url: '/api/v1/auth/login',
-    payload: { email, password: STRONG_PASSWORD, ...extra },
-  });
-}
-
 async function enrol(
   app: App,
   user: LoggedIn,
   advance = true,
 ): Promise<{ secret: string; recoveryCodes: string[]; confirmCode: string }> {
-  const setup = await post(app, '/totp/setup', user.accessToken, { password: STRONG_PASSWORD });
-  expect(setup.statusCode, setup.body).toBe(200);
-  const { secret } = setup.json<{ secret: string }>();
-  const confirmCode = totpCode(secret, clock);
-  const confirm = await post(app, '/totp/confirm', user.accessToken, { mfaCode: confirmCode });
-  expect(confirm.statusCode, confirm.body).toBe(200);
+  const enrolled = await enrolMfa(app, user.accessToken, clock);
   if (advance) clock += STEP_MS;
-  const { recoveryCodes } = confirm.json<{ recoveryCodes: string[] }>();
-  return { secret, recoveryCodes, confirmCode };
+  return enrolled;
 }
 
 function wrongCode(secret: string): string {
@@ -149,7 +126,7 @@ describe('throttle accounting of the two-step MFA login', () => {
       expectProblem(limited, 429, 'rate_limited');
       expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
       expectProblem(
-        await post(app.app, '/disable', user.accessToken, {
+        await postMfa(app.app, '/disable', user.accessToken, {
           password: STRONG_PASSWORD,
           mfaCode: totpCode(secret, clock),
         }),
@@ -220,13 +197,15 @@ describe('replay and concurrency', () => {
 
   it('MFA turned on while a login checks the password: 401 mfa_required, and no session left', async () => {
     const user = await registerAndLogin(t.app);
-    const setup = await post(t.app, '/totp/setup', user.accessToken, { password: STRONG_PASSWORD });
+    const setup = await postMfa(t.app, '/totp/setup', user.accessToken, {
+      password: STRONG_PASSWORD,
+    });
     const { secret } = setup.json<{ secret: string }>();
     const hasher = t.app.services.hasher;
     const verify = hasher.verify.bind(hasher);
     const spy = vi.spyOn(hasher, 'verify').mockImplementationOnce(async (hash, password) => {
       const result = await verify(hash, password);
-      const confirm = await post(t.app, '/totp/confirm', user.accessToken, {
+      const confirm = await postMfa(t.app, '/totp/confirm', user.accessToken, {
         mfaCode: totpCode(secret, clock),
       });
       expect(confirm.statusCode, confirm.body).toBe(200);
@@ -251,7 +230,7 @@ describe('refusals the feature tests leave open', () => {
     const { secret, recoveryCodes } = await enrol(t.app, user);
     const events = captureEvents(t.app);
     expectProblem(
-      await post(t.app, '/recovery-codes', user.accessToken, {
+      await postMfa(t.app, '/recovery-codes', user.accessToken, {
         password: 'wrong password here',
         mfaCode: totpCode(secret, clock),
       }),
@@ -259,7 +238,7 @@ describe('refusals the feature tests leave open', () => {
       'invalid_credentials',
     );
     expectProblem(
-      await post(t.app, '/recovery-codes', user.accessToken, {
+      await postMfa(t.app, '/recovery-codes', user.accessToken, {
         password: STRONG_PASSWORD,
         mfaCode: wrongCode(secret),
       }),
@@ -267,7 +246,7 @@ describe('refusals the feature tests leave open', () => {
       'invalid_otp',
     );
     expectProblem(
-      await post(t.app, '/recovery-codes', user.accessToken, {
+      await postMfa(t.app, '/recovery-codes', user.accessToken, {
         password: STRONG_PASSWORD,
         mfaCode: totpCode(secret, clock),
         extra: 1,
@@ -277,7 +256,7 @@ describe('refusals the feature tests leave open', () => {
     );
     // A wrong password never spends the recovery code it came with.
     expectProblem(
-      await post(t.app, '/disable', user.accessToken, {
+      await postMfa(t.app, '/disable', user.accessToken, {
         password: 'wrong password here',
         mfaCode: recoveryCodes[0],
       }),
@@ -303,7 +282,7 @@ describe('refusals the feature tests leave open', () => {
       200,
     );
     expectProblem(
-      await post(t.app, '/recovery-codes', user.accessToken, {
+      await postMfa(t.app, '/recovery-codes', user.accessToken, {
         password: STRONG_PASSWORD,
         mfaCode: recoveryCodes[1]!,
       }),

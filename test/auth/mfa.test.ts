@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { totpCode } from '../../src/crypto/index.js';
 import { ENCRYPTED_COLUMNS, fieldContext } from '../../src/db/index.js';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
+import { enrolMfa, loginWith, postMfa, STEP_MS } from '../helpers/mfa.js';
 import {
   bearer,
   jwtPayload,
@@ -14,7 +15,6 @@ import { captureEvents, expectProblem, getMe } from './support.js';
 let t: TestApp;
 // The app's clock: a TOTP code works once per 30-second step, so tests move time on by steps.
 let clock = Date.UTC(2026, 10, 30, 12, 0, 10);
-const STEP_MS = 30_000;
 
 beforeAll(async () => {
   t = await buildTestApp({ tokens: { issuer: 'https://id.example.com' } }, { now: () => clock });
@@ -24,33 +24,18 @@ afterAll(async () => {
 });
 
 function post(url: string, accessToken: string | undefined, payload: Record<string, unknown>) {
-  return t.app.inject({
-    method: 'POST',
-    url: `/api/v1/auth/mfa${url}`,
-    headers: accessToken === undefined ? {} : bearer(accessToken),
-    payload,
-  });
+  return postMfa(t.app, url, accessToken, payload);
 }
 
-function loginWith(email: string, extra: Record<string, unknown> = {}, password = STRONG_PASSWORD) {
-  return t.app.inject({
-    method: 'POST',
-    url: '/api/v1/auth/login',
-    payload: { email, password, ...extra },
-  });
+function login(email: string, extra: Record<string, unknown> = {}, password = STRONG_PASSWORD) {
+  return loginWith(t.app, email, extra, password);
 }
 
 /** Enrols an authenticator for `user`; returns its secret and recovery codes. */
 async function enrol(user: LoggedIn): Promise<{ secret: string; recoveryCodes: string[] }> {
-  const setup = await post('/totp/setup', user.accessToken, { password: STRONG_PASSWORD });
-  expect(setup.statusCode, setup.body).toBe(200);
-  const { secret } = setup.json<{ secret: string }>();
-  const confirm = await post('/totp/confirm', user.accessToken, {
-    mfaCode: totpCode(secret, clock),
-  });
-  expect(confirm.statusCode, confirm.body).toBe(200);
+  const enrolled = await enrolMfa(t.app, user.accessToken, clock);
   clock += STEP_MS;
-  return { secret, recoveryCodes: confirm.json<{ recoveryCodes: string[] }>().recoveryCodes };
+  return enrolled;
 }
 
 describe('TOTP enrolment', () => {
@@ -72,7 +57,7 @@ describe('TOTP enrolment', () => {
 
     // Pending: not on yet, and a sign-in needs no code.
     expect((await getMe(t.app, user.accessToken)).json()).toMatchObject({ mfaEnabled: false });
-    expect((await loginWith(user.email)).statusCode).toBe(200);
+    expect((await login(user.email)).statusCode).toBe(200);
 
     const wrong = totpCode(secret, clock + 10 * STEP_MS);
     expectProblem(
@@ -213,51 +198,51 @@ describe('signing in with MFA on', () => {
     const { secret } = await enrol(user);
     const events = captureEvents(t.app);
 
-    const missing = await loginWith(user.email);
+    const missing = await login(user.email);
     const body = expectProblem(missing, 401, 'mfa_required');
     expect(JSON.stringify(body)).not.toMatch(/accessToken|refreshToken/);
     // A wrong password says nothing about MFA.
     expectProblem(
-      await loginWith(user.email, { mfaCode: totpCode(secret, clock) }, 'wrong password here'),
+      await login(user.email, { mfaCode: totpCode(secret, clock) }, 'wrong password here'),
       401,
       'invalid_credentials',
     );
     expectProblem(
-      await loginWith(user.email, {
+      await login(user.email, {
         mfaCode: '000000' === totpCode(secret, clock) ? '111111' : '000000',
       }),
       401,
       'invalid_otp',
     );
     expectProblem(
-      await loginWith(user.email, { mfaCode: totpCode(secret, clock - 3 * STEP_MS) }),
+      await login(user.email, { mfaCode: totpCode(secret, clock - 3 * STEP_MS) }),
       401,
       'invalid_otp',
     );
     expectProblem(
-      await loginWith(user.email, { mfaCode: totpCode(secret, clock + 3 * STEP_MS) }),
+      await login(user.email, { mfaCode: totpCode(secret, clock + 3 * STEP_MS) }),
       401,
       'invalid_otp',
     );
 
     const code = totpCode(secret, clock);
-    const ok = await loginWith(user.email, { mfaCode: code });
+    const ok = await login(user.email, { mfaCode: code });
     expect(ok.statusCode, ok.body).toBe(200);
     expect(ok.json()).toMatchObject({
       tokenType: 'Bearer',
       user: { id: user.id, mfaEnabled: true },
     });
     // The same code again, even within its step: refused.
-    expectProblem(await loginWith(user.email, { mfaCode: code }), 401, 'invalid_otp');
+    expectProblem(await login(user.email, { mfaCode: code }), 401, 'invalid_otp');
     // The previous step's code, still inside the window, is older than the one used: refused.
     expectProblem(
-      await loginWith(user.email, { mfaCode: totpCode(secret, clock - STEP_MS) }),
+      await login(user.email, { mfaCode: totpCode(secret, clock - STEP_MS) }),
       401,
       'invalid_otp',
     );
     // The next step's code (a phone clock ahead) works.
     expect(
-      (await loginWith(user.email, { mfaCode: totpCode(secret, clock + STEP_MS) })).statusCode,
+      (await login(user.email, { mfaCode: totpCode(secret, clock + STEP_MS) })).statusCode,
     ).toBe(200);
     clock += 2 * STEP_MS;
 
@@ -284,15 +269,11 @@ describe('signing in with MFA on', () => {
     const events = captureEvents(t.app);
     const first = recoveryCodes[0]!;
     const typed = first.toUpperCase().replaceAll('-', ' ');
-    expect((await loginWith(user.email, { mfaCode: typed })).statusCode).toBe(200);
-    expectProblem(await loginWith(user.email, { mfaCode: first }), 401, 'invalid_otp');
-    expectProblem(await loginWith(user.email, { mfaCode: 'aaaa-bbbb-cccc' }), 401, 'invalid_otp');
-    expectProblem(await loginWith(user.email, { mfaCode: 'x'.repeat(32) }), 401, 'invalid_otp');
-    expectProblem(
-      await loginWith(user.email, { mfaCode: 'x'.repeat(33) }),
-      400,
-      'validation_failed',
-    );
+    expect((await login(user.email, { mfaCode: typed })).statusCode).toBe(200);
+    expectProblem(await login(user.email, { mfaCode: first }), 401, 'invalid_otp');
+    expectProblem(await login(user.email, { mfaCode: 'aaaa-bbbb-cccc' }), 401, 'invalid_otp');
+    expectProblem(await login(user.email, { mfaCode: 'x'.repeat(32) }), 401, 'invalid_otp');
+    expectProblem(await login(user.email, { mfaCode: 'x'.repeat(33) }), 400, 'validation_failed');
     const used = events.find((e) => e.type === 'mfa.recovery_code_used');
     expect(used).toMatchObject({
       outcome: 'success',
@@ -308,7 +289,7 @@ describe('signing in with MFA on', () => {
     // Another user's recovery code is not this user's.
     const other = await registerAndLogin(t.app);
     const otherCodes = (await enrol(other)).recoveryCodes;
-    expectProblem(await loginWith(user.email, { mfaCode: otherCodes[0]! }), 401, 'invalid_otp');
+    expectProblem(await login(user.email, { mfaCode: otherCodes[0]! }), 401, 'invalid_otp');
   });
 
   it('counts wrong codes against the login throttle, even with the right password', async () => {
@@ -382,7 +363,7 @@ describe('turning MFA off and new recovery codes', () => {
     expect(off.statusCode, off.body).toBe(204);
     clock += STEP_MS;
     expect((await getMe(t.app, user.accessToken)).json()).toMatchObject({ mfaEnabled: false });
-    expect((await loginWith(user.email)).statusCode).toBe(200);
+    expect((await login(user.email)).statusCode).toBe(200);
     expectProblem(
       await post('/disable', user.accessToken, { password: STRONG_PASSWORD, mfaCode: '123456' }),
       409,
@@ -417,8 +398,8 @@ describe('turning MFA off and new recovery codes', () => {
     const fresh = res.json<{ recoveryCodes: string[] }>().recoveryCodes;
     expect(fresh).toHaveLength(10);
     expect(fresh.some((c) => recoveryCodes.includes(c))).toBe(false);
-    expectProblem(await loginWith(user.email, { mfaCode: recoveryCodes[1]! }), 401, 'invalid_otp');
-    expect((await loginWith(user.email, { mfaCode: fresh[1]! })).statusCode).toBe(200);
+    expectProblem(await login(user.email, { mfaCode: recoveryCodes[1]! }), 401, 'invalid_otp');
+    expect((await login(user.email, { mfaCode: fresh[1]! })).statusCode).toBe(200);
     const plain = await registerAndLogin(t.app);
     expectProblem(
       await post('/recovery-codes', plain.accessToken, {
@@ -433,10 +414,10 @@ describe('turning MFA off and new recovery codes', () => {
   it('an administrator reset turns MFA off for a user who lost everything', async () => {
     const user = await registerAndLogin(t.app);
     await enrol(user);
-    expectProblem(await loginWith(user.email), 401, 'mfa_required');
+    expectProblem(await login(user.email), 401, 'mfa_required');
     expect(await t.app.services.mfa.reset(user.id, { actorId: null })).toBe(true);
     expect(await t.app.services.mfa.reset(user.id, { actorId: null })).toBe(false);
-    expect((await loginWith(user.email)).statusCode).toBe(200);
+    expect((await login(user.email)).statusCode).toBe(200);
   });
 });
 
@@ -453,7 +434,7 @@ describe('the amr claim and step-up to MFA', () => {
     const user = await registerAndLogin(t.app);
     expect(jwtPayload(user.accessToken).amr).toEqual(['pwd']);
     const { secret } = await enrol(user);
-    const res = await loginWith(user.email, { mfaCode: totpCode(secret, clock) });
+    const res = await login(user.email, { mfaCode: totpCode(secret, clock) });
     clock += STEP_MS;
     const { accessToken, refreshToken } = res.json<{ accessToken: string; refreshToken: string }>();
     expect(jwtPayload(accessToken).amr).toEqual(['pwd', 'otp', 'mfa']);
@@ -487,7 +468,7 @@ describe('the amr claim and step-up to MFA', () => {
     const { secret } = await enrol(user);
     // Turning MFA on does not upgrade the session that did it: it signed in with a password.
     expectProblem(await stepUp(user.accessToken), 401, 'insufficient_user_authentication');
-    const res = await loginWith(user.email, { mfaCode: totpCode(secret, clock) });
+    const res = await login(user.email, { mfaCode: totpCode(secret, clock) });
     clock += STEP_MS;
     const strong = await stepUp(res.json<{ accessToken: string }>().accessToken);
     expect(strong.statusCode, strong.body).toBe(200);

@@ -4,22 +4,23 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { totpCode } from '../../src/crypto/index.js';
-import { bearer, registerAndLogin, STRONG_PASSWORD, type LoggedIn } from '../helpers/identity.js';
+import { STEP_MS } from '../helpers/mfa.js';
+import { bearer } from '../helpers/identity.js';
 import {
   deliverCallback,
   events,
   exchange,
   HANDOFF_COOKIE,
+  appNow,
+  linkedWithMfa,
   oidcFixture,
   setCookies,
-  signIn,
   signInToHandoff,
   startSignIn,
   type OidcFixture,
 } from './support.js';
 
 let f: OidcFixture;
-const STEP_MS = 30_000;
 
 beforeAll(async () => {
   f = await oidcFixture([], { allowLinkingVerifiedEmail: true });
@@ -33,50 +34,7 @@ afterEach(() => {
   f.clock.offsetMs = 0;
 });
 
-const now = (): number => Date.now() + f.clock.offsetMs;
-
-async function linkedWithMfa(sub: string): Promise<{ user: LoggedIn; secret: string }> {
-  const user = await registerAndLogin(f.app);
-  await f.app.services.usersRepo.update(user.id, { email_verified: 1 });
-  f.provider.account({ sub, email: user.email, email_verified: true });
-  expect((await signIn(f, sub)).user.id).toBe(user.id);
-  const setup = await f.app.inject({
-    method: 'POST',
-    url: '/api/v1/auth/mfa/totp/setup',
-    headers: bearer(user.accessToken),
-    payload: { password: STRONG_PASSWORD },
-  });
-  const { secret } = setup.json<{ secret: string }>();
-  const confirm = await f.app.inject({
-    method: 'POST',
-    url: '/api/v1/auth/mfa/totp/confirm',
-    headers: bearer(user.accessToken),
-    payload: { mfaCode: totpCode(secret, now()) },
-  });
-  expect(confirm.statusCode, confirm.body).toBe(200);
-  f.clock.offsetMs += STEP_MS;
-  // A fresh password login for later API calls (turning MFA on ended the other sessions).
-  const login = await f.app.inject({
-    method: 'POST',
-    url: '/api/v1/auth/login',
-    payload: { email: user.email, password: STRONG_PASSWORD, mfaCode: totpCode(secret, now()) },
-  });
-  expect(login.statusCode, login.body).toBe(200);
-  f.clock.offsetMs += STEP_MS;
-  return {
-    user: { ...user, accessToken: login.json<{ accessToken: string }>().accessToken },
-    secret,
-  };
-}
-
-function exchangeWith(code: string, browserSecret: string | undefined, mfaCode?: string) {
-  return f.app.inject({
-    method: 'POST',
-    url: '/api/v1/auth/oidc/exchange',
-    payload: mfaCode === undefined ? { code } : { code, mfaCode },
-    headers: browserSecret === undefined ? {} : { cookie: `${HANDOFF_COOKIE}=${browserSecret}` },
-  });
-}
+const now = (): number => appNow(f);
 
 function handoffCookieMaxAge(headers: Record<string, unknown>): number | undefined {
   const c = setCookies(headers).find((v) => v.startsWith(`${HANDOFF_COOKIE}=`));
@@ -86,7 +44,7 @@ function handoffCookieMaxAge(headers: Record<string, unknown>): number | undefin
 
 describe('the held OIDC hand-off code', () => {
   it('a held code cannot be kept alive for ever by code-less retries', async () => {
-    const { secret } = await linkedWithMfa('r2-forever');
+    const { secret } = await linkedWithMfa(f, 'r2-forever');
     const handoff = await signInToHandoff(f, 'r2-forever');
     // A retry without mfaCode every 2 minutes: each one is refunded by the throttle, and would
     // re-hold the code for another 5 minutes if the hold were renewed.
@@ -96,14 +54,14 @@ describe('the held OIDC hand-off code', () => {
       f.clock.offsetMs += 2 * 60_000;
     }
     // 6 minutes after the first refusal: the 5-minute hold ran from it, not from the last one.
-    const late = await exchangeWith(handoff.code, handoff.browserSecret, totpCode(secret, now()));
+    const late = await exchange(f, handoff.code, handoff.browserSecret, totpCode(secret, now()));
     f.clock.offsetMs += STEP_MS;
     expect(late.json()).toMatchObject({ status: 400, code: 'oidc_code_invalid' });
     expect(events(f, 'oidc.code_rejected').at(-1)!.details).toEqual({ reason: 'expired' });
   });
 
   it('a held code dies when the identity it came from is unlinked', async () => {
-    const { user, secret } = await linkedWithMfa('r2-unlinked');
+    const { user, secret } = await linkedWithMfa(f, 'r2-unlinked');
     const handoff = await signInToHandoff(f, 'r2-unlinked');
     expect((await exchange(f, handoff.code, handoff.browserSecret)).statusCode).toBe(401);
     // The owner notices a provider sign-in they did not make, and unlinks that provider account.
@@ -119,13 +77,13 @@ describe('the held OIDC hand-off code', () => {
       headers: bearer(user.accessToken),
     });
     expect(unlink.statusCode, unlink.body).toBe(204);
-    const res = await exchangeWith(handoff.code, handoff.browserSecret, totpCode(secret, now()));
+    const res = await exchange(f, handoff.code, handoff.browserSecret, totpCode(secret, now()));
     f.clock.offsetMs += STEP_MS;
     expect(res.json()).toMatchObject({ status: 400, code: 'oidc_code_invalid' });
   });
 
   it('the hand-off cookie lives as long as the code is held (5 minutes)', async () => {
-    await linkedWithMfa('r2-cookie');
+    await linkedWithMfa(f, 'r2-cookie');
     const started = await startSignIn(f);
     const callback = await f.provider.authorize(started.location.href, 'r2-cookie');
     const cb = await deliverCallback(f, callback, started.loginCookie);
@@ -138,7 +96,7 @@ describe('the held OIDC hand-off code', () => {
       .split(';')[0]!
       .split('=')[1]!;
     const callbackMaxAge = handoffCookieMaxAge(cb.headers);
-    const asked = await exchangeWith(code, browserSecret);
+    const asked = await exchange(f, code, browserSecret);
     expect(asked.json()).toMatchObject({ code: 'mfa_required' });
     // The browser holds the cookie for the longer of the callback's Max-Age and any Max-Age the
     // mfa_required answer sets; after that it stops sending it and the held code is 'unbound'.
@@ -148,7 +106,7 @@ describe('the held OIDC hand-off code', () => {
   });
 
   it('a double-submitted exchange does not clear the cookie of the held code', async () => {
-    const { secret } = await linkedWithMfa('r2-double');
+    const { secret } = await linkedWithMfa(f, 'r2-double');
     const handoff = await signInToHandoff(f, 'r2-double');
     // A front end that runs its exchange effect twice (React StrictMode), or a double click:
     // the second request arrives while the first holds the code (a user read of 50 ms).
@@ -177,7 +135,7 @@ describe('the held OIDC hand-off code', () => {
       codes: ['mfa_required', 'oidc_code_invalid'],
       cleared: false,
     });
-    const ok = await exchangeWith(handoff.code, handoff.browserSecret, totpCode(secret, now()));
+    const ok = await exchange(f, handoff.code, handoff.browserSecret, totpCode(secret, now()));
     expect(ok.statusCode, ok.body).toBe(200);
     f.clock.offsetMs += STEP_MS;
   });
@@ -200,13 +158,13 @@ describe('the held OIDC hand-off code', () => {
 
 async function guessThroughExchange(): Promise<void> {
   {
-    const { secret } = await linkedWithMfa('r2-guess');
+    const { secret } = await linkedWithMfa(f, 'r2-guess');
     const handoff = await signInToHandoff(f, 'r2-guess');
     const right = totpCode(secret, now());
     const wrong = right === '000000' ? '111111' : '000000';
     const seen: string[] = [];
     for (let i = 0; i < 5; i += 1) {
-      const res = await exchangeWith(handoff.code, handoff.browserSecret, wrong);
+      const res = await exchange(f, handoff.code, handoff.browserSecret, wrong);
       seen.push(res.json<{ code: string }>().code);
     }
     // 3 wrong codes an hour for the account, then 429 (and the code is still held).

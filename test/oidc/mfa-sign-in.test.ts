@@ -1,19 +1,15 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { totpCode } from '../../src/crypto/index.js';
-import {
-  bearer,
-  jwtPayload,
-  registerAndLogin,
-  STRONG_PASSWORD,
-  type LoggedIn,
-} from '../helpers/identity.js';
+import { STEP_MS } from '../helpers/mfa.js';
+import { bearer, jwtPayload, STRONG_PASSWORD } from '../helpers/identity.js';
 import {
   events,
   exchange,
   HANDOFF_COOKIE,
+  appNow,
+  linkedWithMfa,
   oidcFixture,
   setCookies,
-  signIn,
   signInToHandoff,
   type OidcFixture,
 } from './support.js';
@@ -25,7 +21,6 @@ import {
  */
 
 let f: OidcFixture;
-const STEP_MS = 30_000;
 
 beforeAll(async () => {
   f = await oidcFixture([], { allowLinkingVerifiedEmail: true });
@@ -33,42 +28,13 @@ beforeAll(async () => {
 afterAll(async () => {
   await f.close();
 });
+// The provider signs ID tokens on the real clock: each test starts with the service's clock back
+// on it (each test has its own user, so no TOTP step is used twice).
+afterEach(() => {
+  f.clock.offsetMs = 0;
+});
 
-/** A password account with a verified email, linked to provider account `sub`, then MFA on. */
-async function linkedWithMfa(sub: string): Promise<{ user: LoggedIn; secret: string }> {
-  const user = await registerAndLogin(f.app);
-  await f.app.services.usersRepo.update(user.id, { email_verified: 1 });
-  f.provider.account({ sub, email: user.email, email_verified: true });
-  expect((await signIn(f, sub)).user.id).toBe(user.id);
-  const setup = await f.app.inject({
-    method: 'POST',
-    url: '/api/v1/auth/mfa/totp/setup',
-    headers: bearer(user.accessToken),
-    payload: { password: STRONG_PASSWORD },
-  });
-  const { secret } = setup.json<{ secret: string }>();
-  const confirm = await f.app.inject({
-    method: 'POST',
-    url: '/api/v1/auth/mfa/totp/confirm',
-    headers: bearer(user.accessToken),
-    payload: { mfaCode: totpCode(secret, now()) },
-  });
-  expect(confirm.statusCode, confirm.body).toBe(200);
-  // The confirm used this step's code: sign-ins below use the next one.
-  f.clock.offsetMs += STEP_MS;
-  return { user, secret };
-}
-
-const now = (): number => Date.now() + f.clock.offsetMs;
-
-function exchangeWith(code: string, browserSecret: string | undefined, mfaCode?: string) {
-  return f.app.inject({
-    method: 'POST',
-    url: '/api/v1/auth/oidc/exchange',
-    payload: mfaCode === undefined ? { code } : { code, mfaCode },
-    headers: browserSecret === undefined ? {} : { cookie: `${HANDOFF_COOKIE}=${browserSecret}` },
-  });
-}
+const now = (): number => appNow(f);
 
 function clearsHandoffCookie(headers: Record<string, unknown>): boolean {
   return setCookies(headers).some((c) => c.startsWith(`${HANDOFF_COOKIE}=;`));
@@ -76,7 +42,7 @@ function clearsHandoffCookie(headers: Record<string, unknown>): boolean {
 
 describe('a provider sign-in of an account with MFA on', () => {
   it('asks for a code, holds the one-time code for this browser, then signs in once', async () => {
-    const { user, secret } = await linkedWithMfa('mfa-linked-1');
+    const { user, secret } = await linkedWithMfa(f, 'mfa-linked-1');
     const handoff = await signInToHandoff(f, 'mfa-linked-1');
 
     const asked = await exchange(f, handoff.code, handoff.browserSecret);
@@ -87,18 +53,19 @@ describe('a provider sign-in of an account with MFA on', () => {
     expect(clearsHandoffCookie(asked.headers)).toBe(false);
 
     const wrongCode = totpCode(secret, now()) === '000000' ? '111111' : '000000';
-    const wrong = await exchangeWith(handoff.code, handoff.browserSecret, wrongCode);
+    const wrong = await exchange(f, handoff.code, handoff.browserSecret, wrongCode);
     expect(wrong.json()).toMatchObject({ status: 401, code: 'invalid_otp' });
     expect(clearsHandoffCookie(wrong.headers)).toBe(false);
 
     // Held for this browser only: without its cookie the code is refused, and burnt.
-    const ok = await exchangeWith(handoff.code, handoff.browserSecret, totpCode(secret, now()));
+    const ok = await exchange(f, handoff.code, handoff.browserSecret, totpCode(secret, now()));
     expect(ok.statusCode, ok.body).toBe(200);
     expect(ok.json()).toMatchObject({ user: { id: user.id, mfaEnabled: true } });
     // The provider's own methods are not known; the account's second factor is.
     expect(jwtPayload(ok.json<{ accessToken: string }>().accessToken).amr).toEqual(['otp', 'mfa']);
     expect(clearsHandoffCookie(ok.headers)).toBe(true);
-    const again = await exchangeWith(
+    const again = await exchange(
+      f,
       handoff.code,
       handoff.browserSecret,
       totpCode(secret, now() + STEP_MS),
@@ -112,7 +79,7 @@ describe('a provider sign-in of an account with MFA on', () => {
   });
 
   it('takes a recovery code, and a code already used is refused', async () => {
-    const { user, secret } = await linkedWithMfa('mfa-linked-2');
+    const { user, secret } = await linkedWithMfa(f, 'mfa-linked-2');
     const login = await f.app.inject({
       method: 'POST',
       url: '/api/v1/auth/login',
@@ -122,7 +89,8 @@ describe('a provider sign-in of an account with MFA on', () => {
 
     const handoff = await signInToHandoff(f, 'mfa-linked-2');
     // The code the password login just used.
-    const replayed = await exchangeWith(
+    const replayed = await exchange(
+      f,
       handoff.code,
       handoff.browserSecret,
       totpCode(secret, now()),
@@ -137,36 +105,36 @@ describe('a provider sign-in of an account with MFA on', () => {
       payload: { password: STRONG_PASSWORD, mfaCode: totpCode(secret, now() + STEP_MS) },
     });
     const [recovery] = codes.json<{ recoveryCodes: string[] }>().recoveryCodes;
-    const ok = await exchangeWith(handoff.code, handoff.browserSecret, recovery);
+    const ok = await exchange(f, handoff.code, handoff.browserSecret, recovery);
     expect(ok.statusCode, ok.body).toBe(200);
     f.clock.offsetMs += 2 * STEP_MS;
   });
 
   it('holds the code for 5 minutes, not for ever', async () => {
-    const { secret } = await linkedWithMfa('mfa-linked-3');
+    const { secret } = await linkedWithMfa(f, 'mfa-linked-3');
     const handoff = await signInToHandoff(f, 'mfa-linked-3');
     expect((await exchange(f, handoff.code, handoff.browserSecret)).statusCode).toBe(401);
     f.clock.offsetMs += 5 * 60_000 + 1_000;
-    const late = await exchangeWith(handoff.code, handoff.browserSecret, totpCode(secret, now()));
+    const late = await exchange(f, handoff.code, handoff.browserSecret, totpCode(secret, now()));
     expect(late.json()).toMatchObject({ status: 400, code: 'oidc_code_invalid' });
     expect(events(f, 'oidc.code_rejected').at(-1)!.details).toEqual({ reason: 'expired' });
   });
 
   it('refuses a held code from another browser, and burns it', async () => {
-    const { secret } = await linkedWithMfa('mfa-linked-4');
+    const { secret } = await linkedWithMfa(f, 'mfa-linked-4');
     const handoff = await signInToHandoff(f, 'mfa-linked-4');
     expect((await exchange(f, handoff.code, handoff.browserSecret)).statusCode).toBe(401);
-    const stolen = await exchangeWith(handoff.code, undefined, totpCode(secret, now()));
+    const stolen = await exchange(f, handoff.code, undefined, totpCode(secret, now()));
     expect(stolen.json()).toMatchObject({ status: 400, code: 'oidc_code_invalid' });
     expect(events(f, 'oidc.code_rejected').at(-1)!.details).toEqual({ reason: 'unbound' });
-    const owner = await exchangeWith(handoff.code, handoff.browserSecret, totpCode(secret, now()));
+    const owner = await exchange(f, handoff.code, handoff.browserSecret, totpCode(secret, now()));
     expect(owner.json()).toMatchObject({ status: 400, code: 'oidc_code_invalid' });
   });
 
   it('needs no code for an account without MFA (an mfaCode sent anyway is ignored)', async () => {
     f.provider.account({ sub: 'no-mfa', email: 'no-mfa@example.org', email_verified: true });
     const handoff = await signInToHandoff(f, 'no-mfa');
-    const res = await exchangeWith(handoff.code, handoff.browserSecret, '123456');
+    const res = await exchange(f, handoff.code, handoff.browserSecret, '123456');
     expect(res.statusCode, res.body).toBe(200);
     expect(jwtPayload(res.json<{ accessToken: string }>().accessToken)).not.toHaveProperty('amr');
   });

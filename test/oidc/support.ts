@@ -1,7 +1,10 @@
 import { expect } from 'vitest';
 import type { ConfigInput } from '../../src/config/index.js';
 import type { RecordedSecurityEvent, SecurityEventType } from '../../src/security-events.js';
+import { totpCode } from '../../src/crypto/index.js';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
+import { registerAndLogin, type LoggedIn } from '../helpers/identity.js';
+import { enrolMfa, loginWith, STEP_MS } from '../helpers/mfa.js';
 import { TestOidcProvider, type TestAccount } from '../helpers/oidc-provider.js';
 
 /** Where the app under test pretends to live; the tests call it through inject(). */
@@ -131,11 +134,17 @@ export async function signInToHandoff(f: OidcFixture, sub: string, query = ''): 
   return { code: code!, browserSecret: browserSecret!, location };
 }
 
-export async function exchange(f: OidcFixture, code: string, browserSecret?: string) {
+/** POST /api/v1/auth/oidc/exchange, with the hand-off cookie and an MFA code when given. */
+export async function exchange(
+  f: OidcFixture,
+  code: string,
+  browserSecret?: string,
+  mfaCode?: string,
+) {
   return f.app.inject({
     method: 'POST',
     url: '/api/v1/auth/oidc/exchange',
-    payload: { code },
+    payload: mfaCode === undefined ? { code } : { code, mfaCode },
     headers: browserSecret === undefined ? {} : { cookie: `${HANDOFF_COOKIE}=${browserSecret}` },
   });
 }
@@ -165,4 +174,33 @@ export function events(f: OidcFixture, type: SecurityEventType): RecordedSecurit
 export function lastFailure(f: OidcFixture): unknown {
   const failed = events(f, 'oidc.login_failed');
   return failed[failed.length - 1]?.details?.reason;
+}
+
+/** The app's time in a fixture (its clock moves; the provider's does not). */
+export function appNow(f: OidcFixture): number {
+  return Date.now() + f.clock.offsetMs;
+}
+
+/**
+ * A password account with a verified email, linked to provider account `sub`, then MFA on. Its
+ * access token is from a fresh sign-in with a code (turning MFA on ended the other sessions);
+ * the clock is moved past the steps whose codes were used.
+ */
+export async function linkedWithMfa(
+  f: OidcFixture,
+  sub: string,
+): Promise<{ user: LoggedIn; secret: string }> {
+  const user = await registerAndLogin(f.app);
+  await f.app.services.usersRepo.update(user.id, { email_verified: 1 });
+  f.provider.account({ sub, email: user.email, email_verified: true });
+  expect((await signIn(f, sub)).user.id).toBe(user.id);
+  const { secret } = await enrolMfa(f.app, user.accessToken, appNow(f));
+  f.clock.offsetMs += STEP_MS;
+  const login = await loginWith(f.app, user.email, { mfaCode: totpCode(secret, appNow(f)) });
+  expect(login.statusCode, login.body).toBe(200);
+  f.clock.offsetMs += STEP_MS;
+  return {
+    user: { ...user, accessToken: login.json<{ accessToken: string }>().accessToken },
+    secret,
+  };
 }
