@@ -5,7 +5,7 @@ import { AppError, isAppError } from '../errors.js';
 import type { EventContext, SecurityEvents } from '../security-events.js';
 import type { AccessTokens } from '../tokens/access-token.js';
 import type { RefreshTokens } from '../tokens/refresh-tokens.js';
-import type { Sessions } from '../tokens/sessions.js';
+import { sessionAmr, type Sessions } from '../tokens/sessions.js';
 import { canonicalEmail } from '../users/normalize.js';
 import type { User } from '../users/schema.js';
 import type { UsersService } from '../users/users-service.js';
@@ -310,7 +310,7 @@ export class AuthService {
         userId: user.id,
         sessionId: session.id,
         role: user.role,
-        amr: session.amr === null ? [] : session.amr.split(' '),
+        amr: sessionAmr(session),
       }),
       tokenType: 'Bearer',
       expiresIn: this.deps.accessTokens.ttlSeconds,

@@ -57,8 +57,7 @@ export interface TotpSetup {
 export type SecondFactorRefusal = 'wrong_mfa_code' | 'mfa_code_replayed';
 
 /** The outcome of checking a sign-in's second factor. */
-export type SecondFactorResult =
-  { ok: true; via: 'totp' | 'recovery_code' } | { ok: false; reason: SecondFactorRefusal };
+export type SecondFactorResult = { ok: true } | { ok: false; reason: SecondFactorRefusal };
 
 /** How long an enrolment waits for its first code before it must start again. */
 const SETUP_TTL_MS = 10 * 60 * 1000;
@@ -189,11 +188,7 @@ export class MfaService {
     input: { password: string; mfaCode: string },
     context: EventContext,
   ): Promise<void> {
-    const row = await this.user(auth.userId);
-    if (row.mfa_enabled !== 1) throw new AppError('mfa_not_enabled', 'MFA is not on.');
-    const attempt = await this.checkPassword(row, input.password, context, 'mfa.disabled');
-    await this.requireCode(row, input.mfaCode, context, 'mfa.disabled');
-    await attempt.succeeded();
+    const row = await this.proveOwner(auth, input, context, 'mfa.disabled');
     await this.deps.repo.remove(row.id, this.now());
     this.ownEvent(context, row.id, 'mfa.disabled', 'success', { by: 'self' });
   }
@@ -204,16 +199,12 @@ export class MfaService {
     input: { password: string; mfaCode: string },
     context: EventContext,
   ): Promise<{ recoveryCodes: string[] }> {
-    const row = await this.user(auth.userId);
-    if (row.mfa_enabled !== 1) throw new AppError('mfa_not_enabled', 'MFA is not on.');
     const event = 'mfa.recovery_codes_regenerated';
-    const attempt = await this.checkPassword(row, input.password, context, event);
-    await this.requireCode(row, input.mfaCode, context, event);
-    await attempt.succeeded();
+    const row = await this.proveOwner(auth, input, context, event);
     const recoveryCodes = newRecoveryCodes();
     const hashes = recoveryCodes.map((code) => recoveryCodeHash(code)!);
     if (!(await this.deps.repo.replaceRecoveryCodes(row.id, hashes, this.now()))) {
-      throw new AppError('mfa_not_enabled', 'MFA is not on.');
+      throw notEnabled();
     }
     this.ownEvent(context, row.id, event, 'success');
     return { recoveryCodes };
@@ -305,7 +296,7 @@ export class MfaService {
       if (step === null) return { ok: false, reason: 'wrong_mfa_code' };
       // A code seen once (by an onlooker, a phishing proxy) is refused the second time.
       return (await this.deps.repo.useStep(userId, factor.confirmed_at, step))
-        ? { ok: true, via: 'totp' }
+        ? { ok: true }
         : { ok: false, reason: 'mfa_code_replayed' };
     }
     const hash = recoveryCodeHash(mfaCode);
@@ -319,7 +310,25 @@ export class MfaService {
       target: { type: 'user', id: userId },
       details: { remaining: await this.deps.repo.countUnusedRecoveryCodes(userId) },
     });
-    return { ok: true, via: 'recovery_code' };
+    return { ok: true };
+  }
+
+  /**
+   * The caller's own row, once the caller has shown the password and a current code (or a
+   * recovery code) of an account with MFA on: what turning MFA off and new recovery codes take.
+   */
+  private async proveOwner(
+    auth: AuthContext,
+    input: { password: string; mfaCode: string },
+    context: EventContext,
+    event: 'mfa.disabled' | 'mfa.recovery_codes_regenerated',
+  ): Promise<UserRow> {
+    const row = await this.user(auth.userId);
+    if (row.mfa_enabled !== 1) throw notEnabled();
+    const attempt = await this.checkPassword(row, input.password, context, event);
+    await this.requireCode(row, input.mfaCode, context, event);
+    await attempt.succeeded();
+    return row;
   }
 
   private async requireCode(
@@ -383,6 +392,10 @@ export class MfaService {
     if (!row) throw new AppError('not_found', 'No user with this id.');
     return row;
   }
+}
+
+function notEnabled(): AppError {
+  return new AppError('mfa_not_enabled', 'MFA is not on.');
 }
 
 function alreadyEnabled(): AppError {

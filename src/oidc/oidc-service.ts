@@ -312,10 +312,7 @@ export class OidcService {
         outcome: 'denied',
         details: { reason: result.reason },
       });
-      throw new AppError(
-        'oidc_code_invalid',
-        'The sign-in code is unknown, expired, already used or was issued to another browser. Sign in again.',
-      );
+      throw codeInvalid();
     }
     const { userId, provider, identityId } = result.handoff;
     // Unlinked since the sign-in (perhaps by an owner who saw an unexpected one): the code
@@ -329,10 +326,7 @@ export class OidcService {
         target: { type: 'user', id: userId },
         details: { reason: 'identity_gone' },
       });
-      throw new AppError(
-        'oidc_code_invalid',
-        'The sign-in code is unknown, expired, already used or was issued to another browser. Sign in again.',
-      );
+      throw codeInvalid();
     }
     const user = await this.deps.usersRepo.findById(userId);
     if (!user || user.disabled === 1) {
@@ -662,6 +656,14 @@ function displayName(claims: client.IDToken, email: string): string {
     }
   }
   return 'User';
+}
+
+/** The one answer to a code that cannot be redeemed, whatever the reason (told apart in events). */
+function codeInvalid(): AppError {
+  return new AppError(
+    'oidc_code_invalid',
+    'The sign-in code is unknown, expired, already used or was issued to another browser. Sign in again.',
+  );
 }
 
 /**

@@ -29,7 +29,6 @@ export interface OidcRoutesOptions {
 }
 
 const security = [{ bearer: [] }];
-
 const noContent = { 204: { type: 'null' } };
 
 /**

@@ -3,6 +3,14 @@ import type { SessionRow, SessionsRepository } from '../db/index.js';
 import type { EventContext, SecurityEvents } from '../security-events.js';
 import type { SessionState } from './session-state.js';
 
+/** How a session's `amr` methods are joined in its row (RFC 8176 names hold no space). */
+const AMR_SEPARATOR = ' ';
+
+/** How a session was signed in (RFC 8176 methods), as `Sessions.start` recorded it. */
+export function sessionAmr(session: Pick<SessionRow, 'amr'>): readonly string[] {
+  return session.amr === null ? [] : session.amr.split(AMR_SEPARATOR);
+}
+
 /** Why a session ended; stored and sent with the session.ended event. */
 export type SessionEndReason =
   | 'logout'
@@ -59,7 +67,7 @@ export class Sessions {
       end_reason: null,
       ip: context.ip?.slice(0, 64) ?? null,
       user_agent: context.userAgent?.slice(0, 512) ?? null,
-      amr: amr.length === 0 ? null : amr.join(' '),
+      amr: amr.length === 0 ? null : amr.join(AMR_SEPARATOR),
     });
     this.state.markActive(session.id, session.expires_at);
     return session;
