@@ -1,7 +1,9 @@
 /*
- * Attacks on TOTP MFA, from a security review of the feature: throttle accounting of the
+ * Attacks on TOTP MFA, from security reviews of the feature: throttle accounting of the
  * two-step sign-in, guessing codes with a known password, replay and concurrency, sessions an
- * intruder may hold, key rotation racing a sign-in, and refusals that must change nothing.
+ * intruder may hold, key rotation racing a sign-in, refusals that must change nothing, and the
+ * administrator's reset (it needs the administrator's own second factor, is audited when
+ * refused, and ends even a session whose login was in flight when it landed).
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { totpCode } from '../../src/crypto/index.js';
@@ -11,6 +13,7 @@ import { enrolMfa, loginWith, postMfa, STEP_MS } from '../helpers/mfa.js';
 import {
   bearer,
   createUserAndLogin,
+  jwtPayload,
   registerAndLogin,
   STRONG_PASSWORD,
   type LoggedIn,
@@ -43,6 +46,25 @@ function wrongCode(secret: string): string {
   const near = [-1, 0, 1].map((d) => totpCode(secret, clock + d * STEP_MS));
   for (const c of ['000000', '111111', '222222', '333333']) if (!near.includes(c)) return c;
   throw new Error('unreachable');
+}
+
+/** An administrator whose session showed a second factor, as the reset route requires. */
+async function mfaAdmin(): Promise<LoggedIn> {
+  const admin = await createUserAndLogin(t.app, 'admin');
+  const { secret } = await enrol(t.app, admin);
+  const res = await loginWith(t.app, admin.email, { mfaCode: totpCode(secret, clock) });
+  expect(res.statusCode, res.body).toBe(200);
+  clock += STEP_MS;
+  return { ...admin, accessToken: res.json<{ accessToken: string }>().accessToken };
+}
+
+/** DELETE /api/v1/users/:id/mfa, the administrator's reset. */
+function resetMfa(id: string, accessToken: string) {
+  return t.app.inject({
+    method: 'DELETE',
+    url: `/api/v1/users/${id}/mfa`,
+    headers: bearer(accessToken),
+  });
 }
 
 describe('throttle accounting of the two-step MFA login', () => {
@@ -323,21 +345,11 @@ describe('refusals the feature tests leave open', () => {
   });
 
   it('DELETE /users/:id/mfa: an administrator turns MFA off for another user, and only that', async () => {
-    const adminUser = await createUserAndLogin(t.app, 'admin');
-    const adminSecret = (await enrol(t.app, adminUser)).secret;
     // The administrator's own session shows a second factor (app.requireMfa on the route).
-    const signedIn = await loginWith(t.app, adminUser.email, {
-      mfaCode: totpCode(adminSecret, clock),
-    });
-    clock += STEP_MS;
-    const admin = {
-      ...adminUser,
-      accessToken: signedIn.json<{ accessToken: string }>().accessToken,
-    };
+    const admin = await mfaAdmin();
     const user = await registerAndLogin(t.app);
     await enrol(t.app, user);
-    const reset = (id: string, token = admin.accessToken) =>
-      t.app.inject({ method: 'DELETE', url: `/api/v1/users/${id}/mfa`, headers: bearer(token) });
+    const reset = (id: string, token = admin.accessToken) => resetMfa(id, token);
     const events = captureEvents(t.app);
     expectProblem(await reset(user.id, user.accessToken), 403, 'forbidden');
     expectProblem(await reset(admin.id), 403, 'forbidden');
@@ -402,5 +414,90 @@ describe('key rotation', () => {
       spy.mockRestore();
       clock += STEP_MS;
     }
+  });
+});
+
+describe('DELETE /api/v1/users/:id/mfa, races and amr', () => {
+  it('needs a session that showed a second factor (step-up), not a bare admin token', async () => {
+    // An administrator's password-only session (amr ["pwd"]): a stolen or phished admin token.
+    const admin = await createUserAndLogin(t.app, 'admin');
+    expect(jwtPayload(admin.accessToken).amr).toEqual(['pwd']);
+    const victim = await createUserAndLogin(t.app, 'admin');
+    await enrol(t.app, victim);
+    const res = await resetMfa(victim.id, admin.accessToken);
+    // app.requireMfa: a stolen or phished administrator token cannot strip MFA from others.
+    expectProblem(res, 401, 'insufficient_user_authentication');
+    expect(res.headers['www-authenticate']).toMatch(/error="insufficient_user_authentication"/);
+  });
+
+  it('an administrator refused a reset of their own MFA is an access.denied event', async () => {
+    const admin = await mfaAdmin();
+    const events = captureEvents(t.app);
+    expectProblem(await resetMfa(admin.id, admin.accessToken), 403, 'forbidden');
+    // Like every other 403 of the API (authorize, not_owner 404s), it is recorded.
+    const denied = events.filter((e) => e.type === 'access.denied');
+    expect(denied).toHaveLength(1);
+    expect(denied[0]).toMatchObject({
+      actorId: admin.id,
+      details: { reason: 'own_account', status: 403 },
+    });
+  });
+
+  it('a login in flight when the reset lands does not keep an "mfa" session', async () => {
+    const admin = await mfaAdmin();
+    const user = await registerAndLogin(t.app);
+    const { secret } = await enrol(t.app, user);
+    // Hold the login right after its second factor was accepted, and reset MFA meanwhile.
+    const mfa = t.app.services.mfa;
+    const check = mfa.checkSecondFactor.bind(mfa);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let checked!: () => void;
+    const passed = new Promise<void>((r) => (checked = r));
+    mfa.checkSecondFactor = async (...args) => {
+      const result = await check(...args);
+      checked();
+      await gate;
+      return result;
+    };
+    try {
+      const login = t.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/login',
+        payload: { email: user.email, password: STRONG_PASSWORD, mfaCode: totpCode(secret, clock) },
+      });
+      await passed;
+      expect((await resetMfa(user.id, admin.accessToken)).statusCode).toBe(204);
+      release();
+      const res = await login;
+      // The reset ends "every session of the user": one started from the lost factor, after the
+      // reset, is ended too, and its login refused, like the MFA-turned-on race.
+      expectProblem(res, 401, 'invalid_otp');
+      expect(await t.app.services.sessions.listActive(user.id)).toEqual([]);
+    } finally {
+      mfa.checkSecondFactor = check;
+      clock += STEP_MS;
+    }
+  });
+});
+
+describe('the amr of sessions started before MFA', () => {
+  it('a refresh after MFA is turned on keeps ["pwd"], and the step-up route refuses it', async () => {
+    const user = await registerAndLogin(t.app);
+    await enrol(t.app, user);
+    const refreshed = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/refresh',
+      payload: { refreshToken: user.refreshToken },
+    });
+    expect(refreshed.statusCode, refreshed.body).toBe(200);
+    const accessToken = refreshed.json<{ accessToken: string }>().accessToken;
+    expect(jwtPayload(accessToken).amr).toEqual(['pwd']);
+    const stepUp = await t.app.inject({
+      method: 'GET',
+      url: '/api/v1/examples/step-up',
+      headers: bearer(accessToken),
+    });
+    expectProblem(stepUp, 401, 'insufficient_user_authentication');
   });
 });
