@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
 import { Permissions } from './access/permissions.js';
+import { AccountEmailService } from './auth/account-email-service.js';
 import { AuthService } from './auth/auth-service.js';
 import { LoginThrottle, NO_LOGIN_THROTTLE } from './auth/login-throttle.js';
 import { MfaService, mfaIssuerLabel } from './auth/mfa-service.js';
@@ -18,6 +19,7 @@ import { WebhookSink } from './audit/webhook-sink.js';
 import {
   AuditEventsRepository,
   createDatabase,
+  EmailTokensRepository,
   ENCRYPTED_COLUMNS,
   IdentitiesRepository,
   MfaRepository,
@@ -30,6 +32,7 @@ import {
 } from './db/index.js';
 import { unsafeOverrides } from './config/unsafe-overrides.js';
 import { ConfigError } from './errors.js';
+import { Mailer } from './mail/index.js';
 import { Metrics } from './metrics/metrics.js';
 import { cookieNames } from './oidc/cookies.js';
 import { HandoffCodes } from './oidc/handoff-codes.js';
@@ -78,6 +81,8 @@ export interface Services {
   refreshTokens: RefreshTokens;
   auth: AuthService;
   mfa: MfaService;
+  /** Password reset and address verification e-mails; undefined when email is not configured. */
+  accountEmail: AccountEmailService | undefined;
   /** Sign-in with OpenID Connect providers (no routes answer when none is configured). */
   oidc: OidcService;
   close(): Promise<void>;
@@ -175,6 +180,7 @@ export async function createServices(config: Config, options: ServicesOptions): 
   // Set as soon as they exist, for the clean-up of a start that fails later on.
   let startedAuditSink: AuditSink | undefined;
   let startedWebhook: WebhookSink | undefined;
+  let startedAccountEmail: AccountEmailService | undefined;
   try {
     store = await createSharedStore(config, logger, options.signal);
     // Before the migrations, which are never cut short once begun.
@@ -283,7 +289,19 @@ export async function createServices(config: Config, options: ServicesOptions): 
       issuer: mfaIssuerLabel(t.issuer),
       now,
     });
+    const accountEmail = createAccountEmail(config, {
+      db,
+      usersRepo,
+      users,
+      store,
+      events,
+      metrics,
+      logger,
+      now,
+    });
+    startedAccountEmail = accountEmail;
     const auth = new AuthService({
+      accountEmail,
       users,
       repo: usersRepo,
       hasher,
@@ -335,11 +353,13 @@ export async function createServices(config: Config, options: ServicesOptions): 
       refreshTokens,
       auth,
       mfa,
+      accountEmail,
       oidc,
       async close() {
         // Events still queued are written before the database closes; webhooks are abandoned
         // rather than holding shutdown through their retries (they are in the log and the table).
         signingKeys?.close();
+        await accountEmail?.close();
         await webhook?.close();
         await auditSink.flush();
         await store?.close();
@@ -350,6 +370,7 @@ export async function createServices(config: Config, options: ServicesOptions): 
     // As in close(): events emitted before the failure (config.unsafe_override at every start)
     // are written while the database is still open, or they would be lost from the table.
     signingKeys?.close();
+    await startedAccountEmail?.close();
     await startedWebhook?.close();
     await startedAuditSink?.flush();
     await store?.close();
@@ -372,5 +393,62 @@ function createWebhook(config: Config, logger: Logger, metrics: Metrics): Webhoo
     timeoutMs: w.timeoutMs,
     logger,
     metrics,
+  });
+}
+
+/** The account e-mails when email.smtpUrl or email.outboxDir is set (the config rules ask for a link too). */
+function createAccountEmail(
+  config: Config,
+  deps: {
+    db: Db;
+    usersRepo: UsersRepository;
+    users: UsersService;
+    store: SharedStore;
+    events: SecurityEvents;
+    metrics: Metrics;
+    logger: Logger;
+    now: () => number;
+  },
+): AccountEmailService | undefined {
+  const e = config.email;
+  const transport =
+    e.smtpUrl !== undefined
+      ? {
+          kind: 'smtp' as const,
+          url: e.smtpUrl,
+          timeoutMs: e.timeoutMs,
+          ...(e.smtpCaFile === undefined ? {} : { caFile: e.smtpCaFile }),
+        }
+      : e.outboxDir !== undefined
+        ? { kind: 'outbox' as const, dir: e.outboxDir }
+        : undefined;
+  if (transport === undefined) return undefined;
+  const mailer = new Mailer({
+    transport,
+    from: e.from,
+    queueSize: e.queueSize,
+    maxAttempts: e.maxAttempts,
+    initialBackoffMs: 1_000,
+    logger: deps.logger,
+    onOutcome: (kind, outcome) => deps.metrics.emails.inc({ kind, outcome }),
+  });
+  return new AccountEmailService({
+    tokens: new EmailTokensRepository(deps.db.kysely),
+    usersRepo: deps.usersRepo,
+    users: deps.users,
+    mailer,
+    mailLimit: config.rateLimit.enabled
+      ? deps.store.counter({ name: 'email-account', points: e.perAccountPerHour, durationSeconds: 3_600 })
+      : null,
+    events: deps.events,
+    logger: deps.logger,
+    options: {
+      passwordResetUrl: e.passwordResetUrl,
+      verifyEmailUrl: e.verifyEmailUrl,
+      passwordResetTtlMs: e.passwordResetTtlSeconds * 1000,
+      verificationTtlMs: e.verificationTtlSeconds * 1000,
+      serviceName: mfaIssuerLabel(config.tokens.issuer),
+    },
+    now: deps.now,
   });
 }

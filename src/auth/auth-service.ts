@@ -9,6 +9,7 @@ import { sessionAmr, type Sessions } from '../tokens/sessions.js';
 import { canonicalEmail } from '../users/normalize.js';
 import type { User } from '../users/schema.js';
 import type { UsersService } from '../users/users-service.js';
+import type { AccountEmailService } from './account-email-service.js';
 import type { LoginAttempt, LoginThrottle } from './login-throttle.js';
 import { invalidMfaCode, mfaRequired, type MfaService } from './mfa-service.js';
 
@@ -22,6 +23,8 @@ export interface AuthServiceDeps {
   events: SecurityEvents;
   /** Brute-force throttling of logins and password changes; counted before the password is checked. */
   throttle: Pick<LoginThrottle, 'begin'>;
+  /** Account e-mails, when configured: the verification e-mail after a sign-up. */
+  accountEmail?: Pick<AccountEmailService, 'sendVerification' | 'notifyPasswordChanged'> | undefined;
   /** The second factor of accounts with MFA on. */
   mfa: Pick<MfaService, 'verifyCode'>;
   defaultRole: string;
@@ -70,6 +73,7 @@ export class AuthService {
     context: EventContext,
   ): Promise<User> {
     const row = await this.deps.users.create({ ...input, role: this.deps.defaultRole }, context);
+    this.deps.accountEmail?.sendVerification(row, context);
     return this.deps.users.view(row);
   }
 

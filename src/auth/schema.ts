@@ -132,3 +132,21 @@ const Jwk = Type.Object(
 
 /** GET /.well-known/jwks.json */
 export const JwksBody = Type.Object({ keys: Type.Array(Jwk) }, { additionalProperties: false });
+
+/** A token from an e-mailed link: 32 random bytes, base64url. */
+const EmailLinkToken = Type.String({
+  pattern: '^[A-Za-z0-9_-]{43}$',
+  description: 'The token of the e-mailed link (after #token=).',
+});
+
+export const ForgotPasswordBody = Type.Object({ email: Email }, { additionalProperties: false });
+
+export const ResetPasswordBody = Type.Object(
+  { token: EmailLinkToken, newPassword: Password },
+  { additionalProperties: false },
+);
+
+export const VerifyEmailBody = Type.Object(
+  { token: EmailLinkToken },
+  { additionalProperties: false },
+);

@@ -158,6 +158,7 @@ export function checkConfigRules(config: Config, label: (path: string) => string
   }
   problems.push(...checkHttpsRules(config, label));
   problems.push(...checkOidcRules(config, label));
+  problems.push(...checkEmailRules(config, label));
   return problems;
 }
 
@@ -277,6 +278,72 @@ function checkOidcRules(config: Config, label: (path: string) => string): string
   if (production && !config.oidc.cookieSecure) {
     problems.push(
       `${label('oidc.cookieSecure')} is false in production, which would send sign-in cookies over plain http. Fix: serve over HTTPS and leave it true.`,
+    );
+  }
+  return problems;
+}
+
+/** Account e-mails: one way to send them, something to send, and links users can trust. */
+function checkEmailRules(config: Config, label: (path: string) => string): string[] {
+  const problems: string[] = [];
+  const production = config.env === 'production';
+  const email = config.email;
+  if (email.smtpUrl !== undefined) {
+    let protocol = '';
+    try {
+      protocol = new URL(email.smtpUrl).protocol;
+    } catch {
+      // reported below
+    }
+    // The URL holds the SMTP password: it is never quoted back.
+    if (protocol !== 'smtp:' && protocol !== 'smtps:') {
+      problems.push(
+        `${label('email.smtpUrl')} is not an SMTP URL. Fix: use smtps://user:password@host:465 or smtp://user:password@host:587 (STARTTLS), with the user and password percent-encoded.`,
+      );
+    }
+    if (email.outboxDir !== undefined) {
+      problems.push(
+        `${label('email.smtpUrl')} and ${label('email.outboxDir')} are both set. Fix: send through SMTP or write to the outbox, not both.`,
+      );
+    }
+  }
+  if (email.smtpCaFile !== undefined && email.smtpUrl === undefined) {
+    problems.push(
+      `${label('email.smtpCaFile')} is set without ${label('email.smtpUrl')}. Fix: set the SMTP URL, or unset the CA file.`,
+    );
+  }
+  if (email.outboxDir !== undefined && production) {
+    problems.push(
+      `${label('email.outboxDir')} is set in production, where e-mails written to a directory never reach anyone. Fix: set email.smtpUrl instead.`,
+    );
+  }
+  const sends = email.smtpUrl !== undefined || email.outboxDir !== undefined;
+  const links = [
+    ['email.passwordResetUrl', email.passwordResetUrl],
+    ['email.verifyEmailUrl', email.verifyEmailUrl],
+  ] as const;
+  for (const [path, value] of links) {
+    if (value === undefined) continue;
+    const issue = urlProblem(value, production);
+    if (issue) {
+      problems.push(
+        `${label(path)} is ${JSON.stringify(value)}, which ${issue}. Fix: use the https:// URL of your front end's page; the link's #token=… is added to it.`,
+      );
+    }
+    if (!sends) {
+      problems.push(
+        `${label(path)} is set, but nothing sends e-mail. Fix: set email.smtpUrl (or email.outboxDir in development).`,
+      );
+    }
+  }
+  if (sends && links.every(([, value]) => value === undefined)) {
+    problems.push(
+      `${label(email.smtpUrl === undefined ? 'email.outboxDir' : 'email.smtpUrl')} is set, but no e-mail would ever be sent. Fix: set email.passwordResetUrl and/or email.verifyEmailUrl, the front-end pages the links open.`,
+    );
+  }
+  if (sends && production && /@localhost>?$/i.test(email.from)) {
+    problems.push(
+      `${label('email.from')} is ${JSON.stringify(email.from)}, an address on localhost, in production: receiving servers reject or flag it. Fix: use an address of your domain, e.g. "Example <no-reply@example.com>".`,
     );
   }
   return problems;

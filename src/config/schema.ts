@@ -763,6 +763,96 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    email: Type.Object(
+      {
+        smtpUrl: Type.Optional(
+          Type.String({
+            minLength: 1,
+            maxLength: 2048,
+            description:
+              'SMTP server for account e-mails: smtps://user:password@host:465 (TLS) or smtp://user:password@host:587 (STARTTLS, required except on loopback). Never logged. Set this (or outboxDir) with passwordResetUrl and/or verifyEmailUrl. Unset: no account e-mails.',
+          }),
+        ),
+        smtpCaFile: Type.Optional(
+          Type.String({
+            minLength: 1,
+            maxLength: 1024,
+            description:
+              "PEM file of extra certificate authorities trusted for the SMTP server's certificate (a private CA). The certificate is always verified.",
+          }),
+        ),
+        outboxDir: Type.Optional(
+          Type.String({
+            minLength: 1,
+            maxLength: 1024,
+            description:
+              'Development only: write account e-mails as .eml files (mode 0600) to this directory instead of sending them. Refused in production.',
+          }),
+        ),
+        from: Type.String({
+          default: 'Bulwark <no-reply@localhost>',
+          minLength: 3,
+          maxLength: 320,
+          pattern: '^[^\\x00-\\x1f\\x7f]+$',
+          description: 'The From of account e-mails, e.g. "Example <no-reply@example.com>".',
+        }),
+        passwordResetUrl: Type.Optional(
+          Type.String({
+            minLength: 1,
+            maxLength: 2048,
+            description:
+              'The front-end page that sets a new password; the e-mailed link is this URL with #token=<token> (a fragment: never sent to any server). Set: POST /api/v1/auth/password/forgot and /reset answer. https only in production.',
+          }),
+        ),
+        verifyEmailUrl: Type.Optional(
+          Type.String({
+            minLength: 1,
+            maxLength: 2048,
+            description:
+              'The front-end page that verifies an address; the e-mailed link is this URL with #token=<token>. Set: new accounts get a verification e-mail, and /api/v1/auth/email/* answer. https only in production.',
+          }),
+        ),
+        passwordResetTtlSeconds: Type.Integer({
+          default: 1_800,
+          minimum: 300,
+          maximum: 86_400,
+          description: 'How long a password reset link works (30 minutes); it works once.',
+        }),
+        verificationTtlSeconds: Type.Integer({
+          default: 86_400,
+          minimum: 600,
+          maximum: 604_800,
+          description: 'How long an address verification link works (24 hours); it works once.',
+        }),
+        perAccountPerHour: Type.Integer({
+          default: 5,
+          minimum: 1,
+          maximum: 1_000,
+          description:
+            'Reset and verification e-mails one account may be sent per hour; further requests send nothing (a flood of mail is abuse).',
+        }),
+        timeoutMs: Type.Integer({
+          default: 10_000,
+          minimum: 100,
+          maximum: 120_000,
+          description: 'Upper bound of each SMTP step (connect, greeting, each command).',
+        }),
+        maxAttempts: Type.Integer({
+          default: 3,
+          minimum: 1,
+          maximum: 10,
+          description:
+            'Delivery attempts per e-mail, the first included; only temporary failures are retried.',
+        }),
+        queueSize: Type.Integer({
+          default: 1_000,
+          minimum: 1,
+          maximum: 100_000,
+          description: 'E-mails waiting to be sent; when full, new ones are not sent (logged and counted).',
+        }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     log: Type.Object(
       {
         level: Type.Union(

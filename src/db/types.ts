@@ -150,6 +150,21 @@ export interface RecoveryCodesTable {
   used_at: Millis | null;
 }
 
+/** A single-use token sent by e-mail. Random, so stored as its SHA-256 (hex), never in clear. */
+export interface EmailTokensTable {
+  id: string;
+  user_id: string;
+  purpose: EmailTokenPurpose;
+  token_hash: string;
+  /** The address it was sent to (a verification token proves that address only). */
+  email: string;
+  created_at: Millis;
+  expires_at: Millis;
+  used_at: Millis | null;
+}
+
+export type EmailTokenPurpose = 'password_reset' | 'email_verification';
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
@@ -161,6 +176,7 @@ export interface Database {
   identities: IdentitiesTable;
   totp_factors: TotpFactorsTable;
   recovery_codes: RecoveryCodesTable;
+  email_tokens: EmailTokensTable;
 }
 
 export type UserRow = Selectable<UsersTable>;
@@ -174,6 +190,7 @@ export type AuditCheckpointRow = Selectable<AuditCheckpointsTable>;
 export type IdentityRow = Selectable<IdentitiesTable>;
 export type NewIdentityRow = Insertable<IdentitiesTable>;
 export type TotpFactorRow = Selectable<TotpFactorsTable>;
+export type EmailTokenRow = Selectable<EmailTokensTable>;
 
 // Re-exported so repositories need not import kysely's helpers separately.
 export type { ColumnType, Generated };

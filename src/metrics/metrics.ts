@@ -103,6 +103,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly emails = new Counter({
+    name: 'bulwark_emails_total',
+    help: 'Account e-mails by kind and result (sent; failed after all attempts; dropped: not queued).',
+    labelNames: ['kind', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
   readonly webhookDropped = new Counter({
     name: 'bulwark_webhook_dropped_total',
     help: 'Webhook events dropped because the delivery queue was full (oldest first).',

@@ -141,6 +141,7 @@ const SECRET_PATHS: readonly (readonly string[])[] = [
   ['metrics', 'token'],
   ['audit', 'webhook', 'secret'],
   ['database', 'url'],
+  ['email', 'smtpUrl'],
   ['oidc', 'providers', '*', 'clientSecret'],
 ];
 

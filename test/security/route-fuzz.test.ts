@@ -1,3 +1,6 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BulwarkApp } from '../../src/app.js';
@@ -103,6 +106,10 @@ const EXPECTED_OPERATIONS = [
   'POST /api/v1/auth/oidc/exchange',
   'GET /api/v1/users/me/identities',
   'DELETE /api/v1/users/me/identities/{id}',
+  'POST /api/v1/auth/password/forgot',
+  'POST /api/v1/auth/password/reset',
+  'POST /api/v1/auth/email/verify',
+  'POST /api/v1/auth/email/verification',
 ];
 
 const JSON_TYPE = { 'content-type': 'application/json' };
@@ -487,7 +494,14 @@ async function send(
 }
 
 beforeAll(async () => {
-  fx = await oidcFixture([]);
+  // Account e-mails on (written to a temporary outbox), so their routes are fuzzed too.
+  fx = await oidcFixture([], {}, {
+    email: {
+      outboxDir: mkdtempSync(join(tmpdir(), 'bulwark-fuzz-outbox-')),
+      passwordResetUrl: 'https://app.example.com/reset-password',
+      verifyEmailUrl: 'https://app.example.com/verify-email',
+    },
+  });
   app = fx.app;
   user = await registerAndLogin(app);
   admin = await createUserAndLogin(app, 'admin');

@@ -4,6 +4,7 @@ import { identityMigration } from './0001-identity.js';
 import { auditEventsMigration } from './0002-audit-events.js';
 import { identitiesMigration } from './0003-identities.js';
 import { mfaMigration } from './0004-mfa.js';
+import { emailTokensMigration } from './0005-email-tokens.js';
 
 /**
  * Every migration, by name, built for one dialect. A static map rather than a folder scan, so
@@ -15,5 +16,6 @@ export function migrationsFor(dialect: DialectName): Record<string, Migration> {
     '0002-audit-events': auditEventsMigration(dialect),
     '0003-identities': identitiesMigration(dialect),
     '0004-mfa': mfaMigration(dialect),
+    '0005-email-tokens': emailTokensMigration(dialect),
   };
 }

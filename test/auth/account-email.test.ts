@@ -1,0 +1,386 @@
+/*
+ * Password reset and address verification by e-mail, end to end: the app sends through a real
+ * SMTP server on loopback (smtp-server), and the tests follow the links it mails.
+ */
+import type { LightMyRequestResponse } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sha256Hex } from '../../src/crypto/index.js';
+import { buildTestApp, type TestApp } from '../helpers/app.js';
+import {
+  bearer,
+  createUserAndLogin,
+  login,
+  registerAndLogin,
+  STRONG_PASSWORD,
+  uniqueEmail,
+} from '../helpers/identity.js';
+import { enrolMfa, loginWith } from '../helpers/mfa.js';
+import { startSmtpServer, type ReceivedMail, type TestSmtpServer } from '../helpers/smtp.js';
+import {
+  captureEvents,
+  expectAccessRefused,
+  expectProblem,
+  expectRefreshRefused,
+  fieldErrors,
+  getMe,
+  postLogin,
+} from './support.js';
+
+const RESET_PAGE = 'https://app.example.com/reset-password';
+const VERIFY_PAGE = 'https://app.example.com/verify-email';
+const NEW_PASSWORD = 'velvet orbit lantern mosaic 93';
+const LINK = /^(https:\/\/app\.example\.com\/[a-z-]+)#token=([A-Za-z0-9_-]{43})$/m;
+
+let smtp: TestSmtpServer;
+let t: TestApp;
+
+beforeAll(async () => {
+  smtp = await startSmtpServer();
+  t = await buildTestApp({
+    email: {
+      smtpUrl: smtp.url(),
+      from: 'Example <no-reply@example.com>',
+      passwordResetUrl: RESET_PAGE,
+      verifyEmailUrl: VERIFY_PAGE,
+      perAccountPerHour: 3,
+      timeoutMs: 2_000,
+    },
+  });
+});
+afterAll(async () => {
+  await t.app.close();
+  await smtp.stop();
+});
+
+/** Waits until the app has done its background work and the mailer has sent everything. */
+async function settled(): Promise<void> {
+  await t.app.services.accountEmail!.idle();
+}
+
+function mailsTo(address: string, kind?: RegExp): ReceivedMail[] {
+  return smtp.received.filter(
+    (m) => m.to.includes(address) && (kind === undefined || kind.test(m.header('subject') ?? '')),
+  );
+}
+
+/** The page and token of the last e-mail to `address` whose subject matches `subject`. */
+async function lastLink(address: string, subject: RegExp): Promise<{ page: string; token: string }> {
+  await settled();
+  const mail = mailsTo(address, subject).at(-1);
+  expect(mail, `no e-mail to ${address} matching ${String(subject)}`).toBeDefined();
+  const match = LINK.exec(mail!.text);
+  expect(match, mail!.text).not.toBeNull();
+  return { page: match![1]!, token: match![2]! };
+}
+
+function forgot(email: string): Promise<LightMyRequestResponse> {
+  return t.app.inject({
+    method: 'POST',
+    url: '/api/v1/auth/password/forgot',
+    payload: { email },
+  });
+}
+
+function reset(token: string, newPassword = NEW_PASSWORD): Promise<LightMyRequestResponse> {
+  return t.app.inject({
+    method: 'POST',
+    url: '/api/v1/auth/password/reset',
+    payload: { token, newPassword },
+  });
+}
+
+function verify(token: string): Promise<LightMyRequestResponse> {
+  return t.app.inject({ method: 'POST', url: '/api/v1/auth/email/verify', payload: { token } });
+}
+
+function resend(accessToken: string): Promise<LightMyRequestResponse> {
+  return t.app.inject({
+    method: 'POST',
+    url: '/api/v1/auth/email/verification',
+    headers: bearer(accessToken),
+  });
+}
+
+async function resetLink(email: string): Promise<string> {
+  const res = await forgot(email);
+  expect(res.statusCode, res.body).toBe(202);
+  const { page, token } = await lastLink(email, /Reset your/);
+  expect(page).toBe(RESET_PAGE);
+  return token;
+}
+
+describe('POST /api/v1/auth/password/forgot and /reset', () => {
+  it('mails a link whose token sets a new password once; every session ends; a notice follows', async () => {
+    const user = await registerAndLogin(t.app);
+    const other = await login(t.app, user.email);
+    const events = captureEvents(t.app);
+
+    const token = await resetLink(user.email);
+    const mail = mailsTo(user.email, /Reset your/).at(-1)!;
+    expect(mail.header('from')).toBe('Example <no-reply@example.com>');
+    expect(mail.header('auto-submitted')).toBe('auto-generated');
+    expect(mail.text).toContain('within 30 minutes');
+    // Stored as a hash only.
+    const rows = await t.testDb.db.kysely
+      .selectFrom('email_tokens')
+      .selectAll()
+      .where('user_id', '=', user.id)
+      .execute();
+    expect(rows).toHaveLength(1);
+    expect(rows[0]!.token_hash).toBe(sha256Hex(token));
+    expect(JSON.stringify(rows)).not.toContain(token);
+
+    const res = await reset(token);
+    expect(res.statusCode, res.body).toBe(204);
+    expect(res.body).toBe('');
+    expectProblem(await postLogin(t.app, user.email, STRONG_PASSWORD), 401, 'invalid_credentials');
+    expect((await postLogin(t.app, user.email, NEW_PASSWORD)).statusCode).toBe(200);
+    for (const session of [user, other]) {
+      await expectAccessRefused(t.app, session.accessToken);
+      await expectRefreshRefused(t.app, session.refreshToken);
+    }
+    // Used once: the same link is refused, and the token row is gone.
+    expectProblem(await reset(token, 'another fine passphrase 77'), 400, 'invalid_reset_token');
+    expect(
+      await t.testDb.db.kysely
+        .selectFrom('email_tokens')
+        .select('id')
+        .where('user_id', '=', user.id)
+        .execute(),
+    ).toEqual([]);
+
+    await settled();
+    const notice = mailsTo(user.email, /password was changed/);
+    expect(notice).toHaveLength(1);
+    expect(notice[0]!.text).not.toMatch(/token=/);
+    expect(events.map((e) => [e.type, e.outcome, e.details])).toEqual(
+      expect.arrayContaining([
+        ['password.reset_requested', 'success', undefined],
+        ['password.reset', 'success', { via: 'email' }],
+        ['email.verified', 'success', undefined],
+        ['password.reset', 'failure', { reason: 'invalid_token' }],
+      ]),
+    );
+    expect(events.filter((e) => e.type === 'session.ended')).not.toHaveLength(0);
+  });
+
+  it('answers 202 with the same empty body at once for an unknown address, and mails nothing', async () => {
+    const events = captureEvents(t.app);
+    const known = await registerAndLogin(t.app);
+    const unknown = uniqueEmail('nobody');
+    const [a, b] = [await forgot(known.email), await forgot(unknown)];
+    for (const res of [a, b]) {
+      expect(res.statusCode).toBe(202);
+      expect(res.body).toBe('');
+      expect(res.headers['content-type']).toBeUndefined();
+      expect(res.headers['cache-control']).toBe('no-store');
+    }
+    await settled();
+    expect(mailsTo(unknown)).toEqual([]);
+    expect(mailsTo(known.email, /Reset your/)).toHaveLength(1);
+    expect(
+      events.find((e) => e.type === 'password.reset_requested' && e.outcome === 'failure'),
+    ).toMatchObject({ target: null, details: { reason: 'unknown_email' } });
+  });
+
+  it('reads the address as sign-in does: case and spaces do not matter', async () => {
+    const user = await registerAndLogin(t.app);
+    const res = await forgot(`  ${user.email.toUpperCase()} `);
+    expect(res.statusCode).toBe(202);
+    await settled();
+    expect(mailsTo(user.email, /Reset your/)).toHaveLength(1);
+  });
+
+  it('makes an older link stop working when a newer one is asked for', async () => {
+    const user = await registerAndLogin(t.app);
+    const first = await resetLink(user.email);
+    const second = await resetLink(user.email);
+    expect(second).not.toBe(first);
+    expectProblem(await reset(first), 400, 'invalid_reset_token');
+    expect((await reset(second)).statusCode).toBe(204);
+  });
+
+  it('refuses an expired link', async () => {
+    const user = await registerAndLogin(t.app);
+    const token = await resetLink(user.email);
+    await t.testDb.db.kysely
+      .updateTable('email_tokens')
+      .set({ expires_at: Date.now() - 1 })
+      .where('token_hash', '=', sha256Hex(token))
+      .execute();
+    expectProblem(await reset(token), 400, 'invalid_reset_token');
+    expect((await postLogin(t.app, user.email)).statusCode).toBe(200);
+  });
+
+  it('keeps the link for a corrected password when the first one is weak', async () => {
+    const user = await registerAndLogin(t.app);
+    const token = await resetLink(user.email);
+    const weak = expectProblem(await reset(token, 'password1234'), 400, 'weak_password');
+    expect(fieldErrors(weak)[0]!.path).toBe('/body/newPassword');
+    expect((await postLogin(t.app, user.email)).statusCode).toBe(200);
+    expect((await reset(token)).statusCode).toBe(204);
+  });
+
+  it('lets exactly one of two concurrent uses of a link through', async () => {
+    const user = await registerAndLogin(t.app);
+    const token = await resetLink(user.email);
+    const answers = await Promise.all([reset(token), reset(token, 'another fine passphrase 77')]);
+    expect(answers.map((r) => r.statusCode).sort()).toEqual([204, 400]);
+    const winner = answers[0]!.statusCode === 204 ? NEW_PASSWORD : 'another fine passphrase 77';
+    expect((await postLogin(t.app, user.email, winner)).statusCode).toBe(200);
+  });
+
+  it('sends nothing to a disabled account, and a link sent before disabling stops working', async () => {
+    const admin = await createUserAndLogin(t.app, 'admin');
+    const user = await registerAndLogin(t.app);
+    const token = await resetLink(user.email);
+    const disable = await t.app.inject({
+      method: 'PATCH',
+      url: `/api/v1/users/${user.id}`,
+      headers: bearer(admin.accessToken),
+      payload: { disabled: true },
+    });
+    expect(disable.statusCode, disable.body).toBe(200);
+    expectProblem(await reset(token), 400, 'invalid_reset_token');
+
+    const before = mailsTo(user.email, /Reset your/).length;
+    expect((await forgot(user.email)).statusCode).toBe(202);
+    await settled();
+    expect(mailsTo(user.email, /Reset your/)).toHaveLength(before);
+  });
+
+  it('sends at most perAccountPerHour e-mails to one account, still answering 202', async () => {
+    const events = captureEvents(t.app);
+    const user = await registerAndLogin(t.app);
+    await settled();
+    // Registration sent one verification e-mail: two reset links are left this hour.
+    for (let i = 0; i < 4; i++) expect((await forgot(user.email)).statusCode).toBe(202);
+    await settled();
+    expect(mailsTo(user.email, /Reset your/)).toHaveLength(2);
+    expect(
+      events.filter(
+        (e) => e.type === 'password.reset_requested' && e.details?.reason === 'throttled',
+      ),
+    ).toHaveLength(2);
+  });
+
+  it('keeps MFA on: the new password alone does not sign in', async () => {
+    const user = await registerAndLogin(t.app);
+    await enrolMfa(t.app, user.accessToken, Date.now());
+    const token = await resetLink(user.email);
+    expect((await reset(token)).statusCode).toBe(204);
+    expectProblem(await loginWith(t.app, user.email, {}, NEW_PASSWORD), 401, 'mfa_required');
+  });
+
+  it('refuses malformed tokens, unknown fields and a missing address with a problem', async () => {
+    expectProblem(await reset('short'), 400, 'validation_failed');
+    expectProblem(await reset(`${'A'.repeat(42)}!`), 400, 'validation_failed');
+    expectProblem(await reset('A'.repeat(43)), 400, 'invalid_reset_token');
+    const extra = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/password/reset',
+      payload: { token: 'A'.repeat(43), newPassword: NEW_PASSWORD, userId: 'x' },
+    });
+    expectProblem(extra, 400, 'validation_failed');
+    const none = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/password/forgot',
+      payload: {},
+    });
+    expectProblem(none, 400, 'validation_failed');
+  });
+
+  it('never writes a token or a password to the log', async () => {
+    const user = await registerAndLogin(t.app);
+    const token = await resetLink(user.email);
+    expect((await reset(token)).statusCode).toBe(204);
+    await settled();
+    const logged = JSON.stringify(t.logs.lines);
+    expect(logged).not.toContain(token);
+    expect(logged).not.toContain(NEW_PASSWORD);
+    expect(logged).not.toContain(sha256Hex(token));
+  });
+});
+
+describe('address verification', () => {
+  it('mails a link at sign-up that verifies the address once', async () => {
+    const user = await registerAndLogin(t.app);
+    expect((await getMe(t.app, user.accessToken)).json()).toMatchObject({ emailVerified: false });
+    const { page, token } = await lastLink(user.email, /Verify your/);
+    expect(page).toBe(VERIFY_PAGE);
+
+    const res = await verify(token);
+    expect(res.statusCode, res.body).toBe(204);
+    expect((await getMe(t.app, user.accessToken)).json()).toMatchObject({ emailVerified: true });
+    expectProblem(await verify(token), 400, 'invalid_verification_token');
+    expectProblem(await resend(user.accessToken), 409, 'email_already_verified');
+  });
+
+  it('sends a new link on request; the older one stops working', async () => {
+    const user = await registerAndLogin(t.app);
+    const first = await lastLink(user.email, /Verify your/);
+    const res = await resend(user.accessToken);
+    expect(res.statusCode, res.body).toBe(202);
+    const second = await lastLink(user.email, /Verify your/);
+    expect(second.token).not.toBe(first.token);
+    expectProblem(await verify(first.token), 400, 'invalid_verification_token');
+    expect((await verify(second.token)).statusCode).toBe(204);
+  });
+
+  it('answers 429 with Retry-After past the per-account limit', async () => {
+    const user = await registerAndLogin(t.app);
+    await settled();
+    expect((await resend(user.accessToken)).statusCode).toBe(202);
+    expect((await resend(user.accessToken)).statusCode).toBe(202);
+    const res = await resend(user.accessToken);
+    expectProblem(res, 429, 'rate_limited');
+    expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
+  });
+
+  it('gives accounts made by an administrator no e-mail until they ask', async () => {
+    const user = await createUserAndLogin(t.app, 'user');
+    await settled();
+    expect(mailsTo(user.email)).toEqual([]);
+    expect((await resend(user.accessToken)).statusCode).toBe(202);
+    await settled();
+    expect(mailsTo(user.email, /Verify your/)).toHaveLength(1);
+  });
+
+  it('refuses a resend without a token, and a reset token as a verification token', async () => {
+    const anonymous = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/email/verification',
+    });
+    expectProblem(anonymous, 401, 'authentication_required');
+    const user = await registerAndLogin(t.app);
+    const token = await resetLink(user.email);
+    expectProblem(await verify(token), 400, 'invalid_verification_token');
+    // And the other way round.
+    const verification = await lastLink(user.email, /Verify your/);
+    expectProblem(await reset(verification.token), 400, 'invalid_reset_token');
+  });
+});
+
+describe('without e-mail configured', () => {
+  it('has no reset or verification routes, and sign-up sends nothing', async () => {
+    const plain = await buildTestApp();
+    try {
+      expect(plain.app.services.accountEmail).toBeUndefined();
+      for (const url of [
+        '/api/v1/auth/password/forgot',
+        '/api/v1/auth/password/reset',
+        '/api/v1/auth/email/verify',
+        '/api/v1/auth/email/verification',
+      ]) {
+        const res = await plain.app.inject({ method: 'POST', url, payload: {} });
+        expectProblem(res, 404, 'not_found');
+      }
+      const doc = (await plain.app.inject({ method: 'GET', url: '/openapi.json' })).json<{
+        paths: Record<string, unknown>;
+      }>();
+      expect(Object.keys(doc.paths).filter((p) => /forgot|reset|email\//.test(p))).toEqual([]);
+    } finally {
+      await plain.app.close();
+    }
+  });
+});

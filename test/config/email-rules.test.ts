@@ -1,0 +1,118 @@
+import { describe, expect, it } from 'vitest';
+import { createConfig, loadConfig } from '../../src/config/index.js';
+import { ConfigError } from '../../src/errors.js';
+
+const RESET = 'https://app.example.com/reset-password';
+const VERIFY = 'https://app.example.com/verify-email';
+
+function problems(env: Record<string, string>): string {
+  try {
+    loadConfig({ env });
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as ConfigError).message;
+  }
+  throw new Error('the config was accepted');
+}
+
+describe('email settings', () => {
+  it('sends nothing by default, with the documented limits', () => {
+    const config = createConfig({});
+    expect(config.email).toMatchObject({
+      from: 'Bulwark <no-reply@localhost>',
+      passwordResetTtlSeconds: 1_800,
+      verificationTtlSeconds: 86_400,
+      perAccountPerHour: 5,
+      maxAttempts: 3,
+    });
+    expect(config.email.smtpUrl).toBeUndefined();
+    expect(config.email.outboxDir).toBeUndefined();
+  });
+
+  it('accepts SMTP with a reset page, and the outbox with a verification page', () => {
+    const smtp = loadConfig({
+      env: {
+        BULWARK_EMAIL_SMTP_URL: 'smtps://mailer:s3cret@smtp.example.com:465',
+        BULWARK_EMAIL_PASSWORD_RESET_URL: RESET,
+      },
+    });
+    expect(smtp.email.passwordResetUrl).toBe(RESET);
+    const outbox = loadConfig({
+      env: { BULWARK_EMAIL_OUTBOX_DIR: '/tmp/outbox', BULWARK_EMAIL_VERIFY_EMAIL_URL: VERIFY },
+    });
+    expect(outbox.email.verifyEmailUrl).toBe(VERIFY);
+  });
+
+  it('refuses a URL that is not smtp:// or smtps://, without echoing its password', () => {
+    const message = problems({
+      BULWARK_EMAIL_SMTP_URL: 'https://mailer:s3cret@smtp.example.com',
+      BULWARK_EMAIL_PASSWORD_RESET_URL: RESET,
+    });
+    expect(message).toMatch(/BULWARK_EMAIL_SMTP_URL.*not an SMTP URL/);
+    expect(message).not.toContain('s3cret');
+  });
+
+  it('refuses SMTP and the outbox together, and a CA file without SMTP', () => {
+    expect(
+      problems({
+        BULWARK_EMAIL_SMTP_URL: 'smtp://127.0.0.1:2525',
+        BULWARK_EMAIL_OUTBOX_DIR: '/tmp/outbox',
+        BULWARK_EMAIL_PASSWORD_RESET_URL: RESET,
+      }),
+    ).toMatch(/both set/);
+    expect(
+      problems({
+        BULWARK_EMAIL_SMTP_CA_FILE: '/etc/ssl/ca.pem',
+        BULWARK_EMAIL_OUTBOX_DIR: '/tmp/outbox',
+        BULWARK_EMAIL_PASSWORD_RESET_URL: RESET,
+      }),
+    ).toMatch(/BULWARK_EMAIL_SMTP_CA_FILE is set without email\.smtpUrl/);
+  });
+
+  it('refuses a link page with nothing to send it, and a sender with no link to send', () => {
+    expect(problems({ BULWARK_EMAIL_PASSWORD_RESET_URL: RESET })).toMatch(
+      /BULWARK_EMAIL_PASSWORD_RESET_URL is set, but nothing sends e-mail/,
+    );
+    expect(problems({ BULWARK_EMAIL_SMTP_URL: 'smtp://127.0.0.1:2525' })).toMatch(
+      /no e-mail would ever be sent.*passwordResetUrl/,
+    );
+  });
+
+  it('refuses link pages that are not http(s), hold credentials or a fragment', () => {
+    const base = { BULWARK_EMAIL_OUTBOX_DIR: '/tmp/outbox' };
+    expect(problems({ ...base, BULWARK_EMAIL_PASSWORD_RESET_URL: 'javascript:alert(1)' })).toMatch(
+      /not an http\(s\) URL/,
+    );
+    expect(
+      problems({ ...base, BULWARK_EMAIL_VERIFY_EMAIL_URL: 'https://u:p@app.example.com/v' }),
+    ).toMatch(/contains credentials/);
+    expect(
+      problems({ ...base, BULWARK_EMAIL_VERIFY_EMAIL_URL: 'https://app.example.com/v#x' }),
+    ).toMatch(/has a #fragment/);
+  });
+
+  it('refuses in production: the outbox, plain-http link pages and a From on localhost', () => {
+    const production = {
+      NODE_ENV: 'production',
+      BULWARK_MASTER_KEY: Buffer.alloc(32, 7).toString('base64'),
+    };
+    const message = problems({
+      ...production,
+      BULWARK_EMAIL_OUTBOX_DIR: '/tmp/outbox',
+      BULWARK_EMAIL_PASSWORD_RESET_URL: 'http://app.example.com/reset',
+    });
+    expect(message).toMatch(/BULWARK_EMAIL_OUTBOX_DIR is set in production/);
+    expect(message).toMatch(/plain http in production/);
+    expect(message).toMatch(/email\.from is .*localhost/);
+  });
+
+  it('refuses a From with a line break (header injection)', () => {
+    expect(
+      problems({
+        BULWARK_EMAIL_OUTBOX_DIR: '/tmp/outbox',
+        BULWARK_EMAIL_PASSWORD_RESET_URL: RESET,
+        BULWARK_EMAIL_FROM: 'x@example.com\r\nBcc: victim@example.com',
+      }),
+    ).toMatch(/BULWARK_EMAIL_FROM/);
+  });
+});
