@@ -27,6 +27,7 @@ const DIALECT_FREE = [
   'test/audit/audit-chain.test.ts',
   'test/audit/audit-sink.test.ts',
   'test/audit/event-coalescer.test.ts',
+  'test/mail/**',
   'test/metrics/route-histogram.test.ts',
   'test/rate-limit/client-key.test.ts',
   'test/security/architecture.test.ts',

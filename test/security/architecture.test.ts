@@ -4,8 +4,8 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 /*
- * Imports run one way: cli → app → capabilities → tokens / access / http → crypto / db / store →
- * config / errors. A module may import its own unit and anything below it, never above.
+ * Imports run one way: cli → app → capabilities → tokens / access / http →
+ * crypto / db / store / mail → config / errors. A module may import its own unit and anything below it, never above.
  */
 const LEVEL: Record<string, number> = {
   cli: 6,
@@ -28,6 +28,7 @@ const LEVEL: Record<string, number> = {
   crypto: 2,
   db: 2,
   store: 2,
+  mail: 2,
   config: 1,
   'errors.ts': 1,
   'security-events.ts': 1,
