@@ -24,7 +24,8 @@ export interface AuthServiceDeps {
   /** Brute-force throttling of logins and password changes; counted before the password is checked. */
   throttle: Pick<LoginThrottle, 'begin'>;
   /** Account e-mails, when configured: the verification e-mail after a sign-up. */
-  accountEmail?: Pick<AccountEmailService, 'sendVerification' | 'notifyPasswordChanged'> | undefined;
+  accountEmail?:
+    Pick<AccountEmailService, 'sendVerification' | 'notifyPasswordChanged'> | undefined;
   /** The second factor of accounts with MFA on. */
   mfa: Pick<MfaService, 'verifyCode'>;
   defaultRole: string;
@@ -290,6 +291,7 @@ export class AuthService {
       path: '/body/newPassword',
       keepSessionId: auth.sessionId,
     });
+    this.deps.accountEmail?.notifyPasswordChanged(row);
   }
 
   /** The access token for this user and session, with `refreshToken` or a newly issued one. */

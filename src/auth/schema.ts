@@ -135,6 +135,8 @@ export const JwksBody = Type.Object({ keys: Type.Array(Jwk) }, { additionalPrope
 
 /** A token from an e-mailed link: 32 random bytes, base64url. */
 const EmailLinkToken = Type.String({
+  minLength: 43,
+  maxLength: 43,
   pattern: '^[A-Za-z0-9_-]{43}$',
   description: 'The token of the e-mailed link (after #token=).',
 });

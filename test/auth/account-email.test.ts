@@ -64,7 +64,10 @@ function mailsTo(address: string, kind?: RegExp): ReceivedMail[] {
 }
 
 /** The page and token of the last e-mail to `address` whose subject matches `subject`. */
-async function lastLink(address: string, subject: RegExp): Promise<{ page: string; token: string }> {
+async function lastLink(
+  address: string,
+  subject: RegExp,
+): Promise<{ page: string; token: string }> {
   await settled();
   const mail = mailsTo(address, subject).at(-1);
   expect(mail, `no e-mail to ${address} matching ${String(subject)}`).toBeDefined();
@@ -125,6 +128,7 @@ describe('POST /api/v1/auth/password/forgot and /reset', () => {
       .selectFrom('email_tokens')
       .selectAll()
       .where('user_id', '=', user.id)
+      .where('purpose', '=', 'password_reset')
       .execute();
     expect(rows).toHaveLength(1);
     expect(rows[0]!.token_hash).toBe(sha256Hex(token));
@@ -146,6 +150,7 @@ describe('POST /api/v1/auth/password/forgot and /reset', () => {
         .selectFrom('email_tokens')
         .select('id')
         .where('user_id', '=', user.id)
+        .where('purpose', '=', 'password_reset')
         .execute(),
     ).toEqual([]);
 
@@ -226,7 +231,7 @@ describe('POST /api/v1/auth/password/forgot and /reset', () => {
     const token = await resetLink(user.email);
     const answers = await Promise.all([reset(token), reset(token, 'another fine passphrase 77')]);
     expect(answers.map((r) => r.statusCode).sort()).toEqual([204, 400]);
-    const winner = answers[0]!.statusCode === 204 ? NEW_PASSWORD : 'another fine passphrase 77';
+    const winner = answers[0].statusCode === 204 ? NEW_PASSWORD : 'another fine passphrase 77';
     expect((await postLogin(t.app, user.email, winner)).statusCode).toBe(200);
   });
 
