@@ -12,6 +12,7 @@ export const SECURITY_EVENT_TYPES = [
   'refresh.reused',
   'session.ended',
   'password.changed',
+  'password.reset',
   'mfa.enabled',
   'mfa.disabled',
   'mfa.challenged',

@@ -280,23 +280,12 @@ export class AuthService {
       throw new AppError('invalid_credentials', 'The current password is incorrect.');
     }
     await attempt.succeeded();
-    await this.deps.users.assertStrongPassword(
-      input.newPassword,
-      [row.email, row.name],
-      '/body/newPassword',
-    );
-    await this.deps.repo.update(row.id, {
-      password_hash: await this.deps.hasher.hash(input.newPassword),
-      updated_at: this.now(),
+    await this.deps.users.writePassword(row, input.newPassword, {
+      kind: 'changed',
+      actor: { ...context, actorId: auth.userId },
+      path: '/body/newPassword',
+      keepSessionId: auth.sessionId,
     });
-    const actor = { ...context, actorId: auth.userId };
-    this.deps.events.emit({
-      ...actor,
-      type: 'password.changed',
-      outcome: 'success',
-      target: { type: 'user', id: row.id },
-    });
-    await this.deps.sessions.endAll(row.id, 'password_changed', actor, auth.sessionId);
   }
 
   /** The access token for this user and session, with `refreshToken` or a newly issued one. */

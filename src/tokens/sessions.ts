@@ -17,6 +17,7 @@ export type SessionEndReason =
   | 'logout_all'
   | 'revoked'
   | 'password_changed'
+  | 'password_reset'
   | 'mfa_enabled'
   | 'mfa_reset'
   | 'user_deleted'

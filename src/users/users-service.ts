@@ -18,9 +18,9 @@ import {
   type UserUpdate,
 } from '../db/index.js';
 import { AppError } from '../errors.js';
-import type { EventContext, SecurityEvents } from '../security-events.js';
+import type { EventContext, SecurityEvents, SecurityEventType } from '../security-events.js';
 import { BoundedCache } from '../tokens/bounded-cache.js';
-import type { Sessions } from '../tokens/sessions.js';
+import type { SessionEndReason, Sessions } from '../tokens/sessions.js';
 import { canonicalEmail, normalizeEmail, normalizeName, normalizePhone } from './normalize.js';
 import type { UpdateUser, User } from './schema.js';
 
@@ -44,6 +44,29 @@ export interface NewUser {
   name: string;
   role: string;
 }
+
+/** A new password for an existing user, as {@link UsersService.writePassword} stores it. */
+export interface PasswordWrite {
+  /** changed: its user proved the current password; reset: without it (e-mailed link, operator). */
+  kind: 'changed' | 'reset';
+  actor: EventContext & { actorId: string | null };
+  /** Where weak_password's errors point. */
+  path: string;
+  /** Runs after the checks, before the write; throwing aborts with nothing written. */
+  beforeWrite?: () => Promise<void>;
+  /** Extra, non-secret details of the event. */
+  details?: Record<string, string>;
+  /** A session that survives (the one a change was made from); every other one ends. */
+  keepSessionId?: string;
+}
+
+const PASSWORD_WRITES = {
+  changed: { event: 'password.changed', reason: 'password_changed' },
+  reset: { event: 'password.reset', reason: 'password_reset' },
+} as const satisfies Record<
+  PasswordWrite['kind'],
+  { event: SecurityEventType; reason: SessionEndReason }
+>;
 
 function phoneContext(id: string) {
   return fieldContext(ENCRYPTED_COLUMNS.usersPhone, id);
@@ -149,6 +172,66 @@ export class UsersService {
         errors: result.reasons.map((message) => ({ path, message })),
       });
     }
+  }
+
+  /**
+   * Sets a user's password without the current one (a reset: an e-mailed link, or an operator).
+   * Checks the password policy against the user's email and name (errors at `path`), hashes it,
+   * calls `beforeWrite` (which may throw to abort: nothing is written then), writes the hash,
+   * emits `password.reset`, and ends every session of the user (reason `password_reset`).
+   * MFA is left as it is: a reset replaces one factor, not both.
+   * @throws AppError not_found (no such user), weak_password, or whatever beforeWrite throws
+   */
+  async setPassword(
+    userId: string,
+    password: string,
+    context: EventContext,
+    options: {
+      path?: string;
+      beforeWrite?: () => Promise<void>;
+      details?: Record<string, string>;
+    } = {},
+  ): Promise<UserRow> {
+    const row = await this.deps.repo.findById(userId);
+    if (!row) throw new AppError('not_found', 'No user with this id.');
+    return this.writePassword(row, password, {
+      kind: 'reset',
+      // Nobody is signed in behind a reset: whoever holds the link, or an operator at a shell.
+      actor: { ...context, actorId: null },
+      path: options.path ?? '/body/newPassword',
+      beforeWrite: options.beforeWrite,
+      details: options.details,
+    });
+  }
+
+  /**
+   * Stores a new password for `row`: the one path of a reset ({@link setPassword}) and of a
+   * change (AuthService.changePassword, once the current password is proven). The policy check
+   * and the hash come before `beforeWrite` and the write; the event and the end of the sessions
+   * after it. Returns the row as written.
+   * @throws AppError weak_password; not_found when the user is gone; whatever beforeWrite throws
+   */
+  async writePassword(row: UserRow, password: string, write: PasswordWrite): Promise<UserRow> {
+    await this.assertStrongPassword(password, [row.email, row.name], write.path);
+    const passwordHash = await this.deps.hasher.hash(password);
+    await write.beforeWrite?.();
+    const updated = await this.deps.repo.update(row.id, {
+      password_hash: passwordHash,
+      updated_at: this.now(),
+    });
+    if (!updated) throw new AppError('not_found', 'No user with this id.');
+    const { event, reason } = PASSWORD_WRITES[write.kind];
+    this.deps.events.emit({
+      ...write.actor,
+      type: event,
+      outcome: 'success',
+      target: { type: 'user', id: row.id },
+      ...(write.details === undefined ? {} : { details: { ...write.details } }),
+    });
+    // Every session, refresh tokens included: a change or reset is often made for fear that the
+    // old password is known, and a session opened with it must not outlive it.
+    await this.deps.sessions.endAll(row.id, reason, write.actor, write.keepSessionId);
+    return updated;
   }
 
   /**

@@ -168,6 +168,27 @@ describe('security events in the audit table, driven through the HTTP API', () =
     expect(JSON.stringify(res.events)).not.toContain(STRONG_PASSWORD);
   });
 
+  it('password.reset and its session.ended, with no password in the record', async () => {
+    // No request behind it: `bulwark user set-password` (test/cli/commands.test.ts runs it).
+    const user = await registerAndLogin(t.app);
+    const newPassword = 'an operator set this passphrase 78';
+    const requestId = randomUUID();
+    await t.app.services.users.setPassword(
+      user.id,
+      newPassword,
+      { userAgent: 'bulwark-cli', requestId },
+      { details: { via: 'cli' } },
+    );
+    const events = await eventsOf(requestId);
+    expect(events.map((e) => [e.type, e.outcome, e.actor_id, e.target_id])).toEqual([
+      ['password.reset', 'success', null, user.id],
+      ['session.ended', 'success', null, user.id],
+    ]);
+    expect(JSON.parse(events[0]!.details)).toEqual({ via: 'cli' });
+    expect(JSON.parse(events[1]!.details)).toEqual({ reason: 'password_reset', sessions: 1 });
+    expect(JSON.stringify(events)).not.toContain(newPassword);
+  });
+
   it('the MFA events, with no secret, code or recovery code in the record', async () => {
     const user = await registerAndLogin(t.app);
     const setup = await call('POST', '/api/v1/auth/mfa/totp/setup', {
