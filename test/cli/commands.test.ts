@@ -97,6 +97,38 @@ async function userCount(): Promise<number> {
   return rows.length;
 }
 
+/**
+ * Runs the CLI on a real pseudo-terminal (util-linux `script`) and types `typed` at each of the
+ * two password prompts, only once each is shown (after the CLI turned echo off), as a person
+ * would. Resolves with the exit code and everything the terminal showed.
+ */
+async function typeOnTerminal(
+  args: string[],
+  typed: string,
+): Promise<{ code: number | null; output: string }> {
+  const command = [process.execPath, BIN, ...args].map((arg) => `'${arg}'`).join(' ');
+  const child = spawn('script', ['-qec', command, '/dev/null'], {
+    cwd: dir,
+    env: { ...cliEnv(), TERM: 'dumb' },
+  });
+  let output = '';
+  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  const waitFor = async (text: string, from: number): Promise<number> => {
+    const deadline = Date.now() + 20_000;
+    while (output.indexOf(text, from) < 0) {
+      if (Date.now() > deadline) throw new Error(`no "${text}" in: ${output}`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    return output.indexOf(text, from) + text.length;
+  };
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  const afterFirst = await waitFor('Password: ', 0);
+  child.stdin.write(`${typed}\r`);
+  await waitFor('Repeat password: ', afterFirst);
+  child.stdin.write(`${typed}\r`);
+  return { code: await exited, output };
+}
+
 describe('bulwark migrate', { timeout: SLOW }, () => {
   it('applies the migrations, then reports the database up to date', async () => {
     const first = await bulwark(['migrate']);
@@ -140,40 +172,12 @@ describe('bulwark migrate', { timeout: SLOW }, () => {
 
 describe('bulwark user create', { timeout: SLOW }, () => {
   it('with --password-stdin on a terminal, asks without echo instead of showing what is typed', async () => {
-    // A real pseudo-terminal (util-linux `script`): the password is typed only once each prompt
-    // is shown, after the CLI turned echo off, as a person would type it.
     const typed = 'terminal typed passphrase 42';
-    const command = [
-      process.execPath,
-      BIN,
-      'user',
-      'create',
-      '--email',
-      'tty@example.com',
-      '--password-stdin',
-    ]
-      .map((arg) => `'${arg}'`)
-      .join(' ');
-    const child = spawn('script', ['-qec', command, '/dev/null'], {
-      cwd: dir,
-      env: { ...cliEnv(), TERM: 'dumb' },
-    });
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    const waitFor = async (text: string, from: number): Promise<number> => {
-      const deadline = Date.now() + 20_000;
-      while (output.indexOf(text, from) < 0) {
-        if (Date.now() > deadline) throw new Error(`no "${text}" in: ${output}`);
-        await new Promise((r) => setTimeout(r, 25));
-      }
-      return output.indexOf(text, from) + text.length;
-    };
-    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-    const afterFirst = await waitFor('Password: ', 0);
-    child.stdin.write(`${typed}\r`);
-    await waitFor('Repeat password: ', afterFirst);
-    child.stdin.write(`${typed}\r`);
-    expect(await exited).toBe(0);
+    const { code, output } = await typeOnTerminal(
+      ['user', 'create', '--email', 'tty@example.com', '--password-stdin'],
+      typed,
+    );
+    expect(code).toBe(0);
     expect(output).toContain('tty@example.com');
     expect(output).not.toContain(typed);
     expect((await login('tty@example.com', typed)).status).toBe(200);
@@ -419,6 +423,20 @@ describe('bulwark user set-password', { timeout: SLOW }, () => {
       ['session.ended', null, { reason: 'password_reset', sessions: 2 }],
     ]);
     expect(JSON.stringify(events)).not.toContain(NEW_PASSWORD);
+  });
+
+  it('asks twice on the terminal without echo, as user create does', async () => {
+    const email = 'tty-reset@example.com';
+    await userWithSessions(email);
+    const typed = 'terminal typed new passphrase 43';
+    const { code, output } = await typeOnTerminal(
+      ['user', 'set-password', '--email', email],
+      typed,
+    );
+    expect(code).toBe(0);
+    expect(output).toContain(`password set for ${email}`);
+    expect(output).not.toContain(typed);
+    expect((await login(email, typed)).status).toBe(200);
   });
 
   it('exits 1 for an unknown email', async () => {
