@@ -33,7 +33,7 @@ export async function readPasswordLine(
   }
   if (newline < 0 && line.length === 0) {
     throw new CliError(
-      'standard input is empty: pipe the password in, e.g. printf %s "$PASSWORD" | bulwark user create ... --password-stdin',
+      'standard input is empty: pipe the password in, e.g. printf %s "$PASSWORD" | bulwark user ... --password-stdin',
     );
   }
   const text = line.toString('utf8');

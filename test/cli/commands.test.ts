@@ -97,6 +97,38 @@ async function userCount(): Promise<number> {
   return rows.length;
 }
 
+/**
+ * Runs the CLI on a real pseudo-terminal (util-linux `script`) and types `typed` at each of the
+ * two password prompts, only once each is shown (after the CLI turned echo off), as a person
+ * would. Resolves with the exit code and everything the terminal showed.
+ */
+async function typeOnTerminal(
+  args: string[],
+  typed: string,
+): Promise<{ code: number | null; output: string }> {
+  const command = [process.execPath, BIN, ...args].map((arg) => `'${arg}'`).join(' ');
+  const child = spawn('script', ['-qec', command, '/dev/null'], {
+    cwd: dir,
+    env: { ...cliEnv(), TERM: 'dumb' },
+  });
+  let output = '';
+  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  const waitFor = async (text: string, from: number): Promise<number> => {
+    const deadline = Date.now() + 20_000;
+    while (output.indexOf(text, from) < 0) {
+      if (Date.now() > deadline) throw new Error(`no "${text}" in: ${output}`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    return output.indexOf(text, from) + text.length;
+  };
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  const afterFirst = await waitFor('Password: ', 0);
+  child.stdin.write(`${typed}\r`);
+  await waitFor('Repeat password: ', afterFirst);
+  child.stdin.write(`${typed}\r`);
+  return { code: await exited, output };
+}
+
 describe('bulwark migrate', { timeout: SLOW }, () => {
   it('applies the migrations, then reports the database up to date', async () => {
     const first = await bulwark(['migrate']);
@@ -140,40 +172,12 @@ describe('bulwark migrate', { timeout: SLOW }, () => {
 
 describe('bulwark user create', { timeout: SLOW }, () => {
   it('with --password-stdin on a terminal, asks without echo instead of showing what is typed', async () => {
-    // A real pseudo-terminal (util-linux `script`): the password is typed only once each prompt
-    // is shown, after the CLI turned echo off, as a person would type it.
     const typed = 'terminal typed passphrase 42';
-    const command = [
-      process.execPath,
-      BIN,
-      'user',
-      'create',
-      '--email',
-      'tty@example.com',
-      '--password-stdin',
-    ]
-      .map((arg) => `'${arg}'`)
-      .join(' ');
-    const child = spawn('script', ['-qec', command, '/dev/null'], {
-      cwd: dir,
-      env: { ...cliEnv(), TERM: 'dumb' },
-    });
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    const waitFor = async (text: string, from: number): Promise<number> => {
-      const deadline = Date.now() + 20_000;
-      while (output.indexOf(text, from) < 0) {
-        if (Date.now() > deadline) throw new Error(`no "${text}" in: ${output}`);
-        await new Promise((r) => setTimeout(r, 25));
-      }
-      return output.indexOf(text, from) + text.length;
-    };
-    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-    const afterFirst = await waitFor('Password: ', 0);
-    child.stdin.write(`${typed}\r`);
-    await waitFor('Repeat password: ', afterFirst);
-    child.stdin.write(`${typed}\r`);
-    expect(await exited).toBe(0);
+    const { code, output } = await typeOnTerminal(
+      ['user', 'create', '--email', 'tty@example.com', '--password-stdin'],
+      typed,
+    );
+    expect(code).toBe(0);
     expect(output).toContain('tty@example.com');
     expect(output).not.toContain(typed);
     expect((await login('tty@example.com', typed)).status).toBe(200);
@@ -347,6 +351,136 @@ describe('bulwark user mfa-reset', { timeout: SLOW }, () => {
     expect(res.code).toBe(1);
     expect(res.stderr).toContain('no user with this email');
     expect(res.stderr).not.toMatch(NO_STACK);
+  });
+});
+
+describe('bulwark user set-password', { timeout: SLOW }, () => {
+  const NEW_PASSWORD = 'a brand new passphrase of yours';
+
+  /** A user made in-process (creating one with the CLI is proven above), with two sessions. */
+  async function userWithSessions(email: string) {
+    const svc = await service();
+    await svc.services.users.create(
+      { email, name: 'Forgetful', role: 'user', password: PASSWORD },
+      { actorId: null },
+    );
+    const sessions = [];
+    for (let i = 0; i < 2; i++) {
+      const res = await svc.inject({
+        method: 'POST',
+        url: '/api/v1/auth/login',
+        payload: { email, password: PASSWORD },
+      });
+      expect(res.statusCode).toBe(200);
+      sessions.push(res.json<{ accessToken: string; refreshToken: string }>());
+    }
+    return sessions;
+  }
+
+  it('sets the password from --password-stdin and ends every session of the user', async () => {
+    const email = 'forgetful@example.com';
+    const sessions = await userWithSessions(email);
+
+    const res = await bulwark(
+      ['user', 'set-password', '--email', ' Forgetful@Example.COM ', '--password-stdin'],
+      { input: `${NEW_PASSWORD}\n` },
+    );
+    expect(res.stderr).toBe('');
+    expect(res.code).toBe(0);
+    expect(res.stdout).toBe(`password set for ${email}; every session of the user has ended\n`);
+    expect(res.stdout).not.toContain(NEW_PASSWORD);
+
+    expect((await login(email, NEW_PASSWORD)).status).toBe(200);
+    expect((await login(email, PASSWORD)).status).toBe(401);
+    // A server started now knows only the database: the old sessions are over there.
+    await app!.close();
+    app = undefined;
+    const fresh = await service();
+    for (const { accessToken, refreshToken } of sessions) {
+      const me = await fresh.inject({
+        method: 'GET',
+        url: '/api/v1/users/me',
+        headers: { authorization: `Bearer ${accessToken}` },
+      });
+      expect(me.statusCode).toBe(401);
+      const refresh = await fresh.inject({
+        method: 'POST',
+        url: '/api/v1/auth/refresh',
+        payload: { refreshToken },
+      });
+      expect(refresh.statusCode).toBe(401);
+    }
+    // Audited as an operator's reset on the CLI: no actor, and never the password.
+    const events = await testDb.db.kysely
+      .selectFrom('audit_events')
+      .select(['type', 'actor_id', 'user_agent', 'details'])
+      .where('type', 'in', ['password.reset', 'session.ended'])
+      .where('user_agent', '=', 'bulwark-cli')
+      .orderBy('seq')
+      .execute();
+    expect(events.map((e) => [e.type, e.actor_id, JSON.parse(e.details) as unknown])).toEqual([
+      ['password.reset', null, { via: 'cli' }],
+      ['session.ended', null, { reason: 'password_reset', sessions: 2 }],
+    ]);
+    expect(JSON.stringify(events)).not.toContain(NEW_PASSWORD);
+  });
+
+  it('asks twice on the terminal without echo, as user create does', async () => {
+    const email = 'tty-reset@example.com';
+    await userWithSessions(email);
+    const typed = 'terminal typed new passphrase 43';
+    const { code, output } = await typeOnTerminal(
+      ['user', 'set-password', '--email', email],
+      typed,
+    );
+    expect(code).toBe(0);
+    expect(output).toContain(`password set for ${email}`);
+    expect(output).not.toContain(typed);
+    expect((await login(email, typed)).status).toBe(200);
+  });
+
+  it('exits 1 for an unknown email', async () => {
+    const res = await bulwark(
+      ['user', 'set-password', '--email', 'nobody@example.com', '--password-stdin'],
+      { input: `${NEW_PASSWORD}\n` },
+    );
+    expect(res.code).toBe(1);
+    expect(res.stdout).toBe('');
+    expect(res.stderr).toBe('bulwark user: no user with this email\n');
+  });
+
+  it('refuses a weak password with the policy reasons, and changes nothing', async () => {
+    const email = 'weakling@example.com';
+    const [session] = await userWithSessions(email);
+
+    const short = await bulwark(['user', 'set-password', '--email', email, '--password-stdin'], {
+      input: 'short\n',
+    });
+    expect(short.code).toBe(1);
+    expect(short.stdout).toBe('');
+    expect(short.stderr).toBe('bulwark user: weak password: must be at least 12 characters\n');
+
+    const guessable = await bulwark(
+      ['user', 'set-password', '--email', email, '--password-stdin'],
+      { input: `${email}\n` },
+    );
+    expect(guessable.code).toBe(1);
+    expect(guessable.stderr).toMatch(/^bulwark user: weak password: .*email address or name/);
+    expect(guessable.stderr).not.toMatch(NO_STACK);
+
+    expect((await login(email, PASSWORD)).status).toBe(200);
+    const refresh = await app!.inject({
+      method: 'POST',
+      url: '/api/v1/auth/refresh',
+      payload: { refreshToken: session!.refreshToken },
+    });
+    expect(refresh.statusCode).toBe(200);
+    const resets = await testDb.db.kysely
+      .selectFrom('audit_events')
+      .select('id')
+      .where('type', '=', 'password.reset')
+      .execute();
+    expect(resets).toEqual([]);
   });
 });
 

@@ -97,7 +97,7 @@ describe('bulwark user create', () => {
 
   it.each([
     [['user', 'create', '--password-stdin'], '--email is required'],
-    [['user'], 'missing subcommand: create'],
+    [['user'], 'missing subcommand: create, set-password or mfa-reset'],
     [['user', 'delete', '--email', 'x@example.com'], 'unknown subcommand'],
     [['user', 'create', '--email', 'x@example.com', '--admin'], "Unknown option '--admin'"],
     [['user', 'mfa-reset'], '--email is required'],
@@ -114,6 +114,65 @@ describe('bulwark user create', () => {
     expect(res.code).toBe(2);
     expect(res.stderr).toContain(message);
     expect(res.stderr).toContain('Usage: bulwark user create');
+  });
+});
+
+describe('bulwark user set-password', () => {
+  it.each([[['--password', 'hunter2-Xq9-visible']], [['--password=hunter2-Xq9-visible']]])(
+    'refuses a password in the arguments (%j) without echoing it',
+    async (flag) => {
+      const res = await bulwark(['user', 'set-password', '--email', 'p@example.com', ...flag]);
+      expect(res.code).toBe(2);
+      expect(res.stderr).toContain('--password is not accepted');
+      expect(res.stderr).toContain('--password-stdin');
+      expect(res.stdout + res.stderr).not.toContain('hunter2-Xq9-visible');
+    },
+  );
+
+  it('does not echo a stray argument, which may be a password', async () => {
+    const res = await bulwark(
+      [
+        'user',
+        'set-password',
+        '--email',
+        'p@example.com',
+        '--password-stdin',
+        'hunter2-Xq9-visible',
+      ],
+      { input: PASSWORD },
+    );
+    expect(res.code).toBe(2);
+    expect(res.stderr).toMatch(/^bulwark user: user set-password takes no positional arguments\n/);
+    expect(res.stdout + res.stderr).not.toContain('hunter2-Xq9-visible');
+  });
+
+  it('asks for --password-stdin when standard input is not a terminal', async () => {
+    const res = await bulwark(['user', 'set-password', '--email', 'tty@example.com'], {
+      input: `${PASSWORD}\n`,
+    });
+    expect(res.code).toBe(2);
+    expect(res.stderr).toMatch(/^bulwark user: standard input is not a terminal.*--password-stdin/);
+  });
+
+  it.each([
+    [['user', 'set-password', '--password-stdin'], '--email is required'],
+    [['user', 'set-password'], '--email is required'],
+    [
+      ['user', 'set-password', '--email', 'x@example.com', '--role', 'admin', '--password-stdin'],
+      '--role is not an option of user set-password',
+    ],
+    [
+      ['user', 'set-password', '--email', 'x@example.com', '--name', 'X', '--password-stdin'],
+      '--name is not an option of user set-password',
+    ],
+    [['user', 'set-password', '--email', 'x@example.com', '--force'], "Unknown option '--force'"],
+  ])('refuses %j with the usage and exit code 2', async (args, message) => {
+    const res = await bulwark(args, { input: PASSWORD });
+    expect(res.code).toBe(2);
+    expect(res.stderr).toContain(message);
+    expect(res.stderr).toContain('Usage: bulwark user create');
+    expect(res.stderr).toContain('bulwark user set-password --email EMAIL');
+    expect(res.stdout).toBe('');
   });
 });
 
@@ -153,6 +212,7 @@ describe('help', () => {
     [['keys', 'rotate', '--help'], 'Usage: bulwark keys rotate'],
     [['user', 'create', '--help'], 'Usage: bulwark user create'],
     [['user', 'create', '-h'], 'Usage: bulwark user create'],
+    [['user', 'set-password', '--help'], 'Usage: bulwark user create'],
   ])('%j prints the usage and exits 0', async (args, usage) => {
     const res = await bulwark(args);
     expect(res.code).toBe(0);
@@ -163,7 +223,14 @@ describe('help', () => {
   it('lists the commands in the main help', async () => {
     const res = await bulwark(['--help']);
     expect(res.code).toBe(0);
-    for (const command of ['serve', 'migrate', 'keys rotate', 'user create', 'user mfa-reset'])
+    for (const command of [
+      'serve',
+      'migrate',
+      'keys rotate',
+      'user create',
+      'user set-password',
+      'user mfa-reset',
+    ])
       expect(res.stdout).toMatch(new RegExp(`^  ${command} `, 'm'));
   });
 });

@@ -4,10 +4,16 @@ import { CliError, CliUsageError, parseCommandArgs, type Command } from '../args
 const USAGE = [
   'Usage: bulwark user create --email EMAIL [--name NAME] [--role ROLE] [--password-stdin]',
   '                           [--config FILE]',
+  '       bulwark user set-password --email EMAIL [--password-stdin] [--config FILE]',
   '       bulwark user mfa-reset --email EMAIL [--config FILE]',
   '',
   'Creates a user, typically the first administrator (--role admin), with the same password',
   "policy and normalisation as registration. Prints the new user's id, email and role.",
+  '',
+  'set-password gives a user who forgot their password a new one, with the same policy. Every',
+  'session of the user ends: their refresh tokens stop working at once, and running servers',
+  'refuse their access tokens within 30 s (event password.reset, via cli). MFA stays on if it',
+  'was: the reset replaces the password only. Check who is asking before you run it.',
   '',
   'The password is asked twice on the terminal (not echoed), or with --password-stdin read from',
   'the first line of standard input. It is never taken from the command line: arguments are',
@@ -19,14 +25,15 @@ const USAGE = [
   '',
   'Options:',
   '  --email EMAIL      sign-in email (required)',
-  '  --name NAME        display name (default: the part of the email before the @)',
-  '  --role ROLE        a role of access.roles (default: access.defaultRole)',
+  '  --name NAME        display name (default: the part of the email before the @; create only)',
+  '  --role ROLE        a role of access.roles (default: access.defaultRole; create only)',
   '  --password-stdin   read the password from standard input instead of the terminal',
   '                     (when standard input is a terminal, it is asked for without echo)',
   '  --config FILE      JSON config file (environment variables override it)',
   '',
   'Examples:',
   '  printf %s "$ADMIN_PASSWORD" | bulwark user create --email admin@example.com --role admin --password-stdin',
+  '  bulwark user set-password --email someone@example.com',
   '  bulwark user mfa-reset --email someone@example.com',
 ].join('\n');
 
@@ -41,8 +48,22 @@ const FIELD_OPTION: Record<string, string> = Object.assign(Object.create(null) a
   '/body/role': '--role',
 });
 
+type Subcommand = 'create' | 'set-password' | 'mfa-reset';
+type SubcommandOption = 'name' | 'role' | 'password-stdin';
+
+/** The subcommands, and the options each takes besides --email and --config. */
+const SUBCOMMANDS: Readonly<Record<Subcommand, readonly SubcommandOption[]>> = {
+  create: ['name', 'role', 'password-stdin'],
+  'set-password': ['password-stdin'],
+  'mfa-reset': [],
+};
+
+function isSubcommand(name: string | undefined): name is Subcommand {
+  return name !== undefined && Object.hasOwn(SUBCOMMANDS, name);
+}
+
 /** The service's refusal as one line for the operator. */
-function describeRefusal(error: AppError, role: string): string {
+function describeRefusal(error: AppError, role = ''): string {
   const errors: FieldError[] = error.errors ?? [];
   switch (error.code) {
     case 'weak_password':
@@ -71,9 +92,13 @@ export const user: Command = {
       synopsis: 'user create',
       summary: 'create a user (the first admin: --role admin); password from the TTY or stdin',
     },
+    {
+      synopsis: 'user set-password',
+      summary: "set a user's new password (forgotten); ends every session, MFA stays",
+    },
     { synopsis: 'user mfa-reset', summary: 'turn MFA off for a user who lost the authenticator' },
   ],
-  summary: 'create a user, or turn MFA off for one',
+  summary: "create a user, set one's password, or turn MFA off for one",
   usage: USAGE,
   async run(args) {
     // Checked before parsing so the refusal explains itself instead of "unknown option".
@@ -90,41 +115,36 @@ export const user: Command = {
       'password-stdin': { type: 'boolean' },
     });
     const [sub, ...extra] = positionals;
-    if (sub !== 'create' && sub !== 'mfa-reset') {
+    if (!isSubcommand(sub)) {
       throw new CliUsageError(
         sub === undefined
-          ? 'missing subcommand: create or mfa-reset'
-          : 'unknown subcommand (expected: create or mfa-reset)',
+          ? 'missing subcommand: create, set-password or mfa-reset'
+          : 'unknown subcommand (expected: create, set-password or mfa-reset)',
       );
     }
     // Not echoed: a stray argument here is often a password typed after its flag.
     if (extra.length > 0) throw new CliUsageError(`user ${sub} takes no positional arguments`);
     const email = values.email;
     if (email === undefined) throw new CliUsageError('--email is required');
-    if (sub === 'mfa-reset') {
-      for (const option of ['name', 'role', 'password-stdin'] as const) {
-        if (values[option] !== undefined) {
-          throw new CliUsageError(`--${option} is not an option of user mfa-reset`);
-        }
-      }
-      return mfaReset(email, values.config);
+    for (const option of ['name', 'role', 'password-stdin'] as const) {
+      if (values[option] !== undefined && !SUBCOMMANDS[sub].includes(option))
+        throw new CliUsageError(`--${option} is not an option of user ${sub}`);
     }
+    if (sub === 'mfa-reset') return mfaReset(email, values.config);
     const fromStdin = values['password-stdin'] === true;
     if (!fromStdin && !process.stdin.isTTY) {
       throw new CliUsageError(
         'standard input is not a terminal, so the password cannot be asked for: pipe it in and add --password-stdin',
       );
     }
+    if (sub === 'set-password') return setPassword(email, values.config, fromStdin);
 
     const { loadCliContext, withServices } = await import('../context.js');
-    const { promptNewPassword, readPasswordLine } = await import('../read-password.js');
     const context = loadCliContext(values.config);
     const role = values.role ?? context.config.access.defaultRole;
     const name = values.name ?? email.trim().split('@')[0] ?? '';
     const created = await withServices(context, async (services) => {
-      // --password-stdin on a terminal would echo what is typed: ask without echo instead.
-      const password =
-        fromStdin && !process.stdin.isTTY ? await readPasswordLine() : await promptNewPassword();
+      const password = await readNewPassword(fromStdin);
       try {
         return services.users.view(
           await services.users.create(
@@ -143,6 +163,48 @@ export const user: Command = {
     return 0;
   },
 };
+
+/** The new password: the first line of standard input, or asked twice on the terminal. */
+async function readNewPassword(fromStdin: boolean): Promise<string> {
+  const { promptNewPassword, readPasswordLine } = await import('../read-password.js');
+  // --password-stdin on a terminal would echo what is typed: ask without echo instead.
+  return fromStdin && !process.stdin.isTTY ? readPasswordLine() : promptNewPassword();
+}
+
+/**
+ * `user set-password`: a new password for the user with this email, every session of theirs
+ * ended; exit 1 when there is no such user or the password is refused.
+ */
+async function setPassword(
+  email: string,
+  configFile: string | undefined,
+  fromStdin: boolean,
+): Promise<number> {
+  const { loadCliContext, withServices } = await import('../context.js');
+  const { canonicalEmail } = await import('../../users/normalize.js');
+  const context = loadCliContext(configFile);
+  const address = canonicalEmail(email);
+  await withServices(context, async (services) => {
+    // Looked up first: no one is asked for a password for an account that does not exist.
+    const row = await services.usersRepo.findByEmail(address);
+    if (!row) throw new CliError('no user with this email', 1);
+    const password = await readNewPassword(fromStdin);
+    try {
+      await services.users.setPassword(
+        row.id,
+        password,
+        // No request behind it: the user agent marks the CLI as the origin in the audit trail.
+        { userAgent: 'bulwark-cli' },
+        { details: { via: 'cli' } },
+      );
+    } catch (error) {
+      if (isAppError(error)) throw new CliError(describeRefusal(error), 1, { cause: error });
+      throw error;
+    }
+  });
+  process.stdout.write(`password set for ${address}; every session of the user has ended\n`);
+  return 0;
+}
 
 /** `user mfa-reset`: MFA off for the user with this email; exit 1 when there is no such user. */
 async function mfaReset(email: string, configFile: string | undefined): Promise<number> {
