@@ -1,4 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { totpCode } from '../../src/crypto/index.js';
@@ -13,6 +16,7 @@ import {
   uniqueEmail,
   type LoggedIn,
 } from '../helpers/identity.js';
+import { parseMail } from '../helpers/smtp.js';
 
 // The clock the app sees; moved forward to step out of the refresh-token reuse grace window.
 let offsetMs = 0;
@@ -22,9 +26,20 @@ const PHONE = '+44 20 7946 0958';
 
 let t: TestApp;
 let admin: LoggedIn;
+// Account e-mails are written here (their events are part of the catalog).
+const outbox = mkdtempSync(join(tmpdir(), 'bulwark-events-outbox-'));
 
 beforeAll(async () => {
-  t = await buildTestApp({}, { now });
+  t = await buildTestApp(
+    {
+      email: {
+        outboxDir: outbox,
+        passwordResetUrl: 'https://app.example.com/reset',
+        verifyEmailUrl: 'https://app.example.com/verify',
+      },
+    },
+    { now },
+  );
   admin = await createUserAndLogin(t.app, 'admin');
 });
 afterAll(async () => {
@@ -187,6 +202,51 @@ describe('security events in the audit table, driven through the HTTP API', () =
     expect(JSON.parse(events[0]!.details)).toEqual({ via: 'cli' });
     expect(JSON.parse(events[1]!.details)).toEqual({ reason: 'password_reset', sessions: 1 });
     expect(JSON.stringify(events)).not.toContain(newPassword);
+  });
+
+  it('the account e-mail events, with no token in the record', async () => {
+    const email = uniqueEmail('mail-events');
+    const reg = await call('POST', '/api/v1/auth/register', {
+      payload: { email, password: STRONG_PASSWORD, name: 'Mail Events' },
+    });
+    expect(reg.res.statusCode).toBe(201);
+    const userId = reg.res.json<{ user: { id: string } }>().user.id;
+    await t.app.services.accountEmail!.idle();
+    const sent = await eventsOf(reg.res.headers['x-request-id']);
+    expect(sent.map((e) => [e.type, e.outcome, e.target_id])).toEqual([
+      ['user.created', 'success', userId],
+      ['email.verification_sent', 'success', userId],
+    ]);
+    const file = readdirSync(outbox).sort().at(-1)!;
+    const mail = parseMail(readFileSync(join(outbox, file), 'utf8').replace(/\r?\n/g, '\r\n'), {
+      from: '',
+      to: [],
+      secure: false,
+    });
+    const token = /#token=([A-Za-z0-9_-]{43})/.exec(mail.text)![1]!;
+
+    const verify = await call('POST', '/api/v1/auth/email/verify', { payload: { token } });
+    expect(verify.res.statusCode).toBe(204);
+    expectContext(verify.events[0]);
+    expect(verify.events.map((e) => [e.type, e.outcome, e.actor_id, e.target_id])).toEqual([
+      ['email.verified', 'success', null, userId],
+    ]);
+
+    const forgot = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/password/forgot',
+      headers: { 'user-agent': AGENT },
+      payload: { email: uniqueEmail('nobody') },
+    });
+    expect(forgot.statusCode).toBe(202);
+    await t.app.services.accountEmail!.idle();
+    const requested = await eventsOf(forgot.headers['x-request-id']);
+    expectContext(requested[0]);
+    expect(requested.map((e) => [e.type, e.outcome, e.target_id])).toEqual([
+      ['password.reset_requested', 'failure', null],
+    ]);
+    expect(JSON.parse(requested[0]!.details)).toEqual({ reason: 'unknown_email' });
+    expect(JSON.stringify(await stored())).not.toContain(token);
   });
 
   it('the MFA events, with no secret, code or recovery code in the record', async () => {

@@ -197,6 +197,8 @@ async function setPassword(
         { userAgent: 'bulwark-cli' },
         { details: { via: 'cli' } },
       );
+      // With e-mail configured the owner is told, as after a reset by link; sent before exit.
+      services.accountEmail?.notifyPasswordChanged(row);
     } catch (error) {
       if (isAppError(error)) throw new CliError(describeRefusal(error), 1, { cause: error });
       throw error;
