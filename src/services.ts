@@ -438,7 +438,11 @@ function createAccountEmail(
     users: deps.users,
     mailer,
     mailLimit: config.rateLimit.enabled
-      ? deps.store.counter({ name: 'email-account', points: e.perAccountPerHour, durationSeconds: 3_600 })
+      ? deps.store.counter({
+          name: 'email-account',
+          points: e.perAccountPerHour,
+          durationSeconds: 3_600,
+        })
       : null,
     events: deps.events,
     logger: deps.logger,

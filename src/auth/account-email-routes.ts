@@ -82,7 +82,7 @@ export function accountEmailRoutes(
         preHandler: [app.authenticate],
         schema: {
           tags: ['auth'],
-          summary: "Send the caller a new verification e-mail (409 when the address is verified).",
+          summary: 'Send the caller a new verification e-mail (409 when the address is verified).',
           security: [{ bearer: [] }],
           response: accepted,
         },

@@ -1,7 +1,12 @@
 import type { Logger } from 'pino';
 import { RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import { randomToken, sha256Hex } from '../crypto/index.js';
-import type { EmailTokenPurpose, EmailTokensRepository, UserRow, UsersRepository } from '../db/index.js';
+import type {
+  EmailTokenPurpose,
+  EmailTokensRepository,
+  UserRow,
+  UsersRepository,
+} from '../db/index.js';
 import { AppError, isAppError } from '../errors.js';
 import type { Mailer } from '../mail/index.js';
 import { rateLimitHeaders, storeUnavailable } from '../rate-limit/index.js';
@@ -98,7 +103,11 @@ export class AccountEmailService {
     input: { token: string; newPassword: string },
     context: EventContext,
   ): Promise<void> {
-    const token = await this.deps.tokens.findLive(sha256Hex(input.token), 'password_reset', this.now());
+    const token = await this.deps.tokens.findLive(
+      sha256Hex(input.token),
+      'password_reset',
+      this.now(),
+    );
     const user = token && (await this.deps.usersRepo.findById(token.user_id));
     // Disabled meanwhile: an administrator's decision a mailbox does not overturn.
     if (!token || !user || user.disabled === 1 || user.email !== token.email) {
@@ -146,16 +155,20 @@ export class AccountEmailService {
     if (wait !== 0) {
       this.verificationSent(context, user.id, 'failure', 'throttled');
       const retryAfter = Math.max(Math.ceil(wait / 1000), 1);
-      throw new AppError('rate_limited', `Too many e-mails to this account. Retry in ${retryAfter} s.`, {
-        headers: {
-          'retry-after': String(retryAfter),
-          ...rateLimitHeaders({
-            limit: this.deps.mailLimit?.points ?? 0,
-            remaining: 0,
-            resetSeconds: retryAfter,
-          }),
+      throw new AppError(
+        'rate_limited',
+        `Too many e-mails to this account. Retry in ${retryAfter} s.`,
+        {
+          headers: {
+            'retry-after': String(retryAfter),
+            ...rateLimitHeaders({
+              limit: this.deps.mailLimit?.points ?? 0,
+              remaining: 0,
+              resetSeconds: retryAfter,
+            }),
+          },
         },
-      });
+      );
     }
     await this.issueVerification(user, context);
   }
@@ -171,7 +184,12 @@ export class AccountEmailService {
       this.now(),
     );
     const user = token && (await this.deps.usersRepo.findById(token.user_id));
-    if (!token || !user || user.email !== token.email || !(await this.deps.tokens.consume(token.id, this.now()))) {
+    if (
+      !token ||
+      !user ||
+      user.email !== token.email ||
+      !(await this.deps.tokens.consume(token.id, this.now()))
+    ) {
       this.deps.events.emit({
         ...context,
         type: 'email.verified',
@@ -215,7 +233,10 @@ export class AccountEmailService {
 
   private inBackground(what: string, work: () => Promise<void>): void {
     if (this.closed || this.pending.size >= MAX_PENDING) {
-      this.deps.logger.warn({ what }, 'account e-mail work refused: shutting down or too many pending');
+      this.deps.logger.warn(
+        { what },
+        'account e-mail work refused: shutting down or too many pending',
+      );
       return;
     }
     const job: Promise<void> = work()
@@ -241,7 +262,11 @@ export class AccountEmailService {
       this.resetRequested(context, user?.id ?? null, 'failure', reason ?? 'unknown_email');
       return;
     }
-    const token = await this.issueToken(user, 'password_reset', this.deps.options.passwordResetTtlMs);
+    const token = await this.issueToken(
+      user,
+      'password_reset',
+      this.deps.options.passwordResetTtlMs,
+    );
     const minutes = Math.round(this.deps.options.passwordResetTtlMs / 60_000);
     const sent = this.deps.mailer.send({
       to: user.email,
@@ -257,7 +282,12 @@ export class AccountEmailService {
         '',
       ].join('\n'),
     });
-    this.resetRequested(context, user.id, sent ? 'success' : 'failure', sent ? undefined : 'mail_refused');
+    this.resetRequested(
+      context,
+      user.id,
+      sent ? 'success' : 'failure',
+      sent ? undefined : 'mail_refused',
+    );
   }
 
   private async sendVerificationNow(user: UserRow, context: EventContext): Promise<void> {
@@ -287,7 +317,12 @@ export class AccountEmailService {
         '',
       ].join('\n'),
     });
-    this.verificationSent(context, user.id, sent ? 'success' : 'failure', sent ? undefined : 'mail_refused');
+    this.verificationSent(
+      context,
+      user.id,
+      sent ? 'success' : 'failure',
+      sent ? undefined : 'mail_refused',
+    );
   }
 
   private async issueToken(
@@ -321,7 +356,10 @@ export class AccountEmailService {
     } catch (error) {
       if (error instanceof RateLimiterRes) return Math.max(error.msBeforeNext, 1);
       if (answer) throw storeUnavailable(error);
-      this.deps.logger.error({ err: error }, 'the e-mail limit could not be counted: no e-mail sent');
+      this.deps.logger.error(
+        { err: error },
+        'the e-mail limit could not be counted: no e-mail sent',
+      );
       return 1;
     }
   }

@@ -848,7 +848,8 @@ export const ConfigSchema = Type.Object(
           default: 1_000,
           minimum: 1,
           maximum: 100_000,
-          description: 'E-mails waiting to be sent; when full, new ones are not sent (logged and counted).',
+          description:
+            'E-mails waiting to be sent; when full, new ones are not sent (logged and counted).',
         }),
       },
       { additionalProperties: false, default: {} },

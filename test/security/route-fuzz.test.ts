@@ -495,13 +495,17 @@ async function send(
 
 beforeAll(async () => {
   // Account e-mails on (written to a temporary outbox), so their routes are fuzzed too.
-  fx = await oidcFixture([], {}, {
-    email: {
-      outboxDir: mkdtempSync(join(tmpdir(), 'bulwark-fuzz-outbox-')),
-      passwordResetUrl: 'https://app.example.com/reset-password',
-      verifyEmailUrl: 'https://app.example.com/verify-email',
+  fx = await oidcFixture(
+    [],
+    {},
+    {
+      email: {
+        outboxDir: mkdtempSync(join(tmpdir(), 'bulwark-fuzz-outbox-')),
+        passwordResetUrl: 'https://app.example.com/reset-password',
+        verifyEmailUrl: 'https://app.example.com/verify-email',
+      },
     },
-  });
+  );
   app = fx.app;
   user = await registerAndLogin(app);
   admin = await createUserAndLogin(app, 'admin');
