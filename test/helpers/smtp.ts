@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { SMTPServer, type SMTPServerDataStream } from 'smtp-server';
 import type { CertFiles } from './tls.js';
@@ -228,6 +229,31 @@ function smtpUrl(
     ? `${encodeURIComponent(credentials.user)}:${encodeURIComponent(credentials.pass)}@`
     : '';
   return `${scheme}://${login}127.0.0.1:${port}`;
+}
+
+/**
+ * The messages of an `email.outboxDir`, oldest first (file names start with their time), read
+ * as a relay would have received them; `to` is the To header.
+ */
+export function outboxMails(dir: string): ReceivedMail[] {
+  return readdirSync(dir)
+    .filter((name) => name.endsWith('.eml'))
+    .sort()
+    .map((name) => {
+      const raw = readFileSync(join(dir, name), 'utf8').replace(/\r?\n/g, '\r\n');
+      const mail = parseMail(raw, { from: '', to: [], secure: false });
+      return { ...mail, to: [mail.header('to') ?? ''] };
+    });
+}
+
+/** The token of the last link e-mailed to `address` in the outbox `dir` (after `#token=`). */
+export function lastOutboxToken(dir: string, address: string): string {
+  const mail = outboxMails(dir)
+    .filter((m) => m.to.includes(address))
+    .at(-1);
+  const token = mail && /#token=([A-Za-z0-9_-]{43})/.exec(mail.text)?.[1];
+  if (!token) throw new Error(`no link e-mailed to ${address}`);
+  return token;
 }
 
 /** Splits, unfolds and decodes one single-part text/plain message (RFC 5322, RFC 2045). */

@@ -1,5 +1,9 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearer, registerAndLogin } from '../helpers/identity.js';
+import { lastOutboxToken } from '../helpers/smtp.js';
 import {
   deliverCallback,
   events,
@@ -19,11 +23,16 @@ import {
  */
 
 let strict: OidcFixture; // allowLinkingVerifiedEmail: false (the default)
-let linking: OidcFixture; // allowLinkingVerifiedEmail: true
+let linking: OidcFixture; // allowLinkingVerifiedEmail: true, and sign-ups verified by e-mail
+const outbox = mkdtempSync(join(tmpdir(), 'bulwark-linking-outbox-'));
 
 beforeAll(async () => {
   strict = await oidcFixture([]);
-  linking = await oidcFixture([], { allowLinkingVerifiedEmail: true });
+  linking = await oidcFixture(
+    [],
+    { allowLinkingVerifiedEmail: true },
+    { email: { outboxDir: outbox, verifyEmailUrl: 'https://app.example.com/verify-email' } },
+  );
 });
 afterAll(async () => {
   await strict?.close();
@@ -99,6 +108,31 @@ describe('linking a provider account to an existing user', () => {
       headers: bearer(mallory.accessToken),
     });
     expect(list.json<{ items: unknown[] }>().items).toEqual([]);
+  });
+
+  it('links to a password account once its owner verified the address with the e-mailed link', async () => {
+    const owner = await registerAndLogin(linking.app, { email: 'paula@example.org' });
+    linking.provider.account({
+      sub: 'paula-at-idp',
+      email: 'paula@example.org',
+      email_verified: true,
+    });
+    await refusedSignIn(linking, 'paula-at-idp', 'account_email_unverified');
+
+    await linking.app.services.accountEmail!.idle();
+    const token = lastOutboxToken(outbox, 'paula@example.org');
+    const verify = await linking.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/email/verify',
+      payload: { token },
+    });
+    expect(verify.statusCode, verify.body).toBe(204);
+    const signedIn = await signIn(linking, 'paula-at-idp');
+    expect(signedIn.user.id).toBe(owner.id);
+    expect(events(linking, 'oidc.identity_linked').at(-1)!.details).toEqual({
+      provider: 'test',
+      via: 'verified_email',
+    });
   });
 
   it('links a verified email to an existing account with a verified email when the provider allows it', async () => {
