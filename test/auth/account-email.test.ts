@@ -3,7 +3,7 @@
  * SMTP server on loopback (smtp-server), and the tests follow the links it mails.
  */
 import type { LightMyRequestResponse } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { sha256Hex } from '../../src/crypto/index.js';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
 import {
@@ -186,6 +186,24 @@ describe('POST /api/v1/auth/password/forgot and /reset', () => {
     expect(
       events.find((e) => e.type === 'password.reset_requested' && e.outcome === 'failure'),
     ).toMatchObject({ target: null, details: { reason: 'unknown_email' } });
+  });
+
+  it('looks the address up only after the answer is written, so timing cannot tell either', async () => {
+    const user = await registerAndLogin(t.app);
+    await settled();
+    const lookup = vi.spyOn(t.app.services.usersRepo, 'findByEmail');
+    try {
+      for (const email of [user.email, uniqueEmail('nobody')]) {
+        lookup.mockClear();
+        expect((await forgot(email)).statusCode).toBe(202);
+        // Answered, and nothing about the address has been read yet.
+        expect(lookup).not.toHaveBeenCalled();
+        await settled();
+        expect(lookup).toHaveBeenCalledTimes(1);
+      }
+    } finally {
+      lookup.mockRestore();
+    }
   });
 
   it('reads the address as sign-in does: case and spaces do not matter', async () => {
