@@ -46,6 +46,50 @@ export const tokenLifetimeCheck: PostureCheck = {
   },
 };
 
+export const accountRecoveryCheck: PostureCheck = {
+  id: 'auth.account-recovery',
+  line: 1,
+  run(context) {
+    const e = context.config.email;
+    if (e.smtpUrl === undefined && e.outboxDir === undefined) {
+      return pass(
+        'no account e-mails: no password reset by link and no address verification; an operator resets a password with `bulwark user set-password`.',
+      );
+    }
+    const outcomes: Outcome[] = [];
+    if (e.passwordResetUrl !== undefined && e.passwordResetTtlSeconds > 3_600) {
+      outcomes.push({
+        status: 'warn',
+        reason: `password reset links work for ${e.passwordResetTtlSeconds} s: a link read late, in a forwarded or shared mailbox, still takes the account.`,
+        fix: 'keep email.passwordResetTtlSeconds at 1800 (30 min) or less.',
+      });
+    }
+    if (e.perAccountPerHour > 20) {
+      outcomes.push({
+        status: 'warn',
+        reason: `each account may be sent ${e.perAccountPerHour} e-mails an hour: anyone can flood a victim's mailbox through /password/forgot.`,
+        fix: 'keep email.perAccountPerHour at 5 (the default) or close to it.',
+      });
+    }
+    if (e.outboxDir !== undefined) {
+      outcomes.push({
+        status: productionFail(context),
+        reason: `account e-mails are written to ${e.outboxDir}, never sent.`,
+        fix: 'set email.smtpUrl (production refuses the outbox).',
+      });
+    }
+    const features = [
+      ...(e.passwordResetUrl === undefined ? [] : ['password reset']),
+      ...(e.verifyEmailUrl === undefined ? [] : ['address verification']),
+    ];
+    return outcomes.length > 0
+      ? outcomes
+      : pass(
+          `${features.join(' and ')} by e-mail over ${e.smtpUrl?.startsWith('smtps:') ? 'TLS' : 'STARTTLS (plain only on loopback)'}: single-use hashed links, ${e.passwordResetTtlSeconds} s for a reset, at most ${e.perAccountPerHour} e-mails per account an hour.`,
+        );
+  },
+};
+
 export const defaultRoleCheck: PostureCheck = {
   id: 'access.default-role',
   line: 2,

@@ -2,6 +2,7 @@ import type { Config } from '../config/index.js';
 import { ConfigError } from '../errors.js';
 import { CHECKLIST } from './checklist.js';
 import {
+  accountRecoveryCheck,
   argon2Check,
   builtInChecks,
   corsCheck,
@@ -32,6 +33,7 @@ export const POSTURE_CHECKS: readonly PostureCheck[] = Object.freeze(
   [
     argon2Check,
     tokenLifetimeCheck,
+    accountRecoveryCheck,
     defaultRoleCheck,
     oidcCheck,
     inputLimitsCheck,

@@ -421,4 +421,43 @@ describe('configuration checks', () => {
     expect(prod[0]!.reason).toContain('1 provider(s) (corp)');
     expect(of(findings(PROD), 'oidc.providers')[0]!.reason).toContain('password login only');
   });
+
+  it('describe account recovery: off, sound, or with long links, a loose limit and an outbox', () => {
+    expect(of(findings(PROD), 'auth.account-recovery')[0]).toMatchObject({
+      status: 'pass',
+      reason: expect.stringContaining('bulwark user set-password'),
+    });
+    const smtp = of(
+      findings({
+        ...PROD,
+        email: {
+          smtpUrl: 'smtps://u:p@smtp.example.com:465',
+          from: 'Example <no-reply@example.com>',
+          passwordResetUrl: 'https://app.example.com/reset',
+          verifyEmailUrl: 'https://app.example.com/verify',
+        },
+      }),
+      'auth.account-recovery',
+    );
+    expect(smtp).toHaveLength(1);
+    expect(smtp[0]).toMatchObject({ status: 'pass' });
+    expect(smtp[0]!.reason).toContain('password reset and address verification by e-mail over TLS');
+    expect(smtp[0]!.reason).not.toContain('u:p');
+
+    const loose = of(
+      findings({
+        email: {
+          outboxDir: '/tmp/outbox',
+          passwordResetUrl: 'https://app.example.com/reset',
+          passwordResetTtlSeconds: 86_400,
+          perAccountPerHour: 100,
+        },
+      }),
+      'auth.account-recovery',
+    );
+    expect(loose.map((f) => f.status)).toEqual(['warn', 'warn', 'warn']);
+    expect(loose[0]!.reason).toContain('work for 86400 s');
+    expect(loose[1]!.reason).toContain('100 e-mails an hour');
+    expect(loose[2]!.reason).toContain('never sent');
+  });
 });
