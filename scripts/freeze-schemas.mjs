@@ -7,7 +7,7 @@
 // refuses (exit 1) any export that does not survive a JSON round trip unchanged, so a function, a
 // symbol key or an undefined member cannot be lost silently. Running it again on frozen modules
 // writes the same files. test/http/frozen-schemas.test.ts checks dist against src.
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
@@ -41,10 +41,23 @@ export function frozenSource(name, exports) {
   return `${lines.join('\n')}\n`;
 }
 
+const FROZEN_MARK = '// Frozen by scripts/freeze-schemas.mjs';
+
 async function main() {
   for (const name of SCHEMA_MODULES) {
     const file = join(root, 'dist', `${name}.js`);
-    const exports = await import(pathToFileURL(file).href);
+    // tsc's own output, kept beside the frozen module. The build is incremental: tsc writes a
+    // module again only when its own source changed, but a schema can change without that (the
+    // audit schema lists the event catalog of security-events.ts). So the schemas are always
+    // evaluated from tsc's last output of the module, against the rest of dist as built now.
+    const emitted = join(root, 'dist', `${name}.tsc.js`);
+    if (!readFileSync(file, 'utf8').startsWith(FROZEN_MARK)) copyFileSync(file, emitted);
+    else if (!existsSync(emitted)) {
+      throw new Error(
+        `dist/${name}.js is frozen but tsc's output of it is gone: delete dist/ and build again`,
+      );
+    }
+    const exports = await import(pathToFileURL(emitted).href);
     const source = frozenSource(name, exports);
     if (readFileSync(file, 'utf8') === source) continue;
     writeFileSync(file, source);

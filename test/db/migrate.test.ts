@@ -4,6 +4,7 @@ import { createDatabase, migrateToLatest, migrationsFor, type Db } from '../../s
 import { identityMigration } from '../../src/db/migrations/0001-identity.js';
 import { identitiesMigration } from '../../src/db/migrations/0003-identities.js';
 import { mfaMigration } from '../../src/db/migrations/0004-mfa.js';
+import { emailTokensMigration } from '../../src/db/migrations/0005-email-tokens.js';
 import { createTestDb, dialectUnderTest, type TestDb } from '../helpers/db.js';
 import { userRow } from './rows.js';
 
@@ -113,7 +114,9 @@ describe('migrateToLatest', () => {
   it('runs down() cleanly', async () => {
     const { db } = await fresh();
     await migrateToLatest(db);
-    // Dependants first: second factors and identities reference users.
+    // Dependants first: e-mail tokens, second factors and identities reference users.
+    await emailTokensMigration(db.dialect).down?.(db.kysely);
+    expect(await tableNames(db)).not.toContain('email_tokens');
     await mfaMigration(db.dialect).down?.(db.kysely);
     expect(
       (await tableNames(db)).filter((n) => ['totp_factors', 'recovery_codes'].includes(n)),
