@@ -13,6 +13,7 @@ import {
   ENCRYPTED_COLUMNS,
   fieldContext,
   isUniqueViolation,
+  type EmailTokensRepository,
   type UserRow,
   type UsersRepository,
   type UserUpdate,
@@ -35,6 +36,8 @@ export interface UsersServiceDeps {
   permissions: Permissions;
   events: SecurityEvents;
   passwords: Config['passwords'];
+  /** The e-mailed reset links: a password written any way makes the outstanding ones stop working. */
+  emailTokens?: Pick<EmailTokensRepository, 'deleteForUser'>;
   now?: () => number;
 }
 
@@ -233,6 +236,9 @@ export class UsersService {
       }
       throw new AppError('not_found', 'No user with this id.');
     }
+    // A reset link asked for before this password was set (perhaps by whoever the owner is
+    // changing it against) must not undo it (OWASP Forgot Password Cheat Sheet).
+    await this.deps.emailTokens?.deleteForUser(row.id, 'password_reset');
     const { event, reason } = PASSWORD_WRITES[write.kind];
     this.deps.events.emit({
       ...write.actor,

@@ -345,6 +345,15 @@ describe('POST /api/v1/auth/password/forgot and /reset', () => {
     expect((await postLogin(t.app, user.email, NEW_PASSWORD)).statusCode).toBe(200);
   });
 
+  it('makes an outstanding link stop working once the password is changed another way', async () => {
+    const user = await registerAndLogin(t.app);
+    const token = await resetLink(user.email);
+    const res = await changePassword(user.accessToken, STRONG_PASSWORD, ATTACKER_PASSWORD);
+    expect(res.statusCode, res.body).toBe(204);
+    expectProblem(await reset(token), 400, 'invalid_reset_token');
+    expect((await postLogin(t.app, user.email, ATTACKER_PASSWORD)).statusCode).toBe(200);
+  });
+
   it('never writes a token or a password to the log', async () => {
     const user = await registerAndLogin(t.app);
     const token = await resetLink(user.email);
