@@ -267,6 +267,7 @@ export async function createServices(config: Config, options: ServicesOptions): 
       permissions,
       events,
       passwords: config.passwords,
+      emailTokens: new EmailTokensRepository(db.kysely),
       now,
     });
     const limited = config.rateLimit.enabled;

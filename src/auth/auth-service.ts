@@ -285,12 +285,29 @@ export class AuthService {
       throw new AppError('invalid_credentials', 'The current password is incorrect.');
     }
     await attempt.succeeded();
-    await this.deps.users.writePassword(row, input.newPassword, {
-      kind: 'changed',
-      actor: { ...context, actorId: auth.userId },
-      path: '/body/newPassword',
-      keepSessionId: auth.sessionId,
-    });
+    // Checked against row.password_hash: a reset (or another change) stored while the check ran
+    // ended this session and must stand, so the write is made over that hash only.
+    try {
+      await this.deps.users.writePassword(row, input.newPassword, {
+        kind: 'changed',
+        actor: { ...context, actorId: auth.userId },
+        path: '/body/newPassword',
+        keepSessionId: auth.sessionId,
+        expectedHash: row.password_hash!,
+      });
+    } catch (error) {
+      if (isAppError(error) && error.code === 'invalid_credentials') {
+        this.deps.events.emit({
+          ...context,
+          type: 'password.changed',
+          outcome: 'failure',
+          actorId: auth.userId,
+          target: { type: 'user', id: auth.userId },
+          details: { reason: 'password_changed_meanwhile' },
+        });
+      }
+      throw error;
+    }
     this.deps.accountEmail?.notifyPasswordChanged(row);
   }
 

@@ -19,6 +19,15 @@ export class EmailTokensRepository {
     expiresAt: number;
   }): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
+      // Concurrent requests for one account take turns on its row (PostgreSQL locks it until
+      // commit; SQLite runs one write transaction at a time anyway). Without it, under READ
+      // COMMITTED each delete sees none of the others' uncommitted inserts, and several links
+      // stay live at once. A no-op update rather than FOR UPDATE, which SQLite does not parse.
+      await trx
+        .updateTable('users')
+        .set((eb) => ({ id: eb.ref('id') }))
+        .where('id', '=', input.userId)
+        .execute();
       await trx
         .deleteFrom('email_tokens')
         .where('user_id', '=', input.userId)

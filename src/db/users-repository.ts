@@ -120,6 +120,25 @@ export class UsersRepository {
     return result.numUpdatedRows > 0n;
   }
 
+  /**
+   * Applies `patch` only while the stored password hash is still `expected`: a password change
+   * checked the current password against that hash, and must not write over a reset (or another
+   * change) stored meanwhile. The row as written, or undefined when gone or changed.
+   */
+  async updateIfPasswordHash(
+    id: string,
+    expected: string,
+    patch: UserUpdate,
+  ): Promise<UserRow | undefined> {
+    return this.db
+      .updateTable('users')
+      .set(patch)
+      .where('id', '=', id)
+      .where('password_hash', '=', expected)
+      .returningAll()
+      .executeTakeFirst();
+  }
+
   /** Deletes the user, and by cascade their sessions and refresh tokens. True if it existed. */
   async delete(id: string): Promise<boolean> {
     const result = await this.db.deleteFrom('users').where('id', '=', id).executeTakeFirst();

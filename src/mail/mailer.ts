@@ -124,7 +124,7 @@ export class Mailer {
       // A copy: the caller changing its object afterwards must not change what is sent.
       const { to, subject, text } = message;
       this.queue.push({ to, subject, text, kind });
-      this.running ??= this.run().finally(() => (this.running = undefined));
+      this.kick();
       return true;
     } catch {
       // Only a throwing getter on the message or a throwing logger gets here.
@@ -173,6 +173,16 @@ export class Mailer {
     } catch {
       // Closing must not fail a shutdown.
     }
+  }
+
+  /** Starts the delivery loop unless it runs. */
+  private kick(): void {
+    this.running ??= this.run().finally(() => {
+      this.running = undefined;
+      // A message queued after run() found the queue empty, but before this callback, saw the
+      // loop still running and did not start it: without this it would wait for the next send.
+      if (this.queue.length > 0) this.kick();
+    });
   }
 
   private async run(): Promise<void> {

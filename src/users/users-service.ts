@@ -13,6 +13,7 @@ import {
   ENCRYPTED_COLUMNS,
   fieldContext,
   isUniqueViolation,
+  type EmailTokensRepository,
   type UserRow,
   type UsersRepository,
   type UserUpdate,
@@ -35,6 +36,8 @@ export interface UsersServiceDeps {
   permissions: Permissions;
   events: SecurityEvents;
   passwords: Config['passwords'];
+  /** The e-mailed reset links: a password written any way makes the outstanding ones stop working. */
+  emailTokens?: Pick<EmailTokensRepository, 'deleteForUser'>;
   now?: () => number;
 }
 
@@ -58,6 +61,12 @@ export interface PasswordWrite {
   details?: Record<string, string>;
   /** A session that survives (the one a change was made from); every other one ends. */
   keepSessionId?: string;
+  /**
+   * Write only over this hash (the one the caller checked the current password against): a
+   * reset that landed meanwhile must not be overwritten by a change proven with the old
+   * password. invalid_credentials when it no longer matches.
+   */
+  expectedHash?: string;
 }
 
 const PASSWORD_WRITES = {
@@ -209,17 +218,27 @@ export class UsersService {
    * change (AuthService.changePassword, once the current password is proven). The policy check
    * and the hash come before `beforeWrite` and the write; the event and the end of the sessions
    * after it. Returns the row as written.
-   * @throws AppError weak_password; not_found when the user is gone; whatever beforeWrite throws
+   * @throws AppError weak_password; not_found when the user is gone; invalid_credentials when
+   *   `expectedHash` is no longer stored; whatever beforeWrite throws
    */
   async writePassword(row: UserRow, password: string, write: PasswordWrite): Promise<UserRow> {
     await this.assertStrongPassword(password, [row.email, row.name], write.path);
     const passwordHash = await this.deps.hasher.hash(password);
     await write.beforeWrite?.();
-    const updated = await this.deps.repo.update(row.id, {
-      password_hash: passwordHash,
-      updated_at: this.now(),
-    });
-    if (!updated) throw new AppError('not_found', 'No user with this id.');
+    const patch = { password_hash: passwordHash, updated_at: this.now() };
+    const updated =
+      write.expectedHash === undefined
+        ? await this.deps.repo.update(row.id, patch)
+        : await this.deps.repo.updateIfPasswordHash(row.id, write.expectedHash, patch);
+    if (!updated) {
+      if (write.expectedHash !== undefined && (await this.deps.repo.findById(row.id))) {
+        throw new AppError('invalid_credentials', 'The current password is incorrect.');
+      }
+      throw new AppError('not_found', 'No user with this id.');
+    }
+    // A reset link asked for before this password was set (perhaps by whoever the owner is
+    // changing it against) must not undo it (OWASP Forgot Password Cheat Sheet).
+    await this.deps.emailTokens?.deleteForUser(row.id, 'password_reset');
     const { event, reason } = PASSWORD_WRITES[write.kind];
     this.deps.events.emit({
       ...write.actor,

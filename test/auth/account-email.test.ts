@@ -29,6 +29,7 @@ import {
 const RESET_PAGE = 'https://app.example.com/reset-password';
 const VERIFY_PAGE = 'https://app.example.com/verify-email';
 const NEW_PASSWORD = 'velvet orbit lantern mosaic 93';
+const ATTACKER_PASSWORD = 'copper falcon drizzle meadow 41';
 const LINK = /^(https:\/\/app\.example\.com\/[a-z-]+)#token=([A-Za-z0-9_-]{43})$/m;
 
 let smtp: TestSmtpServer;
@@ -101,6 +102,19 @@ function resend(accessToken: string): Promise<LightMyRequestResponse> {
     method: 'POST',
     url: '/api/v1/auth/email/verification',
     headers: bearer(accessToken),
+  });
+}
+
+function changePassword(
+  accessToken: string,
+  currentPassword: string,
+  newPassword: string,
+): Promise<LightMyRequestResponse> {
+  return t.app.inject({
+    method: 'POST',
+    url: '/api/v1/auth/password',
+    headers: bearer(accessToken),
+    payload: { currentPassword, newPassword },
   });
 }
 
@@ -311,6 +325,51 @@ describe('POST /api/v1/auth/password/forgot and /reset', () => {
       payload: {},
     });
     expectProblem(none, 400, 'validation_failed');
+  });
+
+  it('lets no password change that checked the old password overwrite a reset made meanwhile', async () => {
+    // Someone who knows the old password and holds a session starts a change; the owner resets
+    // the password while the change's check of the old one is in flight.
+    const user = await registerAndLogin(t.app);
+    const token = await resetLink(user.email);
+    const hasher = t.app.services.hasher;
+    const verify = hasher.verify.bind(hasher);
+    let release = (): void => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let checked = (): void => undefined;
+    const oldPasswordChecked = new Promise<void>((resolve) => (checked = resolve));
+    hasher.verify = async (stored, password) => {
+      const result = await verify(stored, password);
+      checked();
+      await gate;
+      return result;
+    };
+    let change: Promise<LightMyRequestResponse>;
+    try {
+      change = changePassword(user.accessToken, STRONG_PASSWORD, ATTACKER_PASSWORD);
+      await oldPasswordChecked;
+      hasher.verify = verify;
+      expect((await reset(token)).statusCode).toBe(204);
+    } finally {
+      hasher.verify = verify;
+      release();
+    }
+    expectProblem(await change, 401, 'invalid_credentials');
+    expectProblem(
+      await postLogin(t.app, user.email, ATTACKER_PASSWORD),
+      401,
+      'invalid_credentials',
+    );
+    expect((await postLogin(t.app, user.email, NEW_PASSWORD)).statusCode).toBe(200);
+  });
+
+  it('makes an outstanding link stop working once the password is changed another way', async () => {
+    const user = await registerAndLogin(t.app);
+    const token = await resetLink(user.email);
+    const res = await changePassword(user.accessToken, STRONG_PASSWORD, ATTACKER_PASSWORD);
+    expect(res.statusCode, res.body).toBe(204);
+    expectProblem(await reset(token), 400, 'invalid_reset_token');
+    expect((await postLogin(t.app, user.email, ATTACKER_PASSWORD)).statusCode).toBe(200);
   });
 
   it('never writes a token or a password to the log', async () => {

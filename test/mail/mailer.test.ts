@@ -455,6 +455,38 @@ describe('Mailer queue and shutdown', () => {
     expect(outcomes.at(-1)).toEqual(['valid', 'sent']);
   });
 
+  it('delivers a message queued just as the previous delivery ends (no stranded queue)', async () => {
+    // Work finishing in the same turn as a delivery (another request's e-mail) may queue its
+    // message a few microtasks after the queue was found empty but before the run is over.
+    for (let depth = 0; depth <= 6; depth++) {
+      let queueLater = (): void => undefined;
+      const outcomes: Outcome[] = [];
+      const { mailer: m } = mailer({
+        transport: { kind: 'outbox', dir: tempDir() },
+        onOutcome: (kind, outcome) => {
+          outcomes.push([kind, outcome]);
+          queueLater();
+        },
+      });
+      queueLater = () => {
+        queueLater = () => undefined;
+        const hop = (n: number): void => {
+          if (n === 0) m.send(resetMessage({ kind: 'password_changed' }));
+          else queueMicrotask(() => hop(n - 1));
+        };
+        hop(depth);
+      };
+      expect(m.send(resetMessage())).toBe(true);
+      await m.idle();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      await m.idle();
+      expect(outcomes, `queued ${depth} microtasks after the first delivery`).toEqual([
+        ['password_reset', 'sent'],
+        ['password_changed', 'sent'],
+      ]);
+    }
+  });
+
   it('keeps delivering when onOutcome throws', async () => {
     const s = await server();
     const { mailer: m } = mailer({

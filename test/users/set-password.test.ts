@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { totpCode } from '../../src/crypto/index.js';
+import { randomToken, sha256Hex, totpCode } from '../../src/crypto/index.js';
+import { EmailTokensRepository } from '../../src/db/index.js';
 import { AppError, isAppError } from '../../src/errors.js';
 import {
   captureEvents,
@@ -53,6 +54,23 @@ async function snapshot(userId: string, sessionIds: string[]) {
 }
 
 describe('UsersService.setPassword', () => {
+  it('makes a reset link mailed before it stop working (bulwark user set-password)', async () => {
+    const user = await registerAndLogin(t.app);
+    const tokens = new EmailTokensRepository(t.testDb.db.kysely);
+    const tokenHash = sha256Hex(randomToken(32));
+    await tokens.issue({
+      userId: user.id,
+      purpose: 'password_reset',
+      tokenHash,
+      email: user.email,
+      now: now(),
+      expiresAt: now() + 1_800_000,
+    });
+    expect(await tokens.findLive(tokenHash, 'password_reset', now())).toBeDefined();
+    await t.app.services.users.setPassword(user.id, NEW_PASSWORD, CONTEXT);
+    expect(await tokens.findLive(tokenHash, 'password_reset', now())).toBeUndefined();
+  });
+
   it('sets the password: the new one logs in, the old one no longer does', async () => {
     const user = await registerAndLogin(t.app);
     const before = await t.app.services.usersRepo.findById(user.id);
