@@ -62,15 +62,22 @@ export function accountEmailRoutes(
       '/email/verify',
       {
         config: { rateLimit: 'auth' },
+        preHandler: [app.authenticate],
         schema: {
           tags: ['auth'],
-          summary: 'Verify the account address with the token of a verification link (single use).',
+          summary:
+            "Verify the caller's address with the token of a verification link (single use; signed in as the account the link was sent for).",
+          security: [{ bearer: [] }],
           body: VerifyEmailBody,
           response: noContent,
         },
       },
       async (request, reply) => {
-        await accountEmail.verifyEmail(request.body, eventContext(request));
+        await accountEmail.verifyEmail(
+          requireAuth(request).userId,
+          request.body,
+          eventContext(request),
+        );
         return reply.code(204).send(null);
       },
     );

@@ -109,14 +109,17 @@ export class AccountEmailService {
       this.now(),
     );
     const user = token && (await this.deps.usersRepo.findById(token.user_id));
-    // Disabled meanwhile: an administrator's decision a mailbox does not overturn.
-    if (!token || !user || user.disabled === 1 || user.email !== token.email) {
+    if (!token || !user || !resettable(user, token.email)) {
       this.resetFailed(context, user?.id ?? null, token ? 'account_changed' : 'invalid_token');
       throw invalidResetToken();
     }
     try {
       await this.deps.users.setPassword(user.id, input.newPassword, context, {
         beforeWrite: async () => {
+          // Read again after the policy check and the hash (which take a while): an account
+          // disabled or deleted meanwhile is not given a password by a link sent before.
+          const current = await this.deps.usersRepo.findById(user.id);
+          if (!current || !resettable(current, token.email)) throw invalidResetToken();
           if (!(await this.deps.tokens.consume(token.id, this.now()))) throw invalidResetToken();
         },
         details: { via: 'email' },
@@ -177,16 +180,25 @@ export class AccountEmailService {
    * Marks the address verified with a verification token.
    * @throws AppError invalid_verification_token
    */
-  async verifyEmail(input: { token: string }, context: EventContext): Promise<void> {
+  async verifyEmail(
+    userId: string,
+    input: { token: string },
+    context: EventContext,
+  ): Promise<void> {
     const token = await this.deps.tokens.findLive(
       sha256Hex(input.token),
       'email_verification',
       this.now(),
     );
     const user = token && (await this.deps.usersRepo.findById(token.user_id));
+    // Only the account's own session verifies it: a link proves the mailbox, the session the
+    // password. Someone who registered another person's address with a password of their own
+    // cannot have it verified by a click of that person (which would let the person's later
+    // OpenID Connect sign-in link into the squatted account).
     if (
       !token ||
       !user ||
+      user.id !== userId ||
       user.email !== token.email ||
       !(await this.deps.tokens.consume(token.id, this.now()))
     ) {
@@ -194,13 +206,21 @@ export class AccountEmailService {
         ...context,
         type: 'email.verified',
         outcome: 'failure',
+        actorId: userId,
         target: user ? { type: 'user', id: user.id } : null,
-        details: { reason: token && user ? 'account_changed' : 'invalid_token' },
+        details: {
+          reason:
+            !token || !user
+              ? 'invalid_token'
+              : user.id !== userId
+                ? 'other_account'
+                : 'account_changed',
+        },
       });
       throw invalidVerificationToken();
     }
     await this.deps.tokens.deleteForUser(user.id, 'email_verification');
-    if (user.email_verified !== 1) await this.markVerified(user, context);
+    if (user.email_verified !== 1) await this.markVerified(user, { ...context, actorId: userId });
   }
 
   /** Tells the owner their password changed (a reset or a change), in the background. */
@@ -368,7 +388,10 @@ export class AccountEmailService {
     }
   }
 
-  private async markVerified(user: UserRow, context: EventContext): Promise<void> {
+  private async markVerified(
+    user: UserRow,
+    context: EventContext & { actorId?: string | null },
+  ): Promise<void> {
     await this.deps.usersRepo.update(user.id, { email_verified: 1, updated_at: this.now() });
     this.deps.events.emit({
       ...context,
@@ -417,6 +440,15 @@ export class AccountEmailService {
       ...(reason === undefined ? {} : { details: { reason } }),
     });
   }
+}
+
+/**
+ * Whether a reset link sent to `email` may set this account's password: not when it was disabled
+ * (an administrator's decision a mailbox does not overturn), has another address, or signs in
+ * with a provider only (no password to reset; none was ever mailed a link).
+ */
+function resettable(user: UserRow, email: string): boolean {
+  return user.disabled !== 1 && user.email === email && user.password_hash !== null;
 }
 
 /** The e-mailed link: the front-end page with the token in its fragment. */

@@ -793,7 +793,7 @@ export const ConfigSchema = Type.Object(
           default: 'Bulwark <no-reply@localhost>',
           minLength: 3,
           maxLength: 320,
-          pattern: '^[^\\x00-\\x1f\\x7f]+$',
+          pattern: '^[^\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029]+$',
           description: 'The From of account e-mails, e.g. "Example <no-reply@example.com>".',
         }),
         passwordResetUrl: Type.Optional(

@@ -11,6 +11,7 @@ import { buildTestApp, type TestApp } from '../helpers/app.js';
 import {
   bearer,
   createUserAndLogin,
+  login,
   registerAndLogin,
   STRONG_PASSWORD,
   uniqueEmail,
@@ -218,12 +219,16 @@ describe('security events in the audit table, driven through the HTTP API', () =
       ['email.verification_sent', 'success', userId],
     ]);
     const token = lastOutboxToken(outbox, email);
+    const session = await login(t.app, email);
 
-    const verify = await call('POST', '/api/v1/auth/email/verify', { payload: { token } });
+    const verify = await call('POST', '/api/v1/auth/email/verify', {
+      token: session.accessToken,
+      payload: { token },
+    });
     expect(verify.res.statusCode).toBe(204);
     expectContext(verify.events[0]);
     expect(verify.events.map((e) => [e.type, e.outcome, e.actor_id, e.target_id])).toEqual([
-      ['email.verified', 'success', null, userId],
+      ['email.verified', 'success', userId, userId],
     ]);
 
     const forgot = await t.app.inject({

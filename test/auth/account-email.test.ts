@@ -93,8 +93,13 @@ function reset(token: string, newPassword = NEW_PASSWORD): Promise<LightMyReques
   });
 }
 
-function verify(token: string): Promise<LightMyRequestResponse> {
-  return t.app.inject({ method: 'POST', url: '/api/v1/auth/email/verify', payload: { token } });
+function verify(token: string, accessToken?: string): Promise<LightMyRequestResponse> {
+  return t.app.inject({
+    method: 'POST',
+    url: '/api/v1/auth/email/verify',
+    headers: accessToken === undefined ? {} : bearer(accessToken),
+    payload: { token },
+  });
 }
 
 function resend(accessToken: string): Promise<LightMyRequestResponse> {
@@ -327,6 +332,43 @@ describe('POST /api/v1/auth/password/forgot and /reset', () => {
     expectProblem(none, 400, 'validation_failed');
   });
 
+  it('sets no password when the account is disabled while the new one is hashed', async () => {
+    const admin = await createUserAndLogin(t.app, 'admin');
+    const user = await registerAndLogin(t.app);
+    const token = await resetLink(user.email);
+    const hasher = t.app.services.hasher;
+    const hash = hasher.hash.bind(hasher);
+    let release = (): void => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let hashed = (): void => undefined;
+    const newPasswordHashed = new Promise<void>((resolve) => (hashed = resolve));
+    hasher.hash = async (password) => {
+      const result = await hash(password);
+      hashed();
+      await gate;
+      return result;
+    };
+    let answer: Promise<LightMyRequestResponse>;
+    try {
+      answer = reset(token);
+      await newPasswordHashed;
+      hasher.hash = hash;
+      const disable = await t.app.inject({
+        method: 'PATCH',
+        url: `/api/v1/users/${user.id}`,
+        headers: bearer(admin.accessToken),
+        payload: { disabled: true },
+      });
+      expect(disable.statusCode, disable.body).toBe(200);
+    } finally {
+      hasher.hash = hash;
+      release();
+    }
+    expectProblem(await answer, 400, 'invalid_reset_token');
+    const row = await t.app.services.usersRepo.findById(user.id);
+    expect((await t.app.services.hasher.verify(row!.password_hash!, NEW_PASSWORD)).ok).toBe(false);
+  });
+
   it('lets no password change that checked the old password overwrite a reset made meanwhile', async () => {
     // Someone who knows the old password and holds a session starts a change; the owner resets
     // the password while the change's check of the old one is in flight.
@@ -391,10 +433,10 @@ describe('address verification', () => {
     const { page, token } = await lastLink(user.email, /Verify your/);
     expect(page).toBe(VERIFY_PAGE);
 
-    const res = await verify(token);
+    const res = await verify(token, user.accessToken);
     expect(res.statusCode, res.body).toBe(204);
     expect((await getMe(t.app, user.accessToken)).json()).toMatchObject({ emailVerified: true });
-    expectProblem(await verify(token), 400, 'invalid_verification_token');
+    expectProblem(await verify(token, user.accessToken), 400, 'invalid_verification_token');
     expectProblem(await resend(user.accessToken), 409, 'email_already_verified');
   });
 
@@ -405,8 +447,30 @@ describe('address verification', () => {
     expect(res.statusCode, res.body).toBe(202);
     const second = await lastLink(user.email, /Verify your/);
     expect(second.token).not.toBe(first.token);
-    expectProblem(await verify(first.token), 400, 'invalid_verification_token');
-    expect((await verify(second.token)).statusCode).toBe(204);
+    expectProblem(await verify(first.token, user.accessToken), 400, 'invalid_verification_token');
+    expect((await verify(second.token, user.accessToken)).statusCode).toBe(204);
+  });
+
+  it("verifies only from the account's own session: a click by the address's owner does not verify a squatter", async () => {
+    // Mallory registers Victor's address with her own password; the link goes to Victor.
+    const mallory = await registerAndLogin(t.app);
+    const { token } = await lastLink(mallory.email, /Verify your/);
+    const events = captureEvents(t.app);
+    // Victor, not signed in to that account (he has no password for it), follows the link.
+    expectProblem(await verify(token), 401, 'authentication_required');
+    const victor = await registerAndLogin(t.app);
+    expectProblem(await verify(token, victor.accessToken), 400, 'invalid_verification_token');
+    expect(events.find((e) => e.type === 'email.verified')).toMatchObject({
+      outcome: 'failure',
+      actorId: victor.id,
+      target: { type: 'user', id: mallory.id },
+      details: { reason: 'other_account' },
+    });
+    expect((await getMe(t.app, mallory.accessToken)).json()).toMatchObject({
+      emailVerified: false,
+    });
+    // Refused before it was spent: the account's own session still verifies with it.
+    expect((await verify(token, mallory.accessToken)).statusCode).toBe(204);
   });
 
   it('answers 429 with Retry-After past the per-account limit', async () => {
@@ -436,7 +500,7 @@ describe('address verification', () => {
     expectProblem(anonymous, 401, 'authentication_required');
     const user = await registerAndLogin(t.app);
     const token = await resetLink(user.email);
-    expectProblem(await verify(token), 400, 'invalid_verification_token');
+    expectProblem(await verify(token, user.accessToken), 400, 'invalid_verification_token');
     // And the other way round.
     const verification = await lastLink(user.email, /Verify your/);
     expectProblem(await reset(verification.token), 400, 'invalid_reset_token');

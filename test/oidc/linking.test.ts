@@ -124,6 +124,7 @@ describe('linking a provider account to an existing user', () => {
     const verify = await linking.app.inject({
       method: 'POST',
       url: '/api/v1/auth/email/verify',
+      headers: bearer(owner.accessToken),
       payload: { token },
     });
     expect(verify.statusCode, verify.body).toBe(204);
