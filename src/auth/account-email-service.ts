@@ -13,6 +13,11 @@ import { rateLimitHeaders, storeUnavailable } from '../rate-limit/index.js';
 import type { EventContext, SecurityEvents } from '../security-events.js';
 import { canonicalEmail } from '../users/normalize.js';
 import type { UsersService } from '../users/users-service.js';
+import {
+  passwordChangedMessage,
+  passwordResetMessage,
+  verificationMessage,
+} from './account-email-messages.js';
 
 /** Requests for a reset link waiting for their lookup and mail; beyond this they are dropped. */
 const MAX_PENDING = 1_000;
@@ -225,17 +230,9 @@ export class AccountEmailService {
 
   /** Tells the owner their password changed (a reset or a change), in the background. */
   notifyPasswordChanged(user: Pick<UserRow, 'email'>): void {
-    this.deps.mailer.send({
-      to: user.email,
-      kind: 'password_changed',
-      subject: `Your ${this.deps.options.serviceName} password was changed`,
-      text: [
-        `The password of your account ${user.email} at ${this.deps.options.serviceName} was changed, and its other sessions were signed out.`,
-        '',
-        'If it was not you, reset your password at once and contact an administrator.',
-        '',
-      ].join('\n'),
-    });
+    this.deps.mailer.send(
+      passwordChangedMessage({ to: user.email, service: this.deps.options.serviceName }),
+    );
   }
 
   /** Resolves when no request is being worked on and no e-mail is queued or being sent. */
@@ -291,21 +288,15 @@ export class AccountEmailService {
       'password_reset',
       this.deps.options.passwordResetTtlMs,
     );
-    const minutes = Math.round(this.deps.options.passwordResetTtlMs / 60_000);
-    const sent = this.deps.mailer.send({
-      to: user.email,
-      kind: 'password_reset',
-      subject: `Reset your ${this.deps.options.serviceName} password`,
-      text: [
-        `Someone asked to reset the password of your account ${user.email} at ${this.deps.options.serviceName}.`,
-        '',
-        `To choose a new password, open this link within ${minutes} minutes. It works once:`,
-        link(this.deps.options.passwordResetUrl!, token),
-        '',
-        'If it was not you, ignore this e-mail: your password stays as it is.',
-        '',
-      ].join('\n'),
-    });
+    const sent = this.deps.mailer.send(
+      passwordResetMessage({
+        to: user.email,
+        service: this.deps.options.serviceName,
+        page: this.deps.options.passwordResetUrl!,
+        token,
+        ttlMs: this.deps.options.passwordResetTtlMs,
+      }),
+    );
     this.resetRequested(
       context,
       user.id,
@@ -328,19 +319,15 @@ export class AccountEmailService {
       'email_verification',
       this.deps.options.verificationTtlMs,
     );
-    const hours = Math.round(this.deps.options.verificationTtlMs / 3_600_000);
-    const sent = this.deps.mailer.send({
-      to: user.email,
-      kind: 'email_verification',
-      subject: `Verify your e-mail address for ${this.deps.options.serviceName}`,
-      text: [
-        `Please confirm that ${user.email} is your address at ${this.deps.options.serviceName} by opening this link within ${hours} hours:`,
-        link(this.deps.options.verifyEmailUrl!, token),
-        '',
-        'If you did not create this account, ignore this e-mail.',
-        '',
-      ].join('\n'),
-    });
+    const sent = this.deps.mailer.send(
+      verificationMessage({
+        to: user.email,
+        service: this.deps.options.serviceName,
+        page: this.deps.options.verifyEmailUrl!,
+        token,
+        ttlMs: this.deps.options.verificationTtlMs,
+      }),
+    );
     this.verificationSent(
       context,
       user.id,
@@ -449,9 +436,4 @@ export class AccountEmailService {
  */
 function resettable(user: UserRow, email: string): boolean {
   return user.disabled !== 1 && user.email === email && user.password_hash !== null;
-}
-
-/** The e-mailed link: the front-end page with the token in its fragment. */
-function link(page: string, token: string): string {
-  return `${page}#token=${token}`;
 }
