@@ -176,6 +176,12 @@ describe('POST /api/v1/auth/password/forgot and /reset', () => {
     await settled();
     const notice = mailsTo(user.email, /password was changed/);
     expect(notice).toHaveLength(1);
+    const metrics = await t.app.services.metrics.registry.metrics();
+    for (const kind of ['password_reset', 'password_changed', 'email_verification']) {
+      expect(metrics).toMatch(
+        new RegExp(`^bulwark_emails_total\\{kind="${kind}",outcome="sent"\\} [1-9]`, 'm'),
+      );
+    }
     expect(notice[0]!.text).not.toMatch(/token=/);
     expect(events.map((e) => [e.type, e.outcome, e.details])).toEqual(
       expect.arrayContaining([
