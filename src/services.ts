@@ -424,15 +424,24 @@ function createAccountEmail(
         ? { kind: 'outbox' as const, dir: e.outboxDir }
         : undefined;
   if (transport === undefined) return undefined;
-  const mailer = new Mailer({
-    transport,
-    from: e.from,
-    queueSize: e.queueSize,
-    maxAttempts: e.maxAttempts,
-    initialBackoffMs: 1_000,
-    logger: deps.logger,
-    onOutcome: (kind, outcome) => deps.metrics.emails.inc({ kind, outcome }),
-  });
+  let mailer: Mailer;
+  try {
+    mailer = new Mailer({
+      transport,
+      from: e.from,
+      queueSize: e.queueSize,
+      maxAttempts: e.maxAttempts,
+      initialBackoffMs: 1_000,
+      logger: deps.logger,
+      onOutcome: (kind, outcome) => deps.metrics.emails.inc({ kind, outcome }),
+    });
+  } catch (error) {
+    // What the config rules cannot see (the CA file cannot be read …). The mail module's
+    // messages never quote the URL (its password) or a file's content.
+    throw new ConfigError([
+      `email settings: ${(error as Error).message}. Fix: check email.smtpUrl, email.smtpCaFile and email.from.`,
+    ]);
+  }
   return new AccountEmailService({
     tokens: new EmailTokensRepository(deps.db.kysely),
     usersRepo: deps.usersRepo,

@@ -289,16 +289,26 @@ function checkEmailRules(config: Config, label: (path: string) => string): strin
   const production = config.env === 'production';
   const email = config.email;
   if (email.smtpUrl !== undefined) {
-    let protocol = '';
+    let url: URL | undefined;
     try {
-      protocol = new URL(email.smtpUrl).protocol;
+      url = new URL(email.smtpUrl);
     } catch {
       // reported below
     }
     // The URL holds the SMTP password: it is never quoted back.
-    if (protocol !== 'smtp:' && protocol !== 'smtps:') {
+    if (url === undefined || (url.protocol !== 'smtp:' && url.protocol !== 'smtps:')) {
       problems.push(
         `${label('email.smtpUrl')} is not an SMTP URL. Fix: use smtps://user:password@host:465 or smtp://user:password@host:587 (STARTTLS), with the user and password percent-encoded.`,
+      );
+    } else if (
+      url.hostname === '' ||
+      url.search !== '' ||
+      url.hash !== '' ||
+      (url.pathname !== '' && url.pathname !== '/')
+    ) {
+      // nodemailer would read options from a query (`?tls.rejectUnauthorized=false`).
+      problems.push(
+        `${label('email.smtpUrl')} must be scheme://[user:password@]host[:port] with no path, query or fragment. Fix: remove them; TLS settings are not taken from the URL.`,
       );
     }
     if (email.outboxDir !== undefined) {

@@ -5,6 +5,7 @@
 import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { sha256Hex } from '../../src/crypto/index.js';
+import { ConfigError } from '../../src/errors.js';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
 import {
   bearer,
@@ -510,6 +511,21 @@ describe('address verification', () => {
     // And the other way round.
     const verification = await lastLink(user.email, /Verify your/);
     expectProblem(await reset(verification.token), 400, 'invalid_reset_token');
+  });
+});
+
+describe('a mail setting only the start can check', () => {
+  it('fails the start with a config error naming the settings when the CA file cannot be read', async () => {
+    const start = buildTestApp({
+      email: {
+        smtpUrl: 'smtp://mailer:s3cret@127.0.0.1:2525',
+        smtpCaFile: '/nonexistent/relay-ca.pem',
+        passwordResetUrl: RESET_PAGE,
+      },
+    });
+    await expect(start).rejects.toBeInstanceOf(ConfigError);
+    await expect(start).rejects.toThrow(/email\.smtpCaFile/);
+    await expect(start).rejects.not.toThrow(/s3cret/);
   });
 });
 

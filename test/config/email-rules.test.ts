@@ -115,4 +115,19 @@ describe('email settings', () => {
       }),
     ).toMatch(/BULWARK_EMAIL_FROM/);
   });
+
+  it('refuses an SMTP URL with a path, query or fragment, without echoing its password', () => {
+    for (const url of [
+      'smtp://u:s3cret@smtp.example.com:587/?tls.rejectUnauthorized=false',
+      'smtps://u:s3cret@smtp.example.com/relay',
+      'smtps://u:s3cret@smtp.example.com#x',
+    ]) {
+      const message = problems({
+        BULWARK_EMAIL_SMTP_URL: url,
+        BULWARK_EMAIL_PASSWORD_RESET_URL: RESET,
+      });
+      expect(message).toMatch(/BULWARK_EMAIL_SMTP_URL must be scheme:\/\/\[user:password@\]host/);
+      expect(message).not.toContain('s3cret');
+    }
+  });
 });
