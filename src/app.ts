@@ -35,7 +35,7 @@ import { canonicalizeUuidFields } from './http/uuid-params.js';
 import { apiVersioning, rewriteApiVersion } from './http/versioning.js';
 import { apiIndex } from './http/api-index.js';
 import { authentication } from './access/authenticate.js';
-import { accountEmailRoutes } from './auth/account-email-routes.js';
+import { accountEmailAdminRoutes, accountEmailRoutes } from './auth/account-email-routes.js';
 import { authRoutes } from './auth/routes.js';
 import { mfaAdminRoutes, mfaRoutes } from './auth/mfa-routes.js';
 import { policySpecs, rateLimiting } from './rate-limit/index.js';
@@ -273,6 +273,12 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
   await app.register(mfaRoutes, { prefix: '/api/v1/auth/mfa', mfa: services.mfa });
   await app.register(usersRoutes, { prefix: '/api/v1/users', users: services.users });
   await app.register(mfaAdminRoutes, { prefix: '/api/v1/users', mfa: services.mfa });
+  if (services.accountEmail) {
+    await app.register(accountEmailAdminRoutes, {
+      prefix: '/api/v1/users',
+      accountEmail: services.accountEmail,
+    });
+  }
   await app.register(auditRoutes, { prefix: '/api/v1/admin', log: services.auditLog });
   await app.register(oidcRoutes, {
     prefix: '/api/v1',

@@ -2,6 +2,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { eventContext, requireAuth } from '../access/authenticate.js';
 import type { AccountEmailService } from './account-email-service.js';
+import { UserIdParams } from '../users/schema.js';
 import { ForgotPasswordBody, ResetPasswordBody, VerifyEmailBody } from './schema.js';
 
 const accepted = { 202: { type: 'null' } };
@@ -100,4 +101,38 @@ export function accountEmailRoutes(
       },
     );
   }
+}
+
+/**
+ * POST /api/v1/users/:id/password-reset: an administrator e-mails a user a reset link
+ * (users:write; when password reset by e-mail is on). Registered under /api/v1/users.
+ */
+export function accountEmailAdminRoutes(
+  base: FastifyInstance,
+  opts: { accountEmail: AccountEmailService },
+): void {
+  const app = base.withTypeProvider<TypeBoxTypeProvider>();
+  if (!opts.accountEmail.resetEnabled) return;
+  app.post(
+    '/:id/password-reset',
+    {
+      preHandler: [app.authorize('users:write')],
+      schema: {
+        tags: ['users'],
+        summary:
+          'E-mail a user a password reset link (users:write); the administrator never sees or sets the password. 409 for a disabled account or one without a password.',
+        security: [{ bearer: [] }],
+        params: UserIdParams,
+        response: accepted,
+      },
+    },
+    async (request, reply) => {
+      await opts.accountEmail.sendResetLinkAsAdmin(
+        requireAuth(request).userId,
+        request.params.id,
+        eventContext(request),
+      );
+      return reply.code(202).send();
+    },
+  );
 }

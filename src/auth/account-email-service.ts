@@ -162,23 +162,41 @@ export class AccountEmailService {
     const wait = await this.mailAllowance(user.id, true);
     if (wait !== 0) {
       this.verificationSent(context, user.id, 'failure', 'throttled');
-      const retryAfter = Math.max(Math.ceil(wait / 1000), 1);
-      throw new AppError(
-        'rate_limited',
-        `Too many e-mails to this account. Retry in ${retryAfter} s.`,
-        {
-          headers: {
-            'retry-after': String(retryAfter),
-            ...rateLimitHeaders({
-              limit: this.deps.mailLimit?.points ?? 0,
-              remaining: 0,
-              resetSeconds: retryAfter,
-            }),
-          },
-        },
-      );
+      throw this.tooManyEmails(wait);
     }
     await this.issueVerification(user, context);
+  }
+
+  /**
+   * An administrator sends a user a reset link (users:write): for a user who forgot the
+   * password, without the administrator ever knowing or choosing one. Unlike `forgot`, the
+   * answer says what happened: the caller may see the account anyway.
+   * @throws AppError not_found, conflict (disabled, or no password to reset), rate_limited
+   */
+  async sendResetLinkAsAdmin(
+    actorId: string,
+    userId: string,
+    context: EventContext,
+  ): Promise<void> {
+    const actor = { ...context, actorId };
+    const user = await this.deps.usersRepo.findById(userId);
+    if (!user) throw new AppError('not_found', 'No user with this id.');
+    if (user.disabled === 1 || user.password_hash === null) {
+      const reason = user.disabled === 1 ? 'disabled' : 'no_password';
+      this.resetRequested(actor, user.id, 'failure', reason, { by: 'admin' });
+      throw new AppError(
+        'conflict',
+        user.disabled === 1
+          ? 'This account is disabled: a reset link would not work. Enable it first.'
+          : 'This account signs in with an identity provider only: it has no password to reset.',
+      );
+    }
+    const wait = await this.mailAllowance(user.id, true);
+    if (wait !== 0) {
+      this.resetRequested(actor, user.id, 'failure', 'throttled', { by: 'admin' });
+      throw this.tooManyEmails(wait);
+    }
+    await this.mailResetLink(user, actor, { by: 'admin' });
   }
 
   /**
@@ -283,6 +301,15 @@ export class AccountEmailService {
       this.resetRequested(context, user?.id ?? null, 'failure', reason ?? 'unknown_email');
       return;
     }
+    await this.mailResetLink(user, context);
+  }
+
+  /** Issues a reset token for `user` and queues its e-mail; records the request. */
+  private async mailResetLink(
+    user: UserRow,
+    context: EventContext,
+    details: Record<string, string> = {},
+  ): Promise<void> {
     const token = await this.issueToken(
       user,
       'password_reset',
@@ -302,6 +329,7 @@ export class AccountEmailService {
       user.id,
       sent ? 'success' : 'failure',
       sent ? undefined : 'mail_refused',
+      details,
     );
   }
 
@@ -389,18 +417,39 @@ export class AccountEmailService {
   }
 
   private resetRequested(
-    context: EventContext,
+    context: EventContext & { actorId?: string | null },
     userId: string | null,
     outcome: 'success' | 'failure',
     reason?: string,
+    extra: Record<string, string> = {},
   ): void {
+    const details = { ...extra, ...(reason === undefined ? {} : { reason }) };
     this.deps.events.emit({
       ...context,
       type: 'password.reset_requested',
       outcome,
       target: userId === null ? null : { type: 'user', id: userId },
-      ...(reason === undefined ? {} : { details: { reason } }),
+      ...(Object.keys(details).length === 0 ? {} : { details }),
     });
+  }
+
+  /** 429 for an account past its e-mails of the hour; `waitMs` until the next may go. */
+  private tooManyEmails(waitMs: number): AppError {
+    const retryAfter = Math.max(Math.ceil(waitMs / 1000), 1);
+    return new AppError(
+      'rate_limited',
+      `Too many e-mails to this account. Retry in ${retryAfter} s.`,
+      {
+        headers: {
+          'retry-after': String(retryAfter),
+          ...rateLimitHeaders({
+            limit: this.deps.mailLimit?.points ?? 0,
+            remaining: 0,
+            resetSeconds: retryAfter,
+          }),
+        },
+      },
+    );
   }
 
   private resetFailed(context: EventContext, userId: string | null, reason: string): void {

@@ -514,6 +514,73 @@ describe('address verification', () => {
   });
 });
 
+describe('POST /api/v1/users/:id/password-reset (an administrator sends a reset link)', () => {
+  function sendLink(accessToken: string, id: string): Promise<LightMyRequestResponse> {
+    return t.app.inject({
+      method: 'POST',
+      url: `/api/v1/users/${id}/password-reset`,
+      headers: bearer(accessToken),
+    });
+  }
+
+  it('mails the user a link that works like their own; the administrator learns no password', async () => {
+    const admin = await createUserAndLogin(t.app, 'admin');
+    const user = await registerAndLogin(t.app);
+    const events = captureEvents(t.app);
+    const res = await sendLink(admin.accessToken, user.id);
+    expect(res.statusCode, res.body).toBe(202);
+    expect(res.body).toBe('');
+    const { token } = await lastLink(user.email, /Reset your/);
+    expect(events.find((e) => e.type === 'password.reset_requested')).toMatchObject({
+      outcome: 'success',
+      actorId: admin.id,
+      target: { type: 'user', id: user.id },
+      details: { by: 'admin' },
+    });
+    expect((await reset(token)).statusCode).toBe(204);
+    expect((await postLogin(t.app, user.email, NEW_PASSWORD)).statusCode).toBe(200);
+  });
+
+  it('is 403 for a non-admin, 404 for an unknown id, 409 for a disabled or password-less account', async () => {
+    const admin = await createUserAndLogin(t.app, 'admin');
+    const user = await registerAndLogin(t.app);
+    expectProblem(await sendLink(user.accessToken, admin.id), 403, 'forbidden');
+    expectProblem(
+      await sendLink(admin.accessToken, '7b0d3d1c-4c61-4c7e-9a53-0d6f3c2f9b11'),
+      404,
+      'not_found',
+    );
+    expectProblem(await sendLink(admin.accessToken, 'not-a-uuid'), 400, 'validation_failed');
+
+    const external = await t.app.services.users.createExternal(
+      {
+        email: uniqueEmail('oidc-only'),
+        name: 'Provider Only',
+        role: 'user',
+        emailVerified: true,
+        via: 'oidc',
+      },
+      {},
+    );
+    expectProblem(await sendLink(admin.accessToken, external.id), 409, 'conflict');
+    await t.app.services.usersRepo.update(user.id, { disabled: 1 });
+    expectProblem(await sendLink(admin.accessToken, user.id), 409, 'conflict');
+    await settled();
+    expect(mailsTo(user.email, /Reset your/)).toEqual([]);
+  });
+
+  it('answers 429 with Retry-After past the per-account e-mail limit', async () => {
+    const admin = await createUserAndLogin(t.app, 'admin');
+    const user = await registerAndLogin(t.app);
+    await settled();
+    expect((await sendLink(admin.accessToken, user.id)).statusCode).toBe(202);
+    expect((await sendLink(admin.accessToken, user.id)).statusCode).toBe(202);
+    const res = await sendLink(admin.accessToken, user.id);
+    expectProblem(res, 429, 'rate_limited');
+    expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
+  });
+});
+
 describe('a mail setting only the start can check', () => {
   it('fails the start with a config error naming the settings when the CA file cannot be read', async () => {
     const start = buildTestApp({
@@ -539,6 +606,7 @@ describe('without e-mail configured', () => {
         '/api/v1/auth/password/reset',
         '/api/v1/auth/email/verify',
         '/api/v1/auth/email/verification',
+        '/api/v1/users/7b0d3d1c-4c61-4c7e-9a53-0d6f3c2f9b11/password-reset',
       ]) {
         const res = await plain.app.inject({ method: 'POST', url, payload: {} });
         expectProblem(res, 404, 'not_found');

@@ -110,6 +110,7 @@ const EXPECTED_OPERATIONS = [
   'POST /api/v1/auth/password/reset',
   'POST /api/v1/auth/email/verify',
   'POST /api/v1/auth/email/verification',
+  'POST /api/v1/users/{id}/password-reset',
 ];
 
 const JSON_TYPE = { 'content-type': 'application/json' };
