@@ -32,7 +32,6 @@ import {
 } from './db/index.js';
 import { unsafeOverrides } from './config/unsafe-overrides.js';
 import { ConfigError } from './errors.js';
-import { Mailer } from './mail/index.js';
 import { Metrics } from './metrics/metrics.js';
 import { cookieNames } from './oidc/cookies.js';
 import { HandoffCodes } from './oidc/handoff-codes.js';
@@ -290,7 +289,7 @@ export async function createServices(config: Config, options: ServicesOptions): 
       issuer: mfaIssuerLabel(t.issuer),
       now,
     });
-    const accountEmail = createAccountEmail(config, {
+    const accountEmail = await createAccountEmail(config, {
       db,
       usersRepo,
       users,
@@ -398,7 +397,7 @@ function createWebhook(config: Config, logger: Logger, metrics: Metrics): Webhoo
 }
 
 /** The account e-mails when email.smtpUrl or email.outboxDir is set (the config rules ask for a link too). */
-function createAccountEmail(
+async function createAccountEmail(
   config: Config,
   deps: {
     db: Db;
@@ -410,7 +409,7 @@ function createAccountEmail(
     logger: Logger;
     now: () => number;
   },
-): AccountEmailService | undefined {
+): Promise<AccountEmailService | undefined> {
   const e = config.email;
   const transport =
     e.smtpUrl !== undefined
@@ -424,7 +423,9 @@ function createAccountEmail(
         ? { kind: 'outbox' as const, dir: e.outboxDir }
         : undefined;
   if (transport === undefined) return undefined;
-  let mailer: Mailer;
+  // Loaded only when e-mail is configured: nodemailer costs every start ~60 ms otherwise.
+  const { Mailer } = await import('./mail/index.js');
+  let mailer: InstanceType<typeof Mailer>;
   try {
     mailer = new Mailer({
       transport,
