@@ -3,7 +3,7 @@
  * SMTP server on loopback (smtp-server), and the tests follow the links it mails.
  */
 import type { LightMyRequestResponse } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { sha256Hex } from '../../src/crypto/index.js';
 import { ConfigError } from '../../src/errors.js';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
@@ -15,6 +15,7 @@ import {
   STRONG_PASSWORD,
   uniqueEmail,
 } from '../helpers/identity.js';
+import { holdNextPasswordCheck, holdNextPasswordHash } from '../helpers/hold-password-check.js';
 import { enrolMfa, loginWith } from '../helpers/mfa.js';
 import { startSmtpServer, type ReceivedMail, type TestSmtpServer } from '../helpers/smtp.js';
 import {
@@ -48,6 +49,9 @@ beforeAll(async () => {
       timeoutMs: 2_000,
     },
   });
+});
+afterEach(() => {
+  vi.restoreAllMocks();
 });
 afterAll(async () => {
   await t.app.close();
@@ -343,23 +347,11 @@ describe('POST /api/v1/auth/password/forgot and /reset', () => {
     const admin = await createUserAndLogin(t.app, 'admin');
     const user = await registerAndLogin(t.app);
     const token = await resetLink(user.email);
-    const hasher = t.app.services.hasher;
-    const hash = hasher.hash.bind(hasher);
-    let release = (): void => undefined;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    let hashed = (): void => undefined;
-    const newPasswordHashed = new Promise<void>((resolve) => (hashed = resolve));
-    hasher.hash = async (password) => {
-      const result = await hash(password);
-      hashed();
-      await gate;
-      return result;
-    };
+    const held = holdNextPasswordHash(t.app);
     let answer: Promise<LightMyRequestResponse>;
     try {
       answer = reset(token);
-      await newPasswordHashed;
-      hasher.hash = hash;
+      await held.reached;
       const disable = await t.app.inject({
         method: 'PATCH',
         url: `/api/v1/users/${user.id}`,
@@ -368,8 +360,7 @@ describe('POST /api/v1/auth/password/forgot and /reset', () => {
       });
       expect(disable.statusCode, disable.body).toBe(200);
     } finally {
-      hasher.hash = hash;
-      release();
+      held.release();
     }
     expectProblem(await answer, 400, 'invalid_reset_token');
     const row = await t.app.services.usersRepo.findById(user.id);
@@ -381,27 +372,14 @@ describe('POST /api/v1/auth/password/forgot and /reset', () => {
     // the password while the change's check of the old one is in flight.
     const user = await registerAndLogin(t.app);
     const token = await resetLink(user.email);
-    const hasher = t.app.services.hasher;
-    const verify = hasher.verify.bind(hasher);
-    let release = (): void => undefined;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    let checked = (): void => undefined;
-    const oldPasswordChecked = new Promise<void>((resolve) => (checked = resolve));
-    hasher.verify = async (stored, password) => {
-      const result = await verify(stored, password);
-      checked();
-      await gate;
-      return result;
-    };
+    const held = holdNextPasswordCheck(t.app);
     let change: Promise<LightMyRequestResponse>;
     try {
       change = changePassword(user.accessToken, STRONG_PASSWORD, ATTACKER_PASSWORD);
-      await oldPasswordChecked;
-      hasher.verify = verify;
+      await held.checking;
       expect((await reset(token)).statusCode).toBe(204);
     } finally {
-      hasher.verify = verify;
-      release();
+      held.release();
     }
     expectProblem(await change, 401, 'invalid_credentials');
     expectProblem(
