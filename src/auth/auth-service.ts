@@ -274,14 +274,7 @@ export class AuthService {
       ? await this.deps.hasher.verify(row.password_hash, input.currentPassword)
       : { ok: false };
     if (!current.ok) {
-      this.deps.events.emit({
-        ...context,
-        type: 'password.changed',
-        outcome: 'failure',
-        actorId: auth.userId,
-        target: { type: 'user', id: auth.userId },
-        details: { reason: 'wrong_current_password' },
-      });
+      this.passwordChangeFailed(context, auth.userId, 'wrong_current_password');
       throw new AppError('invalid_credentials', 'The current password is incorrect.');
     }
     await attempt.succeeded();
@@ -297,14 +290,7 @@ export class AuthService {
       });
     } catch (error) {
       if (isAppError(error) && error.code === 'invalid_credentials') {
-        this.deps.events.emit({
-          ...context,
-          type: 'password.changed',
-          outcome: 'failure',
-          actorId: auth.userId,
-          target: { type: 'user', id: auth.userId },
-          details: { reason: 'password_changed_meanwhile' },
-        });
+        this.passwordChangeFailed(context, auth.userId, 'password_changed_meanwhile');
       }
       throw error;
     }
@@ -391,6 +377,17 @@ export class AuthService {
       type: 'mfa.challenged',
       outcome: 'success',
       target: { type: 'user', id: userId },
+    });
+  }
+
+  private passwordChangeFailed(context: EventContext, userId: string, reason: string): void {
+    this.deps.events.emit({
+      ...context,
+      type: 'password.changed',
+      outcome: 'failure',
+      actorId: userId,
+      target: { type: 'user', id: userId },
+      details: { reason },
     });
   }
 
