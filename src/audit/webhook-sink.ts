@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics/metrics.js';
 import type {
@@ -147,16 +148,8 @@ export class WebhookSink implements SecurityEventSink {
     }
   }
 
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const signal = this.stop.signal;
-      const done = (): void => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      signal.addEventListener('abort', done, { once: true });
-    });
+  /** Waits `ms`, or less when close() stops the retries. */
+  private async sleep(ms: number): Promise<void> {
+    await delay(ms, undefined, { signal: this.stop.signal }).catch(() => undefined);
   }
 }

@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { deliveryFailure, type DeliveryFailure } from './delivery-failure.js';
 import { createDelivery, type MailDelivery, type MailTransport } from './mail-delivery.js';
@@ -263,19 +264,12 @@ export class Mailer {
     }
   }
 
-  /** Unref'd: a retry waiting must not keep the process alive; close() holds it up instead. */
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const signal = this.stop.signal;
-      const done = (): void => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      timer.unref();
-      signal.addEventListener('abort', done, { once: true });
-    });
+  /**
+   * Waits `ms`, or less when close() stops waiting. Unref'd: a retry waiting must not keep the
+   * process alive; close() holds it up instead.
+   */
+  private async sleep(ms: number): Promise<void> {
+    await delay(ms, undefined, { signal: this.stop.signal, ref: false }).catch(() => undefined);
   }
 }
 
