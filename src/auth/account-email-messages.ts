@@ -7,18 +7,21 @@ import type { MailMessage } from '../mail/index.js';
  * Nothing a user chose (their name) is written in: only their address and the service's name.
  */
 
-/** The e-mailed link: the front-end page with the token in its fragment. */
-function link(page: string, token: string): string {
-  return `${page}#token=${token}`;
-}
-
-export function passwordResetMessage(input: {
+/** What an e-mail carrying a link needs: its recipient, the page, the token and how long it works. */
+export interface LinkMessageInput {
   to: string;
   service: string;
   page: string;
   token: string;
   ttlMs: number;
-}): MailMessage {
+}
+
+/** The e-mailed link: the front-end page with the token in its fragment. */
+function link(page: string, token: string): string {
+  return `${page}#token=${token}`;
+}
+
+export function passwordResetMessage(input: LinkMessageInput): MailMessage {
   const minutes = Math.round(input.ttlMs / 60_000);
   return {
     to: input.to,
@@ -36,13 +39,7 @@ export function passwordResetMessage(input: {
   };
 }
 
-export function verificationMessage(input: {
-  to: string;
-  service: string;
-  page: string;
-  token: string;
-  ttlMs: number;
-}): MailMessage {
+export function verificationMessage(input: LinkMessageInput): MailMessage {
   const hours = Math.round(input.ttlMs / 3_600_000);
   return {
     to: input.to,
