@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { SUPPORTED_API_VERSIONS } from './api-versions.js';
+import { isLoopbackHost } from './loopback.js';
 import type { Config } from './schema.js';
 
 /** True for an IPv4/IPv6 address or a CIDR block of one. */
@@ -141,7 +142,7 @@ export function checkConfigRules(config: Config, label: (path: string) => string
   if (
     config.metrics.port !== undefined &&
     config.metrics.token === undefined &&
-    !['127.0.0.1', '::1', 'localhost'].includes(metricsHost)
+    !isLoopbackHost(metricsHost)
   ) {
     problems.push(
       `${label('metrics.host')} is "${metricsHost}", which is not loopback, and ${label('metrics.token')} is unset, so anyone who can reach it could read the metrics. Fix: set metrics.token, or keep metrics.host on 127.0.0.1.`,

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { isIPv4 } from 'node:net';
 import { rootCertificates } from 'node:tls';
 import type { SMTPTransportOptions } from 'nodemailer/lib/smtp-transport';
+import { isLoopbackHost } from '../config/loopback.js';
 
 /** Where and how to reach the SMTP relay; see {@link smtpTransportOptions}. */
 export interface SmtpTransport {
@@ -12,16 +12,6 @@ export interface SmtpTransport {
   timeoutMs: number;
   /** PEM file of CAs trusted in addition to Node's bundled roots (a private relay's CA). */
   caFile?: string;
-}
-
-/**
- * True for a host that cannot leave the machine: 127.0.0.0/8, ::1 and `localhost`. Only these may
- * speak SMTP in the clear (a local relay, the tests); anything else could be read on the way.
- */
-export function isLoopbackHost(host: string): boolean {
-  const bare = host.replace(/^\[(.*)\]$/, '$1').toLowerCase();
-  if (bare === 'localhost' || bare === '::1') return true;
-  return isIPv4(bare) && bare.startsWith('127.');
 }
 
 function decode(part: string): string {

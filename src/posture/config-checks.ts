@@ -1,5 +1,5 @@
 import { unsafeOverrides } from '../config/unsafe-overrides.js';
-import { isLoopbackHost } from './network-checks.js';
+import { isLoopbackHost } from '../config/loopback.js';
 import { pass, productionFail, type Outcome, type PostureCheck } from './types.js';
 
 /** OWASP's equivalent argon2id settings: memory (KiB) and the iterations it needs at least. */

@@ -1,10 +1,14 @@
 import { isIP } from 'node:net';
+import { isLoopbackHost } from '../config/loopback.js';
 import { pass, productionFail, type Outcome, type PostureCheck } from './types.js';
 
-/** True for a host name or address on this machine: traffic to it never crosses a network. */
-export function isLoopbackHost(host: string): boolean {
-  const bare = host.replace(/^\[|\]$/g, '');
-  return bare === 'localhost' || bare === '::1' || bare.startsWith('127.') || bare === '';
+/**
+ * The host node-postgres connects to for a connection URL: a `host` query parameter overrides
+ * the URL's host name; a path (a Unix socket directory) or nothing at all stays on this machine.
+ */
+function postgresHostIsLocal(url: URL): { local: boolean; host: string } {
+  const host = url.searchParams.get('host') ?? decodeURIComponent(url.hostname);
+  return { local: host === '' || host.startsWith('/') || isLoopbackHost(host), host };
 }
 
 /** Line 8: connections Bulwark makes itself (database, Redis, webhook) leave the host encrypted. */
@@ -18,13 +22,11 @@ export const backendTransportCheck: PostureCheck = {
       try {
         const url = new URL(database.url);
         const sslmode = url.searchParams.get('sslmode') ?? '';
-        if (
-          !isLoopbackHost(url.hostname) &&
-          !['require', 'verify-ca', 'verify-full'].includes(sslmode)
-        ) {
+        const { local, host } = postgresHostIsLocal(url);
+        if (!local && !['require', 'verify-ca', 'verify-full'].includes(sslmode)) {
           outcomes.push({
             status: 'warn',
-            reason: `database.url reaches ${url.hostname} without sslmode=verify-full: credentials and data cross the network unencrypted.`,
+            reason: `database.url reaches ${host} without sslmode=verify-full: credentials and data cross the network unencrypted.`,
             fix: 'add ?sslmode=verify-full to DATABASE_URL.',
           });
         }

@@ -1,5 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import * as client from 'openid-client';
+import { isLoopbackHost } from '../config/loopback.js';
 import { fetchText } from './fetch-text.js';
 import {
   InspectInputError,
@@ -69,9 +70,6 @@ export class PlaygroundInputError extends Error {
   }
 }
 
-const isLoopback = (url: URL): boolean =>
-  /^(127\.\d+\.\d+\.\d+|\[::1\]|localhost)$/i.test(url.hostname);
-
 /**
  * The strings of a metadata list. Discovery hands over the provider's JSON without checking its
  * types: a list may be a string, null, or hold anything.
@@ -118,7 +116,7 @@ function providerChecks(metadata: client.ServerMetadata, requested: URL): Inspec
   const plain = endpoints.filter((u) => {
     if (!URL.canParse(u)) return true;
     const url = new URL(u);
-    return url.protocol !== 'https:' && !isLoopback(url);
+    return url.protocol !== 'https:' && !isLoopbackHost(url.hostname);
   });
   if (plain.length > 0) add('https', 'fail', `Endpoints not on HTTPS: ${plain.join(', ')}.`);
   else if (requested.protocol === 'http:')
@@ -187,7 +185,10 @@ export class OidcPlayground {
     } catch {
       throw new PlaygroundInputError('The issuer is not a URL.', 'issuer');
     }
-    if (issuer.protocol !== 'https:' && !(issuer.protocol === 'http:' && isLoopback(issuer))) {
+    if (
+      issuer.protocol !== 'https:' &&
+      !(issuer.protocol === 'http:' && isLoopbackHost(issuer.hostname))
+    ) {
       throw new PlaygroundInputError(
         'The issuer must be https (plain http only on loopback, for a test provider).',
         'issuer',

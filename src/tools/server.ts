@@ -2,6 +2,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { extname } from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { isLoopbackHost } from '../config/loopback.js';
 import { AppError } from '../errors.js';
 import { installErrorHandling, sendMalformedUrl } from '../http/error-handler.js';
 import { jsonOnly } from '../http/json-body.js';
@@ -58,8 +59,11 @@ export function jsonForHtml(value: unknown): string {
     .replace(/\u2029/g, '\\u2029');
 }
 
-const isLoopbackHost = (host: string): boolean =>
-  /^(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?$/i.test(host);
+/** A `Host` header (name or address, then an optional port) that names loopback. */
+function hostHeaderIsLoopback(value: string): boolean {
+  const match = /^(\[[^\]]*\]|[^:[\]]*)(?::\d{1,5})?$/.exec(value);
+  return match !== null && isLoopbackHost(match[1]!);
+}
 
 async function fetchJwksText(url: string, timeoutMs: number): Promise<string> {
   const result = await fetchJwks(url, { timeoutMs, maxBytes: MAX_JWKS_BYTES });
@@ -114,7 +118,7 @@ export async function buildToolsApp(options: ToolsAppOptions): Promise<FastifyIn
   app.addHook('onRequest', (request, reply, done) => {
     for (const [name, value] of headers) reply.header(name, value);
     // DNS rebinding: a web page whose name now points at 127.0.0.1 must not reach the tools.
-    if (!isLoopbackHost(request.headers.host ?? '')) {
+    if (!hostHeaderIsLoopback(request.headers.host ?? '')) {
       done(
         new AppError(
           'bad_request',
@@ -249,13 +253,7 @@ export async function startToolsServer(options: {
   host: string;
   port: number;
 }): Promise<ToolsServer> {
-  if (
-    !isLoopbackHost(
-      options.host.includes(':') && !options.host.startsWith('[')
-        ? `[${options.host}]`
-        : options.host,
-    )
-  ) {
+  if (!isLoopbackHost(options.host)) {
     throw new Error(
       `the tools listen on loopback only (127.0.0.1, localhost, ::1), not ${options.host}`,
     );

@@ -340,6 +340,34 @@ describe('configuration checks', () => {
       redis: { url: 'rediss://cache.internal' },
     });
     expect(of(secure, 'https.backends')[0]!.status).toBe('pass');
+    const socket = findings({ ...PROD, database: { url: 'postgres:///app?host=/run/postgresql' } });
+    expect(of(socket, 'https.backends')[0]!.status).toBe('pass');
+  });
+
+  it('judges the host a backend is really reached at, not what its name looks like', () => {
+    // 127.example.com is a DNS name like any other; node-postgres connects to a `host` query
+    // parameter rather than the URL's host name.
+    const lookalike = findings({
+      ...PROD,
+      database: { url: 'postgres://u:p@127.db.example.com/app' },
+      redis: { url: 'redis://127.cache.example.com:6379' },
+    });
+    const reasons = of(lookalike, 'https.backends')
+      .map((f) => f.reason)
+      .join('\n');
+    expect(reasons).toContain('127.db.example.com without sslmode=verify-full');
+    expect(reasons).toContain('127.cache.example.com over plain redis://');
+    const overridden = findings({
+      ...PROD,
+      database: { url: 'postgres://u:p@localhost/app?host=db.internal' },
+    });
+    expect(of(overridden, 'https.backends')[0]).toMatchObject({ status: 'warn' });
+    expect(of(overridden, 'https.backends')[0]!.reason).toContain('db.internal without');
+    const plainOrigin = findings({
+      ...PROD,
+      cors: { origins: ['http://127.app.example.com'] },
+    });
+    expect(of(plainOrigin, 'cors.origins')[0]).toMatchObject({ status: 'warn' });
   });
 
   it('warns about an end-of-life or odd-numbered Node.js', () => {

@@ -82,6 +82,14 @@ describe('architecture', () => {
     expect(defining).toEqual(['tools/jwt-inspect.ts']);
   });
 
+  it('decides what is loopback in one place (src/config/loopback.ts)', () => {
+    // Five hand-written copies disagreed: two took any name starting with "127." for loopback.
+    const defining = files
+      .filter((f) => /\b(?:const|function) isLoopback\w*\b/.test(f.text))
+      .map((f) => relative(SRC, f.path));
+    expect(defining).toEqual(['config/loopback.ts']);
+  });
+
   it('catches an upward import (self-test)', () => {
     const bad = { path: join(SRC, 'db', 'x.ts'), text: "import { buildApp } from '../app.js';" };
     expect(upwardImports([bad])).toEqual(['db/x.ts -> app.ts']);

@@ -63,9 +63,17 @@ describe('the tools server', () => {
   });
 
   it('answers only to loopback host names (DNS rebinding)', async () => {
-    const res = await tools.inject({ url: '/jwt', headers: { host: 'evil.example:4000' } });
-    expect(res.statusCode).toBe(400);
-    expect(res.headers['content-type']).toContain('application/problem+json');
+    for (const host of [
+      'evil.example:4000',
+      '127.0.0.1.nip.io:4000',
+      'localhost.evil.example',
+      '127.0.0.1:4000@evil.example',
+      '[::1]x:4000',
+    ]) {
+      const res = await tools.inject({ url: '/jwt', headers: { host } });
+      expect(res.statusCode, host).toBe(400);
+      expect(res.headers['content-type']).toContain('application/problem+json');
+    }
     for (const host of ['localhost:4000', '[::1]:4000', '127.0.0.1']) {
       expect((await tools.inject({ url: '/jwt', headers: { host } })).statusCode).toBe(200);
     }

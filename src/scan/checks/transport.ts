@@ -1,12 +1,10 @@
+import { isLoopbackHost } from '../../config/loopback.js';
 import { check, evidence, finding, header, type Check, type ScanContext } from '../context.js';
 import type { ProbeResponse, ScanFinding } from '../types.js';
 
 const LINE = 8;
 const ONE_YEAR = 31_536_000;
 const DAY_MS = 86_400_000;
-
-const isLoopback = (host: string): boolean =>
-  /^127\.|^\[?::1\]?$|^localhost$/i.test(host.replace(/^\[|\]$/g, ''));
 
 /** HTTPS: the scheme, the protocol versions spoken, the certificate, HSTS. */
 export function transportChecks(ctx: ScanContext): Check[] {
@@ -49,7 +47,7 @@ function plainHttpCheck(ctx: ScanContext): ScanFinding {
       },
     );
   }
-  return isLoopback(host)
+  return isLoopbackHost(host)
     ? finding(
         'tls.https',
         LINE,
