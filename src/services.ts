@@ -258,17 +258,6 @@ export async function createServices(config: Config, options: ServicesOptions): 
         now,
       },
     );
-    const users = new UsersService({
-      repo: usersRepo,
-      hasher,
-      cipher: new FieldCipher(keyring, ENCRYPTED_COLUMNS.usersPhone.purpose),
-      sessions,
-      permissions,
-      events,
-      passwords: config.passwords,
-      emailTokens: new EmailTokensRepository(db.kysely),
-      now,
-    });
     const limited = config.rateLimit.enabled;
     if (!limited) {
       logger.warn(
@@ -278,6 +267,18 @@ export async function createServices(config: Config, options: ServicesOptions): 
     const throttle = limited
       ? new LoginThrottle(store, config.rateLimit.login, events)
       : NO_LOGIN_THROTTLE;
+    const users = new UsersService({
+      repo: usersRepo,
+      hasher,
+      cipher: new FieldCipher(keyring, ENCRYPTED_COLUMNS.usersPhone.purpose),
+      sessions,
+      permissions,
+      events,
+      passwords: config.passwords,
+      emailTokens: new EmailTokensRepository(db.kysely),
+      loginThrottle: throttle,
+      now,
+    });
     const mfa = new MfaService({
       repo: new MfaRepository(db.kysely),
       users: usersRepo,

@@ -155,6 +155,23 @@ export class LoginThrottle {
     };
   }
 
+  /**
+   * After a password reset (a link that reached the account's mailbox, or an operator): the
+   * failed-password counts of the account, and of the account with the client the reset came
+   * from, start afresh, so an owner who locked themselves out by mistyping is not refused the new
+   * password (OWASP Forgot Password Cheat Sheet). Guesses made against the old password say
+   * nothing about the new one. Wrong MFA codes stay counted: the reset changed only the password.
+   * Best effort: a store failure must not fail a reset that is already written.
+   */
+  async afterPasswordReset(email: string, context: EventContext): Promise<void> {
+    const account = accountKey(email);
+    await Promise.allSettled([
+      this.account.delete(account),
+      this.accountGate.delete(account),
+      ...(context.ip ? [this.accountClient.delete(`${account}|${clientKey(context.ip)}`)] : []),
+    ]);
+  }
+
   private async count(
     counter: RateLimiterAbstract,
     key: string,
@@ -204,8 +221,12 @@ function accountKey(email: string): string {
 }
 
 /** The throttle when rate limiting is turned off: counts nothing. */
-export const NO_LOGIN_THROTTLE: Pick<LoginThrottle, 'begin' | 'beginSecondFactor'> = {
+export const NO_LOGIN_THROTTLE: Pick<
+  LoginThrottle,
+  'begin' | 'beginSecondFactor' | 'afterPasswordReset'
+> = {
   begin: () =>
     Promise.resolve({ succeeded: () => Promise.resolve(), refund: () => Promise.resolve() }),
   beginSecondFactor: () => Promise.resolve({ succeeded: () => Promise.resolve() }),
+  afterPasswordReset: () => Promise.resolve(),
 };

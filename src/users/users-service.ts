@@ -38,6 +38,8 @@ export interface UsersServiceDeps {
   passwords: Config['passwords'];
   /** The e-mailed reset links: a password written any way makes the outstanding ones stop working. */
   emailTokens?: Pick<EmailTokensRepository, 'deleteForUser'>;
+  /** The failed-login throttle, told of each reset (its counts of the old password end). */
+  loginThrottle?: { afterPasswordReset(email: string, context: EventContext): Promise<void> };
   now?: () => number;
 }
 
@@ -239,6 +241,8 @@ export class UsersService {
     // A reset link asked for before this password was set (perhaps by whoever the owner is
     // changing it against) must not undo it (OWASP Forgot Password Cheat Sheet).
     await this.deps.emailTokens?.deleteForUser(row.id, 'password_reset');
+    if (write.kind === 'reset')
+      await this.deps.loginThrottle?.afterPasswordReset(row.email, write.actor);
     const { event, reason } = PASSWORD_WRITES[write.kind];
     this.deps.events.emit({
       ...write.actor,

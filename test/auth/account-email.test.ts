@@ -48,6 +48,8 @@ beforeAll(async () => {
       perAccountPerHour: 3,
       timeoutMs: 2_000,
     },
+    // The default account + client limit, for the lock-out test; no other test fails that often.
+    rateLimit: { login: { accountClientFailures: 5 } },
   });
 });
 afterEach(() => {
@@ -323,6 +325,35 @@ describe('POST /api/v1/auth/password/forgot and /reset', () => {
     const token = await resetLink(user.email);
     expect((await reset(token)).statusCode).toBe(204);
     expectProblem(await loginWith(t.app, user.email, {}, NEW_PASSWORD), 401, 'mfa_required');
+  });
+
+  it('gives an owner who locked themselves out by mistyping a fresh start with the new password, and counts on', async () => {
+    const user = await registerAndLogin(t.app);
+    const client = '203.0.113.77';
+    const fromClient = (password: string): Promise<LightMyRequestResponse> =>
+      t.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/login',
+        payload: { email: user.email, password },
+        remoteAddress: client,
+      });
+    for (let i = 0; i < 5; i += 1)
+      expectProblem(await fromClient('not my password'), 401, 'invalid_credentials');
+    // The account + client limit (5 failures / 15 min) now refuses even the right password.
+    expectProblem(await fromClient(STRONG_PASSWORD), 429, 'rate_limited');
+    const token = await resetLink(user.email);
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/password/reset',
+      payload: { token, newPassword: NEW_PASSWORD },
+      remoteAddress: client,
+    });
+    expect(res.statusCode, res.body).toBe(204);
+    expect((await fromClient(NEW_PASSWORD)).statusCode).toBe(200);
+    // Guessing starts again from zero against the new password, and is limited as before.
+    for (let i = 0; i < 5; i += 1)
+      expectProblem(await fromClient('still not it'), 401, 'invalid_credentials');
+    expectProblem(await fromClient(NEW_PASSWORD), 429, 'rate_limited');
   });
 
   it('refuses malformed tokens, unknown fields and a missing address with a problem', async () => {

@@ -148,5 +148,25 @@ for (const store of stores) {
       await new Promise((r) => setTimeout(r, 1_100));
       expect((await login(user.email, STRONG_PASSWORD, '203.0.113.52')).statusCode).toBe(200);
     });
+
+    it('starts the counts of an account afresh after a password reset (link or operator)', async () => {
+      const user = await registerAndLogin(t.app);
+      const resetFrom = '198.51.100.9';
+      // The owner mistypes from their own client until that pair is refused (5) and the account
+      // is slowed (8 free failures, then delays).
+      for (let i = 0; i < 5; i++) {
+        expect((await login(user.email, 'wrong password 1234', resetFrom)).statusCode).toBe(401);
+      }
+      expect((await login(user.email, STRONG_PASSWORD, resetFrom)).statusCode).toBe(429);
+      for (let i = 0; i < 4; i++) {
+        await login(user.email, 'wrong password 1234', `203.0.114.${i}`);
+      }
+      expect((await login(user.email, STRONG_PASSWORD, '203.0.114.50')).statusCode).toBe(429);
+      // The path of an e-mailed link and of `bulwark user set-password`.
+      const fresh = 'a brand new passphrase 2026';
+      await t.app.services.users.setPassword(user.id, fresh, { ip: resetFrom });
+      expect((await login(user.email, fresh, resetFrom)).statusCode).toBe(200);
+      expect((await login(user.email, fresh, '203.0.114.51')).statusCode).toBe(200);
+    });
   });
 }
