@@ -234,6 +234,7 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
       limits: services.rateLimits,
       tokens: services.accessTokens,
       events: services.events,
+      sessions: services.sessionState,
     });
   }
   jsonOnly(app, config.http.maxJsonDepth);

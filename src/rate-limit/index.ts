@@ -5,6 +5,7 @@ import { hasAuthorization, verifiedBearer } from '../access/bearer.js';
 import { AppError } from '../errors.js';
 import type { SecurityEvents } from '../security-events.js';
 import type { AccessTokens } from '../tokens/access-token.js';
+import type { SessionState } from '../tokens/session-state.js';
 import { clientKey } from './client-key.js';
 import { RateLimitExceeded, type RateLimits, type RateLimitState } from './rate-limits.js';
 
@@ -16,6 +17,12 @@ export interface RateLimitingOptions {
   limits: RateLimits;
   tokens: AccessTokens;
   events: SecurityEvents;
+  /**
+   * Whether a token's session is still active (`services.sessionState`): the token of an ended
+   * session counts against the client address, not its user. Without it such a token keeps
+   * spending its user's budget until it expires.
+   */
+  sessions?: Pick<SessionState, 'knownState' | 'isActive'>;
 }
 
 /**
@@ -35,26 +42,33 @@ export function rateLimitHeaders(
 }
 
 /**
- * Who a request counts against: the user when it carries a valid access token, otherwise the
- * client address (IPv6 by /64).
+ * Who a request counts against: the user when it carries a valid access token of an active
+ * session, otherwise the client address (IPv6 by /64).
  *
  * Why key users here, before the body is read, rather than after `authenticate`: the pipeline
  * limits before doing any work for the request (SPEC "Shape of the code"), and verifying the
  * token's signature is cheap and needs no database; the claims are memoised per request, so
- * `authenticate` does not verify twice. The session is not checked here: an ended session's
- * token still counts against its own user, which is harmless, and authenticate refuses it later.
- * An invalid token counts against the client address.
+ * `authenticate` does not verify twice. The session is checked too, as `authenticate` checks it
+ * (from memory, or one database read per session that is then remembered): the token of a
+ * logout, a password change or a revocation still verifies until it expires, and whoever kept it
+ * must not spend its user's budget and lock the owner's new sessions out with 429s. It counts
+ * against the sender's address instead, like an invalid token.
  */
 async function callerKey(
   request: FastifyRequest,
   tokens: AccessTokens,
+  sessions: RateLimitingOptions['sessions'],
 ): Promise<{ key: string; userId: string | null }> {
   if (hasAuthorization(request)) {
     try {
       const claims = await verifiedBearer(request, tokens);
-      return { key: `user:${claims.sub}`, userId: claims.sub };
+      const active =
+        sessions === undefined ||
+        (sessions.knownState(claims.sid) ?? (await sessions.isActive(claims.sid)));
+      if (active) return { key: `user:${claims.sub}`, userId: claims.sub };
     } catch {
-      // Refused by authenticate on routes that need it; here it is just anonymous.
+      // Refused by authenticate on routes that need it; here it is just anonymous (a database
+      // that cannot say whether the session is active included: authenticate answers for it).
     }
   }
   return { key: clientKey(request.ip), userId: null };
@@ -71,7 +85,7 @@ export const rateLimiting = fp(
     app.addHook('onRequest', async (request, reply) => {
       const policy = request.routeOptions.config?.rateLimit;
       if (policy === false) return;
-      const { key, userId } = await callerKey(request, opts.tokens);
+      const { key, userId } = await callerKey(request, opts.tokens, opts.sessions);
       const states: RateLimitState[] = [];
       try {
         states.push(await opts.limits.consume('general', key));

@@ -3,7 +3,7 @@ import { createConfig } from '../../src/config/index.js';
 import { buildApp } from '../../src/app.js';
 import { buildTestApp, LogCapture, testConfigInput, type TestApp } from '../helpers/app.js';
 import { createTestDb } from '../helpers/db.js';
-import { bearer, registerAndLogin, uniqueEmail } from '../helpers/identity.js';
+import { bearer, registerAndLogin, STRONG_PASSWORD, uniqueEmail } from '../helpers/identity.js';
 
 const securityEvents = (t: TestApp, type: string): Record<string, unknown>[] =>
   t.logs.lines
@@ -189,6 +189,69 @@ describe('per-user limits', () => {
     });
     expect(res.statusCode).toBe(401);
     expect(res.headers['ratelimit-remaining']).toBe('5');
+  });
+});
+
+describe('tokens of ended sessions', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await buildTestApp({ rateLimit: { general: { points: 6, durationSeconds: 60 } } });
+  });
+  afterAll(() => t.app.close());
+
+  const me = (accessToken: string, remoteAddress: string) =>
+    t.app.inject({
+      method: 'GET',
+      url: '/api/v1/users/me',
+      remoteAddress,
+      headers: bearer(accessToken),
+    });
+
+  it("count against the sender's address, not the user's budget, which a revoked token cannot spend", async () => {
+    // The owner signs out (a lost laptop, a token seen in a log): that token is refused from now
+    // on, and whoever still holds it must not be able to lock the owner out of the API either.
+    const user = await registerAndLogin(t.app);
+    const logout = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/logout',
+      remoteAddress: '192.0.2.1',
+      headers: bearer(user.accessToken),
+    });
+    expect(logout.statusCode).toBe(204);
+    const statuses: number[] = [];
+    for (let i = 0; i < 8; i++)
+      statuses.push((await me(user.accessToken, '198.51.100.7')).statusCode);
+    // Counted against 198.51.100.7: refused as invalid, then limited there.
+    expect(statuses).toEqual([401, 401, 401, 401, 401, 401, 429, 429]);
+
+    const again = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/login',
+      remoteAddress: '203.0.113.9',
+      payload: { email: user.email, password: STRONG_PASSWORD },
+    });
+    expect(again.statusCode, again.body).toBe(200);
+    const fresh = again.json<{ accessToken: string }>().accessToken;
+    const res = await me(fresh, '203.0.113.9');
+    expect(res.statusCode, res.body).toBe(200);
+    // The user's budget is spent only by the owner: the logout and this request.
+    expect(res.headers['ratelimit-remaining']).toBe('4');
+  });
+
+  it('are known ended on an instance that never saw the end (the database is asked)', async () => {
+    const user = await registerAndLogin(t.app);
+    await t.app.services.sessions.end({ id: user.sessionId, userId: user.id }, 'revoked', {});
+    // An instance that never saw the end: its memory knows nothing of the session.
+    t.app.services.sessionState.forgetActive();
+    for (let i = 0; i < 6; i++) await me(user.accessToken, '198.51.100.8');
+    const login = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/login',
+      remoteAddress: '203.0.113.10',
+      payload: { email: user.email, password: STRONG_PASSWORD },
+    });
+    const res = await me(login.json<{ accessToken: string }>().accessToken, '203.0.113.10');
+    expect(res.statusCode, res.body).toBe(200);
   });
 });
 
