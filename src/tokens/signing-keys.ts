@@ -71,6 +71,8 @@ export class SigningKeyStore {
   private current: SigningKey | undefined;
   private verification = new Map<string, VerificationKey>();
   private lastReload = 0;
+  /** When an unknown `kid` last made the keys reload: its own budget (see verificationKey). */
+  private lastKidReload = Number.NEGATIVE_INFINITY;
   private reloading: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private readonly now: () => number;
@@ -157,11 +159,26 @@ export class SigningKeyStore {
   /**
    * The public key for `kid`, or undefined. An unknown kid triggers at most one reload per
    * interval, so keys rotated by another instance are picked up without a restart.
+   *
+   * The interval counts unknown-kid reloads only. Measured from any reload, the periodic one
+   * included, an instance whose timer fired just before another instance rotated and began
+   * signing with the new key refused every token naming it for up to the interval: valid tokens
+   * of real users answered 401 after a routine rotation. Forged kids still cost at most one
+   * database read per interval.
    */
   async verificationKey(kid: string): Promise<VerificationKey | undefined> {
     const found = this.usable(kid);
     if (found) return found;
-    if (this.now() - this.lastReload < (this.options.reloadIntervalMs ?? 10_000)) return undefined;
+    const now = this.now();
+    if (now - this.lastKidReload < (this.options.reloadIntervalMs ?? 10_000)) return undefined;
+    this.lastKidReload = now;
+    // A reload already in flight may have read the keys before this one was created: it is
+    // waited for, then the keys are read again if the kid is still unknown.
+    if (this.reloading) {
+      await this.reloading.catch(() => undefined);
+      const loaded = this.usable(kid);
+      if (loaded) return loaded;
+    }
     this.reloading ??= this.reload().finally(() => (this.reloading = undefined));
     await this.reloading;
     return this.usable(kid);

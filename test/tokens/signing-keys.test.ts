@@ -315,6 +315,20 @@ describe('several instances on one database', () => {
     expect(await meStatus(await signWith(previous, alice), other)).toBe(200);
   });
 
+  it('verify a token naming a key rotated elsewhere even right after their own periodic reload', async () => {
+    // Each instance re-reads the keys on its own timer. This one's fired just before another
+    // instance rotated and began signing with the new key: a token naming it must still verify
+    // here (the periodic reload is no forged kid, and must not hold the reload for one back).
+    clock += RELOAD_INTERVAL_MS;
+    await other.services.signingKeys.reload();
+    clock += 1_000;
+    const { kid } = await t.app.services.signingKeys.rotate();
+    const token = await loginFresh(t.app, alice);
+    expect(kidOf(token)).toBe(kid);
+    clock += 1_000;
+    expect(await meStatus(token, other)).toBe(200);
+  });
+
   it('switch to a key rotated elsewhere (e.g. by `bulwark keys rotate`) within the refresh interval, unprompted', async () => {
     const { kid } = await t.app.services.signingKeys.rotate();
     // No request names the new kid: only the periodic refresh can bring it to the other instance.
