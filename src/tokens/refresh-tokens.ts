@@ -88,15 +88,31 @@ export class RefreshTokens {
     return { token: next, session };
   }
 
+  /**
+   * Ends the session of a replayed token. Replays that arrive together (a thief's retries, or
+   * the thief and the owner at once) all read the session as active; only the one that ends it
+   * records the detection, so one theft is one refresh.reused (and one alert), just before the
+   * session.ended it causes. A session that something else (a logout) ended meanwhile still gets
+   * its detection recorded: the replay is a theft signal all the same.
+   */
   private async reuseDetected(session: SessionRow, context: EventContext): Promise<void> {
-    this.events.emit({
-      ...context,
-      type: 'refresh.reused',
-      outcome: 'denied',
-      target: { type: 'session', id: session.id },
-      details: { userId: session.user_id },
-    });
-    await this.sessions.end({ id: session.id, userId: session.user_id }, 'refresh_reuse', context);
+    const detected = () =>
+      this.events.emit({
+        ...context,
+        type: 'refresh.reused',
+        outcome: 'denied',
+        target: { type: 'session', id: session.id },
+        details: { userId: session.user_id },
+      });
+    const ended = await this.sessions.end(
+      { id: session.id, userId: session.user_id },
+      'refresh_reuse',
+      context,
+      detected,
+    );
+    if (!ended && (await this.sessions.find(session.id))?.end_reason !== 'refresh_reuse') {
+      detected();
+    }
   }
 
   private row(token: string, session: SessionRow) {

@@ -87,16 +87,22 @@ export class Sessions {
     return this.repo.touch(sessionId, this.now());
   }
 
-  /** Ends one session; false when it had already ended. */
+  /**
+   * Ends one session; false when it had already ended. `cause`, when given, runs only if this
+   * call ended it, before its session.ended event: the event of what ended it (a detected
+   * refresh-token reuse) comes first in the audit trail, once however many calls raced.
+   */
   async end(
     session: { id: string; userId: string },
     reason: SessionEndReason,
     context: EventContext & { actorId?: string | null },
+    cause?: () => void,
   ): Promise<boolean> {
     const ended = await this.repo.end(session.id, reason, this.now());
     this.state.markEnded([session.id]);
     this.options.revocations?.publish([session.id]);
     if (ended) {
+      cause?.();
       this.events.emit({
         ...context,
         type: 'session.ended',

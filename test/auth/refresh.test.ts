@@ -387,4 +387,39 @@ describe('reuse detection with no grace window', () => {
     await expectRefreshRefused(strict.app, third.refreshToken);
     await expectAccessRefused(strict.app, third.accessToken);
   });
+
+  it('records one detection for replays that arrive together: one refresh.reused, one session.ended', async () => {
+    const user = await registerAndLogin(strict.app);
+    await refreshOk(strict.app, user.refreshToken);
+    strictClock += 1_000;
+    const events = captureEvents(strict.app);
+    // Every replay reads the session as active before any of them ends it, as requests that
+    // arrive together on a pool of database connections do.
+    const REPLAYS = 4;
+    const sessions = strict.app.services.sessions;
+    const find = sessions.find.bind(sessions);
+    let read = 0;
+    let allRead!: () => void;
+    const barrier = new Promise<void>((resolve) => (allRead = resolve));
+    const spy = vi.spyOn(sessions, 'find').mockImplementation(async (id) => {
+      const row = await find(id);
+      if (++read === REPLAYS) allRead();
+      await barrier;
+      return row;
+    });
+    try {
+      const results = await Promise.all(
+        Array.from({ length: REPLAYS }, () => postRefresh(strict.app, user.refreshToken)),
+      );
+      for (const res of results) expectProblem(res, 401, 'invalid_refresh_token');
+    } finally {
+      spy.mockRestore();
+    }
+    // One theft, one alert: the refresh.reused count feeds BulwarkRefreshTokenReuse.
+    expect(events.filter((e) => e.type === 'refresh.reused')).toHaveLength(1);
+    expect(events.filter((e) => e.type === 'session.ended')).toHaveLength(1);
+    expect((await strict.app.services.sessions.find(user.sessionId))?.end_reason).toBe(
+      'refresh_reuse',
+    );
+  });
 });
