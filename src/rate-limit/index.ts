@@ -52,14 +52,16 @@ export function rateLimitHeaders(
  * (from memory, or one database read per session that is then remembered): the token of a
  * logout, a password change or a revocation still verifies until it expires, and whoever kept it
  * must not spend its user's budget and lock the owner's new sessions out with 429s. It counts
- * against the sender's address instead, like an invalid token.
+ * against the sender's address instead, like an invalid token. Routes that take no access token
+ * (`config.rateLimitKey: 'client'`: sign-in, registration, refresh) count against the address
+ * whatever comes along, or each account a client holds would be a fresh budget.
  */
 async function callerKey(
   request: FastifyRequest,
   tokens: AccessTokens,
   sessions: RateLimitingOptions['sessions'],
 ): Promise<{ key: string; userId: string | null }> {
-  if (hasAuthorization(request)) {
+  if (hasAuthorization(request) && request.routeOptions.config?.rateLimitKey !== 'client') {
     try {
       const claims = await verifiedBearer(request, tokens);
       const active =

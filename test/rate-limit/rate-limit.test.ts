@@ -255,6 +255,61 @@ describe('tokens of ended sessions', () => {
   });
 });
 
+describe('routes that take no access token', () => {
+  const AUTH_POINTS = 7;
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await buildTestApp({ rateLimit: { auth: { points: AUTH_POINTS } } });
+  });
+  afterAll(() => t.app.close());
+
+  it('count against the client address even when a valid bearer token comes along', async () => {
+    // A bearer token means nothing to login, register or refresh. Keyed by its user, every
+    // account a client holds (and registering makes more) was a fresh auth budget from one address.
+    const tokens: string[] = [];
+    for (let i = 0; i < 3; i++) tokens.push((await registerAndLogin(t.app)).accessToken);
+    const attempt = (url: string, payload: Record<string, unknown>, token?: string) =>
+      t.app.inject({
+        method: 'POST',
+        url,
+        remoteAddress: '198.51.100.20',
+        payload,
+        headers: token === undefined ? {} : bearer(token),
+      });
+    const login = (token?: string) =>
+      attempt(
+        '/api/v1/auth/login',
+        { email: uniqueEmail(), password: 'wrong password 123' },
+        token,
+      );
+    for (let i = 0; i < AUTH_POINTS; i++) expect((await login()).statusCode).toBe(401);
+    expect((await login()).statusCode).toBe(429);
+    for (const token of tokens) {
+      expect((await login(token)).statusCode).toBe(429);
+      expect(
+        (await attempt('/api/v1/auth/refresh', { refreshToken: 'bwr_x' }, token)).statusCode,
+      ).toBe(429);
+      expect(
+        (
+          await attempt(
+            '/api/v1/auth/register',
+            { email: uniqueEmail(), password: STRONG_PASSWORD, name: 'Spare' },
+            token,
+          )
+        ).statusCode,
+      ).toBe(429);
+    }
+    // Routes that do take the token still count it against its user, from any address.
+    const me = await t.app.inject({
+      method: 'GET',
+      url: '/api/v1/users/me',
+      remoteAddress: '198.51.100.20',
+      headers: bearer(tokens[0]!),
+    });
+    expect(me.statusCode).toBe(200);
+  });
+});
+
 describe('rateLimit.enabled=false', () => {
   it('turns limits off with a warning at start', async () => {
     const t = await buildTestApp({
