@@ -82,6 +82,17 @@ export async function startServer(
     await app.close();
     throw error;
   }
+  // A minute after the start, then hourly: old sessions and e-mail links go (db/housekeeping.ts).
+  app.services.housekeeping.start({ firstDelayMs: 60_000, intervalMs: 3_600_000 }, (outcome) => {
+    if (outcome.error !== undefined) {
+      app.log.warn({ err: outcome.error }, 'housekeeping failed; the next run tries again');
+    } else if (outcome.result!.sessions + outcome.result!.emailTokens > 0) {
+      app.log.info(
+        { deleted: outcome.result },
+        'housekeeping: deleted old sessions and e-mail links',
+      );
+    }
+  });
   return {
     app,
     url,

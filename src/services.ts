@@ -21,6 +21,7 @@ import {
   createDatabase,
   EmailTokensRepository,
   ENCRYPTED_COLUMNS,
+  Housekeeping,
   IdentitiesRepository,
   MfaRepository,
   migrateToLatest,
@@ -84,6 +85,8 @@ export interface Services {
   accountEmail: AccountEmailService | undefined;
   /** Sign-in with OpenID Connect providers (no routes answer when none is configured). */
   oidc: OidcService;
+  /** Deletes sessions and e-mail links past tokens.sessionRetentionSeconds (started by startServer). */
+  housekeeping: Housekeeping;
   close(): Promise<void>;
 }
 
@@ -332,6 +335,10 @@ export async function createServices(config: Config, options: ServicesOptions): 
       loginTtlMs: config.oidc.loginTtlSeconds * 1000,
       now,
     });
+    const housekeeping = new Housekeeping(db.kysely, {
+      retentionMs: t.sessionRetentionSeconds * 1000,
+      now,
+    });
     return {
       config,
       db,
@@ -356,10 +363,12 @@ export async function createServices(config: Config, options: ServicesOptions): 
       mfa,
       accountEmail,
       oidc,
+      housekeeping,
       async close() {
         // Events still queued are written before the database closes; webhooks are abandoned
         // rather than holding shutdown through their retries (they are in the log and the table).
         signingKeys?.close();
+        await housekeeping.close();
         await accountEmail?.close();
         await webhook?.close();
         await auditSink.flush();

@@ -400,6 +400,13 @@ export const ConfigSchema = Type.Object(
           maximum: 31_536_000,
           description: 'A session ends this long after login whatever its activity (30 days).',
         }),
+        sessionRetentionSeconds: Type.Integer({
+          default: 2_592_000,
+          minimum: 3_600,
+          maximum: 315_360_000,
+          description:
+            'Ended or expired sessions, with their refresh tokens, and expired e-mail links are deleted this long after they ended (30 days); their events stay in the audit log.',
+        }),
         refreshReuseGraceSeconds: Type.Integer({
           default: 10,
           minimum: 0,

@@ -18,6 +18,7 @@ export {
   type UserCursor,
 } from './users-repository.js';
 export { SessionsRepository } from './sessions-repository.js';
+export { Housekeeping, type HousekeepingOptions, type PruneResult } from './housekeeping.js';
 export { RefreshTokensRepository } from './refresh-tokens-repository.js';
 export { SigningKeysRepository } from './signing-keys-repository.js';
 export { IdentitiesRepository } from './identities-repository.js';

@@ -1,7 +1,10 @@
 import type { Insertable, Kysely } from 'kysely';
 import type { Database, SessionRow, SessionsTable } from './types.js';
 
-/** Reads and writes the `sessions` table. A session is never deleted, only ended. */
+/**
+ * Reads and writes the `sessions` table. A session is ended, never deleted here; Housekeeping
+ * deletes it once it is past the retention period.
+ */
 export class SessionsRepository {
   constructor(private readonly db: Kysely<Database>) {}
 
