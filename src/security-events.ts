@@ -32,6 +32,7 @@ export const SECURITY_EVENT_TYPES = [
   'keys.master_rotated',
   'keys.reencrypted',
   'config.unsafe_override',
+  'audit.pruned',
   'oidc.login_started',
   'oidc.login_succeeded',
   'oidc.login_failed',

@@ -17,7 +17,12 @@ export type BrokenLinkReason =
    * A row outside the chain: below its start (the genesis or a prune checkpoint) or after its
    * head. It was inserted, yet the admin query would show it as a genuine event.
    */
-  | 'unchained_row';
+  | 'unchained_row'
+  /**
+   * The checkpoint the chain starts from has no `audit.pruned` link naming it: it was written by
+   * hand, and the rows below it deleted, which is how a whole stretch of history is removed.
+   */
+  | 'unattested_checkpoint';
 
 export type VerifyResult =
   | { ok: true; checked: number; fromSeq: number; headSeq: number }
@@ -46,6 +51,40 @@ export class AuditChainBrokenError extends Error {
     );
     this.name = 'AuditChainBrokenError';
   }
+}
+
+/** What an `audit.pruned` link says about the checkpoint its prune recorded. */
+interface PruneAttestation {
+  checkpointSeq: number;
+  checkpointHash: string;
+}
+
+/** True when `row` is the `audit.pruned` link of exactly this checkpoint. */
+function attests(row: AuditEventRow, checkpoint: { seq: number; hash: string }): boolean {
+  if (row.type !== 'audit.pruned') return false;
+  try {
+    const details = JSON.parse(row.details) as Partial<PruneAttestation>;
+    return details.checkpointSeq === checkpoint.seq && details.checkpointHash === checkpoint.hash;
+  } catch {
+    return false;
+  }
+}
+
+/** Links `contents` after the head; runs under the chain lock with that lock's `repo`. */
+async function appendLinks(
+  repo: AuditEventsRepository,
+  contents: ReadonlyArray<ReturnType<typeof rowContent>>,
+): Promise<void> {
+  let { seq, hash } = await repo.head();
+  const rows: AuditEventRow[] = [];
+  for (const content of contents) {
+    seq += 1;
+    const link = { ...content, seq, prev_hash: hash };
+    hash = linkHash(link);
+    rows.push({ ...link, hash });
+  }
+  await repo.insert(rows);
+  await repo.setHead(seq, hash);
 }
 
 /** Turns a recorded event into a row's content (everything but chain position and hashes). */
@@ -79,18 +118,7 @@ export class AuditLog {
   async append(events: readonly RecordedSecurityEvent[]): Promise<void> {
     if (events.length === 0) return;
     const contents = events.map(rowContent);
-    await this.repo.withChainLock(async (repo) => {
-      let { seq, hash } = await repo.head();
-      const rows: AuditEventRow[] = [];
-      for (const content of contents) {
-        seq += 1;
-        const link = { ...content, seq, prev_hash: hash };
-        hash = linkHash(link);
-        rows.push({ ...link, hash });
-      }
-      await repo.insert(rows);
-      await repo.setHead(seq, hash);
-    });
+    await this.repo.withChainLock((repo) => appendLinks(repo, contents));
   }
 
   /** One page of events, newest first. */
@@ -110,6 +138,8 @@ export class AuditLog {
     let expectedSeq = fromSeq + 1;
     let prevHash = checkpoint?.hash ?? GENESIS_HASH;
     let checked = 0;
+    // A checkpoint is trusted only with the chained `audit.pruned` link its prune appended.
+    let attested = checkpoint === undefined;
     const broken = (
       seq: number,
       id: string | null,
@@ -130,6 +160,7 @@ export class AuditLog {
         if (row.seq !== expectedSeq) return broken(expectedSeq, null, 'missing_rows');
         if (row.prev_hash !== prevHash) return broken(row.seq, row.id, 'prev_hash_mismatch');
         if (linkHash(row) !== row.hash) return broken(row.seq, row.id, 'hash_mismatch');
+        if (!attested && attests(row, checkpoint!)) attested = true;
         prevHash = row.hash;
         expectedSeq += 1;
         checked += 1;
@@ -143,6 +174,7 @@ export class AuditLog {
       repo.firstOutside(fromSeq, (await repo.head()).seq),
     );
     if (stray) return broken(stray.seq, stray.id, 'unchained_row');
+    if (!attested) return broken(fromSeq, null, 'unattested_checkpoint');
     return { ok: true, checked, fromSeq, headSeq: head.seq };
   }
 
@@ -150,6 +182,9 @@ export class AuditLog {
    * Deletes the events older than `before` (epoch ms) that form a prefix of the chain, and
    * records the last deleted link as a checkpoint so the rest still verifies. Refuses to prune
    * a broken chain: deleting the evidence of tampering is exactly what an attacker would want.
+   * The prune is itself appended to the chain, in the same transaction, as an `audit.pruned`
+   * link naming the checkpoint: a checkpoint row alone is no proof (anyone who can delete rows
+   * can insert one), so `verify` trusts a checkpoint only with its link.
    */
   async prune(before: number, now: number): Promise<PruneResult> {
     const verified = await this.verify();
@@ -170,6 +205,15 @@ export class AuditLog {
         pruned_at: now,
         rows_pruned: pruned,
       });
+      const attestation: PruneAttestation = { checkpointSeq: last, checkpointHash: anchor.hash };
+      await appendLinks(repo, [
+        rowContent({
+          type: 'audit.pruned',
+          outcome: 'success',
+          time: now,
+          details: { ...attestation, rowsPruned: pruned, before },
+        }),
+      ]);
       return { pruned, checkpointSeq: last };
     });
   }

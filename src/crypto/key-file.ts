@@ -1,11 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import {
   closeSync,
+  fchownSync,
+  fstatSync,
   fsyncSync,
   linkSync,
   openSync,
   realpathSync,
   renameSync,
+  statSync,
   unlinkSync,
   writeSync,
 } from 'node:fs';
@@ -52,15 +55,27 @@ function syncDirectory(dir: string): void {
   }
 }
 
+/** Who owns a file: its replacement must belong to the same account to stay readable by it. */
+interface Owner {
+  uid: number;
+  gid: number;
+}
+
 /**
  * Writes `text` to a new owner-only temporary file next to `path`, flushed to disk. The caller
- * moves it into place; the name is random so concurrent writers never share one.
+ * moves it into place; the name is random so concurrent writers never share one. With `owner`,
+ * the file is given to that account first (only root can, and only root needs to: a 0600 file
+ * of another account cannot be read to be rotated by anyone else).
  */
-function writeTemporary(path: string, text: string): string {
+function writeTemporary(path: string, text: string, owner?: Owner): string {
   const temporary = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
   // 'wx' never follows or reuses an existing file; 0600 from the first byte (no chmod window).
   const fd = openSync(temporary, 'wx', 0o600);
   try {
+    const made = fstatSync(fd);
+    if (owner !== undefined && (made.uid !== owner.uid || made.gid !== owner.gid)) {
+      fchownSync(fd, owner.uid, owner.gid);
+    }
     writeSync(fd, text);
     fsyncSync(fd);
   } catch (error) {
@@ -94,10 +109,19 @@ export function createSecretFile(path: string, text: string): void {
 
 /**
  * Replaces `path` with `text` (mode 0600) atomically: temporary file, fsync, rename, fsync of
- * the directory. A crash at any point leaves either the old file or the new one, whole.
+ * the directory. A crash at any point leaves either the old file or the new one, whole. The new
+ * file keeps the old one's owner: run as root (sudo) on the service account's key file, a rename
+ * would otherwise leave a root-owned 0600 file the service can no longer read at its restart.
  */
 export function replaceSecretFile(path: string, text: string): void {
-  const temporary = writeTemporary(path, text);
+  let owner: Owner | undefined;
+  try {
+    const { uid, gid } = statSync(path);
+    owner = { uid, gid };
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  const temporary = writeTemporary(path, text, owner);
   try {
     renameSync(temporary, path);
   } catch (error) {

@@ -1,5 +1,5 @@
 import { AppError } from '../errors.js';
-import { mixesScripts } from './scripts.js';
+import { looksLatin, mixesScripts } from './scripts.js';
 
 // C0/C1 control characters, DEL, and the bidi/zero-width controls used to spoof text.
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
@@ -70,6 +70,9 @@ export function normalizeEmail(value: string, path = '/body/email'): string {
       path,
       'must not mix letters or digits of different scripts (such as Latin and Cyrillic)',
     );
+  }
+  if (looksLatin(local)) {
+    throw invalid(path, 'must not be spelled only with Cyrillic or Greek letters that look Latin');
   }
   return email;
 }

@@ -81,3 +81,21 @@ export function mixesScripts(text: string): boolean {
   if (resolved.length > 0) return false;
   return !WITH_LATIN.some((mix) => sets.every((set) => set.has('Latn') || set.has(mix)));
 }
+
+// Lower-case letters drawn like Latin ones: the Cyrillic set Chrome's IDN spoof checker uses for
+// whole-script confusables ("ѕсоре" reads as "scope"), and the Greek letters confusables.txt maps
+// to a single Latin letter.
+const CYRILLIC_LOOKING_LATIN = /^[асԁеһіјӏорԛѕԝхуъьҽпгѵѡ]+$/u;
+const GREEK_LOOKING_LATIN = /^[αικνορυχγ]+$/u;
+const LETTERS = /\p{L}/gu;
+
+/**
+ * Whether `text` (lower-case) is a whole-script confusable of a Latin string: every letter of it
+ * is a Cyrillic, or every one a Greek, letter drawn like a Latin one. Such a string mixes no
+ * scripts, so {@link mixesScripts} passes it, yet it reads exactly like another, Latin address.
+ * @see https://www.unicode.org/reports/tr39/#Whole_Script_Confusables
+ */
+export function looksLatin(text: string): boolean {
+  const letters = (text.match(LETTERS) ?? []).join('');
+  return CYRILLIC_LOOKING_LATIN.test(letters) || GREEK_LOOKING_LATIN.test(letters);
+}

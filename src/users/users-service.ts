@@ -110,7 +110,9 @@ function decodeCursor(cursor: string): { createdAt: number; id: string } {
       Array.isArray(value) &&
       Number.isSafeInteger(value[0]) &&
       typeof value[1] === 'string' &&
-      value[1].length <= 64
+      value[1].length <= 64 &&
+      // No id holds U+0000, which PostgreSQL's text type refuses outright (a 500 there).
+      !value[1].includes('\u0000')
     ) {
       return { createdAt: value[0] as number, id: value[1] };
     }

@@ -196,6 +196,61 @@ describe('AuditLog', () => {
     });
   });
 
+  it('catches a stretch of history deleted behind a checkpoint written by hand', async () => {
+    // What prune does, done by hand: delete rows 1..3 (recent ones too) and insert a checkpoint
+    // naming the last of them. No later row is touched, so every link still holds.
+    const { t, log } = await fresh();
+    await log.append([event(), event(), event(), event(), event()]);
+    const [third] = await t.db.kysely
+      .selectFrom('audit_events')
+      .selectAll()
+      .where('seq', '=', 3)
+      .execute();
+    await t.db.kysely.deleteFrom('audit_events').where('seq', '<=', 3).execute();
+    await t.db.kysely
+      .insertInto('audit_checkpoints')
+      .values({ seq: 3, hash: third!.hash, pruned_at: 1, rows_pruned: 3 })
+      .execute();
+    expect(await log.verify()).toMatchObject({
+      ok: false,
+      fromSeq: 3,
+      brokenAt: { seq: 3, reason: 'unattested_checkpoint' },
+    });
+    await expect(log.prune(Number.MAX_SAFE_INTEGER, 1)).rejects.toBeInstanceOf(
+      AuditChainBrokenError,
+    );
+  });
+
+  it('records each prune in the chain as audit.pruned, naming its checkpoint', async () => {
+    const { t, log } = await fresh();
+    await log.append([event({ time: 1_000 }), event({ time: 2_000 }), event({ time: 9_000 })]);
+    await expect(log.prune(5_000, 10_000)).resolves.toEqual({ pruned: 2, checkpointSeq: 2 });
+    const stored = await rows(t);
+    expect(stored.map((r) => [Number(r.seq), r.type])).toEqual([
+      [3, 'login.failed'],
+      [4, 'audit.pruned'],
+    ]);
+    const [checkpoint] = await t.db.kysely.selectFrom('audit_checkpoints').selectAll().execute();
+    expect(JSON.parse(stored[1]!.details)).toEqual({
+      before: 5_000,
+      checkpointHash: checkpoint!.hash,
+      checkpointSeq: 2,
+      rowsPruned: 2,
+    });
+    expect(Number(stored[1]!.time)).toBe(10_000);
+    await expect(log.verify()).resolves.toEqual({ ok: true, checked: 2, fromSeq: 2, headSeq: 4 });
+    // The link must name this checkpoint: one that names another does not vouch for it.
+    await t.db.kysely
+      .updateTable('audit_checkpoints')
+      .set({ seq: 3, hash: stored[0]!.hash })
+      .execute();
+    await t.db.kysely.deleteFrom('audit_events').where('seq', '=', 3).execute();
+    expect(await log.verify()).toMatchObject({
+      ok: false,
+      brokenAt: { seq: 3, reason: 'unattested_checkpoint' },
+    });
+  });
+
   it('does not mistake events appended while it verifies for inserted rows', async () => {
     const { t, log } = await fresh();
     const writer = new AuditLog(
@@ -219,21 +274,22 @@ describe('AuditLog', () => {
     await log.append([event({ time: old }), event({ time: old + 1 }), event({ time: old + 2 })]);
     await log.append([event({ time: 5_000 }), event({ time: 6_000 })]);
     await expect(log.prune(5_000, 10_000)).resolves.toEqual({ pruned: 3, checkpointSeq: 3 });
-    expect((await rows(t)).map((r) => Number(r.seq))).toEqual([4, 5]);
-    await expect(log.verify()).resolves.toEqual({ ok: true, checked: 2, fromSeq: 3, headSeq: 5 });
+    // Seq 6 is the prune's own audit.pruned link.
+    expect((await rows(t)).map((r) => Number(r.seq))).toEqual([4, 5, 6]);
+    await expect(log.verify()).resolves.toEqual({ ok: true, checked: 3, fromSeq: 3, headSeq: 6 });
     // Nothing older left: a second run is a no-op; appends continue the chain.
     await expect(log.prune(5_000, 10_001)).resolves.toEqual({ pruned: 0, checkpointSeq: 3 });
     await log.append([event({ time: 7_000 })]);
-    await expect(log.verify()).resolves.toMatchObject({ ok: true, checked: 3, headSeq: 6 });
-    // Pruning everything leaves a verifiable empty chain anchored at the checkpoint.
-    await expect(log.prune(100_000, 100_000)).resolves.toEqual({ pruned: 3, checkpointSeq: 6 });
-    await expect(log.verify()).resolves.toEqual({ ok: true, checked: 0, fromSeq: 6, headSeq: 6 });
+    await expect(log.verify()).resolves.toMatchObject({ ok: true, checked: 4, headSeq: 7 });
+    // Pruning everything leaves a chain of the one link that records it, after the checkpoint.
+    await expect(log.prune(100_000, 100_000)).resolves.toEqual({ pruned: 4, checkpointSeq: 7 });
+    await expect(log.verify()).resolves.toEqual({ ok: true, checked: 1, fromSeq: 7, headSeq: 8 });
     // Deleting the row after a checkpoint is still caught.
     await log.append([event({ time: 200_000 }), event({ time: 200_001 })]);
-    await t.db.kysely.deleteFrom('audit_events').where('seq', '=', 7).execute();
+    await t.db.kysely.deleteFrom('audit_events').where('seq', '=', 9).execute();
     expect(await log.verify()).toMatchObject({
       ok: false,
-      brokenAt: { seq: 7, reason: 'missing_rows' },
+      brokenAt: { seq: 9, reason: 'missing_rows' },
     });
   });
 

@@ -511,6 +511,14 @@ describe('security events in the audit table, driven through the HTTP API', () =
   });
 
   it('has stored every type of the catalog, and the chain verifies', async () => {
+    // audit.pruned is appended by AuditLog.prune itself (test/audit/audit-log.test.ts), which
+    // would delete this file's events; its type is stored here the ordinary way.
+    t.app.services.events.emit({
+      type: 'audit.pruned',
+      outcome: 'success',
+      details: { checkpointSeq: 0, checkpointHash: '0'.repeat(64), rowsPruned: 0, before: 0 },
+    });
+    await t.app.services.auditSink.flush();
     const types = new Set((await stored()).map((e) => e.type));
     expect([...SECURITY_EVENT_TYPES].filter((type) => !types.has(type))).toEqual([]);
     await expect(t.app.services.auditLog.verify()).resolves.toMatchObject({ ok: true });

@@ -375,6 +375,16 @@ describe('POST /api/v1/auth/register', () => {
         'must not mix letters or digits of different scripts (such as Latin and Cyrillic)',
       ],
       [
+        'Cyrillic letters only, each drawn like a Latin one (ѕсоре reads as scope)',
+        '\u0455\u0441\u043e\u0440\u0435',
+        'must not be spelled only with Cyrillic or Greek letters that look Latin',
+      ],
+      [
+        'Greek letters only, each drawn like a Latin one (ορα reads as opa)',
+        '\u039f\u03a1\u0391',
+        'must not be spelled only with Cyrillic or Greek letters that look Latin',
+      ],
+      [
         'a dotted capital I, which lower-cases to i and a hidden dot',
         'ADM\u0130N',
         'must not contain accents hidden in a letter or drawn over each other',

@@ -90,7 +90,8 @@ describe('bulwark audit-log', () => {
     );
     const verify = await cli(path, 'verify');
     expect(verify.code).toBe(0);
-    expect(verify.stdout).toContain('2 events verified (seq 3..4)');
+    // The two kept events and the prune's own audit.pruned link.
+    expect(verify.stdout).toContain('3 events verified (seq 3..5)');
   });
 
   it('prune: refuses a broken chain, deleting nothing', async () => {

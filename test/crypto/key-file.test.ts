@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import {
   chmodSync,
+  chownSync,
   lstatSync,
   symlinkSync,
   mkdtempSync,
@@ -121,6 +122,22 @@ describe('createSecretFile and replaceSecretFile', () => {
     expect(readFileSync(path, 'utf8')).toBe('first\n');
     expect(readdirSync(dir)).toEqual(['secret']);
   });
+
+  // Only root can give a file to another account, and only root can read another account's
+  // 0600 key file to rotate it (sudo bulwark keys rotate-master).
+  it.runIf(process.getuid?.() === 0)(
+    "keep the replaced file's owner, so the service account can still read it",
+    () => {
+      const path = join(dir, 'keys.json');
+      const before = keyring(1);
+      writeKeyFile(path, before);
+      chownSync(path, 4242, 4343);
+      rotateKeyFile(path, before);
+      expect(statSync(path)).toMatchObject({ uid: 4242, gid: 4343 });
+      expect(mode(path)).toBe(0o600);
+      expect(Keyring.fromFile(path).versions()).toEqual([1, 2]);
+    },
+  );
 
   it('replace a file whole, as 0600, even if it was looser before', () => {
     const path = join(dir, 'secret');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mixesScripts } from '../../src/users/scripts.js';
+import { looksLatin, mixesScripts } from '../../src/users/scripts.js';
 
 /*
  * UTS #39 "highly restrictive", by known answers: the scripts of letters, digits and marks come
@@ -42,5 +42,26 @@ describe('mixesScripts', () => {
     ['Latin with Hangul and Hiragana', 'a\ud55c\u3072'],
   ])('refuses %s', (_label, text) => {
     expect(mixesScripts(text)).toBe(true);
+  });
+});
+
+describe('looksLatin (whole-script confusables)', () => {
+  it.each([
+    ['Cyrillic ѕсоре (scope)', '\u0455\u0441\u043e\u0440\u0435'],
+    ['Cyrillic аррӏе with digits and a dot (apple.42)', '\u0430\u0440\u0440\u04cf\u0435.42'],
+    ['Cyrillic роре (pope)', '\u0440\u043e\u0440\u0435'],
+    ['Greek οικος-like ορα (opa)', '\u03bf\u03c1\u03b1'],
+  ])('refuses %s', (_label, text) => {
+    expect(looksLatin(text)).toBe(true);
+  });
+
+  it.each([
+    ['ASCII', 'scope'],
+    ['no letters at all', '12345'],
+    ['Cyrillic with a letter unlike any Latin one (иван)', '\u0438\u0432\u0430\u043d'],
+    ['Cyrillic дмитрий.2000', '\u0434\u043c\u0438\u0442\u0440\u0438\u0439.2000'],
+    ['Greek αλέξης', '\u03b1\u03bb\u03ad\u03be\u03b7\u03c2'],
+  ])('accepts %s', (_label, text) => {
+    expect(looksLatin(text)).toBe(false);
   });
 });
