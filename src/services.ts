@@ -291,6 +291,7 @@ export async function createServices(config: Config, options: ServicesOptions): 
       sessions,
       throttle,
       issuer: mfaIssuerLabel(t.issuer),
+      permissions,
       now,
     });
     const accountEmail = await createAccountEmail(config, {

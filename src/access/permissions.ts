@@ -24,6 +24,16 @@ export class Permissions {
     return [...this.byRole.keys()];
   }
 
+  /**
+   * Whether `held` includes every permission of `role`. Granting a role, or changing, disabling
+   * or deleting one of its holders, takes that much: otherwise any `users:write` holder under a
+   * narrower custom role could make itself an administrator (Kubernetes' escalation rule).
+   */
+  covers(held: ReadonlySet<string>, role: string): boolean {
+    for (const permission of this.of(role)) if (!held.has(permission)) return false;
+    return true;
+  }
+
   /** Roles that hold `permission`: used to keep at least one administrator. */
   rolesWith(permission: string): string[] {
     return [...this.byRole].filter(([, set]) => set.has(permission)).map(([role]) => role);

@@ -1,4 +1,5 @@
 import type { AuthContext } from '../access/authenticate.js';
+import type { Permissions } from '../access/permissions.js';
 import {
   matchTotp,
   newRecoveryCodes,
@@ -41,6 +42,8 @@ export interface MfaServiceDeps {
   throttle: Pick<LoginThrottle, 'begin' | 'beginSecondFactor'>;
   /** Shown by authenticator apps beside the account: the host of tokens.issuer, or the issuer. */
   issuer: string;
+  /** An administrator resets only the MFA of users whose role's permissions it holds all of. */
+  permissions?: Pick<Permissions, 'covers'>;
   now?: () => number;
 }
 
@@ -230,8 +233,22 @@ export class MfaService {
         'Turn your own MFA off with POST /api/v1/auth/mfa/disable (password and a code).',
       );
     }
-    if (!(await this.deps.users.findById(userId))) {
-      throw new AppError('not_found', 'No user with this id.');
+    const target = await this.deps.users.findById(userId);
+    if (!target) throw new AppError('not_found', 'No user with this id.');
+    // Taking a factor off a wider role's holder is a step towards taking over that role.
+    if (this.deps.permissions && !this.deps.permissions.covers(auth.permissions, target.role)) {
+      this.deps.events.emit({
+        ...context,
+        type: 'access.denied',
+        outcome: 'denied',
+        actorId: auth.userId,
+        target: { type: 'user', id: userId },
+        details: { reason: 'wider_role', role: target.role, status: 403 },
+      });
+      throw new AppError(
+        'forbidden',
+        `The role "${target.role}" has permissions you do not hold: only someone who holds all of them may reset its holders' MFA.`,
+      );
     }
     if (!(await this.reset(userId, { ...context, actorId: auth.userId }))) {
       throw new AppError('mfa_not_enabled', 'MFA is not on for this user.');

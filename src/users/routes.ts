@@ -85,6 +85,7 @@ export function usersRoutes(base: FastifyInstance, opts: { users: UsersService }
       const row = await users.create(request.body, {
         ...eventContext(request),
         actorId: auth.userId,
+        grantor: auth.permissions,
       });
       return reply.code(201).send(users.view(row));
     },

@@ -124,6 +124,13 @@ function decodeCursor(cursor: string): { createdAt: number; id: string } {
   });
 }
 
+function widerRole(role: string): AppError {
+  return new AppError(
+    'forbidden',
+    `The role "${role}" has permissions you do not hold: only someone who holds all of them may give it, or change, disable or delete its holders.`,
+  );
+}
+
 /**
  * Users: creation with the password policy, reads and edits with object-level access control,
  * and the administrative functions. "Not yours and not allowed to see it" is 404, never 403, so
@@ -265,9 +272,14 @@ export class UsersService {
    */
   async create(
     input: NewUser,
-    context: EventContext & { actorId?: string | null; via?: 'cli' },
+    context: EventContext & {
+      actorId?: string | null;
+      via?: 'cli';
+      /** The creating administrator's permissions: the role given must not exceed them. */
+      grantor?: ReadonlySet<string>;
+    },
   ): Promise<UserRow> {
-    const { via, ...eventContext } = context;
+    const { via, grantor, ...eventContext } = context;
     const email = normalizeEmail(input.email);
     const name = normalizeName(input.name);
     if (!this.deps.permissions.isRole(input.role)) {
@@ -279,6 +291,16 @@ export class UsersService {
           },
         ],
       });
+    }
+    if (grantor !== undefined && !this.deps.permissions.covers(grantor, input.role)) {
+      this.deps.events.emit({
+        ...eventContext,
+        type: 'access.denied',
+        outcome: 'denied',
+        target: null,
+        details: { reason: 'wider_role', role: input.role, status: 403 },
+      });
+      throw widerRole(input.role);
     }
     await this.assertStrongPassword(input.password, [email, name]);
     return this.insert(
@@ -414,6 +436,11 @@ export class UsersService {
       );
     }
 
+    if (privileged) {
+      this.assertCovers(auth, id, target.role, context);
+      if (patch.role !== undefined) this.assertCovers(auth, id, patch.role, context);
+    }
+
     const changes: UserUpdate = {};
     if (patch.name !== undefined) changes.name = normalizeName(patch.name);
     if (patch.phone !== undefined) {
@@ -448,6 +475,8 @@ export class UsersService {
         ? await this.deps.repo.withRolesLock(async (repo) => {
             const current = await repo.findById(id);
             if (!current) return undefined;
+            // Promoted meanwhile beyond what the caller holds: no longer theirs to change.
+            this.assertCovers(auth, id, current.role, context);
             fromRole = current.role;
             // Already so (or someone else made the same change meanwhile): nothing to record.
             if (changes.role === current.role) delete changes.role;
@@ -511,6 +540,8 @@ export class UsersService {
     // of leaving a session this instance still believes active. Disabling is also the step that
     // takes an administrator out of the count, so it is the one the last-admin check guards.
     await this.deps.repo.withRolesLock(async (repo) => {
+      const current = await repo.findById(id);
+      if (current && auth.userId !== id) this.assertCovers(auth, id, current.role, context);
       await this.assertNotLastAdmin(id, repo);
       await repo.update(id, { disabled: 1, updated_at: this.now() });
     });
@@ -527,6 +558,16 @@ export class UsersService {
   }
 
   /** Records a refused access to user `id` (a 403, or an object-level 404). */
+  /**
+   * Refuses (403, `access.denied` with reason wider_role) when `role` has a permission the caller
+   * lacks: giving it, or acting on its holders, would be an escalation.
+   */
+  private assertCovers(auth: AuthContext, id: string, role: string, context: EventContext): void {
+    if (this.deps.permissions.covers(auth.permissions, role)) return;
+    this.denied(auth, id, context, { status: 403, reason: 'wider_role', role });
+    throw widerRole(role);
+  }
+
   private denied(
     auth: AuthContext,
     id: string,
