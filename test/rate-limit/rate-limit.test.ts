@@ -69,6 +69,30 @@ describe('rate limits (memory store)', () => {
     expect((await get('10.0.0.1', { 'x-forwarded-for': '198.51.100.8' })).statusCode).toBe(200);
   });
 
+  // Some proxies (Azure Application Gateway) append the client's port; every client behind one
+  // was keyed as "ip:unknown", so one budget was shared by all (and one client could spend it).
+  it('behind a trusted proxy that appends ports, keys by the address without the port', async () => {
+    for (let i = 0; i < 5; i++) {
+      const res = await get('10.0.0.1', { 'x-forwarded-for': `198.51.100.20:${40000 + i}` });
+      expect(res.statusCode).toBe(200);
+    }
+    expect((await get('10.0.0.1', { 'x-forwarded-for': '198.51.100.20:41000' })).statusCode).toBe(
+      429,
+    );
+    expect((await get('10.0.0.1', { 'x-forwarded-for': '198.51.100.20' })).statusCode).toBe(429);
+    expect((await get('10.0.0.1', { 'x-forwarded-for': '198.51.100.21:40000' })).statusCode).toBe(
+      200,
+    );
+    for (let i = 0; i < 5; i++) {
+      const res = await get('10.0.0.1', { 'x-forwarded-for': `[2001:db8:9:9::${i + 1}]:443` });
+      expect(res.statusCode).toBe(200);
+    }
+    expect((await get('10.0.0.1', { 'x-forwarded-for': '2001:db8:9:9::99' })).statusCode).toBe(429);
+    expect((await get('10.0.0.1', { 'x-forwarded-for': '[2001:db8:9:a::1]:443' })).statusCode).toBe(
+      200,
+    );
+  });
+
   it('applies the strict auth policy on top of the general one', async () => {
     const login = () =>
       t.app.inject({
