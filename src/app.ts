@@ -142,7 +142,8 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
     trustProxy: config.server.trustProxy.length > 0 ? [...config.server.trustProxy] : false,
     requestTimeout: config.server.requestTimeoutMs,
     keepAliveTimeout: config.server.keepAliveTimeoutMs,
-    return503OnClosing: true,
+    // Answered by refuseWhileClosing instead, in the problem shape (see closeConnectionsOnClose).
+    return503OnClosing: false,
     forceCloseConnections: 'idle',
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
@@ -202,12 +203,13 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
     reply.header(REQUEST_ID_HEADER, request.id);
     done();
   });
-  closeConnectionsOnClose(app);
+  const refuseWhileClosing = closeConnectionsOnClose(app);
   // First after the request id, so durations cover the whole pipeline.
   const metrics = new Metrics();
   metrics.collectDefaults();
   await app.register(httpMetrics, { metrics });
   await app.register(securityHeaders, { hsts });
+  app.addHook('onRequest', refuseWhileClosing);
   // Before anything reads Host or Authorization (CORS, versioning, rate limit, authenticate).
   app.addHook('onRequest', refuseAmbiguousHeaders);
   await app.register(cors, { config: config.cors });
