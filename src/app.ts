@@ -163,6 +163,10 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
 
   // CONNECT and an unmet Expect are answered by Node's server itself, never by Fastify.
   answerUnhandledRequests(app.server, { hsts, log: logger });
+  // Node drops header lines past maxHeadersCount (1000 by default) without a word, so a second
+  // Host or Authorization behind filler lines went unseen by refuseAmbiguousHeaders. No count
+  // limit (0): the header size limit (16 KiB, a 431 past it) bounds them instead.
+  app.server.maxHeadersCount = 0;
   const routeMethods = trackRouteMethods(app);
   // Before any plugin adds a route: a route keeps the error handler of its registration time,
   // and @fastify/cors's OPTIONS route would otherwise answer its errors in Fastify's own shape.
