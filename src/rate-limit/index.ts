@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { eventContext } from '../access/authenticate.js';
+import { eventContext, kAuthenticates } from '../access/authenticate.js';
 import { hasAuthorization, verifiedBearer } from '../access/bearer.js';
 import { AppError } from '../errors.js';
 import type { SecurityEvents } from '../security-events.js';
@@ -35,8 +35,11 @@ export function rateLimitHeaders(
 }
 
 /**
- * Who a request counts against: the user when it carries a valid access token, otherwise the
- * client address (IPv6 by /64).
+ * Who a request counts against: on a route that authenticates, the user when it carries a valid
+ * access token; otherwise the client address (IPv6 by /64). On a route that does not
+ * authenticate (register, login, an unknown path) the token proves nothing the route needs, and
+ * keying by it let anyone with accounts escape the per-client limits: each account minted was a
+ * fresh budget.
  *
  * Why key users here, before the body is read, rather than after `authenticate`: the pipeline
  * limits before doing any work for the request (SPEC "Shape of the code"), and verifying the
@@ -49,7 +52,7 @@ async function callerKey(
   request: FastifyRequest,
   tokens: AccessTokens,
 ): Promise<{ key: string; userId: string | null }> {
-  if (hasAuthorization(request)) {
+  if (request.routeOptions.config?.[kAuthenticates] === true && hasAuthorization(request)) {
     try {
       const claims = await verifiedBearer(request, tokens);
       return { key: `user:${claims.sub}`, userId: claims.sub };
