@@ -213,10 +213,11 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
   metrics.collectDefaults();
   await app.register(httpMetrics, { metrics });
   await app.register(securityHeaders, { hsts });
-  app.addHook('onRequest', refuseWhileClosing);
   // Before anything reads Host or Authorization (CORS, versioning, rate limit, authenticate).
   app.addHook('onRequest', refuseAmbiguousHeaders);
   await app.register(cors, { config: config.cors });
+  // After CORS, so that a browser can read the 503 (see closeConnectionsOnClose).
+  app.addHook('onRequest', refuseWhileClosing);
   await app.register(apiVersioning, {
     config: config.api,
     ...(options.now ? { now: options.now } : {}),

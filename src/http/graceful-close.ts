@@ -10,9 +10,9 @@ import { AppError } from '../errors.js';
  *
  * Returns the onRequest hook that refuses a request arriving once close has started with 503
  * service_unavailable. Fastify's own refusal (`return503OnClosing`, switched off in app.ts) is
- * its JSON shape without the security headers or a request id. Register the hook right after the
- * security headers: every hook before it is synchronous, so it runs in the tick the request was
- * routed in, and a request routed before close started still finishes.
+ * its JSON shape without the security headers or a request id. Register the hook after the
+ * security headers and CORS, and before any asynchronous hook: every hook before it then runs in
+ * the tick the request was routed in, so a request routed before close started still finishes.
  */
 export function closeConnectionsOnClose(app: FastifyInstance): onRequestHookHandler {
   let closing = false;

@@ -61,7 +61,7 @@ describe('closing the app', () => {
   // A connection that is mid-request when close starts is not idle, so it stays open; its request
   // then met Fastify's own 503 (`{"error":"Service Unavailable",…}`, no security headers, no id).
   it('answers a request that completes while closing with the service_unavailable problem', async () => {
-    const t = await buildTestApp();
+    const t = await buildTestApp({ cors: { origins: ['https://app.example'] } });
     const port = await listenOnLoopback(t.app);
     const inFlight = connect(port, '127.0.0.1');
     const late = connect(port, '127.0.0.1');
@@ -72,7 +72,7 @@ describe('closing the app', () => {
       late.setEncoding('latin1');
       late.on('data', (d: string) => (raw += d));
       const ended = new Promise((resolve) => late.on('close', resolve));
-      late.write('GET /health/live HTTP/1.1\r\nHost: x\r\n');
+      late.write('GET /health/live HTTP/1.1\r\nHost: x\r\nOrigin: https://app.example\r\n');
       await new Promise((resolve) => setTimeout(resolve, 100));
       const closed = t.app.close();
       await new Promise((resolve) => setTimeout(resolve, 20));
@@ -83,6 +83,8 @@ describe('closing the app', () => {
       expect(res.status).toBe(503);
       expect(res.headers['content-type']).toBe('application/problem+json; charset=utf-8');
       expect(res.headers.connection).toBe('close');
+      // A browser can read it: the CORS grant is there.
+      expect(res.headers['access-control-allow-origin']).toBe('https://app.example');
       for (const [name, value] of Object.entries(API_SECURITY_HEADERS)) {
         expect(res.headers[name], name).toBe(value);
       }
