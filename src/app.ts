@@ -142,7 +142,8 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
     trustProxy: config.server.trustProxy.length > 0 ? [...config.server.trustProxy] : false,
     requestTimeout: config.server.requestTimeoutMs,
     keepAliveTimeout: config.server.keepAliveTimeoutMs,
-    return503OnClosing: true,
+    // Answered by refuseWhileClosing instead, in the problem shape (see closeConnectionsOnClose).
+    return503OnClosing: false,
     forceCloseConnections: 'idle',
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
@@ -162,6 +163,10 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
 
   // CONNECT and an unmet Expect are answered by Node's server itself, never by Fastify.
   answerUnhandledRequests(app.server, { hsts, log: logger });
+  // Node drops header lines past maxHeadersCount (1000 by default) without a word, so a second
+  // Host or Authorization behind filler lines went unseen by refuseAmbiguousHeaders. No count
+  // limit (0): the header size limit (16 KiB, a 431 past it) bounds them instead.
+  app.server.maxHeadersCount = 0;
   const routeMethods = trackRouteMethods(app);
   // Before any plugin adds a route: a route keeps the error handler of its registration time,
   // and @fastify/cors's OPTIONS route would otherwise answer its errors in Fastify's own shape.
@@ -202,7 +207,7 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
     reply.header(REQUEST_ID_HEADER, request.id);
     done();
   });
-  closeConnectionsOnClose(app);
+  const refuseWhileClosing = closeConnectionsOnClose(app);
   // First after the request id, so durations cover the whole pipeline.
   const metrics = new Metrics();
   metrics.collectDefaults();
@@ -211,6 +216,8 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
   // Before anything reads Host or Authorization (CORS, versioning, rate limit, authenticate).
   app.addHook('onRequest', refuseAmbiguousHeaders);
   await app.register(cors, { config: config.cors });
+  // After CORS, so that a browser can read the 503 (see closeConnectionsOnClose).
+  app.addHook('onRequest', refuseWhileClosing);
   await app.register(apiVersioning, {
     config: config.api,
     ...(options.now ? { now: options.now } : {}),

@@ -23,7 +23,17 @@ export interface AuthContext {
   amr: readonly string[];
 }
 
+/**
+ * Set in the config of a route whose hooks authenticate its caller (`authenticate`,
+ * `authorize(…)`, `requireMfa`): rate limiting counts such a route's requests against the user
+ * of a valid token. Everywhere else a token would let its holder pick a budget of their own.
+ */
+export const kAuthenticates: unique symbol = Symbol('bulwark.authenticates');
+
 declare module 'fastify' {
+  interface FastifyContextConfig {
+    [kAuthenticates]?: true;
+  }
   interface FastifyRequest {
     /** Set by `app.authenticate`; null on routes that do not authenticate. */
     auth: AuthContext | null;
@@ -74,6 +84,14 @@ export function requireAuth(request: FastifyRequest): AuthContext {
 export const authentication = fp(
   function authentication(app: FastifyInstance, opts: AuthenticateOptions): void {
     app.decorateRequest('auth', null);
+    // The hooks that authenticate; a route that runs one is marked (see kAuthenticates).
+    const authenticating = new WeakSet<object>();
+    app.addHook('onRoute', (route) => {
+      const hooks = [route.onRequest, route.preParsing, route.preValidation, route.preHandler];
+      if (hooks.flat().some((hook) => typeof hook === 'function' && authenticating.has(hook))) {
+        route.config = { ...route.config, [kAuthenticates]: true };
+      }
+    });
 
     app.decorate(
       'authenticate',
@@ -114,6 +132,8 @@ export const authentication = fp(
       },
     );
 
+    authenticating.add(app.authenticate);
+
     const ungranted = new Set<string>();
     app.decorate('authorize', function authorize(permission: string): preHandlerAsyncHookHandler {
       if (opts.permissions.rolesWith(permission).length === 0 && !ungranted.has(permission)) {
@@ -152,7 +172,7 @@ export const authentication = fp(
       allowed: (auth: AuthContext) => boolean,
       refusal: () => { details: Record<string, string | number>; error: AppError },
     ): preHandlerAsyncHookHandler {
-      return async function guardHandler(
+      const handler = async function guardHandler(
         this: FastifyInstance,
         request: FastifyRequest,
         reply: FastifyReply,
@@ -172,6 +192,8 @@ export const authentication = fp(
         });
         throw error;
       };
+      authenticating.add(handler);
+      return handler;
     }
   },
   { name: 'bulwark-authentication' },

@@ -24,7 +24,7 @@ export function accountEmailRoutes(
     app.post(
       '/password/forgot',
       {
-        config: { rateLimit: 'auth', rateLimitKey: 'client' },
+        config: { rateLimit: 'auth' },
         schema: {
           tags: ['auth'],
           summary:
@@ -42,7 +42,7 @@ export function accountEmailRoutes(
     app.post(
       '/password/reset',
       {
-        config: { rateLimit: 'auth', rateLimitKey: 'client' },
+        config: { rateLimit: 'auth' },
         schema: {
           tags: ['auth'],
           summary:

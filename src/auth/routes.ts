@@ -25,7 +25,7 @@ export function authRoutes(base: FastifyInstance, opts: { auth: AuthService }): 
   app.post(
     '/register',
     {
-      config: { rateLimit: 'auth', rateLimitKey: 'client' },
+      config: { rateLimit: 'auth' },
       schema: {
         tags: ['auth'],
         summary: 'Create an account.',
@@ -40,7 +40,7 @@ export function authRoutes(base: FastifyInstance, opts: { auth: AuthService }): 
   app.post(
     '/login',
     {
-      config: { rateLimit: 'auth', rateLimitKey: 'client' },
+      config: { rateLimit: 'auth' },
       schema: {
         tags: ['auth'],
         summary: 'Exchange email and password for an access token and a refresh token.',
@@ -54,7 +54,7 @@ export function authRoutes(base: FastifyInstance, opts: { auth: AuthService }): 
   app.post(
     '/refresh',
     {
-      config: { rateLimit: 'auth', rateLimitKey: 'client' },
+      config: { rateLimit: 'auth' },
       schema: {
         tags: ['auth'],
         summary: 'Rotate a refresh token: a new pair; reusing an old token ends the session.',

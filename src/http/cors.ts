@@ -38,10 +38,8 @@ export const cors = fp(
       }
       const origin = request.headers.origin;
       const granted = wildcard || (origin !== undefined && allowed.has(origin));
-      if (
-        granted &&
-        (origin === undefined || request.headers['access-control-request-method'] === undefined)
-      ) {
+      // Falsy, as for the plugin: an empty header counts as a missing one.
+      if (granted && (!origin || !request.headers['access-control-request-method'])) {
         done(
           new AppError(
             'bad_request',

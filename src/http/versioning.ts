@@ -11,9 +11,46 @@ interface TaggedRequest extends IncomingMessage {
   [kBadVersion]?: true;
 }
 
-const VERSIONED = /^\/api\/v([1-9][0-9]{0,3})(?=[/?]|$)/;
-const UNVERSIONED = /^\/api(?=[/?]|$)/;
+const VERSIONED = /^\/api\/v([1-9][0-9]{0,3})(?=\/|$)/;
+const UNVERSIONED = /^\/api(?=\/|$)/;
 const HEADER_VALUE = /^v?([1-9][0-9]{0,3})$/;
+
+const ABSOLUTE_FORM = /^https?:\/\/[^/?#]*/i;
+/** A percent-encoded unreserved character (RFC 3986 §2.3): ALPHA, DIGIT, `-`, `.`, `_`, `~`. */
+const UNRESERVED_ESCAPE = /%(?:[46][1-9A-Fa-f]|[57][0-9Aa]|3[0-9]|2[DEde]|5[Ff]|7[Ee])/g;
+const STRAY_PERCENT = /%(?![0-9A-Fa-f]{2})/;
+
+/**
+ * The path and query of a request target, the path as the router matches it (find-my-way with
+ * ignoreDuplicateSlashes): an absolute-form target's path, runs of `/` collapsed, and
+ * percent-encoded unreserved characters decoded (RFC 3986 §6.2.2.2: `%61` is `a`); `%2F` stays
+ * encoded, as for the router. Version routing and the sunset decide on this path: on the raw
+ * target, `//api/v1/…`, `/%61pi/v1/…` or `http://host/api/v1/…` reached the v1 routes with no
+ * deprecation headers, and no 410 after the sunset.
+ * @see https://www.rfc-editor.org/rfc/rfc9112#section-3.2.2
+ */
+export function routedPath(url: string): { path: string; query: string } {
+  let target = url;
+  if (!target.startsWith('/')) {
+    const authority = ABSOLUTE_FORM.exec(target);
+    // Anything else is never routed (asterisk-form, or refused as a malformed URL).
+    if (authority === null) return { path: target, query: '' };
+    target = target.slice(authority[0].length);
+  }
+  const end = target.search(/[?#]/);
+  let path = end === -1 ? target : target.slice(0, end);
+  const query = end === -1 ? '' : target.slice(end);
+  if (path === '') path = '/';
+  if (path.includes('//')) path = path.replace(/\/{2,}/g, '/');
+  // A stray `%` makes the router refuse the URL (400): left as it is, so decoding cannot turn
+  // `%%34%31` into a new escape `%41` that the router would then decode a second time.
+  if (path.includes('%') && !STRAY_PERCENT.test(path)) {
+    path = path.replace(UNRESERVED_ESCAPE, (escape) =>
+      String.fromCharCode(parseInt(escape.slice(1), 16)),
+    );
+  }
+  return { path, query };
+}
 
 /**
  * Fastify `rewriteUrl`: `/api/<path>` without a version goes to the version the `API-Version`
@@ -22,7 +59,8 @@ const HEADER_VALUE = /^v?([1-9][0-9]{0,3})$/;
  */
 export function rewriteApiVersion(req: IncomingMessage): string {
   const url = req.url ?? '/';
-  if (!url.startsWith('/api') || VERSIONED.test(url) || !UNVERSIONED.test(url)) return url;
+  const { path, query } = routedPath(url);
+  if (!path.startsWith('/api') || VERSIONED.test(path) || !UNVERSIONED.test(path)) return url;
   const header = req.headers['api-version'];
   let version = LATEST_API_VERSION;
   if (header !== undefined) {
@@ -33,7 +71,7 @@ export function rewriteApiVersion(req: IncomingMessage): string {
     }
     version = Number(match[1]);
   }
-  return `/api/v${version}${url.slice('/api'.length)}`;
+  return `/api/v${version}${path.slice('/api'.length)}${query}`;
 }
 
 interface VersionPolicy {
@@ -83,7 +121,7 @@ export const apiVersioning = fp(
         );
         return;
       }
-      const match = VERSIONED.exec(request.url);
+      const match = VERSIONED.exec(routedPath(request.url).path);
       if (!match) {
         done();
         return;

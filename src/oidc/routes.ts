@@ -44,7 +44,7 @@ export function oidcRoutes(base: FastifyInstance, opts: OidcRoutesOptions): void
   app.get(
     '/auth/oidc/:provider',
     {
-      config: { rateLimit: 'auth', rateLimitKey: 'client' },
+      config: { rateLimit: 'auth' },
       schema: {
         tags: ['oidc'],
         summary:
@@ -76,7 +76,7 @@ export function oidcRoutes(base: FastifyInstance, opts: OidcRoutesOptions): void
   app.get(
     '/auth/oidc/:provider/callback',
     {
-      config: { rateLimit: 'auth', rateLimitKey: 'client' },
+      config: { rateLimit: 'auth' },
       // The login cookie is single-use whatever happens next: cleared before the query is
       // validated, so a malformed callback (a duplicated or unknown parameter) uses it up too.
       onRequest: (_request, reply, done) => {
@@ -118,7 +118,7 @@ export function oidcRoutes(base: FastifyInstance, opts: OidcRoutesOptions): void
   app.post(
     '/auth/oidc/exchange',
     {
-      config: { rateLimit: 'auth', rateLimitKey: 'client' },
+      config: { rateLimit: 'auth' },
       schema: {
         tags: ['oidc'],
         summary:

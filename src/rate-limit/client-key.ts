@@ -7,16 +7,34 @@ import { isIPv4, isIPv6 } from 'node:net';
  *
  * IPv6 clients are grouped by /64: one subscriber usually gets a whole /64 and can rotate through
  * its 2^64 addresses at will, so a per-address limit would not limit anything. IPv4-mapped IPv6
- * addresses (::ffff:192.0.2.1) count as the IPv4 address they carry.
+ * addresses (::ffff:192.0.2.1) count as the IPv4 address they carry. A port a proxy appended
+ * (`192.0.2.1:51234`, `[2001:db8::1]:51234`) is ignored.
  */
 export function clientKey(ip: string | null | undefined): string {
   if (!ip) return 'ip:unknown';
-  const address = ip.split('%')[0]!;
+  const address = withoutPort(ip).split('%')[0]!;
   const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(address);
   if (mapped && isIPv4(mapped[1]!)) return `ip:${mapped[1]}`;
   if (isIPv4(address)) return `ip:${address}`;
   if (isIPv6(address)) return `ip6:${ipv6Prefix64(address)}::/64`;
   return 'ip:unknown';
+}
+
+// `203.0.113.7:51234`, `[2001:db8::1]:51234` or `[2001:db8::1]`: the forms of a proxy that
+// appends the client's port to X-Forwarded-For (Azure Application Gateway does). proxy-addr
+// passes them on as they are, and each would otherwise be "unknown": one budget for everyone.
+const IPV4_PORT = /^(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})$/;
+const BRACKETED = /^\[([^\]]+)\](?::(\d{1,5}))?$/;
+
+/** The address of `ip` without a port; anything else unchanged (and refused by the caller). */
+function withoutPort(ip: string): string {
+  const v4 = IPV4_PORT.exec(ip);
+  if (v4) return Number(v4[2]) <= 65535 ? v4[1]! : '';
+  const v6 = BRACKETED.exec(ip);
+  if (v6 && isIPv6(v6[1]!.split('%')[0]!) && (v6[2] === undefined || Number(v6[2]) <= 65535)) {
+    return v6[1]!;
+  }
+  return ip;
 }
 
 /** The first four 16-bit groups of an IPv6 address, expanded and lower-cased. */

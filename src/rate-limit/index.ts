@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { eventContext } from '../access/authenticate.js';
+import { eventContext, kAuthenticates } from '../access/authenticate.js';
 import { hasAuthorization, verifiedBearer } from '../access/bearer.js';
 import { AppError } from '../errors.js';
 import type { SecurityEvents } from '../security-events.js';
@@ -42,8 +42,11 @@ export function rateLimitHeaders(
 }
 
 /**
- * Who a request counts against: the user when it carries a valid access token of an active
- * session, otherwise the client address (IPv6 by /64).
+ * Who a request counts against: on a route that authenticates, the user when it carries a valid
+ * access token of an active session; otherwise the client address (IPv6 by /64). On a route that
+ * does not authenticate (register, login, refresh, an unknown path) the token proves nothing the
+ * route needs, and keying by it let anyone with accounts escape the per-client limits: each
+ * account minted was a fresh budget.
  *
  * Why key users here, before the body is read, rather than after `authenticate`: the pipeline
  * limits before doing any work for the request (SPEC "Shape of the code"), and verifying the
@@ -52,16 +55,14 @@ export function rateLimitHeaders(
  * (from memory, or one database read per session that is then remembered): the token of a
  * logout, a password change or a revocation still verifies until it expires, and whoever kept it
  * must not spend its user's budget and lock the owner's new sessions out with 429s. It counts
- * against the sender's address instead, like an invalid token. Routes that take no access token
- * (`config.rateLimitKey: 'client'`: sign-in, registration, refresh) count against the address
- * whatever comes along, or each account a client holds would be a fresh budget.
+ * against the sender's address instead, like an invalid token.
  */
 async function callerKey(
   request: FastifyRequest,
   tokens: AccessTokens,
   sessions: RateLimitingOptions['sessions'],
 ): Promise<{ key: string; userId: string | null }> {
-  if (hasAuthorization(request) && request.routeOptions.config?.rateLimitKey !== 'client') {
+  if (request.routeOptions.config?.[kAuthenticates] === true && hasAuthorization(request)) {
     try {
       const claims = await verifiedBearer(request, tokens);
       const active =

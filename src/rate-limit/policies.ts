@@ -15,13 +15,6 @@ declare module 'fastify' {
      * route (health probes). Unset: the general limit only.
      */
     rateLimit?: RateLimitPolicyName | false;
-    /**
-     * `'client'`: count the route against the client address even when the request carries a
-     * valid access token. For routes that take no access token (sign-in, registration, refresh,
-     * password reset): keyed by a token's user, every account a client holds would be a fresh
-     * budget from one address. Unset: the user of a valid token, otherwise the client address.
-     */
-    rateLimitKey?: 'client';
   }
 }
 

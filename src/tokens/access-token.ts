@@ -221,7 +221,9 @@ export class AccessTokens {
       if (!isPlainObject(parsed)) throw new TypeError('the header is not a JSON object');
       header = parsed;
     } catch (error) {
-      throw invalidToken('unreadable header', error);
+      // Only the error's type: V8's SyntaxError quotes the text around the error, a piece of the
+      // Authorization header that the log of the refusal would then hold.
+      throw invalidToken(`unreadable header (${(error as Error).name})`);
     }
     for (const name of KEY_INJECTION_HEADERS) {
       if (name in header) throw invalidToken(`header ${name} is not accepted`);

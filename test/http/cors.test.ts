@@ -71,6 +71,21 @@ describe('CORS with an allow-list', () => {
     expect(res.headers['x-content-type-options']).toBe('nosniff');
   });
 
+  // @fastify/cors treats an empty header as a missing one and answered it in text/plain.
+  it('answers a preflight with an empty Access-Control-Request-Method with a bad_request problem', async () => {
+    const res = await t.app.inject({
+      method: 'OPTIONS',
+      url: '/api/v1/examples',
+      headers: { origin: APP_ORIGIN, 'access-control-request-method': '' },
+    });
+    expect(res.statusCode).toBe(400);
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(res.json()).toMatchObject({
+      code: 'bad_request',
+      requestId: res.headers['x-request-id'],
+    });
+  });
+
   it('gives a preflight from an unlisted origin no grant', async () => {
     const res = await t.app.inject({
       method: 'OPTIONS',
@@ -108,7 +123,12 @@ describe('CORS defaults', () => {
       expect(res.headers['access-control-allow-origin']).toBe('*');
       expect(res.headers['access-control-allow-credentials']).toBeUndefined();
       // Any origin: an incomplete preflight (here: no Origin at all) is still a problem document.
-      for (const headers of [{}, { origin: 'https://any.example' }]) {
+      for (const headers of [
+        {},
+        { origin: 'https://any.example' },
+        { origin: '', 'access-control-request-method': 'GET' },
+        { origin: 'https://any.example', 'access-control-request-method': '' },
+      ]) {
         const preflight = await t.app.inject({ method: 'OPTIONS', url: '/api/v1', headers });
         expect(preflight.statusCode).toBe(400);
         expect(preflight.headers['content-type']).toMatch(/^application\/problem\+json/);

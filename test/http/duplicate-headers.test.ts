@@ -46,6 +46,18 @@ describe('ambiguous Host and Authorization headers', () => {
     expect(JSON.parse(res.body).detail).toBe('The request has more than one Authorization header.');
   });
 
+  // Node stops collecting header lines after its maxHeadersCount (1000 by default) and drops the
+  // rest without a word: a second Host or Authorization behind 1000 filler lines went unseen.
+  it.each([
+    ['Authorization', 'Host: a\r\nAuthorization: Bearer x\r\n', 'Authorization: Bearer y\r\n'],
+    ['Host', 'Host: a\r\n', 'Host: b\r\n'],
+  ])('refuses a second %s hidden behind a thousand other headers', async (name, first, second) => {
+    const filler = Array.from({ length: 1100 }, (_, i) => `x${i}:\r\n`).join('');
+    const res = await get(`${first}${filler}${second}`);
+    expectProtocolProblem(res, 400, 'bad_request');
+    expect(JSON.parse(res.body).detail).toBe(`The request has more than one ${name} header.`);
+  });
+
   it.each([
     ['one Host and one Authorization', 'Host: a\r\nAuthorization: Bearer x\r\n', '1.1'],
     ['an HTTP/1.0 request without Host', '', '1.0'],

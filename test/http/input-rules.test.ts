@@ -284,6 +284,38 @@ describe('input rules', () => {
     expect(paths).toEqual(expect.arrayContaining(['/body/name', '/body/tags']));
   });
 
+  // Listing every problem made Ajv build one error per offending value: 30,000 wrong items of a
+  // 60 KB body were 30,001 errors, a 1.6 MB answer and ~50-100 ms of CPU per request.
+  it.each([
+    [
+      'an array far over its maxItems',
+      `{"name":"a","tags":[${Array(30_000).fill('1').join(',')}]}`,
+    ],
+    [
+      'thousands of unknown fields',
+      `{"name":"a",${Array.from({ length: 10_000 }, (_, i) => `"k${i}":0`).join(',')}}`,
+    ],
+  ])('answers %s with a short problem, not one error per value', async (_label, payload) => {
+    const res = await post(payload);
+    expect(res.statusCode).toBe(400);
+    expect(res.json().code).toBe('validation_failed');
+    expect(res.json().errors.length).toBeLessThanOrEqual(10);
+    expect(res.body.length).toBeLessThan(2_000);
+  });
+
+  it('still lists every problem of a body of ordinary size', async () => {
+    const res = await post(JSON.stringify({ name: 42, count: 'x', tags: [1, 2], extra: true }));
+    expect(res.statusCode).toBe(400);
+    const paths = (res.json().errors as { path: string }[]).map((e) => e.path).sort();
+    expect(paths).toEqual([
+      '/body/count',
+      '/body/extra',
+      '/body/name',
+      '/body/tags/0',
+      '/body/tags/1',
+    ]);
+  });
+
   it('coerces and validates declared query parameters', async () => {
     const ok = await t.app.inject({ method: 'GET', url: '/api/v1/examples?limit=5' });
     expect(ok.json()).toEqual({ query: { limit: 5 } });

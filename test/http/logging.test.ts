@@ -96,6 +96,27 @@ describe('logging', () => {
     }
   });
 
+  // V8's JSON.parse message quotes the text around the error: for a token whose header segment
+  // is not JSON, that was a piece of the Authorization header in the debug line of the refusal.
+  it('keeps no piece of a bearer token in the log of its refusal', async () => {
+    const t = await buildTestApp({ log: { level: 'trace' } });
+    try {
+      const segment = Buffer.from('{"alg":Zq9xW}').toString('base64url');
+      const res = await t.app.inject({
+        method: 'GET',
+        url: '/api/v1/users/me',
+        headers: { authorization: `Bearer ${segment}.e30.c2ln` },
+      });
+      expect(res.statusCode).toBe(401);
+      const rejection = t.logs.lines.find((line) => line.msg === 'request rejected');
+      expect(rejection).toMatchObject({ code: 'invalid_token' });
+      expect(JSON.stringify(rejection)).toContain('unreadable header');
+      expect(t.logs.raw.join('\n')).not.toContain('Zq9xW');
+    } finally {
+      await t.app.close();
+    }
+  });
+
   it('survives cyclic and very deep objects', () => {
     const cyclic: Record<string, unknown> = { name: 'loop' };
     cyclic.self = cyclic;

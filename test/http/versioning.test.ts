@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
+import { listenOnLoopback, sendRaw } from '../helpers/raw-http.js';
 
 describe('API version routing', () => {
   let t: TestApp;
@@ -53,6 +54,18 @@ describe('API version routing', () => {
       headers: { 'api-version': '1' },
     });
     expect(res.statusCode).toBe(200);
+  });
+
+  it.each([
+    ['//api/examples?limit=2', 200],
+    ['/%61pi/examples?limit=2', 200],
+    ['/api/%2Fexamples', 404],
+    ['/%61pi%2Fv1/examples', 404],
+    ['/%%34%31pi/examples', 400],
+  ])('routes %s as the router reads it', async (url, status) => {
+    const res = await t.app.inject({ method: 'GET', url });
+    expect(res.statusCode, res.body).toBe(status);
+    if (status === 200) expect(res.json()).toEqual({ query: { limit: 2 } });
   });
 
   it('does not treat /apix as an API path', async () => {
@@ -116,6 +129,45 @@ describe('API version deprecation', () => {
     expect(res.json().code).toBe('api_version_sunset');
     expect(res.headers.sunset).toBe('Tue, 01 Jun 2027 00:00:00 GMT');
     expect(res.headers.link).toBe('</api/v2>; rel="successor-version"');
+  });
+
+  // The router collapses `//`, decodes `%61` to `a` and takes absolute-form targets (RFC 9112
+  // §3.2.2): each reached the v1 routes, so versioning must read the path as the router does.
+  it.each([
+    '//api/v1/examples',
+    '/api//v1/examples',
+    '/%61pi/v1/examples',
+    '/ap%69/v%31/examples',
+    '/%61pi/examples',
+    '//api/examples',
+  ])('answers 410 for %s, a spelling of a retired path that the router matches', async (url) => {
+    clock = after;
+    const res = await t.app.inject({ method: 'GET', url });
+    expect(res.statusCode).toBe(410);
+    expect(res.json().code).toBe('api_version_sunset');
+    expect(res.headers.sunset).toBe('Tue, 01 Jun 2027 00:00:00 GMT');
+  });
+
+  it('answers 410 for an absolute-form request target', async () => {
+    clock = after;
+    const port = await listenOnLoopback(t.app);
+    for (const target of ['http://bulwark.example/api/v1/examples', 'HTTPS://h//api/examples?a']) {
+      const res = await sendRaw(
+        port,
+        `GET ${target} HTTP/1.1\r\nHost: bulwark.example\r\nConnection: close\r\n\r\n`,
+      );
+      expect(res.status, target).toBe(410);
+      expect(JSON.parse(res.body).code).toBe('api_version_sunset');
+    }
+  });
+
+  it('sends the deprecation headers on every spelling before the sunset', async () => {
+    clock = before;
+    const res = await t.app.inject({ method: 'GET', url: '//api/v1/examples?limit=2' });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({ query: { limit: 2 } });
+    expect(res.headers['api-version']).toBe('1');
+    expect(res.headers.deprecation).toBe(`@${Date.parse(deprecatedAt) / 1000}`);
   });
 
   it('keeps non-API routes working after the sunset', async () => {

@@ -22,6 +22,16 @@ describe('clientKey', () => {
     expect(clientKey('64:ff9b::192.0.2.1')).toBe('ip6:0064:ff9b:0000:0000::/64');
   });
 
+  it('keys an address with a port (as some proxies append it) by the address', () => {
+    expect(clientKey('192.0.2.7:51234')).toBe('ip:192.0.2.7');
+    expect(clientKey('[2001:db8:1:2::1]:443')).toBe('ip6:2001:0db8:0001:0002::/64');
+    expect(clientKey('[2001:db8:1:2::1]')).toBe('ip6:2001:0db8:0001:0002::/64');
+    expect(clientKey('[::ffff:192.0.2.7]:443')).toBe('ip:192.0.2.7');
+    expect(clientKey('192.0.2.7:')).toBe('ip:unknown');
+    expect(clientKey('192.0.2.7:99999')).toBe('ip:unknown');
+    expect(clientKey('[192.0.2.7]:1')).toBe('ip:unknown');
+  });
+
   it('puts anything unreadable in one bucket', () => {
     expect(clientKey(undefined)).toBe('ip:unknown');
     expect(clientKey('')).toBe('ip:unknown');

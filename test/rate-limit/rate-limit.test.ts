@@ -3,7 +3,13 @@ import { createConfig } from '../../src/config/index.js';
 import { buildApp } from '../../src/app.js';
 import { buildTestApp, LogCapture, testConfigInput, type TestApp } from '../helpers/app.js';
 import { createTestDb } from '../helpers/db.js';
-import { bearer, registerAndLogin, STRONG_PASSWORD, uniqueEmail } from '../helpers/identity.js';
+import {
+  bearer,
+  createUserAndLogin,
+  registerAndLogin,
+  STRONG_PASSWORD,
+  uniqueEmail,
+} from '../helpers/identity.js';
 
 const securityEvents = (t: TestApp, type: string): Record<string, unknown>[] =>
   t.logs.lines
@@ -67,6 +73,30 @@ describe('rate limits (memory store)', () => {
     }
     expect((await get('10.0.0.1', { 'x-forwarded-for': '198.51.100.7' })).statusCode).toBe(429);
     expect((await get('10.0.0.1', { 'x-forwarded-for': '198.51.100.8' })).statusCode).toBe(200);
+  });
+
+  // Some proxies (Azure Application Gateway) append the client's port; every client behind one
+  // was keyed as "ip:unknown", so one budget was shared by all (and one client could spend it).
+  it('behind a trusted proxy that appends ports, keys by the address without the port', async () => {
+    for (let i = 0; i < 5; i++) {
+      const res = await get('10.0.0.1', { 'x-forwarded-for': `198.51.100.20:${40000 + i}` });
+      expect(res.statusCode).toBe(200);
+    }
+    expect((await get('10.0.0.1', { 'x-forwarded-for': '198.51.100.20:41000' })).statusCode).toBe(
+      429,
+    );
+    expect((await get('10.0.0.1', { 'x-forwarded-for': '198.51.100.20' })).statusCode).toBe(429);
+    expect((await get('10.0.0.1', { 'x-forwarded-for': '198.51.100.21:40000' })).statusCode).toBe(
+      200,
+    );
+    for (let i = 0; i < 5; i++) {
+      const res = await get('10.0.0.1', { 'x-forwarded-for': `[2001:db8:9:9::${i + 1}]:443` });
+      expect(res.statusCode).toBe(200);
+    }
+    expect((await get('10.0.0.1', { 'x-forwarded-for': '2001:db8:9:9::99' })).statusCode).toBe(429);
+    expect((await get('10.0.0.1', { 'x-forwarded-for': '[2001:db8:9:a::1]:443' })).statusCode).toBe(
+      200,
+    );
   });
 
   it('applies the strict auth policy on top of the general one', async () => {
@@ -307,6 +337,60 @@ describe('routes that take no access token', () => {
       headers: bearer(tokens[0]!),
     });
     expect(me.statusCode).toBe(200);
+  });
+});
+
+// A token chose the bucket on every route, so anyone with an account escaped the per-client
+// limits of the anonymous routes (register, login, forgot-password …): each account minted gave
+// a fresh budget. Only a route that authenticates counts against its user.
+describe('a bearer token on a route that does not authenticate', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await buildTestApp({
+      rateLimit: { general: { points: 6, durationSeconds: 60 }, auth: { points: 3 } },
+    });
+  });
+  afterAll(() => t.app.close());
+
+  it('counts against the client address, so it cannot buy a fresh budget', async () => {
+    const user = await createUserAndLogin(t.app, 'user');
+    const register = (headers: Record<string, string> = {}) =>
+      t.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/register',
+        remoteAddress: '192.0.2.60',
+        headers,
+        payload: { email: uniqueEmail(), password: STRONG_PASSWORD, name: 'Farm' },
+      });
+    for (let i = 0; i < 3; i++) expect((await register()).statusCode).toBe(201);
+    expect((await register()).statusCode).toBe(429);
+    const withToken = await register(bearer(user.accessToken));
+    expect(withToken.statusCode).toBe(429);
+    expect(securityEvents(t, 'rate_limit.exceeded').at(-1)).toMatchObject({
+      ip: '192.0.2.60',
+      details: { policy: 'auth', scope: 'client' },
+    });
+  });
+
+  it('counts unknown paths against the client address too', async () => {
+    const user = await createUserAndLogin(t.app, 'user');
+    const scan = (headers: Record<string, string> = {}) =>
+      t.app.inject({ method: 'GET', url: '/wp-admin', remoteAddress: '192.0.2.61', headers });
+    for (let i = 0; i < 6; i++) expect((await scan()).statusCode).toBe(404);
+    expect((await scan(bearer(user.accessToken))).statusCode).toBe(429);
+  });
+
+  it('still counts a route that authenticates against its user', async () => {
+    const user = await createUserAndLogin(t.app, 'user');
+    const me = (remoteAddress: string) =>
+      t.app.inject({
+        method: 'GET',
+        url: '/api/v1/users/me',
+        remoteAddress,
+        headers: bearer(user.accessToken),
+      });
+    for (let i = 0; i < 6; i++) expect((await me(`192.0.2.${70 + i}`)).statusCode).toBe(200);
+    expect((await me('192.0.2.79')).statusCode).toBe(429);
   });
 });
 
