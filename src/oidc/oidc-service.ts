@@ -569,12 +569,16 @@ export class OidcService {
         const identity = await this.link(provider, claims, owner, email, 'verified_email', context);
         return { user: owner, identity, created: false };
       }
+      // The account's own flag is what a later link into it relies on (above), so only a
+      // provider trusted to verify addresses may set it: one that is not would otherwise create a
+      // "verified" account for any address, into which the owner's sign-in with a trusted
+      // provider is then linked (pre-account hijacking through the untrusted provider).
       const user = await this.deps.users.createExternal(
         {
           email: normalized,
           name: displayName(claims, normalized),
           role: this.deps.defaultRole,
-          emailVerified: verified,
+          emailVerified: verified && provider.allowLinkingVerifiedEmail,
           via: `oidc:${provider.name}`,
         },
         context,
