@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import * as client from 'openid-client';
-import { fetchText } from './fetch-text.js';
+import { boundedFetch, fetchText, ResponseTooLargeError } from './fetch-text.js';
 import {
   InspectInputError,
   inspectJwt,
@@ -17,6 +17,12 @@ import { shownUrl } from './shown-url.js';
  */
 
 const PROVIDER_TIMEOUT_SECONDS = 10;
+/**
+ * The largest answer read from a provider (discovery, JWKS, token, UserInfo), after
+ * decompression: real ones are a few KiB; a hostile issuer's gzip bomb would otherwise be
+ * inflated into memory for the whole time limit.
+ */
+const MAX_PROVIDER_RESPONSE_BYTES = 1024 * 1024;
 const FLOW_TTL_MS = 10 * 60_000;
 const MAX_FLOWS = 100;
 
@@ -156,6 +162,12 @@ function providerChecks(metadata: client.ServerMetadata, requested: URL): Inspec
 }
 
 function describeError(error: unknown): { code: string; description: string } {
+  // The library wraps a body cut off as a parse error: say what happened instead.
+  for (let cause = error, depth = 0; cause instanceof Error && depth < 5; depth++) {
+    if (cause instanceof ResponseTooLargeError)
+      return { code: 'response_too_large', description: `The provider ${cause.message}.` };
+    cause = cause.cause;
+  }
   if (error instanceof client.AuthorizationResponseError) {
     return {
       code: error.error,
@@ -209,6 +221,8 @@ export class OidcPlayground {
     try {
       config = await client.discovery(issuer, input.clientId, undefined, auth, {
         timeout: PROVIDER_TIMEOUT_SECONDS,
+        // Kept by the configuration for every later request: JWKS, token, UserInfo.
+        [client.customFetch]: boundedFetch(MAX_PROVIDER_RESPONSE_BYTES),
         execute: issuer.protocol === 'http:' ? [client.allowInsecureRequests] : [],
       });
     } catch (error) {
