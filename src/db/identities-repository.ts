@@ -43,7 +43,8 @@ export class IdentitiesRepository {
     return Number(row.count);
   }
 
-  async touch(id: string, patch: { email: string | null; last_login_at: number }): Promise<void> {
+  /** Records a sign-in; `email` left out keeps the one stored. */
+  async touch(id: string, patch: { email?: string | null; last_login_at: number }): Promise<void> {
     await this.db.updateTable('identities').set(patch).where('id', '=', id).execute();
   }
 

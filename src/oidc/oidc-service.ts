@@ -514,7 +514,13 @@ export class OidcService {
     if (existing) {
       const user = await this.deps.usersRepo.findById(existing.user_id);
       if (user) {
-        await this.deps.identities.touch(existing.id, { email, last_login_at: this.now() });
+        // Kept for display only, and only an address the first sign-in would have taken: a NUL
+        // would fail the update on PostgreSQL (a 500), and an escape sequence or a bidi override
+        // would reach every list that shows it. A refused one leaves the last good one in place.
+        await this.deps.identities.touch(existing.id, {
+          ...(email === null || isValidEmail(email) ? { email } : {}),
+          last_login_at: this.now(),
+        });
         return { user, identity: existing, created: false };
       }
     }
@@ -660,6 +666,15 @@ function displayName(claims: client.IDToken, email: string): string {
     }
   }
   return 'User';
+}
+
+function isValidEmail(email: string): boolean {
+  try {
+    normalizeEmail(email);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** The one answer to a code that cannot be redeemed, whatever the reason (told apart in events). */
