@@ -419,17 +419,14 @@ export class OidcService {
       }
       throw new AppError('not_found', 'No identity with this id.');
     }
-    const user = await this.deps.usersRepo.findById(auth.userId);
-    const others = (await this.deps.identities.countByUser(auth.userId)) - 1;
-    if (!user?.password_hash && others < 1) {
+    const outcome = await this.deps.identities.deleteUnlessLast(id, auth.userId);
+    if (outcome === 'last') {
       throw new AppError(
         'last_sign_in_method',
         'This is the only way to sign in to this account; link another provider first.',
       );
     }
-    if (!(await this.deps.identities.deleteForUser(id, auth.userId))) {
-      throw new AppError('not_found', 'No identity with this id.');
-    }
+    if (outcome === 'not_found') throw new AppError('not_found', 'No identity with this id.');
     this.deps.events.emit({
       ...context,
       type: 'oidc.identity_unlinked',
