@@ -161,6 +161,23 @@ function providerChecks(metadata: client.ServerMetadata, requested: URL): Inspec
   return checks;
 }
 
+/**
+ * The endpoints the flow uses that are plain http and not on loopback. (Other schemes and
+ * non-URLs are refused by openid-client when it comes to them, and flagged by the checks.)
+ */
+function plainRemoteEndpoints(metadata: client.ServerMetadata): string[] {
+  return [
+    metadata.authorization_endpoint,
+    metadata.token_endpoint,
+    metadata.userinfo_endpoint,
+    metadata.jwks_uri,
+  ].filter((u): u is string => {
+    if (typeof u !== 'string' || !URL.canParse(u)) return false;
+    const url = new URL(u);
+    return url.protocol === 'http:' && !isLoopback(url);
+  });
+}
+
 function describeError(error: unknown): { code: string; description: string } {
   // The library wraps a body cut off as a parse error: say what happened instead.
   for (let cause = error, depth = 0; cause instanceof Error && depth < 5; depth++) {
@@ -237,6 +254,18 @@ export class OidcPlayground {
       );
     }
     client.enableNonRepudiationChecks(config);
+    // Plain http is opted into for the whole configuration: without this, a loopback issuer's
+    // metadata could send the browser's login, the code, the client secret and the tokens over
+    // plain http to another host (the "https" check would only flag it afterwards).
+    if (issuer.protocol === 'http:') {
+      const remote = plainRemoteEndpoints(config.serverMetadata());
+      if (remote.length > 0) {
+        throw new PlaygroundInputError(
+          `A plain-http test provider on loopback must keep its endpoints on loopback or https; its metadata names ${remote.map((u) => shownUrl(u)).join(', ')}.`,
+          'issuer',
+        );
+      }
+    }
     const checks = providerChecks(config.serverMetadata(), issuer);
     const codeVerifier = client.randomPKCECodeVerifier();
     const state = client.randomState();
