@@ -1,5 +1,6 @@
 import { ConfigError } from '../errors.js';
 import { CliError, CliUsageError, type Command } from './args.js';
+import { terminalText } from '../tools/terminal-text.js';
 import { devCert } from './commands/dev-cert.js';
 import { doctor } from './commands/doctor.js';
 import { keys } from './commands/keys.js';
@@ -119,11 +120,12 @@ export async function main(argv: string[]): Promise<number> {
       return 78; // EX_CONFIG
     }
     if (error instanceof CliError) {
-      process.stderr.write(`bulwark ${name}: ${error.message}\n`);
+      // Messages may quote what a scanned server or a token chose: never raw control characters.
+      process.stderr.write(`bulwark ${name}: ${terminalText(error.message)}\n`);
       return error.exitCode;
     }
     if (error instanceof CliUsageError) {
-      process.stderr.write(`bulwark ${name}: ${error.message}\n\n${usage}\n`);
+      process.stderr.write(`bulwark ${name}: ${terminalText(error.message)}\n\n${usage}\n`);
       return 2;
     }
     throw error;

@@ -96,7 +96,7 @@ const OidcProvider = Type.Object(
     allowLinkingVerifiedEmail: Type.Boolean({
       default: false,
       description:
-        "Link a first sign-in to an existing account with the same email, only when the provider says the email is verified and the account's own email is verified. Off: such sign-ins are refused.",
+        "Link a first sign-in to an existing account with the same email, only when the provider says the email is verified and the account's own email is verified. Off: such sign-ins are refused, and accounts this provider creates start with emailVerified false.",
     }),
   },
   { additionalProperties: false },

@@ -34,26 +34,40 @@ export class IdentitiesRepository {
       .execute();
   }
 
-  async countByUser(userId: string): Promise<number> {
-    const row = await this.db
-      .selectFrom('identities')
-      .select((eb) => eb.fn.countAll().as('count'))
-      .where('user_id', '=', userId)
-      .executeTakeFirstOrThrow();
-    return Number(row.count);
-  }
-
-  async touch(id: string, patch: { email: string | null; last_login_at: number }): Promise<void> {
+  /** Records a sign-in; `email` left out keeps the one stored. */
+  async touch(id: string, patch: { email?: string | null; last_login_at: number }): Promise<void> {
     await this.db.updateTable('identities').set(patch).where('id', '=', id).execute();
   }
 
-  /** Deletes the identity only if it belongs to `userId`; true when a row went. */
-  async deleteForUser(id: string, userId: string): Promise<boolean> {
-    const result = await this.db
-      .deleteFrom('identities')
-      .where('id', '=', id)
-      .where('user_id', '=', userId)
-      .executeTakeFirst();
-    return result.numDeletedRows > 0n;
+  /**
+   * Deletes identity `id` of `userId` unless it is the account's last way to sign in (no password
+   * and no other identity). Checked and done in one transaction that first writes the user's row
+   * (a no-op update): PostgreSQL locks that row, SQLite takes its write lock, so two unlinks of
+   * one account run one after the other and the second counts what the first left. Checked
+   * outside it, both would see another identity left and both would delete.
+   */
+  async deleteUnlessLast(id: string, userId: string): Promise<'deleted' | 'last' | 'not_found'> {
+    return this.db.transaction().execute(async (trx) => {
+      const user = await trx
+        .updateTable('users')
+        .set((eb) => ({ updated_at: eb.ref('updated_at') }))
+        .where('id', '=', userId)
+        .returning('password_hash')
+        .executeTakeFirst();
+      if (!user) return 'not_found';
+      const owned = await trx
+        .selectFrom('identities')
+        .select('id')
+        .where('user_id', '=', userId)
+        .execute();
+      if (!owned.some((row) => row.id === id)) return 'not_found';
+      if (!user.password_hash && owned.length < 2) return 'last';
+      await trx
+        .deleteFrom('identities')
+        .where('id', '=', id)
+        .where('user_id', '=', userId)
+        .execute();
+      return 'deleted';
+    });
   }
 }

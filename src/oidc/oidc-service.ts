@@ -419,17 +419,14 @@ export class OidcService {
       }
       throw new AppError('not_found', 'No identity with this id.');
     }
-    const user = await this.deps.usersRepo.findById(auth.userId);
-    const others = (await this.deps.identities.countByUser(auth.userId)) - 1;
-    if (!user?.password_hash && others < 1) {
+    const outcome = await this.deps.identities.deleteUnlessLast(id, auth.userId);
+    if (outcome === 'last') {
       throw new AppError(
         'last_sign_in_method',
         'This is the only way to sign in to this account; link another provider first.',
       );
     }
-    if (!(await this.deps.identities.deleteForUser(id, auth.userId))) {
-      throw new AppError('not_found', 'No identity with this id.');
-    }
+    if (outcome === 'not_found') throw new AppError('not_found', 'No identity with this id.');
     this.deps.events.emit({
       ...context,
       type: 'oidc.identity_unlinked',
@@ -514,7 +511,13 @@ export class OidcService {
     if (existing) {
       const user = await this.deps.usersRepo.findById(existing.user_id);
       if (user) {
-        await this.deps.identities.touch(existing.id, { email, last_login_at: this.now() });
+        // Kept for display only, and only an address the first sign-in would have taken: a NUL
+        // would fail the update on PostgreSQL (a 500), and an escape sequence or a bidi override
+        // would reach every list that shows it. A refused one leaves the last good one in place.
+        await this.deps.identities.touch(existing.id, {
+          ...(email === null || isValidEmail(email) ? { email } : {}),
+          last_login_at: this.now(),
+        });
         return { user, identity: existing, created: false };
       }
     }
@@ -569,12 +572,16 @@ export class OidcService {
         const identity = await this.link(provider, claims, owner, email, 'verified_email', context);
         return { user: owner, identity, created: false };
       }
+      // The account's own flag is what a later link into it relies on (above), so only a
+      // provider trusted to verify addresses may set it: one that is not would otherwise create a
+      // "verified" account for any address, into which the owner's sign-in with a trusted
+      // provider is then linked (pre-account hijacking through the untrusted provider).
       const user = await this.deps.users.createExternal(
         {
           email: normalized,
           name: displayName(claims, normalized),
           role: this.deps.defaultRole,
-          emailVerified: verified,
+          emailVerified: verified && provider.allowLinkingVerifiedEmail,
           via: `oidc:${provider.name}`,
         },
         context,
@@ -656,6 +663,15 @@ function displayName(claims: client.IDToken, email: string): string {
     }
   }
   return 'User';
+}
+
+function isValidEmail(email: string): boolean {
+  try {
+    normalizeEmail(email);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** The one answer to a code that cannot be redeemed, whatever the reason (told apart in events). */

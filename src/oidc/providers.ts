@@ -4,6 +4,7 @@ import * as client from 'openid-client';
 import type { Config } from '../config/index.js';
 import { GOOGLE_ISSUER } from '../config/rules.js';
 import { ConfigError } from '../errors.js';
+import { boundedFetch } from '../tools/fetch-text.js';
 
 type ProviderConfig = Config['oidc']['providers'][string];
 
@@ -15,6 +16,14 @@ export interface OidcProvider extends ProviderConfig {
 
 /** Upper bound of every request to a provider (discovery, JWKS, token endpoint), in seconds. */
 const PROVIDER_TIMEOUT_SECONDS = 10;
+
+/**
+ * Upper bound of every answer read from a provider, after decompression. Real ones are a few
+ * KiB; a provider that is not fully trusted (a partner's) must not be able to have a gzip bomb
+ * inflated into this server's memory for the whole time limit on every sign-in anyone starts.
+ */
+const MAX_PROVIDER_RESPONSE_BYTES = 1024 * 1024;
+const providerFetch = boundedFetch(MAX_PROVIDER_RESPONSE_BYTES);
 
 /** Discovered provider metadata plus what is needed to build a per-request Configuration. */
 interface Discovered {
@@ -88,6 +97,7 @@ export class OidcProviders {
       auth,
     );
     config.timeout = PROVIDER_TIMEOUT_SECONDS;
+    config[client.customFetch] = providerFetch;
     if (isPlainHttp(provider)) client.allowInsecureRequests(config);
     // openid-client skips the ID token signature for token-endpoint responses (OIDC Core 3.1.3.7
     // lets TLS stand in for it); verify it against the provider's JWKS anyway, so a compromised
@@ -115,6 +125,7 @@ export class OidcProviders {
       auth,
       {
         timeout: PROVIDER_TIMEOUT_SECONDS,
+        [client.customFetch]: providerFetch,
         // Plain http is refused in production by the config rules; elsewhere it serves loopback
         // tests and local development against a provider without TLS.
         execute: isPlainHttp(provider) ? [client.allowInsecureRequests] : [],

@@ -1,4 +1,5 @@
 import { CHECKLIST } from '../posture/checklist.js';
+import { terminalText } from '../tools/terminal-text.js';
 import type { ScanReport, ScanStatus } from './types.js';
 
 const RANK: Record<ScanStatus, number> = { skip: 0, pass: 1, warn: 2, fail: 3 };
@@ -26,14 +27,19 @@ export function summarize(report: ScanReport): Record<ScanStatus, number> {
   return summary;
 }
 
-/** The report as a table: one block per checklist line, each finding with its reason and fix. */
+/**
+ * The report as a table: one block per checklist line, each finding with its reason and fix.
+ * What the target chose (its routes, headers and error text, quoted in findings) is shown with
+ * its control characters escaped (terminalText): the table goes to a terminal or a CI log.
+ */
 export function renderText(report: ScanReport): string {
+  const t = terminalText;
   const lines = scanLines(report);
   const width = Math.max(...lines.map((l) => l.practice.length));
   const checkWidth = Math.max(...report.findings.map((f) => f.check.length));
   const out = [
-    `bulwark audit of ${report.target}: ${report.requests} requests in ${(report.durationMs / 1000).toFixed(1)} s`,
-    `OpenAPI: ${report.openapi ?? `none used (${report.openapiProblem ?? 'not found'})`} · token: ${report.tokenGiven ? 'given' : 'none (token attacks skipped)'}`,
+    `bulwark audit of ${t(report.target)}: ${report.requests} requests in ${(report.durationMs / 1000).toFixed(1)} s`,
+    `OpenAPI: ${t(report.openapi ?? `none used (${report.openapiProblem ?? 'not found'})`)} · token: ${report.tokenGiven ? 'given' : 'none (token attacks skipped)'}`,
     '',
     ` #  ${'practice'.padEnd(width)}  status`,
   ];
@@ -52,7 +58,7 @@ export function renderText(report: ScanReport): string {
       ]
         .filter(Boolean)
         .join(' ');
-      out.push(`      ${MARK[f.status]}  ${f.check.padEnd(checkWidth)}  ${detail}`);
+      out.push(`      ${MARK[f.status]}  ${f.check.padEnd(checkWidth)}  ${t(detail)}`);
     }
   }
   const s = summarize(report);

@@ -1,7 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import * as client from 'openid-client';
 import { isLoopbackHost } from '../config/loopback.js';
-import { fetchText } from './fetch-text.js';
+import { boundedFetch, fetchText, ResponseTooLargeError } from './fetch-text.js';
 import {
   InspectInputError,
   inspectJwt,
@@ -18,6 +18,12 @@ import { shownUrl } from './shown-url.js';
  */
 
 const PROVIDER_TIMEOUT_SECONDS = 10;
+/**
+ * The largest answer read from a provider (discovery, JWKS, token, UserInfo), after
+ * decompression: real ones are a few KiB; a hostile issuer's gzip bomb would otherwise be
+ * inflated into memory for the whole time limit.
+ */
+const MAX_PROVIDER_RESPONSE_BYTES = 1024 * 1024;
 const FLOW_TTL_MS = 10 * 60_000;
 const MAX_FLOWS = 100;
 
@@ -153,7 +159,30 @@ function providerChecks(metadata: client.ServerMetadata, requested: URL): Inspec
   return checks;
 }
 
+/**
+ * The endpoints the flow uses that are plain http and not on loopback. (Other schemes and
+ * non-URLs are refused by openid-client when it comes to them, and flagged by the checks.)
+ */
+function plainRemoteEndpoints(metadata: client.ServerMetadata): string[] {
+  return [
+    metadata.authorization_endpoint,
+    metadata.token_endpoint,
+    metadata.userinfo_endpoint,
+    metadata.jwks_uri,
+  ].filter((u): u is string => {
+    if (typeof u !== 'string' || !URL.canParse(u)) return false;
+    const url = new URL(u);
+    return url.protocol === 'http:' && !isLoopbackHost(url.hostname);
+  });
+}
+
 function describeError(error: unknown): { code: string; description: string } {
+  // The library wraps a body cut off as a parse error: say what happened instead.
+  for (let cause = error, depth = 0; cause instanceof Error && depth < 5; depth++) {
+    if (cause instanceof ResponseTooLargeError)
+      return { code: 'response_too_large', description: `The provider ${cause.message}.` };
+    cause = cause.cause;
+  }
   if (error instanceof client.AuthorizationResponseError) {
     return {
       code: error.error,
@@ -210,6 +239,8 @@ export class OidcPlayground {
     try {
       config = await client.discovery(issuer, input.clientId, undefined, auth, {
         timeout: PROVIDER_TIMEOUT_SECONDS,
+        // Kept by the configuration for every later request: JWKS, token, UserInfo.
+        [client.customFetch]: boundedFetch(MAX_PROVIDER_RESPONSE_BYTES),
         execute: issuer.protocol === 'http:' ? [client.allowInsecureRequests] : [],
       });
     } catch (error) {
@@ -224,6 +255,18 @@ export class OidcPlayground {
       );
     }
     client.enableNonRepudiationChecks(config);
+    // Plain http is opted into for the whole configuration: without this, a loopback issuer's
+    // metadata could send the browser's login, the code, the client secret and the tokens over
+    // plain http to another host (the "https" check would only flag it afterwards).
+    if (issuer.protocol === 'http:') {
+      const remote = plainRemoteEndpoints(config.serverMetadata());
+      if (remote.length > 0) {
+        throw new PlaygroundInputError(
+          `A plain-http test provider on loopback must keep its endpoints on loopback or https; its metadata names ${remote.map((u) => shownUrl(u)).join(', ')}.`,
+          'issuer',
+        );
+      }
+    }
     const checks = providerChecks(config.serverMetadata(), issuer);
     const codeVerifier = client.randomPKCECodeVerifier();
     const state = client.randomState();

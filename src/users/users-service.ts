@@ -314,7 +314,8 @@ export class UsersService {
 
   /**
    * Creates an account that signs in through an external identity provider only: no password.
-   * `emailVerified` is what the provider asserted. The role must exist.
+   * `emailVerified`: whether the provider proved the address and is trusted to (the caller
+   * decides). The role must exist.
    * @throws AppError email_taken when the email belongs to another account
    */
   async createExternal(

@@ -21,7 +21,8 @@ beforeAll(async () => {
       { sub: 'vic-sub', email: 'vic@example.com', email_verified: false, name: 'Vic' },
       { sub: 'nomail-sub', name: 'No Mail' },
     ],
-    {},
+    // Trusted to verify addresses, so its email_verified (from UserInfo here) reaches the account.
+    { allowLinkingVerifiedEmail: true },
     {},
     { claimsInUserInfoOnly: true },
   );

@@ -1,5 +1,6 @@
 import type { KeyMaterial } from '../../tools/jwt-inspect.js';
 import { shownUrl } from '../../tools/shown-url.js';
+import { terminalText } from '../../tools/terminal-text.js';
 import { CliError, CliUsageError, parseCommandArgs, type Command } from '../args.js';
 import { readFileBounded, readStdinBounded } from '../read-input.js';
 
@@ -208,11 +209,13 @@ export const jwt: Command = {
           '',
           ...result.findings.map(
             (f) =>
-              `  ${(f.status === 'pass' ? 'pass' : f.status.toUpperCase()).padEnd(4)}  ${f.check.padEnd(width)}  ${f.message}`,
+              // Messages quote the token's own alg, typ and crit: its control characters escaped.
+              `  ${(f.status === 'pass' ? 'pass' : f.status.toUpperCase()).padEnd(4)}  ${f.check.padEnd(width)}  ${terminalText(f.message)}`,
           ),
           '',
-          `header   ${JSON.stringify(result.header)}`,
-          `payload  ${JSON.stringify(result.payload)}`,
+          // JSON escapes C0 but not C1 (a lone CSI) nor bidi overrides.
+          `header   ${terminalText(JSON.stringify(result.header))}`,
+          `payload  ${terminalText(JSON.stringify(result.payload))}`,
           '',
         ].join('\n'),
       );
