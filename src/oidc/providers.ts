@@ -4,7 +4,7 @@ import * as client from 'openid-client';
 import type { Config } from '../config/index.js';
 import { GOOGLE_ISSUER } from '../config/rules.js';
 import { ConfigError } from '../errors.js';
-import { boundedFetch } from '../tools/fetch-text.js';
+import { boundedFetch } from '../http/bounded-fetch.js';
 
 type ProviderConfig = Config['oidc']['providers'][string];
 

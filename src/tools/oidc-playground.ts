@@ -1,7 +1,8 @@
 import { LRUCache } from 'lru-cache';
 import * as client from 'openid-client';
 import { isLoopbackHost } from '../config/loopback.js';
-import { boundedFetch, fetchText, ResponseTooLargeError } from './fetch-text.js';
+import { boundedFetch, ResponseTooLargeError } from '../http/bounded-fetch.js';
+import { fetchText } from './fetch-text.js';
 import {
   InspectInputError,
   inspectJwt,

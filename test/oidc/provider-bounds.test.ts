@@ -1,7 +1,7 @@
-import { createServer, type Server, type ServerResponse } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sendGzipBomb } from '../helpers/gzip-bomb.js';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
 import { APP_URL, cookieValue, LOGIN_COOKIE, PUBLIC_URL } from './support.js';
 
@@ -12,26 +12,6 @@ import { APP_URL, cookieValue, LOGIN_COOKIE, PUBLIC_URL } from './support.js';
  * for the whole 10 s limit, on every sign-in anyone starts.
  */
 
-// 64 MiB of "A" compresses to ~64 KiB; sent 64 times it is 4 GiB once inflated.
-const MEMBER = gzipSync(Buffer.alloc(64 * 1024 * 1024, 0x41), { level: 9 });
-
-function bomb(res: ServerResponse, prefix: string): void {
-  res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' });
-  res.write(gzipSync(prefix));
-  let sent = 0;
-  const more = (): void => {
-    while (sent < 64) {
-      sent += 1;
-      if (!res.write(MEMBER)) {
-        res.once('drain', more);
-        return;
-      }
-    }
-    res.end(gzipSync('"}'));
-  };
-  more();
-}
-
 let server: Server;
 let base = '';
 let t: TestApp;
@@ -41,7 +21,7 @@ beforeAll(async () => {
     const url = new URL(req.url ?? '/', base);
     const issuer = `${base}/${url.pathname.split('/')[1]}`;
     if (url.pathname === '/bomb/.well-known/openid-configuration')
-      return bomb(res, `{"issuer":"${issuer}","x":"`);
+      return sendGzipBomb(res, `{"issuer":"${issuer}","x":"`);
     if (url.pathname === '/token-bomb/.well-known/openid-configuration') {
       res.setHeader('content-type', 'application/json');
       return void res.end(
@@ -56,7 +36,7 @@ beforeAll(async () => {
         }),
       );
     }
-    if (url.pathname === '/token-bomb/token') return bomb(res, '{"access_token":"');
+    if (url.pathname === '/token-bomb/token') return sendGzipBomb(res, '{"access_token":"');
     res.statusCode = 404;
     res.end();
   });

@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
-import { createServer, type Server, type ServerResponse } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sendGzipBomb } from '../helpers/gzip-bomb.js';
 import { buildToolsApp } from '../../src/tools/server.js';
 
 /*
@@ -13,25 +13,6 @@ import { buildToolsApp } from '../../src/tools/server.js';
  */
 
 const HOST = { host: '127.0.0.1:4000' };
-// 64 MiB of "A" compresses to ~64 KiB; sent 64 times it is 4 GiB once inflated.
-const MEMBER = gzipSync(Buffer.alloc(64 * 1024 * 1024, 0x41), { level: 9 });
-
-function bomb(res: ServerResponse, prefix: string): void {
-  res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' });
-  res.write(gzipSync(prefix));
-  let sent = 0;
-  const more = (): void => {
-    while (sent < 64) {
-      sent += 1;
-      if (!res.write(MEMBER)) {
-        res.once('drain', more);
-        return;
-      }
-    }
-    res.end(gzipSync('"}'));
-  };
-  more();
-}
 
 let server: Server;
 let base = '';
@@ -52,7 +33,7 @@ beforeAll(async () => {
       id_token_signing_alg_values_supported: ['RS256'],
     };
     if (url.pathname === '/bomb/.well-known/openid-configuration')
-      return bomb(res, `{"issuer":"${issuer}","x":"`);
+      return sendGzipBomb(res, `{"issuer":"${issuer}","x":"`);
     if (url.pathname === '/huge/.well-known/openid-configuration') {
       res.setHeader('content-type', 'application/json');
       return void res.end(JSON.stringify({ ...discovery, x: 'A'.repeat(8 * 1024 * 1024) }));
@@ -61,7 +42,7 @@ beforeAll(async () => {
       res.setHeader('content-type', 'application/json');
       return void res.end(JSON.stringify(discovery));
     }
-    if (url.pathname === '/token-bomb/token') return bomb(res, '{"access_token":"');
+    if (url.pathname === '/token-bomb/token') return sendGzipBomb(res, '{"access_token":"');
     res.statusCode = 404;
     res.end();
   });
