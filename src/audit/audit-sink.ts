@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { isDatabaseUnavailable } from '../db/index.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { RecordedSecurityEvent, SecurityEventSink } from '../security-events.js';
 import type { AuditLog } from './audit-log.js';
@@ -6,6 +7,13 @@ import { EventCoalescer } from './event-coalescer.js';
 
 /** See AuditSinkOptions.batchDelayMs. */
 const DEFAULT_BATCH_DELAY_MS = 20;
+
+/**
+ * Waits before each new try of a batch the database could not take now (PostgreSQL restarting or
+ * briefly cut off, SQLite busy past its timeout): about 4 s in all, so a blip loses no events.
+ * Any other failure (a fault of the query or the data) would fail again and is not retried.
+ */
+const RETRY_DELAYS_MS = [250, 1_000, 3_000];
 
 export interface AuditSinkOptions {
   /** Events waiting to be written; beyond it the oldest is dropped (and logged). */
@@ -38,8 +46,9 @@ const MAX_COALESCED_KEYS = 10_000;
 /**
  * Writes security events to the audit table without ever making a request wait for, or fail
  * on, the write: `record` only queues; one background writer drains the queue in batches.
- * A failed write or a dropped event is logged loudly with the whole event (events hold no
- * secrets) and counted, so the record survives in the log stream even when the table does not.
+ * A batch the database cannot take now is tried again for a few seconds; a write that still
+ * fails, or a dropped event, is logged loudly with the whole event (events hold no secrets) and
+ * counted, so the record survives in the log stream even when the table does not.
  */
 export class AuditSink implements SecurityEventSink {
   private readonly queue: RecordedSecurityEvent[] = [];
@@ -48,6 +57,9 @@ export class AuditSink implements SecurityEventSink {
   private readonly batchDelayMs: number;
   /** Ends the writer's wait for more events at once (set while it waits). */
   private endWait: (() => void) | undefined;
+  /** Ends the writer's pause before retrying a batch (set while it pauses); see flush(). */
+  private endPause: (() => void) | undefined;
+  private flushing = 0;
   private readonly coalescer: EventCoalescer;
   private readonly now: () => number;
   /** Writes the summaries of ended windows; runs only while some window is open. */
@@ -103,9 +115,43 @@ export class AuditSink implements SecurityEventSink {
    */
   async flush(): Promise<void> {
     this.writeDueSummaries(Number.POSITIVE_INFINITY);
-    while (this.draining) {
-      this.endWait?.();
-      await this.draining;
+    // Retries go on, without their pauses: a shutdown is not held up for seconds per batch.
+    this.flushing += 1;
+    try {
+      while (this.draining) {
+        this.endWait?.();
+        this.endPause?.();
+        await this.draining;
+      }
+    } finally {
+      this.flushing -= 1;
+    }
+  }
+
+  private pause(ms: number): Promise<void> {
+    if (this.flushing > 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      // Not unref'd, like gather(): the events in hand keep the process up for this long at most.
+      const timer = setTimeout(() => this.endPause?.(), ms);
+      this.endPause = () => {
+        clearTimeout(timer);
+        this.endPause = undefined;
+        resolve();
+      };
+    });
+  }
+
+  /** Appends `batch`, trying again after a pause while the database is unavailable. */
+  private async append(batch: RecordedSecurityEvent[]): Promise<void> {
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        await this.log.append(batch);
+        return;
+      } catch (error) {
+        const delay = RETRY_DELAYS_MS[attempt];
+        if (delay === undefined || !isDatabaseUnavailable(error)) throw error;
+        await this.pause(delay);
+      }
     }
   }
 
@@ -128,7 +174,7 @@ export class AuditSink implements SecurityEventSink {
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, this.batchSize);
       try {
-        await this.log.append(batch);
+        await this.append(batch);
       } catch (error) {
         this.options.metrics.auditWriteFailures.inc(batch.length);
         for (const event of batch) {

@@ -77,6 +77,43 @@ describe('AuditSink', () => {
     expect(lines.filter((l) => String(l.msg).startsWith('AUDIT WRITE FAILED'))).toHaveLength(2);
   });
 
+  it('tries a batch again while the database is unavailable, and loses nothing to a blip', async () => {
+    const unavailable = () =>
+      Promise.reject(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }));
+    const written: number[] = [];
+    let calls = 0;
+    const { sink, lines, metrics } = setup((events) => {
+      calls += 1;
+      if (calls <= 2) return unavailable();
+      written.push(...events.map((e) => e.time));
+      return Promise.resolve();
+    });
+    sink.record(event(1));
+    sink.record(event(2));
+    // No flush: the writer retries on its own, after pauses of 250 ms and 1 s.
+    const deadline = Date.now() + 5_000;
+    while (written.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(written).toEqual([1, 2]);
+    expect(calls).toBe(3);
+    expect((await metrics.auditWriteFailures.get()).values[0]?.value ?? 0).toBe(0);
+    expect(lines.filter((l) => String(l.msg).startsWith('AUDIT WRITE FAILED'))).toHaveLength(0);
+  });
+
+  it('gives a batch up after its retries, and flush() does not wait out their pauses', async () => {
+    let calls = 0;
+    const { sink, lines, metrics } = setup(() => {
+      calls += 1;
+      return Promise.reject(Object.assign(new Error('Connection terminated'), {}));
+    });
+    sink.record(event(1));
+    const started = Date.now();
+    await sink.flush();
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(calls).toBe(4);
+    expect((await metrics.auditWriteFailures.get()).values[0]!.value).toBe(1);
+    expect(lines.filter((l) => String(l.msg).startsWith('AUDIT WRITE FAILED'))).toHaveLength(1);
+  });
+
   it('writes events recorded in separate ticks within the delay as one batch', async () => {
     const { sink, batches } = batchingSink({ batchDelayMs: 60_000 });
     sink.record(event(1));

@@ -77,5 +77,32 @@ describe.skipIf(dialectUnderTest !== 'postgres')(
       expect(res.statusCode).toBe(200);
       expect((await app.inject({ method: 'GET', url: '/health/ready' })).statusCode).toBe(200);
     });
+
+    it('keeps the security events of a short outage: the audit writer retries until it is over', async () => {
+      await proxy.cut();
+      const requestIds = ['blip-1', 'blip-2', 'blip-3'];
+      try {
+        for (const requestId of requestIds) {
+          app.services.events.emit({ type: 'access.denied', outcome: 'denied', requestId });
+        }
+        await new Promise((r) => setTimeout(r, 400));
+      } finally {
+        await proxy.restore();
+      }
+      const stored = async () =>
+        (
+          await testDb.db.kysely
+            .selectFrom('audit_events')
+            .select('request_id')
+            .where('request_id', 'in', requestIds)
+            .execute()
+        ).map((r) => r.request_id);
+      const deadline = Date.now() + 8_000;
+      while ((await stored()).length < 3 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect((await stored()).sort()).toEqual(requestIds);
+      expect(logs.raw.join('\n')).not.toContain('AUDIT WRITE FAILED');
+    });
   },
 );
