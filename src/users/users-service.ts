@@ -4,6 +4,7 @@ import type { Permissions } from '../access/permissions.js';
 import type { Config } from '../config/index.js';
 import {
   checkPassword,
+  DecryptionError,
   EstimatorUnavailableError,
   type FieldCipher,
   type PasswordCheck,
@@ -159,6 +160,22 @@ export class UsersService {
       createdAt: isoTime(row.created_at),
       updatedAt: isoTime(row.updated_at),
     };
+  }
+
+  /**
+   * {@link view} for a row of a list: a phone number that no longer decrypts (an envelope altered,
+   * moved to another row, or under a removed key version) is shown as null and reported through
+   * `onUnreadable`, instead of failing the whole page: one bad row must not keep an
+   * administrator from every user listed with it. Reading that user alone still fails (500).
+   */
+  listView(row: UserRow, onUnreadable: (userId: string, error: DecryptionError) => void): User {
+    try {
+      return this.view(row);
+    } catch (error) {
+      if (!(error instanceof DecryptionError)) throw error;
+      onUnreadable(row.id, error);
+      return this.view({ ...row, phone_enc: null });
+    }
   }
 
   /**

@@ -1,3 +1,4 @@
+import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
 import { dialectUnderTest } from '../helpers/db.js';
@@ -122,6 +123,32 @@ describe(`phone numbers at rest on ${dialectUnderTest}`, () => {
         expect(JSON.stringify(line)).toMatch(/DecryptionError|authentication failed/);
         expect(JSON.stringify(line)).not.toContain('960999');
       }
+    });
+
+    type UserPage = { items: { id: string; phone: string | null }[]; nextCursor: string | null };
+
+    it('lists that user with phone null and logs it, without failing the page for everyone else', async () => {
+      const seen = new Map<string, { phone: string | null }>();
+      let cursor: string | null = null;
+      for (let page = 0; page < 50; page += 1) {
+        const res: LightMyRequestResponse = await t.app.inject({
+          method: 'GET',
+          url: `/api/v1/users?limit=100${cursor === null ? '' : `&cursor=${cursor}`}`,
+          headers: bearer(admin.accessToken),
+        });
+        expect(res.statusCode, res.body).toBe(200);
+        const body = res.json<UserPage>();
+        for (const item of body.items) seen.set(item.id, item);
+        cursor = body.nextCursor;
+        if (cursor === null) break;
+      }
+      expect(seen.get(other.id)?.phone).toBeNull();
+      expect(seen.get(victim.id)?.phone).toBe('+441632960999');
+      const line = t.logs.lines.find(
+        (l) => l.userId === other.id && String(l.msg).startsWith('a stored phone number cannot'),
+      );
+      expect(line).toMatchObject({ level: 'error' });
+      expect(JSON.stringify(line)).not.toContain('960999');
     });
 
     it('still decrypts for the row it was written for', async () => {
