@@ -13,8 +13,11 @@ const INVISIBLE = /[\p{Cf}\p{Default_Ignorable_Code_Point}]/u;
 // would refuse common emoji. Zero-width joiners stay refused with the other controls.
 const EMOJI_PRESENTATION = /(?<=\p{Emoji})[\ufe0e\ufe0f]/gu;
 // Pragmatic address check (RFC 5321 limits); deliverability is proven by verification, not regex.
+// The local part: no whitespace, `@`, or RFC 5322 specials (`"(),:;<>[\]`), which only a quoted
+// local part may hold: `"admin"@example.com` is the mailbox admin@example.com under another
+// spelling, and `<script>…</script>@…` is no one's address.
 const EMAIL =
-  /^[^\s@]{1,64}@(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$/;
+  /^[^\s@"(),:;<>[\]\\]{1,64}@(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$/;
 const E164 = /^\+[1-9]\d{6,14}$/;
 
 // A dot above on i or j (or dotless ı, ȷ and l) disappears into the letter's own dot: "admi\u0307n"

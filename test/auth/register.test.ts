@@ -278,6 +278,15 @@ describe('POST /api/v1/auth/register', () => {
       'user@localhost',
       `bell\u0007@example.com`,
       `rtl\u202e@example.com`,
+      // RFC 5322 specials: only a quoted local part may hold them, and "admin"@ is admin@.
+      '"admin"@example.com',
+      '<script>alert(1)</script>@example.com',
+      'a,b@example.com',
+      'a;b@example.com',
+      'a:b@example.com',
+      'a(comment)b@example.com',
+      'a[b]@example.com',
+      'a\\b@example.com',
     ])('rejects the bad email %j', async (email) => {
       const res = await register(t.app, { email, password: STRONG_PASSWORD, name: 'Bad Email' });
       const body = expectProblem(res, 400, 'validation_failed');
