@@ -167,7 +167,12 @@ export function hostileTokens(): [string, string][] {
     ['only whitespace', ' \t\n '],
     ['a NUL inside', `${h}.${p}\u0000.${s}`],
     ['a lone surrogate inside', `${h}.\ud800${p}.${s}`],
-    ['a changed signature', `${h}.${p}.${s.slice(0, -2)}AA`],
+    // The third-last character carries six whole bits: always another signature (an "AA" ending
+    // written over the last two was the same token whenever it already ended so).
+    [
+      'a changed signature',
+      `${h}.${p}.${s.slice(0, -3)}${s.at(-3) === 'A' ? 'B' : 'A'}${s.slice(-2)}`,
+    ],
     ['a changed payload', `${h}.${b64({ ...CLAIMS, sub: 'admin' })}.${s}`],
     [
       'signed by another EdDSA key',
