@@ -220,16 +220,11 @@ export class MfaService {
    */
   async resetByAdmin(auth: AuthContext, userId: string, context: EventContext): Promise<void> {
     if (userId === auth.userId) {
-      this.deps.events.emit({
-        ...context,
-        type: 'access.denied',
-        outcome: 'denied',
-        actorId: auth.userId,
-        target: { type: 'user', id: userId },
-        details: { reason: 'own_account', status: 403 },
-      });
-      throw new AppError(
-        'forbidden',
+      throw this.refused(
+        auth,
+        userId,
+        context,
+        { reason: 'own_account' },
         'Turn your own MFA off with POST /api/v1/auth/mfa/disable (password and a code).',
       );
     }
@@ -237,22 +232,36 @@ export class MfaService {
     if (!target) throw new AppError('not_found', 'No user with this id.');
     // Taking a factor off a wider role's holder is a step towards taking over that role.
     if (this.deps.permissions && !this.deps.permissions.covers(auth.permissions, target.role)) {
-      this.deps.events.emit({
-        ...context,
-        type: 'access.denied',
-        outcome: 'denied',
-        actorId: auth.userId,
-        target: { type: 'user', id: userId },
-        details: { reason: 'wider_role', role: target.role, status: 403 },
-      });
-      throw new AppError(
-        'forbidden',
+      throw this.refused(
+        auth,
+        userId,
+        context,
+        { reason: 'wider_role', role: target.role },
         `The role "${target.role}" has permissions you do not hold: only someone who holds all of them may reset its holders' MFA.`,
       );
     }
     if (!(await this.reset(userId, { ...context, actorId: auth.userId }))) {
       throw new AppError('mfa_not_enabled', 'MFA is not on for this user.');
     }
+  }
+
+  /** Records an administrator's refused reset (`access.denied`) and returns its 403 to throw. */
+  private refused(
+    auth: AuthContext,
+    userId: string,
+    context: EventContext,
+    details: Record<string, string>,
+    message: string,
+  ): AppError {
+    this.deps.events.emit({
+      ...context,
+      type: 'access.denied',
+      outcome: 'denied',
+      actorId: auth.userId,
+      target: { type: 'user', id: userId },
+      details: { ...details, status: 403 },
+    });
+    return new AppError('forbidden', message);
   }
 
   /**
