@@ -231,6 +231,7 @@ export async function createServices(config: Config, options: ServicesOptions): 
         retiredKeyLifetimeMs:
           (t.accessTokenTtlSeconds + t.clockToleranceSeconds) * 1000 + KEY_REFRESH_INTERVAL_MS,
         refreshIntervalMs: KEY_REFRESH_INTERVAL_MS,
+        publishAheadMs: t.keyPublishAheadSeconds * 1000,
         onRefreshError: (error) => logger.error({ err: error }, 'reloading signing keys failed'),
         now,
         events,

@@ -420,6 +420,13 @@ export const ConfigSchema = Type.Object(
           maximum: 300,
           description: 'Allowed clock skew when checking exp/iat.',
         }),
+        keyPublishAheadSeconds: Type.Integer({
+          default: 600,
+          minimum: 0,
+          maximum: 604_800,
+          description:
+            'A key made by `bulwark keys rotate` is in the JWKS this long before it signs (10 minutes), so verifiers that cache the JWKS (served with max-age=300) know it before they meet its tokens; the current key signs until then. 0: it signs at once. `keys rotate --now` always does.',
+        }),
       },
       { additionalProperties: false, default: {} },
     ),

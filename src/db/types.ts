@@ -67,8 +67,13 @@ export interface SigningKeysTable {
   public_jwk: string;
   /** Private JWK (JSON), encrypted: AAD-bound to signing_keys/private_key/<id>. */
   private_key_enc: string;
+  /**
+   * When it starts signing. A key made by a rotation is stored, and published in the JWKS, ahead
+   * of this time (tokens.keyPublishAheadSeconds), so verifiers that cache the JWKS know it before
+   * they meet its tokens.
+   */
   created_at: Millis;
-  /** When it stopped signing (a newer key took over); null while current. */
+  /** When it stops signing (a newer key takes over; may lie ahead); null while current. */
   retired_at: Millis | null;
   /** After this it no longer verifies and leaves the JWKS. */
   expires_at: Millis | null;

@@ -404,7 +404,7 @@ describe('security events in the audit table, driven through the HTTP API', () =
 
   it('keys.rotated when the signing key is rotated', async () => {
     const before = t.app.services.signingKeys.signingKey().kid;
-    const { kid } = await t.app.services.signingKeys.rotate({ actorId: admin.id });
+    const { kid, signsFrom } = await t.app.services.signingKeys.rotate({ actorId: admin.id });
     const rotated = (await stored()).filter((e) => e.type === 'keys.rotated');
     expect(rotated).toHaveLength(1);
     expect(rotated[0]).toMatchObject({
@@ -413,7 +413,11 @@ describe('security events in the audit table, driven through the HTTP API', () =
       target_type: 'signing_key',
       target_id: kid,
     });
-    expect(JSON.parse(rotated[0]!.details)).toEqual({ algorithm: 'EdDSA', retired: before });
+    expect(JSON.parse(rotated[0]!.details)).toEqual({
+      algorithm: 'EdDSA',
+      retired: before,
+      signsFrom,
+    });
   });
 
   it('records the events other capabilities emit (throttling, rate limits)', async () => {
