@@ -156,14 +156,19 @@ export interface EmailTokensTable {
   user_id: string;
   purpose: EmailTokenPurpose;
   token_hash: string;
-  /** The address it was sent to (a verification token proves that address only). */
+  /**
+   * The account's address when the token was issued, where a reset or verification link was sent
+   * (a verification token proves that address only; any token stops working once it changes).
+   */
   email: string;
+  /** email_change only: the requested address, where its link was sent. Null for the others. */
+  new_email: string | null;
   created_at: Millis;
   expires_at: Millis;
   used_at: Millis | null;
 }
 
-export type EmailTokenPurpose = 'password_reset' | 'email_verification';
+export type EmailTokenPurpose = 'password_reset' | 'email_verification' | 'email_change';
 
 export interface Database {
   users: UsersTable;
