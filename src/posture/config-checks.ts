@@ -81,6 +81,7 @@ export const accountRecoveryCheck: PostureCheck = {
     const features = [
       ...(e.passwordResetUrl === undefined ? [] : ['password reset']),
       ...(e.verifyEmailUrl === undefined ? [] : ['address verification']),
+      ...(e.changeEmailUrl === undefined ? [] : ['address change']),
     ];
     return outcomes.length > 0
       ? outcomes
