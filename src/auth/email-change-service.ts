@@ -1,7 +1,7 @@
 import type { AuthContext } from '../access/authenticate.js';
 import { sha256Hex, randomToken, type PasswordHasher } from '../crypto/index.js';
 import type { EmailTokensRepository, UserRow, UsersRepository } from '../db/index.js';
-import { AppError } from '../errors.js';
+import { AppError, isAppError } from '../errors.js';
 import type { EventContext, SecurityEvents } from '../security-events.js';
 import type { Sessions } from '../tokens/sessions.js';
 import { normalizeEmail } from '../users/normalize.js';
@@ -115,7 +115,9 @@ export class EmailChangeService {
     try {
       await this.deps.accountEmail.chargeEmail(user.id);
     } catch (error) {
-      this.requested(actor, user.id, 'failure', 'throttled');
+      if (isAppError(error) && error.code === 'rate_limited') {
+        this.requested(actor, user.id, 'failure', 'throttled');
+      }
       throw error;
     }
     this.deps.accountEmail.inBackground('e-mail change request', () =>

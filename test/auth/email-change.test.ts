@@ -409,9 +409,18 @@ describe('POST /api/v1/auth/email/change and /change/confirm', () => {
     for (let i = 0; i < 3; i += 1) {
       expect((await requestChange(user.accessToken, uniqueEmail('flood'))).statusCode).toBe(202);
     }
-    const res = await requestChange(user.accessToken, uniqueEmail('flood'));
+    // The earlier requests' background work records its events first.
+    await settled();
+    const events = captureEvents(t.app);
+    const flood = uniqueEmail('flood');
+    const res = await requestChange(user.accessToken, flood);
     expectProblem(res, 429, 'rate_limited');
     expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
+    await settled();
+    expect(
+      events.filter((e) => e.type === 'email.change_requested').map((e) => [e.outcome, e.details]),
+    ).toEqual([['failure', { reason: 'throttled' }]]);
+    expect(mailsTo(flood)).toEqual([]);
   });
 
   it('makes an older link stop working when a newer change is asked for', async () => {
