@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { Permissions } from './access/permissions.js';
 import { AccountEmailService } from './auth/account-email-service.js';
 import { AuthService } from './auth/auth-service.js';
+import { EmailChangeService } from './auth/email-change-service.js';
 import { LoginThrottle, NO_LOGIN_THROTTLE } from './auth/login-throttle.js';
 import { MfaService, mfaIssuerLabel } from './auth/mfa-service.js';
 import type { Config } from './config/index.js';
@@ -83,6 +84,8 @@ export interface Services {
   mfa: MfaService;
   /** Password reset and address verification e-mails; undefined when email is not configured. */
   accountEmail: AccountEmailService | undefined;
+  /** A user's change of their own address; undefined when e-mail is not configured. */
+  emailChange: EmailChangeService | undefined;
   /** Sign-in with OpenID Connect providers (no routes answer when none is configured). */
   oidc: OidcService;
   /** Deletes sessions and e-mail links past tokens.sessionRetentionSeconds (started by startServer). */
@@ -306,6 +309,23 @@ export async function createServices(config: Config, options: ServicesOptions): 
       now,
     });
     startedAccountEmail = accountEmail;
+    const emailChange =
+      accountEmail &&
+      new EmailChangeService({
+        tokens: new EmailTokensRepository(db.kysely),
+        usersRepo,
+        hasher,
+        throttle,
+        sessions,
+        accountEmail,
+        events,
+        options: {
+          changeEmailUrl: config.email.changeEmailUrl,
+          changeEmailTtlMs: config.email.changeEmailTtlSeconds * 1000,
+          serviceName: mfaIssuerLabel(t.issuer),
+        },
+        now,
+      });
     const auth = new AuthService({
       accountEmail,
       users,
@@ -364,6 +384,7 @@ export async function createServices(config: Config, options: ServicesOptions): 
       auth,
       mfa,
       accountEmail,
+      emailChange,
       oidc,
       housekeeping,
       async close() {
