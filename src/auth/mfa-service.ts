@@ -162,13 +162,22 @@ export class MfaService {
       throw invalidMfaCode();
     }
     const recoveryCodes = newRecoveryCodes();
-    const confirmed = await this.deps.repo.confirm(
-      auth.userId,
-      factor.secret_enc,
-      step,
-      recoveryCodes.map((code) => recoveryCodeHash(code)!),
-      now,
-    );
+    const hashes = recoveryCodes.map((code) => recoveryCodeHash(code)!);
+    let confirmed = await this.deps.repo.confirm(auth.userId, factor.secret_enc, step, hashes, now);
+    if (!confirmed) {
+      // `keys reencrypt` may have rewritten the envelope meanwhile: the same enrolment and secret
+      // in a new envelope is still the one the code was checked against, so it is confirmed.
+      const again = await this.deps.repo.findFactor(auth.userId);
+      if (
+        again !== undefined &&
+        again.confirmed_at === null &&
+        again.created_at === factor.created_at &&
+        again.secret_enc !== factor.secret_enc &&
+        this.deps.cipher.decrypt(again.secret_enc, secretContext(auth.userId)) === secret
+      ) {
+        confirmed = await this.deps.repo.confirm(auth.userId, again.secret_enc, step, hashes, now);
+      }
+    }
     if (!confirmed) {
       // Restarted or confirmed by a concurrent request: this code belonged to the old secret.
       throw new AppError('conflict', 'The authenticator setup changed meanwhile. Start again.');
