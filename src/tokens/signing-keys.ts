@@ -41,6 +41,11 @@ export interface SigningKeyStoreOptions {
   now?: () => number;
   /** Where `keys.rotated` goes; every rotation path (CLI, admin code) passes through `rotate`. */
   events?: SecurityEvents;
+  /**
+   * Told about every rotation made here, once it is stored and loaded, and waited for (a CLI run
+   * must not exit before it is done): announces it to the other instances (KeyRotationBus).
+   */
+  onRotated?: (kid: string) => Promise<void>;
 }
 
 /**
@@ -185,6 +190,22 @@ export class SigningKeyStore {
   }
 
   /**
+   * Re-reads the keys after an instance announced a rotation to `kid` (null: one may have been
+   * missed), unless `kid` already signs here (the announcing instance itself, or one that met the
+   * kid first). A reload already in flight may have read the keys before the rotation was stored:
+   * it is waited for, then they are read again (concurrent announcements share that one read).
+   */
+  async reloadAfterRotation(kid: string | null): Promise<void> {
+    if (this.current?.kid === kid) return;
+    const inFlight = this.reloading;
+    if (inFlight) await inFlight.catch(() => undefined);
+    if (this.reloading === undefined || this.reloading === inFlight) {
+      this.reloading = this.reload().finally(() => (this.reloading = undefined));
+    }
+    await this.reloading;
+  }
+
+  /**
    * The loaded public key for `kid` if it may verify now (not expired, not gone after a reload),
    * without reloading: what a cache of verified tokens checks on every hit.
    */
@@ -230,6 +251,7 @@ export class SigningKeyStore {
       target: { type: 'signing_key', id: created },
       details: { algorithm: this.options.algorithm, retired: previous?.id ?? null },
     });
+    await this.options.onRotated?.(created);
     return { kid: created, retired: previous?.id };
   }
 

@@ -18,6 +18,8 @@ import {
   type SigningKeyRow,
 } from '../../src/db/index.js';
 import type { RecordedSecurityEvent } from '../../src/security-events.js';
+import { MemoryStore } from '../../src/store/index.js';
+import { KeyRotationBus } from '../../src/tokens/key-rotation-bus.js';
 import { SigningKeyStore, type SigningKey } from '../../src/tokens/signing-keys.js';
 import {
   buildTestApp,
@@ -27,6 +29,7 @@ import {
   type TestApp,
 } from '../helpers/app.js';
 import { createMigratedTestDb, type TestDb } from '../helpers/db.js';
+import { deletePrefix, redisUrl, requireRedis, uniquePrefix } from '../helpers/redis.js';
 import { bearer, jwtPayload, registerAndLogin, type LoggedIn } from '../helpers/identity.js';
 
 /*
@@ -626,4 +629,108 @@ describe('verifiers that cache the JWKS for its max-age', () => {
       });
     },
   );
+});
+
+describe('rotations announced on the shared store', () => {
+  let own: TestDb;
+  beforeAll(async () => {
+    own = await createMigratedTestDb();
+  });
+  afterAll(async () => {
+    await own?.cleanup();
+  });
+
+  const warnings: unknown[] = [];
+  const logger = { warn: (...args: unknown[]) => void warnings.push(args) };
+
+  /** One instance's key store, wired to `shared` as services.ts wires it. */
+  function instance(shared: MemoryStore): SigningKeyStore {
+    const keys: SigningKeyStore = new SigningKeyStore(
+      new SigningKeysRepository(own.db.kysely),
+      new FieldCipher(t.app.services.keyring, ENCRYPTED_COLUMNS.signingKeysPrivateKey.purpose),
+      {
+        algorithm: 'EdDSA',
+        retiredKeyLifetimeMs: RETIRED_LIFETIME_MS,
+        refreshIntervalMs: REFRESH_INTERVAL_MS,
+        now: () => clock,
+        onRotated: (kid) => bus.announce(kid),
+      },
+    );
+    const bus: KeyRotationBus = new KeyRotationBus(shared, keys, logger);
+    return keys;
+  }
+
+  it('every instance signs with, and verifies, the new key at once, even with its unknown-kid budget spent', async () => {
+    const shared = new MemoryStore({ keyPrefix: 't:', maxKeys: 100 });
+    const [a, b] = [instance(shared), instance(shared)];
+    try {
+      await a.init();
+      await b.init();
+      // Someone sends tokens with made-up kids: b's reload for an unknown kid is spent.
+      expect(await b.verificationKey(randomUUID())).toBeUndefined();
+      const reloadsOfA = vi.spyOn(a, 'reload');
+      const { kid } = await a.rotate();
+      // The clock has not moved: neither b's periodic refresh nor its kid budget can have run.
+      await vi.waitFor(() => expect(b.usable(kid)).toBeDefined());
+      expect(b.signingKey().kid).toBe(kid);
+      expect(await b.verificationKey(kid)).toBeDefined();
+      expect(b.jwks().keys.map((k) => k.kid)).toContain(kid);
+      // The rotating instance read its keys once, in rotate: its own announcement adds no read.
+      expect(reloadsOfA).toHaveBeenCalledTimes(1);
+    } finally {
+      a.close();
+      b.close();
+    }
+  });
+
+  it('a message that is not a key id reloads nothing', async () => {
+    const shared = new MemoryStore({ keyPrefix: 't:', maxKeys: 100 });
+    const b = instance(shared);
+    try {
+      await b.init();
+      const reload = vi.spyOn(b, 'reload');
+      warnings.length = 0;
+      for (const message of [
+        '',
+        'not-a-kid',
+        `${randomUUID()}\n`,
+        JSON.stringify([randomUUID()]),
+      ]) {
+        await shared.publish('signing-keys:rotated', message);
+      }
+      expect(reload).not.toHaveBeenCalled();
+      expect(warnings).toHaveLength(4);
+    } finally {
+      b.close();
+    }
+  });
+});
+
+describe.skipIf(!redisUrl)('two instances on one database and one Redis', () => {
+  it('a rotation on one is signed with and verified by the other at once', async () => {
+    const url = await requireRedis();
+    const prefix = uniquePrefix();
+    const input: ConfigInput = { ...TOKENS, redis: { url, keyPrefix: prefix } };
+    const [a, b] = [await secondInstance(input), await secondInstance(input)];
+    try {
+      // b's reload for an unknown kid is spent, and its clock does not move.
+      const forged = await signWith(
+        { ...b.services.signingKeys.signingKey(), kid: randomUUID() },
+        alice,
+      );
+      expect(await meStatus(forged, b)).toBe(401);
+      const { kid } = await a.services.signingKeys.rotate();
+      await vi.waitFor(() => expect(b.services.signingKeys.usable(kid)).toBeDefined(), {
+        timeout: 5_000,
+      });
+      const token = await loginFresh(a, alice);
+      expect(kidOf(token)).toBe(kid);
+      expect(await meStatus(token, b)).toBe(200);
+      expect(kidOf(await loginFresh(b, alice))).toBe(kid);
+    } finally {
+      await a.close();
+      await b.close();
+      await deletePrefix(url, prefix);
+    }
+  });
 });
