@@ -277,7 +277,10 @@ export class SigningKeyStore {
         expiresAt: row.expires_at,
       });
     }
-    const currentRow = await this.repo.current();
+    // The signing key from the same read as the verifying ones (listVerifiable is ordered as
+    // current() is, and holds every key not retired): read apart, a rotation stored between the
+    // two reads made this instance sign with a key missing from its own JWKS and verification.
+    const currentRow = rows.find((row) => row.retired_at === null);
     this.verification = verification;
     this.current = currentRow ? this.loadPrivate(currentRow) : undefined;
   }

@@ -582,6 +582,40 @@ describe('several instances creating or rotating keys at the same moment', () =>
     }
   });
 
+  it('a rotation stored while an instance reads its keys never leaves it signing with a key it does not publish', async () => {
+    const rotator = store();
+    let rotateDuringRead = false;
+    const reader = store(
+      new (class extends SigningKeysRepository {
+        override async listVerifiable(now: number): Promise<SigningKeyRow[]> {
+          const rows = await super.listVerifiable(now);
+          // Another instance's rotation lands right after this read returns.
+          if (rotateDuringRead) {
+            rotateDuringRead = false;
+            await rotator.rotate();
+          }
+          return rows;
+        }
+      })(own.db.kysely),
+    );
+    try {
+      await rotator.init();
+      await reader.init();
+      rotateDuringRead = true;
+      await reader.reload();
+      const { kid } = reader.signingKey();
+      expect(reader.usable(kid)).toBeDefined();
+      expect(reader.jwks().keys.map((k) => k.kid)).toContain(kid);
+      // The next read finds the rotation, whole.
+      await reader.reload();
+      expect(reader.signingKey().kid).toBe(rotator.signingKey().kid);
+      expect(reader.usable(rotator.signingKey().kid)).toBeDefined();
+    } finally {
+      rotator.close();
+      reader.close();
+    }
+  });
+
   it('a start retires the extra keys such a race left behind before', async () => {
     const [newest] = await signing();
     // As an older version left it: a second key never retired, older than the current one.
