@@ -80,7 +80,7 @@ function totp(secret: string, issuer: string, label: string): TOTP {
  * bits each (12 characters of a 31-letter alphabet without 0/o, 1/l/i), in groups of four.
  *
  * 59 bits are too few for a bare fast hash: SHA-256 runs at ~10^10 a second on one GPU, so a
- * database copy gave up any one user's code in weeks, and some user's code in seconds when the
+ * database copy gave up any one user's code in weeks, and some user's code in minutes when the
  * hashes, all unsalted, were searched together. They are stored instead as an HMAC under a key
  * derived from the authenticator's TOTP secret, which is itself stored encrypted: a copy of the
  * database without the master key gives nothing to search with, and a key re-encryption leaves
