@@ -45,6 +45,7 @@ import { RateLimits } from './rate-limit/index.js';
 import { SecurityEvents } from './security-events.js';
 import { createSharedStore, type SharedStore } from './store/index.js';
 import { AccessTokens } from './tokens/access-token.js';
+import { KeyRotationBus } from './tokens/key-rotation-bus.js';
 import { RefreshTokens } from './tokens/refresh-tokens.js';
 import { RevocationBus } from './tokens/revocation-bus.js';
 import { SessionState } from './tokens/session-state.js';
@@ -238,8 +239,11 @@ export async function createServices(config: Config, options: ServicesOptions): 
         onRefreshError: (error) => logger.error({ err: error }, 'reloading signing keys failed'),
         now,
         events,
+        // Every instance (and `bulwark keys rotate`) announces its rotations on the shared store.
+        onRotated: (kid) => keyRotations.announce(kid),
       },
     );
+    const keyRotations = new KeyRotationBus(store, signingKeys, logger);
     await signingKeys.init();
     const accessTokens = new AccessTokens(signingKeys, {
       issuer: t.issuer,

@@ -46,6 +46,11 @@ export interface SigningKeyStoreOptions {
   now?: () => number;
   /** Where `keys.rotated` goes; every rotation path (CLI, admin code) passes through `rotate`. */
   events?: SecurityEvents;
+  /**
+   * Told about every rotation made here, once it is stored and loaded, and waited for (a CLI run
+   * must not exit before it is done): announces it to the other instances (KeyRotationBus).
+   */
+  onRotated?: (kid: string) => Promise<void>;
 }
 
 /**
@@ -213,6 +218,22 @@ export class SigningKeyStore {
   }
 
   /**
+   * Re-reads the keys after an instance announced a rotation to `kid` (null: one may have been
+   * missed), unless `kid` already signs here (the announcing instance itself, or one that met the
+   * kid first). A reload already in flight may have read the keys before the rotation was stored:
+   * it is waited for, then they are read again (concurrent announcements share that one read).
+   */
+  async reloadAfterRotation(kid: string | null): Promise<void> {
+    if (this.signers.some((signer) => signer.key.kid === kid)) return;
+    const inFlight = this.reloading;
+    if (inFlight) await inFlight.catch(() => undefined);
+    if (this.reloading === undefined || this.reloading === inFlight) {
+      this.reloading = this.reload().finally(() => (this.reloading = undefined));
+    }
+    await this.reloading;
+  }
+
+  /**
    * The loaded public key for `kid` if it may verify now (not expired, not gone after a reload),
    * without reloading: what a cache of verified tokens checks on every hit.
    */
@@ -270,6 +291,7 @@ export class SigningKeyStore {
       target: { type: 'signing_key', id: created.id },
       details: { algorithm: this.options.algorithm, retired: previous?.id ?? null, signsFrom },
     });
+    await this.options.onRotated?.(created.id);
     return { kid: created.id, retired: previous?.id, signsFrom };
   }
 
@@ -287,7 +309,8 @@ export class SigningKeyStore {
     const now = this.now();
     this.lastReload = now;
     const verification = new Map<string, VerificationKey>();
-    for (const row of await this.repo.listVerifiable(now)) {
+    const rows = await this.repo.listVerifiable(now);
+    for (const row of rows) {
       const alg = row.alg as SigningAlgorithm;
       const publicJwk = JSON.parse(row.public_jwk) as JWK;
       verification.set(row.id, {
@@ -298,10 +321,13 @@ export class SigningKeyStore {
         expiresAt: row.expires_at,
       });
     }
-    const rows = await this.repo.signers(now);
-    // The key signing now and those still to come; an older one never signs again.
-    const due = rows.find((row) => row.created_at <= now);
-    const signers = rows
+    // The signing keys from the same read as the verifying ones (every key that signs, now or
+    // later, still verifies): read apart, a rotation stored between the two reads made this
+    // instance sign with a key missing from its own JWKS and verification. Of those, the key
+    // signing now and those still to come; an older one never signs again.
+    const signing = rows.filter((row) => row.retired_at === null || row.retired_at > now);
+    const due = signing.find((row) => row.created_at <= now);
+    const signers = signing
       .filter((row) => row === due || row.created_at > now)
       .map((row) => ({ key: this.loadPrivate(row), from: row.created_at, until: row.retired_at }));
     this.verification = verification;

@@ -18,6 +18,8 @@ import {
   type SigningKeyRow,
 } from '../../src/db/index.js';
 import type { RecordedSecurityEvent } from '../../src/security-events.js';
+import { MemoryStore } from '../../src/store/index.js';
+import { KeyRotationBus } from '../../src/tokens/key-rotation-bus.js';
 import { SigningKeyStore, type SigningKey } from '../../src/tokens/signing-keys.js';
 import {
   buildTestApp,
@@ -27,6 +29,7 @@ import {
   type TestApp,
 } from '../helpers/app.js';
 import { createMigratedTestDb, type TestDb } from '../helpers/db.js';
+import { deletePrefix, redisUrl, requireRedis, uniquePrefix } from '../helpers/redis.js';
 import { bearer, jwtPayload, registerAndLogin, type LoggedIn } from '../helpers/identity.js';
 
 /*
@@ -733,6 +736,40 @@ describe('several instances creating or rotating keys at the same moment', () =>
     }
   });
 
+  it('a rotation stored while an instance reads its keys never leaves it signing with a key it does not publish', async () => {
+    const rotator = store();
+    let rotateDuringRead = false;
+    const reader = store(
+      new (class extends SigningKeysRepository {
+        override async listVerifiable(now: number): Promise<SigningKeyRow[]> {
+          const rows = await super.listVerifiable(now);
+          // Another instance's rotation lands right after this read returns.
+          if (rotateDuringRead) {
+            rotateDuringRead = false;
+            await rotator.rotate();
+          }
+          return rows;
+        }
+      })(own.db.kysely),
+    );
+    try {
+      await rotator.init();
+      await reader.init();
+      rotateDuringRead = true;
+      await reader.reload();
+      const { kid } = reader.signingKey();
+      expect(reader.usable(kid)).toBeDefined();
+      expect(reader.jwks().keys.map((k) => k.kid)).toContain(kid);
+      // The next read finds the rotation, whole.
+      await reader.reload();
+      expect(reader.signingKey().kid).toBe(rotator.signingKey().kid);
+      expect(reader.usable(rotator.signingKey().kid)).toBeDefined();
+    } finally {
+      rotator.close();
+      reader.close();
+    }
+  });
+
   it('a start retires the extra keys such a race left behind before', async () => {
     const [newest] = await signing();
     // The race ordered its keys a millisecond ahead of this frozen clock: let that millisecond pass.
@@ -750,6 +787,112 @@ describe('several instances creating or rotating keys at the same moment', () =>
       expect(await expectOneCurrent([s])).toBe(newest!.id);
     } finally {
       s.close();
+    }
+  });
+});
+
+describe('rotations announced on the shared store', () => {
+  let own: TestDb;
+  beforeAll(async () => {
+    own = await createMigratedTestDb();
+  });
+  afterAll(async () => {
+    await own?.cleanup();
+  });
+
+  const warnings: unknown[] = [];
+  const logger = { warn: (...args: unknown[]) => void warnings.push(args) };
+
+  /** One instance's key store, wired to `shared` as services.ts wires it. */
+  function instance(shared: MemoryStore): SigningKeyStore {
+    const keys: SigningKeyStore = new SigningKeyStore(
+      new SigningKeysRepository(own.db.kysely),
+      new FieldCipher(t.app.services.keyring, ENCRYPTED_COLUMNS.signingKeysPrivateKey.purpose),
+      {
+        algorithm: 'EdDSA',
+        retiredKeyLifetimeMs: RETIRED_LIFETIME_MS,
+        refreshIntervalMs: REFRESH_INTERVAL_MS,
+        now: () => clock,
+        onRotated: (kid) => bus.announce(kid),
+      },
+    );
+    const bus: KeyRotationBus = new KeyRotationBus(shared, keys, logger);
+    return keys;
+  }
+
+  it('every instance signs with, and verifies, the new key at once, even with its unknown-kid budget spent', async () => {
+    const shared = new MemoryStore({ keyPrefix: 't:', maxKeys: 100 });
+    const [a, b] = [instance(shared), instance(shared)];
+    try {
+      await a.init();
+      await b.init();
+      // Someone sends tokens with made-up kids: b's reload for an unknown kid is spent.
+      expect(await b.verificationKey(randomUUID())).toBeUndefined();
+      const reloadsOfA = vi.spyOn(a, 'reload');
+      clock += 1_000; // not in the millisecond the first key began signing
+      const { kid } = await a.rotate();
+      // The clock has not moved: neither b's periodic refresh nor its kid budget can have run.
+      await vi.waitFor(() => expect(b.usable(kid)).toBeDefined());
+      expect(b.signingKey().kid).toBe(kid);
+      expect(await b.verificationKey(kid)).toBeDefined();
+      expect(b.jwks().keys.map((k) => k.kid)).toContain(kid);
+      // The rotating instance read its keys once, in rotate: its own announcement adds no read.
+      expect(reloadsOfA).toHaveBeenCalledTimes(1);
+    } finally {
+      a.close();
+      b.close();
+    }
+  });
+
+  it('a message that is not a key id reloads nothing', async () => {
+    const shared = new MemoryStore({ keyPrefix: 't:', maxKeys: 100 });
+    const b = instance(shared);
+    try {
+      await b.init();
+      const reload = vi.spyOn(b, 'reload');
+      warnings.length = 0;
+      for (const message of [
+        '',
+        'not-a-kid',
+        `${randomUUID()}\n`,
+        JSON.stringify([randomUUID()]),
+      ]) {
+        await shared.publish('signing-keys:rotated', message);
+      }
+      expect(reload).not.toHaveBeenCalled();
+      expect(warnings).toHaveLength(4);
+    } finally {
+      b.close();
+    }
+  });
+});
+
+describe.skipIf(!redisUrl)('two instances on one database and one Redis', () => {
+  it('a rotation --now on one is signed with and verified by the other at once', async () => {
+    const url = await requireRedis();
+    const prefix = uniquePrefix();
+    const input: ConfigInput = { ...TOKENS, redis: { url, keyPrefix: prefix } };
+    const [a, b] = [await secondInstance(input), await secondInstance(input)];
+    try {
+      // b's reload for an unknown kid is spent, and its clock does not move.
+      const forged = await signWith(
+        { ...b.services.signingKeys.signingKey(), kid: randomUUID() },
+        alice,
+      );
+      expect(await meStatus(forged, b)).toBe(401);
+      clock += 1_000;
+      const { kid } = await a.services.signingKeys.rotate({}, NOW);
+      await vi.waitFor(() => expect(b.services.signingKeys.usable(kid)).toBeDefined(), {
+        timeout: 5_000,
+      });
+      const token = await loginFresh(a, alice);
+      expect(kidOf(token)).toBe(kid);
+      expect(await meStatus(token, b)).toBe(200);
+      expect(kidOf(await loginFresh(b, alice))).toBe(kid);
+    } finally {
+      await a.close();
+      await b.close();
+      await deletePrefix(url, prefix);
     }
   });
 });
