@@ -6,7 +6,7 @@ import { AuthService } from './auth/auth-service.js';
 import { EmailChangeService } from './auth/email-change-service.js';
 import { LoginThrottle, NO_LOGIN_THROTTLE } from './auth/login-throttle.js';
 import { MfaService, mfaIssuerLabel } from './auth/mfa-service.js';
-import type { Config } from './config/index.js';
+import { KEY_REFRESH_INTERVAL_MS, type Config } from './config/index.js';
 import {
   FieldCipher,
   Keyring,
@@ -54,7 +54,6 @@ import { SigningKeyStore } from './tokens/signing-keys.js';
 import { UsersService } from './users/users-service.js';
 
 /** How often each instance re-reads the signing keys (picks up rotations done elsewhere). */
-const KEY_REFRESH_INTERVAL_MS = 60_000;
 
 /** Everything the capabilities share, built once per process from the config. */
 export interface Services {

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { JWKS_MAX_AGE_SECONDS } from '../config/index.js';
 import { JwksBody } from './schema.js';
 import type { SigningKeyStore } from '../tokens/signing-keys.js';
 
@@ -15,7 +16,7 @@ export function jwksRoute(app: FastifyInstance, opts: { keys: SigningKeyStore })
     },
     async (request, reply) => {
       // Public and safe to cache briefly; rotation keeps old keys listed longer than this.
-      reply.header('cache-control', 'public, max-age=300');
+      reply.header('cache-control', `public, max-age=${JWKS_MAX_AGE_SECONDS}`);
       try {
         // Never older than one refresh interval, like the keys this instance signs with.
         await opts.keys.refreshIfDue();

@@ -1,5 +1,6 @@
 import { unsafeOverrides } from '../config/unsafe-overrides.js';
 import { isLoopbackHost } from '../config/loopback.js';
+import { JWKS_MAX_AGE_SECONDS, SAFE_KEY_PUBLISH_AHEAD_SECONDS } from '../config/signing-keys.js';
 import { pass, productionFail, type Outcome, type PostureCheck } from './types.js';
 
 /** OWASP's equivalent argon2id settings: memory (KiB) and the iterations it needs at least. */
@@ -42,7 +43,17 @@ export const tokenLifetimeCheck: PostureCheck = {
         fix: 'keep tokens.accessTokenTtlSeconds at 900 (15 min) or less; clients refresh.',
       };
     }
-    return pass(`access tokens live ${ttl} s; refresh tokens rotate on every use.`);
+    const ahead = context.config.tokens.keyPublishAheadSeconds;
+    if (ahead < SAFE_KEY_PUBLISH_AHEAD_SECONDS) {
+      return {
+        status: 'warn',
+        reason: `a rotated signing key signs ${ahead} s after it is published, but verifiers may cache the JWKS for ${JWKS_MAX_AGE_SECONDS} s: after \`bulwark keys rotate\` they refuse the new key's tokens until their copy expires.`,
+        fix: `set tokens.keyPublishAheadSeconds to ${SAFE_KEY_PUBLISH_AHEAD_SECONDS} or more (the default is 600).`,
+      };
+    }
+    return pass(
+      `access tokens live ${ttl} s; refresh tokens rotate on every use; a rotated signing key is published ${ahead} s before it signs.`,
+    );
   },
 };
 

@@ -379,6 +379,28 @@ describe('configuration checks', () => {
     expect(at('22.11.0', '2026-11-28').status).toBe('pass');
   });
 
+  it('warns about long-lived access tokens and a signing key that signs before verifiers can know it', () => {
+    const check = (tokens: ConfigInput['tokens']) =>
+      of(findings({ ...PROD, tokens }), 'auth.token-lifetime')[0]!;
+    expect(check({})).toMatchObject({
+      status: 'pass',
+      reason: expect.stringContaining('published 600 s before it signs'),
+    });
+    expect(check({ accessTokenTtlSeconds: 7_200 })).toMatchObject({
+      status: 'warn',
+      reason: expect.stringContaining('access tokens live 7200 s'),
+    });
+    // The JWKS may be cached for 300 s, from an instance that re-reads its keys every minute.
+    expect(check({ keyPublishAheadSeconds: 360 }).status).toBe('pass');
+    for (const keyPublishAheadSeconds of [0, 359]) {
+      expect(check({ keyPublishAheadSeconds })).toMatchObject({
+        status: 'warn',
+        reason: expect.stringContaining(`signs ${keyPublishAheadSeconds} s after it is published`),
+        fix: 'set tokens.keyPublishAheadSeconds to 360 or more (the default is 600).',
+      });
+    }
+  });
+
   it('warns about a version past its sunset', () => {
     const input = {
       ...PROD,
