@@ -82,14 +82,15 @@ export async function startServer(
     await app.close();
     throw error;
   }
-  // A minute after the start, then hourly: old sessions and e-mail links go (db/housekeeping.ts).
+  // A minute after the start, then hourly: old sessions, e-mail links and expired signing keys go
+  // (db/housekeeping.ts).
   app.services.housekeeping.start({ firstDelayMs: 60_000, intervalMs: 3_600_000 }, (outcome) => {
     if (outcome.error !== undefined) {
       app.log.warn({ err: outcome.error }, 'housekeeping failed; the next run tries again');
-    } else if (outcome.result!.sessions + outcome.result!.emailTokens > 0) {
+    } else if (Object.values(outcome.result!).some((deleted) => deleted > 0)) {
       app.log.info(
         { deleted: outcome.result },
-        'housekeeping: deleted old sessions and e-mail links',
+        'housekeeping: deleted old sessions, e-mail links and signing keys',
       );
     }
   });

@@ -405,7 +405,7 @@ export const ConfigSchema = Type.Object(
           minimum: 3_600,
           maximum: 315_360_000,
           description:
-            'Ended or expired sessions, with their refresh tokens, and expired e-mail links are deleted this long after they ended (30 days); their events stay in the audit log.',
+            'Ended or expired sessions, with their refresh tokens, expired e-mail links and signing keys that stopped verifying are deleted this long after they ended (30 days); their events stay in the audit log.',
         }),
         refreshReuseGraceSeconds: Type.Integer({
           default: 10,

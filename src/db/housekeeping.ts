@@ -3,8 +3,8 @@ import type { Database } from './types.js';
 
 export interface HousekeepingOptions {
   /**
-   * Ended or expired sessions (with their refresh tokens) and expired e-mail links are deleted
-   * this long after they ended or expired, in milliseconds.
+   * Ended or expired sessions (with their refresh tokens), expired e-mail links and signing keys
+   * that stopped verifying are deleted this long after they ended or expired, in milliseconds.
    */
   retentionMs: number;
   /** Rows deleted per statement: short transactions, so logins and refreshes never wait long. */
@@ -18,6 +18,7 @@ export interface HousekeepingOptions {
 export interface PruneResult {
   sessions: number;
   emailTokens: number;
+  signingKeys: number;
 }
 
 /**
@@ -66,7 +67,14 @@ export class Housekeeping {
         )
         .executeTakeFirst(),
     );
-    return { sessions, emailTokens };
+    // Signing keys that stopped verifying: no token they signed can be alive, and their private
+    // halves, wrapped under the master key, would only add to what a key leak exposes. A few rows
+    // a year; the current key and those still verifying have no expiry before the cutoff.
+    const deletedKeys = await this.db
+      .deleteFrom('signing_keys')
+      .where('expires_at', '<', cutoff)
+      .executeTakeFirst();
+    return { sessions, emailTokens, signingKeys: Number(deletedKeys.numDeletedRows) };
   }
 
   /**

@@ -23,6 +23,7 @@ describe(`Housekeeping on ${dialectUnderTest}`, () => {
   beforeEach(async () => {
     await t.db.kysely.deleteFrom('sessions').execute();
     await t.db.kysely.deleteFrom('email_tokens').execute();
+    await t.db.kysely.deleteFrom('signing_keys').execute();
   });
 
   /** A session with `refreshTokens` rotated refresh tokens; returns its id. */
@@ -115,7 +116,7 @@ describe(`Housekeeping on ${dialectUnderTest}`, () => {
       now: () => now,
     }).run();
 
-    expect(result).toEqual({ sessions: 2, emailTokens: 1 });
+    expect(result).toEqual({ sessions: 2, emailTokens: 1, signingKeys: 0 });
     expect(await remaining(old)).toEqual({ sessions: [], refreshTokens: 0 });
     expect(await remaining(kept)).toEqual({ sessions: [...kept].sort(), refreshTokens: 6 });
     const links = await t.db.kysely
@@ -124,6 +125,40 @@ describe(`Housekeeping on ${dialectUnderTest}`, () => {
       .where('id', 'in', [oldLink, recentLink])
       .execute();
     expect(links.map((r) => r.id)).toEqual([recentLink]);
+  });
+
+  it('deletes signing keys that stopped verifying past the retention period, and no other', async () => {
+    const now = T0 + 200 * DAY;
+    const key = async (expiresAt: number | null, retiredAt: number | null = expiresAt) => {
+      const id = randomUUID();
+      await t.db.kysely
+        .insertInto('signing_keys')
+        .values({
+          id,
+          alg: 'EdDSA',
+          public_jwk: '{}',
+          private_key_enc: 'bwf1.x',
+          created_at: T0,
+          retired_at: retiredAt,
+          expires_at: expiresAt,
+        })
+        .execute();
+      return id;
+    };
+    const old = await key(now - RETENTION - 1);
+    const kept = [
+      await key(null, null), // signing
+      await key(now + DAY, now), // retired, still verifying
+      await key(now - DAY), // expired within the period
+    ];
+    const result = await new Housekeeping(t.db.kysely, {
+      retentionMs: RETENTION,
+      now: () => now,
+    }).run();
+    expect(result).toEqual({ sessions: 0, emailTokens: 0, signingKeys: 1 });
+    const left = await t.db.kysely.selectFrom('signing_keys').select('id').execute();
+    expect(left.map((r) => r.id).sort()).toEqual([...kept].sort());
+    expect(left.map((r) => r.id)).not.toContain(old);
   });
 
   it('deletes in bounded batches and carries on at the next run', async () => {
@@ -140,7 +175,7 @@ describe(`Housekeeping on ${dialectUnderTest}`, () => {
     expect((await remaining(old)).sessions).toHaveLength(1);
     expect((await housekeeping.run()).sessions).toBe(1);
     expect(await remaining(old)).toEqual({ sessions: [], refreshTokens: 0 });
-    expect(await housekeeping.run()).toEqual({ sessions: 0, emailTokens: 0 });
+    expect(await housekeeping.run()).toEqual({ sessions: 0, emailTokens: 0, signingKeys: 0 });
   });
 
   it('runs on its timer until closed, reporting each run', async () => {
@@ -155,8 +190,8 @@ describe(`Housekeeping on ${dialectUnderTest}`, () => {
     const deadline = Date.now() + 5_000;
     while (reports.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     await housekeeping.close();
-    expect(reports[0]).toEqual({ result: { sessions: 1, emailTokens: 0 } });
-    expect(reports[1]).toEqual({ result: { sessions: 0, emailTokens: 0 } });
+    expect(reports[0]).toEqual({ result: { sessions: 1, emailTokens: 0, signingKeys: 0 } });
+    expect(reports[1]).toEqual({ result: { sessions: 0, emailTokens: 0, signingKeys: 0 } });
     expect(await remaining([old])).toEqual({ sessions: [], refreshTokens: 0 });
     const after = reports.length;
     await new Promise((r) => setTimeout(r, 60));
