@@ -10,14 +10,17 @@ import { totpCode } from '../../src/crypto/index.js';
 import { migrateToLatest } from '../../src/db/index.js';
 import { LogCapture, TEST_MASTER_KEY, testConfigInput } from '../helpers/app.js';
 import { createTestDb, type TestDb } from '../helpers/db.js';
+import { runCli, type CliRun } from '../helpers/cli.js';
 import { BIN, runNode, type Finished } from '../helpers/process.js';
 
-// These tests run the built CLI (npm test builds first) against a database of their own: a
-// temporary SQLite file, or a fresh PostgreSQL schema when DATABASE_URL is set.
+// These tests run the CLI against a database of their own: a temporary SQLite file, or a fresh
+// PostgreSQL schema when DATABASE_URL is set. Most run its `main` in this process (runCli); the
+// few that need a process (a terminal, the launcher, a failure's exit) run the built CLI (npm
+// test builds first).
 
 const PASSWORD = 'a long passphrase of yours';
 const NO_STACK = /\n\s+at /;
-// Each test starts one to three node processes; generous bounds keep a loaded CI machine green.
+// Some tests start node processes; generous bounds keep a loaded CI machine green.
 const SLOW = 60_000;
 
 let testDb: TestDb;
@@ -49,7 +52,20 @@ function cliEnv(extra: Record<string, string> = {}): Record<string, string> {
   };
 }
 
+/** The CLI in this process, with the test's environment and directory. */
 function bulwark(
+  args: string[],
+  options: { input?: string; env?: Record<string, string> } = {},
+): Promise<CliRun> {
+  return runCli(args, {
+    env: cliEnv(options.env),
+    cwd: dir,
+    ...(options.input === undefined ? {} : { input: options.input }),
+  });
+}
+
+/** The built CLI as a process (bin/bulwark.js), for what only a process shows. */
+function bulwarkProcess(
   args: string[],
   options: { input?: string; env?: Record<string, string> } = {},
 ): Promise<Finished> {
@@ -146,8 +162,9 @@ describe('bulwark migrate', { timeout: SLOW }, () => {
     expect(second.stderr).toBe('');
   });
 
+  // A process: its exit code and everything it printed, a background pool error included.
   it('fails in one line, without the URL or a stack, when PostgreSQL is unreachable', async () => {
-    const res = await bulwark(['migrate'], {
+    const res = await bulwarkProcess(['migrate'], {
       env: { DATABASE_URL: 'postgres://bulwark:pw-s3cret-9f2@127.0.0.1:1/bulwark' },
     });
     expect(res.code).toBe(1);
@@ -528,8 +545,9 @@ describe('bulwark keys rotate', { timeout: SLOW }, () => {
     expect(after).toEqual(before);
   });
 
+  // A process: the launcher turns main's 78 into the exit status.
   it('refuses a master key that is not 32 bytes as a config error', async () => {
-    const res = await bulwark(['keys', 'rotate'], {
+    const res = await bulwarkProcess(['keys', 'rotate'], {
       env: { BULWARK_KEYS_MASTER_KEY: randomBytes(16).toString('base64') },
     });
     expect(res.code).toBe(78);
