@@ -54,7 +54,11 @@ export function processIo(): CliIo {
   };
 }
 
-/** `path` as opened from `io.cwd` (unchanged when absolute). Shown to the user as given. */
+/**
+ * `path` as opened from `io.cwd`. Unchanged when absolute, or when `io.cwd` is the process's own
+ * directory: it then opens the same file, and Node's messages that quote it (ENOENT …, "already
+ * exists") keep the path as the operator typed it.
+ */
 export function pathIn(io: CliIo, path: string): string {
-  return isAbsolute(path) ? path : resolve(io.cwd, path);
+  return isAbsolute(path) || io.cwd === process.cwd() ? path : resolve(io.cwd, path);
 }

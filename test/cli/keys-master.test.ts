@@ -424,8 +424,13 @@ describe(
 
     it('--format json writes a key file usable as keys.masterKeyFile', async () => {
       const out = join(dir, 'master-key.json');
-      const res = await bulwark(['keys', 'rotate-master', '--out', out, '--format', 'json'], env);
+      // A relative --out is written in the run's directory, and named as given.
+      const res = await bulwark(
+        ['keys', 'rotate-master', '--out', 'master-key.json', '--format', 'json'],
+        env,
+      );
       expect(res.code, res.stderr).toBe(0);
+      expect(res.stdout).toContain('new keyring written to: master-key.json (versions 1, 2;');
       const keyring = Keyring.fromFile(out);
       expect(keyring.versions()).toEqual([1, 2]);
       expect(keyring.currentVersion).toBe(2);
