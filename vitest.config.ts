@@ -22,6 +22,7 @@ const DIALECT_FREE = [
   'test/cli/progress.test.ts',
   'test/cli/usage.test.ts',
   'test/oidc/config.test.ts',
+  'test/oidc/cookies.test.ts',
   'test/scan/**',
   'test/tools/**',
   'test/audit/audit-chain.test.ts',

@@ -36,6 +36,7 @@ import { apiVersioning, rewriteApiVersion } from './http/versioning.js';
 import { apiIndex } from './http/api-index.js';
 import { authentication } from './access/authenticate.js';
 import { accountEmailAdminRoutes, accountEmailRoutes } from './auth/account-email-routes.js';
+import { emailChangeRoutes } from './auth/email-change-routes.js';
 import { authRoutes } from './auth/routes.js';
 import { mfaAdminRoutes, mfaRoutes } from './auth/mfa-routes.js';
 import { policySpecs, rateLimiting } from './rate-limit/index.js';
@@ -276,6 +277,12 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
     await app.register(accountEmailRoutes, {
       prefix: '/api/v1/auth',
       accountEmail: services.accountEmail,
+    });
+  }
+  if (services.emailChange) {
+    await app.register(emailChangeRoutes, {
+      prefix: '/api/v1/auth',
+      emailChange: services.emailChange,
     });
   }
   await app.register(mfaRoutes, { prefix: '/api/v1/auth/mfa', mfa: services.mfa });

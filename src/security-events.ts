@@ -16,6 +16,8 @@ export const SECURITY_EVENT_TYPES = [
   'password.reset_requested',
   'email.verification_sent',
   'email.verified',
+  'email.change_requested',
+  'email.changed',
   'mfa.enabled',
   'mfa.disabled',
   'mfa.challenged',

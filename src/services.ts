@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { Permissions } from './access/permissions.js';
 import { AccountEmailService } from './auth/account-email-service.js';
 import { AuthService } from './auth/auth-service.js';
+import { EmailChangeService } from './auth/email-change-service.js';
 import { LoginThrottle, NO_LOGIN_THROTTLE } from './auth/login-throttle.js';
 import { MfaService, mfaIssuerLabel } from './auth/mfa-service.js';
 import type { Config } from './config/index.js';
@@ -44,6 +45,7 @@ import { RateLimits } from './rate-limit/index.js';
 import { SecurityEvents } from './security-events.js';
 import { createSharedStore, type SharedStore } from './store/index.js';
 import { AccessTokens } from './tokens/access-token.js';
+import { KeyRotationBus } from './tokens/key-rotation-bus.js';
 import { RefreshTokens } from './tokens/refresh-tokens.js';
 import { RevocationBus } from './tokens/revocation-bus.js';
 import { SessionState } from './tokens/session-state.js';
@@ -83,6 +85,8 @@ export interface Services {
   mfa: MfaService;
   /** Password reset and address verification e-mails; undefined when email is not configured. */
   accountEmail: AccountEmailService | undefined;
+  /** A user's change of their own address; undefined when e-mail is not configured. */
+  emailChange: EmailChangeService | undefined;
   /** Sign-in with OpenID Connect providers (no routes answer when none is configured). */
   oidc: OidcService;
   /** Deletes sessions and e-mail links past tokens.sessionRetentionSeconds (started by startServer). */
@@ -231,11 +235,15 @@ export async function createServices(config: Config, options: ServicesOptions): 
         retiredKeyLifetimeMs:
           (t.accessTokenTtlSeconds + t.clockToleranceSeconds) * 1000 + KEY_REFRESH_INTERVAL_MS,
         refreshIntervalMs: KEY_REFRESH_INTERVAL_MS,
+        publishAheadMs: t.keyPublishAheadSeconds * 1000,
         onRefreshError: (error) => logger.error({ err: error }, 'reloading signing keys failed'),
         now,
         events,
+        // Every instance (and `bulwark keys rotate`) announces its rotations on the shared store.
+        onRotated: (kid) => keyRotations.announce(kid),
       },
     );
+    const keyRotations = new KeyRotationBus(store, signingKeys, logger);
     await signingKeys.init();
     const accessTokens = new AccessTokens(signingKeys, {
       issuer: t.issuer,
@@ -305,6 +313,23 @@ export async function createServices(config: Config, options: ServicesOptions): 
       now,
     });
     startedAccountEmail = accountEmail;
+    const emailChange =
+      accountEmail &&
+      new EmailChangeService({
+        tokens: new EmailTokensRepository(db.kysely),
+        usersRepo,
+        hasher,
+        throttle,
+        sessions,
+        accountEmail,
+        events,
+        options: {
+          changeEmailUrl: config.email.changeEmailUrl,
+          changeEmailTtlMs: config.email.changeEmailTtlSeconds * 1000,
+          serviceName: mfaIssuerLabel(t.issuer),
+        },
+        now,
+      });
     const auth = new AuthService({
       accountEmail,
       users,
@@ -363,6 +388,7 @@ export async function createServices(config: Config, options: ServicesOptions): 
       auth,
       mfa,
       accountEmail,
+      emailChange,
       oidc,
       housekeeping,
       async close() {

@@ -68,3 +68,78 @@ export function passwordChangedMessage(input: { to: string; service: string }): 
     ].join('\n'),
   };
 }
+
+/** To the requested address: the link that confirms an address change (signed in). */
+export function emailChangeMessage(input: LinkMessageInput): MailMessage {
+  const minutes = Math.round(input.ttlMs / 60_000);
+  return {
+    to: input.to,
+    kind: 'email_change',
+    subject: `Confirm your new e-mail address for ${input.service}`,
+    text: [
+      `Someone asked to make ${input.to} the address of their account at ${input.service}.`,
+      '',
+      `To confirm, sign in to that account and open this link within ${minutes} minutes. It works once:`,
+      link(input.page, input.token),
+      '',
+      'If it was not you, ignore this e-mail: no account gets this address.',
+      '',
+    ].join('\n'),
+  };
+}
+
+/**
+ * To the requested address when it already belongs to an account: no link (the answer to the
+ * request was the same 202), only word that someone tried.
+ */
+export function emailInUseMessage(input: { to: string; service: string }): MailMessage {
+  return {
+    to: input.to,
+    kind: 'email_change_in_use',
+    subject: `Someone tried to use your e-mail address at ${input.service}`,
+    text: [
+      `Someone signed in to another account at ${input.service} asked to change its address to ${input.to}, which is already the address of your account there. Nothing was changed.`,
+      '',
+      'If it was you, sign in with this address instead. If not, you need not do anything.',
+      '',
+    ].join('\n'),
+  };
+}
+
+/** To the current address: a change to `newEmail` was asked for (a hijacked session shows here). */
+export function emailChangeRequestedMessage(input: {
+  to: string;
+  newEmail: string;
+  service: string;
+}): MailMessage {
+  return {
+    to: input.to,
+    kind: 'email_change_requested',
+    subject: `A change of your ${input.service} e-mail address was requested`,
+    text: [
+      `Someone signed in to your account ${input.to} at ${input.service} asked to change its address to ${input.newEmail}. It changes only once the link sent there is opened.`,
+      '',
+      'If it was not you, change your password at once (this signs out every other session) and contact an administrator.',
+      '',
+    ].join('\n'),
+  };
+}
+
+/** To the former address, once the change is made. */
+export function emailChangedMessage(input: {
+  to: string;
+  newEmail: string;
+  service: string;
+}): MailMessage {
+  return {
+    to: input.to,
+    kind: 'email_changed',
+    subject: `Your ${input.service} e-mail address was changed`,
+    text: [
+      `The address of your account at ${input.service} was changed from ${input.to} to ${input.newEmail}, and its other sessions were signed out. E-mails about the account now go there.`,
+      '',
+      'If it was not you, contact an administrator at once.',
+      '',
+    ].join('\n'),
+  };
+}

@@ -8,7 +8,7 @@ import type {
   UsersRepository,
 } from '../db/index.js';
 import { AppError, isAppError } from '../errors.js';
-import type { Mailer } from '../mail/index.js';
+import type { Mailer, MailMessage } from '../mail/index.js';
 import { rateLimitHeaders, storeUnavailable } from '../rate-limit/index.js';
 import type { EventContext, SecurityEvents } from '../security-events.js';
 import { canonicalEmail } from '../users/normalize.js';
@@ -253,6 +253,21 @@ export class AccountEmailService {
     );
   }
 
+  /** Queues an account e-mail; false when the queue refused it (full or closing). */
+  send(message: MailMessage): boolean {
+    return this.deps.mailer.send(message);
+  }
+
+  /**
+   * Counts one e-mail to the account for a caller who waits for the answer.
+   * @throws AppError rate_limited (with Retry-After) past `perAccountPerHour`; service_unavailable
+   *   when the store cannot count
+   */
+  async chargeEmail(userId: string): Promise<void> {
+    const wait = await this.mailAllowance(userId, true);
+    if (wait !== 0) throw this.tooManyEmails(wait);
+  }
+
   /** Resolves when no request is being worked on and no e-mail is queued or being sent. */
   async idle(): Promise<void> {
     while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
@@ -266,7 +281,11 @@ export class AccountEmailService {
     await this.deps.mailer.close();
   }
 
-  private inBackground(what: string, work: () => Promise<void>): void {
+  /**
+   * Runs `work` after the answer is written, counted by `idle` and `close`; a failure is logged.
+   * Refused (logged) while closing or when too much is pending.
+   */
+  inBackground(what: string, work: () => Promise<void>): void {
     if (this.closed || this.pending.size >= MAX_PENDING) {
       this.deps.logger.warn(
         { what },

@@ -1,6 +1,7 @@
 import type { AuthContext } from '../access/authenticate.js';
 import type { Permissions } from '../access/permissions.js';
 import {
+  legacyRecoveryCodeHash,
   matchTotp,
   newRecoveryCodes,
   newTotpSecret,
@@ -162,13 +163,22 @@ export class MfaService {
       throw invalidMfaCode();
     }
     const recoveryCodes = newRecoveryCodes();
-    const confirmed = await this.deps.repo.confirm(
-      auth.userId,
-      factor.secret_enc,
-      step,
-      recoveryCodes.map((code) => recoveryCodeHash(code)!),
-      now,
-    );
+    const hashes = recoveryCodes.map((code) => recoveryCodeHash(code, secret, auth.userId)!);
+    let confirmed = await this.deps.repo.confirm(auth.userId, factor.secret_enc, step, hashes, now);
+    if (!confirmed) {
+      // `keys reencrypt` may have rewritten the envelope meanwhile: the same enrolment and secret
+      // in a new envelope is still the one the code was checked against, so it is confirmed.
+      const again = await this.deps.repo.findFactor(auth.userId);
+      if (
+        again !== undefined &&
+        again.confirmed_at === null &&
+        again.created_at === factor.created_at &&
+        again.secret_enc !== factor.secret_enc &&
+        this.deps.cipher.decrypt(again.secret_enc, secretContext(auth.userId)) === secret
+      ) {
+        confirmed = await this.deps.repo.confirm(auth.userId, again.secret_enc, step, hashes, now);
+      }
+    }
     if (!confirmed) {
       // Restarted or confirmed by a concurrent request: this code belonged to the old secret.
       throw new AppError('conflict', 'The authenticator setup changed meanwhile. Start again.');
@@ -204,9 +214,15 @@ export class MfaService {
   ): Promise<{ recoveryCodes: string[] }> {
     const event = 'mfa.recovery_codes_regenerated';
     const row = await this.proveOwner(auth, input, context, event);
+    const factor = await this.deps.repo.findFactor(row.id);
+    if (!factor || factor.confirmed_at === null) throw notEnabled();
+    // Keyed by this authenticator's secret: stored only while it is still the one confirmed.
+    const secret = this.deps.cipher.decrypt(factor.secret_enc, secretContext(row.id));
     const recoveryCodes = newRecoveryCodes();
-    const hashes = recoveryCodes.map((code) => recoveryCodeHash(code)!);
-    if (!(await this.deps.repo.replaceRecoveryCodes(row.id, hashes, this.now()))) {
+    const hashes = recoveryCodes.map((code) => recoveryCodeHash(code, secret, row.id)!);
+    if (
+      !(await this.deps.repo.replaceRecoveryCodes(row.id, factor.confirmed_at, hashes, this.now()))
+    ) {
       throw notEnabled();
     }
     this.ownEvent(context, row.id, event, 'success');
@@ -314,10 +330,10 @@ export class MfaService {
     mfaCode: string,
     context: EventContext,
   ): Promise<SecondFactorResult> {
+    const factor = await this.deps.repo.findFactor(userId);
+    if (!factor || factor.confirmed_at === null) return { ok: false, reason: 'wrong_mfa_code' };
+    const secret = this.deps.cipher.decrypt(factor.secret_enc, secretContext(userId));
     if (TOTP_PATTERN.test(mfaCode)) {
-      const factor = await this.deps.repo.findFactor(userId);
-      if (!factor || factor.confirmed_at === null) return { ok: false, reason: 'wrong_mfa_code' };
-      const secret = this.deps.cipher.decrypt(factor.secret_enc, secretContext(userId));
       const step = matchTotp(secret, mfaCode, this.now());
       if (step === null) return { ok: false, reason: 'wrong_mfa_code' };
       // A code seen once (by an onlooker, a phishing proxy) is refused the second time.
@@ -325,10 +341,14 @@ export class MfaService {
         ? { ok: true }
         : { ok: false, reason: 'mfa_code_replayed' };
     }
-    const hash = recoveryCodeHash(mfaCode);
-    if (hash === null || !(await this.deps.repo.useRecoveryCode(userId, hash, this.now()))) {
-      return { ok: false, reason: 'wrong_mfa_code' };
-    }
+    const hash = recoveryCodeHash(mfaCode, secret, userId);
+    if (hash === null) return { ok: false, reason: 'wrong_mfa_code' };
+    const now = this.now();
+    // Codes stored before they were keyed (a bare SHA-256) work until used or replaced.
+    const used =
+      (await this.deps.repo.useRecoveryCode(userId, hash, now)) ||
+      (await this.deps.repo.useRecoveryCode(userId, legacyRecoveryCodeHash(mfaCode)!, now));
+    if (!used) return { ok: false, reason: 'wrong_mfa_code' };
     this.deps.events.emit({
       ...context,
       type: 'mfa.recovery_code_used',

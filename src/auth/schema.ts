@@ -152,3 +152,13 @@ export const VerifyEmailBody = Type.Object(
   { token: EmailLinkToken },
   { additionalProperties: false },
 );
+
+export const ChangeEmailBody = Type.Object(
+  { newEmail: Email, password: Password },
+  { additionalProperties: false },
+);
+
+export const ConfirmEmailChangeBody = Type.Object(
+  { token: EmailLinkToken },
+  { additionalProperties: false },
+);

@@ -332,6 +332,7 @@ function checkEmailRules(config: Config, label: (path: string) => string): strin
   const links = [
     ['email.passwordResetUrl', email.passwordResetUrl],
     ['email.verifyEmailUrl', email.verifyEmailUrl],
+    ['email.changeEmailUrl', email.changeEmailUrl],
   ] as const;
   for (const [path, value] of links) {
     if (value === undefined) continue;
@@ -349,7 +350,7 @@ function checkEmailRules(config: Config, label: (path: string) => string): strin
   }
   if (sends && links.every(([, value]) => value === undefined)) {
     problems.push(
-      `${label(email.smtpUrl === undefined ? 'email.outboxDir' : 'email.smtpUrl')} is set, but no e-mail would ever be sent. Fix: set email.passwordResetUrl and/or email.verifyEmailUrl, the front-end pages the links open.`,
+      `${label(email.smtpUrl === undefined ? 'email.outboxDir' : 'email.smtpUrl')} is set, but no e-mail would ever be sent. Fix: set email.passwordResetUrl, email.verifyEmailUrl and/or email.changeEmailUrl, the front-end pages the links open.`,
     );
   }
   if (sends && production && /@localhost>?$/i.test(email.from)) {

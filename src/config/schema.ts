@@ -420,6 +420,13 @@ export const ConfigSchema = Type.Object(
           maximum: 300,
           description: 'Allowed clock skew when checking exp/iat.',
         }),
+        keyPublishAheadSeconds: Type.Integer({
+          default: 600,
+          minimum: 0,
+          maximum: 604_800,
+          description:
+            'A key made by `bulwark keys rotate` is in the JWKS this long before it signs (10 minutes), so verifiers that cache the JWKS (served with max-age=300) know it before they meet its tokens; the current key signs until then. 0: it signs at once. `keys rotate --now` always does.',
+        }),
       },
       { additionalProperties: false, default: {} },
     ),
@@ -777,7 +784,7 @@ export const ConfigSchema = Type.Object(
             minLength: 1,
             maxLength: 2048,
             description:
-              'SMTP server for account e-mails: smtps://user:password@host:465 (TLS) or smtp://user:password@host:587 (STARTTLS, required except on loopback). Never logged. Set this (or outboxDir) with passwordResetUrl and/or verifyEmailUrl. Unset: no account e-mails.',
+              'SMTP server for account e-mails: smtps://user:password@host:465 (TLS) or smtp://user:password@host:587 (STARTTLS, required except on loopback). Never logged. Set this (or outboxDir) with passwordResetUrl, verifyEmailUrl and/or changeEmailUrl. Unset: no account e-mails.',
           }),
         ),
         smtpCaFile: Type.Optional(
@@ -819,6 +826,14 @@ export const ConfigSchema = Type.Object(
               'The front-end page that verifies an address; the e-mailed link is this URL with #token=<token>. Set: new accounts get a verification e-mail, and /api/v1/auth/email/* answer. https only in production.',
           }),
         ),
+        changeEmailUrl: Type.Optional(
+          Type.String({
+            minLength: 1,
+            maxLength: 2048,
+            description:
+              "The front-end page that confirms an address change; the link e-mailed to the new address is this URL with #token=<token>, opened by the account's own signed-in session. Set: POST /api/v1/auth/email/change and /change/confirm answer. https only in production.",
+          }),
+        ),
         passwordResetTtlSeconds: Type.Integer({
           default: 1_800,
           minimum: 300,
@@ -831,12 +846,18 @@ export const ConfigSchema = Type.Object(
           maximum: 604_800,
           description: 'How long an address verification link works (24 hours); it works once.',
         }),
+        changeEmailTtlSeconds: Type.Integer({
+          default: 3_600,
+          minimum: 600,
+          maximum: 86_400,
+          description: 'How long an address change link works (1 hour); it works once.',
+        }),
         perAccountPerHour: Type.Integer({
           default: 5,
           minimum: 1,
           maximum: 1_000,
           description:
-            'Reset and verification e-mails one account may be sent per hour; further requests send nothing (a flood of mail is abuse).',
+            'Reset, verification and address change e-mails one account may be sent per hour; further requests send nothing (a flood of mail is abuse).',
         }),
         timeoutMs: Type.Integer({
           default: 10_000,

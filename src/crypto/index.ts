@@ -5,6 +5,7 @@ export {
   matchTotp,
   newRecoveryCodes,
   newTotpSecret,
+  legacyRecoveryCodeHash,
   RECOVERY_CODE_COUNT,
   recoveryCodeHash,
   TOTP_DIGITS,

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import { Secret, TOTP } from 'otpauth';
 import { sha256Hex } from './random.js';
 
@@ -78,14 +78,22 @@ function totp(secret: string, issuer: string, label: string): TOTP {
 /*
  * Recovery codes: single-use codes for when the authenticator is lost. Ten of them, ~59 random
  * bits each (12 characters of a 31-letter alphabet without 0/o, 1/l/i), in groups of four.
- * They are random, not chosen, so SHA-256 is enough to store them (as for refresh tokens): no
- * dictionary to run, and a slow hash would cost a login ten times over.
+ *
+ * 59 bits are too few for a bare fast hash: SHA-256 runs at ~10^10 a second on one GPU, so a
+ * database copy gave up any one user's code in weeks, and some user's code in minutes when the
+ * hashes, all unsalted, were searched together. They are stored instead as an HMAC under a key
+ * derived from the authenticator's TOTP secret, which is itself stored encrypted: a copy of the
+ * database without the master key gives nothing to search with, and a key re-encryption leaves
+ * the secret, and so the codes, unchanged. A slow hash is not needed (and would cost a sign-in
+ * ten times over): the key, not the work factor, is what stops the search.
  */
 
 /** How many recovery codes a set holds. */
 export const RECOVERY_CODE_COUNT = 10;
 const RECOVERY_ALPHABET = 'abcdefghjkmnpqrstuvwxyz23456789';
 const RECOVERY_CODE_CHARS = 12;
+/** HKDF `info` of the recovery-code key: never the key of any other use of the TOTP secret. */
+const RECOVERY_KEY_INFO = 'bulwark/v1/recovery-codes';
 
 /** A fresh set of recovery codes, formatted `xxxx-xxxx-xxxx`. */
 export function newRecoveryCodes(): string[] {
@@ -104,12 +112,41 @@ export function newRecoveryCodes(): string[] {
 }
 
 /**
- * The stored form of a recovery code: SHA-256 (hex) of the code without separators or case, so
- * `ABCD EFGH JKMN` and `abcd-efgh-jkmn` are the same code. Null for anything that cannot be one.
+ * The code without separators or case, so `ABCD EFGH JKMN` and `abcd-efgh-jkmn` are the same
+ * code; null for anything that cannot be one.
  */
-export function recoveryCodeHash(code: string): string | null {
+function bareRecoveryCode(code: string): string | null {
   const bare = code.toLowerCase().replace(/[\s-]/g, '');
   if (bare.length !== RECOVERY_CODE_CHARS) return null;
   for (const char of bare) if (!RECOVERY_ALPHABET.includes(char)) return null;
-  return sha256Hex(bare);
+  return bare;
+}
+
+/**
+ * The stored form of a recovery code of `userId`, whose authenticator has `totpSecret`:
+ * HMAC-SHA-256 (hex) of the bare code, under a key derived (HKDF-SHA-256, salt the user id) from
+ * the secret. Null for anything that cannot be a code.
+ * @see https://www.rfc-editor.org/rfc/rfc5869
+ */
+export function recoveryCodeHash(code: string, totpSecret: string, userId: string): string | null {
+  const bare = bareRecoveryCode(code);
+  if (bare === null) return null;
+  const key = Buffer.from(
+    hkdfSync('sha256', Secret.fromBase32(totpSecret).bytes, userId, RECOVERY_KEY_INFO, 32),
+  );
+  try {
+    return createHmac('sha256', key).update(bare).digest('hex');
+  } finally {
+    key.fill(0);
+  }
+}
+
+/**
+ * The form recovery codes were stored in before {@link recoveryCodeHash}: SHA-256 (hex) of the
+ * bare code. Still accepted, so the codes users already hold keep working until used or replaced;
+ * every code issued now is stored keyed.
+ */
+export function legacyRecoveryCodeHash(code: string): string | null {
+  const bare = bareRecoveryCode(code);
+  return bare === null ? null : sha256Hex(bare);
 }

@@ -1,6 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import type { Database, EmailTokenPurpose, EmailTokenRow } from './types.js';
+import type { Database, EmailTokenPurpose, EmailTokenRow, UserRow } from './types.js';
+import { isUniqueViolation } from './unique-violation.js';
+
+/** What {@link EmailTokensRepository.applyEmailChange} did. */
+export type EmailChangeOutcome =
+  | { kind: 'changed'; user: UserRow }
+  /** The token was used, expired or replaced, or the account no longer has its old address. */
+  | { kind: 'invalid' }
+  /** Another account holds the new address (the unique constraint said so): nothing changed. */
+  | { kind: 'taken' };
 
 /**
  * Single-use tokens sent by e-mail, stored as hashes. A user has at most one live token per
@@ -15,6 +24,8 @@ export class EmailTokensRepository {
     purpose: EmailTokenPurpose;
     tokenHash: string;
     email: string;
+    /** email_change only: the requested address. */
+    newEmail?: string;
     now: number;
     expiresAt: number;
   }): Promise<void> {
@@ -41,6 +52,7 @@ export class EmailTokensRepository {
           purpose: input.purpose,
           token_hash: input.tokenHash,
           email: input.email,
+          new_email: input.newEmail ?? null,
           created_at: input.now,
           expires_at: input.expiresAt,
           used_at: null,
@@ -87,5 +99,50 @@ export class EmailTokensRepository {
       .where('user_id', '=', userId)
       .where('purpose', '=', purpose)
       .execute();
+  }
+
+  /**
+   * Spends an email_change token and moves its account from `from` to `to` (verified), in one
+   * transaction: the token is used once, the address changes only while the account still has
+   * `from` and is enabled, and the unique constraint on users.email is the final word on a taken
+   * address (its violation rolls everything back, token included). Once changed, every e-mailed
+   * token of the account is deleted: reset and verification links went to the old address, and
+   * other change links are older requests.
+   */
+  async applyEmailChange(input: {
+    tokenId: string;
+    userId: string;
+    from: string;
+    to: string;
+    now: number;
+  }): Promise<EmailChangeOutcome> {
+    try {
+      return await this.db.transaction().execute(async (trx): Promise<EmailChangeOutcome> => {
+        const spent = await trx
+          .updateTable('email_tokens')
+          .set({ used_at: input.now })
+          .where('id', '=', input.tokenId)
+          .where('user_id', '=', input.userId)
+          .where('purpose', '=', 'email_change')
+          .where('used_at', 'is', null)
+          .where('expires_at', '>', input.now)
+          .executeTakeFirst();
+        if (spent.numUpdatedRows !== 1n) return { kind: 'invalid' };
+        const user = await trx
+          .updateTable('users')
+          .set({ email: input.to, email_verified: 1, updated_at: input.now })
+          .where('id', '=', input.userId)
+          .where('email', '=', input.from)
+          .where('disabled', '=', 0)
+          .returningAll()
+          .executeTakeFirst();
+        if (!user) return { kind: 'invalid' };
+        await trx.deleteFrom('email_tokens').where('user_id', '=', input.userId).execute();
+        return { kind: 'changed', user };
+      });
+    } catch (error) {
+      if (isUniqueViolation(error)) return { kind: 'taken' };
+      throw error;
+    }
   }
 }

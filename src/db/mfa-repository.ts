@@ -119,9 +119,14 @@ export class MfaRepository {
     return Number(row.count);
   }
 
-  /** Replaces every recovery code of a user with MFA on; false when MFA is not on. */
+  /**
+   * Replaces every recovery code of a user with MFA on; false when MFA is not on. `confirmedAt`
+   * names the authenticator the codes were made for (they are keyed by its secret): one removed
+   * and enrolled anew meanwhile gets none.
+   */
   async replaceRecoveryCodes(
     userId: string,
+    confirmedAt: number,
     codeHashes: readonly string[],
     now: number,
   ): Promise<boolean> {
@@ -130,7 +135,7 @@ export class MfaRepository {
         .selectFrom('totp_factors')
         .select('user_id')
         .where('user_id', '=', userId)
-        .where('confirmed_at', 'is not', null)
+        .where('confirmed_at', '=', confirmedAt)
         .executeTakeFirst();
       if (!factor) return false;
       await replaceCodes(trx, userId, codeHashes, now);

@@ -9,7 +9,10 @@ export class SigningKeysRepository {
     return this.db.insertInto('signing_keys').values(row).returningAll().executeTakeFirstOrThrow();
   }
 
-  /** The key that signs new tokens: the newest one not retired. */
+  /**
+   * The newest key not retired: the one that signs new tokens, or will once its `created_at`
+   * comes (a rotation publishes the next key ahead of its signing time).
+   */
   async current(): Promise<SigningKeyRow | undefined> {
     return this.db
       .selectFrom('signing_keys')
@@ -19,6 +22,20 @@ export class SigningKeysRepository {
       .orderBy('id', 'desc')
       .limit(1)
       .executeTakeFirst();
+  }
+
+  /**
+   * Keys that sign at `now` or will later (not retired, or retired after `now`), newest first:
+   * usually one, two while a rotation's next key waits for its signing time.
+   */
+  async signers(now: number): Promise<SigningKeyRow[]> {
+    return this.db
+      .selectFrom('signing_keys')
+      .selectAll()
+      .where((eb) => eb.or([eb('retired_at', 'is', null), eb('retired_at', '>', now)]))
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
+      .execute();
   }
 
   /** Keys that still verify at `now` (the JWKS), newest first. */
@@ -33,9 +50,9 @@ export class SigningKeysRepository {
   }
 
   /**
-   * Stops a key signing at `now`; it keeps verifying until `expiresAt`, so tokens it already
-   * signed stay valid for their lifetime. False if the key is unknown or already retired (its
-   * first retirement, and expiry, stand).
+   * Stops a key signing at `now` (a time that may lie ahead: the next key's signing time); it
+   * keeps verifying until `expiresAt`, so tokens it already signed stay valid for their lifetime.
+   * False if the key is unknown or already retired (its first retirement, and expiry, stand).
    */
   async retire(id: string, now: number, expiresAt: number): Promise<boolean> {
     const result = await this.db

@@ -38,7 +38,7 @@ export interface SessionsTable {
   /** Absolute end of the session: no refresh after this, whatever the activity. */
   expires_at: Millis;
   ended_at: Millis | null;
-  /** logout | logout_all | password_changed | password_reset | mfa_enabled | mfa_reset | user_deleted | user_disabled | refresh_reuse | revoked | expired */
+  /** logout | logout_all | password_changed | password_reset | email_changed | mfa_enabled | mfa_reset | user_deleted | user_disabled | refresh_reuse | revoked | expired */
   end_reason: string | null;
   ip: string | null;
   user_agent: string | null;
@@ -67,8 +67,13 @@ export interface SigningKeysTable {
   public_jwk: string;
   /** Private JWK (JSON), encrypted: AAD-bound to signing_keys/private_key/<id>. */
   private_key_enc: string;
+  /**
+   * When it starts signing. A key made by a rotation is stored, and published in the JWKS, ahead
+   * of this time (tokens.keyPublishAheadSeconds), so verifiers that cache the JWKS know it before
+   * they meet its tokens.
+   */
   created_at: Millis;
-  /** When it stopped signing (a newer key took over); null while current. */
+  /** When it stops signing (a newer key takes over; may lie ahead); null while current. */
   retired_at: Millis | null;
   /** After this it no longer verifies and leaves the JWKS. */
   expires_at: Millis | null;
@@ -156,14 +161,19 @@ export interface EmailTokensTable {
   user_id: string;
   purpose: EmailTokenPurpose;
   token_hash: string;
-  /** The address it was sent to (a verification token proves that address only). */
+  /**
+   * The account's address when the token was issued, where a reset or verification link was sent
+   * (a verification token proves that address only; any token stops working once it changes).
+   */
   email: string;
+  /** email_change only: the requested address, where its link was sent. Null for the others. */
+  new_email: string | null;
   created_at: Millis;
   expires_at: Millis;
   used_at: Millis | null;
 }
 
-export type EmailTokenPurpose = 'password_reset' | 'email_verification';
+export type EmailTokenPurpose = 'password_reset' | 'email_verification' | 'email_change';
 
 export interface Database {
   users: UsersTable;

@@ -1,10 +1,11 @@
-/** Where the sign-in cookies are sent: the OIDC routes only, never the rest of the API. */
-export const OIDC_COOKIE_PATH = '/api/v1/auth/oidc';
-export const EXCHANGE_COOKIE_PATH = '/api/v1/auth/oidc/exchange';
-
-/** Cookie names; the `__Secure-` prefix makes browsers refuse them unless Secure over HTTPS. */
+/**
+ * Cookie names. The `__Host-` prefix makes browsers refuse such a cookie unless it is Secure, set
+ * over HTTPS by this very host, with `Path=/` and no `Domain`: a sibling subdomain cannot plant
+ * one (cookie tossing, a login CSRF), which `__Secure-` does not prevent. Hence both cookies have
+ * `Path=/`: they reach the rest of this host's API too, which never reads them.
+ */
 export function cookieNames(secure: boolean): { login: string; handoff: string } {
-  const prefix = secure ? '__Secure-' : '';
+  const prefix = secure ? '__Host-' : '';
   return { login: `${prefix}bulwark-oidc-login`, handoff: `${prefix}bulwark-oidc-handoff` };
 }
 
@@ -27,16 +28,18 @@ export function readCookie(header: string | undefined, name: string): string | u
 }
 
 export interface CookieOptions {
-  path: string;
   maxAgeSeconds: number;
   secure: boolean;
 }
 
-/** A Set-Cookie value: always HttpOnly and SameSite=Lax (sent on the provider's top-level redirect back). */
+/**
+ * A Set-Cookie value: always `Path=/` and no `Domain` (as `__Host-` demands), HttpOnly and
+ * SameSite=Lax (sent on the provider's top-level redirect back).
+ */
 export function serializeCookie(name: string, value: string, options: CookieOptions): string {
   return [
     `${name}=${value}`,
-    `Path=${options.path}`,
+    'Path=/',
     `Max-Age=${options.maxAgeSeconds}`,
     'HttpOnly',
     'SameSite=Lax',
@@ -45,6 +48,6 @@ export function serializeCookie(name: string, value: string, options: CookieOpti
 }
 
 /** A Set-Cookie value that deletes the cookie. */
-export function clearCookie(name: string, path: string, secure: boolean): string {
-  return serializeCookie(name, '', { path, maxAgeSeconds: 0, secure });
+export function clearCookie(name: string, secure: boolean): string {
+  return serializeCookie(name, '', { maxAgeSeconds: 0, secure });
 }

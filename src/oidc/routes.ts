@@ -3,14 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { eventContext, requireAuth } from '../access/authenticate.js';
 import { LoginResponse } from '../auth/schema.js';
 import { isAppError } from '../errors.js';
-import {
-  clearCookie,
-  cookieNames,
-  EXCHANGE_COOKIE_PATH,
-  OIDC_COOKIE_PATH,
-  readCookie,
-  serializeCookie,
-} from './cookies.js';
+import { clearCookie, cookieNames, readCookie, serializeCookie } from './cookies.js';
 import { MFA_HOLD_SECONDS, MFA_RETRY_CODES, type OidcService } from './oidc-service.js';
 import {
   CallbackQuery,
@@ -39,7 +32,7 @@ export function oidcRoutes(base: FastifyInstance, opts: OidcRoutesOptions): void
   const app = base.withTypeProvider<TypeBoxTypeProvider>();
   const { oidc, cookieSecure: secure } = opts;
   const names = cookieNames(secure);
-  const clearLogin = clearCookie(names.login, OIDC_COOKIE_PATH, secure);
+  const clearLogin = clearCookie(names.login, secure);
 
   app.get(
     '/auth/oidc/:provider',
@@ -64,7 +57,6 @@ export function oidcRoutes(base: FastifyInstance, opts: OidcRoutesOptions): void
         .header(
           'set-cookie',
           serializeCookie(names.login, sealedState, {
-            path: OIDC_COOKIE_PATH,
             maxAgeSeconds: opts.loginTtlSeconds,
             secure,
           }),
@@ -106,7 +98,6 @@ export function oidcRoutes(base: FastifyInstance, opts: OidcRoutesOptions): void
         .header(
           'set-cookie',
           serializeCookie(names.handoff, browserSecret, {
-            path: EXCHANGE_COOKIE_PATH,
             maxAgeSeconds: opts.handoffTtlSeconds,
             secure,
           }),
@@ -136,7 +127,7 @@ export function oidcRoutes(base: FastifyInstance, opts: OidcRoutesOptions): void
           eventContext(request),
           request.body.mfaCode,
         );
-        void reply.header('set-cookie', clearCookie(names.handoff, EXCHANGE_COOKIE_PATH, secure));
+        void reply.header('set-cookie', clearCookie(names.handoff, secure));
         return signedIn;
       } catch (error) {
         // The code is held for a second try with an MFA code: the cookie must live as long.
@@ -149,7 +140,6 @@ export function oidcRoutes(base: FastifyInstance, opts: OidcRoutesOptions): void
           void reply.header(
             'set-cookie',
             serializeCookie(names.handoff, browserSecret, {
-              path: EXCHANGE_COOKIE_PATH,
               maxAgeSeconds: MFA_HOLD_SECONDS,
               secure,
             }),

@@ -81,11 +81,12 @@ export const accountRecoveryCheck: PostureCheck = {
     const features = [
       ...(e.passwordResetUrl === undefined ? [] : ['password reset']),
       ...(e.verifyEmailUrl === undefined ? [] : ['address verification']),
+      ...(e.changeEmailUrl === undefined ? [] : ['address change']),
     ];
     return outcomes.length > 0
       ? outcomes
       : pass(
-          `${features.join(' and ')} by e-mail over ${e.smtpUrl?.startsWith('smtps:') ? 'TLS' : 'STARTTLS (plain only on loopback)'}: single-use hashed links, ${e.passwordResetTtlSeconds} s for a reset, at most ${e.perAccountPerHour} e-mails per account an hour.`,
+          `${features.length > 1 ? `${features.slice(0, -1).join(', ')} and ${features.at(-1)!}` : features.join('')} by e-mail over ${e.smtpUrl?.startsWith('smtps:') ? 'TLS' : 'STARTTLS (plain only on loopback)'}: single-use hashed links, ${e.passwordResetTtlSeconds} s for a reset, at most ${e.perAccountPerHour} e-mails per account an hour.`,
         );
   },
 };

@@ -18,6 +18,7 @@ export type SessionEndReason =
   | 'revoked'
   | 'password_changed'
   | 'password_reset'
+  | 'email_changed'
   | 'mfa_enabled'
   | 'mfa_reset'
   | 'user_deleted'

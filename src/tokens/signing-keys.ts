@@ -28,6 +28,11 @@ export interface SigningKeyStoreOptions {
   algorithm: SigningAlgorithm;
   /** How long a retired key keeps verifying: at least the access-token lifetime plus skew. */
   retiredKeyLifetimeMs: number;
+  /**
+   * How long a rotation's new key is published (in the JWKS, and to other instances) before it
+   * signs; the key it replaces signs until then. 0 (the default here): it signs at once.
+   */
+  publishAheadMs?: number;
   /** Minimum gap between two reloads triggered by an unknown `kid` (a forged kid must not hammer the DB). */
   reloadIntervalMs?: number;
   /**
@@ -41,6 +46,11 @@ export interface SigningKeyStoreOptions {
   now?: () => number;
   /** Where `keys.rotated` goes; every rotation path (CLI, admin code) passes through `rotate`. */
   events?: SecurityEvents;
+  /**
+   * Told about every rotation made here, once it is stored and loaded, and waited for (a CLI run
+   * must not exit before it is done): announces it to the other instances (KeyRotationBus).
+   */
+  onRotated?: (kid: string) => Promise<void>;
 }
 
 /**
@@ -60,15 +70,24 @@ function aad(kid: string) {
   return fieldContext(ENCRYPTED_COLUMNS.signingKeysPrivateKey, kid);
 }
 
+/** A key that signs, or will: from its `created_at` until its `retired_at` (null: no end yet). */
+interface Signer {
+  key: SigningKey;
+  from: number;
+  until: number | null;
+}
+
 /**
  * The service's JWT signing keys. Created on first start; private halves are stored encrypted
  * (AES-256-GCM under a key derived from the master key), public halves published as a JWKS.
- * Rotation adds a new current key and keeps the previous one verifying until every token it
- * signed has expired, so rotating causes no downtime.
+ * Rotation adds the next key, published at once and signing `publishAheadMs` later (so verifiers
+ * that cache the JWKS know it before they meet its tokens), and keeps the previous one signing
+ * until then and verifying until every token it signed has expired: rotating causes no downtime.
  * @see https://www.rfc-editor.org/rfc/rfc7517
  */
 export class SigningKeyStore {
-  private current: SigningKey | undefined;
+  /** Newest first. */
+  private signers: Signer[] = [];
   private verification = new Map<string, VerificationKey>();
   private lastReload = 0;
   /** When an unknown `kid` last made the keys reload: its own budget (see verificationKey). */
@@ -91,8 +110,9 @@ export class SigningKeyStore {
    */
   async init(): Promise<void> {
     await this.reload();
-    if (!this.current) {
-      await this.create();
+    if (this.signers.length === 0) {
+      // The first key signs at once: no token of another key exists that a verifier could hold.
+      await this.create(this.now());
       await this.reload();
     }
     // Instances started together on an empty database each created a first key (and before
@@ -124,9 +144,22 @@ export class SigningKeyStore {
    * never returns a key older than refreshIntervalMs.
    */
   signingKey(): SigningKey {
-    if (!this.current) throw new Error('signing keys are not loaded: call init() first');
+    const key = this.signerAt(this.now());
+    if (!key) throw new Error('signing keys are not loaded: call init() first');
     this.refreshIfStale();
-    return this.current;
+    return key;
+  }
+
+  /**
+   * The newest loaded key whose signing time has come and that is not retired yet. Every
+   * instance switches at the next key's signing time by its own clock, without a reload. With
+   * none (this clock is behind the one that made the only key), the one due first.
+   */
+  private signerAt(now: number): SigningKey | undefined {
+    const due = this.signers.find(
+      (signer) => signer.from <= now && (signer.until === null || signer.until > now),
+    );
+    return (due ?? this.signers.at(-1))?.key;
   }
 
   /**
@@ -185,6 +218,22 @@ export class SigningKeyStore {
   }
 
   /**
+   * Re-reads the keys after an instance announced a rotation to `kid` (null: one may have been
+   * missed), unless `kid` already signs here (the announcing instance itself, or one that met the
+   * kid first). A reload already in flight may have read the keys before the rotation was stored:
+   * it is waited for, then they are read again (concurrent announcements share that one read).
+   */
+  async reloadAfterRotation(kid: string | null): Promise<void> {
+    if (this.signers.some((signer) => signer.key.kid === kid)) return;
+    const inFlight = this.reloading;
+    if (inFlight) await inFlight.catch(() => undefined);
+    if (this.reloading === undefined || this.reloading === inFlight) {
+      this.reloading = this.reload().finally(() => (this.reloading = undefined));
+    }
+    await this.reloading;
+  }
+
+  /**
    * The loaded public key for `kid` if it may verify now (not expired, not gone after a reload),
    * without reloading: what a cache of verified tokens checks on every hit.
    */
@@ -206,44 +255,61 @@ export class SigningKeyStore {
   }
 
   /**
-   * Makes a new current key; the previous one keeps verifying for `retiredKeyLifetimeMs`.
-   * `context` names who rotated (an admin's request, or nothing for the CLI) in the event.
+   * Makes the next key: published now, signing `publishAheadMs` from now (at once with
+   * `immediate`, for a key that must stop signing now). The key signing now goes on until then,
+   * and verifies for `retiredKeyLifetimeMs` after. `context` names who rotated (an admin's
+   * request, or nothing for the CLI) in the event.
    */
   async rotate(
     context: EventContext & { actorId?: string | null } = {},
-  ): Promise<{ kid: string; retired: string | undefined }> {
-    const previous = await this.repo.current();
+    options: { immediate?: boolean } = {},
+  ): Promise<{ kid: string; retired: string | undefined; signsFrom: number }> {
+    const now = this.now();
+    const signing = (await this.repo.signers(now)).filter((row) => row.created_at <= now);
+    const previous = signing[0];
+    const latest = await this.repo.current();
     // Ordered after the key it replaces even when the clock says otherwise (another instance's
-    // clock, the same millisecond), or the replaced key would stay the current one.
-    await this.create(previous ? previous.created_at + 1 : undefined);
+    // clock, the same millisecond), or the replaced key would stay the current one. An immediate
+    // key goes after the key signing now, and before a next key already waiting, which still
+    // takes over at its own time.
+    const after = options.immediate ? previous : latest;
+    const signsFrom = Math.max(
+      now + (options.immediate ? 0 : (this.options.publishAheadMs ?? 0)),
+      after ? after.created_at + 1 : Number.NEGATIVE_INFINITY,
+    );
+    const created = await this.create(signsFrom);
     // Every older key, not only the one read as current: another instance's rotation at the same
     // moment may have added its own, and whichever of the two reads last keeps only the newest.
     const newest = await this.repo.current();
     if (newest) await this.retireOlderThan(newest);
     await this.reload();
-    const created = this.signingKey().kid;
     // Key ids are public (they are in every token header and the JWKS); the keys never leave.
     this.options.events?.emit({
       ...context,
       type: 'keys.rotated',
       outcome: 'success',
-      target: { type: 'signing_key', id: created },
-      details: { algorithm: this.options.algorithm, retired: previous?.id ?? null },
+      target: { type: 'signing_key', id: created.id },
+      details: { algorithm: this.options.algorithm, retired: previous?.id ?? null, signsFrom },
     });
-    return { kid: created, retired: previous?.id };
+    await this.options.onRotated?.(created.id);
+    return { kid: created.id, retired: previous?.id, signsFrom };
   }
 
-  /** Retires the keys older than `newest`, verifying for `retiredKeyLifetimeMs` from now. */
+  /**
+   * Retires the keys older than `newest` at its signing time (now, if that has come), verifying
+   * for `retiredKeyLifetimeMs` after.
+   */
   private retireOlderThan(newest: Pick<SigningKeyRow, 'id' | 'created_at'>): Promise<string[]> {
-    const now = this.now();
-    return this.repo.retireOlderThan(newest, now, now + this.options.retiredKeyLifetimeMs);
+    const at = Math.max(this.now(), newest.created_at);
+    return this.repo.retireOlderThan(newest, at, at + this.options.retiredKeyLifetimeMs);
   }
 
   /** Re-reads the keys from the database (e.g. after another instance rotated them). */
   async reload(): Promise<void> {
-    this.lastReload = this.now();
-    const rows = await this.repo.listVerifiable(this.now());
+    const now = this.now();
+    this.lastReload = now;
     const verification = new Map<string, VerificationKey>();
+    const rows = await this.repo.listVerifiable(now);
     for (const row of rows) {
       const alg = row.alg as SigningAlgorithm;
       const publicJwk = JSON.parse(row.public_jwk) as JWK;
@@ -255,9 +321,17 @@ export class SigningKeyStore {
         expiresAt: row.expires_at,
       });
     }
-    const currentRow = await this.repo.current();
+    // The signing keys from the same read as the verifying ones (every key that signs, now or
+    // later, still verifies): read apart, a rotation stored between the two reads made this
+    // instance sign with a key missing from its own JWKS and verification. Of those, the key
+    // signing now and those still to come; an older one never signs again.
+    const signing = rows.filter((row) => row.retired_at === null || row.retired_at > now);
+    const due = signing.find((row) => row.created_at <= now);
+    const signers = signing
+      .filter((row) => row === due || row.created_at > now)
+      .map((row) => ({ key: this.loadPrivate(row), from: row.created_at, until: row.retired_at }));
     this.verification = verification;
-    this.current = currentRow ? this.loadPrivate(currentRow) : undefined;
+    this.signers = signers;
   }
 
   private loadPrivate(row: SigningKeyRow): SigningKey {
@@ -270,8 +344,8 @@ export class SigningKeyStore {
     };
   }
 
-  /** Stores a new key, created now or at `notBefore` if that is later. */
-  private async create(notBefore = Number.NEGATIVE_INFINITY): Promise<SigningKeyRow> {
+  /** Stores a new key that signs from `signsFrom` (its `created_at`). */
+  private async create(signsFrom: number): Promise<SigningKeyRow> {
     const alg = this.options.algorithm;
     const { publicKey, privateKey } = await generateKeyPair(alg, {
       extractable: true,
@@ -285,7 +359,7 @@ export class SigningKeyStore {
       alg,
       public_jwk: JSON.stringify(publicJwk),
       private_key_enc: this.cipher.encrypt(JSON.stringify(privateJwk), aad(kid)),
-      created_at: Math.max(this.now(), notBefore),
+      created_at: signsFrom,
       retired_at: null,
       expires_at: null,
     });

@@ -37,6 +37,7 @@ beforeAll(async () => {
         outboxDir: outbox,
         passwordResetUrl: 'https://app.example.com/reset',
         verifyEmailUrl: 'https://app.example.com/verify',
+        changeEmailUrl: 'https://app.example.com/change-email',
       },
     },
     { now },
@@ -248,6 +249,57 @@ describe('security events in the audit table, driven through the HTTP API', () =
     expect(JSON.stringify(await stored())).not.toContain(token);
   });
 
+  it('the e-mail change events, with no token or address in the record', async () => {
+    const user = await registerAndLogin(t.app);
+    const newEmail = uniqueEmail('events-moved');
+    const wrong = await call('POST', '/api/v1/auth/email/change', {
+      token: user.accessToken,
+      payload: { newEmail, password: 'not the password' },
+    });
+    expect(wrong.res.statusCode).toBe(401);
+    expectContext(wrong.events[0]);
+    expect(wrong.events.map((e) => [e.type, e.outcome, e.actor_id, e.target_id])).toEqual([
+      ['email.change_requested', 'failure', user.id, user.id],
+    ]);
+    expect(JSON.parse(wrong.events[0]!.details)).toEqual({ reason: 'wrong_password' });
+
+    const asked = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/email/change',
+      headers: { 'user-agent': AGENT, ...bearer(user.accessToken) },
+      payload: { newEmail, password: STRONG_PASSWORD },
+    });
+    expect(asked.statusCode).toBe(202);
+    await t.app.services.accountEmail!.idle();
+    const requested = await eventsOf(asked.headers['x-request-id']);
+    expectContext(requested[0]);
+    expect(requested.map((e) => [e.type, e.outcome, e.actor_id, e.target_id])).toEqual([
+      ['email.change_requested', 'success', user.id, user.id],
+    ]);
+    const token = lastOutboxToken(outbox, newEmail);
+
+    const other = await login(t.app, user.email);
+    const done = await call('POST', '/api/v1/auth/email/change/confirm', {
+      token: user.accessToken,
+      payload: { token },
+    });
+    expect(done.res.statusCode).toBe(204);
+    expectContext(done.events[0]);
+    expect(done.events.map((e) => [e.type, e.outcome, e.actor_id, e.target_id])).toEqual([
+      ['email.changed', 'success', user.id, user.id],
+      ['session.ended', 'success', user.id, user.id],
+    ]);
+    expect(JSON.parse(done.events[1]!.details)).toEqual({ reason: 'email_changed', sessions: 1 });
+    const again = await call('POST', '/api/v1/auth/email/change/confirm', {
+      token: other.accessToken,
+      payload: { token },
+    });
+    expect(again.res.statusCode).toBe(401);
+    const all = JSON.stringify(await stored());
+    expect(all).not.toContain(token);
+    expect(all).not.toContain(newEmail);
+  });
+
   it('the MFA events, with no secret, code or recovery code in the record', async () => {
     const user = await registerAndLogin(t.app);
     const setup = await call('POST', '/api/v1/auth/mfa/totp/setup', {
@@ -404,7 +456,7 @@ describe('security events in the audit table, driven through the HTTP API', () =
 
   it('keys.rotated when the signing key is rotated', async () => {
     const before = t.app.services.signingKeys.signingKey().kid;
-    const { kid } = await t.app.services.signingKeys.rotate({ actorId: admin.id });
+    const { kid, signsFrom } = await t.app.services.signingKeys.rotate({ actorId: admin.id });
     const rotated = (await stored()).filter((e) => e.type === 'keys.rotated');
     expect(rotated).toHaveLength(1);
     expect(rotated[0]).toMatchObject({
@@ -413,7 +465,11 @@ describe('security events in the audit table, driven through the HTTP API', () =
       target_type: 'signing_key',
       target_id: kid,
     });
-    expect(JSON.parse(rotated[0]!.details)).toEqual({ algorithm: 'EdDSA', retired: before });
+    expect(JSON.parse(rotated[0]!.details)).toEqual({
+      algorithm: 'EdDSA',
+      retired: before,
+      signsFrom,
+    });
   });
 
   it('records the events other capabilities emit (throttling, rate limits)', async () => {

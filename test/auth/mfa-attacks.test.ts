@@ -67,6 +67,17 @@ function resetMfa(id: string, accessToken: string) {
   });
 }
 
+/** GET /api/v1/auth/mfa: whether MFA is on, and the recovery codes left. */
+async function mfaStatus(accessToken: string): Promise<unknown> {
+  const res = await t.app.inject({
+    method: 'GET',
+    url: '/api/v1/auth/mfa',
+    headers: bearer(accessToken),
+  });
+  expect(res.statusCode, res.body).toBe(200);
+  return res.json();
+}
+
 describe('throttle accounting of the two-step MFA login', () => {
   it('successful MFA logins from one client do not use up the client failure budget', async () => {
     const app = await buildTestApp(
@@ -414,6 +425,97 @@ describe('key rotation', () => {
       spy.mockRestore();
       clock += STEP_MS;
     }
+  });
+
+  it('an enrolment is confirmed although keys reencrypt rewrote its pending envelope meanwhile', async () => {
+    const { FieldCipher } = await import('../../src/crypto/index.js');
+    const { ENCRYPTED_COLUMNS, EncryptedColumnsRepository, fieldContext } =
+      await import('../../src/db/index.js');
+    const column = ENCRYPTED_COLUMNS.totpSecret;
+    const user = await registerAndLogin(t.app);
+    const setup = await postMfa(t.app, '/totp/setup', user.accessToken, {
+      password: STRONG_PASSWORD,
+    });
+    expect(setup.statusCode, setup.body).toBe(200);
+    const { secret } = setup.json<{ secret: string }>();
+    const cipher = new FieldCipher(t.app.services.keyring, column.purpose);
+    const repo = (
+      t.app.services.mfa as unknown as {
+        deps: { repo: { findFactor: (id: string) => Promise<{ secret_enc: string } | undefined> } };
+      }
+    ).deps.repo;
+    const find = repo.findFactor.bind(repo);
+    // What `bulwark keys reencrypt` does between the confirmation's read and its write: the same
+    // secret in a new envelope, written by its compare-and-set over the envelope it read.
+    const spy = vi.spyOn(repo, 'findFactor').mockImplementationOnce(async (id: string) => {
+      const row = await find(id);
+      const updated = await new EncryptedColumnsRepository(t.app.services.db.kysely).compareAndSet(
+        column,
+        [
+          {
+            id,
+            expected: row!.secret_enc,
+            value: cipher.encrypt(secret, fieldContext(column, id)),
+          },
+        ],
+      );
+      expect(updated.has(id)).toBe(true);
+      return row;
+    });
+    try {
+      const res = await postMfa(t.app, '/totp/confirm', user.accessToken, {
+        mfaCode: totpCode(secret, clock),
+      });
+      expect(res.statusCode, res.body).toBe(200);
+      expect(res.json<{ recoveryCodes: string[] }>().recoveryCodes).toHaveLength(10);
+    } finally {
+      spy.mockRestore();
+      clock += STEP_MS;
+    }
+    expect(await mfaStatus(user.accessToken)).toEqual({
+      enabled: true,
+      recoveryCodesRemaining: 10,
+    });
+  });
+
+  it('an enrolment restarted meanwhile is not confirmed by a code of the old secret', async () => {
+    const user = await registerAndLogin(t.app);
+    const first = await postMfa(t.app, '/totp/setup', user.accessToken, {
+      password: STRONG_PASSWORD,
+    });
+    const { secret } = first.json<{ secret: string }>();
+    const repo = (
+      t.app.services.mfa as unknown as {
+        deps: { repo: { findFactor: (id: string) => Promise<unknown> } };
+      }
+    ).deps.repo;
+    const find = repo.findFactor.bind(repo);
+    // A second setup (another tab) lands between the confirmation's read and its write, in the
+    // same millisecond of the app's clock: a new secret under the same created_at.
+    const spy = vi.spyOn(repo, 'findFactor').mockImplementationOnce(async (id: string) => {
+      const row = await find(id);
+      const again = await postMfa(t.app, '/totp/setup', user.accessToken, {
+        password: STRONG_PASSWORD,
+      });
+      expect(again.statusCode, again.body).toBe(200);
+      return row;
+    });
+    try {
+      expectProblem(
+        await postMfa(t.app, '/totp/confirm', user.accessToken, {
+          mfaCode: totpCode(secret, clock),
+        }),
+        409,
+        'conflict',
+      );
+    } finally {
+      spy.mockRestore();
+      clock += STEP_MS;
+    }
+    expect(await mfaStatus(user.accessToken)).toEqual({
+      enabled: false,
+      recoveryCodesRemaining: 0,
+    });
   });
 });
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { totpCode } from '../../src/crypto/index.js';
-import { ENCRYPTED_COLUMNS, fieldContext } from '../../src/db/index.js';
+import { sha256Hex, totpCode } from '../../src/crypto/index.js';
+import { ENCRYPTED_COLUMNS, fieldContext, MfaRepository } from '../../src/db/index.js';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
 import { enrolMfa, loginWith, postMfa, STEP_MS } from '../helpers/mfa.js';
 import {
@@ -290,6 +290,83 @@ describe('signing in with MFA on', () => {
     const other = await registerAndLogin(t.app);
     const otherCodes = (await enrol(other)).recoveryCodes;
     expectProblem(await login(user.email, { mfaCode: otherCodes[0]! }), 401, 'invalid_otp');
+  });
+
+  it('stores recovery codes keyed, not as bare SHA-256 hashes a database copy could be searched for', async () => {
+    const user = await registerAndLogin(t.app);
+    const { recoveryCodes } = await enrol(user);
+    const stored = (
+      await t.app.services.db.kysely
+        .selectFrom('recovery_codes')
+        .select('code_hash')
+        .where('user_id', '=', user.id)
+        .execute()
+    ).map((row) => row.code_hash);
+    expect(stored).toHaveLength(10);
+    for (const code of recoveryCodes) {
+      expect(stored).not.toContain(sha256Hex(code.replaceAll('-', '')));
+    }
+    // New codes are keyed too.
+    const fresh = await post('/recovery-codes', user.accessToken, {
+      password: STRONG_PASSWORD,
+      mfaCode: recoveryCodes[0],
+    });
+    expect(fresh.statusCode, fresh.body).toBe(200);
+    const renewed = (
+      await t.app.services.db.kysely
+        .selectFrom('recovery_codes')
+        .select('code_hash')
+        .where('user_id', '=', user.id)
+        .execute()
+    ).map((row) => row.code_hash);
+    for (const code of fresh.json<{ recoveryCodes: string[] }>().recoveryCodes) {
+      expect(renewed).not.toContain(sha256Hex(code.replaceAll('-', '')));
+    }
+  });
+
+  it('still takes, once, a recovery code stored as a bare SHA-256 before codes were keyed', async () => {
+    const user = await registerAndLogin(t.app);
+    await enrol(user);
+    // A code issued by an earlier version: its row holds SHA-256 of the bare code.
+    const legacy = 'abcd-efgh-jkmn';
+    await t.app.services.db.kysely
+      .insertInto('recovery_codes')
+      .values({
+        id: crypto.randomUUID(),
+        user_id: user.id,
+        code_hash: sha256Hex('abcdefghjkmn'),
+        created_at: clock,
+        used_at: null,
+      })
+      .execute();
+    expect((await login(user.email, { mfaCode: legacy.toUpperCase() })).statusCode).toBe(200);
+    expectProblem(await login(user.email, { mfaCode: legacy }), 401, 'invalid_otp');
+    // Not for another account: the legacy row belongs to this user only.
+    const other = await registerAndLogin(t.app);
+    await enrol(other);
+    expectProblem(await login(other.email, { mfaCode: legacy }), 401, 'invalid_otp');
+  });
+
+  it('new recovery codes made for an authenticator replaced meanwhile are not stored', async () => {
+    const user = await registerAndLogin(t.app);
+    await enrol(user);
+    const repo = new MfaRepository(t.app.services.db.kysely);
+    const factor = (await repo.findFactor(user.id))!;
+    const before = await repo.countUnusedRecoveryCodes(user.id);
+    // Turned off and on again between the request's read and its write: codes keyed by the
+    // old secret would never work for the new one.
+    await repo.remove(user.id, clock);
+    await enrol(user);
+    const hashes = ['a'.repeat(64)];
+    expect(await repo.replaceRecoveryCodes(user.id, factor.confirmed_at!, hashes, clock)).toBe(
+      false,
+    );
+    expect(await repo.countUnusedRecoveryCodes(user.id)).toBe(before);
+    const current = (await repo.findFactor(user.id))!;
+    expect(await repo.replaceRecoveryCodes(user.id, current.confirmed_at!, hashes, clock)).toBe(
+      true,
+    );
+    expect(await repo.countUnusedRecoveryCodes(user.id)).toBe(1);
   });
 
   it('counts wrong codes against the login throttle, even with the right password', async () => {

@@ -152,7 +152,7 @@ describe('bulwark migrate', { timeout: SLOW }, () => {
     const first = await bulwark(['migrate']);
     expect(first.code).toBe(0);
     expect(first.stdout).toBe(
-      'applied 0001-identity\napplied 0002-audit-events\napplied 0003-identities\napplied 0004-mfa\napplied 0005-email-tokens\n',
+      'applied 0001-identity\napplied 0002-audit-events\napplied 0003-identities\napplied 0004-mfa\napplied 0005-email-tokens\napplied 0006-email-change\n',
     );
     expect(first.stderr).toBe('');
     // The tables exist in this test's own database (schema, on PostgreSQL).
@@ -504,25 +504,41 @@ describe('bulwark user set-password', { timeout: SLOW }, () => {
 });
 
 describe('bulwark keys rotate', { timeout: SLOW }, () => {
-  it('prints the new and the retired kid, and the JWKS serves both', async () => {
+  it('publishes the next key, which signs 10 minutes later; the JWKS serves both at once', async () => {
+    const before = Date.now();
     const res = await bulwark(['keys', 'rotate']);
     expect(res.stderr).toBe('');
     expect(res.code).toBe(0);
     const lines = res.stdout.split('\n');
-    expect(lines).toHaveLength(3); // two lines and the final newline: nothing else
-    const { 'new kid': kid, 'retired kid': retired } = fields(res.stdout);
+    expect(lines).toHaveLength(4); // three lines and the final newline: nothing else
+    const { 'new kid': kid, 'retired kid': retired, 'signs from': from } = fields(res.stdout);
     expect(kid).toMatch(/^[0-9a-f-]{36}$/);
     expect(retired).toMatch(/^[0-9a-f-]{36}$/);
     expect(kid).not.toBe(retired);
+    const [at, note] = from!.split(' (');
+    expect(note).toBe('published in the JWKS now)');
+    const signsFrom = Date.parse(at!);
+    expect(signsFrom).toBeGreaterThanOrEqual(before + 600_000);
+    expect(signsFrom).toBeLessThan(Date.now() + 600_000);
 
     const server = await service();
     const jwks = await server.inject({ method: 'GET', url: '/.well-known/jwks.json' });
     const kids = jwks.json<{ keys: { kid: string }[] }>().keys.map((k) => k.kid);
     expect(kids.sort()).toEqual([kid, retired].sort());
-    // New tokens are signed with the new key.
+    // New tokens are signed with the current key until the new one's time.
+    expect(server.services.signingKeys.signingKey().kid).toBe(retired);
+  });
+
+  it('--now: the new key signs at once', async () => {
+    const first = await bulwark(['keys', 'rotate', '--now']);
+    expect(first.stderr).toBe('');
+    expect(first.code).toBe(0);
+    const { 'new kid': kid, 'signs from': from } = fields(first.stdout);
+    expect(from).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z \(now\)$/);
+    const server = await service();
     expect(server.services.signingKeys.signingKey().kid).toBe(kid);
 
-    const again = await bulwark(['keys', 'rotate']);
+    const again = await bulwark(['keys', '--now', 'rotate']);
     expect(fields(again.stdout)['retired kid']).toBe(kid);
   });
 

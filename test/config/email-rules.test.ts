@@ -22,11 +22,44 @@ describe('email settings', () => {
       from: 'Bulwark <no-reply@localhost>',
       passwordResetTtlSeconds: 1_800,
       verificationTtlSeconds: 86_400,
+      changeEmailTtlSeconds: 3_600,
       perAccountPerHour: 5,
       maxAttempts: 3,
     });
     expect(config.email.smtpUrl).toBeUndefined();
     expect(config.email.outboxDir).toBeUndefined();
+    expect(config.email.changeEmailUrl).toBeUndefined();
+  });
+
+  it('takes an address change page alone, and holds it to the rules of the other link pages', () => {
+    const change = 'https://app.example.com/change-email';
+    const only = loadConfig({
+      env: { BULWARK_EMAIL_OUTBOX_DIR: '/tmp/outbox', BULWARK_EMAIL_CHANGE_EMAIL_URL: change },
+    });
+    expect(only.email.changeEmailUrl).toBe(change);
+    expect(problems({ BULWARK_EMAIL_CHANGE_EMAIL_URL: change })).toMatch(
+      /BULWARK_EMAIL_CHANGE_EMAIL_URL is set, but nothing sends e-mail/,
+    );
+    const base = { BULWARK_EMAIL_OUTBOX_DIR: '/tmp/outbox' };
+    expect(
+      problems({ ...base, BULWARK_EMAIL_CHANGE_EMAIL_URL: 'https://app.example.com/c#x' }),
+    ).toMatch(/has a #fragment/);
+    expect(
+      problems({
+        NODE_ENV: 'production',
+        BULWARK_MASTER_KEY: Buffer.alloc(32, 7).toString('base64'),
+        BULWARK_EMAIL_SMTP_URL: 'smtps://smtp.example.com:465',
+        BULWARK_EMAIL_FROM: 'Example <no-reply@example.com>',
+        BULWARK_EMAIL_CHANGE_EMAIL_URL: 'http://app.example.com/change-email',
+      }),
+    ).toMatch(/BULWARK_EMAIL_CHANGE_EMAIL_URL is .*plain http in production/);
+    expect(
+      problems({
+        ...base,
+        BULWARK_EMAIL_CHANGE_EMAIL_URL: change,
+        BULWARK_EMAIL_CHANGE_EMAIL_TTL_SECONDS: '60',
+      }),
+    ).toMatch(/BULWARK_EMAIL_CHANGE_EMAIL_TTL_SECONDS/);
   });
 
   it('accepts SMTP with a reset page, and the outbox with a verification page', () => {

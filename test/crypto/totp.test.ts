@@ -1,11 +1,14 @@
+import { createHmac, hkdfSync, randomUUID } from 'node:crypto';
 import { Secret } from 'otpauth';
 import { describe, expect, it } from 'vitest';
 import {
+  legacyRecoveryCodeHash,
   matchTotp,
   newRecoveryCodes,
   newTotpSecret,
   RECOVERY_CODE_COUNT,
   recoveryCodeHash,
+  sha256Hex,
   totpCode,
   totpStep,
   totpUri,
@@ -114,11 +117,14 @@ describe('recovery codes', () => {
 
   it('hashes a code the same whatever its case and separators, and refuses non-codes', () => {
     const [code] = newRecoveryCodes();
-    const hash = recoveryCodeHash(code!);
+    const secret = newTotpSecret();
+    const user = randomUUID();
+    const hash = recoveryCodeHash(code!, secret, user);
     expect(hash).toMatch(/^[0-9a-f]{64}$/);
-    expect(recoveryCodeHash(code!.toUpperCase())).toBe(hash);
-    expect(recoveryCodeHash(code!.replaceAll('-', ' '))).toBe(hash);
-    expect(recoveryCodeHash(code!.replaceAll('-', ''))).toBe(hash);
+    expect(recoveryCodeHash(code!.toUpperCase(), secret, user)).toBe(hash);
+    expect(recoveryCodeHash(code!.replaceAll('-', ' '), secret, user)).toBe(hash);
+    expect(recoveryCodeHash(code!.replaceAll('-', ''), secret, user)).toBe(hash);
+    expect(legacyRecoveryCodeHash(code!.toUpperCase())).toBe(legacyRecoveryCodeHash(code!));
     for (const bad of [
       '',
       'abcd-efgh-jkm',
@@ -127,7 +133,31 @@ describe('recovery codes', () => {
       'abcd-efgh-jk0n',
       'abcd_efgh_jkmn',
     ]) {
-      expect(recoveryCodeHash(bad)).toBeNull();
+      expect(recoveryCodeHash(bad, secret, user)).toBeNull();
+      expect(legacyRecoveryCodeHash(bad)).toBeNull();
     }
+  });
+
+  it('stores a code keyed by its authenticator and user, never as a bare hash to search offline', () => {
+    // 59 random bits: a bare SHA-256 of them falls to a GPU search, and an unsalted one to a
+    // search of every stored code at once. Keyed, a database copy alone gives nothing to test.
+    const code = 'abcd-efgh-jkmn';
+    const secret = newTotpSecret();
+    const user = randomUUID();
+    const hash = recoveryCodeHash(code, secret, user)!;
+    expect(hash).not.toBe(sha256Hex('abcdefghjkmn'));
+    expect(hash).not.toBe(legacyRecoveryCodeHash(code));
+    expect(recoveryCodeHash(code, secret, randomUUID())).not.toBe(hash);
+    expect(recoveryCodeHash(code, newTotpSecret(), user)).not.toBe(hash);
+    // The legacy form, still accepted for codes issued before: the bare SHA-256.
+    expect(legacyRecoveryCodeHash(code)).toBe(sha256Hex('abcdefghjkmn'));
+    // A known answer: HMAC-SHA-256 under HKDF-SHA-256(secret bytes, salt user id, info).
+    const secretBytes = Buffer.from('12345678901234567890');
+    const key = Buffer.from(
+      hkdfSync('sha256', secretBytes, 'user-1', 'bulwark/v1/recovery-codes', 32),
+    );
+    expect(recoveryCodeHash(code, RFC_SECRET, 'user-1')).toBe(
+      createHmac('sha256', key).update('abcdefghjkmn').digest('hex'),
+    );
   });
 });

@@ -5,6 +5,7 @@ import { identityMigration } from '../../src/db/migrations/0001-identity.js';
 import { identitiesMigration } from '../../src/db/migrations/0003-identities.js';
 import { mfaMigration } from '../../src/db/migrations/0004-mfa.js';
 import { emailTokensMigration } from '../../src/db/migrations/0005-email-tokens.js';
+import { emailChangeMigration } from '../../src/db/migrations/0006-email-change.js';
 import { createTestDb, dialectUnderTest, type TestDb } from '../helpers/db.js';
 import { userRow } from './rows.js';
 
@@ -115,6 +116,8 @@ describe('migrateToLatest', () => {
     const { db } = await fresh();
     await migrateToLatest(db);
     // Dependants first: e-mail tokens, second factors and identities reference users.
+    await emailChangeMigration(db.dialect).down?.(db.kysely);
+    expect(await tableNames(db)).toContain('email_tokens');
     await emailTokensMigration(db.dialect).down?.(db.kysely);
     expect(await tableNames(db)).not.toContain('email_tokens');
     await mfaMigration(db.dialect).down?.(db.kysely);

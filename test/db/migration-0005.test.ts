@@ -38,13 +38,19 @@ describe('migration 0005 over a 0004 database', () => {
     const { db } = t;
     const all = migrationsFor(db.dialect);
     const previous = Object.fromEntries(Object.entries(all).filter(([n]) => n < '0005'));
+    // Up to this migration only: later ones (0006) have a test of their own.
+    const upTo0005 = Object.fromEntries(
+      Object.entries(all).filter(([n]) => n <= '0005-email-tokens'),
+    );
     await migrateToLatest(db, { migrations: previous });
     // The schema of each step, not the app's current Database type.
     const k = db.kysely as unknown as Kysely<Record<string, Record<string, unknown>>>;
     const user = userRow();
     await k.insertInto('users').values(user).execute();
 
-    await expect(migrateToLatest(db)).resolves.toEqual({ applied: ['0005-email-tokens'] });
+    await expect(migrateToLatest(db, { migrations: upTo0005 })).resolves.toEqual({
+      applied: ['0005-email-tokens'],
+    });
     const first = token(user.id);
     await k.insertInto('email_tokens').values(first).execute();
     // One row per token hash; a purpose of the list only; a user that exists only.
@@ -75,7 +81,9 @@ describe('migration 0005 over a 0004 database', () => {
     await emailTokensMigration(db.dialect).down!(db.kysely);
     await expect(k.selectFrom('email_tokens').selectAll().execute()).rejects.toThrow();
     await sql`delete from kysely_migration where name = '0005-email-tokens'`.execute(db.kysely);
-    await expect(migrateToLatest(db)).resolves.toEqual({ applied: ['0005-email-tokens'] });
+    await expect(migrateToLatest(db, { migrations: upTo0005 })).resolves.toEqual({
+      applied: ['0005-email-tokens'],
+    });
     expect(await k.selectFrom('email_tokens').selectAll().execute()).toEqual([]);
     expect(
       await k.selectFrom('users').select('id').where('id', '=', user.id).execute(),

@@ -40,7 +40,7 @@ function problem(res: { json: <T>() => T }): { code: string; status: number; det
 }
 
 /** The Set-Cookie that deletes the login cookie. */
-const CLEARED = `${LOGIN_COOKIE}=; Path=/api/v1/auth/oidc; Max-Age=0; HttpOnly; SameSite=Lax; Secure`;
+const CLEARED = `${LOGIN_COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax; Secure`;
 
 /** Start, authorize at the provider as bob, and return the callback URL and the login cookie. */
 async function authorized(): Promise<{ callback: URL; loginCookie: string }> {

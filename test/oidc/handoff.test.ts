@@ -15,6 +15,7 @@ import {
   events,
   exchange,
   HANDOFF_COOKIE,
+  LOGIN_COOKIE,
   oidcFixture,
   signInToHandoff,
   startSignIn,
@@ -125,17 +126,17 @@ describe('the one-time hand-off code', () => {
     expect(await sessions.listActive(dave!.id)).toEqual([]);
   });
 
-  it('sets the hand-off cookie HttpOnly, SameSite=Lax, Secure and scoped to the exchange route', async () => {
+  it('sets the hand-off cookie HttpOnly, SameSite=Lax, Secure, host-only (__Host-, Path=/)', async () => {
     const started = await startSignIn(f);
     const callback = await f.provider.authorize(started.location.href, 'carol-sub');
     const res = await deliverCallback(f, callback, started.loginCookie);
     const cookies = res.headers['set-cookie'] as string[];
     // The login cookie is deleted once, the hand-off cookie set.
     expect(cookies).toHaveLength(2);
-    expect(cookies[0]).toMatch(/^__Secure-bulwark-oidc-login=; .*Max-Age=0/);
+    expect(cookies[0]).toMatch(/^__Host-bulwark-oidc-login=; Path=\/; Max-Age=0/);
     const handoffCookie = cookies.find((c) => c.startsWith(`${HANDOFF_COOKIE}=`))!;
     expect(handoffCookie.split('; ').slice(1)).toEqual([
-      'Path=/api/v1/auth/oidc/exchange',
+      'Path=/',
       'Max-Age=60',
       'HttpOnly',
       'SameSite=Lax',
@@ -177,7 +178,7 @@ describe('across instances sharing Redis', () => {
     const cb = await second.inject({
       method: 'GET',
       url: `${callback.pathname}${callback.search}`,
-      headers: { cookie: `__Secure-bulwark-oidc-login=${started.loginCookie}` },
+      headers: { cookie: `${LOGIN_COOKIE}=${started.loginCookie}` },
     });
     expect(cb.statusCode, cb.body).toBe(303);
     const code = new URLSearchParams(new URL(cb.headers.location as string).hash.slice(1)).get(

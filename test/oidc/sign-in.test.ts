@@ -43,15 +43,9 @@ describe('sign in with an OpenID Connect provider', () => {
     expect(q.get('state')).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(q.get('nonce')).toMatch(/^[A-Za-z0-9_-]{43}$/);
     const [cookie] = setCookies(res.headers);
-    expect(cookie).toMatch(/^__Secure-bulwark-oidc-login=bwf1\./);
+    expect(cookie).toMatch(/^__Host-bulwark-oidc-login=bwf1\./);
     const attributes = cookie!.split('; ').slice(1);
-    expect(attributes).toEqual([
-      'Path=/api/v1/auth/oidc',
-      'Max-Age=600',
-      'HttpOnly',
-      'SameSite=Lax',
-      'Secure',
-    ]);
+    expect(attributes).toEqual(['Path=/', 'Max-Age=600', 'HttpOnly', 'SameSite=Lax', 'Secure']);
     // Sealed: neither the state nor the nonce can be read from the cookie.
     expect(cookie).not.toContain(q.get('state'));
     expect(cookie).not.toContain(q.get('nonce'));
@@ -75,7 +69,7 @@ describe('sign in with an OpenID Connect provider', () => {
     expect(user.emailVerified).toBe(false);
     expect(user.name).toBe('Alice Example');
     expect(setCookies(res.headers)).toEqual([
-      '__Secure-bulwark-oidc-handoff=; Path=/api/v1/auth/oidc/exchange; Max-Age=0; HttpOnly; SameSite=Lax; Secure',
+      '__Host-bulwark-oidc-handoff=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax; Secure',
     ]);
 
     const me = await f.app.inject({

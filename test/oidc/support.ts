@@ -12,8 +12,8 @@ export const PUBLIC_URL = 'http://127.0.0.1:3999';
 export const CALLBACK_PATH = '/api/v1/auth/oidc/test/callback';
 export const APP_URL = 'https://app.example.test/signed-in';
 export const OTHER_APP_URL = 'https://app.example.test/other';
-export const LOGIN_COOKIE = '__Secure-bulwark-oidc-login';
-export const HANDOFF_COOKIE = '__Secure-bulwark-oidc-handoff';
+export const LOGIN_COOKIE = '__Host-bulwark-oidc-login';
+export const HANDOFF_COOKIE = '__Host-bulwark-oidc-handoff';
 
 export interface OidcFixture extends TestApp {
   provider: TestOidcProvider;

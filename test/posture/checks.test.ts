@@ -471,6 +471,22 @@ describe('configuration checks', () => {
     expect(smtp[0]).toMatchObject({ status: 'pass' });
     expect(smtp[0]!.reason).toContain('password reset and address verification by e-mail over TLS');
     expect(smtp[0]!.reason).not.toContain('u:p');
+    const withChange = of(
+      findings({
+        ...PROD,
+        email: {
+          smtpUrl: 'smtps://u:p@smtp.example.com:465',
+          from: 'Example <no-reply@example.com>',
+          passwordResetUrl: 'https://app.example.com/reset',
+          verifyEmailUrl: 'https://app.example.com/verify',
+          changeEmailUrl: 'https://app.example.com/change-email',
+        },
+      }),
+      'auth.account-recovery',
+    );
+    expect(withChange[0]!.reason).toContain(
+      'password reset, address verification and address change by e-mail over TLS',
+    );
 
     const loose = of(
       findings({

@@ -347,8 +347,15 @@ describe('bulwark audit and the OpenAPI document', () => {
     const started = Date.now();
     const report = await runScan({ target: new URL(url), rateLimitRequests: 0 });
     expect(report.openapi).toBe('/openapi.json');
-    expect(Date.now() - started).toBeLessThan(15_000);
-  }, 60_000);
+    // About 2 s here, against 3 minutes with the check (20,000 keys took 11.5 s, 4x fewer keys
+    // for 16x less time). The bound only tells seconds from minutes: a loaded CI machine took 17 s.
+    expect(Date.now() - started).toBeLessThan(60_000);
+    // The check itself is what is off: a duplicated key is read, not refused.
+    const duplicated = await target(token, () => false, `${doc}x-padding: again\n`);
+    const again = await runScan({ target: new URL(duplicated.url), rateLimitRequests: 0 });
+    expect(again.openapi).toBe('/openapi.json');
+    expect(again.openapiProblem).toBeUndefined();
+  }, 180_000);
 
   it('reads no YAML over 2 MiB (seconds and a GiB to parse), but JSON of that size', async () => {
     const token = issueToken();

@@ -110,6 +110,8 @@ const EXPECTED_OPERATIONS = [
   'POST /api/v1/auth/password/reset',
   'POST /api/v1/auth/email/verify',
   'POST /api/v1/auth/email/verification',
+  'POST /api/v1/auth/email/change',
+  'POST /api/v1/auth/email/change/confirm',
   'POST /api/v1/users/{id}/password-reset',
 ];
 
@@ -504,6 +506,7 @@ beforeAll(async () => {
         outboxDir: mkdtempSync(join(tmpdir(), 'bulwark-fuzz-outbox-')),
         passwordResetUrl: 'https://app.example.com/reset-password',
         verifyEmailUrl: 'https://app.example.com/verify-email',
+        changeEmailUrl: 'https://app.example.com/change-email',
       },
     },
   );

@@ -18,6 +18,8 @@ import {
   type SigningKeyRow,
 } from '../../src/db/index.js';
 import type { RecordedSecurityEvent } from '../../src/security-events.js';
+import { MemoryStore } from '../../src/store/index.js';
+import { KeyRotationBus } from '../../src/tokens/key-rotation-bus.js';
 import { SigningKeyStore, type SigningKey } from '../../src/tokens/signing-keys.js';
 import {
   buildTestApp,
@@ -27,12 +29,15 @@ import {
   type TestApp,
 } from '../helpers/app.js';
 import { createMigratedTestDb, type TestDb } from '../helpers/db.js';
+import { deletePrefix, redisUrl, requireRedis, uniquePrefix } from '../helpers/redis.js';
 import { bearer, jwtPayload, registerAndLogin, type LoggedIn } from '../helpers/identity.js';
 
 /*
  * The signing-key lifecycle: created once and stored wrapped, published without private parts,
  * rotated without downtime, retired on schedule, shared by every instance on one database.
- * The tests run in order on one app whose clock they move.
+ * The tests run in order on one app whose clock they move. Most rotate with `--now` (the new key
+ * signs at once), which puts the most strain on other instances; 'publishing the next key ahead'
+ * covers the default.
  */
 
 const TTL = 900;
@@ -40,6 +45,9 @@ const TOLERANCE = 5;
 const REFRESH_INTERVAL_MS = 60_000; // services.ts KEY_REFRESH_INTERVAL_MS
 const RETIRED_LIFETIME_MS = (TTL + TOLERANCE) * 1000 + REFRESH_INTERVAL_MS;
 const RELOAD_INTERVAL_MS = 10_000; // SigningKeyStore's default reloadIntervalMs
+const PUBLISH_AHEAD_MS = 600_000; // tokens.keyPublishAheadSeconds' default
+/** `bulwark keys rotate --now`. */
+const NOW = { immediate: true };
 const TOKENS: ConfigInput = {
   tokens: { accessTokenTtlSeconds: TTL, clockToleranceSeconds: TOLERANCE },
 };
@@ -205,10 +213,13 @@ describe('rotation', () => {
   let rotatedAt: number;
 
   it('publishes the new key next to the old one', async () => {
+    // The clock stands still unless a test moves it: a rotation in the very millisecond of the
+    // first key's creation would order the new key a millisecond later.
+    clock += 1_000;
     oldKey = t.app.services.signingKeys.signingKey();
     oldToken = alice.accessToken;
     rotatedAt = clock;
-    const { kid, retired } = await t.app.services.signingKeys.rotate();
+    const { kid, retired } = await t.app.services.signingKeys.rotate({}, NOW);
     newKid = kid;
     expect(retired).toBe(oldKey.kid);
     expect(newKid).not.toBe(oldKey.kid);
@@ -300,7 +311,7 @@ describe('several instances on one database', () => {
     const previous = t.app.services.signingKeys.signingKey();
     const before = other.services.signingKeys.signingKey().kid;
     expect(before).toBe(previous.kid);
-    const { kid } = await t.app.services.signingKeys.rotate();
+    const { kid } = await t.app.services.signingKeys.rotate({}, NOW);
     const token = await loginFresh(t.app, alice);
     expect(kidOf(token)).toBe(kid);
 
@@ -322,7 +333,7 @@ describe('several instances on one database', () => {
     clock += RELOAD_INTERVAL_MS;
     await other.services.signingKeys.reload();
     clock += 1_000;
-    const { kid } = await t.app.services.signingKeys.rotate();
+    const { kid } = await t.app.services.signingKeys.rotate({}, NOW);
     const token = await loginFresh(t.app, alice);
     expect(kidOf(token)).toBe(kid);
     clock += 1_000;
@@ -330,7 +341,7 @@ describe('several instances on one database', () => {
   });
 
   it('switch to a key rotated elsewhere (e.g. by `bulwark keys rotate`) within the refresh interval, unprompted', async () => {
-    const { kid } = await t.app.services.signingKeys.rotate();
+    const { kid } = await t.app.services.signingKeys.rotate({}, NOW);
     // No request names the new kid: only the periodic refresh can bring it to the other instance.
     expect(other.services.signingKeys.signingKey().kid).not.toBe(kid);
     clock += REFRESH_INTERVAL_MS;
@@ -343,15 +354,22 @@ describe('several instances on one database', () => {
 
 describe('an instance that gets no traffic', () => {
   it('picks up a rotation on its own timer, without signing or a request', async () => {
-    // Real time and a short interval: only the store's own timer can reload it here.
+    // A clock running in real time from the test's, and a short interval: only the store's own
+    // timer can reload it here.
+    const started = Date.now();
     const idle = new SigningKeyStore(
       new SigningKeysRepository(t.testDb.db.kysely),
       new FieldCipher(t.app.services.keyring, ENCRYPTED_COLUMNS.signingKeysPrivateKey.purpose),
-      { algorithm: 'EdDSA', retiredKeyLifetimeMs: RETIRED_LIFETIME_MS, refreshIntervalMs: 40 },
+      {
+        algorithm: 'EdDSA',
+        retiredKeyLifetimeMs: RETIRED_LIFETIME_MS,
+        refreshIntervalMs: 40,
+        now: () => clock + (Date.now() - started),
+      },
     );
     await idle.init();
     try {
-      const { kid } = await t.app.services.signingKeys.rotate();
+      const { kid } = await t.app.services.signingKeys.rotate({}, NOW);
       // jwks() and usable() never reload by themselves.
       await vi.waitFor(() => expect(idle.jwks().keys.map((k) => k.kid)).toContain(kid), {
         timeout: 2_000,
@@ -374,7 +392,7 @@ describe('an instance that gets no traffic', () => {
     const idle = await secondInstance();
     try {
       const before = idle.services.signingKeys.signingKey().kid;
-      const { kid } = await t.app.services.signingKeys.rotate(); // e.g. `bulwark keys rotate`
+      const { kid } = await t.app.services.signingKeys.rotate({}, NOW); // e.g. `bulwark keys rotate`
       // Right after: still the retired key, which verifies for a refresh interval longer than
       // its tokens live.
       const right = await loginFresh(idle, alice);
@@ -397,13 +415,152 @@ describe('an instance that gets no traffic', () => {
   it('publishes a rotation in its JWKS once its keys are a refresh interval old', async () => {
     const idle = await secondInstance();
     try {
-      const { kid } = await t.app.services.signingKeys.rotate();
+      const { kid } = await t.app.services.signingKeys.rotate({}, NOW);
       expect(await kids(idle)).not.toContain(kid);
       clock += REFRESH_INTERVAL_MS;
       expect(await kids(idle)).toContain(kid);
     } finally {
       await idle.close();
     }
+  });
+});
+
+describe('publishing the next key ahead (the default)', () => {
+  let other: BulwarkApp;
+  beforeAll(async () => {
+    other = await secondInstance();
+  });
+  afterAll(async () => {
+    await other.close();
+  });
+  beforeEach(() => {
+    clock += 1_000; // a rotation in the millisecond a key began signing orders its key 1 ms later
+  });
+
+  /** Whether a resource server holding only `jwks` (a cached copy) accepts `token` now. */
+  async function verifiesWith(jwks: JSONWebKeySet, token: string): Promise<boolean> {
+    try {
+      await jwtVerify(token, createLocalJWKSet(jwks), {
+        issuer: t.config.tokens.issuer,
+        audience: t.config.tokens.audience,
+        currentDate: new Date(clock),
+      });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  it('publishes the next key at once and signs with it only from its time', async () => {
+    const signingNow = t.app.services.signingKeys.signingKey().kid;
+    const rotatedAt = clock;
+    const { kid, retired, signsFrom } = await t.app.services.signingKeys.rotate();
+    expect(signsFrom).toBe(rotatedAt + PUBLISH_AHEAD_MS);
+    expect(retired).toBe(signingNow);
+    expect(await kids()).toEqual(expect.arrayContaining([signingNow, kid]));
+    const rows = await keyRows();
+    expect(rows.find((r) => r.id === kid)).toMatchObject({
+      created_at: signsFrom,
+      retired_at: null,
+      expires_at: null,
+    });
+    expect(rows.find((r) => r.id === signingNow)).toMatchObject({
+      retired_at: signsFrom,
+      expires_at: signsFrom + RETIRED_LIFETIME_MS,
+    });
+    expect(events.filter((e) => e.type === 'keys.rotated')).toEqual([
+      expect.objectContaining({
+        target: { type: 'signing_key', id: kid },
+        details: { algorithm: 'EdDSA', retired: signingNow, signsFrom },
+      }),
+    ]);
+
+    // Until its time the current key goes on signing; from then on the new one.
+    expect(kidOf(await loginFresh(t.app, alice))).toBe(signingNow);
+    clock = signsFrom - 1;
+    expect(kidOf(await loginFresh(t.app, alice))).toBe(signingNow);
+    clock = signsFrom;
+    const first = await loginFresh(t.app, alice);
+    expect(kidOf(first)).toBe(kid);
+    expect(await meStatus(first, other)).toBe(200);
+  });
+
+  it('issues no token that a JWKS fetched within its max-age before cannot verify', async () => {
+    const res = await t.app.inject({ method: 'GET', url: '/.well-known/jwks.json' });
+    const maxAgeMs = Number(/max-age=(\d+)/.exec(String(res.headers['cache-control']))?.[1]) * 1000;
+    expect(maxAgeMs).toBe(300_000);
+    expect(PUBLISH_AHEAD_MS).toBeGreaterThan(maxAgeMs + REFRESH_INTERVAL_MS);
+
+    // Fetched just before the rotation: verifies what is issued just after it.
+    const beforeRotation = res.json<JSONWebKeySet>();
+    const { kid, signsFrom } = await t.app.services.signingKeys.rotate();
+    clock += 1_000;
+    expect(await verifiesWith(beforeRotation, await loginFresh(t.app, alice))).toBe(true);
+    // The oldest copy still fresh at the switch already names the new key.
+    clock = signsFrom - maxAgeMs;
+    const oldestFresh = (await fetchJwks()).jwks;
+    clock = signsFrom;
+    const first = await loginFresh(t.app, alice);
+    expect(kidOf(first)).toBe(kid);
+    expect(await verifiesWith(oldestFresh, first)).toBe(true);
+
+    // What a key signing at once (`--now`) does to the same kind of verifier: refused until it
+    // fetches the JWKS again.
+    const held = (await fetchJwks()).jwks;
+    clock += 1_000;
+    const immediate = await t.app.services.signingKeys.rotate({}, NOW);
+    expect(immediate.signsFrom).toBe(clock);
+    const token = await loginFresh(t.app, alice);
+    expect(kidOf(token)).toBe(immediate.kid);
+    expect(await verifiesWith(held, token)).toBe(false);
+    expect(await verifiesWith((await fetchJwks()).jwks, token)).toBe(true);
+  });
+
+  it('switches every instance at the key’s time by its own clock, with no reload', async () => {
+    const { kid, signsFrom, retired } = await t.app.services.signingKeys.rotate();
+    // The other instance's periodic reload, some time before the switch, sees the next key.
+    clock = signsFrom - 30_000;
+    await other.services.signingKeys.reload();
+    expect(await kids(other)).toContain(kid);
+    const listVerifiable = vi.spyOn(SigningKeysRepository.prototype, 'listVerifiable');
+    try {
+      clock = signsFrom - 1;
+      expect(other.services.signingKeys.signingKey().kid).toBe(retired);
+      clock = signsFrom;
+      expect(other.services.signingKeys.signingKey().kid).toBe(kid);
+      expect(listVerifiable).not.toHaveBeenCalled();
+    } finally {
+      listVerifiable.mockRestore();
+    }
+  });
+
+  it('a rotation while the next key waits lets that key sign only until the newer one’s time', async () => {
+    const first = await t.app.services.signingKeys.rotate();
+    clock += 60_000;
+    const second = await t.app.services.signingKeys.rotate();
+    expect(second.signsFrom).toBe(clock + PUBLISH_AHEAD_MS);
+    expect(second.retired).toBe(first.retired); // the key signing now
+    expect(await kids()).toEqual(expect.arrayContaining([first.retired, first.kid, second.kid]));
+    expect((await keyRows()).find((r) => r.id === first.kid)).toMatchObject({
+      retired_at: second.signsFrom,
+      expires_at: second.signsFrom + RETIRED_LIFETIME_MS,
+    });
+    clock = first.signsFrom;
+    expect(kidOf(await loginFresh(t.app, alice))).toBe(first.kid);
+    clock = second.signsFrom;
+    expect(kidOf(await loginFresh(t.app, alice))).toBe(second.kid);
+  });
+
+  it('--now signs at once, and a next key already waiting still takes over at its time', async () => {
+    const waiting = await t.app.services.signingKeys.rotate();
+    const immediate = await t.app.services.signingKeys.rotate({}, NOW);
+    expect(immediate.retired).toBe(waiting.retired);
+    expect(kidOf(await loginFresh(t.app, alice))).toBe(immediate.kid);
+    clock = waiting.signsFrom;
+    expect(kidOf(await loginFresh(t.app, alice))).toBe(waiting.kid);
+    // Both keys it replaced stopped signing then, and leave the JWKS a token lifetime later.
+    clock = waiting.signsFrom + RETIRED_LIFETIME_MS + 1;
+    expect(await kids()).toEqual([waiting.kid]);
   });
 });
 
@@ -579,8 +736,44 @@ describe('several instances creating or rotating keys at the same moment', () =>
     }
   });
 
+  it('a rotation stored while an instance reads its keys never leaves it signing with a key it does not publish', async () => {
+    const rotator = store();
+    let rotateDuringRead = false;
+    const reader = store(
+      new (class extends SigningKeysRepository {
+        override async listVerifiable(now: number): Promise<SigningKeyRow[]> {
+          const rows = await super.listVerifiable(now);
+          // Another instance's rotation lands right after this read returns.
+          if (rotateDuringRead) {
+            rotateDuringRead = false;
+            await rotator.rotate();
+          }
+          return rows;
+        }
+      })(own.db.kysely),
+    );
+    try {
+      await rotator.init();
+      await reader.init();
+      rotateDuringRead = true;
+      await reader.reload();
+      const { kid } = reader.signingKey();
+      expect(reader.usable(kid)).toBeDefined();
+      expect(reader.jwks().keys.map((k) => k.kid)).toContain(kid);
+      // The next read finds the rotation, whole.
+      await reader.reload();
+      expect(reader.signingKey().kid).toBe(rotator.signingKey().kid);
+      expect(reader.usable(rotator.signingKey().kid)).toBeDefined();
+    } finally {
+      rotator.close();
+      reader.close();
+    }
+  });
+
   it('a start retires the extra keys such a race left behind before', async () => {
     const [newest] = await signing();
+    // The race ordered its keys a millisecond ahead of this frozen clock: let that millisecond pass.
+    clock = Math.max(clock, newest!.created_at);
     // As an older version left it: a second key never retired, older than the current one.
     await new SigningKeysRepository(own.db.kysely).insert({
       ...newest!,
@@ -594,6 +787,112 @@ describe('several instances creating or rotating keys at the same moment', () =>
       expect(await expectOneCurrent([s])).toBe(newest!.id);
     } finally {
       s.close();
+    }
+  });
+});
+
+describe('rotations announced on the shared store', () => {
+  let own: TestDb;
+  beforeAll(async () => {
+    own = await createMigratedTestDb();
+  });
+  afterAll(async () => {
+    await own?.cleanup();
+  });
+
+  const warnings: unknown[] = [];
+  const logger = { warn: (...args: unknown[]) => void warnings.push(args) };
+
+  /** One instance's key store, wired to `shared` as services.ts wires it. */
+  function instance(shared: MemoryStore): SigningKeyStore {
+    const keys: SigningKeyStore = new SigningKeyStore(
+      new SigningKeysRepository(own.db.kysely),
+      new FieldCipher(t.app.services.keyring, ENCRYPTED_COLUMNS.signingKeysPrivateKey.purpose),
+      {
+        algorithm: 'EdDSA',
+        retiredKeyLifetimeMs: RETIRED_LIFETIME_MS,
+        refreshIntervalMs: REFRESH_INTERVAL_MS,
+        now: () => clock,
+        onRotated: (kid) => bus.announce(kid),
+      },
+    );
+    const bus: KeyRotationBus = new KeyRotationBus(shared, keys, logger);
+    return keys;
+  }
+
+  it('every instance signs with, and verifies, the new key at once, even with its unknown-kid budget spent', async () => {
+    const shared = new MemoryStore({ keyPrefix: 't:', maxKeys: 100 });
+    const [a, b] = [instance(shared), instance(shared)];
+    try {
+      await a.init();
+      await b.init();
+      // Someone sends tokens with made-up kids: b's reload for an unknown kid is spent.
+      expect(await b.verificationKey(randomUUID())).toBeUndefined();
+      const reloadsOfA = vi.spyOn(a, 'reload');
+      clock += 1_000; // not in the millisecond the first key began signing
+      const { kid } = await a.rotate();
+      // The clock has not moved: neither b's periodic refresh nor its kid budget can have run.
+      await vi.waitFor(() => expect(b.usable(kid)).toBeDefined());
+      expect(b.signingKey().kid).toBe(kid);
+      expect(await b.verificationKey(kid)).toBeDefined();
+      expect(b.jwks().keys.map((k) => k.kid)).toContain(kid);
+      // The rotating instance read its keys once, in rotate: its own announcement adds no read.
+      expect(reloadsOfA).toHaveBeenCalledTimes(1);
+    } finally {
+      a.close();
+      b.close();
+    }
+  });
+
+  it('a message that is not a key id reloads nothing', async () => {
+    const shared = new MemoryStore({ keyPrefix: 't:', maxKeys: 100 });
+    const b = instance(shared);
+    try {
+      await b.init();
+      const reload = vi.spyOn(b, 'reload');
+      warnings.length = 0;
+      for (const message of [
+        '',
+        'not-a-kid',
+        `${randomUUID()}\n`,
+        JSON.stringify([randomUUID()]),
+      ]) {
+        await shared.publish('signing-keys:rotated', message);
+      }
+      expect(reload).not.toHaveBeenCalled();
+      expect(warnings).toHaveLength(4);
+    } finally {
+      b.close();
+    }
+  });
+});
+
+describe.skipIf(!redisUrl)('two instances on one database and one Redis', () => {
+  it('a rotation --now on one is signed with and verified by the other at once', async () => {
+    const url = await requireRedis();
+    const prefix = uniquePrefix();
+    const input: ConfigInput = { ...TOKENS, redis: { url, keyPrefix: prefix } };
+    const [a, b] = [await secondInstance(input), await secondInstance(input)];
+    try {
+      // b's reload for an unknown kid is spent, and its clock does not move.
+      const forged = await signWith(
+        { ...b.services.signingKeys.signingKey(), kid: randomUUID() },
+        alice,
+      );
+      expect(await meStatus(forged, b)).toBe(401);
+      clock += 1_000;
+      const { kid } = await a.services.signingKeys.rotate({}, NOW);
+      await vi.waitFor(() => expect(b.services.signingKeys.usable(kid)).toBeDefined(), {
+        timeout: 5_000,
+      });
+      const token = await loginFresh(a, alice);
+      expect(kidOf(token)).toBe(kid);
+      expect(await meStatus(token, b)).toBe(200);
+      expect(kidOf(await loginFresh(b, alice))).toBe(kid);
+    } finally {
+      await a.close();
+      await b.close();
+      await deletePrefix(url, prefix);
     }
   });
 });

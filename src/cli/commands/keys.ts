@@ -8,6 +8,7 @@ const ALL_OPTIONS = {
   out: { type: 'string' },
   format: { type: 'string' },
   'batch-size': { type: 'string' },
+  now: { type: 'boolean' },
 } as const;
 
 export const keys: Command = {
@@ -20,7 +21,7 @@ export const keys: Command = {
   summary:
     'rotate the JWT signing key; rotate-master and reencrypt rotate the master key (see --help)',
   usage: [
-    'Usage: bulwark keys rotate [--config FILE]',
+    'Usage: bulwark keys rotate [--now] [--config FILE]',
     '       bulwark keys rotate-master [--out FILE] [--format value|json] [--config FILE]',
     '       bulwark keys reencrypt [--batch-size N] [--config FILE]',
     '',
@@ -29,18 +30,22 @@ export const keys: Command = {
     '',
     'keys rotate:',
     '',
-    'Creates a new signing key for access tokens and retires the current one. The retired key',
-    'stays in the JWKS and keeps verifying the tokens it signed until they have all expired',
-    '(access-token lifetime + clock tolerance + one key refresh interval), so nobody is logged out.',
-    'Prints the new key id and the retired one.',
+    'Creates the next signing key for access tokens. It is in the JWKS at once and signs from',
+    'tokens.keyPublishAheadSeconds later (10 minutes by default), so verifiers that cache the JWKS',
+    'know it before they meet its tokens; the current key signs until then. The retired key stays',
+    'in the JWKS and keeps verifying the tokens it signed until they have all expired (access-token',
+    'lifetime + clock tolerance + one key refresh interval), so nobody is logged out.',
+    'Prints the new key id, the retired one and when the switch happens.',
     '',
     'Running instances re-read the keys every minute (and at once when they meet an unknown kid),',
-    'so they switch to the new key and publish it in their JWKS without a restart.',
+    'so they publish the new key and switch to it at its time without a restart.',
     '',
     'Needs the master key the database was set up with (BULWARK_MASTER_KEY or keys.masterKeyFile):',
     'private keys are stored encrypted under it.',
     '',
     'Options:',
+    '  --now           the new key signs at once (a key that must stop signing now); verifiers',
+    '                  holding a JWKS fetched before refuse its tokens until they fetch it again',
     '  --config FILE   JSON config file (environment variables override it)',
   ].join('\n'),
   helpFor(args) {
@@ -69,7 +74,10 @@ export const keys: Command = {
       if (positionals.length > 0) throw new CliUsageError('keys reencrypt takes no arguments');
       return reencrypt(values, io);
     }
-    const { values, positionals } = parseCommandArgs(rest, { config: { type: 'string' } });
+    const { values, positionals } = parseCommandArgs(rest, {
+      config: { type: 'string' },
+      now: { type: 'boolean' },
+    });
     if (sub !== 'rotate') {
       throw new CliUsageError(
         sub === undefined
@@ -81,10 +89,12 @@ export const keys: Command = {
     const { loadCliContext, withServices } = await import('../context.js');
     const context = loadCliContext(values.config, io);
     // rotate() records the keys.rotated event itself (every rotation path passes through it).
-    const { kid, retired } = await withServices(context, (services) =>
-      services.signingKeys.rotate(),
+    const { kid, retired, signsFrom } = await withServices(context, (services) =>
+      services.signingKeys.rotate({}, { immediate: values.now === true }),
     );
-    io.stdout.write(`new kid: ${kid}\nretired kid: ${retired ?? '(none)'}\n`);
+    io.stdout.write(
+      `new kid: ${kid}\nretired kid: ${retired ?? '(none)'}\nsigns from: ${new Date(signsFrom).toISOString()}${values.now === true ? ' (now)' : ' (published in the JWKS now)'}\n`,
+    );
     return 0;
   },
 };

@@ -5,6 +5,7 @@ import { auditEventsMigration } from './0002-audit-events.js';
 import { identitiesMigration } from './0003-identities.js';
 import { mfaMigration } from './0004-mfa.js';
 import { emailTokensMigration } from './0005-email-tokens.js';
+import { emailChangeMigration } from './0006-email-change.js';
 
 /**
  * Every migration, by name, built for one dialect. A static map rather than a folder scan, so
@@ -17,5 +18,6 @@ export function migrationsFor(dialect: DialectName): Record<string, Migration> {
     '0003-identities': identitiesMigration(dialect),
     '0004-mfa': mfaMigration(dialect),
     '0005-email-tokens': emailTokensMigration(dialect),
+    '0006-email-change': emailChangeMigration(dialect),
   };
 }
