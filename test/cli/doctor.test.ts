@@ -92,7 +92,9 @@ describe('bulwark doctor', () => {
       },
       0o644,
     );
-    const res = await runCli(['doctor', '--config', file], { cwd: dir });
+    // Named relative to the run's directory: read, and its mode checked, there.
+    expect(file).toBe(join(dir, 'bulwark.json'));
+    const res = await runCli(['doctor', '--config', 'bulwark.json'], { cwd: dir });
     expect(res.code).toBe(1);
     const rows = statuses(res.stdout);
     expect(rows.size).toBe(17);

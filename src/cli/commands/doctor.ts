@@ -1,5 +1,6 @@
 import type { ChecklistRow } from '../../posture/index.js';
 import { CliUsageError, parseCommandArgs, type Command } from '../args.js';
+import { pathIn } from '../io.js';
 
 const MARK = { pass: 'pass', warn: 'WARN', fail: 'FAIL' } as const;
 
@@ -51,7 +52,8 @@ export const doctor: Command = {
     const { checklistRows, evaluatePosture } = await import('../../posture/index.js');
     const config = loadCliConfig(values.config, io);
     const findings = evaluatePosture(config, {
-      ...(values.config === undefined ? {} : { configFile: values.config }),
+      // Its mode is checked where it was read (io.cwd); named as typed in the real CLI.
+      ...(values.config === undefined ? {} : { configFile: pathIn(io, values.config) }),
     });
     const rows = checklistRows(findings);
     const count = (status: string): number => rows.filter((r) => r.status === status).length;

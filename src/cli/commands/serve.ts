@@ -1,5 +1,6 @@
 import type { Config } from '../../config/index.js';
 import { CliUsageError, parseCommandArgs, type Command } from '../args.js';
+import { pathIn } from '../io.js';
 import type { toCliError as ToCliError } from '../context.js';
 
 export const serve: Command = {
@@ -41,7 +42,7 @@ export const serve: Command = {
       const { loadCliConfig } = await import('../context.js');
       config = loadCliConfig(values.config, io);
       // The file too, not just its settings: production refuses one that others can read.
-      const files = values.config === undefined ? {} : { configFile: values.config };
+      const files = values.config === undefined ? {} : { configFile: pathIn(io, values.config) };
       // buildApp checks this too (for every embedder); checked here first, a refused production
       // deploy is answered before the HTTP stack loads, in a fraction of the time.
       const { assertProductionPosture } = await import('../../posture/index.js');
