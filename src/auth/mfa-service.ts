@@ -156,12 +156,19 @@ export class MfaService {
         'No authenticator setup is in progress (or it expired after 10 minutes). Start one with POST /api/v1/auth/mfa/totp/setup.',
       );
     }
+    const user = await this.deps.users.findById(auth.userId);
+    if (!user) throw new AppError('not_found', 'No user with this id.');
+    // Counted like a sign-in's code, on the account's wrong-code limit: a stolen access token
+    // must not buy unlimited guesses at an enrolment its owner started (success would turn MFA
+    // on with the owner's authenticator and hand the recovery codes to the thief).
+    const attempt = await this.deps.throttle.beginSecondFactor(user.email, context, user.id);
     const secret = this.deps.cipher.decrypt(factor.secret_enc, secretContext(auth.userId));
     const step = matchTotp(secret, input.mfaCode, now);
     if (step === null) {
       this.ownEvent(context, auth.userId, 'mfa.enabled', 'failure', { reason: 'wrong_mfa_code' });
       throw invalidMfaCode();
     }
+    await attempt.succeeded();
     const recoveryCodes = newRecoveryCodes();
     const hashes = recoveryCodes.map((code) => recoveryCodeHash(code, secret, auth.userId)!);
     let confirmed = await this.deps.repo.confirm(auth.userId, factor.secret_enc, step, hashes, now);

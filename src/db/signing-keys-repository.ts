@@ -91,6 +91,30 @@ export class SigningKeysRepository {
     return rows.map((row) => row.id);
   }
 
+  /**
+   * Ends every key but `keep` at `now` (a leaked key): none signs or verifies any more, and each
+   * leaves the JWKS. Keys retired before keep their retirement time. Returns the ids of the keys
+   * that were still verifying.
+   */
+  async revokeAllExcept(keep: string, now: number): Promise<string[]> {
+    return this.db.transaction().execute(async (trx) => {
+      await trx
+        .updateTable('signing_keys')
+        .set({ retired_at: now })
+        .where('id', '!=', keep)
+        .where((eb) => eb.or([eb('retired_at', 'is', null), eb('retired_at', '>', now)]))
+        .execute();
+      const rows = await trx
+        .updateTable('signing_keys')
+        .set({ expires_at: now })
+        .where('id', '!=', keep)
+        .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
+        .returning('id')
+        .execute();
+      return rows.map((row) => row.id).sort();
+    });
+  }
+
   /** Every key, newest first (key management and audits). */
   async all(): Promise<SigningKeyRow[]> {
     return this.db

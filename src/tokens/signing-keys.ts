@@ -257,14 +257,17 @@ export class SigningKeyStore {
   /**
    * Makes the next key: published now, signing `publishAheadMs` from now (at once with
    * `immediate`, for a key that must stop signing now). The key signing now goes on until then,
-   * and verifies for `retiredKeyLifetimeMs` after. `context` names who rotated (an admin's
-   * request, or nothing for the CLI) in the event.
+   * and verifies for `retiredKeyLifetimeMs` after. With `revokeOthers` (a leaked key) the new key
+   * signs at once and every other key stops verifying at once: the tokens they signed are refused
+   * (their clients refresh), on every instance once it re-reads the keys. `context` names who
+   * rotated (an admin's request, or nothing for the CLI) in the event.
    */
   async rotate(
     context: EventContext & { actorId?: string | null } = {},
-    options: { immediate?: boolean } = {},
-  ): Promise<{ kid: string; retired: string | undefined; signsFrom: number }> {
+    options: { immediate?: boolean; revokeOthers?: boolean } = {},
+  ): Promise<{ kid: string; retired: string | undefined; signsFrom: number; revoked: string[] }> {
     const now = this.now();
+    const immediate = options.immediate === true || options.revokeOthers === true;
     const signing = (await this.repo.signers(now)).filter((row) => row.created_at <= now);
     const previous = signing[0];
     const latest = await this.repo.current();
@@ -272,12 +275,13 @@ export class SigningKeyStore {
     // clock, the same millisecond), or the replaced key would stay the current one. An immediate
     // key goes after the key signing now, and before a next key already waiting, which still
     // takes over at its own time.
-    const after = options.immediate ? previous : latest;
+    const after = immediate ? previous : latest;
     const signsFrom = Math.max(
-      now + (options.immediate ? 0 : (this.options.publishAheadMs ?? 0)),
+      now + (immediate ? 0 : (this.options.publishAheadMs ?? 0)),
       after ? after.created_at + 1 : Number.NEGATIVE_INFINITY,
     );
     const created = await this.create(signsFrom);
+    const revoked = options.revokeOthers ? await this.repo.revokeAllExcept(created.id, now) : [];
     // Every older key, not only the one read as current: another instance's rotation at the same
     // moment may have added its own, and whichever of the two reads last keeps only the newest.
     const newest = await this.repo.current();
@@ -289,10 +293,15 @@ export class SigningKeyStore {
       type: 'keys.rotated',
       outcome: 'success',
       target: { type: 'signing_key', id: created.id },
-      details: { algorithm: this.options.algorithm, retired: previous?.id ?? null, signsFrom },
+      details: {
+        algorithm: this.options.algorithm,
+        retired: previous?.id ?? null,
+        signsFrom,
+        ...(options.revokeOthers ? { revoked } : {}),
+      },
     });
     await this.options.onRotated?.(created.id);
-    return { kid: created.id, retired: previous?.id, signsFrom };
+    return { kid: created.id, retired: previous?.id, signsFrom, revoked };
   }
 
   /**

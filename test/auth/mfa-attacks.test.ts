@@ -176,6 +176,80 @@ describe('throttle accounting of the two-step MFA login', () => {
     }
   });
 
+  it('wrong codes confirming an enrolment count on the same limit: a stolen token cannot guess on', async () => {
+    const app = await buildTestApp(
+      { rateLimit: { login: { mfaFailures: 3 } } },
+      { now: () => clock },
+    );
+    try {
+      const user = await registerAndLogin(app.app);
+      // The owner starts an enrolment; whoever holds the access token tries codes.
+      const setup = await postMfa(app.app, '/totp/setup', user.accessToken, {
+        password: STRONG_PASSWORD,
+      });
+      expect(setup.statusCode, setup.body).toBe(200);
+      const { secret } = setup.json<{ secret: string }>();
+      const events = captureEvents(app.app);
+      const confirm = (mfaCode: string) =>
+        postMfa(app.app, '/totp/confirm', user.accessToken, { mfaCode });
+      for (let i = 0; i < 3; i++) {
+        expectProblem(await confirm(wrongCode(secret)), 401, 'invalid_otp');
+      }
+      // Even the right code now waits, and nothing was turned on.
+      const limited = await confirm(totpCode(secret, clock));
+      expectProblem(limited, 429, 'rate_limited');
+      expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
+      expect(events.filter((e) => e.type === 'login.throttled').at(-1)).toMatchObject({
+        target: { type: 'user', id: user.id },
+        details: { scope: 'account_mfa' },
+      });
+      const status = await app.app.inject({
+        method: 'GET',
+        url: '/api/v1/auth/mfa',
+        headers: bearer(user.accessToken),
+      });
+      expect(status.json()).toMatchObject({ enabled: false });
+    } finally {
+      await app.app.close();
+    }
+  });
+
+  it('a right confirmation code clears the wrong ones before it', async () => {
+    const app = await buildTestApp(
+      { rateLimit: { login: { mfaFailures: 3 } } },
+      { now: () => clock },
+    );
+    try {
+      const user = await registerAndLogin(app.app);
+      const setup = await postMfa(app.app, '/totp/setup', user.accessToken, {
+        password: STRONG_PASSWORD,
+      });
+      const { secret } = setup.json<{ secret: string }>();
+      for (let i = 0; i < 2; i++) {
+        const res = await postMfa(app.app, '/totp/confirm', user.accessToken, {
+          mfaCode: wrongCode(secret),
+        });
+        expectProblem(res, 401, 'invalid_otp');
+      }
+      const ok = await postMfa(app.app, '/totp/confirm', user.accessToken, {
+        mfaCode: totpCode(secret, clock),
+      });
+      expect(ok.statusCode, ok.body).toBe(200);
+      clock += STEP_MS;
+      // Three more wrong codes at sign-in are needed to reach the limit, not one.
+      const from = (mfaCode: string) =>
+        app.app.inject({
+          method: 'POST',
+          url: '/api/v1/auth/login',
+          payload: { email: user.email, password: STRONG_PASSWORD, mfaCode },
+        });
+      expectProblem(await from(wrongCode(secret)), 401, 'invalid_otp');
+      expect((await from(totpCode(secret, clock))).statusCode).toBe(200);
+    } finally {
+      await app.app.close();
+    }
+  });
+
   it('a sign-in without a code, repeated, costs nothing but does not clear wrong codes', async () => {
     const app = await buildTestApp(
       { rateLimit: { login: { accountClientFailures: 3 } } },

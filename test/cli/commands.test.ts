@@ -542,6 +542,36 @@ describe('bulwark keys rotate', { timeout: SLOW }, () => {
     expect(fields(again.stdout)['retired kid']).toBe(kid);
   });
 
+  it('--revoke-old: every key but the new one stops verifying at once', async () => {
+    const server = await service();
+    const user = await server.inject({
+      method: 'POST',
+      url: '/api/v1/auth/register',
+      payload: { email: 'leak@example.com', password: PASSWORD, name: 'Leak' },
+    });
+    expect(user.statusCode, user.body).toBe(201);
+    const { body } = await login('leak@example.com', PASSWORD);
+    const res = await bulwark(['keys', 'rotate', '--revoke-old']);
+    expect(res.stderr).toBe('');
+    expect(res.code).toBe(0);
+    const out = fields(res.stdout);
+    expect(out['signs from']).toMatch(/ \(now\)$/);
+    expect(out['revoked kids']).toBe(out['retired kid']);
+    // The service's own re-read (its timer's, within a minute; at once with Redis): a token of
+    // the old key is refused, and only the new key is published.
+    await server.services.signingKeys.reload();
+    const me = await server.inject({
+      method: 'GET',
+      url: '/api/v1/users/me',
+      headers: { authorization: `Bearer ${body.accessToken}` },
+    });
+    expect(me.statusCode).toBe(401);
+    const jwks = await server.inject({ method: 'GET', url: '/.well-known/jwks.json' });
+    expect(jwks.json<{ keys: { kid: string }[] }>().keys.map((k) => k.kid)).toEqual([
+      out['new kid'],
+    ]);
+  });
+
   it('fails with a clear message and no key bytes under another master key', async () => {
     // The service's first start stores a signing key, encrypted under the test master key.
     await service();

@@ -564,6 +564,60 @@ describe('publishing the next key ahead (the default)', () => {
   });
 });
 
+describe('revoking every other key (a leaked key)', () => {
+  let other: BulwarkApp;
+  beforeAll(async () => {
+    other = await secondInstance();
+  });
+  afterAll(async () => {
+    await other.close();
+  });
+
+  it('refuses every token signed before at once, here and on other instances after their re-read', async () => {
+    clock += 1_000;
+    const before = await loginFresh(t.app, alice);
+    const waiting = await t.app.services.signingKeys.rotate(); // a next key, already published
+    expect(await meStatus(before, other)).toBe(200);
+    const oldKeys = (await kids()).filter((kid) => kid !== waiting.kid);
+    events.length = 0;
+
+    const { kid, revoked, signsFrom } = await t.app.services.signingKeys.rotate(
+      {},
+      { revokeOthers: true },
+    );
+    expect(signsFrom).toBe(clock);
+    expect(revoked).toEqual([...oldKeys, waiting.kid].sort());
+    expect(await kids()).toEqual([kid]);
+    for (const row of await keyRows()) {
+      if (row.id === kid) continue;
+      expect(row.expires_at).toBeLessThanOrEqual(clock);
+    }
+    expect(events.find((e) => e.type === 'keys.rotated')?.details).toEqual({
+      algorithm: 'EdDSA',
+      retired: kidOf(before),
+      signsFrom,
+      revoked,
+    });
+
+    // Here: refused at once, even the cached verification of a token seen before.
+    expect(await meStatus(before)).toBe(401);
+    const after = await loginFresh(t.app, alice);
+    expect(kidOf(after)).toBe(kid);
+    expect(await meStatus(after)).toBe(200);
+    // A next key that was waiting would have signed later: it is revoked too, and never signs.
+    clock = waiting.signsFrom + 1;
+    expect(kidOf(await loginFresh(t.app, alice))).toBe(kid);
+
+    // Another instance without Redis: at its periodic re-read at the latest (its timer runs on
+    // real time; here the clock moves, so the test makes the timer's call).
+    clock += REFRESH_INTERVAL_MS;
+    await other.services.signingKeys.refreshIfDue();
+    expect(await meStatus(before, other)).toBe(401);
+    expect(await meStatus(after, other)).toBe(200);
+    expect(await kids(other)).toEqual([kid]);
+  });
+});
+
 describe('ES256', () => {
   let es: TestApp;
   beforeAll(async () => {
@@ -888,6 +942,29 @@ describe.skipIf(!redisUrl)('two instances on one database and one Redis', () => 
       const token = await loginFresh(a, alice);
       expect(kidOf(token)).toBe(kid);
       expect(await meStatus(token, b)).toBe(200);
+      expect(kidOf(await loginFresh(b, alice))).toBe(kid);
+    } finally {
+      await a.close();
+      await b.close();
+      await deletePrefix(url, prefix);
+    }
+  });
+
+  it('a rotation --revoke-old on one: the other refuses every token signed before at once', async () => {
+    const url = await requireRedis();
+    const prefix = uniquePrefix();
+    const input: ConfigInput = { ...TOKENS, redis: { url, keyPrefix: prefix } };
+    const [a, b] = [await secondInstance(input), await secondInstance(input)];
+    try {
+      const before = await loginFresh(b, alice);
+      expect(await meStatus(before, b)).toBe(200); // verified, and cached
+      clock += 1_000;
+      const { kid } = await a.services.signingKeys.rotate({}, { revokeOthers: true });
+      // The clock does not move: only the announcement can make b re-read its keys.
+      await vi.waitFor(() => expect(b.services.signingKeys.usable(kid)).toBeDefined(), {
+        timeout: 5_000,
+      });
+      expect(await meStatus(before, b)).toBe(401);
       expect(kidOf(await loginFresh(b, alice))).toBe(kid);
     } finally {
       await a.close();

@@ -9,6 +9,7 @@ const ALL_OPTIONS = {
   format: { type: 'string' },
   'batch-size': { type: 'string' },
   now: { type: 'boolean' },
+  'revoke-old': { type: 'boolean' },
 } as const;
 
 export const keys: Command = {
@@ -21,7 +22,7 @@ export const keys: Command = {
   summary:
     'rotate the JWT signing key; rotate-master and reencrypt rotate the master key (see --help)',
   usage: [
-    'Usage: bulwark keys rotate [--now] [--config FILE]',
+    'Usage: bulwark keys rotate [--now | --revoke-old] [--config FILE]',
     '       bulwark keys rotate-master [--out FILE] [--format value|json] [--config FILE]',
     '       bulwark keys reencrypt [--batch-size N] [--config FILE]',
     '',
@@ -37,8 +38,9 @@ export const keys: Command = {
     'lifetime + clock tolerance + one key refresh interval), so nobody is logged out.',
     'Prints the new key id, the retired one and when the switch happens.',
     '',
-    'Running instances re-read the keys every minute (and at once when they meet an unknown kid),',
-    'so they publish the new key and switch to it at its time without a restart.',
+    'Running instances re-read the keys at once when Redis is configured (the rotation is announced',
+    'on it), otherwise every minute and when they meet an unknown kid, so they publish the new key',
+    'and switch to it at its time without a restart.',
     '',
     'Needs the master key the database was set up with (BULWARK_MASTER_KEY or keys.masterKeyFile):',
     'private keys are stored encrypted under it.',
@@ -46,6 +48,9 @@ export const keys: Command = {
     'Options:',
     '  --now           the new key signs at once (a key that must stop signing now); verifiers',
     '                  holding a JWKS fetched before refuse its tokens until they fetch it again',
+    '  --revoke-old    for a leaked key: as --now, and every other key stops verifying at once,',
+    '                  so every access token issued before is refused (clients refresh; sessions',
+    '                  stay). Other instances follow at once with Redis, else within a minute',
     '  --config FILE   JSON config file (environment variables override it)',
   ].join('\n'),
   helpFor(args) {
@@ -77,6 +82,7 @@ export const keys: Command = {
     const { values, positionals } = parseCommandArgs(rest, {
       config: { type: 'string' },
       now: { type: 'boolean' },
+      'revoke-old': { type: 'boolean' },
     });
     if (sub !== 'rotate') {
       throw new CliUsageError(
@@ -89,11 +95,19 @@ export const keys: Command = {
     const { loadCliContext, withServices } = await import('../context.js');
     const context = loadCliContext(values.config, io);
     // rotate() records the keys.rotated event itself (every rotation path passes through it).
-    const { kid, retired, signsFrom } = await withServices(context, (services) =>
-      services.signingKeys.rotate({}, { immediate: values.now === true }),
+    const revokeOthers = values['revoke-old'] === true;
+    const immediate = values.now === true || revokeOthers;
+    const { kid, retired, signsFrom, revoked } = await withServices(context, (services) =>
+      services.signingKeys.rotate({}, { immediate, revokeOthers }),
     );
     io.stdout.write(
-      `new kid: ${kid}\nretired kid: ${retired ?? '(none)'}\nsigns from: ${new Date(signsFrom).toISOString()}${values.now === true ? ' (now)' : ' (published in the JWKS now)'}\n`,
+      [
+        `new kid: ${kid}`,
+        `retired kid: ${retired ?? '(none)'}`,
+        `signs from: ${new Date(signsFrom).toISOString()} (${immediate ? 'now' : 'published in the JWKS now'})`,
+        ...(revokeOthers ? [`revoked kids: ${revoked.join(', ') || '(none)'}`] : []),
+        '',
+      ].join('\n'),
     );
     return 0;
   },
