@@ -1,4 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { CliIo } from './io.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -12,7 +13,8 @@ export interface Command {
   usage: string;
   /** The usage of a sub-command named by `args`, when it has its own (`keys reencrypt`). */
   helpFor?(args: string[]): string | undefined;
-  run(args: string[]): Promise<number>;
+  /** Runs with the streams, environment and directory of `io`, never the process's own. */
+  run(args: string[], io: CliIo): Promise<number>;
 }
 
 /** Bad command-line arguments: printed with the command's usage, exit code 2. */

@@ -7,6 +7,7 @@ import { ConfigError, isAppError } from '../errors.js';
 import { createLogger } from '../http/logger.js';
 import type { Services } from '../services.js';
 import { CliError, CliUsageError } from './args.js';
+import type { CliIo } from './io.js';
 
 /** What every one-shot command starts from: the validated config and a quiet logger. */
 export interface CliContext {
@@ -16,16 +17,28 @@ export interface CliContext {
 }
 
 /**
- * Loads the config (environment, plus the `--config` file when given) and a logger on stderr.
+ * The config as the CLI reads it: the environment of `io`, plus the `--config` file when given
+ * (relative to `io.cwd`, named in messages as given).
  * @throws ConfigError for a bad setting; the CLI prints it and exits 78
  */
-export function loadCliContext(configFile: string | undefined): CliContext {
-  const config = loadConfig(configFile === undefined ? {} : { file: configFile });
+export function loadCliConfig(configFile: string | undefined, io: CliIo): Config {
+  return loadConfig({
+    env: io.env,
+    ...(configFile === undefined ? {} : { file: configFile, cwd: io.cwd }),
+  });
+}
+
+/**
+ * Loads the config (see {@link loadCliConfig}) and a logger on the stderr of `io`.
+ * @throws ConfigError for a bad setting; the CLI prints it and exits 78
+ */
+export function loadCliContext(configFile: string | undefined, io: CliIo): CliContext {
+  const config = loadCliConfig(configFile, io);
   // Synchronous writes: a one-shot command exits right after its last line, and an async
   // destination could lose a warning written just before.
   const logger = createLogger(
     { ...config.log, level: 'warn' },
-    pino.destination({ dest: 2, sync: true }),
+    io.stderrFd === undefined ? io.stderr : pino.destination({ dest: io.stderrFd, sync: true }),
   );
   return { config, logger };
 }

@@ -1,5 +1,6 @@
 import { ConfigError } from '../errors.js';
 import { CliError, CliUsageError, type Command } from './args.js';
+import { processIo, type CliIo } from './io.js';
 import { terminalText } from '../tools/terminal-text.js';
 import { devCert } from './commands/dev-cert.js';
 import { doctor } from './commands/doctor.js';
@@ -70,25 +71,28 @@ function splitCommand(argv: string[]): { name: string; args: string[] } {
   return { name, args: [...leading, ...argv.slice(i + 1)] };
 }
 
-/** Runs the CLI with `argv` (without node and script) and returns the exit code. */
-export async function main(argv: string[]): Promise<number> {
+/**
+ * Runs the CLI with `argv` (without node and script) and returns the exit code. `io` is where it
+ * reads and writes, and the environment it reads: the process's own unless given.
+ */
+export async function main(argv: string[], io: CliIo = processIo()): Promise<number> {
   const [first, ...rest] = argv;
   if (first === '-h' || first === '--help' || first === 'help') {
     // `bulwark help keys reencrypt`: that command's (or subcommand's) usage.
     const [topic, ...sub] = first === 'help' ? rest : [];
     const command = topic === undefined ? undefined : commands[topic];
     if (topic !== undefined && command === undefined) {
-      process.stderr.write(`bulwark: unknown command "${topic}"\n\n${help()}\n`);
+      io.stderr.write(`bulwark: unknown command "${topic}"\n\n${help()}\n`);
       return 2;
     }
-    process.stdout.write(
+    io.stdout.write(
       `${command === undefined ? help() : (command.helpFor?.(sub) ?? command.usage)}\n`,
     );
     return 0;
   }
   if (first === '-v' || first === '--version') {
     const { version } = await import('../version.js');
-    process.stdout.write(`${version}\n`);
+    io.stdout.write(`${version}\n`);
     return 0;
   }
   const { name, args } = splitCommand(argv);
@@ -98,34 +102,34 @@ export async function main(argv: string[]): Promise<number> {
     !argv.includes('serve') &&
     (args.includes('-h') || args.includes('--help'))
   ) {
-    process.stdout.write(`${help()}\n`);
+    io.stdout.write(`${help()}\n`);
     return 0;
   }
   const command = commands[name];
   if (!command) {
-    process.stderr.write(`bulwark: unknown command "${name}"\n\n${help()}\n`);
+    io.stderr.write(`bulwark: unknown command "${name}"\n\n${help()}\n`);
     return 2;
   }
   const usage = command.helpFor?.(args) ?? command.usage;
   if (args.includes('--help') || args.includes('-h')) {
-    process.stdout.write(`${usage}\n`);
+    io.stdout.write(`${usage}\n`);
     return 0;
   }
   try {
-    return await command.run(args);
+    return await command.run(args, io);
   } catch (error) {
     if (error instanceof ConfigError) {
       // Operators need the setting and the fix, not a stack trace.
-      process.stderr.write(`bulwark: ${error.message}\n`);
+      io.stderr.write(`bulwark: ${error.message}\n`);
       return 78; // EX_CONFIG
     }
     if (error instanceof CliError) {
       // Messages may quote what a scanned server or a token chose: never raw control characters.
-      process.stderr.write(`bulwark ${name}: ${terminalText(error.message)}\n`);
+      io.stderr.write(`bulwark ${name}: ${terminalText(error.message)}\n`);
       return error.exitCode;
     }
     if (error instanceof CliUsageError) {
-      process.stderr.write(`bulwark ${name}: ${terminalText(error.message)}\n\n${usage}\n`);
+      io.stderr.write(`bulwark ${name}: ${terminalText(error.message)}\n\n${usage}\n`);
       return 2;
     }
     throw error;

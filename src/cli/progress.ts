@@ -1,4 +1,4 @@
-/** Where progress goes: process.stderr, or any stream with the same two members. */
+/** Where progress goes: the CLI's stderr, or any stream with the same two members. */
 export interface ProgressStream {
   write(text: string): unknown;
   isTTY?: boolean;

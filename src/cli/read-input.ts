@@ -1,14 +1,17 @@
 import { createReadStream } from 'node:fs';
 import { CliError } from './args.js';
+import { pathIn, type CliIo } from './io.js';
 
 const kib = (bytes: number): string => `${bytes / 1024} KiB`;
 
 /**
  * A file named on the command line (a token, a key, a CA), read as a stream up to one byte past
  * `maxBytes`, never whole: it may be a device that never ends (/dev/zero) or a multi-gigabyte log
- * named by mistake. `what` names it in the errors ("token", "JWKS").
+ * named by mistake. `what` names it in the errors ("token", "JWKS"). A relative `file` is read
+ * from `io.cwd`.
  */
 export async function readFileBounded(
+  io: CliIo,
   file: string,
   maxBytes: number,
   what: string,
@@ -16,7 +19,7 @@ export async function readFileBounded(
   const chunks: Buffer[] = [];
   let length = 0;
   try {
-    for await (const chunk of createReadStream(file, { end: maxBytes })) {
+    for await (const chunk of createReadStream(pathIn(io, file), { end: maxBytes })) {
       chunks.push(chunk as Buffer);
       length += (chunk as Buffer).length;
     }
@@ -29,12 +32,12 @@ export async function readFileBounded(
   return Buffer.concat(chunks);
 }
 
-/** Standard input up to `maxBytes`; more is refused without reading on. */
-export async function readStdinBounded(maxBytes: number): Promise<Buffer> {
+/** Standard input (of `io`) up to `maxBytes`; more is refused without reading on. */
+export async function readStdinBounded(io: CliIo, maxBytes: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let length = 0;
-  for await (const chunk of process.stdin) {
-    const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+  for await (const chunk of io.stdin) {
+    const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     chunks.push(buffer);
     length += buffer.length;
     if (length > maxBytes) throw new CliError(`standard input is larger than ${kib(maxBytes)}`);

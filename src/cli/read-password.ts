@@ -2,15 +2,14 @@ import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
 import { MAX_PASSWORD_BYTES } from '../crypto/index.js';
 import { CliError } from './args.js';
+import type { CliIo, CliOutput } from './io.js';
 
 /**
  * The first line of `input` without its line ending (`\n` or `\r\n`): the `--password-stdin`
  * convention of `docker login`. Reading stops at the first newline, and at MAX_PASSWORD_BYTES
  * so a stray multi-megabyte pipe is refused without being buffered.
  */
-export async function readPasswordLine(
-  input: NodeJS.ReadableStream = process.stdin,
-): Promise<string> {
+export async function readPasswordLine(input: NodeJS.ReadableStream): Promise<string> {
   const chunks: Buffer[] = [];
   let length = 0;
   let newline = -1;
@@ -47,8 +46,8 @@ export async function readPasswordLine(
  */
 export function promptHidden(
   prompt: string,
-  input: NodeJS.ReadableStream = process.stdin,
-  echo: NodeJS.WritableStream = process.stderr,
+  input: NodeJS.ReadableStream,
+  echo: CliOutput,
 ): Promise<string> {
   return new Promise((resolve, reject) => {
     let muted = false;
@@ -77,10 +76,10 @@ export function promptHidden(
   });
 }
 
-/** Asks twice on the terminal; both entries must match. */
-export async function promptNewPassword(): Promise<string> {
-  const password = await promptHidden('Password: ');
-  const repeated = await promptHidden('Repeat password: ');
+/** Asks twice on the terminal (stdin and stderr of `io`); both entries must match. */
+export async function promptNewPassword(io: CliIo): Promise<string> {
+  const password = await promptHidden('Password: ', io.stdin, io.stderr);
+  const repeated = await promptHidden('Repeat password: ', io.stdin, io.stderr);
   if (password !== repeated) throw new CliError('the two passwords do not match');
   return password;
 }

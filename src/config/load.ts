@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { ErrorObject } from 'ajv';
 import { ConfigError } from '../errors.js';
 import type { Config, ConfigInput } from './schema.js';
@@ -15,6 +16,8 @@ export interface LoadConfigOptions {
   env?: Record<string, string | undefined>;
   /** Path of a JSON config file (the CLI's --config). */
   file?: string;
+  /** Directory a relative `file` is read from; defaults to the process's working directory. */
+  cwd?: string;
   /** Programmatic settings, applied last. */
   overrides?: ConfigInput;
 }
@@ -185,10 +188,17 @@ function jsonShapeProblem(parsed: unknown): { problem: string; fix: string } | u
   return undefined;
 }
 
-function readFile(file: string, raw: Json, sources: Map<string, string>, problems: string[]): void {
+function readFile(
+  file: string,
+  cwd: string | undefined,
+  raw: Json,
+  sources: Map<string, string>,
+  problems: string[],
+): void {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    // Named in the messages as given: the operator recognises what they typed.
+    text = readFileSync(cwd === undefined ? file : resolve(cwd, file), 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
     problems.push(
@@ -315,7 +325,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   const raw = Object.create(null) as Json;
   const sources = new Map<string, string>();
   const problems: string[] = [];
-  if (options.file !== undefined) readFile(options.file, raw, sources, problems);
+  if (options.file !== undefined) readFile(options.file, options.cwd, raw, sources, problems);
   readEnv(options.env ?? process.env, raw, sources, problems);
   if (options.overrides) deepMerge(raw, JSON.parse(JSON.stringify(options.overrides)) as Json);
 

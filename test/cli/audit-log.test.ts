@@ -10,9 +10,11 @@ import {
   type Db,
 } from '../../src/db/index.js';
 import type { RecordedSecurityEvent } from '../../src/security-events.js';
+import { runCli } from '../helpers/cli.js';
 import { BIN, runNode } from '../helpers/process.js';
 
-// Runs the built CLI (npm test builds first) against a SQLite file prepared here.
+// Runs the CLI's main in this process (runCli) against a SQLite file prepared here; the help
+// test runs the built CLI (npm test builds first).
 const DAY = 86_400_000;
 const opened: Db[] = [];
 afterEach(async () => {
@@ -36,10 +38,7 @@ async function prepared(times: number[]): Promise<{ path: string; db: Db; log: A
 }
 
 function cli(path: string, ...args: string[]) {
-  return runNode([BIN, 'audit-log', ...args], {
-    env: { BULWARK_DATABASE_SQLITE_PATH: path },
-    timeoutMs: 30_000,
-  });
+  return runCli(['audit-log', ...args], { env: { BULWARK_DATABASE_SQLITE_PATH: path } });
 }
 
 describe('bulwark audit-log', () => {

@@ -1,23 +1,28 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { existsSync, readdirSync, readlinkSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { buildApp, type BulwarkApp } from '../../src/app.js';
 import { createConfig } from '../../src/config/index.js';
 import { totpCode } from '../../src/crypto/index.js';
 import { migrateToLatest } from '../../src/db/index.js';
 import { LogCapture, TEST_MASTER_KEY, testConfigInput } from '../helpers/app.js';
 import { createTestDb, type TestDb } from '../helpers/db.js';
+import { runCli, type CliRun } from '../helpers/cli.js';
 import { BIN, runNode, type Finished } from '../helpers/process.js';
+import { redisUrl, uniquePrefix } from '../helpers/redis.js';
 
-// These tests run the built CLI (npm test builds first) against a database of their own: a
-// temporary SQLite file, or a fresh PostgreSQL schema when DATABASE_URL is set.
+// These tests run the CLI against a database of their own: a temporary SQLite file, or a fresh
+// PostgreSQL schema when DATABASE_URL is set. Most run its `main` in this process (runCli); the
+// few that need a process (a terminal, the launcher, a failure's exit) run the built CLI (npm
+// test builds first).
 
 const PASSWORD = 'a long passphrase of yours';
 const NO_STACK = /\n\s+at /;
-// Each test starts one to three node processes; generous bounds keep a loaded CI machine green.
+// Some tests start node processes; generous bounds keep a loaded CI machine green.
 const SLOW = 60_000;
 
 let testDb: TestDb;
@@ -49,7 +54,20 @@ function cliEnv(extra: Record<string, string> = {}): Record<string, string> {
   };
 }
 
+/** The CLI in this process, with the test's environment and directory. */
 function bulwark(
+  args: string[],
+  options: { input?: string; env?: Record<string, string> } = {},
+): Promise<CliRun> {
+  return runCli(args, {
+    env: cliEnv(options.env),
+    cwd: dir,
+    ...(options.input === undefined ? {} : { input: options.input }),
+  });
+}
+
+/** The built CLI as a process (bin/bulwark.js), for what only a process shows. */
+function bulwarkProcess(
   args: string[],
   options: { input?: string; env?: Record<string, string> } = {},
 ): Promise<Finished> {
@@ -146,8 +164,9 @@ describe('bulwark migrate', { timeout: SLOW }, () => {
     expect(second.stderr).toBe('');
   });
 
+  // A process: its exit code and everything it printed, a background pool error included.
   it('fails in one line, without the URL or a stack, when PostgreSQL is unreachable', async () => {
-    const res = await bulwark(['migrate'], {
+    const res = await bulwarkProcess(['migrate'], {
       env: { DATABASE_URL: 'postgres://bulwark:pw-s3cret-9f2@127.0.0.1:1/bulwark' },
     });
     expect(res.code).toBe(1);
@@ -574,11 +593,112 @@ describe('bulwark keys rotate', { timeout: SLOW }, () => {
     expect(after).toEqual(before);
   });
 
+  // A process: the launcher turns main's 78 into the exit status.
   it('refuses a master key that is not 32 bytes as a config error', async () => {
-    const res = await bulwark(['keys', 'rotate'], {
+    const res = await bulwarkProcess(['keys', 'rotate'], {
       env: { BULWARK_KEYS_MASTER_KEY: randomBytes(16).toString('base64') },
     });
     expect(res.code).toBe(78);
     expect(res.stderr).toContain('must decode to exactly 32 bytes');
+  });
+});
+
+describe('commands run in this process', { timeout: SLOW }, () => {
+  /** What keeps this process's event loop alive (sockets, timers, worker threads …), counted. */
+  function openResources(): Record<string, number> {
+    const counts: Record<string, number> = Object.create(null) as Record<string, number>;
+    for (const kind of process.getActiveResourcesInfo()) counts[kind] = (counts[kind] ?? 0) + 1;
+    return counts;
+  }
+
+  /** This process's open file descriptors on the SQLite file (and its -wal, -shm); Linux only. */
+  function sqliteDescriptors(): number {
+    if (testDb.url !== undefined || !existsSync('/proc/self/fd')) return 0;
+    let count = 0;
+    for (const fd of readdirSync('/proc/self/fd')) {
+      try {
+        if (readlinkSync(`/proc/self/fd/${fd}`).startsWith(testDb.sqlitePath)) count += 1;
+      } catch {
+        // Closed between the listing and the look (the listing's own descriptor, at least).
+      }
+    }
+    return count;
+  }
+
+  // The tests share their worker with other files: a pool, Redis client, worker thread or timer
+  // left open by a run would keep it alive, and pile up over the runs.
+  it('leave nothing open: database pool, Redis, worker threads, timers', async () => {
+    // Redis too when there is one (its own key prefix): the services then open a client for it.
+    const redis: Record<string, string> =
+      redisUrl === undefined
+        ? {}
+        : { REDIS_URL: redisUrl, BULWARK_REDIS_KEY_PREFIX: uniquePrefix() };
+    const before = openResources();
+    // SQLite keeps no handle in the event loop: an unclosed database shows as open descriptors.
+    const descriptors = sqliteDescriptors();
+    const runs = [
+      await bulwark(['migrate'], { env: redis }),
+      await bulwark(['user', 'create', '--email', 'leak@example.com', '--password-stdin'], {
+        input: PASSWORD,
+        env: redis,
+      }),
+      await bulwark(['keys', 'rotate'], { env: redis }),
+      // Failures inside the services, and before anything is opened.
+      await bulwark(['user', 'mfa-reset', '--email', 'nobody@example.com'], { env: redis }),
+      await bulwark(['keys', 'rotate'], { env: { ...redis, BULWARK_KEYS_MASTER_KEY: 'short' } }),
+    ];
+    expect(runs.map((r) => r.code)).toEqual([0, 0, 0, 1, 78]);
+    // Nothing more of any kind than before (the test's own setup may have finished some since).
+    // A connection its client has ended (pg, Redis) closes a moment later, when the server's
+    // side of the close arrives: waited for, but a handle still open after 10 s is a leak.
+    const added = (): Record<string, number> => {
+      const after = openResources();
+      const kinds = Object.keys(after).filter((kind) => after[kind]! > (before[kind] ?? 0));
+      return Object.fromEntries(kinds.map((kind) => [kind, after[kind]!]));
+    };
+    for (let waited = 0; Object.keys(added()).length > 0 && waited < 10_000; waited += 20)
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(added()).toEqual({});
+    expect(sqliteDescriptors()).toBe(descriptors);
+  });
+
+  it('never touch the process: its environment, directory and streams', async () => {
+    const env = { ...process.env };
+    const cwd = process.cwd();
+    // Spies that pass every write through: the runs must make none of them.
+    const out = vi.spyOn(process.stdout, 'write');
+    const err = vi.spyOn(process.stderr, 'write');
+    try {
+      // A relative --config is read from the run's directory, not the process's.
+      await writeFile(
+        join(dir, 'bulwark.json'),
+        JSON.stringify({ access: { defaultRole: 'admin' } }),
+      );
+      const created = await bulwark(
+        [
+          'user',
+          'create',
+          '--config',
+          'bulwark.json',
+          '--email',
+          'cwd@example.com',
+          '--password-stdin',
+        ],
+        { input: PASSWORD },
+      );
+      expect(created.code, created.stderr).toBe(0);
+      expect(fields(created.stdout).role).toBe('admin');
+      const missing = await bulwark(['migrate', '--config', 'nowhere.json']);
+      expect(missing.code).toBe(78);
+      expect(missing.stderr).toContain('--config nowhere.json cannot be read (ENOENT)');
+      expect(out).not.toHaveBeenCalled();
+      expect(err).not.toHaveBeenCalled();
+    } finally {
+      out.mockRestore();
+      err.mockRestore();
+    }
+    expect(process.env).toEqual(env);
+    expect(process.cwd()).toBe(cwd);
+    expect(cwd).not.toBe(dir);
   });
 });

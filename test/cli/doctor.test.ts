@@ -3,10 +3,13 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CHECKLIST } from '../../src/posture/index.js';
+import { runCli } from '../helpers/cli.js';
 import { BIN, runNode } from '../helpers/process.js';
 import { caIssuedCertFiles, tempDir } from '../helpers/tls.js';
 
-// Runs the built CLI (npm test builds first) the way a team's CI would.
+// Runs the CLI's main in this process (runCli) as a team's CI would run the command; the
+// development config, whose files are relative to the working directory, runs the built CLI
+// (npm test builds first) as a process started there.
 const dirs: string[] = [];
 afterAll(() => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
@@ -56,7 +59,7 @@ describe('bulwark doctor', () => {
   it('passes a good production config: every checklist line, exit 0', async () => {
     const dir = workDir();
     const file = writeConfig(dir, goodConfig(dir));
-    const res = await runNode([BIN, 'doctor', '--config', file], { cwd: dir });
+    const res = await runCli(['doctor', '--config', file], { cwd: dir });
     expect(res.code, res.stdout + res.stderr).toBe(0);
     const rows = statuses(res.stdout);
     expect([...rows.keys()]).toEqual(CHECKLIST.map((c) => c.line));
@@ -89,7 +92,9 @@ describe('bulwark doctor', () => {
       },
       0o644,
     );
-    const res = await runNode([BIN, 'doctor', '--config', file], { cwd: dir });
+    // Named relative to the run's directory: read, and its mode checked, there.
+    expect(file).toBe(join(dir, 'bulwark.json'));
+    const res = await runCli(['doctor', '--config', 'bulwark.json'], { cwd: dir });
     expect(res.code).toBe(1);
     const rows = statuses(res.stdout);
     expect(rows.size).toBe(17);
@@ -113,7 +118,7 @@ describe('bulwark doctor', () => {
   it('prints the same verdict as JSON with --json', async () => {
     const dir = workDir();
     const file = writeConfig(dir, { env: 'production' });
-    const res = await runNode([BIN, 'doctor', '--config', file, '--json'], {
+    const res = await runCli(['doctor', '--config', file, '--json'], {
       cwd: dir,
       env: { BULWARK_SERVER_TRUST_PROXY: '10.0.0.5' },
     });
@@ -152,10 +157,10 @@ describe('bulwark doctor', () => {
   it('exits 78 for a config that does not load, and 2 for bad arguments', async () => {
     const dir = workDir();
     const file = writeConfig(dir, { server: { port: 'eighty' } });
-    const invalid = await runNode([BIN, 'doctor', '--config', file], { cwd: dir });
+    const invalid = await runCli(['doctor', '--config', file], { cwd: dir });
     expect(invalid.code).toBe(78);
     expect(invalid.stderr).toContain('server.port');
-    const bad = await runNode([BIN, 'doctor', 'extra'], { cwd: dir });
+    const bad = await runCli(['doctor', 'extra'], { cwd: dir });
     expect(bad.code).toBe(2);
   });
 });

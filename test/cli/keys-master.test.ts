@@ -13,11 +13,14 @@ import {
   type NewUserRow,
 } from '../../src/db/index.js';
 import { createTestDb, dialectUnderTest, type TestDb } from '../helpers/db.js';
+import { runCli, type CliRun } from '../helpers/cli.js';
 import { BIN, runNode, type Finished } from '../helpers/process.js';
 
 /*
- * `bulwark keys rotate-master` and `bulwark keys reencrypt`, run as real processes against this
- * test's database: a temporary SQLite file, or a PostgreSQL schema when DATABASE_URL is set.
+ * `bulwark keys rotate-master` and `bulwark keys reencrypt` against this test's database: a
+ * temporary SQLite file, or a PostgreSQL schema when DATABASE_URL is set. Most runs are the
+ * CLI's `main` in this process (runCli); runs that are killed, get a signal, draw on a terminal
+ * or use the process's working directory are real processes of the built CLI.
  */
 
 const SLOW = 180_000;
@@ -50,7 +53,13 @@ function cliEnv(keys: Record<string, string>): Record<string, string> {
   };
 }
 
-function bulwark(args: string[], keys: Record<string, string>): Promise<Finished> {
+/** The CLI in this process, with the test's environment and directory. */
+function bulwark(args: string[], keys: Record<string, string>): Promise<CliRun> {
+  return runCli(args, { env: cliEnv(keys), cwd: dir });
+}
+
+/** The built CLI as a process (bin/bulwark.js), started in the test's directory. */
+function bulwarkProcess(args: string[], keys: Record<string, string>): Promise<Finished> {
   return runNode([BIN, ...args], { env: cliEnv(keys), cwd: dir, timeoutMs: 120_000 });
 }
 
@@ -319,12 +328,13 @@ describe(
   `rotate-master with the development key file on ${dialectUnderTest}`,
   { timeout: SLOW },
   () => {
+    // Processes: the default file is relative to the process's working directory.
     it('rotates the generated file in place', async () => {
       // No key configured: outside production the development file (./data/master-key.json) is used.
-      expect((await bulwark(['keys', 'rotate'], {})).code).toBe(0);
+      expect((await bulwarkProcess(['keys', 'rotate'], {})).code).toBe(0);
       const devFile = join(dir, 'data', 'master-key.json');
       expect(Keyring.fromFile(devFile).versions()).toEqual([1]);
-      const res = await bulwark(['keys', 'rotate-master'], {});
+      const res = await bulwarkProcess(['keys', 'rotate-master'], {});
       expect(res.code, res.stderr).toBe(0);
       expect(res.stdout).toContain('key file: ./data/master-key.json (versions 1, 2)');
       expect(Keyring.fromFile(devFile).currentVersion).toBe(2);
@@ -414,8 +424,13 @@ describe(
 
     it('--format json writes a key file usable as keys.masterKeyFile', async () => {
       const out = join(dir, 'master-key.json');
-      const res = await bulwark(['keys', 'rotate-master', '--out', out, '--format', 'json'], env);
+      // A relative --out is written in the run's directory, and named as given.
+      const res = await bulwark(
+        ['keys', 'rotate-master', '--out', 'master-key.json', '--format', 'json'],
+        env,
+      );
       expect(res.code, res.stderr).toBe(0);
+      expect(res.stdout).toContain('new keyring written to: master-key.json (versions 1, 2;');
       const keyring = Keyring.fromFile(out);
       expect(keyring.versions()).toEqual([1, 2]);
       expect(keyring.currentVersion).toBe(2);

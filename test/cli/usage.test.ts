@@ -6,11 +6,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrateToLatest } from '../../src/db/index.js';
 import { TEST_MASTER_KEY } from '../helpers/app.js';
 import { createTestDb, type TestDb } from '../helpers/db.js';
-import { BIN, runNode, type Finished } from '../helpers/process.js';
+import { runCli, type CliRun } from '../helpers/cli.js';
 
 /*
- * Help and argument errors of the database commands (migrate, user, keys), run as real
- * processes. They are answered before any config is read or database opened, so they do not
+ * Help and argument errors of the database commands (migrate, user, keys), run in this process
+ * (runCli; the launcher and its exit codes are in cli.test.ts). They are answered before any config is read or database opened, so they do not
  * depend on the dialect and run once, on SQLite; what the commands do with a database is in
  * commands.test.ts and keys-master.test.ts, on both.
  */
@@ -33,15 +33,14 @@ afterAll(async () => {
 function bulwark(
   args: string[],
   options: { input?: string; env?: Record<string, string> } = {},
-): Promise<Finished> {
-  return runNode([BIN, ...args], {
+): Promise<CliRun> {
+  return runCli(args, {
     env: {
       BULWARK_DATABASE_SQLITE_PATH: testDb.sqlitePath,
       BULWARK_KEYS_MASTER_KEY: TEST_MASTER_KEY,
       ...options.env,
     },
     cwd: dir,
-    timeoutMs: 30_000,
     ...(options.input === undefined ? {} : { input: options.input }),
   });
 }

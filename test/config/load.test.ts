@@ -1,6 +1,6 @@
 import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createConfig, loadConfig } from '../../src/config/index.js';
 import { settings } from '../../src/config/settings.js';
@@ -301,6 +301,18 @@ describe('invalid config', () => {
     const [problem] = problemsOf(() => loadConfig({ env: {}, file }));
     expect(problem).toContain(`${file}: http.bodyLimitBytes`);
     expect(problem).toContain('must be >= 1024');
+  });
+
+  it('reads a relative file from cwd when given, and names it as given', () => {
+    const file = tempFile(JSON.stringify({ http: { bodyLimitBytes: 4096 } }));
+    const cwd = dirname(file);
+    expect(loadConfig({ env: {}, file: 'config.json', cwd }).http.bodyLimitBytes).toBe(4096);
+    // An absolute path is read as it is, whatever cwd says.
+    expect(loadConfig({ env: {}, file, cwd: '/nonexistent' }).http.bodyLimitBytes).toBe(4096);
+    const [problem] = problemsOf(() => loadConfig({ env: {}, file: 'other.json', cwd }));
+    expect(problem).toBe(
+      '--config other.json cannot be read (ENOENT). Fix: pass the path of a readable JSON file.',
+    );
   });
 
   it('refuses a missing, unreadable or non-JSON file', () => {

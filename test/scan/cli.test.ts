@@ -6,17 +6,16 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
 import { registerAndLogin } from '../helpers/identity.js';
-import { BIN, runNode, type Finished } from '../helpers/process.js';
+import { runCli, type CliRun } from '../helpers/cli.js';
+import { BIN, runNode } from '../helpers/process.js';
 import { startInsecureApi, type InsecureApi } from './insecure-api.js';
 
-// The built CLI (npm test builds first), as a CI job runs it.
+// The CLI's main in this process (runCli), as a CI job runs the command; the help listing runs
+// the built CLI (npm test builds first) as a process.
 const NO_STACK = /\n\s+at /;
 
-function audit(args: string[], input?: string): Promise<Finished> {
-  return runNode([BIN, 'audit', ...args], {
-    timeoutMs: 30_000,
-    ...(input === undefined ? {} : { input }),
-  });
+function audit(args: string[], input?: string): Promise<CliRun> {
+  return runCli(['audit', ...args], input === undefined ? {} : { input });
 }
 
 describe('bulwark audit (CLI)', () => {

@@ -7,10 +7,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
 import { registerAndLogin } from '../helpers/identity.js';
+import { runCli } from '../helpers/cli.js';
 import { BIN, runNode } from '../helpers/process.js';
 
-// The built CLI (npm test builds first).
+// The CLI's main in this process (runCli); the first test runs the built CLI (npm test builds
+// first) as a process, as an operator would.
 const jwt = (args: string[], input?: string) =>
+  runCli(['jwt', ...args], input === undefined ? {} : { input });
+const jwtProcess = (args: string[], input?: string) =>
   runNode([BIN, 'jwt', ...args], { timeoutMs: 30_000, ...(input === undefined ? {} : { input }) });
 
 describe('bulwark jwt verify', () => {
@@ -38,7 +42,7 @@ describe('bulwark jwt verify', () => {
   });
 
   it('exits 0 for a valid token, with the checks, and never prints the token', async () => {
-    const run = await jwt([
+    const run = await jwtProcess([
       'verify',
       '--token-file',
       tokenFile,

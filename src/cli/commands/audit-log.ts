@@ -29,7 +29,7 @@ export const auditLog: Command = {
     { synopsis: 'audit-log prune', summary: 'delete events past audit.retentionDays' },
   ],
   usage,
-  async run(args) {
+  async run(args, io) {
     const { values, positionals } = parseCommandArgs(args, {
       config: { type: 'string' },
       json: { type: 'boolean' },
@@ -57,7 +57,7 @@ export const auditLog: Command = {
     const { loadCliContext, withDatabase } = await import('../context.js');
     const { AuditChainBrokenError, AuditLog } = await import('../../audit/audit-log.js');
     const { AuditEventsRepository } = await import('../../db/index.js');
-    const context = loadCliContext(values.config);
+    const context = loadCliContext(values.config, io);
     const { config } = context;
     const days = daysText === undefined ? config.audit.retentionDays : Number(daysText);
     // The database must exist: verifying or pruning a missing one would create an empty file.
@@ -67,12 +67,12 @@ export const auditLog: Command = {
         const log = new AuditLog(new AuditEventsRepository(db.kysely, db.dialect));
         if (action === 'verify') {
           const result = await log.verify();
-          if (values.json) process.stdout.write(`${JSON.stringify(result)}\n`);
-          else (result.ok ? process.stdout : process.stderr).write(`${describe(result)}\n`);
+          if (values.json) io.stdout.write(`${JSON.stringify(result)}\n`);
+          else (result.ok ? io.stdout : io.stderr).write(`${describe(result)}\n`);
           return result.ok ? 0 : 1;
         }
         if (days === 0) {
-          process.stdout.write(
+          io.stdout.write(
             `${daysText === undefined ? 'audit.retentionDays' : '--older-than-days'} is 0 (keep forever): nothing pruned\n`,
           );
           return 0;
@@ -81,13 +81,13 @@ export const auditLog: Command = {
         const before = now - days * DAY_MS;
         try {
           const { pruned, checkpointSeq } = await log.prune(before, now);
-          process.stdout.write(
+          io.stdout.write(
             `pruned ${pruned} audit events older than ${new Date(before).toISOString()}; the chain now starts after seq ${checkpointSeq}\n`,
           );
           return 0;
         } catch (error) {
           if (error instanceof AuditChainBrokenError) {
-            process.stderr.write(`bulwark audit-log: nothing pruned: ${error.message}\n`);
+            io.stderr.write(`bulwark audit-log: nothing pruned: ${error.message}\n`);
             return 1;
           }
           throw error;

@@ -114,7 +114,7 @@ export const audit: Command = {
   synopsis: 'audit URL',
   summary: 'scan a running API against the security checklist; exit 1 on any fail',
   usage,
-  async run(args) {
+  async run(args, io) {
     const { values, positionals } = parseCommandArgs(args, {
       'token-file': { type: 'string' },
       'token-stdin': { type: 'boolean' },
@@ -153,15 +153,15 @@ export const audit: Command = {
     let token: string | undefined;
     if (values['token-file'] !== undefined) {
       const file = values['token-file'];
-      const raw = await readFileBounded(file, MAX_TOKEN_BYTES, 'token');
+      const raw = await readFileBounded(io, file, MAX_TOKEN_BYTES, 'token');
       token = tokenFrom(raw, file);
     } else if (values['token-stdin']) {
-      token = tokenFrom(await readStdinBounded(MAX_TOKEN_BYTES), 'standard input');
+      token = tokenFrom(await readStdinBounded(io, MAX_TOKEN_BYTES), 'standard input');
     }
     let ca: string | undefined;
     if (values.ca !== undefined) {
       const file = values.ca;
-      ca = (await readFileBounded(file, MAX_CA_BYTES, 'CA')).toString('utf8');
+      ca = (await readFileBounded(io, file, MAX_CA_BYTES, 'CA')).toString('utf8');
     }
     const options: ScanOptions = { target };
     const optional = {
@@ -207,7 +207,7 @@ export const audit: Command = {
         `the scan failed: ${error instanceof Error ? error.message : String(error)} (a bug in bulwark audit: please report it)`,
       );
     }
-    process.stdout.write(`${values.json ? renderJson(report) : renderText(report)}\n`);
+    io.stdout.write(`${values.json ? renderJson(report) : renderText(report)}\n`);
     const summary = summarize(report);
     return summary.fail > 0 || (values.strict && summary.warn > 0) ? 1 : 0;
   },

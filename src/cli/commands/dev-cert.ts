@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createDevCertificate, MAX_DEV_CERT_DAYS } from '../../crypto/dev-certificate.js';
 import { CliError, CliUsageError, parseCommandArgs, type Command } from '../args.js';
+import { pathIn } from '../io.js';
 
 export const CERT_FILE_NAME = 'localhost-cert.pem';
 export const KEY_FILE_NAME = 'localhost-key.pem';
@@ -13,7 +14,7 @@ const DEFAULT_DAYS = 90;
  * The port `bulwark serve` would listen on, from the same environment variables (the canonical
  * name first); the default when neither holds a port number.
  */
-function servePort(env: NodeJS.ProcessEnv = process.env): number {
+function servePort(env: Record<string, string | undefined>): number {
   for (const value of [env.BULWARK_SERVER_PORT, env.PORT]) {
     if (value !== undefined && /^\d{1,5}$/.test(value.trim()) && Number(value) <= 65_535) {
       return Number(value);
@@ -43,7 +44,7 @@ export const devCert: Command = {
     `  --days N    validity in days, 1 to ${MAX_DEV_CERT_DAYS} (default ${DEFAULT_DAYS})`,
     '  --force     replace existing files',
   ].join('\n'),
-  run(args) {
+  run(args, io) {
     const { values, positionals } = parseCommandArgs(args, {
       out: { type: 'string' },
       days: { type: 'string' },
@@ -59,7 +60,7 @@ export const devCert: Command = {
     const certPath = join(dir, CERT_FILE_NAME);
     const keyPath = join(dir, KEY_FILE_NAME);
     if (!values.force) {
-      const existing = [certPath, keyPath].filter((path) => existsSync(path));
+      const existing = [certPath, keyPath].filter((path) => existsSync(pathIn(io, path)));
       if (existing.length > 0) {
         throw new CliError(
           `${existing.join(' and ')} already exist${existing.length === 1 ? 's' : ''}. Fix: pass --force to replace, or --out another directory.`,
@@ -68,15 +69,15 @@ export const devCert: Command = {
     }
     const made = createDevCertificate({ days });
     try {
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      mkdirSync(pathIn(io, dir), { recursive: true, mode: 0o700 });
       if (values.force) {
         // Removed, not overwritten: an old key file keeps its old mode, which may be wider.
-        rmSync(keyPath, { force: true });
-        rmSync(certPath, { force: true });
+        rmSync(pathIn(io, keyPath), { force: true });
+        rmSync(pathIn(io, certPath), { force: true });
       }
       // Created 0600 in one step, so the key is never readable by others, not even briefly.
-      writeFileSync(keyPath, made.key, { mode: 0o600, flag: 'wx' });
-      writeFileSync(certPath, made.cert, { mode: 0o644, flag: 'wx' });
+      writeFileSync(pathIn(io, keyPath), made.key, { mode: 0o600, flag: 'wx' });
+      writeFileSync(pathIn(io, certPath), made.cert, { mode: 0o644, flag: 'wx' });
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code ?? 'unknown error';
       throw new CliError(`cannot write to ${dir} (${code}). Fix: choose a writable --out DIR.`);
@@ -84,7 +85,7 @@ export const devCert: Command = {
     const fingerprint = new X509Certificate(made.cert).fingerprint256;
     const cert = shellWord(certPath);
     const key = shellWord(keyPath);
-    process.stdout.write(
+    io.stdout.write(
       [
         `Wrote a self-signed certificate for localhost, valid until ${made.notAfter.toISOString()}:`,
         `  certificate  ${certPath}`,
@@ -96,7 +97,7 @@ export const devCert: Command = {
         'or in a JSON config file (--config):',
         `  "tls": { "certFile": ${JSON.stringify(certPath)}, "keyFile": ${JSON.stringify(keyPath)} }`,
         'then try:',
-        `  curl --cacert ${cert} https://localhost:${servePort()}/health/live`,
+        `  curl --cacert ${cert} https://localhost:${servePort(io.env)}/health/live`,
         '',
         'Browsers do not trust this certificate; never use it in production (production refuses it).',
         '',

@@ -1,5 +1,6 @@
 import type { ChecklistRow } from '../../posture/index.js';
 import { CliUsageError, parseCommandArgs, type Command } from '../args.js';
+import { pathIn } from '../io.js';
 
 const MARK = { pass: 'pass', warn: 'WARN', fail: 'FAIL' } as const;
 
@@ -41,27 +42,28 @@ export const doctor: Command = {
     '  --config FILE   JSON config file (environment variables override it)',
     '  --json          one JSON document instead of the table',
   ].join('\n'),
-  async run(args) {
+  async run(args, io) {
     const { values, positionals } = parseCommandArgs(args, {
       config: { type: 'string' },
       json: { type: 'boolean' },
     });
     if (positionals.length > 0) throw new CliUsageError('doctor takes no arguments');
-    const { loadConfig } = await import('../../config/index.js');
+    const { loadCliConfig } = await import('../context.js');
     const { checklistRows, evaluatePosture } = await import('../../posture/index.js');
-    const config = loadConfig(values.config === undefined ? {} : { file: values.config });
+    const config = loadCliConfig(values.config, io);
     const findings = evaluatePosture(config, {
-      ...(values.config === undefined ? {} : { configFile: values.config }),
+      // Its mode is checked where it was read (io.cwd); named as typed in the real CLI.
+      ...(values.config === undefined ? {} : { configFile: pathIn(io, values.config) }),
     });
     const rows = checklistRows(findings);
     const count = (status: string): number => rows.filter((r) => r.status === status).length;
     const summary = { pass: count('pass'), warn: count('warn'), fail: count('fail') };
     if (values.json) {
-      process.stdout.write(
+      io.stdout.write(
         `${JSON.stringify({ env: config.env, configFile: values.config ?? null, summary, lines: rows }, null, 2)}\n`,
       );
     } else {
-      process.stdout.write(
+      io.stdout.write(
         [
           `Bulwark security posture — env ${config.env}${values.config === undefined ? '' : `, config ${values.config}`}`,
           '',

@@ -2,6 +2,7 @@ import type { KeyMaterial } from '../../tools/jwt-inspect.js';
 import { shownUrl } from '../../tools/shown-url.js';
 import { terminalText } from '../../tools/terminal-text.js';
 import { CliError, CliUsageError, parseCommandArgs, type Command } from '../args.js';
+import type { CliIo } from '../io.js';
 import { readFileBounded, readStdinBounded } from '../read-input.js';
 
 const MAX_INPUT_BYTES = 256 * 1024;
@@ -40,12 +41,12 @@ const usage = [
   'answer, not 2xx, not a JWKS), 2 bad arguments. The token is never printed.',
 ].join('\n');
 
-async function readBounded(file: string, what: string): Promise<string> {
-  return (await readFileBounded(file, MAX_INPUT_BYTES, what)).toString('utf8');
+async function readBounded(io: CliIo, file: string, what: string): Promise<string> {
+  return (await readFileBounded(io, file, MAX_INPUT_BYTES, what)).toString('utf8');
 }
 
-async function readStdin(): Promise<string> {
-  return (await readStdinBounded(MAX_INPUT_BYTES)).toString('utf8');
+async function readStdin(io: CliIo): Promise<string> {
+  return (await readStdinBounded(io, MAX_INPUT_BYTES)).toString('utf8');
 }
 
 /** A --jwks-url mistake found without asking the URL: a usage error (exit 2). */
@@ -103,7 +104,7 @@ export const jwt: Command = {
   synopsis: 'jwt verify',
   summary: 'verify and lint a JWT (signature, claims, RFC 8725); exit 1 when invalid',
   usage,
-  async run(args) {
+  async run(args, io) {
     const { values, positionals } = parseCommandArgs(args, {
       'token-file': { type: 'string' },
       'token-stdin': { type: 'boolean' },
@@ -144,15 +145,16 @@ export const jwt: Command = {
 
     const token = (
       values['token-file'] === undefined
-        ? await readStdin()
-        : await readBounded(values['token-file'], 'token')
+        ? await readStdin(io)
+        : await readBounded(io, values['token-file'], 'token')
     ).trim();
     const key: KeyMaterial = {};
     if (values['jwks-file'] !== undefined)
-      key.jwks = await readBounded(values['jwks-file'], 'JWKS');
-    if (values['pem-file'] !== undefined) key.pem = await readBounded(values['pem-file'], 'PEM');
+      key.jwks = await readBounded(io, values['jwks-file'], 'JWKS');
+    if (values['pem-file'] !== undefined)
+      key.pem = await readBounded(io, values['pem-file'], 'PEM');
     if (values['secret-file'] !== undefined)
-      key.secret = (await readBounded(values['secret-file'], 'secret')).replace(/\r?\n$/, '');
+      key.secret = (await readBounded(io, values['secret-file'], 'secret')).replace(/\r?\n$/, '');
 
     // After the key options, whose mistakes are usage errors (exit 2) worth reporting first.
     if (token === '') {
@@ -195,7 +197,7 @@ export const jwt: Command = {
       throw error;
     }
     if (values.json) {
-      process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+      io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     } else {
       const width = Math.max(...result.findings.map((f) => f.check.length));
       const verdicts = {
@@ -203,7 +205,7 @@ export const jwt: Command = {
         invalid: 'INVALID: do not trust this token.',
         unverified: 'NOT VERIFIED: no key was given, so nothing in it can be trusted yet.',
       };
-      process.stdout.write(
+      io.stdout.write(
         [
           verdicts[result.verdict],
           '',

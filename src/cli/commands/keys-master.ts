@@ -2,6 +2,7 @@ import type { KeyringFormat } from '../../crypto/index.js';
 import type { ReencryptReport } from '../../db/index.js';
 import { CliError, CliUsageError } from '../args.js';
 import type { Services } from '../../services.js';
+import { pathIn, type CliIo } from '../io.js';
 import { ProgressBar } from '../progress.js';
 
 /** Default rows per transaction for `keys reencrypt`. */
@@ -55,11 +56,14 @@ export const REENCRYPT_USAGE = [
 ].join('\n');
 
 /** `keys rotate-master` */
-export async function rotateMaster(values: {
-  config?: string | undefined;
-  out?: string | undefined;
-  format?: string | undefined;
-}): Promise<number> {
+export async function rotateMaster(
+  values: {
+    config?: string | undefined;
+    out?: string | undefined;
+    format?: string | undefined;
+  },
+  io: CliIo,
+): Promise<number> {
   const format = (values.format ?? 'value') as KeyringFormat;
   if (format !== 'value' && format !== 'json') {
     throw new CliUsageError(`--format must be "value" or "json", not "${values.format}"`);
@@ -70,7 +74,7 @@ export async function rotateMaster(values: {
   const { loadCliContext, withServices } = await import('../context.js');
   const { createSecretFile, keyringText, KeyringError, rotateKeyFile } =
     await import('../../crypto/index.js');
-  const context = loadCliContext(values.config);
+  const context = loadCliContext(values.config, io);
   const { keys } = context.config;
   const source =
     keys.masterKey !== undefined
@@ -101,7 +105,7 @@ export async function rotateMaster(values: {
         ({ previousVersion, newVersion, versions } = rotateKeyFile(source.path, keyring));
       } else {
         const next = keyring.addVersion();
-        createSecretFile(values.out!, keyringText(next, format));
+        createSecretFile(pathIn(io, values.out!), keyringText(next, format));
         previousVersion = keyring.currentVersion;
         newVersion = next.currentVersion;
         versions = next.versions();
@@ -158,7 +162,7 @@ export async function rotateMaster(values: {
       `note: keys.currentVersion pins version ${pinned}: new values stay under it until you unset it`,
     );
   }
-  process.stdout.write(`${lines.join('\n')}\n`);
+  io.stdout.write(`${lines.join('\n')}\n`);
   return 0;
 }
 
@@ -216,14 +220,17 @@ export function formatReport(report: ReencryptReport): string {
 const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
 /** `keys reencrypt` */
-export async function reencrypt(values: {
-  config?: string | undefined;
-  'batch-size'?: string | undefined;
-}): Promise<number> {
+export async function reencrypt(
+  values: {
+    config?: string | undefined;
+    'batch-size'?: string | undefined;
+  },
+  io: CliIo,
+): Promise<number> {
   const batchSize = parseBatchSize(values['batch-size']);
   const { loadCliContext, withServices } = await import('../context.js');
   const { encryptedColumns, reencryptAll } = await import('../../db/index.js');
-  const context = loadCliContext(values.config);
+  const context = loadCliContext(values.config, io);
   const controller = new AbortController();
   // Ctrl-C, a kill, or the terminal going away (SIGHUP: a dropped SSH session) stops after the
   // batch in flight, records the interrupted run in the audit log and prints what was done.
@@ -231,7 +238,7 @@ export async function reencrypt(values: {
   for (const signal of STOP_SIGNALS) process.once(signal, stop);
   try {
     const report = await withServices(context, async (services) => {
-      const progress = new ProgressBar(process.stderr);
+      const progress = new ProgressBar(io.stderr);
       let result: ReencryptReport;
       try {
         result = await reencryptAll(services.db.kysely, services.keyring, {
@@ -261,20 +268,20 @@ export async function reencrypt(values: {
       });
       return result;
     });
-    process.stdout.write(formatReport(report));
+    io.stdout.write(formatReport(report));
     const unreadable = report.columns.reduce((sum, c) => sum + c.unreadable, 0);
     const changed = report.columns.reduce((sum, c) => sum + c.changedMeanwhile, 0);
     if (report.aborted) {
-      process.stderr.write('bulwark keys: interrupted; run it again to finish\n');
+      io.stderr.write('bulwark keys: interrupted; run it again to finish\n');
       return 130;
     }
     if (changed > 0) {
-      process.stderr.write(
+      io.stderr.write(
         `bulwark keys: ${changed} value(s) changed while this ran and were left as written; run it again to check them\n`,
       );
     }
     if (unreadable > 0) {
-      process.stderr.write(
+      io.stderr.write(
         `bulwark keys: ${unreadable} value(s) could not be decrypted with any key in the keyring and were left untouched (listed above)\n`,
       );
       return 1;

@@ -59,7 +59,7 @@ export const keys: Command = {
     if (sub === 'reencrypt') return REENCRYPT_USAGE;
     return undefined;
   },
-  async run(args) {
+  async run(args, io) {
     // The subcommand may follow the options (`keys --config FILE rotate-master`).
     const { sub, rest } = splitSubcommand(args, ALL_OPTIONS);
     if (sub === 'rotate-master') {
@@ -69,7 +69,7 @@ export const keys: Command = {
         format: { type: 'string' },
       });
       if (positionals.length > 0) throw new CliUsageError('keys rotate-master takes no arguments');
-      return rotateMaster(values);
+      return rotateMaster(values, io);
     }
     if (sub === 'reencrypt') {
       const { values, positionals } = parseCommandArgs(rest, {
@@ -77,7 +77,7 @@ export const keys: Command = {
         'batch-size': { type: 'string' },
       });
       if (positionals.length > 0) throw new CliUsageError('keys reencrypt takes no arguments');
-      return reencrypt(values);
+      return reencrypt(values, io);
     }
     const { values, positionals } = parseCommandArgs(rest, {
       config: { type: 'string' },
@@ -93,14 +93,14 @@ export const keys: Command = {
     }
     if (positionals.length > 0) throw new CliUsageError('keys rotate takes no further arguments');
     const { loadCliContext, withServices } = await import('../context.js');
-    const context = loadCliContext(values.config);
+    const context = loadCliContext(values.config, io);
     // rotate() records the keys.rotated event itself (every rotation path passes through it).
     const revokeOthers = values['revoke-old'] === true;
     const immediate = values.now === true || revokeOthers;
     const { kid, retired, signsFrom, revoked } = await withServices(context, (services) =>
       services.signingKeys.rotate({}, { immediate, revokeOthers }),
     );
-    process.stdout.write(
+    io.stdout.write(
       [
         `new kid: ${kid}`,
         `retired kid: ${retired ?? '(none)'}`,

@@ -16,14 +16,14 @@ export const migrate: Command = {
     'Options:',
     '  --config FILE   JSON config file (environment variables override it)',
   ].join('\n'),
-  async run(args) {
+  async run(args, io) {
     const { values, positionals } = parseCommandArgs(args, { config: { type: 'string' } });
     if (positionals.length > 0) throw new CliUsageError('migrate takes no arguments');
     const { loadCliContext, withDatabase } = await import('../context.js');
     const { migrateToLatest } = await import('../../db/index.js');
-    const context = loadCliContext(values.config);
+    const context = loadCliContext(values.config, io);
     const { applied } = await withDatabase(context, (db) => migrateToLatest(db));
-    process.stdout.write(
+    io.stdout.write(
       applied.length === 0
         ? 'database is up to date\n'
         : applied.map((name) => `applied ${name}\n`).join(''),

@@ -1,5 +1,6 @@
 import type { Config } from '../../config/index.js';
 import { CliUsageError, parseCommandArgs, type Command } from '../args.js';
+import { pathIn } from '../io.js';
 import type { toCliError as ToCliError } from '../context.js';
 
 export const serve: Command = {
@@ -10,7 +11,7 @@ export const serve: Command = {
     'Runs the HTTP service. Settings come from the environment (BULWARK_*, PORT, HOST, DATABASE_URL,',
     'REDIS_URL) and an optional JSON file; see docs/config.md.',
   ].join('\n'),
-  async run(args) {
+  async run(args, io) {
     const { values, positionals } = parseCommandArgs(args, { config: { type: 'string' } });
     // `bulwark serve migrate` must not quietly start a server instead of what was meant.
     if (positionals.length > 0) {
@@ -38,10 +39,10 @@ export const serve: Command = {
     let config: Config;
     let toCliError: typeof ToCliError;
     try {
-      const { loadConfig } = await import('../../config/index.js');
-      config = loadConfig({ ...(values.config === undefined ? {} : { file: values.config }) });
+      const { loadCliConfig } = await import('../context.js');
+      config = loadCliConfig(values.config, io);
       // The file too, not just its settings: production refuses one that others can read.
-      const files = values.config === undefined ? {} : { configFile: values.config };
+      const files = values.config === undefined ? {} : { configFile: pathIn(io, values.config) };
       // buildApp checks this too (for every embedder); checked here first, a refused production
       // deploy is answered before the HTTP stack loads, in a fraction of the time.
       const { assertProductionPosture } = await import('../../posture/index.js');

@@ -24,7 +24,7 @@ export const tools: Command = {
     `  --port N          port (default ${DEFAULT_PORT}; 0 for any free one)`,
     '  --host ADDRESS    127.0.0.1 (default), ::1 or localhost',
   ].join('\n'),
-  async run(args) {
+  async run(args, io) {
     const { values, positionals } = parseCommandArgs(args, {
       port: { type: 'string' },
       host: { type: 'string' },
@@ -53,7 +53,7 @@ export const tools: Command = {
         );
       throw error;
     }
-    process.stdout.write(
+    io.stdout.write(
       `Bulwark tools on ${server.url}: JWT verifier ${server.url}/jwt, OIDC playground ${server.url}/oidc. Ctrl-C stops.\n`,
     );
     const stop = (): void => {

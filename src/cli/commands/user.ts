@@ -1,5 +1,6 @@
 import { isAppError, type AppError, type FieldError } from '../../errors.js';
 import { CliError, CliUsageError, parseCommandArgs, type Command } from '../args.js';
+import type { CliIo } from '../io.js';
 
 const USAGE = [
   'Usage: bulwark user create --email EMAIL [--name NAME] [--role ROLE] [--password-stdin]',
@@ -100,7 +101,7 @@ export const user: Command = {
   ],
   summary: "create a user, set one's password, or turn MFA off for one",
   usage: USAGE,
-  async run(args) {
+  async run(args, io) {
     // Checked before parsing so the refusal explains itself instead of "unknown option".
     if (args.some(isPasswordFlag)) {
       throw new CliUsageError(
@@ -130,21 +131,21 @@ export const user: Command = {
       if (values[option] !== undefined && !SUBCOMMANDS[sub].includes(option))
         throw new CliUsageError(`--${option} is not an option of user ${sub}`);
     }
-    if (sub === 'mfa-reset') return mfaReset(email, values.config);
+    if (sub === 'mfa-reset') return mfaReset(email, values.config, io);
     const fromStdin = values['password-stdin'] === true;
-    if (!fromStdin && !process.stdin.isTTY) {
+    if (!fromStdin && !io.stdin.isTTY) {
       throw new CliUsageError(
         'standard input is not a terminal, so the password cannot be asked for: pipe it in and add --password-stdin',
       );
     }
-    if (sub === 'set-password') return setPassword(email, values.config, fromStdin);
+    if (sub === 'set-password') return setPassword(email, values.config, fromStdin, io);
 
     const { loadCliContext, withServices } = await import('../context.js');
-    const context = loadCliContext(values.config);
+    const context = loadCliContext(values.config, io);
     const role = values.role ?? context.config.access.defaultRole;
     const name = values.name ?? email.trim().split('@')[0] ?? '';
     const created = await withServices(context, async (services) => {
-      const password = await readNewPassword(fromStdin);
+      const password = await readNewPassword(fromStdin, io);
       try {
         return services.users.view(
           await services.users.create(
@@ -159,16 +160,16 @@ export const user: Command = {
         throw error;
       }
     });
-    process.stdout.write(`id: ${created.id}\nemail: ${created.email}\nrole: ${created.role}\n`);
+    io.stdout.write(`id: ${created.id}\nemail: ${created.email}\nrole: ${created.role}\n`);
     return 0;
   },
 };
 
 /** The new password: the first line of standard input, or asked twice on the terminal. */
-async function readNewPassword(fromStdin: boolean): Promise<string> {
+async function readNewPassword(fromStdin: boolean, io: CliIo): Promise<string> {
   const { promptNewPassword, readPasswordLine } = await import('../read-password.js');
   // --password-stdin on a terminal would echo what is typed: ask without echo instead.
-  return fromStdin && !process.stdin.isTTY ? readPasswordLine() : promptNewPassword();
+  return fromStdin && !io.stdin.isTTY ? readPasswordLine(io.stdin) : promptNewPassword(io);
 }
 
 /**
@@ -179,16 +180,17 @@ async function setPassword(
   email: string,
   configFile: string | undefined,
   fromStdin: boolean,
+  io: CliIo,
 ): Promise<number> {
   const { loadCliContext, withServices } = await import('../context.js');
   const { canonicalEmail } = await import('../../users/normalize.js');
-  const context = loadCliContext(configFile);
+  const context = loadCliContext(configFile, io);
   const address = canonicalEmail(email);
   await withServices(context, async (services) => {
     // Looked up first: no one is asked for a password for an account that does not exist.
     const row = await services.usersRepo.findByEmail(address);
     if (!row) throw new CliError('no user with this email', 1);
-    const password = await readNewPassword(fromStdin);
+    const password = await readNewPassword(fromStdin, io);
     try {
       await services.users.setPassword(
         row.id,
@@ -204,21 +206,21 @@ async function setPassword(
       throw error;
     }
   });
-  process.stdout.write(`password set for ${address}; every session of the user has ended\n`);
+  io.stdout.write(`password set for ${address}; every session of the user has ended\n`);
   return 0;
 }
 
 /** `user mfa-reset`: MFA off for the user with this email; exit 1 when there is no such user. */
-async function mfaReset(email: string, configFile: string | undefined): Promise<number> {
+async function mfaReset(email: string, configFile: string | undefined, io: CliIo): Promise<number> {
   const { loadCliContext, withServices } = await import('../context.js');
   const { canonicalEmail } = await import('../../users/normalize.js');
-  const context = loadCliContext(configFile);
+  const context = loadCliContext(configFile, io);
   const wasOn = await withServices(context, async (services) => {
     const row = await services.usersRepo.findByEmail(canonicalEmail(email));
     if (!row) throw new CliError('no user with this email', 1);
     return services.mfa.reset(row.id, { actorId: null, userAgent: 'bulwark-cli' });
   });
-  process.stdout.write(
+  io.stdout.write(
     wasOn
       ? `MFA turned off for ${canonicalEmail(email)}\n`
       : `MFA was not on for ${canonicalEmail(email)}\n`,
