@@ -176,22 +176,28 @@ describe('throttle accounting of the two-step MFA login', () => {
     }
   });
 
-  it('wrong codes confirming an enrolment count on the same limit: a stolen token cannot guess on', async () => {
+  /** An app allowing 3 wrong codes per account, and a user whose enrolment has started. */
+  async function pendingEnrolment() {
     const app = await buildTestApp(
       { rateLimit: { login: { mfaFailures: 3 } } },
       { now: () => clock },
     );
+    const user = await registerAndLogin(app.app);
+    const setup = await postMfa(app.app, '/totp/setup', user.accessToken, {
+      password: STRONG_PASSWORD,
+    });
+    expect(setup.statusCode, setup.body).toBe(200);
+    const { secret } = setup.json<{ secret: string }>();
+    const confirm = (mfaCode: string) =>
+      postMfa(app.app, '/totp/confirm', user.accessToken, { mfaCode });
+    return { app: app.app, user, secret, confirm };
+  }
+
+  it('wrong codes confirming an enrolment count on the same limit: a stolen token cannot guess on', async () => {
+    // The owner started the enrolment; whoever holds the access token tries codes.
+    const { app, user, secret, confirm } = await pendingEnrolment();
     try {
-      const user = await registerAndLogin(app.app);
-      // The owner starts an enrolment; whoever holds the access token tries codes.
-      const setup = await postMfa(app.app, '/totp/setup', user.accessToken, {
-        password: STRONG_PASSWORD,
-      });
-      expect(setup.statusCode, setup.body).toBe(200);
-      const { secret } = setup.json<{ secret: string }>();
-      const events = captureEvents(app.app);
-      const confirm = (mfaCode: string) =>
-        postMfa(app.app, '/totp/confirm', user.accessToken, { mfaCode });
+      const events = captureEvents(app);
       for (let i = 0; i < 3; i++) {
         expectProblem(await confirm(wrongCode(secret)), 401, 'invalid_otp');
       }
@@ -203,42 +209,30 @@ describe('throttle accounting of the two-step MFA login', () => {
         target: { type: 'user', id: user.id },
         details: { scope: 'account_mfa' },
       });
-      const status = await app.app.inject({
+      const status = await app.inject({
         method: 'GET',
         url: '/api/v1/auth/mfa',
         headers: bearer(user.accessToken),
       });
       expect(status.json()).toMatchObject({ enabled: false });
     } finally {
-      await app.app.close();
+      await app.close();
     }
   });
 
   it('a right confirmation code clears the wrong ones before it', async () => {
-    const app = await buildTestApp(
-      { rateLimit: { login: { mfaFailures: 3 } } },
-      { now: () => clock },
-    );
+    const { app, user, secret, confirm } = await pendingEnrolment();
     try {
-      const user = await registerAndLogin(app.app);
-      const setup = await postMfa(app.app, '/totp/setup', user.accessToken, {
-        password: STRONG_PASSWORD,
-      });
-      const { secret } = setup.json<{ secret: string }>();
       for (let i = 0; i < 2; i++) {
-        const res = await postMfa(app.app, '/totp/confirm', user.accessToken, {
-          mfaCode: wrongCode(secret),
-        });
-        expectProblem(res, 401, 'invalid_otp');
+        expectProblem(await confirm(wrongCode(secret)), 401, 'invalid_otp');
       }
-      const ok = await postMfa(app.app, '/totp/confirm', user.accessToken, {
-        mfaCode: totpCode(secret, clock),
-      });
+      const ok = await confirm(totpCode(secret, clock));
       expect(ok.statusCode, ok.body).toBe(200);
       clock += STEP_MS;
-      // Three more wrong codes at sign-in are needed to reach the limit, not one.
+      // Had the two wrong codes stayed counted, one more at sign-in would reach the limit and
+      // the right code after it would wait.
       const from = (mfaCode: string) =>
-        app.app.inject({
+        app.inject({
           method: 'POST',
           url: '/api/v1/auth/login',
           payload: { email: user.email, password: STRONG_PASSWORD, mfaCode },
@@ -246,7 +240,7 @@ describe('throttle accounting of the two-step MFA login', () => {
       expectProblem(await from(wrongCode(secret)), 401, 'invalid_otp');
       expect((await from(totpCode(secret, clock))).statusCode).toBe(200);
     } finally {
-      await app.app.close();
+      await app.close();
     }
   });
 
