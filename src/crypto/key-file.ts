@@ -149,7 +149,7 @@ export function rotateKeyFile(given: string, expected?: Keyring): RotatedKeyFile
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
       throw new KeyringError(
-        `${lock} exists: another rotation is running, or one was interrupted. If none is running, delete ${lock} and retry`,
+        `${lock} exists: another rotation is running, or one was interrupted. If none is running, delete ${lock} and any ${join(dirname(path), `.${basename(path)}.*.tmp`)} left by it (an interrupted write: it holds every key version), and retry`,
       );
     }
     throw error;
