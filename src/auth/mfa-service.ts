@@ -156,8 +156,7 @@ export class MfaService {
         'No authenticator setup is in progress (or it expired after 10 minutes). Start one with POST /api/v1/auth/mfa/totp/setup.',
       );
     }
-    const user = await this.deps.users.findById(auth.userId);
-    if (!user) throw new AppError('not_found', 'No user with this id.');
+    const user = await this.user(auth.userId);
     // Counted like a sign-in's code, on the account's wrong-code limit: a stolen access token
     // must not buy unlimited guesses at an enrolment its owner started (success would turn MFA
     // on with the owner's authenticator and hand the recovery codes to the thief).

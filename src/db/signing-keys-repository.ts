@@ -24,20 +24,6 @@ export class SigningKeysRepository {
       .executeTakeFirst();
   }
 
-  /**
-   * Keys that sign at `now` or will later (not retired, or retired after `now`), newest first:
-   * usually one, two while a rotation's next key waits for its signing time.
-   */
-  async signers(now: number): Promise<SigningKeyRow[]> {
-    return this.db
-      .selectFrom('signing_keys')
-      .selectAll()
-      .where((eb) => eb.or([eb('retired_at', 'is', null), eb('retired_at', '>', now)]))
-      .orderBy('created_at', 'desc')
-      .orderBy('id', 'desc')
-      .execute();
-  }
-
   /** Keys that still verify at `now` (the JWKS), newest first. */
   async listVerifiable(now: number): Promise<SigningKeyRow[]> {
     return this.db

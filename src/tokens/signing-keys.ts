@@ -66,6 +66,19 @@ export interface VerificationKey {
   readonly expiresAt: number | null;
 }
 
+/**
+ * Of `rows` (newest first, as the repository lists them), the key signing at `now` (`due`) and,
+ * in `rows`, it with those still to come: not retired by `now`. An older one never signs again.
+ */
+function signingRows(
+  rows: SigningKeyRow[],
+  now: number,
+): { due: SigningKeyRow | undefined; rows: SigningKeyRow[] } {
+  const signing = rows.filter((row) => row.retired_at === null || row.retired_at > now);
+  const due = signing.find((row) => row.created_at <= now);
+  return { due, rows: signing.filter((row) => row === due || row.created_at > now) };
+}
+
 function aad(kid: string) {
   return fieldContext(ENCRYPTED_COLUMNS.signingKeysPrivateKey, kid);
 }
@@ -268,8 +281,7 @@ export class SigningKeyStore {
   ): Promise<{ kid: string; retired: string | undefined; signsFrom: number; revoked: string[] }> {
     const now = this.now();
     const immediate = options.immediate === true || options.revokeOthers === true;
-    const signing = (await this.repo.signers(now)).filter((row) => row.created_at <= now);
-    const previous = signing[0];
+    const previous = signingRows(await this.repo.listVerifiable(now), now).due;
     const latest = await this.repo.current();
     // Ordered after the key it replaces even when the clock says otherwise (another instance's
     // clock, the same millisecond), or the replaced key would stay the current one. An immediate
@@ -332,13 +344,12 @@ export class SigningKeyStore {
     }
     // The signing keys from the same read as the verifying ones (every key that signs, now or
     // later, still verifies): read apart, a rotation stored between the two reads made this
-    // instance sign with a key missing from its own JWKS and verification. Of those, the key
-    // signing now and those still to come; an older one never signs again.
-    const signing = rows.filter((row) => row.retired_at === null || row.retired_at > now);
-    const due = signing.find((row) => row.created_at <= now);
-    const signers = signing
-      .filter((row) => row === due || row.created_at > now)
-      .map((row) => ({ key: this.loadPrivate(row), from: row.created_at, until: row.retired_at }));
+    // instance sign with a key missing from its own JWKS and verification.
+    const signers = signingRows(rows, now).rows.map((row) => ({
+      key: this.loadPrivate(row),
+      from: row.created_at,
+      until: row.retired_at,
+    }));
     this.verification = verification;
     this.signers = signers;
   }
