@@ -293,15 +293,17 @@ describe('signing in with MFA on', () => {
   });
 
   it('stores recovery codes keyed, not as bare SHA-256 hashes a database copy could be searched for', async () => {
+    const storedHashes = async (userId: string) =>
+      (
+        await t.app.services.db.kysely
+          .selectFrom('recovery_codes')
+          .select('code_hash')
+          .where('user_id', '=', userId)
+          .execute()
+      ).map((row) => row.code_hash);
     const user = await registerAndLogin(t.app);
     const { recoveryCodes } = await enrol(user);
-    const stored = (
-      await t.app.services.db.kysely
-        .selectFrom('recovery_codes')
-        .select('code_hash')
-        .where('user_id', '=', user.id)
-        .execute()
-    ).map((row) => row.code_hash);
+    const stored = await storedHashes(user.id);
     expect(stored).toHaveLength(10);
     for (const code of recoveryCodes) {
       expect(stored).not.toContain(sha256Hex(code.replaceAll('-', '')));
@@ -312,13 +314,7 @@ describe('signing in with MFA on', () => {
       mfaCode: recoveryCodes[0],
     });
     expect(fresh.statusCode, fresh.body).toBe(200);
-    const renewed = (
-      await t.app.services.db.kysely
-        .selectFrom('recovery_codes')
-        .select('code_hash')
-        .where('user_id', '=', user.id)
-        .execute()
-    ).map((row) => row.code_hash);
+    const renewed = await storedHashes(user.id);
     for (const code of fresh.json<{ recoveryCodes: string[] }>().recoveryCodes) {
       expect(renewed).not.toContain(sha256Hex(code.replaceAll('-', '')));
     }

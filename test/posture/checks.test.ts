@@ -477,15 +477,16 @@ describe('configuration checks', () => {
       status: 'pass',
       reason: expect.stringContaining('bulwark user set-password'),
     });
+    const smtpEmail = {
+      smtpUrl: 'smtps://u:p@smtp.example.com:465',
+      from: 'Example <no-reply@example.com>',
+      passwordResetUrl: 'https://app.example.com/reset',
+      verifyEmailUrl: 'https://app.example.com/verify',
+    };
     const smtp = of(
       findings({
         ...PROD,
-        email: {
-          smtpUrl: 'smtps://u:p@smtp.example.com:465',
-          from: 'Example <no-reply@example.com>',
-          passwordResetUrl: 'https://app.example.com/reset',
-          verifyEmailUrl: 'https://app.example.com/verify',
-        },
+        email: smtpEmail,
       }),
       'auth.account-recovery',
     );
@@ -496,13 +497,7 @@ describe('configuration checks', () => {
     const withChange = of(
       findings({
         ...PROD,
-        email: {
-          smtpUrl: 'smtps://u:p@smtp.example.com:465',
-          from: 'Example <no-reply@example.com>',
-          passwordResetUrl: 'https://app.example.com/reset',
-          verifyEmailUrl: 'https://app.example.com/verify',
-          changeEmailUrl: 'https://app.example.com/change-email',
-        },
+        email: { ...smtpEmail, changeEmailUrl: 'https://app.example.com/change-email' },
       }),
       'auth.account-recovery',
     );
