@@ -83,21 +83,19 @@ describe('a provider sign-in of an account with MFA on', () => {
 
   it('takes a recovery code, and a code already used is refused', async () => {
     const { user, secret } = await linkedWithMfa(f, 'mfa-linked-2');
+    // Kept, not computed again: the sign-in below runs on the real clock and may cross into
+    // the next 30-second step, whose code would be a fresh one.
+    const used = totpCode(secret, now());
     const login = await f.app.inject({
       method: 'POST',
       url: '/api/v1/auth/login',
-      payload: { email: user.email, password: STRONG_PASSWORD, mfaCode: totpCode(secret, now()) },
+      payload: { email: user.email, password: STRONG_PASSWORD, mfaCode: used },
     });
     expect(login.statusCode).toBe(200);
 
     const handoff = await signInToHandoff(f, 'mfa-linked-2');
     // The code the password login just used.
-    const replayed = await exchange(
-      f,
-      handoff.code,
-      handoff.browserSecret,
-      totpCode(secret, now()),
-    );
+    const replayed = await exchange(f, handoff.code, handoff.browserSecret, used);
     expect(replayed.json()).toMatchObject({ status: 401, code: 'invalid_otp' });
     expect(events(f, 'login.failed').at(-1)!.details).toEqual({ reason: 'mfa_code_replayed' });
 
