@@ -16,7 +16,7 @@ import {
 } from './crypto/index.js';
 import { AuditLog } from './audit/audit-log.js';
 import { AuditSink } from './audit/audit-sink.js';
-import { WebhookSink } from './audit/webhook-sink.js';
+import { webhookDrainMs, webhookSinkFromConfig, type WebhookSink } from './audit/webhook-sink.js';
 import {
   AuditEventsRepository,
   createDatabase,
@@ -206,7 +206,7 @@ export async function createServices(config: Config, options: ServicesOptions): 
     });
     startedAuditSink = auditSink;
     events.addSink(auditSink);
-    const webhook = createWebhook(config, logger, metrics);
+    const webhook = webhookSinkFromConfig(config, logger, metrics);
     startedWebhook = webhook;
     if (webhook) events.addSink(webhook);
     // Recorded at every start, so the audit log shows when the posture was weakened.
@@ -391,12 +391,14 @@ export async function createServices(config: Config, options: ServicesOptions): 
       oidc,
       housekeeping,
       async close() {
-        // Events still queued are written before the database closes; webhooks are abandoned
-        // rather than holding shutdown through their retries (they are in the log and the table).
+        // Events still queued are written before the database closes. Webhook deliveries get a
+        // bounded time to finish (a CLI command's event would otherwise never be sent), then are
+        // abandoned rather than holding shutdown through their retries (they are in the log and
+        // the table).
         signingKeys?.close();
         await housekeeping.close();
         await accountEmail?.close();
-        await webhook?.close();
+        await webhook?.close({ drainMs: webhookDrainMs(config) });
         await auditSink.flush();
         await store?.close();
         await db.close();
@@ -407,29 +409,12 @@ export async function createServices(config: Config, options: ServicesOptions): 
     // are written while the database is still open, or they would be lost from the table.
     signingKeys?.close();
     await startedAccountEmail?.close();
-    await startedWebhook?.close();
+    await startedWebhook?.close({ drainMs: webhookDrainMs(config) });
     await startedAuditSink?.flush();
     await store?.close();
     await db.close();
     throw error;
   }
-}
-
-function createWebhook(config: Config, logger: Logger, metrics: Metrics): WebhookSink | undefined {
-  const w = config.audit.webhook;
-  // The config rules refuse a url without a secret; the check here keeps the types honest.
-  if (w.url === undefined || w.secret === undefined) return undefined;
-  return new WebhookSink({
-    url: w.url,
-    secret: w.secret,
-    events: w.events,
-    queueSize: w.queueSize,
-    maxAttempts: w.maxAttempts,
-    initialBackoffMs: w.initialBackoffMs,
-    timeoutMs: w.timeoutMs,
-    logger,
-    metrics,
-  });
 }
 
 /** The account e-mails when email.smtpUrl or email.outboxDir is set (the config rules ask for a link too). */

@@ -38,6 +38,8 @@ export interface PruneResult {
   pruned: number;
   /** The checkpoint now anchoring the chain (seq 0 when nothing was ever pruned). */
   checkpointSeq: number;
+  /** The `audit.pruned` event appended to the chain, when anything was pruned (for the webhook). */
+  event?: RecordedSecurityEvent;
 }
 
 /** Verification reads the chain in pages of this many rows, so memory stays flat. */
@@ -206,15 +208,14 @@ export class AuditLog {
         rows_pruned: pruned,
       });
       const attestation: PruneAttestation = { checkpointSeq: last, checkpointHash: anchor.hash };
-      await appendLinks(repo, [
-        rowContent({
-          type: 'audit.pruned',
-          outcome: 'success',
-          time: now,
-          details: { ...attestation, rowsPruned: pruned, before },
-        }),
-      ]);
-      return { pruned, checkpointSeq: last };
+      const event: RecordedSecurityEvent = {
+        type: 'audit.pruned',
+        outcome: 'success',
+        time: now,
+        details: { ...attestation, rowsPruned: pruned, before },
+      };
+      await appendLinks(repo, [rowContent(event)]);
+      return { pruned, checkpointSeq: last, event };
     });
   }
 }

@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from 'pino';
+import type { Config } from '../config/index.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type {
   RecordedSecurityEvent,
@@ -51,8 +52,13 @@ export class WebhookSink implements SecurityEventSink {
   private readonly queue: RecordedSecurityEvent[] = [];
   private readonly wanted: ReadonlySet<string>;
   private running: Promise<void> | undefined;
+  /** An event has left the queue and is not yet delivered or given up. */
+  private sending = false;
   private closed = false;
+  /** Aborts requests in progress (close). */
   private readonly stop = new AbortController();
+  /** Cuts the backoff waits short (close, both while draining and at the end). */
+  private readonly hurry = new AbortController();
 
   constructor(private readonly options: WebhookSinkOptions) {
     this.wanted = new Set(options.events);
@@ -74,12 +80,30 @@ export class WebhookSink implements SecurityEventSink {
     while (this.running) await this.running;
   }
 
-  /** Stops delivering: pending events are abandoned (they are in the log and the audit table). */
-  async close(): Promise<void> {
+  /**
+   * Stops delivering. With `drainMs`, the events already waiting (and the one being sent) get up
+   * to that long to be delivered first: a one-shot CLI command that emitted an event, or a service
+   * shutting down, would otherwise drop it unsent. Their remaining attempts go on without the
+   * backoff waits, so a failing endpoint does not hold the close for long. What is still pending
+   * then is abandoned (it is in the log and the audit table), with a warning that counts it.
+   */
+  async close(options: { drainMs?: number } = {}): Promise<void> {
+    if (this.closed) return;
+    const drainMs = options.drainMs ?? 0;
+    if (drainMs > 0 && this.running) {
+      this.hurry.abort();
+      const deadline = new AbortController();
+      await Promise.race([
+        this.idle(),
+        delay(drainMs, undefined, { signal: deadline.signal }).catch(() => undefined),
+      ]);
+      deadline.abort();
+    }
     this.closed = true;
-    const abandoned = this.queue.splice(0).length;
+    const abandoned = this.queue.splice(0).length + (this.sending ? 1 : 0);
     if (abandoned > 0)
       this.options.logger.warn({ abandoned }, 'webhook stopped with events pending');
+    this.hurry.abort();
     this.stop.abort();
     await this.running?.catch(() => undefined);
   }
@@ -88,7 +112,12 @@ export class WebhookSink implements SecurityEventSink {
     await Promise.resolve();
     while (!this.closed && this.queue.length > 0) {
       const event = this.queue.shift()!;
-      await this.deliver(event);
+      this.sending = true;
+      try {
+        await this.deliver(event);
+      } finally {
+        this.sending = false;
+      }
     }
   }
 
@@ -148,8 +177,38 @@ export class WebhookSink implements SecurityEventSink {
     }
   }
 
-  /** Waits `ms`, or less when close() stops the retries. */
+  /** Waits `ms`, or less (not at all) once close() has begun. */
   private async sleep(ms: number): Promise<void> {
-    await delay(ms, undefined, { signal: this.stop.signal }).catch(() => undefined);
+    await delay(ms, undefined, { signal: this.hurry.signal }).catch(() => undefined);
   }
+}
+
+/**
+ * How long closing waits for webhook deliveries in progress: one attempt's timeout, and at most
+ * half the shutdown timeout, so in-flight requests and the rest of the shutdown keep the other half.
+ */
+export function webhookDrainMs(config: Config): number {
+  return Math.min(config.audit.webhook.timeoutMs, Math.floor(config.server.shutdownTimeoutMs / 2));
+}
+
+/** The sink `audit.webhook` configures, or undefined when no URL is set. */
+export function webhookSinkFromConfig(
+  config: Config,
+  logger: Pick<Logger, 'warn' | 'error'>,
+  metrics: Metrics,
+): WebhookSink | undefined {
+  const w = config.audit.webhook;
+  // The config rules refuse a url without a secret; the check here keeps the types honest.
+  if (w.url === undefined || w.secret === undefined) return undefined;
+  return new WebhookSink({
+    url: w.url,
+    secret: w.secret,
+    events: w.events,
+    queueSize: w.queueSize,
+    maxAttempts: w.maxAttempts,
+    initialBackoffMs: w.initialBackoffMs,
+    timeoutMs: w.timeoutMs,
+    logger,
+    metrics,
+  });
 }

@@ -224,7 +224,8 @@ describe('AuditLog', () => {
   it('records each prune in the chain as audit.pruned, naming its checkpoint', async () => {
     const { t, log } = await fresh();
     await log.append([event({ time: 1_000 }), event({ time: 2_000 }), event({ time: 9_000 })]);
-    await expect(log.prune(5_000, 10_000)).resolves.toEqual({ pruned: 2, checkpointSeq: 2 });
+    const result = await log.prune(5_000, 10_000);
+    expect(result).toMatchObject({ pruned: 2, checkpointSeq: 2 });
     const stored = await rows(t);
     expect(stored.map((r) => [Number(r.seq), r.type])).toEqual([
       [3, 'login.failed'],
@@ -238,6 +239,13 @@ describe('AuditLog', () => {
       rowsPruned: 2,
     });
     expect(Number(stored[1]!.time)).toBe(10_000);
+    // The event it returns (for the webhook) is the one in the chain.
+    expect(result.event).toEqual({
+      type: 'audit.pruned',
+      outcome: 'success',
+      time: 10_000,
+      details: JSON.parse(stored[1]!.details) as unknown,
+    });
     await expect(log.verify()).resolves.toEqual({ ok: true, checked: 2, fromSeq: 2, headSeq: 4 });
     // The link must name this checkpoint: one that names another does not vouch for it.
     await t.db.kysely
@@ -273,7 +281,7 @@ describe('AuditLog', () => {
     const old = 1_000;
     await log.append([event({ time: old }), event({ time: old + 1 }), event({ time: old + 2 })]);
     await log.append([event({ time: 5_000 }), event({ time: 6_000 })]);
-    await expect(log.prune(5_000, 10_000)).resolves.toEqual({ pruned: 3, checkpointSeq: 3 });
+    await expect(log.prune(5_000, 10_000)).resolves.toMatchObject({ pruned: 3, checkpointSeq: 3 });
     // Seq 6 is the prune's own audit.pruned link.
     expect((await rows(t)).map((r) => Number(r.seq))).toEqual([4, 5, 6]);
     await expect(log.verify()).resolves.toEqual({ ok: true, checked: 3, fromSeq: 3, headSeq: 6 });
@@ -282,7 +290,10 @@ describe('AuditLog', () => {
     await log.append([event({ time: 7_000 })]);
     await expect(log.verify()).resolves.toMatchObject({ ok: true, checked: 4, headSeq: 7 });
     // Pruning everything leaves a chain of the one link that records it, after the checkpoint.
-    await expect(log.prune(100_000, 100_000)).resolves.toEqual({ pruned: 4, checkpointSeq: 7 });
+    await expect(log.prune(100_000, 100_000)).resolves.toMatchObject({
+      pruned: 4,
+      checkpointSeq: 7,
+    });
     await expect(log.verify()).resolves.toEqual({ ok: true, checked: 1, fromSeq: 7, headSeq: 8 });
     // Deleting the row after a checkpoint is still caught.
     await log.append([event({ time: 200_000 }), event({ time: 200_001 })]);

@@ -1,6 +1,4 @@
 import { createHmac } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -12,42 +10,9 @@ import { Metrics } from '../../src/metrics/metrics.js';
 import type { RecordedSecurityEvent } from '../../src/security-events.js';
 import { buildTestApp } from '../helpers/app.js';
 import { registerAndLogin } from '../helpers/identity.js';
+import { HANG, WebhookReceiver as Receiver } from '../helpers/webhook-receiver.js';
 
 const SECRET = 'webhook-test-secret-0123456789abcdef';
-
-interface Received {
-  headers: IncomingMessage['headers'];
-  body: string;
-}
-
-/** A real HTTP receiver on loopback that answers with the statuses it is told, in order. */
-class Receiver {
-  readonly received: Received[] = [];
-  private readonly server: Server;
-  url = '';
-
-  constructor(private readonly statuses: number[] = []) {
-    this.server = createServer((request, response) => {
-      let body = '';
-      request.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
-      request.on('end', () => {
-        this.received.push({ headers: request.headers, body });
-        response.writeHead(this.statuses.shift() ?? 204).end();
-      });
-    });
-  }
-
-  async start(): Promise<this> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/hook`;
-    return this;
-  }
-
-  stop(): Promise<void> {
-    this.server.closeAllConnections();
-    return new Promise((resolve) => this.server.close(() => resolve()));
-  }
-}
 
 const receivers: Receiver[] = [];
 const sinks: WebhookSink[] = [];
@@ -56,8 +21,8 @@ afterEach(async () => {
   for (const r of receivers.splice(0)) await r.stop();
 });
 
-async function receiver(statuses: number[] = []): Promise<Receiver> {
-  const r = await new Receiver(statuses).start();
+async function receiver(statuses: number[] = [], answerAfterMs = 0): Promise<Receiver> {
+  const r = await new Receiver(statuses, answerAfterMs).start();
   receivers.push(r);
   return r;
 }
@@ -82,6 +47,14 @@ function sink(options: Partial<WebhookSinkOptions> & { url: string }) {
   });
   sinks.push(s);
   return { sink: s, metrics, lines };
+}
+
+/** Waits (on the event loop, a few ms at a time) until `done` holds; fails after 10 s. */
+async function until(done: () => boolean): Promise<void> {
+  for (let waited = 0; !done(); waited += 5) {
+    if (waited > 10_000) throw new Error('condition not reached in 10 s');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
 }
 
 function event(
@@ -191,6 +164,72 @@ describe('WebhookSink', () => {
     expect([...new Set(delivered)]).toEqual(['s-4', 's-5']);
   });
 
+  it('closing with a drain delivers what is still waiting first', async () => {
+    const r = await receiver([], 100);
+    const { sink: s, metrics, lines } = sink({ url: r.url });
+    s.record(event('refresh.reused', 1));
+    s.record(event('refresh.reused', 2));
+    await s.close({ drainMs: 10_000 });
+    expect(
+      r.received.map(
+        (x) => (JSON.parse(x.body) as { event: RecordedSecurityEvent }).event.target?.id,
+      ),
+    ).toEqual(['s-1', 's-2']);
+    expect(await counter(metrics, 'webhookDeliveries')).toEqual({ delivered: 2 });
+    expect(lines).toEqual([]);
+    // Closed: later events are not taken.
+    s.record(event('refresh.reused', 3));
+    await s.idle();
+    expect(r.received).toHaveLength(2);
+  });
+
+  it('a drain makes the remaining attempts without their backoff waits', async () => {
+    const r = await receiver([500, 500, 500]);
+    const {
+      sink: s,
+      metrics,
+      lines,
+    } = sink({
+      url: r.url,
+      maxAttempts: 3,
+      initialBackoffMs: 60_000,
+    });
+    s.record(event());
+    await until(() => r.received.length === 1);
+    // Without the drain's hurry the next attempt would wait a minute (and the test time out).
+    await s.close({ drainMs: 30_000 });
+    expect(r.received).toHaveLength(3);
+    expect(await counter(metrics, 'webhookDeliveries')).toEqual({ failed: 1 });
+    expect(lines.map((l) => l.msg)).toEqual([
+      'webhook delivery failed after every attempt; giving up on this event',
+    ]);
+  });
+
+  it('a drain is bounded: an endpoint that never answers is abandoned, and counted', async () => {
+    const r = await receiver([HANG]);
+    const { sink: s, metrics, lines } = sink({ url: r.url, timeoutMs: 60_000 });
+    s.record(event('refresh.reused', 1));
+    s.record(event('refresh.reused', 2));
+    await until(() => r.received.length === 1);
+    await s.close({ drainMs: 50 });
+    // The event in flight counts as abandoned too: nothing was delivered.
+    expect(lines).toEqual([
+      expect.objectContaining({ abandoned: 2, msg: 'webhook stopped with events pending' }),
+    ]);
+    expect(await counter(metrics, 'webhookDeliveries')).toEqual({});
+  });
+
+  it('closing without a drain abandons at once, the event in flight included', async () => {
+    const r = await receiver([HANG]);
+    const { sink: s, lines } = sink({ url: r.url, timeoutMs: 60_000 });
+    s.record(event());
+    await until(() => r.received.length === 1);
+    await s.close();
+    expect(lines).toEqual([
+      expect.objectContaining({ abandoned: 1, msg: 'webhook stopped with events pending' }),
+    ]);
+  });
+
   it('never blocks or fails requests while the endpoint is failing', async () => {
     const r = await receiver(Array(100).fill(500) as number[]);
     const t = await buildTestApp({
@@ -215,7 +254,7 @@ describe('WebhookSink', () => {
       expect(r.received.length).toBeGreaterThanOrEqual(1);
       expect(JSON.parse(r.received[0]!.body)).toMatchObject({ event: { type: 'login.succeeded' } });
     } finally {
-      // Closing abandons the pending retries rather than waiting for them.
+      // Closing makes the last attempts at once rather than waiting out the 10 s backoff.
       const closing = Date.now();
       await t.app.close();
       expect(Date.now() - closing).toBeLessThan(5_000);

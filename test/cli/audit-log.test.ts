@@ -12,6 +12,7 @@ import {
 import type { RecordedSecurityEvent } from '../../src/security-events.js';
 import { runCli } from '../helpers/cli.js';
 import { BIN, runNode } from '../helpers/process.js';
+import { WebhookReceiver } from '../helpers/webhook-receiver.js';
 
 // Runs the CLI's main in this process (runCli) against a SQLite file prepared here; the help
 // test runs the built CLI (npm test builds first).
@@ -91,6 +92,50 @@ describe('bulwark audit-log', () => {
     expect(verify.code).toBe(0);
     // The two kept events and the prune's own audit.pruned link.
     expect(verify.stdout).toContain('3 events verified (seq 3..5)');
+  });
+
+  it('prune: sends its audit.pruned event to the webhook, when chosen there', async () => {
+    const receiver = await new WebhookReceiver().start();
+    try {
+      const now = Date.now();
+      const { path, db } = await prepared([now - 90 * DAY, now - 85 * DAY, now - DAY]);
+      const env = {
+        BULWARK_DATABASE_SQLITE_PATH: path,
+        BULWARK_AUDIT_WEBHOOK_URL: receiver.url,
+        BULWARK_AUDIT_WEBHOOK_SECRET: 'audit-cli-webhook-secret-0123456789',
+      };
+      // Not chosen (the default list): nothing is sent.
+      const first = await runCli(['audit-log', 'prune', '--older-than-days', '88'], { env });
+      expect(first.stdout).toContain('pruned 1 audit events');
+      expect(receiver.received).toEqual([]);
+
+      const res = await runCli(['audit-log', 'prune', '--older-than-days', '30'], {
+        env: { ...env, BULWARK_AUDIT_WEBHOOK_EVENTS: 'audit.pruned,keys.rotated' },
+      });
+      expect(res.stderr).toBe('');
+      expect(res.code).toBe(0);
+      const [link] = await db.kysely
+        .selectFrom('audit_events')
+        .selectAll()
+        .where('type', '=', 'audit.pruned')
+        .orderBy('seq', 'desc')
+        .limit(1)
+        .execute();
+      // Sent before the command returned, and exactly what the chain holds.
+      expect(receiver.received.map((r) => JSON.parse(r.body) as unknown)).toEqual([
+        {
+          event: {
+            type: 'audit.pruned',
+            outcome: 'success',
+            time: Number(link!.time),
+            details: JSON.parse(link!.details) as unknown,
+          },
+        },
+      ]);
+      expect(JSON.parse(link!.details)).toMatchObject({ rowsPruned: 1 });
+    } finally {
+      await receiver.stop();
+    }
   });
 
   it('prune: refuses a broken chain, deleting nothing', async () => {

@@ -14,6 +14,7 @@ import { createTestDb, type TestDb } from '../helpers/db.js';
 import { runCli, type CliRun } from '../helpers/cli.js';
 import { BIN, runNode, type Finished } from '../helpers/process.js';
 import { redisUrl, uniquePrefix } from '../helpers/redis.js';
+import { WebhookReceiver } from '../helpers/webhook-receiver.js';
 
 // These tests run the CLI against a database of their own: a temporary SQLite file, or a fresh
 // PostgreSQL schema when DATABASE_URL is set. Most run its `main` in this process (runCli); the
@@ -527,6 +528,33 @@ describe('bulwark keys rotate', { timeout: SLOW }, () => {
     expect(kids.sort()).toEqual([kid, retired].sort());
     // New tokens are signed with the current key until the new one's time.
     expect(server.services.signingKeys.signingKey().kid).toBe(retired);
+  });
+
+  it('sends keys.rotated to the webhook before the command returns', async () => {
+    const receiver = await new WebhookReceiver().start();
+    try {
+      const res = await bulwark(['keys', 'rotate'], {
+        env: {
+          BULWARK_AUDIT_WEBHOOK_URL: receiver.url,
+          BULWARK_AUDIT_WEBHOOK_SECRET: 'keys-cli-webhook-secret-0123456789ab',
+        },
+      });
+      expect(res.stderr).toBe('');
+      expect(res.code).toBe(0);
+      const { 'new kid': kid } = fields(res.stdout);
+      // keys.rotated is one of the webhook's default events.
+      expect(receiver.received.map((r) => JSON.parse(r.body) as unknown)).toEqual([
+        {
+          event: expect.objectContaining({
+            type: 'keys.rotated',
+            outcome: 'success',
+            target: { type: 'signing_key', id: kid },
+          }) as unknown,
+        },
+      ]);
+    } finally {
+      await receiver.stop();
+    }
   });
 
   it('--now: the new key signs at once', async () => {

@@ -1,5 +1,7 @@
 import type { VerifyResult } from '../../audit/audit-log.js';
+import type { RecordedSecurityEvent } from '../../security-events.js';
 import { CliUsageError, parseCommandArgs, type Command } from '../args.js';
+import type { CliContext } from '../context.js';
 
 const DAY_MS = 86_400_000;
 
@@ -80,10 +82,13 @@ export const auditLog: Command = {
         const now = Date.now();
         const before = now - days * DAY_MS;
         try {
-          const { pruned, checkpointSeq } = await log.prune(before, now);
+          const { pruned, checkpointSeq, event } = await log.prune(before, now);
           io.stdout.write(
             `pruned ${pruned} audit events older than ${new Date(before).toISOString()}; the chain now starts after seq ${checkpointSeq}\n`,
           );
+          // The service's own events reach the webhook through its sinks; this one is written
+          // straight into the chain, so it is sent here (when the webhook wants it).
+          if (event) await sendToWebhook(context, event);
           return 0;
         } catch (error) {
           if (error instanceof AuditChainBrokenError) {
@@ -97,3 +102,13 @@ export const auditLog: Command = {
     );
   },
 };
+
+/** Sends one event to `audit.webhook` if configured, waiting a bounded time for its delivery. */
+async function sendToWebhook(context: CliContext, event: RecordedSecurityEvent): Promise<void> {
+  const { webhookDrainMs, webhookSinkFromConfig } = await import('../../audit/webhook-sink.js');
+  const { Metrics } = await import('../../metrics/metrics.js');
+  const sink = webhookSinkFromConfig(context.config, context.logger, new Metrics());
+  if (sink === undefined) return;
+  sink.record(event);
+  await sink.close({ drainMs: webhookDrainMs(context.config) });
+}
