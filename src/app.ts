@@ -50,6 +50,7 @@ import { auditRoutes } from './audit/routes.js';
 import { httpMetrics } from './metrics/http-metrics.js';
 import { Metrics } from './metrics/metrics.js';
 import { metricsRoute } from './metrics/metrics-route.js';
+import { eventLoopTurn, startCheckpoint } from './start-checkpoint.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -105,7 +106,7 @@ function isLogger(value: unknown): value is Logger {
  * capability, in the order of SPEC.md's "Shape of the code". Never listens; see server.ts.
  */
 export async function buildApp(config: Config, options: BuildAppOptions = {}): Promise<BulwarkApp> {
-  options.signal?.throwIfAborted();
+  await startCheckpoint(options.signal);
   // Before anything opens a file or a connection: production never starts on a failing check.
   assertProductionPosture(
     config,
@@ -233,6 +234,7 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
   app.decorate('services', services);
   app.addHook('onClose', () => services.close());
   // What follows only registers routes; the services are what a stop must close.
+  if (options.signal) await eventLoopTurn();
   if (options.signal?.aborted) {
     await app.close();
     options.signal.throwIfAborted();

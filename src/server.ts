@@ -7,6 +7,7 @@ import { ConfigError } from './errors.js';
 import { createRedirectServer } from './http/https-redirect.js';
 import { readTlsCredentials, secureContextOptions } from './http/tls.js';
 import { MetricsServer } from './metrics/metrics-server.js';
+import { startCheckpoint } from './start-checkpoint.js';
 
 export interface StartOptions extends BuildAppOptions {
   /** Extra plugins (a team's own routes) registered after Bulwark's. */
@@ -47,7 +48,7 @@ export async function startServer(
     if (redirectServer) await closeHttpServer(redirectServer);
   };
   try {
-    options.signal?.throwIfAborted();
+    await startCheckpoint(options.signal);
     if (config.metrics.port !== undefined) {
       metricsServer = new MetricsServer(
         app.services.metrics,
@@ -75,7 +76,7 @@ export async function startServer(
   let url: string;
   try {
     // The last point to stop at: past it the port is open, and only a graceful close stops it.
-    options.signal?.throwIfAborted();
+    await startCheckpoint(options.signal);
     url = await app.listen({ host: config.server.host, port: config.server.port });
   } catch (error) {
     await closeListeners();

@@ -52,6 +52,7 @@ import { SessionState } from './tokens/session-state.js';
 import { Sessions } from './tokens/sessions.js';
 import { SigningKeyStore } from './tokens/signing-keys.js';
 import { UsersService } from './users/users-service.js';
+import { startCheckpoint } from './start-checkpoint.js';
 
 /** How often each instance re-reads the signing keys (picks up rotations done elsewhere). */
 
@@ -173,6 +174,8 @@ function loadDevKeyFile(path: string): LoadedKeyring {
 export async function createServices(config: Config, options: ServicesOptions): Promise<Services> {
   const { logger } = options;
   const now = options.now ?? Date.now;
+  // Before the development key file is created.
+  await startCheckpoint(options.signal);
   const keyring = loadKeyring(config, logger);
   const oidcProviders = await OidcProviders.load(config.oidc, now);
   const db = await createDatabase({
@@ -189,7 +192,7 @@ export async function createServices(config: Config, options: ServicesOptions): 
   try {
     store = await createSharedStore(config, logger, options.signal);
     // Before the migrations, which are never cut short once begun.
-    options.signal?.throwIfAborted();
+    await startCheckpoint(options.signal);
     if (config.database.migrateOnStart) {
       const { applied } = await migrateToLatest(db);
       if (applied.length > 0) logger.info({ applied }, 'database migrated');

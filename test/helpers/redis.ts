@@ -148,6 +148,9 @@ export async function silentRedis(): Promise<{
   const reached = new Promise<void>((resolve) => (connected = resolve));
   const server = createServer((socket) => {
     sockets.push(socket);
+    // Reads what it is sent (and drops it), as a server that is slow to answer still does: so
+    // a client's FIN is seen and the connection closes, when the client ends it.
+    socket.resume();
     connected();
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -1,8 +1,11 @@
 import { once } from 'node:events';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createConfig } from '../../src/config/index.js';
 import { startServer } from '../../src/server.js';
-import { testConfigInput } from '../helpers/app.js';
+import { TEST_MASTER_KEY, testConfigInput } from '../helpers/app.js';
 import { createTestDb, type TestDb } from '../helpers/db.js';
 import { silentRedis } from '../helpers/redis.js';
 
@@ -45,6 +48,31 @@ describe('startServer with an abort signal (a stop during start-up)', () => {
     } finally {
       silent.release();
     }
+  });
+
+  it('sees a stop that arrives while its steps run without waiting on anything', async () => {
+    // A new SQLite file and a master key from the config: no step before the migrations waits
+    // on I/O, so a signal's handler (run by the event loop) gets no turn unless start-up gives
+    // it one. Node 22 also loads modules without one, so `bulwark serve` migrated, created its
+    // development key and even listened before it noticed a SIGINT sent during start-up.
+    const dir = mkdtempSync(join(tmpdir(), 'bulwark-start-abort-'));
+    const sqlitePath = join(dir, 'fresh.db');
+    const config = createConfig({
+      env: 'test',
+      log: { level: 'silent' },
+      server: { port: 0 },
+      database: { sqlitePath },
+      keys: { masterKey: TEST_MASTER_KEY },
+    });
+    const stop = new AbortController();
+    // As a signal handler runs: from the event loop, after the synchronous work of this turn.
+    setImmediate(() => stop.abort());
+    const failure: unknown = await startServer(config, { signal: stop.signal }).catch(
+      (error: unknown) => error,
+    );
+    expect(failure).toBe(stop.signal.reason);
+    // Stopped at its first step: no database file, let alone tables.
+    expect(existsSync(sqlitePath)).toBe(false);
   });
 
   it('opens nothing when aborted before it starts', async () => {

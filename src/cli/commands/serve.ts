@@ -49,6 +49,9 @@ export const serve: Command = {
       assertProductionPosture(config, files);
       const { runServer } = await import('../../server.js');
       ({ toCliError } = await import('../context.js'));
+      // A signal that came while the modules loaded or the config was read is noted only now.
+      const { eventLoopTurn } = await import('../../start-checkpoint.js');
+      await eventLoopTurn();
       if (early !== undefined) {
         const { loggerFor } = await import('../../app.js');
         loggerFor(config).info({ signal: early }, 'shutting down during start-up');
