@@ -536,6 +536,49 @@ describe('POST /api/v1/auth/email/change and /change/confirm', () => {
     expectProblem(await confirm(user.accessToken, stale), 400, 'invalid_email_change_token');
   });
 
+  it('lets exactly one of two concurrent confirmations with one link through', async () => {
+    // From one session (the confirming session is the one kept; from two, the loser's session
+    // may already have ended by the time it is authenticated: a 401, just as safe).
+    const user = await registerAndLogin(t.app);
+    const newEmail = uniqueEmail('twice');
+    const token = await changeLink(user.accessToken, newEmail);
+    const answers = await Promise.all([
+      confirm(user.accessToken, token),
+      confirm(user.accessToken, token),
+    ]);
+    expect(answers.map((r) => r.statusCode).sort()).toEqual([204, 400]);
+    expectProblem(
+      answers.find((r) => r.statusCode === 400)!,
+      400,
+      'invalid_email_change_token',
+    );
+    expect((await getMe(t.app, user.accessToken)).json()).toMatchObject({ email: newEmail });
+    await settled();
+    expect(mailsTo(user.email, CHANGED_SUBJECT)).toHaveLength(1);
+  });
+
+  it('moves exactly one of two accounts confirming links to one address at once; the other is 409 with its link unspent', async () => {
+    const first = await registerAndLogin(t.app);
+    const second = await registerAndLogin(t.app);
+    const wanted = uniqueEmail('raced');
+    const firstToken = await changeLink(first.accessToken, wanted);
+    const secondToken = await changeLink(second.accessToken, wanted);
+    const answers = await Promise.all([
+      confirm(first.accessToken, firstToken),
+      confirm(second.accessToken, secondToken),
+    ]);
+    expect(answers.map((r) => r.statusCode).sort()).toEqual([204, 409]);
+    const [winner, loser] = answers[0].statusCode === 204 ? [first, second] : [second, first];
+    expectProblem(
+      answers.find((r) => r.statusCode === 409)!,
+      409,
+      'email_taken',
+    );
+    expect((await getMe(t.app, winner.accessToken)).json()).toMatchObject({ email: wanted });
+    expect((await getMe(t.app, loser.accessToken)).json()).toMatchObject({ email: loser.email });
+    expect(await changeTokens(loser.id)).toHaveLength(1);
+  });
+
   it('answers 401 without an access token', async () => {
     expectProblem(
       await requestChange(undefined, uniqueEmail('anon')),
