@@ -304,6 +304,23 @@ describe('POST /api/v1/auth/password/forgot and /reset', () => {
     expect(mailsTo(user.email, /Reset your/)).toHaveLength(before);
   });
 
+  it('keeps a link sent before disabling dead once the account is enabled again', async () => {
+    const admin = await createUserAndLogin(t.app, 'admin');
+    const user = await registerAndLogin(t.app);
+    const token = await resetLink(user.email);
+    for (const disabled of [true, false]) {
+      const res = await t.app.inject({
+        method: 'PATCH',
+        url: `/api/v1/users/${user.id}`,
+        headers: bearer(admin.accessToken),
+        payload: { disabled },
+      });
+      expect(res.statusCode, res.body).toBe(200);
+    }
+    expectProblem(await reset(token), 400, 'invalid_reset_token');
+    expect((await postLogin(t.app, user.email, STRONG_PASSWORD)).statusCode).toBe(200);
+  });
+
   it('sends at most perAccountPerHour e-mails to one account, still answering 202', async () => {
     const events = captureEvents(t.app);
     const user = await registerAndLogin(t.app);

@@ -9,6 +9,7 @@ import { AppError } from '../../src/errors.js';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
 import {
   bearer,
+  createUserAndLogin,
   login,
   registerAndLogin,
   STRONG_PASSWORD,
@@ -577,6 +578,60 @@ describe('POST /api/v1/auth/email/change and /change/confirm', () => {
     expect((await getMe(t.app, winner.accessToken)).json()).toMatchObject({ email: wanted });
     expect((await getMe(t.app, loser.accessToken)).json()).toMatchObject({ email: loser.email });
     expect(await changeTokens(loser.id)).toHaveLength(1);
+  });
+
+  it('lets no pending change outlive a password change or reset (what the notice to the old address advises)', async () => {
+    const user = await registerAndLogin(t.app);
+    const token = await changeLink(user.accessToken, uniqueEmail('hijack'));
+    const changed = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/password',
+      headers: bearer(user.accessToken),
+      payload: { currentPassword: STRONG_PASSWORD, newPassword: 'a brand new passphrase 4711' },
+    });
+    expect(changed.statusCode, changed.body).toBe(204);
+    expectProblem(await confirm(user.accessToken, token), 400, 'invalid_email_change_token');
+    expect(await changeTokens(user.id)).toHaveLength(0);
+
+    // The same after a reset by e-mail.
+    const other = await registerAndLogin(t.app);
+    const pending = await changeLink(other.accessToken, uniqueEmail('hijack'));
+    expect(
+      (
+        await t.app.inject({
+          method: 'POST',
+          url: '/api/v1/auth/password/forgot',
+          payload: { email: other.email },
+        })
+      ).statusCode,
+    ).toBe(202);
+    const reset = await lastLink(other.email, /Reset your/);
+    const done = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/password/reset',
+      payload: { token: reset.token, newPassword: 'a brand new passphrase 4711' },
+    });
+    expect(done.statusCode, done.body).toBe(204);
+    const again = await login(t.app, other.email, 'a brand new passphrase 4711');
+    expectProblem(await confirm(again.accessToken, pending), 400, 'invalid_email_change_token');
+  });
+
+  it('keeps a link dead once its account was disabled, also after it is enabled again', async () => {
+    const admin = await createUserAndLogin(t.app, 'admin');
+    const user = await registerAndLogin(t.app);
+    const token = await changeLink(user.accessToken, uniqueEmail('parked'));
+    for (const disabled of [true, false]) {
+      const res = await t.app.inject({
+        method: 'PATCH',
+        url: `/api/v1/users/${user.id}`,
+        headers: bearer(admin.accessToken),
+        payload: { disabled },
+      });
+      expect(res.statusCode, res.body).toBe(200);
+    }
+    const back = await login(t.app, user.email);
+    expectProblem(await confirm(back.accessToken, token), 400, 'invalid_email_change_token');
+    expect((await getMe(t.app, back.accessToken)).json()).toMatchObject({ email: user.email });
   });
 
   it('answers 401 without an access token', async () => {
