@@ -622,6 +622,42 @@ describe('a mail setting only the start can check', () => {
   });
 });
 
+describe('shutdown with e-mail pending', () => {
+  it('gives a stalled relay a quarter of server.shutdownTimeoutMs, so the rest of the shutdown still runs within it', async () => {
+    const stalled = await startSmtpServer({ stall: true });
+    const s = await buildTestApp({
+      server: { shutdownTimeoutMs: 2_000 },
+      email: { smtpUrl: stalled.url(), passwordResetUrl: RESET_PAGE, timeoutMs: 10_000 },
+    });
+    let started: number;
+    try {
+      const user = await registerAndLogin(s.app);
+      const res = await s.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/password/forgot',
+        payload: { email: user.email },
+      });
+      expect(res.statusCode).toBe(202);
+      // The link is queued, and its delivery hangs on the relay that never greets.
+      await vi.waitFor(() => expect(stalled.connections).toBe(1));
+    } finally {
+      started = Date.now();
+      await s.app.close();
+      await stalled.stop();
+    }
+    // server.ts exits 1 ("shutdown timed out") at 2 s, before the audit events are flushed.
+    const elapsed = Date.now() - started;
+    expect(elapsed).toBeGreaterThanOrEqual(450);
+    expect(elapsed).toBeLessThan(1_000);
+    expect(s.logs.lines).toContainEqual(
+      expect.objectContaining({
+        abandoned: 1,
+        msg: 'mail stopped with messages pending; they were not sent',
+      }),
+    );
+  });
+});
+
 describe('without e-mail configured', () => {
   it('has no reset or verification routes, and sign-up sends nothing', async () => {
     const plain = await buildTestApp();
