@@ -238,6 +238,28 @@ describe('POST /api/v1/auth/password/forgot and /reset', () => {
     }
   });
 
+  it('builds the link from the configured page only: a forged Host or X-Forwarded-* changes nothing', async () => {
+    const user = await registerAndLogin(t.app);
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/password/forgot',
+      headers: {
+        host: 'evil.example',
+        'x-forwarded-host': 'evil.example',
+        'x-forwarded-proto': 'http',
+        'x-forwarded-for': '203.0.113.9',
+        origin: 'https://evil.example',
+        referer: 'https://evil.example/steal',
+      },
+      payload: { email: user.email },
+    });
+    expect(res.statusCode).toBe(202);
+    const { page, token } = await lastLink(user.email, /Reset your/);
+    expect(page).toBe(RESET_PAGE);
+    expect(mailsTo(user.email, /Reset your/).at(-1)!.text).not.toContain('evil');
+    expect((await reset(token)).statusCode).toBe(204);
+  });
+
   it('reads the address as sign-in does: case and spaces do not matter', async () => {
     const user = await registerAndLogin(t.app);
     const res = await forgot(`  ${user.email.toUpperCase()} `);

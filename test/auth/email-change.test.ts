@@ -299,6 +299,28 @@ describe('POST /api/v1/auth/email/change and /change/confirm', () => {
     }
   });
 
+  it('builds the link from the configured page only: a forged Host or X-Forwarded-* changes nothing', async () => {
+    const user = await registerAndLogin(t.app);
+    const newEmail = uniqueEmail('forged-host');
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/email/change',
+      headers: {
+        ...bearer(user.accessToken),
+        host: 'evil.example',
+        'x-forwarded-host': 'evil.example',
+        'x-forwarded-proto': 'http',
+      },
+      payload: { newEmail, password: STRONG_PASSWORD },
+    });
+    expect(res.statusCode, res.body).toBe(202);
+    const { page } = await lastLink(newEmail, CONFIRM_SUBJECT);
+    expect(page).toBe(CHANGE_PAGE);
+    for (const mail of [...mailsTo(newEmail), ...mailsTo(user.email)]) {
+      expect(mail.text).not.toContain('evil');
+    }
+  });
+
   it('refuses a wrong password with 401, sends nothing, and counts it as a failed login', async () => {
     const user = await registerAndLogin(t.app);
     const newEmail = uniqueEmail('never');
