@@ -400,7 +400,7 @@ export async function createServices(config: Config, options: ServicesOptions): 
         // the table).
         signingKeys?.close();
         await housekeeping.close();
-        await accountEmail?.close();
+        await accountEmail?.close(mailDrainMs(config));
         await webhook?.close({ drainMs: webhookDrainMs(config) });
         await auditSink.flush();
         await store?.close();
@@ -411,13 +411,23 @@ export async function createServices(config: Config, options: ServicesOptions): 
     // As in close(): events emitted before the failure (config.unsafe_override at every start)
     // are written while the database is still open, or they would be lost from the table.
     signingKeys?.close();
-    await startedAccountEmail?.close();
+    await startedAccountEmail?.close(mailDrainMs(config));
     await startedWebhook?.close({ drainMs: webhookDrainMs(config) });
     await startedAuditSink?.flush();
     await store?.close();
     await db.close();
     throw error;
   }
+}
+
+/**
+ * How long closing waits for queued account e-mails: at most 10 s, and at most a quarter of the
+ * shutdown timeout. The webhook drain after it takes up to half, and in-flight requests, the
+ * audit flush and the database need the rest: a stalled relay given the whole timeout would have
+ * the process exit 1 at the timeout with its last security events unwritten.
+ */
+function mailDrainMs(config: Config): number {
+  return Math.min(10_000, Math.floor(config.server.shutdownTimeoutMs / 4));
 }
 
 /** The account e-mails when email.smtpUrl or email.outboxDir is set (the config rules ask for a link too). */

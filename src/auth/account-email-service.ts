@@ -274,11 +274,14 @@ export class AccountEmailService {
     await this.deps.mailer.idle();
   }
 
-  /** Waits for the background work, then for the e-mails queued. */
-  async close(): Promise<void> {
+  /**
+   * Waits for the background work, then for the e-mails queued, up to `drainMs` (then the rest
+   * are abandoned, logged and counted as dropped).
+   */
+  async close(drainMs?: number): Promise<void> {
     this.closed = true;
     await Promise.allSettled([...this.pending]);
-    await this.deps.mailer.close();
+    await this.deps.mailer.close(drainMs);
   }
 
   /**

@@ -102,6 +102,14 @@ export class EmailTokensRepository {
   }
 
   /**
+   * Deletes every e-mailed token of the user, whatever its purpose: when the account is disabled,
+   * so that enabling it again does not bring back links sent before.
+   */
+  async deleteAllForUser(userId: string): Promise<void> {
+    await this.db.deleteFrom('email_tokens').where('user_id', '=', userId).execute();
+  }
+
+  /**
    * Spends an email_change token and moves its account from `from` to `to` (verified), in one
    * transaction: the token is used once, the address changes only while the account still has
    * `from` and is enabled, and the unique constraint on users.email is the final word on a taken

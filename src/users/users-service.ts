@@ -37,8 +37,11 @@ export interface UsersServiceDeps {
   permissions: Permissions;
   events: SecurityEvents;
   passwords: Config['passwords'];
-  /** The e-mailed reset links: a password written any way makes the outstanding ones stop working. */
-  emailTokens?: Pick<EmailTokensRepository, 'deleteForUser'>;
+  /**
+   * The e-mailed links: a password written any way ends the outstanding reset and address change
+   * links; disabling the account ends them all.
+   */
+  emailTokens?: Pick<EmailTokensRepository, 'deleteForUser' | 'deleteAllForUser'>;
   /** The failed-login throttle, told of each reset (its counts of the old password end). */
   loginThrottle?: { afterPasswordReset(email: string, context: EventContext): Promise<void> };
   now?: () => number;
@@ -265,8 +268,11 @@ export class UsersService {
       throw new AppError('not_found', 'No user with this id.');
     }
     // A reset link asked for before this password was set (perhaps by whoever the owner is
-    // changing it against) must not undo it (OWASP Forgot Password Cheat Sheet).
+    // changing it against) must not undo it (OWASP Forgot Password Cheat Sheet). Nor may an
+    // address change asked for with the old password: the notice of a change request tells an
+    // owner who did not ask for it to change the password, and that must stop the change.
     await this.deps.emailTokens?.deleteForUser(row.id, 'password_reset');
+    await this.deps.emailTokens?.deleteForUser(row.id, 'email_change');
     if (write.kind === 'reset')
       await this.deps.loginThrottle?.afterPasswordReset(row.email, write.actor);
     const { event, reason } = PASSWORD_WRITES[write.kind];
@@ -540,7 +546,12 @@ export class UsersService {
         target: { type: 'user', id },
         details: { disabled: changes.disabled === 1 },
       });
-      if (changes.disabled === 1) await this.deps.sessions.endAll(id, 'user_disabled', actor);
+      if (changes.disabled === 1) {
+        // The links still out are checked against the flag when used, but would work again once
+        // the account is enabled: an administrator's decision to disable ends them for good.
+        await this.deps.emailTokens?.deleteAllForUser(id);
+        await this.deps.sessions.endAll(id, 'user_disabled', actor);
+      }
     }
     return updated;
   }

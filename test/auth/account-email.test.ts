@@ -238,6 +238,28 @@ describe('POST /api/v1/auth/password/forgot and /reset', () => {
     }
   });
 
+  it('builds the link from the configured page only: a forged Host or X-Forwarded-* changes nothing', async () => {
+    const user = await registerAndLogin(t.app);
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/password/forgot',
+      headers: {
+        host: 'evil.example',
+        'x-forwarded-host': 'evil.example',
+        'x-forwarded-proto': 'http',
+        'x-forwarded-for': '203.0.113.9',
+        origin: 'https://evil.example',
+        referer: 'https://evil.example/steal',
+      },
+      payload: { email: user.email },
+    });
+    expect(res.statusCode).toBe(202);
+    const { page, token } = await lastLink(user.email, /Reset your/);
+    expect(page).toBe(RESET_PAGE);
+    expect(mailsTo(user.email, /Reset your/).at(-1)!.text).not.toContain('evil');
+    expect((await reset(token)).statusCode).toBe(204);
+  });
+
   it('reads the address as sign-in does: case and spaces do not matter', async () => {
     const user = await registerAndLogin(t.app);
     const res = await forgot(`  ${user.email.toUpperCase()} `);
@@ -302,6 +324,23 @@ describe('POST /api/v1/auth/password/forgot and /reset', () => {
     expect((await forgot(user.email)).statusCode).toBe(202);
     await settled();
     expect(mailsTo(user.email, /Reset your/)).toHaveLength(before);
+  });
+
+  it('keeps a link sent before disabling dead once the account is enabled again', async () => {
+    const admin = await createUserAndLogin(t.app, 'admin');
+    const user = await registerAndLogin(t.app);
+    const token = await resetLink(user.email);
+    for (const disabled of [true, false]) {
+      const res = await t.app.inject({
+        method: 'PATCH',
+        url: `/api/v1/users/${user.id}`,
+        headers: bearer(admin.accessToken),
+        payload: { disabled },
+      });
+      expect(res.statusCode, res.body).toBe(200);
+    }
+    expectProblem(await reset(token), 400, 'invalid_reset_token');
+    expect((await postLogin(t.app, user.email, STRONG_PASSWORD)).statusCode).toBe(200);
   });
 
   it('sends at most perAccountPerHour e-mails to one account, still answering 202', async () => {
@@ -602,6 +641,42 @@ describe('a mail setting only the start can check', () => {
     await expect(start).rejects.toBeInstanceOf(ConfigError);
     await expect(start).rejects.toThrow(/email\.smtpCaFile/);
     await expect(start).rejects.not.toThrow(/s3cret/);
+  });
+});
+
+describe('shutdown with e-mail pending', () => {
+  it('gives a stalled relay a quarter of server.shutdownTimeoutMs, so the rest of the shutdown still runs within it', async () => {
+    const stalled = await startSmtpServer({ stall: true });
+    const s = await buildTestApp({
+      server: { shutdownTimeoutMs: 2_000 },
+      email: { smtpUrl: stalled.url(), passwordResetUrl: RESET_PAGE, timeoutMs: 10_000 },
+    });
+    let started: number;
+    try {
+      const user = await registerAndLogin(s.app);
+      const res = await s.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/password/forgot',
+        payload: { email: user.email },
+      });
+      expect(res.statusCode).toBe(202);
+      // The link is queued, and its delivery hangs on the relay that never greets.
+      await vi.waitFor(() => expect(stalled.connections).toBe(1));
+    } finally {
+      started = Date.now();
+      await s.app.close();
+      await stalled.stop();
+    }
+    // server.ts exits 1 ("shutdown timed out") at 2 s, before the audit events are flushed.
+    const elapsed = Date.now() - started;
+    expect(elapsed).toBeGreaterThanOrEqual(450);
+    expect(elapsed).toBeLessThan(1_000);
+    expect(s.logs.lines).toContainEqual(
+      expect.objectContaining({
+        abandoned: 1,
+        msg: 'mail stopped with messages pending; they were not sent',
+      }),
+    );
   });
 });
 

@@ -9,6 +9,7 @@ import { AppError } from '../../src/errors.js';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
 import {
   bearer,
+  createUserAndLogin,
   login,
   registerAndLogin,
   STRONG_PASSWORD,
@@ -298,6 +299,28 @@ describe('POST /api/v1/auth/email/change and /change/confirm', () => {
     }
   });
 
+  it('builds the link from the configured page only: a forged Host or X-Forwarded-* changes nothing', async () => {
+    const user = await registerAndLogin(t.app);
+    const newEmail = uniqueEmail('forged-host');
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/email/change',
+      headers: {
+        ...bearer(user.accessToken),
+        host: 'evil.example',
+        'x-forwarded-host': 'evil.example',
+        'x-forwarded-proto': 'http',
+      },
+      payload: { newEmail, password: STRONG_PASSWORD },
+    });
+    expect(res.statusCode, res.body).toBe(202);
+    const { page } = await lastLink(newEmail, CONFIRM_SUBJECT);
+    expect(page).toBe(CHANGE_PAGE);
+    for (const mail of [...mailsTo(newEmail), ...mailsTo(user.email)]) {
+      expect(mail.text).not.toContain('evil');
+    }
+  });
+
   it('refuses a wrong password with 401, sends nothing, and counts it as a failed login', async () => {
     const user = await registerAndLogin(t.app);
     const newEmail = uniqueEmail('never');
@@ -534,6 +557,103 @@ describe('POST /api/v1/auth/email/change and /change/confirm', () => {
     // The address changes another way (an operator's direct edit) while the link is out.
     await t.app.services.usersRepo.update(user.id, { email: uniqueEmail('elsewhere') });
     expectProblem(await confirm(user.accessToken, stale), 400, 'invalid_email_change_token');
+  });
+
+  it('lets exactly one of two concurrent confirmations with one link through', async () => {
+    // From one session (the confirming session is the one kept; from two, the loser's session
+    // may already have ended by the time it is authenticated: a 401, just as safe).
+    const user = await registerAndLogin(t.app);
+    const newEmail = uniqueEmail('twice');
+    const token = await changeLink(user.accessToken, newEmail);
+    const answers = await Promise.all([
+      confirm(user.accessToken, token),
+      confirm(user.accessToken, token),
+    ]);
+    expect(answers.map((r) => r.statusCode).sort()).toEqual([204, 400]);
+    expectProblem(
+      answers.find((r) => r.statusCode === 400)!,
+      400,
+      'invalid_email_change_token',
+    );
+    expect((await getMe(t.app, user.accessToken)).json()).toMatchObject({ email: newEmail });
+    await settled();
+    expect(mailsTo(user.email, CHANGED_SUBJECT)).toHaveLength(1);
+  });
+
+  it('moves exactly one of two accounts confirming links to one address at once; the other is 409 with its link unspent', async () => {
+    const first = await registerAndLogin(t.app);
+    const second = await registerAndLogin(t.app);
+    const wanted = uniqueEmail('raced');
+    const firstToken = await changeLink(first.accessToken, wanted);
+    const secondToken = await changeLink(second.accessToken, wanted);
+    const answers = await Promise.all([
+      confirm(first.accessToken, firstToken),
+      confirm(second.accessToken, secondToken),
+    ]);
+    expect(answers.map((r) => r.statusCode).sort()).toEqual([204, 409]);
+    const [winner, loser] = answers[0].statusCode === 204 ? [first, second] : [second, first];
+    expectProblem(
+      answers.find((r) => r.statusCode === 409)!,
+      409,
+      'email_taken',
+    );
+    expect((await getMe(t.app, winner.accessToken)).json()).toMatchObject({ email: wanted });
+    expect((await getMe(t.app, loser.accessToken)).json()).toMatchObject({ email: loser.email });
+    expect(await changeTokens(loser.id)).toHaveLength(1);
+  });
+
+  it('lets no pending change outlive a password change or reset (what the notice to the old address advises)', async () => {
+    const user = await registerAndLogin(t.app);
+    const token = await changeLink(user.accessToken, uniqueEmail('hijack'));
+    const changed = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/password',
+      headers: bearer(user.accessToken),
+      payload: { currentPassword: STRONG_PASSWORD, newPassword: 'a brand new passphrase 4711' },
+    });
+    expect(changed.statusCode, changed.body).toBe(204);
+    expectProblem(await confirm(user.accessToken, token), 400, 'invalid_email_change_token');
+    expect(await changeTokens(user.id)).toHaveLength(0);
+
+    // The same after a reset by e-mail.
+    const other = await registerAndLogin(t.app);
+    const pending = await changeLink(other.accessToken, uniqueEmail('hijack'));
+    expect(
+      (
+        await t.app.inject({
+          method: 'POST',
+          url: '/api/v1/auth/password/forgot',
+          payload: { email: other.email },
+        })
+      ).statusCode,
+    ).toBe(202);
+    const reset = await lastLink(other.email, /Reset your/);
+    const done = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/password/reset',
+      payload: { token: reset.token, newPassword: 'a brand new passphrase 4711' },
+    });
+    expect(done.statusCode, done.body).toBe(204);
+    const again = await login(t.app, other.email, 'a brand new passphrase 4711');
+    expectProblem(await confirm(again.accessToken, pending), 400, 'invalid_email_change_token');
+  });
+
+  it('keeps a link dead once its account was disabled, also after it is enabled again', async () => {
+    const admin = await createUserAndLogin(t.app, 'admin');
+    const user = await registerAndLogin(t.app);
+    const token = await changeLink(user.accessToken, uniqueEmail('parked'));
+    for (const disabled of [true, false]) {
+      const res = await t.app.inject({
+        method: 'PATCH',
+        url: `/api/v1/users/${user.id}`,
+        headers: bearer(admin.accessToken),
+        payload: { disabled },
+      });
+      expect(res.statusCode, res.body).toBe(200);
+    }
+    const back = await login(t.app, user.email);
+    expectProblem(await confirm(back.accessToken, token), 400, 'invalid_email_change_token');
+    expect((await getMe(t.app, back.accessToken)).json()).toMatchObject({ email: user.email });
   });
 
   it('answers 401 without an access token', async () => {
