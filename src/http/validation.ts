@@ -150,9 +150,71 @@ export function buildValidator(
   return compilerFor(ajvPair(false, schemas), ajvPair(true, schemas));
 }
 
+/** How many allowed values a "must be one of" message names before it stops listing them. */
+const MAX_LISTED_VALUES = 50;
+
+/** The values a `const` or `enum` error allows; undefined for any other keyword. */
+function allowedValues(error: Partial<ErrorObject>): unknown[] | undefined {
+  const params = (error.params ?? {}) as Record<string, unknown>;
+  if (error.keyword === 'const') return [params.allowedValue];
+  if (error.keyword === 'enum' && Array.isArray(params.allowedValues))
+    return params.allowedValues as unknown[];
+  return undefined;
+}
+
+/**
+ * A failed union (`anyOf`/`oneOf`, what `Type.Union` compiles to) makes Ajv report every branch
+ * and then the union itself: 37 "must be equal to constant" lines for a wrong audit event type,
+ * or "must be null" for a phone number that is too short. The client needs one answer per value:
+ * the allowed values when every branch is a constant, the branches' own complaints when the value
+ * had a branch's type, or the types it may have.
+ */
+function mergeUnionErrors(errors: readonly Partial<ErrorObject>[]): Partial<ErrorObject>[] {
+  const merged: (Partial<ErrorObject> | undefined)[] = [...errors];
+  errors.forEach((union, index) => {
+    if (union.keyword !== 'anyOf' && union.keyword !== 'oneOf') return;
+    const prefix = `${union.schemaPath ?? ''}/`;
+    const branches: number[] = [];
+    for (let i = 0; i < index; i++) {
+      if (merged[i] !== undefined && (errors[i]?.schemaPath ?? '').startsWith(prefix)) {
+        branches.push(i);
+      }
+    }
+    if (branches.length === 0) return;
+    const here = (i: number): boolean => errors[i]?.instancePath === union.instancePath;
+    const wrongType = branches.filter((i) => errors[i]?.keyword === 'type' && here(i));
+    const types = [
+      ...new Set(
+        wrongType.map((i) => String(((errors[i]?.params ?? {}) as Record<string, unknown>).type)),
+      ),
+    ];
+    const rest = branches.filter((i) => !wrongType.includes(i));
+    for (const i of wrongType) merged[i] = undefined;
+    if (rest.length === 0) {
+      merged[index] = { ...union, message: `must be ${types.join(' or ')}` };
+      return;
+    }
+    const values = rest.map((i) => (here(i) ? allowedValues(errors[i] ?? {}) : undefined));
+    if (values.every((v) => v !== undefined)) {
+      const all = values.flat();
+      const listed = all
+        .slice(0, MAX_LISTED_VALUES)
+        .map((v) => (typeof v === 'string' ? v : JSON.stringify(v)));
+      const more = all.length > MAX_LISTED_VALUES ? ', …' : '';
+      const orType = types.length > 0 ? ` (or ${types.join(' or ')})` : '';
+      for (const i of rest) merged[i] = undefined;
+      merged[index] = { ...union, message: `must be one of ${listed.join(', ')}${more}${orType}` };
+      return;
+    }
+    // The value had a branch's type: that branch's own complaints say what to fix.
+    merged[index] = undefined;
+  });
+  return merged.filter((error) => error !== undefined);
+}
+
 /** Turns Ajv errors into the problem document's `errors` list. */
 export function fieldErrors(part: string, errors: readonly Partial<ErrorObject>[]): FieldError[] {
-  return errors.map((error) => {
+  return mergeUnionErrors(errors).map((error) => {
     const params = (error.params ?? {}) as Record<string, unknown>;
     let path = `/${part}${error.instancePath ?? ''}`;
     let message = error.message ?? 'is invalid';

@@ -187,6 +187,15 @@ describe('GET /api/v1/admin/audit-events', () => {
     expect(res.json()).toMatchObject({ code: 'validation_failed' });
   });
 
+  it('answers an unknown type with one error that lists the known types', async () => {
+    const res = await get('?type=user.hacked');
+    expect(res.statusCode).toBe(400);
+    const { errors } = res.json<{ errors: { path: string; message: string }[] }>();
+    expect(errors).toHaveLength(1);
+    expect(errors[0]?.path).toBe('/querystring/type');
+    expect(errors[0]?.message).toMatch(/^must be one of .*\blogin\.failed\b.*\bmfa\.enabled\b/);
+  });
+
   it('serves a row whose details were altered in the database instead of failing the page', async () => {
     await t.app.services.auditSink.flush();
     const before = (await get('?limit=100')).json<Page>().items;

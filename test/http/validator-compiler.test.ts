@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildValidator, validatorCompiler } from '../../src/http/validation.js';
+import { buildValidator, fieldErrors, validatorCompiler } from '../../src/http/validation.js';
 
 const compile = (schema: object, httpPart = 'body') =>
   validatorCompiler({ schema, httpPart, method: 'POST', url: '/x' });
@@ -74,5 +74,62 @@ describe('buildValidator (Fastify compilersFactory)', () => {
   it('leaves the module compiler without the shared schemas', () => {
     buildValidator(shared);
     expect(() => compile({ $ref: 'Count#' })).toThrow(/can't resolve reference/);
+  });
+});
+
+describe('fieldErrors of a failed union (Type.Union compiles to anyOf)', () => {
+  const errorsOf = (schema: object, value: unknown) => {
+    const validate = compile({
+      type: 'object',
+      properties: { v: schema },
+      additionalProperties: false,
+    });
+    expect(validate({ v: value })).toBe(false);
+    return fieldErrors('body', validate.errors ?? []);
+  };
+
+  it('lists the allowed values once instead of one "must be equal to constant" per branch', () => {
+    const literals = {
+      anyOf: ['login.failed', 'login.succeeded', 'mfa.enabled'].map((c) => ({ const: c })),
+    };
+    expect(errorsOf(literals, 'nope')).toEqual([
+      { path: '/body/v', message: 'must be one of login.failed, login.succeeded, mfa.enabled' },
+    ]);
+    expect(errorsOf({ oneOf: [{ enum: ['a', 'b'] }, { const: 3 }] }, 'x')).toEqual([
+      { path: '/body/v', message: 'must be one of a, b, 3' },
+    ]);
+  });
+
+  it("answers the matching branch's own complaint, not the other branches' types", () => {
+    const phone = { anyOf: [{ type: 'string', minLength: 7, maxLength: 32 }, { type: 'null' }] };
+    expect(errorsOf(phone, 'abc')).toEqual([
+      { path: '/body/v', message: 'must NOT have fewer than 7 characters' },
+    ]);
+  });
+
+  it('names the types a value of no branch type may have', () => {
+    const phone = { anyOf: [{ type: 'string', maxLength: 32 }, { type: 'null' }] };
+    expect(errorsOf(phone, 12)).toEqual([{ path: '/body/v', message: 'must be string or null' }]);
+    expect(errorsOf({ anyOf: [{ const: 'on' }, { type: 'null' }] }, 'off')).toEqual([
+      { path: '/body/v', message: 'must be one of on (or null)' },
+    ]);
+  });
+
+  it('keeps the errors of branches that are objects, at their own paths', () => {
+    const shape = {
+      anyOf: [
+        {
+          type: 'object',
+          properties: { n: { type: 'integer' } },
+          required: ['n'],
+          additionalProperties: false,
+        },
+        { type: 'null' },
+      ],
+    };
+    expect(errorsOf(shape, { m: 1 })).toEqual([
+      { path: '/body/v/n', message: 'is required' },
+      { path: '/body/v/m', message: 'is not allowed' },
+    ]);
   });
 });
