@@ -1,11 +1,19 @@
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
 import { open } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { BIN, runNode, Spawned } from '../helpers/process.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { BIN, ROOT, runNode, Spawned } from '../helpers/process.js';
 import { silentRedis } from '../helpers/redis.js';
 
 // These tests run the built CLI (npm test builds first).
@@ -187,6 +195,50 @@ describe('bulwark serve', () => {
     expect(await server.exited).toEqual({ code: 0, signal: null });
     expect(server.stdout).toContain('shutdown complete');
   });
+
+  // npm runs a script as `sh -c "<script>"` and passes a SIGTERM (docker stop, a process manager)
+  // to that shell. dash, Debian's and Ubuntu's sh, keeps the script's command as its child and
+  // dies of the signal: the server went on listening, orphaned, with the port still taken.
+  it.skipIf(process.platform === 'win32')(
+    'npm start: a SIGTERM to the shell npm runs the script in stops the server gracefully',
+    async () => {
+      const { scripts } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+        scripts: { start: string };
+      };
+      const dir = mkdtempSync(join(tmpdir(), 'bulwark-cli-'));
+      // Its own process group, so that a server left behind is still found and killed.
+      const shell = spawn('/bin/sh', ['-c', scripts.start], {
+        cwd: ROOT,
+        detached: true,
+        env: {
+          PATH: process.env.PATH,
+          PORT: '0',
+          BULWARK_DATABASE_SQLITE_PATH: join(dir, 'bulwark.db'),
+          BULWARK_KEYS_DEV_KEY_FILE: join(dir, 'master-key.json'),
+        },
+      });
+      let stdout = '';
+      shell.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>(
+        (resolve) => shell.on('exit', (code, signal) => resolve({ code, signal })),
+      );
+      try {
+        await vi.waitFor(() => expect(stdout).toContain('bulwark listening'), {
+          timeout: 15_000,
+          interval: 25,
+        });
+        shell.kill('SIGTERM');
+        expect(await exited, stdout).toEqual({ code: 0, signal: null });
+        expect(stdout).toContain('shutdown complete');
+      } finally {
+        try {
+          process.kill(-shell.pid!, 'SIGKILL');
+        } catch {
+          // The group is gone: nothing was left behind.
+        }
+      }
+    },
+  );
 
   it('logs an unhandled rejection and keeps serving; an uncaught exception stops it gracefully with exit 1', async () => {
     const { server, url } = await startSlowServer();
