@@ -85,7 +85,11 @@ function fromEnv(raw: string, schema: SchemaNode): { value: unknown } | { proble
   }
 }
 
-function closestSetting(name: string): string | undefined {
+/**
+ * The candidate closest to a misspelt `name` (Levenshtein distance), if close enough to be the
+ * one meant. `ignored` leading characters (a shared prefix) do not count towards the budget.
+ */
+function closest(name: string, candidates: Iterable<string>, ignored = 0): string | undefined {
   const distance = (a: string, b: string): number => {
     const row = Array.from({ length: b.length + 1 }, (_, i) => i);
     for (let i = 1; i <= a.length; i++) {
@@ -100,15 +104,28 @@ function closestSetting(name: string): string | undefined {
     return row[b.length]!;
   };
   let best: { name: string; d: number } | undefined;
-  for (const s of settings) {
-    const d = distance(name, s.envName);
-    if (!best || d < best.d) best = { name: s.envName, d };
+  for (const candidate of candidates) {
+    const d = distance(name, candidate);
+    if (!best || d < best.d) best = { name: candidate, d };
   }
   // Proportional to the name's length after the prefix: a guess for BULWARK_FOO ("did you mean
   // BULWARK_ENV?", three edits in three letters) misleads more than it helps.
-  const budget = Math.min(4, Math.floor((name.length - 'BULWARK_'.length) / 3));
+  const budget = Math.min(4, Math.floor((name.length - ignored) / 3));
   return best && best.d <= budget ? best.name : undefined;
 }
+
+function closestSetting(name: string): string | undefined {
+  return closest(
+    name,
+    settings.map((s) => s.envName),
+    'BULWARK_'.length,
+  );
+}
+
+/** Every dotted path a config file may hold: each setting and each object above it. */
+const FILE_PATHS = new Set(
+  settings.flatMap((s) => s.path.split('.').map((_, i, keys) => keys.slice(0, i + 1).join('.'))),
+);
 
 /** Variables under the BULWARK_ prefix that are not settings but are read elsewhere. */
 const OTHER_BULWARK_VARS = new Set<string>([]);
@@ -274,7 +291,8 @@ function describeAjvError(error: ErrorObject, raw: Json, sources: Map<string, st
     if (patterns.length > 0) {
       return `${parent} has an entry named ${JSON.stringify(extra)}, which is not a valid name. Fix: use a name matching ${patterns.join(' or ')}.`;
     }
-    return `unknown setting "${where}". Fix: remove it or check its spelling against docs/config.md.`;
+    const guess = closest(where, FILE_PATHS);
+    return `unknown setting "${where}". Fix: ${guess ? `did you mean "${guess}"? ` : ''}remove it or check its spelling against docs/config.md.`;
   }
   const setting = settingFor(error.instancePath);
   const path = error.instancePath.split('/').filter(Boolean).join('.') || '(root)';

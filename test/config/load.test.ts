@@ -296,6 +296,21 @@ describe('invalid config', () => {
     expect(problem).toContain('unknown setting "server.prot"');
   });
 
+  it('suggests the setting a misspelt file key was meant to be, as for a variable', () => {
+    const file = tempFile(
+      JSON.stringify({ server: { prot: 1 }, srever: {}, cors: { origin: [] }, zzz: 1 }),
+    );
+    const problems = problemsOf(() => loadConfig({ env: {}, file }));
+    expect(problems.find((p) => p.includes('"server.prot"'))).toContain(
+      'did you mean "server.port"?',
+    );
+    expect(problems.find((p) => p.includes('"srever"'))).toContain('did you mean "server"?');
+    expect(problems.find((p) => p.includes('"cors.origin"'))).toContain(
+      'did you mean "cors.origins"?',
+    );
+    expect(problems.find((p) => p.includes('"zzz"'))).not.toContain('did you mean');
+  });
+
   it('names the file and key for a bad file value', () => {
     const file = tempFile(JSON.stringify({ http: { bodyLimitBytes: 10 } }));
     const [problem] = problemsOf(() => loadConfig({ env: {}, file }));
