@@ -1,5 +1,6 @@
 import type { AuthContext } from '../access/authenticate.js';
 import type { PasswordHasher } from '../crypto/index.js';
+import { normalizePassword } from '../crypto/password-input.js';
 import type { SessionRow, UserRow, UsersRepository } from '../db/index.js';
 import { AppError, isAppError } from '../errors.js';
 import type { EventContext, SecurityEvents } from '../security-events.js';
@@ -278,6 +279,14 @@ export class AuthService {
       throw new AppError('invalid_credentials', 'The current password is incorrect.');
     }
     await attempt.succeeded();
+    // A "change" that keeps the password leaves whoever may know it signed in with it, while the
+    // owner believes it replaced (and every other session ends as if it had been). Compared in
+    // the form that is hashed, so a differently composed spelling of it is the same password.
+    if (normalizePassword(input.newPassword) === normalizePassword(input.currentPassword)) {
+      throw new AppError('weak_password', 'Choose a password other than the current one.', {
+        errors: [{ path: '/body/newPassword', message: 'must differ from the current password' }],
+      });
+    }
     // Checked against row.password_hash: a reset (or another change) stored while the check ran
     // ended this session and must stand, so the write is made over that hash only.
     try {

@@ -178,6 +178,29 @@ describe('POST /api/v1/auth/password', () => {
     });
   });
 
+  it.each([
+    ['as typed', STRONG_PASSWORD],
+    ['composed differently (NFKC: full-width letters)', STRONG_PASSWORD.replace('a', '\uff41')],
+  ])(
+    'refuses the current password as the new one (%s) with 400 weak_password, ending nothing',
+    async (_label, newPassword) => {
+      expect(STRONG_PASSWORD).toContain('a');
+      const user = await registerAndLogin(t.app);
+      const other = await login(t.app, user.email);
+      const hashBefore = (await t.app.services.usersRepo.findById(user.id))!.password_hash;
+      const res = await changePassword(user.accessToken, {
+        currentPassword: STRONG_PASSWORD,
+        newPassword,
+      });
+      const body = expectProblem(res, 400, 'weak_password');
+      expect(fieldErrors(body)).toEqual([
+        { path: '/body/newPassword', message: 'must differ from the current password' },
+      ]);
+      expect((await t.app.services.usersRepo.findById(user.id))!.password_hash).toBe(hashBefore);
+      await expectAccessWorks(t.app, other.accessToken);
+    },
+  );
+
   describe('validation', () => {
     it.each([
       [{}, ['/body/currentPassword', '/body/newPassword']],
