@@ -60,6 +60,31 @@ export function header(res: ProbeResponse, name: string): string | undefined {
 export const isSuccess = (res: ProbeResponse): boolean => res.status >= 200 && res.status < 300;
 
 /**
+ * The `skip` of a check whose probe was answered 429. A rate limit that comes before the body is
+ * read (Bulwark's does: its pipeline limits, then parses) says nothing about how the body would
+ * have been handled, and scans run shortly after one another from one address use up the login
+ * route's allowance: judged as an answer, the 429 was a false "processed like JSON" failure.
+ * Undefined for any other answer.
+ */
+export function rateLimitedSkip(
+  id: string,
+  line: number,
+  res: ProbeResponse,
+): ScanFinding | undefined {
+  if (res.status !== 429) return undefined;
+  const retryAfter = header(res, 'retry-after')?.trim();
+  const when =
+    retryAfter !== undefined && /^\d+$/.test(retryAfter) ? `in ${retryAfter} s` : 'later';
+  return finding(
+    id,
+    line,
+    'skip',
+    `${res.method} ${res.path} was rate limited (429), so this probe could not tell anything (earlier scans from this address use up the route's allowance). Scan again ${when}.`,
+    { evidence: evidence(res) },
+  );
+}
+
+/**
  * One check of a group: its id and checklist line, and how to judge it (which may send probes).
  * A group of checks is a list of these, so that a probe that gets no answer costs its own check
  * only (see judgeCheck).

@@ -572,3 +572,39 @@ describe('bulwark audit and a login route that is not there', () => {
     });
   });
 });
+
+describe('bulwark audit and a login route that is rate limited', () => {
+  // Bulwark itself limits before it reads a body, so a scan run shortly after others from the
+  // same address met 429 on every login probe, and reported text/plain as "processed like JSON"
+  // and a 2 MiB body as "accepted": two false failures, and exit 1.
+  it('skips the body and malformed-JSON checks whose probes got 429, saying when to scan again', async () => {
+    const token = issueToken();
+    const { url } = await target(token, (req, res, u) => {
+      if (u.pathname !== '/v1/login' || req.method !== 'POST') return false;
+      res.writeHead(429, { 'content-type': 'application/problem+json', 'retry-after': '42' });
+      res.end('{"status":429,"code":"rate_limited"}');
+      return true;
+    });
+    const report = await runScan({ target: new URL(url), token, rateLimitRequests: 0 });
+    for (const check of [
+      'input.content-type',
+      'input.body-limit',
+      'input.prototype-poisoning',
+      'input.unknown-fields',
+      'errors.malformed-json',
+    ]) {
+      expect(
+        report.findings.find((f) => f.check === check),
+        check,
+      ).toMatchObject({
+        status: 'skip',
+        reason: expect.stringMatching(/rate limited \(429\).*Scan again in 42 s\.$/),
+        evidence: expect.stringMatching(/^POST \/v1\/login → 429$/),
+      });
+    }
+    // The headers of this bare target fail, its input handling is not judged at all.
+    expect(
+      report.findings.filter((f) => f.status === 'fail' && f.line !== 10).map((f) => f.check),
+    ).toEqual([]);
+  });
+});

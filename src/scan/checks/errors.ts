@@ -1,4 +1,12 @@
-import { check, evidence, finding, header, type Check, type ScanContext } from '../context.js';
+import {
+  check,
+  evidence,
+  finding,
+  header,
+  rateLimitedSkip,
+  type Check,
+  type ScanContext,
+} from '../context.js';
 import type { ProbeResponse, ScanFinding } from '../types.js';
 
 const LINE = 11;
@@ -91,6 +99,8 @@ async function malformedJsonCheck(ctx: ScanContext, path: string): Promise<ScanF
       { evidence: evidence(malformed) },
     );
   }
+  const limited = rateLimitedSkip('errors.malformed-json', LINE, malformed);
+  if (limited !== undefined) return limited;
   return malformed.status === 400
     ? finding('errors.malformed-json', LINE, 'pass', 'A malformed JSON body is refused with 400.')
     : finding(

@@ -5,6 +5,7 @@ import {
   evidence,
   finding,
   isSuccess,
+  rateLimitedSkip,
   settle,
   skipped,
   type Check,
@@ -76,6 +77,8 @@ async function contentTypeCheck(
     headers: { 'content-type': 'text/plain' },
     body: text,
   });
+  const limited = rateLimitedSkip('input.content-type', LINE, plain);
+  if (limited !== undefined) return limited;
   return plain.status === 415
     ? finding(
         'input.content-type',
@@ -123,6 +126,8 @@ async function bodyLimitCheck(
     // Closing the connection on an oversized body is a refusal too.
     if (!(error instanceof ProbeError) || error.code === 'ETIMEDOUT') throw error;
   }
+  const limited = huge === undefined ? undefined : rateLimitedSkip('input.body-limit', LINE, huge);
+  if (limited !== undefined) return limited;
   return huge === undefined || huge.status === 413
     ? finding(
         'input.body-limit',
@@ -164,6 +169,8 @@ async function prototypePoisoningCheck(
     headers: JSON_TYPE,
     body: `${text.slice(0, -1)}${text.length > 2 ? ',' : ''}"__proto__":{"isAdmin":true,"role":"admin"}}`,
   });
+  const limited = rateLimitedSkip('input.prototype-poisoning', LINE, poisoned);
+  if (limited !== undefined) return limited;
   return poisoned.status === 400
     ? finding(
         'input.prototype-poisoning',
@@ -214,6 +221,8 @@ async function unknownFieldsCheck(
     headers: JSON_TYPE,
     body: JSON.stringify({ ...sample, isAdmin: true, bulwarkAuditUnknownField: 1 }),
   });
+  const limited = rateLimitedSkip('input.unknown-fields', LINE, extra);
+  if (limited !== undefined) return limited;
   return extra.status === 400 || extra.status === 422
     ? finding(
         'input.unknown-fields',
