@@ -608,3 +608,20 @@ describe('bulwark audit and a login route that is rate limited', () => {
     ).toEqual([]);
   });
 });
+
+describe('bulwark audit given a token the API refuses', () => {
+  it('says the token was refused, not to give one, where no authenticated answer came', async () => {
+    const { url } = await target(issueToken(), () => false);
+    const report = await runScan({
+      target: new URL(url),
+      token: issueToken(), // expired, revoked, for another API: /v1/me answers 401
+      rateLimitRequests: 0,
+    });
+    const skip = report.findings.find((f) => f.check === 'headers.cache-control');
+    expect(skip).toMatchObject({
+      status: 'skip',
+      reason: expect.stringContaining('the token given was refused by /v1/me'),
+    });
+    expect(skip?.reason).not.toContain('give the scan a token.');
+  });
+});

@@ -174,7 +174,11 @@ export function headerChecks(ctx: ScanContext): ScanFinding[] {
         'headers.cache-control',
         LINE,
         'skip',
-        'No authenticated response to look at: give the scan a token.',
+        ctx.token === undefined
+          ? 'No authenticated response to look at: give the scan a token.'
+          : ctx.protectedPath === undefined
+            ? 'No authenticated response to look at: no protected route known (pass --protected-path, or serve an OpenAPI document).'
+            : `No authenticated response to look at: the token given was refused by ${ctx.protectedPath} (give the scan a fresh access token the API accepts).`,
       ),
     );
   } else {
