@@ -1,6 +1,66 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
+import { errorCatalog } from '../errors.js';
 import { DOCS_CONTENT_SECURITY_POLICY } from './security-headers.js';
+
+/** The RFC 9457 problem document every error answer is, as the OpenAPI document describes it. */
+const PROBLEM_SCHEMA = {
+  type: 'object',
+  required: ['type', 'title', 'status', 'detail', 'code', 'requestId'],
+  properties: {
+    type: { type: 'string', description: 'urn:bulwark:problem:<code>' },
+    title: { type: 'string' },
+    status: { type: 'integer' },
+    detail: { type: 'string' },
+    code: {
+      type: 'string',
+      enum: Object.keys(errorCatalog),
+      description: 'Stable: what a client branches on (docs/errors.md).',
+    },
+    requestId: { type: 'string', description: 'Also in the X-Request-Id header and the logs.' },
+    errors: {
+      type: 'array',
+      description: 'validation_failed, weak_password: what is wrong with which field.',
+      items: {
+        type: 'object',
+        required: ['path', 'message'],
+        properties: {
+          path: { type: 'string', description: 'e.g. /body/email' },
+          message: { type: 'string' },
+        },
+      },
+    },
+  },
+} as const;
+
+const PROBLEM_RESPONSE = {
+  description:
+    'An error: an RFC 9457 problem document with a stable `code` (docs/errors.md lists every code and its status).',
+  content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
+} as const;
+
+/**
+ * Every operation's errors, as a `default` response (any status not listed): generated from the
+ * route schemas, the document listed only the successes, so a client generated from it had no
+ * type for the answers it must handle most carefully.
+ */
+function withProblemResponses<T extends object>(document: T): T {
+  const doc = document as {
+    components?: { schemas?: Record<string, unknown> };
+    paths?: Record<string, Record<string, { responses?: Record<string, unknown> }>>;
+  };
+  doc.components = {
+    ...doc.components,
+    schemas: { ...doc.components?.schemas, Problem: PROBLEM_SCHEMA },
+  };
+  for (const item of Object.values(doc.paths ?? {})) {
+    for (const operation of Object.values(item)) {
+      if (typeof operation !== 'object' || operation === null) continue;
+      operation.responses = { ...operation.responses, default: structuredClone(PROBLEM_RESPONSE) };
+    }
+  }
+  return document;
+}
 
 /**
  * When `serveUi`: OpenAPI 3.1 generated from the route schemas at /openapi.json, and the
@@ -33,6 +93,11 @@ export const apiDocs = fp(
           },
         },
       },
+      // Only OpenAPI is generated here (never Swagger 2), so the other branch is never taken.
+      transformObject: (document) =>
+        'openapiObject' in document
+          ? withProblemResponses(document.openapiObject)
+          : document.swaggerObject,
     });
 
     app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { errorCatalog } from '../../src/errors.js';
 import { buildTestApp } from '../helpers/app.js';
 
 describe('API docs', () => {
@@ -19,6 +20,42 @@ describe('API docs', () => {
       expect(Object.keys(doc.paths).some((p) => p.startsWith('/docs'))).toBe(false);
       const index = await t.app.inject({ method: 'GET', url: '/api/v1' });
       expect(index.json().links).toEqual({ openapi: '/openapi.json', docs: '/docs' });
+    } finally {
+      await t.app.close();
+    }
+  });
+
+  it('describes the error answer of every operation: a problem document with a catalog code', async () => {
+    const t = await buildTestApp();
+    try {
+      const doc = (await t.app.inject({ method: 'GET', url: '/openapi.json' })).json<{
+        components: { schemas: Record<string, { properties: { code: { enum: string[] } } }> };
+        paths: Record<string, Record<string, { responses: Record<string, unknown> }>>;
+      }>();
+      const operations = Object.values(doc.paths).flatMap((item) => Object.values(item));
+      expect(operations.length).toBeGreaterThan(20);
+      for (const operation of operations) {
+        expect(operation.responses.default).toEqual({
+          description: expect.stringContaining('RFC 9457'),
+          content: {
+            'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } },
+          },
+        });
+      }
+      const codes = doc.components.schemas.Problem!.properties.code.enum;
+      expect(codes).toEqual(expect.arrayContaining(Object.keys(errorCatalog)));
+      expect(codes).toHaveLength(Object.keys(errorCatalog).length);
+      // The answers keep their shape: the document changed, not the serialisation.
+      const problem = await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/login',
+        payload: { email: 'nobody@example.com', password: 'wrong password 1234', extra: 1 },
+      });
+      expect(problem.statusCode).toBe(400);
+      expect(problem.json()).toMatchObject({
+        code: 'validation_failed',
+        errors: [expect.anything()],
+      });
     } finally {
       await t.app.close();
     }
