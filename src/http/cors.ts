@@ -16,6 +16,9 @@ const EXPOSED_HEADERS = [
   'ratelimit-remaining',
   'ratelimit-reset',
   'retry-after',
+  // The RFC 6750 / RFC 9470 challenge (invalid_token, insufficient_user_authentication and its
+  // acr/max_age): a browser app on a listed origin reads it to know to sign in again, or to step up.
+  'www-authenticate',
 ];
 
 /**

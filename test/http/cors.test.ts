@@ -26,6 +26,19 @@ describe('CORS with an allow-list', () => {
     expect(String(res.headers['access-control-expose-headers'])).toContain('x-request-id');
   });
 
+  it('lets a listed origin read the authentication challenge of a 401', async () => {
+    const res = await t.app.inject({
+      method: 'GET',
+      url: '/api/v1/users/me',
+      headers: { origin: APP_ORIGIN, authorization: 'Bearer not.a.token' },
+    });
+    expect(res.statusCode).toBe(401);
+    expect(res.headers['www-authenticate']).toMatch(/^Bearer /);
+    expect(String(res.headers['access-control-expose-headers']).split(/, */)).toContain(
+      'www-authenticate',
+    );
+  });
+
   it.each([
     ['an unlisted origin', 'https://evil.example'],
     ['a look-alike suffix', 'https://app.example.com.evil.example'],
