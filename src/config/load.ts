@@ -49,6 +49,23 @@ function deepMerge(target: Json, source: Json): Json {
   return target;
 }
 
+/**
+ * Where JSON.parse gave up in `text`, as " (line L, column C)" (" (column C)" for one line), or
+ * " (it ends too early)"; empty when the engine did not say. Only the position is taken from
+ * the engine's message: its text can quote the input, and settings hold secrets.
+ */
+function jsonErrorPlace(error: unknown, text: string): string {
+  const message = error instanceof Error ? error.message : '';
+  if (/unexpected end of JSON input/i.test(message)) return ' (it ends too early)';
+  const position = /\bposition (\d+)\b/.exec(message)?.[1];
+  if (position === undefined) return '';
+  const before = text.slice(0, Number(position)).split('\n');
+  const column = before.at(-1)!.length + 1;
+  return before.length === 1 && !text.includes('\n')
+    ? ` (column ${column})`
+    : ` (line ${before.length}, column ${column})`;
+}
+
 /** Converts an environment string to the type its setting wants; leaves it alone if it cannot. */
 function fromEnv(raw: string, schema: SchemaNode): { value: unknown } | { problem: string } {
   const text = raw.trim();
@@ -74,8 +91,8 @@ function fromEnv(raw: string, schema: SchemaNode): { value: unknown } | { proble
       let value: unknown;
       try {
         value = JSON.parse(text);
-      } catch {
-        return { problem: 'is not valid JSON' };
+      } catch (error) {
+        return { problem: `is not valid JSON${jsonErrorPlace(error, text)}` };
       }
       const shape = jsonShapeProblem(value);
       return shape === undefined ? { value } : { problem: shape.problem };
@@ -226,8 +243,10 @@ function readFile(
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
-  } catch {
-    problems.push(`--config ${file} is not valid JSON. Fix: check the file with a JSON linter.`);
+  } catch (error) {
+    problems.push(
+      `--config ${file} is not valid JSON${jsonErrorPlace(error, text)}. Fix: check the file with a JSON linter.`,
+    );
     return;
   }
   if (!isPlainObject(parsed)) {

@@ -330,6 +330,28 @@ describe('invalid config', () => {
     );
   });
 
+  it('says where a file or variable stops being JSON, never quoting it', () => {
+    const fileProblem = (text: string) =>
+      problemsOf(() => loadConfig({ env: {}, file: tempFile(text) }))[0];
+    expect(fileProblem('{"server": {"port": 3471,}}')).toMatch(
+      /is not valid JSON \(column 26\)\. Fix: check the file with a JSON linter\.$/,
+    );
+    const secret = 'hunter2-client-secret';
+    const multiline = fileProblem(
+      `{\n  "oidc": {"providers": {"x": {"clientSecret": "${secret}"}}}\n  "log": {}\n}`,
+    );
+    expect(multiline).toContain('is not valid JSON (line 3, column 3).');
+    expect(multiline).not.toContain(secret);
+    expect(fileProblem('{"server": ')).toContain('is not valid JSON (it ends too early).');
+    const [variable] = problemsOf(() =>
+      loadConfig({ env: { BULWARK_OIDC_PROVIDERS: `{"x": {"clientSecret": "${secret}"},}` } }),
+    );
+    expect(variable).toMatch(
+      /^BULWARK_OIDC_PROVIDERS \(oidc\.providers\) is not valid JSON \(column \d+\)\./,
+    );
+    expect(variable).not.toContain(secret);
+  });
+
   it('refuses a missing, unreadable or non-JSON file', () => {
     expect(problemsOf(() => loadConfig({ env: {}, file: '/nonexistent/bulwark.json' }))[0]).toMatch(
       /cannot be read \(ENOENT\)/,
