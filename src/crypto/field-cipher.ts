@@ -31,11 +31,20 @@ export type DecryptionFailure = 'malformed' | 'unknown_key_version' | 'authentic
  */
 export class DecryptionError extends Error {
   readonly reason: DecryptionFailure;
+  /** For `unknown_key_version`: the master key version the value was written under. */
+  readonly keyVersion: number | undefined;
 
-  constructor(reason: DecryptionFailure) {
-    super(`Field decryption failed: ${reason.replaceAll('_', ' ')}`);
+  constructor(reason: DecryptionFailure, keyVersion?: number) {
+    // The log line an operator meets when an instance runs with an older keyring than the one
+    // that wrote the value (not restarted after `keys rotate-master`): it says what to do.
+    super(
+      reason === 'unknown_key_version' && keyVersion !== undefined
+        ? `Field decryption failed: unknown key version ${keyVersion}: this process's master keyring does not hold it. Fix: restart it with the current keyring (every instance after \`bulwark keys rotate-master\`), or restore the version if it was removed.`
+        : `Field decryption failed: ${reason.replaceAll('_', ' ')}`,
+    );
     this.name = 'DecryptionError';
     this.reason = reason;
+    this.keyVersion = keyVersion;
   }
 }
 
@@ -137,7 +146,9 @@ export class FieldCipher {
   decrypt(envelope: string, context: FieldContext): string {
     const parsed = parseEnvelope(envelope);
     const aad = additionalData(parsed.version, context);
-    if (!this.#keyring.has(parsed.version)) throw new DecryptionError('unknown_key_version');
+    if (!this.#keyring.has(parsed.version)) {
+      throw new DecryptionError('unknown_key_version', parsed.version);
+    }
     const key = this.#keyring.deriveKey(this.#purpose, parsed.version, parsed.salt);
     try {
       // authTagLength pins the tag size: without it Node would accept a truncated tag.

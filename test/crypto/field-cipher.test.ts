@@ -128,7 +128,13 @@ describe('FieldCipher', () => {
   it('refuses a value whose key version is not in the keyring', () => {
     const newer = new FieldCipher(keyringOf(1, 2, 3)).encrypt(SECRET, AT);
     expect(cipher.keyVersionOf(newer)).toBe(3);
-    expect(decryptError(() => cipher.decrypt(newer, AT)).reason).toBe('unknown_key_version');
+    const error = decryptError(() => cipher.decrypt(newer, AT));
+    expect(error.reason).toBe('unknown_key_version');
+    // What the log shows a 500 with: which version, and what the operator does about it.
+    expect(error.keyVersion).toBe(3);
+    expect(error.message).toMatch(
+      /unknown key version 3: .*Fix: restart it with the current keyring/,
+    );
   });
 
   it('refuses malformed envelopes', () => {
