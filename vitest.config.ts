@@ -39,6 +39,7 @@ const DIALECT_FREE = [
   'test/store/revocation-bus.test.ts',
   'test/tokens/bounded-cache.test.ts',
   'test/users/scripts.test.ts',
+  'test/users/user-import.test.ts',
 ];
 const postgresUrl = process.env.DATABASE_URL;
 

@@ -16,6 +16,7 @@ export {
 } from './totp.js';
 export { MAX_PASSWORD_BYTES, normalizePassword } from './password-input.js';
 export {
+  isAcceptedPasswordHash,
   PasswordHasher,
   type PasswordHasherOptions,
   type VerifyResult,

@@ -131,6 +131,15 @@ function parseStoredHash(stored: string): Argon2Phc | BcryptHash | undefined {
   return undefined;
 }
 
+/**
+ * Whether `stored` is a hash {@link PasswordHasher.verify} can check: argon2 (id, i, d) as a PHC
+ * string, or bcrypt (2a, 2b, 2y), with parameters within the bounds a login accepts. For users
+ * imported from another system, whose hashes are upgraded to argon2id at their first login.
+ */
+export function isAcceptedPasswordHash(stored: string): boolean {
+  return parseStoredHash(stored) !== undefined;
+}
+
 function checkOption(name: string, value: number, min: number, max: number): void {
   if (!Number.isInteger(value) || value < min || value > max) {
     throw new RangeError(`PasswordHasher: ${name} must be an integer from ${min} to ${max}`);

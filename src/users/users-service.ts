@@ -25,6 +25,7 @@ import { BoundedCache } from '../tokens/bounded-cache.js';
 import type { SessionEndReason, Sessions } from '../tokens/sessions.js';
 import { canonicalEmail, normalizeEmail, normalizeName, normalizePhone } from './normalize.js';
 import type { UpdateUser, User } from './schema.js';
+import type { ImportedUser } from './user-import.js';
 
 /** The permission that makes someone an administrator; at least one active holder must remain. */
 const ADMIN_PERMISSION = 'users:write';
@@ -357,6 +358,24 @@ export class UsersService {
       context,
       { via: input.via },
       true,
+    );
+  }
+
+  /**
+   * Creates an account moved from another system (`bulwark user import`, checked by
+   * parseUserImport): its password hash as given (bcrypt or argon2, replaced by argon2id at its
+   * first login), or none. An operator's act: no actor, and not a self-registration.
+   * @throws AppError email_taken when the email belongs to another account
+   */
+  async createImported(user: ImportedUser, context: EventContext): Promise<UserRow> {
+    if (!this.deps.permissions.isRole(user.role)) throw new Error(`unknown role ${user.role}`);
+    const { email, name, role, passwordHash } = user;
+    return this.insert(
+      { email, name, role, passwordHash },
+      user.emailVerified,
+      context,
+      { via: 'import' },
+      false,
     );
   }
 

@@ -96,7 +96,7 @@ describe('bulwark user create', () => {
 
   it.each([
     [['user', 'create', '--password-stdin'], '--email is required'],
-    [['user'], 'missing subcommand: create, set-password or mfa-reset'],
+    [['user'], 'missing subcommand: create, set-password, mfa-reset or import'],
     [['user', 'delete', '--email', 'x@example.com'], 'unknown subcommand'],
     [['user', 'create', '--email', 'x@example.com', '--admin'], "Unknown option '--admin'"],
     [['user', 'mfa-reset'], '--email is required'],

@@ -7,6 +7,7 @@ const USAGE = [
   '                           [--config FILE]',
   '       bulwark user set-password --email EMAIL [--password-stdin] [--config FILE]',
   '       bulwark user mfa-reset --email EMAIL [--config FILE]',
+  '       bulwark user import [--file FILE] [--skip-existing] [--dry-run] [--config FILE]',
   '',
   'Creates a user, typically the first administrator (--role admin), with the same password',
   "policy and normalisation as registration. Prints the new user's id, email and role.",
@@ -24,18 +25,33 @@ const USAGE = [
   '(their authenticator and codes are deleted; event mfa.disabled, by admin_reset). Check who is',
   'asking before you run it: it leaves the password as the only factor.',
   '',
+  'import creates accounts moved from another system, from JSON Lines (--file, or standard',
+  'input), one object per line:',
+  '  {"email": "ann@example.com", "name": "Ann", "role": "user",',
+  '   "passwordHash": "$2b$12$...", "emailVerified": true}',
+  'Only email is required (name: the part before the @; role: access.defaultRole). passwordHash',
+  'is the old bcrypt ($2a$/$2b$/$2y$) or argon2 hash, replaced by argon2id at the first login;',
+  'without it the account has no password until a reset or an OpenID Connect sign-in. Every',
+  'line is checked first (as registration checks it, plus roles and hash formats): one problem',
+  'and nothing is imported (exit 1). An address with an account already is a problem, or skipped',
+  'with --skip-existing. --dry-run checks and counts, and writes nothing.',
+  '',
   'Options:',
   '  --email EMAIL      sign-in email (required)',
   '  --name NAME        display name (default: the part of the email before the @; create only)',
   '  --role ROLE        a role of access.roles (default: access.defaultRole; create only)',
   '  --password-stdin   read the password from standard input instead of the terminal',
   '                     (when standard input is a terminal, it is asked for without echo)',
+  '  --file FILE        JSON Lines of the accounts to import (default: standard input)',
+  '  --skip-existing    import: skip lines whose address has an account already',
+  '  --dry-run          import: check every line and count, write nothing',
   '  --config FILE      JSON config file (environment variables override it)',
   '',
   'Examples:',
   '  printf %s "$ADMIN_PASSWORD" | bulwark user create --email admin@example.com --role admin --password-stdin',
   '  bulwark user set-password --email someone@example.com',
   '  bulwark user mfa-reset --email someone@example.com',
+  '  bulwark user import --file users.jsonl --dry-run',
 ].join('\n');
 
 /** True for `--password` and `--password=...`, the flag this command refuses on purpose. */
@@ -49,15 +65,26 @@ const FIELD_OPTION: Record<string, string> = Object.assign(Object.create(null) a
   '/body/role': '--role',
 });
 
-type Subcommand = 'create' | 'set-password' | 'mfa-reset';
-type SubcommandOption = 'name' | 'role' | 'password-stdin';
+type Subcommand = 'create' | 'set-password' | 'mfa-reset' | 'import';
+type SubcommandOption =
+  'email' | 'name' | 'role' | 'password-stdin' | 'file' | 'skip-existing' | 'dry-run';
 
-/** The subcommands, and the options each takes besides --email and --config. */
+/** The subcommands, and the options each takes besides --config. */
 const SUBCOMMANDS: Readonly<Record<Subcommand, readonly SubcommandOption[]>> = {
-  create: ['name', 'role', 'password-stdin'],
-  'set-password': ['password-stdin'],
-  'mfa-reset': [],
+  create: ['email', 'name', 'role', 'password-stdin'],
+  'set-password': ['email', 'password-stdin'],
+  'mfa-reset': ['email'],
+  import: ['file', 'skip-existing', 'dry-run'],
 };
+const OPTIONS: readonly SubcommandOption[] = [
+  'email',
+  'name',
+  'role',
+  'password-stdin',
+  'file',
+  'skip-existing',
+  'dry-run',
+];
 
 function isSubcommand(name: string | undefined): name is Subcommand {
   return name !== undefined && Object.hasOwn(SUBCOMMANDS, name);
@@ -98,8 +125,12 @@ export const user: Command = {
       summary: "set a user's new password (forgotten); ends every session, MFA stays",
     },
     { synopsis: 'user mfa-reset', summary: 'turn MFA off for a user who lost the authenticator' },
+    {
+      synopsis: 'user import',
+      summary: 'create accounts from another system, with their bcrypt or argon2 hashes',
+    },
   ],
-  summary: "create a user, set one's password, or turn MFA off for one",
+  summary: "create or import users, set one's password, or turn MFA off for one",
   usage: USAGE,
   async run(args, io) {
     // Checked before parsing so the refusal explains itself instead of "unknown option".
@@ -114,23 +145,38 @@ export const user: Command = {
       name: { type: 'string' },
       role: { type: 'string' },
       'password-stdin': { type: 'boolean' },
+      file: { type: 'string' },
+      'skip-existing': { type: 'boolean' },
+      'dry-run': { type: 'boolean' },
     });
     const [sub, ...extra] = positionals;
     if (!isSubcommand(sub)) {
       throw new CliUsageError(
         sub === undefined
-          ? 'missing subcommand: create, set-password or mfa-reset'
-          : 'unknown subcommand (expected: create, set-password or mfa-reset)',
+          ? 'missing subcommand: create, set-password, mfa-reset or import'
+          : 'unknown subcommand (expected: create, set-password, mfa-reset or import)',
       );
     }
     // Not echoed: a stray argument here is often a password typed after its flag.
     if (extra.length > 0) throw new CliUsageError(`user ${sub} takes no positional arguments`);
-    const email = values.email;
-    if (email === undefined) throw new CliUsageError('--email is required');
-    for (const option of ['name', 'role', 'password-stdin'] as const) {
+    for (const option of OPTIONS) {
       if (values[option] !== undefined && !SUBCOMMANDS[sub].includes(option))
         throw new CliUsageError(`--${option} is not an option of user ${sub}`);
     }
+    if (sub === 'import') {
+      const { importUsers } = await import('./user-import.js');
+      return importUsers(
+        {
+          file: values.file,
+          configFile: values.config,
+          skipExisting: values['skip-existing'] === true,
+          dryRun: values['dry-run'] === true,
+        },
+        io,
+      );
+    }
+    const email = values.email;
+    if (email === undefined) throw new CliUsageError('--email is required');
     if (sub === 'mfa-reset') return mfaReset(email, values.config, io);
     const fromStdin = values['password-stdin'] === true;
     if (!fromStdin && !io.stdin.isTTY) {
