@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { totpCode } from '../../src/crypto/index.js';
-import { STEP_MS } from '../helpers/mfa.js';
+import { STEP_MS, wrongCode } from '../helpers/mfa.js';
 import { bearer, jwtPayload, STRONG_PASSWORD } from '../helpers/identity.js';
 import {
   deliverCallback,
@@ -55,8 +55,7 @@ describe('a provider sign-in of an account with MFA on', () => {
     // The browser keeps its hand-off cookie for the second try.
     expect(clearsHandoffCookie(asked.headers)).toBe(false);
 
-    const wrongCode = totpCode(secret, now()) === '000000' ? '111111' : '000000';
-    const wrong = await exchange(f, handoff.code, handoff.browserSecret, wrongCode);
+    const wrong = await exchange(f, handoff.code, handoff.browserSecret, wrongCode(secret, now()));
     expect(wrong.json()).toMatchObject({ status: 401, code: 'invalid_otp' });
     expect(clearsHandoffCookie(wrong.headers)).toBe(false);
 
@@ -252,8 +251,7 @@ describe('the held OIDC hand-off code', () => {
     try {
       const { secret } = await linkedWithMfa(g, 'r2-guess');
       const handoff = await signInToHandoff(g, 'r2-guess');
-      const right = totpCode(secret, appNow(g));
-      const wrong = right === '000000' ? '111111' : '000000';
+      const wrong = wrongCode(secret, appNow(g));
       const seen: string[] = [];
       for (let i = 0; i < 5; i += 1) {
         const res = await exchange(g, handoff.code, handoff.browserSecret, wrong);
