@@ -213,11 +213,22 @@ describe('the held OIDC hand-off code', () => {
     const { secret } = await linkedWithMfa(f, 'r2-double');
     const handoff = await signInToHandoff(f, 'r2-double');
     // A front end that runs its exchange effect twice (React StrictMode), or a double click:
-    // the second request arrives while the first holds the code (a user read of 50 ms).
-    const repo = f.app.services.usersRepo;
+    // the second request arrives while the first holds the code. The one that took the code
+    // reads its user only once the other has tried to take it too (a fixed delay here could
+    // end before the other request got that far on a busy machine).
+    const { store, usersRepo: repo } = f.app.services;
+    const take = store.take.bind(store);
     const findById = repo.findById.bind(repo);
+    let takes = 0;
+    let bothTried!: () => void;
+    const tried = new Promise<void>((resolve) => (bothTried = resolve));
+    store.take = async (key: string) => {
+      const value = await take(key);
+      if (++takes === 2) bothTried();
+      return value;
+    };
     repo.findById = async (id: string) => {
-      await new Promise((r) => setTimeout(r, 50));
+      await tried;
       return findById(id);
     };
     let a, b;
@@ -227,6 +238,7 @@ describe('the held OIDC hand-off code', () => {
         exchange(f, handoff.code, handoff.browserSecret),
       ]);
     } finally {
+      store.take = take;
       repo.findById = findById;
     }
     const codes = [a.json<{ code: string }>().code, b.json<{ code: string }>().code].sort();
