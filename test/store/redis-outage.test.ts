@@ -176,11 +176,13 @@ describe.skipIf(!hasRedisServer && !redisUrl)(
           interval: 100,
         });
         // Each request used to wait out commandTimeoutMs on the silent connection; now the
-        // per-instance fallback answers at once.
+        // per-instance fallback answers at once. A request that waits takes the whole timeout,
+        // so the bound is near it (less 50 ms, as a timer can fire a little early by this
+        // clock); half the timeout measured a busy machine as much as the code.
         for (let i = 0; i < 3; i++) {
           const { status, ms } = await timed();
           expect(status).toBe(200);
-          expect(ms).toBeLessThan(COMMAND_TIMEOUT_MS / 2);
+          expect(ms).toBeLessThan(COMMAND_TIMEOUT_MS - 50);
         }
         expect(await redisCheck()).toBe('degraded');
 
