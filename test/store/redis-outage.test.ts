@@ -1,7 +1,14 @@
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
-import { countKeys, freePort, OwnRedis, redisUrl, uniquePrefix } from '../helpers/redis.js';
+import {
+  countKeys,
+  freePort,
+  OwnRedis,
+  portBelowEphemeralRange,
+  redisUrl,
+  uniquePrefix,
+} from '../helpers/redis.js';
 
 const hasRedisServer = (() => {
   try {
@@ -20,7 +27,8 @@ describe.skipIf(!hasRedisServer && !redisUrl)('Redis outage and recovery', () =>
   const prefix = uniquePrefix();
 
   beforeAll(async () => {
-    redis = new OwnRedis(await freePort());
+    // Stopped and started again on this port: one no other test's listen(0) can be given.
+    redis = new OwnRedis(await portBelowEphemeralRange());
     await redis.start();
     const common = { keyPrefix: prefix, url: redis.url, commandTimeoutMs: 300 };
     open = await buildTestApp({
