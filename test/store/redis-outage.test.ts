@@ -3,7 +3,6 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
 import {
   countKeys,
-  freePort,
   OwnRedis,
   portBelowEphemeralRange,
   redisUrl,
@@ -150,7 +149,7 @@ describe.skipIf(!hasRedisServer && !redisUrl)(
     const COMMAND_TIMEOUT_MS = 400;
 
     beforeAll(async () => {
-      redis = new OwnRedis(await freePort());
+      redis = new OwnRedis(await portBelowEphemeralRange());
       await redis.start();
       t = await buildTestApp({
         redis: { keyPrefix: prefix, url: redis.url, commandTimeoutMs: COMMAND_TIMEOUT_MS },
