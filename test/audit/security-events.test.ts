@@ -17,6 +17,7 @@ import {
   uniqueEmail,
   type LoggedIn,
 } from '../helpers/identity.js';
+import { withoutRandomDigits } from '../helpers/leaks.js';
 import { lastOutboxToken } from '../helpers/smtp.js';
 
 // The clock the app sees; moved forward to step out of the refresh-token reuse grace window.
@@ -363,7 +364,9 @@ describe('security events in the audit table, driven through the HTTP API', () =
         expect(event.target_type === 'session' ? event.actor_id : event.target_id).toBe(user.id);
       }
     }
-    const all = JSON.stringify(await stored());
+    // Without the ids, hashes and times: their hex and digits hold a given 6-digit code by
+    // chance (this file's rows held about 1 in 3 000 of all codes), a leak would be elsewhere.
+    const all = withoutRandomDigits(JSON.stringify(await stored()));
     for (const value of [secret, next, ...recoveryCodes, ...fresh]) {
       expect(all).not.toContain(value);
     }

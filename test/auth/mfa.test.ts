@@ -2,7 +2,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sha256Hex, totpCode } from '../../src/crypto/index.js';
 import { ENCRYPTED_COLUMNS, fieldContext, MfaRepository } from '../../src/db/index.js';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
-import { enrolMfa, loginWith, postMfa, STEP_MS } from '../helpers/mfa.js';
+import {
+  codeOutsideWindow,
+  enrolMfa,
+  loginWith,
+  postMfa,
+  STEP_MS,
+  wrongCode,
+} from '../helpers/mfa.js';
 import {
   bearer,
   jwtPayload,
@@ -59,7 +66,7 @@ describe('TOTP enrolment', () => {
     expect((await getMe(t.app, user.accessToken)).json()).toMatchObject({ mfaEnabled: false });
     expect((await login(user.email)).statusCode).toBe(200);
 
-    const wrong = totpCode(secret, clock + 10 * STEP_MS);
+    const wrong = codeOutsideWindow(secret, clock, 10);
     expectProblem(
       await post('/totp/confirm', user.accessToken, { mfaCode: wrong }),
       401,
@@ -209,18 +216,18 @@ describe('signing in with MFA on', () => {
     );
     expectProblem(
       await login(user.email, {
-        mfaCode: '000000' === totpCode(secret, clock) ? '111111' : '000000',
+        mfaCode: wrongCode(secret, clock),
       }),
       401,
       'invalid_otp',
     );
     expectProblem(
-      await login(user.email, { mfaCode: totpCode(secret, clock - 3 * STEP_MS) }),
+      await login(user.email, { mfaCode: codeOutsideWindow(secret, clock, -3) }),
       401,
       'invalid_otp',
     );
     expectProblem(
-      await login(user.email, { mfaCode: totpCode(secret, clock + 3 * STEP_MS) }),
+      await login(user.email, { mfaCode: codeOutsideWindow(secret, clock, 3) }),
       401,
       'invalid_otp',
     );
@@ -392,7 +399,7 @@ describe('signing in with MFA on', () => {
           url: '/api/v1/auth/login',
           payload: { email: user.email, password: STRONG_PASSWORD, mfaCode },
         });
-      const wrong = totpCode(secret, clock) === '000000' ? '999999' : '000000';
+      const wrong = wrongCode(secret, clock);
       for (let i = 0; i < 3; i++) expectProblem(await attempt(wrong), 401, 'invalid_otp');
       const limited = await attempt(totpCode(secret, clock));
       expectProblem(limited, 429, 'rate_limited');
@@ -419,7 +426,7 @@ describe('turning MFA off and new recovery codes', () => {
     expectProblem(
       await post('/disable', user.accessToken, {
         password: STRONG_PASSWORD,
-        mfaCode: '000000' === totpCode(secret, clock) ? '111111' : '000000',
+        mfaCode: wrongCode(secret, clock),
       }),
       401,
       'invalid_otp',

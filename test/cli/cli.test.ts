@@ -180,15 +180,22 @@ describe('bulwark serve', () => {
     const { server, url } = await startSlowServer();
     expect((await fetch(`${url}/health/live`)).status).toBe(200);
 
-    const inFlight = fetch(`${url}/slow`);
-    await new Promise((r) => setTimeout(r, 150));
+    let finished = false;
+    const inFlight = fetch(`${url}/slow`).finally(() => (finished = true));
+    // Signalled once the server has the request, not after a guessed delay: on a loaded machine
+    // the request or the signal can take longer than any such delay to arrive.
+    await server.waitFor(/slow request started/);
     server.child.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 100));
+    await server.waitFor(/shutting down: finishing in-flight requests/);
 
-    // New connections are refused while the old request finishes.
-    await expect(
-      fetch(`${url}/health/live`, { headers: { connection: 'close' } }),
-    ).rejects.toThrow();
+    // New connections are refused while the old request finishes. The listener closes just
+    // after that line: a connection that still gets in is answered, and the next one tried.
+    await vi.waitFor(
+      () =>
+        expect(fetch(`${url}/health/live`, { headers: { connection: 'close' } })).rejects.toThrow(),
+      { timeout: 2_000, interval: 20 },
+    );
+    expect(finished).toBe(false);
     const res = await inFlight;
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ finished: true });
@@ -255,7 +262,7 @@ describe('bulwark serve', () => {
     expect((await fetch(`${url}/health/live`)).status).toBe(200);
 
     const inFlight = fetch(`${url}/slow`);
-    await new Promise((r) => setTimeout(r, 150));
+    await server.waitFor(/slow request started/);
     expect((await fetch(`${url}/throw-later`)).status).toBe(200);
     const res = await inFlight;
     expect(await res.json()).toEqual({ finished: true });

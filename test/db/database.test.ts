@@ -191,8 +191,22 @@ describe.runIf(dialectUnderTest === 'postgres')('PostgreSQL', () => {
     // fatal and exited, so a database restart under load stopped every instance.
     it('fails the query in flight and reports the error instead of throwing it', async () => {
       background.length = 0;
+      // The pool's one connection, opened now: the query below runs on it, as backend `pid`.
+      const { rows: opened } = await sql<{
+        pid: number;
+      }>`select pg_backend_pid() as pid`.execute(db.kysely);
+      const pid = opened[0]!.pid;
       const query = sql`select pg_sleep(5)`.execute(db.kysely);
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      // Cut once the server runs it. A fixed 200 ms was a guess that a busy machine could miss
+      // (the connection was opened for this query), and a cut before then fails it otherwise.
+      await vi.waitFor(
+        async () => {
+          const { rows } = await sql<{ query: string; state: string }>`
+            select query, state from pg_stat_activity where pid = ${pid}`.execute(t.db.kysely);
+          expect(rows[0]).toEqual({ query: 'select pg_sleep(5)', state: 'active' });
+        },
+        { timeout: 4_000, interval: 20 },
+      );
       await proxy.cut();
       const error = await query.then(
         () => undefined,

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { BulwarkApp } from '../../src/app.js';
 
 /** A password that passes the policy. */
@@ -17,9 +17,12 @@ export function bearer(token: string): { authorization: string } {
   return { authorization: `Bearer ${token}` };
 }
 
-/** A unique email per call, so tests never collide. */
+/**
+ * A unique email per call, so tests never collide: 48 random bits. With 32, a file that makes
+ * 300 users gave two of them one address (409 email_taken) about once in 100 000 runs.
+ */
 export function uniqueEmail(prefix = 'user'): string {
-  return `${prefix}-${randomUUID().slice(0, 8)}@example.com`;
+  return `${prefix}-${randomBytes(6).toString('hex')}@example.com`;
 }
 
 /** Decodes a JWT payload without verifying it (for assertions only). */

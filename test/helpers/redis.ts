@@ -1,4 +1,5 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
@@ -82,6 +83,40 @@ export function freePort(): Promise<number> {
       );
     });
   });
+}
+
+/** Whether a loopback listener can take `port` now (it is let go at once). */
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A free loopback port below the kernel's ephemeral range, for a server that a test stops and
+ * starts again on the same port. A port from freePort() is one that every listen(0) and every
+ * outgoing connection of the machine draws from: while the server is down, another test file's
+ * listen(0) can be given it, and the restart then fails. Nothing in the suite listens on a fixed
+ * port, so a port below the range stays free while the server is down.
+ */
+export async function portBelowEphemeralRange(): Promise<number> {
+  let low = 32_768; // Linux's default; the actual range is read where the system shows it
+  try {
+    const [first] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8')
+      .trim()
+      .split(/\s+/);
+    if (Number(first) > 0) low = Number(first);
+  } catch {
+    // Not Linux: keep the default.
+  }
+  if (low <= 20_000) return freePort();
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = 20_000 + randomInt(low - 20_000);
+    if (await canListen(port)) return port;
+  }
+  throw new Error(`no free loopback port between 20000 and ${low}`);
 }
 
 /** A throwaway redis-server of the test's own on a loopback port; stop() kills it. */

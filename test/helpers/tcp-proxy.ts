@@ -1,4 +1,5 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
+import { portBelowEphemeralRange } from './redis.js';
 
 /**
  * A loopback TCP proxy to a real server (PostgreSQL, Redis) that a test can cut and restore, to
@@ -15,9 +16,13 @@ export class TcpProxy {
     public port: number,
   ) {}
 
-  /** Starts a proxy to `targetHost:targetPort` on a free loopback port. */
+  /**
+   * Starts a proxy to `targetHost:targetPort` on a free loopback port below the ephemeral range:
+   * restore() listens on the same port again after cut(), and a port that listen(0) gives out
+   * could meanwhile have gone to another test file's server (EADDRINUSE on restore).
+   */
   static async start(targetHost: string, targetPort: number): Promise<TcpProxy> {
-    const proxy = new TcpProxy(targetHost, targetPort, 0);
+    const proxy = new TcpProxy(targetHost, targetPort, await portBelowEphemeralRange());
     await proxy.listen();
     return proxy;
   }

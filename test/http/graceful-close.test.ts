@@ -1,6 +1,7 @@
+import { once } from 'node:events';
 import { Agent, request } from 'node:http';
-import { connect } from 'node:net';
-import { describe, expect, it } from 'vitest';
+import { connect, type Socket } from 'node:net';
+import { describe, expect, it, vi } from 'vitest';
 import { API_SECURITY_HEADERS } from '../../src/http/security-headers.js';
 import { buildTestApp } from '../helpers/app.js';
 import { listenOnLoopback, parseAnswer } from '../helpers/raw-http.js';
@@ -43,8 +44,11 @@ describe('closing the app', () => {
       const warm = await get(`${base}/health/live`, agent);
       expect(warm.connection).toBe('keep-alive');
 
+      // In flight once the server has parsed it, not after a fixed delay that a loaded machine can
+      // exceed (a request that arrives after close() starts meets a closed idle connection).
+      const arrived = once(t.app.server, 'request');
       const slow = get(`${base}/api/v1/examples/slow`, agent); // 300 ms handler
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await arrived;
       const closed = t.app.close().then(() => performance.now());
 
       const answer = await slow;
@@ -63,19 +67,34 @@ describe('closing the app', () => {
   it('answers a request that completes while closing with the service_unavailable problem', async () => {
     const t = await buildTestApp({ cors: { origins: ['https://app.example'] } });
     const port = await listenOnLoopback(t.app);
+    const accepted: Socket[] = [];
+    t.app.server.on('connection', (socket: Socket) => accepted.push(socket));
     const inFlight = connect(port, '127.0.0.1');
     const late = connect(port, '127.0.0.1');
     try {
       // An in-flight request keeps close() waiting; the late one has sent half its headers.
+      const arrived = once(t.app.server, 'request');
       inFlight.write('GET /api/v1/examples/slow HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
       let raw = '';
       late.setEncoding('latin1');
       late.on('data', (d: string) => (raw += d));
       const ended = new Promise((resolve) => late.on('close', resolve));
-      late.write('GET /health/live HTTP/1.1\r\nHost: x\r\nOrigin: https://app.example\r\n');
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      const half = 'GET /health/live HTTP/1.1\r\nHost: x\r\nOrigin: https://app.example\r\n';
+      late.write(half);
+      // Both are with the server before close() starts, known rather than guessed with a delay
+      // that a loaded machine can exceed: the slow request is being handled, and the late one's
+      // first bytes have been read, so its connection is not idle.
+      await arrived;
+      await vi.waitFor(() => expect(accepted.map((s) => s.bytesRead)).toContain(half.length), {
+        interval: 5,
+        timeout: 5_000,
+      });
       const closed = t.app.close();
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      // Close has started (its preClose hooks ran) once the server has stopped listening.
+      await vi.waitFor(() => expect(t.app.server.listening).toBe(false), {
+        interval: 5,
+        timeout: 5_000,
+      });
       late.write('\r\n');
       await ended;
       await closed;

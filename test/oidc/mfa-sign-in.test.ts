@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { totpCode } from '../../src/crypto/index.js';
-import { STEP_MS } from '../helpers/mfa.js';
+import { STEP_MS, wrongCode } from '../helpers/mfa.js';
 import { bearer, jwtPayload, STRONG_PASSWORD } from '../helpers/identity.js';
 import {
   deliverCallback,
@@ -55,8 +55,7 @@ describe('a provider sign-in of an account with MFA on', () => {
     // The browser keeps its hand-off cookie for the second try.
     expect(clearsHandoffCookie(asked.headers)).toBe(false);
 
-    const wrongCode = totpCode(secret, now()) === '000000' ? '111111' : '000000';
-    const wrong = await exchange(f, handoff.code, handoff.browserSecret, wrongCode);
+    const wrong = await exchange(f, handoff.code, handoff.browserSecret, wrongCode(secret, now()));
     expect(wrong.json()).toMatchObject({ status: 401, code: 'invalid_otp' });
     expect(clearsHandoffCookie(wrong.headers)).toBe(false);
 
@@ -214,11 +213,22 @@ describe('the held OIDC hand-off code', () => {
     const { secret } = await linkedWithMfa(f, 'r2-double');
     const handoff = await signInToHandoff(f, 'r2-double');
     // A front end that runs its exchange effect twice (React StrictMode), or a double click:
-    // the second request arrives while the first holds the code (a user read of 50 ms).
-    const repo = f.app.services.usersRepo;
+    // the second request arrives while the first holds the code. The one that took the code
+    // reads its user only once the other has tried to take it too (a fixed delay here could
+    // end before the other request got that far on a busy machine).
+    const { store, usersRepo: repo } = f.app.services;
+    const take = store.take.bind(store);
     const findById = repo.findById.bind(repo);
+    let takes = 0;
+    let bothTried!: () => void;
+    const tried = new Promise<void>((resolve) => (bothTried = resolve));
+    store.take = async (key: string) => {
+      const value = await take(key);
+      if (++takes === 2) bothTried();
+      return value;
+    };
     repo.findById = async (id: string) => {
-      await new Promise((r) => setTimeout(r, 50));
+      await tried;
       return findById(id);
     };
     let a, b;
@@ -228,6 +238,7 @@ describe('the held OIDC hand-off code', () => {
         exchange(f, handoff.code, handoff.browserSecret),
       ]);
     } finally {
+      store.take = take;
       repo.findById = findById;
     }
     const codes = [a.json<{ code: string }>().code, b.json<{ code: string }>().code].sort();
@@ -252,8 +263,7 @@ describe('the held OIDC hand-off code', () => {
     try {
       const { secret } = await linkedWithMfa(g, 'r2-guess');
       const handoff = await signInToHandoff(g, 'r2-guess');
-      const right = totpCode(secret, appNow(g));
-      const wrong = right === '000000' ? '111111' : '000000';
+      const wrong = wrongCode(secret, appNow(g));
       const seen: string[] = [];
       for (let i = 0; i < 5; i += 1) {
         const res = await exchange(g, handoff.code, handoff.browserSecret, wrong);

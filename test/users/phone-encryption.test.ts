@@ -8,6 +8,7 @@ import {
   registerAndLogin,
   type LoggedIn,
 } from '../helpers/identity.js';
+import { withoutRandomDigits } from '../helpers/leaks.js';
 import { expectNoRowLeak, expectProblem, expectUser } from '../helpers/users.js';
 
 /*
@@ -114,14 +115,15 @@ describe(`phone numbers at rest on ${dialectUnderTest}`, () => {
         const res = await t.app.inject({ method: 'GET', url, headers: bearer(token) });
         const body = expectProblem(res, 500, 'internal_error');
         for (const leak of ['960999', '+44', 'ecrypt', 'authentication', 'bwf1', 'GCM', 'AAD'])
-          expect(res.body).not.toContain(leak);
+          expect(withoutRandomDigits(res.body)).not.toContain(leak);
         expectNoRowLeak(res.body);
         // The operator sees the cause in the log, tied to the request id.
         const line = t.logs.lines.find(
           (l) => l.requestId === body.requestId && l.level === 'error',
         );
         expect(JSON.stringify(line)).toMatch(/DecryptionError|authentication failed/);
-        expect(JSON.stringify(line)).not.toContain('960999');
+        // Not in its ids, whose hex digits can hold these by chance (see the helper).
+        expect(withoutRandomDigits(JSON.stringify(line))).not.toContain('960999');
       }
     });
 
@@ -148,7 +150,7 @@ describe(`phone numbers at rest on ${dialectUnderTest}`, () => {
         (l) => l.userId === other.id && String(l.msg).startsWith('a stored phone number cannot'),
       );
       expect(line).toMatchObject({ level: 'error' });
-      expect(JSON.stringify(line)).not.toContain('960999');
+      expect(withoutRandomDigits(JSON.stringify(line))).not.toContain('960999');
     });
 
     it('still decrypts for the row it was written for', async () => {
