@@ -100,11 +100,17 @@ export const keys: Command = {
     const { kid, retired, signsFrom, revoked } = await withServices(context, (services) =>
       services.signingKeys.rotate({}, { immediate, revokeOthers }),
     );
+    // With Redis the rotation is announced and every running instance re-reads its keys at once;
+    // without, each finds the new key at its next periodic re-read.
+    const published =
+      context.config.redis.url === undefined
+        ? 'in the JWKS of running instances within a minute'
+        : 'in the JWKS now';
     io.stdout.write(
       [
         `new kid: ${kid}`,
         `retired kid: ${retired ?? '(none)'}`,
-        `signs from: ${new Date(signsFrom).toISOString()} (${immediate ? 'now' : 'published in the JWKS now'})`,
+        `signs from: ${new Date(signsFrom).toISOString()} (${immediate ? 'now' : published})`,
         ...(revokeOthers ? [`revoked kids: ${revoked.join(', ') || '(none)'}`] : []),
         '',
       ].join('\n'),
