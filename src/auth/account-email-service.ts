@@ -127,6 +127,8 @@ export class AccountEmailService {
           if (!current || !resettable(current, token.email)) throw invalidResetToken();
           if (!(await this.deps.tokens.consume(token.id, this.now()))) throw invalidResetToken();
         },
+        // Told as soon as it is stored: the owner's word must not depend on the clean-up after.
+        afterWrite: () => this.notifyPasswordChanged(user),
         details: { via: 'email' },
       });
     } catch (error) {
@@ -138,7 +140,6 @@ export class AccountEmailService {
     await this.deps.tokens.deleteForUser(user.id, 'password_reset');
     // The link reached this address: it is verified now.
     if (user.email_verified !== 1) await this.markVerified(user, context);
-    this.notifyPasswordChanged(user);
   }
 
   /** After a sign-up: the verification e-mail, sent in the background. */

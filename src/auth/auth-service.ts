@@ -296,6 +296,8 @@ export class AuthService {
         path: '/body/newPassword',
         keepSessionId: auth.sessionId,
         expectedHash: row.password_hash!,
+        // Told as soon as it is stored: the owner's word must not depend on the clean-up after.
+        afterWrite: () => this.deps.accountEmail?.notifyPasswordChanged(row),
       });
     } catch (error) {
       if (isAppError(error) && error.code === 'invalid_credentials') {
@@ -303,7 +305,6 @@ export class AuthService {
       }
       throw error;
     }
-    this.deps.accountEmail?.notifyPasswordChanged(row);
   }
 
   /** The access token for this user and session, with `refreshToken` or a newly issued one. */

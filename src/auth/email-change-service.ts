@@ -171,9 +171,8 @@ export class EmailChangeService {
     }
     if (outcome.kind === 'invalid') throw refused(user.id, 'invalid_token');
     this.changed(actor, user.id, 'success');
-    // Whoever else holds a session may be the reason for the change (or its victim): only the
-    // session that proved both the password and the new mailbox stays.
-    await this.deps.sessions.endAll(user.id, 'email_changed', actor, auth.sessionId);
+    // The old address is told first: the change is committed, and if what follows fails (the
+    // database, ending the sessions) its owner must still learn of it to act.
     this.deps.accountEmail.send(
       emailChangedMessage({
         to: token.email,
@@ -181,6 +180,9 @@ export class EmailChangeService {
         service: this.deps.options.serviceName,
       }),
     );
+    // Whoever else holds a session may be the reason for the change (or its victim): only the
+    // session that proved both the password and the new mailbox stays.
+    await this.deps.sessions.endAll(user.id, 'email_changed', actor, auth.sessionId);
   }
 
   /** After the answer: the link (or the notice of a taken address), and word to the old address. */

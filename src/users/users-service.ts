@@ -64,6 +64,11 @@ export interface PasswordWrite {
   path: string;
   /** Runs after the checks, before the write; throwing aborts with nothing written. */
   beforeWrite?: () => Promise<void>;
+  /**
+   * Runs as soon as the password is stored, before the clean-up that follows (links, sessions):
+   * the owner's notice, which must go out even if that clean-up fails.
+   */
+  afterWrite?: () => void;
   /** Extra, non-secret details of the event. */
   details?: Record<string, string>;
   /** A session that survives (the one a change was made from); every other one ends. */
@@ -230,6 +235,7 @@ export class UsersService {
     options: {
       path?: string;
       beforeWrite?: () => Promise<void>;
+      afterWrite?: () => void;
       details?: Record<string, string>;
     } = {},
   ): Promise<UserRow> {
@@ -241,6 +247,7 @@ export class UsersService {
       actor: { ...context, actorId: null },
       path: options.path ?? '/body/newPassword',
       beforeWrite: options.beforeWrite,
+      afterWrite: options.afterWrite,
       details: options.details,
     });
   }
@@ -268,6 +275,7 @@ export class UsersService {
       }
       throw new AppError('not_found', 'No user with this id.');
     }
+    write.afterWrite?.();
     // A reset link asked for before this password was set (perhaps by whoever the owner is
     // changing it against) must not undo it (OWASP Forgot Password Cheat Sheet). Nor may an
     // address change asked for with the old password: the notice of a change request tells an

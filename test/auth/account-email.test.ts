@@ -460,6 +460,26 @@ describe('POST /api/v1/auth/password/forgot and /reset', () => {
     expect((await postLogin(t.app, user.email, NEW_PASSWORD)).statusCode).toBe(200);
   });
 
+  it('tells the owner of a new password even when ending the sessions fails after it is stored', async () => {
+    // A change (current password proven), then a reset by link: each stores the password, then
+    // the database fails while the sessions end. The owner's notice is what lets them react.
+    const changed = await registerAndLogin(t.app);
+    vi.spyOn(t.app.services.sessions, 'endAll').mockRejectedValueOnce(new Error('database gone'));
+    const change = await changePassword(changed.accessToken, STRONG_PASSWORD, NEW_PASSWORD);
+    expect(change.statusCode).toBe(500);
+    expect((await postLogin(t.app, changed.email, NEW_PASSWORD)).statusCode).toBe(200);
+
+    const resetting = await registerAndLogin(t.app);
+    const token = await resetLink(resetting.email);
+    vi.spyOn(t.app.services.sessions, 'endAll').mockRejectedValueOnce(new Error('database gone'));
+    expect((await reset(token)).statusCode).toBe(500);
+    expect((await postLogin(t.app, resetting.email, NEW_PASSWORD)).statusCode).toBe(200);
+
+    await settled();
+    expect(mailsTo(changed.email, /password was changed/)).toHaveLength(1);
+    expect(mailsTo(resetting.email, /password was changed/)).toHaveLength(1);
+  });
+
   it('makes an outstanding link stop working once the password is changed another way', async () => {
     const user = await registerAndLogin(t.app);
     const token = await resetLink(user.email);

@@ -551,6 +551,19 @@ describe('POST /api/v1/auth/email/change and /change/confirm', () => {
     await expectAccessWorks(t.app, user.accessToken);
   });
 
+  it('tells the old address even when ending the other sessions fails after the change', async () => {
+    const user = await registerAndLogin(t.app);
+    const newEmail = uniqueEmail('moved-anyway');
+    const token = await changeLink(user.accessToken, newEmail);
+    // The database fails just then: the change is committed, the sessions could not be ended.
+    vi.spyOn(t.app.services.sessions, 'endAll').mockRejectedValueOnce(new Error('database gone'));
+    expect((await confirm(user.accessToken, token)).statusCode).toBe(500);
+    expect((await getMe(t.app, user.accessToken)).json()).toMatchObject({ email: newEmail });
+    // The owner of the old address still hears of it: the one word that lets them act.
+    await settled();
+    expect(mailsTo(user.email, CHANGED_SUBJECT)).toHaveLength(1);
+  });
+
   it('refuses a link once the account has another address', async () => {
     const user = await registerAndLogin(t.app);
     const stale = await changeLink(user.accessToken, uniqueEmail('stale'));

@@ -243,10 +243,12 @@ async function setPassword(
         password,
         // No request behind it: the user agent marks the CLI as the origin in the audit trail.
         { userAgent: 'bulwark-cli' },
-        { details: { via: 'cli' } },
+        {
+          details: { via: 'cli' },
+          // With e-mail configured the owner is told, as after a reset by link; sent before exit.
+          afterWrite: () => services.accountEmail?.notifyPasswordChanged(row),
+        },
       );
-      // With e-mail configured the owner is told, as after a reset by link; sent before exit.
-      services.accountEmail?.notifyPasswordChanged(row);
     } catch (error) {
       if (isAppError(error)) throw new CliError(describeRefusal(error), 1, { cause: error });
       throw error;
