@@ -32,8 +32,9 @@ export const cors = fp(
     const allowed = new Set(opts.config.origins);
     // @fastify/cors's strictPreflight answers an incomplete preflight with a text/plain 400 of
     // its own. The same rule runs here first, so the answer is a problem document; strictPreflight
-    // stays on behind it. Only preflights the plugin would grant are concerned: other origins get
-    // no CORS treatment at all, as before.
+    // stays on behind it. A preflight from an origin that is not listed gets no CORS headers, as
+    // before, and a 403 that says why: it fell through to the router's 405 "this resource answers
+    // GET, …", which sent a front-end developer looking for a wrong method.
     app.addHook('onRequest', (request, _reply, done) => {
       if (request.method !== 'OPTIONS') {
         done();
@@ -41,6 +42,15 @@ export const cors = fp(
       }
       const origin = request.headers.origin;
       const granted = wildcard || (origin !== undefined && allowed.has(origin));
+      if (!granted && origin && request.headers['access-control-request-method']) {
+        done(
+          new AppError(
+            'forbidden',
+            'This origin may not call the API from a browser: it is not one of the allowed origins (cors.origins).',
+          ),
+        );
+        return;
+      }
       // Falsy, as for the plugin: an empty header counts as a missing one.
       if (granted && (!origin || !request.headers['access-control-request-method'])) {
         done(

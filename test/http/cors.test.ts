@@ -99,7 +99,7 @@ describe('CORS with an allow-list', () => {
     });
   });
 
-  it('gives a preflight from an unlisted origin no grant', async () => {
+  it('gives a preflight from an unlisted origin no grant, and a 403 that says why', async () => {
     const res = await t.app.inject({
       method: 'OPTIONS',
       url: '/api/v1/examples',
@@ -107,6 +107,23 @@ describe('CORS with an allow-list', () => {
     });
     expect(res.headers['access-control-allow-origin']).toBeUndefined();
     expect(res.headers['access-control-allow-methods']).toBeUndefined();
+    // Not the router's 405 "this resource answers GET, …": the method is not the problem.
+    expect(res.statusCode).toBe(403);
+    expect(res.headers['content-type']).toBe('application/problem+json; charset=utf-8');
+    expect(res.json()).toMatchObject({
+      code: 'forbidden',
+      detail:
+        'This origin may not call the API from a browser: it is not one of the allowed origins (cors.origins).',
+    });
+    expect(res.headers.allow).toBeUndefined();
+  });
+
+  it('leaves an OPTIONS request that is not a preflight to the router', async () => {
+    for (const headers of [{}, { origin: 'https://evil.example' }]) {
+      const res = await t.app.inject({ method: 'OPTIONS', url: '/api/v1/examples', headers });
+      expect(res.statusCode).toBe(405);
+      expect(res.json()).toMatchObject({ code: 'method_not_allowed' });
+    }
   });
 });
 
