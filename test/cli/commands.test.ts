@@ -11,7 +11,7 @@ import { totpCode } from '../../src/crypto/index.js';
 import { migrateToLatest } from '../../src/db/index.js';
 import { LogCapture, TEST_MASTER_KEY, testConfigInput } from '../helpers/app.js';
 import { createTestDb, type TestDb } from '../helpers/db.js';
-import { runCli, type CliRun } from '../helpers/cli.js';
+import { cliDatabaseEnv, runCli, type CliRun } from '../helpers/cli.js';
 import { BIN, runNode, type Finished } from '../helpers/process.js';
 import { redisUrl, uniquePrefix } from '../helpers/redis.js';
 import { WebhookReceiver } from '../helpers/webhook-receiver.js';
@@ -44,15 +44,8 @@ afterEach(async () => {
 
 /** The child's environment: this test's database and master key, cheap argon2 parameters. */
 function cliEnv(extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    BULWARK_DATABASE_SQLITE_PATH: testDb.sqlitePath,
-    ...(testDb.url === undefined ? {} : { DATABASE_URL: testDb.url }),
-    // BULWARK_KEYS_MASTER_KEY is the canonical name of keys.masterKey.
-    BULWARK_KEYS_MASTER_KEY: TEST_MASTER_KEY,
-    BULWARK_PASSWORDS_ARGON2_MEMORY_KIB: '1024',
-    BULWARK_PASSWORDS_ARGON2_ITERATIONS: '1',
-    ...extra,
-  };
+  // BULWARK_KEYS_MASTER_KEY is the canonical name of keys.masterKey.
+  return cliDatabaseEnv(testDb, { BULWARK_KEYS_MASTER_KEY: TEST_MASTER_KEY, ...extra });
 }
 
 /** The CLI in this process, with the test's environment and directory. */

@@ -13,7 +13,7 @@ import {
   type NewUserRow,
 } from '../../src/db/index.js';
 import { createTestDb, dialectUnderTest, type TestDb } from '../helpers/db.js';
-import { runCli, type CliRun } from '../helpers/cli.js';
+import { cliDatabaseEnv, runCli, type CliRun } from '../helpers/cli.js';
 import { BIN, runNode, type Finished } from '../helpers/process.js';
 
 /*
@@ -44,13 +44,7 @@ afterEach(async () => {
 });
 
 function cliEnv(keys: Record<string, string>): Record<string, string> {
-  return {
-    BULWARK_DATABASE_SQLITE_PATH: testDb.sqlitePath,
-    ...(testDb.url === undefined ? {} : { DATABASE_URL: testDb.url }),
-    BULWARK_PASSWORDS_ARGON2_MEMORY_KIB: '1024',
-    BULWARK_PASSWORDS_ARGON2_ITERATIONS: '1',
-    ...keys,
-  };
+  return cliDatabaseEnv(testDb, keys);
 }
 
 /** The CLI in this process, with the test's environment and directory. */

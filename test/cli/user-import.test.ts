@@ -8,7 +8,7 @@ import { createConfig } from '../../src/config/index.js';
 import { PasswordHasher } from '../../src/crypto/index.js';
 import { migrateToLatest } from '../../src/db/index.js';
 import { LogCapture, TEST_MASTER_KEY, testConfigInput } from '../helpers/app.js';
-import { runCli, type CliRun } from '../helpers/cli.js';
+import { cliDatabaseEnv, runCli, type CliRun } from '../helpers/cli.js';
 import { createTestDb, type TestDb } from '../helpers/db.js';
 
 // `bulwark user import` against a database of its own (a SQLite file, or a PostgreSQL schema),
@@ -34,13 +34,7 @@ afterEach(async () => {
 
 function bulwark(args: string[], input?: string): Promise<CliRun> {
   return runCli(['user', 'import', ...args], {
-    env: {
-      BULWARK_DATABASE_SQLITE_PATH: testDb.sqlitePath,
-      ...(testDb.url === undefined ? {} : { DATABASE_URL: testDb.url }),
-      BULWARK_KEYS_MASTER_KEY: TEST_MASTER_KEY,
-      BULWARK_PASSWORDS_ARGON2_MEMORY_KIB: '1024',
-      BULWARK_PASSWORDS_ARGON2_ITERATIONS: '1',
-    },
+    env: cliDatabaseEnv(testDb, { BULWARK_KEYS_MASTER_KEY: TEST_MASTER_KEY }),
     cwd: dir,
     ...(input === undefined ? {} : { input }),
   });

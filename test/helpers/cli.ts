@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import { main } from '../../src/cli/index.js';
 import type { CliIo, CliOutput } from '../../src/cli/io.js';
+import type { TestDb } from './db.js';
 import { ROOT } from './process.js';
 
 export interface CliRun {
@@ -46,4 +47,21 @@ export async function runCli(
   const code = await main(args, io);
   if (code < 0) throw new Error(`bulwark ${args.join(' ')} keeps running: run it as a process`);
   return { code, stdout: stdout.text, stderr: stderr.text };
+}
+
+/**
+ * The environment a CLI run needs for a test's own database (its SQLite file, or its PostgreSQL
+ * schema when DATABASE_URL is set) with cheap argon2 parameters, plus `extra`.
+ */
+export function cliDatabaseEnv(
+  testDb: TestDb,
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    BULWARK_DATABASE_SQLITE_PATH: testDb.sqlitePath,
+    ...(testDb.url === undefined ? {} : { DATABASE_URL: testDb.url }),
+    BULWARK_PASSWORDS_ARGON2_MEMORY_KIB: '1024',
+    BULWARK_PASSWORDS_ARGON2_ITERATIONS: '1',
+    ...extra,
+  };
 }
