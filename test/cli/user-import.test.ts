@@ -164,7 +164,7 @@ describe('bulwark user import', () => {
     expect((await bulwark([], jsonl({ email: 'ANN@example.com', name: 'First' }))).code).toBe(0);
 
     const dry = await bulwark(['--dry-run'], jsonl({ email: 'bob@example.com' }));
-    expect(dry.stdout).toBe('dry run: every line is valid; would import 1 users\n');
+    expect(dry.stdout).toBe('dry run: every line is valid; would import 1 user\n');
     expect((await storedUsers()).map((u) => u.email)).toEqual(['ann@example.com']);
 
     const refused = await bulwark([], file);
@@ -176,7 +176,7 @@ describe('bulwark user import', () => {
 
     const skipping = await bulwark(['--skip-existing'], file);
     expect(skipping.stderr).toBe('');
-    expect(skipping.stdout).toBe('imported 1 users, 1 skipped (already registered)\n');
+    expect(skipping.stdout).toBe('imported 1 user, 1 skipped (already registered)\n');
     // The existing account is untouched.
     expect(await storedUsers()).toMatchObject([
       { email: 'ann@example.com', name: 'First' },

@@ -66,7 +66,7 @@ export async function importUsers(options: UserImportOptions, io: CliIo): Promis
       return 1;
     }
     const summary = (created: number): string =>
-      `${created} users${skipped > 0 ? `, ${skipped} skipped (already registered)` : ''}`;
+      `${created} ${created === 1 ? 'user' : 'users'}${skipped > 0 ? `, ${skipped} skipped (already registered)` : ''}`;
     if (options.dryRun) {
       io.stdout.write(`dry run: every line is valid; would import ${summary(fresh.length)}\n`);
       return 0;
