@@ -57,11 +57,36 @@ export async function inputChecks(ctx: ScanContext): Promise<Check[]> {
   return [
     check('input.content-type', LINE, () => contentTypeCheck(ctx, path, text, answerOf(baseline))),
     check('input.body-limit', LINE, () => bodyLimitCheck(ctx, path, sample)),
-    check('input.prototype-poisoning', LINE, () => prototypePoisoningCheck(ctx, path, text)),
+    check('input.prototype-poisoning', LINE, () =>
+      prototypePoisoningCheck(ctx, path, text, baseline),
+    ),
     check('input.unknown-fields', LINE, () =>
       unknownFieldsCheck(ctx, path, sample, answerOf(baseline)),
     ),
   ];
+}
+
+/**
+ * The `skip` of a check whose probe got the same 400 as the well-formed body. The body built for
+ * the route (from its schema, or the default email and password without one) was itself refused
+ * as invalid, so a 400 to the probe may be that same refusal: it says nothing about how the probe
+ * was handled. Judged as an answer, an API that ignores text/plain and asks for its `username`
+ * was failed as "processing text/plain like JSON", and one that never looks at `__proto__` passed.
+ */
+function cannotTellApart(
+  id: string,
+  path: string,
+  baseline: ProbeResponse,
+  probe: ProbeResponse,
+): ScanFinding | undefined {
+  if (baseline.status !== 400 || probe.status !== 400) return undefined;
+  return finding(
+    id,
+    LINE,
+    'skip',
+    `The well-formed body built for ${path} was itself refused (400), so a 400 to this probe could not be told apart from that: serve an OpenAPI document describing the route's body (or give --openapi).`,
+    { evidence: evidence(probe) },
+  );
 }
 
 async function contentTypeCheck(
@@ -79,6 +104,8 @@ async function contentTypeCheck(
   });
   const limited = rateLimitedSkip('input.content-type', LINE, plain);
   if (limited !== undefined) return limited;
+  const blind = cannotTellApart('input.content-type', path, baseline, plain);
+  if (blind !== undefined) return blind;
   return plain.status === 415
     ? finding(
         'input.content-type',
@@ -162,6 +189,7 @@ async function prototypePoisoningCheck(
   ctx: ScanContext,
   path: string,
   text: string,
+  baseline: ProbeResponse | ProbeError,
 ): Promise<ScanFinding> {
   const poisoned = await ctx.send({
     method: 'POST',
@@ -171,6 +199,12 @@ async function prototypePoisoningCheck(
   });
   const limited = rateLimitedSkip('input.prototype-poisoning', LINE, poisoned);
   if (limited !== undefined) return limited;
+  // Only a 400 needs the well-formed body's answer to be judged (answerOf throws without one).
+  const blind =
+    poisoned.status === 400
+      ? cannotTellApart('input.prototype-poisoning', path, answerOf(baseline), poisoned)
+      : undefined;
+  if (blind !== undefined) return blind;
   return poisoned.status === 400
     ? finding(
         'input.prototype-poisoning',

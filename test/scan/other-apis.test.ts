@@ -1,0 +1,113 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { runScan } from '../../src/scan/scanner.js';
+import type { ScanFinding, ScanOptions, ScanReport } from '../../src/scan/types.js';
+
+/**
+ * `bulwark audit` judging APIs that are not Bulwark: small servers written the way other
+ * frameworks and hand-written APIs answer, some hardened, some not. Each case is its own server,
+ * so that a verdict can only come from what that server does.
+ */
+
+type Route = (req: IncomingMessage, res: ServerResponse, body: Buffer, url: URL) => boolean;
+
+const servers: Server[] = [];
+afterEach(async () => {
+  for (const server of servers.splice(0)) {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
+});
+
+/**
+ * A server that reads each body in full, lets `route` answer, and answers 404 as JSON otherwise.
+ * No OpenAPI document: the scan is told the routes, as for most APIs in the wild.
+ */
+async function api(route: Route): Promise<string> {
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const url = new URL(req.url ?? '/', 'http://x');
+      if (route(req, res, Buffer.concat(chunks), url)) return;
+      res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not found"}');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  servers.push(server);
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+const json = (res: ServerResponse, status: number, value: unknown): true => {
+  res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(value));
+  return true;
+};
+
+async function scan(url: string, options: Partial<ScanOptions> = {}): Promise<ScanReport> {
+  return runScan({ target: new URL(url), rateLimitRequests: 0, ...options });
+}
+
+const found = (report: ScanReport, check: string): ScanFinding | undefined =>
+  report.findings.find((f) => f.check === check);
+
+describe('bulwark audit and a login route whose body it cannot build', () => {
+  // Express with express.json(): a text/plain body is not parsed (req.body stays {}), and the
+  // route asks for `username`, which the scan's default body (email, password) does not have.
+  // Every body is refused with 400 "username required", the well-formed one too.
+  const usernameLogin: Route = (req, res, body, url) => {
+    if (url.pathname !== '/login' || req.method !== 'POST') return false;
+    let data: Record<string, unknown> = {};
+    if (req.headers['content-type']?.startsWith('application/json')) {
+      try {
+        data = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
+      } catch {
+        return json(res, 400, { error: 'invalid JSON' });
+      }
+    }
+    if (typeof data.username !== 'string' || typeof data.password !== 'string') {
+      return json(res, 400, { error: 'username and password are required' });
+    }
+    return json(res, 401, { error: 'invalid credentials' });
+  };
+
+  it('does not fail text/plain as "processed like JSON" when the well-formed body got the same 400', async () => {
+    const report = await scan(await api(usernameLogin), { loginPath: '/login' });
+    expect(found(report, 'input.content-type')).toMatchObject({
+      status: 'skip',
+      reason: expect.stringContaining('was itself refused (400)'),
+    });
+  });
+
+  it('does not pass prototype poisoning on a 400 that the well-formed body got too', async () => {
+    const report = await scan(await api(usernameLogin), { loginPath: '/login' });
+    expect(found(report, 'input.prototype-poisoning')).toMatchObject({
+      status: 'skip',
+      reason: expect.stringContaining('was itself refused (400)'),
+    });
+  });
+
+  it('still passes a 415 to text/plain, and fails text/plain answered like the well-formed body', async () => {
+    const strict = await api((req, res, body, url) => {
+      if (url.pathname === '/login' && req.headers['content-type'] !== 'application/json')
+        return json(res, 415, { error: 'JSON only' });
+      return usernameLogin(req, res, body, url);
+    });
+    expect(found(await scan(strict, { loginPath: '/login' }), 'input.content-type')?.status).toBe(
+      'pass',
+    );
+    // Parses every body as JSON whatever its type, and knows the email field.
+    const lax = await api((req, res, body, url) => {
+      if (url.pathname !== '/login' || req.method !== 'POST') return false;
+      try {
+        JSON.parse(body.toString('utf8'));
+      } catch {
+        return json(res, 400, { error: 'invalid JSON' });
+      }
+      return json(res, 401, { error: 'invalid credentials' });
+    });
+    expect(found(await scan(lax, { loginPath: '/login' }), 'input.content-type')?.status).toBe(
+      'fail',
+    );
+  });
+});
