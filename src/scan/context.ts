@@ -14,6 +14,8 @@ export interface ScanContext {
   login: Operation | undefined;
   /** A body the login route accepts as well-formed (wrong credentials), if one could be built. */
   loginSample: Record<string, unknown> | undefined;
+  /** The login route's answer to that body, the first time the scan sent it (the body checks). */
+  loginBaseline?: ProbeResponse;
   jwks: JsonWebKey[];
   token: string | undefined;
   /** The protected route answered with the token given (2xx), when there is one. */

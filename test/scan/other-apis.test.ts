@@ -111,3 +111,40 @@ describe('bulwark audit and a login route whose body it cannot build', () => {
     );
   });
 });
+
+describe('bulwark audit and login throttling without 429', () => {
+  /** Wrong passwords get 401 until the `after`th, then `locked` (an account lockout). */
+  const lockingLogin =
+    (after: number, locked: number): Route =>
+    (req, res, _body, url) => {
+      if (url.pathname !== '/login' || req.method !== 'POST') return false;
+      attempts += 1;
+      return attempts > after
+        ? json(res, locked, { error: 'too many failed logins: account locked for 15 minutes' })
+        : json(res, 401, { error: 'invalid credentials' });
+    };
+  let attempts = 0;
+  afterEach(() => {
+    attempts = 0;
+  });
+
+  for (const locked of [423, 403]) {
+    it(`warns, not fails, on a lockout answered ${locked} after a few wrong passwords`, async () => {
+      const url = await api(lockingLogin(5, locked));
+      // The body checks send wrong passwords too: only the throttle probe is looked at here.
+      const report = await scan(url, { loginPath: '/login', rateLimitRequests: 20 });
+      expect(found(report, 'ratelimit.login')).toMatchObject({
+        status: 'warn',
+        reason: expect.stringContaining(`with ${locked} rather than 429`),
+        evidence: `POST /login → ${locked}`,
+      });
+      expect(attempts).toBeLessThan(20);
+    });
+  }
+
+  it('still fails a login route that answers every wrong password alike', async () => {
+    const url = await api(lockingLogin(Infinity, 423));
+    const report = await scan(url, { loginPath: '/login', rateLimitRequests: 20 });
+    expect(found(report, 'ratelimit.login')?.status).toBe('fail');
+  });
+});

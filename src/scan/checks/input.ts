@@ -42,6 +42,7 @@ export async function inputChecks(ctx: ScanContext): Promise<Check[]> {
   const text = JSON.stringify(sample);
   // No answer to it costs only the checks that compare with it (answerOf throws for them).
   const baseline = await settle(ctx.send({ method: 'POST', path, headers: JSON_TYPE, body: text }));
+  if (!(baseline instanceof ProbeError)) ctx.loginBaseline = baseline;
   if (!(baseline instanceof ProbeError) && (baseline.status === 404 || baseline.status === 405)) {
     // Nothing is there to take a body: every probe below would get the same answer, and a
     // 404 to text/plain or to 2 MiB is no sign that either was processed.
