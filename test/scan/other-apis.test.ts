@@ -148,3 +148,67 @@ describe('bulwark audit and login throttling without 429', () => {
     expect(found(report, 'ratelimit.login')?.status).toBe('fail');
   });
 });
+
+describe('bulwark audit and the internals an error shows', () => {
+  // What APIs in the wild send with a 500 to a login body they choke on: each is a leak.
+  const leaks: [string, unknown, string][] = [
+    [
+      'a Node stack in a JSON string, anonymous frames only',
+      {
+        error: 'Internal Server Error',
+        stack:
+          'Error: boom\n    at /app/dist/routes/login.js:12:11\n    at process.processTicksAndRejections (node:internal/process/task_queues:95:5)',
+      },
+      'a stack trace',
+    ],
+    [
+      "Fastify's default 500 (the message of a TypeError, without its name)",
+      {
+        statusCode: 500,
+        error: 'Internal Server Error',
+        message: "Cannot read properties of undefined (reading 'password')",
+      },
+      'a JavaScript exception',
+    ],
+    [
+      'a handler calling what is not a function',
+      { message: 'user.checkPassword is not a function' },
+      'a JavaScript exception',
+    ],
+    [
+      'a Go panic',
+      { error: 'panic: runtime error: invalid memory address or nil pointer dereference' },
+      'a stack trace',
+    ],
+    [
+      'a .NET exception',
+      { title: 'System.NullReferenceException: Object reference not set to an instance' },
+      'a stack trace',
+    ],
+  ];
+  for (const [name, body, what] of leaks) {
+    it(`fails errors.no-internals on ${name}`, async () => {
+      const url = await api((req, res, _body, u) => {
+        if (u.pathname !== '/login' || req.method !== 'POST') return false;
+        return json(res, 500, body);
+      });
+      const report = await scan(url, { loginPath: '/login' });
+      expect(found(report, 'errors.no-internals')).toMatchObject({
+        status: 'fail',
+        reason: expect.stringContaining(`A response shows ${what}`),
+      });
+    });
+  }
+
+  it('passes generic error documents that name no internals', async () => {
+    const url = await api((req, res, _body, u) => {
+      if (u.pathname !== '/login' || req.method !== 'POST') return false;
+      return json(res, 401, {
+        title: 'Invalid credentials',
+        detail: 'The email or the password is not right; the function is not available offline.',
+      });
+    });
+    const report = await scan(url, { loginPath: '/login' });
+    expect(found(report, 'errors.no-internals')?.status).toBe('pass');
+  });
+});
