@@ -1,8 +1,11 @@
+import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runScan } from '../../src/scan/scanner.js';
 import type { ScanFinding, ScanOptions, ScanReport } from '../../src/scan/types.js';
+import { devCertFiles } from '../helpers/tls.js';
 
 /**
  * `bulwark audit` judging APIs that are not Bulwark: small servers written the way other
@@ -210,5 +213,33 @@ describe('bulwark audit and the internals an error shows', () => {
     });
     const report = await scan(url, { loginPath: '/login' });
     expect(found(report, 'errors.no-internals')?.status).toBe('pass');
+  });
+});
+
+describe('bulwark audit and HSTS', () => {
+  it('fails max-age=0, which turns HSTS off, instead of warning that it is under a year', async () => {
+    const cert = devCertFiles();
+    const server = createHttpsServer(
+      { cert: cert.cert, key: readFileSync(cert.keyFile) },
+      (_req, res) =>
+        res
+          .writeHead(404, {
+            'content-type': 'application/json',
+            'strict-transport-security': 'max-age=0; includeSubDomains',
+          })
+          .end('{}'),
+    );
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    servers.push(server);
+    try {
+      const { port } = server.address() as AddressInfo;
+      const report = await scan(`https://127.0.0.1:${port}`, { ca: cert.cert });
+      expect(found(report, 'tls.hsts')).toMatchObject({
+        status: 'fail',
+        reason: expect.stringContaining('HSTS is turned off'),
+      });
+    } finally {
+      cert.cleanup();
+    }
   });
 });
