@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { renderText } from '../../src/scan/report.js';
 import { runScan } from '../../src/scan/scanner.js';
 import type { ScanFinding, ScanOptions, ScanReport } from '../../src/scan/types.js';
 import { devCertFiles } from '../helpers/tls.js';
@@ -240,6 +241,28 @@ describe('bulwark audit and HSTS', () => {
       });
     } finally {
       cert.cleanup();
+    }
+  });
+});
+
+describe('bulwark audit and the lines it could not test', () => {
+  // A JSON API with a bearer-protected route, scanned without a token or without routes.
+  const protectedApi: Route = (req, res, _body, url) => {
+    if (url.pathname !== '/api/me') return false;
+    res.writeHead(401, { 'www-authenticate': 'Bearer', 'content-type': 'application/json' });
+    res.end('{"error":"unauthorized"}');
+    return true;
+  };
+
+  it('reports line 3 as skipped, not as one that cannot be seen from outside, without a token', async () => {
+    const url = await api(protectedApi);
+    for (const options of [{ protectedPath: '/api/me' }, {}]) {
+      const report = await scan(url, options);
+      expect(found(report, 'auth.token-in-url'), JSON.stringify(options)).toMatchObject({
+        status: 'skip',
+        line: 3,
+      });
+      expect(renderText(report)).toMatch(/\nLines 2, 5, 6, 9, 15, 16, 17 cannot be seen/);
     }
   });
 });
