@@ -116,6 +116,26 @@ describe('bulwark audit and a login route whose body it cannot build', () => {
   });
 });
 
+describe('bulwark audit and a JSON route that crashes on text/plain', () => {
+  it('does not say text/plain was processed like JSON when it made the API fail and JSON did not', async () => {
+    // Express 5 with express.json(): a text/plain body leaves req.body undefined, and
+    // `const { email } = req.body` throws (500); the same body as JSON gets 401.
+    const url = await api((req, res, _body, u) => {
+      if (u.pathname !== '/api/login' || req.method !== 'POST') return false;
+      if (req.headers['content-type'] !== 'application/json')
+        return json(res, 500, { message: 'Internal Server Error' });
+      return json(res, 401, { message: 'Invalid credentials' });
+    });
+    const report = await scan(url, { loginPath: '/api/login' });
+    expect(found(report, 'input.content-type')).toMatchObject({
+      status: 'warn',
+      reason:
+        'A JSON body sent as text/plain made the API fail (500) instead of being refused with 415.',
+    });
+    expect(found(report, 'errors.no-5xx')?.status).toBe('fail');
+  });
+});
+
 describe('bulwark audit and login throttling without 429', () => {
   /** Wrong passwords get 401 until the `after`th, then `locked` (an account lockout). */
   const lockingLogin =

@@ -125,16 +125,29 @@ async function contentTypeCheck(
             evidence: evidence(plain),
           },
         )
-      : finding(
-          'input.content-type',
-          LINE,
-          'fail',
-          'A JSON body sent as text/plain is processed like JSON: any web site can post it from a form, without a CORS preflight.',
-          {
-            fix: 'Accept application/json only; refuse other content types with 415.',
-            evidence: evidence(plain),
-          },
-        );
+      : plain.status >= 500 && baseline.status < 500
+        ? // Handled otherwise than the same body as JSON (Express 5 leaves req.body undefined, and
+          // the handler throws): not processed like JSON, and errors.no-5xx fails the crash.
+          finding(
+            'input.content-type',
+            LINE,
+            'warn',
+            `A JSON body sent as text/plain made the API fail (${plain.status}) instead of being refused with 415.`,
+            {
+              fix: 'Answer 415 Unsupported Media Type to anything but application/json, before the handler runs.',
+              evidence: evidence(plain),
+            },
+          )
+        : finding(
+            'input.content-type',
+            LINE,
+            'fail',
+            'A JSON body sent as text/plain is processed like JSON: any web site can post it from a form, without a CORS preflight.',
+            {
+              fix: 'Accept application/json only; refuse other content types with 415.',
+              evidence: evidence(plain),
+            },
+          );
 }
 
 async function bodyLimitCheck(
