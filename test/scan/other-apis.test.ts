@@ -286,3 +286,27 @@ describe('bulwark audit and the lines it could not test', () => {
     }
   });
 });
+
+describe('bulwark audit given a token that is not a signed JWT', () => {
+  for (const [kind, token] of [
+    ['an opaque token', 'c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f6.7a8b9c0d'],
+    [
+      'a JWE',
+      'eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0..abc123abc123abcd.c2VjcmV0.dGFnMHRhZzB0YWcw',
+    ],
+  ] as const) {
+    it(`skips the token attacks for ${kind} instead of passing "0 forged tokens"`, async () => {
+      const url = await api((req, res, _body, u) => {
+        if (u.pathname !== '/me') return false;
+        if (req.headers.authorization === `Bearer ${token}`) return json(res, 200, { id: 'u1' });
+        res.writeHead(401, { 'www-authenticate': 'Bearer' }).end();
+        return true;
+      });
+      const report = await scan(url, { token, protectedPath: '/me' });
+      expect(found(report, 'jwt.forgery')).toMatchObject({
+        status: 'skip',
+        reason: expect.stringContaining('not a signed JWT'),
+      });
+    });
+  }
+});

@@ -214,6 +214,15 @@ async function forgeryCheck(ctx: ScanContext, path: string, token: string): Prom
   const accepted: string[] = [];
   const crashed: string[] = [];
   const forgeries = forgeTokens(token, ctx.jwks);
+  if (forgeries.length === 0) {
+    // An opaque token or a JWE: nothing to forge from. "0 forged tokens were all refused" passed.
+    return finding(
+      'jwt.forgery',
+      LINE,
+      'skip',
+      'The token given is not a signed JWT (an opaque token or a JWE), so no token could be forged from it.',
+    );
+  }
   for (const forgery of forgeries) {
     const res = await ctx.send({ path, headers: { authorization: `Bearer ${forgery.token}` } });
     if (isSuccess(res)) accepted.push(forgery.attack);
