@@ -310,3 +310,42 @@ describe('bulwark audit given a token that is not a signed JWT', () => {
     });
   }
 });
+
+describe('bulwark audit and CORS that reflects the origin', () => {
+  /** Reflects every Origin (the `cors` package with `origin: true`), with or without credentials. */
+  const reflecting =
+    (credentials: boolean): Route =>
+    (req, res) => {
+      if (req.headers.origin !== undefined) {
+        res.setHeader('access-control-allow-origin', req.headers.origin);
+        if (credentials) res.setHeader('access-control-allow-credentials', 'true');
+      }
+      if (req.method === 'OPTIONS') {
+        res.writeHead(204, { 'access-control-allow-headers': 'authorization' }).end();
+        return true;
+      }
+      return false;
+    };
+
+  it('warns, like *, on a reflected origin without credentials', async () => {
+    const report = await scan(await api(reflecting(false)));
+    for (const check of ['cors.foreign-origin', 'cors.null-origin', 'cors.preflight']) {
+      expect(found(report, check), check).toMatchObject({
+        status: 'warn',
+        reason: expect.stringContaining('(it reflects any origin, like *), without credentials'),
+      });
+    }
+  });
+
+  it('fails a reflected origin with credentials', async () => {
+    const report = await scan(await api(reflecting(true)));
+    for (const check of ['cors.foreign-origin', 'cors.null-origin', 'cors.preflight']) {
+      expect(found(report, check), check).toMatchObject({
+        status: 'fail',
+        reason: expect.stringContaining(
+          'with credentials: any web site can read what its users can',
+        ),
+      });
+    }
+  });
+});
