@@ -349,3 +349,34 @@ describe('bulwark audit and CORS that reflects the origin', () => {
     }
   });
 });
+
+describe('bulwark audit and cookies', () => {
+  const setting =
+    (...cookies: string[]): Route =>
+    (_req, res) => {
+      res.setHeader('set-cookie', cookies);
+      return false;
+    };
+
+  it("does not ask HttpOnly of a double-submit CSRF cookie, which the page's script must read", async () => {
+    const report = await scan(
+      await api(
+        setting('XSRF-TOKEN=abc; Path=/; SameSite=Strict', 'sid=1; Path=/; HttpOnly; SameSite=Lax'),
+      ),
+    );
+    expect(found(report, 'headers.cookies')?.status).toBe('pass');
+  });
+
+  it('says which attribute a cookie lacks', async () => {
+    const report = await scan(await api(setting('sid=1; Path=/; SameSite=Lax')));
+    expect(found(report, 'headers.cookies')).toMatchObject({
+      status: 'fail',
+      reason: 'The cookie "sid" lacks HttpOnly.',
+    });
+    const csrf = await scan(await api(setting('csrftoken=abc; Path=/')));
+    expect(found(csrf, 'headers.cookies')).toMatchObject({
+      status: 'fail',
+      reason: 'The cookie "csrftoken" lacks SameSite.',
+    });
+  });
+});

@@ -3,6 +3,11 @@ import type { ProbeResponse, ScanFinding } from '../types.js';
 
 const LINE = 10;
 
+/** The cookie names of the double-submit CSRF pattern, whose value the page's script reads. */
+const CSRF_COOKIE = /^(?:_?csrf|csrftoken|xsrf-token|csrf-token|_csrf_token|__host-csrf)$/i;
+
+const cookieName = (cookie: string): string => (cookie.split('=')[0] ?? '').trim();
+
 /**
  * The first of `responses` whose header `name` fails `ok`, or undefined when every one passes.
  * Security headers belong on every response, errors included, so each sample is checked.
@@ -222,12 +227,14 @@ export function headerChecks(ctx: ScanContext): ScanFinding[] {
       cookie,
     }));
   });
-  const loose = cookies.find(
-    ({ cookie }) =>
-      !/;\s*httponly/i.test(cookie) ||
-      !/;\s*samesite=/i.test(cookie) ||
-      (ctx.client.https && !/;\s*secure/i.test(cookie)),
-  );
+  const missing = (cookie: string): string[] => [
+    // A CSRF token for the double-submit pattern (Angular's XSRF-TOKEN, Django's csrftoken) is
+    // meant to be read by the page's script: HttpOnly would break it, and is not asked of it.
+    ...(/;\s*httponly/i.test(cookie) || CSRF_COOKIE.test(cookieName(cookie)) ? [] : ['HttpOnly']),
+    ...(/;\s*samesite=/i.test(cookie) ? [] : ['SameSite']),
+    ...(ctx.client.https && !/;\s*secure/i.test(cookie) ? ['Secure'] : []),
+  ];
+  const loose = cookies.find(({ cookie }) => missing(cookie).length > 0);
   if (cookies.length > 0) {
     findings.push(
       loose === undefined
@@ -241,7 +248,7 @@ export function headerChecks(ctx: ScanContext): ScanFinding[] {
             'headers.cookies',
             LINE,
             'fail',
-            `The cookie "${loose.cookie.split('=')[0]}" lacks HttpOnly, SameSite or Secure.`,
+            `The cookie "${cookieName(loose.cookie)}" lacks ${missing(loose.cookie).join(' and ')}.`,
             {
               fix: 'Set cookies with HttpOnly; Secure; SameSite=Lax (or Strict).',
               evidence: evidence(loose.res),
