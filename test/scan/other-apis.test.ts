@@ -380,3 +380,16 @@ describe('bulwark audit and cookies', () => {
     });
   });
 });
+
+describe('bulwark audit and headers that name the framework', () => {
+  it('warns on the version ASP.NET sends in X-AspNet-Version', async () => {
+    const url = await api((_req, res) => {
+      res.setHeader('x-aspnet-version', '4.0.30319');
+      return false;
+    });
+    expect(found(await scan(url), 'headers.fingerprint')).toMatchObject({
+      status: 'warn',
+      reason: 'X-AspNet-Version tells the framework ("4.0.30319").',
+    });
+  });
+});
