@@ -1,3 +1,4 @@
+import { createHmac, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -390,6 +391,87 @@ describe('bulwark audit and headers that name the framework', () => {
     expect(found(await scan(url), 'headers.fingerprint')).toMatchObject({
       status: 'warn',
       reason: 'X-AspNet-Version tells the framework ("4.0.30319").',
+    });
+  });
+});
+
+describe('bulwark audit and algorithm confusion (HS256 keyed with the public key)', () => {
+  const b64 = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url');
+
+  /**
+   * An API whose verifier trusts the token's alg (jsonwebtoken before 9 did, given a PEM string):
+   * HS256 tokens are checked with HMAC keyed with `secret`, the public key's text as the API
+   * keeps it; RS256 and EdDSA ones with the key itself.
+   */
+  async function confusedApi(
+    publicKey: KeyObject,
+    privateKey: KeyObject,
+    secret: string,
+  ): Promise<{ url: string; token: string }> {
+    const rsa = publicKey.asymmetricKeyType === 'rsa';
+    const now = Math.floor(Date.now() / 1000);
+    const input = `${b64({ alg: rsa ? 'RS256' : 'EdDSA', typ: 'at+jwt', kid: 'k1' })}.${b64({ iss: 'https://i.example', aud: 'api', sub: 'u1', jti: 'j1', iat: now, exp: now + 600 })}`;
+    const signature = sign(rsa ? 'sha256' : null, Buffer.from(input), privateKey);
+    const token = `${input}.${signature.toString('base64url')}`;
+    const url = await api((req, res, _body, u) => {
+      if (u.pathname === '/.well-known/jwks.json')
+        return json(res, 200, { keys: [{ ...publicKey.export({ format: 'jwk' }), kid: 'k1' }] });
+      if (u.pathname !== '/me') return false;
+      const [h = '', p = '', s = ''] = (req.headers.authorization ?? '').slice(7).split('.');
+      let ok: boolean;
+      try {
+        const alg = (JSON.parse(Buffer.from(h, 'base64url').toString()) as { alg?: string }).alg;
+        ok =
+          alg === 'HS256'
+            ? createHmac('sha256', secret).update(`${h}.${p}`).digest('base64url') === s
+            : verify(
+                rsa ? 'sha256' : null,
+                Buffer.from(`${h}.${p}`),
+                publicKey,
+                Buffer.from(s, 'base64url'),
+              );
+      } catch {
+        ok = false;
+      }
+      if (ok) return json(res, 200, { id: 'u1' });
+      res.writeHead(401, { 'www-authenticate': 'Bearer' }).end();
+      return true;
+    });
+    return { url, token };
+  }
+
+  it('finds a verifier keyed with the PEM as an environment variable holds it (no final newline)', async () => {
+    const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+    const pem = (publicKey.export({ type: 'spki', format: 'pem' }) as string).trimEnd();
+    const { url, token } = await confusedApi(publicKey, privateKey, pem);
+    const report = await scan(url, { token, protectedPath: '/me' });
+    expect(found(report, 'jwt.forgery')).toMatchObject({
+      status: 'fail',
+      reason: expect.stringContaining(
+        'HS256 keyed with the published public key "k1" (PEM without its final newline)',
+      ),
+    });
+  });
+
+  it('finds a verifier keyed with an RSA key in PKCS#1 PEM', async () => {
+    const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const pem = publicKey.export({ type: 'pkcs1', format: 'pem' }) as string;
+    const { url, token } = await confusedApi(publicKey, privateKey, pem);
+    const report = await scan(url, { token, protectedPath: '/me' });
+    expect(found(report, 'jwt.forgery')).toMatchObject({
+      status: 'fail',
+      reason: expect.stringContaining('(PKCS#1 PEM)'),
+    });
+  });
+
+  it('passes a verifier that pins its algorithm', async () => {
+    const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+    // No HMAC secret can match: HS256 is refused whatever the key.
+    const { url, token } = await confusedApi(publicKey, privateKey, `${Math.random()}`);
+    const report = await scan(url, { token, protectedPath: '/me' });
+    expect(found(report, 'jwt.forgery')).toMatchObject({
+      status: 'pass',
+      reason: expect.stringMatching(/^9 forged tokens were all refused/),
     });
   });
 });
