@@ -475,3 +475,24 @@ describe('bulwark audit and algorithm confusion (HS256 keyed with the public key
     });
   });
 });
+
+describe('bulwark audit and tokens in the URL', () => {
+  it('fails an API that takes the token from ?token= (not only ?access_token=)', async () => {
+    const token = 'c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f6';
+    const url = await api((req, res, _body, u) => {
+      if (u.pathname !== '/me') return false;
+      const given =
+        /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? u.searchParams.get('token');
+      if (given === token) return json(res, 200, { id: 'u1' });
+      res.writeHead(401, { 'www-authenticate': 'Bearer' }).end();
+      return true;
+    });
+    const report = await scan(url, { token, protectedPath: '/me' });
+    expect(found(report, 'auth.token-in-url')).toMatchObject({
+      status: 'fail',
+      reason: expect.stringContaining('(?token=)'),
+      evidence: 'GET /me?token=… → 200',
+    });
+    expect(JSON.stringify(report)).not.toContain(token);
+  });
+});

@@ -259,6 +259,12 @@ async function forgeryCheck(ctx: ScanContext, path: string, token: string): Prom
   );
 }
 
+/**
+ * Query parameters that carry a token: RFC 6750's `access_token`, and the `token` that
+ * hand-written extractors use (passport-jwt's fromUrlQueryParameter('token'), WebSocket APIs).
+ */
+const TOKEN_PARAMETERS = ['access_token', 'token'] as const;
+
 /** The token given, in the query string instead of the header, must be refused. */
 async function tokenInUrlCheck(
   ctx: ScanContext,
@@ -266,26 +272,29 @@ async function tokenInUrlCheck(
   token: string,
 ): Promise<ScanFinding> {
   const separator = path.includes('?') ? '&' : '?';
-  const inUrl = await ctx.send({
-    path: `${path}${separator}access_token=${encodeURIComponent(token)}`,
-    // The label names the request in errors and evidence: the path itself carries the token.
-    label: `${path}${separator}access_token=…`,
-  });
-  return isSuccess(inUrl)
-    ? finding(
+  for (const name of TOKEN_PARAMETERS) {
+    const inUrl = await ctx.send({
+      path: `${path}${separator}${name}=${encodeURIComponent(token)}`,
+      // The label names the request in errors and evidence: the path itself carries the token.
+      label: `${path}${separator}${name}=…`,
+    });
+    if (isSuccess(inUrl)) {
+      return finding(
         'auth.token-in-url',
         3,
         'fail',
-        'The API takes the access token from the URL (?access_token=): URLs end up in logs, history and Referer headers.',
+        `The API takes the access token from the URL (?${name}=): URLs end up in logs, history and Referer headers.`,
         {
           fix: 'Take tokens from the Authorization header only.',
           evidence: evidence(inUrl),
         },
-      )
-    : finding(
-        'auth.token-in-url',
-        3,
-        'pass',
-        'A token in the URL (?access_token=) is not accepted.',
       );
+    }
+  }
+  return finding(
+    'auth.token-in-url',
+    3,
+    'pass',
+    'A token in the URL (?access_token=, ?token=) is not accepted.',
+  );
 }
