@@ -92,6 +92,18 @@ describe('bulwark audit and a login route whose body it cannot build', () => {
     });
   });
 
+  it('does not fail password guessing as "not throttled" when no password was ever checked', async () => {
+    const report = await scan(await api(usernameLogin), {
+      loginPath: '/login',
+      rateLimitRequests: 20,
+    });
+    expect(found(report, 'ratelimit.login')).toMatchObject({
+      status: 'skip',
+      reason: expect.stringContaining('no password was checked'),
+      evidence: 'POST /login × 20 → 400',
+    });
+  });
+
   it('still passes a 415 to text/plain, and fails text/plain answered like the well-formed body', async () => {
     const strict = await api((req, res, body, url) => {
       if (url.pathname === '/login' && req.headers['content-type'] !== 'application/json')

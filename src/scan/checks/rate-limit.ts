@@ -60,6 +60,7 @@ async function loginThrottle(ctx: ScanContext): Promise<ScanFinding> {
   // What a wrong password got before any throttling: the body checks' first answer, if they ran
   // (they send wrong passwords too, and may already have set off a lockout).
   let first = ctx.loginBaseline?.status;
+  let allInvalid = true;
   for (let attempt = 1; attempt <= ctx.rateLimitRequests; attempt += 1) {
     const res = await ctx.send({
       method: 'POST',
@@ -77,6 +78,7 @@ async function loginThrottle(ctx: ScanContext): Promise<ScanFinding> {
       );
     }
     first ??= res.status;
+    if (res.status !== 400) allInvalid = false;
     if (lockedOut(res.status, first)) {
       return finding(
         'ratelimit.login',
@@ -110,6 +112,18 @@ async function loginThrottle(ctx: ScanContext): Promise<ScanFinding> {
     }
   }
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
+  if (allInvalid) {
+    // Every "wrong password" was refused as an invalid body (the body built without a schema
+    // has email and password; this route wants other fields): no password was ever checked,
+    // so a per-account throttle could not show. Failed as "not throttled", it was a guess.
+    return finding(
+      'ratelimit.login',
+      LINE,
+      'skip',
+      `All ${ctx.rateLimitRequests} login attempts were refused as invalid (400): the body built for ${login.path} is not one it takes, so no password was checked. Serve an OpenAPI document describing its body (or give --openapi).`,
+      { evidence: `POST ${login.path} × ${ctx.rateLimitRequests} → 400` },
+    );
+  }
   return finding(
     'ratelimit.login',
     LINE,
