@@ -179,6 +179,24 @@ describe('bulwark audit and login throttling without 429', () => {
     });
   }
 
+  it('does not judge the body checks on a 423 from a lockout set off earlier', async () => {
+    // The probe account was locked by an earlier scan: every body gets 423, as with a 429.
+    const url = await api(lockingLogin(0, 423));
+    const report = await scan(url, { loginPath: '/login' });
+    for (const check of [
+      'input.content-type',
+      'input.body-limit',
+      'input.prototype-poisoning',
+      'input.unknown-fields',
+      'errors.malformed-json',
+    ]) {
+      expect(found(report, check), check).toMatchObject({
+        status: 'skip',
+        reason: expect.stringContaining('answered 423 Locked'),
+      });
+    }
+  });
+
   it('still fails a login route that answers every wrong password alike', async () => {
     const url = await api(lockingLogin(Infinity, 423));
     const report = await scan(url, { loginPath: '/login', rateLimitRequests: 20 });
