@@ -526,3 +526,24 @@ describe('bulwark audit and tokens in the URL', () => {
     expect(JSON.stringify(report)).not.toContain(token);
   });
 });
+
+describe('bulwark audit and TRACE', () => {
+  it('fails a TRACE echo whose header names are canonicalised (Go, many proxies)', async () => {
+    const url = await api((req, res) => {
+      if (req.method !== 'TRACE') return false;
+      const canonical = (name: string): string =>
+        name.replace(/(^|-)([a-z])/g, (_m, dash: string, c: string) => dash + c.toUpperCase());
+      res.writeHead(200, { 'content-type': 'message/http' });
+      res.end(
+        `TRACE ${req.url} HTTP/1.1\r\n${Object.entries(req.headers)
+          .map(([k, v]) => `${canonical(k)}: ${String(v)}`)
+          .join('\r\n')}`,
+      );
+      return true;
+    });
+    expect(found(await scan(url), 'input.trace')).toMatchObject({
+      status: 'fail',
+      evidence: 'TRACE / → 200',
+    });
+  });
+});

@@ -307,7 +307,9 @@ export function traceCheck(ctx: ScanContext): Check {
 }
 
 function traceFinding(trace: ProbeResponse): ScanFinding {
-  return isSuccess(trace) && trace.body.includes('x-bulwark-audit-echo')
+  // Case-insensitive: Go's net/http and many proxies echo header names canonicalised
+  // (X-Bulwark-Audit-Echo).
+  return isSuccess(trace) && trace.body.toLowerCase().includes('x-bulwark-audit-echo')
     ? finding(
         'input.trace',
         LINE,
