@@ -547,3 +547,46 @@ describe('bulwark audit and TRACE', () => {
     });
   });
 });
+
+describe('bulwark audit and the login routes of other frameworks', () => {
+  const document = (path: string): unknown => ({
+    openapi: '3.0.1',
+    info: { title: 'api', version: '1' },
+    paths: {
+      [path]: {
+        post: {
+          requestBody: {
+            content: {
+              'application/json': {
+                schema: {
+                  type: 'object',
+                  required: ['username', 'password'],
+                  properties: { username: { type: 'string' }, password: { type: 'string' } },
+                },
+              },
+            },
+          },
+          responses: { 200: { description: 'a token' } },
+        },
+      },
+    },
+  });
+
+  // JHipster's /api/authenticate, Django REST simplejwt's /api/token/.
+  for (const path of ['/api/authenticate', '/api/token/']) {
+    it(`finds the login route ${path} in the OpenAPI document`, async () => {
+      const url = await api((req, res, _body, u) => {
+        if (u.pathname === '/openapi.json') return json(res, 200, document(path));
+        if (u.pathname === path && req.method === 'POST') {
+          if (req.headers['content-type'] !== 'application/json')
+            return json(res, 415, { detail: 'Unsupported media type' });
+          return json(res, 401, { detail: 'No active account found with the given credentials' });
+        }
+        return false;
+      });
+      const report = await scan(url);
+      expect(found(report, 'input.json-route')).toBeUndefined();
+      expect(found(report, 'input.content-type')?.status).toBe('pass');
+    });
+  }
+});
