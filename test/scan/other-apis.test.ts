@@ -255,6 +255,37 @@ describe('bulwark audit and the internals an error shows', () => {
     });
   }
 
+  it('tells SQL from English: a message about deleting from a cart is no SQL text', async () => {
+    const answering =
+      (message: string): Route =>
+      (req, res, _body, u) => {
+        if (u.pathname !== '/login' || req.method !== 'POST') return false;
+        return json(res, 400, { error: message });
+      };
+    const benign = await scan(
+      await api(
+        answering(
+          'Cannot delete from an empty cart: select one item from the list, then update your set of options.',
+        ),
+      ),
+      { loginPath: '/login' },
+    );
+    expect(found(benign, 'errors.no-internals')?.status).toBe('pass');
+    // Knex and Sequelize write SQL in lower case, with quoted names.
+    const knex = await scan(
+      await api(
+        answering(
+          'select "id", "password_hash" from "users" where "email" = $1 - canceling statement due to statement timeout',
+        ),
+      ),
+      { loginPath: '/login' },
+    );
+    expect(found(knex, 'errors.no-internals')).toMatchObject({
+      status: 'fail',
+      reason: expect.stringContaining('SQL text'),
+    });
+  });
+
   it('passes generic error documents that name no internals', async () => {
     const url = await api((req, res, _body, u) => {
       if (u.pathname !== '/login' || req.method !== 'POST') return false;

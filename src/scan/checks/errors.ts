@@ -26,7 +26,11 @@ const LEAKS: { pattern: RegExp; what: string }[] = [
     what: 'a database error',
   },
   {
-    pattern: /\b(?:SELECT \S.{0,80} FROM|INSERT INTO \S|UPDATE \S+ SET|DELETE FROM \S)/i,
+    // Upper-case keywords, or lower-case ones before a quoted name (Knex, Sequelize; the quote
+    // may be escaped in a JSON string): case-blind,
+    // "Cannot delete from an empty cart" or "select one item from the list" were SQL text.
+    pattern:
+      /\b(?:SELECT \S.{0,80} FROM|INSERT INTO \S|UPDATE \S+ SET|DELETE FROM \S)|\bselect .{0,80}\bfrom \\?["`]|\b(?:insert into|delete from) \\?["`]|\bupdate \\?["`][^"`]{1,64}["`] set\b/,
     what: 'SQL text',
   },
   {
