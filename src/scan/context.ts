@@ -14,6 +14,8 @@ export interface ScanContext {
   login: Operation | undefined;
   /** A body the login route accepts as well-formed (wrong credentials), if one could be built. */
   loginSample: Record<string, unknown> | undefined;
+  /** The login route's answer to that body, the first time the scan sent it (the body checks). */
+  loginBaseline?: ProbeResponse;
   jwks: JsonWebKey[];
   token: string | undefined;
   /** The protected route answered with the token given (2xx), when there is one. */
@@ -60,7 +62,7 @@ export function header(res: ProbeResponse, name: string): string | undefined {
 export const isSuccess = (res: ProbeResponse): boolean => res.status >= 200 && res.status < 300;
 
 /**
- * The `skip` of a check whose probe was answered 429. A rate limit that comes before the body is
+ * The `skip` of a check whose probe was answered 429 (or 423). A rate limit that comes before the body is
  * read (Bulwark's does: its pipeline limits, then parses) says nothing about how the body would
  * have been handled, and scans run shortly after one another from one address use up the login
  * route's allowance: judged as an answer, the 429 was a false "processed like JSON" failure.
@@ -71,17 +73,19 @@ export function rateLimitedSkip(
   line: number,
   res: ProbeResponse,
 ): ScanFinding | undefined {
-  if (res.status !== 429) return undefined;
+  // 423 Locked: an account lockout (the probe account's wrong passwords, this scan's or an
+  // earlier one's) answers every body alike, as a limit does.
+  if (res.status !== 429 && res.status !== 423) return undefined;
   const retryAfter = header(res, 'retry-after')?.trim();
   const when =
     retryAfter !== undefined && /^\d+$/.test(retryAfter) ? `in ${retryAfter} s` : 'later';
-  return finding(
-    id,
-    line,
-    'skip',
-    `${res.method} ${res.path} was rate limited (429), so this probe could not tell anything (earlier scans from this address use up the route's allowance). Scan again ${when}.`,
-    { evidence: evidence(res) },
-  );
+  const what =
+    res.status === 429
+      ? "was rate limited (429), so this probe could not tell anything (earlier scans from this address use up the route's allowance)"
+      : "answered 423 Locked (the probe account's wrong passwords set off a lockout), so this probe could not tell anything";
+  return finding(id, line, 'skip', `${res.method} ${res.path} ${what}. Scan again ${when}.`, {
+    evidence: evidence(res),
+  });
 }
 
 /**

@@ -132,7 +132,9 @@ export function findLoginRoute(api: ApiDescription): Operation | undefined {
       !op.bearer &&
       !op.needsParameters &&
       op.jsonBody !== undefined &&
-      /\/(login|signin|sign-in|sessions?)$/i.test(op.path),
+      // JHipster logs in at /api/authenticate, Django REST simplejwt at /api/token/ (JSON; an
+      // OAuth token endpoint takes a form, and has no JSON body here).
+      /\/(login|log-in|signin|sign-in|sessions?|authenticate|token)\/?$/i.test(op.path),
   );
 }
 

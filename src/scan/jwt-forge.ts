@@ -79,23 +79,33 @@ export function forgeTokens(token: string, jwks: JsonWebKey[]): Forgery[] {
     attack: 'payload changed (exp + 1 day, role admin) under the original signature',
     token: `${rawHeader}.${encode(raised)}.${rawSignature}`,
   });
-  // 4. Algorithm confusion: HS256 keyed with the API's own public key, as PEM and as JWK text.
+  // 4. Algorithm confusion: HS256 keyed with the API's own public key, as the PEM text a broken
+  // verifier hands to HMAC: with its final newline (a .pem file) and without (a key kept in an
+  // environment variable), and for RSA also as PKCS#1 ("BEGIN RSA PUBLIC KEY").
   for (const jwk of jwks.slice(0, 3)) {
     if (jwk.kty === 'oct') continue;
-    let pem: string;
+    const pems: { form: string; pem: string }[] = [];
     try {
-      pem = createPublicKey({ key: jwk, format: 'jwk' }).export({
-        type: 'spki',
-        format: 'pem',
-      }) as string;
+      const key = createPublicKey({ key: jwk, format: 'jwk' });
+      const spki = key.export({ type: 'spki', format: 'pem' }) as string;
+      pems.push(
+        { form: 'PEM', pem: spki },
+        { form: 'PEM without its final newline', pem: spki.trimEnd() },
+      );
+      if (key.asymmetricKeyType === 'rsa') {
+        const pkcs1 = key.export({ type: 'pkcs1', format: 'pem' }) as string;
+        pems.push({ form: 'PKCS#1 PEM', pem: pkcs1 });
+      }
     } catch {
       continue;
     }
     const kidHeader = { ...header, ...(typeof jwk.kid === 'string' ? { kid: jwk.kid } : {}) };
-    forgeries.push({
-      attack: `HS256 keyed with the published public key${typeof jwk.kid === 'string' ? ` "${jwk.kid}"` : ''} (PEM)`,
-      token: hs256(kidHeader, payload, pem),
-    });
+    for (const { form, pem } of pems) {
+      forgeries.push({
+        attack: `HS256 keyed with the published public key${typeof jwk.kid === 'string' ? ` "${jwk.kid}"` : ''} (${form})`,
+        token: hs256(kidHeader, payload, pem),
+      });
+    }
   }
   // 5. The token brings its own key: an embedded JWK of the attacker's, and a jku to fetch one.
   const attacker = generateKeyPairSync('ed25519');

@@ -49,7 +49,7 @@ describe('bulwark audit (CLI)', () => {
       /^bulwark audit of http:\/\/127\.0\.0\.1:\d+\/: \d+ requests in [\d.]+ s\n/,
     );
     expect(run.stdout).toContain(' 1  strong authentication   pass');
-    expect(run.stdout).toMatch(/pass {2}jwt\.forgery +8 forged tokens were all refused/);
+    expect(run.stdout).toMatch(/pass {2}jwt\.forgery +9 forged tokens were all refused/);
     expect(run.stdout).toMatch(/\n\d+ pass, 1 warn, 0 fail, 0 skipped\.\n/);
     expect(run.stdout).not.toContain(token.split('.')[2]);
   });

@@ -146,15 +146,19 @@ describe('scan token forgeries', () => {
     expect(decodeJwt(raised.token)!.payload).toMatchObject({ role: 'admin', exp: 2_000_086_400 });
   });
 
-  it('adds a key-confusion token per published public key, and none for secret keys', () => {
+  it('adds key-confusion tokens per published public key (its PEM with and without the final newline), and none for secret keys', () => {
     const jwk = {
       ...generateKeyPairSync('ed25519').publicKey.export({ format: 'jwk' }),
       kid: 'k1',
     };
     const forgeries = forgeTokens(token, [jwk, { kty: 'oct', k: 'c2VjcmV0' }]);
     const confusion = forgeries.filter((f) => f.attack.startsWith('HS256 keyed'));
-    expect(confusion).toHaveLength(1);
-    expect(decodeJwt(confusion[0]!.token)!.header).toMatchObject({ alg: 'HS256', kid: 'k1' });
+    expect(confusion.map((f) => f.attack)).toEqual([
+      'HS256 keyed with the published public key "k1" (PEM)',
+      'HS256 keyed with the published public key "k1" (PEM without its final newline)',
+    ]);
+    for (const forgery of confusion)
+      expect(decodeJwt(forgery.token)!.header).toMatchObject({ alg: 'HS256', kid: 'k1' });
   });
 
   it('forges nothing from a token that is not a JWT', () => {

@@ -55,7 +55,7 @@ describe('bulwark audit against Bulwark', () => {
     const found = byCheck(report);
     expect(found['jwt.forgery']).toMatchObject({
       status: 'pass',
-      reason: expect.stringMatching(/^8 forged tokens were all refused/),
+      reason: expect.stringMatching(/^9 forged tokens were all refused/),
     });
     expect(found['jwt.claims']).toMatchObject({
       status: 'pass',

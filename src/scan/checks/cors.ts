@@ -7,12 +7,26 @@ function judge(check: string, res: ProbeResponse, origin: string, what: string):
   const allowed = header(res, 'access-control-allow-origin')?.trim();
   const credentials =
     header(res, 'access-control-allow-credentials')?.trim().toLowerCase() === 'true';
+  if (allowed !== undefined && allowed === origin && !credentials) {
+    // Without credentials the browser sends no cookies and reads only what anyone could fetch:
+    // reflecting every origin is `*` under another name, and warns like it.
+    return finding(
+      check,
+      LINE,
+      'warn',
+      `${what} The API allows the origin "${origin}" (it reflects any origin, like *), without credentials.`,
+      {
+        fix: "Fine for a public, tokenless API; otherwise allow only the origins of your own front ends, never the request's Origin.",
+        evidence: evidence(res),
+      },
+    );
+  }
   if (allowed !== undefined && allowed === origin) {
     return finding(
       check,
       LINE,
       'fail',
-      `${what} The API allows the origin "${origin}"${credentials ? ' with credentials: any web site can read what its users can' : ''}.`,
+      `${what} The API allows the origin "${origin}" with credentials: any web site can read what its users can.`,
       {
         fix: "Allow only the origins of your own front ends (an allow-list), never the request's Origin.",
         evidence: evidence(res),

@@ -26,12 +26,34 @@ const LEAKS: { pattern: RegExp; what: string }[] = [
     what: 'a database error',
   },
   {
-    pattern: /\b(?:SELECT \S.{0,80} FROM|INSERT INTO \S|UPDATE \S+ SET|DELETE FROM \S)/i,
+    // Upper-case keywords, or lower-case ones before a quoted name (Knex, Sequelize; the quote
+    // may be escaped in a JSON string): case-blind,
+    // "Cannot delete from an empty cart" or "select one item from the list" were SQL text.
+    pattern:
+      /\b(?:SELECT \S.{0,80} FROM|INSERT INTO \S|UPDATE \S+ SET|DELETE FROM \S)|\bselect .{0,80}\bfrom \\?["`]|\b(?:insert into|delete from) \\?["`]|\bupdate \\?["`][^"`]{1,64}["`] set\b/,
     what: 'SQL text',
+  },
+  {
+    // A stack inside a JSON string: its newlines are the two characters \ and n, and a frame may
+    // have no function name (`at /app/dist/login.js:12:11`) or be one of Node's own (`node:`).
+    pattern: /\\n\s*at (?:[\w$.<>[\] ]+ \()?(?:file:\/\/|\/|[A-Z]:\\|node:)[^\s()"]*:\d+:\d+\)?/,
+    what: 'a stack trace',
   },
   {
     pattern: /\b(?:TypeError|ReferenceError|SyntaxError|RangeError): /,
     what: 'a JavaScript exception',
+  },
+  {
+    // V8's messages, which frameworks (Fastify's default error handler) send without the type.
+    pattern:
+      /\bCannot (?:read|set) propert(?:y|ies) of (?:undefined|null)\b|\b[\w$.]+ is not a function\b|\bMaximum call stack size exceeded\b/,
+    what: 'a JavaScript exception',
+  },
+  {
+    // Go, .NET, Ruby and PHP, for the APIs written in them.
+    pattern:
+      /\bgoroutine \d+ \[running\]|\bpanic: runtime error|\bSystem\.[\w.]*Exception\b|\.rb:\d+:in [`']|\.php(?::\d+| on line \d+)/,
+    what: 'a stack trace',
   },
   {
     pattern:

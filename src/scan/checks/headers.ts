@@ -3,6 +3,18 @@ import type { ProbeResponse, ScanFinding } from '../types.js';
 
 const LINE = 10;
 
+/** The cookie names of the double-submit CSRF pattern, whose value the page's script reads. */
+const CSRF_COOKIE = /^(?:_?csrf|csrftoken|xsrf-token|csrf-token|_csrf_token|__host-csrf)$/i;
+
+const FRAMEWORK_HEADERS = ['x-powered-by', 'x-aspnet-version', 'x-aspnetmvc-version'] as const;
+const HEADER_NAMES: Record<(typeof FRAMEWORK_HEADERS)[number], string> = {
+  'x-powered-by': 'X-Powered-By',
+  'x-aspnet-version': 'X-AspNet-Version',
+  'x-aspnetmvc-version': 'X-AspNetMvc-Version',
+};
+
+const cookieName = (cookie: string): string => (cookie.split('=')[0] ?? '').trim();
+
 /**
  * The first of `responses` whose header `name` fails `ok`, or undefined when every one passes.
  * Security headers belong on every response, errors included, so each sample is checked.
@@ -197,7 +209,12 @@ export function headerChecks(ctx: ScanContext): ScanFinding[] {
       ),
     );
   }
-  const powered = ctx.seen.find((res) => header(res, 'x-powered-by') !== undefined);
+  // X-Powered-By, and the headers ASP.NET sends with its exact version by default.
+  const frameworkHeader = (res: ProbeResponse): (typeof FRAMEWORK_HEADERS)[number] | undefined =>
+    FRAMEWORK_HEADERS.find((name) => header(res, name) !== undefined);
+  const poweredRes = ctx.seen.find((res) => frameworkHeader(res) !== undefined);
+  const powered =
+    poweredRes === undefined ? undefined : { res: poweredRes, name: frameworkHeader(poweredRes)! };
   const server = ctx.seen.find((res) => /\d/.test(header(res, 'server') ?? ''));
   findings.push(
     powered === undefined && server === undefined
@@ -208,10 +225,10 @@ export function headerChecks(ctx: ScanContext): ScanFinding[] {
           'warn',
           powered === undefined
             ? `The Server header names a version ("${header(server!, 'server')}").`
-            : `X-Powered-By tells the framework ("${header(powered, 'x-powered-by')}").`,
+            : `${HEADER_NAMES[powered.name]} tells the framework ("${header(powered.res, powered.name)}").`,
           {
-            fix: 'Remove X-Powered-By and version numbers from Server.',
-            evidence: evidence(powered ?? server!),
+            fix: 'Remove X-Powered-By (and X-AspNet-Version, X-AspNetMvc-Version) and version numbers from Server.',
+            evidence: evidence(powered?.res ?? server!),
           },
         ),
   );
@@ -222,12 +239,14 @@ export function headerChecks(ctx: ScanContext): ScanFinding[] {
       cookie,
     }));
   });
-  const loose = cookies.find(
-    ({ cookie }) =>
-      !/;\s*httponly/i.test(cookie) ||
-      !/;\s*samesite=/i.test(cookie) ||
-      (ctx.client.https && !/;\s*secure/i.test(cookie)),
-  );
+  const missing = (cookie: string): string[] => [
+    // A CSRF token for the double-submit pattern (Angular's XSRF-TOKEN, Django's csrftoken) is
+    // meant to be read by the page's script: HttpOnly would break it, and is not asked of it.
+    ...(/;\s*httponly/i.test(cookie) || CSRF_COOKIE.test(cookieName(cookie)) ? [] : ['HttpOnly']),
+    ...(/;\s*samesite=/i.test(cookie) ? [] : ['SameSite']),
+    ...(ctx.client.https && !/;\s*secure/i.test(cookie) ? ['Secure'] : []),
+  ];
+  const loose = cookies.find(({ cookie }) => missing(cookie).length > 0);
   if (cookies.length > 0) {
     findings.push(
       loose === undefined
@@ -241,7 +260,7 @@ export function headerChecks(ctx: ScanContext): ScanFinding[] {
             'headers.cookies',
             LINE,
             'fail',
-            `The cookie "${loose.cookie.split('=')[0]}" lacks HttpOnly, SameSite or Secure.`,
+            `The cookie "${cookieName(loose.cookie)}" lacks ${missing(loose.cookie).join(' and ')}.`,
             {
               fix: 'Set cookies with HttpOnly; Secure; SameSite=Lax (or Strict).',
               evidence: evidence(loose.res),

@@ -42,6 +42,7 @@ export async function inputChecks(ctx: ScanContext): Promise<Check[]> {
   const text = JSON.stringify(sample);
   // No answer to it costs only the checks that compare with it (answerOf throws for them).
   const baseline = await settle(ctx.send({ method: 'POST', path, headers: JSON_TYPE, body: text }));
+  if (!(baseline instanceof ProbeError)) ctx.loginBaseline = baseline;
   if (!(baseline instanceof ProbeError) && (baseline.status === 404 || baseline.status === 405)) {
     // Nothing is there to take a body: every probe below would get the same answer, and a
     // 404 to text/plain or to 2 MiB is no sign that either was processed.
@@ -57,11 +58,36 @@ export async function inputChecks(ctx: ScanContext): Promise<Check[]> {
   return [
     check('input.content-type', LINE, () => contentTypeCheck(ctx, path, text, answerOf(baseline))),
     check('input.body-limit', LINE, () => bodyLimitCheck(ctx, path, sample)),
-    check('input.prototype-poisoning', LINE, () => prototypePoisoningCheck(ctx, path, text)),
+    check('input.prototype-poisoning', LINE, () =>
+      prototypePoisoningCheck(ctx, path, text, baseline),
+    ),
     check('input.unknown-fields', LINE, () =>
       unknownFieldsCheck(ctx, path, sample, answerOf(baseline)),
     ),
   ];
+}
+
+/**
+ * The `skip` of a check whose probe got the same 400 as the well-formed body. The body built for
+ * the route (from its schema, or the default email and password without one) was itself refused
+ * as invalid, so a 400 to the probe may be that same refusal: it says nothing about how the probe
+ * was handled. Judged as an answer, an API that ignores text/plain and asks for its `username`
+ * was failed as "processing text/plain like JSON", and one that never looks at `__proto__` passed.
+ */
+function cannotTellApart(
+  id: string,
+  path: string,
+  baseline: ProbeResponse,
+  probe: ProbeResponse,
+): ScanFinding | undefined {
+  if (baseline.status !== 400 || probe.status !== 400) return undefined;
+  return finding(
+    id,
+    LINE,
+    'skip',
+    `The well-formed body built for ${path} was itself refused (400), so a 400 to this probe could not be told apart from that: serve an OpenAPI document describing the route's body (or give --openapi).`,
+    { evidence: evidence(probe) },
+  );
 }
 
 async function contentTypeCheck(
@@ -79,6 +105,8 @@ async function contentTypeCheck(
   });
   const limited = rateLimitedSkip('input.content-type', LINE, plain);
   if (limited !== undefined) return limited;
+  const blind = cannotTellApart('input.content-type', path, baseline, plain);
+  if (blind !== undefined) return blind;
   return plain.status === 415
     ? finding(
         'input.content-type',
@@ -97,16 +125,29 @@ async function contentTypeCheck(
             evidence: evidence(plain),
           },
         )
-      : finding(
-          'input.content-type',
-          LINE,
-          'fail',
-          'A JSON body sent as text/plain is processed like JSON: any web site can post it from a form, without a CORS preflight.',
-          {
-            fix: 'Accept application/json only; refuse other content types with 415.',
-            evidence: evidence(plain),
-          },
-        );
+      : plain.status >= 500 && baseline.status < 500
+        ? // Handled otherwise than the same body as JSON (Express 5 leaves req.body undefined, and
+          // the handler throws): not processed like JSON, and errors.no-5xx fails the crash.
+          finding(
+            'input.content-type',
+            LINE,
+            'warn',
+            `A JSON body sent as text/plain made the API fail (${plain.status}) instead of being refused with 415.`,
+            {
+              fix: 'Answer 415 Unsupported Media Type to anything but application/json, before the handler runs.',
+              evidence: evidence(plain),
+            },
+          )
+        : finding(
+            'input.content-type',
+            LINE,
+            'fail',
+            'A JSON body sent as text/plain is processed like JSON: any web site can post it from a form, without a CORS preflight.',
+            {
+              fix: 'Accept application/json only; refuse other content types with 415.',
+              evidence: evidence(plain),
+            },
+          );
 }
 
 async function bodyLimitCheck(
@@ -162,6 +203,7 @@ async function prototypePoisoningCheck(
   ctx: ScanContext,
   path: string,
   text: string,
+  baseline: ProbeResponse | ProbeError,
 ): Promise<ScanFinding> {
   const poisoned = await ctx.send({
     method: 'POST',
@@ -171,6 +213,12 @@ async function prototypePoisoningCheck(
   });
   const limited = rateLimitedSkip('input.prototype-poisoning', LINE, poisoned);
   if (limited !== undefined) return limited;
+  // Only a 400 needs the well-formed body's answer to be judged (answerOf throws without one).
+  const blind =
+    poisoned.status === 400
+      ? cannotTellApart('input.prototype-poisoning', path, answerOf(baseline), poisoned)
+      : undefined;
+  if (blind !== undefined) return blind;
   return poisoned.status === 400
     ? finding(
         'input.prototype-poisoning',
@@ -259,7 +307,9 @@ export function traceCheck(ctx: ScanContext): Check {
 }
 
 function traceFinding(trace: ProbeResponse): ScanFinding {
-  return isSuccess(trace) && trace.body.includes('x-bulwark-audit-echo')
+  // Case-insensitive: Go's net/http and many proxies echo header names canonicalised
+  // (X-Bulwark-Audit-Echo).
+  return isSuccess(trace) && trace.body.toLowerCase().includes('x-bulwark-audit-echo')
     ? finding(
         'input.trace',
         LINE,

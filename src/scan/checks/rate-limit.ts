@@ -21,6 +21,15 @@ export function rateLimitHeaderCheck(ctx: ScanContext): ScanFinding {
 }
 
 /**
+ * An answer that stops password guessing without saying 429: 423 Locked (an account lockout), or
+ * a 403 or 503 where the first wrong password got something else (a lockout or a firewall rule
+ * that started blocking). Counted as "all answered", such an API was failed as not throttled.
+ */
+function lockedOut(status: number, first: number): boolean {
+  return status === 423 || (status !== first && (status === 403 || status === 503));
+}
+
+/**
  * Password guessing is throttled: wrong-password logins, one after the other, until the API
  * answers 429 or the probe's bound is reached. Runs last: it uses up the client's auth limit.
  */
@@ -48,6 +57,10 @@ async function loginThrottle(ctx: ScanContext): Promise<ScanFinding> {
   }
   const started = Date.now();
   const body = JSON.stringify(loginSample);
+  // What a wrong password got before any throttling: the body checks' first answer, if they ran
+  // (they send wrong passwords too, and may already have set off a lockout).
+  let first = ctx.loginBaseline?.status;
+  let allInvalid = true;
   for (let attempt = 1; attempt <= ctx.rateLimitRequests; attempt += 1) {
     const res = await ctx.send({
       method: 'POST',
@@ -62,6 +75,20 @@ async function loginThrottle(ctx: ScanContext): Promise<ScanFinding> {
         'skip',
         `POST ${login.path} answered ${res.status}, so it is no login route and password guessing was not tried: pass --login-path.`,
         { evidence: evidence(res) },
+      );
+    }
+    first ??= res.status;
+    if (res.status !== 400) allInvalid = false;
+    if (lockedOut(res.status, first)) {
+      return finding(
+        'ratelimit.login',
+        LINE,
+        'warn',
+        `Password guessing is refused after ${attempt} attempts, but with ${res.status} rather than 429: clients and tools cannot tell it is a limit, nor when to try again.`,
+        {
+          fix: 'Answer a throttled login with 429 and Retry-After (RFC 6585, RFC 9110 §10.2.3).',
+          evidence: evidence(res),
+        },
       );
     }
     if (res.status === 429) {
@@ -85,6 +112,18 @@ async function loginThrottle(ctx: ScanContext): Promise<ScanFinding> {
     }
   }
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
+  if (allInvalid) {
+    // Every "wrong password" was refused as an invalid body (the body built without a schema
+    // has email and password; this route wants other fields): no password was ever checked,
+    // so a per-account throttle could not show. Failed as "not throttled", it was a guess.
+    return finding(
+      'ratelimit.login',
+      LINE,
+      'skip',
+      `All ${ctx.rateLimitRequests} login attempts were refused as invalid (400): the body built for ${login.path} is not one it takes, so no password was checked. Serve an OpenAPI document describing its body (or give --openapi).`,
+      { evidence: `POST ${login.path} × ${ctx.rateLimitRequests} → 400` },
+    );
+  }
   return finding(
     'ratelimit.login',
     LINE,

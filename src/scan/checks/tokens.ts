@@ -124,14 +124,12 @@ async function claimCheck(token: string, jwks: JsonWebKey[]): Promise<ScanFindin
  */
 export function tokenChecks(ctx: ScanContext): Check[] {
   const path = ctx.protectedPath;
+  // Line 3's one check is skipped, not left out, when it cannot run: a line without findings is
+  // reported as one that "cannot be seen from outside", and this one can.
+  const inUrlSkipped = (reason: string): Check => skipped('auth.token-in-url', 3, reason);
   if (path === undefined) {
-    return [
-      skipped(
-        'auth.token-required',
-        LINE,
-        'No protected route known: pass --protected-path, or serve an OpenAPI document.',
-      ),
-    ];
+    const reason = 'No protected route known: pass --protected-path, or serve an OpenAPI document.';
+    return [skipped('auth.token-required', LINE, reason), inUrlSkipped(reason)];
   }
   const required = check('auth.token-required', LINE, () =>
     tokenRequiredCheck(path, ctx.anonymous!),
@@ -145,6 +143,9 @@ export function tokenChecks(ctx: ScanContext): Check[] {
         LINE,
         'No token given: the token attacks did not run (--token-file, --token-stdin).',
       ),
+      inUrlSkipped(
+        'No token given, so a token in the URL was not tried (--token-file, --token-stdin).',
+      ),
     ];
   }
   if (ctx.authed === undefined) {
@@ -155,6 +156,9 @@ export function tokenChecks(ctx: ScanContext): Check[] {
         LINE,
         `The token given was refused by ${path}, so the token attacks could not tell anything.`,
         { fix: 'Give the scan a fresh access token the API accepts.' },
+      ),
+      inUrlSkipped(
+        `The token given was refused by ${path}, so a token in the URL could not tell anything.`,
       ),
     ];
   }
@@ -210,6 +214,15 @@ async function forgeryCheck(ctx: ScanContext, path: string, token: string): Prom
   const accepted: string[] = [];
   const crashed: string[] = [];
   const forgeries = forgeTokens(token, ctx.jwks);
+  if (forgeries.length === 0) {
+    // An opaque token or a JWE: nothing to forge from. "0 forged tokens were all refused" passed.
+    return finding(
+      'jwt.forgery',
+      LINE,
+      'skip',
+      'The token given is not a signed JWT (an opaque token or a JWE), so no token could be forged from it.',
+    );
+  }
   for (const forgery of forgeries) {
     const res = await ctx.send({ path, headers: { authorization: `Bearer ${forgery.token}` } });
     if (isSuccess(res)) accepted.push(forgery.attack);
@@ -246,6 +259,12 @@ async function forgeryCheck(ctx: ScanContext, path: string, token: string): Prom
   );
 }
 
+/**
+ * Query parameters that carry a token: RFC 6750's `access_token`, and the `token` that
+ * hand-written extractors use (passport-jwt's fromUrlQueryParameter('token'), WebSocket APIs).
+ */
+const TOKEN_PARAMETERS = ['access_token', 'token'] as const;
+
 /** The token given, in the query string instead of the header, must be refused. */
 async function tokenInUrlCheck(
   ctx: ScanContext,
@@ -253,26 +272,29 @@ async function tokenInUrlCheck(
   token: string,
 ): Promise<ScanFinding> {
   const separator = path.includes('?') ? '&' : '?';
-  const inUrl = await ctx.send({
-    path: `${path}${separator}access_token=${encodeURIComponent(token)}`,
-    // The label names the request in errors and evidence: the path itself carries the token.
-    label: `${path}${separator}access_token=…`,
-  });
-  return isSuccess(inUrl)
-    ? finding(
+  for (const name of TOKEN_PARAMETERS) {
+    const inUrl = await ctx.send({
+      path: `${path}${separator}${name}=${encodeURIComponent(token)}`,
+      // The label names the request in errors and evidence: the path itself carries the token.
+      label: `${path}${separator}${name}=…`,
+    });
+    if (isSuccess(inUrl)) {
+      return finding(
         'auth.token-in-url',
         3,
         'fail',
-        'The API takes the access token from the URL (?access_token=): URLs end up in logs, history and Referer headers.',
+        `The API takes the access token from the URL (?${name}=): URLs end up in logs, history and Referer headers.`,
         {
           fix: 'Take tokens from the Authorization header only.',
           evidence: evidence(inUrl),
         },
-      )
-    : finding(
-        'auth.token-in-url',
-        3,
-        'pass',
-        'A token in the URL (?access_token=) is not accepted.',
       );
+    }
+  }
+  return finding(
+    'auth.token-in-url',
+    3,
+    'pass',
+    'A token in the URL (?access_token=, ?token=) is not accepted.',
+  );
 }

@@ -101,6 +101,19 @@ function hstsCheck(home: ProbeResponse): ScanFinding {
       },
     );
   }
+  if (Number(maxAge) === 0) {
+    // RFC 6797 §6.1.1: max-age=0 makes a browser forget the host as an HSTS host.
+    return finding(
+      'tls.hsts',
+      LINE,
+      'fail',
+      `HSTS is turned off: "${hsts}" (max-age=0 tells browsers to forget it).`,
+      {
+        fix: `Send Strict-Transport-Security: max-age=${ONE_YEAR}; includeSubDomains on every HTTPS response.`,
+        evidence: evidence(home),
+      },
+    );
+  }
   if (Number(maxAge) < ONE_YEAR) {
     return finding('tls.hsts', LINE, 'warn', `HSTS max-age is ${maxAge} s, under a year.`, {
       fix: `Use max-age=${ONE_YEAR} or more.`,

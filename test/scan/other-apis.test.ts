@@ -1,0 +1,623 @@
+import { createHmac, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { renderText } from '../../src/scan/report.js';
+import { runScan } from '../../src/scan/scanner.js';
+import type { ScanFinding, ScanOptions, ScanReport } from '../../src/scan/types.js';
+import { devCertFiles } from '../helpers/tls.js';
+
+/**
+ * `bulwark audit` judging APIs that are not Bulwark: small servers written the way other
+ * frameworks and hand-written APIs answer, some hardened, some not. Each case is its own server,
+ * so that a verdict can only come from what that server does.
+ */
+
+type Route = (req: IncomingMessage, res: ServerResponse, body: Buffer, url: URL) => boolean;
+
+const servers: Server[] = [];
+afterEach(async () => {
+  for (const server of servers.splice(0)) {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
+});
+
+/**
+ * A server that reads each body in full, lets `route` answer, and answers 404 as JSON otherwise.
+ * No OpenAPI document: the scan is told the routes, as for most APIs in the wild.
+ */
+async function api(route: Route): Promise<string> {
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const url = new URL(req.url ?? '/', 'http://x');
+      if (route(req, res, Buffer.concat(chunks), url)) return;
+      res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not found"}');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  servers.push(server);
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+const json = (res: ServerResponse, status: number, value: unknown): true => {
+  res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(value));
+  return true;
+};
+
+async function scan(url: string, options: Partial<ScanOptions> = {}): Promise<ScanReport> {
+  return runScan({ target: new URL(url), rateLimitRequests: 0, ...options });
+}
+
+const found = (report: ScanReport, check: string): ScanFinding | undefined =>
+  report.findings.find((f) => f.check === check);
+
+describe('bulwark audit and a login route whose body it cannot build', () => {
+  // Express with express.json(): a text/plain body is not parsed (req.body stays {}), and the
+  // route asks for `username`, which the scan's default body (email, password) does not have.
+  // Every body is refused with 400 "username required", the well-formed one too.
+  const usernameLogin: Route = (req, res, body, url) => {
+    if (url.pathname !== '/login' || req.method !== 'POST') return false;
+    let data: Record<string, unknown> = {};
+    if (req.headers['content-type']?.startsWith('application/json')) {
+      try {
+        data = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
+      } catch {
+        return json(res, 400, { error: 'invalid JSON' });
+      }
+    }
+    if (typeof data.username !== 'string' || typeof data.password !== 'string') {
+      return json(res, 400, { error: 'username and password are required' });
+    }
+    return json(res, 401, { error: 'invalid credentials' });
+  };
+
+  it('does not fail text/plain as "processed like JSON" when the well-formed body got the same 400', async () => {
+    const report = await scan(await api(usernameLogin), { loginPath: '/login' });
+    expect(found(report, 'input.content-type')).toMatchObject({
+      status: 'skip',
+      reason: expect.stringContaining('was itself refused (400)'),
+    });
+  });
+
+  it('does not pass prototype poisoning on a 400 that the well-formed body got too', async () => {
+    const report = await scan(await api(usernameLogin), { loginPath: '/login' });
+    expect(found(report, 'input.prototype-poisoning')).toMatchObject({
+      status: 'skip',
+      reason: expect.stringContaining('was itself refused (400)'),
+    });
+  });
+
+  it('does not fail password guessing as "not throttled" when no password was ever checked', async () => {
+    const report = await scan(await api(usernameLogin), {
+      loginPath: '/login',
+      rateLimitRequests: 20,
+    });
+    expect(found(report, 'ratelimit.login')).toMatchObject({
+      status: 'skip',
+      reason: expect.stringContaining('no password was checked'),
+      evidence: 'POST /login × 20 → 400',
+    });
+  });
+
+  it('still passes a 415 to text/plain, and fails text/plain answered like the well-formed body', async () => {
+    const strict = await api((req, res, body, url) => {
+      if (url.pathname === '/login' && req.headers['content-type'] !== 'application/json')
+        return json(res, 415, { error: 'JSON only' });
+      return usernameLogin(req, res, body, url);
+    });
+    expect(found(await scan(strict, { loginPath: '/login' }), 'input.content-type')?.status).toBe(
+      'pass',
+    );
+    // Parses every body as JSON whatever its type, and knows the email field.
+    const lax = await api((req, res, body, url) => {
+      if (url.pathname !== '/login' || req.method !== 'POST') return false;
+      try {
+        JSON.parse(body.toString('utf8'));
+      } catch {
+        return json(res, 400, { error: 'invalid JSON' });
+      }
+      return json(res, 401, { error: 'invalid credentials' });
+    });
+    expect(found(await scan(lax, { loginPath: '/login' }), 'input.content-type')?.status).toBe(
+      'fail',
+    );
+  });
+});
+
+describe('bulwark audit and a JSON route that crashes on text/plain', () => {
+  it('does not say text/plain was processed like JSON when it made the API fail and JSON did not', async () => {
+    // Express 5 with express.json(): a text/plain body leaves req.body undefined, and
+    // `const { email } = req.body` throws (500); the same body as JSON gets 401.
+    const url = await api((req, res, _body, u) => {
+      if (u.pathname !== '/api/login' || req.method !== 'POST') return false;
+      if (req.headers['content-type'] !== 'application/json')
+        return json(res, 500, { message: 'Internal Server Error' });
+      return json(res, 401, { message: 'Invalid credentials' });
+    });
+    const report = await scan(url, { loginPath: '/api/login' });
+    expect(found(report, 'input.content-type')).toMatchObject({
+      status: 'warn',
+      reason:
+        'A JSON body sent as text/plain made the API fail (500) instead of being refused with 415.',
+    });
+    expect(found(report, 'errors.no-5xx')?.status).toBe('fail');
+  });
+});
+
+describe('bulwark audit and login throttling without 429', () => {
+  /** Wrong passwords get 401 until the `after`th, then `locked` (an account lockout). */
+  const lockingLogin =
+    (after: number, locked: number): Route =>
+    (req, res, _body, url) => {
+      if (url.pathname !== '/login' || req.method !== 'POST') return false;
+      attempts += 1;
+      return attempts > after
+        ? json(res, locked, { error: 'too many failed logins: account locked for 15 minutes' })
+        : json(res, 401, { error: 'invalid credentials' });
+    };
+  let attempts = 0;
+  afterEach(() => {
+    attempts = 0;
+  });
+
+  for (const locked of [423, 403]) {
+    it(`warns, not fails, on a lockout answered ${locked} after a few wrong passwords`, async () => {
+      const url = await api(lockingLogin(5, locked));
+      // The body checks send wrong passwords too: only the throttle probe is looked at here.
+      const report = await scan(url, { loginPath: '/login', rateLimitRequests: 20 });
+      expect(found(report, 'ratelimit.login')).toMatchObject({
+        status: 'warn',
+        reason: expect.stringContaining(`with ${locked} rather than 429`),
+        evidence: `POST /login → ${locked}`,
+      });
+      expect(attempts).toBeLessThan(20);
+    });
+  }
+
+  it('does not judge the body checks on a 423 from a lockout set off earlier', async () => {
+    // The probe account was locked by an earlier scan: every body gets 423, as with a 429.
+    const url = await api(lockingLogin(0, 423));
+    const report = await scan(url, { loginPath: '/login' });
+    for (const check of [
+      'input.content-type',
+      'input.body-limit',
+      'input.prototype-poisoning',
+      'input.unknown-fields',
+      'errors.malformed-json',
+    ]) {
+      expect(found(report, check), check).toMatchObject({
+        status: 'skip',
+        reason: expect.stringContaining('answered 423 Locked'),
+      });
+    }
+  });
+
+  it('still fails a login route that answers every wrong password alike', async () => {
+    const url = await api(lockingLogin(Infinity, 423));
+    const report = await scan(url, { loginPath: '/login', rateLimitRequests: 20 });
+    expect(found(report, 'ratelimit.login')?.status).toBe('fail');
+  });
+});
+
+describe('bulwark audit and the internals an error shows', () => {
+  // What APIs in the wild send with a 500 to a login body they choke on: each is a leak.
+  const leaks: [string, unknown, string][] = [
+    [
+      'a Node stack in a JSON string, anonymous frames only',
+      {
+        error: 'Internal Server Error',
+        stack:
+          'Error: boom\n    at /app/dist/routes/login.js:12:11\n    at process.processTicksAndRejections (node:internal/process/task_queues:95:5)',
+      },
+      'a stack trace',
+    ],
+    [
+      "Fastify's default 500 (the message of a TypeError, without its name)",
+      {
+        statusCode: 500,
+        error: 'Internal Server Error',
+        message: "Cannot read properties of undefined (reading 'password')",
+      },
+      'a JavaScript exception',
+    ],
+    [
+      'a handler calling what is not a function',
+      { message: 'user.checkPassword is not a function' },
+      'a JavaScript exception',
+    ],
+    [
+      'a Go panic',
+      { error: 'panic: runtime error: invalid memory address or nil pointer dereference' },
+      'a stack trace',
+    ],
+    [
+      'a .NET exception',
+      { title: 'System.NullReferenceException: Object reference not set to an instance' },
+      'a stack trace',
+    ],
+  ];
+  for (const [name, body, what] of leaks) {
+    it(`fails errors.no-internals on ${name}`, async () => {
+      const url = await api((req, res, _body, u) => {
+        if (u.pathname !== '/login' || req.method !== 'POST') return false;
+        return json(res, 500, body);
+      });
+      const report = await scan(url, { loginPath: '/login' });
+      expect(found(report, 'errors.no-internals')).toMatchObject({
+        status: 'fail',
+        reason: expect.stringContaining(`A response shows ${what}`),
+      });
+    });
+  }
+
+  it('tells SQL from English: a message about deleting from a cart is no SQL text', async () => {
+    const answering =
+      (message: string): Route =>
+      (req, res, _body, u) => {
+        if (u.pathname !== '/login' || req.method !== 'POST') return false;
+        return json(res, 400, { error: message });
+      };
+    const benign = await scan(
+      await api(
+        answering(
+          'Cannot delete from an empty cart: select one item from the list, then update your set of options.',
+        ),
+      ),
+      { loginPath: '/login' },
+    );
+    expect(found(benign, 'errors.no-internals')?.status).toBe('pass');
+    // Knex and Sequelize write SQL in lower case, with quoted names.
+    const knex = await scan(
+      await api(
+        answering(
+          'select "id", "password_hash" from "users" where "email" = $1 - canceling statement due to statement timeout',
+        ),
+      ),
+      { loginPath: '/login' },
+    );
+    expect(found(knex, 'errors.no-internals')).toMatchObject({
+      status: 'fail',
+      reason: expect.stringContaining('SQL text'),
+    });
+  });
+
+  it('passes generic error documents that name no internals', async () => {
+    const url = await api((req, res, _body, u) => {
+      if (u.pathname !== '/login' || req.method !== 'POST') return false;
+      return json(res, 401, {
+        title: 'Invalid credentials',
+        detail: 'The email or the password is not right; the function is not available offline.',
+      });
+    });
+    const report = await scan(url, { loginPath: '/login' });
+    expect(found(report, 'errors.no-internals')?.status).toBe('pass');
+  });
+});
+
+describe('bulwark audit and HSTS', () => {
+  it('fails max-age=0, which turns HSTS off, instead of warning that it is under a year', async () => {
+    const cert = devCertFiles();
+    const server = createHttpsServer(
+      { cert: cert.cert, key: readFileSync(cert.keyFile) },
+      (_req, res) =>
+        res
+          .writeHead(404, {
+            'content-type': 'application/json',
+            'strict-transport-security': 'max-age=0; includeSubDomains',
+          })
+          .end('{}'),
+    );
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    servers.push(server);
+    try {
+      const { port } = server.address() as AddressInfo;
+      const report = await scan(`https://127.0.0.1:${port}`, { ca: cert.cert });
+      expect(found(report, 'tls.hsts')).toMatchObject({
+        status: 'fail',
+        reason: expect.stringContaining('HSTS is turned off'),
+      });
+    } finally {
+      cert.cleanup();
+    }
+  });
+});
+
+describe('bulwark audit and the lines it could not test', () => {
+  // A JSON API with a bearer-protected route, scanned without a token or without routes.
+  const protectedApi: Route = (req, res, _body, url) => {
+    if (url.pathname !== '/api/me') return false;
+    res.writeHead(401, { 'www-authenticate': 'Bearer', 'content-type': 'application/json' });
+    res.end('{"error":"unauthorized"}');
+    return true;
+  };
+
+  it('reports line 3 as skipped, not as one that cannot be seen from outside, without a token', async () => {
+    const url = await api(protectedApi);
+    for (const options of [{ protectedPath: '/api/me' }, {}]) {
+      const report = await scan(url, options);
+      expect(found(report, 'auth.token-in-url'), JSON.stringify(options)).toMatchObject({
+        status: 'skip',
+        line: 3,
+      });
+      expect(renderText(report)).toMatch(/\nLines 2, 5, 6, 9, 15, 16, 17 cannot be seen/);
+    }
+  });
+});
+
+describe('bulwark audit given a token that is not a signed JWT', () => {
+  for (const [kind, token] of [
+    ['an opaque token', 'c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f6.7a8b9c0d'],
+    [
+      'a JWE',
+      'eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0..abc123abc123abcd.c2VjcmV0.dGFnMHRhZzB0YWcw',
+    ],
+  ] as const) {
+    it(`skips the token attacks for ${kind} instead of passing "0 forged tokens"`, async () => {
+      const url = await api((req, res, _body, u) => {
+        if (u.pathname !== '/me') return false;
+        if (req.headers.authorization === `Bearer ${token}`) return json(res, 200, { id: 'u1' });
+        res.writeHead(401, { 'www-authenticate': 'Bearer' }).end();
+        return true;
+      });
+      const report = await scan(url, { token, protectedPath: '/me' });
+      expect(found(report, 'jwt.forgery')).toMatchObject({
+        status: 'skip',
+        reason: expect.stringContaining('not a signed JWT'),
+      });
+    });
+  }
+});
+
+describe('bulwark audit and CORS that reflects the origin', () => {
+  /** Reflects every Origin (the `cors` package with `origin: true`), with or without credentials. */
+  const reflecting =
+    (credentials: boolean): Route =>
+    (req, res) => {
+      if (req.headers.origin !== undefined) {
+        res.setHeader('access-control-allow-origin', req.headers.origin);
+        if (credentials) res.setHeader('access-control-allow-credentials', 'true');
+      }
+      if (req.method === 'OPTIONS') {
+        res.writeHead(204, { 'access-control-allow-headers': 'authorization' }).end();
+        return true;
+      }
+      return false;
+    };
+
+  it('warns, like *, on a reflected origin without credentials', async () => {
+    const report = await scan(await api(reflecting(false)));
+    for (const check of ['cors.foreign-origin', 'cors.null-origin', 'cors.preflight']) {
+      expect(found(report, check), check).toMatchObject({
+        status: 'warn',
+        reason: expect.stringContaining('(it reflects any origin, like *), without credentials'),
+      });
+    }
+  });
+
+  it('fails a reflected origin with credentials', async () => {
+    const report = await scan(await api(reflecting(true)));
+    for (const check of ['cors.foreign-origin', 'cors.null-origin', 'cors.preflight']) {
+      expect(found(report, check), check).toMatchObject({
+        status: 'fail',
+        reason: expect.stringContaining(
+          'with credentials: any web site can read what its users can',
+        ),
+      });
+    }
+  });
+});
+
+describe('bulwark audit and cookies', () => {
+  const setting =
+    (...cookies: string[]): Route =>
+    (_req, res) => {
+      res.setHeader('set-cookie', cookies);
+      return false;
+    };
+
+  it("does not ask HttpOnly of a double-submit CSRF cookie, which the page's script must read", async () => {
+    const report = await scan(
+      await api(
+        setting('XSRF-TOKEN=abc; Path=/; SameSite=Strict', 'sid=1; Path=/; HttpOnly; SameSite=Lax'),
+      ),
+    );
+    expect(found(report, 'headers.cookies')?.status).toBe('pass');
+  });
+
+  it('says which attribute a cookie lacks', async () => {
+    const report = await scan(await api(setting('sid=1; Path=/; SameSite=Lax')));
+    expect(found(report, 'headers.cookies')).toMatchObject({
+      status: 'fail',
+      reason: 'The cookie "sid" lacks HttpOnly.',
+    });
+    const csrf = await scan(await api(setting('csrftoken=abc; Path=/')));
+    expect(found(csrf, 'headers.cookies')).toMatchObject({
+      status: 'fail',
+      reason: 'The cookie "csrftoken" lacks SameSite.',
+    });
+  });
+});
+
+describe('bulwark audit and headers that name the framework', () => {
+  it('warns on the version ASP.NET sends in X-AspNet-Version', async () => {
+    const url = await api((_req, res) => {
+      res.setHeader('x-aspnet-version', '4.0.30319');
+      return false;
+    });
+    expect(found(await scan(url), 'headers.fingerprint')).toMatchObject({
+      status: 'warn',
+      reason: 'X-AspNet-Version tells the framework ("4.0.30319").',
+    });
+  });
+});
+
+describe('bulwark audit and algorithm confusion (HS256 keyed with the public key)', () => {
+  const b64 = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url');
+
+  /**
+   * An API whose verifier trusts the token's alg (jsonwebtoken before 9 did, given a PEM string):
+   * HS256 tokens are checked with HMAC keyed with `secret`, the public key's text as the API
+   * keeps it; RS256 and EdDSA ones with the key itself.
+   */
+  async function confusedApi(
+    publicKey: KeyObject,
+    privateKey: KeyObject,
+    secret: string,
+  ): Promise<{ url: string; token: string }> {
+    const rsa = publicKey.asymmetricKeyType === 'rsa';
+    const now = Math.floor(Date.now() / 1000);
+    const input = `${b64({ alg: rsa ? 'RS256' : 'EdDSA', typ: 'at+jwt', kid: 'k1' })}.${b64({ iss: 'https://i.example', aud: 'api', sub: 'u1', jti: 'j1', iat: now, exp: now + 600 })}`;
+    const signature = sign(rsa ? 'sha256' : null, Buffer.from(input), privateKey);
+    const token = `${input}.${signature.toString('base64url')}`;
+    const url = await api((req, res, _body, u) => {
+      if (u.pathname === '/.well-known/jwks.json')
+        return json(res, 200, { keys: [{ ...publicKey.export({ format: 'jwk' }), kid: 'k1' }] });
+      if (u.pathname !== '/me') return false;
+      const [h = '', p = '', s = ''] = (req.headers.authorization ?? '').slice(7).split('.');
+      let ok: boolean;
+      try {
+        const alg = (JSON.parse(Buffer.from(h, 'base64url').toString()) as { alg?: string }).alg;
+        ok =
+          alg === 'HS256'
+            ? createHmac('sha256', secret).update(`${h}.${p}`).digest('base64url') === s
+            : verify(
+                rsa ? 'sha256' : null,
+                Buffer.from(`${h}.${p}`),
+                publicKey,
+                Buffer.from(s, 'base64url'),
+              );
+      } catch {
+        ok = false;
+      }
+      if (ok) return json(res, 200, { id: 'u1' });
+      res.writeHead(401, { 'www-authenticate': 'Bearer' }).end();
+      return true;
+    });
+    return { url, token };
+  }
+
+  it('finds a verifier keyed with the PEM as an environment variable holds it (no final newline)', async () => {
+    const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+    const pem = (publicKey.export({ type: 'spki', format: 'pem' }) as string).trimEnd();
+    const { url, token } = await confusedApi(publicKey, privateKey, pem);
+    const report = await scan(url, { token, protectedPath: '/me' });
+    expect(found(report, 'jwt.forgery')).toMatchObject({
+      status: 'fail',
+      reason: expect.stringContaining(
+        'HS256 keyed with the published public key "k1" (PEM without its final newline)',
+      ),
+    });
+  });
+
+  it('finds a verifier keyed with an RSA key in PKCS#1 PEM', async () => {
+    const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const pem = publicKey.export({ type: 'pkcs1', format: 'pem' }) as string;
+    const { url, token } = await confusedApi(publicKey, privateKey, pem);
+    const report = await scan(url, { token, protectedPath: '/me' });
+    expect(found(report, 'jwt.forgery')).toMatchObject({
+      status: 'fail',
+      reason: expect.stringContaining('(PKCS#1 PEM)'),
+    });
+  });
+
+  it('passes a verifier that pins its algorithm', async () => {
+    const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+    // No HMAC secret can match: HS256 is refused whatever the key.
+    const { url, token } = await confusedApi(publicKey, privateKey, `${Math.random()}`);
+    const report = await scan(url, { token, protectedPath: '/me' });
+    expect(found(report, 'jwt.forgery')).toMatchObject({
+      status: 'pass',
+      reason: expect.stringMatching(/^9 forged tokens were all refused/),
+    });
+  });
+});
+
+describe('bulwark audit and tokens in the URL', () => {
+  it('fails an API that takes the token from ?token= (not only ?access_token=)', async () => {
+    const token = 'c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f6';
+    const url = await api((req, res, _body, u) => {
+      if (u.pathname !== '/me') return false;
+      const given =
+        /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? u.searchParams.get('token');
+      if (given === token) return json(res, 200, { id: 'u1' });
+      res.writeHead(401, { 'www-authenticate': 'Bearer' }).end();
+      return true;
+    });
+    const report = await scan(url, { token, protectedPath: '/me' });
+    expect(found(report, 'auth.token-in-url')).toMatchObject({
+      status: 'fail',
+      reason: expect.stringContaining('(?token=)'),
+      evidence: 'GET /me?token=… → 200',
+    });
+    expect(JSON.stringify(report)).not.toContain(token);
+  });
+});
+
+describe('bulwark audit and TRACE', () => {
+  it('fails a TRACE echo whose header names are canonicalised (Go, many proxies)', async () => {
+    const url = await api((req, res) => {
+      if (req.method !== 'TRACE') return false;
+      const canonical = (name: string): string =>
+        name.replace(/(^|-)([a-z])/g, (_m, dash: string, c: string) => dash + c.toUpperCase());
+      res.writeHead(200, { 'content-type': 'message/http' });
+      res.end(
+        `TRACE ${req.url} HTTP/1.1\r\n${Object.entries(req.headers)
+          .map(([k, v]) => `${canonical(k)}: ${String(v)}`)
+          .join('\r\n')}`,
+      );
+      return true;
+    });
+    expect(found(await scan(url), 'input.trace')).toMatchObject({
+      status: 'fail',
+      evidence: 'TRACE / → 200',
+    });
+  });
+});
+
+describe('bulwark audit and the login routes of other frameworks', () => {
+  const document = (path: string): unknown => ({
+    openapi: '3.0.1',
+    info: { title: 'api', version: '1' },
+    paths: {
+      [path]: {
+        post: {
+          requestBody: {
+            content: {
+              'application/json': {
+                schema: {
+                  type: 'object',
+                  required: ['username', 'password'],
+                  properties: { username: { type: 'string' }, password: { type: 'string' } },
+                },
+              },
+            },
+          },
+          responses: { 200: { description: 'a token' } },
+        },
+      },
+    },
+  });
+
+  // JHipster's /api/authenticate, Django REST simplejwt's /api/token/.
+  for (const path of ['/api/authenticate', '/api/token/']) {
+    it(`finds the login route ${path} in the OpenAPI document`, async () => {
+      const url = await api((req, res, _body, u) => {
+        if (u.pathname === '/openapi.json') return json(res, 200, document(path));
+        if (u.pathname === path && req.method === 'POST') {
+          if (req.headers['content-type'] !== 'application/json')
+            return json(res, 415, { detail: 'Unsupported media type' });
+          return json(res, 401, { detail: 'No active account found with the given credentials' });
+        }
+        return false;
+      });
+      const report = await scan(url);
+      expect(found(report, 'input.json-route')).toBeUndefined();
+      expect(found(report, 'input.content-type')?.status).toBe('pass');
+    });
+  }
+});
