@@ -2,6 +2,9 @@ import { generateKeyPairSync, sign } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { errorLeakChecks } from '../../src/scan/checks/errors.js';
+import { MAX_BODY_BYTES } from '../../src/scan/client.js';
+import type { ScanContext } from '../../src/scan/context.js';
 import { OPENAPI_CANDIDATES } from '../../src/scan/defaults.js';
 import { runScan, ScanAbortedError } from '../../src/scan/scanner.js';
 import type { ScanReport } from '../../src/scan/types.js';
@@ -623,5 +626,30 @@ describe('bulwark audit given a token the API refuses', () => {
       reason: expect.stringContaining('the token given was refused by /v1/me'),
     });
     expect(skip?.reason).not.toContain('give the scan a token.');
+  });
+});
+
+describe('the leak patterns against hostile bodies', () => {
+  // Every pattern runs over every body the scan kept (up to MAX_BODY_BYTES each), on the event
+  // loop. An unbounded repetition before literal text (`[\w$.]+ is not a function`) made a body
+  // of "a.a.a.…" quadratic: ~3 s for 80 KB, ~30 s at the full size, per response. Linear, each
+  // of these takes milliseconds; the bound only has to tell the two apart.
+  it.each([
+    ['dots', 'a.'],
+    ['namespaces', 'System.'],
+    ['file extensions', '.php'],
+    ['SQL keywords', 'UPDATE '],
+    ['lower-case SQL', 'select '],
+    ['stack frames without a location', '\\n    at a '],
+    ['words', 'Cannot '],
+  ])('are linear on a full-size body of %s', (_what, unit) => {
+    const body = unit.repeat(Math.floor(MAX_BODY_BYTES / unit.length));
+    const ctx = {
+      seen: [{ method: 'GET', path: '/x', status: 500, headers: {}, body }],
+    } as unknown as ScanContext;
+    const started = performance.now();
+    const [internals] = errorLeakChecks(ctx);
+    expect(performance.now() - started).toBeLessThan(5_000);
+    expect(internals!.check).toBe('errors.no-internals');
   });
 });

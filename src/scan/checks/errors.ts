@@ -45,14 +45,16 @@ const LEAKS: { pattern: RegExp; what: string }[] = [
   },
   {
     // V8's messages, which frameworks (Fastify's default error handler) send without the type.
+    // Bounded repetitions here and below: a hostile target's body of "a.a.a.…" made an unbounded
+    // `[\w$.]+` before literal text quadratic (seconds per 64 KiB body, with the event loop held).
     pattern:
-      /\bCannot (?:read|set) propert(?:y|ies) of (?:undefined|null)\b|\b[\w$.]+ is not a function\b|\bMaximum call stack size exceeded\b/,
+      /\bCannot (?:read|set) propert(?:y|ies) of (?:undefined|null)\b|\b[\w$.]{1,200} is not a function\b|\bMaximum call stack size exceeded\b/,
     what: 'a JavaScript exception',
   },
   {
     // Go, .NET, Ruby and PHP, for the APIs written in them.
     pattern:
-      /\bgoroutine \d+ \[running\]|\bpanic: runtime error|\bSystem\.[\w.]*Exception\b|\.rb:\d+:in [`']|\.php(?::\d+| on line \d+)/,
+      /\bgoroutine \d+ \[running\]|\bpanic: runtime error|\bSystem\.[\w.]{0,200}Exception\b|\.rb:\d+:in [`']|\.php(?::\d+| on line \d+)/,
     what: 'a stack trace',
   },
   {
