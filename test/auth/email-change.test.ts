@@ -26,6 +26,7 @@ import {
   getMe,
   postLogin,
   refreshOk,
+  setDisabled,
 } from './support.js';
 
 const CHANGE_PAGE = 'https://app.example.com/change-email';
@@ -655,15 +656,8 @@ describe('POST /api/v1/auth/email/change and /change/confirm', () => {
     const admin = await createUserAndLogin(t.app, 'admin');
     const user = await registerAndLogin(t.app);
     const token = await changeLink(user.accessToken, uniqueEmail('parked'));
-    for (const disabled of [true, false]) {
-      const res = await t.app.inject({
-        method: 'PATCH',
-        url: `/api/v1/users/${user.id}`,
-        headers: bearer(admin.accessToken),
-        payload: { disabled },
-      });
-      expect(res.statusCode, res.body).toBe(200);
-    }
+    await setDisabled(t.app, admin.accessToken, user.id, true);
+    await setDisabled(t.app, admin.accessToken, user.id, false);
     const back = await login(t.app, user.email);
     expectProblem(await confirm(back.accessToken, token), 400, 'invalid_email_change_token');
     expect((await getMe(t.app, back.accessToken)).json()).toMatchObject({ email: user.email });

@@ -69,6 +69,22 @@ export function getMe(app: BulwarkApp, accessToken: string): Promise<LightMyRequ
   return app.inject({ method: 'GET', url: '/api/v1/users/me', headers: bearer(accessToken) });
 }
 
+/** An administrator disables or enables a user (PATCH /api/v1/users/:id), and it is done. */
+export async function setDisabled(
+  app: BulwarkApp,
+  adminToken: string,
+  userId: string,
+  disabled: boolean,
+): Promise<void> {
+  const res = await app.inject({
+    method: 'PATCH',
+    url: `/api/v1/users/${userId}`,
+    headers: bearer(adminToken),
+    payload: { disabled },
+  });
+  expect(res.statusCode, res.body).toBe(200);
+}
+
 /** Asserts that an access token is refused as invalid_token, with the RFC 6750 challenge. */
 export async function expectAccessRefused(app: BulwarkApp, accessToken: string): Promise<void> {
   const res = await getMe(app, accessToken);
