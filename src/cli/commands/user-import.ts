@@ -33,10 +33,13 @@ export async function importUsers(options: UserImportOptions, io: CliIo): Promis
   }
   const { loadCliContext, withServices } = await import('../context.js');
   const { parseUserImport } = await import('../../users/user-import.js');
+  const { Permissions } = await import('../../access/permissions.js');
   const context = loadCliContext(options.configFile, io);
+  // The roles as the service reads them, before its database is opened.
+  const permissions = new Permissions(context.config.access.roles);
   const { users, problems } = parseUserImport(input.toString('utf8'), {
-    isRole: (role) => Object.hasOwn(context.config.access.roles, role),
-    roles: () => Object.keys(context.config.access.roles),
+    isRole: (role) => permissions.isRole(role),
+    roles: () => permissions.roles(),
     defaultRole: context.config.access.defaultRole,
   });
   const where = options.file ?? 'standard input';
