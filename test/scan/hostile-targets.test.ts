@@ -6,6 +6,7 @@ import { errorLeakChecks } from '../../src/scan/checks/errors.js';
 import { MAX_BODY_BYTES } from '../../src/scan/client.js';
 import type { ScanContext } from '../../src/scan/context.js';
 import { OPENAPI_CANDIDATES } from '../../src/scan/defaults.js';
+import { renderText, scanLines } from '../../src/scan/report.js';
 import { runScan, ScanAbortedError } from '../../src/scan/scanner.js';
 import type { ScanReport } from '../../src/scan/types.js';
 
@@ -609,6 +610,11 @@ describe('bulwark audit and a login route that is rate limited', () => {
     expect(
       report.findings.filter((f) => f.status === 'fail' && f.line !== 10).map((f) => f.check),
     ).toEqual([]);
+    // Only TRACE ran on line 4: its row does not pass the input handling as a whole.
+    expect(renderText(report)).toMatch(
+      /\n 4 {2}input validation +pass \(1 of 5 checks ran, 4 skipped\)\n/,
+    );
+    expect(scanLines(report).find((l) => l.line === 4)).toMatchObject({ judged: 1, skipped: 4 });
   });
 });
 
