@@ -3,6 +3,14 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { errorLeakChecks } from '../../src/scan/checks/errors.js';
+import {
+  actuatorLinks,
+  dotenvKeys,
+  looksLikeActuatorEnv,
+  looksLikeDirectoryListing,
+  looksLikeGitConfig,
+  looksLikeGitHead,
+} from '../../src/scan/checks/exposed-paths.js';
 import { MAX_BODY_BYTES } from '../../src/scan/client.js';
 import type { ScanContext } from '../../src/scan/context.js';
 import { OPENAPI_CANDIDATES } from '../../src/scan/defaults.js';
@@ -657,5 +665,40 @@ describe('the leak patterns against hostile bodies', () => {
     const [internals] = errorLeakChecks(ctx);
     expect(performance.now() - started).toBeLessThan(5_000);
     expect(internals!.check).toBe('errors.no-internals');
+  });
+});
+
+describe('the exposure patterns against hostile bodies', () => {
+  // /.env, /.git/*, /actuator and the base path are judged by their content, whatever the target
+  // sends (up to MAX_BODY_BYTES each, on the event loop): each judgement is one linear pass.
+  const judges: [string, (body: string) => unknown][] = [
+    ['dotenv', dotenvKeys],
+    ['git config', looksLikeGitConfig],
+    ['git HEAD', looksLikeGitHead],
+    ['directory listing', looksLikeDirectoryListing],
+    ['Actuator index', actuatorLinks],
+    ['Actuator env', looksLikeActuatorEnv],
+  ];
+  it.each([
+    ['one long line', 'A'],
+    ['assignments', 'A=1\n'],
+    ['key characters before no "="', 'A_.'],
+    ['export prefixes', 'export '],
+    ['blank and comment lines', ' \t\n#\n'],
+    ['sections', '[core]  '],
+    ['section lines', '\n[core] \t'],
+    ['refs', 'ref: refs/'],
+    ['hex', '0'],
+    ['titles', '<title> \n'],
+    ['headings', '<h1>Index of'],
+    ['nested arrays', '['],
+    ['nested objects', '{"_links":'],
+  ])('are linear on a full-size body of %s', (_what, unit) => {
+    const body = unit.repeat(Math.floor(MAX_BODY_BYTES / unit.length));
+    for (const [name, judge] of judges) {
+      const started = performance.now();
+      judge(body);
+      expect(performance.now() - started, name).toBeLessThan(1_000);
+    }
   });
 });
