@@ -441,6 +441,78 @@ describe('bulwark audit and cookies', () => {
       reason: 'The cookie "csrftoken" lacks SameSite.',
     });
   });
+
+  it('fails SameSite=None without Secure, which browsers refuse (the CSRF cookie too)', async () => {
+    for (const cookie of [
+      'sid=1; Path=/; HttpOnly; SameSite=None',
+      'sid=1; path=/; httponly; samesite=none',
+      // "Secure" inside another attribute (its name or value) is not the attribute.
+      'sid=1; Path=/Secure; HttpOnly; SameSite=None',
+      'sid=1; Path=/; HttpOnly; Securely=1; SameSite=None',
+    ]) {
+      expect(
+        found(await scan(await api(setting(cookie))), 'headers.cookies'),
+        cookie,
+      ).toMatchObject({
+        status: 'fail',
+        reason:
+          'The cookie "sid" lacks Secure, which SameSite=None requires: browsers refuse such a cookie.',
+      });
+    }
+    // A SameSite value browsers do not know is no SameSite at all.
+    for (const cookie of ['sid=1; HttpOnly; SameSite', 'sid=1; HttpOnly; SameSite=Nope']) {
+      expect(
+        found(await scan(await api(setting(cookie))), 'headers.cookies'),
+        cookie,
+      ).toMatchObject({ status: 'fail', reason: 'The cookie "sid" lacks SameSite.' });
+    }
+    const csrf = await scan(await api(setting('XSRF-TOKEN=abc; Path=/; SameSite=None')));
+    expect(found(csrf, 'headers.cookies')).toMatchObject({
+      status: 'fail',
+      reason: expect.stringContaining('"XSRF-TOKEN" lacks Secure, which SameSite=None requires'),
+    });
+  });
+
+  it('warns on SameSite=None with Secure: the cookie goes with requests from any site', async () => {
+    const report = await scan(
+      await api(
+        setting(
+          'theme=dark; Path=/; HttpOnly; SameSite=Lax',
+          'sid=1; Path=/; HttpOnly; Secure; SameSite=None',
+        ),
+      ),
+    );
+    expect(found(report, 'headers.cookies')).toMatchObject({
+      status: 'warn',
+      reason: expect.stringMatching(
+        /^The cookie "sid" is SameSite=None: browsers send it with requests from any site/,
+      ),
+      fix: expect.stringContaining('Partitioned'),
+      evidence: 'GET / → 404',
+    });
+    // A cookie that fails outranks one that warns, whichever came first.
+    const both = await scan(
+      await api(setting('sid=1; HttpOnly; Secure; SameSite=None', 'pref=1; Path=/; SameSite=Lax')),
+    );
+    expect(found(both, 'headers.cookies')).toMatchObject({
+      status: 'fail',
+      reason: 'The cookie "pref" lacks HttpOnly.',
+    });
+  });
+
+  it('passes SameSite=None with a reason it can see: a partitioned cookie, or the CSRF token', async () => {
+    for (const cookie of [
+      // CHIPS: kept per top-level site, so a forged request from another site carries none.
+      'sid=1; Path=/; HttpOnly; Secure; SameSite=None; Partitioned',
+      // Not a credential: a cross-site request that carries it still cannot read it into the
+      // header the double-submit pattern compares it with.
+      'XSRF-TOKEN=abc; Path=/; Secure; SameSite=None',
+    ]) {
+      expect(found(await scan(await api(setting(cookie))), 'headers.cookies')?.status, cookie).toBe(
+        'pass',
+      );
+    }
+  });
 });
 
 describe('bulwark audit and headers that name the framework', () => {
