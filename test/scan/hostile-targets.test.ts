@@ -701,4 +701,16 @@ describe('the exposure patterns against hostile bodies', () => {
       expect(performance.now() - started, name).toBeLessThan(1_000);
     }
   });
+
+  it('reads an Actuator index whose own link is a full-size run of /actuator/ in linear time', () => {
+    const href = '/actuator/'.repeat(Math.floor(MAX_BODY_BYTES / 10) - 10);
+    const body = JSON.stringify({ _links: { self: { href: `${href}x` }, env: {} } });
+    const started = performance.now();
+    expect(actuatorLinks(body)).toBeUndefined();
+    expect(actuatorLinks(JSON.stringify({ _links: { self: { href }, env: {} } }))).toEqual([
+      'self',
+      'env',
+    ]);
+    expect(performance.now() - started).toBeLessThan(1_000);
+  });
 });

@@ -717,7 +717,7 @@ describe('bulwark audit and files and endpoints a deployment left reachable', ()
     _links: Object.fromEntries(
       ['self', ...names].map((name) => [
         name,
-        { href: `http://x/actuator/${name}`, templated: false },
+        { href: `http://x/actuator${name === 'self' ? '' : `/${name}`}`, templated: false },
       ]),
     ),
   });
@@ -841,6 +841,23 @@ describe('bulwark audit and files and endpoints a deployment left reachable', ()
       for (const check of EXPOSURE) expect(found(report, check)?.status, check).toBe('pass');
       expect(found(report, 'exposure.env-file')?.reason).toBe(`/.env is refused (${status}).`);
     }
+  });
+
+  it('passes a HAL API (Spring Data REST) that answers its root, with _links, at every path', async () => {
+    const url = await api((req, res) =>
+      json(res, 200, {
+        _links: {
+          self: { href: 'http://x/' },
+          users: { href: 'http://x/users' },
+          profile: { href: 'http://x/profile' },
+        },
+      }),
+    );
+    expect(found(await scan(url), 'exposure.actuator')).toMatchObject({
+      status: 'pass',
+      reason:
+        '/actuator answered 200, but not with an Actuator index; /actuator/env answered 200, but not with an Actuator document.',
+    });
   });
 
   it('passes a clean server, and Spring Boot as it ships (Actuator listing health only)', async () => {

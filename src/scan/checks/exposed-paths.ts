@@ -78,14 +78,20 @@ function parseObject(body: string): Record<string, unknown> | undefined {
   }
 }
 
-/** The endpoints a Spring Boot Actuator index lists (`{"_links": {"env": …}}`), or undefined. */
+/**
+ * The endpoints a Spring Boot Actuator index lists (`{"_links": {"self": {"href": ".../actuator"},
+ * "env": …}}`), or undefined. Its own link must end in /actuator: every HAL API (Spring Data
+ * REST) answers with `_links`, and one answering its root at every path is no Actuator.
+ */
 export function actuatorLinks(body: string): string[] | undefined {
   // Parsed only when it may be one: any 200 JSON of a catch-all route would be parsed otherwise.
   if (!body.includes('"_links"')) return undefined;
   const links = parseObject(body)?._links;
-  return typeof links === 'object' && links !== null && !Array.isArray(links)
-    ? Object.keys(links)
-    : undefined;
+  if (typeof links !== 'object' || links === null || Array.isArray(links)) return undefined;
+  const self = (links as Record<string, unknown>).self;
+  const href =
+    typeof self === 'object' && self !== null ? (self as Record<string, unknown>).href : undefined;
+  return typeof href === 'string' && /\/actuator\/?$/.test(href) ? Object.keys(links) : undefined;
 }
 
 /** `/actuator/env` (Boot 2 and 3: `propertySources`; Boot 1: `profiles` and `systemProperties`). */
