@@ -875,9 +875,11 @@ describe('bulwark audit and files and endpoints a deployment left reachable', ()
 
   it('skips a probe answered 429 instead of judging the limit, and stays within its budget', async () => {
     let sent = 0;
+    const limited: string[] = [];
     const url = await api((req, res, _body, u) => {
       sent += 1;
-      if (!u.pathname.startsWith('/.') && !u.pathname.startsWith('/actuator')) return false;
+      if (!/^\/(?:\.env|\.git\/|actuator)/.test(u.pathname)) return false;
+      limited.push(u.pathname);
       res.writeHead(429, { 'retry-after': '30', 'content-type': 'application/json' }).end('{}');
       return true;
     });
@@ -889,6 +891,7 @@ describe('bulwark audit and files and endpoints a deployment left reachable', ()
       });
     }
     // One request each (git and Actuator stop at their first 429): nothing is retried.
+    expect(limited).toEqual(['/.env', '/.git/config', '/actuator']);
     expect(sent).toBe(report.requests);
     expect(report.findings.filter((f) => f.check.startsWith('exposure.'))).toHaveLength(4);
   });
