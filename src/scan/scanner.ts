@@ -4,6 +4,7 @@ import { OPENAPI_CANDIDATES, SCAN_DEFAULTS } from './defaults.js';
 import { ProbeError, ScanClient, type ProbeRequest } from './client.js';
 import { corsChecks } from './checks/cors.js';
 import { errorLeakChecks, errorProbes } from './checks/errors.js';
+import { exposedPathChecks } from './checks/exposed-paths.js';
 import { metricsCheck, versioningCheck } from './checks/exposure.js';
 import { headerChecks } from './checks/headers.js';
 import { inputChecks, traceCheck } from './checks/input.js';
@@ -130,7 +131,8 @@ function loginRoute(
 /**
  * Scans a running API from the outside: discovers its routes from its OpenAPI document, then
  * probes transport, headers, CORS, authentication (with forged tokens when given a real one),
- * input handling, error answers, metrics exposure and rate limiting. Every request goes to the
+ * input handling, error answers, metrics exposure, files and endpoints a deployment left reachable
+ * (.env, .git, Spring Boot Actuator, a directory listing) and rate limiting. Every request goes to the
  * target only, bounded in number (`maxRequests`) and time (`timeoutMs` each).
  */
 export async function runScan(options: ScanOptions): Promise<ScanReport> {
@@ -305,6 +307,8 @@ async function scan(options: ScanOptions): Promise<ScanReport> {
     // Without a body, so with or without a login route.
     () => [traceCheck(ctx)],
     () => [metricsCheck(ctx)],
+    // Files and endpoints a deployment left reachable (.env, .git, Actuator, a listing).
+    () => exposedPathChecks(ctx),
     () => transportChecks(ctx),
     // Last: it uses up the scanning client's allowance at the auth routes.
     () => [loginThrottleCheck(ctx)],

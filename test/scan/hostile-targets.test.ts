@@ -3,9 +3,18 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { errorLeakChecks } from '../../src/scan/checks/errors.js';
+import {
+  actuatorLinks,
+  dotenvKeys,
+  looksLikeActuatorEnv,
+  looksLikeDirectoryListing,
+  looksLikeGitConfig,
+  looksLikeGitHead,
+} from '../../src/scan/checks/exposed-paths.js';
 import { MAX_BODY_BYTES } from '../../src/scan/client.js';
 import type { ScanContext } from '../../src/scan/context.js';
 import { OPENAPI_CANDIDATES } from '../../src/scan/defaults.js';
+import { renderText, scanLines } from '../../src/scan/report.js';
 import { runScan, ScanAbortedError } from '../../src/scan/scanner.js';
 import type { ScanReport } from '../../src/scan/types.js';
 
@@ -609,6 +618,11 @@ describe('bulwark audit and a login route that is rate limited', () => {
     expect(
       report.findings.filter((f) => f.status === 'fail' && f.line !== 10).map((f) => f.check),
     ).toEqual([]);
+    // Only TRACE ran on line 4: its row does not pass the input handling as a whole.
+    expect(renderText(report)).toMatch(
+      /\n 4 {2}input validation +pass \(1 of 5 checks ran, 4 skipped\)\n/,
+    );
+    expect(scanLines(report).find((l) => l.line === 4)).toMatchObject({ judged: 1, skipped: 4 });
   });
 });
 
@@ -651,5 +665,52 @@ describe('the leak patterns against hostile bodies', () => {
     const [internals] = errorLeakChecks(ctx);
     expect(performance.now() - started).toBeLessThan(5_000);
     expect(internals!.check).toBe('errors.no-internals');
+  });
+});
+
+describe('the exposure patterns against hostile bodies', () => {
+  // /.env, /.git/*, /actuator and the base path are judged by their content, whatever the target
+  // sends (up to MAX_BODY_BYTES each, on the event loop): each judgement is one linear pass.
+  const judges: [string, (body: string) => unknown][] = [
+    ['dotenv', dotenvKeys],
+    ['git config', looksLikeGitConfig],
+    ['git HEAD', looksLikeGitHead],
+    ['directory listing', looksLikeDirectoryListing],
+    ['Actuator index', actuatorLinks],
+    ['Actuator env', looksLikeActuatorEnv],
+  ];
+  it.each([
+    ['one long line', 'A'],
+    ['assignments', 'A=1\n'],
+    ['key characters before no "="', 'A_.'],
+    ['export prefixes', 'export '],
+    ['blank and comment lines', ' \t\n#\n'],
+    ['sections', '[core]  '],
+    ['section lines', '\n[core] \t'],
+    ['refs', 'ref: refs/'],
+    ['hex', '0'],
+    ['titles', '<title> \n'],
+    ['headings', '<h1>Index of'],
+    ['nested arrays', '['],
+    ['nested objects', '{"_links":'],
+  ])('are linear on a full-size body of %s', (_what, unit) => {
+    const body = unit.repeat(Math.floor(MAX_BODY_BYTES / unit.length));
+    for (const [name, judge] of judges) {
+      const started = performance.now();
+      judge(body);
+      expect(performance.now() - started, name).toBeLessThan(1_000);
+    }
+  });
+
+  it('reads an Actuator index whose own link is a full-size run of /actuator/ in linear time', () => {
+    const href = '/actuator/'.repeat(Math.floor(MAX_BODY_BYTES / 10) - 10);
+    const body = JSON.stringify({ _links: { self: { href: `${href}x` }, env: {} } });
+    const started = performance.now();
+    expect(actuatorLinks(body)).toBeUndefined();
+    expect(actuatorLinks(JSON.stringify({ _links: { self: { href }, env: {} } }))).toEqual([
+      'self',
+      'env',
+    ]);
+    expect(performance.now() - started).toBeLessThan(1_000);
   });
 });

@@ -119,6 +119,20 @@ export async function startInsecureApi(): Promise<InsecureApi> {
           '# HELP http_requests_total Requests.\n# TYPE http_requests_total counter\nhttp_requests_total 42\n',
         );
     }
+    // Deployed from its project directory, with Spring-style management endpoints left open.
+    if (req.method === 'GET' && url.pathname === '/.env') {
+      return void res
+        .writeHead(200, { 'content-type': 'application/octet-stream' })
+        .end('# local settings\nDATABASE_URL=postgres://app:hunter2@db/app\nJWT_SECRET=s3cret\n');
+    }
+    if (req.method === 'GET' && url.pathname === '/.git/HEAD') {
+      return void res
+        .writeHead(200, { 'content-type': 'text/plain' })
+        .end('ref: refs/heads/main\n');
+    }
+    if (req.method === 'GET' && url.pathname === '/actuator/env') {
+      return json(200, { activeProfiles: ['prod'], propertySources: [] });
+    }
     if (req.method === 'GET' && url.pathname === '/me') {
       const bearer =
         /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ??

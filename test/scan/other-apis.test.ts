@@ -344,7 +344,7 @@ describe('bulwark audit and the lines it could not test', () => {
         status: 'skip',
         line: 3,
       });
-      expect(renderText(report)).toMatch(/\nLines 2, 5, 6, 9, 15, 16, 17 cannot be seen/);
+      expect(renderText(report)).toMatch(/\nLines 2, 5, 6, 9, 15, 16 cannot be seen/);
     }
   });
 });
@@ -440,6 +440,78 @@ describe('bulwark audit and cookies', () => {
       status: 'fail',
       reason: 'The cookie "csrftoken" lacks SameSite.',
     });
+  });
+
+  it('fails SameSite=None without Secure, which browsers refuse (the CSRF cookie too)', async () => {
+    for (const cookie of [
+      'sid=1; Path=/; HttpOnly; SameSite=None',
+      'sid=1; path=/; httponly; samesite=none',
+      // "Secure" inside another attribute (its name or value) is not the attribute.
+      'sid=1; Path=/Secure; HttpOnly; SameSite=None',
+      'sid=1; Path=/; HttpOnly; Securely=1; SameSite=None',
+    ]) {
+      expect(
+        found(await scan(await api(setting(cookie))), 'headers.cookies'),
+        cookie,
+      ).toMatchObject({
+        status: 'fail',
+        reason:
+          'The cookie "sid" lacks Secure, which SameSite=None requires: browsers refuse such a cookie.',
+      });
+    }
+    // A SameSite value browsers do not know is no SameSite at all.
+    for (const cookie of ['sid=1; HttpOnly; SameSite', 'sid=1; HttpOnly; SameSite=Nope']) {
+      expect(
+        found(await scan(await api(setting(cookie))), 'headers.cookies'),
+        cookie,
+      ).toMatchObject({ status: 'fail', reason: 'The cookie "sid" lacks SameSite.' });
+    }
+    const csrf = await scan(await api(setting('XSRF-TOKEN=abc; Path=/; SameSite=None')));
+    expect(found(csrf, 'headers.cookies')).toMatchObject({
+      status: 'fail',
+      reason: expect.stringContaining('"XSRF-TOKEN" lacks Secure, which SameSite=None requires'),
+    });
+  });
+
+  it('warns on SameSite=None with Secure: the cookie goes with requests from any site', async () => {
+    const report = await scan(
+      await api(
+        setting(
+          'theme=dark; Path=/; HttpOnly; SameSite=Lax',
+          'sid=1; Path=/; HttpOnly; Secure; SameSite=None',
+        ),
+      ),
+    );
+    expect(found(report, 'headers.cookies')).toMatchObject({
+      status: 'warn',
+      reason: expect.stringMatching(
+        /^The cookie "sid" is SameSite=None: browsers send it with requests from any site/,
+      ),
+      fix: expect.stringContaining('Partitioned'),
+      evidence: 'GET / → 404',
+    });
+    // A cookie that fails outranks one that warns, whichever came first.
+    const both = await scan(
+      await api(setting('sid=1; HttpOnly; Secure; SameSite=None', 'pref=1; Path=/; SameSite=Lax')),
+    );
+    expect(found(both, 'headers.cookies')).toMatchObject({
+      status: 'fail',
+      reason: 'The cookie "pref" lacks HttpOnly.',
+    });
+  });
+
+  it('passes SameSite=None with a reason it can see: a partitioned cookie, or the CSRF token', async () => {
+    for (const cookie of [
+      // CHIPS: kept per top-level site, so a forged request from another site carries none.
+      'sid=1; Path=/; HttpOnly; Secure; SameSite=None; Partitioned',
+      // Not a credential: a cross-site request that carries it still cannot read it into the
+      // header the double-submit pattern compares it with.
+      'XSRF-TOKEN=abc; Path=/; Secure; SameSite=None',
+    ]) {
+      expect(found(await scan(await api(setting(cookie))), 'headers.cookies')?.status, cookie).toBe(
+        'pass',
+      );
+    }
   });
 });
 
@@ -620,4 +692,207 @@ describe('bulwark audit and the login routes of other frameworks', () => {
       expect(found(report, 'input.content-type')?.status).toBe('pass');
     });
   }
+});
+
+describe('bulwark audit and files and endpoints a deployment left reachable', () => {
+  const EXPOSURE = [
+    'exposure.env-file',
+    'exposure.git',
+    'exposure.actuator',
+    'exposure.directory-listing',
+  ];
+  const DOTENV =
+    '# production\nexport NODE_ENV=production\nDATABASE_URL="postgres://app:hunter2@db/app"\nJWT_SECRET=s3cret-value\n';
+  const GIT_CONFIG =
+    '[core]\n\trepositoryformatversion = 0\n\tbare = false\n[remote "origin"]\n\turl = https://deploy:ghp_token@github.com/acme/api.git\n';
+  const LISTING =
+    '<html>\n<head><title>Index of /</title></head>\n<body>\n<h1>Index of /</h1><hr><pre><a href="../">../</a>\n<a href=".env">.env</a>\n</pre><hr></body>\n</html>\n';
+  const ACTUATOR_ENV = {
+    activeProfiles: ['prod'],
+    propertySources: [
+      { name: 'systemEnvironment', properties: { DB_PASSWORD: { value: '******' } } },
+    ],
+  };
+  const actuatorIndex = (...names: string[]) => ({
+    _links: Object.fromEntries(
+      ['self', ...names].map((name) => [
+        name,
+        { href: `http://x/actuator${name === 'self' ? '' : `/${name}`}`, templated: false },
+      ]),
+    ),
+  });
+
+  /** Answers `body` at `path` (GET), 200, and leaves every other request to the plain 404s. */
+  const serving =
+    (path: string, body: string | object, type = 'text/plain'): Route =>
+    (req, res, _body, url) => {
+      if (req.method !== 'GET' || url.pathname !== path) return false;
+      if (typeof body === 'object') return json(res, 200, body);
+      res.writeHead(200, { 'content-type': type }).end(body);
+      return true;
+    };
+
+  const leaks: [string, string, Route, RegExp][] = [
+    [
+      'a dotenv file',
+      'exposure.env-file',
+      serving('/.env', DOTENV),
+      /setting NODE_ENV, DATABASE_URL, JWT_SECRET \(its values/,
+    ],
+    [
+      'a git config',
+      'exposure.git',
+      serving('/.git/config', GIT_CONFIG),
+      /^\/\.git\/config is served/,
+    ],
+    // Config denied (or removed), HEAD still served: the objects rebuild the repository.
+    [
+      'a git HEAD',
+      'exposure.git',
+      serving('/.git/HEAD', 'ref: refs/heads/main\n'),
+      /^\/\.git\/HEAD is served/,
+    ],
+    [
+      'a detached git HEAD',
+      'exposure.git',
+      serving('/.git/HEAD', `${'a1b2c3d4e5'.repeat(4)}\n`),
+      /^\/\.git\/HEAD/,
+    ],
+    [
+      'Actuator env',
+      'exposure.actuator',
+      serving('/actuator/env', ACTUATOR_ENV),
+      /^\/actuator\/env is open/,
+    ],
+    [
+      'an Actuator index listing dumps',
+      'exposure.actuator',
+      serving('/actuator', actuatorIndex('health', 'heapdump', 'threaddump', 'loggers')),
+      /open to anyone with heapdump, threaddump, loggers/,
+    ],
+    [
+      'an nginx directory listing',
+      'exposure.directory-listing',
+      serving('/', LISTING, 'text/html'),
+      /directory listing/,
+    ],
+    [
+      "Python's directory listing",
+      'exposure.directory-listing',
+      serving(
+        '/',
+        '<!DOCTYPE HTML>\n<html>\n<head>\n<title>Directory listing for /</title>\n</head>',
+        'text/html',
+      ),
+      /directory listing/,
+    ],
+  ];
+  for (const [what, check, route, reason] of leaks) {
+    it(`fails ${what}, and passes the other exposure checks of that server`, async () => {
+      const report = await scan(await api(route));
+      expect(found(report, check)).toMatchObject({
+        status: 'fail',
+        line: 17,
+        reason: expect.stringMatching(reason),
+        evidence: expect.stringMatching(/^GET \/\S* → 200$/),
+        fix: expect.any(String),
+      });
+      for (const other of EXPOSURE.filter((id) => id !== check))
+        expect(found(report, other)?.status, other).toBe('pass');
+      // The file's secrets are named by key at most, never shown.
+      const text = `${JSON.stringify(report)}${renderText(report)}`;
+      for (const secret of ['hunter2', 's3cret-value', 'ghp_token', '******'])
+        expect(text).not.toContain(secret);
+    });
+  }
+
+  it('passes a single-page app that answers 200 with its index.html at every path', async () => {
+    const index =
+      '<!doctype html>\n<html lang="en">\n<head><title>Acme</title>\n<script>window.env={API_URL:"/api"}</script></head>\n<body><div id="root"></div></body>\n</html>\n';
+    const url = await api((req, res) => {
+      if (req.method !== 'GET') return false;
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(index);
+      return true;
+    });
+    const report = await scan(url);
+    for (const check of EXPOSURE) expect(found(report, check)?.status, check).toBe('pass');
+    expect(found(report, 'exposure.env-file')?.reason).toBe(
+      '/.env answered 200, but not with the file (an HTML page: a single-page app answering every path?).',
+    );
+  });
+
+  it('passes an API that answers 200 JSON to unknown paths, and one that refuses them with 401 or 403', async () => {
+    const catchAll = await api((req, res) => json(res, 200, { status: 'ok', path: req.url }));
+    for (const check of EXPOSURE)
+      expect(found(await scan(catchAll), check)?.status, check).toBe('pass');
+    // Text that has an "=" in it, but names no environment variable.
+    for (const text of ['status=ok\n', 'a=1&b=2', 'ok=true\nversion=3\n']) {
+      const plain = await api((req, res) => {
+        res.writeHead(200, { 'content-type': 'text/plain' }).end(text);
+        return true;
+      });
+      expect(found(await scan(plain), 'exposure.env-file')?.status, text).toBe('pass');
+    }
+    for (const status of [401, 403]) {
+      const refusing = await api((req, res, _body, u) =>
+        u.pathname === '/' ? false : json(res, status, { error: 'unauthorized' }),
+      );
+      const report = await scan(refusing);
+      for (const check of EXPOSURE) expect(found(report, check)?.status, check).toBe('pass');
+      expect(found(report, 'exposure.env-file')?.reason).toBe(`/.env is refused (${status}).`);
+    }
+  });
+
+  it('passes a HAL API (Spring Data REST) that answers its root, with _links, at every path', async () => {
+    const url = await api((req, res) =>
+      json(res, 200, {
+        _links: {
+          self: { href: 'http://x/' },
+          users: { href: 'http://x/users' },
+          profile: { href: 'http://x/profile' },
+        },
+      }),
+    );
+    expect(found(await scan(url), 'exposure.actuator')).toMatchObject({
+      status: 'pass',
+      reason:
+        '/actuator answered 200, but not with an Actuator index; /actuator/env answered 200, but not with an Actuator document.',
+    });
+  });
+
+  it('passes a clean server, and Spring Boot as it ships (Actuator listing health only)', async () => {
+    const clean = await scan(await api(() => false));
+    for (const check of EXPOSURE) expect(found(clean, check)?.status, check).toBe('pass');
+    const spring = await scan(
+      await api(serving('/actuator', actuatorIndex('health', 'health-path'))),
+    );
+    expect(found(spring, 'exposure.actuator')).toMatchObject({
+      status: 'pass',
+      reason:
+        'Spring Boot Actuator lists only self, health, health-path; /actuator/env is not served (404).',
+    });
+  });
+
+  it('skips a probe answered 429 instead of judging the limit, and stays within its budget', async () => {
+    let sent = 0;
+    const limited: string[] = [];
+    const url = await api((req, res, _body, u) => {
+      sent += 1;
+      if (!/^\/(?:\.env|\.git\/|actuator)/.test(u.pathname)) return false;
+      limited.push(u.pathname);
+      res.writeHead(429, { 'retry-after': '30', 'content-type': 'application/json' }).end('{}');
+      return true;
+    });
+    const report = await scan(url);
+    for (const check of ['exposure.env-file', 'exposure.git', 'exposure.actuator']) {
+      expect(found(report, check), check).toMatchObject({
+        status: 'skip',
+        reason: expect.stringMatching(/rate limited \(429\).*Scan again in 30 s\.$/),
+      });
+    }
+    // One request each (git and Actuator stop at their first 429): nothing is retried.
+    expect(limited).toEqual(['/.env', '/.git/config', '/actuator']);
+    expect(sent).toBe(report.requests);
+    expect(report.findings.filter((f) => f.check.startsWith('exposure.'))).toHaveLength(4);
+  });
 });

@@ -144,6 +144,10 @@ describe('bulwark audit against a broken API', () => {
       'errors.no-internals': 'fail',
       'errors.no-5xx': 'fail',
       'metrics.protected': 'fail',
+      'exposure.env-file': 'fail',
+      'exposure.git': 'fail',
+      'exposure.actuator': 'fail',
+      'exposure.directory-listing': 'pass',
       'versioning.paths': 'warn',
       'cors.foreign-origin': 'fail',
       'cors.null-origin': 'fail',
@@ -171,6 +175,9 @@ describe('bulwark audit against a broken API', () => {
       /^15 wrong-password logins in [\d.]+ s were all answered/,
     );
     expect(found['headers.fingerprint']!.reason).toContain('Express');
+    expect(found['exposure.env-file']!.reason).toContain('setting DATABASE_URL, JWT_SECRET');
+    expect(found['exposure.git']!.evidence).toBe('GET /.git/HEAD → 200');
+    expect(JSON.stringify(report)).not.toContain('hunter2');
     for (const f of report.findings.filter((x) => x.status === 'fail' || x.status === 'warn')) {
       expect(f.fix, f.check).toEqual(expect.any(String));
     }

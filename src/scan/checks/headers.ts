@@ -15,6 +15,62 @@ const HEADER_NAMES: Record<(typeof FRAMEWORK_HEADERS)[number], string> = {
 
 const cookieName = (cookie: string): string => (cookie.split('=')[0] ?? '').trim();
 
+/** A Set-Cookie value's attributes by lower-case name (RFC 6265 §5.2: each after a ";"). */
+function cookieAttributes(cookie: string): Map<string, string> {
+  const attributes = new Map<string, string>();
+  for (const part of cookie.split(';').slice(1)) {
+    const eq = part.indexOf('=');
+    const name = (eq === -1 ? part : part.slice(0, eq)).trim().toLowerCase();
+    if (name !== '') attributes.set(name, eq === -1 ? '' : part.slice(eq + 1).trim());
+  }
+  return attributes;
+}
+
+/** What is wrong with one cookie, or undefined when nothing is. */
+function judgeCookie(
+  cookie: string,
+  https: boolean,
+): { status: 'fail' | 'warn'; reason: string; fix: string } | undefined {
+  const name = cookieName(cookie);
+  const attributes = cookieAttributes(cookie);
+  // A CSRF token for the double-submit pattern (Angular's XSRF-TOKEN, Django's csrftoken) is
+  // meant to be read by the page's script: HttpOnly would break it, and is not asked of it.
+  const csrf = CSRF_COOKIE.test(name);
+  // A value browsers do not know (or none) is ignored by them, as if the attribute were absent.
+  const sameSite = ['strict', 'lax', 'none'].find(
+    (value) => value === attributes.get('samesite')?.toLowerCase(),
+  );
+  const secure = attributes.has('secure');
+  const missing = [
+    ...(attributes.has('httponly') || csrf ? [] : ['HttpOnly']),
+    ...(sameSite === undefined ? ['SameSite'] : []),
+    // Browsers refuse SameSite=None without Secure (over plain HTTP as well), and older ones
+    // that do not know SameSite=None send the cookie cross-site in the clear.
+    ...((https || sameSite === 'none') && !secure ? ['Secure'] : []),
+  ];
+  if (missing.length > 0) {
+    return {
+      status: 'fail',
+      reason: `The cookie "${name}" lacks ${missing.join(' and ')}${sameSite === 'none' && !secure ? ', which SameSite=None requires: browsers refuse such a cookie' : ''}.`,
+      fix: 'Set cookies with HttpOnly; Secure; SameSite=Lax (or Strict).',
+    };
+  }
+  // SameSite=None sends the cookie with requests from any site: a session cookie so set leaves
+  // cross-site request forgery to the API. The scan cannot know whether the API is embedded by
+  // other sites; it accepts what it can see: a partitioned cookie (CHIPS, kept per top-level
+  // site, so another site's forged request carries none) and the double-submit CSRF cookie, no
+  // credential (a forged request carrying it still cannot copy it into the header it is compared
+  // with).
+  if (sameSite === 'none' && !csrf && !attributes.has('partitioned')) {
+    return {
+      status: 'warn',
+      reason: `The cookie "${name}" is SameSite=None: browsers send it with requests from any site, so a forged cross-site request carries it (CSRF).`,
+      fix: 'Use SameSite=Lax (or Strict). If other sites must embed the API with this cookie, add Partitioned (CHIPS), and check a CSRF token on every request that changes something.',
+    };
+  }
+  return undefined;
+}
+
 /**
  * The first of `responses` whose header `name` fails `ok`, or undefined when every one passes.
  * Security headers belong on every response, errors included, so each sample is checked.
@@ -239,33 +295,27 @@ export function headerChecks(ctx: ScanContext): ScanFinding[] {
       cookie,
     }));
   });
-  const missing = (cookie: string): string[] => [
-    // A CSRF token for the double-submit pattern (Angular's XSRF-TOKEN, Django's csrftoken) is
-    // meant to be read by the page's script: HttpOnly would break it, and is not asked of it.
-    ...(/;\s*httponly/i.test(cookie) || CSRF_COOKIE.test(cookieName(cookie)) ? [] : ['HttpOnly']),
-    ...(/;\s*samesite=/i.test(cookie) ? [] : ['SameSite']),
-    ...(ctx.client.https && !/;\s*secure/i.test(cookie) ? ['Secure'] : []),
-  ];
-  const loose = cookies.find(({ cookie }) => missing(cookie).length > 0);
+  const judged = cookies.map((seen) => ({
+    ...seen,
+    verdict: judgeCookie(seen.cookie, ctx.client.https),
+  }));
+  // A cookie that fails outranks one that warns, whichever the scan met first.
+  const worst =
+    judged.find(({ verdict }) => verdict?.status === 'fail') ??
+    judged.find(({ verdict }) => verdict !== undefined);
   if (cookies.length > 0) {
     findings.push(
-      loose === undefined
+      worst?.verdict === undefined
         ? finding(
             'headers.cookies',
             LINE,
             'pass',
             'Every cookie is HttpOnly and SameSite (and Secure over HTTPS).',
           )
-        : finding(
-            'headers.cookies',
-            LINE,
-            'fail',
-            `The cookie "${cookieName(loose.cookie)}" lacks ${missing(loose.cookie).join(' and ')}.`,
-            {
-              fix: 'Set cookies with HttpOnly; Secure; SameSite=Lax (or Strict).',
-              evidence: evidence(loose.res),
-            },
-          ),
+        : finding('headers.cookies', LINE, worst.verdict.status, worst.verdict.reason, {
+            fix: worst.verdict.fix,
+            evidence: evidence(worst.res),
+          }),
     );
   }
   return findings;
