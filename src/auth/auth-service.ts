@@ -12,7 +12,8 @@ import type { User } from '../users/schema.js';
 import type { UsersService } from '../users/users-service.js';
 import type { AccountEmailService } from './account-email-service.js';
 import type { LoginAttempt, LoginThrottle } from './login-throttle.js';
-import { invalidMfaCode, mfaRequired, type MfaService } from './mfa-service.js';
+import type { MfaService } from './mfa-service.js';
+import { invalidMfaCode, mfaRequired } from './second-factor-check.js';
 
 export interface AuthServiceDeps {
   users: UsersService;
