@@ -104,7 +104,7 @@ export class EmailChangeService {
         errors: [{ path: '/body/newEmail', message: 'is the current address' }],
       });
     }
-    // Counted before the check, on the same counters as a login (see AuthService.changePassword).
+    // Counted before the check, on the same counters as a login (see PasswordChange.change).
     const attempt = await this.deps.throttle.begin(user.email, context, user.id);
     const { ok } = await this.deps.hasher.verify(user.password_hash, input.password);
     if (!ok) {

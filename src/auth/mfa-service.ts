@@ -1,7 +1,6 @@
 import type { AuthContext } from '../access/authenticate.js';
 import type { Permissions } from '../access/permissions.js';
 import {
-  legacyRecoveryCodeHash,
   matchTotp,
   newRecoveryCodes,
   newTotpSecret,
@@ -13,8 +12,6 @@ import {
   type PasswordHasher,
 } from '../crypto/index.js';
 import {
-  ENCRYPTED_COLUMNS,
-  fieldContext,
   isUniqueViolation,
   type MfaRepository,
   type UserRow,
@@ -29,6 +26,13 @@ import type {
 } from '../security-events.js';
 import type { Sessions } from '../tokens/sessions.js';
 import type { LoginAttempt, LoginThrottle } from './login-throttle.js';
+import { MfaReset } from './mfa-reset.js';
+import {
+  invalidMfaCode,
+  SecondFactorCheck,
+  totpSecretContext,
+  type SecondFactorResult,
+} from './second-factor-check.js';
 
 export interface MfaServiceDeps {
   repo: MfaRepository;
@@ -57,34 +61,8 @@ export interface TotpSetup {
   period: number;
 }
 
-/** Why a second factor was refused (the reason of its `login.failed` event). */
-export type SecondFactorRefusal = 'wrong_mfa_code' | 'mfa_code_replayed';
-
-/** The outcome of checking a sign-in's second factor. */
-export type SecondFactorResult = { ok: true } | { ok: false; reason: SecondFactorRefusal };
-
 /** How long an enrolment waits for its first code before it must start again. */
 const SETUP_TTL_MS = 10 * 60 * 1000;
-
-/** A 6-digit code is a TOTP; anything else is tried as a recovery code. */
-const TOTP_PATTERN = /^[0-9]{6}$/;
-
-function secretContext(userId: string) {
-  return fieldContext(ENCRYPTED_COLUMNS.totpSecret, userId);
-}
-
-/** The answer to a right first factor of an account with MFA on, without a code. */
-export function mfaRequired(): AppError {
-  return new AppError(
-    'mfa_required',
-    'This account has MFA on: send the request again with `mfaCode`, a code from the authenticator app or a recovery code.',
-  );
-}
-
-/** The refusal of a wrong, replayed or used-up code. */
-export function invalidMfaCode(): AppError {
-  return new AppError('invalid_otp', 'The authentication code is incorrect or already used.');
-}
 
 /**
  * TOTP multi-factor authentication (RFC 6238) with single-use recovery codes. Turning it on
@@ -94,9 +72,25 @@ export function invalidMfaCode(): AppError {
  */
 export class MfaService {
   private readonly now: () => number;
+  private readonly check: SecondFactorCheck;
+  private readonly resets: MfaReset;
 
   constructor(private readonly deps: MfaServiceDeps) {
     this.now = deps.now ?? Date.now;
+    this.check = new SecondFactorCheck({
+      repo: deps.repo,
+      cipher: deps.cipher,
+      events: deps.events,
+      now: this.now,
+    });
+    this.resets = new MfaReset({
+      repo: deps.repo,
+      users: deps.users,
+      events: deps.events,
+      sessions: deps.sessions,
+      permissions: deps.permissions,
+      now: this.now,
+    });
   }
 
   /** Whether MFA is on, and how many recovery codes are left. */
@@ -120,7 +114,7 @@ export class MfaService {
     const attempt = await this.checkPassword(row, input.password, context, 'mfa.enabled');
     await attempt.succeeded();
     const secret = newTotpSecret();
-    const secretEnc = this.deps.cipher.encrypt(secret, secretContext(row.id));
+    const secretEnc = this.deps.cipher.encrypt(secret, totpSecretContext(row.id));
     let saved: boolean;
     try {
       saved = await this.deps.repo.savePending(row.id, secretEnc, this.now());
@@ -161,7 +155,7 @@ export class MfaService {
     // must not buy unlimited guesses at an enrolment its owner started (success would turn MFA
     // on with the owner's authenticator and hand the recovery codes to the thief).
     const attempt = await this.deps.throttle.beginSecondFactor(user.email, context, user.id);
-    const secret = this.deps.cipher.decrypt(factor.secret_enc, secretContext(auth.userId));
+    const secret = this.deps.cipher.decrypt(factor.secret_enc, totpSecretContext(auth.userId));
     const step = matchTotp(secret, input.mfaCode, now);
     if (step === null) {
       this.ownEvent(context, auth.userId, 'mfa.enabled', 'failure', { reason: 'wrong_mfa_code' });
@@ -180,7 +174,7 @@ export class MfaService {
         again.confirmed_at === null &&
         again.created_at === factor.created_at &&
         again.secret_enc !== factor.secret_enc &&
-        this.deps.cipher.decrypt(again.secret_enc, secretContext(auth.userId)) === secret
+        this.deps.cipher.decrypt(again.secret_enc, totpSecretContext(auth.userId)) === secret
       ) {
         confirmed = await this.deps.repo.confirm(auth.userId, again.secret_enc, step, hashes, now);
       }
@@ -223,7 +217,7 @@ export class MfaService {
     const factor = await this.deps.repo.findFactor(row.id);
     if (!factor || factor.confirmed_at === null) throw notEnabled();
     // Keyed by this authenticator's secret: stored only while it is still the one confirmed.
-    const secret = this.deps.cipher.decrypt(factor.secret_enc, secretContext(row.id));
+    const secret = this.deps.cipher.decrypt(factor.secret_enc, totpSecretContext(row.id));
     const recoveryCodes = newRecoveryCodes();
     const hashes = recoveryCodes.map((code) => recoveryCodeHash(code, secret, row.id)!);
     if (
@@ -236,78 +230,19 @@ export class MfaService {
   }
 
   /**
-   * `DELETE /api/v1/users/:id/mfa`: an administrator (users:write, checked by the route) turns
-   * MFA off for another user who lost both the authenticator and the recovery codes. Not for
-   * oneself: that takes the password and a code (`disable`), which a stolen token does not have.
+   * `DELETE /api/v1/users/:id/mfa`: an administrator turns MFA off for another user (see
+   * MfaReset.byAdmin).
    */
-  async resetByAdmin(auth: AuthContext, userId: string, context: EventContext): Promise<void> {
-    if (userId === auth.userId) {
-      throw this.refused(
-        auth,
-        userId,
-        context,
-        { reason: 'own_account' },
-        'Turn your own MFA off with POST /api/v1/auth/mfa/disable (password and a code).',
-      );
-    }
-    const target = await this.deps.users.findById(userId);
-    if (!target) throw new AppError('not_found', 'No user with this id.');
-    // Taking a factor off a wider role's holder is a step towards taking over that role.
-    if (this.deps.permissions && !this.deps.permissions.covers(auth.permissions, target.role)) {
-      throw this.refused(
-        auth,
-        userId,
-        context,
-        { reason: 'wider_role', role: target.role },
-        `The role "${target.role}" has permissions you do not hold: only someone who holds all of them may reset its holders' MFA.`,
-      );
-    }
-    if (!(await this.reset(userId, { ...context, actorId: auth.userId }))) {
-      throw new AppError('mfa_not_enabled', 'MFA is not on for this user.');
-    }
-  }
-
-  /** Records an administrator's refused reset (`access.denied`) and returns its 403 to throw. */
-  private refused(
-    auth: AuthContext,
-    userId: string,
-    context: EventContext,
-    details: Record<string, string>,
-    message: string,
-  ): AppError {
-    this.deps.events.emit({
-      ...context,
-      type: 'access.denied',
-      outcome: 'denied',
-      actorId: auth.userId,
-      target: { type: 'user', id: userId },
-      details: { ...details, status: 403 },
-    });
-    return new AppError('forbidden', message);
+  resetByAdmin(auth: AuthContext, userId: string, context: EventContext): Promise<void> {
+    return this.resets.byAdmin(auth, userId, context);
   }
 
   /**
    * An administrator's reset for a user who lost both the authenticator and the recovery codes
    * (`bulwark user mfa-reset`, `DELETE /api/v1/users/:id/mfa`). True when MFA was on.
    */
-  async reset(
-    userId: string,
-    context: EventContext & { actorId?: string | null },
-  ): Promise<boolean> {
-    const wasOn = await this.deps.repo.remove(userId, this.now());
-    if (wasOn) {
-      this.deps.events.emit({
-        ...context,
-        type: 'mfa.disabled',
-        outcome: 'success',
-        target: { type: 'user', id: userId },
-        details: { by: 'admin_reset' },
-      });
-      // A reset is account recovery: whoever asked for it signs in afresh, and no session
-      // started before it (perhaps on the lost device) lives on.
-      await this.deps.sessions.endAll(userId, 'mfa_reset', context);
-    }
-    return wasOn;
+  reset(userId: string, context: EventContext & { actorId?: string | null }): Promise<boolean> {
+    return this.resets.reset(userId, context);
   }
 
   /**
@@ -331,38 +266,12 @@ export class MfaService {
    * (used up by this call). Emits no event but `mfa.recovery_code_used`: the caller records the
    * outcome. Call `verifyCode`, which counts it.
    */
-  async checkSecondFactor(
+  checkSecondFactor(
     userId: string,
     mfaCode: string,
     context: EventContext,
   ): Promise<SecondFactorResult> {
-    const factor = await this.deps.repo.findFactor(userId);
-    if (!factor || factor.confirmed_at === null) return { ok: false, reason: 'wrong_mfa_code' };
-    const secret = this.deps.cipher.decrypt(factor.secret_enc, secretContext(userId));
-    if (TOTP_PATTERN.test(mfaCode)) {
-      const step = matchTotp(secret, mfaCode, this.now());
-      if (step === null) return { ok: false, reason: 'wrong_mfa_code' };
-      // A code seen once (by an onlooker, a phishing proxy) is refused the second time.
-      return (await this.deps.repo.useStep(userId, factor.confirmed_at, step))
-        ? { ok: true }
-        : { ok: false, reason: 'mfa_code_replayed' };
-    }
-    const hash = recoveryCodeHash(mfaCode, secret, userId);
-    if (hash === null) return { ok: false, reason: 'wrong_mfa_code' };
-    const now = this.now();
-    // Codes stored before they were keyed (a bare SHA-256) work until used or replaced.
-    const used =
-      (await this.deps.repo.useRecoveryCode(userId, hash, now)) ||
-      (await this.deps.repo.useRecoveryCode(userId, legacyRecoveryCodeHash(mfaCode)!, now));
-    if (!used) return { ok: false, reason: 'wrong_mfa_code' };
-    this.deps.events.emit({
-      ...context,
-      type: 'mfa.recovery_code_used',
-      outcome: 'success',
-      target: { type: 'user', id: userId },
-      details: { remaining: await this.deps.repo.countUnusedRecoveryCodes(userId) },
-    });
-    return { ok: true };
+    return this.check.check(userId, mfaCode, context);
   }
 
   /**

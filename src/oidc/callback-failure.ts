@@ -1,5 +1,6 @@
 import * as client from 'openid-client';
 import type { ErrorCode } from '../errors.js';
+import type { EventContext, SecurityEvents } from '../security-events.js';
 
 /** How a failed callback is answered (`code`) and recorded (`reason`, in the security event). */
 export interface CallbackFailure {
@@ -128,4 +129,24 @@ export function classifyCallbackError(error: unknown): CallbackFailure {
     reason: 'provider_unreachable',
     detail: 'The identity provider could not be reached or answered unexpectedly.',
   };
+}
+
+/**
+ * Records a refused sign-in (`oidc.login_failed`) with its reason; `userId` when the account is
+ * known.
+ */
+export function emitLoginFailed(
+  events: SecurityEvents,
+  provider: string,
+  reason: string,
+  context: EventContext,
+  userId?: string,
+): void {
+  events.emit({
+    ...context,
+    type: 'oidc.login_failed',
+    outcome: 'failure',
+    target: userId ? { type: 'user', id: userId } : null,
+    details: { provider, reason },
+  });
 }

@@ -4,7 +4,8 @@ import { eventContext, requireAuth } from '../access/authenticate.js';
 import { LoginResponse } from '../auth/schema.js';
 import { isAppError } from '../errors.js';
 import { clearCookie, cookieNames, readCookie, serializeCookie } from './cookies.js';
-import { MFA_HOLD_SECONDS, MFA_RETRY_CODES, type OidcService } from './oidc-service.js';
+import { MFA_HOLD_SECONDS, MFA_RETRY_CODES } from './code-exchange.js';
+import type { OidcService } from './oidc-service.js';
 import {
   CallbackQuery,
   ExchangeBody,

@@ -1,0 +1,25 @@
+import { randomToken, sha256Hex } from '../crypto/index.js';
+import type { EmailTokenPurpose, EmailTokensRepository, UserRow } from '../db/index.js';
+
+/**
+ * Issues the token of an e-mailed link for `user`'s current address: 256 random bits, stored as
+ * its SHA-256 only, valid for `ttlMs`. Returns the token to put in the link.
+ */
+export async function issueLinkToken(
+  tokens: Pick<EmailTokensRepository, 'issue'>,
+  user: UserRow,
+  purpose: EmailTokenPurpose,
+  ttlMs: number,
+  now: number,
+): Promise<string> {
+  const token = randomToken(32);
+  await tokens.issue({
+    userId: user.id,
+    purpose,
+    tokenHash: sha256Hex(token),
+    email: user.email,
+    now,
+    expiresAt: now + ttlMs,
+  });
+  return token;
+}

@@ -1,0 +1,76 @@
+import type { AuthContext } from '../access/authenticate.js';
+import type { IdentitiesRepository, IdentityRow } from '../db/index.js';
+import { AppError } from '../errors.js';
+import type { EventContext, SecurityEvents } from '../security-events.js';
+
+export interface LinkedIdentitiesDeps {
+  identities: IdentitiesRepository;
+  events: SecurityEvents;
+}
+
+/** An identity as the API shows it. */
+export interface IdentityView {
+  id: string;
+  provider: string;
+  issuer: string;
+  email: string | null;
+  createdAt: string;
+  lastLoginAt: string;
+}
+
+/** The caller's own linked provider identities: listing them, and unlinking one. */
+export class LinkedIdentities {
+  constructor(private readonly deps: LinkedIdentitiesDeps) {}
+
+  async list(auth: AuthContext): Promise<IdentityView[]> {
+    return (await this.deps.identities.listByUser(auth.userId)).map(view);
+  }
+
+  /**
+   * Unlinks one of the caller's identities; anyone else's is 404. Refused when it is the last way
+   * to sign in (no password and no other identity).
+   */
+  async unlink(auth: AuthContext, id: string, context: EventContext): Promise<void> {
+    const identity = await this.deps.identities.findById(id);
+    if (!identity || identity.user_id !== auth.userId) {
+      if (identity) {
+        this.deps.events.emit({
+          ...context,
+          type: 'access.denied',
+          outcome: 'denied',
+          actorId: auth.userId,
+          target: { type: 'identity', id },
+          details: { status: 404, reason: 'not_owner' },
+        });
+      }
+      throw new AppError('not_found', 'No identity with this id.');
+    }
+    const outcome = await this.deps.identities.deleteUnlessLast(id, auth.userId);
+    if (outcome === 'last') {
+      throw new AppError(
+        'last_sign_in_method',
+        'This is the only way to sign in to this account; link another provider first.',
+      );
+    }
+    if (outcome === 'not_found') throw new AppError('not_found', 'No identity with this id.');
+    this.deps.events.emit({
+      ...context,
+      type: 'oidc.identity_unlinked',
+      outcome: 'success',
+      actorId: auth.userId,
+      target: { type: 'identity', id },
+      details: { provider: identity.provider },
+    });
+  }
+}
+
+function view(row: IdentityRow): IdentityView {
+  return {
+    id: row.id,
+    provider: row.provider,
+    issuer: row.issuer,
+    email: row.email,
+    createdAt: new Date(row.created_at).toISOString(),
+    lastLoginAt: new Date(row.last_login_at).toISOString(),
+  };
+}
