@@ -1,22 +1,16 @@
 import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
 import { Permissions } from './access/permissions.js';
-import { AccountEmailService } from './auth/account-email-service.js';
+import type { AccountEmailService } from './auth/account-email-service.js';
 import { AuthService } from './auth/auth-service.js';
 import { EmailChangeService } from './auth/email-change-service.js';
 import { LoginThrottle, NO_LOGIN_THROTTLE } from './auth/login-throttle.js';
 import { MfaService, mfaIssuerLabel } from './auth/mfa-service.js';
-import { KEY_REFRESH_INTERVAL_MS, type Config } from './config/index.js';
-import {
-  FieldCipher,
-  Keyring,
-  KeyringError,
-  PasswordHasher,
-  type LoadedKeyring,
-} from './crypto/index.js';
+import type { Config } from './config/index.js';
+import { FieldCipher, PasswordHasher, type Keyring } from './crypto/index.js';
 import { AuditLog } from './audit/audit-log.js';
 import { AuditSink } from './audit/audit-sink.js';
-import { webhookDrainMs, webhookSinkFromConfig, type WebhookSink } from './audit/webhook-sink.js';
+import { webhookSinkFromConfig, type WebhookSink } from './audit/webhook-sink.js';
 import {
   AuditEventsRepository,
   createDatabase,
@@ -26,14 +20,10 @@ import {
   IdentitiesRepository,
   MfaRepository,
   migrateToLatest,
-  RefreshTokensRepository,
-  SessionsRepository,
-  SigningKeysRepository,
   UsersRepository,
   type Db,
 } from './db/index.js';
 import { unsafeOverrides } from './config/unsafe-overrides.js';
-import { ConfigError } from './errors.js';
 import { Metrics } from './metrics/metrics.js';
 import { cookieNames } from './oidc/cookies.js';
 import { HandoffCodes } from './oidc/handoff-codes.js';
@@ -44,17 +34,19 @@ import { MetricsSink } from './metrics/metrics-sink.js';
 import { RateLimits } from './rate-limit/index.js';
 import { SecurityEvents } from './security-events.js';
 import { createSharedStore, type SharedStore } from './store/index.js';
-import { AccessTokens } from './tokens/access-token.js';
-import { KeyRotationBus } from './tokens/key-rotation-bus.js';
-import { RefreshTokens } from './tokens/refresh-tokens.js';
-import { RevocationBus } from './tokens/revocation-bus.js';
-import { SessionState } from './tokens/session-state.js';
-import { Sessions } from './tokens/sessions.js';
-import { SigningKeyStore } from './tokens/signing-keys.js';
+import type { AccessTokens } from './tokens/access-token.js';
+import type { RefreshTokens } from './tokens/refresh-tokens.js';
+import type { SessionState } from './tokens/session-state.js';
+import type { Sessions } from './tokens/sessions.js';
+import type { SigningKeyStore } from './tokens/signing-keys.js';
 import { UsersService } from './users/users-service.js';
 import { startCheckpoint } from './start-checkpoint.js';
+import { createAccountEmail } from './services/account-email.js';
+import { loadKeyring } from './services/load-keyring.js';
+import { shutDown } from './services/shutdown.js';
+import { createTokenServices } from './services/token-services.js';
 
-/** How often each instance re-reads the signing keys (picks up rotations done elsewhere). */
+export { loadKeyring } from './services/load-keyring.js';
 
 /** Everything the capabilities share, built once per process from the config. */
 export interface Services {
@@ -104,70 +96,6 @@ export interface ServicesOptions {
    * closed, and createServices rejects with the signal's reason.
    */
   signal?: AbortSignal;
-}
-
-/**
- * The master keyring: from keys.masterKey, from keys.masterKeyFile, or (outside production only)
- * a development key file generated on first start with a loud warning. `keys.currentVersion`,
- * when set, picks the version new values are written under (a staged rotation).
- */
-export function loadKeyring(config: Config, logger: Pick<Logger, 'warn'>): Keyring {
-  const keyring = loadKeyringVersions(config, logger);
-  const pinned = config.keys.currentVersion;
-  if (pinned === undefined || pinned === keyring.currentVersion) return keyring;
-  try {
-    return keyring.withCurrent(pinned);
-  } catch (error) {
-    throw new ConfigError([
-      `keys.currentVersion (BULWARK_KEYS_CURRENT_VERSION): ${(error as Error).message}. Fix: name a version the keyring holds, or unset it.`,
-    ]);
-  }
-}
-
-function loadKeyringVersions(config: Config, logger: Pick<Logger, 'warn'>): Keyring {
-  try {
-    if (config.keys.masterKey !== undefined) return Keyring.fromEnvValue(config.keys.masterKey);
-    if (config.keys.masterKeyFile !== undefined) return Keyring.fromFile(config.keys.masterKeyFile);
-  } catch (error) {
-    // The keyring's messages never contain key material.
-    throw new ConfigError([
-      `${config.keys.masterKey !== undefined ? 'BULWARK_MASTER_KEY (keys.masterKey)' : 'keys.masterKeyFile'}: ${(error as Error).message}`,
-    ]);
-  }
-  if (config.env === 'production') {
-    throw new ConfigError([
-      'BULWARK_MASTER_KEY (keys.masterKey) is not set, and production never uses a generated development key. Fix: set it to 32 random bytes in base64 (openssl rand -base64 32), or set keys.masterKeyFile.',
-    ]);
-  }
-  const { keyring, created } = loadDevKeyFile(config.keys.devKeyFile);
-  logger.warn(
-    { file: config.keys.devKeyFile, created },
-    'using a DEVELOPMENT master key file: anyone who can read it can decrypt the data. Set BULWARK_MASTER_KEY in production.',
-  );
-  return keyring;
-}
-
-/**
- * The development key file, generated on first use. Its problems are the operator's to fix (a mode,
- * a directory), so they are ConfigErrors naming the setting, like a bad keys.masterKeyFile.
- */
-function loadDevKeyFile(path: string): LoadedKeyring {
-  const setting = 'keys.devKeyFile (BULWARK_KEYS_DEV_KEY_FILE)';
-  try {
-    return Keyring.loadOrCreateDevFile(path);
-  } catch (error) {
-    if (error instanceof KeyringError) {
-      // The keyring's messages never contain key material; a mode problem already says `run: chmod`.
-      const fix = /run: /.test(error.message)
-        ? ''
-        : ' Fix: restore the file from a backup (a new key cannot decrypt what this one encrypted), or set BULWARK_MASTER_KEY.';
-      throw new ConfigError([`${setting}: ${error.message}.${fix}`]);
-    }
-    const code = (error as NodeJS.ErrnoException).code ?? 'unknown error';
-    throw new ConfigError([
-      `${setting}: the development key file ${path} cannot be created or read (${code}). Fix: make its directory writable by this user, point BULWARK_KEYS_DEV_KEY_FILE somewhere writable, or set BULWARK_MASTER_KEY.`,
-    ]);
-  }
 }
 
 /** Opens the database (migrating it if configured) and wires every service. */
@@ -227,50 +155,9 @@ export async function createServices(config: Config, options: ServicesOptions): 
     const permissions = new Permissions(config.access.roles);
     const usersRepo = new UsersRepository(db.kysely, db.dialect);
     const t = config.tokens;
-    signingKeys = new SigningKeyStore(
-      new SigningKeysRepository(db.kysely),
-      new FieldCipher(keyring, ENCRYPTED_COLUMNS.signingKeysPrivateKey.purpose),
-      {
-        algorithm: t.algorithm,
-        // A retired key verifies every token it signed until they have all expired. Other
-        // instances may go on signing with it until their next refresh, hence the extra interval.
-        retiredKeyLifetimeMs:
-          (t.accessTokenTtlSeconds + t.clockToleranceSeconds) * 1000 + KEY_REFRESH_INTERVAL_MS,
-        refreshIntervalMs: KEY_REFRESH_INTERVAL_MS,
-        publishAheadMs: t.keyPublishAheadSeconds * 1000,
-        onRefreshError: (error) => logger.error({ err: error }, 'reloading signing keys failed'),
-        now,
-        events,
-        // Every instance (and `bulwark keys rotate`) announces its rotations on the shared store.
-        onRotated: (kid) => keyRotations.announce(kid),
-      },
-    );
-    const keyRotations = new KeyRotationBus(store, signingKeys, logger);
-    await signingKeys.init();
-    const accessTokens = new AccessTokens(signingKeys, {
-      issuer: t.issuer,
-      audience: t.audience,
-      ttlSeconds: t.accessTokenTtlSeconds,
-      clockToleranceSeconds: t.clockToleranceSeconds,
-      now,
-    });
-    const sessionsRepo = new SessionsRepository(db.kysely);
-    const sessionState = new SessionState(sessionsRepo, { now });
-    const sessions = new Sessions(sessionsRepo, sessionState, events, {
-      absoluteTtlMs: t.refreshAbsoluteTtlSeconds * 1000,
-      revocations: new RevocationBus(store, sessionState, logger),
-      now,
-    });
-    const refreshTokens = new RefreshTokens(
-      new RefreshTokensRepository(db.kysely),
-      sessions,
-      events,
-      {
-        idleTtlMs: t.refreshIdleTtlSeconds * 1000,
-        reuseGraceMs: t.refreshReuseGraceSeconds * 1000,
-        now,
-      },
-    );
+    const tokens = await createTokenServices(config, { db, keyring, store, events, logger, now });
+    signingKeys = tokens.signingKeys;
+    const { accessTokens, sessionState, sessions, refreshTokens } = tokens;
     const limited = config.rateLimit.enabled;
     if (!limited) {
       logger.warn(
@@ -382,7 +269,7 @@ export async function createServices(config: Config, options: ServicesOptions): 
       permissions,
       users,
       usersRepo,
-      signingKeys,
+      signingKeys: tokens.signingKeys,
       accessTokens,
       sessionState,
       sessions,
@@ -394,110 +281,26 @@ export async function createServices(config: Config, options: ServicesOptions): 
       oidc,
       housekeeping,
       async close() {
-        // Events still queued are written before the database closes. Webhook deliveries get a
-        // bounded time to finish (a CLI command's event would otherwise never be sent), then are
-        // abandoned rather than holding shutdown through their retries (they are in the log and
-        // the table).
-        signingKeys?.close();
-        await housekeeping.close();
-        await accountEmail?.close(mailDrainMs(config));
-        await webhook?.close({ drainMs: webhookDrainMs(config) });
-        await auditSink.flush();
-        await store?.close();
-        await db.close();
+        await shutDown(
+          { db, store, auditSink, webhook, signingKeys, accountEmail, housekeeping },
+          config,
+        );
       },
     };
   } catch (error) {
     // As in close(): events emitted before the failure (config.unsafe_override at every start)
     // are written while the database is still open, or they would be lost from the table.
-    signingKeys?.close();
-    await startedAccountEmail?.close(mailDrainMs(config));
-    await startedWebhook?.close({ drainMs: webhookDrainMs(config) });
-    await startedAuditSink?.flush();
-    await store?.close();
-    await db.close();
+    await shutDown(
+      {
+        db,
+        store,
+        auditSink: startedAuditSink,
+        webhook: startedWebhook,
+        signingKeys,
+        accountEmail: startedAccountEmail,
+      },
+      config,
+    );
     throw error;
   }
-}
-
-/**
- * How long closing waits for queued account e-mails: at most 10 s, and at most a quarter of the
- * shutdown timeout. The webhook drain after it takes up to half, and in-flight requests, the
- * audit flush and the database need the rest: a stalled relay given the whole timeout would have
- * the process exit 1 at the timeout with its last security events unwritten.
- */
-function mailDrainMs(config: Config): number {
-  return Math.min(10_000, Math.floor(config.server.shutdownTimeoutMs / 4));
-}
-
-/** The account e-mails when email.smtpUrl or email.outboxDir is set (the config rules ask for a link too). */
-async function createAccountEmail(
-  config: Config,
-  deps: {
-    db: Db;
-    usersRepo: UsersRepository;
-    users: UsersService;
-    store: SharedStore;
-    events: SecurityEvents;
-    metrics: Metrics;
-    logger: Logger;
-    now: () => number;
-  },
-): Promise<AccountEmailService | undefined> {
-  const e = config.email;
-  const transport =
-    e.smtpUrl !== undefined
-      ? {
-          kind: 'smtp' as const,
-          url: e.smtpUrl,
-          timeoutMs: e.timeoutMs,
-          ...(e.smtpCaFile === undefined ? {} : { caFile: e.smtpCaFile }),
-        }
-      : e.outboxDir !== undefined
-        ? { kind: 'outbox' as const, dir: e.outboxDir }
-        : undefined;
-  if (transport === undefined) return undefined;
-  // Loaded only when e-mail is configured: nodemailer costs every start ~60 ms otherwise.
-  const { Mailer } = await import('./mail/index.js');
-  let mailer: InstanceType<typeof Mailer>;
-  try {
-    mailer = new Mailer({
-      transport,
-      from: e.from,
-      queueSize: e.queueSize,
-      maxAttempts: e.maxAttempts,
-      initialBackoffMs: 1_000,
-      logger: deps.logger,
-      onOutcome: (kind, outcome) => deps.metrics.emails.inc({ kind, outcome }),
-    });
-  } catch (error) {
-    // What the config rules cannot see (the CA file cannot be read …). The mail module's
-    // messages never quote the URL (its password) or a file's content.
-    throw new ConfigError([
-      `email settings: ${(error as Error).message}. Fix: check email.smtpUrl, email.smtpCaFile and email.from.`,
-    ]);
-  }
-  return new AccountEmailService({
-    tokens: new EmailTokensRepository(deps.db.kysely),
-    usersRepo: deps.usersRepo,
-    users: deps.users,
-    mailer,
-    mailLimit: config.rateLimit.enabled
-      ? deps.store.counter({
-          name: 'email-account',
-          points: e.perAccountPerHour,
-          durationSeconds: 3_600,
-        })
-      : null,
-    events: deps.events,
-    logger: deps.logger,
-    options: {
-      passwordResetUrl: e.passwordResetUrl,
-      verifyEmailUrl: e.verifyEmailUrl,
-      passwordResetTtlMs: e.passwordResetTtlSeconds * 1000,
-      verificationTtlMs: e.verificationTtlSeconds * 1000,
-      serviceName: mfaIssuerLabel(config.tokens.issuer),
-    },
-    now: deps.now,
-  });
 }

@@ -12,6 +12,7 @@ const LEVEL: Record<string, number> = {
   'app.ts': 5,
   'server.ts': 5,
   'services.ts': 5,
+  services: 5,
   'index.ts': 5,
   auth: 4,
   users: 4,

@@ -42,7 +42,7 @@ import { bearer, jwtPayload, registerAndLogin, type LoggedIn } from '../helpers/
 
 const TTL = 900;
 const TOLERANCE = 5;
-const REFRESH_INTERVAL_MS = 60_000; // services.ts KEY_REFRESH_INTERVAL_MS
+const REFRESH_INTERVAL_MS = 60_000; // src/config/signing-keys.ts KEY_REFRESH_INTERVAL_MS
 const RETIRED_LIFETIME_MS = (TTL + TOLERANCE) * 1000 + REFRESH_INTERVAL_MS;
 const RELOAD_INTERVAL_MS = 10_000; // SigningKeyStore's default reloadIntervalMs
 const PUBLISH_AHEAD_MS = 600_000; // tokens.keyPublishAheadSeconds' default
@@ -857,7 +857,7 @@ describe('rotations announced on the shared store', () => {
   const warnings: unknown[] = [];
   const logger = { warn: (...args: unknown[]) => void warnings.push(args) };
 
-  /** One instance's key store, wired to `shared` as services.ts wires it. */
+  /** One instance's key store, wired to `shared` as src/services/token-services.ts wires it. */
   function instance(shared: MemoryStore): SigningKeyStore {
     const keys: SigningKeyStore = new SigningKeyStore(
       new SigningKeysRepository(own.db.kysely),

@@ -1,0 +1,48 @@
+import type { AuthContext } from '../access/authenticate.js';
+import { AppError } from '../errors.js';
+import type { EventContext } from '../security-events.js';
+import type { UserAccess } from './user-access.js';
+import type { UsersServiceDeps } from './users-service.js';
+
+/** The deletion of an account by its owner or an administrator. */
+export class UserDeletion {
+  constructor(
+    private readonly deps: Pick<UsersServiceDeps, 'repo' | 'sessions' | 'events'> & {
+      access: UserAccess;
+      now: () => number;
+    },
+  ) {}
+
+  /**
+   * Deletes user `id`, one `auth` may see ({@link UserAccess.visible}): itself, or with
+   * users:write. Ends all its sessions.
+   */
+  async delete(auth: AuthContext, id: string, context: EventContext): Promise<void> {
+    const { access } = this.deps;
+    if (auth.userId !== id && !auth.permissions.has('users:write')) {
+      access.denied(auth, id, context, { status: 403 });
+      throw new AppError('forbidden', 'This needs the users:write permission.');
+    }
+    const actor = { ...context, actorId: auth.userId };
+    // Disabled first: a sign-in that starts its session between ending the sessions and deleting
+    // the row (which takes the sessions with it, unannounced) sees the flag and refuses, instead
+    // of leaving a session this instance still believes active. Disabling is also the step that
+    // takes an administrator out of the count, so it is the one the last-admin check guards.
+    await this.deps.repo.withRolesLock(async (repo) => {
+      const current = await repo.findById(id);
+      if (current && auth.userId !== id) access.assertCovers(auth, id, current.role, context);
+      await access.assertNotLastAdmin(id, repo);
+      await repo.update(id, { disabled: 1, updated_at: this.deps.now() });
+    });
+    await this.deps.sessions.endAll(id, 'user_deleted', actor);
+    // A concurrent deletion of the same user got there first: it answers, and records, alone.
+    if (!(await this.deps.repo.delete(id)))
+      throw new AppError('not_found', 'No user with this id.');
+    this.deps.events.emit({
+      ...actor,
+      type: 'user.deleted',
+      outcome: 'success',
+      target: { type: 'user', id },
+    });
+  }
+}
