@@ -40,6 +40,8 @@ export class IdentityResolver {
    * The user behind a verified ID token: the linked one, a new one, or (verified email, linking
    * allowed) an existing one with the same email. A concurrent first sign-in of the same account
    * loses the unique-index race and simply retries once.
+   * @throws AppError account_disabled for a disabled account (nothing linked or recorded but the
+   *   refusal), oidc_email_required, oidc_link_refused
    */
   async resolve(
     provider: OidcProvider,
@@ -52,6 +54,8 @@ export class IdentityResolver {
     if (existing) {
       const user = await this.deps.usersRepo.findById(existing.user_id);
       if (user) {
+        // Refused before anything is written: a refused sign-in is no sign-in.
+        if (user.disabled === 1) this.refuseDisabled(provider, user, context);
         // Kept for display only, and only an address the first sign-in would have taken: a NUL
         // would fail the update on PostgreSQL (a 500), and an escape sequence or a bidi override
         // would reach every list that shows it. A refused one leaves the last good one in place.
@@ -110,6 +114,9 @@ export class IdentityResolver {
             'An account with this email already exists. Sign in with it instead.',
           );
         }
+        // A link made now would outlive this refusal: enabling the account again would bring a
+        // way in that no sign-in ever completed.
+        if (owner.disabled === 1) this.refuseDisabled(provider, owner, context);
         const identity = await this.link(provider, claims, owner, email, 'verified_email', context);
         return { user: owner, identity, created: false };
       }
@@ -134,6 +141,14 @@ export class IdentityResolver {
       if (race && !retried) return this.resolve(provider, claims, context, true);
       throw error;
     }
+  }
+
+  private refuseDisabled(provider: OidcProvider, user: UserRow, context: EventContext): never {
+    emitLoginFailed(this.deps.events, provider.name, 'disabled', context, user.id);
+    throw new AppError(
+      'account_disabled',
+      'This account has been disabled. Contact an administrator.',
+    );
   }
 
   private async link(

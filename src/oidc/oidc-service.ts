@@ -222,14 +222,8 @@ export class OidcService {
     }
 
     const profile = await this.withUserInfo(config, tokens.access_token, claims, fail);
+    // A disabled account is refused by the resolver, before it links or touches anything.
     const { user, identity, created } = await this.resolver.resolve(provider, profile, context);
-    if (user.disabled === 1) {
-      this.failed(provider.name, 'disabled', context, user.id);
-      throw new AppError(
-        'account_disabled',
-        'This account has been disabled. Contact an administrator.',
-      );
-    }
     const { code, browserSecret } = await this.deps.handoff.issue({
       userId: user.id,
       provider: provider.name,

@@ -136,6 +136,74 @@ describe('linking a provider account to an existing user', () => {
     });
   });
 
+  it('never links a provider account to a disabled account: the refused sign-in leaves no identity behind', async () => {
+    // Verified on both sides and linking allowed: everything but `disabled` says link.
+    linking.provider.account({
+      sub: 'dora-first',
+      email: 'dora@example.org',
+      email_verified: true,
+    });
+    const owner = await signIn(linking, 'dora-first');
+    expect(owner.user.emailVerified).toBe(true);
+    await linking.testDb.db.kysely
+      .updateTable('users')
+      .set({ disabled: 1 })
+      .where('id', '=', owner.user.id)
+      .execute();
+    linking.provider.account({
+      sub: 'dora-elsewhere',
+      email: 'dora@example.org',
+      email_verified: true,
+    });
+    const [identities, linked] = [
+      await identityCount(linking),
+      events(linking, 'oidc.identity_linked').length,
+    ];
+    const started = await startSignIn(linking);
+    const callback = await linking.provider.authorize(started.location.href, 'dora-elsewhere');
+    const res = await deliverCallback(linking, callback, started.loginCookie);
+    expect(res.statusCode, res.body).toBe(403);
+    expect(res.json<{ code: string }>().code).toBe('account_disabled');
+    expect(lastFailure(linking)).toBe('disabled');
+    // Enabling the account again must not bring a link made by a refused request with it.
+    expect(await identityCount(linking)).toBe(identities);
+    expect(events(linking, 'oidc.identity_linked')).toHaveLength(linked);
+  });
+
+  it("does not record a refused sign-in to a disabled account as the identity's last sign-in", async () => {
+    strict.provider.account({
+      sub: 'idle-disabled',
+      email: 'idle@example.net',
+      email_verified: true,
+    });
+    const signedIn = await signIn(strict, 'idle-disabled');
+    const before = await strict.testDb.db.kysely
+      .selectFrom('identities')
+      .select('last_login_at')
+      .where('subject', '=', 'idle-disabled')
+      .executeTakeFirstOrThrow();
+    await strict.testDb.db.kysely
+      .updateTable('users')
+      .set({ disabled: 1 })
+      .where('id', '=', signedIn.user.id)
+      .execute();
+    strict.clock.offsetMs += 60_000;
+    try {
+      const started = await startSignIn(strict);
+      const callback = await strict.provider.authorize(started.location.href, 'idle-disabled');
+      const res = await deliverCallback(strict, callback, started.loginCookie);
+      expect(res.json<{ code: string }>().code).toBe('account_disabled');
+    } finally {
+      strict.clock.offsetMs -= 60_000;
+    }
+    const after = await strict.testDb.db.kysely
+      .selectFrom('identities')
+      .select('last_login_at')
+      .where('subject', '=', 'idle-disabled')
+      .executeTakeFirstOrThrow();
+    expect(after.last_login_at).toBe(before.last_login_at);
+  });
+
   it('links a verified email to an existing account with a verified email when the provider allows it', async () => {
     // An account whose address a provider verified when it was created.
     linking.provider.account({
