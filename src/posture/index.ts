@@ -4,18 +4,20 @@ import { CHECKLIST } from './checklist.js';
 import {
   accountRecoveryCheck,
   argon2Check,
+  defaultRoleCheck,
+  oidcCheck,
+  tokenLifetimeCheck,
+} from './auth-checks.js';
+import {
   builtInChecks,
   corsCheck,
-  defaultRoleCheck,
   docsCheck,
   environmentCheck,
   inputLimitsCheck,
   loggingCheck,
   metricsCheck,
-  oidcCheck,
   rateLimitCheck,
   runtimeCheck,
-  tokenLifetimeCheck,
   unsafeOverridesCheck,
   versioningCheck,
 } from './config-checks.js';
