@@ -6,6 +6,7 @@ import { bearer, registerAndLogin } from '../helpers/identity.js';
 import { lastOutboxToken } from '../helpers/smtp.js';
 import {
   deliverCallback,
+  disableUser,
   events,
   lastFailure,
   oidcFixture,
@@ -145,11 +146,7 @@ describe('linking a provider account to an existing user', () => {
     });
     const owner = await signIn(linking, 'dora-first');
     expect(owner.user.emailVerified).toBe(true);
-    await linking.testDb.db.kysely
-      .updateTable('users')
-      .set({ disabled: 1 })
-      .where('id', '=', owner.user.id)
-      .execute();
+    await disableUser(linking, owner.user.id);
     linking.provider.account({
       sub: 'dora-elsewhere',
       email: 'dora@example.org',
@@ -182,11 +179,7 @@ describe('linking a provider account to an existing user', () => {
       .select('last_login_at')
       .where('subject', '=', 'idle-disabled')
       .executeTakeFirstOrThrow();
-    await strict.testDb.db.kysely
-      .updateTable('users')
-      .set({ disabled: 1 })
-      .where('id', '=', signedIn.user.id)
-      .execute();
+    await disableUser(strict, signedIn.user.id);
     strict.clock.offsetMs += 60_000;
     try {
       const started = await startSignIn(strict);
@@ -271,11 +264,7 @@ describe('linking a provider account to an existing user', () => {
       email_verified: true,
     });
     const signedIn = await signIn(strict, 'to-disable');
-    await strict.testDb.db.kysely
-      .updateTable('users')
-      .set({ disabled: 1 })
-      .where('id', '=', signedIn.user.id)
-      .execute();
+    await disableUser(strict, signedIn.user.id);
     const started = await startSignIn(strict);
     const callback = await strict.provider.authorize(started.location.href, 'to-disable');
     const res = await deliverCallback(strict, callback, started.loginCookie);

@@ -176,6 +176,15 @@ export function lastFailure(f: OidcFixture): unknown {
   return failed[failed.length - 1]?.details?.reason;
 }
 
+/** Disables an account straight in the database (the administrator's route is tested elsewhere). */
+export async function disableUser(f: OidcFixture, userId: string): Promise<void> {
+  await f.testDb.db.kysely
+    .updateTable('users')
+    .set({ disabled: 1 })
+    .where('id', '=', userId)
+    .execute();
+}
+
 /** The app's time in a fixture (its clock moves; the provider's does not). */
 export function appNow(f: OidcFixture): number {
   return Date.now() + f.clock.offsetMs;
