@@ -14,6 +14,8 @@ export interface ScanContext {
   login: Operation | undefined;
   /** A body the login route accepts as well-formed (wrong credentials), if one could be built. */
   loginSample: Record<string, unknown> | undefined;
+  /** That body came from the user's --login-body, not from the OpenAPI document or the default. */
+  loginBodyGiven: boolean;
   /** The login route's answer to that body, the first time the scan sent it (the body checks). */
   loginBaseline?: ProbeResponse;
   jwks: JsonWebKey[];
@@ -30,6 +32,12 @@ export interface ScanContext {
   seen: ProbeResponse[];
   send(probe: ProbeRequest): Promise<ProbeResponse>;
 }
+
+/** What to do when the login body sent was refused as invalid (400): how to give a better one. */
+export const loginBodyHint = (ctx: ScanContext): string =>
+  ctx.loginBodyGiven
+    ? 'check the shape given with --login-body against what the route takes'
+    : 'give its shape with --login-body (e.g. {"username":"{user}","password":"{password}"}), or serve an OpenAPI document describing it';
 
 /** "GET /api/v1/users/me → 401": what a finding shows as its evidence. */
 export const evidence = (res: ProbeResponse): string => `${res.method} ${res.path} → ${res.status}`;

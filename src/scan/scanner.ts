@@ -12,6 +12,7 @@ import { loginThrottleCheck, rateLimitHeaderCheck } from './checks/rate-limit.js
 import { jwksChecks, tokenChecks } from './checks/tokens.js';
 import { transportChecks } from './checks/transport.js';
 import { isObject } from '../tools/jwt-inspect.js';
+import { checkLoginBody, fillLoginBody, PROBE_PASSWORD, PROBE_USER } from './login-body.js';
 import { isSuccess, judgeCheck, type Check, type ScanContext } from './context.js';
 import {
   describeApi,
@@ -48,10 +49,7 @@ export class TargetUnreachableError extends Error {
   }
 }
 
-const DEFAULT_LOGIN_SAMPLE = {
-  email: 'audit-probe@example.com',
-  password: 'not the password of anyone 7f3a',
-};
+const DEFAULT_LOGIN_SAMPLE = { email: PROBE_USER, password: PROBE_PASSWORD };
 
 /** Every string of `value` with `secret` (and its URL-encoded form) replaced by "…". */
 function redact<T>(value: T, secret: string | undefined): T {
@@ -102,7 +100,11 @@ function parseDocument(res: ProbeResponse, path: string): { value: unknown } | {
   }
 }
 
-/** The login route and a well-formed body for it (wrong credentials), from the options or the API. */
+/**
+ * The login route and a well-formed body for it (wrong credentials), from the options or the API.
+ * A body shape given (`loginBody`) wins over the one the OpenAPI document describes: the user
+ * gave it because the document's is missing, wrong or beyond the sample builder.
+ */
 function loginRoute(
   options: ScanOptions,
   api: ApiDescription | undefined,
@@ -119,6 +121,7 @@ function loginRoute(
       ? undefined
       : { method: 'POST', path: options.loginPath, bearer: false, needsParameters: false });
   if (login === undefined) return { login, sample: undefined };
+  if (options.loginBody !== undefined) return { login, sample: fillLoginBody(options.loginBody) };
   if (login.jsonBody === undefined || api === undefined)
     return { login, sample: { ...DEFAULT_LOGIN_SAMPLE } };
   const sample = sampleValue(login.jsonBody, api.root);
@@ -146,6 +149,8 @@ export async function runScan(options: ScanOptions): Promise<ScanReport> {
 }
 
 async function scan(options: ScanOptions): Promise<ScanReport> {
+  // A shape the scan cannot use is the caller's mistake: said before anything is sent.
+  if (options.loginBody !== undefined) checkLoginBody(options.loginBody);
   const started = Date.now();
   const client = new ScanClient(options.target, {
     timeoutMs: options.timeoutMs ?? SCAN_DEFAULTS.timeoutMs,
@@ -278,6 +283,7 @@ async function scan(options: ScanOptions): Promise<ScanReport> {
     protectedPath,
     login,
     loginSample: sample,
+    loginBodyGiven: options.loginBody !== undefined && sample !== undefined,
     jwks: jwksKeys ?? [],
     token: options.token,
     authed: undefined,

@@ -45,6 +45,12 @@ export interface ScanOptions {
   protectedPath?: string;
   /** The password-login route (POST, JSON); default: found in the OpenAPI document. */
   loginPath?: string;
+  /**
+   * The login body's shape: a JSON object with the string values "{user}" and "{password}" where
+   * the probe's user name and wrong password go (see login-body.ts). Wins over the OpenAPI
+   * document's schema; without either, `{email, password}` is sent.
+   */
+  loginBody?: Record<string, unknown>;
   /** The origin sent by the CORS probes: one the API must not trust. */
   foreignOrigin?: string;
   /** Most requests the rate-limit probe may send before concluding there is no limit (0: skip). */

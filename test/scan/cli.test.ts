@@ -152,6 +152,26 @@ describe('bulwark audit (CLI)', () => {
       '--max-duration must be a whole number from 1 to 86400',
     ],
     [['http://127.0.0.1:1', '--token-stdin', '--token-file', 'x'], 'not both'],
+    [
+      ['http://127.0.0.1:1', '--login-body', '{username: "{user}"}'],
+      '--login-body is not valid JSON',
+    ],
+    [
+      ['http://127.0.0.1:1', '--login-body', '["{user}", "{password}"]'],
+      '--login-body must be a JSON object',
+    ],
+    [
+      ['http://127.0.0.1:1', '--login-body', '{"username":"{user}","password":"secret"}'],
+      '--login-body has no "{password}" value',
+    ],
+    [
+      ['http://127.0.0.1:1', '--login-body', '{"login":"secret","password":"{password}"}'],
+      '--login-body has no "{user}" value',
+    ],
+    [
+      ['http://127.0.0.1:1', '--login-body', '{"user":"{username}","password":"{password}"}'],
+      'has the placeholder {username}, which is not one',
+    ],
   ])('refuses bad arguments with exit 2: %j', async (args, message) => {
     const run = await audit(args);
     expect(run.code).toBe(2);

@@ -129,6 +129,137 @@ describe('bulwark audit and a login route whose body it cannot build', () => {
   });
 });
 
+describe("bulwark audit given the login body's shape (--login-body)", () => {
+  /**
+   * A login route that reads `field(data)` as the user name: 400 when the body has no such
+   * string or no password, 401 for wrong credentials, 415 for anything but JSON. Records each
+   * JSON body it was sent.
+   */
+  function strictLogin(
+    field: (data: Record<string, unknown>) => unknown,
+    sent: unknown[],
+    password: (data: Record<string, unknown>) => unknown = (data) => data.password,
+  ): Route {
+    return (req, res, body, url) => {
+      if (url.pathname !== '/login' || req.method !== 'POST') return false;
+      if (req.headers['content-type'] !== 'application/json')
+        return json(res, 415, { error: 'JSON only' });
+      let data: Record<string, unknown>;
+      try {
+        data = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
+      } catch {
+        return json(res, 400, { error: 'invalid JSON' });
+      }
+      sent.push(data);
+      if (typeof field(data) !== 'string' || typeof password(data) !== 'string')
+        return json(res, 400, { error: 'username and password are required' });
+      if (Object.keys(data).some((key) => !['username', 'password', 'user'].includes(key)))
+        return json(res, 400, { error: 'unknown field' });
+      return json(res, 401, { error: 'invalid credentials' });
+    };
+  }
+
+  it('sends {username, password} when told to, so the body checks are judged, not skipped', async () => {
+    const sent: unknown[] = [];
+    const url = await api(strictLogin((data) => data.username, sent));
+    const report = await scan(url, {
+      loginPath: '/login',
+      loginBody: { username: '{user}', password: '{password}' },
+    });
+    expect(sent[0]).toEqual({
+      username: 'audit-probe@example.com',
+      password: 'not the password of anyone 7f3a',
+    });
+    expect(found(report, 'input.content-type')?.status).toBe('pass');
+    expect(found(report, 'input.unknown-fields')?.status).toBe('pass');
+    expect(found(report, 'input.prototype-poisoning')?.status).toBe('pass');
+  });
+
+  it('sends a nested body (Rails Devise: {user: {email, password}}), other values as given', async () => {
+    const sent: unknown[] = [];
+    const nested = (data: Record<string, unknown>): Record<string, unknown> =>
+      typeof data.user === 'object' && data.user !== null
+        ? (data.user as Record<string, unknown>)
+        : {};
+    const url = await api(
+      strictLogin(
+        (data) => nested(data).email,
+        sent,
+        (data) => nested(data).password,
+      ),
+    );
+    const report = await scan(url, {
+      loginPath: '/login',
+      loginBody: { user: { email: '{user}', password: '{password}', remember: false } },
+      rateLimitRequests: 3,
+    });
+    expect(sent[0]).toEqual({
+      user: {
+        email: 'audit-probe@example.com',
+        password: 'not the password of anyone 7f3a',
+        remember: false,
+      },
+    });
+    expect(found(report, 'input.content-type')?.status).toBe('pass');
+    // Three wrong passwords answered 401, none limited: judged (fail), not "no password checked".
+    expect(found(report, 'ratelimit.login')?.status).toBe('fail');
+  });
+
+  it('takes the shape given over the body the OpenAPI document describes', async () => {
+    const sent: unknown[] = [];
+    const login = strictLogin((data) => data.username, sent);
+    const url = await api((req, res, body, u) => {
+      if (u.pathname === '/openapi.json')
+        return json(res, 200, {
+          openapi: '3.0.3',
+          info: { title: 'api', version: '1' },
+          paths: {
+            '/login': {
+              post: {
+                requestBody: {
+                  content: {
+                    'application/json': {
+                      // Wrong: the route wants username.
+                      schema: {
+                        type: 'object',
+                        required: ['email', 'password'],
+                        properties: {
+                          email: { type: 'string', format: 'email' },
+                          password: { type: 'string' },
+                        },
+                      },
+                    },
+                  },
+                },
+                responses: { 200: { description: 'ok' } },
+              },
+            },
+          },
+        });
+      return login(req, res, body, u);
+    });
+    const described = await scan(url);
+    expect(found(described, 'input.prototype-poisoning')).toMatchObject({
+      status: 'skip',
+      reason: expect.stringContaining('give its shape with --login-body'),
+    });
+    sent.length = 0;
+    const given = await scan(url, { loginBody: { username: '{user}', password: '{password}' } });
+    expect(sent[0]).toHaveProperty('username', 'audit-probe@example.com');
+    expect(found(given, 'input.prototype-poisoning')?.status).toBe('pass');
+  });
+
+  it('refuses a shape without both placeholders, or with one it does not know', async () => {
+    for (const loginBody of [
+      { username: 'admin', password: '{password}' },
+      { username: '{user}', password: '{pass}' },
+      { username: '{user}', password: '{password}', confirm: '{password}' },
+    ]) {
+      await expect(scan('http://127.0.0.1:1', { loginBody })).rejects.toThrow(/"\{|\{pass\}/);
+    }
+  });
+});
+
 describe('bulwark audit and a JSON route that crashes on text/plain', () => {
   it('does not say text/plain was processed like JSON when it made the API fail and JSON did not', async () => {
     // Express 5 with express.json(): a text/plain body leaves req.body undefined, and

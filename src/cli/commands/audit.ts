@@ -1,4 +1,5 @@
 import { SCAN_DEFAULTS } from '../../scan/defaults.js';
+import { LoginBodyError, parseLoginBody } from '../../scan/login-body.js';
 import type { ScanOptions } from '../../scan/types.js';
 import { shownUrl } from '../../tools/shown-url.js';
 import { CliError, CliUsageError, parseCommandArgs, type Command } from '../args.js';
@@ -36,6 +37,10 @@ const usage = [
   '                           /openapi.yaml, /v3/api-docs, /swagger.json and other usual places)',
   '  --protected-path PATH    a GET route that needs a bearer token (default: from OpenAPI)',
   '  --login-path PATH        the password-login route, POST JSON (default: from OpenAPI)',
+  '  --login-body JSON        the login body\'s shape, "{user}" and "{password}" marking where the',
+  "                           probe's user name and wrong password go, e.g.",
+  '                           \'{"username":"{user}","password":"{password}"}\' (default: from',
+  '                           OpenAPI, else {"email":"{user}","password":"{password}"}; this wins)',
   `  --origin ORIGIN          the untrusted origin of the CORS probes (default ${SCAN_DEFAULTS.foreignOrigin})`,
   `  --rate-limit-requests N  wrong-password logins before concluding none is limited (default ${SCAN_DEFAULTS.rateLimitRequests})`,
   `  --max-requests N         the most requests the scan may send (default ${SCAN_DEFAULTS.maxRequests})`,
@@ -121,6 +126,7 @@ export const audit: Command = {
       openapi: { type: 'string' },
       'protected-path': { type: 'string' },
       'login-path': { type: 'string' },
+      'login-body': { type: 'string' },
       origin: { type: 'string' },
       'rate-limit-requests': { type: 'string' },
       'max-requests': { type: 'string' },
@@ -163,6 +169,16 @@ export const audit: Command = {
       const file = values.ca;
       ca = (await readFileBounded(io, file, MAX_CA_BYTES, 'CA')).toString('utf8');
     }
+    let loginBody: Record<string, unknown> | undefined;
+    if (values['login-body'] !== undefined) {
+      try {
+        loginBody = parseLoginBody(values['login-body']);
+      } catch (error) {
+        if (error instanceof LoginBodyError)
+          throw new CliUsageError(`--login-body ${error.message}`);
+        throw error;
+      }
+    }
     const options: ScanOptions = { target };
     const optional = {
       token,
@@ -171,6 +187,7 @@ export const audit: Command = {
       openapiPath: path('openapi', values.openapi),
       protectedPath: path('protected-path', values['protected-path']),
       loginPath: path('login-path', values['login-path']),
+      loginBody,
       rateLimitRequests: integer('rate-limit-requests', values['rate-limit-requests'], 0, 1000),
       maxRequests: integer('max-requests', values['max-requests'], 10, 10_000),
       timeoutMs: integer('timeout-ms', values['timeout-ms'], 100, 120_000),
