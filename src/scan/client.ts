@@ -35,8 +35,17 @@ export class BudgetExceededError extends Error {
 
 export interface ProbeRequest {
   method?: string;
-  /** Path relative to the target's base path, starting with "/"; may carry a query string. */
+  /**
+   * Path relative to the target's base path, starting with "/"; may carry a query string. With
+   * `url`, only how the request is named (in the response's `path` and in errors).
+   */
   path: string;
+  /**
+   * An absolute URL to send to instead of `path` under the base: the origin's root (`/.env` of
+   * `https://host` when scanning `https://host/api`), or a JWKS the user named. Bounded and
+   * counted like every other request.
+   */
+  url?: URL;
   headers?: Record<string, string>;
   body?: string | Buffer;
   /**
@@ -102,11 +111,17 @@ export class ScanClient {
   }
 
   async send(probe: ProbeRequest): Promise<ProbeResponse> {
+    if (
+      probe.url !== undefined &&
+      probe.url.protocol !== 'http:' &&
+      probe.url.protocol !== 'https:'
+    )
+      throw new ProbeError(`${probe.path}: the scan sends over http and https only`, 'EPROTO');
     if (this.sent >= this.options.maxRequests)
       throw new BudgetExceededError(this.options.maxRequests);
     const timeoutMs = this.timeLeft();
     this.sent += 1;
-    const url = this.url(probe.path);
+    const url = probe.url ?? this.url(probe.path);
     const shown = probe.label ?? probe.path;
     const maxBody = probe.maxBodyBytes ?? MAX_BODY_BYTES;
     const method = probe.method ?? 'GET';
@@ -122,7 +137,7 @@ export class ScanClient {
       ...probe.headers,
     };
     if (body !== undefined) headers['content-length'] = String(body.length);
-    const send = this.https ? httpsRequest : httpRequest;
+    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
     return new Promise<ProbeResponse>((resolve, reject) => {
       const req = send(url, {
         method,

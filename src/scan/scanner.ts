@@ -1,4 +1,4 @@
-import { randomUUID, type JsonWebKey } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { parse as parseYaml } from 'yaml';
 import { OPENAPI_CANDIDATES, SCAN_DEFAULTS } from './defaults.js';
 import { ProbeError, ScanClient, type ProbeRequest } from './client.js';
@@ -12,6 +12,7 @@ import { loginThrottleCheck, rateLimitHeaderCheck } from './checks/rate-limit.js
 import { jwksChecks, tokenChecks } from './checks/tokens.js';
 import { transportChecks } from './checks/transport.js';
 import { isObject } from '../tools/jwt-inspect.js';
+import { findJwks } from './jwks-location.js';
 import { checkLoginBody, fillLoginBody, PROBE_PASSWORD, PROBE_USER } from './login-body.js';
 import { isSuccess, judgeCheck, type Check, type ScanContext } from './context.js';
 import {
@@ -136,7 +137,8 @@ function loginRoute(
  * probes transport, headers, CORS, authentication (with forged tokens when given a real one),
  * input handling, error answers, metrics exposure, files and endpoints a deployment left reachable
  * (.env, .git, Spring Boot Actuator, a directory listing) and rate limiting. Every request goes to the
- * target only, bounded in number (`maxRequests`) and time (`timeoutMs` each).
+ * target only (and to `jwksUrl`, when the caller names another origin), bounded in number
+ * (`maxRequests`) and time (`timeoutMs` each).
  */
 export async function runScan(options: ScanOptions): Promise<ScanReport> {
   try {
@@ -264,12 +266,8 @@ async function scan(options: ScanOptions): Promise<ScanReport> {
           `none of ${candidates.join(', ')} has an OpenAPI document${
             html ? ', some answered an HTML page (a single-page app answering every path?)' : ''
           } (give one with --openapi)`);
-  const jwksRes = (await discover('/.well-known/jwks.json')).res;
-  const jwksBody = jwksRes !== undefined && isSuccess(jwksRes) ? parseJson(jwksRes) : undefined;
-  const jwksKeys =
-    isObject(jwksBody) && Array.isArray(jwksBody.keys)
-      ? ((jwksBody.keys as unknown[]).filter(isObject) as JsonWebKey[])
-      : undefined;
+  // Read, not judged, like the OpenAPI document: it stays out of `seen`.
+  const jwks = await findJwks(client, (probe) => client.send(probe), options.jwksUrl);
 
   const protectedPath =
     options.protectedPath ?? (api === undefined ? undefined : findProtectedRoute(api));
@@ -284,7 +282,7 @@ async function scan(options: ScanOptions): Promise<ScanReport> {
     login,
     loginSample: sample,
     loginBodyGiven: options.loginBody !== undefined && sample !== undefined,
-    jwks: jwksKeys ?? [],
+    jwks: jwks.keys ?? [],
     token: options.token,
     authed: undefined,
     home,
@@ -302,7 +300,7 @@ async function scan(options: ScanOptions): Promise<ScanReport> {
   }
 
   const findings: ScanFinding[] = [];
-  findings.push(...jwksChecks(ctx, jwksKeys !== undefined));
+  findings.push(...jwksChecks(ctx, jwks));
   // The checks that probe, group by group, in this order: each group is listed when its turn
   // comes (the input checks' shared probe is sent then), and each check judged on its own.
   const groups: (() => Check[] | Promise<Check[]>)[] = [

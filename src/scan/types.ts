@@ -41,6 +41,12 @@ export interface ScanOptions {
   token?: string;
   /** Where the OpenAPI document is (a path on the target); default `/openapi.json`. */
   openapiPath?: string;
+  /**
+   * Where the API's JWKS is: a path under the base (starting with "/") or an absolute http(s) URL,
+   * on any origin. Default: /.well-known/jwks.json, else the same-origin `jwks_uri` of
+   * /.well-known/openid-configuration.
+   */
+  jwksUrl?: string;
   /** A GET route that needs a bearer token; default: found in the OpenAPI document. */
   protectedPath?: string;
   /** The password-login route (POST, JSON); default: found in the OpenAPI document. */

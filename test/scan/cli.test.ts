@@ -152,6 +152,12 @@ describe('bulwark audit (CLI)', () => {
       '--max-duration must be a whole number from 1 to 86400',
     ],
     [['http://127.0.0.1:1', '--token-stdin', '--token-file', 'x'], 'not both'],
+    [['http://127.0.0.1:1', '--jwks-url', 'keys.json'], '--jwks-url must be an http or https URL'],
+    [['http://127.0.0.1:1', '--jwks-url', 'file:///etc/keys'], '--jwks-url must be http or https'],
+    [
+      ['http://127.0.0.1:1', '--jwks-url', 'https://user:secret@idp.example/keys'],
+      '--jwks-url must not contain a user name or password',
+    ],
     [
       ['http://127.0.0.1:1', '--login-body', '{username: "{user}"}'],
       '--login-body is not valid JSON',

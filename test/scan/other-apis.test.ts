@@ -260,6 +260,100 @@ describe("bulwark audit given the login body's shape (--login-body)", () => {
   });
 });
 
+describe('bulwark audit and where the JWKS is', () => {
+  const PUBLIC_KEY = { kty: 'OKP', crv: 'Ed25519', x: 'A'.repeat(43), kid: 'k1' };
+  const LEAKING = { keys: [{ ...PUBLIC_KEY, d: 'B'.repeat(43) }] };
+
+  /** A server that counts the requests it answers. */
+  async function counted(route: Route): Promise<{ url: string; hits: string[] }> {
+    const hits: string[] = [];
+    const url = await api((req, res, body, u) => {
+      hits.push(u.pathname);
+      return route(req, res, body, u);
+    });
+    return { url, hits };
+  }
+
+  it('follows the jwks_uri of the OpenID configuration on the same origin when the usual place has none', async () => {
+    const { url, hits } = await counted((_req, res, _body, u) => {
+      if (u.pathname === '/.well-known/openid-configuration')
+        return json(res, 200, {
+          issuer: 'http://issuer.invalid',
+          jwks_uri: `http://${_req.headers.host}/realms/x/protocol/openid-connect/certs`,
+        });
+      if (u.pathname === '/realms/x/protocol/openid-connect/certs') return json(res, 200, LEAKING);
+      return false;
+    });
+    const report = await scan(url);
+    expect(found(report, 'jwks.public-only')).toMatchObject({
+      status: 'fail',
+      evidence: `GET ${url}/realms/x/protocol/openid-connect/certs`,
+    });
+    expect(hits).toContain('/.well-known/jwks.json');
+    expect(report.requests).toBe(hits.length);
+  });
+
+  it('does not follow a jwks_uri on another origin, and says to give it with --jwks-url', async () => {
+    const keys = await counted((_req, res) => json(res, 200, LEAKING));
+    const { url } = await counted((_req, res, _body, u) =>
+      u.pathname === '/.well-known/openid-configuration'
+        ? json(res, 200, { jwks_uri: `${keys.url}/certs` })
+        : false,
+    );
+    const report = await scan(url);
+    expect(keys.hits).toEqual([]);
+    expect(found(report, 'jwks.public-only')).toMatchObject({
+      status: 'skip',
+      reason: expect.stringMatching(
+        /on another origin \(http:\/\/127\.0\.0\.1:\d+\/certs\).*--jwks-url/,
+      ),
+    });
+  });
+
+  it('fetches the JWKS given with --jwks-url, on another origin or under the base, within its budget', async () => {
+    const keys = await counted((_req, res, _body, u) =>
+      u.pathname === '/certs' ? json(res, 200, LEAKING) : false,
+    );
+    const target = await counted((_req, res, _body, u) =>
+      u.pathname === '/api/keys' ? json(res, 200, { keys: [PUBLIC_KEY] }) : false,
+    );
+    const elsewhere = await scan(target.url, { jwksUrl: `${keys.url}/certs` });
+    expect(found(elsewhere, 'jwks.public-only')).toMatchObject({
+      status: 'fail',
+      evidence: `GET ${keys.url}/certs`,
+    });
+    expect(keys.hits).toEqual(['/certs']);
+    // Counted like every other request.
+    expect(elsewhere.requests).toBe(target.hits.length + 1);
+    expect(target.hits).not.toContain('/.well-known/jwks.json');
+    const under = await scan(`${target.url}/api`, { jwksUrl: '/keys' });
+    expect(found(under, 'jwks.public-only')).toMatchObject({
+      status: 'pass',
+      evidence: 'GET /keys',
+    });
+  });
+
+  it('says why the JWKS given could not be used: refused, not one, too large', async () => {
+    const url = await api((_req, res, _body, u) => {
+      if (u.pathname === '/missing') return false;
+      if (u.pathname === '/html') {
+        res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html>');
+        return true;
+      }
+      if (u.pathname === '/huge') return json(res, 200, { keys: [], pad: 'x'.repeat(300_000) });
+      return false;
+    });
+    const reasons: string[] = [];
+    for (const jwksUrl of ['/missing', '/html', '/huge'])
+      reasons.push(found(await scan(url, { jwksUrl }), 'jwks.public-only')?.reason ?? '');
+    expect(reasons).toEqual([
+      'No JWKS found: the JWKS given with --jwks-url: /missing answered 404.',
+      'No JWKS found: the JWKS given with --jwks-url: /html is not JSON.',
+      'No JWKS found: the JWKS given with --jwks-url: /huge is larger than 256 KiB, more than any JWKS.',
+    ]);
+  });
+});
+
 describe('bulwark audit and a JSON route that crashes on text/plain', () => {
   it('does not say text/plain was processed like JSON when it made the API fail and JSON did not', async () => {
     // Express 5 with express.json(): a text/plain body leaves req.body undefined, and

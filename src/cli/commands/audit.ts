@@ -22,9 +22,10 @@ const usage = [
   'limits. Routes are found in the OpenAPI document (JSON or YAML, at /openapi.json or another',
   'usual place) or given below.',
   '',
-  'It sends only to URL, at most --max-requests requests, one at a time. It tries wrong',
-  'passwords at the login route until refused (--rate-limit-requests; 0 turns that off), which',
-  "uses up the scanning address's login allowance: scan your own APIs only.",
+  'It sends only to URL (and to --jwks-url, if that is elsewhere), at most --max-requests',
+  'requests, one at a time. It tries wrong passwords at the login route until refused',
+  "(--rate-limit-requests; 0 turns that off), which uses up the scanning address's login",
+  'allowance: scan your own APIs only.',
   '',
   'Exit codes: 0 no fail (warnings allowed), 1 at least one fail (or warn, with --strict),',
   '2 bad arguments, 69 the target did not answer (or stopped answering).',
@@ -35,6 +36,9 @@ const usage = [
   '  --token-stdin            read that token from standard input',
   '  --openapi PATH           where the OpenAPI document is (default: the first of /openapi.json,',
   '                           /openapi.yaml, /v3/api-docs, /swagger.json and other usual places)',
+  '  --jwks-url URL|PATH      where the API publishes its public keys, on any origin, or a path',
+  '                           under URL (default: /.well-known/jwks.json, else the jwks_uri of',
+  '                           /.well-known/openid-configuration if it is on the same origin)',
   '  --protected-path PATH    a GET route that needs a bearer token (default: from OpenAPI)',
   '  --login-path PATH        the password-login route, POST JSON (default: from OpenAPI)',
   '  --login-body JSON        the login body\'s shape, "{user}" and "{password}" marking where the',
@@ -77,6 +81,30 @@ function path(name: string, value: string | undefined): string | undefined {
     );
   }
   return value;
+}
+
+/** --jwks-url: a path under the target, or an absolute http(s) URL without credentials. */
+function jwksLocation(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  if (value.startsWith('/')) return path('jwks-url', value);
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new CliUsageError(
+      `--jwks-url must be an http or https URL or a path starting with "/", not "${shownUrl(value)}"`,
+    );
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new CliUsageError('--jwks-url must be http or https');
+  if (url.username !== '' || url.password !== '') {
+    // A JWKS is public; credentials in the URL would be printed in the report.
+    throw new CliUsageError(
+      `--jwks-url must not contain a user name or password (${shownUrl(value)}): a JWKS is public`,
+    );
+  }
+  url.hash = '';
+  return url.href;
 }
 
 function targetUrl(text: string): URL {
@@ -124,6 +152,7 @@ export const audit: Command = {
       'token-file': { type: 'string' },
       'token-stdin': { type: 'boolean' },
       openapi: { type: 'string' },
+      'jwks-url': { type: 'string' },
       'protected-path': { type: 'string' },
       'login-path': { type: 'string' },
       'login-body': { type: 'string' },
@@ -185,6 +214,7 @@ export const audit: Command = {
       ca,
       foreignOrigin: origin,
       openapiPath: path('openapi', values.openapi),
+      jwksUrl: jwksLocation(values['jwks-url']),
       protectedPath: path('protected-path', values['protected-path']),
       loginPath: path('login-path', values['login-path']),
       loginBody,

@@ -16,15 +16,17 @@ import {
   type InspectResult,
 } from '../../tools/jwt-inspect.js';
 import { forgeTokens } from '../jwt-forge.js';
+import type { JwksLocation } from '../jwks-location.js';
 import type { ProbeResponse, ScanFinding } from '../types.js';
 
 const LINE = 1;
 
 /** The published keys: public halves only, each with a kid. */
-export function jwksChecks(ctx: ScanContext, jwksFound: boolean): ScanFinding[] {
-  if (!jwksFound) {
-    return [finding('jwks.public-only', LINE, 'skip', 'No JWKS at /.well-known/jwks.json.')];
+export function jwksChecks(ctx: ScanContext, found: JwksLocation): ScanFinding[] {
+  if (found.keys === undefined) {
+    return [finding('jwks.public-only', LINE, 'skip', `No JWKS found: ${found.problem ?? ''}.`)];
   }
+  const shown = `GET ${found.where ?? ''}`;
   const leaking = ctx.jwks.find(
     (key) => PRIVATE_JWK_MEMBERS.some((member) => member in key) || key.kty === 'oct',
   );
@@ -37,7 +39,7 @@ export function jwksChecks(ctx: ScanContext, jwksFound: boolean): ScanFinding[] 
         `The JWKS publishes private or secret key material (key ${typeof leaking.kid === 'string' ? `"${leaking.kid}"` : 'without kid'}, kty ${String(leaking.kty)}): anyone can sign tokens.`,
         {
           fix: 'Publish only public keys (no d, p, q, dp, dq, qi, k); rotate every key that was exposed.',
-          evidence: 'GET /.well-known/jwks.json',
+          evidence: shown,
         },
       ),
     ];
@@ -52,6 +54,7 @@ export function jwksChecks(ctx: ScanContext, jwksFound: boolean): ScanFinding[] 
           `The JWKS holds only public keys, but ${withoutKid} of ${ctx.jwks.length} have no kid.`,
           {
             fix: 'Give every key a kid, so verifiers pick it without trying each one and rotation works.',
+            evidence: shown,
           },
         )
       : finding(
@@ -59,6 +62,7 @@ export function jwksChecks(ctx: ScanContext, jwksFound: boolean): ScanFinding[] 
           LINE,
           'pass',
           `The JWKS holds ${ctx.jwks.length} public key(s), each with a kid.`,
+          { evidence: shown },
         ),
   ];
 }
