@@ -14,7 +14,7 @@ import { transportChecks } from './checks/transport.js';
 import { isObject } from '../tools/jwt-inspect.js';
 import { findJwks } from './jwks-location.js';
 import { checkLoginBody, fillLoginBody, PROBE_PASSWORD, PROBE_USER } from './login-body.js';
-import { isSuccess, judgeCheck, type Check, type ScanContext } from './context.js';
+import { credentials, isSuccess, judgeCheck, type Check, type ScanContext } from './context.js';
 import {
   describeApi,
   findLoginRoute,
@@ -270,7 +270,8 @@ async function scan(options: ScanOptions): Promise<ScanReport> {
   const jwks = await findJwks(client, (probe) => client.send(probe), options.jwksUrl);
 
   const protectedPath =
-    options.protectedPath ?? (api === undefined ? undefined : findProtectedRoute(api));
+    options.protectedPath ??
+    (api === undefined ? undefined : findProtectedRoute(api, options.authHeader));
   const { login, sample } = loginRoute(options, api);
   const ctx: ScanContext = {
     client,
@@ -284,6 +285,7 @@ async function scan(options: ScanOptions): Promise<ScanReport> {
     loginBodyGiven: options.loginBody !== undefined && sample !== undefined,
     jwks: jwks.keys ?? [],
     token: options.token,
+    authHeader: options.authHeader,
     authed: undefined,
     home,
     notFound: await needed({ path: `/bulwark-audit-${randomUUID()}` }),
@@ -294,7 +296,7 @@ async function scan(options: ScanOptions): Promise<ScanReport> {
   if (options.token !== undefined && protectedPath !== undefined) {
     const authed = await needed({
       path: protectedPath,
-      headers: { authorization: `Bearer ${options.token}` },
+      headers: credentials(ctx, options.token),
     });
     if (isSuccess(authed)) ctx.authed = authed;
   }

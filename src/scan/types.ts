@@ -39,6 +39,11 @@ export interface ScanOptions {
   target: URL;
   /** An access token the API accepts, for the authenticated checks and the token attacks. */
   token?: string;
+  /**
+   * The header that carries `token` as it is (`X-API-Key`), for an API that takes no bearer
+   * token. Default: `Authorization: Bearer <token>`.
+   */
+  authHeader?: string;
   /** Where the OpenAPI document is (a path on the target); default `/openapi.json`. */
   openapiPath?: string;
   /**
@@ -47,7 +52,7 @@ export interface ScanOptions {
    * /.well-known/openid-configuration.
    */
   jwksUrl?: string;
-  /** A GET route that needs a bearer token; default: found in the OpenAPI document. */
+  /** A GET route that needs the token; default: found in the OpenAPI document. */
   protectedPath?: string;
   /** The password-login route (POST, JSON); default: found in the OpenAPI document. */
   loginPath?: string;

@@ -152,6 +152,10 @@ describe('bulwark audit (CLI)', () => {
       '--max-duration must be a whole number from 1 to 86400',
     ],
     [['http://127.0.0.1:1', '--token-stdin', '--token-file', 'x'], 'not both'],
+    [['http://127.0.0.1:1', '--auth-header', 'X API Key'], '--auth-header must be a header name'],
+    [['http://127.0.0.1:1', '--auth-header', 'X-Key:'], '--auth-header must be a header name'],
+    [['http://127.0.0.1:1', '--auth-header', 'authorization'], 'is the default'],
+    [['http://127.0.0.1:1', '--auth-header', 'Origin'], 'the scan sets that header itself'],
     [['http://127.0.0.1:1', '--jwks-url', 'keys.json'], '--jwks-url must be an http or https URL'],
     [['http://127.0.0.1:1', '--jwks-url', 'file:///etc/keys'], '--jwks-url must be http or https'],
     [
@@ -184,6 +188,50 @@ describe('bulwark audit (CLI)', () => {
     expect(run.stderr).toContain(message);
     expect(run.stderr).not.toContain('secret');
     expect(run.stderr).not.toMatch(NO_STACK);
+  });
+
+  it('sends an API key in the header named with --auth-header, and never prints it', async () => {
+    const key = 'ak_test_51H:x$Qe9Zr2Lw7Vb';
+    const seen: (string | undefined)[] = [];
+    const keyed = createServer((req, res) => {
+      if (req.url === '/me') {
+        seen.push(req.headers['x-api-key'] as string | undefined);
+        const ok = req.headers['x-api-key'] === key;
+        res.writeHead(ok ? 200 : 401, { 'content-type': 'application/json' });
+        res.end(ok ? '{"id":"u1"}' : '{"error":"no key"}');
+      } else {
+        res.writeHead(404, { 'content-type': 'application/json' });
+        res.end('{}');
+      }
+    });
+    await new Promise<void>((resolve) => keyed.listen(0, '127.0.0.1', resolve));
+    try {
+      const file = join(dir, 'api-key');
+      await writeFile(file, `${key}\n`, { mode: 0o600 });
+      const url = `http://127.0.0.1:${(keyed.address() as AddressInfo).port}`;
+      const args = [url, '--auth-header', 'X-API-Key', '--protected-path', '/me'];
+      // A bearer token cannot hold ":" or "$": without --auth-header the file is refused.
+      const refused = await audit([...args.slice(0, 1), '--token-file', file]);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain('characters a bearer token cannot have');
+      for (const json of [[], ['--json']]) {
+        const run = await audit([
+          ...args,
+          '--token-file',
+          file,
+          '--rate-limit-requests',
+          '0',
+          ...json,
+        ]);
+        expect(run.stdout).toMatch(/auth\.token-required|"auth\.token-required"/);
+        expect(run.stdout + run.stderr).not.toContain(key);
+        expect(run.stdout + run.stderr).not.toContain(encodeURIComponent(key));
+      }
+      expect(seen).toContain(key);
+    } finally {
+      keyed.closeAllConnections();
+      await new Promise((resolve) => keyed.close(resolve));
+    }
   });
 
   it('refuses a token file it cannot read, or that holds no token', async () => {

@@ -354,6 +354,98 @@ describe('bulwark audit and where the JWKS is', () => {
   });
 });
 
+describe('bulwark audit and an API that takes an API key in its own header (--auth-header)', () => {
+  const KEY = 'ak_live_7Q2x:9f$Lm0pZr4Tv8Wy';
+
+  /** GET /me needs `x-api-key: KEY` (401 without it, no WWW-Authenticate); `query` names a leak. */
+  function apiKeyApi(query?: string): Route {
+    return (req, res, _body, u) => {
+      if (u.pathname !== '/me' || req.method !== 'GET') return false;
+      const given = req.headers['x-api-key'] ?? (query ? u.searchParams.get(query) : null);
+      if (given !== KEY) return json(res, 401, { error: 'missing or invalid API key' });
+      return json(res, 200, { id: 'u1' });
+    };
+  }
+
+  it('sends the key in that header, passes a 401 without WWW-Authenticate, and skips the JWT checks', async () => {
+    const url = await api(apiKeyApi());
+    const report = await scan(url, { token: KEY, authHeader: 'X-API-Key', protectedPath: '/me' });
+    expect(found(report, 'auth.token-required')).toMatchObject({
+      status: 'pass',
+      reason: '/me needs X-API-Key (401 without it).',
+    });
+    expect(found(report, 'jwt.claims')).toMatchObject({
+      status: 'skip',
+      reason: expect.stringContaining('is not a JWT (an API key)'),
+    });
+    expect(found(report, 'jwt.forgery')?.status).toBe('skip');
+    // It was accepted: the authenticated checks ran.
+    expect(found(report, 'headers.cache-control')?.status).not.toBe('skip');
+    expect(found(report, 'auth.token-in-url')).toMatchObject({
+      status: 'pass',
+      reason: expect.stringContaining(
+        '?api_key=, ?apikey=, ?key=, ?token=, ?access_token=, ?x-api-key=',
+      ),
+    });
+  });
+
+  it('fails an API that also takes the key from ?api_key=, and never shows the key', async () => {
+    const url = await api(apiKeyApi('api_key'));
+    const report = await scan(url, { token: KEY, authHeader: 'X-API-Key', protectedPath: '/me' });
+    expect(found(report, 'auth.token-in-url')).toMatchObject({
+      status: 'fail',
+      reason: expect.stringContaining('takes the API key from the URL (?api_key=)'),
+      evidence: 'GET /me?api_key=… → 200',
+    });
+    for (const text of [JSON.stringify(report), renderText(report)]) {
+      expect(text).not.toContain(KEY);
+      expect(text).not.toContain(encodeURIComponent(KEY));
+    }
+  });
+
+  it('still asks for WWW-Authenticate: Bearer from an API that takes bearer tokens', async () => {
+    const url = await api((req, res, _body, u) =>
+      u.pathname === '/me' ? json(res, 401, { error: 'no token' }) : false,
+    );
+    expect(found(await scan(url, { protectedPath: '/me' }), 'auth.token-required')?.status).toBe(
+      'warn',
+    );
+  });
+
+  it('sends the forged tokens in that header when the token is a JWT, and finds the route in OpenAPI', async () => {
+    const b64 = (value: unknown): string =>
+      Buffer.from(JSON.stringify(value)).toString('base64url');
+    const jwt = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ sub: 'u1', exp: 4102444800 })}.${'s'.repeat(43)}`;
+    const seen: string[] = [];
+    const url = await api((req, res, _body, u) => {
+      if (u.pathname === '/openapi.json')
+        return json(res, 200, {
+          openapi: '3.1.0',
+          info: { title: 'api', version: '1' },
+          components: {
+            securitySchemes: { key: { type: 'apiKey', in: 'header', name: 'X-Auth-Token' } },
+          },
+          security: [{ key: [] }],
+          paths: { '/v1/account': { get: { responses: { 200: { description: 'ok' } } } } },
+        });
+      if (u.pathname !== '/v1/account') return false;
+      const token = req.headers['x-auth-token'];
+      if (typeof token === 'string') seen.push(token);
+      // Checks only that it is three dot-separated parts: any forgery gets in.
+      if (typeof token !== 'string' || token.split('.').length !== 3)
+        return json(res, 401, { error: 'unauthorized' });
+      return json(res, 200, { id: 'u1' });
+    });
+    const report = await scan(url, { token: jwt, authHeader: 'X-Auth-Token' });
+    expect(found(report, 'auth.token-required')?.reason).toContain(
+      '/v1/account needs X-Auth-Token',
+    );
+    expect(found(report, 'jwt.forgery')?.status).toBe('fail');
+    expect(seen.length).toBeGreaterThan(5);
+    expect(JSON.stringify(report)).not.toContain('s'.repeat(43));
+  });
+});
+
 describe('bulwark audit and a JSON route that crashes on text/plain', () => {
   it('does not say text/plain was processed like JSON when it made the API fail and JSON did not', async () => {
     // Express 5 with express.json(): a text/plain body leaves req.body undefined, and

@@ -31,15 +31,17 @@ const usage = [
   '2 bad arguments, 69 the target did not answer (or stopped answering).',
   '',
   'Options:',
-  '  --token-file FILE        an access token the API accepts (for the token attacks and the',
-  '                           authenticated checks)',
+  '  --token-file FILE        an access token (or API key) the API accepts, for the token',
+  '                           attacks and the authenticated checks; never printed',
   '  --token-stdin            read that token from standard input',
+  '  --auth-header NAME       send the token as it is in this header (X-API-Key) instead of',
+  '                           Authorization: Bearer; the JWT checks run only if it is a JWT',
   '  --openapi PATH           where the OpenAPI document is (default: the first of /openapi.json,',
   '                           /openapi.yaml, /v3/api-docs, /swagger.json and other usual places)',
   '  --jwks-url URL|PATH      where the API publishes its public keys, on any origin, or a path',
   '                           under URL (default: /.well-known/jwks.json, else the jwks_uri of',
   '                           /.well-known/openid-configuration if it is on the same origin)',
-  '  --protected-path PATH    a GET route that needs a bearer token (default: from OpenAPI)',
+  '  --protected-path PATH    a GET route that needs the token (default: from OpenAPI)',
   '  --login-path PATH        the password-login route, POST JSON (default: from OpenAPI)',
   '  --login-body JSON        the login body\'s shape, "{user}" and "{password}" marking where the',
   "                           probe's user name and wrong password go, e.g.",
@@ -130,16 +132,63 @@ function targetUrl(text: string): URL {
   return url;
 }
 
-/** The token read (at most MAX_TOKEN_BYTES: the readers refuse more). */
-function tokenFrom(raw: Buffer, source: string): string {
+/**
+ * The token read (at most MAX_TOKEN_BYTES: the readers refuse more): a bearer token's characters
+ * (RFC 6750 §2.1 b64token), or for another header any visible ASCII (API keys have `:` or `$`),
+ * never a space or a control character, which would end or split the header.
+ */
+function tokenFrom(raw: Buffer, source: string, bearer: boolean): string {
   const token = raw.toString('utf8').trim();
   if (token === '') throw new CliError(`${source} holds no token`);
-  if (!/^[\w\-.~+/]+=*$/.test(token)) {
+  if (!(bearer ? /^[\w\-.~+/]+=*$/ : /^[\x21-\x7e]+$/).test(token)) {
     throw new CliError(
-      `${source} does not hold one token (it has spaces or other characters a bearer token cannot have)`,
+      `${source} does not hold one token (it has spaces or other characters ${bearer ? 'a bearer token' : 'a header value'} cannot have)`,
     );
   }
   return token;
+}
+
+/**
+ * Headers the scan sets itself, or that frame the request: the token cannot go in them.
+ * `Authorization` is the default (with `Bearer`), and `Cookie` would need a name=value.
+ */
+const RESERVED_HEADERS = new Set([
+  'authorization',
+  'accept',
+  'access-control-request-headers',
+  'access-control-request-method',
+  'connection',
+  'content-length',
+  'content-type',
+  'cookie',
+  'expect',
+  'host',
+  'keep-alive',
+  'origin',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'user-agent',
+]);
+
+/** --auth-header: an HTTP field name (RFC 9110 §5.1 token) the scan does not set itself. */
+function authHeaderName(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$/.test(value)) {
+    throw new CliUsageError(
+      `--auth-header must be a header name such as X-API-Key (letters, digits, "-"), not "${value.slice(0, 64)}"`,
+    );
+  }
+  if (value.toLowerCase() === 'authorization') {
+    throw new CliUsageError(
+      '--auth-header Authorization is the default (Authorization: Bearer TOKEN): leave it out',
+    );
+  }
+  if (RESERVED_HEADERS.has(value.toLowerCase()))
+    throw new CliUsageError(`--auth-header cannot be ${value}: the scan sets that header itself`);
+  return value;
 }
 
 /** `bulwark audit URL`: the security scanner. */
@@ -151,6 +200,7 @@ export const audit: Command = {
     const { values, positionals } = parseCommandArgs(args, {
       'token-file': { type: 'string' },
       'token-stdin': { type: 'boolean' },
+      'auth-header': { type: 'string' },
       openapi: { type: 'string' },
       'jwks-url': { type: 'string' },
       'protected-path': { type: 'string' },
@@ -185,13 +235,15 @@ export const audit: Command = {
       }
       if (origin === 'null') throw new CliUsageError('--origin must be an http or https origin');
     }
+    const authHeader = authHeaderName(values['auth-header']);
     let token: string | undefined;
+    const bearer = authHeader === undefined;
     if (values['token-file'] !== undefined) {
       const file = values['token-file'];
       const raw = await readFileBounded(io, file, MAX_TOKEN_BYTES, 'token');
-      token = tokenFrom(raw, file);
+      token = tokenFrom(raw, file, bearer);
     } else if (values['token-stdin']) {
-      token = tokenFrom(await readStdinBounded(io, MAX_TOKEN_BYTES), 'standard input');
+      token = tokenFrom(await readStdinBounded(io, MAX_TOKEN_BYTES), 'standard input', bearer);
     }
     let ca: string | undefined;
     if (values.ca !== undefined) {
@@ -211,6 +263,7 @@ export const audit: Command = {
     const options: ScanOptions = { target };
     const optional = {
       token,
+      authHeader,
       ca,
       foreignOrigin: origin,
       openapiPath: path('openapi', values.openapi),
