@@ -105,6 +105,11 @@ export class ScanClient {
     return this.base.origin;
   }
 
+  /** The target's base path without its trailing slash: "" for the origin's root, or "/api". */
+  get basePath(): string {
+    return this.prefix;
+  }
+
   /** The URL of a path on the target (the base path prefixed). */
   url(path: string): URL {
     return new URL(`${this.base.origin}${this.prefix}${path}`);

@@ -1123,6 +1123,46 @@ describe('bulwark audit and files and endpoints a deployment left reachable', ()
     });
   }
 
+  for (const [what, check, route] of leaks) {
+    it(`fails ${what} at the origin's root when the base URL has a path, naming that URL`, async () => {
+      const url = await api(route);
+      const report = await scan(`${url}/api`);
+      expect(found(report, check)).toMatchObject({
+        status: 'fail',
+        reason: expect.stringContaining(`${url}/`),
+        evidence: expect.stringMatching(/^GET http:\/\/127\.0\.0\.1:\d+\/\S* → 200$/),
+      });
+      for (const other of EXPOSURE.filter((id) => id !== check))
+        expect(found(report, other)?.status, other).toBe('pass');
+    });
+  }
+
+  it('probes each place once: under the base path, and at the root only when they differ', async () => {
+    const hits: string[] = [];
+    const url = await api((req, _res, _body, u) => {
+      hits.push(u.pathname);
+      return false;
+    });
+    const count = (path: string): number => hits.filter((hit) => hit === path).length;
+    const atRoot = await scan(url);
+    for (const path of ['/.env', '/.git/config', '/.git/HEAD', '/actuator', '/actuator/env'])
+      expect(count(path), path).toBe(1);
+    expect(found(atRoot, 'exposure.env-file')?.reason).toBe('/.env is not served (404).');
+    hits.length = 0;
+    const under = await scan(`${url}/api/`);
+    for (const path of ['/.env', '/.git/config', '/.git/HEAD', '/actuator', '/actuator/env']) {
+      expect(count(`/api${path}`), path).toBe(1);
+      expect(count(path), path).toBe(1);
+    }
+    expect(found(under, 'exposure.env-file')?.reason).toBe(
+      `/.env is not served (404); ${url}/.env is not served (404).`,
+    );
+    expect(found(under, 'exposure.directory-listing')?.reason).toBe(
+      "Neither the base path (404) nor the origin's root (404) answers a directory listing.",
+    );
+    expect(under.requests).toBe(hits.length);
+  });
+
   it('passes a single-page app that answers 200 with its index.html at every path', async () => {
     const index =
       '<!doctype html>\n<html lang="en">\n<head><title>Acme</title>\n<script>window.env={API_URL:"/api"}</script></head>\n<body><div id="root"></div></body>\n</html>\n';
