@@ -125,6 +125,10 @@ export class ScanClient {
     if (this.sent >= this.options.maxRequests)
       throw new BudgetExceededError(this.options.maxRequests);
     const timeoutMs = this.timeLeft();
+    // The scan's deadline, not the request's own limit, is what a timeout would be: then it is
+    // the scan that ran out of time, not the target that went silent (which ends the scan as
+    // "stopped answering" when the request was one the scan needs).
+    const cutByDeadline = timeoutMs < this.options.timeoutMs;
     this.sent += 1;
     const url = probe.url ?? this.url(probe.path);
     const shown = probe.label ?? probe.path;
@@ -152,16 +156,18 @@ export class ScanClient {
       });
       const timer = setTimeout(() => {
         req.destroy(
-          new ProbeError(
-            `${method} ${shown}: no complete answer within ${timeoutMs} ms`,
-            'ETIMEDOUT',
-          ),
+          cutByDeadline
+            ? new DeadlineExceededError(this.options.maxDurationMs ?? 0)
+            : new ProbeError(
+                `${method} ${shown}: no complete answer within ${timeoutMs} ms`,
+                'ETIMEDOUT',
+              ),
         );
       }, timeoutMs);
       req.on('error', (error: NodeJS.ErrnoException) => {
         clearTimeout(timer);
         reject(
-          error instanceof ProbeError
+          error instanceof ProbeError || error instanceof DeadlineExceededError
             ? error
             : new ProbeError(`${method} ${shown}: ${error.message}`, error.code ?? 'EPROTO'),
         );
@@ -201,6 +207,7 @@ export class ScanClient {
           clearTimeout(timer);
           // A body cut short after the headers still tells the checks what they need.
           if (length > 0 || res.complete) done();
+          else if (error instanceof DeadlineExceededError) reject(error);
           else reject(new ProbeError(`${method} ${shown}: ${error.message}`, 'EPROTO'));
         });
       });

@@ -255,11 +255,64 @@ describe('bulwark audit (CLI)', () => {
     expect(huge.stderr).toBe('bulwark audit: standard input is larger than 16 KiB\n');
   });
 
-  it('stops at its request budget with a clear error', async () => {
+  it('stops at its request budget with a clear error and exit 3 (incomplete), not 1', async () => {
     const run = await audit([api.url, '--max-requests', '10']);
-    expect(run.code).toBe(1);
+    expect(run.code).toBe(3);
     expect(run.stderr).toBe(
       'bulwark audit: the scan needed more than 10 requests (--max-requests): raise it, or lower --rate-limit-requests\n',
+    );
+  });
+
+  it('stops at --max-duration with exit 3 (incomplete), not 1', async () => {
+    // Answers every request after 300 ms: the scan needs far more than one second.
+    const slow = createServer((_req, res) => {
+      setTimeout(() => {
+        res.writeHead(404);
+        res.end();
+      }, 300);
+    });
+    await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(slow.address() as AddressInfo).port}`;
+      const run = await audit([url, '--max-duration', '1', '--timeout-ms', '5000']);
+      expect(run.code).toBe(3);
+      expect(run.stdout).toBe('');
+      expect(run.stderr).toBe(
+        'bulwark audit: the scan took longer than 1 s (--max-duration): raise it, or lower --timeout-ms\n',
+      );
+    } finally {
+      slow.closeAllConnections();
+      await new Promise((resolve) => slow.close(resolve));
+    }
+  });
+
+  it('exits 3, not 69, when --max-duration cuts short a request the scan needs', async () => {
+    // Answers at once, but holds the unknown address open: the scan's deadline, not the
+    // target's silence, is what ends that request (--timeout-ms is far longer).
+    const holding = createServer((req, res) => {
+      if (req.url?.startsWith('/bulwark-audit-')) return;
+      res.writeHead(404);
+      res.end();
+    });
+    await new Promise<void>((resolve) => holding.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(holding.address() as AddressInfo).port}`;
+      const run = await audit([url, '--max-duration', '1', '--timeout-ms', '30000']);
+      expect(run.stderr).toBe(
+        'bulwark audit: the scan took longer than 1 s (--max-duration): raise it, or lower --timeout-ms\n',
+      );
+      expect(run.code).toBe(3);
+    } finally {
+      holding.closeAllConnections();
+      await new Promise((resolve) => holding.close(resolve));
+    }
+  });
+
+  it('documents exit 3 in its --help', async () => {
+    const run = await audit(['--help']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain(
+      '3 the scan was stopped incomplete by --max-requests or --max-duration',
     );
   });
 

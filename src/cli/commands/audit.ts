@@ -8,6 +8,15 @@ import { readFileBounded, readStdinBounded } from '../read-input.js';
 /** Longer than any access token worth the name; a bigger "token" is a wrong file. */
 const MAX_TOKEN_BYTES = 16 * 1024;
 const EX_UNAVAILABLE = 69;
+/**
+ * A scan stopped by --max-requests or --max-duration: no verdict, so not 0 (nothing was found to
+ * be wrong either, so not 1, which CI baselines read as "a check failed"). Not sysexits' 75
+ * EX_TEMPFAIL: it tells schedulers to run the same command again later, and the same limits stop
+ * the same scan again; the fix is to raise them. 3 is used by neither this CLI (0, 1, 2, 69, 78)
+ * nor Node itself (its own codes are 1 and 4 to 14, signals above 128), and stays non-zero so a
+ * CI job fails.
+ */
+const EX_INCOMPLETE = 3;
 /** A bundle of CA certificates is a few KiB; a megabyte is a wrong file. */
 const MAX_CA_BYTES = 1024 * 1024;
 
@@ -28,7 +37,8 @@ const usage = [
   "that off), which uses up the scanning address's login allowance: scan your own APIs only.",
   '',
   'Exit codes: 0 no fail (warnings allowed), 1 at least one fail (or warn, with --strict),',
-  '2 bad arguments, 69 the target did not answer (or stopped answering).',
+  '2 bad arguments, 3 the scan was stopped incomplete by --max-requests or --max-duration',
+  '(no report), 69 the target did not answer (or stopped answering).',
   '',
   'Options:',
   '  --token-file FILE        an access token (or API key) the API accepts, for the token',
@@ -297,10 +307,13 @@ export const audit: Command = {
       if (error instanceof TargetUnreachableError || error instanceof ScanAbortedError)
         throw new CliError(error.message, EX_UNAVAILABLE);
       if (error instanceof BudgetExceededError) {
-        throw new CliError(`${error.message}: raise it, or lower --rate-limit-requests`);
+        throw new CliError(
+          `${error.message}: raise it, or lower --rate-limit-requests`,
+          EX_INCOMPLETE,
+        );
       }
       if (error instanceof DeadlineExceededError) {
-        throw new CliError(`${error.message}: raise it, or lower --timeout-ms`);
+        throw new CliError(`${error.message}: raise it, or lower --timeout-ms`, EX_INCOMPLETE);
       }
       // Whatever a target answers must not end in a stack trace (the message holds no token).
       throw new CliError(
