@@ -12,9 +12,9 @@ const EX_UNAVAILABLE = 69;
  * A scan stopped by --max-requests or --max-duration: no verdict, so not 0 (nothing was found to
  * be wrong either, so not 1, which CI baselines read as "a check failed"). Not sysexits' 75
  * EX_TEMPFAIL: it tells schedulers to run the same command again later, and the same limits stop
- * the same scan again; the fix is to raise them. 3 is used by neither this CLI (0, 1, 2, 69, 78)
- * nor Node itself (its own codes are 1 and 4 to 14, signals above 128), and stays non-zero so a
- * CI job fails.
+ * the same scan again; the fix is to raise them. 3 is what `bulwark jwt` exits with when it
+ * reaches no verdict (no key to verify with), clashes with no other code of the CLI (0, 1, 2, 69,
+ * 78) nor with Node's own (1, 4 to 14, over 128 for signals), and is non-zero so CI fails.
  */
 const EX_INCOMPLETE = 3;
 /** A bundle of CA certificates is a few KiB; a megabyte is a wrong file. */
