@@ -12,6 +12,7 @@ import { loginThrottleCheck, rateLimitHeaderCheck } from './checks/rate-limit.js
 import { jwksChecks, tokenChecks } from './checks/tokens.js';
 import { transportChecks } from './checks/transport.js';
 import { isObject } from '../tools/jwt-inspect.js';
+import { authHeaderProblem } from './auth-header.js';
 import { findJwks } from './jwks-location.js';
 import { checkLoginBody, fillLoginBody, PROBE_PASSWORD, PROBE_USER } from './login-body.js';
 import { credentials, isSuccess, judgeCheck, type Check, type ScanContext } from './context.js';
@@ -153,6 +154,14 @@ export async function runScan(options: ScanOptions): Promise<ScanReport> {
 async function scan(options: ScanOptions): Promise<ScanReport> {
   // A shape the scan cannot use is the caller's mistake: said before anything is sent.
   if (options.loginBody !== undefined) checkLoginBody(options.loginBody);
+  const headerProblem =
+    options.authHeader === undefined ? undefined : authHeaderProblem(options.authHeader);
+  if (headerProblem !== undefined) throw new TypeError(`authHeader ${headerProblem}`);
+  if (options.jwksUrl !== undefined && !options.jwksUrl.startsWith('/')) {
+    const protocol = URL.canParse(options.jwksUrl) ? new URL(options.jwksUrl).protocol : '';
+    if (protocol !== 'http:' && protocol !== 'https:')
+      throw new TypeError('jwksUrl must be a path starting with "/" or an http(s) URL');
+  }
   const started = Date.now();
   const client = new ScanClient(options.target, {
     timeoutMs: options.timeoutMs ?? SCAN_DEFAULTS.timeoutMs,

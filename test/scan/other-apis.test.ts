@@ -403,6 +403,14 @@ describe('bulwark audit and an API that takes an API key in its own header (--au
     }
   });
 
+  it('refuses, before sending anything, a header it sets itself or one that is no header name', async () => {
+    for (const authHeader of ['Host', 'authorization', 'X-Key\r\nInjected: 1', ''])
+      await expect(scan('http://127.0.0.1:1', { authHeader })).rejects.toThrow(/^authHeader /);
+    await expect(scan('http://127.0.0.1:1', { jwksUrl: 'keys.json' })).rejects.toThrow(
+      /^jwksUrl must be/,
+    );
+  });
+
   it('still asks for WWW-Authenticate: Bearer from an API that takes bearer tokens', async () => {
     const url = await api((req, res, _body, u) =>
       u.pathname === '/me' ? json(res, 401, { error: 'no token' }) : false,

@@ -1,3 +1,4 @@
+import { authHeaderProblem } from '../../scan/auth-header.js';
 import { SCAN_DEFAULTS } from '../../scan/defaults.js';
 import { LoginBodyError, parseLoginBody } from '../../scan/login-body.js';
 import type { ScanOptions } from '../../scan/types.js';
@@ -158,46 +159,11 @@ function tokenFrom(raw: Buffer, source: string, bearer: boolean): string {
   return token;
 }
 
-/**
- * Headers the scan sets itself, or that frame the request: the token cannot go in them.
- * `Authorization` is the default (with `Bearer`), and `Cookie` would need a name=value.
- */
-const RESERVED_HEADERS = new Set([
-  'authorization',
-  'accept',
-  'access-control-request-headers',
-  'access-control-request-method',
-  'connection',
-  'content-length',
-  'content-type',
-  'cookie',
-  'expect',
-  'host',
-  'keep-alive',
-  'origin',
-  'proxy-authorization',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-  'user-agent',
-]);
-
-/** --auth-header: an HTTP field name (RFC 9110 §5.1 token) the scan does not set itself. */
+/** --auth-header: an HTTP field name the scan does not set itself (see authHeaderProblem). */
 function authHeaderName(value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
-  if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$/.test(value)) {
-    throw new CliUsageError(
-      `--auth-header must be a header name such as X-API-Key (letters, digits, "-"), not "${value.slice(0, 64)}"`,
-    );
-  }
-  if (value.toLowerCase() === 'authorization') {
-    throw new CliUsageError(
-      '--auth-header Authorization is the default (Authorization: Bearer TOKEN): leave it out',
-    );
-  }
-  if (RESERVED_HEADERS.has(value.toLowerCase()))
-    throw new CliUsageError(`--auth-header cannot be ${value}: the scan sets that header itself`);
+  const problem = authHeaderProblem(value);
+  if (problem !== undefined) throw new CliUsageError(`--auth-header ${problem}`);
   return value;
 }
 
