@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { parse as parseYaml } from 'yaml';
-import { OPENAPI_CANDIDATES, SCAN_DEFAULTS } from './defaults.js';
+import { MIN_TOKEN_LENGTH, OPENAPI_CANDIDATES, SCAN_DEFAULTS } from './defaults.js';
 import { ProbeError, ScanClient, type ProbeRequest } from './client.js';
 import { corsChecks } from './checks/cors.js';
 import { errorLeakChecks, errorProbes } from './checks/errors.js';
@@ -55,7 +55,7 @@ const DEFAULT_LOGIN_SAMPLE = { email: PROBE_USER, password: PROBE_PASSWORD };
 
 /** Every string of `value` with `secret` (and its URL-encoded form) replaced by "…". */
 function redact<T>(value: T, secret: string | undefined): T {
-  if (secret === undefined || secret.length < 8) return value;
+  if (secret === undefined || secret.length < MIN_TOKEN_LENGTH) return value;
   const forms = [...new Set([secret, encodeURIComponent(secret)])];
   return JSON.parse(JSON.stringify(value), (_key, item: unknown) =>
     typeof item === 'string'

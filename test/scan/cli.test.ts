@@ -246,6 +246,14 @@ describe('bulwark audit (CLI)', () => {
     expect(run.stderr).not.toContain('this is not');
   });
 
+  it('refuses a token too short to keep out of the report, without printing it', async () => {
+    const run = await audit([api.url, '--auth-header', 'X-API-Key', '--token-stdin'], 'k3y$\n');
+    expect(run.code).toBe(1);
+    expect(run.stderr).toBe(
+      'bulwark audit: standard input holds a token of fewer than 8 characters, which the report could not be kept clear of (no real access token or API key is that short)\n',
+    );
+  });
+
   it('reads a token file as a stream, refusing one that never ends', async () => {
     const run = await audit([api.url, '--token-file', '/dev/zero']);
     expect(run.code).toBe(1);

@@ -1,5 +1,5 @@
 import { authHeaderProblem } from '../../scan/auth-header.js';
-import { SCAN_DEFAULTS } from '../../scan/defaults.js';
+import { MIN_TOKEN_LENGTH, SCAN_DEFAULTS } from '../../scan/defaults.js';
 import { LoginBodyError, parseLoginBody } from '../../scan/login-body.js';
 import type { ScanOptions } from '../../scan/types.js';
 import { shownUrl } from '../../tools/shown-url.js';
@@ -151,6 +151,13 @@ function targetUrl(text: string): URL {
 function tokenFrom(raw: Buffer, source: string, bearer: boolean): string {
   const token = raw.toString('utf8').trim();
   if (token === '') throw new CliError(`${source} holds no token`);
+  if (token.length < MIN_TOKEN_LENGTH) {
+    // The report is kept clear of the token by replacing it wherever it appears; a few
+    // characters cannot be replaced without taking words of the report with them.
+    throw new CliError(
+      `${source} holds a token of fewer than ${MIN_TOKEN_LENGTH} characters, which the report could not be kept clear of (no real access token or API key is that short)`,
+    );
+  }
   if (!(bearer ? /^[\w\-.~+/]+=*$/ : /^[\x21-\x7e]+$/).test(token)) {
     throw new CliError(
       `${source} does not hold one token (it has spaces or other characters ${bearer ? 'a bearer token' : 'a header value'} cannot have)`,
