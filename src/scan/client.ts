@@ -35,8 +35,17 @@ export class BudgetExceededError extends Error {
 
 export interface ProbeRequest {
   method?: string;
-  /** Path relative to the target's base path, starting with "/"; may carry a query string. */
+  /**
+   * Path relative to the target's base path, starting with "/"; may carry a query string. With
+   * `url`, only how the request is named (in the response's `path` and in errors).
+   */
   path: string;
+  /**
+   * An absolute URL to send to instead of `path` under the base: the origin's root (`/.env` of
+   * `https://host` when scanning `https://host/api`), or a JWKS the user named. Bounded and
+   * counted like every other request.
+   */
+  url?: URL;
   headers?: Record<string, string>;
   body?: string | Buffer;
   /**
@@ -96,17 +105,32 @@ export class ScanClient {
     return this.base.origin;
   }
 
+  /** The target's base path without its trailing slash: "" for the origin's root, or "/api". */
+  get basePath(): string {
+    return this.prefix;
+  }
+
   /** The URL of a path on the target (the base path prefixed). */
   url(path: string): URL {
     return new URL(`${this.base.origin}${this.prefix}${path}`);
   }
 
   async send(probe: ProbeRequest): Promise<ProbeResponse> {
+    if (
+      probe.url !== undefined &&
+      probe.url.protocol !== 'http:' &&
+      probe.url.protocol !== 'https:'
+    )
+      throw new ProbeError(`${probe.path}: the scan sends over http and https only`, 'EPROTO');
     if (this.sent >= this.options.maxRequests)
       throw new BudgetExceededError(this.options.maxRequests);
     const timeoutMs = this.timeLeft();
+    // The scan's deadline, not the request's own limit, is what a timeout would be: then it is
+    // the scan that ran out of time, not the target that went silent (which ends the scan as
+    // "stopped answering" when the request was one the scan needs).
+    const cutByDeadline = timeoutMs < this.options.timeoutMs;
     this.sent += 1;
-    const url = this.url(probe.path);
+    const url = probe.url ?? this.url(probe.path);
     const shown = probe.label ?? probe.path;
     const maxBody = probe.maxBodyBytes ?? MAX_BODY_BYTES;
     const method = probe.method ?? 'GET';
@@ -122,7 +146,7 @@ export class ScanClient {
       ...probe.headers,
     };
     if (body !== undefined) headers['content-length'] = String(body.length);
-    const send = this.https ? httpsRequest : httpRequest;
+    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
     return new Promise<ProbeResponse>((resolve, reject) => {
       const req = send(url, {
         method,
@@ -132,16 +156,18 @@ export class ScanClient {
       });
       const timer = setTimeout(() => {
         req.destroy(
-          new ProbeError(
-            `${method} ${shown}: no complete answer within ${timeoutMs} ms`,
-            'ETIMEDOUT',
-          ),
+          cutByDeadline
+            ? new DeadlineExceededError(this.options.maxDurationMs ?? 0)
+            : new ProbeError(
+                `${method} ${shown}: no complete answer within ${timeoutMs} ms`,
+                'ETIMEDOUT',
+              ),
         );
       }, timeoutMs);
       req.on('error', (error: NodeJS.ErrnoException) => {
         clearTimeout(timer);
         reject(
-          error instanceof ProbeError
+          error instanceof ProbeError || error instanceof DeadlineExceededError
             ? error
             : new ProbeError(`${method} ${shown}: ${error.message}`, error.code ?? 'EPROTO'),
         );
@@ -181,6 +207,7 @@ export class ScanClient {
           clearTimeout(timer);
           // A body cut short after the headers still tells the checks what they need.
           if (length > 0 || res.complete) done();
+          else if (error instanceof DeadlineExceededError) reject(error);
           else reject(new ProbeError(`${method} ${shown}: ${error.message}`, 'EPROTO'));
         });
       });

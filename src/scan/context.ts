@@ -14,10 +14,14 @@ export interface ScanContext {
   login: Operation | undefined;
   /** A body the login route accepts as well-formed (wrong credentials), if one could be built. */
   loginSample: Record<string, unknown> | undefined;
+  /** That body came from the user's --login-body, not from the OpenAPI document or the default. */
+  loginBodyGiven: boolean;
   /** The login route's answer to that body, the first time the scan sent it (the body checks). */
   loginBaseline?: ProbeResponse;
   jwks: JsonWebKey[];
   token: string | undefined;
+  /** The header the token goes in as it is (`X-API-Key`), instead of `Authorization: Bearer`. */
+  authHeader: string | undefined;
   /** The protected route answered with the token given (2xx), when there is one. */
   authed: ProbeResponse | undefined;
   /** The first answer of the target (its base path). */
@@ -30,6 +34,19 @@ export interface ScanContext {
   seen: ProbeResponse[];
   send(probe: ProbeRequest): Promise<ProbeResponse>;
 }
+
+/** What to do when the login body sent was refused as invalid (400): how to give a better one. */
+export const loginBodyHint = (ctx: ScanContext): string =>
+  ctx.loginBodyGiven
+    ? 'check the shape given with --login-body against what the route takes'
+    : 'give its shape with --login-body (e.g. {"username":"{user}","password":"{password}"}), or serve an OpenAPI document describing it';
+
+/**
+ * The header that carries `token` (the one given, or one forged from it): `Authorization: Bearer`
+ * (RFC 6750), or the raw token in the header named with --auth-header (`X-API-Key`).
+ */
+export const credentials = (ctx: ScanContext, token: string): Record<string, string> =>
+  ctx.authHeader === undefined ? { authorization: `Bearer ${token}` } : { [ctx.authHeader]: token };
 
 /** "GET /api/v1/users/me → 401": what a finding shows as its evidence. */
 export const evidence = (res: ProbeResponse): string => `${res.method} ${res.path} → ${res.status}`;

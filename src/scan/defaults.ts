@@ -8,6 +8,13 @@ export const SCAN_DEFAULTS = Object.freeze({
 });
 
 /**
+ * The shortest token the report can be kept clear of: a shorter one, replaced wherever it
+ * appears, would take words and numbers of the report with it, so the scan does not replace it
+ * and the CLI refuses it (no real access token or API key is that short).
+ */
+export const MIN_TOKEN_LENGTH = 8;
+
+/**
  * Where APIs commonly publish their OpenAPI document (Fastify and FastAPI, YAML, springdoc,
  * swagger-jsdoc, NestJS, ASP.NET), tried in order when no path is given.
  */

@@ -10,6 +10,11 @@ export interface Operation {
   path: string;
   /** Needs a bearer token (the operation's or the document's `security`, an http bearer scheme). */
   bearer: boolean;
+  /**
+   * The headers of the API-key schemes (`type: apiKey, in: header`) it needs, lower-case
+   * (`x-api-key`): how a route protected by an API key is found for --auth-header.
+   */
+  apiKeyHeaders?: string[];
   /** Has `{params}` in its path or a required query parameter: not callable as it stands. */
   needsParameters: boolean;
   /** The JSON request body schema, with `$ref`s still in it. */
@@ -79,14 +84,30 @@ export function describeApi(value: unknown, prefix = ''): ApiDescription | undef
       )
       .map(([name]) => name),
   );
-  const usesBearer = (security: unknown): boolean =>
+  // Scheme names are the document's keys: a Map, so `__proto__` or `constructor` is just a name.
+  const apiKeyHeaders = new Map<string, string>();
+  for (const [name, scheme] of Object.entries(isObject(schemes) ? schemes : {})) {
+    if (isObject(scheme) && scheme.type === 'apiKey' && scheme.in === 'header')
+      if (typeof scheme.name === 'string') apiKeyHeaders.set(name, scheme.name.toLowerCase());
+  }
+  /** Every requirement names a scheme: `{}` among them makes the route open to anyone. */
+  const required = (security: unknown): Record<string, unknown>[] =>
     Array.isArray(security) &&
     security.length > 0 &&
-    security.every((requirement) => isObject(requirement) && Object.keys(requirement).length > 0) &&
-    security.some(
-      (requirement) =>
-        isObject(requirement) && Object.keys(requirement).some((name) => bearerSchemes.has(name)),
+    security.every((requirement) => isObject(requirement) && Object.keys(requirement).length > 0)
+      ? (security as Record<string, unknown>[])
+      : [];
+  const usesBearer = (security: unknown): boolean =>
+    required(security).some((requirement) =>
+      Object.keys(requirement).some((name) => bearerSchemes.has(name)),
     );
+  const keyHeaders = (security: unknown): string[] => [
+    ...new Set(
+      required(security).flatMap((requirement) =>
+        Object.keys(requirement).flatMap((name) => apiKeyHeaders.get(name) ?? []),
+      ),
+    ),
+  ];
   const operations: Operation[] = [];
   for (const [path, item] of Object.entries(value.paths)) {
     if (!isObject(item) || !path.startsWith('/')) continue;
@@ -108,6 +129,9 @@ export function describeApi(value: unknown, prefix = ''): ApiDescription | undef
         method: method.toUpperCase(),
         path: `${prefix}${path}`,
         bearer: usesBearer(op.security ?? value.security),
+        ...((headers) => (headers.length > 0 ? { apiKeyHeaders: headers } : {}))(
+          keyHeaders(op.security ?? value.security),
+        ),
         needsParameters: path.includes('{') || requiredQuery,
         ...(isObject(json) && json.schema !== undefined ? { jsonBody: json.schema } : {}),
       });
@@ -116,10 +140,17 @@ export function describeApi(value: unknown, prefix = ''): ApiDescription | undef
   return { operations, prefix, root: value };
 }
 
-/** A GET route that needs a bearer token and nothing else; `…/me` first. */
-export function findProtectedRoute(api: ApiDescription): string | undefined {
+/**
+ * A GET route that needs a bearer token (or, given `authHeader`, an API key in that header) and
+ * nothing else; `…/me` first.
+ */
+export function findProtectedRoute(api: ApiDescription, authHeader?: string): string | undefined {
+  const header = authHeader?.toLowerCase();
   const candidates = api.operations.filter(
-    (op) => op.method === 'GET' && op.bearer && !op.needsParameters,
+    (op) =>
+      op.method === 'GET' &&
+      (header === undefined ? op.bearer : (op.apiKeyHeaders ?? []).includes(header)) &&
+      !op.needsParameters,
   );
   return (candidates.find((op) => /\/me$/.test(op.path)) ?? candidates[0])?.path;
 }

@@ -1,6 +1,6 @@
-import { randomUUID, type JsonWebKey } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { parse as parseYaml } from 'yaml';
-import { OPENAPI_CANDIDATES, SCAN_DEFAULTS } from './defaults.js';
+import { MIN_TOKEN_LENGTH, OPENAPI_CANDIDATES, SCAN_DEFAULTS } from './defaults.js';
 import { ProbeError, ScanClient, type ProbeRequest } from './client.js';
 import { corsChecks } from './checks/cors.js';
 import { errorLeakChecks, errorProbes } from './checks/errors.js';
@@ -12,7 +12,10 @@ import { loginThrottleCheck, rateLimitHeaderCheck } from './checks/rate-limit.js
 import { jwksChecks, tokenChecks } from './checks/tokens.js';
 import { transportChecks } from './checks/transport.js';
 import { isObject } from '../tools/jwt-inspect.js';
-import { isSuccess, judgeCheck, type Check, type ScanContext } from './context.js';
+import { authHeaderProblem } from './auth-header.js';
+import { findJwks } from './jwks-location.js';
+import { checkLoginBody, fillLoginBody, PROBE_PASSWORD, PROBE_USER } from './login-body.js';
+import { credentials, isSuccess, judgeCheck, type Check, type ScanContext } from './context.js';
 import {
   describeApi,
   findLoginRoute,
@@ -48,14 +51,11 @@ export class TargetUnreachableError extends Error {
   }
 }
 
-const DEFAULT_LOGIN_SAMPLE = {
-  email: 'audit-probe@example.com',
-  password: 'not the password of anyone 7f3a',
-};
+const DEFAULT_LOGIN_SAMPLE = { email: PROBE_USER, password: PROBE_PASSWORD };
 
 /** Every string of `value` with `secret` (and its URL-encoded form) replaced by "…". */
 function redact<T>(value: T, secret: string | undefined): T {
-  if (secret === undefined || secret.length < 8) return value;
+  if (secret === undefined || secret.length < MIN_TOKEN_LENGTH) return value;
   const forms = [...new Set([secret, encodeURIComponent(secret)])];
   return JSON.parse(JSON.stringify(value), (_key, item: unknown) =>
     typeof item === 'string'
@@ -102,7 +102,11 @@ function parseDocument(res: ProbeResponse, path: string): { value: unknown } | {
   }
 }
 
-/** The login route and a well-formed body for it (wrong credentials), from the options or the API. */
+/**
+ * The login route and a well-formed body for it (wrong credentials), from the options or the API.
+ * A body shape given (`loginBody`) wins over the one the OpenAPI document describes: the user
+ * gave it because the document's is missing, wrong or beyond the sample builder.
+ */
 function loginRoute(
   options: ScanOptions,
   api: ApiDescription | undefined,
@@ -119,6 +123,7 @@ function loginRoute(
       ? undefined
       : { method: 'POST', path: options.loginPath, bearer: false, needsParameters: false });
   if (login === undefined) return { login, sample: undefined };
+  if (options.loginBody !== undefined) return { login, sample: fillLoginBody(options.loginBody) };
   if (login.jsonBody === undefined || api === undefined)
     return { login, sample: { ...DEFAULT_LOGIN_SAMPLE } };
   const sample = sampleValue(login.jsonBody, api.root);
@@ -133,7 +138,8 @@ function loginRoute(
  * probes transport, headers, CORS, authentication (with forged tokens when given a real one),
  * input handling, error answers, metrics exposure, files and endpoints a deployment left reachable
  * (.env, .git, Spring Boot Actuator, a directory listing) and rate limiting. Every request goes to the
- * target only, bounded in number (`maxRequests`) and time (`timeoutMs` each).
+ * target only (and to `jwksUrl`, when the caller names another origin), bounded in number
+ * (`maxRequests`) and time (`timeoutMs` each).
  */
 export async function runScan(options: ScanOptions): Promise<ScanReport> {
   try {
@@ -146,6 +152,16 @@ export async function runScan(options: ScanOptions): Promise<ScanReport> {
 }
 
 async function scan(options: ScanOptions): Promise<ScanReport> {
+  // A shape the scan cannot use is the caller's mistake: said before anything is sent.
+  if (options.loginBody !== undefined) checkLoginBody(options.loginBody);
+  const headerProblem =
+    options.authHeader === undefined ? undefined : authHeaderProblem(options.authHeader);
+  if (headerProblem !== undefined) throw new TypeError(`authHeader ${headerProblem}`);
+  if (options.jwksUrl !== undefined && !options.jwksUrl.startsWith('/')) {
+    const protocol = URL.canParse(options.jwksUrl) ? new URL(options.jwksUrl).protocol : '';
+    if (protocol !== 'http:' && protocol !== 'https:')
+      throw new TypeError('jwksUrl must be a path starting with "/" or an http(s) URL');
+  }
   const started = Date.now();
   const client = new ScanClient(options.target, {
     timeoutMs: options.timeoutMs ?? SCAN_DEFAULTS.timeoutMs,
@@ -259,15 +275,12 @@ async function scan(options: ScanOptions): Promise<ScanReport> {
           `none of ${candidates.join(', ')} has an OpenAPI document${
             html ? ', some answered an HTML page (a single-page app answering every path?)' : ''
           } (give one with --openapi)`);
-  const jwksRes = (await discover('/.well-known/jwks.json')).res;
-  const jwksBody = jwksRes !== undefined && isSuccess(jwksRes) ? parseJson(jwksRes) : undefined;
-  const jwksKeys =
-    isObject(jwksBody) && Array.isArray(jwksBody.keys)
-      ? ((jwksBody.keys as unknown[]).filter(isObject) as JsonWebKey[])
-      : undefined;
+  // Read, not judged, like the OpenAPI document: it stays out of `seen`.
+  const jwks = await findJwks(client, (probe) => client.send(probe), options.jwksUrl);
 
   const protectedPath =
-    options.protectedPath ?? (api === undefined ? undefined : findProtectedRoute(api));
+    options.protectedPath ??
+    (api === undefined ? undefined : findProtectedRoute(api, options.authHeader));
   const { login, sample } = loginRoute(options, api);
   const ctx: ScanContext = {
     client,
@@ -278,8 +291,10 @@ async function scan(options: ScanOptions): Promise<ScanReport> {
     protectedPath,
     login,
     loginSample: sample,
-    jwks: jwksKeys ?? [],
+    loginBodyGiven: options.loginBody !== undefined && sample !== undefined,
+    jwks: jwks.keys ?? [],
     token: options.token,
+    authHeader: options.authHeader,
     authed: undefined,
     home,
     notFound: await needed({ path: `/bulwark-audit-${randomUUID()}` }),
@@ -290,13 +305,13 @@ async function scan(options: ScanOptions): Promise<ScanReport> {
   if (options.token !== undefined && protectedPath !== undefined) {
     const authed = await needed({
       path: protectedPath,
-      headers: { authorization: `Bearer ${options.token}` },
+      headers: credentials(ctx, options.token),
     });
     if (isSuccess(authed)) ctx.authed = authed;
   }
 
   const findings: ScanFinding[] = [];
-  findings.push(...jwksChecks(ctx, jwksKeys !== undefined));
+  findings.push(...jwksChecks(ctx, jwks));
   // The checks that probe, group by group, in this order: each group is listed when its turn
   // comes (the input checks' shared probe is sent then), and each check judged on its own.
   const groups: (() => Check[] | Promise<Check[]>)[] = [

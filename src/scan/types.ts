@@ -39,12 +39,29 @@ export interface ScanOptions {
   target: URL;
   /** An access token the API accepts, for the authenticated checks and the token attacks. */
   token?: string;
+  /**
+   * The header that carries `token` as it is (`X-API-Key`), for an API that takes no bearer
+   * token. Default: `Authorization: Bearer <token>`.
+   */
+  authHeader?: string;
   /** Where the OpenAPI document is (a path on the target); default `/openapi.json`. */
   openapiPath?: string;
-  /** A GET route that needs a bearer token; default: found in the OpenAPI document. */
+  /**
+   * Where the API's JWKS is: a path under the base (starting with "/") or an absolute http(s) URL,
+   * on any origin. Default: /.well-known/jwks.json, else the same-origin `jwks_uri` of
+   * /.well-known/openid-configuration.
+   */
+  jwksUrl?: string;
+  /** A GET route that needs the token; default: found in the OpenAPI document. */
   protectedPath?: string;
   /** The password-login route (POST, JSON); default: found in the OpenAPI document. */
   loginPath?: string;
+  /**
+   * The login body's shape: a JSON object with the string values "{user}" and "{password}" where
+   * the probe's user name and wrong password go (see login-body.ts). Wins over the OpenAPI
+   * document's schema; without either, `{email, password}` is sent.
+   */
+  loginBody?: Record<string, unknown>;
   /** The origin sent by the CORS probes: one the API must not trust. */
   foreignOrigin?: string;
   /** Most requests the rate-limit probe may send before concluding there is no limit (0: skip). */

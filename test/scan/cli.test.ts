@@ -152,12 +152,86 @@ describe('bulwark audit (CLI)', () => {
       '--max-duration must be a whole number from 1 to 86400',
     ],
     [['http://127.0.0.1:1', '--token-stdin', '--token-file', 'x'], 'not both'],
+    [['http://127.0.0.1:1', '--auth-header', 'X API Key'], '--auth-header must be a header name'],
+    [['http://127.0.0.1:1', '--auth-header', 'X-Key:'], '--auth-header must be a header name'],
+    [['http://127.0.0.1:1', '--auth-header', 'authorization'], 'is the default'],
+    [['http://127.0.0.1:1', '--auth-header', 'Origin'], 'the scan sets that header itself'],
+    [['http://127.0.0.1:1', '--jwks-url', 'keys.json'], '--jwks-url must be an http or https URL'],
+    [['http://127.0.0.1:1', '--jwks-url', 'file:///etc/keys'], '--jwks-url must be http or https'],
+    [
+      ['http://127.0.0.1:1', '--jwks-url', 'https://user:secret@idp.example/keys'],
+      '--jwks-url must not contain a user name or password',
+    ],
+    [
+      ['http://127.0.0.1:1', '--login-body', '{username: "{user}"}'],
+      '--login-body is not valid JSON',
+    ],
+    [
+      ['http://127.0.0.1:1', '--login-body', '["{user}", "{password}"]'],
+      '--login-body must be a JSON object',
+    ],
+    [
+      ['http://127.0.0.1:1', '--login-body', '{"username":"{user}","password":"secret"}'],
+      '--login-body has no "{password}" value',
+    ],
+    [
+      ['http://127.0.0.1:1', '--login-body', '{"login":"secret","password":"{password}"}'],
+      '--login-body has no "{user}" value',
+    ],
+    [
+      ['http://127.0.0.1:1', '--login-body', '{"user":"{username}","password":"{password}"}'],
+      'has the placeholder {username}, which is not one',
+    ],
   ])('refuses bad arguments with exit 2: %j', async (args, message) => {
     const run = await audit(args);
     expect(run.code).toBe(2);
     expect(run.stderr).toContain(message);
     expect(run.stderr).not.toContain('secret');
     expect(run.stderr).not.toMatch(NO_STACK);
+  });
+
+  it('sends an API key in the header named with --auth-header, and never prints it', async () => {
+    const key = 'ak_test_51H:x$Qe9Zr2Lw7Vb';
+    const seen: (string | undefined)[] = [];
+    const keyed = createServer((req, res) => {
+      if (req.url === '/me') {
+        seen.push(req.headers['x-api-key'] as string | undefined);
+        const ok = req.headers['x-api-key'] === key;
+        res.writeHead(ok ? 200 : 401, { 'content-type': 'application/json' });
+        res.end(ok ? '{"id":"u1"}' : '{"error":"no key"}');
+      } else {
+        res.writeHead(404, { 'content-type': 'application/json' });
+        res.end('{}');
+      }
+    });
+    await new Promise<void>((resolve) => keyed.listen(0, '127.0.0.1', resolve));
+    try {
+      const file = join(dir, 'api-key');
+      await writeFile(file, `${key}\n`, { mode: 0o600 });
+      const url = `http://127.0.0.1:${(keyed.address() as AddressInfo).port}`;
+      const args = [url, '--auth-header', 'X-API-Key', '--protected-path', '/me'];
+      // A bearer token cannot hold ":" or "$": without --auth-header the file is refused.
+      const refused = await audit([...args.slice(0, 1), '--token-file', file]);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain('characters a bearer token cannot have');
+      for (const json of [[], ['--json']]) {
+        const run = await audit([
+          ...args,
+          '--token-file',
+          file,
+          '--rate-limit-requests',
+          '0',
+          ...json,
+        ]);
+        expect(run.stdout).toMatch(/auth\.token-required|"auth\.token-required"/);
+        expect(run.stdout + run.stderr).not.toContain(key);
+        expect(run.stdout + run.stderr).not.toContain(encodeURIComponent(key));
+      }
+      expect(seen).toContain(key);
+    } finally {
+      keyed.closeAllConnections();
+      await new Promise((resolve) => keyed.close(resolve));
+    }
   });
 
   it('refuses a token file it cannot read, or that holds no token', async () => {
@@ -172,6 +246,14 @@ describe('bulwark audit (CLI)', () => {
     expect(run.stderr).not.toContain('this is not');
   });
 
+  it('refuses a token too short to keep out of the report, without printing it', async () => {
+    const run = await audit([api.url, '--auth-header', 'X-API-Key', '--token-stdin'], 'k3y$\n');
+    expect(run.code).toBe(1);
+    expect(run.stderr).toBe(
+      'bulwark audit: standard input holds a token of fewer than 8 characters, which the report could not be kept clear of (no real access token or API key is that short)\n',
+    );
+  });
+
   it('reads a token file as a stream, refusing one that never ends', async () => {
     const run = await audit([api.url, '--token-file', '/dev/zero']);
     expect(run.code).toBe(1);
@@ -181,11 +263,64 @@ describe('bulwark audit (CLI)', () => {
     expect(huge.stderr).toBe('bulwark audit: standard input is larger than 16 KiB\n');
   });
 
-  it('stops at its request budget with a clear error', async () => {
+  it('stops at its request budget with a clear error and exit 3 (incomplete), not 1', async () => {
     const run = await audit([api.url, '--max-requests', '10']);
-    expect(run.code).toBe(1);
+    expect(run.code).toBe(3);
     expect(run.stderr).toBe(
       'bulwark audit: the scan needed more than 10 requests (--max-requests): raise it, or lower --rate-limit-requests\n',
+    );
+  });
+
+  it('stops at --max-duration with exit 3 (incomplete), not 1', async () => {
+    // Answers every request after 300 ms: the scan needs far more than one second.
+    const slow = createServer((_req, res) => {
+      setTimeout(() => {
+        res.writeHead(404);
+        res.end();
+      }, 300);
+    });
+    await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(slow.address() as AddressInfo).port}`;
+      const run = await audit([url, '--max-duration', '1', '--timeout-ms', '5000']);
+      expect(run.code).toBe(3);
+      expect(run.stdout).toBe('');
+      expect(run.stderr).toBe(
+        'bulwark audit: the scan took longer than 1 s (--max-duration): raise it, or lower --timeout-ms\n',
+      );
+    } finally {
+      slow.closeAllConnections();
+      await new Promise((resolve) => slow.close(resolve));
+    }
+  });
+
+  it('exits 3, not 69, when --max-duration cuts short a request the scan needs', async () => {
+    // Answers at once, but holds the unknown address open: the scan's deadline, not the
+    // target's silence, is what ends that request (--timeout-ms is far longer).
+    const holding = createServer((req, res) => {
+      if (req.url?.startsWith('/bulwark-audit-')) return;
+      res.writeHead(404);
+      res.end();
+    });
+    await new Promise<void>((resolve) => holding.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(holding.address() as AddressInfo).port}`;
+      const run = await audit([url, '--max-duration', '1', '--timeout-ms', '30000']);
+      expect(run.stderr).toBe(
+        'bulwark audit: the scan took longer than 1 s (--max-duration): raise it, or lower --timeout-ms\n',
+      );
+      expect(run.code).toBe(3);
+    } finally {
+      holding.closeAllConnections();
+      await new Promise((resolve) => holding.close(resolve));
+    }
+  });
+
+  it('documents exit 3 in its --help', async () => {
+    const run = await audit(['--help']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain(
+      '3 the scan was stopped incomplete by --max-requests or --max-duration',
     );
   });
 

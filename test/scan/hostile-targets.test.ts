@@ -14,6 +14,7 @@ import {
 import { MAX_BODY_BYTES } from '../../src/scan/client.js';
 import type { ScanContext } from '../../src/scan/context.js';
 import { OPENAPI_CANDIDATES } from '../../src/scan/defaults.js';
+import { LoginBodyError, parseLoginBody } from '../../src/scan/login-body.js';
 import { renderText, scanLines } from '../../src/scan/report.js';
 import { runScan, ScanAbortedError } from '../../src/scan/scanner.js';
 import type { ScanReport } from '../../src/scan/types.js';
@@ -711,6 +712,73 @@ describe('the exposure patterns against hostile bodies', () => {
       'self',
       'env',
     ]);
+    expect(performance.now() - started).toBeLessThan(1_000);
+  });
+});
+
+describe('bulwark audit and a hostile OpenID configuration', () => {
+  it.each([
+    ['a cloud metadata address', 'http://169.254.169.254/latest/meta-data/keys'],
+    ['a protocol-relative URL to another host', '//evil.example/keys'],
+    ['another port of the same host', 'http://127.0.0.1:1/keys'],
+    ['a file', 'file:///etc/passwd'],
+    ['a script', 'javascript:alert(1)'],
+  ])('does not follow a jwks_uri to %s', async (_what, jwksUri) => {
+    const asked: string[] = [];
+    const { url } = await target(issueToken(), (_req, res, u) => {
+      asked.push(u.pathname);
+      if (u.pathname !== '/.well-known/openid-configuration') return false;
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ issuer: 'x', jwks_uri: jwksUri }));
+      return true;
+    });
+    const report = await runScan({ target: new URL(url), rateLimitRequests: 0 });
+    const jwks = report.findings.find((f) => f.check === 'jwks.public-only');
+    expect(jwks?.status).toBe('skip');
+    expect(jwks?.reason).toMatch(/on another origin .*give it with --jwks-url|not a URL/);
+    // Everything the scan sent went to the target, and was counted.
+    expect(report.requests).toBe(asked.length);
+  });
+
+  it('fetches a same-origin jwks_uri without the credentials it names, and bounds what it reads', async () => {
+    const authorization: (string | undefined)[] = [];
+    const { url } = await target(issueToken(), (req, res, u) => {
+      if (u.pathname === '/.well-known/openid-configuration') {
+        res.setHeader('content-type', 'application/json');
+        const { host } = req.headers;
+        res.end(JSON.stringify({ jwks_uri: `http://admin:hunter2@${host}/keys` }));
+        return true;
+      }
+      if (u.pathname !== '/keys') return false;
+      authorization.push(req.headers.authorization);
+      // An endless JWKS: read up to the probe's limit, then dropped.
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"keys":[');
+      const more = (): void => {
+        if (!res.destroyed && res.write(`{"kty":"OKP","x":"${'A'.repeat(1000)}"},`)) more();
+        else if (!res.destroyed) res.once('drain', more);
+      };
+      more();
+      return true;
+    });
+    const report = await runScan({ target: new URL(url), rateLimitRequests: 0 });
+    expect(authorization).toEqual([undefined]);
+    const jwks = report.findings.find((f) => f.check === 'jwks.public-only');
+    expect(jwks).toMatchObject({ status: 'skip' });
+    expect(jwks?.reason).toContain('is larger than 256 KiB');
+    expect(JSON.stringify(report)).not.toContain('hunter2');
+  });
+});
+
+describe('the login body shape against hostile input', () => {
+  it.each([
+    ['a deep array', '['.repeat(4000)],
+    ['a deep object', '{"a":'.repeat(800)],
+    ['a long placeholder-like value', `{"a":"{${'a'.repeat(4000)}}"}`],
+    ['many braces', `{"a":"${'{'.repeat(4000)}"}`],
+  ])('refuses %s quickly, with a message', (_what, text) => {
+    const started = performance.now();
+    expect(() => parseLoginBody(text)).toThrow(LoginBodyError);
     expect(performance.now() - started).toBeLessThan(1_000);
   });
 });

@@ -129,6 +129,331 @@ describe('bulwark audit and a login route whose body it cannot build', () => {
   });
 });
 
+describe("bulwark audit given the login body's shape (--login-body)", () => {
+  /**
+   * A login route that reads `field(data)` as the user name: 400 when the body has no such
+   * string or no password, 401 for wrong credentials, 415 for anything but JSON. Records each
+   * JSON body it was sent.
+   */
+  function strictLogin(
+    field: (data: Record<string, unknown>) => unknown,
+    sent: unknown[],
+    password: (data: Record<string, unknown>) => unknown = (data) => data.password,
+  ): Route {
+    return (req, res, body, url) => {
+      if (url.pathname !== '/login' || req.method !== 'POST') return false;
+      if (req.headers['content-type'] !== 'application/json')
+        return json(res, 415, { error: 'JSON only' });
+      let data: Record<string, unknown>;
+      try {
+        data = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
+      } catch {
+        return json(res, 400, { error: 'invalid JSON' });
+      }
+      sent.push(data);
+      if (typeof field(data) !== 'string' || typeof password(data) !== 'string')
+        return json(res, 400, { error: 'username and password are required' });
+      if (Object.keys(data).some((key) => !['username', 'password', 'user'].includes(key)))
+        return json(res, 400, { error: 'unknown field' });
+      return json(res, 401, { error: 'invalid credentials' });
+    };
+  }
+
+  it('sends {username, password} when told to, so the body checks are judged, not skipped', async () => {
+    const sent: unknown[] = [];
+    const url = await api(strictLogin((data) => data.username, sent));
+    const report = await scan(url, {
+      loginPath: '/login',
+      loginBody: { username: '{user}', password: '{password}' },
+    });
+    expect(sent[0]).toEqual({
+      username: 'audit-probe@example.com',
+      password: 'not the password of anyone 7f3a',
+    });
+    expect(found(report, 'input.content-type')?.status).toBe('pass');
+    expect(found(report, 'input.unknown-fields')?.status).toBe('pass');
+    expect(found(report, 'input.prototype-poisoning')?.status).toBe('pass');
+  });
+
+  it('sends a nested body (Rails Devise: {user: {email, password}}), other values as given', async () => {
+    const sent: unknown[] = [];
+    const nested = (data: Record<string, unknown>): Record<string, unknown> =>
+      typeof data.user === 'object' && data.user !== null
+        ? (data.user as Record<string, unknown>)
+        : {};
+    const url = await api(
+      strictLogin(
+        (data) => nested(data).email,
+        sent,
+        (data) => nested(data).password,
+      ),
+    );
+    const report = await scan(url, {
+      loginPath: '/login',
+      loginBody: { user: { email: '{user}', password: '{password}', remember: false } },
+      rateLimitRequests: 3,
+    });
+    expect(sent[0]).toEqual({
+      user: {
+        email: 'audit-probe@example.com',
+        password: 'not the password of anyone 7f3a',
+        remember: false,
+      },
+    });
+    expect(found(report, 'input.content-type')?.status).toBe('pass');
+    // Three wrong passwords answered 401, none limited: judged (fail), not "no password checked".
+    expect(found(report, 'ratelimit.login')?.status).toBe('fail');
+  });
+
+  it('takes the shape given over the body the OpenAPI document describes', async () => {
+    const sent: unknown[] = [];
+    const login = strictLogin((data) => data.username, sent);
+    const url = await api((req, res, body, u) => {
+      if (u.pathname === '/openapi.json')
+        return json(res, 200, {
+          openapi: '3.0.3',
+          info: { title: 'api', version: '1' },
+          paths: {
+            '/login': {
+              post: {
+                requestBody: {
+                  content: {
+                    'application/json': {
+                      // Wrong: the route wants username.
+                      schema: {
+                        type: 'object',
+                        required: ['email', 'password'],
+                        properties: {
+                          email: { type: 'string', format: 'email' },
+                          password: { type: 'string' },
+                        },
+                      },
+                    },
+                  },
+                },
+                responses: { 200: { description: 'ok' } },
+              },
+            },
+          },
+        });
+      return login(req, res, body, u);
+    });
+    const described = await scan(url);
+    expect(found(described, 'input.prototype-poisoning')).toMatchObject({
+      status: 'skip',
+      reason: expect.stringContaining('give its shape with --login-body'),
+    });
+    sent.length = 0;
+    const given = await scan(url, { loginBody: { username: '{user}', password: '{password}' } });
+    expect(sent[0]).toHaveProperty('username', 'audit-probe@example.com');
+    expect(found(given, 'input.prototype-poisoning')?.status).toBe('pass');
+  });
+
+  it('refuses a shape without both placeholders, or with one it does not know', async () => {
+    for (const loginBody of [
+      { username: 'admin', password: '{password}' },
+      { username: '{user}', password: '{pass}' },
+      { username: '{user}', password: '{password}', confirm: '{password}' },
+    ]) {
+      await expect(scan('http://127.0.0.1:1', { loginBody })).rejects.toThrow(/"\{|\{pass\}/);
+    }
+  });
+});
+
+describe('bulwark audit and where the JWKS is', () => {
+  const PUBLIC_KEY = { kty: 'OKP', crv: 'Ed25519', x: 'A'.repeat(43), kid: 'k1' };
+  const LEAKING = { keys: [{ ...PUBLIC_KEY, d: 'B'.repeat(43) }] };
+
+  /** A server that counts the requests it answers. */
+  async function counted(route: Route): Promise<{ url: string; hits: string[] }> {
+    const hits: string[] = [];
+    const url = await api((req, res, body, u) => {
+      hits.push(u.pathname);
+      return route(req, res, body, u);
+    });
+    return { url, hits };
+  }
+
+  it('follows the jwks_uri of the OpenID configuration on the same origin when the usual place has none', async () => {
+    const { url, hits } = await counted((_req, res, _body, u) => {
+      if (u.pathname === '/.well-known/openid-configuration')
+        return json(res, 200, {
+          issuer: 'http://issuer.invalid',
+          jwks_uri: `http://${_req.headers.host}/realms/x/protocol/openid-connect/certs`,
+        });
+      if (u.pathname === '/realms/x/protocol/openid-connect/certs') return json(res, 200, LEAKING);
+      return false;
+    });
+    const report = await scan(url);
+    expect(found(report, 'jwks.public-only')).toMatchObject({
+      status: 'fail',
+      evidence: `GET ${url}/realms/x/protocol/openid-connect/certs`,
+    });
+    expect(hits).toContain('/.well-known/jwks.json');
+    expect(report.requests).toBe(hits.length);
+  });
+
+  it('does not follow a jwks_uri on another origin, and says to give it with --jwks-url', async () => {
+    const keys = await counted((_req, res) => json(res, 200, LEAKING));
+    const { url } = await counted((_req, res, _body, u) =>
+      u.pathname === '/.well-known/openid-configuration'
+        ? json(res, 200, { jwks_uri: `${keys.url}/certs` })
+        : false,
+    );
+    const report = await scan(url);
+    expect(keys.hits).toEqual([]);
+    expect(found(report, 'jwks.public-only')).toMatchObject({
+      status: 'skip',
+      reason: expect.stringMatching(
+        /on another origin \(http:\/\/127\.0\.0\.1:\d+\/certs\).*--jwks-url/,
+      ),
+    });
+  });
+
+  it('fetches the JWKS given with --jwks-url, on another origin or under the base, within its budget', async () => {
+    const keys = await counted((_req, res, _body, u) =>
+      u.pathname === '/certs' ? json(res, 200, LEAKING) : false,
+    );
+    const target = await counted((_req, res, _body, u) =>
+      u.pathname === '/api/keys' ? json(res, 200, { keys: [PUBLIC_KEY] }) : false,
+    );
+    const elsewhere = await scan(target.url, { jwksUrl: `${keys.url}/certs` });
+    expect(found(elsewhere, 'jwks.public-only')).toMatchObject({
+      status: 'fail',
+      evidence: `GET ${keys.url}/certs`,
+    });
+    expect(keys.hits).toEqual(['/certs']);
+    // Counted like every other request.
+    expect(elsewhere.requests).toBe(target.hits.length + 1);
+    expect(target.hits).not.toContain('/.well-known/jwks.json');
+    const under = await scan(`${target.url}/api`, { jwksUrl: '/keys' });
+    expect(found(under, 'jwks.public-only')).toMatchObject({
+      status: 'pass',
+      evidence: 'GET /keys',
+    });
+  });
+
+  it('says why the JWKS given could not be used: refused, not one, too large', async () => {
+    const url = await api((_req, res, _body, u) => {
+      if (u.pathname === '/missing') return false;
+      if (u.pathname === '/html') {
+        res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html>');
+        return true;
+      }
+      if (u.pathname === '/huge') return json(res, 200, { keys: [], pad: 'x'.repeat(300_000) });
+      return false;
+    });
+    const reasons: string[] = [];
+    for (const jwksUrl of ['/missing', '/html', '/huge'])
+      reasons.push(found(await scan(url, { jwksUrl }), 'jwks.public-only')?.reason ?? '');
+    expect(reasons).toEqual([
+      'No JWKS found: the JWKS given with --jwks-url: /missing answered 404.',
+      'No JWKS found: the JWKS given with --jwks-url: /html is not JSON.',
+      'No JWKS found: the JWKS given with --jwks-url: /huge is larger than 256 KiB, more than any JWKS.',
+    ]);
+  });
+});
+
+describe('bulwark audit and an API that takes an API key in its own header (--auth-header)', () => {
+  const KEY = 'ak_live_7Q2x:9f$Lm0pZr4Tv8Wy';
+
+  /** GET /me needs `x-api-key: KEY` (401 without it, no WWW-Authenticate); `query` names a leak. */
+  function apiKeyApi(query?: string): Route {
+    return (req, res, _body, u) => {
+      if (u.pathname !== '/me' || req.method !== 'GET') return false;
+      const given = req.headers['x-api-key'] ?? (query ? u.searchParams.get(query) : null);
+      if (given !== KEY) return json(res, 401, { error: 'missing or invalid API key' });
+      return json(res, 200, { id: 'u1' });
+    };
+  }
+
+  it('sends the key in that header, passes a 401 without WWW-Authenticate, and skips the JWT checks', async () => {
+    const url = await api(apiKeyApi());
+    const report = await scan(url, { token: KEY, authHeader: 'X-API-Key', protectedPath: '/me' });
+    expect(found(report, 'auth.token-required')).toMatchObject({
+      status: 'pass',
+      reason: '/me needs X-API-Key (401 without it).',
+    });
+    expect(found(report, 'jwt.claims')).toMatchObject({
+      status: 'skip',
+      reason: expect.stringContaining('is not a JWT (an API key)'),
+    });
+    expect(found(report, 'jwt.forgery')?.status).toBe('skip');
+    // It was accepted: the authenticated checks ran.
+    expect(found(report, 'headers.cache-control')?.status).not.toBe('skip');
+    expect(found(report, 'auth.token-in-url')).toMatchObject({
+      status: 'pass',
+      reason: expect.stringContaining(
+        '?api_key=, ?apikey=, ?key=, ?token=, ?access_token=, ?x-api-key=',
+      ),
+    });
+  });
+
+  it('fails an API that also takes the key from ?api_key=, and never shows the key', async () => {
+    const url = await api(apiKeyApi('api_key'));
+    const report = await scan(url, { token: KEY, authHeader: 'X-API-Key', protectedPath: '/me' });
+    expect(found(report, 'auth.token-in-url')).toMatchObject({
+      status: 'fail',
+      reason: expect.stringContaining('takes the API key from the URL (?api_key=)'),
+      evidence: 'GET /me?api_key=… → 200',
+    });
+    for (const text of [JSON.stringify(report), renderText(report)]) {
+      expect(text).not.toContain(KEY);
+      expect(text).not.toContain(encodeURIComponent(KEY));
+    }
+  });
+
+  it('refuses, before sending anything, a header it sets itself or one that is no header name', async () => {
+    for (const authHeader of ['Host', 'authorization', 'X-Key\r\nInjected: 1', ''])
+      await expect(scan('http://127.0.0.1:1', { authHeader })).rejects.toThrow(/^authHeader /);
+    await expect(scan('http://127.0.0.1:1', { jwksUrl: 'keys.json' })).rejects.toThrow(
+      /^jwksUrl must be/,
+    );
+  });
+
+  it('still asks for WWW-Authenticate: Bearer from an API that takes bearer tokens', async () => {
+    const url = await api((req, res, _body, u) =>
+      u.pathname === '/me' ? json(res, 401, { error: 'no token' }) : false,
+    );
+    expect(found(await scan(url, { protectedPath: '/me' }), 'auth.token-required')?.status).toBe(
+      'warn',
+    );
+  });
+
+  it('sends the forged tokens in that header when the token is a JWT, and finds the route in OpenAPI', async () => {
+    const b64 = (value: unknown): string =>
+      Buffer.from(JSON.stringify(value)).toString('base64url');
+    const jwt = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ sub: 'u1', exp: 4102444800 })}.${'s'.repeat(43)}`;
+    const seen: string[] = [];
+    const url = await api((req, res, _body, u) => {
+      if (u.pathname === '/openapi.json')
+        return json(res, 200, {
+          openapi: '3.1.0',
+          info: { title: 'api', version: '1' },
+          components: {
+            securitySchemes: { key: { type: 'apiKey', in: 'header', name: 'X-Auth-Token' } },
+          },
+          security: [{ key: [] }],
+          paths: { '/v1/account': { get: { responses: { 200: { description: 'ok' } } } } },
+        });
+      if (u.pathname !== '/v1/account') return false;
+      const token = req.headers['x-auth-token'];
+      if (typeof token === 'string') seen.push(token);
+      // Checks only that it is three dot-separated parts: any forgery gets in.
+      if (typeof token !== 'string' || token.split('.').length !== 3)
+        return json(res, 401, { error: 'unauthorized' });
+      return json(res, 200, { id: 'u1' });
+    });
+    const report = await scan(url, { token: jwt, authHeader: 'X-Auth-Token' });
+    expect(found(report, 'auth.token-required')?.reason).toContain(
+      '/v1/account needs X-Auth-Token',
+    );
+    expect(found(report, 'jwt.forgery')?.status).toBe('fail');
+    expect(seen.length).toBeGreaterThan(5);
+    expect(JSON.stringify(report)).not.toContain('s'.repeat(43));
+  });
+});
+
 describe('bulwark audit and a JSON route that crashes on text/plain', () => {
   it('does not say text/plain was processed like JSON when it made the API fail and JSON did not', async () => {
     // Express 5 with express.json(): a text/plain body leaves req.body undefined, and
@@ -805,6 +1130,46 @@ describe('bulwark audit and files and endpoints a deployment left reachable', ()
         expect(text).not.toContain(secret);
     });
   }
+
+  for (const [what, check, route] of leaks) {
+    it(`fails ${what} at the origin's root when the base URL has a path, naming that URL`, async () => {
+      const url = await api(route);
+      const report = await scan(`${url}/api`);
+      expect(found(report, check)).toMatchObject({
+        status: 'fail',
+        reason: expect.stringContaining(`${url}/`),
+        evidence: expect.stringMatching(/^GET http:\/\/127\.0\.0\.1:\d+\/\S* → 200$/),
+      });
+      for (const other of EXPOSURE.filter((id) => id !== check))
+        expect(found(report, other)?.status, other).toBe('pass');
+    });
+  }
+
+  it('probes each place once: under the base path, and at the root only when they differ', async () => {
+    const hits: string[] = [];
+    const url = await api((req, _res, _body, u) => {
+      hits.push(u.pathname);
+      return false;
+    });
+    const count = (path: string): number => hits.filter((hit) => hit === path).length;
+    const atRoot = await scan(url);
+    for (const path of ['/.env', '/.git/config', '/.git/HEAD', '/actuator', '/actuator/env'])
+      expect(count(path), path).toBe(1);
+    expect(found(atRoot, 'exposure.env-file')?.reason).toBe('/.env is not served (404).');
+    hits.length = 0;
+    const under = await scan(`${url}/api/`);
+    for (const path of ['/.env', '/.git/config', '/.git/HEAD', '/actuator', '/actuator/env']) {
+      expect(count(`/api${path}`), path).toBe(1);
+      expect(count(path), path).toBe(1);
+    }
+    expect(found(under, 'exposure.env-file')?.reason).toBe(
+      `/.env is not served (404); ${url}/.env is not served (404).`,
+    );
+    expect(found(under, 'exposure.directory-listing')?.reason).toBe(
+      "Neither the base path (404) nor the origin's root (404) answers a directory listing.",
+    );
+    expect(under.requests).toBe(hits.length);
+  });
 
   it('passes a single-page app that answers 200 with its index.html at every path', async () => {
     const index =

@@ -1,4 +1,12 @@
-import { check, evidence, finding, header, type Check, type ScanContext } from '../context.js';
+import {
+  check,
+  credentials as credentialHeaders,
+  evidence,
+  finding,
+  header,
+  type Check,
+  type ScanContext,
+} from '../context.js';
 import type { ProbeResponse, ScanFinding } from '../types.js';
 
 const LINE = 14;
@@ -62,7 +70,7 @@ function judge(check: string, res: ProbeResponse, origin: string, what: string):
 export function corsChecks(ctx: ScanContext): Check[] {
   const path = ctx.protectedPath ?? '/';
   const auth: Record<string, string> =
-    ctx.token === undefined ? {} : { authorization: `Bearer ${ctx.token}` };
+    ctx.token === undefined ? {} : credentialHeaders(ctx, ctx.token);
   return [
     check('cors.foreign-origin', LINE, async () =>
       judge(
@@ -89,7 +97,7 @@ export function corsChecks(ctx: ScanContext): Check[] {
           headers: {
             origin: ctx.foreignOrigin,
             'access-control-request-method': 'GET',
-            'access-control-request-headers': 'authorization',
+            'access-control-request-headers': (ctx.authHeader ?? 'authorization').toLowerCase(),
           },
         }),
         ctx.foreignOrigin,

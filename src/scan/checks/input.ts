@@ -5,6 +5,7 @@ import {
   evidence,
   finding,
   isSuccess,
+  loginBodyHint,
   rateLimitedSkip,
   settle,
   skipped,
@@ -34,7 +35,7 @@ export async function inputChecks(ctx: ScanContext): Promise<Check[]> {
         LINE,
         login === undefined
           ? 'No login route known, so the body checks did not run: pass --login-path, or serve an OpenAPI document.'
-          : `Could not build a well-formed body for ${login.path} from its schema, so the body checks did not run.`,
+          : `Could not build a well-formed body for ${login.path} from its schema, so the body checks did not run: give its shape with --login-body.`,
       ),
     ];
   }
@@ -75,6 +76,7 @@ export async function inputChecks(ctx: ScanContext): Promise<Check[]> {
  * was failed as "processing text/plain like JSON", and one that never looks at `__proto__` passed.
  */
 function cannotTellApart(
+  ctx: ScanContext,
   id: string,
   path: string,
   baseline: ProbeResponse,
@@ -85,7 +87,7 @@ function cannotTellApart(
     id,
     LINE,
     'skip',
-    `The well-formed body built for ${path} was itself refused (400), so a 400 to this probe could not be told apart from that: serve an OpenAPI document describing the route's body (or give --openapi).`,
+    `The well-formed body built for ${path} was itself refused (400), so a 400 to this probe could not be told apart from that: ${loginBodyHint(ctx)}.`,
     { evidence: evidence(probe) },
   );
 }
@@ -105,7 +107,7 @@ async function contentTypeCheck(
   });
   const limited = rateLimitedSkip('input.content-type', LINE, plain);
   if (limited !== undefined) return limited;
-  const blind = cannotTellApart('input.content-type', path, baseline, plain);
+  const blind = cannotTellApart(ctx, 'input.content-type', path, baseline, plain);
   if (blind !== undefined) return blind;
   return plain.status === 415
     ? finding(
@@ -216,7 +218,7 @@ async function prototypePoisoningCheck(
   // Only a 400 needs the well-formed body's answer to be judged (answerOf throws without one).
   const blind =
     poisoned.status === 400
-      ? cannotTellApart('input.prototype-poisoning', path, answerOf(baseline), poisoned)
+      ? cannotTellApart(ctx, 'input.prototype-poisoning', path, answerOf(baseline), poisoned)
       : undefined;
   if (blind !== undefined) return blind;
   return poisoned.status === 400

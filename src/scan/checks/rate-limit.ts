@@ -1,4 +1,12 @@
-import { check, evidence, finding, header, type Check, type ScanContext } from '../context.js';
+import {
+  check,
+  evidence,
+  finding,
+  header,
+  loginBodyHint,
+  type Check,
+  type ScanContext,
+} from '../context.js';
 import type { ScanFinding } from '../types.js';
 
 const LINE = 7;
@@ -120,7 +128,7 @@ async function loginThrottle(ctx: ScanContext): Promise<ScanFinding> {
       'ratelimit.login',
       LINE,
       'skip',
-      `All ${ctx.rateLimitRequests} login attempts were refused as invalid (400): the body built for ${login.path} is not one it takes, so no password was checked. Serve an OpenAPI document describing its body (or give --openapi).`,
+      `All ${ctx.rateLimitRequests} login attempts were refused as invalid (400): the body built for ${login.path} is not one it takes, so no password was checked: ${loginBodyHint(ctx)}.`,
       { evidence: `POST ${login.path} × ${ctx.rateLimitRequests} → 400` },
     );
   }

@@ -1,6 +1,7 @@
 import type { JsonWebKey } from 'node:crypto';
 import {
   check,
+  credentials,
   evidence,
   finding,
   header,
@@ -16,15 +17,17 @@ import {
   type InspectResult,
 } from '../../tools/jwt-inspect.js';
 import { forgeTokens } from '../jwt-forge.js';
+import type { JwksLocation } from '../jwks-location.js';
 import type { ProbeResponse, ScanFinding } from '../types.js';
 
 const LINE = 1;
 
 /** The published keys: public halves only, each with a kid. */
-export function jwksChecks(ctx: ScanContext, jwksFound: boolean): ScanFinding[] {
-  if (!jwksFound) {
-    return [finding('jwks.public-only', LINE, 'skip', 'No JWKS at /.well-known/jwks.json.')];
+export function jwksChecks(ctx: ScanContext, found: JwksLocation): ScanFinding[] {
+  if (found.keys === undefined) {
+    return [finding('jwks.public-only', LINE, 'skip', `No JWKS found: ${found.problem ?? ''}.`)];
   }
+  const shown = `GET ${found.where ?? ''}`;
   const leaking = ctx.jwks.find(
     (key) => PRIVATE_JWK_MEMBERS.some((member) => member in key) || key.kty === 'oct',
   );
@@ -37,7 +40,7 @@ export function jwksChecks(ctx: ScanContext, jwksFound: boolean): ScanFinding[] 
         `The JWKS publishes private or secret key material (key ${typeof leaking.kid === 'string' ? `"${leaking.kid}"` : 'without kid'}, kty ${String(leaking.kty)}): anyone can sign tokens.`,
         {
           fix: 'Publish only public keys (no d, p, q, dp, dq, qi, k); rotate every key that was exposed.',
-          evidence: 'GET /.well-known/jwks.json',
+          evidence: shown,
         },
       ),
     ];
@@ -52,6 +55,7 @@ export function jwksChecks(ctx: ScanContext, jwksFound: boolean): ScanFinding[] 
           `The JWKS holds only public keys, but ${withoutKid} of ${ctx.jwks.length} have no kid.`,
           {
             fix: 'Give every key a kid, so verifiers pick it without trying each one and rotation works.',
+            evidence: shown,
           },
         )
       : finding(
@@ -59,6 +63,7 @@ export function jwksChecks(ctx: ScanContext, jwksFound: boolean): ScanFinding[] 
           LINE,
           'pass',
           `The JWKS holds ${ctx.jwks.length} public key(s), each with a kid.`,
+          { evidence: shown },
         ),
   ];
 }
@@ -67,7 +72,11 @@ export function jwksChecks(ctx: ScanContext, jwksFound: boolean): ScanFinding[] 
  * What the token given shows about how the API issues tokens: the JWT verifier's checks (alg,
  * lifetime, iss, aud …), with its signature checked against the JWKS the API publishes.
  */
-async function claimCheck(token: string, jwks: JsonWebKey[]): Promise<ScanFinding> {
+async function claimCheck(
+  token: string,
+  jwks: JsonWebKey[],
+  authHeader: string | undefined,
+): Promise<ScanFinding> {
   // The public halves only (a JWKS that leaks private keys is jwks.public-only's finding).
   const publicKeys = jwks
     .filter((key) => key.kty !== 'oct')
@@ -88,7 +97,9 @@ async function claimCheck(token: string, jwks: JsonWebKey[]): Promise<ScanFindin
         'jwt.claims',
         LINE,
         'skip',
-        'The token given is not a JWT (opaque tokens are fine): no claims to look at.',
+        authHeader === undefined
+          ? 'The token given is not a JWT (opaque tokens are fine): no claims to look at.'
+          : `The token given in ${authHeader} is not a JWT (an API key): no claims to look at, and no token to forge.`,
       );
     }
     throw error;
@@ -132,8 +143,9 @@ export function tokenChecks(ctx: ScanContext): Check[] {
     return [skipped('auth.token-required', LINE, reason), inUrlSkipped(reason)];
   }
   const required = check('auth.token-required', LINE, () =>
-    tokenRequiredCheck(path, ctx.anonymous!),
+    tokenRequiredCheck(ctx, path, ctx.anonymous!),
   );
+  const sentIn = ctx.authHeader === undefined ? '' : ` (sent in ${ctx.authHeader})`;
   const token = ctx.token;
   if (token === undefined) {
     return [
@@ -154,26 +166,30 @@ export function tokenChecks(ctx: ScanContext): Check[] {
       skipped(
         'jwt.forgery',
         LINE,
-        `The token given was refused by ${path}, so the token attacks could not tell anything.`,
+        `The token given${sentIn} was refused by ${path}, so the token attacks could not tell anything.`,
         { fix: 'Give the scan a fresh access token the API accepts.' },
       ),
       inUrlSkipped(
-        `The token given was refused by ${path}, so a token in the URL could not tell anything.`,
+        `The token given${sentIn} was refused by ${path}, so a token in the URL could not tell anything.`,
       ),
     ];
   }
   return [
     required,
-    check('jwt.claims', LINE, () => claimCheck(token, ctx.jwks)),
+    check('jwt.claims', LINE, () => claimCheck(token, ctx.jwks, ctx.authHeader)),
     check('jwt.forgery', LINE, () => forgeryCheck(ctx, path, token)),
     check('auth.token-in-url', 3, () => tokenInUrlCheck(ctx, path, token)),
   ];
 }
 
-function tokenRequiredCheck(path: string, anonymous: ProbeResponse): ScanFinding {
+function tokenRequiredCheck(ctx: ScanContext, path: string, anonymous: ProbeResponse): ScanFinding {
+  const apiKey = ctx.authHeader;
   if (isSuccess(anonymous)) {
     return finding('auth.token-required', LINE, 'fail', `${path} answered without a token.`, {
-      fix: 'Require a bearer token on every protected route.',
+      fix:
+        apiKey === undefined
+          ? 'Require a bearer token on every protected route.'
+          : `Require ${apiKey} on every protected route.`,
       evidence: evidence(anonymous),
     });
   }
@@ -184,9 +200,22 @@ function tokenRequiredCheck(path: string, anonymous: ProbeResponse): ScanFinding
       'warn',
       `${path} refused a request without a token with ${anonymous.status}, not 401.`,
       {
-        fix: 'Answer a missing or bad token with 401 and WWW-Authenticate: Bearer (RFC 6750).',
+        fix:
+          apiKey === undefined
+            ? 'Answer a missing or bad token with 401 and WWW-Authenticate: Bearer (RFC 6750).'
+            : `Answer a missing or bad ${apiKey} with 401 (403 says the caller is known but not allowed).`,
         evidence: evidence(anonymous),
       },
+    );
+  }
+  // An API key has no registered authentication scheme to name in WWW-Authenticate (RFC 9110
+  // §11.6.1 asks for one; API-key APIs rarely send any): a 401 is the answer that matters.
+  if (apiKey !== undefined) {
+    return finding(
+      'auth.token-required',
+      LINE,
+      'pass',
+      `${path} needs ${apiKey} (401 without it).`,
     );
   }
   if (!/^bearer/i.test(header(anonymous, 'www-authenticate') ?? '')) {
@@ -224,7 +253,7 @@ async function forgeryCheck(ctx: ScanContext, path: string, token: string): Prom
     );
   }
   for (const forgery of forgeries) {
-    const res = await ctx.send({ path, headers: { authorization: `Bearer ${forgery.token}` } });
+    const res = await ctx.send({ path, headers: credentials(ctx, forgery.token) });
     if (isSuccess(res)) accepted.push(forgery.attack);
     else if (res.status >= 500) crashed.push(`${forgery.attack} (${res.status})`);
   }
@@ -265,6 +294,18 @@ async function forgeryCheck(ctx: ScanContext, path: string, token: string): Prom
  */
 const TOKEN_PARAMETERS = ['access_token', 'token'] as const;
 
+/**
+ * ... and those that carry an API key: `api_key` and `apikey` (OpenAPI's own examples, API
+ * gateways), `key` (Google's APIs), then the header's own name (`?x-api-key=`, which some
+ * gateways take as well).
+ */
+const API_KEY_PARAMETERS = ['api_key', 'apikey', 'key', 'token', 'access_token'] as const;
+
+function tokenParameters(authHeader: string | undefined): readonly string[] {
+  if (authHeader === undefined) return TOKEN_PARAMETERS;
+  return [...new Set<string>([...API_KEY_PARAMETERS, authHeader.toLowerCase()])];
+}
+
 /** The token given, in the query string instead of the header, must be refused. */
 async function tokenInUrlCheck(
   ctx: ScanContext,
@@ -272,7 +313,8 @@ async function tokenInUrlCheck(
   token: string,
 ): Promise<ScanFinding> {
   const separator = path.includes('?') ? '&' : '?';
-  for (const name of TOKEN_PARAMETERS) {
+  const parameters = tokenParameters(ctx.authHeader);
+  for (const name of parameters) {
     const inUrl = await ctx.send({
       path: `${path}${separator}${name}=${encodeURIComponent(token)}`,
       // The label names the request in errors and evidence: the path itself carries the token.
@@ -283,9 +325,12 @@ async function tokenInUrlCheck(
         'auth.token-in-url',
         3,
         'fail',
-        `The API takes the access token from the URL (?${name}=): URLs end up in logs, history and Referer headers.`,
+        `The API takes the ${ctx.authHeader === undefined ? 'access token' : 'API key'} from the URL (?${name}=): URLs end up in logs, history and Referer headers.`,
         {
-          fix: 'Take tokens from the Authorization header only.',
+          fix:
+            ctx.authHeader === undefined
+              ? 'Take tokens from the Authorization header only.'
+              : `Take the API key from the ${ctx.authHeader} header only.`,
           evidence: evidence(inUrl),
         },
       );
@@ -295,6 +340,6 @@ async function tokenInUrlCheck(
     'auth.token-in-url',
     3,
     'pass',
-    'A token in the URL (?access_token=, ?token=) is not accepted.',
+    `A token in the URL (${parameters.map((name) => `?${name}=`).join(', ')}) is not accepted.`,
   );
 }
