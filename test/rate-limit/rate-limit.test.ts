@@ -1,3 +1,6 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createConfig } from '../../src/config/index.js';
 import { buildApp } from '../../src/app.js';
@@ -500,5 +503,71 @@ describe('your own policies (rateLimit.policies)', () => {
     expect(() =>
       createConfig({ rateLimit: { policies: { ok: { points: 0, durationSeconds: 1 } } } }),
     ).toThrow(/rateLimit\.policies\.ok\.points/);
+  });
+});
+
+// docs/security.md "Request policies" lists the routes of the strict `auth` policy; this is that
+// list. A route that checks a password, a code or an e-mailed token and lost its policy would let
+// one client guess at the general limit (300 a minute) instead.
+describe('the routes of the auth policy', () => {
+  const AUTH_POINTS = 2;
+  const GENERAL_POINTS = 1_000;
+  const outbox = mkdtempSync(join(tmpdir(), 'bulwark-policy-outbox-'));
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await buildTestApp({
+      rateLimit: {
+        auth: { points: AUTH_POINTS },
+        general: { points: GENERAL_POINTS, durationSeconds: 60 },
+      },
+      email: {
+        outboxDir: outbox,
+        passwordResetUrl: 'https://app.example.com/reset-password',
+        verifyEmailUrl: 'https://app.example.com/verify-email',
+        changeEmailUrl: 'https://app.example.com/change-email',
+      },
+    });
+  });
+  afterAll(() => t.app.close());
+
+  const AUTH_ROUTES = [
+    'POST /api/v1/auth/register',
+    'POST /api/v1/auth/login',
+    'POST /api/v1/auth/refresh',
+    'POST /api/v1/auth/password',
+    'POST /api/v1/auth/password/forgot',
+    'POST /api/v1/auth/password/reset',
+    'POST /api/v1/auth/email/verify',
+    'POST /api/v1/auth/email/verification',
+    'POST /api/v1/auth/email/change',
+    'POST /api/v1/auth/email/change/confirm',
+    'POST /api/v1/auth/mfa/totp/setup',
+    'POST /api/v1/auth/mfa/totp/confirm',
+    'POST /api/v1/auth/mfa/disable',
+    'POST /api/v1/auth/mfa/recovery-codes',
+    'GET /api/v1/auth/oidc/google',
+    'GET /api/v1/auth/oidc/google/callback',
+    'POST /api/v1/auth/oidc/exchange',
+  ];
+  const GENERAL_ONLY = [
+    'POST /api/v1/auth/logout',
+    'POST /api/v1/auth/logout-all',
+    'GET /api/v1/auth/sessions',
+    'GET /api/v1/auth/mfa',
+    'GET /api/v1/users/me',
+    'GET /.well-known/jwks.json',
+  ];
+
+  const limitOf = async (route: string, n: number): Promise<string | undefined> => {
+    const [method, url] = route.split(' ') as ['GET' | 'POST', string];
+    const res = await t.app.inject({ method, url, remoteAddress: `198.51.100.${n}` });
+    expect(res.statusCode, `${route}: ${res.body}`).not.toBe(429);
+    return res.headers['ratelimit-limit'] as string | undefined;
+  };
+
+  it('is applied to every route that checks a password, a code or a token, and to no other', async () => {
+    let n = 1;
+    for (const route of AUTH_ROUTES) expect(await limitOf(route, n++), route).toBe('2');
+    for (const route of GENERAL_ONLY) expect(await limitOf(route, n++), route).toBe('1000');
   });
 });
