@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConfigInput } from '../../src/config/index.js';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
@@ -148,6 +150,33 @@ for (const store of stores) {
       await new Promise((r) => setTimeout(r, 1_100));
       expect((await login(user.email, STRONG_PASSWORD, '203.0.113.52')).statusCode).toBe(200);
     });
+
+    // docs/security.md: "Emails reach the store only as a SHA-256 hash." A Redis is often shared
+    // and less guarded than the database; its keys must not list who is being attacked.
+    it.runIf(store.redis)(
+      'keeps emails out of the store: its keys hold only their SHA-256',
+      async () => {
+        const user = await registerAndLogin(t.app);
+        const ghost = uniqueEmail('ghost');
+        for (const email of [user.email, ghost]) {
+          expect((await login(email, 'wrong password 1234', '192.0.2.90')).statusCode).toBe(401);
+        }
+        const client = new Redis(redisUrl!, { maxRetriesPerRequest: 0 });
+        client.on('error', () => undefined);
+        let keys: string[];
+        try {
+          keys = await client.keys(`${prefix}*`);
+        } finally {
+          client.disconnect();
+        }
+        for (const email of [user.email, ghost]) {
+          const local = email.split('@')[0]!;
+          expect(keys.filter((key) => key.toLowerCase().includes(local.toLowerCase()))).toEqual([]);
+          const hashed = createHash('sha256').update(email).digest('base64url').slice(0, 32);
+          expect(keys.filter((key) => key.includes(hashed)).length).toBeGreaterThan(0);
+        }
+      },
+    );
 
     it('starts the counts of an account afresh after a password reset (link or operator)', async () => {
       const user = await registerAndLogin(t.app);
