@@ -124,6 +124,29 @@ describe('TOTP enrolment', () => {
     );
   });
 
+  // docs/security.md: accounts without a password (made by a provider sign-in) cannot enrol.
+  it('refuses setup to an account without a password (409 conflict), and stores nothing', async () => {
+    const user = await registerAndLogin(t.app);
+    await t.app.services.usersRepo.update(user.id, { password_hash: null });
+    expectProblem(
+      await post('/totp/setup', user.accessToken, { password: STRONG_PASSWORD }),
+      409,
+      'conflict',
+    );
+    const status = await t.app.inject({
+      method: 'GET',
+      url: '/api/v1/auth/mfa',
+      headers: bearer(user.accessToken),
+    });
+    expect(status.json()).toMatchObject({ enabled: false });
+    const pending = await t.testDb.db.kysely
+      .selectFrom('totp_factors')
+      .select('user_id')
+      .where('user_id', '=', user.id)
+      .execute();
+    expect(pending).toEqual([]);
+  });
+
   it('refuses to confirm with no setup, an expired setup, a malformed code, or twice', async () => {
     const user = await registerAndLogin(t.app);
     expectProblem(
