@@ -199,3 +199,45 @@ for (const store of stores) {
     });
   });
 }
+
+// docs/security.md "Failed logins": past the free failures an account's attempts are spaced by a
+// delay that doubles (each attempt, refused ones included, counts) up to accountMaxDelaySeconds,
+// and no refusal asks for a longer wait than that.
+describe('the delays between attempts on one account', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await buildTestApp({
+      rateLimit: { login: { accountFreeFailures: 2, accountMaxDelaySeconds: 2 } },
+    });
+  });
+  afterAll(() => t.app.close());
+
+  it('double from 1 s and stop at accountMaxDelaySeconds', async () => {
+    const user = await registerAndLogin(t.app);
+    let client = 0;
+    const attempt = async (): Promise<{ status: number; retryAfter: number | null }> => {
+      client += 1;
+      const res = await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/login',
+        remoteAddress: `203.0.113.${client}`,
+        payload: { email: user.email, password: 'wrong password 1234' },
+      });
+      const header = res.headers['retry-after'];
+      return { status: res.statusCode, retryAfter: header === undefined ? null : Number(header) };
+    };
+    const wait = (seconds: number) => new Promise((r) => setTimeout(r, seconds * 1_000 + 100));
+
+    // Two free failures, then one attempt per delay.
+    expect((await attempt()).status).toBe(401);
+    expect((await attempt()).status).toBe(401);
+    expect((await attempt()).status).toBe(401); // arms 1 s
+    expect(await attempt()).toEqual({ status: 429, retryAfter: 1 });
+    await wait(1);
+    expect((await attempt()).status).toBe(401); // arms 2 s (4 s, capped)
+    expect(await attempt()).toEqual({ status: 429, retryAfter: 2 });
+    await wait(2);
+    expect((await attempt()).status).toBe(401); // capped again
+    expect(await attempt()).toEqual({ status: 429, retryAfter: 2 });
+  });
+});
