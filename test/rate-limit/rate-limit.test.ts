@@ -571,3 +571,43 @@ describe('the routes of the auth policy', () => {
     for (const route of GENERAL_ONLY) expect(await limitOf(route, n++), route).toBe('1000');
   });
 });
+
+// docs/security.md "Who is counted": a route authenticates when its hooks include
+// `authenticate`, `authorize(…)` or `requireMfa`; each alone is enough to count its requests
+// against the user, from whatever address.
+describe('routes whose only hook is authorize(…) or requireMfa', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    const logs = new LogCapture();
+    const testDb = await createTestDb();
+    const config = createConfig(
+      testConfigInput(testDb, { rateLimit: { general: { points: 50, durationSeconds: 60 } } }),
+    );
+    const app = await buildApp(config, { logger: logs });
+    app.addHook('onClose', () => testDb.cleanup());
+    app.get('/api/v1/reports', { preHandler: app.authorize('users:read') }, () => ({ ok: true }));
+    app.get('/api/v1/vault', { preHandler: app.requireMfa }, () => ({ ok: true }));
+    await app.ready();
+    t = { app, logs, testDb, config };
+  });
+  afterAll(() => t.app.close());
+
+  it.each(['/api/v1/reports', '/api/v1/vault'])(
+    'counts %s against the user, whatever the address',
+    async (url) => {
+      const admin = await createUserAndLogin(t.app, 'admin');
+      const remaining: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        const res = await t.app.inject({
+          method: 'GET',
+          url,
+          remoteAddress: `198.51.100.${60 + i}`,
+          headers: bearer(admin.accessToken),
+        });
+        remaining.push(res.headers['ratelimit-remaining'] as string);
+      }
+      // One budget for the three addresses: the user's.
+      expect(remaining).toEqual(['49', '48', '47']);
+    },
+  );
+});
