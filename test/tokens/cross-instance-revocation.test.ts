@@ -122,8 +122,8 @@ describe('ending a session on one instance, seen by another through Redis', () =
 
   it('a password reset', async () => {
     const user = await registerAndLogin(a.app);
-    await expectEndedOnB(user, () =>
-      a.app.services.users.setPassword(user.id, 'a brand new passphrase 2026', {}),
-    );
+    await expectEndedOnB(user, async () => {
+      await a.app.services.users.setPassword(user.id, 'a brand new passphrase 2026', {});
+    });
   });
 });
