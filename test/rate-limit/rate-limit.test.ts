@@ -1,7 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createConfig } from '../../src/config/index.js';
 import { buildApp } from '../../src/app.js';
 import { buildTestApp, LogCapture, testConfigInput, type TestApp } from '../helpers/app.js';
@@ -210,6 +210,41 @@ describe('per-user limits', () => {
       (await t.app.inject({ method: 'GET', url: '/api/v1/examples', remoteAddress: '192.0.2.99' }))
         .statusCode,
     ).toBe(200);
+  });
+
+  // docs/security.md "Who is counted": the token is verified once per request, in the rate-limit
+  // step, and authenticate reuses the result.
+  it('verifies the token once per request, shared by the rate limit and authenticate', async () => {
+    const user = await registerAndLogin(t.app);
+    const tokens = t.app.services.accessTokens;
+    const verify = vi.spyOn(tokens, 'verify');
+    const cached = vi.spyOn(tokens, 'verifyCached');
+    const me = async (scheme: string) => {
+      verify.mockClear();
+      cached.mockClear();
+      const res = await t.app.inject({
+        method: 'GET',
+        url: '/api/v1/users/me',
+        remoteAddress: '192.0.2.51',
+        headers: { authorization: `${scheme} ${user.accessToken}` },
+      });
+      expect(res.statusCode, res.body).toBe(200);
+      expect(res.headers['ratelimit-remaining']).toBeDefined();
+    };
+    try {
+      // A token not verified before: one full verification (which fills the cache).
+      await me('Bearer');
+      expect(verify).toHaveBeenCalledTimes(1);
+      // Verified before: one cache lookup, no verification.
+      await me('Bearer');
+      expect([verify.mock.calls.length, cached.mock.calls.length]).toEqual([0, 1]);
+      // Another spelling of the scheme takes the full path, once.
+      await me('bearer');
+      expect(verify).toHaveBeenCalledTimes(1);
+    } finally {
+      verify.mockRestore();
+      cached.mockRestore();
+    }
   });
 
   it('counts a forged token against the client address, and authenticate still refuses it', async () => {
