@@ -76,6 +76,7 @@ describe('TOTP enrolment', () => {
       mfaCode: totpCode(secret, clock),
     });
     expect(confirm.statusCode, confirm.body).toBe(200);
+    expect(confirm.headers['cache-control']).toBe('no-store');
     const { recoveryCodes } = confirm.json<{ recoveryCodes: string[] }>();
     expect(recoveryCodes).toHaveLength(10);
     expect(new Set(recoveryCodes).size).toBe(10);
@@ -497,6 +498,8 @@ describe('turning MFA off and new recovery codes', () => {
       mfaCode: totpCode(secret, clock),
     });
     expect(res.statusCode, res.body).toBe(200);
+    // Shown once: no cache may keep them.
+    expect(res.headers['cache-control']).toBe('no-store');
     clock += STEP_MS;
     const fresh = res.json<{ recoveryCodes: string[] }>().recoveryCodes;
     expect(fresh).toHaveLength(10);
