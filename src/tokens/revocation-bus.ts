@@ -6,6 +6,8 @@ const CHANNEL = 'sessions:ended';
 const SESSION_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 /** Ids per message; endAll of a user with more sessions sends several messages. */
 const BATCH = 500;
+/** The longest announcement `publish` sends: a full batch, `"<36 chars>",` per id, in `[]`. */
+const MAX_MESSAGE_LENGTH = BATCH * 39 + 1;
 
 /**
  * Carries ended session ids to every instance through the shared store, so a logout or password
@@ -43,13 +45,15 @@ export class RevocationBus {
   }
 
   private receive(message: string): void {
+    // Whoever can write to Redis can send anything: only well-formed session ids are accepted,
+    // and a message longer than a full batch is not even parsed (hundreds of megabytes of JSON
+    // would hold the event loop of every instance).
     let ids: unknown;
     try {
-      ids = JSON.parse(message);
+      ids = message.length > MAX_MESSAGE_LENGTH ? undefined : JSON.parse(message);
     } catch {
       ids = undefined;
     }
-    // Whoever can write to Redis can send anything: only well-formed session ids are accepted.
     if (!Array.isArray(ids) || ids.length > BATCH) {
       this.logger.warn('ignored a malformed session revocation message');
       return;

@@ -1,4 +1,6 @@
 import { createHmac } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
@@ -132,6 +134,28 @@ describe('WebhookSink', () => {
     await s.idle();
     expect(r.received).toHaveLength(1);
     expect(await counter(metrics, 'webhookDeliveries')).toEqual({ rejected: 1 });
+  });
+
+  // docs/security.md "Security events": redirects are not followed, so a compromised or
+  // misconfigured endpoint cannot forward the signed events somewhere else.
+  it('does not follow a redirect: the signed event goes to the configured URL only', async () => {
+    const elsewhere = await receiver();
+    const redirecting = createServer((request, response) => {
+      request.resume();
+      request.on('end', () => response.writeHead(307, { location: elsewhere.url }).end());
+    });
+    await new Promise<void>((resolve) => redirecting.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(redirecting.address() as AddressInfo).port}/hook`;
+      const { sink: s, metrics } = sink({ url });
+      s.record(event());
+      await s.idle();
+      expect(elsewhere.received).toEqual([]);
+      expect(await counter(metrics, 'webhookDeliveries')).toEqual({ rejected: 1 });
+    } finally {
+      redirecting.closeAllConnections();
+      await new Promise((resolve) => redirecting.close(resolve));
+    }
   });
 
   it('survives an unreachable endpoint, without logging the URL', async () => {

@@ -2,6 +2,9 @@
  * Password reset and address verification by e-mail, end to end: the app sends through a real
  * SMTP server on loopback (smtp-server), and the tests follow the links it mails.
  */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { sha256Hex } from '../../src/crypto/index.js';
@@ -17,7 +20,12 @@ import {
 } from '../helpers/identity.js';
 import { holdNextPasswordCheck, holdNextPasswordHash } from '../helpers/hold-password-check.js';
 import { enrolMfa, loginWith } from '../helpers/mfa.js';
-import { startSmtpServer, type ReceivedMail, type TestSmtpServer } from '../helpers/smtp.js';
+import {
+  outboxMails,
+  startSmtpServer,
+  type ReceivedMail,
+  type TestSmtpServer,
+} from '../helpers/smtp.js';
 import {
   captureEvents,
   expectAccessRefused,
@@ -691,6 +699,33 @@ describe('shutdown with e-mail pending', () => {
         msg: 'mail stopped with messages pending; they were not sent',
       }),
     );
+  });
+});
+
+// docs/security.md "No mail bombing": "Like every limit, it is off when rateLimit.enabled is
+// false." An operator who turns limits off must know that this one goes too.
+describe('with rateLimit.enabled=false', () => {
+  it('sends every reset e-mail asked for: the per-account limit is off too', async () => {
+    const outbox = mkdtempSync(join(tmpdir(), 'bulwark-unlimited-outbox-'));
+    const open = await buildTestApp({
+      rateLimit: { enabled: false },
+      email: { outboxDir: outbox, passwordResetUrl: RESET_PAGE, perAccountPerHour: 1 },
+    });
+    try {
+      const user = await registerAndLogin(open.app);
+      for (let i = 0; i < 3; i++) {
+        const res = await open.app.inject({
+          method: 'POST',
+          url: '/api/v1/auth/password/forgot',
+          payload: { email: user.email },
+        });
+        expect(res.statusCode).toBe(202);
+      }
+      await open.app.services.accountEmail!.idle();
+      expect(outboxMails(outbox).filter((m) => m.to.includes(user.email))).toHaveLength(3);
+    } finally {
+      await open.app.close();
+    }
   });
 });
 

@@ -286,6 +286,30 @@ describe('POST /api/v1/auth/email/change and /change/confirm', () => {
     expect((await postLogin(t.app, owner.email)).statusCode).toBe(200);
   });
 
+  // docs/security.md: "The notice to a taken address counts against the requesting account,
+  // never its owner's, so nobody can use up someone else's reset e-mails."
+  it("counts notices to a taken address against the requester, never the owner's e-mails", async () => {
+    const user = await registerAndLogin(t.app);
+    const owner = await registerAndLogin(t.app);
+    await settled();
+    // Registration used one e-mail of each account's four; the requester spends its other three.
+    for (let i = 0; i < 3; i += 1) {
+      expect((await requestChange(user.accessToken, owner.email)).statusCode).toBe(202);
+    }
+    await settled();
+    expect(mailsTo(owner.email, IN_USE_SUBJECT)).toHaveLength(3);
+    expectProblem(await requestChange(user.accessToken, owner.email), 429, 'rate_limited');
+    // The owner still has three of their own.
+    for (let i = 0; i < 3; i += 1) {
+      const res = await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/email/verification',
+        headers: bearer(owner.accessToken),
+      });
+      expect(res.statusCode, res.body).toBe(202);
+    }
+  });
+
   it('looks the new address up only after the answer is written, so timing cannot tell either', async () => {
     const user = await registerAndLogin(t.app);
     const owner = await registerAndLogin(t.app);

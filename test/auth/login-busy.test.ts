@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
-import { registerAndLogin, STRONG_PASSWORD } from '../helpers/identity.js';
+import { bearer, registerAndLogin, STRONG_PASSWORD } from '../helpers/identity.js';
 import { expectProblem, postLogin } from './support.js';
 
 // One hash at a time, so the queue bound (64 per slot) is reached by a modest burst.
@@ -44,6 +44,35 @@ describe('a login flood beyond the hashing queue', () => {
       t.logs.lines.filter((l) => l.level === 'error' && l.msg === 'request failed'),
     ).toHaveLength(0);
     // Once the queue has drained the right password works again.
+    expect((await postLogin(t.app, user.email, STRONG_PASSWORD)).statusCode).toBe(200);
+  });
+});
+
+// docs/security.md "Passwords": beyond the queue bound "a login, registration or password
+// change gets 503 service_unavailable with Retry-After: 1 at once".
+describe('a flood of password changes beyond the hashing queue', () => {
+  it('answers 503 service_unavailable with Retry-After: 1 beyond the bound, 401 to the rest', async () => {
+    const user = await registerAndLogin(t.app);
+    const burst = await Promise.all(
+      Array.from({ length: 200 }, (_, i) =>
+        t.app.inject({
+          method: 'POST',
+          url: '/api/v1/auth/password',
+          headers: bearer(user.accessToken),
+          payload: { currentPassword: `wrong ${i}`, newPassword: 'a brand new passphrase 2026' },
+        }),
+      ),
+    );
+    const statuses = burst.map((res) => res.statusCode);
+    expect(
+      statuses.every((s) => s === 401 || s === 503),
+      statuses.join(','),
+    ).toBe(true);
+    const refused = burst.find((res) => res.statusCode === 503);
+    expect(refused).toBeDefined();
+    expectProblem(refused!, 503, 'service_unavailable');
+    expect(refused!.headers['retry-after']).toBe('1');
+    // The password is unchanged, and the session works once the queue has drained.
     expect((await postLogin(t.app, user.email, STRONG_PASSWORD)).statusCode).toBe(200);
   });
 });

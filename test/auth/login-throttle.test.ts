@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConfigInput } from '../../src/config/index.js';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
@@ -149,6 +151,33 @@ for (const store of stores) {
       expect((await login(user.email, STRONG_PASSWORD, '203.0.113.52')).statusCode).toBe(200);
     });
 
+    // docs/security.md: "Emails reach the store only as a SHA-256 hash." A Redis is often shared
+    // and less guarded than the database; its keys must not list who is being attacked.
+    it.runIf(store.redis)(
+      'keeps emails out of the store: its keys hold only their SHA-256',
+      async () => {
+        const user = await registerAndLogin(t.app);
+        const ghost = uniqueEmail('ghost');
+        for (const email of [user.email, ghost]) {
+          expect((await login(email, 'wrong password 1234', '192.0.2.90')).statusCode).toBe(401);
+        }
+        const client = new Redis(redisUrl!, { maxRetriesPerRequest: 0 });
+        client.on('error', () => undefined);
+        let keys: string[];
+        try {
+          keys = await client.keys(`${prefix}*`);
+        } finally {
+          client.disconnect();
+        }
+        for (const email of [user.email, ghost]) {
+          const local = email.split('@')[0]!;
+          expect(keys.filter((key) => key.toLowerCase().includes(local.toLowerCase()))).toEqual([]);
+          const hashed = createHash('sha256').update(email).digest('base64url').slice(0, 32);
+          expect(keys.filter((key) => key.includes(hashed)).length).toBeGreaterThan(0);
+        }
+      },
+    );
+
     it('starts the counts of an account afresh after a password reset (link or operator)', async () => {
       const user = await registerAndLogin(t.app);
       const resetFrom = '198.51.100.9';
@@ -170,3 +199,45 @@ for (const store of stores) {
     });
   });
 }
+
+// docs/security.md "Failed logins": past the free failures an account's attempts are spaced by a
+// delay that doubles (each attempt, refused ones included, counts) up to accountMaxDelaySeconds,
+// and no refusal asks for a longer wait than that.
+describe('the delays between attempts on one account', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await buildTestApp({
+      rateLimit: { login: { accountFreeFailures: 2, accountMaxDelaySeconds: 2 } },
+    });
+  });
+  afterAll(() => t.app.close());
+
+  it('double from 1 s and stop at accountMaxDelaySeconds', async () => {
+    const user = await registerAndLogin(t.app);
+    let client = 0;
+    const attempt = async (): Promise<{ status: number; retryAfter: number | null }> => {
+      client += 1;
+      const res = await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/login',
+        remoteAddress: `203.0.113.${client}`,
+        payload: { email: user.email, password: 'wrong password 1234' },
+      });
+      const header = res.headers['retry-after'];
+      return { status: res.statusCode, retryAfter: header === undefined ? null : Number(header) };
+    };
+    const wait = (seconds: number) => new Promise((r) => setTimeout(r, seconds * 1_000 + 100));
+
+    // Two free failures, then one attempt per delay.
+    expect((await attempt()).status).toBe(401);
+    expect((await attempt()).status).toBe(401);
+    expect((await attempt()).status).toBe(401); // arms 1 s
+    expect(await attempt()).toEqual({ status: 429, retryAfter: 1 });
+    await wait(1);
+    expect((await attempt()).status).toBe(401); // arms 2 s (4 s, capped)
+    expect(await attempt()).toEqual({ status: 429, retryAfter: 2 });
+    await wait(2);
+    expect((await attempt()).status).toBe(401); // capped again
+    expect(await attempt()).toEqual({ status: 429, retryAfter: 2 });
+  });
+});

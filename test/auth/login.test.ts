@@ -116,6 +116,26 @@ describe('POST /api/v1/auth/login', () => {
     expect(a.jti).not.toBe(b.jti);
   });
 
+  // docs/security.md "Input normalisation": the look-alike rules apply to new addresses only.
+  it('still signs in an existing account whose address the rules now refuse', async () => {
+    const { id } = await newUser();
+    // Stored before the rules existed: a Cyrillic а among Latin letters.
+    const legacy = `\u0430dmin-${id.slice(0, 8)}@example.com`;
+    await t.app.services.usersRepo.update(id, { email: legacy });
+    expectProblem(
+      await register(t.app, {
+        email: `\u0430dmin-new@example.com`,
+        password: STRONG_PASSWORD,
+        name: 'New',
+      }),
+      400,
+      'validation_failed',
+    );
+    const res = await postLogin(t.app, legacy);
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.json<{ user: { email: string } }>().user.email).toBe(legacy);
+  });
+
   it('accepts the email in any case and with padding', async () => {
     const { email } = await newUser();
     for (const variant of [email.toUpperCase(), `  ${email}\t`]) {

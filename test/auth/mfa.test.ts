@@ -76,6 +76,7 @@ describe('TOTP enrolment', () => {
       mfaCode: totpCode(secret, clock),
     });
     expect(confirm.statusCode, confirm.body).toBe(200);
+    expect(confirm.headers['cache-control']).toBe('no-store');
     const { recoveryCodes } = confirm.json<{ recoveryCodes: string[] }>();
     expect(recoveryCodes).toHaveLength(10);
     expect(new Set(recoveryCodes).size).toBe(10);
@@ -122,6 +123,29 @@ describe('TOTP enrolment', () => {
       409,
       'mfa_already_enabled',
     );
+  });
+
+  // docs/security.md: accounts without a password (made by a provider sign-in) cannot enrol.
+  it('refuses setup to an account without a password (409 conflict), and stores nothing', async () => {
+    const user = await registerAndLogin(t.app);
+    await t.app.services.usersRepo.update(user.id, { password_hash: null });
+    expectProblem(
+      await post('/totp/setup', user.accessToken, { password: STRONG_PASSWORD }),
+      409,
+      'conflict',
+    );
+    const status = await t.app.inject({
+      method: 'GET',
+      url: '/api/v1/auth/mfa',
+      headers: bearer(user.accessToken),
+    });
+    expect(status.json()).toMatchObject({ enabled: false });
+    const pending = await t.testDb.db.kysely
+      .selectFrom('totp_factors')
+      .select('user_id')
+      .where('user_id', '=', user.id)
+      .execute();
+    expect(pending).toEqual([]);
   });
 
   it('refuses to confirm with no setup, an expired setup, a malformed code, or twice', async () => {
@@ -474,6 +498,8 @@ describe('turning MFA off and new recovery codes', () => {
       mfaCode: totpCode(secret, clock),
     });
     expect(res.statusCode, res.body).toBe(200);
+    // Shown once: no cache may keep them.
+    expect(res.headers['cache-control']).toBe('no-store');
     clock += STEP_MS;
     const fresh = res.json<{ recoveryCodes: string[] }>().recoveryCodes;
     expect(fresh).toHaveLength(10);

@@ -495,6 +495,97 @@ describe('POST /api/v1/auth/register', () => {
       expect(await t.app.services.usersRepo.findByEmail(email)).toBeUndefined();
     });
 
+    // The claims of docs/security.md "Input normalisation" that the cases above leave out.
+    it.each([
+      ['a C1 control character', 'c1\u0085x', 'must be a valid email address'],
+      ['a C1 CSI', 'c1\u009bx', 'must be a valid email address'],
+      // Zero-width characters, bidi controls and a BOM inside the address are control characters.
+      ['a zero-width joiner', 'a\u200db', 'must be a valid email address'],
+      ['a BOM inside', 'a\ufeffb', 'must be a valid email address'],
+      [
+        'a superscript letter',
+        '\u1d43dmin',
+        'must not contain full-width, ligature or other compatibility forms of letters',
+      ],
+      [
+        'a dot above on j',
+        'j\u0307ohn',
+        'must not contain accents hidden in a letter or drawn over each other',
+      ],
+      [
+        'a dot above on i, written out',
+        'admi\u0307n',
+        'must not contain accents hidden in a letter or drawn over each other',
+      ],
+      [
+        'Cyrillic letters only, each drawn like a Latin one (хор)',
+        '\u0445\u043e\u0440',
+        'must not be spelled only with Cyrillic or Greek letters that look Latin',
+      ],
+    ])('rejects an email with %s, nothing stored', async (_label, local, message) => {
+      const email = `${local}-${uniqueDigits()}@example.com`;
+      const res = await register(t.app, { email, password: STRONG_PASSWORD, name: 'Odd Email' });
+      const body = expectProblem(res, 400, 'validation_failed');
+      expect(fieldErrors(body)).toEqual([{ path: '/body/email', message }]);
+      expect(
+        await t.app.services.usersRepo.findByEmail(email.normalize('NFC').toLowerCase()),
+      ).toBeUndefined();
+    });
+
+    it('takes an ASCII domain only: an IDN in its xn-- form, never in Unicode', async () => {
+      const unicode = await register(t.app, {
+        email: `idn-${uniqueDigits()}@b\u00fccher.example`,
+        password: STRONG_PASSWORD,
+        name: 'Idn',
+      });
+      expect(fieldErrors(expectProblem(unicode, 400, 'validation_failed'))).toEqual([
+        { path: '/body/email', message: 'must be a valid email address' },
+      ]);
+      const punycode = await register(t.app, {
+        email: `idn-${uniqueDigits()}@xn--bcher-kva.example`,
+        password: STRONG_PASSWORD,
+        name: 'Idn',
+      });
+      expect(punycode.statusCode, punycode.body).toBe(201);
+    });
+
+    it('accepts Latin with Han and Bopomofo in one local part', async () => {
+      const res = await register(t.app, {
+        email: `\u4e2d\u3105\u3106-ab-${uniqueDigits()}@example.com`,
+        password: STRONG_PASSWORD,
+        name: 'Bopomofo',
+      });
+      expect(res.statusCode, res.body).toBe(201);
+    });
+
+    it.each([
+      ['a C1 control character', 'Evil\u0085Name', 'must not contain control characters'],
+      [
+        'emoji joined with U+200D',
+        '\u{1f469}\u200d\u{1f4bb}',
+        'must not contain control characters',
+      ],
+      [
+        'Persian text with U+200C',
+        '\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645',
+        'must not contain control characters',
+      ],
+      [
+        'a flag made of tag characters',
+        '\u{1f3f4}\u{e0067}\u{e0062}\u{e0065}\u{e006e}\u{e0067}\u{e007f}',
+        'must not contain invisible characters',
+      ],
+    ])(
+      'rejects a name with %s (control and invisible characters)',
+      async (_label, name, message) => {
+        const email = uniqueEmail('price');
+        const res = await register(t.app, { email, password: STRONG_PASSWORD, name });
+        const body = expectProblem(res, 400, 'validation_failed');
+        expect(fieldErrors(body)).toEqual([{ path: '/body/name', message }]);
+        expect(await t.app.services.usersRepo.findByEmail(email)).toBeUndefined();
+      },
+    );
+
     it('rejects an empty or blank name and an over-long one', async () => {
       for (const name of ['', '   ', 'x'.repeat(101)]) {
         const res = await register(t.app, {

@@ -13,7 +13,7 @@ import { LogCapture, TEST_MASTER_KEY, testConfigInput } from '../helpers/app.js'
 import { createTestDb, type TestDb } from '../helpers/db.js';
 import { cliDatabaseEnv, runCli, type CliRun } from '../helpers/cli.js';
 import { BIN, runNode, type Finished } from '../helpers/process.js';
-import { redisUrl, uniquePrefix } from '../helpers/redis.js';
+import { deletePrefix, redisUrl, uniquePrefix } from '../helpers/redis.js';
 import { WebhookReceiver } from '../helpers/webhook-receiver.js';
 
 // These tests run the CLI against a database of their own: a temporary SQLite file, or a fresh
@@ -437,6 +437,52 @@ describe('bulwark user set-password', { timeout: SLOW }, () => {
     ]);
     expect(JSON.stringify(events)).not.toContain(NEW_PASSWORD);
   });
+
+  // docs/security.md "A reset ends a lock-out": `bulwark user set-password` starts the account's
+  // failed-password counts afresh when the service uses the Redis store, which the CLI reaches.
+  it.runIf(redisUrl !== undefined)(
+    "starts the account's failed-login counts afresh in the service's Redis",
+    async () => {
+      const prefix = uniquePrefix();
+      const redis = { url: redisUrl!, keyPrefix: prefix };
+      app = await buildApp(
+        createConfig(
+          testConfigInput(testDb, {
+            redis,
+            rateLimit: { login: { accountFreeFailures: 2, accountMaxDelaySeconds: 600 } },
+          }),
+        ),
+        { logger: new LogCapture() },
+      );
+      const email = 'locked-out@example.com';
+      await app.services.users.create(
+        { email, name: 'Locked Out', role: 'user', password: PASSWORD },
+        { actorId: null },
+      );
+      const attempt = (password: string, n: number) =>
+        app!.inject({
+          method: 'POST',
+          url: '/api/v1/auth/login',
+          remoteAddress: `203.0.113.${n}`,
+          payload: { email, password },
+        });
+      // Two free failures, then each attempt doubles the delay; once the first (1 s) delay is
+      // over, the next attempt arms a delay of minutes.
+      for (let n = 1; n <= 10; n++) await attempt('not the password at all', n);
+      await new Promise((resolve) => setTimeout(resolve, 1_100));
+      await attempt('not the password at all', 11);
+      expect((await attempt(PASSWORD, 12)).statusCode).toBe(429);
+
+      const res = await bulwark(['user', 'set-password', '--email', email, '--password-stdin'], {
+        input: `${NEW_PASSWORD}\n`,
+        env: { REDIS_URL: redisUrl!, BULWARK_REDIS_KEY_PREFIX: prefix },
+      });
+      expect(res.stderr).toBe('');
+      expect(res.code).toBe(0);
+      expect((await attempt(NEW_PASSWORD, 13)).statusCode).toBe(200);
+      await deletePrefix(redisUrl!, prefix);
+    },
+  );
 
   it('asks twice on the terminal without echo, as user create does', async () => {
     const email = 'tty-reset@example.com';

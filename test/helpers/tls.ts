@@ -44,12 +44,12 @@ export function devCertFiles(dir = tempDir(), name = 'dev'): CertFiles {
   return files(dir, name, made.cert, made.key);
 }
 
-function forgeKeyPair(): {
+function forgeKeyPair(modulusLength = 2048): {
   privateKey: Forge.pki.rsa.PrivateKey;
   publicKey: Forge.pki.rsa.PublicKey;
   pem: string;
 } {
-  const pair = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const pair = generateKeyPairSync('rsa', { modulusLength });
   return {
     privateKey: forge.pki.privateKeyFromPem(
       pair.privateKey.export({ type: 'pkcs1', format: 'pem' }).toString(),
@@ -66,7 +66,14 @@ function forgeKeyPair(): {
  * has: not self-signed, not a dev-cert). `notAfter` defaults to 90 days from now.
  */
 export function caIssuedCertFiles(
-  options: { hosts?: string[]; notBefore?: Date; notAfter?: Date; dir?: string } = {},
+  options: {
+    hosts?: string[];
+    notBefore?: Date;
+    notAfter?: Date;
+    dir?: string;
+    /** Size of the leaf's RSA key (2048 by default). */
+    rsaBits?: number;
+  } = {},
 ): CertFiles {
   const hosts = options.hosts ?? ['api.example.test'];
   const caKeys = forgeKeyPair();
@@ -84,7 +91,7 @@ export function caIssuedCertFiles(
   ]);
   ca.sign(caKeys.privateKey, forge.md.sha256.create());
 
-  const leafKeys = forgeKeyPair();
+  const leafKeys = forgeKeyPair(options.rsaBits);
   const leaf = forge.pki.createCertificate();
   leaf.publicKey = leafKeys.publicKey;
   leaf.serialNumber = `02${randomBytes(8).toString('hex')}`;

@@ -226,6 +226,18 @@ describe('HSTS', () => {
       expect(plainViaProxy.headers['strict-transport-security']).toBeUndefined();
       const noHeader = await get(`${url}/health/live`);
       expect(noHeader.headers['strict-transport-security']).toBeUndefined();
+      // docs/security.md: the last value counts, the one the nearest proxy set; a client's own
+      // "https" in front of it changes nothing.
+      const prepended = await get(`${url}/health/live`, {
+        headers: { 'x-forwarded-proto': 'https, http' },
+      });
+      expect(prepended.headers['strict-transport-security']).toBeUndefined();
+      const appended = await get(`${url}/health/live`, {
+        headers: { 'x-forwarded-proto': 'http, https' },
+      });
+      expect(appended.headers['strict-transport-security']).toBe(
+        'max-age=63072000; includeSubDomains; preload',
+      );
     });
   });
 });

@@ -133,3 +133,20 @@ describe('fieldErrors of a failed union (Type.Union compiles to anyOf)', () => {
     ]);
   });
 });
+
+// docs/security.md, the pipeline table: "A part with more than 1,000 values is checked up to its
+// first error only (no error per value)".
+describe('the bound on listed problems', () => {
+  const validate = compile({
+    type: 'array',
+    items: { type: 'integer' },
+    maxItems: 5_000,
+  }) as ((data: unknown) => boolean) & { errors?: unknown[] | null };
+
+  it('lists every problem of a part of 1,000 values, only the first of one of 1,001', () => {
+    expect(validate(Array.from({ length: 1_000 }, () => 'x'))).toBe(false);
+    expect(validate.errors).toHaveLength(1_000);
+    expect(validate(Array.from({ length: 1_001 }, () => 'x'))).toBe(false);
+    expect(validate.errors).toHaveLength(1);
+  });
+});

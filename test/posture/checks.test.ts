@@ -284,6 +284,20 @@ describe('certificate checks', () => {
     );
   });
 
+  // docs/security.md "Production posture", line 8: RSA keys under 2048 bits are refused.
+  it('fails a certificate whose RSA key is under 2048 bits in production, warns elsewhere', () => {
+    const weak = caIssuedCertFiles({ dir: dir(), hosts: ['api.example.test'], rsaBits: 1024 });
+    const input = tlsInput(weak, 'https://api.example.test');
+    const reason = expect.stringContaining("the certificate's RSA key has 1024 bits");
+    expect(of(findings(input), 'https.transport')).toContainEqual(
+      expect.objectContaining({ status: 'fail', reason }),
+    );
+    expect(of(findings({ ...input, env: 'development' }), 'https.transport')).toContainEqual(
+      expect.objectContaining({ status: 'warn', reason }),
+    );
+    expect(() => assertProductionPosture(createConfig(input))).toThrow(/RSA key has 1024 bits/);
+  });
+
   it('fails files that cannot be used, in any environment', () => {
     const d = dir();
     const missing = {
@@ -342,6 +356,26 @@ describe('configuration checks', () => {
     expect(of(secure, 'https.backends')[0]!.status).toBe('pass');
     const socket = findings({ ...PROD, database: { url: 'postgres:///app?host=/run/postgresql' } });
     expect(of(socket, 'https.backends')[0]!.status).toBe('pass');
+  });
+
+  // docs/security.md "Production posture", line 8: a plain-http audit webhook is refused.
+  it('refuses a plain-http audit webhook in production, and warns about it elsewhere', () => {
+    const webhook = { url: 'http://siem.example.test/hook', secret: 's'.repeat(32) };
+    expect(() => createConfig({ ...PROD, audit: { webhook } })).toThrow(
+      /audit\.webhook\.url.* uses plain http in production/,
+    );
+    const dev = findings({ ...PROD, env: 'development', audit: { webhook } });
+    expect(of(dev, 'https.backends')).toContainEqual(
+      expect.objectContaining({
+        status: 'warn',
+        reason: expect.stringContaining('audit.webhook.url uses plain http'),
+      }),
+    );
+    const secure = findings({
+      ...PROD,
+      audit: { webhook: { ...webhook, url: 'https://siem.example.test/hook' } },
+    });
+    expect(of(secure, 'https.backends')[0]!.status).toBe('pass');
   });
 
   it('judges the host a backend is really reached at, not what its name looks like', () => {

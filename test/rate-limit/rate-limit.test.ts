@@ -1,4 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createConfig } from '../../src/config/index.js';
 import { buildApp } from '../../src/app.js';
 import { buildTestApp, LogCapture, testConfigInput, type TestApp } from '../helpers/app.js';
@@ -207,6 +210,41 @@ describe('per-user limits', () => {
       (await t.app.inject({ method: 'GET', url: '/api/v1/examples', remoteAddress: '192.0.2.99' }))
         .statusCode,
     ).toBe(200);
+  });
+
+  // docs/security.md "Who is counted": the token is verified once per request, in the rate-limit
+  // step, and authenticate reuses the result.
+  it('verifies the token once per request, shared by the rate limit and authenticate', async () => {
+    const user = await registerAndLogin(t.app);
+    const tokens = t.app.services.accessTokens;
+    const verify = vi.spyOn(tokens, 'verify');
+    const cached = vi.spyOn(tokens, 'verifyCached');
+    const me = async (scheme: string) => {
+      verify.mockClear();
+      cached.mockClear();
+      const res = await t.app.inject({
+        method: 'GET',
+        url: '/api/v1/users/me',
+        remoteAddress: '192.0.2.51',
+        headers: { authorization: `${scheme} ${user.accessToken}` },
+      });
+      expect(res.statusCode, res.body).toBe(200);
+      expect(res.headers['ratelimit-remaining']).toBeDefined();
+    };
+    try {
+      // A token not verified before: one full verification (which fills the cache).
+      await me('Bearer');
+      expect(verify).toHaveBeenCalledTimes(1);
+      // Verified before: one cache lookup, no verification.
+      await me('Bearer');
+      expect([verify.mock.calls.length, cached.mock.calls.length]).toEqual([0, 1]);
+      // Another spelling of the scheme takes the full path, once.
+      await me('bearer');
+      expect(verify).toHaveBeenCalledTimes(1);
+    } finally {
+      verify.mockRestore();
+      cached.mockRestore();
+    }
   });
 
   it('counts a forged token against the client address, and authenticate still refuses it', async () => {
@@ -501,4 +539,110 @@ describe('your own policies (rateLimit.policies)', () => {
       createConfig({ rateLimit: { policies: { ok: { points: 0, durationSeconds: 1 } } } }),
     ).toThrow(/rateLimit\.policies\.ok\.points/);
   });
+});
+
+// docs/security.md "Request policies" lists the routes of the strict `auth` policy; this is that
+// list. A route that checks a password, a code or an e-mailed token and lost its policy would let
+// one client guess at the general limit (300 a minute) instead.
+describe('the routes of the auth policy', () => {
+  const AUTH_POINTS = 2;
+  const GENERAL_POINTS = 1_000;
+  const outbox = mkdtempSync(join(tmpdir(), 'bulwark-policy-outbox-'));
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await buildTestApp({
+      rateLimit: {
+        auth: { points: AUTH_POINTS },
+        general: { points: GENERAL_POINTS, durationSeconds: 60 },
+      },
+      email: {
+        outboxDir: outbox,
+        passwordResetUrl: 'https://app.example.com/reset-password',
+        verifyEmailUrl: 'https://app.example.com/verify-email',
+        changeEmailUrl: 'https://app.example.com/change-email',
+      },
+    });
+  });
+  afterAll(() => t.app.close());
+
+  const AUTH_ROUTES = [
+    'POST /api/v1/auth/register',
+    'POST /api/v1/auth/login',
+    'POST /api/v1/auth/refresh',
+    'POST /api/v1/auth/password',
+    'POST /api/v1/auth/password/forgot',
+    'POST /api/v1/auth/password/reset',
+    'POST /api/v1/auth/email/verify',
+    'POST /api/v1/auth/email/verification',
+    'POST /api/v1/auth/email/change',
+    'POST /api/v1/auth/email/change/confirm',
+    'POST /api/v1/auth/mfa/totp/setup',
+    'POST /api/v1/auth/mfa/totp/confirm',
+    'POST /api/v1/auth/mfa/disable',
+    'POST /api/v1/auth/mfa/recovery-codes',
+    'GET /api/v1/auth/oidc/google',
+    'GET /api/v1/auth/oidc/google/callback',
+    'POST /api/v1/auth/oidc/exchange',
+  ];
+  const GENERAL_ONLY = [
+    'POST /api/v1/auth/logout',
+    'POST /api/v1/auth/logout-all',
+    'GET /api/v1/auth/sessions',
+    'GET /api/v1/auth/mfa',
+    'GET /api/v1/users/me',
+    'GET /.well-known/jwks.json',
+  ];
+
+  const limitOf = async (route: string, n: number): Promise<string | undefined> => {
+    const [method, url] = route.split(' ') as ['GET' | 'POST', string];
+    const res = await t.app.inject({ method, url, remoteAddress: `198.51.100.${n}` });
+    expect(res.statusCode, `${route}: ${res.body}`).not.toBe(429);
+    return res.headers['ratelimit-limit'] as string | undefined;
+  };
+
+  it('is applied to every route that checks a password, a code or a token, and to no other', async () => {
+    let n = 1;
+    for (const route of AUTH_ROUTES) expect(await limitOf(route, n++), route).toBe('2');
+    for (const route of GENERAL_ONLY) expect(await limitOf(route, n++), route).toBe('1000');
+  });
+});
+
+// docs/security.md "Who is counted": a route authenticates when its hooks include
+// `authenticate`, `authorize(…)` or `requireMfa`; each alone is enough to count its requests
+// against the user, from whatever address.
+describe('routes whose only hook is authorize(…) or requireMfa', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    const logs = new LogCapture();
+    const testDb = await createTestDb();
+    const config = createConfig(
+      testConfigInput(testDb, { rateLimit: { general: { points: 50, durationSeconds: 60 } } }),
+    );
+    const app = await buildApp(config, { logger: logs });
+    app.addHook('onClose', () => testDb.cleanup());
+    app.get('/api/v1/reports', { preHandler: app.authorize('users:read') }, () => ({ ok: true }));
+    app.get('/api/v1/vault', { preHandler: app.requireMfa }, () => ({ ok: true }));
+    await app.ready();
+    t = { app, logs, testDb, config };
+  });
+  afterAll(() => t.app.close());
+
+  it.each(['/api/v1/reports', '/api/v1/vault'])(
+    'counts %s against the user, whatever the address',
+    async (url) => {
+      const admin = await createUserAndLogin(t.app, 'admin');
+      const remaining: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        const res = await t.app.inject({
+          method: 'GET',
+          url,
+          remoteAddress: `198.51.100.${60 + i}`,
+          headers: bearer(admin.accessToken),
+        });
+        remaining.push(res.headers['ratelimit-remaining'] as string);
+      }
+      // One budget for the three addresses: the user's.
+      expect(remaining).toEqual(['49', '48', '47']);
+    },
+  );
 });

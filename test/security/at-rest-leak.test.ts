@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FieldCipher } from '../../src/crypto/index.js';
+import { FieldCipher, totpCode } from '../../src/crypto/index.js';
 import { ENCRYPTED_COLUMNS, fieldContext } from '../../src/db/index.js';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
 import { dialectUnderTest } from '../helpers/db.js';
@@ -12,7 +12,8 @@ import { dialectUnderTest } from '../helpers/db.js';
 /*
  * SPEC checklist line 9, from the attacker's side: someone with a copy of the database files
  * (SQLite: the main file, -wal and -shm; PostgreSQL: a pg_dump) but not the master key must find
- * neither the phone number, nor the password, nor any private signing key byte in them. The
+ * neither the phone number, nor the password, nor any private signing key byte, nor the TOTP
+ * secret or a recovery code in them. The
  * data goes in through the real HTTP API. Control checks (the email, which is stored in clear
  * on purpose, and the stored envelope itself) prove the search reads the right bytes.
  */
@@ -74,12 +75,31 @@ beforeAll(async () => {
   expect(patched.body.phone).toBe(e164);
   // A second signing key, so a retired private key is in the files too.
   await t.app.services.signingKeys.rotate();
+  // MFA: the TOTP secret is stored encrypted, the recovery codes only as keyed hashes.
+  const setup = await api('POST', '/api/v1/auth/mfa/totp/setup', { password }, token);
+  expect(setup.status, JSON.stringify(setup.body)).toBe(200);
+  const totpSecret = setup.body.secret as string;
+  const confirm = await api(
+    'POST',
+    '/api/v1/auth/mfa/totp/confirm',
+    { mfaCode: totpCode(totpSecret, Date.now()) },
+    token,
+  );
+  expect(confirm.status, JSON.stringify(confirm.body)).toBe(200);
+  const recoveryCodes = confirm.body.recoveryCodes as string[];
+  expect(recoveryCodes).toHaveLength(10);
 
   addText('phone as typed', typedPhone);
   addText('phone E.164', e164);
   addText('phone digits', digits);
   addText('password', password);
   addText('password (base64)', Buffer.from(password).toString('base64'));
+  addText('TOTP secret (base32)', totpSecret);
+  addBinary('TOTP secret', base32Bytes(totpSecret));
+  recoveryCodes.forEach((code, i) => {
+    addText(`recovery code ${i}`, code);
+    addText(`recovery code ${i} (bare)`, code.replaceAll('-', ''));
+  });
   const cipher = new FieldCipher(
     t.app.services.keyring,
     ENCRYPTED_COLUMNS.signingKeysPrivateKey.purpose,
@@ -106,6 +126,24 @@ beforeAll(async () => {
 afterAll(async () => {
   await t.app.close();
 });
+
+/** RFC 4648 base32 (the TOTP secret's text form) to bytes. */
+function base32Bytes(text: string): Buffer {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const char of text) bits += alphabet.indexOf(char).toString(2).padStart(5, '0');
+  const bytes = bits.match(/.{8}/g) ?? [];
+  return Buffer.from(bytes.map((byte) => parseInt(byte, 2)));
+}
+
+async function storedTotpEnvelope(): Promise<string> {
+  const row = await t.testDb.db.kysely
+    .selectFrom('totp_factors')
+    .select('secret_enc')
+    .where('user_id', '=', userId)
+    .executeTakeFirstOrThrow();
+  return row.secret_enc;
+}
 
 /** The labels of the secrets found in `bytes`. */
 function leaks(bytes: Buffer): string[] {
@@ -139,6 +177,7 @@ describe.runIf(dialectUnderTest === 'sqlite')('the raw SQLite files', () => {
     // Control: things stored in clear are found, so the search itself works.
     expect(all.includes(Buffer.from(email))).toBe(true);
     expect(all.includes(Buffer.from(await storedEnvelope()))).toBe(true);
+    expect(all.includes(Buffer.from(await storedTotpEnvelope()))).toBe(true);
     for (const [name, bytes] of Object.entries(before))
       expect([name, leaks(bytes)]).toEqual([name, []]);
   });
@@ -184,6 +223,7 @@ describe.runIf(dialectUnderTest === 'postgres')('a pg_dump of the schema', () =>
     // Control: the dump has this test's rows.
     expect(dump.includes(Buffer.from(email))).toBe(true);
     expect(dump.includes(Buffer.from(await storedEnvelope()))).toBe(true);
+    expect(dump.includes(Buffer.from(await storedTotpEnvelope()))).toBe(true);
     expect(leaks(dump)).toEqual([]);
   });
 });

@@ -322,6 +322,34 @@ describe('strict schema guard', () => {
     expect(strict({ ['k'.repeat(65)]: 1 })).toBe(false);
   });
 
+  // The formats that count as a string's bound must bound it: RFC 3339 `date-time` and `time`
+  // allow any number of fractional-second digits (ajv-formats accepts 50 000 of them), so a
+  // schema of that format alone accepted strings as long as the body or URL allows.
+  it('counts a format as a bound only when its grammar has a longest string', () => {
+    const query = (format: string, maxLength?: number) =>
+      closed({ a: { type: 'string', format, ...(maxLength === undefined ? {} : { maxLength }) } });
+    for (const format of ['date-time', 'time']) {
+      expect(() => assertStrictSchema(query(format), 'test'), format).toThrow(
+        /^test\/a: string schemas must set maxLength/,
+      );
+      expect(() => assertStrictSchema(query(format, 40), 'test'), format).not.toThrow();
+      const validate = validatorCompiler({
+        schema: { type: 'string', format },
+        httpPart: 'querystring',
+        method: 'GET',
+        url: '/x',
+      }) as (data: unknown) => boolean;
+      const long = format === 'time' ? '00:00:00.' : '2026-01-01T00:00:00.';
+      expect(validate(`${long}${'1'.repeat(50_000)}Z`), format).toBe(true);
+    }
+    for (const format of ['uuid', 'date', 'ipv4', 'ipv6']) {
+      expect(() => assertStrictSchema(query(format), 'test'), format).not.toThrow();
+    }
+    for (const format of ['uri', 'email']) {
+      expect(() => assertStrictSchema(query(format), 'test'), format).toThrow(/maxLength/);
+    }
+  });
+
   it('keeps header objects open but checks the headers they name', () => {
     const headers = Type.Object({ 'x-a': Type.String({ maxLength: 5 }) });
     expect(() => assertStrictSchema(headers, 'test', true)).not.toThrow();

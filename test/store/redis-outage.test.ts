@@ -23,6 +23,8 @@ describe.skipIf(!hasRedisServer && !redisUrl)('Redis outage and recovery', () =>
   let redis: OwnRedis;
   let open: TestApp;
   let closed: TestApp;
+  // failOpen with a low login throttle and the default request limits, so logins meet the throttle.
+  let throttled: TestApp;
   const prefix = uniquePrefix();
 
   beforeAll(async () => {
@@ -38,10 +40,15 @@ describe.skipIf(!hasRedisServer && !redisUrl)('Redis outage and recovery', () =>
       redis: { ...common, onOutage: 'failClosed' },
       rateLimit: { general: { points: 3, durationSeconds: 60 } },
     });
+    throttled = await buildTestApp({
+      redis: { ...common, onOutage: 'failOpen' },
+      rateLimit: { login: { accountClientFailures: 2 } },
+    });
   });
   afterAll(async () => {
     await open?.app.close();
     await closed?.app.close();
+    await throttled?.app.close();
     await redis?.stop();
   });
 
@@ -92,6 +99,18 @@ describe.skipIf(!hasRedisServer && !redisUrl)('Redis outage and recovery', () =>
       payload: { email: 'nobody@example.com', password: 'wrong password 1234' },
     });
     expect(login.statusCode).toBe(401);
+    // Not just answered: still throttled, on per-instance memory counters.
+    const attempts = [];
+    for (let i = 0; i < 3; i++) {
+      const res = await throttled.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/login',
+        remoteAddress: '192.0.2.10',
+        payload: { email: 'nobody@example.com', password: 'wrong password 1234' },
+      });
+      attempts.push(res.statusCode);
+    }
+    expect(attempts).toEqual([401, 401, 429]);
 
     // An instance started while Redis is down starts anyway, degraded, instead of crashing.
     const late = await buildTestApp({

@@ -117,6 +117,32 @@ describe('RevocationBus', () => {
     expect(warn).toHaveBeenCalled();
   });
 
+  // Whoever can write to Redis could publish one message of hundreds of megabytes: parsing it
+  // would hold every instance's event loop. No valid announcement is longer than a full batch.
+  it('ignores a message longer than a full batch of ids, without parsing it', async () => {
+    const store = new MemoryStore({ keyPrefix: 't:', maxKeys: 100 });
+    const state = new SessionState(activeRepo());
+    const warn = vi.fn();
+    new RevocationBus(store, state, { warn, info: vi.fn() });
+    const id = randomUUID();
+    await state.isActive(id);
+    const full = JSON.stringify(Array.from({ length: 500 }, () => randomUUID()));
+    // One id, padded with whitespace (valid JSON) past what 500 ids take.
+    const padded = `[${' '.repeat(full.length)}${JSON.stringify(id)}]`;
+    const parse = vi.spyOn(JSON, 'parse');
+    try {
+      await store.publish('sessions:ended', padded);
+      expect(parse).not.toHaveBeenCalledWith(padded);
+    } finally {
+      parse.mockRestore();
+    }
+    expect(state.knownState(id)).toBe(true);
+    expect(warn).toHaveBeenCalledWith('ignored a malformed session revocation message');
+    // A full batch still goes through.
+    await store.publish('sessions:ended', full);
+    for (const ended of JSON.parse(full) as string[]) expect(state.knownState(ended)).toBe(false);
+  });
+
   it('re-checks every session against the database after the store reconnects', async () => {
     let reconnect: () => void = () => undefined;
     const store: SharedStore = Object.assign(new MemoryStore({ keyPrefix: 't:', maxKeys: 100 }), {
