@@ -47,8 +47,6 @@ describe.skipIf(!process.env.DATABASE_URL)(
         DATABASE_URL: testDb.url!,
         REDIS_URL: redis,
         BULWARK_REDIS_KEY_PREFIX: prefix,
-        // The documented alias BULWARK_MASTER_KEY is refused as an unknown BULWARK_* variable
-        // (a loader bug outside this change), so the canonical name is used.
         BULWARK_KEYS_MASTER_KEY: TEST_MASTER_KEY,
         BULWARK_LOG_LEVEL: 'info',
         BULWARK_PASSWORDS_ARGON2_MEMORY_KIB: '1024',
