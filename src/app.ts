@@ -8,7 +8,11 @@ import Fastify, {
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { DestinationStream, Logger } from 'pino';
 import type { Config } from './config/index.js';
-import { answerUnhandledRequests, clientErrorHandler } from './http/client-error.js';
+import {
+  answerUnhandledRequests,
+  clientErrorHandler,
+  closeFailedHandshakes,
+} from './http/client-error.js';
 import { refuseAmbiguousHeaders } from './http/duplicate-headers.js';
 import { closeConnectionsOnClose } from './http/graceful-close.js';
 import { cors } from './http/cors.js';
@@ -128,7 +132,14 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
     https:
       tls === undefined
         ? null
-        : { ...secureContextOptions(config.tls, tls), ...timeouts, requireHostHeader: false },
+        : {
+            ...secureContextOptions(config.tls, tls),
+            ...timeouts,
+            // The request timeout starts once the handshake is done; this bounds the handshake
+            // itself by the same time (Node's default is 120 s).
+            handshakeTimeout: config.server.requestTimeoutMs,
+            requireHostHeader: false,
+          },
     // refuseAmbiguousHeaders answers a missing Host instead, in the problem shape.
     ...{ http: { ...timeouts, requireHostHeader: false } },
     loggerInstance,
@@ -165,6 +176,7 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
 
   // CONNECT and an unmet Expect are answered by Node's server itself, never by Fastify.
   answerUnhandledRequests(app.server, { hsts, log: logger });
+  if (tls !== undefined) closeFailedHandshakes(app.server, logger);
   // Node drops header lines past maxHeadersCount (1000 by default) without a word, so a second
   // Host or Authorization behind filler lines went unseen by refuseAmbiguousHeaders. No count
   // limit (0): the header size limit (16 KiB, a 431 past it) bounds them instead.

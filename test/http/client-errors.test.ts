@@ -179,3 +179,39 @@ describe('the request timeout', () => {
     expect(elapsed).toBeLessThan(2_000);
   });
 });
+
+// Before its TLS handshake a connection is no HTTP connection yet, so the request timeout does not
+// cover it: only the handshake timeout (Node's 120 s by default) does. And when that fired, the
+// error came to the client-error handler, which wrote an HTTP answer that cannot be sent before a
+// handshake and closed the socket "once flushed": never. An idle TCP connection, or one that
+// stopped inside its ClientHello, held a descriptor for as long as the client kept it.
+describe('the TLS handshake timeout', () => {
+  let cert: CertFiles;
+  let slow: TestApp;
+  let slowPort: number;
+  beforeAll(async () => {
+    cert = devCertFiles();
+    slow = await buildTestApp({
+      server: { requestTimeoutMs: 1_000 },
+      tls: { certFile: cert.certFile, keyFile: cert.keyFile },
+    });
+    slowPort = await listenOnLoopback(slow.app);
+  });
+  afterAll(async () => {
+    await slow?.app.close();
+    cert?.cleanup();
+  });
+
+  it.each([
+    ['sends nothing', ''],
+    // A TLS record header announcing a 512-byte handshake message, then one byte of it.
+    ['stops inside its ClientHello', '\x16\x03\x01\x02\x00\x01'],
+  ])('closes a connection that %s after the request timeout', async (_label, bytes) => {
+    const started = performance.now();
+    const res = await sendRaw(slowPort, bytes);
+    const elapsed = performance.now() - started;
+    expect(res.raw).toBe('');
+    expect(elapsed).toBeGreaterThanOrEqual(950);
+    expect(elapsed).toBeLessThan(2_500);
+  });
+});
