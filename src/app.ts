@@ -154,6 +154,11 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
     bodyLimit: config.http.bodyLimitBytes,
     trustProxy: config.server.trustProxy.length > 0 ? [...config.server.trustProxy] : false,
     requestTimeout: config.server.requestTimeoutMs,
+    // A connection on which no byte moves either way for twice the request timeout is closed. A
+    // client that sends complete requests and stops reading the answers has no request in
+    // progress, so requestTimeout never fires, and Node's inactivity timeout is off by default:
+    // one 63 KB write of pipelined requests held 110 MB of answers for as long as it liked.
+    connectionTimeout: 2 * config.server.requestTimeoutMs,
     keepAliveTimeout: config.server.keepAliveTimeoutMs,
     // Answered by refuseWhileClosing instead, in the problem shape (see closeConnectionsOnClose).
     return503OnClosing: false,

@@ -1,3 +1,4 @@
+import { connect as netConnect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
 import { expectProtocolProblem, listenOnLoopback, sendRaw } from '../helpers/raw-http.js';
@@ -177,6 +178,47 @@ describe('the request timeout', () => {
     expectProtocolProblem(res, 408, 'request_timeout');
     expect(elapsed).toBeGreaterThanOrEqual(950);
     expect(elapsed).toBeLessThan(2_000);
+  });
+});
+
+// A client that sends complete requests and then stops reading its answers has no request in
+// progress, so the request timeout never fires; Node's socket inactivity timeout is off by
+// default. Measured on the service: one 63 KB write of pipelined GET /openapi.json held 110 MB of
+// answers in memory, and the connection, for as long as the client liked.
+describe('a client that stops reading', () => {
+  let slow: TestApp;
+  let slowPort: number;
+  beforeAll(async () => {
+    slow = await buildTestApp({ server: { requestTimeoutMs: 1_000 } });
+    slowPort = await listenOnLoopback(slow.app);
+  });
+  afterAll(async () => {
+    await slow?.app.close();
+  });
+
+  it('is disconnected once nothing has moved for twice the request timeout', async () => {
+    const one = 'GET /openapi.json HTTP/1.1\r\nHost: a\r\n\r\n';
+    const socket = netConnect(slowPort, '127.0.0.1');
+    socket.on('error', () => undefined);
+    try {
+      await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+      socket.pause();
+      socket.write(one.repeat(Math.floor((63 * 1024) / one.length)));
+      const started = performance.now();
+      const connections = () =>
+        new Promise<number>((resolve, reject) =>
+          slow.app.server.getConnections((error, count) =>
+            error ? reject(error) : resolve(count),
+          ),
+        );
+      while ((await connections()) > 0 && performance.now() - started < 8_000) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(await connections()).toBe(0);
+      expect(performance.now() - started).toBeGreaterThanOrEqual(1_900);
+    } finally {
+      socket.destroy();
+    }
   });
 });
 
