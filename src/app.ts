@@ -8,7 +8,11 @@ import Fastify, {
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { DestinationStream, Logger } from 'pino';
 import type { Config } from './config/index.js';
-import { answerUnhandledRequests, clientErrorHandler } from './http/client-error.js';
+import {
+  answerUnhandledRequests,
+  clientErrorHandler,
+  closeFailedHandshakes,
+} from './http/client-error.js';
 import { refuseAmbiguousHeaders } from './http/duplicate-headers.js';
 import { closeConnectionsOnClose } from './http/graceful-close.js';
 import { cors } from './http/cors.js';
@@ -128,7 +132,14 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
     https:
       tls === undefined
         ? null
-        : { ...secureContextOptions(config.tls, tls), ...timeouts, requireHostHeader: false },
+        : {
+            ...secureContextOptions(config.tls, tls),
+            ...timeouts,
+            // The request timeout starts once the handshake is done; this bounds the handshake
+            // itself by the same time (Node's default is 120 s).
+            handshakeTimeout: config.server.requestTimeoutMs,
+            requireHostHeader: false,
+          },
     // refuseAmbiguousHeaders answers a missing Host instead, in the problem shape.
     ...{ http: { ...timeouts, requireHostHeader: false } },
     loggerInstance,
@@ -143,6 +154,11 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
     bodyLimit: config.http.bodyLimitBytes,
     trustProxy: config.server.trustProxy.length > 0 ? [...config.server.trustProxy] : false,
     requestTimeout: config.server.requestTimeoutMs,
+    // A connection on which no byte moves either way for twice the request timeout is closed. A
+    // client that sends complete requests and stops reading the answers has no request in
+    // progress, so requestTimeout never fires, and Node's inactivity timeout is off by default:
+    // one 63 KB write of pipelined requests held 110 MB of answers for as long as it liked.
+    connectionTimeout: 2 * config.server.requestTimeoutMs,
     keepAliveTimeout: config.server.keepAliveTimeoutMs,
     // Answered by refuseWhileClosing instead, in the problem shape (see closeConnectionsOnClose).
     return503OnClosing: false,
@@ -165,6 +181,7 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
 
   // CONNECT and an unmet Expect are answered by Node's server itself, never by Fastify.
   answerUnhandledRequests(app.server, { hsts, log: logger });
+  if (tls !== undefined) closeFailedHandshakes(app.server, logger);
   // Node drops header lines past maxHeadersCount (1000 by default) without a word, so a second
   // Host or Authorization behind filler lines went unseen by refuseAmbiguousHeaders. No count
   // limit (0): the header size limit (16 KiB, a 431 past it) bounds them instead.

@@ -136,7 +136,8 @@ export const ConfigSchema = Type.Object(
           default: 30_000,
           minimum: 1_000,
           maximum: 600_000,
-          description: 'Upper bound for receiving a whole request (slowloris protection).',
+          description:
+            'Upper bound for receiving a whole request (slowloris protection), and for a TLS handshake. A connection on which nothing moves for twice this long is closed.',
         }),
         keepAliveTimeoutMs: Type.Integer({
           default: 5_000,

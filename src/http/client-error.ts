@@ -151,3 +151,17 @@ export function answerUnhandledRequests(server: Server, options: ClientErrorHand
     response.end(body);
   });
 }
+
+/**
+ * Closes a TLS connection whose handshake failed or timed out, at once. Node's HTTPS server hands
+ * such an error to `clientError`, whose handler (above) answers with an HTTP problem and closes
+ * the socket once that is flushed; before a handshake nothing can be flushed, so the connection
+ * stayed open for as long as the client kept it: an idle TCP connection, or one that stopped
+ * inside its ClientHello, held a descriptor (and a graceful close) indefinitely.
+ */
+export function closeFailedHandshakes(server: Server, log: FastifyBaseLogger): void {
+  server.prependListener('tlsClientError', (error: ClientError, socket: Socket) => {
+    log.debug({ reason: error.code ?? 'unknown' }, 'TLS handshake failed');
+    socket.destroy();
+  });
+}

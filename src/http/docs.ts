@@ -1,7 +1,9 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { errorCatalog } from '../errors.js';
 import { DOCS_CONTENT_SECURITY_POLICY } from './security-headers.js';
+
+const DOCS_PREFIX = '/docs';
 
 /** The RFC 9457 problem document every error answer is, as the OpenAPI document describes it. */
 const PROBLEM_SCHEMA = {
@@ -62,6 +64,23 @@ function withProblemResponses<T extends object>(document: T): T {
   return document;
 }
 
+const LEGACY_INDEX = `${DOCS_PREFIX}/static/index.html`;
+
+/**
+ * Answers swagger-ui's legacy `/docs/static/index.html` with a redirect to a fixed `/docs/`.
+ * swagger-ui builds that Location from the raw request target, so an absolute-form target
+ * (`GET http://evil.example/docs/static/index.html`) put a host of the client's choosing in it,
+ * `//docs/static/index.html` (routed, as duplicate slashes are ignored) became the
+ * protocol-relative `//docs/`, and a query string made it redirect to itself forever.
+ */
+function fixedIndexRedirect(request: FastifyRequest, reply: FastifyReply, done: () => void): void {
+  if (request.routeOptions.url === LEGACY_INDEX) {
+    void reply.redirect(`${DOCS_PREFIX}/`, 302);
+    return;
+  }
+  done();
+}
+
 /**
  * When `serveUi`: OpenAPI 3.1 generated from the route schemas at /openapi.json, and the
  * interactive reference at /docs, served from the npm-installed swagger-ui assets so it works with
@@ -103,9 +122,10 @@ export const apiDocs = fp(
     app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
     const { default: fastifySwaggerUi } = await import('@fastify/swagger-ui');
     await app.register(fastifySwaggerUi, {
-      routePrefix: '/docs',
+      routePrefix: DOCS_PREFIX,
       staticCSP: DOCS_CONTENT_SECURITY_POLICY,
       uiConfig: { deepLinking: false, validatorUrl: null },
+      uiHooks: { onRequest: fixedIndexRedirect },
     });
   },
   { name: 'bulwark-docs' },

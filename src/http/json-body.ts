@@ -4,21 +4,26 @@ import sjson from 'secure-json-parse';
 import { AppError } from '../errors.js';
 
 /**
- * Rejects bodies nested deeper than `maxDepth`. Iterative on purpose: a recursive walk is itself
- * the stack overflow a hostile `[[[[...` body is trying to cause.
+ * Rejects bodies nested deeper than `maxDepth`; returns the number of object members in `value`.
+ * Iterative on purpose: a recursive walk is itself the stack overflow a hostile `[[[[...` body
+ * is trying to cause.
  */
-export function assertJsonDepth(value: unknown, maxDepth: number): void {
+export function assertJsonDepth(value: unknown, maxDepth: number): number {
   const stack: [unknown, number][] = [[value, 1]];
+  let members = 0;
   while (stack.length > 0) {
     const [node, depth] = stack.pop()!;
     if (typeof node !== 'object' || node === null) continue;
     if (depth > maxDepth) {
       throw new AppError('json_too_deep', `JSON bodies may nest at most ${maxDepth} levels.`);
     }
-    for (const child of Array.isArray(node) ? node : Object.values(node)) {
+    const children = Array.isArray(node) ? node : Object.values(node);
+    if (!Array.isArray(node)) members += children.length;
+    for (const child of children) {
       if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
     }
   }
+  return members;
 }
 
 /** Cheap pre-scan so that a deeply nested body never reaches the parser. */
@@ -46,6 +51,37 @@ function nestingExceeds(text: string, maxDepth: number): boolean {
  */
 function mayHidePoisonedKey(text: string): boolean {
   return text.includes('__proto__') || text.includes('constructor') || text.includes('\\u');
+}
+
+/**
+ * The number of object members (key-value pairs) written in `text`, valid JSON. JSON.parse keeps
+ * only the last of two equal keys, silently, so a parsed value with fewer members than its text
+ * had a repeated key; a proxy, WAF or logger that keeps the first sees another request than the
+ * one served. Counting is a fraction of the parse's cost, where comparing keys was not.
+ * @see https://www.rfc-editor.org/rfc/rfc7493#section-2.3
+ */
+function membersInText(text: string): number {
+  // One entry per open object (true) or array (false).
+  const inObject: boolean[] = [];
+  let atKey = false;
+  let members = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      for (i++; text.charCodeAt(i) !== 0x22; i++) if (text.charCodeAt(i) === 0x5c) i++;
+      if (atKey) members++;
+      atKey = false;
+    } else if (c === 0x7b || c === 0x5b) {
+      inObject.push(c === 0x7b);
+      atKey = c === 0x7b;
+    } else if (c === 0x7d || c === 0x5d) {
+      inObject.pop();
+      atKey = false;
+    } else if (c === 0x2c) {
+      atKey = inObject[inObject.length - 1] === true;
+    }
+  }
+  return members;
 }
 
 const JSON_MEDIA_TYPE = /^application\/json\s*(;\s*charset\s*=\s*"?utf-8"?\s*)?$/i;
@@ -119,10 +155,18 @@ export function jsonOnly(app: FastifyInstance, maxDepth: number): void {
         return;
       }
     }
+    let members: number;
     try {
-      assertJsonDepth(parsed, maxDepth);
+      members = assertJsonDepth(parsed, maxDepth);
     } catch (error) {
       done(error as Error, undefined);
+      return;
+    }
+    if (members !== membersInText(text)) {
+      done(
+        new AppError('invalid_json', 'A JSON object in the request body names the same key twice.'),
+        undefined,
+      );
       return;
     }
     done(null, parsed);

@@ -3,9 +3,18 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { AppError } from '../errors.js';
 import { problemFor } from '../http/error-handler.js';
+import { requestTimeoutOptions } from '../http/request-timeout.js';
 import type { SecurityEvents } from '../security-events.js';
 import type { Metrics } from './metrics.js';
 import { metricsTokenMatches } from './metrics-token.js';
+
+/** How long a scrape request may take to arrive, headers and body (slowloris protection). */
+const METRICS_REQUEST_TIMEOUT_MS = 10_000;
+
+export interface MetricsServerOptions {
+  /** Upper bound for receiving a request, in milliseconds; 10 s unless given (tests). */
+  requestTimeoutMs?: number;
+}
 
 /**
  * The optional separate metrics listener (`metrics.port`): a bare HTTP server answering only
@@ -21,8 +30,13 @@ export class MetricsServer {
     private readonly metrics: Metrics,
     private readonly token: string | undefined,
     private readonly events?: Pick<SecurityEvents, 'emit'>,
+    options: MetricsServerOptions = {},
   ) {
-    this.server = createServer((request, response) => {
+    // Given to the constructor, not set afterwards: set later, requestTimeout left Node's 60 s
+    // headersTimeout above it (so the two were swapped and a body could take 60 s) and its
+    // 30 s expiry check, and a slow client held a connection for up to 90 s.
+    const timeouts = requestTimeoutOptions(options.requestTimeoutMs ?? METRICS_REQUEST_TIMEOUT_MS);
+    this.server = createServer(timeouts, (request, response) => {
       response.setHeader('cache-control', 'no-store');
       response.setHeader('x-content-type-options', 'nosniff');
       const path = (request.url ?? '').split('?')[0];
@@ -80,7 +94,6 @@ export class MetricsServer {
     });
     // Scrapers keep connections open; none may hold shutdown.
     this.server.keepAliveTimeout = 5_000;
-    this.server.requestTimeout = 10_000;
   }
 
   /** Listens and resolves with the URL, e.g. http://127.0.0.1:9464/metrics. */

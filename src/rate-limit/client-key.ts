@@ -16,7 +16,18 @@ export function clientKey(ip: string | null | undefined): string {
   const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(address);
   if (mapped && isIPv4(mapped[1]!)) return `ip:${mapped[1]}`;
   if (isIPv4(address)) return `ip:${address}`;
-  if (isIPv6(address)) return `ip6:${ipv6Prefix64(address)}::/64`;
+  if (isIPv6(address)) {
+    const groups = ipv6Groups(address);
+    // ::ffff:c000:207 is ::ffff:192.0.2.7 too (RFC 4291 §2.5.5.2): the IPv4 client it carries.
+    if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
+      const [high = 0, low = 0] = groups.slice(6);
+      return `ip:${high >> 8}.${high & 0xff}.${low >> 8}.${low & 0xff}`;
+    }
+    return `ip6:${groups
+      .slice(0, 4)
+      .map((g) => g.toString(16).padStart(4, '0'))
+      .join(':')}::/64`;
+  }
   return 'ip:unknown';
 }
 
@@ -37,25 +48,20 @@ function withoutPort(ip: string): string {
   return ip;
 }
 
-/** The first four 16-bit groups of an IPv6 address, expanded and lower-cased. */
-function ipv6Prefix64(address: string): string {
-  const [head = '', tail] = address.toLowerCase().split('::');
-  const groups = (part: string | undefined): string[] =>
+/** The eight 16-bit groups of a valid IPv6 address (a trailing dotted quad is two of them). */
+function ipv6Groups(address: string): number[] {
+  const [head = '', tail] = address.split('::');
+  const groups = (part: string | undefined): number[] =>
     part === undefined || part === ''
       ? []
-      : part.split(':').flatMap((g) => (g.includes('.') ? ['0', '0'] : [g]));
+      : part.split(':').flatMap((g) => {
+          if (!g.includes('.')) return [parseInt(g, 16)];
+          const [a = 0, b = 0, c = 0, d = 0] = g.split('.').map(Number);
+          return [(a << 8) | b, (c << 8) | d];
+        });
   const left = groups(head);
   const right = groups(tail);
-  const full =
-    tail === undefined
-      ? left
-      : [
-          ...left,
-          ...Array<string>(Math.max(8 - left.length - right.length, 0)).fill('0'),
-          ...right,
-        ];
-  return full
-    .slice(0, 4)
-    .map((g) => g.padStart(4, '0'))
-    .join(':');
+  return tail === undefined
+    ? left
+    : [...left, ...Array<number>(Math.max(8 - left.length - right.length, 0)).fill(0), ...right];
 }

@@ -1,3 +1,4 @@
+import { connect as netConnect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
 import { expectProtocolProblem, listenOnLoopback, sendRaw } from '../helpers/raw-http.js';
@@ -177,5 +178,82 @@ describe('the request timeout', () => {
     expectProtocolProblem(res, 408, 'request_timeout');
     expect(elapsed).toBeGreaterThanOrEqual(950);
     expect(elapsed).toBeLessThan(2_000);
+  });
+});
+
+// A client that sends complete requests and then stops reading its answers has no request in
+// progress, so the request timeout never fires; Node's socket inactivity timeout is off by
+// default. Measured on the service: one 63 KB write of pipelined GET /openapi.json held 110 MB of
+// answers in memory, and the connection, for as long as the client liked.
+describe('a client that stops reading', () => {
+  let slow: TestApp;
+  let slowPort: number;
+  beforeAll(async () => {
+    slow = await buildTestApp({ server: { requestTimeoutMs: 1_000 } });
+    slowPort = await listenOnLoopback(slow.app);
+  });
+  afterAll(async () => {
+    await slow?.app.close();
+  });
+
+  it('is disconnected once nothing has moved for twice the request timeout', async () => {
+    const one = 'GET /openapi.json HTTP/1.1\r\nHost: a\r\n\r\n';
+    const socket = netConnect(slowPort, '127.0.0.1');
+    socket.on('error', () => undefined);
+    try {
+      await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+      socket.pause();
+      socket.write(one.repeat(Math.floor((63 * 1024) / one.length)));
+      const started = performance.now();
+      const connections = () =>
+        new Promise<number>((resolve, reject) =>
+          slow.app.server.getConnections((error, count) =>
+            error ? reject(error) : resolve(count),
+          ),
+        );
+      while ((await connections()) > 0 && performance.now() - started < 8_000) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(await connections()).toBe(0);
+      expect(performance.now() - started).toBeGreaterThanOrEqual(1_900);
+    } finally {
+      socket.destroy();
+    }
+  });
+});
+
+// Before its TLS handshake a connection is no HTTP connection yet, so the request timeout does not
+// cover it: only the handshake timeout (Node's 120 s by default) does. And when that fired, the
+// error came to the client-error handler, which wrote an HTTP answer that cannot be sent before a
+// handshake and closed the socket "once flushed": never. An idle TCP connection, or one that
+// stopped inside its ClientHello, held a descriptor for as long as the client kept it.
+describe('the TLS handshake timeout', () => {
+  let cert: CertFiles;
+  let slow: TestApp;
+  let slowPort: number;
+  beforeAll(async () => {
+    cert = devCertFiles();
+    slow = await buildTestApp({
+      server: { requestTimeoutMs: 1_000 },
+      tls: { certFile: cert.certFile, keyFile: cert.keyFile },
+    });
+    slowPort = await listenOnLoopback(slow.app);
+  });
+  afterAll(async () => {
+    await slow?.app.close();
+    cert?.cleanup();
+  });
+
+  it.each([
+    ['sends nothing', ''],
+    // A TLS record header announcing a 512-byte handshake message, then one byte of it.
+    ['stops inside its ClientHello', '\x16\x03\x01\x02\x00\x01'],
+  ])('closes a connection that %s after the request timeout', async (_label, bytes) => {
+    const started = performance.now();
+    const res = await sendRaw(slowPort, bytes);
+    const elapsed = performance.now() - started;
+    expect(res.raw).toBe('');
+    expect(elapsed).toBeGreaterThanOrEqual(950);
+    expect(elapsed).toBeLessThan(2_500);
   });
 });

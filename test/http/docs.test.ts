@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { errorCatalog } from '../../src/errors.js';
 import { buildTestApp } from '../helpers/app.js';
+import { listenOnLoopback, sendRaw } from '../helpers/raw-http.js';
 
 describe('API docs', () => {
   it('serves OpenAPI 3.1 generated from the route schemas', async () => {
@@ -73,6 +74,34 @@ describe('API docs', () => {
         url: '/docs/static/swagger-ui-bundle.js',
       });
       expect(bundle.statusCode).toBe(200);
+    } finally {
+      await t.app.close();
+    }
+  });
+
+  // swagger-ui's /docs/static/index.html redirect took its Location from the raw request target:
+  // an absolute-form target put its host in the Location (an open redirect for whatever relays
+  // such a request, and a poisoned redirect for a cache behind it), `//docs/static/index.html`
+  // sent a browser to the host `docs`, and a query string redirected to the same URL forever.
+  it('redirects /docs/static/index.html to /docs/ whatever the request target', async () => {
+    const t = await buildTestApp();
+    try {
+      const port = await listenOnLoopback(t.app);
+      for (const target of [
+        '/docs/static/index.html',
+        'http://evil.example/docs/static/index.html',
+        'http://evil.example:80@127.0.0.1/docs/static/index.html',
+        '//docs/static/index.html',
+        '/docs//static/index.html',
+        '/docs/static/index.html?x=1',
+      ]) {
+        const res = await sendRaw(
+          port,
+          `GET ${target} HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n`,
+        );
+        expect(res.status, target).toBe(302);
+        expect(res.headers.location, target).toBe('/docs/');
+      }
     } finally {
       await t.app.close();
     }

@@ -1,8 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createConfig, loadConfig } from '../../src/config/index.js';
+import { Metrics } from '../../src/metrics/metrics.js';
+import { MetricsServer } from '../../src/metrics/metrics-server.js';
 import { startServer, type RunningServer } from '../../src/server.js';
 import { buildTestApp, testConfigInput, type TestApp } from '../helpers/app.js';
 import { createTestDb, type TestDb } from '../helpers/db.js';
+import { sendRaw } from '../helpers/raw-http.js';
 import {
   bearer,
   createUserAndLogin,
@@ -276,5 +279,42 @@ describe('metrics config', () => {
     expect(bad).toThrow(/BULWARK_AUDIT_WEBHOOK_EVENTS/);
     expect(bad).toThrow(/BULWARK_METRICS_TOKEN/);
     expect(bad).not.toThrow(/too-short-secret/);
+  });
+});
+
+// The metrics listener set requestTimeout after creating its server: Node then kept its 60 s
+// headersTimeout (swapping the two, so a body could take 60 s) and looked for expired requests
+// every 30 s. A scraper port that a slow client holds for 90 s instead of 10 s.
+describe('the metrics listener request timeout', () => {
+  it('bounds headers and body by the same timeout, checked often', async () => {
+    const listener = new MetricsServer(new Metrics(), undefined);
+    const server = (listener as unknown as { server: Record<string, unknown> }).server;
+    expect(server.requestTimeout).toBe(10_000);
+    expect(server.headersTimeout).toBe(10_000);
+    expect(server.connectionsCheckingInterval).toBe(1_000);
+    await listener.close();
+  });
+
+  it.each([
+    ['headers that never end', 'GET /metrics HTTP/1.1\r\nHost: a\r\n'],
+    [
+      'a body that never arrives',
+      'POST /metrics HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n{',
+    ],
+  ])('closes a connection with %s on time', async (_label, bytes) => {
+    const listener = new MetricsServer(new Metrics(), undefined, undefined, {
+      requestTimeoutMs: 1_000,
+    });
+    try {
+      const port = Number(new URL(await listener.listen('127.0.0.1', 0)).port);
+      const started = performance.now();
+      const res = await sendRaw(port, bytes);
+      const elapsed = performance.now() - started;
+      expect(res.raw).toContain('HTTP/1.1 408');
+      expect(elapsed).toBeGreaterThanOrEqual(950);
+      expect(elapsed).toBeLessThan(2_500);
+    } finally {
+      await listener.close();
+    }
   });
 });

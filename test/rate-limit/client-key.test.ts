@@ -11,6 +11,19 @@ describe('clientKey', () => {
     expect(clientKey('::ffff:192.0.2.7')).toBe('ip:192.0.2.7');
   });
 
+  // The same addresses in hexadecimal (as a proxy may write them in X-Forwarded-For) were keyed
+  // by their /64, ::/64: every IPv4 client written so shared one budget.
+  it('treats IPv4-mapped IPv6 as the IPv4 address in any notation', () => {
+    expect(clientKey('::ffff:c000:207')).toBe('ip:192.0.2.7');
+    expect(clientKey('::FFFF:C000:0207')).toBe('ip:192.0.2.7');
+    expect(clientKey('0:0:0:0:0:ffff:c000:208')).toBe('ip:192.0.2.8');
+    expect(clientKey('[::ffff:c000:207]:443')).toBe('ip:192.0.2.7');
+    expect(clientKey('::ffff:0:207')).toBe('ip:0.0.2.7');
+    // Not mapped: a zero group where ffff is, or bits set before it.
+    expect(clientKey('::c000:207')).toBe('ip6:0000:0000:0000:0000::/64');
+    expect(clientKey('::1:ffff:c000:207')).toBe('ip6:0000:0000:0000:0000::/64');
+  });
+
   it('groups IPv6 clients by /64, whatever the notation', () => {
     const key = clientKey('2001:db8:1:2::1');
     expect(key).toBe('ip6:2001:0db8:0001:0002::/64');
