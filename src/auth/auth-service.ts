@@ -41,7 +41,8 @@ export interface TokenPair {
   refreshToken: string;
 }
 
-function accountDisabled(): AppError {
+/** The refusal of a sign-in (password or provider) to an account an administrator disabled. */
+export function accountDisabled(): AppError {
   return new AppError(
     'account_disabled',
     'This account has been disabled. Contact an administrator.',

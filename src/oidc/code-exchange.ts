@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { AuthService, TokenPair } from '../auth/auth-service.js';
+import { accountDisabled, type AuthService, type TokenPair } from '../auth/auth-service.js';
 import type { IdentitiesRepository, UsersRepository } from '../db/index.js';
 import { AppError, isAppError } from '../errors.js';
 import type { EventContext, SecurityEvents } from '../security-events.js';
@@ -85,10 +85,7 @@ export class CodeExchange {
         details: { reason: user ? 'disabled' : 'user_gone' },
       });
       if (!user) throw new AppError('oidc_code_invalid', 'The account no longer exists.');
-      throw new AppError(
-        'account_disabled',
-        'This account has been disabled. Contact an administrator.',
-      );
+      throw accountDisabled();
     }
     // A failure to put the code back leaves the sign-in to start again; never a 500.
     const hold = () =>

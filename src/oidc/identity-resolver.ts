@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type * as client from 'openid-client';
+import { accountDisabled } from '../auth/auth-service.js';
 import {
   isUniqueViolation,
   type IdentitiesRepository,
@@ -145,10 +146,7 @@ export class IdentityResolver {
 
   private refuseDisabled(provider: OidcProvider, user: UserRow, context: EventContext): never {
     emitLoginFailed(this.deps.events, provider.name, 'disabled', context, user.id);
-    throw new AppError(
-      'account_disabled',
-      'This account has been disabled. Contact an administrator.',
-    );
+    throw accountDisabled();
   }
 
   private async link(
