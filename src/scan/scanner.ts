@@ -154,6 +154,10 @@ export async function runScan(options: ScanOptions): Promise<ScanReport> {
 async function scan(options: ScanOptions): Promise<ScanReport> {
   // A shape the scan cannot use is the caller's mistake: said before anything is sent.
   if (options.loginBody !== undefined) checkLoginBody(options.loginBody);
+  // The report is kept clear of the token by replacing it wherever it appears, which a string of
+  // a few characters does not allow (it would take words of the report with it).
+  if (options.token !== undefined && options.token.length < MIN_TOKEN_LENGTH)
+    throw new TypeError(`token must be at least ${MIN_TOKEN_LENGTH} characters long`);
   const headerProblem =
     options.authHeader === undefined ? undefined : authHeaderProblem(options.authHeader);
   if (headerProblem !== undefined) throw new TypeError(`authHeader ${headerProblem}`);

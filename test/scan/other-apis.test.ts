@@ -411,6 +411,14 @@ describe('bulwark audit and an API that takes an API key in its own header (--au
     );
   });
 
+  it('refuses, before sending anything, a token too short to keep out of the report', async () => {
+    // The CLI says so with the file's name; a library caller of runScan gets the same refusal
+    // instead of a report in which a 5-character key was left unreplaced.
+    await expect(
+      scan('http://127.0.0.1:1', { token: 'k3y!x', authHeader: 'X-API-Key' }),
+    ).rejects.toThrow('token must be at least 8 characters long');
+  });
+
   it('still asks for WWW-Authenticate: Bearer from an API that takes bearer tokens', async () => {
     const url = await api((req, res, _body, u) =>
       u.pathname === '/me' ? json(res, 401, { error: 'no token' }) : false,
