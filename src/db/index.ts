@@ -3,10 +3,8 @@ export {
   type CreateDatabaseOptions,
   type Db,
   type DialectName,
-  parameter,
-  prepareRead,
-  type PreparedRead,
 } from './database.js';
+export { parameter, prepareRead, type PreparedRead } from './prepared-read.js';
 export { migrateToLatest, type MigrateOptions } from './migrate.js';
 export { migrationsFor } from './migrations/index.js';
 export { isUniqueViolation } from './unique-violation.js';

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import { sql } from './kysely.js';
-import { parameter, prepareRead, type DialectName, type PreparedRead } from './database.js';
+import type { DialectName } from './database.js';
+import { parameter, prepareRead, type PreparedRead } from './prepared-read.js';
 import type { Database, NewUserRow, UserRow, UserUpdate } from './types.js';
 
 /** Position of the last row of a page; the next page starts strictly after it. */
