@@ -110,10 +110,25 @@ export function readTlsCredentials(tls: Config['tls']): TlsCredentials {
   try {
     // The exact check the listener will make (chain parsing, key type vs. cipher policy).
     createSecureContext(secureContextOptions(tls, credentials));
-  } catch {
-    throw new ConfigError([
-      `tls.certFile ${tls.certFile} with tls.keyFile ${tls.keyFile} cannot be used for TLS. Fix: check the chain file holds PEM certificates only, leaf first.`,
-    ]);
+  } catch (error) {
+    throw new ConfigError([unusableForTls(tls, leaf, error)]);
   }
   return credentials;
+}
+
+/**
+ * Why OpenSSL refused certificate and key together, in our words. A key that this Node.js
+ * release's OpenSSL finds too small is named as such: OpenSSL 3.5 (Node.js 24) refuses an RSA key
+ * under 2048 bits that OpenSSL 3.0 (Node.js 20 and 22) accepts.
+ */
+export function unusableForTls(tls: Config['tls'], leaf: X509Certificate, error: unknown): string {
+  if ((error as NodeJS.ErrnoException | undefined)?.code === 'ERR_SSL_EE_KEY_TOO_SMALL') {
+    const { asymmetricKeyType: type, asymmetricKeyDetails: details } = leaf.publicKey;
+    const size =
+      type === 'rsa'
+        ? `RSA key has ${details?.modulusLength ?? 0} bits; at least 2048 are needed`
+        : `${type ?? 'public'} key${details?.namedCurve ? ` (${details.namedCurve})` : ''} is too small`;
+    return `tls.certFile ${tls.certFile}: the certificate's ${size}, and the OpenSSL of this Node.js release refuses it for TLS. Fix: issue a certificate for an RSA-2048+ or a P-256 key.`;
+  }
+  return `tls.certFile ${tls.certFile} with tls.keyFile ${tls.keyFile} cannot be used for TLS. Fix: check the chain file holds PEM certificates only, leaf first.`;
 }

@@ -1,4 +1,4 @@
-import { createPrivateKey } from 'node:crypto';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import { connect, createServer, type Server, type TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/errors.js';
-import { readTlsCredentials, TLS_CIPHERS } from '../../src/http/tls.js';
+import { readTlsCredentials, TLS_CIPHERS, unusableForTls } from '../../src/http/tls.js';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
-import { devCertFiles, type CertFiles } from '../helpers/tls.js';
+import { caIssuedCertFiles, devCertFiles, type CertFiles } from '../helpers/tls.js';
 
 interface Answer {
   status: number;
@@ -318,5 +318,39 @@ describe('TLS files', () => {
     expect(problem(() => readTlsCredentials(tls(cert.certFile, encrypted)))).toMatch(
       /if it is encrypted, set tls\.passphrase/,
     );
+  });
+
+  // OpenSSL 3.5 (Node.js 24) refuses a 1024-bit RSA certificate for TLS; OpenSSL 3.0 (Node.js 20
+  // and 22) accepts it, and the posture check fails it instead (test/posture/checks.test.ts).
+  it('says when OpenSSL refuses the key as too small, instead of blaming the chain file', () => {
+    const weak = caIssuedCertFiles({ dir: cert.dir, rsaBits: 1024 });
+    const leaf = new X509Certificate(readFileSync(weak.certFile));
+    const tooSmall = Object.assign(new Error('error:0A00018F:SSL routines::ee key too small'), {
+      code: 'ERR_SSL_EE_KEY_TOO_SMALL',
+    });
+    const text = unusableForTls(tls(weak.certFile, weak.keyFile), leaf, tooSmall);
+    expect(text).toBe(
+      `tls.certFile ${weak.certFile}: the certificate's RSA key has 1024 bits; at least 2048 are needed, and the OpenSSL of this Node.js release refuses it for TLS. Fix: issue a certificate for an RSA-2048+ or a P-256 key.`,
+    );
+    // Any other refusal keeps the general message, and OpenSSL's own text never shows.
+    const other = Object.assign(new Error('error:0A00018E:SSL routines::ca md too weak'), {
+      code: 'ERR_SSL_CA_MD_TOO_WEAK',
+    });
+    const general = unusableForTls(tls(weak.certFile, weak.keyFile), leaf, other);
+    expect(general).toMatch(/cannot be used for TLS\. Fix: check the chain file/);
+    expect(general).not.toMatch(/error:|too weak/);
+    // What this runtime does with the real file: loads it (OpenSSL 3.0) or refuses it as above.
+    let loaded: unknown;
+    try {
+      loaded = readTlsCredentials(tls(weak.certFile, weak.keyFile));
+    } catch (error) {
+      loaded = error;
+    }
+    if (loaded instanceof Error) {
+      expect(loaded).toBeInstanceOf(ConfigError);
+      expect((loaded as ConfigError).problems).toEqual([text]);
+    } else {
+      expect(loaded).toHaveProperty('leaf');
+    }
   });
 });
