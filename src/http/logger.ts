@@ -29,7 +29,19 @@ export function redactSecrets(value: unknown, depth = 0, seen = new WeakSet<obje
   if (Array.isArray(value)) return value.map((item) => redactSecrets(item, depth + 1, seen));
   const out: Record<string, unknown> = {};
   for (const [key, child] of Object.entries(value)) {
-    out[key] = SECRET_KEY.test(key) ? REDACTED : redactSecrets(child, depth + 1, seen);
+    const copy = SECRET_KEY.test(key) ? REDACTED : redactSecrets(child, depth + 1, seen);
+    if (key === '__proto__') {
+      // An own `__proto__` key (JSON.parse makes them), assigned, would set the copy's prototype
+      // and its content would vanish from the log line: defined as an own property instead.
+      Object.defineProperty(out, key, {
+        value: copy,
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    } else {
+      out[key] = copy;
+    }
   }
   return out;
 }

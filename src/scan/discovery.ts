@@ -266,7 +266,13 @@ export function sampleValue(
       for (const key of required) {
         const sample = sampleValue(properties[key], root, key, depth + 1);
         if (sample === undefined) return undefined;
-        value[key] = sample;
+        // A hostile document may require `__proto__`: assigned, it would set the prototype.
+        Object.defineProperty(value, key, {
+          value: sample,
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
       }
       return value;
     }

@@ -54,4 +54,11 @@ describe('the audit chain hash', () => {
     );
     expect(canonicalJson({ z: true, y: 'é' })).toBe(canonicalJson({ y: 'é', z: true }));
   });
+
+  // JSON.parse makes `__proto__` an own key; assigned while sorting, it set the prototype and
+  // dropped out of the hashed text.
+  it('keeps an own __proto__ key in the canonical text', () => {
+    const parsed: unknown = JSON.parse('{"b":2,"__proto__":{"y":1,"x":[1]},"a":{"__proto__":3}}');
+    expect(canonicalJson(parsed)).toBe('{"__proto__":{"x":[1],"y":1},"a":{"__proto__":3},"b":2}');
+  });
 });

@@ -126,4 +126,14 @@ describe('logging', () => {
     expect(out).toContain('[circular]');
     expect(out).not.toContain('bottom');
   });
+
+  // JSON.parse makes `__proto__` an own key; copied by assignment it set the copy's prototype.
+  it('keeps an own __proto__ key as a key, redacted inside like any other', () => {
+    const parsed: unknown = JSON.parse('{"__proto__":{"password":"hunter2","note":"kept"},"a":1}');
+    const copy = redactSecrets(parsed) as Record<string, unknown>;
+    expect(Object.getPrototypeOf(copy)).toBe(Object.prototype);
+    expect(JSON.stringify(copy)).toBe(
+      '{"__proto__":{"password":"[redacted]","note":"kept"},"a":1}',
+    );
+  });
 });

@@ -87,6 +87,18 @@ describe('scan discovery', () => {
     ).toBeUndefined();
     expect(sampleValue({ $ref: '#/nowhere' }, {})).toBeUndefined();
   });
+
+  it('fills a required __proto__ property as a property, not as the prototype', () => {
+    const schema: unknown = JSON.parse(
+      '{"type":"object","required":["__proto__","name"],"properties":{"__proto__":{"type":"string"},"name":{"type":"string"}}}',
+    );
+    const sample = sampleValue(schema, {}) as Record<string, unknown>;
+    expect(Object.getPrototypeOf(sample)).toBe(Object.prototype);
+    expect(Object.keys(JSON.parse(JSON.stringify(sample)) as object)).toEqual([
+      '__proto__',
+      'name',
+    ]);
+  });
 });
 
 describe('scan discovery: the servers base path', () => {
