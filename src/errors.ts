@@ -64,6 +64,7 @@ export const errorCatalog = {
   service_unavailable: { status: 503, title: 'Service unavailable' },
 } as const satisfies Record<string, { status: number; title: string }>;
 
+/** A stable error code of the catalog, as sent in a problem document's `code` (docs/errors.md). */
 export type ErrorCode = keyof typeof errorCatalog;
 
 /** One field-level problem, as listed in a problem document's `errors` array. */

@@ -9,11 +9,13 @@ import { readTlsCredentials, secureContextOptions } from './http/tls.js';
 import { MetricsServer } from './metrics/metrics-server.js';
 import { startCheckpoint } from './start-checkpoint.js';
 
+/** What startServer takes besides the config: buildApp's options and a team's own plugins. */
 export interface StartOptions extends BuildAppOptions {
   /** Extra plugins (a team's own routes) registered after Bulwark's. */
   plugins?: FastifyPluginAsync[];
 }
 
+/** A listening Bulwark server: its app, its URLs, and how to stop it gracefully. */
 export interface RunningServer {
   app: BulwarkApp;
   /** Base URL the server listens on, e.g. http://127.0.0.1:3000 */

@@ -102,6 +102,7 @@ const OidcProvider = Type.Object(
   { additionalProperties: false },
 );
 
+/** The one config schema: every setting with its default, unit and meaning (docs/config.md). */
 export const ConfigSchema = Type.Object(
   {
     env: Type.Union(

@@ -1,5 +1,6 @@
 import type { Config } from '../config/index.js';
 
+/** The verdict of one posture check: `fail` stops a production start. */
 export type PostureStatus = 'pass' | 'warn' | 'fail';
 
 /** What one check found. `reason` and `fix` never contain a secret value. */

@@ -5,6 +5,7 @@ import type { ScanReport, ScanStatus } from './types.js';
 const RANK: Record<ScanStatus, number> = { skip: 0, pass: 1, warn: 2, fail: 3 };
 const MARK: Record<ScanStatus, string> = { pass: 'pass', warn: 'WARN', fail: 'FAIL', skip: 'skip' };
 
+/** One line of the 17-point checklist in a scan report, judged on the checks that ran. */
 export interface ScanLine {
   line: number;
   practice: string;
@@ -57,6 +58,7 @@ function verdict(row: ScanLine): string {
   return `${MARK[row.status]} (${row.judged} of ${row.judged + row.skipped} checks ran, ${row.skipped} skipped)`;
 }
 
+/** How many findings have each status. */
 export function summarize(report: ScanReport): Record<ScanStatus, number> {
   const summary = { pass: 0, warn: 0, fail: 0, skip: 0 };
   for (const f of report.findings) summary[f.status] += 1;
@@ -114,6 +116,7 @@ export function renderText(report: ScanReport): string {
   return out.join('\n');
 }
 
+/** The report as `bulwark audit --json` prints it: findings, summary and checklist lines. */
 export function renderJson(report: ScanReport): string {
   return JSON.stringify(
     { ...report, summary: summarize(report), lines: scanLines(report) },

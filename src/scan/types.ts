@@ -34,6 +34,7 @@ export interface ProbeResponse {
   truncated?: boolean;
 }
 
+/** What runScan scans and how: the target, credentials, where things are, and the bounds on what it sends. */
 export interface ScanOptions {
   /** Base URL of the API (`https://api.example.com`, `http://127.0.0.1:3000/prefix`). */
   target: URL;
@@ -76,6 +77,7 @@ export interface ScanOptions {
   ca?: string;
 }
 
+/** What runScan found: every check's finding, and what the scan sent and how long it took. */
 export interface ScanReport {
   target: string;
   startedAt: string;

@@ -10,12 +10,14 @@ import { compactVerify, createLocalJWKSet, errors, type JSONWebKeySet } from 'jo
 
 export type InspectStatus = 'pass' | 'warn' | 'fail';
 
+/** One check of a token (signature, a claim, an RFC 8725 practice) and its verdict. */
 export interface InspectFinding {
   check: string;
   status: InspectStatus;
   message: string;
 }
 
+/** The key to verify a token with: a JWKS or JWK, a PEM key or certificate, or an HMAC secret. */
 export interface KeyMaterial {
   /** A JWKS document (`{"keys": [...]}`) or a single JWK, as JSON text. */
   jwks?: string;
@@ -25,6 +27,7 @@ export interface KeyMaterial {
   secret?: string;
 }
 
+/** What inspectJwt checks the token against: a key, the expected issuer and audience, the clock. */
 export interface InspectOptions {
   key?: KeyMaterial;
   /** The issuer the token must name (`iss`). */
@@ -36,6 +39,7 @@ export interface InspectOptions {
   now?: Date;
 }
 
+/** What inspectJwt found: the decoded parts, whether the signature verified, and each check. */
 export interface InspectResult {
   header: Record<string, unknown> | null;
   payload: Record<string, unknown> | null;
