@@ -132,11 +132,18 @@ function closest(name: string, candidates: Iterable<string>, ignored = 0): strin
 }
 
 function closestSetting(name: string): string | undefined {
-  return closest(
-    name,
-    settings.map((s) => s.envName),
-    'BULWARK_'.length,
-  );
+  const names = settings.map((s) => s.envName);
+  const near = closest(name, names, 'BULWARK_'.length);
+  if (near !== undefined) return near;
+  // The name without its section (BULWARK_TRUST_PROXY for BULWARK_SERVER_TRUST_PROXY), far in
+  // edits but the likeliest slip: BULWARK_MASTER_KEY is itself a name. A suffix shared by more
+  // than a few settings (_URL, _ENABLED) says too little to name any.
+  const rest = name.slice('BULWARK_'.length);
+  const endings = names.filter((n) => n.endsWith(`_${rest}`));
+  if (endings.length === 0 || endings.length > 3) return undefined;
+  return endings.length === 1
+    ? endings[0]
+    : `${endings.slice(0, -1).join(', ')} or ${endings.at(-1)!}`;
 }
 
 /** Every dotted path a config file may hold: each setting and each object above it. */

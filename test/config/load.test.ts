@@ -199,6 +199,24 @@ describe('invalid config', () => {
     expect(problem).toContain('did you mean BULWARK_CORS_ORIGINS');
   });
 
+  it('suggests the setting of a name given without its section', () => {
+    // BULWARK_MASTER_KEY is a setting's name, so BULWARK_MASTER_KEY_FILE is an easy guess to make.
+    const cases: [string, string][] = [
+      ['BULWARK_MASTER_KEY_FILE', 'did you mean BULWARK_KEYS_MASTER_KEY_FILE?'],
+      ['BULWARK_TRUST_PROXY', 'did you mean BULWARK_SERVER_TRUST_PROXY?'],
+      ['BULWARK_PUBLIC_ORIGIN', 'did you mean BULWARK_SERVER_PUBLIC_ORIGIN?'],
+      ['BULWARK_WEBHOOK_URL', 'did you mean BULWARK_AUDIT_WEBHOOK_URL?'],
+      ['BULWARK_HOST', 'did you mean BULWARK_SERVER_HOST or BULWARK_METRICS_HOST?'],
+    ];
+    for (const [name, guess] of cases) {
+      const [problem] = problemsOf(() => loadConfig({ env: { [name]: '1' } }));
+      expect(problem).toContain(`${name} is not a Bulwark setting. Fix: ${guess}`);
+    }
+    // A suffix that many settings share names none of them.
+    const [problem] = problemsOf(() => loadConfig({ env: { BULWARK_URL: 'x' } }));
+    expect(problem).not.toContain('did you mean');
+  });
+
   it('guesses only a setting close to the misspelt name', () => {
     const [problem] = problemsOf(() => loadConfig({ env: { BULWARK_FOO: '1' } }));
     expect(problem).toContain('BULWARK_FOO is not a Bulwark setting');
