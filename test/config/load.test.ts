@@ -332,8 +332,23 @@ describe('invalid config', () => {
   it('names the file and key for a bad file value', () => {
     const file = tempFile(JSON.stringify({ http: { bodyLimitBytes: 10 } }));
     const [problem] = problemsOf(() => loadConfig({ env: {}, file }));
+    // Once: not `…: http.bodyLimitBytes (http.bodyLimitBytes) must …`.
+    expect(problem).toMatch(/^\S+: http\.bodyLimitBytes must be >= 1024, got 10\./);
     expect(problem).toContain(`${file}: http.bodyLimitBytes`);
-    expect(problem).toContain('must be >= 1024');
+  });
+
+  it('names the file or variable an unknown key came from', () => {
+    const file = tempFile(JSON.stringify({ server: { prot: 1 } }));
+    const [fromFile] = problemsOf(() => loadConfig({ env: {}, file }));
+    expect(fromFile).toContain(`${file}: unknown setting "server.prot".`);
+    const [fromEnv] = problemsOf(() =>
+      loadConfig({
+        env: { BULWARK_RATE_LIMIT_POLICIES: '{"x":{"points":1,"durationSeconds":1,"y":1}}' },
+      }),
+    );
+    expect(fromEnv).toContain(
+      'BULWARK_RATE_LIMIT_POLICIES: unknown setting "rateLimit.policies.x.y".',
+    );
   });
 
   it('reads a relative file from cwd when given, and names it as given', () => {
