@@ -132,11 +132,18 @@ function closest(name: string, candidates: Iterable<string>, ignored = 0): strin
 }
 
 function closestSetting(name: string): string | undefined {
-  return closest(
-    name,
-    settings.map((s) => s.envName),
-    'BULWARK_'.length,
-  );
+  const names = settings.map((s) => s.envName);
+  const near = closest(name, names, 'BULWARK_'.length);
+  if (near !== undefined) return near;
+  // The name without its section (BULWARK_TRUST_PROXY for BULWARK_SERVER_TRUST_PROXY), far in
+  // edits but the likeliest slip: BULWARK_MASTER_KEY is itself a name. A suffix shared by more
+  // than a few settings (_URL, _ENABLED) says too little to name any.
+  const rest = name.slice('BULWARK_'.length);
+  const endings = names.filter((n) => n.endsWith(`_${rest}`));
+  if (endings.length === 0 || endings.length > 3) return undefined;
+  return endings.length === 1
+    ? endings[0]
+    : `${endings.slice(0, -1).join(', ')} or ${endings.at(-1)!}`;
 }
 
 /** Every dotted path a config file may hold: each setting and each object above it. */
@@ -228,7 +235,7 @@ function readFile(
   raw: Json,
   sources: Map<string, string>,
   problems: string[],
-): void {
+): Json | undefined {
   let text: string;
   try {
     // Named in the messages as given: the operator recognises what they typed.
@@ -238,7 +245,7 @@ function readFile(
     problems.push(
       `--config ${file} cannot be read (${code}). Fix: pass the path of a readable JSON file.`,
     );
-    return;
+    return undefined;
   }
   let parsed: unknown;
   try {
@@ -247,16 +254,16 @@ function readFile(
     problems.push(
       `--config ${file} is not valid JSON${jsonErrorPlace(error, text)}. Fix: check the file with a JSON linter.`,
     );
-    return;
+    return undefined;
   }
   if (!isPlainObject(parsed)) {
     problems.push(`--config ${file} must hold a JSON object. Fix: wrap the settings in { }.`);
-    return;
+    return undefined;
   }
   const shape = jsonShapeProblem(parsed);
   if (shape !== undefined) {
     problems.push(`--config ${file} ${shape.problem}. Fix: ${shape.fix}.`);
-    return;
+    return undefined;
   }
   deepMerge(raw, parsed);
   for (const setting of settings) {
@@ -264,6 +271,7 @@ function readFile(
     for (const key of setting.path.split('.')) node = isPlainObject(node) ? node[key] : undefined;
     if (node !== undefined) sources.set(setting.path, `${file}: ${setting.path}`);
   }
+  return parsed;
 }
 
 function settingFor(pointer: string): Setting | undefined {
@@ -300,23 +308,44 @@ function schemaAt(setting: Setting, pointer: string): SchemaNode {
   return node ?? setting.schema;
 }
 
-function describeAjvError(error: ErrorObject, raw: Json, sources: Map<string, string>): string {
+function describeAjvError(
+  error: ErrorObject,
+  raw: Json,
+  sources: Map<string, string>,
+  file: { name: string; data: Json } | undefined,
+): string {
   if (error.keyword === 'additionalProperties') {
     const extra = (error.params as { additionalProperty: string }).additionalProperty;
     const parent = error.instancePath.split('/').filter(Boolean).join('.');
     const where = parent === '' ? extra : `${parent}.${extra}`;
     const map = settingFor(error.instancePath);
+    // Where the key was written: the variable that holds the whole setting, else the file (an
+    // unknown key of a section can only come from there, or from the program's overrides).
+    const source = map === undefined ? undefined : sources.get(map.path);
+    const origin =
+      source !== undefined && !source.includes(': ')
+        ? `${source}: `
+        : file !== undefined && valueAt(file.data, `${error.instancePath}/${extra}`) !== undefined
+          ? `${file.name}: `
+          : '';
     const patterns = map?.path === parent ? Object.keys(map.schema.patternProperties ?? {}) : [];
     if (patterns.length > 0) {
-      return `${parent} has an entry named ${JSON.stringify(extra)}, which is not a valid name. Fix: use a name matching ${patterns.join(' or ')}.`;
+      return `${origin}${parent} has an entry named ${JSON.stringify(extra)}, which is not a valid name. Fix: use a name matching ${patterns.join(' or ')}.`;
     }
     const guess = closest(where, FILE_PATHS);
-    return `unknown setting "${where}". Fix: ${guess ? `did you mean "${guess}"? ` : ''}remove it or check its spelling against docs/config.md.`;
+    return `${origin}unknown setting "${where}". Fix: ${guess ? `did you mean "${guess}"? ` : ''}remove it or check its spelling against docs/config.md.`;
   }
   const setting = settingFor(error.instancePath);
   const path = error.instancePath.split('/').filter(Boolean).join('.') || '(root)';
   const source = setting ? (sources.get(setting.path) ?? setting.path) : path;
-  const label = source === path ? path : `${source} (${path})`;
+  // A file's label already holds the path (`bulwark.json: server.port`): name the file and the
+  // exact key once, rather than the setting and then the key in parentheses.
+  const label =
+    source === path
+      ? path
+      : setting !== undefined && source.endsWith(`: ${setting.path}`)
+        ? `${source.slice(0, -setting.path.length)}${path}`
+        : `${source} (${path})`;
   const value = valueAt(raw, error.instancePath);
   const shown = SECRET_PATH.test(path) ? '<redacted>' : JSON.stringify(value);
   const expected = setting
@@ -362,7 +391,11 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   const raw = Object.create(null) as Json;
   const sources = new Map<string, string>();
   const problems: string[] = [];
-  if (options.file !== undefined) readFile(options.file, options.cwd, raw, sources, problems);
+  const data =
+    options.file === undefined
+      ? undefined
+      : readFile(options.file, options.cwd, raw, sources, problems);
+  const file = data === undefined ? undefined : { name: options.file!, data };
   readEnv(options.env ?? process.env, raw, sources, problems);
   if (options.overrides) deepMerge(raw, JSON.parse(JSON.stringify(options.overrides)) as Json);
 
@@ -373,7 +406,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   if (!validate(candidate)) {
     throw new ConfigError([
       ...problems,
-      ...summarise(validate.errors ?? []).map((e) => describeAjvError(e, candidate, sources)),
+      ...summarise(validate.errors ?? []).map((e) => describeAjvError(e, candidate, sources, file)),
     ]);
   }
   // The rules assume a candidate of the schema's shape, so they run only on one.

@@ -63,6 +63,10 @@ describe('bulwark audit-log', () => {
     expect(edited.stderr).toMatch(
       /audit chain BROKEN at seq 2 \(event [0-9a-f-]{36}\): hash_mismatch/,
     );
+    // The range is the chain's, not what was verified (seq 1 only): said so, not `(seq 1..4)`.
+    expect(edited.stderr).toContain(
+      'hash_mismatch; 1 event verified before it, in a chain of seq 1..4',
+    );
 
     const json = await cli(path, 'verify', '--json');
     expect(json.code).toBe(1);

@@ -199,6 +199,24 @@ describe('invalid config', () => {
     expect(problem).toContain('did you mean BULWARK_CORS_ORIGINS');
   });
 
+  it('suggests the setting of a name given without its section', () => {
+    // BULWARK_MASTER_KEY is a setting's name, so BULWARK_MASTER_KEY_FILE is an easy guess to make.
+    const cases: [string, string][] = [
+      ['BULWARK_MASTER_KEY_FILE', 'did you mean BULWARK_KEYS_MASTER_KEY_FILE?'],
+      ['BULWARK_TRUST_PROXY', 'did you mean BULWARK_SERVER_TRUST_PROXY?'],
+      ['BULWARK_PUBLIC_ORIGIN', 'did you mean BULWARK_SERVER_PUBLIC_ORIGIN?'],
+      ['BULWARK_WEBHOOK_URL', 'did you mean BULWARK_AUDIT_WEBHOOK_URL?'],
+      ['BULWARK_HOST', 'did you mean BULWARK_SERVER_HOST or BULWARK_METRICS_HOST?'],
+    ];
+    for (const [name, guess] of cases) {
+      const [problem] = problemsOf(() => loadConfig({ env: { [name]: '1' } }));
+      expect(problem).toContain(`${name} is not a Bulwark setting. Fix: ${guess}`);
+    }
+    // A suffix that many settings share names none of them.
+    const [problem] = problemsOf(() => loadConfig({ env: { BULWARK_URL: 'x' } }));
+    expect(problem).not.toContain('did you mean');
+  });
+
   it('guesses only a setting close to the misspelt name', () => {
     const [problem] = problemsOf(() => loadConfig({ env: { BULWARK_FOO: '1' } }));
     expect(problem).toContain('BULWARK_FOO is not a Bulwark setting');
@@ -314,8 +332,23 @@ describe('invalid config', () => {
   it('names the file and key for a bad file value', () => {
     const file = tempFile(JSON.stringify({ http: { bodyLimitBytes: 10 } }));
     const [problem] = problemsOf(() => loadConfig({ env: {}, file }));
+    // Once: not `…: http.bodyLimitBytes (http.bodyLimitBytes) must …`.
+    expect(problem).toMatch(/^\S+: http\.bodyLimitBytes must be >= 1024, got 10\./);
     expect(problem).toContain(`${file}: http.bodyLimitBytes`);
-    expect(problem).toContain('must be >= 1024');
+  });
+
+  it('names the file or variable an unknown key came from', () => {
+    const file = tempFile(JSON.stringify({ server: { prot: 1 } }));
+    const [fromFile] = problemsOf(() => loadConfig({ env: {}, file }));
+    expect(fromFile).toContain(`${file}: unknown setting "server.prot".`);
+    const [fromEnv] = problemsOf(() =>
+      loadConfig({
+        env: { BULWARK_RATE_LIMIT_POLICIES: '{"x":{"points":1,"durationSeconds":1,"y":1}}' },
+      }),
+    );
+    expect(fromEnv).toContain(
+      'BULWARK_RATE_LIMIT_POLICIES: unknown setting "rateLimit.policies.x.y".',
+    );
   });
 
   it('reads a relative file from cwd when given, and names it as given', () => {

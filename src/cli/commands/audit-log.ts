@@ -20,7 +20,8 @@ function describe(result: VerifyResult): string {
   const range = `seq ${result.fromSeq + 1}..${result.headSeq}`;
   if (result.ok) return `audit chain OK: ${result.checked} events verified (${range})`;
   const { seq, id, reason } = result.brokenAt;
-  return `audit chain BROKEN at seq ${seq}${id === null ? '' : ` (event ${id})`}: ${reason}; ${result.checked} events verified before it (${range})`;
+  const verified = `${result.checked} event${result.checked === 1 ? '' : 's'} verified before it`;
+  return `audit chain BROKEN at seq ${seq}${id === null ? '' : ` (event ${id})`}: ${reason}; ${verified}, in a chain of ${range}`;
 }
 
 /** `bulwark audit-log verify|prune`: operator tools for the tamper-evident audit log. */

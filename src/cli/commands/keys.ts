@@ -102,16 +102,25 @@ export const keys: Command = {
     );
     // With Redis the rotation is announced and every running instance re-reads its keys at once;
     // without, each finds the new key at its next periodic re-read.
-    const published =
-      context.config.redis.url === undefined
-        ? 'in the JWKS of running instances within a minute'
-        : 'in the JWKS now';
+    // The same holds for --now and --revoke-old: the key signs, and the others are revoked, in
+    // the database at once, but a running instance without Redis acts on it at its re-read.
+    const announced = context.config.redis.url !== undefined;
+    const published = announced
+      ? 'in the JWKS now'
+      : 'in the JWKS of running instances within a minute';
+    const switched = announced ? 'now' : 'now; running instances switch to it within a minute';
     io.stdout.write(
       [
         `new kid: ${kid}`,
         `retired kid: ${retired ?? '(none)'}`,
-        `signs from: ${new Date(signsFrom).toISOString()} (${immediate ? 'now' : published})`,
+        `signs from: ${new Date(signsFrom).toISOString()} (${immediate ? switched : published})`,
         ...(revokeOthers ? [`revoked kids: ${revoked.join(', ') || '(none)'}`] : []),
+        ...(revokeOthers && !announced && revoked.length > 0
+          ? [
+              'Running instances refuse the revoked keys within a minute (no Redis announces the ' +
+                'rotation to them); restart them to refuse their tokens at once.',
+            ]
+          : []),
         '',
       ].join('\n'),
     );
