@@ -142,11 +142,11 @@ const EXIT_FLUSH_TIMEOUT_MS = 2_000;
 /**
  * Runs the service as a process: listens, and on SIGTERM or SIGINT stops taking new connections,
  * lets in-flight requests finish (up to server.shutdownTimeoutMs), then exits 0. A second signal,
- * or the timeout, exits 1 at once. SIGHUP reloads the TLS certificate, and is logged and ignored
- * without TLS. An unhandled promise rejection is logged (error) and the process goes on; an
+ * or the timeout, exits 1 at once. SIGHUP reloads the TLS certificate (with TLS) and re-reads the
+ * signing keys. An unhandled promise rejection is logged (error) and the process goes on; an
  * uncaught exception is logged (fatal) and stops it the same graceful way, with exit code 1.
  * SIGTERM or SIGINT during start-up stops the start-up at its next step, closes what it opened,
- * and exits 0 without ever listening; SIGHUP during start-up reloads the certificate once started.
+ * and exits 0 without ever listening; SIGHUP during start-up reloads certificate and keys once started.
  */
 export async function runServer(
   config: Config,
@@ -214,24 +214,30 @@ export async function runServer(
     );
     closeAndExit(server.close());
   };
-  // SIGHUP: the TLS certificate is reloaded (logged and ignored without TLS; Node's default would
-  // exit, so a `systemctl reload` or a closed terminal would stop the instance abruptly). One
-  // during start-up is noted and the reload runs once the server is up: the certificate may have
-  // been read before the new one was put in place.
+  // SIGHUP: the TLS certificate is reloaded and the signing keys are read again (Node's default
+  // would exit, so a `systemctl reload` or a closed terminal would stop the instance abruptly).
+  // The keys: without Redis nothing announces `bulwark keys rotate` to a running instance, which
+  // finds it at its next periodic re-read (within a minute); after `--revoke-old` for a leaked
+  // key, SIGHUP makes it refuse that key's tokens at once, without a restart. One during
+  // start-up is noted and the reload runs once the server is up: the certificate or the keys may
+  // have been read before the new ones were put in place.
   let reloadWanted = false;
   const hangUp = (): void => {
-    if (config.tls.certFile === undefined) {
-      log.info({ signal: 'SIGHUP' }, 'SIGHUP ignored: no TLS certificate to reload');
-      return;
-    }
     if (server === undefined) {
       reloadWanted = true;
       log.info(
         { signal: 'SIGHUP' },
-        'SIGHUP during start-up: the certificate is reloaded once started',
+        `SIGHUP during start-up: the ${config.tls.certFile === undefined ? '' : 'certificate and the '}signing keys are reloaded once started`,
       );
       return;
     }
+    const keys = server.app.services.signingKeys;
+    keys.reloadAfterRotation(null).then(
+      () => log.info({ signal: 'SIGHUP', kid: keys.signingKey().kid }, 'signing keys re-read'),
+      (error: unknown) =>
+        log.error({ err: error }, 'signing keys re-read failed: the keys read before stay in use'),
+    );
+    if (config.tls.certFile === undefined) return;
     try {
       server.reloadTls();
       log.info({ certFile: config.tls.certFile }, 'TLS certificate reloaded');

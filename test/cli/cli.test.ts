@@ -8,6 +8,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -393,11 +394,62 @@ describe('bulwark serve', () => {
     expect(server.stdout).toContain('DEVELOPMENT master key');
     expect(existsSync(join(dir, 'data', 'bulwark.db'))).toBe(true);
     expect(statSync(join(dir, 'data', 'master-key.json')).mode & 0o777).toBe(0o600);
-    // Without TLS there is nothing to reload: SIGHUP (systemctl reload, a closed terminal) is
-    // logged, and the server keeps serving.
+    // Without TLS, SIGHUP (systemctl reload, a closed terminal) re-reads the signing keys, and
+    // the server keeps serving.
     server.child.kill('SIGHUP');
-    await server.waitFor(/SIGHUP ignored: no TLS certificate to reload/);
+    await server.waitFor(/signing keys re-read/);
     expect((await fetch(`${url}/health/live`)).status).toBe(200);
+    server.child.kill('SIGINT');
+    expect((await server.exited).code).toBe(0);
+  });
+
+  // Without Redis nothing announces a rotation to a running instance: it acts on it at its
+  // periodic re-read (within a minute), which after a leaked key is a minute too long.
+  it('refuses the tokens of keys revoked by `keys rotate --revoke-old` at once on SIGHUP, without Redis', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bulwark-cli-'));
+    const server = new Spawned([BIN], { PORT: '0', BULWARK_LOG_LEVEL: 'info' }, dir);
+    spawned.push(server);
+    const [, url] = await server.waitFor(/"url":"(http:[^"]+)"/);
+    const credentials = {
+      email: 'hup@example.com',
+      password: `hup-${randomBytes(12).toString('hex')}-Qz`,
+    };
+    const post = (path: string, body: object) =>
+      fetch(`${url}/api/v1${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    expect((await post('/auth/register', { ...credentials, name: 'Hup' })).status).toBe(201);
+    const login = async (): Promise<string> => {
+      const res = await post('/auth/login', credentials);
+      expect(res.status).toBe(200);
+      return ((await res.json()) as { accessToken: string }).accessToken;
+    };
+    const me = (token: string) =>
+      fetch(`${url}/api/v1/users/me`, { headers: { authorization: `Bearer ${token}` } });
+    const before = await login();
+    expect((await me(before)).status).toBe(200);
+
+    const rotate = await runNode([BIN, 'keys', 'rotate', '--revoke-old'], { cwd: dir });
+    expect(rotate.code, rotate.stderr).toBe(0);
+    expect(rotate.stdout).toContain('send them SIGHUP to refuse their tokens at once');
+    // Not yet re-read: the running instance still accepts the revoked key's token.
+    expect((await me(before)).status).toBe(200);
+
+    server.child.kill('SIGHUP');
+    await server.waitFor(/signing keys re-read/);
+    const refused = await me(before);
+    expect(refused.status).toBe(401);
+    expect(await refused.json()).toMatchObject({ code: 'invalid_token' });
+    // New tokens are signed with the new key, which the instance now uses.
+    const after = await login();
+    const kid = (token: string) =>
+      (JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString()) as { kid: string })
+        .kid;
+    expect(kid(after)).not.toBe(kid(before));
+    expect(rotate.stdout).toContain(`new kid: ${kid(after)}`);
+    expect((await me(after)).status).toBe(200);
     server.child.kill('SIGINT');
     expect((await server.exited).code).toBe(0);
   });

@@ -632,7 +632,7 @@ describe('bulwark keys rotate', { timeout: SLOW }, () => {
     // old tokens for up to a minute, and how to end that at once.
     expect(res.stdout).toContain(
       '\nRunning instances refuse the revoked keys within a minute (no Redis announces the ' +
-        'rotation to them); restart them to refuse their tokens at once.\n',
+        'rotation to them); send them SIGHUP to refuse their tokens at once.\n',
     );
     // The service's own re-read (its timer's, within a minute; at once with Redis): a token of
     // the old key is refused, and only the new key is published.

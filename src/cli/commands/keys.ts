@@ -51,6 +51,7 @@ export const keys: Command = {
     '  --revoke-old    for a leaked key: as --now, and every other key stops verifying at once,',
     '                  so every access token issued before is refused (clients refresh; sessions',
     '                  stay). Other instances follow at once with Redis, else within a minute',
+    '                  (at once when sent SIGHUP)',
     '  --config FILE   JSON config file (environment variables override it)',
   ].join('\n'),
   helpFor(args) {
@@ -118,7 +119,7 @@ export const keys: Command = {
         ...(revokeOthers && !announced && revoked.length > 0
           ? [
               'Running instances refuse the revoked keys within a minute (no Redis announces the ' +
-                'rotation to them); restart them to refuse their tokens at once.',
+                'rotation to them); send them SIGHUP to refuse their tokens at once.',
             ]
           : []),
         '',
