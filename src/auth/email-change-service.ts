@@ -201,7 +201,7 @@ export class EmailChangeService {
     } else {
       const token = randomToken(32);
       const now = this.now();
-      await this.deps.tokens.issue({
+      const issued = await this.deps.tokens.issue({
         userId: user.id,
         purpose: 'email_change',
         tokenHash: sha256Hex(token),
@@ -210,6 +210,12 @@ export class EmailChangeService {
         now,
         expiresAt: now + this.deps.options.changeEmailTtlMs,
       });
+      // Disabled (which ends every link of the account, for good), deleted or readdressed since
+      // the request was checked: no link, and no e-mail, as for a request refused outright.
+      if (!issued) {
+        this.requested(actor, user.id, 'failure', 'account_changed');
+        return;
+      }
       sent = this.deps.accountEmail.send(
         emailChangeMessage({
           to: newEmail,

@@ -18,7 +18,13 @@ export type EmailChangeOutcome =
 export class EmailTokensRepository {
   constructor(private readonly db: Kysely<Database>) {}
 
-  /** Stores a new token for the user and purpose, replacing every earlier one. */
+  /**
+   * Stores a new token for the user and purpose, replacing every earlier one. Only for the account
+   * as it is now: false, storing nothing, when it has been disabled, deleted or given another
+   * address than `email` since the caller read it. Disabling deletes every link of the account;
+   * a link stored after that, by a request that read the account before, would otherwise work
+   * again once the account is enabled.
+   */
   async issue(input: {
     userId: string;
     purpose: EmailTokenPurpose;
@@ -28,17 +34,22 @@ export class EmailTokensRepository {
     newEmail?: string;
     now: number;
     expiresAt: number;
-  }): Promise<void> {
-    await this.db.transaction().execute(async (trx) => {
+  }): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
       // Concurrent requests for one account take turns on its row (PostgreSQL locks it until
       // commit; SQLite runs one write transaction at a time anyway). Without it, under READ
       // COMMITTED each delete sees none of the others' uncommitted inserts, and several links
       // stay live at once. A no-op update rather than FOR UPDATE, which SQLite does not parse.
-      await trx
+      // Its conditions are re-read once the lock is held (PostgreSQL re-evaluates them on the
+      // row as committed), so a disabling committed first is seen here.
+      const locked = await trx
         .updateTable('users')
         .set((eb) => ({ id: eb.ref('id') }))
         .where('id', '=', input.userId)
-        .execute();
+        .where('disabled', '=', 0)
+        .where('email', '=', input.email)
+        .executeTakeFirst();
+      if (locked.numUpdatedRows !== 1n) return false;
       await trx
         .deleteFrom('email_tokens')
         .where('user_id', '=', input.userId)
@@ -58,6 +69,7 @@ export class EmailTokensRepository {
           used_at: null,
         })
         .execute();
+      return true;
     });
   }
 
