@@ -5,10 +5,12 @@
  * in lifecycle-matrix-links.test.ts, the provider sign-ins in lifecycle-matrix-oidc.test.ts, and
  * the other instances (Redis) in lifecycle-matrix-instances.test.ts.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LightMyRequestResponse } from 'fastify';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { totpCode } from '../../src/crypto/index.js';
 import { buildTestApp, TEST_MASTER_KEY, type TestApp } from '../helpers/app.js';
 import { cliDatabaseEnv, runCli } from '../helpers/cli.js';
+import { holdNextPasswordHash } from '../helpers/hold-password-check.js';
 import {
   bearer,
   createUserAndLogin,
@@ -222,5 +224,88 @@ describe('bulwark keys rotate --revoke-old (a leaked signing key)', () => {
     expect(out.statusCode, out.body).toBe(204);
     await expectAccessRefused(t.app, fresh.accessToken);
     await refreshOk(t.app, other.refreshToken);
+  });
+});
+
+describe('a password change in flight when its session ends', () => {
+  // What an intruder who knows the password would type; the owner (or an administrator) acts
+  // while the new password is being hashed.
+  const INTRUDER_PASSWORD = 'copper falcon drizzle meadow 41';
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await buildTestApp();
+  });
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+  afterAll(async () => {
+    await t.app.close();
+  });
+
+  /** Starts a change from `session`, runs `meanwhile` while its new password is hashed. */
+  async function changeWhile(session: LoggedIn, meanwhile: () => Promise<void>) {
+    const held = holdNextPasswordHash(t.app);
+    let answer: Promise<LightMyRequestResponse>;
+    try {
+      answer = t.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/password',
+        headers: bearer(session.accessToken),
+        payload: { currentPassword: STRONG_PASSWORD, newPassword: INTRUDER_PASSWORD },
+      });
+      await held.reached;
+      await meanwhile();
+    } finally {
+      held.release();
+    }
+    return answer;
+  }
+
+  async function loginStatus(email: string, password: string): Promise<number> {
+    const res = await loginWith(t.app, email, {}, password);
+    return res.statusCode;
+  }
+
+  it('ended by its owner from another device: the change is refused, the password stays', async () => {
+    const owner = await registerAndLogin(t.app);
+    const intruder = await login(t.app, owner.email);
+    const res = await changeWhile(intruder, async () => {
+      const end = await t.app.inject({
+        method: 'DELETE',
+        url: `/api/v1/auth/sessions/${intruder.sessionId}`,
+        headers: bearer(owner.accessToken),
+      });
+      expect(end.statusCode, end.body).toBe(204);
+    });
+    expectProblem(res, 401, 'invalid_token');
+    // The owner's session, which the change would have ended, goes on; the password is theirs.
+    await expectAccessWorks(t.app, owner.accessToken);
+    expect(await loginStatus(owner.email, INTRUDER_PASSWORD)).toBe(401);
+    expect(await loginStatus(owner.email, STRONG_PASSWORD)).toBe(200);
+  });
+
+  it('ended by an administrator disabling the account: no password is set on it', async () => {
+    const admin = await createUserAndLogin(t.app, 'admin');
+    const user = await registerAndLogin(t.app);
+    const res = await changeWhile(user, async () => {
+      const disable = await t.app.inject({
+        method: 'PATCH',
+        url: `/api/v1/users/${user.id}`,
+        headers: bearer(admin.accessToken),
+        payload: { disabled: true },
+      });
+      expect(disable.statusCode, disable.body).toBe(200);
+    });
+    expectProblem(res, 401, 'invalid_token');
+    const enable = await t.app.inject({
+      method: 'PATCH',
+      url: `/api/v1/users/${user.id}`,
+      headers: bearer(admin.accessToken),
+      payload: { disabled: false },
+    });
+    expect(enable.statusCode, enable.body).toBe(200);
+    expect(await loginStatus(user.email, INTRUDER_PASSWORD)).toBe(401);
+    expect(await loginStatus(user.email, STRONG_PASSWORD)).toBe(200);
   });
 });
