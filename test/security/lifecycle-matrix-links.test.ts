@@ -172,3 +172,27 @@ describe('a link whose request raced the account being disabled', () => {
     expect(sent).toEqual([]);
   });
 });
+
+describe('what must keep working after an address change', () => {
+  it('a reset link is asked for and used at the new address; the old address gets none', async () => {
+    const user = await registerAndLogin(t.app);
+    const newEmail = uniqueEmail('moved');
+    const asked = await post(
+      '/email/change',
+      { newEmail, password: user.password },
+      user.accessToken,
+    );
+    expect(asked.statusCode, asked.body).toBe(202);
+    const [change] = await linksTo(newEmail, /Confirm your new e-mail address/);
+    const confirmed = await post('/email/change/confirm', { token: change! }, user.accessToken);
+    expect(confirmed.statusCode, confirmed.body).toBe(204);
+
+    expect((await post('/password/forgot', { email: user.email })).statusCode).toBe(202);
+    expect(await linksTo(user.email, /Reset your/)).toEqual([]);
+    expect((await post('/password/forgot', { email: newEmail })).statusCode).toBe(202);
+    const [token] = await linksTo(newEmail, /Reset your/);
+    const reset = await post('/password/reset', { token: token!, newPassword: NEW_PASSWORD });
+    expect(reset.statusCode, reset.body).toBe(204);
+    expect((await login(t.app, newEmail, NEW_PASSWORD)).id).toBe(user.id);
+  });
+});

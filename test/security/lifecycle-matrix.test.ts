@@ -117,6 +117,45 @@ describe('MFA turned off (by its owner, or reset by an administrator) and on aga
   });
 });
 
+describe('what MFA must keep working through other changes', () => {
+  let clock = Date.now();
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await buildTestApp({}, { now: () => clock });
+  });
+  afterAll(async () => {
+    await t.app.close();
+  });
+
+  it('a password reset keeps the authenticator and the recovery codes (MFA stays on)', async () => {
+    const user = await registerAndLogin(t.app);
+    const { secret, recoveryCodes } = await enrolMfa(t.app, user.accessToken, clock);
+    clock += STEP_MS;
+    const newPassword = 'velvet orbit lantern mosaic 93';
+    await t.app.services.users.setPassword(user.id, newPassword, {});
+    expectProblem(await loginWith(t.app, user.email, {}, newPassword), 401, 'mfa_required');
+    pairOf(await loginWith(t.app, user.email, { mfaCode: recoveryCodes[0]! }, newPassword));
+    pairOf(await loginWith(t.app, user.email, { mfaCode: totpCode(secret, clock) }, newPassword));
+  });
+
+  it('turning MFA off ends no session: the owner proved the password and a code', async () => {
+    const user = await registerAndLogin(t.app);
+    const { secret } = await enrolMfa(t.app, user.accessToken, clock);
+    clock += STEP_MS;
+    const other = pairOf(await loginWith(t.app, user.email, { mfaCode: totpCode(secret, clock) }));
+    clock += STEP_MS;
+    const off = await postMfa(t.app, '/disable', user.accessToken, {
+      password: STRONG_PASSWORD,
+      mfaCode: totpCode(secret, clock),
+    });
+    expect(off.statusCode, off.body).toBe(204);
+    await expectAccessWorks(t.app, user.accessToken);
+    await expectAccessWorks(t.app, other.accessToken);
+    await refreshOk(t.app, other.refreshToken);
+  });
+});
+
 describe('an administrator demoted or promoted (PATCH /users/:id {role})', () => {
   let t: TestApp;
 
