@@ -9,7 +9,9 @@ export type EmailChangeOutcome =
   /** The token was used, expired or replaced, or the account no longer has its old address. */
   | { kind: 'invalid' }
   /** Another account holds the new address (the unique constraint said so): nothing changed. */
-  | { kind: 'taken' };
+  | { kind: 'taken' }
+  /** The session it was confirmed from ended meanwhile: nothing changed, the token is spent. */
+  | { kind: 'session_ended' };
 
 /**
  * Single-use tokens sent by e-mail, stored as hashes. A user has at most one live token per
@@ -127,7 +129,9 @@ export class EmailTokensRepository {
    * `from` and is enabled, and the unique constraint on users.email is the final word on a taken
    * address (its violation rolls everything back, token included). Once changed, every e-mailed
    * token of the account is deleted: reset and verification links went to the old address, and
-   * other change links are older requests.
+   * other change links are older requests. With `sessionId` (the session that confirms), only
+   * while that session is still open: one ended meanwhile (its owner ended it from another
+   * device, say) must not move the account and end the sessions of whoever ended it.
    */
   async applyEmailChange(input: {
     tokenId: string;
@@ -135,6 +139,7 @@ export class EmailTokensRepository {
     from: string;
     to: string;
     now: number;
+    sessionId?: string;
   }): Promise<EmailChangeOutcome> {
     try {
       return await this.db.transaction().execute(async (trx): Promise<EmailChangeOutcome> => {
@@ -148,15 +153,36 @@ export class EmailTokensRepository {
           .where('expires_at', '>', input.now)
           .executeTakeFirst();
         if (spent.numUpdatedRows !== 1n) return { kind: 'invalid' };
-        const user = await trx
+        const { sessionId } = input;
+        let change = trx
           .updateTable('users')
           .set({ email: input.to, email_verified: 1, updated_at: input.now })
           .where('id', '=', input.userId)
           .where('email', '=', input.from)
-          .where('disabled', '=', 0)
-          .returningAll()
-          .executeTakeFirst();
-        if (!user) return { kind: 'invalid' };
+          .where('disabled', '=', 0);
+        if (sessionId !== undefined) {
+          change = change.where((eb) =>
+            eb.exists(
+              eb
+                .selectFrom('sessions')
+                .select('sessions.id')
+                .where('sessions.id', '=', sessionId)
+                .where('sessions.user_id', '=', input.userId)
+                .where('sessions.ended_at', 'is', null),
+            ),
+          );
+        }
+        const user = await change.returningAll().executeTakeFirst();
+        if (!user) {
+          if (sessionId === undefined) return { kind: 'invalid' };
+          const open = await trx
+            .selectFrom('sessions')
+            .select('id')
+            .where('id', '=', sessionId)
+            .where('ended_at', 'is', null)
+            .executeTakeFirst();
+          return { kind: open ? 'invalid' : 'session_ended' };
+        }
         await trx.deleteFrom('email_tokens').where('user_id', '=', input.userId).execute();
         return { kind: 'changed', user };
       });

@@ -196,3 +196,34 @@ describe('what must keep working after an address change', () => {
     expect((await login(t.app, newEmail, NEW_PASSWORD)).id).toBe(user.id);
   });
 });
+
+describe('an address change confirmed from a session that ends meanwhile', () => {
+  it('is refused: the owner ending the session wins, and the owner keeps the address and the session', async () => {
+    const owner = await registerAndLogin(t.app);
+    const intruder = await login(t.app, owner.email);
+    const newEmail = uniqueEmail('intruder');
+    const asked = await post(
+      '/email/change',
+      { newEmail, password: owner.password },
+      intruder.accessToken,
+    );
+    expect(asked.statusCode, asked.body).toBe(202);
+    const [token] = await linksTo(newEmail, /Confirm your new e-mail address/);
+    // The owner ends the intruder's session from the list while the confirmation is in flight.
+    const tokens = new EmailTokensRepository(t.app.services.db.kysely);
+    vi.spyOn(EmailTokensRepository.prototype, 'applyEmailChange').mockImplementationOnce(
+      async (input) => {
+        const end = await t.app.inject({
+          method: 'DELETE',
+          url: `/api/v1/auth/sessions/${intruder.sessionId}`,
+          headers: bearer(owner.accessToken),
+        });
+        expect(end.statusCode, end.body).toBe(204);
+        return tokens.applyEmailChange(input);
+      },
+    );
+    const res = await post('/email/change/confirm', { token: token! }, intruder.accessToken);
+    expectProblem(res, 401, 'invalid_token');
+    expect((await getMe(t.app, owner.accessToken)).json()).toMatchObject({ email: owner.email });
+  });
+});
