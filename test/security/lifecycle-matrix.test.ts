@@ -8,6 +8,7 @@
 import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { totpCode } from '../../src/crypto/index.js';
+import { MfaRepository } from '../../src/db/index.js';
 import { buildTestApp, TEST_MASTER_KEY, type TestApp } from '../helpers/app.js';
 import { cliDatabaseEnv, runCli } from '../helpers/cli.js';
 import { holdNextPasswordHash } from '../helpers/hold-password-check.js';
@@ -26,6 +27,7 @@ import {
   expectAccessWorks,
   expectProblem,
   expectRefreshRefused,
+  getMe,
   refreshOk,
 } from '../auth/support.js';
 
@@ -153,6 +155,50 @@ describe('what MFA must keep working through other changes', () => {
     await expectAccessWorks(t.app, user.accessToken);
     await expectAccessWorks(t.app, other.accessToken);
     await refreshOk(t.app, other.refreshToken);
+  });
+});
+
+describe('MFA turned on from a session that ends meanwhile', () => {
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await buildTestApp();
+  });
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+  afterAll(async () => {
+    await t.app.close();
+  });
+
+  it("is refused: an intruder's authenticator does not lock the owner out", async () => {
+    const owner = await registerAndLogin(t.app);
+    // An intruder who knows the password starts an enrolment with an authenticator of theirs.
+    const intruder = await login(t.app, owner.email);
+    const setup = await postMfa(t.app, '/totp/setup', intruder.accessToken, {
+      password: STRONG_PASSWORD,
+    });
+    expect(setup.statusCode, setup.body).toBe(200);
+    const { secret } = setup.json<{ secret: string }>();
+    // The owner ends the intruder's session from the list while the confirmation is in flight.
+    const repo = new MfaRepository(t.app.services.db.kysely);
+    vi.spyOn(MfaRepository.prototype, 'confirm').mockImplementationOnce(async (...args) => {
+      const end = await t.app.inject({
+        method: 'DELETE',
+        url: `/api/v1/auth/sessions/${intruder.sessionId}`,
+        headers: bearer(owner.accessToken),
+      });
+      expect(end.statusCode, end.body).toBe(204);
+      return repo.confirm(...args);
+    });
+    const res = await postMfa(t.app, '/totp/confirm', intruder.accessToken, {
+      mfaCode: totpCode(secret, Date.now()),
+    });
+    expectProblem(res, 401, 'invalid_token');
+    // MFA stays off, the owner's session goes on, and the password alone still signs in.
+    await expectAccessWorks(t.app, owner.accessToken);
+    expect((await getMe(t.app, owner.accessToken)).json()).toMatchObject({ mfaEnabled: false });
+    pairOf(await loginWith(t.app, owner.email));
   });
 });
 
