@@ -214,11 +214,14 @@ export class EmailChangeService {
         tokenHash: sha256Hex(token),
         email: user.email,
         newEmail,
+        // Checked by the request: a password change or reset meanwhile ended pending changes.
+        ...(user.password_hash === null ? {} : { passwordHash: user.password_hash }),
         now,
         expiresAt: now + this.deps.options.changeEmailTtlMs,
       });
-      // Disabled (which ends every link of the account, for good), deleted or readdressed since
-      // the request was checked: no link, and no e-mail, as for a request refused outright.
+      // Disabled (which ends every link of the account, for good), deleted, readdressed or given
+      // a new password since the request was checked: no link, and no e-mail, as for a request
+      // refused outright.
       if (!issued) {
         this.requested(actor, user.id, 'failure', 'account_changed');
         return;

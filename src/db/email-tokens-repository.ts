@@ -34,6 +34,11 @@ export class EmailTokensRepository {
     email: string;
     /** email_change only: the requested address. */
     newEmail?: string;
+    /**
+     * The password hash the request was proven with (an address change): a password changed or
+     * reset since ends pending changes, so none is stored after it either.
+     */
+    passwordHash?: string;
     now: number;
     expiresAt: number;
   }): Promise<boolean> {
@@ -44,13 +49,15 @@ export class EmailTokensRepository {
       // stay live at once. A no-op update rather than FOR UPDATE, which SQLite does not parse.
       // Its conditions are re-read once the lock is held (PostgreSQL re-evaluates them on the
       // row as committed), so a disabling committed first is seen here.
-      const locked = await trx
+      let lock = trx
         .updateTable('users')
         .set((eb) => ({ id: eb.ref('id') }))
         .where('id', '=', input.userId)
         .where('disabled', '=', 0)
-        .where('email', '=', input.email)
-        .executeTakeFirst();
+        .where('email', '=', input.email);
+      if (input.passwordHash !== undefined)
+        lock = lock.where('password_hash', '=', input.passwordHash);
+      const locked = await lock.executeTakeFirst();
       if (locked.numUpdatedRows !== 1n) return false;
       await trx
         .deleteFrom('email_tokens')

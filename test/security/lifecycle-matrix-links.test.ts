@@ -17,6 +17,7 @@ import {
   uniqueEmail,
   type LoggedIn,
 } from '../helpers/identity.js';
+import { holdNextPasswordCheck } from '../helpers/hold-password-check.js';
 import { startSmtpServer, type TestSmtpServer } from '../helpers/smtp.js';
 import { captureEvents, expectProblem, getMe, setDisabled } from '../auth/support.js';
 
@@ -225,5 +226,37 @@ describe('an address change confirmed from a session that ends meanwhile', () =>
     const res = await post('/email/change/confirm', { token: token! }, intruder.accessToken);
     expectProblem(res, 401, 'invalid_token');
     expect((await getMe(t.app, owner.accessToken)).json()).toMatchObject({ email: owner.email });
+  });
+});
+
+describe('an address change asked for while the password is being changed', () => {
+  it('leaves no live link once the password change is stored (a change ends pending ones)', async () => {
+    const owner = await registerAndLogin(t.app);
+    const intruder = await login(t.app, owner.email);
+    const newEmail = uniqueEmail('intruder');
+    // The intruder's request checks the (old) password; the owner changes it meanwhile.
+    const held = holdNextPasswordCheck(t.app);
+    let asked: Promise<LightMyRequestResponse>;
+    try {
+      asked = post('/email/change', { newEmail, password: owner.password }, intruder.accessToken);
+      await held.checking;
+      const changed = await post(
+        '/password',
+        { currentPassword: owner.password, newPassword: NEW_PASSWORD },
+        owner.accessToken,
+      );
+      expect(changed.statusCode, changed.body).toBe(204);
+    } finally {
+      held.release();
+    }
+    expect((await asked).statusCode).toBeLessThan(500);
+    expect(await linksTo(newEmail, /Confirm your new e-mail address/)).toEqual([]);
+    const live = await t.app.services.db.kysely
+      .selectFrom('email_tokens')
+      .select('id')
+      .where('user_id', '=', owner.id)
+      .where('purpose', '=', 'email_change')
+      .execute();
+    expect(live).toEqual([]);
   });
 });
