@@ -3,7 +3,9 @@
  * that the feature tests leave open. An administrator's decision to disable an account ends
  * every link it was mailed, for good (docs/security.md, "What a reset does"): enabling it again
  * must bring none back, including a link whose request was being served while the account was
- * disabled. The app sends through a real SMTP server on loopback; the tests follow the links.
+ * disabled. A password change ends pending address changes, including one asked for while it
+ * was being made; and a confirmation from a session that ends meanwhile moves nothing. The app
+ * sends through a real SMTP server on loopback; the tests follow the links.
  */
 import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
