@@ -3,6 +3,7 @@ import { sha256Hex, randomToken, type PasswordHasher } from '../crypto/index.js'
 import type { EmailTokensRepository, UserRow, UsersRepository } from '../db/index.js';
 import { AppError, isAppError } from '../errors.js';
 import type { EventContext, SecurityEvents } from '../security-events.js';
+import { invalidToken } from '../tokens/access-token.js';
 import type { Sessions } from '../tokens/sessions.js';
 import { normalizeEmail } from '../users/normalize.js';
 import type { AccountEmailService } from './account-email-service.js';
@@ -164,7 +165,13 @@ export class EmailChangeService {
       from: token.email,
       to: newEmail,
       now: this.now(),
+      sessionId: auth.sessionId,
     });
+    if (outcome.kind === 'session_ended') {
+      // Ended while this request was served: ending a session stops what it was doing.
+      this.changed(actor, user.id, 'failure', 'session_ended');
+      throw invalidToken('session ended');
+    }
     if (outcome.kind === 'taken') {
       this.changed(actor, user.id, 'failure', 'email_taken');
       throw emailTaken();
@@ -201,15 +208,24 @@ export class EmailChangeService {
     } else {
       const token = randomToken(32);
       const now = this.now();
-      await this.deps.tokens.issue({
+      const issued = await this.deps.tokens.issue({
         userId: user.id,
         purpose: 'email_change',
         tokenHash: sha256Hex(token),
         email: user.email,
         newEmail,
+        // Checked by the request: a password change or reset meanwhile ended pending changes.
+        ...(user.password_hash === null ? {} : { passwordHash: user.password_hash }),
         now,
         expiresAt: now + this.deps.options.changeEmailTtlMs,
       });
+      // Disabled (which ends every link of the account, for good), deleted, readdressed or given
+      // a new password since the request was checked: no link, and no e-mail, as for a request
+      // refused outright.
+      if (!issued) {
+        this.requested(actor, user.id, 'failure', 'account_changed');
+        return;
+      }
       sent = this.deps.accountEmail.send(
         emailChangeMessage({
           to: newEmail,

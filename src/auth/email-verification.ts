@@ -142,6 +142,11 @@ export class EmailVerification {
       options.verificationTtlMs,
       this.deps.now(),
     );
+    // Disabled, deleted or readdressed since `user` was read: no link for it.
+    if (token === null) {
+      this.verificationSent(context, user.id, 'failure', 'account_changed');
+      return;
+    }
     const sent = this.deps.mailer.send(
       verificationMessage({
         to: user.email,

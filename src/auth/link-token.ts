@@ -3,7 +3,9 @@ import type { EmailTokenPurpose, EmailTokensRepository, UserRow } from '../db/in
 
 /**
  * Issues the token of an e-mailed link for `user`'s current address: 256 random bits, stored as
- * its SHA-256 only, valid for `ttlMs`. Returns the token to put in the link.
+ * its SHA-256 only, valid for `ttlMs`. Returns the token to put in the link, or null when the
+ * account was disabled, deleted or given another address since `user` was read (nothing is
+ * stored then, and no link may be sent: see EmailTokensRepository.issue).
  */
 export async function issueLinkToken(
   tokens: Pick<EmailTokensRepository, 'issue'>,
@@ -11,9 +13,9 @@ export async function issueLinkToken(
   purpose: EmailTokenPurpose,
   ttlMs: number,
   now: number,
-): Promise<string> {
+): Promise<string | null> {
   const token = randomToken(32);
-  await tokens.issue({
+  const issued = await tokens.issue({
     userId: user.id,
     purpose,
     tokenHash: sha256Hex(token),
@@ -21,5 +23,5 @@ export async function issueLinkToken(
     now,
     expiresAt: now + ttlMs,
   });
-  return token;
+  return issued ? token : null;
 }

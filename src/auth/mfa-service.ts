@@ -24,6 +24,7 @@ import type {
   SecurityEvents,
   SecurityEventType,
 } from '../security-events.js';
+import { invalidToken } from '../tokens/access-token.js';
 import type { Sessions } from '../tokens/sessions.js';
 import type { LoginAttempt, LoginThrottle } from './login-throttle.js';
 import { MfaReset } from './mfa-reset.js';
@@ -41,8 +42,11 @@ export interface MfaServiceDeps {
   /** Encrypts TOTP secrets at rest (purpose of ENCRYPTED_COLUMNS.totpSecret). */
   cipher: FieldCipher;
   events: SecurityEvents;
-  /** Ends other sessions when MFA is turned on, and every session on an administrator's reset. */
-  sessions: Pick<Sessions, 'endAll'>;
+  /**
+   * Ends other sessions when MFA is turned on, and every session on an administrator's reset;
+   * tells whether the session confirming an enrolment is still open.
+   */
+  sessions: Pick<Sessions, 'endAll' | 'find'>;
   /** The same throttle as logins: the password and code checks here are guesses like a login's. */
   throttle: Pick<LoginThrottle, 'begin' | 'beginSecondFactor'>;
   /** Shown by authenticator apps beside the account: the host of tokens.issuer, or the issuer. */
@@ -164,7 +168,14 @@ export class MfaService {
     await attempt.succeeded();
     const recoveryCodes = newRecoveryCodes();
     const hashes = recoveryCodes.map((code) => recoveryCodeHash(code, secret, auth.userId)!);
-    let confirmed = await this.deps.repo.confirm(auth.userId, factor.secret_enc, step, hashes, now);
+    let confirmed = await this.deps.repo.confirm(
+      auth.userId,
+      factor.secret_enc,
+      step,
+      hashes,
+      now,
+      auth.sessionId,
+    );
     if (!confirmed) {
       // `keys reencrypt` may have rewritten the envelope meanwhile: the same enrolment and secret
       // in a new envelope is still the one the code was checked against, so it is confirmed.
@@ -176,8 +187,22 @@ export class MfaService {
         again.secret_enc !== factor.secret_enc &&
         this.deps.cipher.decrypt(again.secret_enc, totpSecretContext(auth.userId)) === secret
       ) {
-        confirmed = await this.deps.repo.confirm(auth.userId, again.secret_enc, step, hashes, now);
+        confirmed = await this.deps.repo.confirm(
+          auth.userId,
+          again.secret_enc,
+          step,
+          hashes,
+          now,
+          auth.sessionId,
+        );
       }
+    }
+    if (!confirmed && (await this.deps.sessions.find(auth.sessionId))?.ended_at !== null) {
+      // Ended while this request was served (its owner ended it from another device, an
+      // administrator disabled the account): ending a session stops what it was doing, and the
+      // authenticator it was enrolling must not lock the owner out.
+      this.ownEvent(context, auth.userId, 'mfa.enabled', 'failure', { reason: 'session_ended' });
+      throw invalidToken('session ended');
     }
     if (!confirmed) {
       // Restarted or confirmed by a concurrent request: this code belonged to the old secret.

@@ -66,6 +66,8 @@ export class PasswordChange {
     } catch (error) {
       if (isAppError(error) && error.code === 'invalid_credentials') {
         this.passwordChangeFailed(context, auth.userId, 'password_changed_meanwhile');
+      } else if (isAppError(error) && error.code === 'invalid_token') {
+        this.passwordChangeFailed(context, auth.userId, 'session_ended');
       }
       throw error;
     }

@@ -129,7 +129,12 @@ export class PasswordReset {
       this.resetRequested(actor, user.id, 'failure', 'throttled', { by: 'admin' });
       throw this.deps.limit.tooManyEmails(wait);
     }
-    await this.mailResetLink(user, actor, { by: 'admin' });
+    if (!(await this.mailResetLink(user, actor, { by: 'admin' }))) {
+      throw new AppError(
+        'conflict',
+        'This account was disabled or changed meanwhile: no reset link was sent.',
+      );
+    }
   }
 
   private async sendPasswordReset(email: string, context: EventContext): Promise<void> {
@@ -150,12 +155,15 @@ export class PasswordReset {
     await this.mailResetLink(user, context);
   }
 
-  /** Issues a reset token for `user` and queues its e-mail; records the request. */
+  /**
+   * Issues a reset token for `user` and queues its e-mail; records the request. False, sending
+   * nothing, when the account was disabled, deleted or readdressed since `user` was read.
+   */
   private async mailResetLink(
     user: UserRow,
     context: EventContext,
     details: Record<string, string> = {},
-  ): Promise<void> {
+  ): Promise<boolean> {
     const { options } = this.deps;
     const token = await issueLinkToken(
       this.deps.tokens,
@@ -164,6 +172,10 @@ export class PasswordReset {
       options.passwordResetTtlMs,
       this.deps.now(),
     );
+    if (token === null) {
+      this.resetRequested(context, user.id, 'failure', 'account_changed', details);
+      return false;
+    }
     const sent = this.deps.mailer.send(
       passwordResetMessage({
         to: user.email,
@@ -180,6 +192,7 @@ export class PasswordReset {
       sent ? undefined : 'mail_refused',
       details,
     );
+    return true;
   }
 
   private resetRequested(

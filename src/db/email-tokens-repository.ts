@@ -9,7 +9,9 @@ export type EmailChangeOutcome =
   /** The token was used, expired or replaced, or the account no longer has its old address. */
   | { kind: 'invalid' }
   /** Another account holds the new address (the unique constraint said so): nothing changed. */
-  | { kind: 'taken' };
+  | { kind: 'taken' }
+  /** The session it was confirmed from ended meanwhile: nothing changed, the token is spent. */
+  | { kind: 'session_ended' };
 
 /**
  * Single-use tokens sent by e-mail, stored as hashes. A user has at most one live token per
@@ -18,7 +20,13 @@ export type EmailChangeOutcome =
 export class EmailTokensRepository {
   constructor(private readonly db: Kysely<Database>) {}
 
-  /** Stores a new token for the user and purpose, replacing every earlier one. */
+  /**
+   * Stores a new token for the user and purpose, replacing every earlier one. Only for the account
+   * as it is now: false, storing nothing, when it has been disabled, deleted or given another
+   * address than `email` since the caller read it. Disabling deletes every link of the account;
+   * a link stored after that, by a request that read the account before, would otherwise work
+   * again once the account is enabled.
+   */
   async issue(input: {
     userId: string;
     purpose: EmailTokenPurpose;
@@ -26,19 +34,31 @@ export class EmailTokensRepository {
     email: string;
     /** email_change only: the requested address. */
     newEmail?: string;
+    /**
+     * The password hash the request was proven with (an address change): a password changed or
+     * reset since ends pending changes, so none is stored after it either.
+     */
+    passwordHash?: string;
     now: number;
     expiresAt: number;
-  }): Promise<void> {
-    await this.db.transaction().execute(async (trx) => {
+  }): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
       // Concurrent requests for one account take turns on its row (PostgreSQL locks it until
       // commit; SQLite runs one write transaction at a time anyway). Without it, under READ
       // COMMITTED each delete sees none of the others' uncommitted inserts, and several links
       // stay live at once. A no-op update rather than FOR UPDATE, which SQLite does not parse.
-      await trx
+      // Its conditions are re-read once the lock is held (PostgreSQL re-evaluates them on the
+      // row as committed), so a disabling committed first is seen here.
+      let lock = trx
         .updateTable('users')
         .set((eb) => ({ id: eb.ref('id') }))
         .where('id', '=', input.userId)
-        .execute();
+        .where('disabled', '=', 0)
+        .where('email', '=', input.email);
+      if (input.passwordHash !== undefined)
+        lock = lock.where('password_hash', '=', input.passwordHash);
+      const locked = await lock.executeTakeFirst();
+      if (locked.numUpdatedRows !== 1n) return false;
       await trx
         .deleteFrom('email_tokens')
         .where('user_id', '=', input.userId)
@@ -58,6 +78,7 @@ export class EmailTokensRepository {
           used_at: null,
         })
         .execute();
+      return true;
     });
   }
 
@@ -115,7 +136,9 @@ export class EmailTokensRepository {
    * `from` and is enabled, and the unique constraint on users.email is the final word on a taken
    * address (its violation rolls everything back, token included). Once changed, every e-mailed
    * token of the account is deleted: reset and verification links went to the old address, and
-   * other change links are older requests.
+   * other change links are older requests. With `sessionId` (the session that confirms), only
+   * while that session is still open: one ended meanwhile (its owner ended it from another
+   * device, say) must not move the account and end the sessions of whoever ended it.
    */
   async applyEmailChange(input: {
     tokenId: string;
@@ -123,6 +146,7 @@ export class EmailTokensRepository {
     from: string;
     to: string;
     now: number;
+    sessionId?: string;
   }): Promise<EmailChangeOutcome> {
     try {
       return await this.db.transaction().execute(async (trx): Promise<EmailChangeOutcome> => {
@@ -136,15 +160,36 @@ export class EmailTokensRepository {
           .where('expires_at', '>', input.now)
           .executeTakeFirst();
         if (spent.numUpdatedRows !== 1n) return { kind: 'invalid' };
-        const user = await trx
+        const { sessionId } = input;
+        let change = trx
           .updateTable('users')
           .set({ email: input.to, email_verified: 1, updated_at: input.now })
           .where('id', '=', input.userId)
           .where('email', '=', input.from)
-          .where('disabled', '=', 0)
-          .returningAll()
-          .executeTakeFirst();
-        if (!user) return { kind: 'invalid' };
+          .where('disabled', '=', 0);
+        if (sessionId !== undefined) {
+          change = change.where((eb) =>
+            eb.exists(
+              eb
+                .selectFrom('sessions')
+                .select('sessions.id')
+                .where('sessions.id', '=', sessionId)
+                .where('sessions.user_id', '=', input.userId)
+                .where('sessions.ended_at', 'is', null),
+            ),
+          );
+        }
+        const user = await change.returningAll().executeTakeFirst();
+        if (!user) {
+          if (sessionId === undefined) return { kind: 'invalid' };
+          const open = await trx
+            .selectFrom('sessions')
+            .select('id')
+            .where('id', '=', sessionId)
+            .where('ended_at', 'is', null)
+            .executeTakeFirst();
+          return { kind: open ? 'invalid' : 'session_ended' };
+        }
         await trx.deleteFrom('email_tokens').where('user_id', '=', input.userId).execute();
         return { kind: 'changed', user };
       });

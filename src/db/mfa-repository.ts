@@ -52,7 +52,10 @@ export class MfaRepository {
   /**
    * Confirms the pending enrolment whose secret is `secretEnc` (the one the code was checked
    * against: a restarted enrolment meanwhile is not confirmed by the old secret's code), stores
-   * the recovery codes and turns MFA on. False when that enrolment is no longer pending.
+   * the recovery codes and turns MFA on. False when that enrolment is no longer pending, or
+   * (with `sessionId`, the session confirming it) when that session has ended: an enrolment
+   * confirmed from a session its owner ended meanwhile would put the intruder's authenticator
+   * on the account.
    */
   async confirm(
     userId: string,
@@ -60,15 +63,28 @@ export class MfaRepository {
     step: number,
     codeHashes: readonly string[],
     now: number,
+    sessionId?: string,
   ): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
-      const confirmed = await trx
+      let update = trx
         .updateTable('totp_factors')
         .set({ confirmed_at: now, last_step: step })
         .where('user_id', '=', userId)
         .where('secret_enc', '=', secretEnc)
-        .where('confirmed_at', 'is', null)
-        .executeTakeFirst();
+        .where('confirmed_at', 'is', null);
+      if (sessionId !== undefined) {
+        update = update.where((eb) =>
+          eb.exists(
+            eb
+              .selectFrom('sessions')
+              .select('sessions.id')
+              .where('sessions.id', '=', sessionId)
+              .where('sessions.user_id', '=', userId)
+              .where('sessions.ended_at', 'is', null),
+          ),
+        );
+      }
+      const confirmed = await update.executeTakeFirst();
       if (confirmed.numUpdatedRows === 0n) return false;
       await replaceCodes(trx, userId, codeHashes, now);
       await trx

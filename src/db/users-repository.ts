@@ -124,20 +124,37 @@ export class UsersRepository {
   /**
    * Applies `patch` only while the stored password hash is still `expected`: a password change
    * checked the current password against that hash, and must not write over a reset (or another
-   * change) stored meanwhile. The row as written, or undefined when gone or changed.
+   * change) stored meanwhile. With `sessionId`, only while that session is still open and the
+   * account enabled too: a change made from a session that ended meanwhile (a logout, the
+   * owner ending it from another device, an administrator disabling the account) is not made.
+   * The row as written, or undefined when gone or changed.
    */
   async updateIfPasswordHash(
     id: string,
     expected: string,
     patch: UserUpdate,
+    sessionId?: string,
   ): Promise<UserRow | undefined> {
-    return this.db
+    let query = this.db
       .updateTable('users')
       .set(patch)
       .where('id', '=', id)
-      .where('password_hash', '=', expected)
-      .returningAll()
-      .executeTakeFirst();
+      .where('password_hash', '=', expected);
+    if (sessionId !== undefined) {
+      query = query
+        .where('disabled', '=', 0)
+        .where((eb) =>
+          eb.exists(
+            eb
+              .selectFrom('sessions')
+              .select('sessions.id')
+              .where('sessions.id', '=', sessionId)
+              .where('sessions.user_id', '=', id)
+              .where('sessions.ended_at', 'is', null),
+          ),
+        );
+    }
+    return query.returningAll().executeTakeFirst();
   }
 
   /** Deletes the user, and by cascade their sessions and refresh tokens. True if it existed. */

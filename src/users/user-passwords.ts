@@ -2,6 +2,7 @@ import { checkPassword, EstimatorUnavailableError, type PasswordCheck } from '..
 import type { UserRow } from '../db/index.js';
 import { AppError } from '../errors.js';
 import type { EventContext, SecurityEventType } from '../security-events.js';
+import { invalidToken } from '../tokens/access-token.js';
 import type { SessionEndReason } from '../tokens/sessions.js';
 import type { UsersServiceDeps } from './users-service.js';
 
@@ -26,7 +27,9 @@ export interface PasswordWrite {
   /**
    * Write only over this hash (the one the caller checked the current password against): a
    * reset that landed meanwhile must not be overwritten by a change proven with the old
-   * password. invalid_credentials when it no longer matches.
+   * password. invalid_credentials when it no longer matches. With `keepSessionId`, also only
+   * while that session is open and the account enabled: invalid_token (the session ended)
+   * otherwise.
    */
   expectedHash?: string;
 }
@@ -132,11 +135,23 @@ export class UserPasswords {
     const updated =
       write.expectedHash === undefined
         ? await this.deps.repo.update(row.id, patch)
-        : await this.deps.repo.updateIfPasswordHash(row.id, write.expectedHash, patch);
+        : await this.deps.repo.updateIfPasswordHash(
+            row.id,
+            write.expectedHash,
+            patch,
+            write.keepSessionId,
+          );
     if (!updated) {
-      if (write.expectedHash !== undefined && (await this.deps.repo.findById(row.id))) {
-        throw new AppError('invalid_credentials', 'The current password is incorrect.');
+      const current =
+        write.expectedHash === undefined ? undefined : await this.deps.repo.findById(row.id);
+      if (current !== undefined && current.password_hash === write.expectedHash) {
+        // The password is still the one proven, so the session it was proven in ended (or the
+        // account was disabled, which ends them all) while the new one was hashed: ending a
+        // session stops what it was doing, and an intruder's change must not outlive the
+        // owner's (or an administrator's) decision to end it, nor end the owner's sessions.
+        throw invalidToken('session ended');
       }
+      if (current) throw new AppError('invalid_credentials', 'The current password is incorrect.');
       throw new AppError('not_found', 'No user with this id.');
     }
     write.afterWrite?.();

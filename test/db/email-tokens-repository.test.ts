@@ -18,7 +18,7 @@ describe(`EmailTokensRepository on ${dialectUnderTest}`, () => {
     await t?.cleanup();
   });
 
-  function issue(userId: string, email: string, i: number): Promise<void> {
+  function issue(userId: string, email: string, i: number): Promise<boolean> {
     return tokens.issue({
       userId,
       purpose: 'password_reset',
@@ -39,6 +39,23 @@ describe(`EmailTokensRepository on ${dialectUnderTest}`, () => {
       .where('purpose', '=', 'password_reset')
       .execute();
     expect(live).toHaveLength(1);
+  });
+
+  it('stores no token for an account disabled, deleted or readdressed since it was read', async () => {
+    const live = async (userId: string) =>
+      t.db.kysely.selectFrom('email_tokens').select('id').where('user_id', '=', userId).execute();
+    const disabled = await users.insert(userRow({ disabled: 1 }));
+    await expect(issue(disabled.id, disabled.email, 1)).resolves.toBe(false);
+    expect(await live(disabled.id)).toEqual([]);
+    const moved = await users.insert(userRow());
+    await expect(issue(moved.id, `old-${moved.email}`, 1)).resolves.toBe(false);
+    expect(await live(moved.id)).toEqual([]);
+    // Deleted: nothing to store it for, and no foreign-key failure either.
+    const gone = userRow();
+    await expect(issue(gone.id, gone.email, 1)).resolves.toBe(false);
+    const enabled = await users.insert(userRow());
+    await expect(issue(enabled.id, enabled.email, 1)).resolves.toBe(true);
+    expect(await live(enabled.id)).toHaveLength(1);
   });
 
   async function changeToken(
