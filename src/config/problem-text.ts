@@ -13,11 +13,7 @@ const SECRET_PATH = /key|secret|password|passphrase|token|url|providers/i;
  * The candidate closest to a misspelt `name` (Levenshtein distance), if close enough to be the
  * one meant. `ignored` leading characters (a shared prefix) do not count towards the budget.
  */
-function closest(
-  name: string,
-  candidates: Iterable<string>,
-  ignored = 0,
-): string | undefined {
+function closest(name: string, candidates: Iterable<string>, ignored = 0): string | undefined {
   const distance = (a: string, b: string): number => {
     const row = Array.from({ length: b.length + 1 }, (_, i) => i);
     for (let i = 1; i <= a.length; i++) {
