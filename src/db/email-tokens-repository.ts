@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Database, EmailTokenPurpose, EmailTokenRow, UserRow } from './types.js';
 import { isUniqueViolation } from './unique-violation.js';
+import { openSession } from './open-session.js';
 
 /** What {@link EmailTokensRepository.applyEmailChange} did. */
 export type EmailChangeOutcome =
@@ -168,16 +169,7 @@ export class EmailTokensRepository {
           .where('email', '=', input.from)
           .where('disabled', '=', 0);
         if (sessionId !== undefined) {
-          change = change.where((eb) =>
-            eb.exists(
-              eb
-                .selectFrom('sessions')
-                .select('sessions.id')
-                .where('sessions.id', '=', sessionId)
-                .where('sessions.user_id', '=', input.userId)
-                .where('sessions.ended_at', 'is', null),
-            ),
-          );
+          change = change.where((eb) => eb.exists(openSession(trx, sessionId, input.userId)));
         }
         const user = await change.returningAll().executeTakeFirst();
         if (!user) {

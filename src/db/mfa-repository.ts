@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Database, TotpFactorRow } from './types.js';
+import { openSession } from './open-session.js';
 
 /**
  * Reads and writes a user's second factors: the `totp_factors` row (its secret already
@@ -73,16 +74,7 @@ export class MfaRepository {
         .where('secret_enc', '=', secretEnc)
         .where('confirmed_at', 'is', null);
       if (sessionId !== undefined) {
-        update = update.where((eb) =>
-          eb.exists(
-            eb
-              .selectFrom('sessions')
-              .select('sessions.id')
-              .where('sessions.id', '=', sessionId)
-              .where('sessions.user_id', '=', userId)
-              .where('sessions.ended_at', 'is', null),
-          ),
-        );
+        update = update.where((eb) => eb.exists(openSession(trx, sessionId, userId)));
       }
       const confirmed = await update.executeTakeFirst();
       if (confirmed.numUpdatedRows === 0n) return false;

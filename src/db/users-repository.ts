@@ -3,6 +3,7 @@ import { sql } from './kysely.js';
 import type { DialectName } from './database.js';
 import { parameter, prepareRead, type PreparedRead } from './prepared-read.js';
 import type { Database, NewUserRow, UserRow, UserUpdate } from './types.js';
+import { openSession } from './open-session.js';
 
 /** Position of the last row of a page; the next page starts strictly after it. */
 export interface UserCursor {
@@ -143,16 +144,7 @@ export class UsersRepository {
     if (sessionId !== undefined) {
       query = query
         .where('disabled', '=', 0)
-        .where((eb) =>
-          eb.exists(
-            eb
-              .selectFrom('sessions')
-              .select('sessions.id')
-              .where('sessions.id', '=', sessionId)
-              .where('sessions.user_id', '=', id)
-              .where('sessions.ended_at', 'is', null),
-          ),
-        );
+        .where((eb) => eb.exists(openSession(this.db, sessionId, id)));
     }
     return query.returningAll().executeTakeFirst();
   }
