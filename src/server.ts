@@ -231,12 +231,18 @@ export async function runServer(
       );
       return;
     }
+    // Not while stopping: the database may already be closed, and nothing will sign any more.
     const keys = server.app.services.signingKeys;
-    keys.reloadAfterRotation(null).then(
-      () => log.info({ signal: 'SIGHUP', kid: keys.signingKey().kid }, 'signing keys re-read'),
-      (error: unknown) =>
-        log.error({ err: error }, 'signing keys re-read failed: the keys read before stay in use'),
-    );
+    if (!stopping) {
+      keys.reloadAfterRotation(null).then(
+        () => log.info({ signal: 'SIGHUP', kid: keys.signingKey().kid }, 'signing keys re-read'),
+        (error: unknown) =>
+          log.error(
+            { err: error },
+            'signing keys re-read failed: the keys read before stay in use',
+          ),
+      );
+    }
     if (config.tls.certFile === undefined) return;
     try {
       server.reloadTls();
