@@ -174,12 +174,7 @@ export class EmailTokensRepository {
         const user = await change.returningAll().executeTakeFirst();
         if (!user) {
           if (sessionId === undefined) return { kind: 'invalid' };
-          const open = await trx
-            .selectFrom('sessions')
-            .select('id')
-            .where('id', '=', sessionId)
-            .where('ended_at', 'is', null)
-            .executeTakeFirst();
+          const open = await openSession(trx, sessionId, input.userId).executeTakeFirst();
           return { kind: open ? 'invalid' : 'session_ended' };
         }
         await trx.deleteFrom('email_tokens').where('user_id', '=', input.userId).execute();
