@@ -275,6 +275,7 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
     version: 1,
     config: config.api,
     docsEnabled: config.docs.enabled,
+    ...(options.now ? { now: options.now } : {}),
   });
 
   app.readiness.register('database', () => services.db.ping());

@@ -115,6 +115,17 @@ describe('API version deprecation', () => {
     );
   });
 
+  it('says stable, with the announced dates, until deprecatedAt, as the Deprecation header does', async () => {
+    clock = Date.parse(deprecatedAt) - 1000;
+    const res = await t.app.inject({ method: 'GET', url: '/api/v1' });
+    expect(res.headers.deprecation).toBe(`@${Date.parse(deprecatedAt) / 1000}`);
+    expect(res.json()).toMatchObject({ status: 'stable', deprecatedAt, sunsetAt });
+    clock = Date.parse(deprecatedAt);
+    expect((await t.app.inject({ method: 'GET', url: '/api/v1' })).json().status).toBe(
+      'deprecated',
+    );
+  });
+
   it('sends them on errors too, and through unversioned routing', async () => {
     clock = before;
     const res = await t.app.inject({ method: 'GET', url: '/api/missing' });
