@@ -18,6 +18,8 @@ export interface ListUsersOptions {
   role?: string | undefined;
   /** Exact match on the normalised (trimmed, NFC, lower-case) email. */
   email?: string | undefined;
+  /** Only disabled accounts (true) or only enabled ones (false). */
+  disabled?: boolean | undefined;
 }
 
 /** Largest page `list` returns: a caller bug must not turn into a full-table read. */
@@ -160,7 +162,7 @@ export class UsersRepository {
    * stable while rows are added, and as fast on the last page as on the first.
    */
   async list(options: ListUsersOptions): Promise<UserRow[]> {
-    const { limit, after, role, email } = options;
+    const { limit, after, role, email, disabled } = options;
     if (!Number.isInteger(limit) || limit < 1 || limit > MAX_USERS_PAGE) {
       throw new RangeError(`limit must be an integer from 1 to ${MAX_USERS_PAGE}`);
     }
@@ -168,6 +170,7 @@ export class UsersRepository {
     let query = this.db.selectFrom('users').selectAll();
     if (role !== undefined) query = query.where('role', '=', role);
     if (email !== undefined) query = query.where('email', '=', email);
+    if (disabled !== undefined) query = query.where('disabled', '=', disabled ? 1 : 0);
     if (after !== undefined) {
       query = query.where((eb) =>
         eb(eb.refTuple('created_at', 'id'), '>', eb.tuple(after.createdAt, after.id)),

@@ -56,7 +56,8 @@ export function usersRoutes(base: FastifyInstance, opts: { users: UsersService }
       preHandler: [app.authenticate, app.authorize('users:read')],
       schema: {
         tags: ['users'],
-        summary: 'List users (users:read), newest last, with cursor pagination.',
+        summary:
+          'List users (users:read), newest last, with cursor pagination; filter by role, email or disabled.',
         security,
         querystring: ListUsersQuery,
         response: { 200: UserList },

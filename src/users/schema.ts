@@ -56,6 +56,7 @@ export const ListUsersQuery = Type.Object(
     cursor: Type.Optional(Type.String({ maxLength: 200, pattern: '^[A-Za-z0-9_-]+$' })),
     role: Type.Optional(Role),
     email: Type.Optional(Email),
+    disabled: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: false },
 );

@@ -8,6 +8,7 @@ export interface UserListQuery {
   cursor?: string;
   role?: string;
   email?: string;
+  disabled?: boolean;
 }
 
 /** One page of users, oldest first, and where the next one starts (null: this is the last). */
@@ -56,6 +57,7 @@ export async function listUsers(
     after: query.cursor === undefined ? undefined : decodeCursor(query.cursor),
     role: query.role,
     email: query.email === undefined ? undefined : canonicalEmail(query.email),
+    disabled: query.disabled,
   });
   const items = rows.slice(0, limit);
   return {

@@ -142,6 +142,30 @@ describe(`GET /api/v1/users on ${dialectUnderTest}`, () => {
     expect(ids).toEqual([admin.id, second.id]);
   });
 
+  it('filters by disabled, alone and with the other filters, and pages within the filter', async () => {
+    const off: string[] = [];
+    for (const name of ['Off 1', 'Off 2']) {
+      const user = await registerAndLogin(t.app, { name });
+      created.push(user.id);
+      off.push(user.id);
+      const res = await t.app.inject({
+        method: 'PATCH',
+        url: `/api/v1/users/${user.id}`,
+        headers: bearer(admin.accessToken),
+        payload: { disabled: true },
+      });
+      expect(res.statusCode, res.body).toBe(200);
+    }
+    expect((await page('?disabled=true')).items.map((u) => u.id)).toEqual(off);
+    const enabled = (await page('?disabled=false&limit=100')).items.map((u) => u.id);
+    expect(enabled).toEqual(created.filter((id) => !off.includes(id)));
+    expect((await page('?disabled=true&role=user')).items.map((u) => u.id)).toEqual(off);
+    expect((await page('?disabled=true&role=admin')).items).toEqual([]);
+    const { sizes, ids } = await walk(1, '&disabled=true');
+    expect(sizes).toEqual([1, 1]);
+    expect(ids).toEqual(off);
+  });
+
   it('filters by exact email, whatever the case and surrounding spaces of the input', async () => {
     const email = uniqueEmail('Filter');
     const user = await registerAndLogin(t.app, { email });
@@ -212,7 +236,10 @@ describe(`GET /api/v1/users on ${dialectUnderTest}`, () => {
     ['email=' + 'a'.repeat(255), '/querystring/email'],
     ['sort=email', '/querystring/sort'],
     ['include=password_hash', '/querystring/include'],
-    ['disabled=true', '/querystring/disabled'],
+    ['disabled=1', '/querystring/disabled'],
+    ['disabled=yes', '/querystring/disabled'],
+    ['disabled=', '/querystring/disabled'],
+    ['disabled=true&disabled=false', '/querystring/disabled'],
   ])('rejects ?%s with 400 at %s', async (query, path) => {
     const problem = expectProblem(await list(`?${query}`), 400, 'validation_failed');
     expect(problem.errors).toEqual([expect.objectContaining({ path })]);
