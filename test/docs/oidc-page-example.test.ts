@@ -13,10 +13,8 @@ import { createServer as createTcpServer, type AddressInfo, type Server } from '
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { totpCode } from '../../src/crypto/index.js';
-import { buildTestApp } from '../helpers/app.js';
 import { launchChromium } from '../helpers/browser.js';
 import { wrongCode } from '../helpers/mfa.js';
-import { TestOidcProvider } from '../helpers/oidc-provider.js';
 import { devCertFiles, type CertFiles } from '../helpers/tls.js';
 import {
   CALLBACK_PATH,
@@ -25,6 +23,7 @@ import {
   appNow,
   events,
   linkedWithMfa,
+  oidcFixture,
   type OidcFixture,
 } from '../oidc/support.js';
 
@@ -64,6 +63,10 @@ beforeAll(async () => {
       if (req.url === '/signed-in') {
         res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
         res.end(PAGE.replace('data-api=""', `data-api="${api}"`));
+      } else if (req.url === '/hold') {
+        // An app URL whose page does nothing: the browser stops there with the code unused.
+        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+        res.end('<!doctype html><title>held</title>');
       } else {
         res.writeHead(404).end();
       }
@@ -74,44 +77,18 @@ beforeAll(async () => {
 
   const apiPort = await freePort();
   apiOrigin = `https://127.0.0.1:${apiPort}`;
-  const provider = await TestOidcProvider.start({
-    redirectUris: [`${apiOrigin}${CALLBACK_PATH}`],
-    accounts: [],
-  });
-  const clock = { offsetMs: 0 };
-  try {
-    const t = await buildTestApp(
-      {
-        tls: { certFile: cert.certFile, keyFile: cert.keyFile },
-        cors: { origins: [pageOrigin], credentials: true },
-        oidc: {
-          providers: {
-            test: {
-              issuer: provider.issuer,
-              clientId: provider.clientId,
-              clientSecret: provider.clientSecret,
-              redirectUri: `${apiOrigin}${CALLBACK_PATH}`,
-              appUrls: [`${pageOrigin}/signed-in`],
-              allowLinkingVerifiedEmail: true,
-            },
-          },
-        },
-      },
-      { now: () => Date.now() + clock.offsetMs },
-    );
-    f = {
-      ...t,
-      provider,
-      clock,
-      async close() {
-        await t.app.close();
-        await provider.stop();
-      },
-    };
-  } catch (error) {
-    await provider.stop();
-    throw error;
-  }
+  f = await oidcFixture(
+    [],
+    {
+      appUrls: [`${pageOrigin}/signed-in`, `${pageOrigin}/hold`],
+      allowLinkingVerifiedEmail: true,
+    },
+    {
+      tls: { certFile: cert.certFile, keyFile: cert.keyFile },
+      cors: { origins: [pageOrigin], credentials: true },
+    },
+    { publicUrl: apiOrigin },
+  );
   await f.app.listen({ host: '127.0.0.1', port: apiPort });
   api = apiOrigin;
   browser = await launchChromium();
@@ -134,8 +111,8 @@ async function newBrowserContext(): Promise<BrowserContext> {
   return context;
 }
 
-const startUrl = (): string =>
-  `${apiOrigin}/api/v1/auth/oidc/test?returnTo=${encodeURIComponent(`${pageOrigin}/signed-in`)}`;
+const startUrl = (landing = '/signed-in'): string =>
+  `${apiOrigin}/api/v1/auth/oidc/test?returnTo=${encodeURIComponent(`${pageOrigin}${landing}`)}`;
 
 /**
  * Opens the start URL and signs in as `sub` on the provider's own login and consent forms.
@@ -220,43 +197,40 @@ describe('docs/examples/oidc-signed-in.html in Chromium, with a real provider', 
     const victim = await newBrowserContext();
     const thief = await newBrowserContext();
     try {
-      // The victim's browser never reaches the page: the code is still unused.
-      await victim.route(`${pageOrigin}/**`, (route) => route.abort());
+      // The victim's browser stops at a page that does not exchange: the code is still unused.
       const page = await victim.newPage();
-      let handoffLocation: string | undefined;
-      page.on('response', (response) => {
-        if (response.url().startsWith(`${apiOrigin}${CALLBACK_PATH}`)) {
-          handoffLocation = response.headers().location;
-        }
-      });
-      await page.goto(startUrl());
+      await page.goto(startUrl('/hold'));
       await page.fill('input[name=login]', 'browser-stolen');
       await page.fill('input[name=password]', 'any');
       await page.click('button[type=submit]');
       await page.waitForSelector('form button[type=submit]');
-      await page.click('button[type=submit]').catch(() => undefined);
-      await expect.poll(() => handoffLocation).toMatch(/#oidc_code=/);
+      await page.click('button[type=submit]');
+      await page.waitForURL(`${pageOrigin}/hold#oidc_code=*`);
+      const code = new URL(page.url()).hash.slice('#oidc_code='.length);
+      expect(code).toMatch(/^[A-Za-z0-9_-]{43}$/);
+      const handoffLocation = `${pageOrigin}/signed-in#oidc_code=${code}`;
       // The login cookie is spent at the callback; the hand-off cookie waits in the jar.
-      const jar = await victim.cookies(apiOrigin);
-      expect(jar.map((c) => c.name)).not.toContain(LOGIN_COOKIE);
-      expect(jar.find((c) => c.name === HANDOFF_COOKIE)).toMatchObject({
-        domain: '127.0.0.1',
-        path: '/',
-        secure: true,
-        httpOnly: true,
-        sameSite: 'Lax',
-      });
+      const jar = (await victim.cookies(apiOrigin)).filter((c) => c.name.startsWith('__Host-'));
+      expect(jar).toEqual([
+        expect.objectContaining({
+          name: HANDOFF_COOKIE,
+          domain: '127.0.0.1',
+          path: '/',
+          secure: true,
+          httpOnly: true,
+          sameSite: 'Lax',
+        }),
+      ]);
 
       const stolen = await thief.newPage();
-      await stolen.goto(handoffLocation!);
+      await stolen.goto(handoffLocation);
       await expect
         .poll(() => stolen.textContent('#status'))
         .toBe('This sign-in has expired or was already used. Start it again.');
 
       // Refused once, the code is dead for its own browser too.
-      await victim.unroute(`${pageOrigin}/**`);
       const late = await victim.newPage();
-      await late.goto(handoffLocation!);
+      await late.goto(handoffLocation);
       await expect
         .poll(() => late.textContent('#status'))
         .toBe('This sign-in has expired or was already used. Start it again.');

@@ -28,12 +28,18 @@ export async function oidcFixture(
   providerSettings:
     Record<string, unknown> | ((provider: TestOidcProvider) => Record<string, unknown>) = {},
   input: ConfigInput = {},
-  providerOptions: { privateKeyJwt?: boolean; claimsInUserInfoOnly?: boolean } = {},
+  providerOptions: {
+    privateKeyJwt?: boolean;
+    claimsInUserInfoOnly?: boolean;
+    /** Where the app really listens, when a test calls it over the network (PUBLIC_URL). */
+    publicUrl?: string;
+  } = {},
 ): Promise<OidcFixture> {
+  const { publicUrl = PUBLIC_URL, ...options } = providerOptions;
   const provider = await TestOidcProvider.start({
-    redirectUris: [`${PUBLIC_URL}${CALLBACK_PATH}`],
+    redirectUris: [`${publicUrl}${CALLBACK_PATH}`],
     accounts,
-    ...providerOptions,
+    ...options,
   });
   const settings =
     typeof providerSettings === 'function' ? providerSettings(provider) : providerSettings;
@@ -50,7 +56,7 @@ export async function oidcFixture(
               ...(settings.privateKeyFile === undefined
                 ? { clientSecret: provider.clientSecret }
                 : {}),
-              redirectUri: `${PUBLIC_URL}${CALLBACK_PATH}`,
+              redirectUri: `${publicUrl}${CALLBACK_PATH}`,
               appUrls: [APP_URL, OTHER_APP_URL],
               ...settings,
             },
