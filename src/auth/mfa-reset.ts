@@ -56,16 +56,10 @@ export class MfaReset {
         `The role "${target.role}" has permissions you do not hold: only someone who holds all of them may reset its holders' MFA.`,
       );
     }
+    const session = { id: auth.sessionId, userId: auth.userId };
     let wasOn: boolean;
     try {
-      wasOn = await this.reset(
-        userId,
-        { ...context, actorId: auth.userId },
-        {
-          id: auth.sessionId,
-          userId: auth.userId,
-        },
-      );
+      wasOn = await this.reset(userId, { ...context, actorId: auth.userId }, session);
     } catch (error) {
       if (!(error instanceof SessionEndedError)) throw error;
       // The administrator's session ended (a logout, the account disabled or demoted) while the

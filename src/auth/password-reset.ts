@@ -9,6 +9,7 @@ import {
 import { AppError, isAppError } from '../errors.js';
 import type { Mailer } from '../mail/index.js';
 import type { EventContext, SecurityEvents } from '../security-events.js';
+import { invalidToken } from '../tokens/access-token.js';
 import { canonicalEmail } from '../users/normalize.js';
 import type { UsersService } from '../users/users-service.js';
 import { passwordResetMessage } from './account-email-messages.js';
@@ -17,7 +18,6 @@ import type { AccountMailLimit } from './account-mail-limit.js';
 import type { BackgroundWork } from './background-work.js';
 import type { EmailVerification } from './email-verification.js';
 import { issueLinkToken } from './link-token.js';
-import { invalidToken } from '../tokens/access-token.js';
 
 export interface PasswordResetDeps {
   tokens: EmailTokensRepository;
