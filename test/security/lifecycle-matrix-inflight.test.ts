@@ -13,6 +13,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { totpCode } from '../../src/crypto/index.js';
 import { EmailTokensRepository, MfaRepository, UsersRepository } from '../../src/db/index.js';
 import type { RecordedSecurityEvent } from '../../src/security-events.js';
+import { Sessions } from '../../src/tokens/sessions.js';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
 import { holdNextPasswordCheck, holdNextPasswordHash } from '../helpers/hold-password-check.js';
 import {
@@ -265,6 +266,34 @@ describe("an administrator's writes, and deleting one's own account, from a sess
     });
   }
 
+  /**
+   * Has the remaining administrator disable `adminId`, and resolves once that change is committed
+   * and about to end the sessions of the account: `finish` lets it end them and answers.
+   */
+  async function disabledNotYetEnded(
+    adminId: string,
+  ): Promise<{ finish: () => Promise<LightMyRequestResponse> }> {
+    const { sessions } = t.app.services;
+    const realEndAll = sessions.endAll.bind(sessions);
+    let entered!: () => void;
+    const reached = new Promise<void>((resolve) => (entered = resolve));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    vi.spyOn(Sessions.prototype, 'endAll').mockImplementationOnce(async (...args) => {
+      entered();
+      await released;
+      return realEndAll(...args);
+    });
+    const answer = patch(other, adminId, { disabled: true });
+    await reached;
+    return {
+      finish: async () => {
+        release();
+        return answer;
+      },
+    };
+  }
+
   async function logoutAll(session: LoggedIn): Promise<void> {
     const res = await t.app.inject({
       method: 'POST',
@@ -316,6 +345,20 @@ describe("an administrator's writes, and deleting one's own account, from a sess
     const promoted = await patch(other, user.id, { role: 'admin' });
     expect(promoted.statusCode, promoted.body).toBe(200);
     expect(promoted.json()).toMatchObject({ role: 'admin' });
+  });
+
+  it('a promotion is refused in the moment between the administrator being disabled and their sessions ending', async () => {
+    const admin = await createUserAndLogin(t.app, 'admin');
+    const user = await registerAndLogin(t.app);
+    let disabling!: { finish: () => Promise<LightMyRequestResponse> };
+    beforeNextRolesLock(async () => {
+      disabling = await disabledNotYetEnded(admin.id);
+    });
+    const res = await patch(admin, user.id, { role: 'admin' });
+    const disabled = await disabling.finish();
+    expect(disabled.statusCode, disabled.body).toBe(200);
+    expectProblem(res, 401, 'invalid_token');
+    expect((await seen(user.id)).json()).toMatchObject({ role: 'user' });
   });
 
   it('disabling a user (PATCH /users/:id {disabled}) is refused when the administrator logs out everywhere meanwhile', async () => {
@@ -411,6 +454,31 @@ describe("an administrator's writes, and deleting one's own account, from a sess
 
     const created = await create(other);
     expect(created.statusCode, created.body).toBe(201);
+  });
+
+  it('creating a user is refused in the moment between the administrator being disabled and their sessions ending', async () => {
+    const admin = await createUserAndLogin(t.app, 'admin');
+    const email = uniqueEmail('created');
+    const held = holdNextPasswordHash(t.app);
+    let answer: Promise<LightMyRequestResponse>;
+    let disabling: { finish: () => Promise<LightMyRequestResponse> } | undefined;
+    try {
+      answer = t.app.inject({
+        method: 'POST',
+        url: '/api/v1/users',
+        headers: bearer(admin.accessToken),
+        payload: { email, password: STRONG_PASSWORD, name: 'Created', role: 'user' },
+      });
+      await held.reached;
+      disabling = await disabledNotYetEnded(admin.id);
+    } finally {
+      held.release();
+    }
+    const res = await answer;
+    const disabled = await disabling.finish();
+    expect(disabled.statusCode, disabled.body).toBe(200);
+    expectProblem(res, 401, 'invalid_token');
+    expectProblem(await loginWith(t.app, email), 401, 'invalid_credentials');
   });
 
   it("an administrator's reset link (POST /users/:id/password-reset) is neither stored nor sent once the administrator is disabled", async () => {
