@@ -129,7 +129,7 @@ export function accountEmailAdminRoutes(
     async (request, reply) => {
       const auth = requireAuth(request);
       await opts.accountEmail.sendResetLinkAsAdmin(
-        { id: auth.sessionId, userId: auth.userId },
+        { id: auth.sessionId, userId: auth.userId, role: auth.role },
         request.params.id,
         eventContext(request),
       );

@@ -56,7 +56,7 @@ export class MfaReset {
         `The role "${target.role}" has permissions you do not hold: only someone who holds all of them may reset its holders' MFA.`,
       );
     }
-    const session = { id: auth.sessionId, userId: auth.userId };
+    const session = { id: auth.sessionId, userId: auth.userId, role: auth.role };
     let wasOn: boolean;
     try {
       wasOn = await this.reset(userId, { ...context, actorId: auth.userId }, session);

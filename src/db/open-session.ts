@@ -20,6 +20,11 @@ export function openSession(db: Kysely<Database>, sessionId: string, userId: str
 export interface ActingSession {
   id: string;
   userId: string;
+  /**
+   * The role its tokens carry, for a write that the role allows (an administrator's): a change of
+   * the user's role, which ends the sessions only once it is committed, refuses it too.
+   */
+  role?: string;
 }
 
 /**
@@ -37,7 +42,7 @@ export class SessionEndedError extends Error {
  * For a write of several statements made on a session's say-so: run as the last statement of its
  * transaction, it holds the session open until commit, or throws {@link SessionEndedError} (which
  * rolls the writes back) when the session has ended, its account is gone, or its account is
- * disabled (unless `whileEnabled` is false: for a transaction that may disable that account
+ * disabled or (with `session.role`) holds another role (unless `whileEnabled` is false: for a transaction that may disable that account
  * itself, and checked it before). A no-op update rather than a read: PostgreSQL locks the session
  * row and re-reads its condition on the row as committed, so an end committed first is seen here
  * and one that comes later waits for the commit (a plain read would let an end commit between the
@@ -57,15 +62,13 @@ export async function holdOpenSession(
     .where('user_id', '=', session.userId)
     .where('ended_at', 'is', null);
   if (whileEnabled) {
-    hold = hold.where((eb) =>
-      eb.exists(
-        db
-          .selectFrom('users')
-          .select('users.id')
-          .where('users.id', '=', session.userId)
-          .where('users.disabled', '=', 0),
-      ),
-    );
+    let account = db
+      .selectFrom('users')
+      .select('users.id')
+      .where('users.id', '=', session.userId)
+      .where('users.disabled', '=', 0);
+    if (session.role !== undefined) account = account.where('users.role', '=', session.role);
+    hold = hold.where((eb) => eb.exists(account));
   }
   const held = await hold.executeTakeFirst();
   if (held.numUpdatedRows !== 1n) throw new SessionEndedError(session.id);

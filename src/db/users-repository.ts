@@ -62,7 +62,8 @@ export class UsersRepository {
    * it. PostgreSQL: a transaction-scoped advisory lock (statements after it see every commit made
    * under it). SQLite: BEGIN IMMEDIATE, the database write lock taken before the first read.
    * With `session` (the one the change is made on the say-so of), it commits only while that
-   * session is open and its account enabled: otherwise SessionEndedError, and nothing changes.
+   * session is open and its account enabled (and, with `session.role`, still of that role):
+   * otherwise SessionEndedError, and nothing changes.
    * The account is read first, under the lock that every disabling takes (a change may disable
    * that very account: deleting oneself); the session is held last (see holdOpenSession).
    */
@@ -97,10 +98,14 @@ export class UsersRepository {
     });
   }
 
-  /** SessionEndedError unless the session's account exists and is enabled. */
+  /**
+   * SessionEndedError unless the session's account exists, is enabled and (with `session.role`)
+   * still holds that role.
+   */
   private async assertEnabled(session: ActingSession): Promise<void> {
     const row = await this.findById(session.userId);
-    if (!row || row.disabled !== 0) throw new SessionEndedError(session.id);
+    if (!row || row.disabled !== 0 || (session.role !== undefined && row.role !== session.role))
+      throw new SessionEndedError(session.id);
   }
 
   /**

@@ -42,7 +42,7 @@ export class UserDeletion {
           await access.assertNotLastAdmin(id, repo);
           await repo.update(id, { disabled: 1, updated_at: this.deps.now() });
         },
-        { id: auth.sessionId, userId: auth.userId },
+        { id: auth.sessionId, userId: auth.userId, role: auth.role },
       );
     } catch (error) {
       if (!(error instanceof SessionEndedError)) throw error;

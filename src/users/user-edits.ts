@@ -102,7 +102,7 @@ export class UserEdits {
                 if (demotes) await access.assertNotLastAdmin(id, repo);
                 return repo.update(id, { ...changes, updated_at: this.deps.now() });
               },
-              { id: auth.sessionId, userId: auth.userId },
+              { id: auth.sessionId, userId: auth.userId, role: auth.role },
             ),
           )
         : await this.deps.repo.update(id, { ...changes, updated_at: this.deps.now() });

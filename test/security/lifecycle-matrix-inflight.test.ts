@@ -267,11 +267,13 @@ describe("an administrator's writes, and deleting one's own account, from a sess
   }
 
   /**
-   * Has the remaining administrator disable `adminId`, and resolves once that change is committed
-   * and about to end the sessions of the account: `finish` lets it end them and answers.
+   * Has the remaining administrator make `change` to `adminId` (disable, demote), and resolves
+   * once it is committed and about to end the sessions of the account: `finish` lets it end them
+   * and answers.
    */
-  async function disabledNotYetEnded(
+  async function changedNotYetEnded(
     adminId: string,
+    change: Record<string, unknown> = { disabled: true },
   ): Promise<{ finish: () => Promise<LightMyRequestResponse> }> {
     const { sessions } = t.app.services;
     const realEndAll = sessions.endAll.bind(sessions);
@@ -284,7 +286,7 @@ describe("an administrator's writes, and deleting one's own account, from a sess
       await released;
       return realEndAll(...args);
     });
-    const answer = patch(other, adminId, { disabled: true });
+    const answer = patch(other, adminId, change);
     await reached;
     return {
       finish: async () => {
@@ -352,11 +354,25 @@ describe("an administrator's writes, and deleting one's own account, from a sess
     const user = await registerAndLogin(t.app);
     let disabling!: { finish: () => Promise<LightMyRequestResponse> };
     beforeNextRolesLock(async () => {
-      disabling = await disabledNotYetEnded(admin.id);
+      disabling = await changedNotYetEnded(admin.id);
     });
     const res = await patch(admin, user.id, { role: 'admin' });
     const disabled = await disabling.finish();
     expect(disabled.statusCode, disabled.body).toBe(200);
+    expectProblem(res, 401, 'invalid_token');
+    expect((await seen(user.id)).json()).toMatchObject({ role: 'user' });
+  });
+
+  it('a promotion is refused in the moment between the administrator being demoted and their sessions ending', async () => {
+    const admin = await createUserAndLogin(t.app, 'admin');
+    const user = await registerAndLogin(t.app);
+    let demoting!: { finish: () => Promise<LightMyRequestResponse> };
+    beforeNextRolesLock(async () => {
+      demoting = await changedNotYetEnded(admin.id, { role: 'user' });
+    });
+    const res = await patch(admin, user.id, { role: 'admin' });
+    const demoted = await demoting.finish();
+    expect(demoted.statusCode, demoted.body).toBe(200);
     expectProblem(res, 401, 'invalid_token');
     expect((await seen(user.id)).json()).toMatchObject({ role: 'user' });
   });
@@ -470,7 +486,7 @@ describe("an administrator's writes, and deleting one's own account, from a sess
         payload: { email, password: STRONG_PASSWORD, name: 'Created', role: 'user' },
       });
       await held.reached;
-      disabling = await disabledNotYetEnded(admin.id);
+      disabling = await changedNotYetEnded(admin.id);
     } finally {
       held.release();
     }
