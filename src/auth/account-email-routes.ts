@@ -127,8 +127,9 @@ export function accountEmailAdminRoutes(
       },
     },
     async (request, reply) => {
+      const auth = requireAuth(request);
       await opts.accountEmail.sendResetLinkAsAdmin(
-        requireAuth(request).userId,
+        { id: auth.sessionId, userId: auth.userId, role: auth.role },
         request.params.id,
         eventContext(request),
       );

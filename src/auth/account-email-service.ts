@@ -1,6 +1,11 @@
 import type { Logger } from 'pino';
 import type { RateLimiterAbstract } from 'rate-limiter-flexible';
-import type { EmailTokensRepository, UserRow, UsersRepository } from '../db/index.js';
+import type {
+  ActingSession,
+  EmailTokensRepository,
+  UserRow,
+  UsersRepository,
+} from '../db/index.js';
 import type { Mailer, MailMessage } from '../mail/index.js';
 import type { EventContext, SecurityEvents } from '../security-events.js';
 import type { UsersService } from '../users/users-service.js';
@@ -116,11 +121,12 @@ export class AccountEmailService {
   }
 
   /**
-   * An administrator sends a user a reset link (users:write).
-   * @throws AppError not_found, conflict (disabled, or no password to reset), rate_limited
+   * An administrator sends a user a reset link (users:write), from session `actor`.
+   * @throws AppError not_found, conflict (disabled, or no password to reset), rate_limited,
+   *   invalid_token (the administrator's session ended meanwhile)
    */
-  sendResetLinkAsAdmin(actorId: string, userId: string, context: EventContext): Promise<void> {
-    return this.passwordReset.sendLinkAsAdmin(actorId, userId, context);
+  sendResetLinkAsAdmin(actor: ActingSession, userId: string, context: EventContext): Promise<void> {
+    return this.passwordReset.sendLinkAsAdmin(actor, userId, context);
   }
 
   /**

@@ -1,5 +1,10 @@
 import { randomToken, sha256Hex } from '../crypto/index.js';
-import type { EmailTokenPurpose, EmailTokensRepository, UserRow } from '../db/index.js';
+import type {
+  ActingSession,
+  EmailTokenPurpose,
+  EmailTokensRepository,
+  UserRow,
+} from '../db/index.js';
 
 /**
  * Issues the token of an e-mailed link for `user`'s current address: 256 random bits, stored as
@@ -13,6 +18,7 @@ export async function issueLinkToken(
   purpose: EmailTokenPurpose,
   ttlMs: number,
   now: number,
+  session?: ActingSession,
 ): Promise<string | null> {
   const token = randomToken(32);
   const issued = await tokens.issue({
@@ -22,6 +28,7 @@ export async function issueLinkToken(
     email: user.email,
     now,
     expiresAt: now + ttlMs,
+    ...(session === undefined ? {} : { session }),
   });
   return issued ? token : null;
 }

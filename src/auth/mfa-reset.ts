@@ -1,8 +1,14 @@
 import type { AuthContext } from '../access/authenticate.js';
 import type { Permissions } from '../access/permissions.js';
-import type { MfaRepository, UsersRepository } from '../db/index.js';
+import {
+  SessionEndedError,
+  type ActingSession,
+  type MfaRepository,
+  type UsersRepository,
+} from '../db/index.js';
 import { AppError } from '../errors.js';
 import type { EventContext, SecurityEvents } from '../security-events.js';
+import { invalidToken } from '../tokens/access-token.js';
 import type { Sessions } from '../tokens/sessions.js';
 
 export interface MfaResetDeps {
@@ -50,20 +56,38 @@ export class MfaReset {
         `The role "${target.role}" has permissions you do not hold: only someone who holds all of them may reset its holders' MFA.`,
       );
     }
-    if (!(await this.reset(userId, { ...context, actorId: auth.userId }))) {
-      throw new AppError('mfa_not_enabled', 'MFA is not on for this user.');
+    const session = { id: auth.sessionId, userId: auth.userId, role: auth.role };
+    let wasOn: boolean;
+    try {
+      wasOn = await this.reset(userId, { ...context, actorId: auth.userId }, session);
+    } catch (error) {
+      if (!(error instanceof SessionEndedError)) throw error;
+      // The administrator's session ended (a logout, the account disabled or demoted) while the
+      // reset was served: what it asked for is not done, as for any request of an ended session.
+      this.deps.events.emit({
+        ...context,
+        type: 'mfa.disabled',
+        outcome: 'failure',
+        actorId: auth.userId,
+        target: { type: 'user', id: userId },
+        details: { by: 'admin_reset', reason: 'session_ended' },
+      });
+      throw invalidToken('session ended', error);
     }
+    if (!wasOn) throw new AppError('mfa_not_enabled', 'MFA is not on for this user.');
   }
 
   /**
    * An administrator's reset for a user who lost both the authenticator and the recovery codes
-   * (`bulwark user mfa-reset`, `DELETE /api/v1/users/:id/mfa`). True when MFA was on.
+   * (`bulwark user mfa-reset`, `DELETE /api/v1/users/:id/mfa`). True when MFA was on. With
+   * `session` (the administrator's), only while it is open: otherwise SessionEndedError.
    */
   async reset(
     userId: string,
     context: EventContext & { actorId?: string | null },
+    session?: ActingSession,
   ): Promise<boolean> {
-    const wasOn = await this.deps.repo.remove(userId, this.deps.now());
+    const wasOn = await this.deps.repo.remove(userId, this.deps.now(), session);
     if (wasOn) {
       this.deps.events.emit({
         ...context,

@@ -13,6 +13,7 @@ import {
 } from '../crypto/index.js';
 import {
   isUniqueViolation,
+  SessionEndedError,
   type MfaRepository,
   type UserRow,
   type UsersRepository,
@@ -227,7 +228,9 @@ export class MfaService {
     context: EventContext,
   ): Promise<void> {
     const row = await this.proveOwner(auth, input, context, 'mfa.disabled');
-    await this.deps.repo.remove(row.id, this.now());
+    await this.whileOpen(auth, context, 'mfa.disabled', () =>
+      this.deps.repo.remove(row.id, this.now(), { id: auth.sessionId, userId: auth.userId }),
+    );
     this.ownEvent(context, row.id, 'mfa.disabled', 'success', { by: 'self' });
   }
 
@@ -241,15 +244,18 @@ export class MfaService {
     const row = await this.proveOwner(auth, input, context, event);
     const factor = await this.deps.repo.findFactor(row.id);
     if (!factor || factor.confirmed_at === null) throw notEnabled();
+    const confirmedAt = factor.confirmed_at;
     // Keyed by this authenticator's secret: stored only while it is still the one confirmed.
     const secret = this.deps.cipher.decrypt(factor.secret_enc, totpSecretContext(row.id));
     const recoveryCodes = newRecoveryCodes();
     const hashes = recoveryCodes.map((code) => recoveryCodeHash(code, secret, row.id)!);
-    if (
-      !(await this.deps.repo.replaceRecoveryCodes(row.id, factor.confirmed_at, hashes, this.now()))
-    ) {
-      throw notEnabled();
-    }
+    const replaced = await this.whileOpen(auth, context, event, () =>
+      this.deps.repo.replaceRecoveryCodes(row.id, confirmedAt, hashes, this.now(), {
+        id: auth.sessionId,
+        userId: auth.userId,
+      }),
+    );
+    if (!replaced) throw notEnabled();
     this.ownEvent(context, row.id, event, 'success');
     return { recoveryCodes };
   }
@@ -329,6 +335,27 @@ export class MfaService {
     if (result.ok) return;
     this.ownEvent(context, row.id, event, 'failure', { reason: result.reason });
     throw invalidMfaCode();
+  }
+
+  /**
+   * Runs `write`, made on the caller's session's say-so, which refuses it when that session ended
+   * (or its account was disabled) while the request was served: the password and code checks take
+   * long enough for its owner to end it from another device, and ending a session stops what it
+   * was doing. Recorded as `event`, failure, reason `session_ended`; 401 invalid_token.
+   */
+  private async whileOpen<T>(
+    auth: AuthContext,
+    context: EventContext,
+    event: 'mfa.disabled' | 'mfa.recovery_codes_regenerated',
+    write: () => Promise<T>,
+  ): Promise<T> {
+    try {
+      return await write();
+    } catch (error) {
+      if (!(error instanceof SessionEndedError)) throw error;
+      this.ownEvent(context, auth.userId, event, 'failure', { reason: 'session_ended' });
+      throw invalidToken('session ended', error);
+    }
   }
 
   /**

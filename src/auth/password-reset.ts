@@ -1,8 +1,15 @@
 import { sha256Hex } from '../crypto/index.js';
-import type { EmailTokensRepository, UserRow, UsersRepository } from '../db/index.js';
+import {
+  SessionEndedError,
+  type ActingSession,
+  type EmailTokensRepository,
+  type UserRow,
+  type UsersRepository,
+} from '../db/index.js';
 import { AppError, isAppError } from '../errors.js';
 import type { Mailer } from '../mail/index.js';
 import type { EventContext, SecurityEvents } from '../security-events.js';
+import { invalidToken } from '../tokens/access-token.js';
 import { canonicalEmail } from '../users/normalize.js';
 import type { UsersService } from '../users/users-service.js';
 import { passwordResetMessage } from './account-email-messages.js';
@@ -110,8 +117,12 @@ export class PasswordReset {
    * answer says what happened: the caller may see the account anyway.
    * @throws AppError not_found, conflict (disabled, or no password to reset), rate_limited
    */
-  async sendLinkAsAdmin(actorId: string, userId: string, context: EventContext): Promise<void> {
-    const actor = { ...context, actorId };
+  async sendLinkAsAdmin(
+    session: ActingSession,
+    userId: string,
+    context: EventContext,
+  ): Promise<void> {
+    const actor = { ...context, actorId: session.userId };
     const user = await this.deps.usersRepo.findById(userId);
     if (!user) throw new AppError('not_found', 'No user with this id.');
     if (user.disabled === 1 || user.password_hash === null) {
@@ -129,7 +140,17 @@ export class PasswordReset {
       this.resetRequested(actor, user.id, 'failure', 'throttled', { by: 'admin' });
       throw this.deps.limit.tooManyEmails(wait);
     }
-    if (!(await this.mailResetLink(user, actor, { by: 'admin' }))) {
+    let sent: boolean;
+    try {
+      sent = await this.mailResetLink(user, actor, { by: 'admin' }, session);
+    } catch (error) {
+      if (!(error instanceof SessionEndedError)) throw error;
+      // The administrator's session ended (or the account was disabled) while this was served:
+      // no link is stored or sent, as for any request of an ended session.
+      this.resetRequested(actor, user.id, 'failure', 'session_ended', { by: 'admin' });
+      throw invalidToken('session ended', error);
+    }
+    if (!sent) {
       throw new AppError(
         'conflict',
         'This account was disabled or changed meanwhile: no reset link was sent.',
@@ -163,6 +184,7 @@ export class PasswordReset {
     user: UserRow,
     context: EventContext,
     details: Record<string, string> = {},
+    session?: ActingSession,
   ): Promise<boolean> {
     const { options } = this.deps;
     const token = await issueLinkToken(
@@ -171,6 +193,7 @@ export class PasswordReset {
       'password_reset',
       options.passwordResetTtlMs,
       this.deps.now(),
+      session,
     );
     if (token === null) {
       this.resetRequested(context, user.id, 'failure', 'account_changed', details);

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Database, EmailTokenPurpose, EmailTokenRow, UserRow } from './types.js';
 import { isUniqueViolation } from './unique-violation.js';
-import { openSession } from './open-session.js';
+import { holdOpenSession, openSession, type ActingSession } from './open-session.js';
 
 /** What {@link EmailTokensRepository.applyEmailChange} did. */
 export type EmailChangeOutcome =
@@ -40,6 +40,11 @@ export class EmailTokensRepository {
      * reset since ends pending changes, so none is stored after it either.
      */
     passwordHash?: string;
+    /**
+     * The session the link is sent on the say-so of (an administrator's): stored only while it
+     * is open, otherwise SessionEndedError and nothing is stored.
+     */
+    session?: ActingSession;
     now: number;
     expiresAt: number;
   }): Promise<boolean> {
@@ -79,6 +84,7 @@ export class EmailTokensRepository {
           used_at: null,
         })
         .execute();
+      if (input.session) await holdOpenSession(trx, input.session);
       return true;
     });
   }

@@ -21,6 +21,7 @@ export { RefreshTokensRepository } from './refresh-tokens-repository.js';
 export { SigningKeysRepository } from './signing-keys-repository.js';
 export { IdentitiesRepository } from './identities-repository.js';
 export { MfaRepository } from './mfa-repository.js';
+export { SessionEndedError, type ActingSession } from './open-session.js';
 export { EmailTokensRepository, type EmailChangeOutcome } from './email-tokens-repository.js';
 export type * from './types.js';
 export {

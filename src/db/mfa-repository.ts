@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Database, TotpFactorRow } from './types.js';
-import { openSession } from './open-session.js';
+import { holdOpenSession, openSession, type ActingSession } from './open-session.js';
 
 /**
  * Reads and writes a user's second factors: the `totp_factors` row (its secret already
@@ -130,13 +130,16 @@ export class MfaRepository {
   /**
    * Replaces every recovery code of a user with MFA on; false when MFA is not on. `confirmedAt`
    * names the authenticator the codes were made for (they are keyed by its secret): one removed
-   * and enrolled anew meanwhile gets none.
+   * and enrolled anew meanwhile gets none. With `session` (the one asking), only while it is open:
+   * otherwise SessionEndedError and nothing changes, since new codes from a session its owner
+   * ended meanwhile would hand whoever held it a second factor that outlives it.
    */
   async replaceRecoveryCodes(
     userId: string,
     confirmedAt: number,
     codeHashes: readonly string[],
     now: number,
+    session?: ActingSession,
   ): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
       const factor = await trx
@@ -147,15 +150,17 @@ export class MfaRepository {
         .executeTakeFirst();
       if (!factor) return false;
       await replaceCodes(trx, userId, codeHashes, now);
+      if (session) await holdOpenSession(trx, session);
       return true;
     });
   }
 
   /**
    * Removes the authenticator (confirmed or pending) and every recovery code, and turns MFA
-   * off; true if it was on.
+   * off; true if it was on. With `session` (its owner's, or the resetting administrator's), only
+   * while that session is open: otherwise SessionEndedError and nothing is removed.
    */
-  async remove(userId: string, now: number): Promise<boolean> {
+  async remove(userId: string, now: number, session?: ActingSession): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
       await trx.deleteFrom('totp_factors').where('user_id', '=', userId).execute();
       await trx.deleteFrom('recovery_codes').where('user_id', '=', userId).execute();
@@ -165,6 +170,7 @@ export class MfaRepository {
         .where('id', '=', userId)
         .where('mfa_enabled', '=', 1)
         .executeTakeFirst();
+      if (session) await holdOpenSession(trx, session);
       return user.numUpdatedRows > 0n;
     });
   }

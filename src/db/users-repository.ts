@@ -3,7 +3,12 @@ import { sql } from './kysely.js';
 import type { DialectName } from './database.js';
 import { parameter, prepareRead, type PreparedRead } from './prepared-read.js';
 import type { Database, NewUserRow, UserRow, UserUpdate } from './types.js';
-import { openSession } from './open-session.js';
+import {
+  holdOpenSession,
+  openSession,
+  SessionEndedError,
+  type ActingSession,
+} from './open-session.js';
 
 /** Position of the last row of a page; the next page starts strictly after it. */
 export interface UserCursor {
@@ -58,19 +63,34 @@ export class UsersRepository {
    * change that can take a user out of a role's active holders (demote, disable, delete) runs in
    * it. PostgreSQL: a transaction-scoped advisory lock (statements after it see every commit made
    * under it). SQLite: BEGIN IMMEDIATE, the database write lock taken before the first read.
+   * With `session` (the one the change is made on the say-so of), it commits only while that
+   * session is open and its account enabled (and, with `session.role`, still of that role):
+   * otherwise SessionEndedError, and nothing changes.
+   * The account is read first, under the lock that every disabling takes (a change may disable
+   * that very account: deleting oneself); the session is held last (see holdOpenSession).
    */
-  async withRolesLock<T>(fn: (repo: UsersRepository) => Promise<T>): Promise<T> {
+  async withRolesLock<T>(
+    fn: (repo: UsersRepository) => Promise<T>,
+    session?: ActingSession,
+  ): Promise<T> {
     if (this.dialect === 'postgres') {
       return this.db.transaction().execute(async (trx) => {
         await sql`select pg_advisory_xact_lock(${ROLES_LOCK_ID})`.execute(trx);
-        return fn(new UsersRepository(trx, this.dialect));
+        const repo = new UsersRepository(trx, this.dialect);
+        if (session) await repo.assertEnabled(session);
+        const result = await fn(repo);
+        if (session) await holdOpenSession(trx, session, { whileEnabled: false });
+        return result;
       });
     }
     return this.db.connection().execute(async (conn) => {
       await sql`begin immediate`.execute(conn);
       let result: T;
       try {
-        result = await fn(new UsersRepository(conn, this.dialect));
+        const repo = new UsersRepository(conn, this.dialect);
+        if (session) await repo.assertEnabled(session);
+        result = await fn(repo);
+        if (session) await holdOpenSession(conn, session, { whileEnabled: false });
       } catch (error) {
         await sql`rollback`.execute(conn);
         throw error;
@@ -80,9 +100,34 @@ export class UsersRepository {
     });
   }
 
-  /** Inserts a user; a taken email rejects with a unique violation (see isUniqueViolation). */
-  async insert(row: NewUserRow): Promise<UserRow> {
-    return this.db.insertInto('users').values(row).returningAll().executeTakeFirstOrThrow();
+  /**
+   * SessionEndedError unless the session's account exists, is enabled and (with `session.role`)
+   * still holds that role.
+   */
+  private async assertEnabled(session: ActingSession): Promise<void> {
+    const row = await this.findById(session.userId);
+    if (!row || row.disabled !== 0 || (session.role !== undefined && row.role !== session.role))
+      throw new SessionEndedError(session.id);
+  }
+
+  /**
+   * Inserts a user; a taken email rejects with a unique violation (see isUniqueViolation). With
+   * `session` (an administrator's), only while that session is open and its account enabled:
+   * otherwise SessionEndedError, and no user is made.
+   */
+  async insert(row: NewUserRow, session?: ActingSession): Promise<UserRow> {
+    if (!session) {
+      return this.db.insertInto('users').values(row).returningAll().executeTakeFirstOrThrow();
+    }
+    return this.db.transaction().execute(async (trx) => {
+      const inserted = await trx
+        .insertInto('users')
+        .values(row)
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      await holdOpenSession(trx, session);
+      return inserted;
+    });
   }
 
   findById(id: string): Promise<UserRow | undefined> {

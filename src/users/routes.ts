@@ -95,6 +95,7 @@ export function usersRoutes(base: FastifyInstance, opts: { users: UsersService }
         ...eventContext(request),
         actorId: auth.userId,
         grantor: auth.permissions,
+        session: { id: auth.sessionId, userId: auth.userId, role: auth.role },
       });
       return reply.code(201).send(users.view(row));
     },

@@ -1,7 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { isUniqueViolation, type UserRow } from '../db/index.js';
+import {
+  isUniqueViolation,
+  SessionEndedError,
+  type ActingSession,
+  type UserRow,
+} from '../db/index.js';
 import { AppError } from '../errors.js';
 import type { EventContext } from '../security-events.js';
+import { invalidToken } from '../tokens/access-token.js';
 import { normalizeEmail, normalizeName } from './normalize.js';
 import { widerRole } from './user-access.js';
 import type { ImportedUser } from './user-import.js';
@@ -39,9 +45,14 @@ export class UserCreation {
       via?: 'cli';
       /** The creating administrator's permissions: the role given must not exceed them. */
       grantor?: ReadonlySet<string>;
+      /**
+       * The administrator's session: the user is made only while it is open (the password hash
+       * takes long enough for it to end meanwhile). 401 invalid_token otherwise.
+       */
+      session?: ActingSession;
     },
   ): Promise<UserRow> {
-    const { via, grantor, ...eventContext } = context;
+    const { via, grantor, session, ...eventContext } = context;
     const email = normalizeEmail(input.email);
     const name = normalizeName(input.name);
     if (!this.deps.permissions.isRole(input.role)) {
@@ -71,6 +82,7 @@ export class UserCreation {
       eventContext,
       via === undefined ? {} : { via },
       !context.actorId && via === undefined,
+      session,
     );
   }
 
@@ -123,24 +135,38 @@ export class UserCreation {
     context: EventContext & { actorId?: string | null },
     details: Record<string, string>,
     selfRegistered: boolean,
+    session?: ActingSession,
   ): Promise<UserRow> {
     const now = this.deps.now();
     let row: UserRow;
     try {
-      row = await this.deps.repo.insert({
-        id: randomUUID(),
-        email: user.email,
-        name: user.name,
-        password_hash: user.passwordHash,
-        role: user.role,
-        phone_enc: null,
-        email_verified: emailVerified ? 1 : 0,
-        mfa_enabled: 0,
-        disabled: 0,
-        created_at: now,
-        updated_at: now,
-      });
+      row = await this.deps.repo.insert(
+        {
+          id: randomUUID(),
+          email: user.email,
+          name: user.name,
+          password_hash: user.passwordHash,
+          role: user.role,
+          phone_enc: null,
+          email_verified: emailVerified ? 1 : 0,
+          mfa_enabled: 0,
+          disabled: 0,
+          created_at: now,
+          updated_at: now,
+        },
+        session,
+      );
     } catch (error) {
+      if (error instanceof SessionEndedError) {
+        this.deps.events.emit({
+          ...context,
+          type: 'user.created',
+          outcome: 'failure',
+          target: null,
+          details: { role: user.role, reason: 'session_ended' },
+        });
+        throw invalidToken('session ended', error);
+      }
       if (isUniqueViolation(error))
         throw new AppError('email_taken', 'An account with this email already exists.');
       throw error;

@@ -1,7 +1,8 @@
 import type { AuthContext } from '../access/authenticate.js';
-import type { UserRow, UserUpdate } from '../db/index.js';
+import { SessionEndedError, type UserRow, type UserUpdate } from '../db/index.js';
 import { AppError } from '../errors.js';
 import type { EventContext } from '../security-events.js';
+import { invalidToken } from '../tokens/access-token.js';
 import { normalizeName, normalizePhone } from './normalize.js';
 import type { UpdateUser } from './schema.js';
 import { ADMIN_PERMISSION, type UserAccess } from './user-access.js';
@@ -82,23 +83,28 @@ export class UserEdits {
     let fromRole = target.role;
     const updated =
       changes.role !== undefined || changes.disabled !== undefined
-        ? await this.deps.repo.withRolesLock(async (repo) => {
-            const current = await repo.findById(id);
-            if (!current) return undefined;
-            // Promoted meanwhile beyond what the caller holds: no longer theirs to change.
-            access.assertCovers(auth, id, current.role, context);
-            fromRole = current.role;
-            // Already so (or someone else made the same change meanwhile): nothing to record.
-            if (changes.role === current.role) delete changes.role;
-            if (changes.disabled === current.disabled) delete changes.disabled;
-            if (Object.keys(changes).length === 0) return current;
-            const demotes =
-              (changes.role !== undefined &&
-                !this.deps.permissions.of(changes.role).has(ADMIN_PERMISSION)) ||
-              changes.disabled === 1;
-            if (demotes) await access.assertNotLastAdmin(id, repo);
-            return repo.update(id, { ...changes, updated_at: this.deps.now() });
-          })
+        ? await this.privileged(auth, id, patch, context, () =>
+            this.deps.repo.withRolesLock(
+              async (repo) => {
+                const current = await repo.findById(id);
+                if (!current) return undefined;
+                // Promoted meanwhile beyond what the caller holds: no longer theirs to change.
+                access.assertCovers(auth, id, current.role, context);
+                fromRole = current.role;
+                // Already so (or someone else made the same change meanwhile): nothing to record.
+                if (changes.role === current.role) delete changes.role;
+                if (changes.disabled === current.disabled) delete changes.disabled;
+                if (Object.keys(changes).length === 0) return current;
+                const demotes =
+                  (changes.role !== undefined &&
+                    !this.deps.permissions.of(changes.role).has(ADMIN_PERMISSION)) ||
+                  changes.disabled === 1;
+                if (demotes) await access.assertNotLastAdmin(id, repo);
+                return repo.update(id, { ...changes, updated_at: this.deps.now() });
+              },
+              { id: auth.sessionId, userId: auth.userId, role: auth.role },
+            ),
+          )
         : await this.deps.repo.update(id, { ...changes, updated_at: this.deps.now() });
     if (!updated) throw new AppError('not_found', 'No user with this id.');
 
@@ -140,5 +146,43 @@ export class UserEdits {
       }
     }
     return updated;
+  }
+
+  /**
+   * Runs a role or disabled change, made on the caller's session's say-so: one whose session
+   * ended, or whose account was disabled, while it was served (the administrator logged out
+   * everywhere, or was disabled by another) is not made. Recorded as the failure of each event
+   * the change would have made, reason `session_ended`; 401 invalid_token.
+   */
+  private async privileged<T>(
+    auth: AuthContext,
+    id: string,
+    patch: UpdateUser,
+    context: EventContext,
+    change: () => Promise<T>,
+  ): Promise<T> {
+    try {
+      return await change();
+    } catch (error) {
+      if (!(error instanceof SessionEndedError)) throw error;
+      const types = [
+        ...(Object.keys(patch).some((f) => f !== 'role' && f !== 'disabled')
+          ? (['user.updated'] as const)
+          : []),
+        ...(patch.role !== undefined ? (['user.role_changed'] as const) : []),
+        ...(patch.disabled !== undefined ? (['user.disabled'] as const) : []),
+      ];
+      for (const type of types) {
+        this.deps.events.emit({
+          ...context,
+          type,
+          outcome: 'failure',
+          actorId: auth.userId,
+          target: { type: 'user', id },
+          details: { reason: 'session_ended' },
+        });
+      }
+      throw invalidToken('session ended', error);
+    }
   }
 }
