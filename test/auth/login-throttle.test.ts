@@ -146,9 +146,15 @@ for (const store of stores) {
         target: { type: 'user', id: user.id },
         details: { scope: 'account' },
       });
-      // After the delay (at most accountMaxDelaySeconds), the owner gets in.
-      await new Promise((r) => setTimeout(r, 1_100));
-      expect((await login(user.email, STRONG_PASSWORD, '203.0.113.52')).statusCode).toBe(200);
+      // After the delay (at most accountMaxDelaySeconds), the owner gets in. Redis ends its keys
+      // by its own clock, so that is waited out; the memory store reads Date.now(), moved instead.
+      if (store.redis) await new Promise((r) => setTimeout(r, 1_100));
+      else vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 1_100 });
+      try {
+        expect((await login(user.email, STRONG_PASSWORD, '203.0.113.52')).statusCode).toBe(200);
+      } finally {
+        vi.useRealTimers();
+      }
     });
 
     // docs/security.md: "Emails reach the store only as a SHA-256 hash." A Redis is often shared
