@@ -20,9 +20,11 @@ import { silentRedis } from '../helpers/redis.js';
 
 // These tests run the built CLI (npm test builds first), as a process wherever the process is
 // what they check: the launcher, signals, listening, exit on a crash. Answers that only depend on
-// the arguments and the config (usage, version, argument and config errors) come from the CLI's
-// `main` in this process (runCli), with the same streams, environment and exit code; two of them
-// stay processes, so the launcher's exit codes 0 and 2 are still checked end to end.
+// the arguments (usage, version, where --config goes) come from the CLI's `main` in this process
+// (runCli), with the same streams, environment and exit code. What `serve` refuses stays a
+// process: serve sets signal handlers while it reads its config, and a regression that took a bad
+// argument or config would start a server, neither of which belongs in a test worker. The
+// launcher's exit codes 0 and 2 are still checked end to end.
 const spawned: Spawned[] = [];
 afterEach(() => {
   for (const s of spawned.splice(0)) s.kill();
@@ -64,7 +66,7 @@ describe('bulwark CLI', () => {
   });
 
   it('refuses an unknown option with the usage and exit code 2', async () => {
-    const res = await runCli(['serve', '--bogus']);
+    const res = await runNode([BIN, 'serve', '--bogus']);
     expect(res.code).toBe(2);
     expect(res.stderr).toContain('Usage: bulwark serve');
   });
@@ -86,7 +88,8 @@ describe('bulwark CLI', () => {
     const general = await runCli(['--config', file, '--help']);
     expect(general.stdout).toMatch(/^Usage: bulwark \[command\]/);
     // serve does not start when given something it does not take.
-    const extra = await runCli(['--config', file, 'serve', 'migrate']);
+    // A process: were the argument taken, a server would start (on port 1).
+    const extra = await runNode([BIN, '--config', file, 'serve', 'migrate']);
     expect(extra.code).toBe(2);
     expect(extra.stderr).toMatch(
       /^bulwark serve: serve takes no arguments \(got "migrate"\)\n\nUsage: bulwark serve/,
@@ -94,7 +97,7 @@ describe('bulwark CLI', () => {
   });
 
   it('stops on bad config with the setting, the problem and the fix, and no stack trace', async () => {
-    const res = await runCli(['serve'], {
+    const res = await runNode([BIN, 'serve'], {
       env: { PORT: 'http', BULWARK_CORS_ORIGINS: '*', BULWARK_CORS_CREDENTIALS: 'true' },
     });
     expect(res.code).toBe(78);
@@ -155,7 +158,8 @@ describe('bulwark CLI', () => {
   });
 
   it('refuses a config file that does not exist', async () => {
-    const res = await runCli(['--config', '/nonexistent.json']);
+    // `serve` (the default command): a process, as for a bad config above.
+    const res = await runNode([BIN, '--config', '/nonexistent.json']);
     expect(res.code).toBe(78);
     expect(res.stderr).toContain('--config /nonexistent.json cannot be read');
   });
