@@ -14,10 +14,17 @@ import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { runCli } from '../helpers/cli.js';
 import { BIN, ROOT, runNode, Spawned } from '../helpers/process.js';
 import { silentRedis } from '../helpers/redis.js';
 
-// These tests run the built CLI (npm test builds first).
+// These tests run the built CLI (npm test builds first), as a process wherever the process is
+// what they check: the launcher, signals, listening, exit on a crash. Answers that only depend on
+// the arguments (usage, version, where --config goes) come from the CLI's `main` in this process
+// (runCli), with the same streams, environment and exit code. What `serve` refuses stays a
+// process: serve sets signal handlers while it reads its config, and a regression that took a bad
+// argument or config would start a server, neither of which belongs in a test worker. The
+// launcher's exit codes 0 and 2 are still checked end to end.
 const spawned: Spawned[] = [];
 afterEach(() => {
   for (const s of spawned.splice(0)) s.kill();
@@ -41,13 +48,13 @@ describe('bulwark CLI', () => {
   });
 
   it('prints the usage of the command named after `help`', async () => {
-    const res = await runNode([BIN, 'help', 'keys', 'reencrypt']);
+    const res = await runCli(['help', 'keys', 'reencrypt']);
     expect(res.code).toBe(0);
     expect(res.stdout).toMatch(/^Usage: bulwark keys reencrypt/);
   });
 
   it('prints the version', async () => {
-    const res = await runNode([BIN, '--version']);
+    const res = await runCli(['--version']);
     expect(res.code).toBe(0);
     expect(res.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
   });
@@ -69,25 +76,19 @@ describe('bulwark CLI', () => {
     const file = join(dir, 'c.json');
     writeFileSync(file, JSON.stringify({ server: { port: 1 } }));
     // Runs doctor (connects to nothing), not the server on port 1.
-    const doctor = await runNode([BIN, '--config', file, 'doctor', '--json']);
+    const doctor = await runCli(['--config', file, 'doctor', '--json']);
     expect(doctor.code, doctor.stderr).toBe(0);
     expect(JSON.parse(doctor.stdout)).toMatchObject({ configFile: file });
     // `keys --config FILE <sub>` reaches the subcommand: its own help, its own checks.
-    const help = await runNode([BIN, 'keys', '--config', file, 'reencrypt', '--help']);
+    const help = await runCli(['keys', '--config', file, 'reencrypt', '--help']);
     expect(help.stdout).toMatch(/^Usage: bulwark keys reencrypt/);
-    const batch = await runNode([
-      BIN,
-      'keys',
-      `--config=${file}`,
-      'reencrypt',
-      '--batch-size',
-      '0',
-    ]);
+    const batch = await runCli(['keys', `--config=${file}`, 'reencrypt', '--batch-size', '0']);
     expect(batch.code).toBe(2);
     expect(batch.stderr).toMatch(/^bulwark keys: --batch-size must be an integer/);
-    const general = await runNode([BIN, '--config', file, '--help']);
+    const general = await runCli(['--config', file, '--help']);
     expect(general.stdout).toMatch(/^Usage: bulwark \[command\]/);
     // serve does not start when given something it does not take.
+    // A process: were the argument taken, a server would start (on port 1).
     const extra = await runNode([BIN, '--config', file, 'serve', 'migrate']);
     expect(extra.code).toBe(2);
     expect(extra.stderr).toMatch(
@@ -157,6 +158,7 @@ describe('bulwark CLI', () => {
   });
 
   it('refuses a config file that does not exist', async () => {
+    // `serve` (the default command): a process, as for a bad config above.
     const res = await runNode([BIN, '--config', '/nonexistent.json']);
     expect(res.code).toBe(78);
     expect(res.stderr).toContain('--config /nonexistent.json cannot be read');

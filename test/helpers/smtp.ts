@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { SMTPServer, type SMTPServerDataStream } from 'smtp-server';
+import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import type { CertFiles } from './tls.js';
 
 /** One message the test server accepted, decoded. */
@@ -58,6 +59,15 @@ export interface TestSmtpServer {
   ): Promise<ReceivedMail>;
   stop(): Promise<void>;
 }
+
+// smtp-server holds its greeting back 100 ms on every connection to catch clients that talk
+// before it (a spam heuristic it offers no option for). The product connects once per e-mail,
+// so the suite waited ~100 ms per message, several seconds per mail test file. This server
+// greets as soon as the connection is set up; no test here is about early talkers. The rest of
+// init() (connection limit check) is for maxClients, which these servers never set.
+SMTPConnection.prototype.init = function init(this: SMTPConnection): void {
+  this._setListeners(() => this.connectionReady());
+};
 
 /** A real SMTP server (smtp-server) on 127.0.0.1, port 0. Stop it in afterEach/afterAll. */
 export async function startSmtpServer(options: TestSmtpOptions = {}): Promise<TestSmtpServer> {
