@@ -43,11 +43,8 @@ export interface MfaServiceDeps {
   /** Encrypts TOTP secrets at rest (purpose of ENCRYPTED_COLUMNS.totpSecret). */
   cipher: FieldCipher;
   events: SecurityEvents;
-  /**
-   * Ends other sessions when MFA is turned on, and every session on an administrator's reset;
-   * tells whether the session confirming an enrolment is still open.
-   */
-  sessions: Pick<Sessions, 'endAll' | 'find'>;
+  /** Ends other sessions when MFA is turned on, and every session on an administrator's reset. */
+  sessions: Pick<Sessions, 'endAll'>;
   /** The same throttle as logins: the password and code checks here are guesses like a login's. */
   throttle: Pick<LoginThrottle, 'begin' | 'beginSecondFactor'>;
   /** Shown by authenticator apps beside the account: the host of tokens.issuer, or the issuer. */
@@ -169,42 +166,22 @@ export class MfaService {
     await attempt.succeeded();
     const recoveryCodes = newRecoveryCodes();
     const hashes = recoveryCodes.map((code) => recoveryCodeHash(code, secret, auth.userId)!);
-    let confirmed = await this.deps.repo.confirm(
-      auth.userId,
-      factor.secret_enc,
-      step,
-      hashes,
-      now,
-      auth.sessionId,
-    );
-    if (!confirmed) {
+    const session = { id: auth.sessionId, userId: auth.userId };
+    const confirmed = await this.whileOpen(auth, context, 'mfa.enabled', async () => {
+      if (await this.deps.repo.confirm(auth.userId, factor.secret_enc, step, hashes, now, session))
+        return true;
       // `keys reencrypt` may have rewritten the envelope meanwhile: the same enrolment and secret
       // in a new envelope is still the one the code was checked against, so it is confirmed.
       const again = await this.deps.repo.findFactor(auth.userId);
-      if (
+      return (
         again !== undefined &&
         again.confirmed_at === null &&
         again.created_at === factor.created_at &&
         again.secret_enc !== factor.secret_enc &&
-        this.deps.cipher.decrypt(again.secret_enc, totpSecretContext(auth.userId)) === secret
-      ) {
-        confirmed = await this.deps.repo.confirm(
-          auth.userId,
-          again.secret_enc,
-          step,
-          hashes,
-          now,
-          auth.sessionId,
-        );
-      }
-    }
-    if (!confirmed && (await this.deps.sessions.find(auth.sessionId))?.ended_at !== null) {
-      // Ended while this request was served (its owner ended it from another device, an
-      // administrator disabled the account): ending a session stops what it was doing, and the
-      // authenticator it was enrolling must not lock the owner out.
-      this.ownEvent(context, auth.userId, 'mfa.enabled', 'failure', { reason: 'session_ended' });
-      throw invalidToken('session ended');
-    }
+        this.deps.cipher.decrypt(again.secret_enc, totpSecretContext(auth.userId)) === secret &&
+        (await this.deps.repo.confirm(auth.userId, again.secret_enc, step, hashes, now, session))
+      );
+    });
     if (!confirmed) {
       // Restarted or confirmed by a concurrent request: this code belonged to the old secret.
       throw new AppError('conflict', 'The authenticator setup changed meanwhile. Start again.');
@@ -346,7 +323,7 @@ export class MfaService {
   private async whileOpen<T>(
     auth: AuthContext,
     context: EventContext,
-    event: 'mfa.disabled' | 'mfa.recovery_codes_regenerated',
+    event: 'mfa.enabled' | 'mfa.disabled' | 'mfa.recovery_codes_regenerated',
     write: () => Promise<T>,
   ): Promise<T> {
     try {

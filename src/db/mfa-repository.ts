@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Database, TotpFactorRow } from './types.js';
-import { holdOpenSession, openSession, type ActingSession } from './open-session.js';
+import { holdOpenSession, type ActingSession } from './open-session.js';
 
 /**
  * Reads and writes a user's second factors: the `totp_factors` row (its secret already
@@ -53,10 +53,11 @@ export class MfaRepository {
   /**
    * Confirms the pending enrolment whose secret is `secretEnc` (the one the code was checked
    * against: a restarted enrolment meanwhile is not confirmed by the old secret's code), stores
-   * the recovery codes and turns MFA on. False when that enrolment is no longer pending, or
-   * (with `sessionId`, the session confirming it) when that session has ended: an enrolment
-   * confirmed from a session its owner ended meanwhile would put the intruder's authenticator
-   * on the account.
+   * the recovery codes and turns MFA on. False when that enrolment is no longer pending. With
+   * `session` (the one confirming it), only while that session is open and its account enabled:
+   * otherwise SessionEndedError and nothing changes, since an enrolment confirmed from a session
+   * its owner ended meanwhile (or of an account an administrator is disabling) would put the
+   * intruder's authenticator on the account.
    */
   async confirm(
     userId: string,
@@ -64,18 +65,15 @@ export class MfaRepository {
     step: number,
     codeHashes: readonly string[],
     now: number,
-    sessionId?: string,
+    session?: ActingSession,
   ): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
-      let update = trx
+      const update = trx
         .updateTable('totp_factors')
         .set({ confirmed_at: now, last_step: step })
         .where('user_id', '=', userId)
         .where('secret_enc', '=', secretEnc)
         .where('confirmed_at', 'is', null);
-      if (sessionId !== undefined) {
-        update = update.where((eb) => eb.exists(openSession(trx, sessionId, userId)));
-      }
       const confirmed = await update.executeTakeFirst();
       if (confirmed.numUpdatedRows === 0n) return false;
       await replaceCodes(trx, userId, codeHashes, now);
@@ -84,6 +82,7 @@ export class MfaRepository {
         .set({ mfa_enabled: 1, updated_at: now })
         .where('id', '=', userId)
         .execute();
+      if (session) await holdOpenSession(trx, session);
       return true;
     });
   }

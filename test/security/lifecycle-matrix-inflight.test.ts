@@ -12,6 +12,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { totpCode } from '../../src/crypto/index.js';
 import { MfaRepository } from '../../src/db/index.js';
+import { Sessions } from '../../src/tokens/sessions.js';
 import type { RecordedSecurityEvent } from '../../src/security-events.js';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
 import {
@@ -175,5 +176,52 @@ describe("one's own MFA, and an administrator's MFA reset, from a session that e
       enabled: true,
       recoveryCodesRemaining: 10,
     });
+  });
+
+  it('an enrolment confirmed between the disabling of its account and the end of its sessions is refused', async () => {
+    const admin = await createUserAndLogin(t.app, 'admin');
+    const owner = await registerAndLogin(t.app);
+    const setup = await postMfa(t.app, '/totp/setup', owner.accessToken, {
+      password: STRONG_PASSWORD,
+    });
+    expect(setup.statusCode, setup.body).toBe(200);
+    const { secret } = setup.json<{ secret: string }>();
+    // The administrator's disabling is committed, and its request held just before it ends the
+    // account's sessions: the confirming session is still open, the account no longer enabled.
+    const { sessions } = t.app.services;
+    const realEndAll = sessions.endAll.bind(sessions);
+    let entered!: () => void;
+    const reached = new Promise<void>((resolve) => (entered = resolve));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    vi.spyOn(Sessions.prototype, 'endAll').mockImplementationOnce(async (...args) => {
+      entered();
+      await released;
+      return realEndAll(...args);
+    });
+    const disabling = t.app.inject({
+      method: 'PATCH',
+      url: `/api/v1/users/${owner.id}`,
+      headers: bearer(admin.accessToken),
+      payload: { disabled: true },
+    });
+    await reached;
+    try {
+      const res = await postMfa(t.app, '/totp/confirm', owner.accessToken, {
+        mfaCode: totpCode(secret, clock),
+      });
+      expectProblem(res, 401, 'invalid_token');
+    } finally {
+      release();
+    }
+    expect((await disabling).statusCode).toBe(200);
+    expect(endedFailures(events, 'mfa.enabled')).toContainEqual(
+      expect.objectContaining({ actorId: owner.id }),
+    );
+    // MFA stayed off: enabled again, the account signs in with the password alone.
+    expect((await t.app.services.usersRepo.findById(owner.id))?.mfa_enabled).toBe(0);
+    await setDisabled(t.app, admin.accessToken, owner.id, false);
+    const again = await loginWith(t.app, owner.email, {});
+    expect(again.statusCode, again.body).toBe(200);
   });
 });
