@@ -3,8 +3,9 @@
  * the session it was made on.
  */
 import type { LightMyRequestResponse } from 'fastify';
-import { expect } from 'vitest';
+import { expect, vi } from 'vitest';
 import type { RecordedSecurityEvent } from '../../src/security-events.js';
+import { Sessions } from '../../src/tokens/sessions.js';
 import type { TestApp } from '../helpers/app.js';
 import { holdNextPasswordCheck } from '../helpers/hold-password-check.js';
 import { bearer, type LoggedIn } from '../helpers/identity.js';
@@ -48,4 +49,23 @@ export async function afterPasswordCheck(
     held.release();
   }
   return answer;
+}
+
+/**
+ * Holds the next `Sessions.endAll` (a disabling, demotion or deletion calls it once its change is
+ * committed): `reached` resolves when the request gets there, `release` lets it end the sessions.
+ */
+export function pauseNextEndAll(t: TestApp): { reached: Promise<void>; release: () => void } {
+  const { sessions } = t.app.services;
+  const realEndAll = sessions.endAll.bind(sessions);
+  let entered!: () => void;
+  const reached = new Promise<void>((resolve) => (entered = resolve));
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  vi.spyOn(Sessions.prototype, 'endAll').mockImplementationOnce(async (...args) => {
+    entered();
+    await released;
+    return realEndAll(...args);
+  });
+  return { reached, release };
 }

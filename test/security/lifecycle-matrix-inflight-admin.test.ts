@@ -6,7 +6,6 @@ import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { EmailTokensRepository, UsersRepository } from '../../src/db/index.js';
 import type { RecordedSecurityEvent } from '../../src/security-events.js';
-import { Sessions } from '../../src/tokens/sessions.js';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
 import { holdNextPasswordHash } from '../helpers/hold-password-check.js';
 import {
@@ -28,8 +27,7 @@ import {
   getMe,
   setDisabled,
 } from '../auth/support.js';
-
-import { endedFailures, endFromList } from './inflight-support.js';
+import { endedFailures, endFromList, pauseNextEndAll } from './inflight-support.js';
 
 describe("an administrator's writes, and deleting one's own account, from a session that ends meanwhile", () => {
   const RESET_PAGE = 'https://app.example.com/reset-password';
@@ -79,17 +77,7 @@ describe("an administrator's writes, and deleting one's own account, from a sess
     adminId: string,
     change: Record<string, unknown> = { disabled: true },
   ): Promise<{ finish: () => Promise<LightMyRequestResponse> }> {
-    const { sessions } = t.app.services;
-    const realEndAll = sessions.endAll.bind(sessions);
-    let entered!: () => void;
-    const reached = new Promise<void>((resolve) => (entered = resolve));
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => (release = resolve));
-    vi.spyOn(Sessions.prototype, 'endAll').mockImplementationOnce(async (...args) => {
-      entered();
-      await released;
-      return realEndAll(...args);
-    });
+    const { reached, release } = pauseNextEndAll(t);
     const answer = patch(other, adminId, change);
     await reached;
     return {

@@ -12,7 +12,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { totpCode } from '../../src/crypto/index.js';
 import { MfaRepository } from '../../src/db/index.js';
-import { Sessions } from '../../src/tokens/sessions.js';
 import type { RecordedSecurityEvent } from '../../src/security-events.js';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
 import {
@@ -25,7 +24,12 @@ import {
 } from '../helpers/identity.js';
 import { enrolMfa, loginWith, postMfa, STEP_MS } from '../helpers/mfa.js';
 import { captureEvents, expectAccessWorks, expectProblem, setDisabled } from '../auth/support.js';
-import { afterPasswordCheck, endedFailures, endFromList } from './inflight-support.js';
+import {
+  afterPasswordCheck,
+  endedFailures,
+  endFromList,
+  pauseNextEndAll,
+} from './inflight-support.js';
 
 describe("one's own MFA, and an administrator's MFA reset, from a session that ends meanwhile", () => {
   // The app's clock: TOTP codes work once per 30-second step, so the tests move it on by steps.
@@ -188,17 +192,7 @@ describe("one's own MFA, and an administrator's MFA reset, from a session that e
     const { secret } = setup.json<{ secret: string }>();
     // The administrator's disabling is committed, and its request held just before it ends the
     // account's sessions: the confirming session is still open, the account no longer enabled.
-    const { sessions } = t.app.services;
-    const realEndAll = sessions.endAll.bind(sessions);
-    let entered!: () => void;
-    const reached = new Promise<void>((resolve) => (entered = resolve));
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => (release = resolve));
-    vi.spyOn(Sessions.prototype, 'endAll').mockImplementationOnce(async (...args) => {
-      entered();
-      await released;
-      return realEndAll(...args);
-    });
+    const { reached, release } = pauseNextEndAll(t);
     const disabling = t.app.inject({
       method: 'PATCH',
       url: `/api/v1/users/${owner.id}`,
