@@ -1,14 +1,9 @@
 import type { AuthContext } from '../access/authenticate.js';
 import type { Permissions } from '../access/permissions.js';
-import {
-  SessionEndedError,
-  type ActingSession,
-  type MfaRepository,
-  type UsersRepository,
-} from '../db/index.js';
+import { type ActingSession, type MfaRepository, type UsersRepository } from '../db/index.js';
 import { AppError } from '../errors.js';
 import type { EventContext, SecurityEvents } from '../security-events.js';
-import { invalidToken } from '../tokens/access-token.js';
+import { unlessSessionEnded } from '../tokens/session-ended.js';
 import type { Sessions } from '../tokens/sessions.js';
 
 export interface MfaResetDeps {
@@ -57,23 +52,20 @@ export class MfaReset {
       );
     }
     const session = { id: auth.sessionId, userId: auth.userId, role: auth.role };
-    let wasOn: boolean;
-    try {
-      wasOn = await this.reset(userId, { ...context, actorId: auth.userId }, session);
-    } catch (error) {
-      if (!(error instanceof SessionEndedError)) throw error;
-      // The administrator's session ended (a logout, the account disabled or demoted) while the
-      // reset was served: what it asked for is not done, as for any request of an ended session.
-      this.deps.events.emit({
-        ...context,
-        type: 'mfa.disabled',
-        outcome: 'failure',
-        actorId: auth.userId,
-        target: { type: 'user', id: userId },
-        details: { by: 'admin_reset', reason: 'session_ended' },
-      });
-      throw invalidToken('session ended', error);
-    }
+    // The administrator's session ended (a logout, the account disabled or demoted) while the
+    // reset was served: what it asked for is not done, as for any request of an ended session.
+    const wasOn = await unlessSessionEnded(
+      () => this.reset(userId, { ...context, actorId: auth.userId }, session),
+      () =>
+        this.deps.events.emit({
+          ...context,
+          type: 'mfa.disabled',
+          outcome: 'failure',
+          actorId: auth.userId,
+          target: { type: 'user', id: userId },
+          details: { by: 'admin_reset', reason: 'session_ended' },
+        }),
+    );
     if (!wasOn) throw new AppError('mfa_not_enabled', 'MFA is not on for this user.');
   }
 

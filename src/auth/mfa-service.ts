@@ -13,7 +13,6 @@ import {
 } from '../crypto/index.js';
 import {
   isUniqueViolation,
-  SessionEndedError,
   type MfaRepository,
   type UserRow,
   type UsersRepository,
@@ -25,7 +24,7 @@ import type {
   SecurityEvents,
   SecurityEventType,
 } from '../security-events.js';
-import { invalidToken } from '../tokens/access-token.js';
+import { unlessSessionEnded } from '../tokens/session-ended.js';
 import type { Sessions } from '../tokens/sessions.js';
 import type { LoginAttempt, LoginThrottle } from './login-throttle.js';
 import { MfaReset } from './mfa-reset.js';
@@ -326,13 +325,9 @@ export class MfaService {
     event: 'mfa.enabled' | 'mfa.disabled' | 'mfa.recovery_codes_regenerated',
     write: () => Promise<T>,
   ): Promise<T> {
-    try {
-      return await write();
-    } catch (error) {
-      if (!(error instanceof SessionEndedError)) throw error;
-      this.ownEvent(context, auth.userId, event, 'failure', { reason: 'session_ended' });
-      throw invalidToken('session ended', error);
-    }
+    return unlessSessionEnded(write, () =>
+      this.ownEvent(context, auth.userId, event, 'failure', { reason: 'session_ended' }),
+    );
   }
 
   /**

@@ -1,6 +1,5 @@
 import { sha256Hex } from '../crypto/index.js';
 import {
-  SessionEndedError,
   type ActingSession,
   type EmailTokensRepository,
   type UserRow,
@@ -9,7 +8,7 @@ import {
 import { AppError, isAppError } from '../errors.js';
 import type { Mailer } from '../mail/index.js';
 import type { EventContext, SecurityEvents } from '../security-events.js';
-import { invalidToken } from '../tokens/access-token.js';
+import { unlessSessionEnded } from '../tokens/session-ended.js';
 import { canonicalEmail } from '../users/normalize.js';
 import type { UsersService } from '../users/users-service.js';
 import { passwordResetMessage } from './account-email-messages.js';
@@ -140,16 +139,12 @@ export class PasswordReset {
       this.resetRequested(actor, user.id, 'failure', 'throttled', { by: 'admin' });
       throw this.deps.limit.tooManyEmails(wait);
     }
-    let sent: boolean;
-    try {
-      sent = await this.mailResetLink(user, actor, { by: 'admin' }, session);
-    } catch (error) {
-      if (!(error instanceof SessionEndedError)) throw error;
-      // The administrator's session ended (or the account was disabled) while this was served:
-      // no link is stored or sent, as for any request of an ended session.
-      this.resetRequested(actor, user.id, 'failure', 'session_ended', { by: 'admin' });
-      throw invalidToken('session ended', error);
-    }
+    // The administrator's session ended (or the account was disabled) while this was served:
+    // no link is stored or sent, as for any request of an ended session.
+    const sent = await unlessSessionEnded(
+      () => this.mailResetLink(user, actor, { by: 'admin' }, session),
+      () => this.resetRequested(actor, user.id, 'failure', 'session_ended', { by: 'admin' }),
+    );
     if (!sent) {
       throw new AppError(
         'conflict',

@@ -1,13 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import {
-  isUniqueViolation,
-  SessionEndedError,
-  type ActingSession,
-  type UserRow,
-} from '../db/index.js';
+import { isUniqueViolation, type ActingSession, type UserRow } from '../db/index.js';
 import { AppError } from '../errors.js';
 import type { EventContext } from '../security-events.js';
-import { invalidToken } from '../tokens/access-token.js';
+import { unlessSessionEnded } from '../tokens/session-ended.js';
 import { normalizeEmail, normalizeName } from './normalize.js';
 import { widerRole } from './user-access.js';
 import type { ImportedUser } from './user-import.js';
@@ -140,33 +135,34 @@ export class UserCreation {
     const now = this.deps.now();
     let row: UserRow;
     try {
-      row = await this.deps.repo.insert(
-        {
-          id: randomUUID(),
-          email: user.email,
-          name: user.name,
-          password_hash: user.passwordHash,
-          role: user.role,
-          phone_enc: null,
-          email_verified: emailVerified ? 1 : 0,
-          mfa_enabled: 0,
-          disabled: 0,
-          created_at: now,
-          updated_at: now,
-        },
-        session,
+      row = await unlessSessionEnded(
+        () =>
+          this.deps.repo.insert(
+            {
+              id: randomUUID(),
+              email: user.email,
+              name: user.name,
+              password_hash: user.passwordHash,
+              role: user.role,
+              phone_enc: null,
+              email_verified: emailVerified ? 1 : 0,
+              mfa_enabled: 0,
+              disabled: 0,
+              created_at: now,
+              updated_at: now,
+            },
+            session,
+          ),
+        () =>
+          this.deps.events.emit({
+            ...context,
+            type: 'user.created',
+            outcome: 'failure',
+            target: null,
+            details: { role: user.role, reason: 'session_ended' },
+          }),
       );
     } catch (error) {
-      if (error instanceof SessionEndedError) {
-        this.deps.events.emit({
-          ...context,
-          type: 'user.created',
-          outcome: 'failure',
-          target: null,
-          details: { role: user.role, reason: 'session_ended' },
-        });
-        throw invalidToken('session ended', error);
-      }
       if (isUniqueViolation(error))
         throw new AppError('email_taken', 'An account with this email already exists.');
       throw error;

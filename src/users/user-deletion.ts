@@ -1,8 +1,7 @@
 import type { AuthContext } from '../access/authenticate.js';
-import { SessionEndedError } from '../db/index.js';
 import { AppError } from '../errors.js';
 import type { EventContext } from '../security-events.js';
-import { invalidToken } from '../tokens/access-token.js';
+import { unlessSessionEnded } from '../tokens/session-ended.js';
 import type { UserAccess } from './user-access.js';
 import type { UsersServiceDeps } from './users-service.js';
 
@@ -34,27 +33,26 @@ export class UserDeletion {
     // whose session ended while it was served (its owner ended it from another device, or the
     // administrator was disabled or logged out everywhere) is not made. The disabling is the
     // step that decides: the sessions ending and the row going follow from it.
-    try {
-      await this.deps.repo.withRolesLock(
-        async (repo) => {
-          const current = await repo.findById(id);
-          if (current && auth.userId !== id) access.assertCovers(auth, id, current.role, context);
-          await access.assertNotLastAdmin(id, repo);
-          await repo.update(id, { disabled: 1, updated_at: this.deps.now() });
-        },
-        { id: auth.sessionId, userId: auth.userId, role: auth.role },
-      );
-    } catch (error) {
-      if (!(error instanceof SessionEndedError)) throw error;
-      this.deps.events.emit({
-        ...actor,
-        type: 'user.deleted',
-        outcome: 'failure',
-        target: { type: 'user', id },
-        details: { reason: 'session_ended' },
-      });
-      throw invalidToken('session ended', error);
-    }
+    await unlessSessionEnded(
+      () =>
+        this.deps.repo.withRolesLock(
+          async (repo) => {
+            const current = await repo.findById(id);
+            if (current && auth.userId !== id) access.assertCovers(auth, id, current.role, context);
+            await access.assertNotLastAdmin(id, repo);
+            await repo.update(id, { disabled: 1, updated_at: this.deps.now() });
+          },
+          { id: auth.sessionId, userId: auth.userId, role: auth.role },
+        ),
+      () =>
+        this.deps.events.emit({
+          ...actor,
+          type: 'user.deleted',
+          outcome: 'failure',
+          target: { type: 'user', id },
+          details: { reason: 'session_ended' },
+        }),
+    );
     await this.deps.sessions.endAll(id, 'user_deleted', actor);
     // A concurrent deletion of the same user got there first: it answers, and records, alone.
     if (!(await this.deps.repo.delete(id)))

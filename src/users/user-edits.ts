@@ -1,8 +1,8 @@
 import type { AuthContext } from '../access/authenticate.js';
-import { SessionEndedError, type UserRow, type UserUpdate } from '../db/index.js';
+import type { UserRow, UserUpdate } from '../db/index.js';
 import { AppError } from '../errors.js';
 import type { EventContext } from '../security-events.js';
-import { invalidToken } from '../tokens/access-token.js';
+import { unlessSessionEnded } from '../tokens/session-ended.js';
 import { normalizeName, normalizePhone } from './normalize.js';
 import type { UpdateUser } from './schema.js';
 import { ADMIN_PERMISSION, type UserAccess } from './user-access.js';
@@ -161,10 +161,7 @@ export class UserEdits {
     context: EventContext,
     change: () => Promise<T>,
   ): Promise<T> {
-    try {
-      return await change();
-    } catch (error) {
-      if (!(error instanceof SessionEndedError)) throw error;
+    return unlessSessionEnded(change, () => {
       const types = [
         ...(Object.keys(patch).some((f) => f !== 'role' && f !== 'disabled')
           ? (['user.updated'] as const)
@@ -182,7 +179,6 @@ export class UserEdits {
           details: { reason: 'session_ended' },
         });
       }
-      throw invalidToken('session ended', error);
-    }
+    });
   }
 }
