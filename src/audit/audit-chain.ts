@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { setOwn } from '../config/json.js';
 import type { AuditEventRow } from '../db/index.js';
 
 /** The `prev_hash` of the first link: 64 zeros, the hex width of SHA-256. */
@@ -45,28 +46,12 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(sortKeys(value));
 }
 
-/**
- * `target[key] = value`, except that a `__proto__` key (JSON.parse makes such own keys) becomes
- * an own property too: assigned, it would set the prototype and drop out of the hashed text.
- */
-function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
-  if (key === '__proto__') {
-    Object.defineProperty(target, key, {
-      value,
-      enumerable: true,
-      writable: true,
-      configurable: true,
-    });
-  } else {
-    target[key] = value;
-  }
-}
-
 function sortKeys(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(sortKeys);
   if (value !== null && typeof value === 'object') {
     const sorted: Record<string, unknown> = {};
     for (const key of Object.keys(value).sort()) {
+      // setOwn: an own `__proto__` key stays in the hashed text.
       setOwn(sorted, key, sortKeys((value as Record<string, unknown>)[key]));
     }
     return sorted;

@@ -9,6 +9,7 @@ import {
   type LoggerOptions,
 } from 'pino';
 import type { Config } from '../config/index.js';
+import { setOwn } from '../config/json.js';
 
 /** Keys whose values never reach a log line, at any depth. */
 const SECRET_KEY =
@@ -29,19 +30,8 @@ export function redactSecrets(value: unknown, depth = 0, seen = new WeakSet<obje
   if (Array.isArray(value)) return value.map((item) => redactSecrets(item, depth + 1, seen));
   const out: Record<string, unknown> = {};
   for (const [key, child] of Object.entries(value)) {
-    const copy = SECRET_KEY.test(key) ? REDACTED : redactSecrets(child, depth + 1, seen);
-    if (key === '__proto__') {
-      // An own `__proto__` key (JSON.parse makes them), assigned, would set the copy's prototype
-      // and its content would vanish from the log line: defined as an own property instead.
-      Object.defineProperty(out, key, {
-        value: copy,
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      });
-    } else {
-      out[key] = copy;
-    }
+    // setOwn: an own `__proto__` key (JSON.parse makes them) stays in the log line.
+    setOwn(out, key, SECRET_KEY.test(key) ? REDACTED : redactSecrets(child, depth + 1, seen));
   }
   return out;
 }

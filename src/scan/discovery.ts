@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setOwn } from '../config/json.js';
 import { isObject } from '../tools/jwt-inspect.js';
 
 /**
@@ -266,13 +267,8 @@ export function sampleValue(
       for (const key of required) {
         const sample = sampleValue(properties[key], root, key, depth + 1);
         if (sample === undefined) return undefined;
-        // A hostile document may require `__proto__`: assigned, it would set the prototype.
-        Object.defineProperty(value, key, {
-          value: sample,
-          enumerable: true,
-          writable: true,
-          configurable: true,
-        });
+        // A hostile document may require `__proto__`: setOwn keeps it a key of the sample.
+        setOwn(value, key, sample);
       }
       return value;
     }
