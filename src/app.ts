@@ -72,7 +72,10 @@ export type BulwarkApp = FastifyInstance<
   TypeBoxTypeProvider
 >;
 
-/** What buildApp takes besides the config: logger, clock, in-memory TLS credentials, the config file, an abort signal. */
+/**
+ * What buildApp takes besides the config: logger, clock, in-memory TLS credentials, the config
+ * file, an abort signal.
+ */
 export interface BuildAppOptions {
   /** A ready logger, or a stream for the default JSON logger (tests capture logs this way). */
   logger?: Logger | DestinationStream;

@@ -146,7 +146,8 @@ const EXIT_FLUSH_TIMEOUT_MS = 2_000;
  * signing keys. An unhandled promise rejection is logged (error) and the process goes on; an
  * uncaught exception is logged (fatal) and stops it the same graceful way, with exit code 1.
  * SIGTERM or SIGINT during start-up stops the start-up at its next step, closes what it opened,
- * and exits 0 without ever listening; SIGHUP during start-up reloads certificate and keys once started.
+ * and exits 0 without ever listening; SIGHUP during start-up reloads certificate and keys once
+ * started.
  */
 export async function runServer(
   config: Config,

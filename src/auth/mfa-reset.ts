@@ -1,6 +1,6 @@
 import type { AuthContext } from '../access/authenticate.js';
 import type { Permissions } from '../access/permissions.js';
-import { type ActingSession, type MfaRepository, type UsersRepository } from '../db/index.js';
+import type { ActingSession, MfaRepository, UsersRepository } from '../db/index.js';
 import { AppError } from '../errors.js';
 import type { EventContext, SecurityEvents } from '../security-events.js';
 import { unlessSessionEnded } from '../tokens/session-ended.js';

@@ -1,9 +1,9 @@
 import { sha256Hex } from '../crypto/index.js';
-import {
-  type ActingSession,
-  type EmailTokensRepository,
-  type UserRow,
-  type UsersRepository,
+import type {
+  ActingSession,
+  EmailTokensRepository,
+  UserRow,
+  UsersRepository,
 } from '../db/index.js';
 import { AppError, isAppError } from '../errors.js';
 import type { Mailer } from '../mail/index.js';

@@ -68,13 +68,13 @@ export class MfaRepository {
     session?: ActingSession,
   ): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
-      const update = trx
+      const confirmed = await trx
         .updateTable('totp_factors')
         .set({ confirmed_at: now, last_step: step })
         .where('user_id', '=', userId)
         .where('secret_enc', '=', secretEnc)
-        .where('confirmed_at', 'is', null);
-      const confirmed = await update.executeTakeFirst();
+        .where('confirmed_at', 'is', null)
+        .executeTakeFirst();
       if (confirmed.numUpdatedRows === 0n) return false;
       await replaceCodes(trx, userId, codeHashes, now);
       await trx

@@ -43,12 +43,13 @@ export class SessionEndedError extends Error {
  * transaction, it holds the session open until commit, or throws {@link SessionEndedError} (which
  * rolls the writes back) when the session has ended, its account is gone, or its account is
  * disabled or (with `session.role`) holds another role (unless `whileEnabled` is false: for a
- * transaction that may disable that account itself, and checked it before). A no-op update rather than a read: PostgreSQL locks the session
- * row and re-reads its condition on the row as committed, so an end committed first is seen here
- * and one that comes later waits for the commit (a plain read would let an end commit between the
- * check and the commit of the writes; SQLite does not parse FOR UPDATE). SQLite runs one write
- * transaction at a time anyway. Last, not first: a transaction that writes the users row and then
- * the session row takes its locks in the order a deletion's cascade does.
+ * transaction that may disable that account itself, and checked it before).
+ * A no-op update rather than a read: PostgreSQL locks the session row and re-reads its condition
+ * on the row as committed, so an end committed first is seen here and one that comes later waits
+ * for the commit (a plain read would let an end commit between the check and the commit of the
+ * writes; SQLite does not parse FOR UPDATE). SQLite runs one write transaction at a time anyway.
+ * Last, not first: a transaction that writes the users row and then the session row takes its
+ * locks in the order a deletion's cascade does.
  */
 export async function holdOpenSession(
   db: Kysely<Database>,

@@ -91,7 +91,10 @@ export interface ChecklistRow {
   findings: Finding[];
 }
 
-/** One row per line of the 17-point checklist, with the worst status of its findings (`pass` when it has none). */
+/**
+ * One row per line of the 17-point checklist, with the worst status of its findings (`pass` when
+ * it has none).
+ */
 export function checklistRows(findings: Finding[]): ChecklistRow[] {
   return CHECKLIST.map(({ line, practice }) => {
     const mine = findings

@@ -13,7 +13,10 @@ export { clientKey } from './client-key.js';
 export { policySpecs, type PolicySpec, type RateLimitPolicyName } from './policies.js';
 export { RateLimits, RateLimitExceeded, storeUnavailable } from './rate-limits.js';
 
-/** What the rate-limiting plugin needs: the policies' counters, the token verifier and the event sink. */
+/**
+ * What the rate-limiting plugin needs: the policies' counters, the token verifier and the event
+ * sink.
+ */
 export interface RateLimitingOptions {
   limits: RateLimits;
   tokens: AccessTokens;

@@ -34,7 +34,10 @@ export interface ProbeResponse {
   truncated?: boolean;
 }
 
-/** What runScan scans and how: the target, credentials, where things are, and the bounds on what it sends. */
+/**
+ * What runScan scans and how: the target, credentials, where things are, and the bounds on what
+ * it sends.
+ */
 export interface ScanOptions {
   /** Base URL of the API (`https://api.example.com`, `http://127.0.0.1:3000/prefix`). */
   target: URL;
