@@ -294,6 +294,7 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
     sessions: services.sessionState,
     permissions: services.permissions,
     events: services.events,
+    ...(options.now ? { now: options.now } : {}),
   });
   await app.register(jwksRoute, { keys: services.signingKeys });
   await app.register(authRoutes, { prefix: '/api/v1/auth', auth: services.auth });
@@ -310,7 +311,11 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
     });
   }
   await app.register(mfaRoutes, { prefix: '/api/v1/auth/mfa', mfa: services.mfa });
-  await app.register(usersRoutes, { prefix: '/api/v1/users', users: services.users });
+  await app.register(usersRoutes, {
+    prefix: '/api/v1/users',
+    users: services.users,
+    recentSignInSeconds: config.access.recentSignInSeconds,
+  });
   await app.register(mfaAdminRoutes, { prefix: '/api/v1/users', mfa: services.mfa });
   if (services.accountEmail) {
     await app.register(accountEmailAdminRoutes, {

@@ -21,6 +21,8 @@ export interface AuthContext {
   tokenId: string;
   /** How the session was signed in (RFC 8176): includes `mfa` after a second factor. */
   amr: readonly string[];
+  /** When the session was signed in (seconds since the epoch); null if the token does not say. */
+  authTime: number | null;
 }
 
 /**
@@ -51,6 +53,12 @@ declare module 'fastify' {
      * authenticates first when needed. Otherwise 401 insufficient_user_authentication (RFC 9470).
      */
     requireMfa: preHandlerAsyncHookHandler;
+    /**
+     * preHandler factory: requires a session signed in at most `maxAgeSeconds` ago (the token's
+     * `auth_time`; refreshing does not renew it); authenticates first when needed. Otherwise
+     * 401 insufficient_user_authentication with `max_age` (RFC 9470): sign in again, then retry.
+     */
+    requireRecentSignIn(maxAgeSeconds: number): preHandlerAsyncHookHandler;
   }
 }
 
@@ -59,6 +67,8 @@ export interface AuthenticateOptions {
   sessions: SessionState;
   permissions: Permissions;
   events: SecurityEvents;
+  /** Clock for requireRecentSignIn; tests move it. */
+  now?: () => number;
 }
 
 /** The request facts that go into security events. */
@@ -109,6 +119,7 @@ export const authentication = fp(
             permissions: opts.permissions.of(claims.role),
             tokenId: claims.jti,
             amr: claims.amr,
+            authTime: claims.authTime,
           };
         } catch (error) {
           // Refused credentials are recorded: a bad bearer token, or another scheme's
@@ -164,6 +175,25 @@ export const authentication = fp(
       ),
     );
 
+    const now = opts.now ?? Date.now;
+    app.decorate(
+      'requireRecentSignIn',
+      function requireRecentSignIn(maxAgeSeconds: number): preHandlerAsyncHookHandler {
+        if (!Number.isSafeInteger(maxAgeSeconds) || maxAgeSeconds < 1) {
+          throw new RangeError('requireRecentSignIn: maxAgeSeconds must be a positive integer');
+        }
+        return guard(
+          // A token that does not say when its session signed in is never recent.
+          (auth) =>
+            auth.authTime !== null && Math.floor(now() / 1000) - auth.authTime <= maxAgeSeconds,
+          () => ({
+            details: { reason: 'sign_in_too_old', maxAgeSeconds, status: 401 },
+            error: signInTooOld(maxAgeSeconds),
+          }),
+        );
+      },
+    );
+
     /**
      * A preHandler that lets through the callers `allowed` accepts; any other is an
      * access.denied event and the refusal's error.
@@ -206,6 +236,25 @@ function insufficientUserAuthentication(): AppError {
   return new AppError('insufficient_user_authentication', detail, {
     headers: {
       'www-authenticate': `Bearer error="insufficient_user_authentication", error_description="${detail}"`,
+    },
+  });
+}
+
+/**
+ * The RFC 9470 step-up challenge for a sign-in that is too old: valid token, but this action
+ * wants the user to have proven who they are recently (a stolen token, or a session left open
+ * for days, must not be enough to delete an account).
+ */
+function signInTooOld(maxAgeSeconds: number): AppError {
+  const minutes = Math.floor(maxAgeSeconds / 60);
+  const within =
+    maxAgeSeconds % 60 === 0
+      ? `${minutes} minute${minutes === 1 ? '' : 's'}`
+      : `${maxAgeSeconds} seconds`;
+  const detail = `This needs a session signed in within the last ${within}: sign in again, then retry with the new access token.`;
+  return new AppError('insufficient_user_authentication', detail, {
+    headers: {
+      'www-authenticate': `Bearer error="insufficient_user_authentication", error_description="${detail}", max_age=${maxAgeSeconds}`,
     },
   });
 }

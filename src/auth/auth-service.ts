@@ -284,6 +284,7 @@ export class AuthService {
         sessionId: session.id,
         role: user.role,
         amr: sessionAmr(session),
+        signedInAt: session.created_at,
       }),
       tokenType: 'Bearer',
       expiresIn: this.deps.accessTokens.ttlSeconds,

@@ -175,6 +175,13 @@ export const AccessSettings = Type.Object(
       pattern: '^[a-z][a-z0-9_-]{0,31}$',
       description: 'Role given to self-registered users.',
     }),
+    recentSignInSeconds: Type.Integer({
+      default: 600,
+      minimum: 60,
+      maximum: 86400,
+      description:
+        'Deleting an account (your own, or another with users:write) needs a session signed in at most this long ago (10 minutes); refreshing does not renew it. An older one gets 401 insufficient_user_authentication (RFC 9470) and signs in again.',
+    }),
   },
   { additionalProperties: false, default: {} },
 );

@@ -20,6 +20,12 @@ export interface AccessClaims {
    * @see https://www.rfc-editor.org/rfc/rfc9068#section-2.2.3.1
    */
   amr: readonly string[];
+  /**
+   * When the session was signed in (seconds since the epoch): refreshing keeps it, only a new
+   * sign-in moves it. Null for a token that carries no `auth_time` (issued before it was added).
+   * @see https://www.rfc-editor.org/rfc/rfc9068#section-2.2.1
+   */
+  authTime: number | null;
 }
 
 /** At most this many `amr` values of at most AMR_VALUE_MAX characters each are accepted. */
@@ -137,6 +143,8 @@ export class AccessTokens {
     sessionId: string;
     role: string;
     amr?: readonly string[];
+    /** When the session was signed in, in milliseconds (its creation time). */
+    signedInAt?: number;
   }): Promise<string> {
     const { kid, alg, keyObject } = await this.keys.currentSigningKey();
     const iat = Math.floor(this.now() / 1000);
@@ -151,6 +159,10 @@ export class AccessTokens {
       iat,
       exp: iat + this.options.ttlSeconds,
       ...(subject.amr && subject.amr.length > 0 ? { amr: subject.amr } : {}),
+      // Never after iat: the session may have started on an instance whose clock is ahead.
+      ...(subject.signedInAt === undefined
+        ? {}
+        : { auth_time: Math.min(Math.floor(subject.signedInAt / 1000), iat) }),
     };
     const input = `${encodeSegment(header)}.${encodeSegment(payload)}`;
     const signature = cryptoSign(alg === 'EdDSA' ? null : 'sha256', Buffer.from(input), {
@@ -290,7 +302,17 @@ export class AccessTokens {
       throw invalidToken('claims of the wrong type');
     }
     const amr = readAmr(payload.amr);
-    const claims: AccessClaims = Object.freeze({ sub, sid, role, jti, iat, exp, amr });
+    const authTime = readAuthTime(payload.auth_time, iat);
+    const claims: AccessClaims = Object.freeze({
+      sub,
+      sid,
+      role,
+      jti,
+      iat,
+      exp,
+      amr,
+      authTime,
+    });
     this.checkIssuedAt(iat);
     return { claims, kid, key: entry, nbf };
   }
@@ -330,4 +352,13 @@ function readAmr(value: unknown): readonly string[] {
     throw invalidToken('claims of the wrong type');
   }
   return Object.freeze([...(value as string[])]);
+}
+
+/** The `auth_time` claim: absent, or whole seconds no later than the token's own `iat`. */
+function readAuthTime(value: unknown, iat: number): number | null {
+  if (value === undefined) return null;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0 || value > iat) {
+    throw invalidToken('claims of the wrong type');
+  }
+  return value;
 }

@@ -15,7 +15,10 @@ import type { UsersService } from './users-service.js';
 const security = [{ bearer: [] }];
 
 /** /api/v1/users: the caller's own account, and the administrative functions. */
-export function usersRoutes(base: FastifyInstance, opts: { users: UsersService }): void {
+export function usersRoutes(
+  base: FastifyInstance,
+  opts: { users: UsersService; recentSignInSeconds: number },
+): void {
   const app = base.withTypeProvider<TypeBoxTypeProvider>();
   const { users } = opts;
   const authenticated = { preHandler: [app.authenticate] };
@@ -146,10 +149,12 @@ export function usersRoutes(base: FastifyInstance, opts: { users: UsersService }
   app.delete(
     '/:id',
     {
-      ...authenticated,
+      // Irreversible: a stolen access token, or a session left signed in for days, is not enough.
+      preHandler: [app.authenticate, app.requireRecentSignIn(opts.recentSignInSeconds)],
       schema: {
         tags: ['users'],
-        summary: 'Delete a user: yourself, or with users:write. Its sessions end.',
+        summary:
+          'Delete a user: yourself, or with users:write, from a session signed in within access.recentSignInSeconds. Its sessions end.',
         security,
         params: UserIdParams,
         response: { 204: { type: 'null' } },

@@ -81,6 +81,7 @@ describe('POST /api/v1/auth/login', () => {
     expect(Object.keys(payload).sort()).toEqual([
       'amr',
       'aud',
+      'auth_time',
       'exp',
       'iat',
       'iss',
@@ -102,6 +103,9 @@ describe('POST /api/v1/auth/login', () => {
     expect(payload.exp! - payload.iat!).toBe(900);
     expect(payload.iat).toBeGreaterThanOrEqual(before);
     expect(payload.iat).toBeLessThanOrEqual(Math.floor(Date.now() / 1000));
+    // RFC 9068 §2.2.1: when the session signed in, which is this login.
+    expect(payload.auth_time).toBeGreaterThanOrEqual(before);
+    expect(payload.auth_time).toBeLessThanOrEqual(payload.iat!);
   });
 
   it('starts a new session with fresh ids at every login', async () => {
