@@ -244,6 +244,7 @@ export async function createServices(config: Config, options: ServicesOptions): 
       usersRepo,
       users,
       auth,
+      sessions,
       logger,
       events,
       defaultRole: config.access.defaultRole,

@@ -171,6 +171,7 @@ export class AuthService {
    * the sessions then finds this one.
    * @param gone the error when the user no longer exists
    * @param amr how the user signed in (RFC 8176 methods), for the `amr` claim of its tokens
+   * @param identityId the linked provider identity it signed in through, if any
    * @throws AppError account_disabled, mfa_required, invalid_otp, or `gone()`
    */
   async startSession(
@@ -178,10 +179,11 @@ export class AuthService {
     context: EventContext,
     gone: () => AppError,
     amr: readonly string[] = [],
+    identityId?: string,
   ): Promise<{ pair: TokenPair; sessionId: string; user: UserRow }> {
     let session: SessionRow;
     try {
-      session = await this.deps.sessions.start(user.id, context, amr);
+      session = await this.deps.sessions.start(user.id, context, amr, identityId);
     } catch (error) {
       // Deleted meanwhile: the session's foreign key has nothing to point at.
       if (!(await this.deps.repo.findById(user.id))) throw gone();

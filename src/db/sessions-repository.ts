@@ -73,4 +73,26 @@ export class SessionsRepository {
     const rows = await query.returning('id').execute();
     return rows.map((row) => row.id);
   }
+
+  /**
+   * Ends the user's open sessions that identity `identityId` signed in, except
+   * `exceptSessionId`. Returns the ids it ended.
+   */
+  async endSignedInWith(
+    userId: string,
+    identityId: string,
+    reason: string,
+    now: number,
+    exceptSessionId?: string,
+  ): Promise<string[]> {
+    let query = this.db
+      .updateTable('sessions')
+      .set({ ended_at: now, end_reason: reason })
+      .where('user_id', '=', userId)
+      .where('identity_id', '=', identityId)
+      .where('ended_at', 'is', null);
+    if (exceptSessionId !== undefined) query = query.where('id', '!=', exceptSessionId);
+    const rows = await query.returning('id').execute();
+    return rows.map((row) => row.id);
+  }
 }

@@ -5,6 +5,7 @@ import { AppError, isAppError } from '../errors.js';
 import type { EventContext, SecurityEvents } from '../security-events.js';
 import type { User } from '../users/schema.js';
 import type { UsersService } from '../users/users-service.js';
+import type { Sessions } from '../tokens/sessions.js';
 import type { HandoffCodes } from './handoff-codes.js';
 
 export interface CodeExchangeDeps {
@@ -13,6 +14,7 @@ export interface CodeExchangeDeps {
   usersRepo: Pick<UsersRepository, 'findById'>;
   users: Pick<UsersService, 'view'>;
   auth: Pick<AuthService, 'requireSecondFactor' | 'startSession'>;
+  sessions: Pick<Sessions, 'end'>;
   /** Where a failure to hold a code for MFA is reported (it never fails the request). */
   logger?: Pick<Logger, 'warn'> | undefined;
   events: SecurityEvents;
@@ -112,6 +114,7 @@ export class CodeExchange {
         context,
         () => new AppError('oidc_code_invalid', 'The account no longer exists.'),
         amr,
+        identityId,
       );
     } catch (error) {
       // MFA turned on or reset since the read above (startSession ended the session): the
@@ -128,6 +131,20 @@ export class CodeExchange {
         });
       }
       throw error;
+    }
+    // Unlinked while the session started: the unlink ended the sessions this identity had
+    // signed in before this one existed. Read after the insert, the identity is either gone
+    // (this session ends here) or unlinked later (and that unlink finds this session).
+    if ((await this.deps.identities.findById(identityId))?.user_id !== userId) {
+      await this.deps.sessions.end({ id: started.sessionId, userId }, 'identity_unlinked', context);
+      this.deps.events.emit({
+        ...context,
+        type: 'oidc.code_rejected',
+        outcome: 'denied',
+        target: { type: 'user', id: userId },
+        details: { reason: 'identity_gone' },
+      });
+      throw codeInvalid();
     }
     this.deps.events.emit({
       ...context,

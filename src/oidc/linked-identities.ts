@@ -2,9 +2,11 @@ import type { AuthContext } from '../access/authenticate.js';
 import type { IdentitiesRepository, IdentityRow } from '../db/index.js';
 import { AppError } from '../errors.js';
 import type { EventContext, SecurityEvents } from '../security-events.js';
+import type { Sessions } from '../tokens/sessions.js';
 
 export interface LinkedIdentitiesDeps {
   identities: IdentitiesRepository;
+  sessions: Pick<Sessions, 'endSignedInWith'>;
   events: SecurityEvents;
 }
 
@@ -28,7 +30,9 @@ export class LinkedIdentities {
 
   /**
    * Unlinks one of the caller's identities; anyone else's is 404. Refused when it is the last way
-   * to sign in (no password and no other identity).
+   * to sign in (no password and no other identity). The other sessions that identity signed in
+   * end with it: an owner who unlinks a provider account after an unexpected sign-in through it
+   * signs that sign-in out too. The caller's own session stays, as on a password change.
    */
   async unlink(auth: AuthContext, id: string, context: EventContext): Promise<void> {
     const identity = await this.deps.identities.findById(id);
@@ -61,6 +65,14 @@ export class LinkedIdentities {
       target: { type: 'identity', id },
       details: { provider: identity.provider },
     });
+    // After the delete: a sign-in through the identity that starts its session from now on
+    // finds the identity gone and ends that session itself (CodeExchange).
+    await this.deps.sessions.endSignedInWith(
+      auth.userId,
+      id,
+      { ...context, actorId: auth.userId },
+      auth.sessionId,
+    );
   }
 }
 

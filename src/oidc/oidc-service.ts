@@ -20,6 +20,7 @@ import { IdentityResolver } from './identity-resolver.js';
 import { LinkedIdentities, type IdentityView } from './linked-identities.js';
 import type { LoginStateSealer } from './login-state.js';
 import type { OidcProvider, OidcProviders } from './providers.js';
+import type { Sessions } from '../tokens/sessions.js';
 
 export interface OidcServiceDeps {
   providers: OidcProviders;
@@ -29,6 +30,7 @@ export interface OidcServiceDeps {
   usersRepo: UsersRepository;
   users: UsersService;
   auth: AuthService;
+  sessions: Sessions;
   /** Where a failure to hold a code for MFA is reported (it never fails the request). */
   logger?: Pick<Logger, 'warn'>;
   events: SecurityEvents;

@@ -21,6 +21,7 @@ export type SessionEndReason =
   | 'email_changed'
   | 'mfa_enabled'
   | 'mfa_reset'
+  | 'identity_unlinked'
   | 'user_deleted'
   | 'user_disabled'
   | 'refresh_reuse';
@@ -51,12 +52,14 @@ export class Sessions {
 
   /**
    * Starts a session for `userId`, recording how it was signed in (`amr`, RFC 8176 method
-   * names) for the access tokens of its whole life.
+   * names) for the access tokens of its whole life, and through which linked provider identity
+   * (`identityId`), if any, so that unlinking it ends the session.
    */
   async start(
     userId: string,
     context: EventContext,
     amr: readonly string[] = [],
+    identityId?: string,
   ): Promise<SessionRow> {
     const now = this.now();
     const session = await this.repo.create({
@@ -70,6 +73,7 @@ export class Sessions {
       ip: context.ip?.slice(0, 64) ?? null,
       user_agent: context.userAgent?.slice(0, 512) ?? null,
       amr: amr.length === 0 ? null : amr.join(AMR_SEPARATOR),
+      identity_id: identityId ?? null,
     });
     this.state.markActive(session.id, session.expires_at);
     return session;
@@ -123,6 +127,37 @@ export class Sessions {
     exceptSessionId?: string,
   ): Promise<string[]> {
     const ended = await this.repo.endAllForUser(userId, reason, this.now(), exceptSessionId);
+    return this.ended(userId, ended, reason, context);
+  }
+
+  /**
+   * Ends the sessions of a user that linked provider identity `identityId` signed in, except
+   * `exceptSessionId`; returns the ids it ended.
+   */
+  async endSignedInWith(
+    userId: string,
+    identityId: string,
+    context: EventContext & { actorId?: string | null },
+    exceptSessionId?: string,
+  ): Promise<string[]> {
+    const reason: SessionEndReason = 'identity_unlinked';
+    const ended = await this.repo.endSignedInWith(
+      userId,
+      identityId,
+      reason,
+      this.now(),
+      exceptSessionId,
+    );
+    return this.ended(userId, ended, reason, context);
+  }
+
+  /** Revokes sessions just ended in the database, here and on the other instances. */
+  private ended(
+    userId: string,
+    ended: string[],
+    reason: SessionEndReason,
+    context: EventContext & { actorId?: string | null },
+  ): string[] {
     this.state.markEnded(ended);
     if (ended.length > 0) this.options.revocations?.publish(ended);
     if (ended.length > 0) {

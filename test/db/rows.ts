@@ -40,6 +40,7 @@ export function sessionRow(userId: string, overrides: Partial<SessionRow> = {}):
     ip: '203.0.113.7',
     user_agent: 'vitest',
     amr: 'pwd',
+    identity_id: null,
     ...overrides,
   };
 }

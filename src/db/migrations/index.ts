@@ -6,6 +6,7 @@ import { identitiesMigration } from './0003-identities.js';
 import { mfaMigration } from './0004-mfa.js';
 import { emailTokensMigration } from './0005-email-tokens.js';
 import { emailChangeMigration } from './0006-email-change.js';
+import { sessionIdentityMigration } from './0007-session-identity.js';
 
 /**
  * Every migration, by name, built for one dialect. A static map rather than a folder scan, so
@@ -19,5 +20,6 @@ export function migrationsFor(dialect: DialectName): Record<string, Migration> {
     '0004-mfa': mfaMigration(dialect),
     '0005-email-tokens': emailTokensMigration(dialect),
     '0006-email-change': emailChangeMigration(dialect),
+    '0007-session-identity': sessionIdentityMigration(dialect),
   };
 }
