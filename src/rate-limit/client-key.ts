@@ -7,7 +7,10 @@ import { isIPv4, isIPv6 } from 'node:net';
  *
  * IPv6 clients are grouped by /64: one subscriber usually gets a whole /64 and can rotate through
  * its 2^64 addresses at will, so a per-address limit would not limit anything. IPv4-mapped IPv6
- * addresses (::ffff:192.0.2.1) count as the IPv4 address they carry. A port a proxy appended
+ * addresses (::ffff:192.0.2.1) count as the IPv4 address they carry, and so do addresses of the
+ * well-known NAT64 prefix 64:ff9b::/96 (RFC 6052): behind a stateless translator (SIIT-DC,
+ * RFC 7755) an IPv6-only server sees every IPv4 client in that one /64, which would give the
+ * whole IPv4 internet one budget. A port a proxy appended
  * (`192.0.2.1:51234`, `[2001:db8::1]:51234`) is ignored.
  */
 export function clientKey(ip: string | null | undefined): string {
@@ -19,7 +22,11 @@ export function clientKey(ip: string | null | undefined): string {
   if (isIPv6(address)) {
     const groups = ipv6Groups(address);
     // ::ffff:c000:207 is ::ffff:192.0.2.7 too (RFC 4291 §2.5.5.2): the IPv4 client it carries.
-    if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
+    const mappedV4 = groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff;
+    // 64:ff9b::c000:207 is 192.0.2.7 translated (RFC 6052 §2.1, the /96 well-known prefix).
+    const nat64 =
+      groups[0] === 0x64 && groups[1] === 0xff9b && groups.slice(2, 6).every((g) => g === 0);
+    if (mappedV4 || nat64) {
       const [high = 0, low = 0] = groups.slice(6);
       return `ip:${high >> 8}.${high & 0xff}.${low >> 8}.${low & 0xff}`;
     }

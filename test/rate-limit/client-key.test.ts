@@ -24,6 +24,19 @@ describe('clientKey', () => {
     expect(clientKey('::1:ffff:c000:207')).toBe('ip6:0000:0000:0000:0000::/64');
   });
 
+  it('keys an IPv4 client behind the well-known NAT64 prefix by its IPv4 address', () => {
+    // RFC 6052 §2.4's example: 192.0.2.33 in 64:ff9b::/96.
+    expect(clientKey('64:ff9b::192.0.2.33')).toBe('ip:192.0.2.33');
+    expect(clientKey('64:ff9b::c000:221')).toBe('ip:192.0.2.33');
+    expect(clientKey('0064:ff9b:0000:0000:0000:0000:c000:0222')).toBe('ip:192.0.2.34');
+    expect(clientKey('[64:ff9b::c000:221]:443')).toBe('ip:192.0.2.33');
+    // Two IPv4 clients, two budgets (they share a /64).
+    expect(clientKey('64:ff9b::198.51.100.1')).not.toBe(clientKey('64:ff9b::198.51.100.2'));
+    // Not the /96: bits set in the middle (the local-use 64:ff9b:1::/48 has no fixed layout).
+    expect(clientKey('64:ff9b:1::c000:221')).toBe('ip6:0064:ff9b:0001:0000::/64');
+    expect(clientKey('64:ff9b::1:c000:221')).toBe('ip6:0064:ff9b:0000:0000::/64');
+  });
+
   it('groups IPv6 clients by /64, whatever the notation', () => {
     const key = clientKey('2001:db8:1:2::1');
     expect(key).toBe('ip6:2001:0db8:0001:0002::/64');
@@ -32,7 +45,6 @@ describe('clientKey', () => {
     expect(clientKey('fe80::1%eth0')).toBe('ip6:fe80:0000:0000:0000::/64');
     expect(clientKey('2001:db8:1:3::1')).not.toBe(key);
     expect(clientKey('::1')).toBe('ip6:0000:0000:0000:0000::/64');
-    expect(clientKey('64:ff9b::192.0.2.1')).toBe('ip6:0064:ff9b:0000:0000::/64');
   });
 
   it('keys an address with a port (as some proxies append it) by the address', () => {
