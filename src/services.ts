@@ -179,18 +179,6 @@ export async function createServices(config: Config, options: ServicesOptions): 
       loginThrottle: throttle,
       now,
     });
-    const mfa = new MfaService({
-      repo: new MfaRepository(db.kysely),
-      users: usersRepo,
-      hasher,
-      cipher: new FieldCipher(keyring, ENCRYPTED_COLUMNS.totpSecret.purpose),
-      events,
-      sessions,
-      throttle,
-      issuer: mfaIssuerLabel(t.issuer),
-      permissions,
-      now,
-    });
     const accountEmail = await createAccountEmail(config, {
       db,
       usersRepo,
@@ -202,6 +190,19 @@ export async function createServices(config: Config, options: ServicesOptions): 
       now,
     });
     startedAccountEmail = accountEmail;
+    const mfa = new MfaService({
+      repo: new MfaRepository(db.kysely),
+      users: usersRepo,
+      hasher,
+      cipher: new FieldCipher(keyring, ENCRYPTED_COLUMNS.totpSecret.purpose),
+      events,
+      sessions,
+      throttle,
+      issuer: mfaIssuerLabel(t.issuer),
+      permissions,
+      notices: accountEmail,
+      now,
+    });
     const emailChange =
       accountEmail &&
       new EmailChangeService({
@@ -245,6 +246,7 @@ export async function createServices(config: Config, options: ServicesOptions): 
       users,
       auth,
       sessions,
+      notices: accountEmail,
       logger,
       events,
       defaultRole: config.access.defaultRole,

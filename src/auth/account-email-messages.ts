@@ -143,3 +143,67 @@ export function emailChangedMessage(input: {
     ].join('\n'),
   };
 }
+
+/** A change to how an account signs in, told to its owner (OWASP ASVS: notify on such changes). */
+export type SecurityNotice =
+  | { kind: 'mfa_enabled' }
+  | { kind: 'mfa_disabled' }
+  | { kind: 'mfa_reset' }
+  | { kind: 'recovery_codes_regenerated' }
+  | { kind: 'identity_linked'; provider: string }
+  | { kind: 'identity_unlinked'; provider: string };
+
+/**
+ * To the account's address: how it signs in just changed. Whoever hijacked a session (and knows
+ * the password) can change these, and the owner would otherwise learn of it only when locked out.
+ * `provider` is a configured provider's name, never text a user chose.
+ */
+export function securityNoticeMessage(input: {
+  to: string;
+  service: string;
+  notice: SecurityNotice;
+}): MailMessage {
+  const { to, service, notice } = input;
+  const account = `your account ${to} at ${service}`;
+  const [subject, what, ifNot] = ((): [string, string, string] => {
+    switch (notice.kind) {
+      case 'mfa_enabled':
+        return [
+          `Two-step sign-in was turned on for your ${service} account`,
+          `Two-step sign-in with an authenticator app was turned on for ${account}, and its other sessions were signed out.`,
+          'If it was not you, someone knows your password: reset it at once and ask an administrator to remove the authenticator.',
+        ];
+      case 'mfa_disabled':
+        return [
+          `Two-step sign-in was turned off for your ${service} account`,
+          `Two-step sign-in was turned off for ${account}: a password alone signs in to it now.`,
+          'If it was not you, change your password at once (this signs out every other session), turn two-step sign-in on again and contact an administrator.',
+        ];
+      case 'mfa_reset':
+        return [
+          `An administrator turned off two-step sign-in for your ${service} account`,
+          `An administrator turned off two-step sign-in for ${account} and signed out all its sessions. Set it up again once you have signed in.`,
+          'If you did not ask for this, contact an administrator at once.',
+        ];
+      case 'recovery_codes_regenerated':
+        return [
+          `New recovery codes for your ${service} account`,
+          `New recovery codes were made for ${account}; the earlier ones no longer work.`,
+          'If it was not you, change your password at once (this signs out every other session) and contact an administrator.',
+        ];
+      case 'identity_linked':
+        return [
+          `Your ${service} account can now be signed in to with ${notice.provider}`,
+          `A ${notice.provider} account with your verified address signed in, and ${account} can now be signed in to with it.`,
+          `If it was not you, sign in with your password and remove the ${notice.provider} sign-in from your account (this signs it out), then contact an administrator.`,
+        ];
+      case 'identity_unlinked':
+        return [
+          `${notice.provider} sign-in was removed from your ${service} account`,
+          `Signing in with ${notice.provider} was removed from ${account}, and the sessions it had signed in were signed out.`,
+          'If it was not you, change your password at once (this signs out every other session) and contact an administrator.',
+        ];
+    }
+  })();
+  return { to, kind: notice.kind, subject, text: [what, '', ifNot, ''].join('\n') };
+}

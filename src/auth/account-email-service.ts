@@ -9,7 +9,11 @@ import type {
 import type { Mailer, MailMessage } from '../mail/index.js';
 import type { EventContext, SecurityEvents } from '../security-events.js';
 import type { UsersService } from '../users/users-service.js';
-import { passwordChangedMessage } from './account-email-messages.js';
+import {
+  passwordChangedMessage,
+  securityNoticeMessage,
+  type SecurityNotice,
+} from './account-email-messages.js';
 import { AccountMailLimit } from './account-mail-limit.js';
 import { BackgroundWork } from './background-work.js';
 import { EmailVerification } from './email-verification.js';
@@ -141,6 +145,13 @@ export class AccountEmailService {
   notifyPasswordChanged(user: Pick<UserRow, 'email'>): void {
     this.deps.mailer.send(
       passwordChangedMessage({ to: user.email, service: this.deps.options.serviceName }),
+    );
+  }
+
+  /** Tells the owner that how their account signs in changed (MFA, linked sign-ins), in the background. */
+  notifySecurityChange(user: Pick<UserRow, 'email'>, notice: SecurityNotice): void {
+    this.deps.mailer.send(
+      securityNoticeMessage({ to: user.email, service: this.deps.options.serviceName, notice }),
     );
   }
 

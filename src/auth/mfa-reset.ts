@@ -5,6 +5,7 @@ import { AppError } from '../errors.js';
 import type { EventContext, SecurityEvents } from '../security-events.js';
 import { unlessSessionEnded } from '../tokens/session-ended.js';
 import type { Sessions } from '../tokens/sessions.js';
+import type { AccountEmailService } from './account-email-service.js';
 
 export interface MfaResetDeps {
   repo: MfaRepository;
@@ -14,6 +15,8 @@ export interface MfaResetDeps {
   sessions: Pick<Sessions, 'endAll'>;
   /** An administrator resets only the MFA of users whose role's permissions it holds all of. */
   permissions?: Pick<Permissions, 'covers'> | undefined;
+  /** Tells owners by e-mail when how their account signs in changes; unset without e-mail. */
+  notices?: Pick<AccountEmailService, 'notifySecurityChange'> | undefined;
   now: () => number;
 }
 
@@ -91,6 +94,8 @@ export class MfaReset {
       // A reset is account recovery: whoever asked for it signs in afresh, and no session
       // started before it (perhaps on the lost device) lives on.
       await this.deps.sessions.endAll(userId, 'mfa_reset', context);
+      const user = this.deps.notices && (await this.deps.users.findById(userId));
+      if (user) this.deps.notices?.notifySecurityChange(user, { kind: 'mfa_reset' });
     }
     return wasOn;
   }

@@ -27,6 +27,7 @@ import type {
 import { unlessSessionEnded } from '../tokens/session-ended.js';
 import type { Sessions } from '../tokens/sessions.js';
 import type { LoginAttempt, LoginThrottle } from './login-throttle.js';
+import type { AccountEmailService } from './account-email-service.js';
 import { MfaReset } from './mfa-reset.js';
 import {
   invalidMfaCode,
@@ -50,6 +51,8 @@ export interface MfaServiceDeps {
   issuer: string;
   /** An administrator resets only the MFA of users whose role's permissions it holds all of. */
   permissions?: Pick<Permissions, 'covers'>;
+  /** Tells owners by e-mail when how their account signs in changes; unset without e-mail. */
+  notices?: Pick<AccountEmailService, 'notifySecurityChange'> | undefined;
   now?: () => number;
 }
 
@@ -90,6 +93,7 @@ export class MfaService {
       events: deps.events,
       sessions: deps.sessions,
       permissions: deps.permissions,
+      notices: deps.notices,
       now: this.now,
     });
   }
@@ -186,6 +190,7 @@ export class MfaService {
       throw new AppError('conflict', 'The authenticator setup changed meanwhile. Start again.');
     }
     this.ownEvent(context, auth.userId, 'mfa.enabled', 'success');
+    this.deps.notices?.notifySecurityChange(user, { kind: 'mfa_enabled' });
     // Turned on, often for fear the password is known: any other session (and its refresh
     // token, which needs no code) may be the intruder's, as after a password change.
     await this.deps.sessions.endAll(
@@ -208,6 +213,7 @@ export class MfaService {
       this.deps.repo.remove(row.id, this.now(), { id: auth.sessionId, userId: auth.userId }),
     );
     this.ownEvent(context, row.id, 'mfa.disabled', 'success', { by: 'self' });
+    this.deps.notices?.notifySecurityChange(row, { kind: 'mfa_disabled' });
   }
 
   /** A new set of recovery codes; the old ones stop working. Password and a code, as for off. */
@@ -233,6 +239,7 @@ export class MfaService {
     );
     if (!replaced) throw notEnabled();
     this.ownEvent(context, row.id, event, 'success');
+    this.deps.notices?.notifySecurityChange(row, { kind: 'recovery_codes_regenerated' });
     return { recoveryCodes };
   }
 

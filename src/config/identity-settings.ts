@@ -103,7 +103,7 @@ export const EmailSettings = Type.Object(
         minLength: 1,
         maxLength: 2048,
         description:
-          'SMTP server for account e-mails: smtps://user:password@host:465 (TLS) or smtp://user:password@host:587 (STARTTLS, required except on loopback). Never logged. Set this (or outboxDir) with passwordResetUrl, verifyEmailUrl and/or changeEmailUrl. Unset: no account e-mails.',
+          'SMTP server for account e-mails: smtps://user:password@host:465 (TLS) or smtp://user:password@host:587 (STARTTLS, required except on loopback). Never logged. Alone it sends the security notices (password changed, MFA on or off, a sign-in provider linked or removed); with passwordResetUrl, verifyEmailUrl and/or changeEmailUrl also those links. Unset: no account e-mails.',
       }),
     ),
     smtpCaFile: Type.Optional(

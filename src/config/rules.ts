@@ -348,11 +348,6 @@ function checkEmailRules(config: Config, label: (path: string) => string): strin
       );
     }
   }
-  if (sends && links.every(([, value]) => value === undefined)) {
-    problems.push(
-      `${label(email.smtpUrl === undefined ? 'email.outboxDir' : 'email.smtpUrl')} is set, but no e-mail would ever be sent. Fix: set email.passwordResetUrl, email.verifyEmailUrl and/or email.changeEmailUrl, the front-end pages the links open.`,
-    );
-  }
   if (sends && production && /@localhost>?$/i.test(email.from)) {
     problems.push(
       `${label('email.from')} is ${JSON.stringify(email.from)}, an address on localhost, in production: receiving servers reject or flag it. Fix: use an address of your domain, e.g. "Example <no-reply@example.com>".`,

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type * as client from 'openid-client';
+import type { AccountEmailService } from '../auth/account-email-service.js';
 import { accountDisabled } from '../auth/auth-service.js';
 import {
   isUniqueViolation,
@@ -22,6 +23,8 @@ export interface IdentityResolverDeps {
   events: SecurityEvents;
   /** Role of accounts created by a first sign-in. */
   defaultRole: string;
+  /** Tells owners by e-mail when how their account signs in changes; unset without e-mail. */
+  notices?: Pick<AccountEmailService, 'notifySecurityChange'> | undefined;
   now: () => number;
 }
 
@@ -176,6 +179,13 @@ export class IdentityResolver {
       target: { type: 'identity', id: identity.id },
       details: { provider: provider.name, via },
     });
+    // A new way into an existing account: its owner hears of it (a new account needs no word).
+    if (via === 'verified_email') {
+      this.deps.notices?.notifySecurityChange(user, {
+        kind: 'identity_linked',
+        provider: provider.name,
+      });
+    }
     return identity;
   }
 }

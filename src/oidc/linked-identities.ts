@@ -1,13 +1,17 @@
 import type { AuthContext } from '../access/authenticate.js';
-import type { IdentitiesRepository, IdentityRow } from '../db/index.js';
+import type { AccountEmailService } from '../auth/account-email-service.js';
+import type { IdentitiesRepository, IdentityRow, UsersRepository } from '../db/index.js';
 import { AppError } from '../errors.js';
 import type { EventContext, SecurityEvents } from '../security-events.js';
 import type { Sessions } from '../tokens/sessions.js';
 
 export interface LinkedIdentitiesDeps {
   identities: IdentitiesRepository;
+  usersRepo: Pick<UsersRepository, 'findById'>;
   sessions: Pick<Sessions, 'endSignedInWith'>;
   events: SecurityEvents;
+  /** Tells owners by e-mail when how their account signs in changes; unset without e-mail. */
+  notices?: Pick<AccountEmailService, 'notifySecurityChange'> | undefined;
 }
 
 /** An identity as the API shows it. */
@@ -73,6 +77,13 @@ export class LinkedIdentities {
       { ...context, actorId: auth.userId },
       auth.sessionId,
     );
+    const owner = this.deps.notices && (await this.deps.usersRepo.findById(auth.userId));
+    if (owner) {
+      this.deps.notices?.notifySecurityChange(owner, {
+        kind: 'identity_unlinked',
+        provider: identity.provider,
+      });
+    }
   }
 }
 

@@ -21,6 +21,7 @@ import { LinkedIdentities, type IdentityView } from './linked-identities.js';
 import type { LoginStateSealer } from './login-state.js';
 import type { OidcProvider, OidcProviders } from './providers.js';
 import type { Sessions } from '../tokens/sessions.js';
+import type { AccountEmailService } from '../auth/account-email-service.js';
 
 export interface OidcServiceDeps {
   providers: OidcProviders;
@@ -31,6 +32,8 @@ export interface OidcServiceDeps {
   users: UsersService;
   auth: AuthService;
   sessions: Sessions;
+  /** Tells owners by e-mail when how their account signs in changes; unset without e-mail. */
+  notices?: Pick<AccountEmailService, 'notifySecurityChange'> | undefined;
   /** Where a failure to hold a code for MFA is reported (it never fails the request). */
   logger?: Pick<Logger, 'warn'>;
   events: SecurityEvents;

@@ -102,13 +102,20 @@ describe('email settings', () => {
     ).toMatch(/BULWARK_EMAIL_SMTP_CA_FILE is set without email\.smtpUrl/);
   });
 
-  it('refuses a link page with nothing to send it, and a sender with no link to send', () => {
+  it('refuses a link page with nothing to send it', () => {
     expect(problems({ BULWARK_EMAIL_PASSWORD_RESET_URL: RESET })).toMatch(
       /BULWARK_EMAIL_PASSWORD_RESET_URL is set, but nothing sends e-mail/,
     );
-    expect(problems({ BULWARK_EMAIL_SMTP_URL: 'smtp://127.0.0.1:2525' })).toMatch(
-      /no e-mail would ever be sent.*passwordResetUrl/,
-    );
+  });
+
+  it('takes a sender with no link page: it sends the security notices', () => {
+    for (const env of [
+      { BULWARK_EMAIL_SMTP_URL: 'smtp://127.0.0.1:2525' },
+      { BULWARK_EMAIL_OUTBOX_DIR: '/tmp/outbox' },
+    ]) {
+      const config = loadConfig({ env });
+      expect(config.email.passwordResetUrl).toBeUndefined();
+    }
   });
 
   it('refuses link pages that are not http(s), hold credentials or a fragment', () => {
