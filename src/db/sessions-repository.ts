@@ -58,40 +58,43 @@ export class SessionsRepository {
    * Ends every session of a user that is still open, except `exceptSessionId` (the caller's own,
    * on password change). Returns the ids it ended, so their access tokens can be revoked too.
    */
-  async endAllForUser(
+  endAllForUser(
     userId: string,
     reason: string,
     now: number,
     exceptSessionId?: string,
   ): Promise<string[]> {
-    let query = this.db
-      .updateTable('sessions')
-      .set({ ended_at: now, end_reason: reason })
-      .where('user_id', '=', userId)
-      .where('ended_at', 'is', null);
-    if (exceptSessionId !== undefined) query = query.where('id', '!=', exceptSessionId);
-    const rows = await query.returning('id').execute();
-    return rows.map((row) => row.id);
+    return this.endOpen(userId, reason, now, exceptSessionId);
   }
 
   /**
    * Ends the user's open sessions that identity `identityId` signed in, except
    * `exceptSessionId`. Returns the ids it ended.
    */
-  async endSignedInWith(
+  endSignedInWith(
     userId: string,
     identityId: string,
     reason: string,
     now: number,
     exceptSessionId?: string,
   ): Promise<string[]> {
+    return this.endOpen(userId, reason, now, exceptSessionId, identityId);
+  }
+
+  private async endOpen(
+    userId: string,
+    reason: string,
+    now: number,
+    exceptSessionId: string | undefined,
+    identityId?: string,
+  ): Promise<string[]> {
     let query = this.db
       .updateTable('sessions')
       .set({ ended_at: now, end_reason: reason })
       .where('user_id', '=', userId)
-      .where('identity_id', '=', identityId)
       .where('ended_at', 'is', null);
     if (exceptSessionId !== undefined) query = query.where('id', '!=', exceptSessionId);
+    if (identityId !== undefined) query = query.where('identity_id', '=', identityId);
     const rows = await query.returning('id').execute();
     return rows.map((row) => row.id);
   }

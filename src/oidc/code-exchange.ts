@@ -68,24 +68,12 @@ export class CodeExchange {
     // stood for that provider account, which no longer signs in here.
     const identity = await this.deps.identities.findById(identityId);
     if (identity?.user_id !== userId) {
-      this.deps.events.emit({
-        ...context,
-        type: 'oidc.code_rejected',
-        outcome: 'denied',
-        target: { type: 'user', id: userId },
-        details: { reason: 'identity_gone' },
-      });
+      this.rejected(context, userId, 'identity_gone');
       throw codeInvalid();
     }
     const user = await this.deps.usersRepo.findById(userId);
     if (!user || user.disabled === 1) {
-      this.deps.events.emit({
-        ...context,
-        type: 'oidc.code_rejected',
-        outcome: 'denied',
-        target: { type: 'user', id: userId },
-        details: { reason: user ? 'disabled' : 'user_gone' },
-      });
+      this.rejected(context, userId, user ? 'disabled' : 'user_gone');
       if (!user) throw new AppError('oidc_code_invalid', 'The account no longer exists.');
       throw accountDisabled();
     }
@@ -122,13 +110,11 @@ export class CodeExchange {
       if (isAppError(error) && MFA_RETRY_CODES.has(error.code)) {
         await hold();
       } else if (isAppError(error)) {
-        this.deps.events.emit({
-          ...context,
-          type: 'oidc.code_rejected',
-          outcome: 'denied',
-          target: { type: 'user', id: userId },
-          details: { reason: error.code === 'account_disabled' ? 'disabled' : 'user_gone' },
-        });
+        this.rejected(
+          context,
+          userId,
+          error.code === 'account_disabled' ? 'disabled' : 'user_gone',
+        );
       }
       throw error;
     }
@@ -137,13 +123,7 @@ export class CodeExchange {
     // (this session ends here) or unlinked later (and that unlink finds this session).
     if ((await this.deps.identities.findById(identityId))?.user_id !== userId) {
       await this.deps.sessions.end({ id: started.sessionId, userId }, 'identity_unlinked', context);
-      this.deps.events.emit({
-        ...context,
-        type: 'oidc.code_rejected',
-        outcome: 'denied',
-        target: { type: 'user', id: userId },
-        details: { reason: 'identity_gone' },
-      });
+      this.rejected(context, userId, 'identity_gone');
       throw codeInvalid();
     }
     this.deps.events.emit({
@@ -155,6 +135,17 @@ export class CodeExchange {
       details: { provider, identityId },
     });
     return { ...started.pair, user: this.deps.users.view(started.user) };
+  }
+
+  /** Records why the code of `userId`'s sign-in was refused (clients get one answer for all). */
+  private rejected(context: EventContext, userId: string, reason: string): void {
+    this.deps.events.emit({
+      ...context,
+      type: 'oidc.code_rejected',
+      outcome: 'denied',
+      target: { type: 'user', id: userId },
+      details: { reason },
+    });
   }
 }
 
