@@ -177,6 +177,11 @@ export async function createServices(config: Config, options: ServicesOptions): 
       passwords: config.passwords,
       emailTokens: new EmailTokensRepository(db.kysely),
       loginThrottle: throttle,
+      // Account e-mail is made after (it sets passwords through `users`): looked up when used.
+      notices: {
+        notifySecurityChange: (user, notice) =>
+          startedAccountEmail?.notifySecurityChange(user, notice),
+      },
       now,
     });
     const accountEmail = await createAccountEmail(config, {

@@ -151,7 +151,8 @@ export type SecurityNotice =
   | { kind: 'mfa_reset' }
   | { kind: 'recovery_codes_regenerated' }
   | { kind: 'identity_linked'; provider: string }
-  | { kind: 'identity_unlinked'; provider: string };
+  | { kind: 'identity_unlinked'; provider: string }
+  | { kind: 'account_deleted'; byAdmin: boolean };
 
 /**
  * To the account's address: how it signs in just changed. Whoever hijacked a session (and knows
@@ -196,6 +197,14 @@ export function securityNoticeMessage(input: {
           `Your ${service} account can now be signed in to with ${notice.provider}`,
           `A ${notice.provider} account with your verified address signed in, and ${account} can now be signed in to with it.`,
           `If it was not you, sign in with your password and remove the ${notice.provider} sign-in from your account (this signs it out), then contact an administrator.`,
+        ];
+      case 'account_deleted':
+        return [
+          `Your ${service} account was deleted`,
+          `${account[0]!.toUpperCase()}${account.slice(1)} was deleted${notice.byAdmin ? ' by an administrator' : ''}, and all its sessions were signed out.`,
+          notice.byAdmin
+            ? 'If you did not expect this, contact an administrator.'
+            : 'If it was not you, contact an administrator at once: someone signed in to your account recently.',
         ];
       case 'identity_unlinked':
         return [

@@ -1,4 +1,5 @@
 import type { AuthContext } from '../access/authenticate.js';
+import type { UserRow } from '../db/index.js';
 import { AppError } from '../errors.js';
 import type { EventContext } from '../security-events.js';
 import { unlessSessionEnded } from '../tokens/session-ended.js';
@@ -8,7 +9,7 @@ import type { UsersServiceDeps } from './users-service.js';
 /** The deletion of an account by its owner or an administrator. */
 export class UserDeletion {
   constructor(
-    private readonly deps: Pick<UsersServiceDeps, 'repo' | 'sessions' | 'events'> & {
+    private readonly deps: Pick<UsersServiceDeps, 'repo' | 'sessions' | 'events' | 'notices'> & {
       access: UserAccess;
       now: () => number;
     },
@@ -33,11 +34,13 @@ export class UserDeletion {
     // whose session ended while it was served (its owner ended it from another device, or the
     // administrator was disabled or logged out everywhere) is not made. The disabling is the
     // step that decides: the sessions ending and the row going follow from it.
+    let deleted: UserRow | undefined;
     await unlessSessionEnded(
       () =>
         this.deps.repo.withRolesLock(
           async (repo) => {
             const current = await repo.findById(id);
+            deleted = current;
             if (current && auth.userId !== id) access.assertCovers(auth, id, current.role, context);
             await access.assertNotLastAdmin(id, repo);
             await repo.update(id, { disabled: 1, updated_at: this.deps.now() });
@@ -63,5 +66,11 @@ export class UserDeletion {
       outcome: 'success',
       target: { type: 'user', id },
     });
+    if (deleted) {
+      this.deps.notices?.notifySecurityChange(deleted, {
+        kind: 'account_deleted',
+        byAdmin: auth.userId !== id,
+      });
+    }
   }
 }

@@ -14,6 +14,7 @@ import type { ImportedUser } from './user-import.js';
 import { listUsers, type UserListQuery, type UserPage } from './user-list.js';
 import { UserPasswords, type PasswordWrite, type SetPasswordOptions } from './user-passwords.js';
 import { UserView } from './user-view.js';
+import type { AccountEmailService } from '../auth/account-email-service.js';
 
 export type { NewUser } from './user-creation.js';
 export type { PasswordWrite } from './user-passwords.js';
@@ -33,6 +34,8 @@ export interface UsersServiceDeps {
   emailTokens?: Pick<EmailTokensRepository, 'deleteForUser' | 'deleteAllForUser'>;
   /** The failed-login throttle, told of each reset (its counts of the old password end). */
   loginThrottle?: { afterPasswordReset(email: string, context: EventContext): Promise<void> };
+  /** Tells owners by e-mail that their account was deleted; unset without e-mail. */
+  notices?: Pick<AccountEmailService, 'notifySecurityChange'> | undefined;
   now?: () => number;
 }
 

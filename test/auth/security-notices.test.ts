@@ -3,7 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTestApp, type TestApp } from '../helpers/app.js';
-import { bearer, registerAndLogin, STRONG_PASSWORD } from '../helpers/identity.js';
+import {
+  bearer,
+  createUserAndLogin,
+  registerAndLogin,
+  STRONG_PASSWORD,
+} from '../helpers/identity.js';
 import { enrolMfa, postMfa, STEP_MS, wrongCode } from '../helpers/mfa.js';
 import { outboxMails } from '../helpers/smtp.js';
 import { oidcFixture, signIn, type OidcFixture } from '../oidc/support.js';
@@ -110,6 +115,46 @@ describe('MFA changes', () => {
     expect(mails.at(-1)!.text).toContain('signed out all its sessions');
     expect(await t.app.services.mfa.reset(user.id, { actorId: null })).toBe(false);
     expect(await mailsTo(user.email)).toHaveLength(mails.length);
+  });
+});
+
+describe('account deletion', () => {
+  it('tells the owner, saying whether an administrator did it', async () => {
+    const self = await registerAndLogin(t.app);
+    const gone = await t.app.inject({
+      method: 'DELETE',
+      url: `/api/v1/users/${self.id}`,
+      headers: bearer(self.accessToken),
+    });
+    expect(gone.statusCode).toBe(204);
+    const [own] = await mailsTo(self.email);
+    expect(own!.header('subject')).toBe('Your bulwark account was deleted');
+    expect(own!.text).toContain(`Your account ${self.email} at bulwark was deleted, and all`);
+    expect(own!.text).toContain('someone signed in to your account recently');
+
+    const admin = await createUserAndLogin(t.app, 'admin');
+    const user = await registerAndLogin(t.app);
+    const removed = await t.app.inject({
+      method: 'DELETE',
+      url: `/api/v1/users/${user.id}`,
+      headers: bearer(admin.accessToken),
+    });
+    expect(removed.statusCode).toBe(204);
+    const [byAdmin] = await mailsTo(user.email);
+    expect(byAdmin!.text).toContain('was deleted by an administrator');
+    expect(await mailsTo(admin.email)).toEqual([]);
+  });
+
+  it('a refused deletion sends nothing', async () => {
+    const user = await registerAndLogin(t.app);
+    const other = await registerAndLogin(t.app);
+    const res = await t.app.inject({
+      method: 'DELETE',
+      url: `/api/v1/users/${other.id}`,
+      headers: bearer(user.accessToken),
+    });
+    expect(res.statusCode).toBe(404);
+    expect(await mailsTo(other.email)).toEqual([]);
   });
 });
 
