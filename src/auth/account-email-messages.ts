@@ -144,7 +144,7 @@ export function emailChangedMessage(input: {
   };
 }
 
-/** A change to how an account signs in, told to its owner (OWASP ASVS: notify on such changes). */
+/** A security change to an account, told to its owner (OWASP ASVS V2.2.3: notify of such). */
 export type SecurityNotice =
   | { kind: 'mfa_enabled' }
   | { kind: 'mfa_disabled' }

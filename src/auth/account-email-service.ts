@@ -148,7 +148,7 @@ export class AccountEmailService {
     );
   }
 
-  /** Tells the owner that how their account signs in changed (MFA, linked sign-ins), in the background. */
+  /** Tells the owner of a security change to their account (MFA, sign-ins, deletion), later. */
   notifySecurityChange(user: Pick<UserRow, 'email'>, notice: SecurityNotice): void {
     this.deps.mailer.send(
       securityNoticeMessage({ to: user.email, service: this.deps.options.serviceName, notice }),

@@ -38,7 +38,10 @@ export interface SessionsTable {
   /** Absolute end of the session: no refresh after this, whatever the activity. */
   expires_at: Millis;
   ended_at: Millis | null;
-  /** logout | logout_all | password_changed | password_reset | email_changed | mfa_enabled | mfa_reset | identity_unlinked | user_deleted | user_disabled | refresh_reuse | revoked | expired */
+  /**
+   * logout | logout_all | password_changed | password_reset | email_changed | mfa_enabled |
+   * mfa_reset | identity_unlinked | user_deleted | user_disabled | refresh_reuse | revoked | expired
+   */
   end_reason: string | null;
   ip: string | null;
   user_agent: string | null;
