@@ -152,7 +152,8 @@ export type SecurityNotice =
   | { kind: 'recovery_codes_regenerated' }
   | { kind: 'identity_linked'; provider: string }
   | { kind: 'identity_unlinked'; provider: string }
-  | { kind: 'account_deleted'; byAdmin: boolean };
+  | { kind: 'account_deleted'; byAdmin: boolean }
+  | { kind: 'new_sign_in'; ip: string; at: number };
 
 /**
  * To the account's address: how it signs in just changed. Whoever hijacked a session (and knows
@@ -201,11 +202,21 @@ export function securityNoticeMessage(input: {
       case 'account_deleted':
         return [
           `Your ${service} account was deleted`,
-          `${account[0]!.toUpperCase()}${account.slice(1)} was deleted${notice.byAdmin ? ' by an administrator' : ''}, and all its sessions were signed out.`,
+          `${capitalised(account)} was deleted${notice.byAdmin ? ' by an administrator' : ''}, and all its sessions were signed out.`,
           notice.byAdmin
             ? 'If you did not expect this, contact an administrator.'
             : 'If it was not you, contact an administrator at once: someone signed in to your account recently.',
         ];
+      case 'new_sign_in': {
+        // The address as the service read it (digits, hex, dots and colons only, checked).
+        const from = /^[0-9A-Fa-f:.]{2,45}$/.test(notice.ip) ? notice.ip : 'an unknown address';
+        const when = `${new Date(notice.at).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+        return [
+          `New sign-in to your ${service} account`,
+          `${capitalised(account)} was signed in to on ${when} from ${from}, a network it had not been signed in from before.`,
+          'If it was you, you need not do anything. If not, change your password at once (this signs out every other session) and contact an administrator.',
+        ];
+      }
       case 'identity_unlinked':
         return [
           `${notice.provider} sign-in was removed from your ${service} account`,
@@ -215,4 +226,8 @@ export function securityNoticeMessage(input: {
     }
   })();
   return { to, kind: notice.kind, subject, text: [what, '', ifNot, ''].join('\n') };
+}
+
+function capitalised(text: string): string {
+  return `${text.charAt(0).toUpperCase()}${text.slice(1)}`;
 }

@@ -3,6 +3,8 @@ import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import type {
   ActingSession,
   EmailTokensRepository,
+  SessionRow,
+  SessionsRepository,
   UserRow,
   UsersRepository,
 } from '../db/index.js';
@@ -17,6 +19,7 @@ import {
 import { AccountMailLimit } from './account-mail-limit.js';
 import { BackgroundWork } from './background-work.js';
 import { EmailVerification } from './email-verification.js';
+import { isNewSignIn } from './new-sign-in-notice.js';
 import { PasswordReset } from './password-reset.js';
 
 export interface AccountEmailOptions {
@@ -28,10 +31,16 @@ export interface AccountEmailOptions {
   verificationTtlMs: number;
   /** How the service is named in the e-mails (the token issuer's host). */
   serviceName: string;
+  /** E-mail the owner about a sign-in from a network none of its kept sessions came from. */
+  newSignInNotices: boolean;
+  /** How long ended sessions are kept (tokens.sessionRetentionSeconds), in milliseconds. */
+  sessionRetentionMs: number;
 }
 
 export interface AccountEmailDeps {
   tokens: EmailTokensRepository;
+  /** Where an account's earlier sessions came from (new sign-in notices). */
+  sessions: Pick<SessionsRepository, 'recentOrigins'>;
   usersRepo: UsersRepository;
   users: Pick<UsersService, 'setPassword'>;
   mailer: Pick<Mailer, 'send' | 'idle' | 'close'>;
@@ -153,6 +162,28 @@ export class AccountEmailService {
     this.deps.mailer.send(
       securityNoticeMessage({ to: user.email, service: this.deps.options.serviceName, notice }),
     );
+  }
+
+  /**
+   * After the answer: tells the owner of a sign-in from a network none of the account's kept
+   * sessions came from (see isNewSignIn), when `email.newSignInNotices` is on.
+   */
+  noticeIfNewSignIn(
+    user: Pick<UserRow, 'id' | 'email' | 'created_at'>,
+    session: Pick<SessionRow, 'id' | 'ip' | 'created_at'>,
+  ): void {
+    const { options } = this.deps;
+    if (!options.newSignInNotices) return;
+    this.background.run('new sign-in notice', async () => {
+      if (!(await isNewSignIn(this.deps.sessions, user, session, options.sessionRetentionMs))) {
+        return;
+      }
+      this.notifySecurityChange(user, {
+        kind: 'new_sign_in',
+        ip: session.ip ?? '',
+        at: session.created_at,
+      });
+    });
   }
 
   /** Queues an account e-mail; false when the queue refused it (full or closing). */

@@ -27,7 +27,8 @@ export interface AuthServiceDeps {
   throttle: Pick<LoginThrottle, 'begin'>;
   /** Account e-mails, when configured: the verification e-mail after a sign-up. */
   accountEmail?:
-    Pick<AccountEmailService, 'sendVerification' | 'notifyPasswordChanged'> | undefined;
+    | Pick<AccountEmailService, 'sendVerification' | 'notifyPasswordChanged' | 'noticeIfNewSignIn'>
+    | undefined;
   /** The second factor of accounts with MFA on. */
   mfa: Pick<MfaService, 'verifyCode'>;
   defaultRole: string;
@@ -118,7 +119,7 @@ export class AuthService {
       ? await this.upgradeHash(row, input.password)
       : row.password_hash;
 
-    let started: { pair: TokenPair; sessionId: string; user: UserRow };
+    let started: Awaited<ReturnType<AuthService['startSession']>>;
     try {
       started = await this.startSession(row, context, invalidCredentials, amr);
     } catch (error) {
@@ -153,6 +154,7 @@ export class AuthService {
       actorId: row.id,
       target: { type: 'session', id: started.sessionId },
     });
+    this.deps.accountEmail?.noticeIfNewSignIn(started.user, started.session);
     return { ...started.pair, user: this.deps.users.view(started.user) };
   }
 
@@ -180,7 +182,7 @@ export class AuthService {
     gone: () => AppError,
     amr: readonly string[] = [],
     identityId?: string,
-  ): Promise<{ pair: TokenPair; sessionId: string; user: UserRow }> {
+  ): Promise<{ pair: TokenPair; sessionId: string; user: UserRow; session: SessionRow }> {
     let session: SessionRow;
     try {
       session = await this.deps.sessions.start(user.id, context, amr, identityId);
@@ -205,7 +207,12 @@ export class AuthService {
       await this.deps.sessions.end({ id: session.id, userId: user.id }, 'revoked', context);
       throw current.mfa_enabled === 1 ? mfaRequired() : invalidMfaCode();
     }
-    return { pair: await this.pair(current, session), sessionId: session.id, user: current };
+    return {
+      pair: await this.pair(current, session),
+      sessionId: session.id,
+      user: current,
+      session,
+    };
   }
 
   async refresh(refreshToken: string, context: EventContext): Promise<TokenPair> {

@@ -122,6 +122,11 @@ export const EmailSettings = Type.Object(
           'Development only: write account e-mails as .eml files (mode 0600) to this directory instead of sending them. Refused in production.',
       }),
     ),
+    newSignInNotices: Type.Boolean({
+      default: true,
+      description:
+        "E-mail the owner when their account is signed in to from a network none of its kept sessions came from (an IPv4 /24, an IPv6 /48), as OWASP ASVS V2.2.3 asks; not on a new account's first sign-in. Needs email.smtpUrl.",
+    }),
     from: Type.String({
       default: 'Bulwark <no-reply@localhost>',
       minLength: 3,

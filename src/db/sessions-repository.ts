@@ -29,6 +29,20 @@ export class SessionsRepository {
       .execute();
   }
 
+  /** Where the user's latest `limit` sessions (open or ended, still kept) signed in from. */
+  async recentOrigins(
+    userId: string,
+    limit: number,
+  ): Promise<Pick<SessionRow, 'id' | 'ip' | 'created_at'>[]> {
+    return this.db
+      .selectFrom('sessions')
+      .select(['id', 'ip', 'created_at'])
+      .where('user_id', '=', userId)
+      .orderBy('created_at', 'desc')
+      .limit(limit)
+      .execute();
+  }
+
   /** Records activity on a live session. False if it does not exist or has ended. */
   async touch(id: string, now: number): Promise<boolean> {
     const result = await this.db

@@ -6,6 +6,7 @@ import type { EventContext, SecurityEvents } from '../security-events.js';
 import type { User } from '../users/schema.js';
 import type { UsersService } from '../users/users-service.js';
 import type { Sessions } from '../tokens/sessions.js';
+import type { AccountEmailService } from '../auth/account-email-service.js';
 import type { HandoffCodes } from './handoff-codes.js';
 
 export interface CodeExchangeDeps {
@@ -15,6 +16,8 @@ export interface CodeExchangeDeps {
   users: Pick<UsersService, 'view'>;
   auth: Pick<AuthService, 'requireSecondFactor' | 'startSession'>;
   sessions: Pick<Sessions, 'end'>;
+  /** Tells owners of sign-ins from new networks, when e-mail is configured. */
+  notices?: Pick<AccountEmailService, 'noticeIfNewSignIn'> | undefined;
   /** Where a failure to hold a code for MFA is reported (it never fails the request). */
   logger?: Pick<Logger, 'warn'> | undefined;
   events: SecurityEvents;
@@ -134,6 +137,7 @@ export class CodeExchange {
       target: { type: 'session', id: started.sessionId },
       details: { provider, identityId },
     });
+    this.deps.notices?.noticeIfNewSignIn(started.user, started.session);
     return { ...started.pair, user: this.deps.users.view(started.user) };
   }
 

@@ -33,7 +33,7 @@ export interface OidcServiceDeps {
   auth: AuthService;
   sessions: Sessions;
   /** Tells owners by e-mail when how their account signs in changes; unset without e-mail. */
-  notices?: Pick<AccountEmailService, 'notifySecurityChange'> | undefined;
+  notices?: Pick<AccountEmailService, 'notifySecurityChange' | 'noticeIfNewSignIn'> | undefined;
   /** Where a failure to hold a code for MFA is reported (it never fails the request). */
   logger?: Pick<Logger, 'warn'>;
   events: SecurityEvents;

@@ -2,14 +2,19 @@ import type { Logger } from 'pino';
 import { AccountEmailService } from '../auth/account-email-service.js';
 import { mfaIssuerLabel } from '../auth/mfa-service.js';
 import type { Config } from '../config/index.js';
-import { EmailTokensRepository, type Db, type UsersRepository } from '../db/index.js';
+import {
+  EmailTokensRepository,
+  SessionsRepository,
+  type Db,
+  type UsersRepository,
+} from '../db/index.js';
 import { ConfigError } from '../errors.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { SecurityEvents } from '../security-events.js';
 import type { SharedStore } from '../store/index.js';
 import type { UsersService } from '../users/users-service.js';
 
-/** The account e-mails when email.smtpUrl or email.outboxDir is set (the config rules ask for a link too). */
+/** The account e-mails (links and security notices) when email.smtpUrl or email.outboxDir is set. */
 export async function createAccountEmail(
   config: Config,
   deps: {
@@ -58,6 +63,7 @@ export async function createAccountEmail(
   }
   return new AccountEmailService({
     tokens: new EmailTokensRepository(deps.db.kysely),
+    sessions: new SessionsRepository(deps.db.kysely),
     usersRepo: deps.usersRepo,
     users: deps.users,
     mailer,
@@ -76,6 +82,8 @@ export async function createAccountEmail(
       passwordResetTtlMs: e.passwordResetTtlSeconds * 1000,
       verificationTtlMs: e.verificationTtlSeconds * 1000,
       serviceName: mfaIssuerLabel(config.tokens.issuer),
+      newSignInNotices: e.newSignInNotices,
+      sessionRetentionMs: config.tokens.sessionRetentionSeconds * 1000,
     },
     now: deps.now,
   });

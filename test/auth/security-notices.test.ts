@@ -8,10 +8,17 @@ import {
   createUserAndLogin,
   registerAndLogin,
   STRONG_PASSWORD,
+  uniqueEmail,
 } from '../helpers/identity.js';
 import { enrolMfa, postMfa, STEP_MS, wrongCode } from '../helpers/mfa.js';
 import { outboxMails } from '../helpers/smtp.js';
-import { oidcFixture, signIn, type OidcFixture } from '../oidc/support.js';
+import {
+  HANDOFF_COOKIE,
+  oidcFixture,
+  signIn,
+  signInToHandoff,
+  type OidcFixture,
+} from '../oidc/support.js';
 import { totpCode } from '../../src/crypto/index.js';
 
 /*
@@ -118,6 +125,93 @@ describe('MFA changes', () => {
   });
 });
 
+describe('sign-ins from a new network', () => {
+  function loginFrom(email: string, remoteAddress: string) {
+    return t.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/login',
+      payload: { email, password: STRONG_PASSWORD },
+      remoteAddress,
+    });
+  }
+
+  it("tell the owner once per network, never on a new account's first sign-in", async () => {
+    const email = uniqueEmail('roaming');
+    const registered = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/register',
+      payload: { email, password: STRONG_PASSWORD, name: 'Roaming User' },
+      remoteAddress: '198.51.100.7',
+    });
+    expect(registered.statusCode).toBe(201);
+    // First sign-in, then again from the same network (another address in its /24): no news.
+    expect((await loginFrom(email, '198.51.100.7')).statusCode).toBe(200);
+    expect((await loginFrom(email, '198.51.100.200')).statusCode).toBe(200);
+    expect(await mailsTo(email)).toEqual([]);
+
+    const at = clock;
+    expect((await loginFrom(email, '203.0.113.9')).statusCode).toBe(200);
+    let mails = await mailsTo(email);
+    expect(mails.map((m) => m.header('subject'))).toEqual(['New sign-in to your bulwark account']);
+    expect(mails[0]!.text).toContain(
+      `Your account ${email} at bulwark was signed in to on ${new Date(at).toISOString().slice(0, 16).replace('T', ' ')} UTC from 203.0.113.9, a network it had not been signed in from before.`,
+    );
+    // Known now; and IPv6 by its /48: a second address of the same site is no news.
+    expect((await loginFrom(email, '203.0.113.10')).statusCode).toBe(200);
+    expect((await loginFrom(email, '2001:db8:7:1::1')).statusCode).toBe(200);
+    expect((await loginFrom(email, '2001:db8:7:2::99')).statusCode).toBe(200);
+    mails = await mailsTo(email);
+    expect(mails).toHaveLength(2);
+    expect(mails[1]!.text).toContain('from 2001:db8:7:1::1,');
+  });
+
+  it('tell the owner of the first sign-in to a dormant account', async () => {
+    const email = uniqueEmail('dormant');
+    await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/register',
+      payload: { email, password: STRONG_PASSWORD, name: 'Dormant User' },
+    });
+    // No session kept for longer than the retention (30 days by default): nothing is known.
+    clock += (t.config.tokens.sessionRetentionSeconds + 60) * 1000;
+    expect((await loginFrom(email, '192.0.2.44')).statusCode).toBe(200);
+    expect((await mailsTo(email)).map((m) => m.header('subject'))).toEqual([
+      'New sign-in to your bulwark account',
+    ]);
+  });
+
+  it('a failed sign-in from a new network sends nothing', async () => {
+    const user = await registerAndLogin(t.app);
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/login',
+      payload: { email: user.email, password: 'not the password at all 9' },
+      remoteAddress: '203.0.113.77',
+    });
+    expect(res.statusCode).toBe(401);
+    expect(await mailsTo(user.email)).toEqual([]);
+  });
+
+  it('are off with email.newSignInNotices false', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bulwark-notices-off-'));
+    const quiet = await buildTestApp({ email: { outboxDir: dir, newSignInNotices: false } });
+    try {
+      const user = await registerAndLogin(quiet.app);
+      const res = await quiet.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/login',
+        payload: { email: user.email, password: STRONG_PASSWORD },
+        remoteAddress: '203.0.113.5',
+      });
+      expect(res.statusCode).toBe(200);
+      expect(await mailsTo(user.email, dir, quiet.app)).toEqual([]);
+    } finally {
+      await quiet.app.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('account deletion', () => {
   it('tells the owner, saying whether an administrator did it', async () => {
     const self = await registerAndLogin(t.app);
@@ -207,6 +301,27 @@ describe('linked sign-ins', () => {
     expect(mails.at(-1)!.header('subject')).toBe(
       'test sign-in was removed from your bulwark account',
     );
+  });
+
+  it('a provider sign-in from a new network tells the owner', async () => {
+    f.provider.account({
+      sub: 'notice-roam',
+      email: 'notice-roam@example.com',
+      email_verified: true,
+    });
+    await signIn(f, 'notice-roam');
+    const handoff = await signInToHandoff(f, 'notice-roam');
+    const res = await f.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/oidc/exchange',
+      payload: { code: handoff.code },
+      headers: { cookie: `${HANDOFF_COOKIE}=${handoff.browserSecret}` },
+      remoteAddress: '203.0.113.61',
+    });
+    expect(res.statusCode, res.body).toBe(200);
+    const mails = await mailsTo('notice-roam@example.com', oidcOutbox, f.app);
+    expect(mails.map((m) => m.header('subject'))).toEqual(['New sign-in to your bulwark account']);
+    expect(mails[0]!.text).toContain('from 203.0.113.61,');
   });
 
   it('an account created by a first provider sign-in gets no notice', async () => {
