@@ -18,6 +18,7 @@ import {
   signIn,
   signInToHandoff,
   type OidcFixture,
+  verifiedPasswordUser,
 } from '../oidc/support.js';
 import { totpCode } from '../../src/crypto/index.js';
 
@@ -268,12 +269,7 @@ describe('linked sign-ins', () => {
   });
 
   it('a provider account linked to an existing account, and its removal, tell the owner', async () => {
-    const owner = await registerAndLogin(f.app);
-    await f.testDb.db.kysely
-      .updateTable('users')
-      .set({ email_verified: 1 })
-      .where('id', '=', owner.id)
-      .execute();
+    const owner = await verifiedPasswordUser(f);
     f.provider.account({ sub: 'notice-link', email: owner.email, email_verified: true });
     expect((await signIn(f, 'notice-link')).user.id).toBe(owner.id);
     let mails = await mailsTo(owner.email, oidcOutbox, f.app);

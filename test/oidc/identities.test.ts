@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearer, registerAndLogin } from '../helpers/identity.js';
-import { events, oidcFixture, signIn, type OidcFixture } from './support.js';
+import { events, oidcFixture, signIn, verifiedPasswordUser, type OidcFixture } from './support.js';
 
 /* GET and DELETE /api/v1/users/me/identities: own identities only, never the last way in. */
 
@@ -22,20 +22,6 @@ async function list(token: string): Promise<{ id: string; provider: string }[]> 
   });
   expect(res.statusCode).toBe(200);
   return res.json<{ items: { id: string; provider: string }[] }>().items;
-}
-
-/**
- * A user with a password whose address counts as verified, so a provider identity with the same
- * verified email may be linked to it (set in the database: sign-ups are not verified).
- */
-async function verifiedPasswordUser() {
-  const user = await registerAndLogin(f.app);
-  await f.testDb.db.kysely
-    .updateTable('users')
-    .set({ email_verified: 1 })
-    .where('id', '=', user.id)
-    .execute();
-  return user;
 }
 
 function unlink(token: string, id: string) {
@@ -93,7 +79,7 @@ describe('linked identities', () => {
   });
 
   it('unlinks an identity when a password remains, and the next sign-in links afresh', async () => {
-    const owner = await verifiedPasswordUser();
+    const owner = await verifiedPasswordUser(f);
     f.provider.account({ sub: 'owner-idp', email: owner.email, email_verified: true });
     expect((await signIn(f, 'owner-idp')).user.id).toBe(owner.id);
     const [identity] = await list(owner.accessToken);
@@ -108,7 +94,7 @@ describe('linked identities', () => {
   });
 
   it('unlinks an identity named by the upper-case spelling of its id', async () => {
-    const owner = await verifiedPasswordUser();
+    const owner = await verifiedPasswordUser(f);
     f.provider.account({ sub: 'upper-idp', email: owner.email, email_verified: true });
     expect((await signIn(f, 'upper-idp')).user.id).toBe(owner.id);
     const [identity] = await list(owner.accessToken);

@@ -191,6 +191,20 @@ export async function disableUser(f: OidcFixture, userId: string): Promise<void>
     .execute();
 }
 
+/**
+ * A password account whose address counts as verified, so a provider identity with the same
+ * verified email may be linked to it (set in the database: sign-ups are not verified).
+ */
+export async function verifiedPasswordUser(f: OidcFixture): Promise<LoggedIn> {
+  const user = await registerAndLogin(f.app);
+  await f.testDb.db.kysely
+    .updateTable('users')
+    .set({ email_verified: 1 })
+    .where('id', '=', user.id)
+    .execute();
+  return user;
+}
+
 /** The app's time in a fixture (its clock moves; the provider's does not). */
 export function appNow(f: OidcFixture): number {
   return Date.now() + f.clock.offsetMs;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuthService } from '../../src/auth/auth-service.js';
-import { bearer, registerAndLogin, type LoggedIn } from '../helpers/identity.js';
+import { bearer } from '../helpers/identity.js';
 import {
   events,
   exchange,
@@ -9,6 +9,7 @@ import {
   signInToHandoff,
   type OidcFixture,
   type SignedIn,
+  verifiedPasswordUser,
 } from './support.js';
 
 /*
@@ -26,17 +27,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await f?.close();
 });
-
-/** A password account whose address counts as verified, so a provider identity links to it. */
-async function verifiedOwner(): Promise<LoggedIn> {
-  const user = await registerAndLogin(f.app);
-  await f.testDb.db.kysely
-    .updateTable('users')
-    .set({ email_verified: 1 })
-    .where('id', '=', user.id)
-    .execute();
-  return user;
-}
 
 async function identities(token: string): Promise<{ id: string }[]> {
   const res = await f.app.inject({
@@ -86,7 +76,7 @@ async function endReasons(userId: string): Promise<(string | null)[]> {
 
 describe('unlinking an identity', () => {
   it('ends the sessions it signed in, their refresh tokens with them, and no others', async () => {
-    const owner = await verifiedOwner();
+    const owner = await verifiedPasswordUser(f);
     f.provider.account({ sub: 'taken-over', email: owner.email, email_verified: true });
     const intruder: SignedIn = await signIn(f, 'taken-over');
     const intruderAgain: SignedIn = await signIn(f, 'taken-over');
@@ -112,7 +102,7 @@ describe('unlinking an identity', () => {
   });
 
   it('keeps the session doing the unlinking even when that identity signed it in', async () => {
-    const owner = await verifiedOwner();
+    const owner = await verifiedPasswordUser(f);
     f.provider.account({ sub: 'self-unlink', email: owner.email, email_verified: true });
     const here = await signIn(f, 'self-unlink');
     const elsewhere = await signIn(f, 'self-unlink');
@@ -124,7 +114,7 @@ describe('unlinking an identity', () => {
   });
 
   it("leaves the sessions of the account's other identity alone", async () => {
-    const owner = await verifiedOwner();
+    const owner = await verifiedPasswordUser(f);
     f.provider.account({ sub: 'two-a', email: owner.email, email_verified: true });
     f.provider.account({ sub: 'two-b', email: owner.email, email_verified: true });
     const viaA = await signIn(f, 'two-a');
@@ -145,7 +135,7 @@ describe('unlinking an identity', () => {
   });
 
   it('ends a sign-in through it whose session starts while it is unlinked', async () => {
-    const owner = await verifiedOwner();
+    const owner = await verifiedPasswordUser(f);
     f.provider.account({ sub: 'mid-exchange', email: owner.email, email_verified: true });
     expect((await signIn(f, 'mid-exchange')).user.id).toBe(owner.id);
     const [identity] = await identities(owner.accessToken);
