@@ -27,7 +27,9 @@ export async function fetchText(
     res = await fetch(url, { signal, redirect: 'manual' });
   } catch (error) {
     throw new FetchTextError(
-      signal.aborted ? `no answer within ${options.timeoutMs / 1000} s` : describe(error),
+      signal.aborted
+        ? `no answer within ${options.timeoutMs / 1000} s`
+        : describeFetchFailure(error),
     );
   }
   // A redirect could lead anywhere (SSRF through an open redirect): the URL must be the final one.
@@ -67,7 +69,7 @@ export async function fetchText(
 }
 
 /** What went wrong, from undici's error and its cause (`fetch failed` alone says nothing). */
-function describe(error: unknown): string {
+export function describeFetchFailure(error: unknown): string {
   const cause = (error as { cause?: { code?: unknown } }).cause;
   const code = typeof cause?.code === 'string' ? cause.code : undefined;
   switch (code) {
