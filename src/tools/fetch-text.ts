@@ -78,6 +78,13 @@ export function describeFetchFailure(error: unknown): string {
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
       return 'the host name does not resolve';
+    case 'DEPTH_ZERO_SELF_SIGNED_CERT':
+    case 'SELF_SIGNED_CERT_IN_CHAIN':
+    case 'UNABLE_TO_VERIFY_LEAF_SIGNATURE':
+    case 'UNABLE_TO_GET_ISSUER_CERT':
+    case 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY':
+      // Never fetched unverified; Node adds a CA to the ones it trusts from this variable.
+      return `its certificate is not trusted (${code}): to trust a private CA, start bulwark with NODE_EXTRA_CA_CERTS set to the CA's certificate file`;
     case undefined:
       return 'it could not be reached';
     default:
