@@ -140,9 +140,17 @@ export async function createServices(config: Config, options: ServicesOptions): 
     const webhook = webhookSinkFromConfig(config, logger, metrics);
     startedWebhook = webhook;
     if (webhook) events.addSink(webhook);
-    // Recorded at every start, so the audit log shows when the posture was weakened.
+    // Recorded at every start, so the audit log shows when the posture was weakened, and logged
+    // as a warning (the event's own line is at info, as for every success). The development key
+    // file and rateLimit.enabled=false have warnings of their own.
     for (const override of unsafeOverrides(config)) {
       events.emit({ type: 'config.unsafe_override', outcome: 'success', details: { ...override } });
+      if (override.setting !== 'keys.masterKey' && override.setting !== 'rateLimit.enabled') {
+        logger.warn(
+          { setting: override.setting },
+          `${override.setting} weakens a secure default: ${override.reason}. bulwark doctor says how to restore it.`,
+        );
+      }
     }
     const hasher = new PasswordHasher({
       memoryKiB: config.passwords.argon2MemoryKiB,

@@ -1,6 +1,6 @@
 import type { Dialect } from 'kysely';
 import { Kysely, sql } from './kysely.js';
-import { registerDirectReads } from './prepared-read.js';
+import { registerDirectReads } from './direct-reads.js';
 import { sqliteDialect } from './sqlite-dialect.js';
 import { CurrentSchemaPostgresDialect } from './postgres-introspector.js';
 import type pg from 'pg';

@@ -1,16 +1,8 @@
 import type SqliteDatabase from 'better-sqlite3';
 import type { Compilable } from 'kysely';
+import { directReadsOf } from './direct-reads.js';
 import { SelectQueryNode, type Kysely } from './kysely.js';
-import type { DirectSqlite } from './sqlite-dialect.js';
 import type { Database } from './types.js';
-
-/** The SQLite connections of the Kysely instances createDatabase made (prepared reads use them). */
-const directReads = new WeakMap<Kysely<Database>, DirectSqlite>();
-
-/** Lets prepareRead run reads of `kysely` directly on its SQLite connection (createDatabase). */
-export function registerDirectReads(kysely: Kysely<Database>, direct: DirectSqlite): void {
-  directReads.set(kysely, direct);
-}
 
 /** A value bound when a prepared read runs: the `index`-th argument of the run. */
 class QueryParameter {
@@ -64,7 +56,7 @@ export function prepareRead<Args extends readonly unknown[], Row>(
   const viaKysely = async (args: readonly unknown[]): Promise<Row[]> =>
     (await kysely.executeQuery<Row>({ ...compiled, parameters: bind(args) })).rows;
 
-  const direct = directReads.get(kysely);
+  const direct = directReadsOf(kysely);
   if (direct === undefined) {
     return {
       all: (...args) => viaKysely(args),

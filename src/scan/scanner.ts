@@ -26,6 +26,7 @@ import {
   type Operation,
 } from './discovery.js';
 import type { ProbeResponse, ScanFinding, ScanOptions, ScanReport } from './types.js';
+import { describeUnreachable } from './unreachable.js';
 
 export { SCAN_DEFAULTS };
 
@@ -210,8 +211,9 @@ async function scan(options: ScanOptions): Promise<ScanReport> {
     home = await send({ path: '/' });
   } catch (error) {
     if (error instanceof ProbeError) {
+      const target = client.url('/');
       throw new TargetUnreachableError(
-        `could not reach ${client.url('/').href}: ${error.message.replace(/^GET \/: /, '')}`,
+        `could not reach ${target.href}: ${describeUnreachable(error, target)}`,
         { cause: error },
       );
     }

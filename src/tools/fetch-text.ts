@@ -27,7 +27,9 @@ export async function fetchText(
     res = await fetch(url, { signal, redirect: 'manual' });
   } catch (error) {
     throw new FetchTextError(
-      signal.aborted ? `no answer within ${options.timeoutMs / 1000} s` : describe(error),
+      signal.aborted
+        ? `no answer within ${options.timeoutMs / 1000} s`
+        : describeFetchFailure(error),
     );
   }
   // A redirect could lead anywhere (SSRF through an open redirect): the URL must be the final one.
@@ -67,7 +69,7 @@ export async function fetchText(
 }
 
 /** What went wrong, from undici's error and its cause (`fetch failed` alone says nothing). */
-function describe(error: unknown): string {
+export function describeFetchFailure(error: unknown): string {
   const cause = (error as { cause?: { code?: unknown } }).cause;
   const code = typeof cause?.code === 'string' ? cause.code : undefined;
   switch (code) {
@@ -76,6 +78,13 @@ function describe(error: unknown): string {
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
       return 'the host name does not resolve';
+    case 'DEPTH_ZERO_SELF_SIGNED_CERT':
+    case 'SELF_SIGNED_CERT_IN_CHAIN':
+    case 'UNABLE_TO_VERIFY_LEAF_SIGNATURE':
+    case 'UNABLE_TO_GET_ISSUER_CERT':
+    case 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY':
+      // Never fetched unverified; Node adds a CA to the ones it trusts from this variable.
+      return `its certificate is not trusted (${code}): to trust a private CA, start bulwark with NODE_EXTRA_CA_CERTS set to the CA's certificate file`;
     case undefined:
       return 'it could not be reached';
     default:

@@ -2,7 +2,7 @@ import { LRUCache } from 'lru-cache';
 import * as client from 'openid-client';
 import { isLoopbackHost } from '../config/loopback.js';
 import { boundedFetch, ResponseTooLargeError } from '../http/bounded-fetch.js';
-import { fetchText } from './fetch-text.js';
+import { describeFetchFailure, fetchText } from './fetch-text.js';
 import {
   InspectInputError,
   inspectJwt,
@@ -96,6 +96,10 @@ function describeError(error: unknown): { code: string; description: string } {
       code: error.error,
       description: error.error_description ?? `The token endpoint answered ${error.status}.`,
     };
+  }
+  // undici's network failure: its message is `fetch failed` whatever happened; the cause says.
+  if (error instanceof TypeError && error.message === 'fetch failed') {
+    return { code: 'unreachable', description: describeFetchFailure(error) };
   }
   const code = (error as { code?: unknown }).code;
   const message = error instanceof Error ? error.message : 'unknown error';

@@ -16,11 +16,21 @@ const usage = [
   '        checkpoint so the remaining chain still verifies. Refuses to prune a broken chain.',
 ].join('\n');
 
+function events(count: number): string {
+  return `${count} event${count === 1 ? '' : 's'}`;
+}
+
 function describe(result: VerifyResult): string {
   const range = `seq ${result.fromSeq + 1}..${result.headSeq}`;
-  if (result.ok) return `audit chain OK: ${result.checked} events verified (${range})`;
+  if (result.ok) {
+    // A new database, before the service first started: nothing to verify, and no range.
+    if (result.checked === 0 && result.headSeq <= result.fromSeq) {
+      return 'audit chain OK: no events yet';
+    }
+    return `audit chain OK: ${events(result.checked)} verified (${range})`;
+  }
   const { seq, id, reason } = result.brokenAt;
-  const verified = `${result.checked} event${result.checked === 1 ? '' : 's'} verified before it`;
+  const verified = `${events(result.checked)} verified before it`;
   return `audit chain BROKEN at seq ${seq}${id === null ? '' : ` (event ${id})`}: ${reason}; ${verified}, in a chain of ${range}`;
 }
 

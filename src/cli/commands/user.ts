@@ -1,5 +1,6 @@
 import { isAppError, type AppError, type FieldError } from '../../errors.js';
 import { CliError, CliUsageError, parseCommandArgs, type Command } from '../args.js';
+import type { Config } from '../../config/index.js';
 import type { CliIo } from '../io.js';
 
 const USAGE = [
@@ -212,6 +213,21 @@ export const user: Command = {
 };
 
 /** The new password: the first line of standard input, or asked twice on the terminal. */
+/**
+ * No account with this address. Often the command read another database than the service's: a
+ * relative database.sqlitePath starts from the working directory, so it names the one it read.
+ */
+function noSuchUser(config: Config): CliError {
+  const where =
+    config.database.url === undefined
+      ? `the SQLite database ${config.database.sqlitePath}`
+      : 'the PostgreSQL database (DATABASE_URL)';
+  return new CliError(
+    `no user with this email in ${where}. Fix: check the address, and run the command with the service's settings (environment, --config) from its working directory.`,
+    1,
+  );
+}
+
 async function readNewPassword(fromStdin: boolean, io: CliIo): Promise<string> {
   const { promptNewPassword, readPasswordLine } = await import('../read-password.js');
   // --password-stdin on a terminal would echo what is typed: ask without echo instead.
@@ -235,7 +251,7 @@ async function setPassword(
   await withServices(context, async (services) => {
     // Looked up first: no one is asked for a password for an account that does not exist.
     const row = await services.usersRepo.findByEmail(address);
-    if (!row) throw new CliError('no user with this email', 1);
+    if (!row) throw noSuchUser(context.config);
     const password = await readNewPassword(fromStdin, io);
     try {
       await services.users.setPassword(
@@ -265,7 +281,7 @@ async function mfaReset(email: string, configFile: string | undefined, io: CliIo
   const context = loadCliContext(configFile, io);
   const wasOn = await withServices(context, async (services) => {
     const row = await services.usersRepo.findByEmail(canonicalEmail(email));
-    if (!row) throw new CliError('no user with this email', 1);
+    if (!row) throw noSuchUser(context.config);
     return services.mfa.reset(row.id, { actorId: null, userAgent: 'bulwark-cli' });
   });
   io.stdout.write(
