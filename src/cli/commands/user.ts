@@ -212,7 +212,6 @@ export const user: Command = {
   },
 };
 
-/** The new password: the first line of standard input, or asked twice on the terminal. */
 /**
  * No account with this address. Often the command read another database than the service's: a
  * relative database.sqlitePath starts from the working directory, so it names the one it read.
@@ -228,6 +227,7 @@ function noSuchUser(config: Config): CliError {
   );
 }
 
+/** The new password: the first line of standard input, or asked twice on the terminal. */
 async function readNewPassword(fromStdin: boolean, io: CliIo): Promise<string> {
   const { promptNewPassword, readPasswordLine } = await import('../read-password.js');
   // --password-stdin on a terminal would echo what is typed: ask without echo instead.
