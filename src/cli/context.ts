@@ -57,11 +57,7 @@ export async function withDatabase<T>(
   const { config, logger } = context;
   const { sqlitePath, url } = config.database;
   const existing = options.existing === true;
-  if (existing && url === undefined && sqlitePath !== ':memory:' && isMissing(sqlitePath)) {
-    throw new CliError(
-      `the SQLite database ${sqlitePath} does not exist. Fix: point BULWARK_DATABASE_SQLITE_PATH (database.sqlitePath) at the service's database (a relative path starts from the current directory), or run \`bulwark migrate\` to create one.`,
-    );
-  }
+  if (existing) refuseMissingSqlite(config);
   let db: Db;
   try {
     db = await createDatabase({
@@ -84,13 +80,17 @@ export async function withDatabase<T>(
 
 /**
  * Builds the services exactly as `serve` does (same keyring, same migrate-on-start rule), runs
- * `fn`, and always closes them. Failures become one-line CliErrors.
+ * `fn`, and always closes them. Failures become one-line CliErrors. With `existing`, a SQLite
+ * file that does not exist is an error (commands that work on a deployment's keys or accounts,
+ * run from the wrong directory, must not leave an empty database and a development key behind).
  */
 export async function withServices<T>(
   context: CliContext,
   fn: (services: Services) => Promise<T>,
+  options: { existing?: boolean } = {},
 ): Promise<T> {
   const { config, logger } = context;
+  if (options.existing === true) refuseMissingSqlite(config);
   let services: Services;
   try {
     // Loaded on demand: `migrate` and `--help` need none of the services' dependencies.
@@ -105,6 +105,16 @@ export async function withServices<T>(
     throw toCliError(error, config);
   } finally {
     await closeQuietly(services.close(), logger);
+  }
+}
+
+/** A CliError when the config names a SQLite file that is not there (PostgreSQL: no check). */
+function refuseMissingSqlite(config: Config): void {
+  const { sqlitePath, url } = config.database;
+  if (url === undefined && sqlitePath !== ':memory:' && isMissing(sqlitePath)) {
+    throw new CliError(
+      `the SQLite database ${sqlitePath} does not exist. Fix: point BULWARK_DATABASE_SQLITE_PATH (database.sqlitePath) at the service's database (a relative path starts from the current directory), or run \`bulwark migrate\` to create one.`,
+    );
   }
 }
 

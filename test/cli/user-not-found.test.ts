@@ -6,9 +6,10 @@ import { describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 
 /*
- * `bulwark user set-password` / `mfa-reset` for an address with no account. Run from another
- * directory than the service's, the CLI reads (or creates) another SQLite file, and every address
- * is unknown there: the message names the database it read and says what to check.
+ * `bulwark user set-password` / `mfa-reset` for an address with no account. Run with another
+ * database than the service's (another directory's SQLite file), every address is unknown there:
+ * the message names the database it read and says what to check. (A file that does not exist is
+ * refused before that: test/cli/missing-database.test.ts.)
  */
 describe('bulwark user, unknown address', () => {
   it('names the database it looked in and how to reach the service’s', async () => {
@@ -17,6 +18,7 @@ describe('bulwark user, unknown address', () => {
       BULWARK_KEYS_MASTER_KEY: randomBytes(32).toString('base64'),
       BULWARK_DATABASE_SQLITE_PATH: join(dir, 'other.db'),
     };
+    expect((await runCli(['migrate'], { env, cwd: dir })).code).toBe(0);
     for (const args of [
       ['user', 'mfa-reset', '--email', 'nobody@example.com'],
       ['user', 'set-password', '--email', 'nobody@example.com', '--password-stdin'],

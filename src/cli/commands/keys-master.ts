@@ -141,7 +141,9 @@ export async function rotateMaster(
       throw error;
     }
   };
-  const result = await withServices(context, (services) => Promise.resolve(rotate(services)));
+  const result = await withServices(context, (services) => Promise.resolve(rotate(services)), {
+    existing: true,
+  });
   const lines = [
     `master key version: ${result.newVersion} (was ${result.previousVersion})`,
     ...(source.kind === 'file'
@@ -237,37 +239,41 @@ export async function reencrypt(
   const stop = (): void => controller.abort();
   for (const signal of STOP_SIGNALS) process.once(signal, stop);
   try {
-    const report = await withServices(context, async (services) => {
-      const progress = new ProgressBar(io.stderr);
-      let result: ReencryptReport;
-      try {
-        result = await reencryptAll(services.db.kysely, services.keyring, {
-          batchSize,
-          signal: controller.signal,
-          onProgress: ({ column, done, total }) => progress.update(column, done, total),
+    const report = await withServices(
+      context,
+      async (services) => {
+        const progress = new ProgressBar(io.stderr);
+        let result: ReencryptReport;
+        try {
+          result = await reencryptAll(services.db.kysely, services.keyring, {
+            batchSize,
+            signal: controller.signal,
+            onProgress: ({ column, done, total }) => progress.update(column, done, total),
+          });
+        } finally {
+          progress.end();
+        }
+        const total = (pick: (c: ReencryptReport['columns'][number]) => number): number =>
+          result.columns.reduce((sum, c) => sum + pick(c), 0);
+        const unreadable = total((c) => c.unreadable);
+        services.events.emit({
+          type: 'keys.reencrypted',
+          outcome: unreadable > 0 || result.aborted ? 'failure' : 'success',
+          details: {
+            keyVersion: result.keyVersion,
+            examined: total((c) => c.examined),
+            reencrypted: total((c) => c.reencrypted),
+            alreadyCurrent: total((c) => c.alreadyCurrent),
+            changedMeanwhile: total((c) => c.changedMeanwhile),
+            unreadable,
+            interrupted: result.aborted,
+            columns: encryptedColumns().map((c) => c.name),
+          },
         });
-      } finally {
-        progress.end();
-      }
-      const total = (pick: (c: ReencryptReport['columns'][number]) => number): number =>
-        result.columns.reduce((sum, c) => sum + pick(c), 0);
-      const unreadable = total((c) => c.unreadable);
-      services.events.emit({
-        type: 'keys.reencrypted',
-        outcome: unreadable > 0 || result.aborted ? 'failure' : 'success',
-        details: {
-          keyVersion: result.keyVersion,
-          examined: total((c) => c.examined),
-          reencrypted: total((c) => c.reencrypted),
-          alreadyCurrent: total((c) => c.alreadyCurrent),
-          changedMeanwhile: total((c) => c.changedMeanwhile),
-          unreadable,
-          interrupted: result.aborted,
-          columns: encryptedColumns().map((c) => c.name),
-        },
-      });
-      return result;
-    });
+        return result;
+      },
+      { existing: true },
+    );
     io.stdout.write(formatReport(report));
     const unreadable = report.columns.reduce((sum, c) => sum + c.unreadable, 0);
     const changed = report.columns.reduce((sum, c) => sum + c.changedMeanwhile, 0);

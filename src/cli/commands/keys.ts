@@ -98,8 +98,10 @@ export const keys: Command = {
     // rotate() records the keys.rotated event itself (every rotation path passes through it).
     const revokeOthers = values['revoke-old'] === true;
     const immediate = values.now === true || revokeOthers;
-    const { kid, retired, signsFrom, revoked } = await withServices(context, (services) =>
-      services.signingKeys.rotate({}, { immediate, revokeOthers }),
+    const { kid, retired, signsFrom, revoked } = await withServices(
+      context,
+      (services) => services.signingKeys.rotate({}, { immediate, revokeOthers }),
+      { existing: true },
     );
     // With Redis the rotation is announced and every running instance re-reads its keys at once;
     // without, each finds the new key at its next periodic re-read.

@@ -248,28 +248,32 @@ async function setPassword(
   const { canonicalEmail } = await import('../../users/normalize.js');
   const context = loadCliContext(configFile, io);
   const address = canonicalEmail(email);
-  await withServices(context, async (services) => {
-    // Looked up first: no one is asked for a password for an account that does not exist.
-    const row = await services.usersRepo.findByEmail(address);
-    if (!row) throw noSuchUser(context.config);
-    const password = await readNewPassword(fromStdin, io);
-    try {
-      await services.users.setPassword(
-        row.id,
-        password,
-        // No request behind it: the user agent marks the CLI as the origin in the audit trail.
-        { userAgent: 'bulwark-cli' },
-        {
-          details: { via: 'cli' },
-          // With e-mail configured the owner is told, as after a reset by link; sent before exit.
-          afterWrite: () => services.accountEmail?.notifyPasswordChanged(row),
-        },
-      );
-    } catch (error) {
-      if (isAppError(error)) throw new CliError(describeRefusal(error), 1, { cause: error });
-      throw error;
-    }
-  });
+  await withServices(
+    context,
+    async (services) => {
+      // Looked up first: no one is asked for a password for an account that does not exist.
+      const row = await services.usersRepo.findByEmail(address);
+      if (!row) throw noSuchUser(context.config);
+      const password = await readNewPassword(fromStdin, io);
+      try {
+        await services.users.setPassword(
+          row.id,
+          password,
+          // No request behind it: the user agent marks the CLI as the origin in the audit trail.
+          { userAgent: 'bulwark-cli' },
+          {
+            details: { via: 'cli' },
+            // With e-mail configured the owner is told, as after a reset by link; sent before exit.
+            afterWrite: () => services.accountEmail?.notifyPasswordChanged(row),
+          },
+        );
+      } catch (error) {
+        if (isAppError(error)) throw new CliError(describeRefusal(error), 1, { cause: error });
+        throw error;
+      }
+    },
+    { existing: true },
+  );
   io.stdout.write(`password set for ${address}; every session of the user has ended\n`);
   return 0;
 }
@@ -279,11 +283,15 @@ async function mfaReset(email: string, configFile: string | undefined, io: CliIo
   const { loadCliContext, withServices } = await import('../context.js');
   const { canonicalEmail } = await import('../../users/normalize.js');
   const context = loadCliContext(configFile, io);
-  const wasOn = await withServices(context, async (services) => {
-    const row = await services.usersRepo.findByEmail(canonicalEmail(email));
-    if (!row) throw noSuchUser(context.config);
-    return services.mfa.reset(row.id, { actorId: null, userAgent: 'bulwark-cli' });
-  });
+  const wasOn = await withServices(
+    context,
+    async (services) => {
+      const row = await services.usersRepo.findByEmail(canonicalEmail(email));
+      if (!row) throw noSuchUser(context.config);
+      return services.mfa.reset(row.id, { actorId: null, userAgent: 'bulwark-cli' });
+    },
+    { existing: true },
+  );
   io.stdout.write(
     wasOn
       ? `MFA turned off for ${canonicalEmail(email)}\n`
