@@ -4,7 +4,7 @@ import { Metrics } from '../../src/metrics/metrics.js';
 import { MetricsServer } from '../../src/metrics/metrics-server.js';
 import { startServer, type RunningServer } from '../../src/server.js';
 import { buildTestApp, testConfigInput, type TestApp } from '../helpers/app.js';
-import { createTestDb, type TestDb } from '../helpers/db.js';
+import { createMigratedTestDb, type TestDb } from '../helpers/db.js';
 import { sendRaw } from '../helpers/raw-http.js';
 import {
   bearer,
@@ -153,7 +153,7 @@ describe('GET /metrics', () => {
 
 describe('the separate metrics port', () => {
   async function serve(metrics: { token?: string }) {
-    const testDb = await createTestDb();
+    const testDb = await createMigratedTestDb();
     dbs.push(testDb);
     const config = createConfig(
       testConfigInput(testDb, {
