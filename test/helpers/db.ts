@@ -180,7 +180,8 @@ async function fingerprint(client: pg.Client): Promise<string> {
         from pg_constraint where connamespace = to_regnamespace(current_schema())
       union all
       select 'trigger ' || t.tgname || ' ' || c.relname
-        from pg_trigger t join pg_class c on c.oid = t.tgrelid where c.${IN_SCHEMA}
+        from pg_trigger t join pg_class c on c.oid = t.tgrelid
+        where c.${IN_SCHEMA} and not t.tgisinternal
       union all
       select 'function ' || proname from pg_proc
         where pronamespace = to_regnamespace(current_schema())
