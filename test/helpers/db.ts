@@ -35,9 +35,9 @@ export interface TestDb {
 
 /**
  * A fresh database with every migration applied. On PostgreSQL it may be a schema another test
- * file of this worker used before: emptied (every table truncated) and checked to be as the
- * migrations left it, which costs a fraction of creating, migrating and dropping one (the DDL
- * took ~0.3 s a schema, a good part of the PostgreSQL run).
+ * file of this worker used before: checked to be as the migrations left it, its rows deleted and
+ * the migrations' own rows put back. That costs a fraction of creating, migrating and dropping
+ * one (0.1-0.3 s a schema, depending on the load: a good part of the PostgreSQL run).
  */
 export async function createMigratedTestDb(): Promise<TestDb> {
   const reused = await takeMigratedSchema();
