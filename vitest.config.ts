@@ -80,6 +80,8 @@ export default defineConfig({
                 include: ['test/**/*.test.ts'],
                 exclude: DIALECT_FREE,
                 env: { DATABASE_URL: postgresUrl },
+                // Drops the migrated schemas the workers keep for reuse (test/helpers/db.ts).
+                globalSetup: ['./test/helpers/global-setup.ts'],
                 isolate: false,
                 testTimeout: 20_000,
                 hookTimeout: 30_000,

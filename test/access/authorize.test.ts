@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, type BulwarkApp } from '../../src/app.js';
 import { createConfig } from '../../src/config/index.js';
 import { LogCapture, testConfigInput } from '../helpers/app.js';
-import { createTestDb } from '../helpers/db.js';
+import { createMigratedTestDb } from '../helpers/db.js';
 import { bearer, createUserAndLogin } from '../helpers/identity.js';
 
 /* app.authorize as a library user writes it: alone, before authenticate, or with a typo. */
@@ -14,7 +14,7 @@ describe('app.authorize on your own routes', () => {
   let outsider: string;
 
   beforeAll(async () => {
-    const testDb = await createTestDb();
+    const testDb = await createMigratedTestDb();
     app = await buildApp(
       createConfig(
         testConfigInput(testDb, {

@@ -6,13 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FieldCipher, Keyring } from '../../src/crypto/index.js';
-import {
-  ENCRYPTED_COLUMNS,
-  fieldContext,
-  migrateToLatest,
-  type NewUserRow,
-} from '../../src/db/index.js';
-import { createTestDb, dialectUnderTest, type TestDb } from '../helpers/db.js';
+import { ENCRYPTED_COLUMNS, fieldContext, type NewUserRow } from '../../src/db/index.js';
+import { createMigratedTestDb, dialectUnderTest, type TestDb } from '../helpers/db.js';
 import { cliDatabaseEnv, runCli, type CliRun } from '../helpers/cli.js';
 import { BIN, runNode, type Finished } from '../helpers/process.js';
 
@@ -33,8 +28,7 @@ let testDb: TestDb;
 let dir: string;
 
 beforeEach(async () => {
-  testDb = await createTestDb();
-  await migrateToLatest(testDb.db);
+  testDb = await createMigratedTestDb();
   dir = await mkdtemp(join(tmpdir(), 'bulwark-keys-master-'));
 });
 

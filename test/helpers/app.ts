@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { buildApp, type BuildAppOptions, type BulwarkApp } from '../../src/app.js';
 import { createConfig, type Config, type ConfigInput } from '../../src/config/index.js';
-import { createTestDb, type TestDb } from './db.js';
+import { createMigratedTestDb, type TestDb } from './db.js';
 
 /** Collects JSON log lines written by the app. */
 export class LogCapture extends Writable {
@@ -166,7 +166,8 @@ export async function buildTestApp(
   options: BuildAppOptions = {},
 ): Promise<TestApp> {
   const logs = new LogCapture();
-  const testDb = await createTestDb();
+  // Migrated here, not by the app's start: on PostgreSQL a schema emptied by an earlier file.
+  const testDb = await createMigratedTestDb();
   const config = createConfig(testConfigInput(testDb, input));
   let app: BulwarkApp;
   try {

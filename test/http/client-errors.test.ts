@@ -152,7 +152,9 @@ describe('requests refused by the HTTP parser, over TLS', () => {
   });
 });
 
-describe('the request timeout', () => {
+// The timeouts below are waited out in real time (1 s, the least the config takes). The cases of
+// a group use connections of their own, so they wait side by side (describe.concurrent).
+describe.concurrent('the request timeout', () => {
   let slow: TestApp;
   let slowPort: number;
   beforeAll(async () => {
@@ -229,7 +231,7 @@ describe('a client that stops reading', () => {
 // error came to the client-error handler, which wrote an HTTP answer that cannot be sent before a
 // handshake and closed the socket "once flushed": never. An idle TCP connection, or one that
 // stopped inside its ClientHello, held a descriptor for as long as the client kept it.
-describe('the TLS handshake timeout', () => {
+describe.concurrent('the TLS handshake timeout', () => {
   let cert: CertFiles;
   let slow: TestApp;
   let slowPort: number;

@@ -4,7 +4,7 @@ import { Metrics } from '../../src/metrics/metrics.js';
 import { MetricsServer } from '../../src/metrics/metrics-server.js';
 import { startServer, type RunningServer } from '../../src/server.js';
 import { buildTestApp, testConfigInput, type TestApp } from '../helpers/app.js';
-import { createTestDb, type TestDb } from '../helpers/db.js';
+import { createMigratedTestDb, type TestDb } from '../helpers/db.js';
 import { sendRaw } from '../helpers/raw-http.js';
 import {
   bearer,
@@ -153,7 +153,7 @@ describe('GET /metrics', () => {
 
 describe('the separate metrics port', () => {
   async function serve(metrics: { token?: string }) {
-    const testDb = await createTestDb();
+    const testDb = await createMigratedTestDb();
     dbs.push(testDb);
     const config = createConfig(
       testConfigInput(testDb, {
@@ -285,7 +285,8 @@ describe('metrics config', () => {
 // The metrics listener set requestTimeout after creating its server: Node then kept its 60 s
 // headersTimeout (swapping the two, so a body could take 60 s) and looked for expired requests
 // every 30 s. A scraper port that a slow client holds for 90 s instead of 10 s.
-describe('the metrics listener request timeout', () => {
+// Each case has a listener of its own and waits out its 1 s timeout alongside the others.
+describe.concurrent('the metrics listener request timeout', () => {
   it('bounds headers and body by the same timeout, checked often', async () => {
     const listener = new MetricsServer(new Metrics(), undefined);
     const server = (listener as unknown as { server: Record<string, unknown> }).server;

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createConfig } from '../../src/config/index.js';
 import { buildApp } from '../../src/app.js';
 import { buildTestApp, LogCapture, testConfigInput, type TestApp } from '../helpers/app.js';
-import { createTestDb } from '../helpers/db.js';
+import { createMigratedTestDb } from '../helpers/db.js';
 import {
   bearer,
   createUserAndLogin,
@@ -454,7 +454,7 @@ describe('your own policies (rateLimit.policies)', () => {
   let t: TestApp;
   beforeAll(async () => {
     const logs = new LogCapture();
-    const testDb = await createTestDb();
+    const testDb = await createMigratedTestDb();
     const config = createConfig(
       testConfigInput(testDb, {
         rateLimit: {
@@ -507,7 +507,7 @@ describe('your own policies (rateLimit.policies)', () => {
   });
 
   it('refuses a route whose policy is not defined when it is registered', async () => {
-    const testDb = await createTestDb();
+    const testDb = await createMigratedTestDb();
     const app = await buildApp(createConfig(testConfigInput(testDb)), { logger: new LogCapture() });
     try {
       expect(() =>
@@ -614,7 +614,7 @@ describe('routes whose only hook is authorize(…) or requireMfa', () => {
   let t: TestApp;
   beforeAll(async () => {
     const logs = new LogCapture();
-    const testDb = await createTestDb();
+    const testDb = await createMigratedTestDb();
     const config = createConfig(
       testConfigInput(testDb, { rateLimit: { general: { points: 50, durationSeconds: 60 } } }),
     );

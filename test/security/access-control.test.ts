@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, type BulwarkApp } from '../../src/app.js';
 import { createConfig } from '../../src/config/index.js';
 import { LogCapture, testConfigInput } from '../helpers/app.js';
-import { createTestDb, dialectUnderTest, type TestDb } from '../helpers/db.js';
+import { createMigratedTestDb, dialectUnderTest, type TestDb } from '../helpers/db.js';
 import {
   bearer,
   createUserAndLogin,
@@ -300,7 +300,7 @@ const PUBLIC = new Set([
 let app: BulwarkApp;
 let testDb: TestDb;
 beforeAll(async () => {
-  testDb = await createTestDb();
+  testDb = await createMigratedTestDb();
   try {
     app = await buildApp(createConfig(testConfigInput(testDb)), { logger: new LogCapture() });
   } catch (error) {

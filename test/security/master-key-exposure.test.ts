@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { createConfig } from '../../src/config/index.js';
 import { buildTestApp, LogCapture, testConfigInput, type TestApp } from '../helpers/app.js';
-import { createTestDb } from '../helpers/db.js';
+import { createMigratedTestDb } from '../helpers/db.js';
 import { bearer, createUserAndLogin, registerAndLogin } from '../helpers/identity.js';
 import { enrolMfa } from '../helpers/mfa.js';
 
@@ -70,7 +70,7 @@ describe('the master key', () => {
   });
 
   it('never appears in the error of a start that refuses it', async () => {
-    const testDb = await createTestDb();
+    const testDb = await createMigratedTestDb();
     try {
       for (const bad of [randomBytes(31), randomBytes(33)]) {
         const logs = new LogCapture();

@@ -10,7 +10,7 @@ import * as httpSchemas from '../../src/http/schema.js';
 import * as oidcSchemas from '../../src/oidc/schema.js';
 import * as userSchemas from '../../src/users/schema.js';
 import { LogCapture, testConfigInput } from '../helpers/app.js';
-import { createTestDb } from '../helpers/db.js';
+import { createMigratedTestDb } from '../helpers/db.js';
 
 describe('strict schema guard', () => {
   it.each([
@@ -380,7 +380,7 @@ describe('strict schema guard', () => {
   });
 
   it('stops a library user from registering a route with a loose body schema', async () => {
-    const testDb = await createTestDb();
+    const testDb = await createMigratedTestDb();
     const app = await buildApp(createConfig(testConfigInput(testDb)), { logger: new LogCapture() });
     app.addHook('onClose', () => testDb.cleanup());
     try {
