@@ -43,6 +43,18 @@ function deleteUser(token: string, id: string) {
   return t.app.inject({ method: 'DELETE', url: `/api/v1/users/${id}`, headers: bearer(token) });
 }
 
+function me(token: string) {
+  return t.app.inject({ method: 'GET', url: '/api/v1/users/me', headers: bearer(token) });
+}
+
+/** `claims` (with a new jti) signed with the server's own current key, as it signs tokens. */
+async function signedByServer(claims: Record<string, unknown>): Promise<string> {
+  const signing = t.app.services.signingKeys.signingKey();
+  return new SignJWT({ ...claims, jti: randomUUID() })
+    .setProtectedHeader({ alg: signing.alg, kid: signing.kid, typ: 'at+jwt' })
+    .sign(signing.keyObject);
+}
+
 async function exists(id: string): Promise<boolean> {
   return (await t.app.services.usersRepo.findById(id)) !== undefined;
 }
@@ -102,12 +114,7 @@ describe('deleting your own account', () => {
     const res = await deleteUser(alice.accessToken, alice.id);
     expectStepUp(res);
     expect(await exists(alice.id)).toBe(true);
-    const me = await t.app.inject({
-      method: 'GET',
-      url: '/api/v1/users/me',
-      headers: bearer(alice.accessToken),
-    });
-    expect(me.statusCode).toBe(200);
+    expect((await me(alice.accessToken)).statusCode).toBe(200);
     expect(events.map((e) => e.type)).not.toContain('user.deleted');
     expect(events).toContainEqual(
       expect.objectContaining({
@@ -132,28 +139,15 @@ describe('deleting your own account', () => {
     const again = await login(t.app, alice.email);
     expect((await deleteUser(again.accessToken, alice.id)).statusCode).toBe(204);
     expect(await exists(alice.id)).toBe(false);
-    const old = await t.app.inject({
-      method: 'GET',
-      url: '/api/v1/users/me',
-      headers: bearer(refreshed.accessToken),
-    });
-    expect(old.statusCode).toBe(401);
+    expect((await me(refreshed.accessToken)).statusCode).toBe(401);
   });
 
   it('is refused to a token that does not say when its session signed in', async () => {
     // As tokens issued before auth_time existed: valid, but never recent.
     const alice = await registerAndLogin(t.app);
     const { auth_time: _dropped, ...claims } = jwtPayload(alice.accessToken);
-    const signing = t.app.services.signingKeys.signingKey();
-    const token = await new SignJWT({ ...claims, jti: randomUUID() })
-      .setProtectedHeader({ alg: signing.alg, kid: signing.kid, typ: 'at+jwt' })
-      .sign(signing.keyObject);
-    const me = await t.app.inject({
-      method: 'GET',
-      url: '/api/v1/users/me',
-      headers: bearer(token),
-    });
-    expect(me.statusCode).toBe(200);
+    const token = await signedByServer(claims);
+    expect((await me(token)).statusCode).toBe(200);
     expectStepUp(await deleteUser(token, alice.id));
     expect(await exists(alice.id)).toBe(true);
   });
@@ -194,19 +188,12 @@ describe('hostile auth_time claims', () => {
   ])('refuses a token whose auth_time is %s with invalid_token', async (_name, value) => {
     const alice = await registerAndLogin(t.app);
     const claims = jwtPayload(alice.accessToken);
-    const signing = t.app.services.signingKeys.signingKey();
-    const token = await new SignJWT({
-      ...claims,
-      jti: randomUUID(),
-      auth_time: value === 'future' ? (claims.iat as number) + 1 : value,
-    })
-      .setProtectedHeader({ alg: signing.alg, kid: signing.kid, typ: 'at+jwt' })
-      .sign(signing.keyObject);
-    const res = await t.app.inject({
-      method: 'GET',
-      url: '/api/v1/users/me',
-      headers: bearer(token),
-    });
+    const res = await me(
+      await signedByServer({
+        ...claims,
+        auth_time: value === 'future' ? (claims.iat as number) + 1 : value,
+      }),
+    );
     expect(res.statusCode).toBe(401);
     expect(res.json<{ code: string }>().code).toBe('invalid_token');
   });
