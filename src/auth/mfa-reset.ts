@@ -94,8 +94,11 @@ export class MfaReset {
       // A reset is account recovery: whoever asked for it signs in afresh, and no session
       // started before it (perhaps on the lost device) lives on.
       await this.deps.sessions.endAll(userId, 'mfa_reset', context);
-      const user = this.deps.notices && (await this.deps.users.findById(userId));
-      if (user) this.deps.notices?.notifySecurityChange(user, { kind: 'mfa_reset' });
+      const { notices } = this.deps;
+      if (notices) {
+        const user = await this.deps.users.findById(userId);
+        if (user) notices.notifySecurityChange(user, { kind: 'mfa_reset' });
+      }
     }
     return wasOn;
   }

@@ -77,12 +77,14 @@ export class LinkedIdentities {
       { ...context, actorId: auth.userId },
       auth.sessionId,
     );
-    const owner = this.deps.notices && (await this.deps.usersRepo.findById(auth.userId));
-    if (owner) {
-      this.deps.notices?.notifySecurityChange(owner, {
-        kind: 'identity_unlinked',
-        provider: identity.provider,
-      });
+    const { notices } = this.deps;
+    if (notices) {
+      const owner = await this.deps.usersRepo.findById(auth.userId);
+      if (owner)
+        notices.notifySecurityChange(owner, {
+          kind: 'identity_unlinked',
+          provider: identity.provider,
+        });
     }
   }
 }
