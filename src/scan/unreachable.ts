@@ -1,13 +1,5 @@
+import { isUntrustedCertificate } from '../http/untrusted-certificate.js';
 import type { ProbeError } from './client.js';
-
-/** Node's codes for a certificate chain that does not lead to a trusted CA. */
-const UNTRUSTED_CERTIFICATE = new Set([
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-]);
 
 /** `target` with the other scheme, for the fix of a scheme that does not fit the port. */
 function withScheme(target: URL, scheme: 'http:' | 'https:'): string {
@@ -30,7 +22,7 @@ export function describeUnreachable(error: ProbeError, target: URL): string {
   if (target.protocol === 'http:' && (error.code === 'ECONNRESET' || said === 'socket hang up')) {
     return `${said}. Fix: if it serves HTTPS there, scan ${withScheme(target, 'https:')}.`;
   }
-  if (UNTRUSTED_CERTIFICATE.has(error.code)) {
+  if (isUntrustedCertificate(error.code)) {
     return `${said}. Fix: give the certificate of the CA that signed it (for a self-signed one, the certificate itself) with --ca FILE.`;
   }
   return said;

@@ -1,3 +1,5 @@
+import { isUntrustedCertificate } from '../http/untrusted-certificate.js';
+
 /**
  * A GET of a URL the user named (a JWKS), bounded the way a server-side fetch of a user's URL
  * must be: in time (headers and body together), in size (the body is read as a stream and
@@ -72,19 +74,16 @@ export async function fetchText(
 export function describeFetchFailure(error: unknown): string {
   const cause = (error as { cause?: { code?: unknown } }).cause;
   const code = typeof cause?.code === 'string' ? cause.code : undefined;
+  if (isUntrustedCertificate(code)) {
+    // Never fetched unverified; Node adds a CA to the ones it trusts from this variable.
+    return `its certificate is not trusted (${code}): to trust a private CA, start bulwark with NODE_EXTRA_CA_CERTS set to the CA's certificate file`;
+  }
   switch (code) {
     case 'ECONNREFUSED':
       return 'the connection was refused';
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
       return 'the host name does not resolve';
-    case 'DEPTH_ZERO_SELF_SIGNED_CERT':
-    case 'SELF_SIGNED_CERT_IN_CHAIN':
-    case 'UNABLE_TO_VERIFY_LEAF_SIGNATURE':
-    case 'UNABLE_TO_GET_ISSUER_CERT':
-    case 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY':
-      // Never fetched unverified; Node adds a CA to the ones it trusts from this variable.
-      return `its certificate is not trusted (${code}): to trust a private CA, start bulwark with NODE_EXTRA_CA_CERTS set to the CA's certificate file`;
     case undefined:
       return 'it could not be reached';
     default:
