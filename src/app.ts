@@ -330,6 +330,7 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
     cookieSecure: config.oidc.cookieSecure,
     loginTtlSeconds: config.oidc.loginTtlSeconds,
     handoffTtlSeconds: config.oidc.handoffTtlSeconds,
+    signInConfigured: Object.keys(config.oidc.providers).length > 0,
   });
   // Never open by default: without a token the route does not exist (a separate port is
   // started by server.ts when metrics.port is set).

@@ -20,6 +20,12 @@ export interface OidcRoutesOptions {
   cookieSecure: boolean;
   loginTtlSeconds: number;
   handoffTtlSeconds: number;
+  /**
+   * Whether any provider is configured. Without one the sign-in routes still answer (404
+   * oidc_unknown_provider, 400 for a code), but the API description leaves them out: a client
+   * reading /openapi.json should not be offered a sign-in that cannot happen.
+   */
+  signInConfigured: boolean;
 }
 
 const security = [{ bearer: [] }];
@@ -34,13 +40,14 @@ export function oidcRoutes(base: FastifyInstance, opts: OidcRoutesOptions): void
   const { oidc, cookieSecure: secure } = opts;
   const names = cookieNames(secure);
   const clearLogin = clearCookie(names.login, secure);
+  const signIn = { tags: ['oidc'], hide: !opts.signInConfigured };
 
   app.get(
     '/auth/oidc/:provider',
     {
       config: { rateLimit: 'auth' },
       schema: {
-        tags: ['oidc'],
+        ...signIn,
         summary:
           'Start signing in with an OpenID Connect provider: 302 to the provider (code flow, PKCE S256, state, nonce).',
         params: ProviderParams,
@@ -77,7 +84,7 @@ export function oidcRoutes(base: FastifyInstance, opts: OidcRoutesOptions): void
         done();
       },
       schema: {
-        tags: ['oidc'],
+        ...signIn,
         summary:
           "The provider's redirect back. Validates everything, then 303 to the app URL with a one-time code in the fragment (#oidc_code=...).",
         params: ProviderParams,
@@ -112,7 +119,7 @@ export function oidcRoutes(base: FastifyInstance, opts: OidcRoutesOptions): void
     {
       config: { rateLimit: 'auth' },
       schema: {
-        tags: ['oidc'],
+        ...signIn,
         summary:
           'Exchange the one-time code (single use, bound to this browser by a cookie) for an access token and a refresh token.',
         body: ExchangeBody,

@@ -26,6 +26,47 @@ describe('API docs', () => {
     }
   });
 
+  it('describes the OpenID Connect sign-in only when a provider is configured', async () => {
+    const signIn = [
+      '/api/v1/auth/oidc/{provider}',
+      '/api/v1/auth/oidc/{provider}/callback',
+      '/api/v1/auth/oidc/exchange',
+    ];
+    const paths = async (t: Awaited<ReturnType<typeof buildTestApp>>) =>
+      Object.keys((await t.app.inject({ method: 'GET', url: '/openapi.json' })).json().paths);
+    const without = await buildTestApp();
+    try {
+      const listed = await paths(without);
+      for (const path of signIn) expect(listed).not.toContain(path);
+      // Linked identities stay: links made while a provider was configured can still be managed.
+      expect(listed).toContain('/api/v1/users/me/identities');
+      // Left out of the description, not removed: the answer is the same as for an unknown name.
+      const res = await without.app.inject({ method: 'GET', url: '/api/v1/auth/oidc/google' });
+      expect(res.statusCode).toBe(404);
+      expect(res.json().code).toBe('oidc_unknown_provider');
+    } finally {
+      await without.app.close();
+    }
+    const withProvider = await buildTestApp({
+      oidc: {
+        providers: {
+          google: {
+            preset: 'google',
+            clientId: 'id.apps.googleusercontent.com',
+            clientSecret: 'GOCSPX-not-a-real-secret',
+            redirectUri: 'http://127.0.0.1:3000/api/v1/auth/oidc/google/callback',
+            appUrls: ['http://127.0.0.1:5173/signed-in'],
+          },
+        },
+      },
+    });
+    try {
+      expect(await paths(withProvider)).toEqual(expect.arrayContaining(signIn));
+    } finally {
+      await withProvider.app.close();
+    }
+  });
+
   it('describes the error answer of every operation: a problem document with a catalog code', async () => {
     const t = await buildTestApp();
     try {
