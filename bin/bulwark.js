@@ -9,6 +9,19 @@ if (!existsSync(entry)) {
   );
   process.exit(1);
 }
+// A stop asked for while the CLI's modules load (~0.1 s, before any command has handlers of its
+// own) would kill the process without a word. It is held here and sent again once the command
+// has started: `serve` installs its handlers as soon as it is called, so it logs the stop and
+// exits 0; any other command ends by the signal, as it would have.
+let held;
+const hold = (signal) => {
+  held ??= signal;
+};
+const signals = ['SIGTERM', 'SIGINT', 'SIGHUP'];
+for (const signal of signals) process.on(signal, hold);
 const { main } = await import(entry.href);
-const code = await main(process.argv.slice(2));
+const running = main(process.argv.slice(2));
+for (const signal of signals) process.off(signal, hold);
+if (held !== undefined) process.kill(process.pid, held);
+const code = await running;
 if (code >= 0) process.exitCode = code;

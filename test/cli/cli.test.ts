@@ -13,6 +13,7 @@ import { open } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { BIN, ROOT, runNode, Spawned } from '../helpers/process.js';
@@ -378,6 +379,58 @@ describe('bulwark serve', () => {
       const lines = server.stdout.split('\n').filter(Boolean);
       expect(lines.map((line) => JSON.parse(line) as object)).toEqual([
         expect.objectContaining({ msg: 'shutting down during start-up', signal: 'SIGINT' }),
+      ]);
+      expect(server.stderr).toBe('');
+      expect(existsSync(join(dir, 'data'))).toBe(false);
+    },
+  );
+
+  // The CLI's own modules take ~0.1 s to load, before any command has handlers. A module hook
+  // holds that load (deterministically, no sleeps) while the signal arrives.
+  it.skipIf(process.platform === 'win32')(
+    'stops on SIGTERM while the CLI itself loads: one line, exit 0, not killed by the signal',
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'bulwark-cli-'));
+      const held = join(dir, 'held');
+      const release = join(dir, 'release');
+      writeFileSync(
+        join(dir, 'hold.mjs'),
+        [
+          "import { existsSync, writeFileSync } from 'node:fs';",
+          'export async function load(url, context, next) {',
+          "  if (url.endsWith('/dist/cli/index.js')) {",
+          `    writeFileSync(${JSON.stringify(held)}, '');`,
+          `    while (!existsSync(${JSON.stringify(release)})) await new Promise((r) => setTimeout(r, 10));`,
+          '  }',
+          '  return next(url, context);',
+          '}',
+        ].join('\n'),
+      );
+      writeFileSync(
+        join(dir, 'register.mjs'),
+        "import { register } from 'node:module';\nregister('./hold.mjs', import.meta.url);\n",
+      );
+      const server = new Spawned(
+        ['--import', pathToFileURL(join(dir, 'register.mjs')).href, BIN, 'serve'],
+        { PORT: '0', BULWARK_LOG_LEVEL: 'info' },
+        dir,
+      );
+      spawned.push(server);
+      const deadline = Date.now() + 10_000;
+      while (!existsSync(held)) {
+        expect(server.child.exitCode, server.stderr).toBeNull();
+        expect(Date.now()).toBeLessThan(deadline);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      server.child.kill('SIGTERM');
+      // Delivered before the load goes on: the launcher's handler has it by then.
+      await new Promise((r) => setTimeout(r, 200));
+      writeFileSync(release, '');
+      const exit = await server.exited;
+      expect(exit, server.stdout + server.stderr).toEqual({ code: 0, signal: null });
+      const lines = server.stdout.split('\n').filter(Boolean);
+      expect(lines.map((line) => JSON.parse(line) as object)).toEqual([
+        expect.objectContaining({ msg: 'shutting down during start-up', signal: 'SIGTERM' }),
       ]);
       expect(server.stderr).toBe('');
       expect(existsSync(join(dir, 'data'))).toBe(false);
