@@ -34,6 +34,7 @@ import {
 } from './http/security-headers.js';
 import { readTlsCredentials, secureContextOptions, type TlsCredentials } from './http/tls.js';
 import { assertStrictSchema } from './http/assert-strict-schema.js';
+import { buildSerializer } from './http/serialization.js';
 import { buildValidator } from './http/validation.js';
 import { canonicalizeUuidFields } from './http/uuid-params.js';
 import { apiVersioning, rewriteApiVersion } from './http/versioning.js';
@@ -180,7 +181,7 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
     },
     routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 200 },
     // Our Ajv options for every context; shared schemas (app.addSchema) reach the Ajv that compiles.
-    schemaController: { compilersFactory: { buildValidator } },
+    schemaController: { compilersFactory: { buildValidator, buildSerializer } },
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as BulwarkApp;
 
   // CONNECT and an unmet Expect are answered by Node's server itself, never by Fastify.
