@@ -1,6 +1,6 @@
-import * as client from 'openid-client';
 import type { ErrorCode } from '../errors.js';
 import type { EventContext, SecurityEvents } from '../security-events.js';
+import { openidClientIfLoaded } from './openid-client.js';
 
 /** How a failed callback is answered (`code`) and recorded (`reason`, in the security event). */
 export interface CallbackFailure {
@@ -43,14 +43,15 @@ function inspect(error: unknown): { codes: string[]; messages: string; claim: st
  * The library's own text never reaches the client; it stays on the error as `cause` for the log.
  */
 export function classifyCallbackError(error: unknown): CallbackFailure {
-  if (error instanceof client.AuthorizationResponseError) {
+  const client = openidClientIfLoaded();
+  if (client !== undefined && error instanceof client.AuthorizationResponseError) {
     return {
       code: 'oidc_provider_denied',
       reason: safeReason('provider', error.error),
       detail: 'The identity provider did not complete the sign-in.',
     };
   }
-  if (error instanceof client.ResponseBodyError) {
+  if (client !== undefined && error instanceof client.ResponseBodyError) {
     return {
       code: 'oidc_code_rejected',
       reason: safeReason('token_endpoint', error.error),

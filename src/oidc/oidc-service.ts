@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import * as client from 'openid-client';
+import type * as client from 'openid-client';
 import type { AuthContext } from '../access/authenticate.js';
 import type { AuthService, TokenPair } from '../auth/auth-service.js';
 import { timingSafeEqualString } from '../crypto/index.js';
@@ -18,6 +18,7 @@ import type { HandoffCodes } from './handoff-codes.js';
 import { atHashMatches, usableSubject } from './id-token-checks.js';
 import { IdentityResolver } from './identity-resolver.js';
 import { LinkedIdentities, type IdentityView } from './linked-identities.js';
+import { openidClient } from './openid-client.js';
 import type { LoginStateSealer } from './login-state.js';
 import type { OidcProvider, OidcProviders } from './providers.js';
 import type { Sessions } from '../tokens/sessions.js';
@@ -106,13 +107,14 @@ export class OidcService {
       );
     }
     const config = await this.configuration(provider, context);
-    const codeVerifier = client.randomPKCECodeVerifier();
-    const state = client.randomState();
-    const nonce = client.randomNonce();
-    const url = client.buildAuthorizationUrl(config, {
+    const lib = await openidClient();
+    const codeVerifier = lib.randomPKCECodeVerifier();
+    const state = lib.randomState();
+    const nonce = lib.randomNonce();
+    const url = lib.buildAuthorizationUrl(config, {
       redirect_uri: provider.redirectUri,
       scope: provider.scopes.join(' '),
-      code_challenge: await client.calculatePKCECodeChallenge(codeVerifier),
+      code_challenge: await lib.calculatePKCECodeChallenge(codeVerifier),
       code_challenge_method: 'S256',
       state,
       nonce,
@@ -179,9 +181,10 @@ export class OidcService {
     const config = await this.configuration(provider, context);
     const currentUrl = new URL(provider.redirectUri);
     currentUrl.search = rawQuery;
-    let tokens: Awaited<ReturnType<typeof client.authorizationCodeGrant>>;
+    const lib = await openidClient();
+    let tokens: Awaited<ReturnType<typeof lib.authorizationCodeGrant>>;
     try {
-      tokens = await client.authorizationCodeGrant(config, currentUrl, {
+      tokens = await lib.authorizationCodeGrant(config, currentUrl, {
         pkceCodeVerifier: login.codeVerifier,
         expectedState: login.state,
         expectedNonce: login.nonce,
@@ -289,9 +292,10 @@ export class OidcService {
     if (typeof claims.email === 'string' || !config.serverMetadata().userinfo_endpoint) {
       return claims;
     }
+    const lib = await openidClient();
     let info: client.UserInfoResponse;
     try {
-      info = await client.fetchUserInfo(config, accessToken, claims.sub);
+      info = await lib.fetchUserInfo(config, accessToken, claims.sub);
     } catch (error) {
       const mismatch =
         (error as { code?: unknown }).code === 'OAUTH_JSON_ATTRIBUTE_COMPARISON_FAILED';

@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { importJWK, importPKCS8, type JWK } from 'jose';
-import * as client from 'openid-client';
+import type { JWK } from 'jose';
+import type * as client from 'openid-client';
 import type { Config } from '../config/index.js';
 import { GOOGLE_ISSUER } from '../config/rules.js';
 import { ConfigError } from '../errors.js';
 import { boundedFetch } from '../http/bounded-fetch.js';
+import { openidClient, openidClientIfLoaded } from './openid-client.js';
 
 type ProviderConfig = Config['oidc']['providers'][string];
 
@@ -89,28 +90,30 @@ export class OidcProviders {
       pending.catch(() => this.discovered.delete(provider.name));
     }
     const { server, auth } = await pending;
+    const lib = await openidClient();
     const skewSeconds = Math.round((this.now() - Date.now()) / 1000);
-    const config = new client.Configuration(
+    const config = new lib.Configuration(
       server,
       provider.clientId,
-      { [client.clockSkew]: skewSeconds },
+      { [lib.clockSkew]: skewSeconds },
       auth,
     );
     config.timeout = PROVIDER_TIMEOUT_SECONDS;
-    config[client.customFetch] = providerFetch;
-    if (isPlainHttp(provider)) client.allowInsecureRequests(config);
+    config[lib.customFetch] = providerFetch;
+    if (isPlainHttp(provider)) lib.allowInsecureRequests(config);
     // openid-client skips the ID token signature for token-endpoint responses (OIDC Core 3.1.3.7
     // lets TLS stand in for it); verify it against the provider's JWKS anyway, so a compromised
     // network path or a TLS-terminating middlebox cannot hand in a forged identity.
-    client.enableNonRepudiationChecks(config);
+    lib.enableNonRepudiationChecks(config);
     const cache = this.jwks.get(provider.name);
-    if (cache) client.setJwksCache(config, cache);
+    if (cache) lib.setJwksCache(config, cache);
     return config;
   }
 
   /** Keeps the JWKS a request fetched for the next requests. */
   rememberJwks(provider: OidcProvider, config: client.Configuration): void {
-    const cache = client.getJwksCache(config);
+    // Loaded: `config` came from configuration().
+    const cache = openidClientIfLoaded()?.getJwksCache(config);
     if (cache) this.jwks.set(provider.name, cache);
   }
 
@@ -118,17 +121,18 @@ export class OidcProviders {
     const auth = this.credentials.get(provider.name);
     // load() fills in every provider of byName, the only ones handed out.
     if (auth === undefined) throw new Error(`oidc provider ${provider.name} has no credentials`);
-    const config = await client.discovery(
+    const lib = await openidClient();
+    const config = await lib.discovery(
       new URL(provider.issuer),
       provider.clientId,
       undefined,
       auth,
       {
         timeout: PROVIDER_TIMEOUT_SECONDS,
-        [client.customFetch]: providerFetch,
+        [lib.customFetch]: providerFetch,
         // Plain http is refused in production by the config rules; elsewhere it serves loopback
         // tests and local development against a provider without TLS.
-        execute: isPlainHttp(provider) ? [client.allowInsecureRequests] : [],
+        execute: isPlainHttp(provider) ? [lib.allowInsecureRequests] : [],
       },
     );
     return { server: config.serverMetadata(), auth };
@@ -141,7 +145,8 @@ function isPlainHttp(provider: OidcProvider): boolean {
 
 /** client_secret_basic with the secret, or private_key_jwt with the key file. */
 async function clientAuth(provider: OidcProvider): Promise<client.ClientAuth> {
-  if (provider.clientSecret !== undefined) return client.ClientSecretBasic(provider.clientSecret);
+  const lib = await openidClient();
+  if (provider.clientSecret !== undefined) return lib.ClientSecretBasic(provider.clientSecret);
   if (provider.privateKeyFile === undefined) {
     throw new Error(`oidc provider ${provider.name} has no client credentials`);
   }
@@ -162,6 +167,8 @@ async function clientAuth(provider: OidcProvider): Promise<client.ClientAuth> {
     new ConfigError([
       `${setting} ${file} does not hold a private ${alg} key (a private JWK or a PKCS#8 PEM "-----BEGIN PRIVATE KEY-----"). Fix: use the private half of the key registered with the provider, and set privateKeyAlgorithm to its algorithm.`,
     ]);
+  // jose is loaded by openid-client already.
+  const { importJWK, importPKCS8 } = await import('jose');
   if (text.startsWith('{')) {
     let jwk: JWK;
     let key: Awaited<ReturnType<typeof importJWK>>;
@@ -172,10 +179,10 @@ async function clientAuth(provider: OidcProvider): Promise<client.ClientAuth> {
       throw unusable();
     }
     if (key instanceof Uint8Array || key.type !== 'private') throw unusable();
-    return client.PrivateKeyJwt(jwk.kid === undefined ? key : { key, kid: jwk.kid });
+    return lib.PrivateKeyJwt(jwk.kid === undefined ? key : { key, kid: jwk.kid });
   }
   try {
-    return client.PrivateKeyJwt(await importPKCS8(text, alg));
+    return lib.PrivateKeyJwt(await importPKCS8(text, alg));
   } catch {
     throw unusable();
   }

@@ -106,4 +106,15 @@ describe('architecture', () => {
       .map(({ path }) => relative(SRC, path));
     expect(direct).toEqual([]);
   });
+
+  it('loads openid-client and jose only when a provider or a tool needs them', () => {
+    // A static value import of either in a module the service loads at start costs every
+    // deployment ~9 MB and ~100 ms, OpenID Connect or not (issue #8). The service loads
+    // openid-client through src/oidc/openid-client.ts; the tools load theirs with their command.
+    const eager = files
+      .filter(({ path }) => unitOf(path) !== 'tools')
+      .filter(({ text }) => /^import (?!type )[^;]*from '(jose|openid-client)';/m.test(text))
+      .map(({ path }) => relative(SRC, path));
+    expect(eager).toEqual([]);
+  });
 });
