@@ -131,7 +131,7 @@ export function mfaAdminRoutes(
       schema: {
         tags: ['users'],
         summary:
-          "Turn another user's MFA off (users:write, from a session signed in with MFA within access.privilegedRecentSignInSeconds): their authenticator and recovery codes are deleted and their sessions end.",
+          "Turn another user's MFA off (users:write, from a session signed in within access.privilegedRecentSignInSeconds, with MFA): their authenticator and recovery codes are deleted and their sessions end.",
         security,
         params: UserIdParams,
         response: { 204: { type: 'null' } },

@@ -185,7 +185,7 @@ export function usersRoutes(
       schema: {
         tags: ['users'],
         summary:
-          'Delete a user: yourself, or with users:write, from a session signed in within access.recentSignInSeconds (another user: and within access.privilegedRecentSignInSeconds). Its sessions end.',
+          'Delete a user: yourself, or with users:write, from a session signed in within access.recentSignInSeconds (another user: also from a session signed in within access.privilegedRecentSignInSeconds). Its sessions end.',
         security,
         params: UserIdParams,
         response: { 204: { type: 'null' } },

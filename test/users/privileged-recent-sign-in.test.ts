@@ -499,6 +499,28 @@ describe(`the windows of DELETE /users/:id on ${dialectUnderTest}`, () => {
   });
 });
 
+describe('the OpenAPI document', () => {
+  it('says which routes take a recent sign-in, and which window', async () => {
+    const res = await t.app.inject({ method: 'GET', url: '/openapi.json' });
+    expect(res.statusCode).toBe(200);
+    const paths = res.json<{ paths: Record<string, Record<string, { summary?: string }>> }>().paths;
+    const summary = (path: string, method: string) => paths[path]?.[method]?.summary ?? '';
+    for (const [path, method] of [
+      ['/api/v1/users', 'post'],
+      ['/api/v1/users/{id}', 'patch'],
+      ['/api/v1/users/{id}', 'delete'],
+      ['/api/v1/users/{id}/mfa', 'delete'],
+      ['/api/v1/users/{id}/password-reset', 'post'],
+    ] as const) {
+      expect(summary(path, method), `${method} ${path}`).toContain(
+        'from a session signed in within access.privilegedRecentSignInSeconds',
+      );
+    }
+    expect(summary('/api/v1/users/{id}', 'delete')).toContain('access.recentSignInSeconds');
+    expect(summary('/api/v1/users/me', 'patch')).not.toContain('signed in within');
+  });
+});
+
 describe('configuration', () => {
   it('access.privilegedRecentSignInSeconds is 3600 by default, within 60 s to a day', () => {
     expect(createConfig({}).access.privilegedRecentSignInSeconds).toBe(3600);
