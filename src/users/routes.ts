@@ -42,7 +42,7 @@ export function usersRoutes(
   const app = base.withTypeProvider<TypeBoxTypeProvider>();
   const { users } = opts;
   // An administrator's session can change other accounts (roles, disabled, who exists): one
-  // stolen, or left signed in and refreshed for weeks, must not be enough (OWASP ASVS V3.7.1).
+  // stolen, or left signed in and refreshed for weeks, must not be enough (OWASP ASVS 4.0 V3.7.1).
   const privileged = app.requireRecentSignIn(opts.privilegedRecentSignInSeconds);
   const authenticated = { preHandler: [app.authenticate] };
 
