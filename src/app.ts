@@ -316,12 +316,18 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
     prefix: '/api/v1/users',
     users: services.users,
     recentSignInSeconds: config.access.recentSignInSeconds,
+    privilegedRecentSignInSeconds: config.access.privilegedRecentSignInSeconds,
   });
-  await app.register(mfaAdminRoutes, { prefix: '/api/v1/users', mfa: services.mfa });
+  await app.register(mfaAdminRoutes, {
+    prefix: '/api/v1/users',
+    mfa: services.mfa,
+    privilegedRecentSignInSeconds: config.access.privilegedRecentSignInSeconds,
+  });
   if (services.accountEmail) {
     await app.register(accountEmailAdminRoutes, {
       prefix: '/api/v1/users',
       accountEmail: services.accountEmail,
+      privilegedRecentSignInSeconds: config.access.privilegedRecentSignInSeconds,
     });
   }
   await app.register(auditRoutes, { prefix: '/api/v1/admin', log: services.auditLog });

@@ -243,14 +243,19 @@ function insufficientUserAuthentication(): AppError {
 /**
  * The RFC 9470 step-up challenge for a sign-in that is too old: valid token, but this action
  * wants the user to have proven who they are recently (a stolen token, or a session left open
- * for days, must not be enough to delete an account).
+ * for days, must not be enough to delete an account or to change someone else's).
  */
 function signInTooOld(maxAgeSeconds: number): AppError {
+  const hours = Math.floor(maxAgeSeconds / 3600);
   const minutes = Math.floor(maxAgeSeconds / 60);
   const within =
-    maxAgeSeconds % 60 === 0
-      ? `${minutes} minute${minutes === 1 ? '' : 's'}`
-      : `${maxAgeSeconds} seconds`;
+    maxAgeSeconds % 3600 === 0
+      ? hours === 1
+        ? 'hour'
+        : `${hours} hours`
+      : maxAgeSeconds % 60 === 0
+        ? `${minutes} minute${minutes === 1 ? '' : 's'}`
+        : `${maxAgeSeconds} seconds`;
   const detail = `This needs a session signed in within the last ${within}: sign in again, then retry with the new access token.`;
   return new AppError('insufficient_user_authentication', detail, {
     headers: {

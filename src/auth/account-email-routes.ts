@@ -109,18 +109,23 @@ export function accountEmailRoutes(
  */
 export function accountEmailAdminRoutes(
   base: FastifyInstance,
-  opts: { accountEmail: AccountEmailService },
+  opts: { accountEmail: AccountEmailService; privilegedRecentSignInSeconds: number },
 ): void {
   const app = base.withTypeProvider<TypeBoxTypeProvider>();
   if (!opts.accountEmail.resetEnabled) return;
   app.post(
     '/:id/password-reset',
     {
-      preHandler: [app.authorize('users:write')],
+      // Account recovery started on someone else's behalf: a stolen administrator session, or
+      // one left signed in, must not be enough to send recovery mail to other accounts.
+      preHandler: [
+        app.authorize('users:write'),
+        app.requireRecentSignIn(opts.privilegedRecentSignInSeconds),
+      ],
       schema: {
         tags: ['users'],
         summary:
-          'E-mail a user a password reset link (users:write); the administrator never sees or sets the password. 409 for a disabled account or one without a password.',
+          'E-mail a user a password reset link (users:write, from a session signed in within access.privilegedRecentSignInSeconds); the administrator never sees or sets the password. 409 for a disabled account or one without a password.',
         security: [{ bearer: [] }],
         params: UserIdParams,
         response: accepted,

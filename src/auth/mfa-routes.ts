@@ -112,18 +112,26 @@ export function mfaRoutes(base: FastifyInstance, opts: { mfa: MfaService }): voi
  * DELETE /api/v1/users/:id/mfa: an administrator's reset of another user's MFA (users:write),
  * for a user who lost the authenticator and the recovery codes. Registered under /api/v1/users.
  */
-export function mfaAdminRoutes(base: FastifyInstance, opts: { mfa: MfaService }): void {
+export function mfaAdminRoutes(
+  base: FastifyInstance,
+  opts: { mfa: MfaService; privilegedRecentSignInSeconds: number },
+): void {
   const app = base.withTypeProvider<TypeBoxTypeProvider>();
   app.delete(
     '/:id/mfa',
     {
       // Removing someone's second factor takes having shown one's own: a stolen or phished
-      // administrator token (a password-only session) cannot strip MFA from other accounts.
-      preHandler: [app.authorize('users:write'), app.requireMfa],
+      // administrator token (a password-only session) cannot strip MFA from other accounts, nor
+      // can a session that signed in with MFA long ago (a recent sign-in proves it again).
+      preHandler: [
+        app.authorize('users:write'),
+        app.requireMfa,
+        app.requireRecentSignIn(opts.privilegedRecentSignInSeconds),
+      ],
       schema: {
         tags: ['users'],
         summary:
-          "Turn another user's MFA off (users:write, from a session signed in with MFA): their authenticator and recovery codes are deleted and their sessions end.",
+          "Turn another user's MFA off (users:write, from a session signed in within access.privilegedRecentSignInSeconds, with MFA): their authenticator and recovery codes are deleted and their sessions end.",
         security,
         params: UserIdParams,
         response: { 204: { type: 'null' } },

@@ -180,7 +180,14 @@ export const AccessSettings = Type.Object(
       minimum: 60,
       maximum: 86400,
       description:
-        'Deleting an account (your own, or another with users:write) needs a session signed in at most this long ago (10 minutes); refreshing does not renew it. An older one gets 401 insufficient_user_authentication (RFC 9470) and signs in again.',
+        "Deleting an account (your own, or another with users:write) needs a session signed in at most this long ago (10 minutes); refreshing does not renew it. An older one gets 401 insufficient_user_authentication (RFC 9470) and signs in again. An administrator's other changes to accounts use access.privilegedRecentSignInSeconds.",
+    }),
+    privilegedRecentSignInSeconds: Type.Integer({
+      default: 3600,
+      minimum: 60,
+      maximum: 86400,
+      description:
+        "An administrator's change to another account (create a user, edit or disable one, change its role, reset its MFA, e-mail it a reset link) needs a session signed in at most this long ago (1 hour); refreshing does not renew it. An older one gets 401 insufficient_user_authentication (RFC 9470) and signs in again. Deleting another account needs access.recentSignInSeconds as well (the shorter of the two applies).",
     }),
   },
   { additionalProperties: false, default: {} },

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { eventContext, requireAuth } from '../access/authenticate.js';
 import {
@@ -14,13 +14,36 @@ import type { UsersService } from './users-service.js';
 
 const security = [{ bearer: [] }];
 
+/**
+ * Runs `guard` only when the caller acts on another account through users:write. Decided from
+ * the token and the path alone, before the target is looked up: whether a challenge comes never
+ * depends on whether the account exists, and a caller without users:write (who can change no
+ * other account anyway) gets the same answers as before, 404 or 403.
+ */
+function onOtherAccountAsAdmin(guard: preHandlerAsyncHookHandler): preHandlerAsyncHookHandler {
+  return async function otherAccountAsAdmin(this: FastifyInstance, request, reply): Promise<void> {
+    const auth = requireAuth(request);
+    if (!auth.permissions.has('users:write') || auth.userId === targetId(request)) return;
+    await guard.call(this, request, reply);
+  };
+}
+
+/** The :id of a /users/:id route (validated and lower-cased by then). */
+function targetId(request: FastifyRequest): string | undefined {
+  const params = request.params as { id?: unknown } | undefined;
+  return typeof params?.id === 'string' ? params.id : undefined;
+}
+
 /** /api/v1/users: the caller's own account, and the administrative functions. */
 export function usersRoutes(
   base: FastifyInstance,
-  opts: { users: UsersService; recentSignInSeconds: number },
+  opts: { users: UsersService; recentSignInSeconds: number; privilegedRecentSignInSeconds: number },
 ): void {
   const app = base.withTypeProvider<TypeBoxTypeProvider>();
   const { users } = opts;
+  // An administrator's session can change other accounts (roles, disabled, who exists): one
+  // stolen, or left signed in and refreshed for weeks, must not be enough (OWASP ASVS 4.0 V3.7.1).
+  const privileged = app.requireRecentSignIn(opts.privilegedRecentSignInSeconds);
   const authenticated = { preHandler: [app.authenticate] };
 
   app.get(
@@ -83,10 +106,11 @@ export function usersRoutes(
   app.post(
     '/',
     {
-      preHandler: [app.authenticate, app.authorize('users:write')],
+      preHandler: [app.authenticate, app.authorize('users:write'), privileged],
       schema: {
         tags: ['users'],
-        summary: 'Create a user with a role (users:write).',
+        summary:
+          'Create a user with a role (users:write, from a session signed in within access.privilegedRecentSignInSeconds).',
         security,
         body: CreateUserBody,
         response: { 201: UserSchema },
@@ -125,10 +149,11 @@ export function usersRoutes(
   app.patch(
     '/:id',
     {
-      ...authenticated,
+      preHandler: [app.authenticate, onOtherAccountAsAdmin(privileged)],
       schema: {
         tags: ['users'],
-        summary: 'Edit a user: yourself (name, phone) or with users:write (also role, disabled).',
+        summary:
+          'Edit a user: yourself (name, phone), or with users:write (also role, disabled; another user from a session signed in within access.privilegedRecentSignInSeconds).',
         security,
         params: UserIdParams,
         body: UpdateUserBody,
@@ -150,11 +175,17 @@ export function usersRoutes(
     '/:id',
     {
       // Irreversible: a stolen access token, or a session left signed in for days, is not enough.
-      preHandler: [app.authenticate, app.requireRecentSignIn(opts.recentSignInSeconds)],
+      // Another account with users:write: within the privileged window too, so that neither
+      // window, whichever is configured shorter, can be got round by deleting instead of editing.
+      preHandler: [
+        app.authenticate,
+        app.requireRecentSignIn(opts.recentSignInSeconds),
+        onOtherAccountAsAdmin(privileged),
+      ],
       schema: {
         tags: ['users'],
         summary:
-          'Delete a user: yourself, or with users:write, from a session signed in within access.recentSignInSeconds. Its sessions end.',
+          'Delete a user: yourself, or with users:write, from a session signed in within access.recentSignInSeconds (another user: also from a session signed in within access.privilegedRecentSignInSeconds). Its sessions end.',
         security,
         params: UserIdParams,
         response: { 204: { type: 'null' } },

@@ -83,6 +83,14 @@ const CLAIMS: [phrase: string, defaults: Record<string, unknown>][] = [
   ],
   ['`tokens.refreshReuseGraceSeconds` (10 s;', { 'tokens.refreshReuseGraceSeconds': 10 }],
   [
+    '`access.recentSignInSeconds` ago (10 minutes by default)',
+    { 'access.recentSignInSeconds': 600 },
+  ],
+  [
+    '`access.privilegedRecentSignInSeconds` ago (1 hour by default)',
+    { 'access.privilegedRecentSignInSeconds': 3_600 },
+  ],
+  [
     '`admin` → `users:read users:write audit:read keys:rotate`, `user` → nothing beyond itself',
     {
       'access.roles.admin': ['users:read', 'users:write', 'audit:read', 'keys:rotate'],

@@ -1,4 +1,5 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { SignJWT } from 'jose';
 import type { BulwarkApp } from '../../src/app.js';
 
 /**
@@ -35,6 +36,21 @@ export function jwtPayload(token: string): Record<string, unknown> {
     string,
     unknown
   >;
+}
+
+/**
+ * `claims` (with a new jti) signed with the app's own current key, as it signs access tokens:
+ * for tokens the app would never issue (no auth_time, a hostile claim) that only its claim
+ * checks can refuse.
+ */
+export async function signedByServer(
+  app: BulwarkApp,
+  claims: Record<string, unknown>,
+): Promise<string> {
+  const signing = app.services.signingKeys.signingKey();
+  return new SignJWT({ ...claims, jti: randomUUID() })
+    .setProtectedHeader({ alg: signing.alg, kid: signing.kid, typ: 'at+jwt' })
+    .sign(signing.keyObject);
 }
 
 export async function login(

@@ -1,5 +1,3 @@
-import { randomUUID } from 'node:crypto';
-import { SignJWT } from 'jose';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createConfig } from '../../src/config/index.js';
 import type { RecordedSecurityEvent } from '../../src/security-events.js';
@@ -10,6 +8,7 @@ import {
   jwtPayload,
   login,
   registerAndLogin,
+  signedByServer,
   type LoggedIn,
 } from '../helpers/identity.js';
 
@@ -45,14 +44,6 @@ function deleteUser(token: string, id: string) {
 
 function me(token: string) {
   return t.app.inject({ method: 'GET', url: '/api/v1/users/me', headers: bearer(token) });
-}
-
-/** `claims` (with a new jti) signed with the server's own current key, as it signs tokens. */
-async function signedByServer(claims: Record<string, unknown>): Promise<string> {
-  const signing = t.app.services.signingKeys.signingKey();
-  return new SignJWT({ ...claims, jti: randomUUID() })
-    .setProtectedHeader({ alg: signing.alg, kid: signing.kid, typ: 'at+jwt' })
-    .sign(signing.keyObject);
 }
 
 async function exists(id: string): Promise<boolean> {
@@ -146,7 +137,7 @@ describe('deleting your own account', () => {
     // As tokens issued before auth_time existed: valid, but never recent.
     const alice = await registerAndLogin(t.app);
     const { auth_time: _dropped, ...claims } = jwtPayload(alice.accessToken);
-    const token = await signedByServer(claims);
+    const token = await signedByServer(t.app, claims);
     expect((await me(token)).statusCode).toBe(200);
     expectStepUp(await deleteUser(token, alice.id));
     expect(await exists(alice.id)).toBe(true);
@@ -189,7 +180,7 @@ describe('hostile auth_time claims', () => {
     const alice = await registerAndLogin(t.app);
     const claims = jwtPayload(alice.accessToken);
     const res = await me(
-      await signedByServer({
+      await signedByServer(t.app, {
         ...claims,
         auth_time: value === 'future' ? (claims.iat as number) + 1 : value,
       }),
