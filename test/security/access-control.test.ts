@@ -302,7 +302,22 @@ let testDb: TestDb;
 beforeAll(async () => {
   testDb = await createMigratedTestDb();
   try {
-    app = await buildApp(createConfig(testConfigInput(testDb)), { logger: new LogCapture() });
+    // A provider (never contacted here), so that the sign-in routes are in the API description
+    // too: without one they answer but are left out of it.
+    const oidc = {
+      providers: {
+        google: {
+          preset: 'google',
+          clientId: 'id.apps.googleusercontent.com',
+          clientSecret: 'GOCSPX-not-a-real-secret',
+          redirectUri: 'http://127.0.0.1:3000/api/v1/auth/oidc/google/callback',
+          appUrls: ['http://127.0.0.1:5173/signed-in'],
+        },
+      },
+    } as const;
+    app = await buildApp(createConfig({ ...testConfigInput(testDb), oidc }), {
+      logger: new LogCapture(),
+    });
   } catch (error) {
     await testDb.cleanup();
     throw error;
