@@ -29,6 +29,7 @@ import {
   signInToHandoff,
   type OidcFixture,
 } from '../oidc/support.js';
+import { setDisabled } from '../auth/support.js';
 
 let f: OidcFixture;
 
@@ -204,24 +205,15 @@ describe('a hand-off code issued before every session of the account was ended',
 
   it('disabled by an administrator: refused as disabled; enabled again, the code stays refused', async () => {
     const admin = await createUserAndLogin(f.app, 'admin');
-    const setDisabled = async (userId: string, disabled: boolean) => {
-      const res = await f.app.inject({
-        method: 'PATCH',
-        url: `/api/v1/users/${userId}`,
-        headers: bearer(admin.accessToken),
-        payload: { disabled },
-      });
-      expect(res.statusCode, res.body).toBe(200);
-    };
     const user = await linked('lc-end-disabled');
     const first = await signInToHandoff(f, 'lc-end-disabled');
     const second = await signInToHandoff(f, 'lc-end-disabled');
-    await setDisabled(user.id, true);
+    await setDisabled(f.app, admin.accessToken, user.id, true);
     const res = await exchange(f, first.code, first.browserSecret);
     expect(res.json()).toMatchObject({ status: 403, code: 'account_disabled' });
     expect(rejectedFor(user.id).at(-1)?.details).toEqual({ reason: 'disabled' });
     // Enabled before the other code is used: the disabling ended that sign-in too.
-    await setDisabled(user.id, false);
+    await setDisabled(f.app, admin.accessToken, user.id, false);
     await expectRefused(user, second);
   });
 
