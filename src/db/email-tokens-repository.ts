@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Database, EmailTokenPurpose, EmailTokenRow, UserRow } from './types.js';
 import { isUniqueViolation } from './unique-violation.js';
-import { holdOpenSession, openSession, type ActingSession } from './open-session.js';
+import { holdOpenSession, SessionEndedError, type ActingSession } from './open-session.js';
 
 /** What {@link EmailTokensRepository.applyEmailChange} did. */
 export type EmailChangeOutcome =
@@ -144,8 +144,9 @@ export class EmailTokensRepository {
    * address (its violation rolls everything back, token included). Once changed, every e-mailed
    * token of the account is deleted: reset and verification links went to the old address, and
    * other change links are older requests. With `sessionId` (the session that confirms), only
-   * while that session is still open: one ended meanwhile (its owner ended it from another
-   * device, say) must not move the account and end the sessions of whoever ended it.
+   * while that session is still open, until commit (holdOpenSession): one ended meanwhile (its
+   * owner ended it from another device, say) must not move the account and end the sessions of
+   * whoever ended it. Then nothing changes but the token, which is spent all the same.
    */
   async applyEmailChange(input: {
     tokenId: string;
@@ -155,6 +156,8 @@ export class EmailTokensRepository {
     now: number;
     sessionId?: string;
   }): Promise<EmailChangeOutcome> {
+    const session =
+      input.sessionId === undefined ? undefined : { id: input.sessionId, userId: input.userId };
     try {
       return await this.db.transaction().execute(async (trx): Promise<EmailChangeOutcome> => {
         const spent = await trx
@@ -167,28 +170,30 @@ export class EmailTokensRepository {
           .where('expires_at', '>', input.now)
           .executeTakeFirst();
         if (spent.numUpdatedRows !== 1n) return { kind: 'invalid' };
-        const { sessionId } = input;
-        let change = trx
+        const user = await trx
           .updateTable('users')
           .set({ email: input.to, email_verified: 1, updated_at: input.now })
           .where('id', '=', input.userId)
           .where('email', '=', input.from)
-          .where('disabled', '=', 0);
-        if (sessionId !== undefined) {
-          change = change.where((eb) => eb.exists(openSession(trx, sessionId, input.userId)));
-        }
-        const user = await change.returningAll().executeTakeFirst();
+          .where('disabled', '=', 0)
+          .returningAll()
+          .executeTakeFirst();
         if (!user) {
-          if (sessionId === undefined) return { kind: 'invalid' };
-          const open = await openSession(trx, sessionId, input.userId).executeTakeFirst();
-          return { kind: open ? 'invalid' : 'session_ended' };
+          // Which refusal: an ended session is told as such; a disabled account whose session
+          // is still open (its end follows the disabling) is an invalid link, as it always was.
+          if (session) await holdOpenSession(trx, session, { whileEnabled: false });
+          return { kind: 'invalid' };
         }
         await trx.deleteFrom('email_tokens').where('user_id', '=', input.userId).execute();
+        if (session) await holdOpenSession(trx, session);
         return { kind: 'changed', user };
       });
     } catch (error) {
       if (isUniqueViolation(error)) return { kind: 'taken' };
-      throw error;
+      if (!(error instanceof SessionEndedError)) throw error;
+      // Rolled back with the rest; spent now, as a link used once is gone whatever came of it.
+      await this.consume(input.tokenId, input.now);
+      return { kind: 'session_ended' };
     }
   }
 }

@@ -82,6 +82,21 @@ export class SessionsRepository {
   }
 
   /**
+   * Moves the user's session generation on (users.session_generation): a sign-in issued under an
+   * earlier one (a provider sign-in's hand-off code) starts no session. Its own statement, made
+   * before the sessions are ended: once it is committed, a sign-in that reads the generation
+   * after starting its session sees it, and one that read it before started its session before
+   * the end, which then finds that session too.
+   */
+  async advanceGeneration(userId: string): Promise<void> {
+    await this.db
+      .updateTable('users')
+      .set((eb) => ({ session_generation: eb('session_generation', '+', 1) }))
+      .where('id', '=', userId)
+      .execute();
+  }
+
+  /**
    * Ends the user's open sessions that identity `identityId` signed in, except
    * `exceptSessionId`. Returns the ids it ended.
    */

@@ -28,6 +28,11 @@ export interface UsersTable {
   disabled: Flag;
   created_at: Millis;
   updated_at: Millis;
+  /**
+   * Moved on by every end of all the user's sessions that also voids sign-ins in flight
+   * (Sessions.endAll): a provider sign-in's hand-off code issued under an earlier one is refused.
+   */
+  session_generation: Generated<number>;
 }
 
 export interface SessionsTable {

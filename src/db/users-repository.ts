@@ -3,12 +3,7 @@ import { sql } from './kysely.js';
 import type { DialectName } from './database.js';
 import { parameter, prepareRead, type PreparedRead } from './prepared-read.js';
 import type { Database, NewUserRow, UserRow, UserUpdate } from './types.js';
-import {
-  holdOpenSession,
-  openSession,
-  SessionEndedError,
-  type ActingSession,
-} from './open-session.js';
+import { holdOpenSession, SessionEndedError, type ActingSession } from './open-session.js';
 
 /** Position of the last row of a page; the next page starts strictly after it. */
 export interface UserCursor {
@@ -172,28 +167,34 @@ export class UsersRepository {
   /**
    * Applies `patch` only while the stored password hash is still `expected`: a password change
    * checked the current password against that hash, and must not write over a reset (or another
-   * change) stored meanwhile. With `sessionId`, only while that session is still open and the
-   * account enabled too: a change made from a session that ended meanwhile (a logout, the
-   * owner ending it from another device, an administrator disabling the account) is not made.
-   * The row as written, or undefined when gone or changed.
+   * change) stored meanwhile. The row as written, or undefined when gone or changed. With
+   * `session` (the one the change is made from), it commits only while that session is open and
+   * its account enabled: a change made from a session that ended meanwhile (a logout, the owner
+   * ending it from another device, an administrator disabling the account) throws
+   * SessionEndedError, and nothing changes. Held to commit (holdOpenSession): a check inside the
+   * update's own WHERE read the session as of the statement's start, so an end committed while
+   * the update waited for the users row was missed on PostgreSQL.
    */
   async updateIfPasswordHash(
     id: string,
     expected: string,
     patch: UserUpdate,
-    sessionId?: string,
+    session?: ActingSession,
   ): Promise<UserRow | undefined> {
-    let query = this.db
-      .updateTable('users')
-      .set(patch)
-      .where('id', '=', id)
-      .where('password_hash', '=', expected);
-    if (sessionId !== undefined) {
-      query = query
-        .where('disabled', '=', 0)
-        .where((eb) => eb.exists(openSession(this.db, sessionId, id)));
-    }
-    return query.returningAll().executeTakeFirst();
+    const update = (db: Kysely<Database>) =>
+      db
+        .updateTable('users')
+        .set(patch)
+        .where('id', '=', id)
+        .where('password_hash', '=', expected)
+        .returningAll()
+        .executeTakeFirst();
+    if (!session) return update(this.db);
+    return this.db.transaction().execute(async (trx) => {
+      const updated = await update(trx);
+      if (updated) await holdOpenSession(trx, session);
+      return updated;
+    });
   }
 
   /** Deletes the user, and by cascade their sessions and refresh tokens. True if it existed. */

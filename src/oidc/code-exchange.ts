@@ -66,7 +66,7 @@ export class CodeExchange {
       });
       throw codeInvalid();
     }
-    const { userId, provider, identityId } = result.handoff;
+    const { userId, provider, identityId, generation } = result.handoff;
     // Unlinked since the sign-in (perhaps by an owner who saw an unexpected one): the code
     // stood for that provider account, which no longer signs in here.
     const identity = await this.deps.identities.findById(identityId);
@@ -79,6 +79,13 @@ export class CodeExchange {
       this.rejected(context, userId, user ? 'disabled' : 'user_gone');
       if (!user) throw new AppError('oidc_code_invalid', 'The account no longer exists.');
       throw accountDisabled();
+    }
+    // Every session of the account ended since the sign-in (a logout everywhere, a password
+    // change or reset, an MFA reset, a disabling undone since): the code was a session in all
+    // but name, and whoever ended them may have done so against whoever holds it.
+    if (user.session_generation !== generation) {
+      this.rejected(context, userId, 'sessions_ended');
+      throw codeInvalid();
     }
     // A failure to put the code back leaves the sign-in to start again; never a 500.
     const hold = () =>
@@ -120,6 +127,14 @@ export class CodeExchange {
         );
       }
       throw error;
+    }
+    // Every session ended while this one started: read after the insert (startSession), the
+    // generation is either moved on already (this session ends here, whether or not that end
+    // found it) or moved on later, and the end that follows finds this session.
+    if (started.user.session_generation !== generation) {
+      await this.deps.sessions.end({ id: started.sessionId, userId }, 'revoked', context);
+      this.rejected(context, userId, 'sessions_ended');
+      throw codeInvalid();
     }
     // Unlinked while the session started: the unlink ended the sessions this identity had
     // signed in before this one existed. Read after the insert, the identity is either gone

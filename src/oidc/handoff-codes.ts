@@ -6,6 +6,11 @@ export interface Handoff {
   userId: string;
   provider: string;
   identityId: string;
+  /**
+   * The user's session generation when the sign-in was made (users.session_generation): ending
+   * every session of the account after that moves it on, and the exchange refuses the code.
+   */
+  generation: number;
 }
 
 /** Why a code was refused; recorded in the `oidc.code_rejected` event, never told apart to clients. */
@@ -24,6 +29,7 @@ function isStored(value: unknown): value is Stored {
   const v = value as Record<string, unknown>;
   return (
     ['userId', 'provider', 'identityId', 'binding'].every((k) => typeof v[k] === 'string') &&
+    Number.isSafeInteger(v.generation) &&
     Number.isSafeInteger(v.expiresAt) &&
     (v.heldUntil === undefined || Number.isSafeInteger(v.heldUntil))
   );
@@ -88,7 +94,12 @@ export class HandoffCodes {
     let held = false;
     return {
       ok: true,
-      handoff: { userId: stored.userId, provider: stored.provider, identityId: stored.identityId },
+      handoff: {
+        userId: stored.userId,
+        provider: stored.provider,
+        identityId: stored.identityId,
+        generation: stored.generation,
+      },
       holdFor: async (ms) => {
         if (held) return;
         held = true;

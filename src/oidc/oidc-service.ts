@@ -236,6 +236,8 @@ export class OidcService {
       userId: user.id,
       provider: provider.name,
       identityId: identity.id,
+      // As read before the code exists: an end of every session since refuses it.
+      generation: user.session_generation,
     });
     this.deps.events.emit({
       ...context,

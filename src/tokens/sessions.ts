@@ -26,6 +26,16 @@ export type SessionEndReason =
   | 'user_disabled'
   | 'refresh_reuse';
 
+/**
+ * The ends of every session that leave sign-ins in flight alone: a provider sign-in's hand-off
+ * code then still starts a session, as its exchange makes afresh what those sessions ended for
+ * (the role in the tokens; the second factor, which it asks for). Every other end of all
+ * sessions (a logout everywhere, a password change or reset, an address change, an MFA reset, a
+ * disabling) is made because whoever is signed in may not be the owner: codes issued before it
+ * are refused.
+ */
+const KEEPS_SIGN_INS_IN_FLIGHT: ReadonlySet<SessionEndReason> = new Set(['revoked', 'mfa_enabled']);
+
 export interface SessionsOptions {
   absoluteTtlMs: number;
   /** Announces ended sessions to the other instances (RevocationBus). */
@@ -119,13 +129,18 @@ export class Sessions {
     return ended;
   }
 
-  /** Ends every session of a user except `exceptSessionId`; returns the ids it ended. */
+  /**
+   * Ends every session of a user except `exceptSessionId`; returns the ids it ended. Unless
+   * `reason` is a role change or MFA turned on, sign-ins in flight end too: the user's session
+   * generation moves on first (SessionsRepository.advanceGeneration).
+   */
   async endAll(
     userId: string,
     reason: SessionEndReason,
     context: EventContext & { actorId?: string | null },
     exceptSessionId?: string,
   ): Promise<string[]> {
+    if (!KEEPS_SIGN_INS_IN_FLIGHT.has(reason)) await this.repo.advanceGeneration(userId);
     const ended = await this.repo.endAllForUser(userId, reason, this.now(), exceptSessionId);
     return this.ended(userId, ended, reason, context);
   }

@@ -1,5 +1,5 @@
 import { checkPassword, EstimatorUnavailableError, type PasswordCheck } from '../crypto/index.js';
-import type { UserRow } from '../db/index.js';
+import { SessionEndedError, type UserRow, type UserUpdate } from '../db/index.js';
 import { AppError } from '../errors.js';
 import type { EventContext, SecurityEventType } from '../security-events.js';
 import { invalidToken } from '../tokens/access-token.js';
@@ -28,8 +28,8 @@ export interface PasswordWrite {
    * Write only over this hash (the one the caller checked the current password against): a
    * reset that landed meanwhile must not be overwritten by a change proven with the old
    * password. invalid_credentials when it no longer matches. With `keepSessionId`, also only
-   * while that session is open and the account enabled: invalid_token (the session ended)
-   * otherwise.
+   * while that session is open and the account enabled, until the write commits: invalid_token
+   * (the session ended) otherwise.
    */
   expectedHash?: string;
 }
@@ -132,25 +132,10 @@ export class UserPasswords {
     const passwordHash = await this.deps.hasher.hash(password);
     await write.beforeWrite?.();
     const patch = { password_hash: passwordHash, updated_at: this.deps.now() };
-    const updated =
-      write.expectedHash === undefined
-        ? await this.deps.repo.update(row.id, patch)
-        : await this.deps.repo.updateIfPasswordHash(
-            row.id,
-            write.expectedHash,
-            patch,
-            write.keepSessionId,
-          );
+    const updated = await this.storeHash(row.id, patch, write);
     if (!updated) {
       const current =
         write.expectedHash === undefined ? undefined : await this.deps.repo.findById(row.id);
-      if (current !== undefined && current.password_hash === write.expectedHash) {
-        // The password is still the one proven, so the session it was proven in ended (or the
-        // account was disabled, which ends them all) while the new one was hashed: ending a
-        // session stops what it was doing, and an intruder's change must not outlive the
-        // owner's (or an administrator's) decision to end it, nor end the owner's sessions.
-        throw invalidToken('session ended');
-      }
       if (current) throw new AppError('invalid_credentials', 'The current password is incorrect.');
       throw new AppError('not_found', 'No user with this id.');
     }
@@ -175,5 +160,29 @@ export class UserPasswords {
     // old password is known, and a session opened with it must not outlive it.
     await this.deps.sessions.endAll(row.id, reason, write.actor, write.keepSessionId);
     return updated;
+  }
+
+  /**
+   * Writes the new hash: over `expectedHash` only, when given, and then while `keepSessionId` is
+   * open too. Undefined when the user is gone or the hash is no longer the expected one.
+   * @throws AppError invalid_token when the session the change was proven in ended (or the
+   *   account was disabled, which ends them all) while the new password was hashed: ending a
+   *   session stops what it was doing, and an intruder's change must not outlive the owner's (or
+   *   an administrator's) decision to end it, nor end the owner's sessions.
+   */
+  private async storeHash(
+    userId: string,
+    patch: UserUpdate,
+    write: PasswordWrite,
+  ): Promise<UserRow | undefined> {
+    if (write.expectedHash === undefined) return this.deps.repo.update(userId, patch);
+    const session =
+      write.keepSessionId === undefined ? undefined : { id: write.keepSessionId, userId };
+    try {
+      return await this.deps.repo.updateIfPasswordHash(userId, write.expectedHash, patch, session);
+    } catch (error) {
+      if (error instanceof SessionEndedError) throw invalidToken('session ended', error);
+      throw error;
+    }
   }
 }

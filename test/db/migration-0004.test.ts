@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { migrateToLatest, migrationsFor } from '../../src/db/index.js';
 import { mfaMigration } from '../../src/db/migrations/0004-mfa.js';
 import { createTestDb, type TestDb } from '../helpers/db.js';
-import { userRow } from './rows.js';
+import { userRowBefore0008 } from './rows.js';
 
 const opened: TestDb[] = [];
 afterEach(async () => {
@@ -25,7 +25,7 @@ describe('migration 0004 over a 0003 database', () => {
     await expect(migrateToLatest(db, { migrations: previous })).resolves.toEqual({
       applied: ['0001-identity', '0002-audit-events', '0003-identities'],
     });
-    const user = userRow();
+    const user = userRowBefore0008();
     // The schema of each step, not the app's current Database type.
     const k = db.kysely as unknown as Kysely<Record<string, Record<string, unknown>>>;
     await k.insertInto('users').values(user).execute();

@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { migrateToLatest, migrationsFor } from '../../src/db/index.js';
 import { emailTokensMigration } from '../../src/db/migrations/0005-email-tokens.js';
 import { createTestDb, type TestDb } from '../helpers/db.js';
-import { userRow } from './rows.js';
+import { userRowBefore0008 } from './rows.js';
 
 const opened: TestDb[] = [];
 afterEach(async () => {
@@ -45,7 +45,7 @@ describe('migration 0005 over a 0004 database', () => {
     await migrateToLatest(db, { migrations: previous });
     // The schema of each step, not the app's current Database type.
     const k = db.kysely as unknown as Kysely<Record<string, Record<string, unknown>>>;
-    const user = userRow();
+    const user = userRowBefore0008();
     await k.insertInto('users').values(user).execute();
 
     await expect(migrateToLatest(db, { migrations: upTo0005 })).resolves.toEqual({
@@ -70,7 +70,7 @@ describe('migration 0005 over a 0004 database', () => {
       k.insertInto('email_tokens').values(token('no-such-user')).execute(),
     ).rejects.toThrow();
     // Deleting the user deletes its tokens.
-    const other = userRow();
+    const other = userRowBefore0008();
     await k.insertInto('users').values(other).execute();
     await k.insertInto('email_tokens').values(token(other.id)).execute();
     await k.deleteFrom('users').where('id', '=', other.id).execute();

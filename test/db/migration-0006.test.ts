@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { migrateToLatest, migrationsFor } from '../../src/db/index.js';
 import { emailChangeMigration } from '../../src/db/migrations/0006-email-change.js';
 import { createTestDb, type TestDb } from '../helpers/db.js';
-import { userRow } from './rows.js';
+import { userRowBefore0008 } from './rows.js';
 
 const opened: TestDb[] = [];
 afterEach(async () => {
@@ -46,7 +46,7 @@ describe('migration 0006 over a 0005 database', () => {
     );
     await migrateToLatest(db, { migrations: previous });
     const k = db.kysely as unknown as Kysely<Record<string, Record<string, unknown>>>;
-    const user = userRow();
+    const user = userRowBefore0008();
     await k.insertInto('users').values(user).execute();
     // Before: the purpose is refused.
     await expect(
@@ -104,7 +104,7 @@ describe('migration 0006 over a 0005 database', () => {
         .execute(),
     ).rejects.toThrow();
     // Deleting a user still deletes its tokens.
-    const other = userRow();
+    const other = userRowBefore0008();
     await k.insertInto('users').values(other).execute();
     await k
       .insertInto('email_tokens')

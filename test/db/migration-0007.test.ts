@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { migrateToLatest, migrationsFor } from '../../src/db/index.js';
 import { sessionIdentityMigration } from '../../src/db/migrations/0007-session-identity.js';
 import { createTestDb, type TestDb } from '../helpers/db.js';
-import { sessionRow, userRow } from './rows.js';
+import { sessionRow, userRowBefore0008 } from './rows.js';
 
 const opened: TestDb[] = [];
 afterEach(async () => {
@@ -27,7 +27,7 @@ describe('migration 0007 over a 0006 database', () => {
     );
     await migrateToLatest(db, { migrations: previous });
     const k = db.kysely as unknown as Kysely<Record<string, Record<string, unknown>>>;
-    const user = userRow();
+    const user = userRowBefore0008();
     await k.insertInto('users').values(user).execute();
     const { identity_id: _none, ...open } = sessionRow(user.id);
     const { identity_id: _none2, ...ended } = sessionRow(user.id, {

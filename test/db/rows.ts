@@ -24,8 +24,17 @@ export function userRow(overrides: Partial<UserRow> = {}): UserRow {
     disabled: 0,
     created_at: T0,
     updated_at: T0,
+    session_generation: 0,
     ...overrides,
   };
+}
+
+/** A users row as the migrations before 0008 made the table: without session_generation. */
+export function userRowBefore0008(
+  overrides: Partial<UserRow> = {},
+): Omit<UserRow, 'session_generation'> {
+  const { session_generation: _added, ...row } = userRow(overrides);
+  return row;
 }
 
 export function sessionRow(userId: string, overrides: Partial<SessionRow> = {}): SessionRow {

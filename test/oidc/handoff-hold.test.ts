@@ -38,7 +38,7 @@ async function stores(): Promise<[string, SharedStore][]> {
   return list;
 }
 
-const handoff = { userId: 'u', provider: 'p', identityId: 'i' };
+const handoff = { userId: 'u', provider: 'p', identityId: 'i', generation: 0 };
 
 describe('HandoffCodes.holdFor on each store', () => {
   it('of concurrent redemptions exactly one wins; a stale holdFor cannot revive a code used since', async () => {

@@ -3,6 +3,7 @@
  * the session it was made on.
  */
 import type { LightMyRequestResponse } from 'fastify';
+import { sql } from 'kysely';
 import { expect, vi } from 'vitest';
 import type { RecordedSecurityEvent } from '../../src/security-events.js';
 import { Sessions } from '../../src/tokens/sessions.js';
@@ -68,4 +69,49 @@ export function pauseNextEndAll(t: TestApp): { reached: Promise<void>; release: 
     return realEndAll(...args);
   });
   return { reached, release };
+}
+
+/**
+ * PostgreSQL only: locks the users row of `userId` from a transaction of the test's own, as a
+ * write of another request would, until `release`. `waitedOn` resolves once a statement waits
+ * for that lock: a write held there has taken its statement's snapshot, so what commits before
+ * `release` lands while that statement runs.
+ */
+export async function lockUserRow(
+  t: TestApp,
+  userId: string,
+): Promise<{ waitedOn: () => Promise<void>; release: () => Promise<void> }> {
+  const { kysely } = t.app.services.db;
+  let locked!: (pid: number) => void;
+  let failed!: (error: unknown) => void;
+  const holder = new Promise<number>((resolve, reject) => {
+    locked = resolve;
+    failed = reject;
+  });
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const done = kysely.transaction().execute(async (trx) => {
+    const { rows } = await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(trx);
+    await trx.selectFrom('users').select('id').where('id', '=', userId).forUpdate().execute();
+    locked(rows[0]!.pid);
+    await released;
+  });
+  done.catch(failed);
+  const pid = await holder;
+  return {
+    waitedOn: () =>
+      vi.waitFor(
+        async () => {
+          const { rows } = await sql<{ waiting: number }>`
+            select count(*)::int as waiting from pg_stat_activity
+            where ${pid}::int = any(pg_blocking_pids(pid))`.execute(kysely);
+          expect(rows[0]!.waiting).toBeGreaterThan(0);
+        },
+        { timeout: 5_000, interval: 20 },
+      ),
+    release: async () => {
+      release();
+      await done;
+    },
+  };
 }

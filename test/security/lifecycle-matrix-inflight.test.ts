@@ -7,7 +7,8 @@
  * still open must work. The spies and holds only order the two requests. The password change,
  * MFA enrolment and address change are in lifecycle-matrix.test.ts and
  * lifecycle-matrix-links.test.ts; an administrator's writes and deleting one's own account in
- * lifecycle-matrix-inflight-admin.test.ts.
+ * lifecycle-matrix-inflight-admin.test.ts; a session ended while the write's own statement runs
+ * in lifecycle-matrix-inflight-locked.test.ts.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { totpCode } from '../../src/crypto/index.js';

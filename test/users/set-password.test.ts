@@ -77,7 +77,9 @@ describe('UsersService.setPassword', () => {
     const written = await t.app.services.users.setPassword(user.id, NEW_PASSWORD, CONTEXT);
 
     const stored = await t.app.services.usersRepo.findById(user.id);
-    expect(written).toEqual(stored);
+    // The row as written; the end of every session that follows moves the generation on.
+    expect(stored).toEqual({ ...written, session_generation: before!.session_generation + 1 });
+    expect(written.session_generation).toBe(before!.session_generation);
     expect(written.password_hash).toMatch(/^\$argon2id\$/);
     expect(written.password_hash).not.toBe(before!.password_hash);
     expect(JSON.stringify(written)).not.toContain(NEW_PASSWORD);

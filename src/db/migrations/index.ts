@@ -7,6 +7,7 @@ import { mfaMigration } from './0004-mfa.js';
 import { emailTokensMigration } from './0005-email-tokens.js';
 import { emailChangeMigration } from './0006-email-change.js';
 import { sessionIdentityMigration } from './0007-session-identity.js';
+import { sessionGenerationMigration } from './0008-session-generation.js';
 
 /**
  * Every migration, by name, built for one dialect. A static map rather than a folder scan, so
@@ -21,5 +22,6 @@ export function migrationsFor(dialect: DialectName): Record<string, Migration> {
     '0005-email-tokens': emailTokensMigration(dialect),
     '0006-email-change': emailChangeMigration(dialect),
     '0007-session-identity': sessionIdentityMigration(dialect),
+    '0008-session-generation': sessionGenerationMigration(dialect),
   };
 }
