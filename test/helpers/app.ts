@@ -136,6 +136,22 @@ export const GENEROUS_LIMITS = {
 } as const;
 
 /**
+ * OpenID Connect settings with one provider (the Google preset) that no test contacts: enough
+ * for the sign-in routes to be configured and described in /openapi.json.
+ */
+export const UNCONTACTED_PROVIDER = {
+  providers: {
+    google: {
+      preset: 'google',
+      clientId: 'id.apps.googleusercontent.com',
+      clientSecret: 'GOCSPX-not-a-real-secret',
+      redirectUri: 'http://127.0.0.1:3000/api/v1/auth/oidc/google/callback',
+      appUrls: ['http://127.0.0.1:5173/signed-in'],
+    },
+  },
+} as const satisfies ConfigInput['oidc'];
+
+/**
  * Settings for tests: their own database, a random master key, cheap argon2 parameters (the
  * OWASP defaults are exercised by the crypto tests and the benchmarks) and generous limits.
  */

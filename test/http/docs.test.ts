@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { errorCatalog } from '../../src/errors.js';
-import { buildTestApp } from '../helpers/app.js';
+import { buildTestApp, UNCONTACTED_PROVIDER } from '../helpers/app.js';
 import { listenOnLoopback, sendRaw } from '../helpers/raw-http.js';
 
 describe('API docs', () => {
@@ -47,19 +47,7 @@ describe('API docs', () => {
     } finally {
       await without.app.close();
     }
-    const withProvider = await buildTestApp({
-      oidc: {
-        providers: {
-          google: {
-            preset: 'google',
-            clientId: 'id.apps.googleusercontent.com',
-            clientSecret: 'GOCSPX-not-a-real-secret',
-            redirectUri: 'http://127.0.0.1:3000/api/v1/auth/oidc/google/callback',
-            appUrls: ['http://127.0.0.1:5173/signed-in'],
-          },
-        },
-      },
-    });
+    const withProvider = await buildTestApp({ oidc: UNCONTACTED_PROVIDER });
     try {
       expect(await paths(withProvider)).toEqual(expect.arrayContaining(signIn));
     } finally {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, type BulwarkApp } from '../../src/app.js';
 import { createConfig } from '../../src/config/index.js';
-import { LogCapture, testConfigInput } from '../helpers/app.js';
+import { LogCapture, testConfigInput, UNCONTACTED_PROVIDER } from '../helpers/app.js';
 import { createMigratedTestDb, dialectUnderTest, type TestDb } from '../helpers/db.js';
 import {
   bearer,
@@ -304,18 +304,7 @@ beforeAll(async () => {
   try {
     // A provider (never contacted here), so that the sign-in routes are in the API description
     // too: without one they answer but are left out of it.
-    const oidc = {
-      providers: {
-        google: {
-          preset: 'google',
-          clientId: 'id.apps.googleusercontent.com',
-          clientSecret: 'GOCSPX-not-a-real-secret',
-          redirectUri: 'http://127.0.0.1:3000/api/v1/auth/oidc/google/callback',
-          appUrls: ['http://127.0.0.1:5173/signed-in'],
-        },
-      },
-    } as const;
-    app = await buildApp(createConfig({ ...testConfigInput(testDb), oidc }), {
+    app = await buildApp(createConfig({ ...testConfigInput(testDb), oidc: UNCONTACTED_PROVIDER }), {
       logger: new LogCapture(),
     });
   } catch (error) {
