@@ -1,8 +1,8 @@
 import { checkPassword, EstimatorUnavailableError, type PasswordCheck } from '../crypto/index.js';
-import { SessionEndedError, type UserRow, type UserUpdate } from '../db/index.js';
+import type { UserRow, UserUpdate } from '../db/index.js';
 import { AppError } from '../errors.js';
 import type { EventContext, SecurityEventType } from '../security-events.js';
-import { invalidToken } from '../tokens/access-token.js';
+import { unlessSessionEnded } from '../tokens/session-ended.js';
 import type { SessionEndReason } from '../tokens/sessions.js';
 import type { UsersServiceDeps } from './users-service.js';
 
@@ -178,11 +178,10 @@ export class UserPasswords {
     if (write.expectedHash === undefined) return this.deps.repo.update(userId, patch);
     const session =
       write.keepSessionId === undefined ? undefined : { id: write.keepSessionId, userId };
-    try {
-      return await this.deps.repo.updateIfPasswordHash(userId, write.expectedHash, patch, session);
-    } catch (error) {
-      if (error instanceof SessionEndedError) throw invalidToken('session ended', error);
-      throw error;
-    }
+    const { expectedHash } = write;
+    // The refusal is recorded by the caller (the password change's failure event).
+    return unlessSessionEnded(() =>
+      this.deps.repo.updateIfPasswordHash(userId, expectedHash, patch, session),
+    );
   }
 }
