@@ -293,7 +293,18 @@ export function describeFailure(error: unknown, config: Config): string {
   if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT') {
     return `${where}: ${message}. Fix: point BULWARK_DATABASE_SQLITE_PATH (database.sqlitePath) at the Bulwark database, or restore it from a backup.`;
   }
-  if (code === 'SQLITE_CANTOPEN' || code === 'SQLITE_READONLY' || code === 'EACCES') {
+  // Its directory is made when missing: a path through a file, or through a link to nothing (a
+  // volume that is not mounted), cannot be.
+  if (!postgres && (code === 'EEXIST' || code === 'ENOTDIR' || code === 'ELOOP')) {
+    return `${where}: ${message}. Fix: a part of its directory's path is not a directory (a file, or a link to a volume that is not mounted); mount it or fix the path, or set BULWARK_DATABASE_SQLITE_PATH (database.sqlitePath) to another.`;
+  }
+  if (
+    code === 'SQLITE_CANTOPEN' ||
+    code === 'SQLITE_READONLY' ||
+    code === 'EACCES' ||
+    code === 'EPERM' ||
+    code === 'EROFS'
+  ) {
     return `${where}: ${message}. Fix: let this user write the file and its directory, or set BULWARK_DATABASE_SQLITE_PATH (database.sqlitePath) to a writable path.`;
   }
   if (code?.startsWith('SQLITE_') || code === 'EISDIR' || code === 'ENOENT')

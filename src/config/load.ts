@@ -1,6 +1,10 @@
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ConfigError } from '../errors.js';
+import {
+  readFailure,
+  readFileBoundedSync,
+  SETTINGS_FILE_MAX_BYTES,
+} from '../files/read-bounded.js';
 import type { Config, ConfigInput } from './schema.js';
 import { checkConfigRules } from './rules.js';
 import { validateConfig as validate } from './validator.js';
@@ -181,11 +185,11 @@ function readFile(
   let text: string;
   try {
     // Named in the messages as given: the operator recognises what they typed.
-    text = readFileSync(cwd === undefined ? file : resolve(cwd, file), 'utf8');
+    const path = cwd === undefined ? file : resolve(cwd, file);
+    text = readFileBoundedSync(path, SETTINGS_FILE_MAX_BYTES).toString('utf8');
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
     problems.push(
-      `--config ${file} cannot be read (${code}). Fix: pass the path of a readable JSON file.`,
+      `--config ${file} cannot be read (${readFailure(error)}). Fix: pass the path of a readable JSON file.`,
     );
     return undefined;
   }

@@ -1,7 +1,13 @@
 import { hkdfSync, randomBytes } from 'node:crypto';
-import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { inspect } from 'node:util';
+import { makeDirectorySync } from '../files/make-directory.js';
+import {
+  FileTooLargeError,
+  readDescriptorBoundedSync,
+  SETTINGS_FILE_MAX_BYTES,
+} from '../files/read-bounded.js';
 
 /** Master keys are AES-256 / HKDF-SHA256 sized: 256 bits. */
 export const MASTER_KEY_BYTES = 32;
@@ -138,7 +144,12 @@ export class Keyring {
           `Key file ${path} is accessible by group or others (mode ${octal}); run: chmod 600 ${path}`,
         );
       }
-      text = readFileSync(fd, 'utf8');
+      text = readDescriptorBoundedSync(fd, SETTINGS_FILE_MAX_BYTES).toString('utf8');
+    } catch (error) {
+      if (error instanceof FileTooLargeError) {
+        throw new KeyringError(`Key file ${path} is ${error.message}: not a key file`);
+      }
+      throw error;
     } finally {
       closeSync(fd);
     }
@@ -152,7 +163,7 @@ export class Keyring {
    */
   static loadOrCreateDevFile(path: string): LoadedKeyring {
     const keyring = new Keyring(new Map([[1, randomBytes(MASTER_KEY_BYTES)]]), 1);
-    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    makeDirectorySync(dirname(path), 0o700);
     try {
       // 'wx' fails if the file exists, so two processes starting together cannot overwrite
       // each other's key, and an existing key is never replaced.

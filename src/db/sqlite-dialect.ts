@@ -1,7 +1,8 @@
-import { closeSync, constants, mkdirSync, openSync } from 'node:fs';
+import { closeSync, constants, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import type { Dialect, Driver, SqliteDatabase as KyselySqliteDatabase } from 'kysely';
+import { makeDirectorySync } from '../files/make-directory.js';
 import { SqliteDialect } from './kysely.js';
 
 /** How long SQLite waits for a lock held by another process before SQLITE_BUSY, in ms. */
@@ -134,7 +135,7 @@ function withStatementCache(database: SqliteDatabase.Database): KyselySqliteData
  * file itself owner-read/write. SQLite gives its -wal and -shm files the mode of the main file.
  */
 function prepareSqliteFile(path: string): void {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  makeDirectorySync(dirname(path), 0o700);
   try {
     closeSync(openSync(path, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o600));
   } catch (error) {

@@ -1,8 +1,12 @@
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { createSecureContext, type SecureContextOptions } from 'node:tls';
 import type { Config } from '../config/index.js';
 import { ConfigError } from '../errors.js';
+import {
+  readFailure,
+  readFileBoundedSync,
+  SETTINGS_FILE_MAX_BYTES,
+} from '../files/read-bounded.js';
 
 /**
  * TLS 1.2 cipher suites: ECDHE key exchange (forward secrecy) with AEAD ciphers only — no RSA key
@@ -53,11 +57,10 @@ export function secureContextOptions(
 
 function readPem(path: string, setting: string): Buffer {
   try {
-    return readFileSync(path);
+    return readFileBoundedSync(path, SETTINGS_FILE_MAX_BYTES);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
     throw new ConfigError([
-      `${setting} ${path} cannot be read (${code}). Fix: point it at a readable PEM file (bulwark dev-cert makes one for localhost).`,
+      `${setting} ${path} cannot be read (${readFailure(error)}). Fix: point it at a readable PEM file (bulwark dev-cert makes one for localhost).`,
     ]);
   }
 }

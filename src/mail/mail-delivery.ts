@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createTransport } from 'nodemailer';
 import type { SendMailOptions } from 'nodemailer/lib/mailer';
+import { makeDirectory } from '../files/make-directory.js';
 import { smtpTransportOptions, type SmtpTransport } from './smtp-options.js';
 
 /** Writes each message to a directory instead of sending it (development). */
@@ -44,7 +45,7 @@ function outboxDelivery(transport: OutboxTransport): MailDelivery {
     async deliver(message) {
       const info = await composer.sendMail(message);
       // The files hold live reset links: readable by the service's user only.
-      await mkdir(transport.dir, { recursive: true, mode: 0o700 });
+      await makeDirectory(transport.dir, 0o700);
       const stamp = new Date().toISOString().replace(/[-:.]/g, '');
       const file = join(transport.dir, `${stamp}-${randomBytes(6).toString('hex')}.eml`);
       await writeFile(file, info.message as Buffer, { mode: 0o600, flag: 'wx' });

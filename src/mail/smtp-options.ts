@@ -1,7 +1,11 @@
-import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
 import type { SMTPTransportOptions } from 'nodemailer/lib/smtp-transport';
 import { isLoopbackHost } from '../config/loopback.js';
+import {
+  readFailure,
+  readFileBoundedSync,
+  SETTINGS_FILE_MAX_BYTES,
+} from '../files/read-bounded.js';
 
 /** Where and how to reach the SMTP relay; see {@link smtpTransportOptions}. */
 export interface SmtpTransport {
@@ -89,10 +93,14 @@ export function smtpTransportOptions(transport: SmtpTransport): SMTPTransportOpt
 function readCa(file: string): string {
   let pem: string;
   try {
-    pem = readFileSync(file, 'utf8');
+    pem = readFileBoundedSync(file, SETTINGS_FILE_MAX_BYTES).toString('utf8');
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? 'error';
-    throw new Error(`mail transport caFile ${file} cannot be read (${code})`, { cause: error });
+    throw new Error(
+      `mail transport caFile ${file} cannot be read (${readFailure(error, 'error')})`,
+      {
+        cause: error,
+      },
+    );
   }
   // Caught here rather than as a TLS failure on the first message, hours later.
   if (!pem.includes('-----BEGIN CERTIFICATE-----')) {

@@ -1,9 +1,13 @@
-import { readFileSync } from 'node:fs';
 import type { JWK } from 'jose';
 import type * as client from 'openid-client';
 import type { Config } from '../config/index.js';
 import { GOOGLE_ISSUER } from '../config/rules.js';
 import { ConfigError } from '../errors.js';
+import {
+  readFailure,
+  readFileBoundedSync,
+  SETTINGS_FILE_MAX_BYTES,
+} from '../files/read-bounded.js';
 import { boundedFetch } from '../http/bounded-fetch.js';
 import { openidClient, openidClientIfLoaded } from './openid-client.js';
 
@@ -154,11 +158,10 @@ async function clientAuth(provider: OidcProvider): Promise<client.ClientAuth> {
   const setting = `oidc.providers.${provider.name}.privateKeyFile`;
   let text: string;
   try {
-    text = readFileSync(file, 'utf8').trim();
+    text = readFileBoundedSync(file, SETTINGS_FILE_MAX_BYTES).toString('utf8').trim();
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
     throw new ConfigError([
-      `${setting} ${file} cannot be read (${code}). Fix: point it at a readable private JWK or PKCS#8 PEM file.`,
+      `${setting} ${file} cannot be read (${readFailure(error)}). Fix: point it at a readable private JWK or PKCS#8 PEM file.`,
     ]);
   }
   const alg = provider.privateKeyAlgorithm;

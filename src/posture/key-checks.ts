@@ -1,6 +1,7 @@
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Keyring } from '../crypto/index.js';
+import { readFileBoundedSync, SETTINGS_FILE_MAX_BYTES } from '../files/read-bounded.js';
 import { masterKeysOf, masterKeyWeakness } from './master-key.js';
 import {
   pass,
@@ -170,7 +171,7 @@ function fileHoldsSecrets(path: string): boolean {
   try {
     // A regular file only: a FIFO or a device given as --config would block or never end.
     if (!statSync(path).isFile()) return true;
-    parsed = JSON.parse(readFileSync(path, 'utf8'));
+    parsed = JSON.parse(readFileBoundedSync(path, SETTINGS_FILE_MAX_BYTES).toString('utf8'));
   } catch {
     return true;
   }

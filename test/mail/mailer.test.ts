@@ -1,4 +1,13 @@
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTransport } from 'nodemailer';
@@ -542,6 +551,31 @@ describe('Mailer outbox (development)', () => {
     await m.idle();
     expect(outcomes).toEqual([['password_reset', 'failed']]);
     expect(errorsOf(lines)).toEqual([expect.objectContaining({ attempts: 1, code: 'EEXIST' })]);
+  });
+
+  // Node's own recursive mkdir spins forever under /proc: a libuv pool thread lost for good, and
+  // a mail that never settles.
+  it.skipIf(!existsSync('/proc/self'))(
+    'reports an outbox that cannot be made (under /proc) as failed, at once',
+    async () => {
+      const { mailer: m, outcomes } = mailer({
+        transport: { kind: 'outbox', dir: '/proc/bulwark-test/outbox' },
+      });
+      m.send(resetMessage());
+      await m.idle();
+      expect(outcomes).toEqual([['password_reset', 'failed']]);
+    },
+  );
+
+  it('reports an outbox below a symlink to nothing (a volume not mounted) as failed', async () => {
+    const parent = tempDir();
+    symlinkSync(join(parent, 'not-mounted'), join(parent, 'mail'));
+    const { mailer: m, outcomes } = mailer({
+      transport: { kind: 'outbox', dir: join(parent, 'mail', 'outbox') },
+    });
+    m.send(resetMessage());
+    await m.idle();
+    expect(outcomes).toEqual([['password_reset', 'failed']]);
   });
 });
 

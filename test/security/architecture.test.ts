@@ -31,6 +31,7 @@ const LEVEL: Record<string, number> = {
   store: 2,
   mail: 2,
   config: 1,
+  files: 1,
   'errors.ts': 1,
   'start-checkpoint.ts': 1,
   'security-events.ts': 1,

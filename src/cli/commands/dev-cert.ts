@@ -1,6 +1,7 @@
 import { X509Certificate } from 'node:crypto';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { makeDirectorySync } from '../../files/make-directory.js';
 import { createDevCertificate, MAX_DEV_CERT_DAYS } from '../../crypto/dev-certificate.js';
 import { CliError, CliUsageError, parseCommandArgs, type Command } from '../args.js';
 import { pathIn } from '../io.js';
@@ -69,7 +70,7 @@ export const devCert: Command = {
     }
     const made = createDevCertificate({ days });
     try {
-      mkdirSync(pathIn(io, dir), { recursive: true, mode: 0o700 });
+      makeDirectorySync(pathIn(io, dir), 0o700);
       if (values.force) {
         // Removed, not overwritten: an old key file keeps its old mode, which may be wider.
         rmSync(pathIn(io, keyPath), { force: true });
