@@ -135,3 +135,16 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
     throw error;
   }
 }
+
+/**
+ * Whether `argv` runs the server, which takes over SIGTERM, SIGINT and SIGHUP as it starts (and
+ * logs a stop asked for during start-up). The launcher holds a signal that comes while the CLI
+ * loads only for it: any other command keeps the default, so it ends at once on a signal, even
+ * in the middle of synchronous work.
+ */
+export function takesOverSignals(argv: string[]): boolean {
+  const first = argv[0];
+  if (first === '-h' || first === '--help' || first === 'help') return false;
+  if (first === '-v' || first === '--version') return false;
+  return splitCommand(argv).name === 'serve';
+}
