@@ -13,10 +13,9 @@ import { open } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { runCli } from '../helpers/cli.js';
-import { BIN, ROOT, runNode, Spawned } from '../helpers/process.js';
+import { BIN, fileAppears, holdCliLoad, ROOT, runNode, Spawned } from '../helpers/process.js';
 import { silentRedis } from '../helpers/redis.js';
 
 // These tests run the built CLI (npm test builds first), as a process wherever the process is
@@ -391,37 +390,14 @@ describe('bulwark serve', () => {
     'stops on SIGTERM while the CLI itself loads: one line, exit 0, not killed by the signal',
     async () => {
       const dir = mkdtempSync(join(tmpdir(), 'bulwark-cli-'));
-      const held = join(dir, 'held');
-      const release = join(dir, 'release');
-      writeFileSync(
-        join(dir, 'hold.mjs'),
-        [
-          "import { existsSync, writeFileSync } from 'node:fs';",
-          'export async function load(url, context, next) {',
-          "  if (url.endsWith('/dist/cli/index.js')) {",
-          `    writeFileSync(${JSON.stringify(held)}, '');`,
-          `    while (!existsSync(${JSON.stringify(release)})) await new Promise((r) => setTimeout(r, 10));`,
-          '  }',
-          '  return next(url, context);',
-          '}',
-        ].join('\n'),
-      );
-      writeFileSync(
-        join(dir, 'register.mjs'),
-        "import { register } from 'node:module';\nregister('./hold.mjs', import.meta.url);\n",
-      );
+      const { importUrl, held, release } = holdCliLoad(dir);
       const server = new Spawned(
-        ['--import', pathToFileURL(join(dir, 'register.mjs')).href, BIN, 'serve'],
+        ['--import', importUrl, BIN, 'serve'],
         { PORT: '0', BULWARK_LOG_LEVEL: 'info' },
         dir,
       );
       spawned.push(server);
-      const deadline = Date.now() + 10_000;
-      while (!existsSync(held)) {
-        expect(server.child.exitCode, server.stderr).toBeNull();
-        expect(Date.now()).toBeLessThan(deadline);
-        await new Promise((r) => setTimeout(r, 10));
-      }
+      await fileAppears(held, server);
       server.child.kill('SIGTERM');
       // Delivered before the load goes on: the launcher's handler has it by then.
       await new Promise((r) => setTimeout(r, 200));

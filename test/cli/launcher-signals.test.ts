@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { BIN, Spawned } from '../helpers/process.js';
+import { BIN, fileAppears, holdCliLoad, Spawned } from '../helpers/process.js';
 
 /*
  * bin/bulwark.js holds SIGTERM, SIGINT and SIGHUP while the CLI's modules load, for `serve` to
@@ -30,15 +30,6 @@ function workDir(): string {
 function preload(dir: string, body: string[]): string {
   writeFileSync(join(dir, 'preload.mjs'), body.join('\n'));
   return pathToFileURL(join(dir, 'preload.mjs')).href;
-}
-
-async function waitForFile(path: string, child: Spawned): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!existsSync(path)) {
-    expect(child.child.exitCode, child.stderr).toBeNull();
-    expect(Date.now()).toBeLessThan(deadline);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 /** The child's exit, or 'still running' after `ms`. */
@@ -69,36 +60,18 @@ describe.skipIf(process.platform === 'win32')('the launcher and signals', () => 
       dir,
     );
     spawned.push(child);
-    await waitForFile(busy, child);
+    await fileAppears(busy, child);
     child.child.kill('SIGTERM');
     expect(await exitWithin(child, 5_000)).toEqual({ code: null, signal: 'SIGTERM' });
   });
 
   it('a command other than serve stopped while the CLI loads ends by the signal before it runs', async () => {
     const dir = workDir();
-    const held = join(dir, 'held');
-    const release = join(dir, 'release');
-    writeFileSync(
-      join(dir, 'hold.mjs'),
-      [
-        "import { existsSync, writeFileSync } from 'node:fs';",
-        'export async function load(url, context, next) {',
-        "  if (url.endsWith('/dist/cli/index.js')) {",
-        `    writeFileSync(${JSON.stringify(held)}, '');`,
-        `    while (!existsSync(${JSON.stringify(release)})) await new Promise((r) => setTimeout(r, 10));`,
-        '  }',
-        '  return next(url, context);',
-        '}',
-      ].join('\n'),
-    );
-    const hook = preload(dir, [
-      "import { register } from 'node:module';",
-      `register(${JSON.stringify(pathToFileURL(join(dir, 'hold.mjs')).href)});`,
-    ]);
+    const { importUrl, held, release } = holdCliLoad(dir);
     const out = join(dir, 'tls');
-    const child = new Spawned(['--import', hook, BIN, 'dev-cert', '--out', out], {}, dir);
+    const child = new Spawned(['--import', importUrl, BIN, 'dev-cert', '--out', out], {}, dir);
     spawned.push(child);
-    await waitForFile(held, child);
+    await fileAppears(held, child);
     child.child.kill('SIGTERM');
     // Delivered while the load waits: the launcher's handler has it by then.
     await new Promise((r) => setTimeout(r, 200));

@@ -1,5 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const BIN = fileURLToPath(new URL('../../bin/bulwark.js', import.meta.url));
@@ -79,5 +81,45 @@ export class Spawned {
 
   kill(): void {
     if (this.child.exitCode === null) this.child.kill('SIGKILL');
+  }
+}
+
+/**
+ * Makes a child started with `--import <importUrl>` (files written to `dir`) stop while it loads
+ * the CLI's own modules (dist/cli/index.js): it creates `held`, then waits until `release`
+ * exists. A signal sent once `held` exists reaches the launcher during that load, every time.
+ */
+export function holdCliLoad(dir: string): { importUrl: string; held: string; release: string } {
+  const held = join(dir, 'held');
+  const release = join(dir, 'release');
+  writeFileSync(
+    join(dir, 'hold.mjs'),
+    [
+      "import { existsSync, writeFileSync } from 'node:fs';",
+      'export async function load(url, context, next) {',
+      "  if (url.endsWith('/dist/cli/index.js')) {",
+      `    writeFileSync(${JSON.stringify(held)}, '');`,
+      `    while (!existsSync(${JSON.stringify(release)})) await new Promise((r) => setTimeout(r, 10));`,
+      '  }',
+      '  return next(url, context);',
+      '}',
+    ].join('\n'),
+  );
+  writeFileSync(
+    join(dir, 'register.mjs'),
+    "import { register } from 'node:module';\nregister('./hold.mjs', import.meta.url);\n",
+  );
+  return { importUrl: pathToFileURL(join(dir, 'register.mjs')).href, held, release };
+}
+
+/** Resolves once `path` exists; fails if `child` exits first or after 10 s. */
+export async function fileAppears(path: string, child: Spawned): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!existsSync(path)) {
+    if (child.child.exitCode !== null) {
+      throw new Error(`exited before ${path} appeared:\n${child.stdout}\n${child.stderr}`);
+    }
+    if (Date.now() > deadline) throw new Error(`${path} did not appear in time`);
+    await new Promise((r) => setTimeout(r, 10));
   }
 }
