@@ -1,5 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { CliIo } from './io.js';
+import { parseErrorMessage } from './parse-error-message.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -13,11 +14,19 @@ export interface Command {
   usage: string;
   /** The usage of a sub-command named by `args`, when it has its own (`keys reencrypt`). */
   helpFor?(args: string[]): string | undefined;
+  /**
+   * With `subcommands`: every option they take, so that the subcommand named is found among the
+   * arguments (for a usage error's synopsis) without an option's value being taken for it.
+   */
+  options?: Options;
   /** Runs with the streams, environment and directory of `io`, never the process's own. */
   run(args: string[], io: CliIo): Promise<number>;
 }
 
-/** Bad command-line arguments: printed with the command's usage, exit code 2. */
+/**
+ * Bad command-line arguments: printed with the command's synopsis (its "Usage:" lines, not the
+ * whole usage, so the error stays on screen), exit code 2.
+ */
 export class CliUsageError extends Error {}
 
 /**
@@ -35,7 +44,12 @@ export class CliError extends Error {
   }
 }
 
-/** parseArgs in strict mode, with its errors turned into CliUsageError. */
+/**
+ * parseArgs in strict mode, with its errors turned into CliUsageError. Node's messages are long
+ * ("To specify a positional argument starting with a '-', place it at the end of the command
+ * after '--' …") and describe its own API ("<value>' argument missing"): the operator gets a
+ * short one of ours that names the option as typed.
+ */
 export function parseCommandArgs<T extends Options>(
   args: string[],
   options: T,
@@ -45,7 +59,7 @@ export function parseCommandArgs<T extends Options>(
   try {
     return parseArgs({ args, options, allowPositionals: true, strict: true });
   } catch (error) {
-    throw new CliUsageError((error as Error).message);
+    throw new CliUsageError(parseErrorMessage(error as Error, args, options), { cause: error });
   }
 }
 

@@ -2,6 +2,7 @@ import { ConfigError } from '../errors.js';
 import { CliError, CliUsageError, type Command } from './args.js';
 import { processIo, type CliIo } from './io.js';
 import { terminalText } from '../tools/terminal-text.js';
+import { usageErrorHint } from './usage-synopsis.js';
 import { devCert } from './commands/dev-cert.js';
 import { doctor } from './commands/doctor.js';
 import { keys } from './commands/keys.js';
@@ -129,7 +130,9 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
       return error.exitCode;
     }
     if (error instanceof CliUsageError) {
-      io.stderr.write(`bulwark ${name}: ${terminalText(error.message)}\n\n${usage}\n`);
+      // The synopsis only: the whole usage would scroll the error off the screen.
+      const hint = usageErrorHint(name, command, args, usage);
+      io.stderr.write(`bulwark ${name}: ${terminalText(error.message)}\n\n${hint}\n`);
       return 2;
     }
     throw error;

@@ -1,7 +1,9 @@
 import { JWKS_MAX_AGE_SECONDS, SAFE_KEY_PUBLISH_AHEAD_SECONDS } from '../config/signing-keys.js';
+import { friendlyDuration } from './duration.js';
 import { pass, productionFail, type Outcome, type PostureCheck } from './types.js';
 
-// Checklist lines 1–3: password hashing, tokens, account recovery, roles, external sign-in.
+// Checklist lines 1–3: password hashing, tokens, account recovery, roles and recent sign-in,
+// external sign-in.
 
 /** OWASP's equivalent argon2id settings: memory (KiB) and the iterations it needs at least. */
 const OWASP_ARGON2: [number, number][] = [
@@ -106,7 +108,8 @@ export const defaultRoleCheck: PostureCheck = {
   id: 'access.default-role',
   line: 2,
   run(context) {
-    const { defaultRole, roles } = context.config.access;
+    const { defaultRole, roles, recentSignInSeconds, privilegedRecentSignInSeconds } =
+      context.config.access;
     const granted = (roles[defaultRole] ?? []).filter((p) => ADMIN_PERMISSIONS.includes(p));
     if (granted.length > 0) {
       return {
@@ -115,8 +118,11 @@ export const defaultRoleCheck: PostureCheck = {
         fix: 'set access.defaultRole to a role without admin permissions (the default "user").',
       };
     }
+    // The recent sign-in windows are bounded by the config schema (1 min to 24 h), so they stay a
+    // pass: reported so that the operator sees how old a sign-in, or a stolen session that keeps
+    // refreshing, may be for the most damaging actions.
     return pass(
-      `${Object.keys(roles).length} roles; self-registered users get "${defaultRole}" with no admin permission; objects are owner-only (404).`,
+      `${Object.keys(roles).length} roles; self-registered users get "${defaultRole}" with no admin permission; objects are owner-only (404); account deletion needs a sign-in within ${friendlyDuration(recentSignInSeconds)}; administrators' changes to other accounts within ${friendlyDuration(privilegedRecentSignInSeconds)}.`,
     );
   },
 };

@@ -65,10 +65,13 @@ describe('bulwark CLI', () => {
     expect(res.stderr).toContain('unknown command "frobnicate"');
   });
 
-  it('refuses an unknown option with the usage and exit code 2', async () => {
+  it('refuses an unknown option with the synopsis and exit code 2', async () => {
     const res = await runNode([BIN, 'serve', '--bogus']);
     expect(res.code).toBe(2);
-    expect(res.stderr).toContain('Usage: bulwark serve');
+    expect(res.stderr).toBe(
+      'bulwark serve: unknown option --bogus\n\nUsage: bulwark serve [--config FILE]\n' +
+        "Run 'bulwark serve --help' for the full usage.\n",
+    );
   });
 
   it('takes --config before the command or the subcommand, and refuses extra arguments', async () => {

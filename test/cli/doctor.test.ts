@@ -73,6 +73,9 @@ describe('bulwark doctor', () => {
     expect(rows.get(9)).toBe('pass');
     expect(rows.get(17)).toBe('pass');
     expect(res.stdout).toMatch(
+      /^ 2 {2}authorization \/ RBAC +pass {4}.*; account deletion needs a sign-in within 10 min; administrators' changes to other accounts within 1 h\.$/m,
+    );
+    expect(res.stdout).toMatch(
       /HTTPS on port 3000 \(TLS TLSv1\.2\+, ECDHE\+AEAD only\); certificate valid until/,
     );
     expect(res.stdout).toMatch(/^0 fail, \d+ warn, \d+ pass \(of 17 checklist lines\)$/m);

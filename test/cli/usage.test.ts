@@ -45,6 +45,11 @@ function bulwark(
   });
 }
 
+/** `text` matched literally inside a RegExp. */
+function literal(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
 /** Users in this file's database (migrated first: a refused command leaves it empty). */
 async function userCount(): Promise<number> {
   await migrateToLatest(testDb.db);
@@ -98,7 +103,7 @@ describe('bulwark user create', () => {
     [['user', 'create', '--password-stdin'], '--email is required'],
     [['user'], 'missing subcommand: create, set-password, mfa-reset or import'],
     [['user', 'delete', '--email', 'x@example.com'], 'unknown subcommand'],
-    [['user', 'create', '--email', 'x@example.com', '--admin'], "Unknown option '--admin'"],
+    [['user', 'create', '--email', 'x@example.com', '--admin'], 'unknown option --admin\n'],
     [['user', 'mfa-reset'], '--email is required'],
     [
       ['user', 'mfa-reset', '--email', 'x@example.com', 'now'],
@@ -108,11 +113,14 @@ describe('bulwark user create', () => {
       ['user', 'mfa-reset', '--email', 'x@example.com', '--role', 'admin'],
       '--role is not an option of user mfa-reset',
     ],
-  ])('refuses %j with the usage and exit code 2', async (args, message) => {
+  ])('refuses %j with the synopsis and exit code 2', async (args, message) => {
     const res = await bulwark(args, { input: PASSWORD });
     expect(res.code).toBe(2);
     expect(res.stderr).toContain(message);
-    expect(res.stderr).toContain('Usage: bulwark user create');
+    expect(res.stderr).toContain('Usage: bulwark user ');
+    expect(res.stderr).toMatch(/\nRun 'bulwark user --help' for the full usage\.\n$/);
+    // The synopsis, not the whole usage, which would scroll the error away.
+    expect(res.stderr).not.toContain('Options:');
   });
 });
 
@@ -164,13 +172,17 @@ describe('bulwark user set-password', () => {
       ['user', 'set-password', '--email', 'x@example.com', '--name', 'X', '--password-stdin'],
       '--name is not an option of user set-password',
     ],
-    [['user', 'set-password', '--email', 'x@example.com', '--force'], "Unknown option '--force'"],
-  ])('refuses %j with the usage and exit code 2', async (args, message) => {
+    [['user', 'set-password', '--email', 'x@example.com', '--force'], 'unknown option --force\n'],
+  ])('refuses %j with the synopsis of set-password and exit code 2', async (args, message) => {
     const res = await bulwark(args, { input: PASSWORD });
     expect(res.code).toBe(2);
     expect(res.stderr).toContain(message);
-    expect(res.stderr).toContain('Usage: bulwark user create');
-    expect(res.stderr).toContain('bulwark user set-password --email EMAIL');
+    expect(res.stderr).toContain(
+      '\n\nUsage: bulwark user set-password --email EMAIL [--password-stdin] [--config FILE]\n' +
+        "Run 'bulwark user --help' for the full usage.\n",
+    );
+    // Only the subcommand named: not the other forms of `user`.
+    expect(res.stderr).not.toContain('user create');
     expect(res.stdout).toBe('');
   });
 });
@@ -202,6 +214,131 @@ describe('bulwark keys', () => {
       expect(res.code).toBe(2);
       expect(res.stderr).toContain('--batch-size must be an integer from 1 to 10000');
     }
+  });
+});
+
+describe('usage errors', () => {
+  it('print the message, the synopsis of the subcommand named, and where the usage is', async () => {
+    const res = await bulwark(['user', 'create', '--bogus']);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toBe(
+      [
+        'bulwark user: unknown option --bogus',
+        '',
+        'Usage: bulwark user create --email EMAIL [--name NAME] [--role ROLE] [--password-stdin]',
+        '                           [--config FILE]',
+        "Run 'bulwark user --help' for the full usage.",
+        '',
+      ].join('\n'),
+    );
+    expect(res.stdout).toBe('');
+  });
+
+  it('print every form of a command with subcommands when none is named', async () => {
+    const res = await bulwark(['user', '--bogus']);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toBe(
+      [
+        'bulwark user: unknown option --bogus',
+        '',
+        'Usage: bulwark user create --email EMAIL [--name NAME] [--role ROLE] [--password-stdin]',
+        '                           [--config FILE]',
+        '       bulwark user set-password --email EMAIL [--password-stdin] [--config FILE]',
+        '       bulwark user mfa-reset --email EMAIL [--config FILE]',
+        '       bulwark user import [--file FILE] [--skip-existing] [--dry-run] [--config FILE]',
+        "Run 'bulwark user --help' for the full usage.",
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('print the synopsis of a command without subcommands', async () => {
+    const res = await bulwark(['migrate', '--bogus']);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toBe(
+      [
+        'bulwark migrate: unknown option --bogus',
+        '',
+        'Usage: bulwark migrate [--config FILE]',
+        "Run 'bulwark migrate --help' for the full usage.",
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it.each([
+    [
+      ['keys', 'rotate', '--bogus'],
+      'Usage: bulwark keys rotate [--now | --revoke-old] [--config FILE]',
+      'keys',
+    ],
+    [
+      ['keys', '--config', 'c.json', 'reencrypt', '--now'],
+      'Usage: bulwark keys reencrypt [--batch-size N] [--config FILE]',
+      'keys reencrypt',
+    ],
+    [
+      ['keys', 'rotate-master', '--format'],
+      'Usage: bulwark keys rotate-master [--out FILE] [--format value|json] [--config FILE]',
+      'keys rotate-master',
+    ],
+  ])('%j: one form, and the help that describes it', async (args, synopsis, help) => {
+    const res = await bulwark(args);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toMatch(
+      new RegExp(
+        `\\n\\n${literal(synopsis)}\\nRun 'bulwark ${help} --help' for the full usage\\.\\n$`,
+      ),
+    );
+  });
+
+  it("find the subcommand after an option, never in an option's value", async () => {
+    const after = await bulwark(['user', '--email', 'x@example.com', 'mfa-reset', '--bogus']);
+    expect(after.stderr).toContain(
+      '\n\nUsage: bulwark user mfa-reset --email EMAIL [--config FILE]\nRun',
+    );
+    // "import" is the value of --name here: the subcommand is create.
+    const value = await bulwark(['user', '--name', 'import', 'create', '--bogus']);
+    expect(value.stderr).toContain('\n\nUsage: bulwark user create --email EMAIL');
+    expect(value.stderr).not.toContain('user import');
+  });
+
+  it.each([
+    [['user', 'create', '--bogus'], 'unknown option --bogus'],
+    [['user', 'create', '-x'], 'unknown option -x'],
+    [['migrate', '--bogus=value'], 'unknown option --bogus'],
+    [['user', 'create', '--email'], 'option --email needs a value'],
+    [['keys', 'reencrypt', '--batch-size'], 'option --batch-size needs a value'],
+    [
+      ['user', 'create', '--email', '--name', 'X'],
+      'option --email needs a value (for one that starts with "-", write --email=VALUE)',
+    ],
+    [['doctor', '--json=yes'], 'option --json takes no value'],
+    [['user', 'create', '--password-stdin=1'], 'option --password-stdin takes no value'],
+  ])('%j: %s', async (args, message) => {
+    const res = await bulwark(args);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toMatch(new RegExp(`^bulwark \\S+: ${literal(message)}\\n\\nUsage: `));
+  });
+
+  it('never echo the value given with an unknown option, which may be a password', async () => {
+    const res = await bulwark([
+      'user',
+      'create',
+      '--email',
+      'p@example.com',
+      '--pasword=hunter2-Xq9',
+    ]);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toMatch(/^bulwark user: unknown option --pasword\n/);
+    expect(res.stdout + res.stderr).not.toContain('hunter2-Xq9');
+  });
+
+  it('leave --help with the whole usage', async () => {
+    const res = await bulwark(['user', 'create', '--bogus', '--help']);
+    expect(res.code).toBe(0);
+    expect(res.stdout).toContain('Options:');
+    expect(res.stdout).toContain('Examples:');
   });
 });
 

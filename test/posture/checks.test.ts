@@ -485,6 +485,35 @@ describe('configuration checks', () => {
     expect(logging.status).toBe('warn');
     expect(logging.findings[0]!.check).toBe('logging.level');
   });
+  it('report the recent sign-in windows on line 2, in friendly units, as a pass', () => {
+    const line2 = (access: ConfigInput['access'] = {}) => {
+      const found = of(findings({ ...PROD, access }), 'access.default-role');
+      expect(found).toHaveLength(1);
+      expect(found[0]!.line).toBe(2);
+      expect(found[0]!.status).toBe('pass');
+      return found[0]!.reason;
+    };
+    expect(line2()).toMatch(
+      /; account deletion needs a sign-in within 10 min; administrators' changes to other accounts within 1 h\.$/,
+    );
+    expect(line2({ recentSignInSeconds: 90, privilegedRecentSignInSeconds: 7_200 })).toContain(
+      "within 90 s; administrators' changes to other accounts within 2 h.",
+    );
+    expect(line2({ recentSignInSeconds: 60, privilegedRecentSignInSeconds: 5_400 })).toContain(
+      "within 1 min; administrators' changes to other accounts within 90 min.",
+    );
+    // The schema's bounds: still a pass at the widest window it allows.
+    expect(line2({ recentSignInSeconds: 86_400, privilegedRecentSignInSeconds: 86_400 })).toContain(
+      "within 24 h; administrators' changes to other accounts within 24 h.",
+    );
+    expect(() => createConfig({ ...PROD, access: { recentSignInSeconds: 86_401 } })).toThrow(
+      ConfigError,
+    );
+    expect(() => createConfig({ ...PROD, access: { privilegedRecentSignInSeconds: 59 } })).toThrow(
+      ConfigError,
+    );
+  });
+
   it('checks OIDC providers: plain http and insecure cookies fail in production, email linking warns', () => {
     const provider = {
       issuer: 'http://idp.example.test',

@@ -16,6 +16,13 @@ const usage = [
   '        checkpoint so the remaining chain still verifies. Refuses to prune a broken chain.',
 ].join('\n');
 
+/** The options of both actions, each refused after parsing when given to the other. */
+const OPTIONS = {
+  config: { type: 'string' },
+  json: { type: 'boolean' },
+  'older-than-days': { type: 'string' },
+} as const;
+
 function events(count: number): string {
   return `${count} event${count === 1 ? '' : 's'}`;
 }
@@ -42,12 +49,9 @@ export const auditLog: Command = {
     { synopsis: 'audit-log prune', summary: 'delete events past audit.retentionDays' },
   ],
   usage,
+  options: OPTIONS,
   async run(args, io) {
-    const { values, positionals } = parseCommandArgs(args, {
-      config: { type: 'string' },
-      json: { type: 'boolean' },
-      'older-than-days': { type: 'string' },
-    });
+    const { values, positionals } = parseCommandArgs(args, OPTIONS);
     const [action, ...extra] = positionals;
     if (extra.length > 0) throw new CliUsageError(`unexpected argument "${extra[0]}"`);
     if (action !== 'verify' && action !== 'prune') {

@@ -21,6 +21,7 @@ export const keys: Command = {
   ],
   summary:
     'rotate the JWT signing key; rotate-master and reencrypt rotate the master key (see --help)',
+  options: ALL_OPTIONS,
   usage: [
     'Usage: bulwark keys rotate [--now | --revoke-old] [--config FILE]',
     '       bulwark keys rotate-master [--out FILE] [--format value|json] [--config FILE]',

@@ -87,6 +87,18 @@ const OPTIONS: readonly SubcommandOption[] = [
   'dry-run',
 ];
 
+/** What parseArgs reads: every subcommand's options, each checked against its subcommand after. */
+const PARSE_OPTIONS = {
+  config: { type: 'string' },
+  email: { type: 'string' },
+  name: { type: 'string' },
+  role: { type: 'string' },
+  'password-stdin': { type: 'boolean' },
+  file: { type: 'string' },
+  'skip-existing': { type: 'boolean' },
+  'dry-run': { type: 'boolean' },
+} as const;
+
 function isSubcommand(name: string | undefined): name is Subcommand {
   return name !== undefined && Object.hasOwn(SUBCOMMANDS, name);
 }
@@ -133,6 +145,7 @@ export const user: Command = {
   ],
   summary: "create or import users, set one's password, or turn MFA off for one",
   usage: USAGE,
+  options: PARSE_OPTIONS,
   async run(args, io) {
     // Checked before parsing so the refusal explains itself instead of "unknown option".
     if (args.some(isPasswordFlag)) {
@@ -140,16 +153,7 @@ export const user: Command = {
         '--password is not accepted: a password in the arguments is visible to every local user in `ps` and is kept in shell history. Pipe it in with --password-stdin, or leave both out to be asked on the terminal.',
       );
     }
-    const { values, positionals } = parseCommandArgs(args, {
-      config: { type: 'string' },
-      email: { type: 'string' },
-      name: { type: 'string' },
-      role: { type: 'string' },
-      'password-stdin': { type: 'boolean' },
-      file: { type: 'string' },
-      'skip-existing': { type: 'boolean' },
-      'dry-run': { type: 'boolean' },
-    });
+    const { values, positionals } = parseCommandArgs(args, PARSE_OPTIONS);
     const [sub, ...extra] = positionals;
     if (!isSubcommand(sub)) {
       throw new CliUsageError(
