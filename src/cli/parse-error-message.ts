@@ -45,7 +45,10 @@ export function parseErrorMessage(error: Error, args: string[], options: Options
   }
   if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') {
     const positional = tokens.find((token) => token.kind === 'positional');
-    if (positional?.kind === 'positional') return `unexpected argument "${positional.value}"`;
+    // Counted, not quoted: a stray argument may be a password typed in the wrong place.
+    if (positional?.kind === 'positional') {
+      return `argument ${positional.index + 1} was not expected`;
+    }
   }
   // A refusal this does not know (a later Node's): its first sentence, without the advice on
   // parseArgs's own syntax.
