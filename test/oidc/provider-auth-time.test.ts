@@ -1,6 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearer, jwtPayload, registerAndLogin } from '../helpers/identity.js';
-import { oidcFixture, signIn, type OidcFixture } from './support.js';
+import {
+  cookieValue,
+  deliverCallback,
+  exchange,
+  HANDOFF_COOKIE,
+  oidcFixture,
+  signIn,
+  startSignIn,
+  type OidcFixture,
+} from './support.js';
 
 /*
  * A provider sign-in is only as recent as the provider's own authentication of the user. With a
@@ -17,6 +26,7 @@ let f: OidcFixture;
 beforeAll(async () => {
   f = await oidcFixture([
     { sub: 'root-sub', email: 'root@example.com', email_verified: true, name: 'Root Admin' },
+    { sub: 'sso-sub', email: 'sso@example.com', email_verified: true, name: 'Single Sign-On' },
   ]);
 });
 afterAll(async () => {
@@ -63,6 +73,32 @@ describe('auth_time of a provider sign-in', () => {
       });
       expect(res.statusCode, res.body).toBe(401);
       expect(res.json<{ code: string }>().code).toBe('insufficient_user_authentication');
+    },
+  );
+
+  it.fails(
+    'is not renewed by a sign-in through a provider session that asked for no credential',
+    async () => {
+      // One browser: the provider remembers its sign-in in its cookies.
+      const jar = new Map<string, string>();
+      const viaBrowser = async () => {
+        const started = await startSignIn(f);
+        const callback = await f.provider.authorize(started.location.href, 'sso-sub', false, jar);
+        const res = await deliverCallback(f, callback, started.loginCookie);
+        expect(res.statusCode, res.body).toBe(303);
+        const code = new URLSearchParams(new URL(res.headers.location as string).hash.slice(1)).get(
+          'oidc_code',
+        );
+        const done = await exchange(f, code!, cookieValue(res.headers, HANDOFF_COOKIE));
+        expect(done.statusCode, done.body).toBe(200);
+        return jwtPayload(done.json<{ accessToken: string }>().accessToken).auth_time as number;
+      };
+      const first = await viaBrowser();
+      // Later (whole seconds apart), the same browser signs in again: the provider answers from
+      // its session, with no login form and no consent, so nobody proved anything anew.
+      await new Promise((resolve) => setTimeout(resolve, 1_100));
+      const second = await viaBrowser();
+      expect(second).toBeLessThanOrEqual(first);
     },
   );
 });
