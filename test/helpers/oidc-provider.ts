@@ -158,10 +158,16 @@ export class TestOidcProvider {
   /**
    * Plays the browser at the provider: follows the authorization URL, signs in as `sub` on the
    * login form, grants consent, and returns the URL the provider redirects back to (the
-   * callback, with code, state and iss). `abort` cancels at the login step instead.
+   * callback, with code, state and iss). `abort` cancels at the login step instead. `jar` is
+   * the browser's cookies at the provider: pass the same one to sign in again through the
+   * provider session the first sign-in left (single sign-on: no login form, no consent).
    */
-  async authorize(authorizationUrl: string, sub: string, abort = false): Promise<URL> {
-    const jar = new Map<string, string>();
+  async authorize(
+    authorizationUrl: string,
+    sub: string,
+    abort = false,
+    jar = new Map<string, string>(),
+  ): Promise<URL> {
     const origin = new URL(this.issuer).origin;
     const send = async (url: URL, form?: Record<string, string>): Promise<Response> => {
       const response = await fetch(url, {
