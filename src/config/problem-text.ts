@@ -92,6 +92,26 @@ function schemaAt(setting: Setting, pointer: string): SchemaNode {
   return node ?? setting.schema;
 }
 
+/** Longest value quoted whole in a message; a longer one is described by its size. */
+const SHOWN_MAX = 120;
+
+/**
+ * The value a message quotes: whole when short, else its kind and size. A list of thousands of
+ * entries pasted into one setting would otherwise print as one line of hundreds of KiB.
+ */
+function shownValue(value: unknown): string {
+  const json = JSON.stringify(value) ?? String(value);
+  if (json.length <= SHOWN_MAX) return json;
+  if (Array.isArray(value)) return `a list of ${value.length} entries`;
+  if (typeof value === 'string') {
+    return `${JSON.stringify(value.slice(0, 40))}… (${value.length} characters)`;
+  }
+  if (typeof value === 'object' && value !== null) {
+    return `an object of ${Object.keys(value).length} keys`;
+  }
+  return `${json.slice(0, SHOWN_MAX)}…`;
+}
+
 export function describeAjvError(
   error: ErrorObject,
   raw: Json,
@@ -131,7 +151,7 @@ export function describeAjvError(
         ? `${source.slice(0, -setting.path.length)}${path}`
         : `${source} (${path})`;
   const value = valueAt(raw, error.instancePath);
-  const shown = SECRET_PATH.test(path) ? '<redacted>' : JSON.stringify(value);
+  const shown = SECRET_PATH.test(path) ? '<redacted>' : shownValue(value);
   const expected = setting
     ? describeExpected(schemaAt(setting, error.instancePath))
     : 'a valid value';

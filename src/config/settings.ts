@@ -101,8 +101,10 @@ export function describeExpected(node: SchemaNode): string {
     }
     case 'boolean':
       return 'true or false';
-    case 'array':
-      return `a list (comma-separated in the environment) of ${node.items ? describeExpected(node.items) : 'values'}`;
+    case 'array': {
+      const most = node.maxItems === undefined ? '' : ` of at most ${node.maxItems} entries`;
+      return `a list${most} (comma-separated in the environment), each ${node.items ? describeExpected(node.items) : 'a value'}`;
+    }
     case 'object':
       return 'a JSON object';
     case 'string': {

@@ -185,6 +185,25 @@ describe('invalid config', () => {
     );
   });
 
+  // A list of thousands of entries pasted into one setting printed as one line of 500 KiB.
+  it('describes a long value by its size instead of quoting it whole', () => {
+    const proxies = Array.from({ length: 30_000 }, (_, i) => `10.${i >> 8}.${i & 255}.0/24`);
+    const [list] = problemsOf(() => createConfig({ server: { trustProxy: proxies } }));
+    expect(list).toBe(
+      'server.trustProxy must NOT have more than 64 items, got a list of 30000 entries. Fix: set it to a list of at most 64 entries (comma-separated in the environment), each a string of at most 64 characters.',
+    );
+    const [fromEnv] = problemsOf(() =>
+      loadConfig({ env: { BULWARK_SERVER_TRUST_PROXY: proxies.slice(0, 65).join(',') } }),
+    );
+    expect(fromEnv).toContain('got a list of 65 entries.');
+    const [text] = problemsOf(() => loadConfig({ env: { BULWARK_LOG_LEVEL: 'x'.repeat(500) } }));
+    expect(text).toContain(`got "${'x'.repeat(40)}"… (500 characters).`);
+    expect(text.length).toBeLessThan(400);
+    // Short values are still quoted whole.
+    const [short] = problemsOf(() => loadConfig({ env: { BULWARK_LOG_LEVEL: 'loud' } }));
+    expect(short).toContain('got "loud"');
+  });
+
   it('states both length bounds of a string', () => {
     const [problem] = problemsOf(() => loadConfig({ env: { BULWARK_METRICS_TOKEN: 'short' } }));
     expect(problem).toContain('Fix: set it to a string of 32 to 512 characters.');
