@@ -36,6 +36,7 @@ export const errorCatalog = {
   oidc_id_token_invalid: { status: 401, title: 'Invalid ID token' },
   oidc_id_token_expired: { status: 401, title: 'ID token expired' },
   oidc_nonce_mismatch: { status: 401, title: 'ID token nonce mismatch' },
+  oidc_sign_in_not_recent: { status: 401, title: 'Provider sign-in not recent enough' },
   oidc_email_required: { status: 403, title: 'Email required' },
   forbidden: { status: 403, title: 'Forbidden' },
   account_disabled: { status: 403, title: 'Account disabled' },

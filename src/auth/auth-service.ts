@@ -5,7 +5,7 @@ import { AppError, isAppError } from '../errors.js';
 import type { EventContext, SecurityEvents } from '../security-events.js';
 import type { AccessTokens } from '../tokens/access-token.js';
 import type { RefreshTokens } from '../tokens/refresh-tokens.js';
-import { sessionAmr, type Sessions } from '../tokens/sessions.js';
+import { sessionAmr, sessionSignedInAt, type Sessions } from '../tokens/sessions.js';
 import { canonicalEmail } from '../users/normalize.js';
 import type { User } from '../users/schema.js';
 import type { UsersService } from '../users/users-service.js';
@@ -174,6 +174,8 @@ export class AuthService {
    * @param gone the error when the user no longer exists
    * @param amr how the user signed in (RFC 8176 methods), for the `amr` claim of its tokens
    * @param identityId the linked provider identity it signed in through, if any
+   * @param signedInAt with `identityId`: when the provider last authenticated the user (epoch
+   *   ms), undefined when it did not say (the session's tokens then never count as recent)
    * @throws AppError account_disabled, mfa_required, invalid_otp, or `gone()`
    */
   async startSession(
@@ -182,10 +184,11 @@ export class AuthService {
     gone: () => AppError,
     amr: readonly string[] = [],
     identityId?: string,
+    signedInAt?: number,
   ): Promise<{ pair: TokenPair; sessionId: string; user: UserRow; session: SessionRow }> {
     let session: SessionRow;
     try {
-      session = await this.deps.sessions.start(user.id, context, amr, identityId);
+      session = await this.deps.sessions.start(user.id, context, amr, identityId, signedInAt);
     } catch (error) {
       // Deleted meanwhile: the session's foreign key has nothing to point at.
       if (!(await this.deps.repo.findById(user.id))) throw gone();
@@ -293,7 +296,7 @@ export class AuthService {
         sessionId: session.id,
         role: user.role,
         amr: sessionAmr(session),
-        signedInAt: session.created_at,
+        signedInAt: sessionSignedInAt(session),
       }),
       tokenType: 'Bearer',
       expiresIn: this.deps.accessTokens.ttlSeconds,

@@ -54,6 +54,11 @@ export interface SessionsTable {
   amr: string | null;
   /** The linked provider identity that signed the session in (identities.id); null: none. */
   identity_id: string | null;
+  /**
+   * When the user last proved who they are, for a provider sign-in: the ID token's `auth_time`.
+   * Null: `created_at` for a password sign-in, unknown (never recent) for a provider sign-in.
+   */
+  signed_in_at: Millis | null;
 }
 
 export interface RefreshTokensTable {

@@ -66,7 +66,7 @@ export class CodeExchange {
       });
       throw codeInvalid();
     }
-    const { userId, provider, identityId, generation } = result.handoff;
+    const { userId, provider, identityId, generation, authTime } = result.handoff;
     // Unlinked since the sign-in (perhaps by an owner who saw an unexpected one): the code
     // stood for that provider account, which no longer signs in here.
     const identity = await this.deps.identities.findById(identityId);
@@ -113,6 +113,7 @@ export class CodeExchange {
         () => new AppError('oidc_code_invalid', 'The account no longer exists.'),
         amr,
         identityId,
+        authTime,
       );
     } catch (error) {
       // MFA turned on or reset since the read above (startSession ended the session): the

@@ -11,6 +11,11 @@ export interface Handoff {
    * every session of the account after that moves it on, and the exchange refuses the code.
    */
   generation: number;
+  /**
+   * When the provider last authenticated the user (its ID token's `auth_time`, epoch ms, never
+   * after the callback); absent when it did not say.
+   */
+  authTime?: number;
 }
 
 /** Why a code was refused; recorded in the `oidc.code_rejected` event, never told apart to clients. */
@@ -31,6 +36,7 @@ function isStored(value: unknown): value is Stored {
     ['userId', 'provider', 'identityId', 'binding'].every((k) => typeof v[k] === 'string') &&
     Number.isSafeInteger(v.generation) &&
     Number.isSafeInteger(v.expiresAt) &&
+    (v.authTime === undefined || Number.isSafeInteger(v.authTime)) &&
     (v.heldUntil === undefined || Number.isSafeInteger(v.heldUntil))
   );
 }
@@ -99,6 +105,7 @@ export class HandoffCodes {
         provider: stored.provider,
         identityId: stored.identityId,
         generation: stored.generation,
+        ...(stored.authTime === undefined ? {} : { authTime: stored.authTime }),
       },
       holdFor: async (ms) => {
         if (held) return;

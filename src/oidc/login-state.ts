@@ -10,6 +10,8 @@ export interface LoginState {
   returnTo: string;
   /** Epoch ms after which the callback is refused. */
   expiresAt: number;
+  /** A step-up sign-in: the provider must have authenticated the user within this many seconds. */
+  maxAge?: number;
 }
 
 function isLoginState(value: unknown): value is LoginState {
@@ -18,7 +20,9 @@ function isLoginState(value: unknown): value is LoginState {
   return (
     ['provider', 'state', 'nonce', 'codeVerifier', 'returnTo'].every(
       (key) => typeof v[key] === 'string',
-    ) && Number.isSafeInteger(v.expiresAt)
+    ) &&
+    Number.isSafeInteger(v.expiresAt) &&
+    (v.maxAge === undefined || Number.isSafeInteger(v.maxAge))
   );
 }
 

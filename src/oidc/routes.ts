@@ -60,6 +60,7 @@ export function oidcRoutes(base: FastifyInstance, opts: OidcRoutesOptions): void
         request.params.provider,
         request.query.returnTo,
         eventContext(request),
+        request.query.maxAge,
       );
       return reply
         .header(

@@ -16,6 +16,14 @@ export const StartQuery = Type.Object(
         description: "One of the provider's configured appUrls (exact match). Default: the first.",
       }),
     ),
+    maxAge: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: 86_400,
+        description:
+          'A step-up sign-in (RFC 9470): sent to the provider as max_age, which must then have authenticated the user within this many seconds and say when (auth_time); 0 asks it to authenticate anew. The answer to a 401 insufficient_user_authentication passes its max_age here.',
+      }),
+    ),
   },
   { additionalProperties: false },
 );

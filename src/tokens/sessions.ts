@@ -11,6 +11,20 @@ export function sessionAmr(session: Pick<SessionRow, 'amr'>): readonly string[] 
   return session.amr === null ? [] : session.amr.split(AMR_SEPARATOR);
 }
 
+/**
+ * When the user behind a session last proved who they are (the access token's `auth_time`):
+ * undefined when unknown, which no recent sign-in window accepts. A password sign-in proved it
+ * when the session started. A provider sign-in proved it when the provider last authenticated
+ * the user (its ID token's `auth_time`), which may be long before: a provider session in the
+ * browser answers a sign-in without asking for anything.
+ */
+export function sessionSignedInAt(
+  session: Pick<SessionRow, 'created_at' | 'identity_id' | 'signed_in_at'>,
+): number | undefined {
+  if (session.signed_in_at !== null) return session.signed_in_at;
+  return session.identity_id === null ? session.created_at : undefined;
+}
+
 /** Why a session ended; stored and sent with the session.ended event. */
 export type SessionEndReason =
   | 'logout'
@@ -63,13 +77,15 @@ export class Sessions {
   /**
    * Starts a session for `userId`, recording how it was signed in (`amr`, RFC 8176 method
    * names) for the access tokens of its whole life, and through which linked provider identity
-   * (`identityId`), if any, so that unlinking it ends the session.
+   * (`identityId`), if any, so that unlinking it ends the session. `signedInAt` is when the user
+   * last proved who they are, for a provider sign-in (see SessionsTable.signed_in_at).
    */
   async start(
     userId: string,
     context: EventContext,
     amr: readonly string[] = [],
     identityId?: string,
+    signedInAt?: number,
   ): Promise<SessionRow> {
     const now = this.now();
     const session = await this.repo.create({
@@ -84,6 +100,8 @@ export class Sessions {
       user_agent: context.userAgent?.slice(0, 512) ?? null,
       amr: amr.length === 0 ? null : amr.join(AMR_SEPARATOR),
       identity_id: identityId ?? null,
+      // Never after the session's own start: a provider clock ahead of ours proves nothing later.
+      signed_in_at: signedInAt === undefined ? null : Math.min(signedInAt, now),
     });
     this.state.markActive(session.id, session.expires_at);
     return session;

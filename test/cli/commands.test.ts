@@ -146,7 +146,7 @@ describe('bulwark migrate', { timeout: SLOW }, () => {
     const first = await bulwark(['migrate']);
     expect(first.code).toBe(0);
     expect(first.stdout).toBe(
-      'applied 0001-identity\napplied 0002-audit-events\napplied 0003-identities\napplied 0004-mfa\napplied 0005-email-tokens\napplied 0006-email-change\napplied 0007-session-identity\napplied 0008-session-generation\n',
+      'applied 0001-identity\napplied 0002-audit-events\napplied 0003-identities\napplied 0004-mfa\napplied 0005-email-tokens\napplied 0006-email-change\napplied 0007-session-identity\napplied 0008-session-generation\napplied 0009-session-signed-in-at\n',
     );
     expect(first.stderr).toBe('');
     // The tables exist in this test's own database (schema, on PostgreSQL).

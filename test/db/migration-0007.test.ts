@@ -29,8 +29,9 @@ describe('migration 0007 over a 0006 database', () => {
     const k = db.kysely as unknown as Kysely<Record<string, Record<string, unknown>>>;
     const user = userRowBefore0008();
     await k.insertInto('users').values(user).execute();
-    const { identity_id: _none, ...open } = sessionRow(user.id);
-    const { identity_id: _none2, ...ended } = sessionRow(user.id, {
+    // As the table was before 0007 (and 0009): no identity_id, no signed_in_at.
+    const { identity_id: _none, signed_in_at: _later, ...open } = sessionRow(user.id);
+    const { identity_id: _none2, signed_in_at: _later2, ...ended } = sessionRow(user.id, {
       ended_at: 5,
       end_reason: 'logout',
     });
@@ -45,7 +46,9 @@ describe('migration 0007 over a 0006 database', () => {
         .map((s) => ({ ...s, identity_id: null }))
         .sort((a, b) => (a.id < b.id ? -1 : 1)),
     );
-    const viaIdp = sessionRow(user.id, { identity_id: 'a-linked-identity' });
+    const { signed_in_at: _later3, ...viaIdp } = sessionRow(user.id, {
+      identity_id: 'a-linked-identity',
+    });
     await k.insertInto('sessions').values(viaIdp).execute();
     expect(
       await k.selectFrom('sessions').select('identity_id').where('id', '=', viaIdp.id).execute(),

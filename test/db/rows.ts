@@ -50,6 +50,7 @@ export function sessionRow(userId: string, overrides: Partial<SessionRow> = {}):
     user_agent: 'vitest',
     amr: 'pwd',
     identity_id: null,
+    signed_in_at: null,
     ...overrides,
   };
 }

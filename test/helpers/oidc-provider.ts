@@ -99,6 +99,11 @@ export interface TestProviderOptions {
    * default: the ID token carries them, as Google's does.
    */
   claimsInUserInfoOnly?: boolean;
+  /**
+   * false: the provider does not take the claims parameter, so its ID tokens carry no auth_time
+   * unless a sign-in sends max_age. Default: it takes it.
+   */
+  claimsParameter?: boolean;
 }
 
 export class TestOidcProvider {
@@ -267,7 +272,11 @@ export class TestOidcProvider {
       conformIdTokenClaims: this.options.claimsInUserInfoOnly === true,
       pkce: { required: () => true },
       cookies: { keys: [randomBytes(32).toString('base64url')] },
-      features: { devInteractions: { enabled: true } },
+      // The claims parameter, as Google takes it for auth_time: Bulwark asks for auth_time there.
+      features: {
+        devInteractions: { enabled: true },
+        claimsParameter: { enabled: this.options.claimsParameter !== false },
+      },
       ttl: {
         AuthorizationCode: 60,
         AccessToken: 600,

@@ -31,6 +31,7 @@ export async function oidcFixture(
   providerOptions: {
     privateKeyJwt?: boolean;
     claimsInUserInfoOnly?: boolean;
+    claimsParameter?: boolean;
     /** Where the app really listens, when a test calls it over the network (PUBLIC_URL). */
     publicUrl?: string;
   } = {},

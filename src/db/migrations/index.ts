@@ -8,6 +8,7 @@ import { emailTokensMigration } from './0005-email-tokens.js';
 import { emailChangeMigration } from './0006-email-change.js';
 import { sessionIdentityMigration } from './0007-session-identity.js';
 import { sessionGenerationMigration } from './0008-session-generation.js';
+import { sessionSignedInAtMigration } from './0009-session-signed-in-at.js';
 
 /**
  * Every migration, by name, built for one dialect. A static map rather than a folder scan, so
@@ -23,5 +24,6 @@ export function migrationsFor(dialect: DialectName): Record<string, Migration> {
     '0006-email-change': emailChangeMigration(dialect),
     '0007-session-identity': sessionIdentityMigration(dialect),
     '0008-session-generation': sessionGenerationMigration(dialect),
+    '0009-session-signed-in-at': sessionSignedInAtMigration(dialect),
   };
 }
