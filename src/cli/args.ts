@@ -1,6 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { CliIo } from './io.js';
-import { parseErrorMessage } from './parse-error-message.js';
+import { lenientTokens, parseErrorMessage } from './parse-error-message.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -73,14 +73,7 @@ export function splitSubcommand(
   args: string[],
   options: Options,
 ): { sub: string | undefined; rest: string[] } {
-  const { tokens } = parseArgs({
-    args,
-    options,
-    allowPositionals: true,
-    strict: false,
-    tokens: true,
-  });
-  const first = tokens.find((token) => token.kind === 'positional');
+  const first = lenientTokens(args, options).find((token) => token.kind === 'positional');
   if (first === undefined) return { sub: undefined, rest: args };
   return { sub: first.value, rest: args.filter((_, i) => i !== first.index) };
 }

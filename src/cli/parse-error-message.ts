@@ -2,6 +2,11 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
+/** The arguments as parseArgs reads them without refusing any: options, values, positionals. */
+export function lenientTokens(args: string[], options: Options) {
+  return parseArgs({ args, options, allowPositionals: true, strict: false, tokens: true }).tokens;
+}
+
 /** An argument strict parseArgs refuses as a string option's separate value (`--email --name`). */
 function isOptionLike(value: string): boolean {
   return value.length > 1 && value.startsWith('-');
@@ -16,13 +21,7 @@ function isOptionLike(value: string): boolean {
  * never a value given with it: `--pasword=secret` is a typo away from a password.
  */
 export function parseErrorMessage(error: Error, args: string[], options: Options): string {
-  const { tokens } = parseArgs({
-    args,
-    options,
-    allowPositionals: true,
-    strict: false,
-    tokens: true,
-  });
+  const tokens = lenientTokens(args, options);
   const code = (error as { code?: unknown }).code;
   if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
     const unknown = tokens.find(
