@@ -31,7 +31,11 @@ describe('migration 0007 over a 0006 database', () => {
     await k.insertInto('users').values(user).execute();
     // As the table was before 0007 (and 0009): no identity_id, no signed_in_at.
     const { identity_id: _none, signed_in_at: _later, ...open } = sessionRow(user.id);
-    const { identity_id: _none2, signed_in_at: _later2, ...ended } = sessionRow(user.id, {
+    const {
+      identity_id: _none2,
+      signed_in_at: _later2,
+      ...ended
+    } = sessionRow(user.id, {
       ended_at: 5,
       end_reason: 'logout',
     });
