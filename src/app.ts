@@ -338,6 +338,7 @@ export async function buildApp(config: Config, options: BuildAppOptions = {}): P
     loginTtlSeconds: config.oidc.loginTtlSeconds,
     handoffTtlSeconds: config.oidc.handoffTtlSeconds,
     signInConfigured: Object.keys(config.oidc.providers).length > 0,
+    recentSignInSeconds: config.access.recentSignInSeconds,
   });
   // Never open by default: without a token the route does not exist (a separate port is
   // started by server.ts when metrics.port is set).

@@ -26,6 +26,12 @@ export interface OidcRoutesOptions {
    * reading /openapi.json should not be offered a sign-in that cannot happen.
    */
   signInConfigured: boolean;
+  /**
+   * access.recentSignInSeconds: unlinking an identity removes a way to sign in and ends the
+   * sessions it signed in, so an access token alone (stolen, or from a session refreshed for
+   * weeks) is not enough, as for deleting the account.
+   */
+  recentSignInSeconds: number;
 }
 
 const security = [{ bearer: [] }];
@@ -176,11 +182,11 @@ export function oidcRoutes(base: FastifyInstance, opts: OidcRoutesOptions): void
   app.delete(
     '/users/me/identities/:id',
     {
-      preHandler: [app.authenticate],
+      preHandler: [app.authenticate, app.requireRecentSignIn(opts.recentSignInSeconds)],
       schema: {
         tags: ['users'],
         summary:
-          "Unlink one of the caller's identities (404 for anyone else's; 409 if it is the last way to sign in).",
+          "Unlink one of the caller's identities, from a session signed in within access.recentSignInSeconds (404 for anyone else's; 409 if it is the last way to sign in).",
         security,
         params: IdentityIdParams,
         response: noContent,

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuthService } from '../../src/auth/auth-service.js';
-import { bearer } from '../helpers/identity.js';
+import { bearer, login } from '../helpers/identity.js';
 import {
   events,
   exchange,
@@ -75,6 +75,35 @@ async function endReasons(userId: string): Promise<(string | null)[]> {
 }
 
 describe('unlinking an identity', () => {
+  // It removes a way to sign in and ends sessions: an access token alone (stolen, or from a
+  // session refreshed for weeks) is not enough, as for deleting the account.
+  it('needs a recent sign-in: an older session is challenged, and nothing is unlinked', async () => {
+    const owner = await verifiedPasswordUser(f);
+    f.provider.account({ sub: 'old-session', email: owner.email, email_verified: true });
+    const viaProvider = await signIn(f, 'old-session');
+    const [identity] = await identities(owner.accessToken);
+    const later = 601_000; // access.recentSignInSeconds (600) and one
+    f.clock.offsetMs += later;
+    try {
+      const res = await unlink(owner.accessToken, identity!.id);
+      expect(res.statusCode, res.body).toBe(401);
+      expect(res.json()).toMatchObject({ code: 'insufficient_user_authentication' });
+      expect(res.headers['www-authenticate']).toContain('max_age=600');
+      expect(events(f, 'access.denied').at(-1)).toMatchObject({
+        actorId: owner.id,
+        details: { reason: 'sign_in_too_old' },
+      });
+      expect(await identities(owner.accessToken)).toHaveLength(1);
+      expect(await meStatus(viaProvider.accessToken)).toBe(200);
+      // Signed in again, the owner unlinks it.
+      const again = await login(f.app, owner.email);
+      expect((await unlink(again.accessToken, identity!.id)).statusCode).toBe(204);
+      expect(await meStatus(viaProvider.accessToken)).toBe(401);
+    } finally {
+      f.clock.offsetMs -= later;
+    }
+  });
+
   it('ends the sessions it signed in, their refresh tokens with them, and no others', async () => {
     const owner = await verifiedPasswordUser(f);
     f.provider.account({ sub: 'taken-over', email: owner.email, email_verified: true });
