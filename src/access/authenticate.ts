@@ -11,6 +11,7 @@ import { invalidToken, type AccessTokens } from '../tokens/access-token.js';
 import { authenticationRequired, verifiedBearer } from './bearer.js';
 import type { SessionState } from '../tokens/session-state.js';
 import type { Permissions } from './permissions.js';
+import { durationWords } from './duration-words.js';
 
 /** Who is calling, once `authenticate` has run. */
 export interface AuthContext {
@@ -246,17 +247,7 @@ function insufficientUserAuthentication(): AppError {
  * for days, must not be enough to delete an account or to change someone else's).
  */
 function signInTooOld(maxAgeSeconds: number): AppError {
-  const hours = Math.floor(maxAgeSeconds / 3600);
-  const minutes = Math.floor(maxAgeSeconds / 60);
-  const within =
-    maxAgeSeconds % 3600 === 0
-      ? hours === 1
-        ? 'hour'
-        : `${hours} hours`
-      : maxAgeSeconds % 60 === 0
-        ? `${minutes} minute${minutes === 1 ? '' : 's'}`
-        : `${maxAgeSeconds} seconds`;
-  const detail = `This needs a session signed in within the last ${within}: sign in again, then retry with the new access token.`;
+  const detail = `This needs a session signed in within the last ${durationWords(maxAgeSeconds)}: sign in again, then retry with the new access token.`;
   return new AppError('insufficient_user_authentication', detail, {
     headers: {
       'www-authenticate': `Bearer error="insufficient_user_authentication", error_description="${detail}", max_age=${maxAgeSeconds}`,

@@ -1,5 +1,5 @@
 import { JWKS_MAX_AGE_SECONDS, SAFE_KEY_PUBLISH_AHEAD_SECONDS } from '../config/signing-keys.js';
-import { friendlyDuration } from './duration.js';
+import { durationWords } from '../access/duration-words.js';
 import { pass, productionFail, type Outcome, type PostureCheck } from './types.js';
 
 // Checklist lines 1–3: password hashing, tokens, account recovery, roles and recent sign-in,
@@ -122,7 +122,7 @@ export const defaultRoleCheck: PostureCheck = {
     // pass: reported so that the operator sees how old a sign-in, or a stolen session that keeps
     // refreshing, may be for the most damaging actions.
     return pass(
-      `${Object.keys(roles).length} roles; self-registered users get "${defaultRole}" with no admin permission; objects are owner-only (404); account deletion needs a sign-in within ${friendlyDuration(recentSignInSeconds)}; administrators' changes to other accounts within ${friendlyDuration(privilegedRecentSignInSeconds)}.`,
+      `${Object.keys(roles).length} roles; self-registered users get "${defaultRole}" with no admin permission; objects are owner-only (404); account deletion needs a sign-in within the last ${durationWords(recentSignInSeconds)}; administrators' changes to other accounts within the last ${durationWords(privilegedRecentSignInSeconds)}.`,
     );
   },
 };

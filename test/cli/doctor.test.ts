@@ -73,7 +73,7 @@ describe('bulwark doctor', () => {
     expect(rows.get(9)).toBe('pass');
     expect(rows.get(17)).toBe('pass');
     expect(res.stdout).toMatch(
-      /^ 2 {2}authorization \/ RBAC +pass {4}.*; account deletion needs a sign-in within 10 min; administrators' changes to other accounts within 1 h\.$/m,
+      /^ 2 {2}authorization \/ RBAC +pass {4}.*; account deletion needs a sign-in within the last 10 minutes; administrators' changes to other accounts within the last hour\.$/m,
     );
     expect(res.stdout).toMatch(
       /HTTPS on port 3000 \(TLS TLSv1\.2\+, ECDHE\+AEAD only\); certificate valid until/,

@@ -494,17 +494,17 @@ describe('configuration checks', () => {
       return found[0]!.reason;
     };
     expect(line2()).toMatch(
-      /; account deletion needs a sign-in within 10 min; administrators' changes to other accounts within 1 h\.$/,
+      /; account deletion needs a sign-in within the last 10 minutes; administrators' changes to other accounts within the last hour\.$/,
     );
     expect(line2({ recentSignInSeconds: 90, privilegedRecentSignInSeconds: 7_200 })).toContain(
-      "within 90 s; administrators' changes to other accounts within 2 h.",
+      "within the last 90 seconds; administrators' changes to other accounts within the last 2 hours.",
     );
     expect(line2({ recentSignInSeconds: 60, privilegedRecentSignInSeconds: 5_400 })).toContain(
-      "within 1 min; administrators' changes to other accounts within 90 min.",
+      "within the last minute; administrators' changes to other accounts within the last 90 minutes.",
     );
     // The schema's bounds: still a pass at the widest window it allows.
     expect(line2({ recentSignInSeconds: 86_400, privilegedRecentSignInSeconds: 86_400 })).toContain(
-      "within 24 h; administrators' changes to other accounts within 24 h.",
+      "within the last 24 hours; administrators' changes to other accounts within the last 24 hours.",
     );
     expect(() => createConfig({ ...PROD, access: { recentSignInSeconds: 86_401 } })).toThrow(
       ConfigError,
