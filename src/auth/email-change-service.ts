@@ -189,7 +189,9 @@ export class EmailChangeService {
     );
     // Whoever else holds a session may be the reason for the change (or its victim): only the
     // session that proved both the password and the new mailbox stays.
-    await this.deps.sessions.endAll(user.id, 'email_changed', actor, auth.sessionId);
+    await this.deps.sessions.endAll(user.id, 'email_changed', actor, {
+      exceptSessionId: auth.sessionId,
+    });
   }
 
   /** After the answer: the link (or the notice of a taken address), and word to the old address. */

@@ -192,12 +192,13 @@ export class MfaService {
     this.ownEvent(context, auth.userId, 'mfa.enabled', 'success');
     this.deps.notices?.notifySecurityChange(user, { kind: 'mfa_enabled' });
     // Turned on, often for fear the password is known: any other session (and its refresh
-    // token, which needs no code) may be the intruder's, as after a password change.
+    // token, which needs no code) may be the intruder's, as after a password change. A sign-in
+    // in flight is kept: its exchange asks for the new factor.
     await this.deps.sessions.endAll(
       auth.userId,
       'mfa_enabled',
       { ...context, actorId: auth.userId },
-      auth.sessionId,
+      { exceptSessionId: auth.sessionId, signInsInFlight: 'keep' },
     );
     return { recoveryCodes };
   }

@@ -40,15 +40,21 @@ export type SessionEndReason =
   | 'user_disabled'
   | 'refresh_reuse';
 
-/**
- * The ends of every session that leave sign-ins in flight alone: a provider sign-in's hand-off
- * code then still starts a session, as its exchange makes afresh what those sessions ended for
- * (the role in the tokens; the second factor, which it asks for). Every other end of all
- * sessions (a logout everywhere, a password change or reset, an address change, an MFA reset, a
- * disabling) is made because whoever is signed in may not be the owner: codes issued before it
- * are refused.
- */
-const KEEPS_SIGN_INS_IN_FLIGHT: ReadonlySet<SessionEndReason> = new Set(['revoked', 'mfa_enabled']);
+/** How Sessions.endAll ends every session of a user. */
+export interface EndAllOptions {
+  /** The session left open (the caller's own, on a password or address change). */
+  exceptSessionId?: string;
+  /**
+   * 'keep': sign-ins in flight stay valid, so a provider sign-in's hand-off code still starts a
+   * session. Only for an end made so that the next sign-in gets something afresh, which the
+   * exchange does itself: the role in the tokens (a role change), the second factor, which it
+   * asks for (MFA turned on). By default every end of all sessions (a logout everywhere, a
+   * password change or reset, an address change, an MFA reset, a disabling) is made because
+   * whoever is signed in may not be the owner: codes issued before it are refused. Said by the
+   * caller, not read off the reason, so that no reason can keep codes alive by accident.
+   */
+  signInsInFlight?: 'end' | 'keep';
+}
 
 export interface SessionsOptions {
   absoluteTtlMs: number;
@@ -148,17 +154,18 @@ export class Sessions {
   }
 
   /**
-   * Ends every session of a user except `exceptSessionId`; returns the ids it ended. Unless
-   * `reason` is a role change or MFA turned on, sign-ins in flight end too: the user's session
+   * Ends every session of a user except `options.exceptSessionId`; returns the ids it ended.
+   * Sign-ins in flight end too, unless `options.signInsInFlight` is 'keep': the user's session
    * generation moves on first (SessionsRepository.advanceGeneration).
    */
   async endAll(
     userId: string,
     reason: SessionEndReason,
     context: EventContext & { actorId?: string | null },
-    exceptSessionId?: string,
+    options: EndAllOptions = {},
   ): Promise<string[]> {
-    if (!KEEPS_SIGN_INS_IN_FLIGHT.has(reason)) await this.repo.advanceGeneration(userId);
+    const { exceptSessionId, signInsInFlight = 'end' } = options;
+    if (signInsInFlight === 'end') await this.repo.advanceGeneration(userId);
     const ended = await this.repo.endAllForUser(userId, reason, this.now(), exceptSessionId);
     return this.ended(userId, ended, reason, context);
   }

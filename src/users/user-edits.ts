@@ -127,8 +127,9 @@ export class UserEdits {
         target: { type: 'user', id },
         details: { from: fromRole, to: changes.role },
       });
-      // Tokens carry the role: end the sessions so no token keeps the old one.
-      await this.deps.sessions.endAll(id, 'revoked', actor);
+      // Tokens carry the role: end the sessions so no token keeps the old one. A sign-in in
+      // flight is kept: its exchange puts the new role in its tokens.
+      await this.deps.sessions.endAll(id, 'revoked', actor, { signInsInFlight: 'keep' });
     }
     if (changes.disabled !== undefined) {
       this.deps.events.emit({

@@ -158,7 +158,9 @@ export class UserPasswords {
     });
     // Every session, refresh tokens included: a change or reset is often made for fear that the
     // old password is known, and a session opened with it must not outlive it.
-    await this.deps.sessions.endAll(row.id, reason, write.actor, write.keepSessionId);
+    await this.deps.sessions.endAll(row.id, reason, write.actor, {
+      exceptSessionId: write.keepSessionId,
+    });
     return updated;
   }
 

@@ -2,8 +2,9 @@
  * Sessions.endAll and the user's session generation (users.session_generation): every end of all
  * sessions made because whoever is signed in may not be the owner moves it on, before the
  * sessions are ended, so a provider sign-in's hand-off code issued under the old one starts no
- * session (src/oidc/code-exchange.ts). A role change and MFA turned on leave it: the exchange
- * makes afresh what those sessions ended for.
+ * session (src/oidc/code-exchange.ts). A role change and MFA turned on leave it, by saying so
+ * (signInsInFlight: 'keep'): the exchange makes afresh what those sessions ended for. No reason
+ * keeps it by itself.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { SessionsRepository, UsersRepository } from '../../src/db/index.js';
@@ -13,6 +14,7 @@ import { Sessions, type SessionEndReason } from '../../src/tokens/sessions.js';
 import { createMigratedTestDb, dialectUnderTest, type TestDb } from '../helpers/db.js';
 import { sessionRow, userRow } from '../db/rows.js';
 
+// Every reason endAll is called with; the last two are the ones whose callers keep sign-ins.
 const ADVANCING: SessionEndReason[] = [
   'logout_all',
   'password_changed',
@@ -21,6 +23,8 @@ const ADVANCING: SessionEndReason[] = [
   'mfa_reset',
   'user_disabled',
   'user_deleted',
+  'revoked',
+  'mfa_enabled',
 ];
 const KEEPING: SessionEndReason[] = ['revoked', 'mfa_enabled'];
 
@@ -80,14 +84,27 @@ describe(`Sessions.endAll and the session generation on ${dialectUnderTest}`, ()
   });
 
   it.each(KEEPING)(
-    '%s leaves it (the exchange makes the role and factor afresh)',
+    "%s with signInsInFlight: 'keep' leaves it (the exchange makes the role and factor afresh)",
     async (reason) => {
       const user = await users.insert(userRow());
       const open = await repo.create(sessionRow(user.id));
-      expect(await sessions.endAll(user.id, reason, {})).toEqual([open.id]);
+      expect(await sessions.endAll(user.id, reason, {}, { signInsInFlight: 'keep' })).toEqual([
+        open.id,
+      ]);
       expect(await generation(user.id)).toBe(0);
     },
   );
+
+  it('keeps the session named by exceptSessionId open, and moves the generation on', async () => {
+    const user = await users.insert(userRow());
+    const mine = await repo.create(sessionRow(user.id));
+    const other = await repo.create(sessionRow(user.id));
+    expect(
+      await sessions.endAll(user.id, 'password_changed', {}, { exceptSessionId: mine.id }),
+    ).toEqual([other.id]);
+    expect((await repo.findById(mine.id))?.ended_at).toBeNull();
+    expect(await generation(user.id)).toBe(1);
+  });
 
   it('moves it on with no session open too (a reset of an account signed in nowhere)', async () => {
     const user = await users.insert(userRow());
