@@ -66,27 +66,6 @@ const FIELD_OPTION: Record<string, string> = Object.assign(Object.create(null) a
   '/body/role': '--role',
 });
 
-type Subcommand = 'create' | 'set-password' | 'mfa-reset' | 'import';
-type SubcommandOption =
-  'email' | 'name' | 'role' | 'password-stdin' | 'file' | 'skip-existing' | 'dry-run';
-
-/** The subcommands, and the options each takes besides --config. */
-const SUBCOMMANDS: Readonly<Record<Subcommand, readonly SubcommandOption[]>> = {
-  create: ['email', 'name', 'role', 'password-stdin'],
-  'set-password': ['email', 'password-stdin'],
-  'mfa-reset': ['email'],
-  import: ['file', 'skip-existing', 'dry-run'],
-};
-const OPTIONS: readonly SubcommandOption[] = [
-  'email',
-  'name',
-  'role',
-  'password-stdin',
-  'file',
-  'skip-existing',
-  'dry-run',
-];
-
 /** What parseArgs reads: every subcommand's options, each checked against its subcommand after. */
 const PARSE_OPTIONS = {
   config: { type: 'string' },
@@ -98,6 +77,21 @@ const PARSE_OPTIONS = {
   'skip-existing': { type: 'boolean' },
   'dry-run': { type: 'boolean' },
 } as const;
+
+type Subcommand = 'create' | 'set-password' | 'mfa-reset' | 'import';
+/** Every option but --config, which all subcommands take. */
+type SubcommandOption = Exclude<keyof typeof PARSE_OPTIONS, 'config'>;
+
+/** The subcommands, and the options each takes besides --config. */
+const SUBCOMMANDS: Readonly<Record<Subcommand, readonly SubcommandOption[]>> = {
+  create: ['email', 'name', 'role', 'password-stdin'],
+  'set-password': ['email', 'password-stdin'],
+  'mfa-reset': ['email'],
+  import: ['file', 'skip-existing', 'dry-run'],
+};
+const OPTIONS = Object.keys(PARSE_OPTIONS).filter(
+  (option): option is SubcommandOption => option !== 'config',
+);
 
 function isSubcommand(name: string | undefined): name is Subcommand {
   return name !== undefined && Object.hasOwn(SUBCOMMANDS, name);
